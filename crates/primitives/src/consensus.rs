@@ -295,7 +295,7 @@ impl CommitCertificate {
 
     /// The same certificate with signers sorted and duplicates (same validator) removed.
     pub fn sorted(mut self) -> Self {
-        self.signatures.sort_by(|a, b| a.0.cmp(&b.0));
+        self.signatures.sort_by_key(|s| s.0);
         self.signatures.dedup_by(|a, b| a.0 == b.0);
         self
     }

@@ -24,7 +24,11 @@
 //! `coinjecture-primitives` (v4 MessagePack for headers and transactions, our own domain-separated
 //! encoding for consensus messages; see `golden/README.md`).
 //!
+//! [`convert`] turns protobuf values into primitives (naming the bad field on failure) and back.
+//!
 //! [`FILE_DESCRIPTOR_SET`] is the compiled descriptor of all six files, for `tonic-reflection`.
+
+pub mod convert;
 
 /// Messages, enums, clients and servers of the protobuf package `coinjecture.v1`.
 // Generated code is not ours to restyle (e.g. `ConsensusMessage`'s oneof trips

@@ -1,7 +1,8 @@
 //! # coinjecture-crypto-core
 //!
 //! The cryptographic core every COINjecture node, client and validator must agree with, byte
-//! for byte. This crate is a pure library (no I/O); `service` wraps it in the `CryptoCore` gRPC
+//! for byte. This crate is a pure library (no I/O); its `service` module (feature `service`, on
+//! by default) wraps it in the `CryptoCore` gRPC
 //! service that Network B's nodes and its Go and Python validators call.
 //!
 //! - [`merkle`]: the v4 Merkle rule (odd node promoted) and inclusion proofs.
@@ -20,3 +21,6 @@ pub mod signatures;
 pub mod subset_sum;
 
 pub use coinjecture_primitives::{derive_address, sha256};
+
+#[cfg(feature = "service")]
+pub mod service;

@@ -1,0 +1,93 @@
+//! `coinjectured`: the COINjecture daemon.
+//!
+//! Today it runs the `crypto-core` service; the node, devnet and the other services join as they
+//! are built (see the README's roadmap).
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use coinjecture_telemetry::LogFormat;
+use eyre::WrapErr;
+
+#[derive(Debug, Parser)]
+#[command(name = "coinjectured", version, about = "COINjecture node daemon")]
+struct Cli {
+    /// Log format: json (default) or text.
+    #[arg(long, global = true, default_value = "json", env = "COINJECTURE_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Log filter (RUST_LOG syntax), e.g. `info` or `coinjecture_crypto_core=debug,info`.
+    #[arg(long, global = true, default_value = "info", env = "COINJECTURE_LOG_LEVEL")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one service on its own.
+    Service {
+        /// Which service.
+        name: ServiceName,
+        /// Address to listen on for gRPC.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ServiceName {
+    /// Hashing, Merkle trees, encodings, signatures, subset-sum verification.
+    CryptoCore,
+}
+
+fn main() -> eyre::Result<()> {
+    let cli = Cli::parse();
+    coinjecture_telemetry::init(cli.log_format, &cli.log_level)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")?;
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> eyre::Result<()> {
+    match command {
+        Command::Service { name: ServiceName::CryptoCore, listen } => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .wrap_err_with(|| format!("cannot listen on {listen} (--listen)"))?;
+            coinjecture_crypto_core::service::serve(listener, shutdown_signal())
+                .await
+                .wrap_err("crypto-core server failed")?;
+            tracing::info!("crypto-core stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown signal received");
+}

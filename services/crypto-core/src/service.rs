@@ -1,0 +1,387 @@
+//! The `CryptoCore` gRPC service: the library behind protobuf, with size limits, and
+//! `INVALID_ARGUMENT` answers that name the bad field. CPU-heavy calls (batches, Merkle trees)
+//! run on the blocking pool so that one large request never stalls the others.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use coinjecture_primitives::limits::{MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES, MAX_SUBSET_SUM_ELEMENTS};
+use coinjecture_primitives::{self as prim, Hash32};
+use coinjecture_proto::convert::{self, ConversionError};
+use coinjecture_proto::v1::crypto_core_server::{CryptoCore, CryptoCoreServer};
+use coinjecture_proto::v1::{self as pb, SubsetSumRejectReason};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+use crate::{commit_reveal, golden, merkle, signatures, subset_sum};
+
+/// Most steps a Merkle proof can have (a tree of 2^64 leaves).
+pub const MAX_PROOF_STEPS: usize = 64;
+
+/// The CryptoCore service; stateless.
+#[derive(Debug, Clone, Default)]
+pub struct CryptoCoreService;
+
+impl CryptoCoreService {
+    /// The tonic server for this service, with the chain's message size limit.
+    pub fn into_server(self) -> CryptoCoreServer<Self> {
+        CryptoCoreServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES + 64 * 1024)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES + 64 * 1024)
+    }
+}
+
+fn invalid(field: &str, reason: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {reason}"))
+}
+
+fn check_batch(len: usize, field: &str) -> Result<(), Status> {
+    if len > MAX_BATCH_ITEMS {
+        return Err(invalid(field, format!("{len} items exceed the maximum {MAX_BATCH_ITEMS}")));
+    }
+    Ok(())
+}
+
+fn leaves(raw: &[Vec<u8>]) -> Result<Vec<Hash32>, Status> {
+    check_batch(raw.len(), "leaves")?;
+    raw.iter().enumerate().map(|(i, l)| convert::hash32(l, &format!("leaves[{i}]")).map_err(Status::from)).collect()
+}
+
+fn within(e: ConversionError, parent: &str) -> Status {
+    e.within(parent).into()
+}
+
+/// Runs CPU-heavy work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Status::internal(format!("worker failed: {e}")))
+}
+
+fn reject_reason(r: &subset_sum::SubsetSumRejection) -> SubsetSumRejectReason {
+    use subset_sum::SubsetSumRejection as R;
+    match r {
+        R::TooManyElements { .. } => SubsetSumRejectReason::TooManyElements,
+        R::ElementCountOutsideTier { .. } => SubsetSumRejectReason::ElementCountOutsideTier,
+        R::EmptySolution => SubsetSumRejectReason::EmptySolution,
+        R::TooManyIndices { .. } => SubsetSumRejectReason::TooManyIndices,
+        R::IndexOutOfRange { .. } => SubsetSumRejectReason::IndexOutOfRange,
+        R::DuplicateIndex { .. } => SubsetSumRejectReason::DuplicateIndex,
+        R::Overflow => SubsetSumRejectReason::Overflow,
+        R::WrongSum { .. } => SubsetSumRejectReason::SumMismatch,
+    }
+}
+
+#[tonic::async_trait]
+impl CryptoCore for CryptoCoreService {
+    async fn sha256(&self, request: Request<pb::Sha256Request>) -> Result<Response<pb::Sha256Response>, Status> {
+        let data = request.into_inner().data;
+        let digest = blocking(move || prim::sha256(&data)).await?;
+        Ok(Response::new(pb::Sha256Response { digest: digest.0.to_vec() }))
+    }
+
+    async fn sha256_batch(
+        &self,
+        request: Request<pb::Sha256BatchRequest>,
+    ) -> Result<Response<pb::Sha256BatchResponse>, Status> {
+        let inputs = request.into_inner().inputs;
+        check_batch(inputs.len(), "inputs")?;
+        let digests = blocking(move || inputs.iter().map(|i| prim::sha256(i).0.to_vec()).collect()).await?;
+        Ok(Response::new(pb::Sha256BatchResponse { digests }))
+    }
+
+    async fn merkle_root(
+        &self,
+        request: Request<pb::MerkleRootRequest>,
+    ) -> Result<Response<pb::MerkleRootResponse>, Status> {
+        let leaves = leaves(&request.into_inner().leaves)?;
+        let root = blocking(move || merkle::merkle_root(&leaves)).await?;
+        Ok(Response::new(pb::MerkleRootResponse { root: root.0.to_vec() }))
+    }
+
+    async fn merkle_proof(
+        &self,
+        request: Request<pb::MerkleProofRequest>,
+    ) -> Result<Response<pb::MerkleProofResponse>, Status> {
+        let req = request.into_inner();
+        let leaves = leaves(&req.leaves)?;
+        let index = req.index as usize;
+        if index >= leaves.len() {
+            return Err(invalid("index", format!("{index} is out of range for {} leaves", leaves.len())));
+        }
+        let (steps, root) =
+            blocking(move || (merkle::merkle_proof(&leaves, index), merkle::merkle_root(&leaves))).await?;
+        let steps = steps.map_err(|e| invalid("index", e))?;
+        Ok(Response::new(pb::MerkleProofResponse {
+            steps: steps
+                .iter()
+                .map(|s| pb::MerkleProofStep { sibling: s.sibling.0.to_vec(), current_is_right: s.current_is_right })
+                .collect(),
+            root: root.0.to_vec(),
+        }))
+    }
+
+    async fn verify_merkle_proof(
+        &self,
+        request: Request<pb::VerifyMerkleProofRequest>,
+    ) -> Result<Response<pb::VerifyMerkleProofResponse>, Status> {
+        let req = request.into_inner();
+        let leaf = convert::hash32(&req.leaf, "leaf")?;
+        let root = convert::hash32(&req.root, "root")?;
+        if req.steps.len() > MAX_PROOF_STEPS {
+            return Err(invalid("steps", format!("{} steps exceed the maximum {MAX_PROOF_STEPS}", req.steps.len())));
+        }
+        let steps = req
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok(merkle::ProofStep {
+                    sibling: convert::hash32(&s.sibling, &format!("steps[{i}].sibling"))?,
+                    current_is_right: s.current_is_right,
+                })
+            })
+            .collect::<Result<Vec<_>, ConversionError>>()?;
+        Ok(Response::new(pb::VerifyMerkleProofResponse { valid: merkle::verify_merkle_proof(&leaf, &steps, &root) }))
+    }
+
+    async fn hash_header(
+        &self,
+        request: Request<pb::HashHeaderRequest>,
+    ) -> Result<Response<pb::HashHeaderResponse>, Status> {
+        let req = request.into_inner();
+        let header = req.header.as_ref().ok_or_else(|| invalid("header", "is required"))?;
+        let header = prim::BlockHeader::try_from(header).map_err(|e| within(e, "header"))?;
+        let encoding = header.encode();
+        Ok(Response::new(pb::HashHeaderResponse { hash: prim::sha256(&encoding).0.to_vec(), encoding }))
+    }
+
+    async fn hash_transaction(
+        &self,
+        request: Request<pb::HashTransactionRequest>,
+    ) -> Result<Response<pb::HashTransactionResponse>, Status> {
+        let req = request.into_inner();
+        let tx = req.transaction.as_ref().ok_or_else(|| invalid("transaction", "is required"))?;
+        let tx = prim::Transaction::try_from(tx).map_err(|e| within(e, "transaction"))?;
+        let encoding = tx.encode();
+        Ok(Response::new(pb::HashTransactionResponse {
+            tx_hash: prim::sha256(&encoding).0.to_vec(),
+            signing_message: tx.signing_message(),
+            encoding,
+        }))
+    }
+
+    async fn hash_transaction_batch(
+        &self,
+        request: Request<pb::HashTransactionBatchRequest>,
+    ) -> Result<Response<pb::HashTransactionBatchResponse>, Status> {
+        let req = request.into_inner();
+        check_batch(req.transactions.len(), "transactions")?;
+        let verify = req.verify_signatures;
+        let response = blocking(move || {
+            let converted: Vec<Result<prim::Transaction, String>> = req
+                .transactions
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    prim::Transaction::try_from(t).map_err(|e| e.within(&format!("transactions[{i}]")).to_string())
+                })
+                .collect();
+            let messages: Vec<Option<Vec<u8>>> =
+                converted.iter().map(|t| t.as_ref().ok().filter(|_| verify).map(|t| t.signing_message())).collect();
+            let items: Vec<signatures::VerifyItem<'_>> = converted
+                .iter()
+                .zip(&messages)
+                .filter_map(|(t, m)| match (t, m) {
+                    (Ok(t), Some(m)) => {
+                        Some(signatures::VerifyItem { public_key: &t.from, message: m, signature: &t.signature })
+                    }
+                    _ => None,
+                })
+                .collect();
+            let mut verdicts = signatures::verify_batch(&items).into_iter();
+            let digests: Vec<pb::TransactionDigest> = converted
+                .iter()
+                .map(|t| match t {
+                    Ok(t) => pb::TransactionDigest {
+                        tx_hash: t.hash().0.to_vec(),
+                        signature_valid: verify && verdicts.next().unwrap_or(false),
+                        error: String::new(),
+                    },
+                    Err(e) => pb::TransactionDigest { tx_hash: Vec::new(), signature_valid: false, error: e.clone() },
+                })
+                .collect();
+            let all_valid = digests.iter().all(|d| d.error.is_empty() && (!verify || d.signature_valid));
+            pb::HashTransactionBatchResponse { digests, all_valid }
+        })
+        .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn verify_subset_sum(
+        &self,
+        request: Request<pb::VerifySubsetSumRequest>,
+    ) -> Result<Response<pb::VerifySubsetSumResponse>, Status> {
+        let req = request.into_inner();
+        let problem = req.problem.as_ref().ok_or_else(|| invalid("problem", "is required"))?;
+        let solution = req.solution.as_ref().ok_or_else(|| invalid("solution", "is required"))?;
+        let solution = prim::SubsetSumSolution::from(solution);
+        let reply = |reason: SubsetSumRejectReason, detail: String| {
+            Ok(Response::new(pb::VerifySubsetSumResponse {
+                valid: reason == SubsetSumRejectReason::Unspecified,
+                reason: reason.into(),
+                detail,
+            }))
+        };
+        let problem = match prim::SubsetSumProblem::try_from(problem) {
+            Ok(p) => p,
+            Err(e) => return reply(SubsetSumRejectReason::InvalidTier, e.within("problem").to_string()),
+        };
+        // The verifier bounds its own work; these checks only keep absurd inputs out of the logs.
+        if problem.elements.len() > MAX_BATCH_ITEMS || solution.indices.len() > MAX_BATCH_ITEMS {
+            return Err(invalid("problem.elements", format!("more than {MAX_BATCH_ITEMS} items")));
+        }
+        match subset_sum::verify_subset_sum(&problem, &solution) {
+            Ok(()) => reply(SubsetSumRejectReason::Unspecified, String::new()),
+            Err(r) => reply(reject_reason(&r), r.to_string()),
+        }
+    }
+
+    async fn ed25519_verify(
+        &self,
+        request: Request<pb::Ed25519VerifyRequest>,
+    ) -> Result<Response<pb::Ed25519VerifyResponse>, Status> {
+        let req = request.into_inner();
+        let public_key = convert::public_key(&req.public_key, "public_key")?;
+        let signature = convert::signature(&req.signature, "signature")?;
+        let valid = signatures::verify(&public_key, &req.message, &signature);
+        Ok(Response::new(pb::Ed25519VerifyResponse { valid }))
+    }
+
+    async fn ed25519_verify_batch(
+        &self,
+        request: Request<pb::Ed25519VerifyBatchRequest>,
+    ) -> Result<Response<pb::Ed25519VerifyBatchResponse>, Status> {
+        let items = request.into_inner().items;
+        check_batch(items.len(), "items")?;
+        let valid = blocking(move || {
+            // Wrong-length fields make that item false (not an RPC error), per the contract.
+            let parsed: Vec<Option<(prim::PublicKey, prim::Signature)>> = items
+                .iter()
+                .map(|i| {
+                    Some((convert::public_key(&i.public_key, "").ok()?, convert::signature(&i.signature, "").ok()?))
+                })
+                .collect();
+            let batch: Vec<signatures::VerifyItem<'_>> = parsed
+                .iter()
+                .zip(&items)
+                .filter_map(|(p, i)| {
+                    p.as_ref().map(|(pk, sig)| signatures::VerifyItem {
+                        public_key: pk,
+                        message: &i.message,
+                        signature: sig,
+                    })
+                })
+                .collect();
+            let mut verdicts = signatures::verify_batch(&batch).into_iter();
+            parsed.iter().map(|p| p.is_some() && verdicts.next().unwrap_or(false)).collect::<Vec<bool>>()
+        })
+        .await?;
+        Ok(Response::new(pb::Ed25519VerifyBatchResponse { all_valid: valid.iter().all(|v| *v), valid }))
+    }
+
+    async fn derive_address(
+        &self,
+        request: Request<pb::DeriveAddressRequest>,
+    ) -> Result<Response<pb::DeriveAddressResponse>, Status> {
+        let public_key = convert::public_key(&request.into_inner().public_key, "public_key")?;
+        Ok(Response::new(pb::DeriveAddressResponse { address: prim::derive_address(&public_key).0.to_vec() }))
+    }
+
+    async fn epoch_salt(
+        &self,
+        request: Request<pb::EpochSaltRequest>,
+    ) -> Result<Response<pb::EpochSaltResponse>, Status> {
+        let req = request.into_inner();
+        let parent = convert::hash32(&req.parent_hash, "parent_hash")?;
+        let salt = commit_reveal::epoch_salt(&parent, req.block_index);
+        Ok(Response::new(pb::EpochSaltResponse { epoch_salt: salt.0.to_vec() }))
+    }
+
+    async fn commit_reveal_commitment(
+        &self,
+        request: Request<pb::CommitRevealCommitmentRequest>,
+    ) -> Result<Response<pb::CommitRevealCommitmentResponse>, Status> {
+        let req = request.into_inner();
+        let parent = convert::hash32(&req.parent_hash, "parent_hash")?;
+        let miner_salt = convert::hash32(&req.miner_salt, "miner_salt")?;
+        let problem = req.problem.as_ref().ok_or_else(|| invalid("problem", "is required"))?;
+        let problem = prim::SubsetSumProblem::try_from(problem).map_err(|e| within(e, "problem"))?;
+        let solution =
+            prim::SubsetSumSolution::from(req.solution.as_ref().ok_or_else(|| invalid("solution", "is required"))?);
+        if problem.elements.len() > MAX_SUBSET_SUM_ELEMENTS {
+            return Err(invalid("problem.elements", format!("more than {MAX_SUBSET_SUM_ELEMENTS} elements")));
+        }
+        if solution.indices.len() > MAX_SUBSET_SUM_ELEMENTS {
+            return Err(invalid("solution.indices", format!("more than {MAX_SUBSET_SUM_ELEMENTS} indices")));
+        }
+        let epoch_salt = commit_reveal::epoch_salt(&parent, req.block_index);
+        let (problem_hash, solution_hash) = (problem.hash(), solution.hash());
+        let commitment = commit_reveal::commitment_from_parts(&epoch_salt, &problem_hash, &solution_hash, &miner_salt);
+        Ok(Response::new(pb::CommitRevealCommitmentResponse {
+            commitment: commitment.0.to_vec(),
+            epoch_salt: epoch_salt.0.to_vec(),
+            problem_hash: problem_hash.0.to_vec(),
+            solution_hash: solution_hash.0.to_vec(),
+        }))
+    }
+
+    async fn golden_vectors_self_test(
+        &self,
+        request: Request<pb::GoldenVectorsSelfTestRequest>,
+    ) -> Result<Response<pb::GoldenVectorsSelfTestResponse>, Status> {
+        let filter = request.into_inner().file;
+        let results = blocking(golden::run_embedded).await?;
+        let matches =
+            |file: &str| filter.is_empty() || file == filter || file.rsplit('/').next() == Some(filter.as_str());
+        let results: Vec<pb::GoldenVectorResult> = results
+            .into_iter()
+            .filter(|r| matches(&r.file))
+            .map(|r| pb::GoldenVectorResult { file: r.file, case_name: r.name, passed: r.passed, detail: r.detail })
+            .collect();
+        if results.is_empty() {
+            return Err(invalid("file", format!("no golden vector file is named {filter:?}")));
+        }
+        let total = results.len() as u32;
+        let passed = results.iter().filter(|r| r.passed).count() as u32;
+        Ok(Response::new(pb::GoldenVectorsSelfTestResponse { results, total, passed, failed: total - passed }))
+    }
+}
+
+/// Serves CryptoCore, gRPC health and reflection on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<CryptoCoreServer<CryptoCoreService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(coinjecture_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let reflection = match reflection {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(error = %e, "gRPC reflection unavailable");
+            None
+        }
+    };
+    let local: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(addr = ?local, "crypto-core serving gRPC (CryptoCore, health, reflection)");
+    tonic::transport::Server::builder()
+        .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+        .add_service(health_service)
+        .add_optional_service(reflection)
+        .add_service(CryptoCoreService.into_server())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+}

@@ -1,0 +1,129 @@
+//! Bad requests get INVALID_ARGUMENT naming the field, and the service keeps serving.
+
+use coinjecture_proto::v1 as pb;
+use tonic::Code;
+
+use crate::start;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_fields_are_named_and_the_service_keeps_serving() {
+    let mut running = start().await;
+    let c = &mut running.client;
+
+    let err = c.merkle_root(pb::MerkleRootRequest { leaves: vec![vec![0; 32], vec![0; 31]] }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(err.message(), "leaves[1]: expected 32 bytes, found 31");
+
+    let err = c.merkle_proof(pb::MerkleProofRequest { leaves: vec![vec![0; 32]], index: 1 }).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "index: 1 is out of range for 1 leaves"));
+
+    let err = c.hash_header(pb::HashHeaderRequest { header: None }).await.unwrap_err();
+    assert_eq!(err.message(), "header: is required");
+
+    let long_extra = pb::BlockHeader {
+        codec_version: 1,
+        parent_hash: vec![0; 32],
+        merkle_root: vec![0; 32],
+        miner_address: vec![0; 32],
+        commitment: vec![0; 32],
+        extra_data: vec![1; 257],
+        ..Default::default()
+    };
+    let err = c.hash_header(pb::HashHeaderRequest { header: Some(long_extra.clone()) }).await.unwrap_err();
+    assert_eq!(err.message(), "header.extra_data: 257 bytes exceed the maximum 256");
+    let v2 = pb::BlockHeader { codec_version: 2, extra_data: vec![], ..long_extra };
+    let err = c.hash_header(pb::HashHeaderRequest { header: Some(v2) }).await.unwrap_err();
+    assert_eq!(err.message(), "header.codec_version: must be 1, found 2");
+
+    let tx = pb::Transaction { codec_version: 1, tx_type: 0, ..Default::default() };
+    let err = c.hash_transaction(pb::HashTransactionRequest { transaction: Some(tx.clone()) }).await.unwrap_err();
+    assert_eq!(err.message(), "transaction.tx_type: is unspecified");
+    let batch = c
+        .hash_transaction_batch(pb::HashTransactionBatchRequest { transactions: vec![tx], verify_signatures: true })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!batch.all_valid);
+    assert_eq!(batch.digests[0].error, "transactions[0].tx_type: is unspecified");
+
+    let err = c
+        .ed25519_verify(pb::Ed25519VerifyRequest { public_key: vec![0; 32], message: vec![], signature: vec![0; 63] })
+        .await
+        .unwrap_err();
+    assert_eq!(err.message(), "signature: expected 64 bytes, found 63");
+    let batch = c
+        .ed25519_verify_batch(pb::Ed25519VerifyBatchRequest {
+            items: vec![pb::Ed25519VerifyRequest { public_key: vec![1], message: vec![], signature: vec![] }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((batch.all_valid, batch.valid), (false, vec![false]));
+
+    let err = c
+        .verify_subset_sum(pb::VerifySubsetSumRequest { problem: None, solution: Some(Default::default()) })
+        .await
+        .unwrap_err();
+    assert_eq!(err.message(), "problem: is required");
+    let unspecified_tier = c
+        .verify_subset_sum(pb::VerifySubsetSumRequest {
+            problem: Some(pb::SubsetSumProblem { tier: 0, elements: vec![1; 8], target: 1, timestamp: 0 }),
+            solution: Some(pb::SubsetSumSolution { indices: vec![0], timestamp: 0 }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!unspecified_tier.valid);
+    assert_eq!(unspecified_tier.reason(), pb::SubsetSumRejectReason::InvalidTier);
+
+    let err =
+        c.golden_vectors_self_test(pb::GoldenVectorsSelfTestRequest { file: "nope.json".into() }).await.unwrap_err();
+    assert_eq!(err.message(), "file: no golden vector file is named \"nope.json\"");
+
+    // Still serving after all of that.
+    let ok = c.sha256(pb::Sha256Request { data: b"abc".to_vec() }).await.unwrap().into_inner();
+    assert_eq!(hex::encode(ok.digest), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_batches_and_messages_are_refused() {
+    let mut running = start().await;
+    let c = &mut running.client;
+    let err = c.sha256_batch(pb::Sha256BatchRequest { inputs: vec![vec![]; 100_001] }).await.unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "inputs: 100001 items exceed the maximum 100000"));
+    let at_limit = c.sha256_batch(pb::Sha256BatchRequest { inputs: vec![vec![]; 100_000] }).await.unwrap();
+    assert_eq!(at_limit.into_inner().digests.len(), 100_000);
+
+    let err = c.sha256(pb::Sha256Request { data: vec![0; 17 * 1024 * 1024] }).await.unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    let ok = c.sha256(pb::Sha256Request { data: vec![0; 1024] }).await;
+    assert!(ok.is_ok(), "the service serves the next request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_reflection_are_served() {
+    let running = start().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(running.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest { service: "coinjecture.v1.CryptoCore".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.status(), tonic_health::pb::health_check_response::ServingStatus::Serving);
+
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(running.channel.clone());
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection.server_reflection_info(tokio_stream::iter(vec![request])).await.unwrap().into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"coinjecture.v1.CryptoCore".to_string()), "{names:?}");
+}
