@@ -338,8 +338,60 @@ fn ed25519_cases() -> Vec<(String, Input)> {
     identity[0] = 1;
     cases.push(v("small_order_public_key", &hex::encode(identity), "72", &(hex::encode(identity) + &"00".repeat(32))));
     cases.push(v("public_key_not_on_curve", &"ff".repeat(32), "72", sig2));
+    let (pk, msg, sig) = crafted_signature(CraftedR::SmallOrder);
+    cases.push(v("crafted_small_order_r", &pk, &msg, &sig));
+    let (pk, msg, sig) = crafted_signature(CraftedR::Torsioned);
+    cases.push(v("crafted_r_with_torsion_component", &pk, &msg, &sig));
     cases.push(v("all_zero_signature", pk2, "72", &"00".repeat(64)));
     cases
+}
+
+#[derive(Clone, Copy)]
+enum CraftedR {
+    /// R = the identity point (order 1), s = h·a: passes the plain equation sB = R + hA.
+    SmallOrder,
+    /// R = rB + T with T of order 2, s = r + h·a: the equation misses by T; random-linear-
+    /// combination batch verifiers accept it whenever their weight for it is even.
+    Torsioned,
+}
+
+/// An adversarial signature that strict verification rejects and `ed25519_dalek::verify_batch`
+/// can accept. Returns (public key, message, signature) in hex.
+fn crafted_signature(kind: CraftedR) -> (String, String, String) {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::scalar::Scalar;
+    use sha2::{Digest, Sha512};
+
+    let a = Scalar::from_bytes_mod_order([9u8; 32]);
+    let public_key = (a * B).compress().to_bytes();
+    let message = b"pay me twice".to_vec();
+    let (big_r, r) = match kind {
+        CraftedR::SmallOrder => {
+            let mut identity = [0u8; 32];
+            identity[0] = 1;
+            (identity, Scalar::ZERO)
+        }
+        CraftedR::Torsioned => {
+            let mut order_two = [0xffu8; 32];
+            order_two[0] = 0xec;
+            order_two[31] = 0x7f;
+            let Some(t) = CompressedEdwardsY(order_two).decompress() else {
+                unreachable!("(0, -1) is a point of the curve")
+            };
+            let r = Scalar::from_bytes_mod_order([7u8; 32]);
+            ((r * B + t).compress().to_bytes(), r)
+        }
+    };
+    let mut hasher = Sha512::new();
+    hasher.update(big_r);
+    hasher.update(public_key);
+    hasher.update(&message);
+    let h = Scalar::from_bytes_mod_order_wide(&hasher.finalize().into());
+    let s = r + h * a;
+    let mut signature = big_r.to_vec();
+    signature.extend_from_slice(s.as_bytes());
+    (hex::encode(public_key), hex::encode(message), hex::encode(signature))
 }
 
 fn address_cases() -> Vec<(String, Input)> {

@@ -182,7 +182,26 @@ impl PoaExtra {
         out
     }
 
-    /// Parses `extra_data`, strictly.
+    /// Parses the `extra_data` of the block at `height`: the genesis block (height 0) must carry
+    /// the chain id and every other block must not. This is the check block validation uses.
+    pub fn decode_at(bytes: &[u8], height: BlockHeight) -> Result<Self, DecodeError> {
+        let extra = Self::decode(bytes)?;
+        match (height, extra.chain_id.is_some()) {
+            (0, false) => Err(DecodeError::OutOfRange {
+                offset: Self::BASE_LEN,
+                field: "extra_data.chain_id",
+                value: "absent in the genesis block".into(),
+            }),
+            (h, true) if h > 0 => Err(DecodeError::OutOfRange {
+                offset: Self::BASE_LEN,
+                field: "extra_data.chain_id",
+                value: format!("present in block {h}; only genesis carries it"),
+            }),
+            _ => Ok(extra),
+        }
+    }
+
+    /// Parses `extra_data`, strictly (any height; see [`Self::decode_at`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() < Self::BASE_LEN {
             return Err(DecodeError::WrongLength { field: "extra_data", expected: Self::BASE_LEN, found: bytes.len() });
@@ -268,6 +287,11 @@ mod tests {
         bad_version[0] = 2;
         assert!(PoaExtra::decode(&bad_version).is_err());
         assert!(PoaExtra::decode(&bytes[..38]).is_err());
+        assert!(PoaExtra::decode_at(&bytes, 0).is_ok());
+        assert!(PoaExtra::decode_at(&bytes, 1).is_err());
+        let plain = PoaExtra { chain_id: None, ..extra }.encode();
+        assert!(PoaExtra::decode_at(&plain, 0).is_err());
+        assert!(PoaExtra::decode_at(&plain, 7).is_ok());
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl SubsetSumRejection {
             Self::IndexOutOfRange { .. } => "INDEX_OUT_OF_RANGE",
             Self::DuplicateIndex { .. } => "DUPLICATE_INDEX",
             Self::Overflow => "OVERFLOW",
-            Self::WrongSum { .. } => "WRONG_SUM",
+            Self::WrongSum { .. } => "SUM_MISMATCH",
         }
     }
 }
@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(r(vec![8]), "INDEX_OUT_OF_RANGE");
         assert_eq!(r(vec![u32::MAX]), "INDEX_OUT_OF_RANGE");
         assert_eq!(r(vec![0, 0]), "DUPLICATE_INDEX");
-        assert_eq!(r(vec![0, 1]), "WRONG_SUM");
+        assert_eq!(r(vec![0, 1]), "SUM_MISMATCH");
         let small = problem((1..=7).collect(), 3);
         assert_eq!(verify_subset_sum(&small, &solution(vec![0, 1])).unwrap_err().code(), "ELEMENT_COUNT_OUTSIDE_TIER");
         let big = SubsetSumProblem { tier: Tier::Cluster, ..problem(vec![1; 33], 1) };

@@ -470,7 +470,7 @@ def verify_subset_sum(problem: SubsetSumProblem, solution: SubsetSumSolution) ->
         if not I64_MIN <= total <= I64_MAX:
             return "OVERFLOW"
     if total != problem.target:
-        return "WRONG_SUM"
+        return "SUM_MISMATCH"
     return None
 
 
