@@ -1,0 +1,382 @@
+package golden
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+
+	"github.com/coinjecture/coinjecture/clients/go/reference"
+)
+
+// MerkleLeaves returns the leaf list of a merkle case: leaves, or the generated SHA-256(prefix ‖ i).
+func (c *Case) MerkleLeaves() ([]reference.Hash, error) {
+	if g := c.GeneratedLeaves; g != nil {
+		leaves := make([]reference.Hash, g.Count)
+		for i := range leaves {
+			leaves[i] = reference.Sha256(fmt.Appendf(nil, "%s%d", g.Prefix, i))
+		}
+		return leaves, nil
+	}
+	return hashes(c.Leaves, "leaves")
+}
+
+// BuildHeader returns the header of a header case, with extra_data replaced by the PoA layout
+// when poa_extra is present (then also returned, else nil).
+func (c *Case) BuildHeader() (reference.BlockHeader, []byte, error) {
+	h, err := c.Header.Header()
+	if err != nil || c.PoaExtra == nil {
+		return h, nil, err
+	}
+	if len(h.ExtraData) != 0 {
+		return h, nil, fmt.Errorf("poa_extra given but header.extra_data is not empty")
+	}
+	x := reference.PoaExtra{Round: c.PoaExtra.Round, TimestampMillis: c.PoaExtra.TimestampMillis}
+	if x.StateCommitment, err = c.PoaExtra.StateCommitment.H32("poa_extra.state_commitment"); err != nil {
+		return h, nil, err
+	}
+	if c.PoaExtra.ChainID != nil {
+		x.ChainID = *c.PoaExtra.ChainID
+	}
+	if h.ExtraData, err = x.Encode(); err != nil {
+		return h, nil, err
+	}
+	back, err := reference.DecodePoaExtra(h.ExtraData)
+	if err != nil || back != x {
+		return h, nil, fmt.Errorf("PoA extra_data does not decode to its input: %v %+v", err, back)
+	}
+	return h, h.ExtraData, nil
+}
+
+// BuildTransaction returns the transaction of a transaction case: from = the seed's public key,
+// data = chain tag ‖ memo, signed by the seed, then tampered as the case says.
+func (c *Case) BuildTransaction() (reference.Transaction, error) {
+	var tx reference.Transaction
+	seed, err := c.SecretSeed.H32("secret_seed")
+	if err != nil {
+		return tx, err
+	}
+	if tx.TxType, err = reference.ParseTxType(c.Tx.TxType); err != nil {
+		return tx, err
+	}
+	if tx.To, err = c.Tx.To.H32("tx.to"); err != nil {
+		return tx, err
+	}
+	tag, err := reference.ChainTag(c.ChainID)
+	if err != nil {
+		return tx, err
+	}
+	tx.CodecVersion = reference.CodecVersion
+	tx.Amount, tx.Nonce, tx.GasLimit, tx.GasPrice = c.Tx.Amount, c.Tx.Nonce, c.Tx.GasLimit, c.Tx.GasPrice
+	tx.Timestamp = c.Tx.Timestamp
+	tx.Data = append(tag, c.DataMemoHex...)
+	tx.Sign(seed)
+	if c.Tamper != nil {
+		switch *c.Tamper {
+		case "signature":
+			tx.Signature[63] ^= 0x01
+		case "amount":
+			tx.Amount++ // wraps mod 2^64
+		default:
+			return tx, fmt.Errorf("unknown tamper %q", *c.Tamper)
+		}
+	}
+	return tx, nil
+}
+
+// BuildProblem returns the problem and solution of a subset_sum or commit_reveal case.
+func (c *Case) BuildProblem() (reference.SubsetSumProblem, reference.SubsetSumSolution, error) {
+	if c.Problem == nil || c.Solution == nil {
+		return reference.SubsetSumProblem{}, reference.SubsetSumSolution{}, fmt.Errorf("problem and solution are required")
+	}
+	p, err := c.Problem.Problem()
+	return p, c.Solution.Solution(), err
+}
+
+// BuildVote returns the signed vote of a vote case.
+func (c *Case) BuildVote() (reference.Vote, error) {
+	v := reference.Vote{ChainID: c.ChainID, Height: c.Height, Round: c.Round}
+	var err error
+	if v.Type, err = reference.ParseVoteType(c.VoteType); err != nil {
+		return v, err
+	}
+	if c.BlockHash != nil {
+		h, err := c.BlockHash.H32("block_hash")
+		if err != nil {
+			return v, err
+		}
+		v.BlockHash = &h
+	}
+	seed, err := c.SecretSeed.H32("secret_seed")
+	if err != nil {
+		return v, err
+	}
+	return v, v.Sign(seed)
+}
+
+// BuildCertificate returns the normalized commit certificate of a commit_certificate case and
+// the precommit signing bytes its signers signed.
+func (c *Case) BuildCertificate() (reference.CommitCertificate, []byte, error) {
+	cert := reference.CommitCertificate{Height: c.Height, Round: c.Round}
+	var err error
+	if cert.BlockHash, err = c.BlockHash.H32("block_hash"); err != nil {
+		return cert, nil, err
+	}
+	msg, err := cert.SigningBytes(c.ChainID)
+	if err != nil {
+		return cert, nil, err
+	}
+	for i, s := range c.SignerSeeds {
+		seed, err := s.H32(fmt.Sprintf("signer_seeds[%d]", i))
+		if err != nil {
+			return cert, nil, err
+		}
+		cert.Signatures = append(cert.Signatures, reference.CommitSignature{
+			Validator: reference.PublicKey(seed), Signature: reference.Sign(seed, msg),
+		})
+	}
+	cert.Normalize()
+	return cert, msg, nil
+}
+
+func hx(b []byte) string { return hex.EncodeToString(b) }
+
+// Compute returns the expected object of a case, computed from its inputs alone by the Go
+// reference (§1.1): exactly the fields that apply, with JSON-ready values.
+func Compute(c *Case) (map[string]any, error) {
+	e := map[string]any{}
+	switch c.Kind {
+	case "sha256":
+		n := 1
+		if c.Repeat != nil {
+			n = *c.Repeat
+		}
+		h := reference.Sha256(bytes.Repeat(c.InputHex, n))
+		e["hash"] = hx(h[:])
+
+	case "merkle":
+		leaves, err := c.MerkleLeaves()
+		if err != nil {
+			return nil, err
+		}
+		root := reference.MerkleRoot(leaves)
+		e["root"] = hx(root[:])
+		var proofs []any
+		for _, i := range c.ProofIndices {
+			steps, proofRoot, err := reference.MerkleProof(leaves, i)
+			if err != nil {
+				return nil, err
+			}
+			if proofRoot != root || !reference.VerifyMerkleProof(leaves[i], steps, root) {
+				return nil, fmt.Errorf("proof of leaf %d does not lead to the root", i)
+			}
+			js := []any{}
+			for _, s := range steps {
+				js = append(js, map[string]any{"sibling": hx(s.Sibling[:]), "current_is_right": s.CurrentIsRight})
+			}
+			proofs = append(proofs, map[string]any{"index": i, "steps": js})
+		}
+		if len(proofs) > 0 {
+			e["proofs"] = proofs
+		}
+
+	case "header":
+		h, extra, err := c.BuildHeader()
+		if err != nil {
+			return nil, err
+		}
+		if extra != nil {
+			e["extra_data"] = hx(extra)
+		}
+		enc, err := h.Encode()
+		if err != nil {
+			return nil, err
+		}
+		hash := reference.Sha256(enc)
+		e["encoding"], e["hash"] = hx(enc), hx(hash[:])
+
+	case "transaction":
+		tx, err := c.BuildTransaction()
+		if err != nil {
+			return nil, err
+		}
+		enc, err := tx.Encode()
+		if err != nil {
+			return nil, err
+		}
+		hash := reference.Sha256(enc)
+		e["from"] = hx(tx.From[:])
+		e["data"] = hx(tx.Data)
+		e["signing_message"] = hx(tx.SigningMessage())
+		e["signature"] = hx(tx.Signature[:])
+		e["valid"] = tx.VerifySignature()
+		e["encoding"] = hx(enc)
+		e["hash"] = hx(hash[:])
+
+	case "ed25519":
+		e["valid"] = reference.VerifyStrict(c.PublicKey, c.MessageHex, c.Signature)
+
+	case "address":
+		pk, err := c.PublicKey.H32("public_key")
+		if err != nil {
+			return nil, err
+		}
+		a := reference.DeriveAddress(pk)
+		e["address"] = hx(a[:])
+
+	case "subset_sum":
+		p, s, err := c.BuildProblem()
+		if err != nil {
+			return nil, err
+		}
+		reason := reference.VerifySubsetSum(&p, &s)
+		e["valid"] = reason == reference.SubsetSumValid
+		if reason != reference.SubsetSumValid {
+			e["reason"] = string(reason)
+		}
+		if len(p.Elements) <= reference.MaxSubsetSum && len(s.Indices) <= reference.MaxSubsetSum {
+			pe, err := p.Encode()
+			if err != nil {
+				return nil, err
+			}
+			se, err := s.Encode()
+			if err != nil {
+				return nil, err
+			}
+			ph, sh := reference.Sha256(pe), reference.Sha256(se)
+			e["problem_encoding"], e["problem_hash"] = hx(pe), hx(ph[:])
+			e["solution_encoding"], e["solution_hash"] = hx(se), hx(sh[:])
+		}
+
+	case "commit_reveal":
+		p, s, err := c.BuildProblem()
+		if err != nil {
+			return nil, err
+		}
+		secret, err := c.MinerSecret.H32("miner_secret")
+		if err != nil {
+			return nil, err
+		}
+		parent, err := c.ParentHash.H32("parent_hash")
+		if err != nil {
+			return nil, err
+		}
+		cr, err := reference.Commit(secret, parent, c.BlockIndex, &p, &s)
+		if err != nil {
+			return nil, err
+		}
+		e["epoch_salt"] = hx(cr.EpochSalt[:])
+		e["miner_salt"] = hx(cr.MinerSalt[:])
+		e["problem_hash"] = hx(cr.ProblemHash[:])
+		e["solution_hash"] = hx(cr.SolutionHash[:])
+		e["commitment"] = hx(cr.Commitment[:])
+
+	case "vote":
+		v, err := c.BuildVote()
+		if err != nil {
+			return nil, err
+		}
+		if !v.Verify() {
+			return nil, fmt.Errorf("the vote's own signature does not verify")
+		}
+		msg, err := v.SigningBytes()
+		if err != nil {
+			return nil, err
+		}
+		enc, err := v.Encode()
+		if err != nil {
+			return nil, err
+		}
+		e["public_key"] = hx(v.Validator[:])
+		e["signing_message"] = hx(msg)
+		e["signature"] = hx(v.Signature[:])
+		e["encoding"] = hx(enc)
+
+	case "commit_certificate":
+		cert, msg, err := c.BuildCertificate()
+		if err != nil {
+			return nil, err
+		}
+		enc, err := cert.Encode()
+		if err != nil {
+			return nil, err
+		}
+		signers := []any{}
+		for _, s := range cert.Signatures {
+			signers = append(signers, hx(s.Validator[:]))
+		}
+		e["signing_message"] = hx(msg)
+		e["signers"] = signers
+		e["encoding"] = hx(enc)
+
+	default:
+		return nil, fmt.Errorf("unknown kind %q", c.Kind)
+	}
+	return e, nil
+}
+
+// normalize round-trips v through JSON into maps, slices, strings, bools and json.Number, so
+// that computed and expected values compare exactly (integers are never floats).
+func normalize(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var out any
+	err = d.Decode(&out)
+	return out, err
+}
+
+// Diff compares a computed expected object with the case's expected JSON, field by field, and
+// returns one line per difference: a missing field, an extra field or a different value.
+func Diff(computed map[string]any, expected json.RawMessage) ([]string, error) {
+	got, err := normalize(computed)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(expected))
+	d.UseNumber()
+	var want map[string]any
+	if err := d.Decode(&want); err != nil {
+		return nil, err
+	}
+	gotMap := got.(map[string]any)
+	keys := map[string]bool{}
+	for k := range gotMap {
+		keys[k] = true
+	}
+	for k := range want {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	var diffs []string
+	for _, k := range sorted {
+		g, gok := gotMap[k]
+		w, wok := want[k]
+		switch {
+		case !wok:
+			diffs = append(diffs, fmt.Sprintf("%s: computed %s but the vector has no such field", k, short(g)))
+		case !gok:
+			diffs = append(diffs, fmt.Sprintf("%s: missing, expected %s", k, short(w)))
+		case !reflect.DeepEqual(g, w):
+			diffs = append(diffs, fmt.Sprintf("%s: computed %s, expected %s", k, short(g), short(w)))
+		}
+	}
+	return diffs, nil
+}
+
+func short(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}
