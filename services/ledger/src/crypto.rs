@@ -1,0 +1,118 @@
+//! The ledger's view of crypto-core: two batched calls, behind a trait with an in-process and a
+//! remote implementation that go through the same generated `CryptoCore` contract.
+
+use coinjecture_crypto_core::service::CryptoCoreService;
+use coinjecture_primitives::Hash32;
+use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+use coinjecture_proto::convert;
+use coinjecture_proto::v1 as pb;
+use coinjecture_proto::v1::crypto_core_client::CryptoCoreClient;
+use coinjecture_proto::v1::crypto_core_server::CryptoCore;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+/// crypto-core's verdict on one transaction of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxDigest {
+    /// The transaction hash; `None` when crypto-core could not convert the transaction.
+    pub tx_hash: Option<Hash32>,
+    /// True when the signature verifies against `from`.
+    pub signature_valid: bool,
+    /// Why the transaction could not be converted (names the field); empty otherwise.
+    pub error: String,
+}
+
+/// The crypto the ledger needs, as whole-batch calls (never one call per transaction):
+/// one [`Self::hash_and_verify`] per block or CheckTransactions call, one [`Self::merkle_root`]
+/// per block.
+#[tonic::async_trait]
+pub trait CryptoBackend: Send + Sync + 'static {
+    /// Hashes and verifies the signatures of `txs` (crypto-core `HashTransactionBatch` with
+    /// `verify_signatures = true`). Returns one digest per transaction, in order.
+    async fn hash_and_verify(&self, txs: Vec<pb::Transaction>) -> Result<Vec<TxDigest>, Status>;
+
+    /// The v4 Merkle root of `leaves` (crypto-core `MerkleRoot`).
+    async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status>;
+}
+
+fn digests(response: pb::HashTransactionBatchResponse, expected: usize) -> Result<Vec<TxDigest>, Status> {
+    if response.digests.len() != expected {
+        return Err(Status::internal(format!(
+            "HashTransactionBatch answered {} digests for {expected} transactions",
+            response.digests.len()
+        )));
+    }
+    response
+        .digests
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let tx_hash = if d.tx_hash.is_empty() {
+                None
+            } else {
+                Some(convert::hash32(&d.tx_hash, &format!("digests[{i}].tx_hash")).map_err(Status::from)?)
+            };
+            Ok(TxDigest { tx_hash, signature_valid: d.signature_valid, error: d.error })
+        })
+        .collect()
+}
+
+fn batch_request(txs: Vec<pb::Transaction>) -> pb::HashTransactionBatchRequest {
+    pb::HashTransactionBatchRequest { transactions: txs, verify_signatures: true }
+}
+
+fn merkle_request(leaves: &[Hash32]) -> pb::MerkleRootRequest {
+    pb::MerkleRootRequest { leaves: leaves.iter().map(|l| l.0.to_vec()).collect() }
+}
+
+fn root(response: pb::MerkleRootResponse) -> Result<Hash32, Status> {
+    convert::hash32(&response.root, "root").map_err(Status::from)
+}
+
+/// Network A: crypto-core linked into the process, called through its trait (no socket).
+#[tonic::async_trait]
+impl CryptoBackend for CryptoCoreService {
+    async fn hash_and_verify(&self, txs: Vec<pb::Transaction>) -> Result<Vec<TxDigest>, Status> {
+        let n = txs.len();
+        let response = CryptoCore::hash_transaction_batch(self, Request::new(batch_request(txs))).await?;
+        digests(response.into_inner(), n)
+    }
+
+    async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status> {
+        let response = CryptoCore::merkle_root(self, Request::new(merkle_request(&leaves))).await?;
+        root(response.into_inner())
+    }
+}
+
+/// Network B: a remote crypto-core over gRPC. Build the client with [`connect_crypto_core`] (or
+/// raise its message limits yourself: a 10,000-transaction batch is several MiB).
+#[tonic::async_trait]
+impl CryptoBackend for CryptoCoreClient<Channel> {
+    async fn hash_and_verify(&self, txs: Vec<pb::Transaction>) -> Result<Vec<TxDigest>, Status> {
+        let n = txs.len();
+        let response = CryptoCoreClient::hash_transaction_batch(&mut self.clone(), batch_request(txs)).await?;
+        digests(response.into_inner(), n)
+    }
+
+    async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status> {
+        let response = CryptoCoreClient::merkle_root(&mut self.clone(), merkle_request(&leaves)).await?;
+        root(response.into_inner())
+    }
+}
+
+/// Connects to a crypto-core service at `endpoint` (e.g. `http://127.0.0.1:50051`) with the
+/// chain's 16 MiB message limits.
+pub async fn connect_crypto_core(endpoint: &str) -> Result<CryptoCoreClient<Channel>, crate::LedgerError> {
+    let failed = |reason: String| crate::LedgerError::Crypto {
+        call: "connect",
+        status: Box::new(Status::unavailable(format!("{endpoint}: {reason}"))),
+    };
+    let channel = Channel::from_shared(endpoint.to_string())
+        .map_err(|e| failed(e.to_string()))?
+        .connect()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(CryptoCoreClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES + 64 * 1024)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES + 64 * 1024))
+}

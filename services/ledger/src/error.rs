@@ -1,0 +1,93 @@
+//! The ledger's error type, and how each kind maps onto a gRPC status.
+
+use std::path::PathBuf;
+
+use coinjecture_primitives::{BlockHeight, Hash32};
+
+use crate::genesis::GenesisError;
+
+/// Why a ledger operation failed. Rule violations of transactions and candidate blocks are not
+/// errors: they are answers ([`crate::TxVerdict`], [`crate::BlockExecution`]).
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database file could not be created, opened, migrated or read at start.
+    #[error("cannot open the ledger database {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+
+    /// The database was initialised with another genesis block.
+    #[error(
+        "the ledger database {path} belongs to another chain: its genesis hash is {stored}, the configured genesis \
+         hashes to {configured}; use the genesis file this database was created with, or another database path"
+    )]
+    GenesisMismatch { path: PathBuf, stored: Hash32, configured: Hash32 },
+
+    /// The genesis configuration is invalid.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+
+    /// Malformed input; `field` names it (`block.commit_certificate.block_hash`).
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+
+    /// A block that is not for tip + 1 (ApplyBlock: above it; ExecuteBlock: any other height).
+    #[error("block {height} is not for the next height {next}: the ledger's tip is {tip}", next = tip + 1)]
+    NotNextHeight { height: BlockHeight, tip: BlockHeight },
+
+    /// A block whose height is final already with a different block.
+    #[error("a different block is already final at height {height}: stored {stored}, offered {offered}")]
+    ConflictingBlock { height: BlockHeight, stored: Hash32, offered: Hash32 },
+
+    /// A block for tip + 1 whose parent is not the tip.
+    #[error("block {height} has parent_hash {parent}, but the tip (height {tip_height}) is {tip_hash}")]
+    WrongParent { height: BlockHeight, parent: Hash32, tip_height: BlockHeight, tip_hash: Hash32 },
+
+    /// A finalized block that does not execute validly on the tip (ApplyBlock).
+    #[error("block {height} ({hash}) does not apply on the tip: {reason}")]
+    InvalidBlock { height: BlockHeight, hash: Hash32, reason: String },
+
+    /// The crypto backend (crypto-core) failed or answered inconsistently.
+    #[error("crypto-core call {call} failed: {status}")]
+    Crypto { call: &'static str, status: Box<tonic::Status> },
+
+    /// The database failed while the ledger was running.
+    #[error("ledger database error while {context}: {source}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// Data read from the database does not make sense (manual edits, disk corruption).
+    #[error("the ledger database is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl LedgerError {
+    pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
+        move |source| Self::Database { context, source }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument { field: field.into(), reason: reason.into() }
+    }
+}
+
+impl From<LedgerError> for tonic::Status {
+    fn from(e: LedgerError) -> Self {
+        let message = e.to_string();
+        match e {
+            LedgerError::InvalidArgument { .. } | LedgerError::Genesis(_) => tonic::Status::invalid_argument(message),
+            LedgerError::NotNextHeight { .. }
+            | LedgerError::ConflictingBlock { .. }
+            | LedgerError::WrongParent { .. }
+            | LedgerError::InvalidBlock { .. }
+            | LedgerError::GenesisMismatch { .. } => tonic::Status::failed_precondition(message),
+            LedgerError::Crypto { status, .. } if status.code() == tonic::Code::Unavailable => {
+                tonic::Status::unavailable(message)
+            }
+            LedgerError::Corrupt(_) => tonic::Status::data_loss(message),
+            LedgerError::Open { .. } => tonic::Status::unavailable(message),
+            LedgerError::Crypto { .. } | LedgerError::Database { .. } => tonic::Status::internal(message),
+        }
+    }
+}

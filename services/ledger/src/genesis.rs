@@ -1,0 +1,274 @@
+//! The genesis configuration, its file format, and the deterministic genesis block.
+//!
+//! A genesis file is YAML (JSON is YAML too):
+//!
+//! ```yaml
+//! chain_id: coinjecture-network-a
+//! timestamp_ms: 1767225600000
+//! allocations:
+//!   - address: 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29  # ed25519 public key, hex
+//!     balance: 1000000000000
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use coinjecture_primitives::{Block, BlockHeader, CODEC_VERSION, ChainId, Hash32, PoaExtra, PublicKey};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{AccountState, next_state_commitment};
+
+/// Why a genesis configuration is unusable. Each variant names the entry at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    #[error("cannot read the genesis file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("the genesis file {path} is not valid YAML/JSON of the genesis format: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("genesis chain_id {value:?}: {reason}")]
+    ChainId { value: String, reason: String },
+    #[error("genesis allocations[{index}].address {value:?}: {reason}")]
+    BadAddress { index: usize, value: String, reason: String },
+    #[error("genesis allocations[{index}]: account {address} is already funded by allocations[{first}]")]
+    DuplicateAccount { index: usize, first: usize, address: PublicKey },
+    #[error("genesis allocations[{index}]: balance must be positive (account {address})")]
+    ZeroBalance { index: usize, address: PublicKey },
+    #[error("genesis has no allocations: a chain without funds cannot pay any fee")]
+    NoAllocations,
+    #[error(
+        "genesis total supply {total} exceeds {max} (i64::MAX): balances are stored as SQLite integers",
+        max = i64::MAX
+    )]
+    SupplyTooLarge { total: u128 },
+    #[error("genesis timestamp_ms {0} is negative")]
+    NegativeTimestamp(i64),
+}
+
+/// The chain's starting point: its id, time and funded accounts.
+///
+/// Balances are u64 in every API, but SQLite stores i64: a genesis whose total supply exceeds
+/// `i64::MAX` is refused, and since every block conserves the supply (fees go to the proposer),
+/// no balance can ever exceed it afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "GenesisFile", into = "GenesisFile")]
+pub struct GenesisConfig {
+    pub chain_id: ChainId,
+    /// Genesis time, Unix milliseconds (≥ 0).
+    pub timestamp_ms: i64,
+    /// Funded accounts, (public key, balance); any order, each account once, balances > 0.
+    pub allocations: Vec<(PublicKey, u64)>,
+}
+
+/// One funded account in the file format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationEntry {
+    /// ed25519 public key, 64 hex digits (an optional `0x` is accepted).
+    pub address: String,
+    pub balance: u64,
+}
+
+/// The file format of [`GenesisConfig`]: hex strings instead of key types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisFile {
+    pub chain_id: String,
+    pub timestamp_ms: i64,
+    pub allocations: Vec<AllocationEntry>,
+}
+
+impl TryFrom<GenesisFile> for GenesisConfig {
+    type Error = GenesisError;
+    fn try_from(file: GenesisFile) -> Result<Self, GenesisError> {
+        let chain_id = ChainId::new(file.chain_id.as_str())
+            .map_err(|e| GenesisError::ChainId { value: file.chain_id.clone(), reason: e.to_string() })?;
+        let allocations = file
+            .allocations
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                let address = PublicKey::from_hex_named(entry.address.trim(), "address").map_err(|e| {
+                    GenesisError::BadAddress { index, value: entry.address.clone(), reason: e.to_string() }
+                })?;
+                Ok((address, entry.balance))
+            })
+            .collect::<Result<Vec<_>, GenesisError>>()?;
+        let config = Self { chain_id, timestamp_ms: file.timestamp_ms, allocations };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl From<GenesisConfig> for GenesisFile {
+    fn from(config: GenesisConfig) -> Self {
+        Self {
+            chain_id: config.chain_id.to_string(),
+            timestamp_ms: config.timestamp_ms,
+            allocations: config
+                .allocations
+                .iter()
+                .map(|(address, balance)| AllocationEntry { address: address.to_hex(), balance: *balance })
+                .collect(),
+        }
+    }
+}
+
+impl GenesisConfig {
+    /// Reads and validates a genesis file (YAML or JSON).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, GenesisError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| GenesisError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
+        Self::from_yaml(&text).map_err(|e| match e {
+            GenesisError::Parse { reason, .. } => GenesisError::Parse { path: path.to_path_buf(), reason },
+            other => other,
+        })
+    }
+
+    /// Parses and validates genesis YAML or JSON text.
+    pub fn from_yaml(text: &str) -> Result<Self, GenesisError> {
+        let file: GenesisFile = serde_yaml::from_str(text)
+            .map_err(|e| GenesisError::Parse { path: PathBuf::from("<text>"), reason: e.to_string() })?;
+        Self::try_from(file)
+    }
+
+    /// The configuration as YAML.
+    pub fn to_yaml(&self) -> String {
+        // Serialising plain strings and integers cannot fail.
+        serde_yaml::to_string(&GenesisFile::from(self.clone())).unwrap_or_default()
+    }
+
+    /// Checks the rules listed on [`GenesisError`].
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.allocations.is_empty() {
+            return Err(GenesisError::NoAllocations);
+        }
+        if self.timestamp_ms < 0 {
+            return Err(GenesisError::NegativeTimestamp(self.timestamp_ms));
+        }
+        let mut first_index = std::collections::HashMap::with_capacity(self.allocations.len());
+        let mut total: u128 = 0;
+        for (index, (address, balance)) in self.allocations.iter().enumerate() {
+            if let Some(first) = first_index.insert(*address, index) {
+                return Err(GenesisError::DuplicateAccount { index, first, address: *address });
+            }
+            if *balance == 0 {
+                return Err(GenesisError::ZeroBalance { index, address: *address });
+            }
+            total += u128::from(*balance);
+        }
+        if total > i64::MAX as u128 {
+            return Err(GenesisError::SupplyTooLarge { total });
+        }
+        Ok(())
+    }
+
+    /// The allocations sorted by address, as account states.
+    pub fn sorted_allocations(&self) -> Vec<(PublicKey, AccountState)> {
+        let mut sorted: Vec<(PublicKey, AccountState)> =
+            self.allocations.iter().map(|(a, b)| (*a, AccountState { balance: *b, nonce: 0 })).collect();
+        sorted.sort_by_key(|(a, _)| *a);
+        sorted
+    }
+
+    /// The total supply (fits in i64 once validated).
+    pub fn total_supply(&self) -> u128 {
+        self.allocations.iter().map(|(_, b)| u128::from(*b)).sum()
+    }
+
+    /// `commitment_0`: the state commitment over every allocation, chained from 32 zero bytes.
+    pub fn state_commitment(&self) -> Hash32 {
+        next_state_commitment(&Hash32::ZERO, &self.sorted_allocations())
+    }
+
+    /// The genesis block: height 0, zero parent, Merkle root, proposer and work commitment,
+    /// difficulty and nonce 0, the time split into seconds and milliseconds, no transactions, and
+    /// `extra_data` = [`PoaExtra`] with round 0, the genesis state commitment and the chain id.
+    pub fn block(&self) -> Block {
+        let extra = PoaExtra {
+            round: 0,
+            // rem_euclid(1000) is in 0..1000.
+            timestamp_millis: self.timestamp_ms.rem_euclid(1000) as u16,
+            state_commitment: self.state_commitment(),
+            chain_id: Some(self.chain_id.clone()),
+        };
+        let header = BlockHeader {
+            codec_version: CODEC_VERSION,
+            block_index: 0,
+            timestamp: self.timestamp_ms.div_euclid(1000),
+            parent_hash: Hash32::ZERO,
+            merkle_root: Hash32::ZERO,
+            miner_address: PublicKey::ZERO,
+            commitment: Hash32::ZERO,
+            difficulty_target: 0,
+            nonce: 0,
+            extra_data: extra.encode(),
+        };
+        Block { header, transactions: Vec::new() }
+    }
+
+    /// The genesis hash: the hash of [`Self::block`]'s header.
+    pub fn hash(&self) -> Hash32 {
+        self.block().hash()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> GenesisConfig {
+        GenesisConfig {
+            chain_id: ChainId::new("coinjecture-test").unwrap(),
+            timestamp_ms: 1_767_225_600_250,
+            allocations: vec![(PublicKey([2; 32]), 500), (PublicKey([1; 32]), 1_000)],
+        }
+    }
+
+    #[test]
+    fn genesis_hash_is_deterministic_and_commits_to_chain_allocations_and_time() {
+        let a = config();
+        assert_eq!(a.hash(), config().hash());
+        let block = a.block();
+        assert_eq!(block.header.timestamp, 1_767_225_600);
+        assert_eq!(block.header.timestamp_ms(), 1_767_225_600_250);
+        let extra = PoaExtra::decode_at(&block.header.extra_data, 0).unwrap();
+        assert_eq!(extra.state_commitment, a.state_commitment());
+        let other_chain = GenesisConfig { chain_id: ChainId::new("coinjecture-other").unwrap(), ..a.clone() };
+        assert_ne!(other_chain.hash(), a.hash());
+        let other_alloc = GenesisConfig { allocations: vec![(PublicKey([1; 32]), 1_000)], ..a.clone() };
+        assert_ne!(other_alloc.hash(), a.hash());
+        let reordered = GenesisConfig { allocations: a.allocations.iter().rev().copied().collect(), ..a.clone() };
+        assert_eq!(reordered.hash(), a.hash(), "allocation order does not matter");
+    }
+
+    #[test]
+    fn yaml_round_trips_and_bad_entries_are_named() {
+        let a = config();
+        assert_eq!(GenesisConfig::from_yaml(&a.to_yaml()).unwrap(), a);
+        let bad_hex = "chain_id: c\ntimestamp_ms: 0\nallocations:\n  - {address: \"zz\", balance: 1}\n";
+        let err = GenesisConfig::from_yaml(bad_hex).unwrap_err().to_string();
+        assert!(err.contains("allocations[0].address") && err.contains("zz"), "{err}");
+        let key = "01".repeat(32);
+        let dup = format!(
+            "chain_id: c\ntimestamp_ms: 0\nallocations:\n  - {{address: {key}, balance: 1}}\n  - {{address: {key}, balance: 2}}\n"
+        );
+        let err = GenesisConfig::from_yaml(&dup).unwrap_err();
+        assert!(matches!(err, GenesisError::DuplicateAccount { index: 1, first: 0, .. }), "{err}");
+        let empty = "chain_id: c\ntimestamp_ms: 0\nallocations: []\n";
+        assert_eq!(GenesisConfig::from_yaml(empty).unwrap_err(), GenesisError::NoAllocations);
+        let huge = format!(
+            "chain_id: c\ntimestamp_ms: 0\nallocations:\n  - {{address: {key}, balance: {}}}\n  - {{address: {}, balance: 2}}\n",
+            i64::MAX,
+            "02".repeat(32)
+        );
+        assert!(matches!(GenesisConfig::from_yaml(&huge).unwrap_err(), GenesisError::SupplyTooLarge { .. }));
+        let bad_chain = format!("chain_id: Upper\ntimestamp_ms: 0\nallocations:\n  - {{address: {key}, balance: 1}}\n");
+        assert!(GenesisConfig::from_yaml(&bad_chain).unwrap_err().to_string().contains("chain_id"));
+    }
+
+    #[test]
+    fn missing_file_error_names_the_path() {
+        let err = GenesisConfig::load("/nonexistent/genesis.yaml").unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/genesis.yaml"), "{err}");
+    }
+}

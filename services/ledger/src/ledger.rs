@@ -1,0 +1,753 @@
+//! [`Ledger`]: the store, the crypto backend and the chain rules together. Every public method
+//! is what one Ledger RPC does, in Rust types.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use coinjecture_primitives::{
+    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, limits, sha256,
+};
+use coinjecture_proto::convert;
+use coinjecture_proto::v1 as pb;
+use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
+use sqlx::SqliteConnection;
+
+use crate::crypto::CryptoBackend;
+use crate::error::LedgerError;
+use crate::execute::{TxRejection, TxVerdict, run_transactions};
+use crate::genesis::GenesisConfig;
+use crate::state::{AccountState, next_state_commitment};
+use crate::store::{BlockWrite, INDEX_BITS, IndexedTransaction, Store, StoredBlock, Tip};
+
+/// Most blocks one range read returns.
+pub const MAX_BLOCK_RANGE: u32 = 1_000;
+/// Most transactions one history page returns.
+pub const MAX_HISTORY_PAGE: u32 = 1_000;
+/// History page size when the caller asks for 0.
+pub const DEFAULT_HISTORY_PAGE: u32 = 100;
+/// How many fully verified blocks ExecuteBlock remembers, so that ApplyBlock of the same block
+/// does not verify its signatures again.
+const VERIFIED_BLOCKS_REMEMBERED: usize = 16;
+
+const META_CHAIN_ID: &str = "chain_id";
+const META_GENESIS_HASH: &str = "genesis_hash";
+const META_CREATED_BY: &str = "created_by";
+
+/// Why a candidate block is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRejection {
+    pub reason: BlockRejectReason,
+    /// Names the field or the first bad transaction (`transactions[3]: ...`).
+    pub message: String,
+}
+
+/// The outcome of executing a block on the tip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockExecution {
+    /// `None` when the block is valid.
+    pub rejection: Option<BlockRejection>,
+    /// The state commitment after the block; `None` when execution stopped early or a
+    /// transaction failed.
+    pub state_commitment: Option<Hash32>,
+    /// The Merkle root of the transaction hashes; `None` when execution stopped before hashing.
+    pub merkle_root: Option<Hash32>,
+    /// One verdict per transaction, in block order (empty when execution stopped before).
+    pub verdicts: Vec<TxVerdict>,
+    changes: Vec<(PublicKey, AccountState)>,
+}
+
+impl BlockExecution {
+    /// True when the block would apply on the tip.
+    pub fn is_valid(&self) -> bool {
+        self.rejection.is_none()
+    }
+
+    fn rejected(reason: BlockRejectReason, message: impl Into<String>) -> Self {
+        Self {
+            rejection: Some(BlockRejection { reason, message: message.into() }),
+            state_commitment: None,
+            merkle_root: None,
+            verdicts: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+}
+
+/// The result of [`Ledger::check_transactions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedTransactions {
+    /// One verdict per transaction, in request order.
+    pub verdicts: Vec<TxVerdict>,
+    /// The tip height the transactions were checked against.
+    pub height: BlockHeight,
+}
+
+/// Whether ApplyBlock verifies transaction signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// Verify them through crypto-core (skipped only when this ledger's ExecuteBlock verified
+    /// this exact block recently).
+    Verify,
+    /// The caller has verified them (consensus after ExecuteBlock, benchmarks). Everything else
+    /// is still checked: heights, parent, header, Merkle root, nonces, balances, commitment.
+    AlreadyVerified,
+}
+
+/// The result of [`Ledger::apply_block`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The tip after the call.
+    pub tip: Tip,
+    /// True when this exact block was already final (nothing was written).
+    pub already_applied: bool,
+}
+
+/// Chain identity and the tip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainInfo {
+    pub chain_id: ChainId,
+    pub genesis_hash: Hash32,
+    pub tip: Tip,
+}
+
+/// Where an account-history page starts: strictly after this transaction in the page order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HistoryCursor {
+    pub height: BlockHeight,
+    pub index: u32,
+}
+
+impl HistoryCursor {
+    const TOKEN_VERSION: u8 = 1;
+    const TOKEN_LEN: usize = 1 + 8 + 4;
+
+    /// The opaque page token: `01 ‖ height u64 BE ‖ index u32 BE`.
+    pub fn to_token(self) -> Vec<u8> {
+        let mut token = Vec::with_capacity(Self::TOKEN_LEN);
+        token.push(Self::TOKEN_VERSION);
+        token.extend_from_slice(&self.height.to_be_bytes());
+        token.extend_from_slice(&self.index.to_be_bytes());
+        token
+    }
+
+    /// Parses a page token issued by [`Self::to_token`].
+    pub fn from_token(token: &[u8]) -> Result<Self, LedgerError> {
+        let bad = || LedgerError::invalid("page_token", "is not a page token this ledger issued");
+        if token.len() != Self::TOKEN_LEN || token[0] != Self::TOKEN_VERSION {
+            return Err(bad());
+        }
+        let height = u64::from_be_bytes(token[1..9].try_into().map_err(|_| bad())?);
+        let index = u32::from_be_bytes(token[9..13].try_into().map_err(|_| bad())?);
+        if index >= (1 << INDEX_BITS) || height > (i64::MAX >> INDEX_BITS) as u64 {
+            return Err(bad());
+        }
+        Ok(Self { height, index })
+    }
+
+    fn position(self) -> i64 {
+        // from_token and history rows bound both parts, so this cannot overflow.
+        ((self.height as i64) << INDEX_BITS) | i64::from(self.index)
+    }
+}
+
+/// The order of an account-history page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryOrder {
+    /// By (height, index) descending; what GetAccountHistory serves.
+    NewestFirst,
+    /// By (height, index) ascending.
+    OldestFirst,
+}
+
+/// One page of an account's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub transactions: Vec<IndexedTransaction>,
+    /// Where the next page starts; `None` when this page was not full (there is no more).
+    pub next: Option<HistoryCursor>,
+}
+
+/// What execution needs to know about the block's transactions before running them.
+enum Verification {
+    /// Draft: hashes and signatures through crypto-core; Merkle root and state commitment are
+    /// computed, not compared.
+    Draft,
+    /// Hashes and signatures through crypto-core, everything compared.
+    Full,
+    /// Signatures verified before; these are the hashes (computed locally).
+    Verified(Vec<Hash32>),
+}
+
+/// The ledger: a SQLite store of the finalized chain plus the state transition. Cheap to share
+/// behind an `Arc`; all methods take `&self`. Writes (ApplyBlock) are serialised; reads run
+/// concurrently, each on one consistent snapshot.
+pub struct Ledger {
+    store: Store,
+    crypto: Arc<dyn CryptoBackend>,
+    genesis: GenesisConfig,
+    genesis_block: Block,
+    genesis_hash: Hash32,
+    write_lock: tokio::sync::Mutex<()>,
+    verified: Mutex<VecDeque<(Hash32, Vec<Hash32>)>>,
+}
+
+impl fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ledger")
+            .field("path", &self.store.path)
+            .field("chain_id", &self.genesis.chain_id)
+            .field("genesis_hash", &self.genesis_hash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Opens the ledger database at `path` (created with its parent directories if missing).
+    /// An empty database is initialised with `genesis` in one transaction; an existing one must
+    /// have been created with the same genesis (same hash), or this fails saying both hashes.
+    pub async fn open(
+        path: impl AsRef<Path>,
+        genesis: GenesisConfig,
+        crypto: Arc<dyn CryptoBackend>,
+    ) -> Result<Self, LedgerError> {
+        let path = path.as_ref();
+        genesis.validate()?;
+        let genesis_block = genesis.block();
+        let genesis_hash = genesis_block.hash();
+        let store = Store::open(path).await?;
+        let open_err = |reason: String| LedgerError::Open { path: path.to_path_buf(), reason };
+        let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| open_err(e.to_string()))?;
+        match Store::meta(&mut tx, META_GENESIS_HASH).await? {
+            Some(stored) => {
+                let stored = Hash32::from_slice(&stored)
+                    .map_err(|_| LedgerError::Corrupt(format!("meta.genesis_hash holds {} bytes", stored.len())))?;
+                if stored != genesis_hash {
+                    return Err(LedgerError::GenesisMismatch {
+                        path: path.to_path_buf(),
+                        stored,
+                        configured: genesis_hash,
+                    });
+                }
+                if Store::hash_at(&mut tx, 0).await? != Some(genesis_hash) {
+                    return Err(LedgerError::Corrupt("the genesis block row does not match meta.genesis_hash".into()));
+                }
+                tx.rollback().await.map_err(LedgerError::db("ending the open transaction"))?;
+            }
+            None => {
+                if Store::tip(&mut tx).await?.is_some() {
+                    return Err(LedgerError::Corrupt("blocks are stored but no genesis hash is recorded".into()));
+                }
+                let changes = genesis.sorted_allocations();
+                let header = &genesis_block.header;
+                let write = BlockWrite {
+                    height: 0,
+                    hash: genesis_hash,
+                    header,
+                    certificate: None,
+                    timestamp_ms: header.timestamp_ms(),
+                    state_commitment: genesis.state_commitment(),
+                    transactions: &[],
+                    tx_encodings: &[],
+                    tx_hashes: &[],
+                    changes: &changes,
+                };
+                Store::write_block(&mut tx, &write).await?;
+                Store::set_meta(&mut tx, META_CHAIN_ID, genesis.chain_id.as_str().as_bytes().to_vec()).await?;
+                Store::set_meta(&mut tx, META_GENESIS_HASH, genesis_hash.0.to_vec()).await?;
+                let created_by = format!("coinjecture-ledger {}", env!("CARGO_PKG_VERSION"));
+                Store::set_meta(&mut tx, META_CREATED_BY, created_by.into_bytes()).await?;
+                tx.commit().await.map_err(LedgerError::db("writing genesis"))?;
+                tracing::info!(path = %path.display(), genesis = %genesis_hash, chain = %genesis.chain_id, "ledger initialised with genesis");
+            }
+        }
+        let ledger = Self {
+            store,
+            crypto,
+            genesis,
+            genesis_block,
+            genesis_hash,
+            write_lock: tokio::sync::Mutex::new(()),
+            verified: Mutex::new(VecDeque::new()),
+        };
+        let tip = ledger.tip().await?;
+        tracing::info!(path = %path.display(), height = tip.height, tip = %tip.hash, "ledger open");
+        Ok(ledger)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.store.path
+    }
+
+    /// The chain id (from the genesis).
+    pub fn chain_id(&self) -> &ChainId {
+        &self.genesis.chain_id
+    }
+
+    /// The genesis configuration this ledger was opened with.
+    pub fn genesis(&self) -> &GenesisConfig {
+        &self.genesis
+    }
+
+    /// The genesis block.
+    pub fn genesis_block(&self) -> &Block {
+        &self.genesis_block
+    }
+
+    /// The genesis hash.
+    pub fn genesis_hash(&self) -> Hash32 {
+        self.genesis_hash
+    }
+
+    /// Closes the connection pool (waits for running queries).
+    pub async fn close(&self) {
+        self.store.pool.close().await;
+    }
+
+    /// SQLite's `PRAGMA integrity_check` (full); `Ok` when the file is consistent.
+    pub async fn integrity_check(&self) -> Result<(), String> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.store.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        if rows.len() == 1 && rows[0] == "ok" { Ok(()) } else { Err(rows.join("; ")) }
+    }
+
+    async fn read(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, LedgerError> {
+        self.store.pool.begin().await.map_err(LedgerError::db("starting a read"))
+    }
+
+    async fn tip_in(conn: &mut SqliteConnection) -> Result<Tip, LedgerError> {
+        Store::tip(conn).await?.ok_or_else(|| LedgerError::Corrupt("no blocks are stored (not even genesis)".into()))
+    }
+
+    /// The finalized tip.
+    pub async fn tip(&self) -> Result<Tip, LedgerError> {
+        let mut conn = self.store.pool.acquire().await.map_err(LedgerError::db("reading the tip"))?;
+        Self::tip_in(&mut conn).await
+    }
+
+    /// Chain id, genesis hash and tip.
+    pub async fn chain_info(&self) -> Result<ChainInfo, LedgerError> {
+        Ok(ChainInfo {
+            chain_id: self.genesis.chain_id.clone(),
+            genesis_hash: self.genesis_hash,
+            tip: self.tip().await?,
+        })
+    }
+
+    /// The finalized block at `height`.
+    pub async fn block_by_height(&self, height: BlockHeight) -> Result<Option<StoredBlock>, LedgerError> {
+        let mut tx = self.read().await?;
+        Store::block_by_height(&mut tx, height).await
+    }
+
+    /// The finalized block with `hash`.
+    pub async fn block_by_hash(&self, hash: &Hash32) -> Result<Option<StoredBlock>, LedgerError> {
+        let mut tx = self.read().await?;
+        Store::block_by_hash(&mut tx, hash).await
+    }
+
+    /// The tip block.
+    pub async fn latest_block(&self) -> Result<StoredBlock, LedgerError> {
+        let mut tx = self.read().await?;
+        let tip = Self::tip_in(&mut tx).await?;
+        Store::block_by_height(&mut tx, tip.height)
+            .await?
+            .ok_or_else(|| LedgerError::Corrupt(format!("the tip block {} vanished", tip.height)))
+    }
+
+    /// Up to `limit` (1 to 1,000) consecutive blocks from `from`; fewer at the tip.
+    pub async fn block_range(&self, from: BlockHeight, limit: u32) -> Result<Vec<StoredBlock>, LedgerError> {
+        if limit == 0 || limit > MAX_BLOCK_RANGE {
+            return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_BLOCK_RANGE}")));
+        }
+        let mut tx = self.read().await?;
+        Store::block_range(&mut tx, from, limit).await
+    }
+
+    /// A finalized transaction by hash, with its block height, index and block hash.
+    pub async fn transaction(&self, hash: &Hash32) -> Result<Option<IndexedTransaction>, LedgerError> {
+        let mut tx = self.read().await?;
+        Store::transaction(&mut tx, hash).await
+    }
+
+    /// An account at the tip (zero if never seen) and the tip height it was read at.
+    pub async fn account(&self, address: &PublicKey) -> Result<(AccountState, BlockHeight), LedgerError> {
+        let mut tx = self.read().await?;
+        let tip = Self::tip_in(&mut tx).await?;
+        let accounts = Store::load_accounts(&mut tx, std::slice::from_ref(address)).await?;
+        Ok((accounts.get(address).copied().unwrap_or_default(), tip.height))
+    }
+
+    /// Transactions sent or received by `address`, `limit` (1 to 1,000) of them, starting after
+    /// `cursor` in `order`.
+    pub async fn account_history(
+        &self,
+        address: &PublicKey,
+        cursor: Option<HistoryCursor>,
+        limit: u32,
+        order: HistoryOrder,
+    ) -> Result<HistoryPage, LedgerError> {
+        if limit == 0 || limit > MAX_HISTORY_PAGE {
+            return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_HISTORY_PAGE}")));
+        }
+        let mut tx = self.read().await?;
+        let rows = Store::history(
+            &mut tx,
+            address,
+            cursor.map(HistoryCursor::position),
+            limit,
+            order == HistoryOrder::NewestFirst,
+        )
+        .await?;
+        let next = (rows.len() == limit as usize)
+            .then(|| rows.last().map(|(_, t)| HistoryCursor { height: t.block_height, index: t.index }))
+            .flatten();
+        Ok(HistoryPage { transactions: rows.into_iter().map(|(_, t)| t).collect(), next })
+    }
+
+    /// The mempool's admission test: checks `txs` in order against the tip, each on the state
+    /// left by the earlier accepted ones. Malformed transactions (wrong field lengths) are
+    /// per-item MALFORMED verdicts naming the field. One crypto-core batch call.
+    pub async fn check_transactions(&self, txs: Vec<pb::Transaction>) -> Result<CheckedTransactions, LedgerError> {
+        if txs.len() > limits::MAX_BATCH_ITEMS {
+            return Err(LedgerError::invalid(
+                "transactions",
+                format!("{} items exceed the maximum {}", txs.len(), limits::MAX_BATCH_ITEMS),
+            ));
+        }
+        let converted: Vec<Result<Transaction, convert::ConversionError>> = txs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Transaction::try_from(t).map_err(|e| e.within(&format!("transactions[{i}]"))))
+            .collect();
+        let digests = if txs.is_empty() {
+            Vec::new()
+        } else {
+            self.crypto
+                .hash_and_verify(txs)
+                .await
+                .map_err(|status| LedgerError::Crypto { call: "HashTransactionBatch", status: Box::new(status) })?
+        };
+        let mut good_index = Vec::new();
+        let mut good_txs = Vec::new();
+        let mut hashes = Vec::new();
+        let mut signatures = Vec::new();
+        for (i, (tx, digest)) in converted.iter().zip(&digests).enumerate() {
+            if let (Ok(tx), Some(hash)) = (tx, digest.tx_hash) {
+                good_index.push(i);
+                good_txs.push(tx.clone());
+                hashes.push(hash);
+                signatures.push(digest.signature_valid);
+            }
+        }
+        let mut read = self.read().await?;
+        let tip = Self::tip_in(&mut read).await?;
+        let before = Store::load_accounts(&mut read, &touched_accounts(&good_txs, None)).await?;
+        drop(read);
+        let transition = run_transactions(&self.genesis.chain_id, &before, &good_txs, &hashes, Some(&signatures), None);
+        let mut verdicts: Vec<TxVerdict> = converted
+            .iter()
+            .zip(&digests)
+            .map(|(tx, digest)| {
+                let message = match tx {
+                    Err(e) => e.to_string(),
+                    Ok(_) if !digest.error.is_empty() => digest.error.clone(),
+                    Ok(_) => "crypto-core returned no hash".to_string(),
+                };
+                TxVerdict {
+                    tx_hash: digest.tx_hash,
+                    rejection: Some(TxRejection::new(TxRejectReason::Malformed, message)),
+                }
+            })
+            .collect();
+        for (k, i) in good_index.into_iter().enumerate() {
+            verdicts[i] = TxVerdict { tx_hash: Some(hashes[k]), rejection: transition.rejections[k].clone() };
+        }
+        Ok(CheckedTransactions { verdicts, height: tip.height })
+    }
+
+    /// Executes `block` on the tip without writing. `draft = true` (a proposer building): the
+    /// Merkle root and the state commitment in the header are not checked and the result gives
+    /// their values. Errors (not answers) when the block is not for tip + 1 or its parent is not
+    /// the tip.
+    pub async fn execute_block(&self, block: &Block, draft: bool) -> Result<BlockExecution, LedgerError> {
+        let mut read = self.read().await?;
+        let tip = Self::tip_in(&mut read).await?;
+        let verification = if draft { Verification::Draft } else { Verification::Full };
+        let execution = self.execute_on(&mut read, &tip, block, verification).await?;
+        drop(read);
+        if !draft && execution.is_valid() {
+            self.remember_verified(block);
+        }
+        Ok(execution)
+    }
+
+    /// Applies a finalized block with its commit certificate, in one SQLite transaction, and
+    /// makes it the tip; verifies signatures (see [`SignatureCheck::Verify`]).
+    pub async fn apply_block(&self, block: &Block, certificate: &CommitCertificate) -> Result<Applied, LedgerError> {
+        self.apply_block_with(block, certificate, SignatureCheck::Verify).await
+    }
+
+    /// [`Self::apply_block`] with a choice of signature verification.
+    ///
+    /// Idempotent: the block already final at its height is a success with `already_applied`.
+    /// Refused: a certificate that does not name this block (InvalidArgument), a height above
+    /// tip + 1, a different block at a final height, a wrong parent, a block that does not
+    /// execute validly (each a precondition error). The certificate's signatures and quorum are
+    /// consensus's to check, not the ledger's.
+    pub async fn apply_block_with(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        signatures: SignatureCheck,
+    ) -> Result<Applied, LedgerError> {
+        let hash = block.hash();
+        let height = block.header.block_index;
+        if certificate.block_hash != hash {
+            return Err(LedgerError::invalid(
+                "block.commit_certificate.block_hash",
+                format!("{} is not the block's hash {hash}", certificate.block_hash),
+            ));
+        }
+        if certificate.height != height {
+            return Err(LedgerError::invalid(
+                "block.commit_certificate.height",
+                format!("{} is not the block's height {height}", certificate.height),
+            ));
+        }
+        if height == 0 {
+            return Err(LedgerError::invalid("block.header.block_index", "the genesis block is never applied"));
+        }
+        let encodings: Vec<Vec<u8>> = block.transactions.iter().map(Transaction::encode).collect();
+        let hashes: Vec<Hash32> = encodings.iter().map(|e| sha256(e)).collect();
+
+        let _writer = self.write_lock.lock().await;
+        let mut tx =
+            self.store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting a write"))?;
+        let tip = Self::tip_in(&mut tx).await?;
+        if height <= tip.height {
+            let stored = Store::hash_at(&mut tx, height)
+                .await?
+                .ok_or_else(|| LedgerError::Corrupt(format!("block {height} is below the tip but missing")))?;
+            if stored == hash {
+                return Ok(Applied { tip, already_applied: true });
+            }
+            return Err(LedgerError::ConflictingBlock { height, stored, offered: hash });
+        }
+        let verification = match signatures {
+            SignatureCheck::AlreadyVerified => Verification::Verified(hashes.clone()),
+            SignatureCheck::Verify if self.was_verified(&hash, &hashes) => Verification::Verified(hashes.clone()),
+            SignatureCheck::Verify => Verification::Full,
+        };
+        let execution = self.execute_on(&mut tx, &tip, block, verification).await?;
+        let (Some(state_commitment), None) = (execution.state_commitment, &execution.rejection) else {
+            let reason = execution.rejection.map(|r| r.message).unwrap_or_else(|| "execution stopped".into());
+            return Err(LedgerError::InvalidBlock { height, hash, reason });
+        };
+        let timestamp_ms = block.header.timestamp_ms();
+        let write = BlockWrite {
+            height,
+            hash,
+            header: &block.header,
+            certificate: Some(certificate),
+            timestamp_ms,
+            state_commitment,
+            transactions: &block.transactions,
+            tx_encodings: &encodings,
+            tx_hashes: &hashes,
+            changes: &execution.changes,
+        };
+        Store::write_block(&mut tx, &write).await?;
+        tx.commit().await.map_err(LedgerError::db("committing the block"))?;
+        tracing::debug!(height, block = %hash, txs = block.transactions.len(), "block applied");
+        Ok(Applied { tip: Tip { height, hash, timestamp_ms, state_commitment }, already_applied: false })
+    }
+
+    fn remember_verified(&self, block: &Block) {
+        if let Ok(mut verified) = self.verified.lock() {
+            if verified.len() >= VERIFIED_BLOCKS_REMEMBERED {
+                verified.pop_front();
+            }
+            verified.push_back((block.hash(), block.transaction_hashes()));
+        }
+    }
+
+    fn was_verified(&self, hash: &Hash32, tx_hashes: &[Hash32]) -> bool {
+        self.verified.lock().map(|v| v.iter().any(|(h, txs)| h == hash && txs.as_slice() == tx_hashes)).unwrap_or(false)
+    }
+
+    /// The block rules, in order: height and parent (errors), header layout, size, timestamp,
+    /// work, hashes and signatures, Merkle root, transactions, state commitment.
+    async fn execute_on(
+        &self,
+        conn: &mut SqliteConnection,
+        tip: &Tip,
+        block: &Block,
+        verification: Verification,
+    ) -> Result<BlockExecution, LedgerError> {
+        let header = &block.header;
+        let height = header.block_index;
+        if height != tip.height + 1 {
+            return Err(LedgerError::NotNextHeight { height, tip: tip.height });
+        }
+        if header.parent_hash != tip.hash {
+            return Err(LedgerError::WrongParent {
+                height,
+                parent: header.parent_hash,
+                tip_height: tip.height,
+                tip_hash: tip.hash,
+            });
+        }
+        use BlockRejectReason as R;
+        if let Err(e) = header.validate() {
+            return Ok(BlockExecution::rejected(R::MalformedHeader, format!("header: {e}")));
+        }
+        let extra = match PoaExtra::decode_at(&header.extra_data, height) {
+            Ok(extra) => extra,
+            Err(e) => return Ok(BlockExecution::rejected(R::MalformedHeader, format!("header.extra_data: {e}"))),
+        };
+        if header.difficulty_target != 0 || header.nonce != 0 {
+            return Ok(BlockExecution::rejected(
+                R::MalformedHeader,
+                "header.difficulty_target and header.nonce must be 0 on the proof-of-authority chain",
+            ));
+        }
+        if header.miner_address.is_zero() {
+            return Ok(BlockExecution::rejected(R::MalformedHeader, "header.miner_address is zero (no proposer)"));
+        }
+        if let Some(message) = too_large(block) {
+            return Ok(BlockExecution::rejected(R::TooLarge, message));
+        }
+        let timestamp_ms = header.timestamp_ms();
+        if timestamp_ms <= tip.timestamp_ms {
+            return Ok(BlockExecution::rejected(
+                R::BadTimestamp,
+                format!("block time {timestamp_ms} ms is not after the parent's {} ms", tip.timestamp_ms),
+            ));
+        }
+        if !header.commitment.is_zero() {
+            return Ok(BlockExecution::rejected(
+                R::BadWork,
+                "header.commitment is set, but this ledger does not accept blocks carrying subset-sum work yet",
+            ));
+        }
+
+        let draft = matches!(verification, Verification::Draft);
+        let (hashes, signature_valid) = match verification {
+            Verification::Verified(hashes) => (hashes, None),
+            Verification::Draft | Verification::Full => {
+                let (hashes, valid) = self.hash_and_verify(block).await?;
+                (hashes, Some(valid))
+            }
+        };
+        let merkle_root = self
+            .crypto
+            .merkle_root(hashes.clone())
+            .await
+            .map_err(|status| LedgerError::Crypto { call: "MerkleRoot", status: Box::new(status) })?;
+        if !draft && merkle_root != header.merkle_root {
+            let mut rejected = BlockExecution::rejected(
+                R::BadMerkleRoot,
+                format!("header.merkle_root {} is not the transactions' root {merkle_root}", header.merkle_root),
+            );
+            rejected.merkle_root = Some(merkle_root);
+            return Ok(rejected);
+        }
+
+        let before =
+            Store::load_accounts(conn, &touched_accounts(&block.transactions, Some(&header.miner_address))).await?;
+        let transition = run_transactions(
+            &self.genesis.chain_id,
+            &before,
+            &block.transactions,
+            &hashes,
+            signature_valid.as_deref(),
+            Some(&header.miner_address),
+        );
+        let verdicts: Vec<TxVerdict> = hashes
+            .iter()
+            .zip(&transition.rejections)
+            .map(|(hash, rejection)| TxVerdict { tx_hash: Some(*hash), rejection: rejection.clone() })
+            .collect();
+        if let Some((index, rejection)) = transition.first_rejection() {
+            return Ok(BlockExecution {
+                rejection: Some(BlockRejection {
+                    reason: R::InvalidTransaction,
+                    message: format!("transactions[{index}]: {}", rejection.message),
+                }),
+                state_commitment: None,
+                merkle_root: Some(merkle_root),
+                verdicts,
+                changes: Vec::new(),
+            });
+        }
+        let state_commitment = next_state_commitment(&tip.state_commitment, &transition.changes);
+        let rejection = (!draft && extra.state_commitment != state_commitment).then(|| BlockRejection {
+            reason: R::BadStateCommitment,
+            message: format!(
+                "header.extra_data.state_commitment {} is not the state after execution {state_commitment}",
+                extra.state_commitment
+            ),
+        });
+        Ok(BlockExecution {
+            state_commitment: Some(state_commitment),
+            rejection,
+            merkle_root: Some(merkle_root),
+            verdicts,
+            changes: transition.changes,
+        })
+    }
+
+    /// One HashTransactionBatch call for the whole block: hashes and signature verdicts.
+    async fn hash_and_verify(&self, block: &Block) -> Result<(Vec<Hash32>, Vec<bool>), LedgerError> {
+        if block.transactions.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let crypto_err = |status| LedgerError::Crypto { call: "HashTransactionBatch", status: Box::new(status) };
+        let digests = self
+            .crypto
+            .hash_and_verify(block.transactions.iter().map(Into::into).collect())
+            .await
+            .map_err(crypto_err)?;
+        digests
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| match d.tx_hash {
+                Some(hash) => Ok((hash, d.signature_valid)),
+                None => Err(crypto_err(tonic::Status::internal(format!("no hash for transactions[{i}]: {}", d.error)))),
+            })
+            .collect::<Result<Vec<(Hash32, bool)>, LedgerError>>()
+            .map(|pairs| pairs.into_iter().unzip())
+    }
+}
+
+/// Every account a batch may read or write, sorted and unique.
+fn touched_accounts(txs: &[Transaction], proposer: Option<&PublicKey>) -> Vec<PublicKey> {
+    let mut accounts: Vec<PublicKey> = txs.iter().flat_map(|t| [t.from, t.to]).chain(proposer.copied()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
+}
+
+/// The TOO_LARGE rule: at most 50,000 transactions and 16 MiB encoded.
+fn too_large(block: &Block) -> Option<String> {
+    if block.transactions.len() > limits::MAX_BLOCK_TRANSACTIONS {
+        return Some(format!(
+            "{} transactions exceed the maximum {}",
+            block.transactions.len(),
+            limits::MAX_BLOCK_TRANSACTIONS
+        ));
+    }
+    // Transaction::encoded_len_hint is an upper bound; encode exactly only near the limit.
+    let bound: usize = 300 + block.transactions.iter().map(Transaction::encoded_len_hint).sum::<usize>();
+    if bound <= limits::MAX_MESSAGE_BYTES {
+        return None;
+    }
+    let len = block.encode().len();
+    (len > limits::MAX_MESSAGE_BYTES)
+        .then(|| format!("the encoded block is {len} bytes, more than the maximum {}", limits::MAX_MESSAGE_BYTES))
+}

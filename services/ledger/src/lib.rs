@@ -1,0 +1,142 @@
+//! # coinjecture-ledger
+//!
+//! The node's durable chain state: finalized blocks with their commit certificates, transactions
+//! and accounts (balance, nonce) in one SQLite file, the state transition that applies a block,
+//! and the `Ledger` gRPC service (`proto/coinjecture/v1/ledger.proto`). Consensus hands it
+//! finalized blocks; p2p-gateway and api read from it. It never decides what is final.
+//!
+//! ## Bird's eye view
+//!
+//! | module        | owns                                                                       |
+//! |---------------|----------------------------------------------------------------------------|
+//! | [`genesis`]   | [`GenesisConfig`], its YAML/JSON file format and the genesis block         |
+//! | [`state`]     | [`AccountState`] and the state commitment                                  |
+//! | `execute`     | the state transition, pure (no I/O): transactions in, verdicts and changes out |
+//! | [`crypto`]    | [`CryptoBackend`]: the two batched crypto-core calls the ledger makes      |
+//! | `store`       | SQLite: pragmas, migrations (`services/ledger/migrations`), rows, queries |
+//! | [`Ledger`]    | the rules of a block, reads, CheckTransactions, ExecuteBlock, ApplyBlock   |
+//! | [`service`]   | [`LedgerService`]: the generated `Ledger` trait over a [`Ledger`]; `serve` |
+//!
+//! The in-process handle *is* [`LedgerService`]: other services in the same process call its
+//! `Ledger` trait methods directly (no socket), exactly as a remote caller would over gRPC.
+//!
+//! ## Crypto through the contract
+//!
+//! Signatures and Merkle roots go through crypto-core's gRPC contract, batched: one
+//! `HashTransactionBatch` (with `verify_signatures = true`) per block or per CheckTransactions
+//! call, one `MerkleRoot` per block — never one call per transaction. [`CryptoBackend`] is
+//! implemented for `coinjecture_crypto_core::service::CryptoCoreService` (Network A: the
+//! generated `CryptoCore` trait methods called in process) and for
+//! `CryptoCoreClient<Channel>` (Network B: a remote crypto-core, see [`connect_crypto_core`]).
+//!
+//! When ExecuteBlock has fully verified a block, the ledger remembers its hash and transaction
+//! hashes (the last 16 blocks), and ApplyBlock of that same block skips the signature batch.
+//! [`SignatureCheck::AlreadyVerified`] lets an in-process caller that has verified a block skip
+//! it explicitly (the benchmark does). Everything else is checked on every apply.
+//!
+//! ## Storage
+//!
+//! One SQLite file, path chosen by the caller (parent directories are created), opened with the
+//! WAL journal, `synchronous = FULL` (a committed block survives power loss, not just a crash),
+//! foreign keys on and a 10 s busy timeout. At open a quick integrity check runs and the
+//! embedded migrations are applied. Schema (see `migrations/0001_initial.sql`):
+//!
+//! - `meta(key, value)`: `chain_id`, `genesis_hash`, `created_by`; the schema version is sqlx's
+//!   `_sqlx_migrations` table.
+//! - `blocks(height PK, hash UNIQUE, parent_hash, header, certificate, timestamp_ms, tx_count,
+//!   state_commitment, proposer)`: `header` is the canonical v4 header encoding and
+//!   `certificate` the canonical `CommitCertificate` encoding (NULL for genesis). The **tip is the
+//!   highest row**, so it can never disagree with the blocks.
+//! - `transactions(position PK, height → blocks, hash UNIQUE, sender, recipient, encoded)`:
+//!   `encoded` is the canonical v4 transaction encoding; `position = height × 65536 + index`
+//!   (a block holds at most 50,000) clusters the table by (height, index). A block's canonical
+//!   encoding is rebuilt from its header and this range, so no transaction is stored twice.
+//!   Indexes on `sender` and `recipient` serve account history.
+//! - `accounts(address PK, balance, nonce)`: every account whose state is not (0, 0).
+//!
+//! Balances are u64 in every API, SQLite integers are i64: a genesis whose total supply exceeds
+//! `i64::MAX` is refused ([`GenesisError::SupplyTooLarge`]); blocks conserve the supply (fees go
+//! to the proposer), so no balance can exceed it later.
+//!
+//! ApplyBlock writes one block in **one** SQLite transaction (`BEGIN IMMEDIATE`): the block row,
+//! its transaction rows and the changed accounts. A crash (even `kill -9`) leaves either all of
+//! it or none; re-applying the stored block is a no-op success.
+//!
+//! ## Genesis
+//!
+//! [`GenesisConfig`] (chain id, time in ms, allocations). The genesis block has height 0, zero
+//! parent, Merkle root, proposer and work commitment, difficulty and nonce 0, `timestamp` = the
+//! seconds, no transactions, no certificate, and `extra_data` = `PoaExtra { round: 0, the
+//! milliseconds, commitment_0, chain_id }`, so its hash is deterministic and differs per chain.
+//! [`Ledger::open`] writes it into an empty database in one transaction and refuses a database
+//! whose stored genesis hash differs ([`LedgerError::GenesisMismatch`] names both hashes and the
+//! path).
+//!
+//! ## State commitment
+//!
+//! ```text
+//! commitment_0 = SHA-256("coinjecture/v1/state\0" ‖ 32 zero bytes ‖ entries_0)
+//! commitment_h = SHA-256("coinjecture/v1/state\0" ‖ commitment_{h-1} ‖ entries_h)
+//! entry        = address (32 bytes) ‖ balance (u64 big-endian) ‖ nonce (u64 big-endian)
+//! ```
+//!
+//! `entries_h` are the final values, after block `h`, of every account whose (balance, nonce)
+//! differs from before the block, sorted by address ascending; `entries_0` are all genesis
+//! allocations (nonce 0). An empty block has no entries, but its commitment still chains. The
+//! proposer puts `commitment_h` into its header's `PoaExtra`; validators recompute it in
+//! ExecuteBlock and reject a mismatch (`BAD_STATE_COMMITMENT`), so a state divergence is caught
+//! at the block where it happens.
+//!
+//! ## State transition
+//!
+//! Per transaction, in block order, the first failing rule being the reason: the stateless
+//! rules (`Transaction::check_stateless`: version, sizes, minimum gas, fee floor, overflow, this
+//! chain's tag, no self-transfer), the signature, no duplicate hash within the block, `nonce` =
+//! account nonce (lower: NONCE_TOO_LOW, which is also how a replay of an included transaction is
+//! refused; higher: NONCE_TOO_HIGH), balance ≥ amount + fee. Then the sender pays amount + fee
+//! and its nonce advances, the recipient gets the amount and the block's proposer
+//! (`header.miner_address`) gets the fee = gas_limit × gas_price (v4 has no metering), so the
+//! total supply is conserved. ProblemSubmission and BountyPayment are applied as value transfers
+//! (their `data` is not interpreted). A block is valid only if every transaction is; ExecuteBlock
+//! reports the first bad index. CheckTransactions runs the same rules on the tip state, each
+//! transaction on the state left by the earlier accepted ones, without a proposer (fees are
+//! debited, credited to nobody: stricter only when the sender is the next proposer).
+//!
+//! Block rules, in order: height = tip + 1 and parent = tip hash (errors, FAILED_PRECONDITION),
+//! header (codec version, `PoaExtra` decodes at that height, difficulty and nonce 0, a proposer),
+//! at most 50,000 transactions and 16 MiB, block time (ms) after the parent's, no subset-sum work
+//! (header.commitment zero: this version stores no work), Merkle root, transactions, state
+//! commitment. The ledger does not read a clock: timeliness of proposals is consensus's.
+//!
+//! ApplyBlock only checks that the commit certificate names the block (height and hash); its
+//! signatures and quorum belong to consensus.
+//!
+//! ## Reads
+//!
+//! Block by height or hash (with certificate), latest, ranges of up to 1,000 blocks, transaction
+//! by hash (with height, index and block hash), account (never seen: zero balance and nonce),
+//! account history paged by the cursor (height, index): newest first over gRPC, either order in
+//! Rust ([`HistoryOrder`]).
+
+pub mod crypto;
+mod error;
+mod execute;
+pub mod genesis;
+mod ledger;
+pub mod service;
+pub mod state;
+mod store;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
+
+pub use crypto::{CryptoBackend, TxDigest, connect_crypto_core};
+pub use error::LedgerError;
+pub use execute::{TxRejection, TxVerdict};
+pub use genesis::{GenesisConfig, GenesisError};
+pub use ledger::{
+    Applied, BlockExecution, BlockRejection, ChainInfo, CheckedTransactions, DEFAULT_HISTORY_PAGE, HistoryCursor,
+    HistoryOrder, HistoryPage, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE, SignatureCheck,
+};
+pub use service::{LedgerService, serve};
+pub use state::{AccountState, STATE_COMMITMENT_DOMAIN, next_state_commitment};
+pub use store::{IndexedTransaction, StoredBlock, Tip};

@@ -1,0 +1,499 @@
+//! The SQLite store: opening (pragmas, integrity, migrations), row encodings, reads, and the
+//! one-transaction block write. Knows nothing of the chain rules; `ledger.rs` decides what to
+//! write.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use coinjecture_primitives::{
+    Block, BlockHeader, BlockHeight, CommitCertificate, Hash32, PublicKey, Transaction, limits,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
+
+use crate::error::LedgerError;
+use crate::state::AccountState;
+
+/// Bits of a transaction's index within `transactions.position` (height << 16 | index).
+pub(crate) const INDEX_BITS: u32 = 16;
+const _: () = assert!(limits::MAX_BLOCK_TRANSACTIONS < (1 << INDEX_BITS));
+
+/// Rows per multi-row statement (SQLite allows 32,766 parameters).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// How long a connection waits for a lock held by another before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+/// The finalized tip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    pub height: BlockHeight,
+    pub hash: Hash32,
+    /// Block time in Unix milliseconds (header seconds × 1000 + PoA milliseconds).
+    pub timestamp_ms: i64,
+    /// State commitment after the tip block.
+    pub state_commitment: Hash32,
+}
+
+/// A finalized block as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlock {
+    pub height: BlockHeight,
+    pub hash: Hash32,
+    pub block: Block,
+    /// `None` only for genesis.
+    pub certificate: Option<CommitCertificate>,
+}
+
+/// A finalized transaction with its location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedTransaction {
+    pub transaction: Transaction,
+    pub tx_hash: Hash32,
+    pub block_height: BlockHeight,
+    pub block_hash: Hash32,
+    /// Zero-based position within the block.
+    pub index: u32,
+}
+
+/// Everything one block writes.
+#[derive(Debug)]
+pub(crate) struct BlockWrite<'a> {
+    pub(crate) height: BlockHeight,
+    pub(crate) hash: Hash32,
+    pub(crate) header: &'a BlockHeader,
+    pub(crate) certificate: Option<&'a CommitCertificate>,
+    pub(crate) timestamp_ms: i64,
+    pub(crate) state_commitment: Hash32,
+    pub(crate) transactions: &'a [Transaction],
+    /// `Transaction::encode` of each transaction.
+    pub(crate) tx_encodings: &'a [Vec<u8>],
+    pub(crate) tx_hashes: &'a [Hash32],
+    /// Changed accounts with their final values.
+    pub(crate) changes: &'a [(PublicKey, AccountState)],
+}
+
+pub(crate) fn position(height: BlockHeight, index: usize) -> Result<i64, LedgerError> {
+    let height = i64::try_from(height).map_err(|_| LedgerError::invalid("height", "above i64::MAX"))?;
+    height
+        .checked_mul(1 << INDEX_BITS)
+        .map(|p| p + index as i64)
+        .ok_or_else(|| LedgerError::invalid("height", format!("{height} is too large to store")))
+}
+
+pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, LedgerError> {
+    i64::try_from(value).map_err(|_| LedgerError::invalid(what, format!("{value} exceeds i64::MAX")))
+}
+
+fn from_i64(value: i64, what: &str) -> Result<u64, LedgerError> {
+    u64::try_from(value).map_err(|_| LedgerError::Corrupt(format!("{what} is negative ({value})")))
+}
+
+fn blob<const N: usize>(row: &SqliteRow, column: &str) -> Result<[u8; N], LedgerError> {
+    let bytes: &[u8] = row.try_get(column).map_err(LedgerError::db("reading a row"))?;
+    <[u8; N]>::try_from(bytes)
+        .map_err(|_| LedgerError::Corrupt(format!("column {column} holds {} bytes, expected {N}", bytes.len())))
+}
+
+fn int(row: &SqliteRow, column: &str) -> Result<i64, LedgerError> {
+    row.try_get(column).map_err(LedgerError::db("reading a row"))
+}
+
+fn placeholders(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(","));
+    vec![row; rows].join(",")
+}
+
+/// The SQLite database of one ledger.
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    pub(crate) pool: SqlitePool,
+    pub(crate) path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `path`: parent directories, WAL journal,
+    /// `synchronous = FULL`, foreign keys, busy timeout, a quick integrity check, migrations.
+    pub(crate) async fn open(path: &Path) -> Result<Self, LedgerError> {
+        let fail = |reason: String| LedgerError::Open { path: path.to_path_buf(), reason };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| fail(format!("cannot create the directory {}: {e}", parent.display())))?;
+        }
+        // SQLite reports garbage only on first use ("file is not a database"); say it plainly.
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => return Err(fail("it is a directory, not a database file".into())),
+            Ok(meta) if meta.len() > 0 => {
+                let mut header = [0u8; 16];
+                let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
+                match read {
+                    Ok(()) if header == SQLITE_HEADER => {}
+                    Ok(()) => return Err(fail("not an SQLite database (bad file header)".into())),
+                    Err(e) => return Err(fail(format!("cannot read the file header: {e}"))),
+                }
+            }
+            _ => {}
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|e| fail(e.to_string()))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let store = Self { pool, path: path.to_path_buf() };
+        store.quick_check().await.map_err(|reason| fail(format!("integrity check failed: {reason}")))?;
+        sqlx::migrate!().run(&store.pool).await.map_err(|e| fail(format!("schema migration failed: {e}")))?;
+        Ok(store)
+    }
+
+    /// `PRAGMA quick_check`: `Ok` when SQLite finds the file consistent, else its findings.
+    pub(crate) async fn quick_check(&self) -> Result<(), String> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("PRAGMA quick_check").fetch_all(&self.pool).await.map_err(|e| e.to_string())?;
+        if rows.len() == 1 && rows[0] == "ok" { Ok(()) } else { Err(rows.join("; ")) }
+    }
+
+    pub(crate) async fn meta(conn: &mut SqliteConnection, key: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key.to_string())
+            .fetch_optional(conn)
+            .await
+            .map_err(LedgerError::db("reading meta"))
+    }
+
+    pub(crate) async fn set_meta(conn: &mut SqliteConnection, key: &str, value: Vec<u8>) -> Result<(), LedgerError> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key.to_string())
+        .bind(value)
+        .execute(conn)
+        .await
+        .map_err(LedgerError::db("writing meta"))?;
+        Ok(())
+    }
+
+    /// The highest stored block; `None` before genesis is written.
+    pub(crate) async fn tip(conn: &mut SqliteConnection) -> Result<Option<Tip>, LedgerError> {
+        let row =
+            sqlx::query("SELECT height, hash, timestamp_ms, state_commitment FROM blocks ORDER BY height DESC LIMIT 1")
+                .fetch_optional(conn)
+                .await
+                .map_err(LedgerError::db("reading the tip"))?;
+        row.map(|row| {
+            Ok(Tip {
+                height: from_i64(int(&row, "height")?, "blocks.height")?,
+                hash: Hash32(blob(&row, "hash")?),
+                timestamp_ms: int(&row, "timestamp_ms")?,
+                state_commitment: Hash32(blob(&row, "state_commitment")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// The hash of the block at `height`, if stored.
+    pub(crate) async fn hash_at(
+        conn: &mut SqliteConnection,
+        height: BlockHeight,
+    ) -> Result<Option<Hash32>, LedgerError> {
+        let row = sqlx::query("SELECT hash FROM blocks WHERE height = ?")
+            .bind(to_i64(height, "height")?)
+            .fetch_optional(conn)
+            .await
+            .map_err(LedgerError::db("reading a block hash"))?;
+        row.map(|r| blob(&r, "hash").map(Hash32)).transpose()
+    }
+
+    /// The accounts among `addresses` that have a row (absent ones are zero).
+    pub(crate) async fn load_accounts(
+        conn: &mut SqliteConnection,
+        addresses: &[PublicKey],
+    ) -> Result<HashMap<PublicKey, AccountState>, LedgerError> {
+        let mut found = HashMap::with_capacity(addresses.len());
+        let mut full_chunk_sql: Option<String> = None;
+        for chunk in addresses.chunks(ROWS_PER_STATEMENT) {
+            let sql = if chunk.len() == ROWS_PER_STATEMENT {
+                full_chunk_sql.get_or_insert_with(|| accounts_select_sql(ROWS_PER_STATEMENT)).clone()
+            } else {
+                accounts_select_sql(chunk.len())
+            };
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for address in chunk {
+                query = query.bind(address.0.to_vec());
+            }
+            let rows = query.fetch_all(&mut *conn).await.map_err(LedgerError::db("reading accounts"))?;
+            for row in rows {
+                let address = PublicKey(blob(&row, "address")?);
+                let balance = from_i64(int(&row, "balance")?, "accounts.balance")?;
+                let nonce = from_i64(int(&row, "nonce")?, "accounts.nonce")?;
+                found.insert(address, AccountState { balance, nonce });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes one block: its row, its transactions, the changed accounts. The caller owns the
+    /// SQLite transaction (so the block is all or nothing).
+    pub(crate) async fn write_block(conn: &mut SqliteConnection, write: &BlockWrite<'_>) -> Result<(), LedgerError> {
+        let height = to_i64(write.height, "height")?;
+        sqlx::query(
+            "INSERT INTO blocks (height, hash, parent_hash, header, certificate, timestamp_ms, tx_count, \
+             state_commitment, proposer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(height)
+        .bind(write.hash.0.to_vec())
+        .bind(write.header.parent_hash.0.to_vec())
+        .bind(write.header.encode())
+        .bind(write.certificate.map(CommitCertificate::encode))
+        .bind(write.timestamp_ms)
+        .bind(write.transactions.len() as i64)
+        .bind(write.state_commitment.0.to_vec())
+        .bind(write.header.miner_address.0.to_vec())
+        .execute(&mut *conn)
+        .await
+        .map_err(LedgerError::db("writing the block row"))?;
+
+        let first_position = position(write.height, 0)?;
+        let mut full_chunk_sql: Option<String> = None;
+        for (chunk_index, chunk) in write.transactions.chunks(ROWS_PER_STATEMENT).enumerate() {
+            let sql = if chunk.len() == ROWS_PER_STATEMENT {
+                full_chunk_sql.get_or_insert_with(|| transactions_insert_sql(ROWS_PER_STATEMENT)).clone()
+            } else {
+                transactions_insert_sql(chunk.len())
+            };
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (offset, tx) in chunk.iter().enumerate() {
+                let index = chunk_index * ROWS_PER_STATEMENT + offset;
+                let (Some(hash), Some(encoded)) = (write.tx_hashes.get(index), write.tx_encodings.get(index)) else {
+                    return Err(LedgerError::invalid("transactions", "a transaction hash or encoding is missing"));
+                };
+                query = query
+                    .bind(first_position + index as i64)
+                    .bind(height)
+                    .bind(hash.0.to_vec())
+                    .bind(tx.from.0.to_vec())
+                    .bind(tx.to.0.to_vec())
+                    .bind(encoded.clone());
+            }
+            query.execute(&mut *conn).await.map_err(LedgerError::db("writing transactions"))?;
+        }
+        Self::write_accounts(conn, write.changes).await
+    }
+
+    /// Upserts account rows.
+    pub(crate) async fn write_accounts(
+        conn: &mut SqliteConnection,
+        changes: &[(PublicKey, AccountState)],
+    ) -> Result<(), LedgerError> {
+        let mut full_chunk_sql: Option<String> = None;
+        for chunk in changes.chunks(ROWS_PER_STATEMENT) {
+            let sql = if chunk.len() == ROWS_PER_STATEMENT {
+                full_chunk_sql.get_or_insert_with(|| accounts_upsert_sql(ROWS_PER_STATEMENT)).clone()
+            } else {
+                accounts_upsert_sql(chunk.len())
+            };
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (address, account) in chunk {
+                query = query
+                    .bind(address.0.to_vec())
+                    .bind(to_i64(account.balance, "balance")?)
+                    .bind(to_i64(account.nonce, "nonce")?);
+            }
+            query.execute(&mut *conn).await.map_err(LedgerError::db("writing accounts"))?;
+        }
+        Ok(())
+    }
+
+    /// One block by height, with its transactions.
+    pub(crate) async fn block_by_height(
+        conn: &mut SqliteConnection,
+        height: BlockHeight,
+    ) -> Result<Option<StoredBlock>, LedgerError> {
+        let Ok(height) = i64::try_from(height) else { return Ok(None) };
+        let row = sqlx::query("SELECT height, hash, header, certificate FROM blocks WHERE height = ?")
+            .bind(height)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(LedgerError::db("reading a block"))?;
+        match row {
+            Some(row) => Ok(Self::assemble(conn, vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// One block by hash, with its transactions.
+    pub(crate) async fn block_by_hash(
+        conn: &mut SqliteConnection,
+        hash: &Hash32,
+    ) -> Result<Option<StoredBlock>, LedgerError> {
+        let row = sqlx::query("SELECT height, hash, header, certificate FROM blocks WHERE hash = ?")
+            .bind(hash.0.to_vec())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(LedgerError::db("reading a block"))?;
+        match row {
+            Some(row) => Ok(Self::assemble(conn, vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` consecutive blocks from `from`.
+    pub(crate) async fn block_range(
+        conn: &mut SqliteConnection,
+        from: BlockHeight,
+        limit: u32,
+    ) -> Result<Vec<StoredBlock>, LedgerError> {
+        let Ok(from) = i64::try_from(from) else { return Ok(Vec::new()) };
+        let rows = sqlx::query(
+            "SELECT height, hash, header, certificate FROM blocks WHERE height >= ? ORDER BY height LIMIT ?",
+        )
+        .bind(from)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(LedgerError::db("reading blocks"))?;
+        Self::assemble(conn, rows).await
+    }
+
+    /// Turns block rows (ascending, consecutive) into blocks, reading their transactions in one
+    /// range scan.
+    async fn assemble(conn: &mut SqliteConnection, rows: Vec<SqliteRow>) -> Result<Vec<StoredBlock>, LedgerError> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(Vec::new()) };
+        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let tx_rows = sqlx::query(
+            "SELECT position, hash, encoded FROM transactions WHERE position >= ? AND position < ? ORDER BY position",
+        )
+        .bind(position(first_height, 0)?)
+        .bind(position(last_height + 1, 0)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(LedgerError::db("reading block transactions"))?;
+        let mut by_height: HashMap<BlockHeight, Vec<Transaction>> = HashMap::new();
+        for row in tx_rows {
+            let position = from_i64(int(&row, "position")?, "transactions.position")?;
+            let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
+            let tx = Transaction::decode(encoded)
+                .map_err(|e| LedgerError::Corrupt(format!("transaction at position {position}: {e}")))?;
+            by_height.entry(position >> INDEX_BITS).or_default().push(tx);
+        }
+        rows.iter()
+            .map(|row| {
+                let height = from_i64(int(row, "height")?, "blocks.height")?;
+                let hash = Hash32(blob(row, "hash")?);
+                let header_bytes: &[u8] = row.try_get("header").map_err(LedgerError::db("reading a row"))?;
+                let header = BlockHeader::decode(header_bytes)
+                    .map_err(|e| LedgerError::Corrupt(format!("header of block {height}: {e}")))?;
+                let certificate_bytes: Option<&[u8]> =
+                    row.try_get("certificate").map_err(LedgerError::db("reading a row"))?;
+                let certificate = certificate_bytes
+                    .map(CommitCertificate::decode)
+                    .transpose()
+                    .map_err(|e| LedgerError::Corrupt(format!("certificate of block {height}: {e}")))?;
+                let transactions = by_height.remove(&height).unwrap_or_default();
+                Ok(StoredBlock { height, hash, block: Block { header, transactions }, certificate })
+            })
+            .collect()
+    }
+
+    /// A finalized transaction by hash.
+    pub(crate) async fn transaction(
+        conn: &mut SqliteConnection,
+        hash: &Hash32,
+    ) -> Result<Option<IndexedTransaction>, LedgerError> {
+        let row = sqlx::query(
+            "SELECT t.position, t.hash, t.encoded, b.hash AS block_hash FROM transactions t \
+             JOIN blocks b ON b.height = t.height WHERE t.hash = ?",
+        )
+        .bind(hash.0.to_vec())
+        .fetch_optional(conn)
+        .await
+        .map_err(LedgerError::db("reading a transaction"))?;
+        row.map(|row| indexed(&row)).transpose()
+    }
+
+    /// Transactions sent or received by `address`, `limit` of them, strictly before (newest
+    /// first) or after (oldest first) the position `cursor`.
+    pub(crate) async fn history(
+        conn: &mut SqliteConnection,
+        address: &PublicKey,
+        cursor: Option<i64>,
+        limit: u32,
+        newest_first: bool,
+    ) -> Result<Vec<(i64, IndexedTransaction)>, LedgerError> {
+        let sql = if newest_first {
+            "SELECT t.position, t.hash, t.encoded, b.hash AS block_hash FROM transactions t \
+             JOIN blocks b ON b.height = t.height WHERE t.position IN ( \
+               SELECT position FROM (SELECT position FROM transactions WHERE sender = ?1 AND position < ?2 \
+                                     ORDER BY position DESC LIMIT ?3) \
+               UNION \
+               SELECT position FROM (SELECT position FROM transactions WHERE recipient = ?1 AND position < ?2 \
+                                     ORDER BY position DESC LIMIT ?3)) \
+             ORDER BY t.position DESC LIMIT ?3"
+        } else {
+            "SELECT t.position, t.hash, t.encoded, b.hash AS block_hash FROM transactions t \
+             JOIN blocks b ON b.height = t.height WHERE t.position IN ( \
+               SELECT position FROM (SELECT position FROM transactions WHERE sender = ?1 AND position > ?2 \
+                                     ORDER BY position ASC LIMIT ?3) \
+               UNION \
+               SELECT position FROM (SELECT position FROM transactions WHERE recipient = ?1 AND position > ?2 \
+                                     ORDER BY position ASC LIMIT ?3)) \
+             ORDER BY t.position ASC LIMIT ?3"
+        };
+        let cursor = cursor.unwrap_or(if newest_first { i64::MAX } else { -1 });
+        let rows = sqlx::query(sql)
+            .bind(address.0.to_vec())
+            .bind(cursor)
+            .bind(i64::from(limit))
+            .fetch_all(conn)
+            .await
+            .map_err(LedgerError::db("reading account history"))?;
+        rows.iter().map(|row| Ok((int(row, "position")?, indexed(row)?))).collect()
+    }
+}
+
+fn indexed(row: &SqliteRow) -> Result<IndexedTransaction, LedgerError> {
+    let position = from_i64(int(row, "position")?, "transactions.position")?;
+    let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
+    let transaction = Transaction::decode(encoded)
+        .map_err(|e| LedgerError::Corrupt(format!("transaction at position {position}: {e}")))?;
+    Ok(IndexedTransaction {
+        transaction,
+        tx_hash: Hash32(blob(row, "hash")?),
+        block_height: position >> INDEX_BITS,
+        block_hash: Hash32(blob(row, "block_hash")?),
+        index: (position & ((1 << INDEX_BITS) - 1)) as u32,
+    })
+}
+
+fn accounts_select_sql(rows: usize) -> String {
+    format!("SELECT address, balance, nonce FROM accounts WHERE address IN ({})", vec!["?"; rows].join(","))
+}
+
+fn transactions_insert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO transactions (position, height, hash, sender, recipient, encoded) VALUES {}",
+        placeholders(rows, 6)
+    )
+}
+
+fn accounts_upsert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO accounts (address, balance, nonce) VALUES {} \
+         ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce",
+        placeholders(rows, 3)
+    )
+}

@@ -1,0 +1,41 @@
+//! Integration tests of the ledger on real SQLite files in temporary directories.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a panic is the failure report")]
+
+mod crash;
+mod grpc;
+mod open;
+mod property;
+mod transfers;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
+use coinjecture_ledger::{AccountState, Ledger, Tip};
+use coinjecture_primitives::{Block, PublicKey};
+
+/// Opens (or creates) the ledger of `chain` at `dir/ledger.db` with in-process crypto.
+pub async fn open_ledger(dir: &Path, chain: &TestChain) -> Arc<Ledger> {
+    Arc::new(Ledger::open(dir.join("ledger.db"), chain.genesis.clone(), local_crypto()).await.unwrap())
+}
+
+/// Applies `block` with its certificate, verifying signatures.
+pub async fn apply(ledger: &Ledger, block: &Block) {
+    ledger.apply_block(block, &certificate(block)).await.unwrap();
+}
+
+/// The tip and the state of every account `chain` knows, plus the proposer and `extra`.
+pub async fn snapshot(
+    ledger: &Ledger,
+    chain: &TestChain,
+    extra: &[PublicKey],
+) -> (Tip, Vec<(PublicKey, AccountState)>) {
+    let mut addresses: Vec<PublicKey> = chain.accounts.clone();
+    addresses.push(chain.proposer);
+    addresses.extend_from_slice(extra);
+    let mut accounts = Vec::new();
+    for a in addresses {
+        accounts.push((a, ledger.account(&a).await.unwrap().0));
+    }
+    (ledger.tip().await.unwrap(), accounts)
+}

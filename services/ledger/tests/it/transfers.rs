@@ -1,0 +1,291 @@
+//! Transfers, rejections with their reasons, idempotent and conflicting applies, reads.
+
+use coinjecture_ledger::test_utils::{TestChain, certificate, sign, unsigned_transfer};
+use coinjecture_ledger::{HistoryCursor, HistoryOrder, LedgerError, SignatureCheck};
+use coinjecture_primitives::{ChainId, PublicKey, Transaction};
+use coinjecture_proto::v1::{self as pb, BlockRejectReason, TxRejectReason};
+
+use crate::{apply, open_ledger, snapshot};
+
+const BALANCE: u64 = 1_000_000;
+
+fn chain() -> TestChain {
+    TestChain::new("coinjecture-test", 3, BALANCE)
+}
+
+#[tokio::test]
+async fn transfers_move_amounts_pay_fees_to_the_proposer_and_conserve_supply() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    let (a, b, c) = (chain.accounts[0], chain.accounts[1], chain.accounts[2]);
+    let t1 = chain.next_transfer(0, b, 100);
+    let t2 = chain.transfer(0, c, 50, 1);
+    let t3 = chain.next_transfer(1, a, 7);
+    let block = chain.push(vec![t1.clone(), t2, t3]);
+    let applied = ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    assert!(!applied.already_applied);
+    assert_eq!(&applied.tip, chain.tip());
+    let fee = t1.fee().unwrap();
+    assert_eq!(ledger.account(&a).await.unwrap().0.balance, BALANCE - 150 - 2 * fee + 7);
+    assert_eq!(ledger.account(&a).await.unwrap().0.nonce, 2);
+    assert_eq!(ledger.account(&b).await.unwrap().0.balance, BALANCE + 100 - 7 - fee);
+    assert_eq!(ledger.account(&chain.proposer).await.unwrap().0.balance, 3 * fee);
+    let (_, accounts) = snapshot(&ledger, &chain, &[]).await;
+    let supply: u128 = accounts.iter().map(|(_, s)| u128::from(s.balance)).sum();
+    assert_eq!(supply, 3 * u128::from(BALANCE));
+
+    // Reads: by height, by hash, latest, transaction with location.
+    let stored = ledger.block_by_height(1).await.unwrap().unwrap();
+    assert_eq!(stored.block, block);
+    assert_eq!(stored.certificate, Some(certificate(&block)));
+    assert_eq!(ledger.block_by_hash(&block.hash()).await.unwrap().unwrap().height, 1);
+    assert_eq!(ledger.latest_block().await.unwrap().hash, block.hash());
+    let found = ledger.transaction(&t1.hash()).await.unwrap().unwrap();
+    assert_eq!((found.block_height, found.index, found.block_hash), (1, 0, block.hash()));
+    assert_eq!(found.transaction, t1);
+    assert!(ledger.block_by_height(2).await.unwrap().is_none());
+    let genesis = ledger.block_by_height(0).await.unwrap().unwrap();
+    assert_eq!(genesis.hash, chain.genesis.hash());
+    assert_eq!(genesis.certificate, None);
+    let unknown = ledger.account(&PublicKey([9; 32])).await.unwrap();
+    assert_eq!((unknown.0.balance, unknown.0.nonce, unknown.1), (0, 0, 1));
+}
+
+#[tokio::test]
+async fn reapplying_the_stored_block_is_a_no_op_and_a_different_block_or_a_gap_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    let b = chain.accounts[1];
+    let other = chain.block(vec![chain.next_transfer(0, b, 1)]);
+    let block = chain.push(vec![chain.next_transfer(0, b, 2)]);
+    apply(&ledger, &block).await;
+    let again = ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    assert!(again.already_applied);
+    assert_eq!(again.tip.height, 1);
+    let err = ledger.apply_block(&other, &certificate(&other)).await.unwrap_err();
+    assert!(matches!(err, LedgerError::ConflictingBlock { height: 1, .. }), "{err}");
+    assert_eq!(tonic::Status::from(err).code(), tonic::Code::FailedPrecondition);
+    chain.push(vec![]);
+    let gap = chain.push(vec![]);
+    let err = ledger.apply_block(&gap, &certificate(&gap)).await.unwrap_err();
+    assert!(err.to_string().contains("block 3 is not for the next height 2"), "{err}");
+    let mut wrong_cert = certificate(&block);
+    wrong_cert.height = 5;
+    let err = ledger.apply_block(&block, &wrong_cert).await.unwrap_err();
+    assert!(err.to_string().contains("block.commit_certificate.height"), "{err}");
+}
+
+/// How a bad transaction is made from a fresh chain where account 0 has sent one transfer
+/// (nonce 0, included at height 1).
+struct Case {
+    name: &'static str,
+    reason: TxRejectReason,
+    make: fn(&TestChain, &Transaction) -> Transaction,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "insufficient funds",
+        reason: TxRejectReason::InsufficientBalance,
+        make: |c, _| c.next_transfer(0, c.accounts[1], BALANCE),
+    },
+    Case {
+        name: "nonce too low",
+        reason: TxRejectReason::NonceTooLow,
+        make: |c, _| c.transfer(0, c.accounts[1], 5, 0),
+    },
+    Case {
+        name: "nonce too high",
+        reason: TxRejectReason::NonceTooHigh,
+        make: |c, _| c.transfer(0, c.accounts[1], 5, 7),
+    },
+    Case {
+        name: "replay of an included transaction",
+        reason: TxRejectReason::NonceTooLow,
+        make: |_, included| included.clone(),
+    },
+    Case {
+        name: "wrong chain tag",
+        reason: TxRejectReason::WrongChain,
+        make: |c, _| {
+            let other = ChainId::new("coinjecture-other").unwrap();
+            let tx = unsigned_transfer(&other, c.accounts[0], c.accounts[1], 5, c.nonce(0));
+            sign(tx, &coinjecture_ledger::test_utils::keypair(0))
+        },
+    },
+    Case {
+        name: "bad signature",
+        reason: TxRejectReason::BadSignature,
+        make: |c, _| Transaction { amount: 6, ..c.next_transfer(0, c.accounts[1], 5) },
+    },
+    Case {
+        name: "fee too low",
+        reason: TxRejectReason::FeeTooLow,
+        make: |c, _| {
+            let tx = Transaction {
+                gas_price: 0,
+                ..unsigned_transfer(c.chain_id(), c.accounts[0], c.accounts[1], 5, c.nonce(0))
+            };
+            sign(tx, &coinjecture_ledger::test_utils::keypair(0))
+        },
+    },
+];
+
+#[tokio::test]
+async fn each_bad_transaction_is_refused_with_its_reason_and_its_block_changes_nothing() {
+    for case in CASES {
+        let dir = tempfile::tempdir().unwrap();
+        let mut chain = chain();
+        let ledger = open_ledger(dir.path(), &chain).await;
+        let included = chain.next_transfer(0, chain.accounts[1], 10);
+        apply(&ledger, &chain.push(vec![included.clone()])).await;
+        let bad = (case.make)(&chain, &included);
+
+        let checked = ledger.check_transactions(vec![pb::Transaction::from(&bad)]).await.unwrap();
+        let verdict = &checked.verdicts[0];
+        assert_eq!(verdict.rejection.as_ref().map(|r| r.reason), Some(case.reason), "{}: {verdict:?}", case.name);
+        assert_eq!(verdict.tx_hash, Some(bad.hash()), "{}", case.name);
+
+        // A valid transfer before it, so that "state unchanged" means something.
+        let good = chain.next_transfer(2, chain.accounts[1], 3);
+        let block = chain.block(vec![good, bad]);
+        let before = snapshot(&ledger, &chain, &[]).await;
+        let execution = ledger.execute_block(&block, false).await.unwrap();
+        let rejection = execution.rejection.clone().unwrap();
+        assert_eq!(rejection.reason, BlockRejectReason::InvalidTransaction, "{}", case.name);
+        assert!(rejection.message.starts_with("transactions[1]: "), "{}: {}", case.name, rejection.message);
+        assert!(execution.verdicts[0].accepted());
+        assert_eq!(execution.verdicts[1].rejection.as_ref().map(|r| r.reason), Some(case.reason), "{}", case.name);
+        for check in [SignatureCheck::Verify, SignatureCheck::AlreadyVerified] {
+            if case.reason == TxRejectReason::BadSignature && check == SignatureCheck::AlreadyVerified {
+                continue; // the caller vouched for the signatures
+            }
+            let err = ledger.apply_block_with(&block, &certificate(&block), check).await.unwrap_err();
+            assert!(matches!(err, LedgerError::InvalidBlock { height: 2, .. }), "{}: {err}", case.name);
+            assert_eq!(tonic::Status::from(err).code(), tonic::Code::FailedPrecondition);
+        }
+        assert_eq!(snapshot(&ledger, &chain, &[]).await, before, "{}: state changed", case.name);
+        assert!(ledger.block_by_height(2).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn check_transactions_chains_nonces_and_names_malformed_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    let b = chain.accounts[1];
+    let first = chain.transfer(0, b, 1, 0);
+    let second = chain.transfer(0, b, 1, 1);
+    let mut malformed = pb::Transaction::from(&chain.transfer(0, b, 1, 2));
+    malformed.to = vec![1; 31];
+    let dup = first.clone();
+    let txs = vec![(&first).into(), (&second).into(), malformed, (&dup).into()];
+    let checked = ledger.check_transactions(txs).await.unwrap();
+    assert!(checked.verdicts[0].accepted() && checked.verdicts[1].accepted());
+    let bad = checked.verdicts[2].rejection.as_ref().unwrap();
+    assert_eq!(bad.reason, TxRejectReason::Malformed);
+    assert_eq!(bad.message, "transactions[2].to: expected 32 bytes, found 31");
+    assert_eq!(checked.verdicts[3].rejection.as_ref().unwrap().reason, TxRejectReason::Duplicate);
+    assert_eq!(checked.height, 0);
+}
+
+#[tokio::test]
+async fn execute_block_checks_merkle_root_commitment_timestamp_and_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    let good = chain.block(vec![chain.next_transfer(0, chain.accounts[1], 5)]);
+    let execution = ledger.execute_block(&good, false).await.unwrap();
+    assert!(execution.is_valid(), "{:?}", execution.rejection);
+    assert_eq!(execution.merkle_root, Some(good.header.merkle_root));
+
+    let mut bad_root = good.clone();
+    bad_root.header.merkle_root.0[0] ^= 1;
+    let e = ledger.execute_block(&bad_root, false).await.unwrap();
+    assert_eq!(e.rejection.unwrap().reason, BlockRejectReason::BadMerkleRoot);
+    // A draft does not compare; it answers the values to put in the header.
+    let draft = ledger.execute_block(&bad_root, true).await.unwrap();
+    assert!(draft.is_valid());
+    assert_eq!(draft.merkle_root, Some(good.header.merkle_root));
+    assert_eq!(draft.state_commitment, execution.state_commitment);
+
+    let mut bad_commitment = good.clone();
+    let mut extra = coinjecture_primitives::PoaExtra::decode(&good.header.extra_data).unwrap();
+    extra.state_commitment.0[0] ^= 1;
+    bad_commitment.header.extra_data = extra.encode();
+    let e = ledger.execute_block(&bad_commitment, false).await.unwrap();
+    assert_eq!(e.rejection.unwrap().reason, BlockRejectReason::BadStateCommitment);
+
+    let mut early = good.clone();
+    early.header.timestamp = chain.genesis.timestamp_ms / 1000;
+    let mut extra = coinjecture_primitives::PoaExtra::decode(&good.header.extra_data).unwrap();
+    extra.timestamp_millis = 0;
+    early.header.extra_data = extra.encode();
+    let e = ledger.execute_block(&early, false).await.unwrap();
+    assert_eq!(e.rejection.unwrap().reason, BlockRejectReason::BadTimestamp);
+
+    let mut no_extra = good.clone();
+    no_extra.header.extra_data = vec![1, 2, 3];
+    let e = ledger.execute_block(&no_extra, false).await.unwrap();
+    assert_eq!(e.rejection.unwrap().reason, BlockRejectReason::MalformedHeader);
+
+    let mut orphan = good.clone();
+    orphan.header.parent_hash.0[0] ^= 1;
+    let err = ledger.execute_block(&orphan, false).await.unwrap_err();
+    assert!(matches!(err, LedgerError::WrongParent { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn account_history_pages_newest_first_and_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    let (a, b) = (chain.accounts[0], chain.accounts[1]);
+    let mut hashes = Vec::new();
+    for _ in 0..3 {
+        let out = chain.next_transfer(0, b, 1);
+        let back = chain.next_transfer(1, a, 1);
+        let unrelated = chain.next_transfer(2, b, 1);
+        hashes.push(out.hash());
+        hashes.push(back.hash());
+        apply(&ledger, &chain.push(vec![out, unrelated, back])).await;
+    }
+    let mut newest = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ledger.account_history(&a, cursor, 4, HistoryOrder::NewestFirst).await.unwrap();
+        newest.extend(page.transactions.iter().map(|t| t.tx_hash));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut expected = hashes.clone();
+    expected.reverse();
+    assert_eq!(newest, expected);
+    let oldest = ledger.account_history(&a, None, 1000, HistoryOrder::OldestFirst).await.unwrap();
+    assert_eq!(oldest.transactions.iter().map(|t| t.tx_hash).collect::<Vec<_>>(), hashes);
+    assert_eq!(oldest.next, None);
+    let token = HistoryCursor { height: 2, index: 1 }.to_token();
+    assert_eq!(HistoryCursor::from_token(&token).unwrap(), HistoryCursor { height: 2, index: 1 });
+    assert!(HistoryCursor::from_token(b"nonsense").is_err());
+}
+
+#[tokio::test]
+async fn block_ranges_end_at_the_tip_and_limits_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    for i in 0..5 {
+        apply(&ledger, &chain.push(vec![chain.next_transfer(i % 3, chain.accounts[(i + 1) % 3], 1)])).await;
+    }
+    let range = ledger.block_range(2, 10).await.unwrap();
+    assert_eq!(range.iter().map(|b| b.height).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
+    assert!(range.iter().all(|b| b.block.transactions.len() == 1 && b.certificate.is_some()));
+    assert!(ledger.block_range(6, 10).await.unwrap().is_empty());
+    assert!(ledger.block_range(0, 0).await.is_err());
+    assert!(ledger.block_range(0, 1001).await.is_err());
+}
