@@ -1,1 +1,113 @@
-//! crash
+//! Crash safety: a child process applying blocks is SIGKILLed mid-way; the database it leaves
+//! is consistent, its tip is the last fully applied block, and applying resumes.
+//!
+//! The child is this test binary itself, re-run on the `crash_worker` test with an environment
+//! variable naming the database.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
+use coinjecture_ledger::{Ledger, SignatureCheck};
+use coinjecture_primitives::Block;
+
+const WORKER_ENV: &str = "COINJECTURE_LEDGER_CRASH_WORKER_DB";
+const ACCOUNTS: usize = 100;
+const BLOCKS: usize = 100;
+const KILL_AFTER: u64 = 25;
+
+/// The deterministic chain both processes build: every account sends 1 unit per block.
+fn blocks() -> (TestChain, Vec<Block>) {
+    let mut chain = TestChain::new_unsigned("coinjecture-crash", ACCOUNTS, 1_000_000_000);
+    let genesis = chain.clone();
+    let blocks = (1..=BLOCKS)
+        .map(|h| {
+            let txs = (0..ACCOUNTS)
+                .map(|i| chain.next_transfer(i, chain.accounts[(i + 1 + h % (ACCOUNTS - 1)) % ACCOUNTS], 1))
+                .collect();
+            chain.push(txs)
+        })
+        .collect();
+    (genesis, blocks)
+}
+
+async fn apply_from_tip(ledger: &Ledger, blocks: &[Block], report: bool) {
+    let tip = ledger.tip().await.unwrap().height as usize;
+    for block in &blocks[tip..] {
+        ledger.apply_block_with(block, &certificate(block), SignatureCheck::AlreadyVerified).await.unwrap();
+        if report {
+            println!("applied {}", block.header.block_index);
+        }
+    }
+}
+
+/// Not a test on its own: the child process of the crash test (does nothing without the env var).
+#[tokio::test]
+async fn crash_worker() {
+    let Ok(path) = std::env::var(WORKER_ENV) else { return };
+    let (genesis, blocks) = blocks();
+    let ledger = Ledger::open(&path, genesis.genesis.clone(), local_crypto()).await.unwrap();
+    apply_from_tip(&ledger, &blocks, true).await;
+}
+
+#[tokio::test]
+async fn sigkill_while_applying_leaves_the_last_fully_applied_block_as_tip_and_applying_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let (genesis, blocks) = blocks();
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["crash::crash_worker", "--exact", "--nocapture", "--test-threads=1"])
+        .env(WORKER_ENV, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut last_reported = 0;
+    let started = Instant::now();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(h) = line.strip_prefix("applied ") {
+            last_reported = h.trim().parse::<u64>().unwrap();
+            if last_reported >= KILL_AFTER {
+                break;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "worker too slow");
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the worker finished before it was killed");
+    assert!(last_reported >= KILL_AFTER, "worker died early: {last_reported}");
+
+    let ledger = Ledger::open(&path, genesis.genesis.clone(), local_crypto()).await.unwrap();
+    ledger.integrity_check().await.unwrap();
+    let tip = ledger.tip().await.unwrap();
+    // The worker may have committed one more block after its last report, never a partial one.
+    assert!(
+        tip.height >= last_reported && tip.height <= last_reported + 1,
+        "tip {} vs reported {last_reported}",
+        tip.height
+    );
+    assert_eq!(tip.hash, blocks[tip.height as usize - 1].hash());
+
+    // Replay the stored blocks on the genesis state: commitments and accounts match the store.
+    let mut replay = genesis.clone();
+    let mut from = 1;
+    while from <= tip.height {
+        for stored in ledger.block_range(from, 1000).await.unwrap() {
+            replay.extend(&stored.block);
+            assert_eq!(stored.hash, replay.tip().hash);
+            from += 1;
+        }
+    }
+    assert_eq!(replay.tip(), &tip, "stored state commitment differs from the replayed one");
+    for (address, expected) in replay.state() {
+        assert_eq!(ledger.account(address).await.unwrap().0, *expected);
+    }
+    assert!(tip.height < BLOCKS as u64, "nothing left to resume");
+    apply_from_tip(&ledger, &blocks, false).await;
+    assert_eq!(ledger.tip().await.unwrap().hash, blocks[BLOCKS - 1].hash());
+}
