@@ -1,0 +1,890 @@
+//! The sans-I/O consensus engine: `handle(now, Input) -> Vec<Action>`.
+//!
+//! One [`Engine`] per node follows the Tendermint algorithm (Buchman, Kwon, Milosevic, "The
+//! latest gossip on BFT consensus", arXiv:1807.04938, Algorithm 1) for one height at a time,
+//! with `2f + 1` read as the validator set's quorum and `f + 1` as its skip threshold (see
+//! [`QuorumMode`](crate::QuorumMode)). It performs no I/O and reads no clock: the driver feeds it
+//! messages, timer expiries and block-validation results, and carries out the actions it returns,
+//! **in order** (a `PersistSignState` must be durable before the `Broadcast` that follows it).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use coinjecture_crypto_core::signatures::{self, Keypair};
+use coinjecture_primitives::consensus::{Evidence, Proposal, Vote, VoteType};
+use coinjecture_primitives::{Block, BlockHeight, ChainId, CommitCertificate, Hash32, PublicKey, Round, Signature};
+
+use crate::sign_state::{SignDecision, SignState, SignStep};
+use crate::validators::{ValidatorSchedule, ValidatorSet};
+
+/// Timing and resource limits of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    pub chain_id: ChainId,
+    /// Target time between blocks; the proposer waits until the parent's time plus this.
+    pub block_time_ms: u64,
+    /// Propose timeout of round 0 (counted from when the proposal is due).
+    pub timeout_propose_ms: u64,
+    /// Prevote and precommit timeouts of round 0.
+    pub timeout_vote_ms: u64,
+    /// Added to every timeout per round.
+    pub timeout_increase_ms: u64,
+    /// No timeout grows beyond this (an uncapped backoff stalls small networks for minutes).
+    pub timeout_cap_ms: u64,
+    /// Messages for rounds further ahead than this are dropped (bounded memory).
+    pub max_rounds_ahead: Round,
+    /// Messages buffered for the next height, at most.
+    pub max_buffered_messages: usize,
+    /// Minimum time between two sync requests.
+    pub sync_retry_ms: u64,
+    /// How often a validator re-sends its own messages of the current height. Gossip is not
+    /// reliable (drops, partitions); Tendermint's liveness assumes messages eventually arrive, so
+    /// the engine repeats what it said until the height is decided.
+    pub rebroadcast_ms: u64,
+    /// Finalized blocks from sync kept for heights we have not reached yet, at most.
+    pub max_pending_decided: usize,
+}
+
+impl EngineConfig {
+    /// Defaults derived from the block time: propose timeout twice the block time, vote timeouts
+    /// half of it, +half a block time per failed round, capped at ten block times.
+    pub fn with_block_time(chain_id: ChainId, block_time_ms: u64) -> Self {
+        Self {
+            chain_id,
+            block_time_ms,
+            timeout_propose_ms: 2 * block_time_ms,
+            timeout_vote_ms: block_time_ms / 2,
+            timeout_increase_ms: block_time_ms / 2,
+            timeout_cap_ms: 10 * block_time_ms,
+            max_rounds_ahead: 16,
+            max_buffered_messages: 4096,
+            sync_retry_ms: block_time_ms,
+            rebroadcast_ms: block_time_ms / 4,
+            max_pending_decided: 256,
+        }
+    }
+
+    fn timeout(&self, base: u64, round: Round) -> u64 {
+        base.saturating_add(self.timeout_increase_ms.saturating_mul(u64::from(round))).min(self.timeout_cap_ms)
+    }
+}
+
+/// A message between validators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Proposal(Proposal),
+    Vote(Vote),
+}
+
+/// The kinds of timer the engine sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimeoutKind {
+    /// The proposer's slot has come: build the block.
+    BuildBlock,
+    /// Re-send this node's messages of the current height.
+    Rebroadcast,
+    Propose,
+    Prevote,
+    Precommit,
+}
+
+/// A timer, identified by what it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timeout {
+    pub height: BlockHeight,
+    pub round: Round,
+    pub kind: TimeoutKind,
+}
+
+/// What the driver tells the engine.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Begin (or resume after a restart) at the engine's height.
+    Start,
+    /// A proposal received from the network.
+    Proposal(Proposal),
+    /// A vote received from the network.
+    Vote(Vote),
+    /// A timer set by [`Action::ScheduleTimeout`] expired.
+    Timeout(Timeout),
+    /// The block asked for by [`Action::BuildBlock`] (already executed by the ledger).
+    BlockBuilt { height: BlockHeight, round: Round, block: Block },
+    /// The ledger's verdict on a block asked for by [`Action::ValidateBlock`].
+    BlockValidity { block_hash: Hash32, valid: bool },
+    /// A finalized block with its certificate, from sync or gossip.
+    DecidedBlock { block: Block, certificate: CommitCertificate },
+}
+
+/// Why an input was dropped (counted by the driver's metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    WrongChain,
+    OldHeight,
+    FutureHeightBufferFull,
+    RoundTooFarAhead,
+    NotAValidator,
+    WrongProposer,
+    BadSignature,
+    BlockMismatch,
+    Duplicate,
+    Equivocation,
+    BadCertificate,
+}
+
+/// What the engine asks the driver to do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Make this the persisted signing state (durably) before anything that follows.
+    PersistSignState(SignState),
+    /// Send to all peers.
+    Broadcast(Message),
+    /// Deliver [`Input::Timeout`] at `at_ms` (engine time).
+    ScheduleTimeout { at_ms: i64, timeout: Timeout },
+    /// Build a block for (height, round) from the mempool, with the given parent and a timestamp
+    /// no earlier than `min_timestamp_ms`; answer with [`Input::BlockBuilt`].
+    BuildBlock { height: BlockHeight, round: Round, min_timestamp_ms: i64 },
+    /// Execute the block against the ledger without writing; answer with [`Input::BlockValidity`].
+    ValidateBlock(Block),
+    /// The block is final: apply it (with its certificate) before the next input.
+    Commit { block: Block, certificate: CommitCertificate },
+    /// We are behind: fetch finalized blocks from `from_height` on and feed them back as
+    /// [`Input::DecidedBlock`].
+    RequestSync { from_height: BlockHeight },
+    /// A peer is still working on `height`, which we finalized: send it the finalized block and
+    /// its certificate (as a `DecidedBlock` message).
+    BroadcastDecided { height: BlockHeight },
+    /// Misbehaviour seen: keep it.
+    Evidence(Evidence),
+    /// An input was ignored, and why.
+    Dropped(DropReason),
+}
+
+fn message_round(m: &Message) -> Round {
+    match m {
+        Message::Proposal(p) => p.round,
+        Message::Vote(v) => v.round,
+    }
+}
+
+/// The step within a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Propose,
+    Prevote,
+    Precommit,
+}
+
+/// The votes of one (round, type). A validator counts once per block hash; an equivocating
+/// validator's second, conflicting vote is kept too (and reported as evidence) but no third, so
+/// memory stays bounded. Counting an equivocator on both sides is safe: two quorums for
+/// different blocks would still need an honest validator in both (quorum intersection), and it
+/// keeps honest nodes that saw the two versions in different orders able to agree on a quorum.
+#[derive(Debug, Default)]
+struct VoteSet {
+    votes: BTreeMap<(PublicKey, Option<Hash32>), Vote>,
+    per_validator: HashMap<PublicKey, u8>,
+    tally: HashMap<Option<Hash32>, usize>,
+}
+
+enum Added {
+    New,
+    Duplicate,
+    /// A second vote of this validator for something else; the first one is returned.
+    Conflict(Vote),
+    /// Beyond two versions: ignored.
+    Excess,
+}
+
+const MAX_VERSIONS_PER_VALIDATOR: u8 = 2;
+
+impl VoteSet {
+    fn add(&mut self, vote: Vote) -> Added {
+        let key = (vote.validator, vote.block_hash);
+        if self.votes.contains_key(&key) {
+            return Added::Duplicate;
+        }
+        let versions = self.per_validator.entry(vote.validator).or_default();
+        if *versions >= MAX_VERSIONS_PER_VALIDATOR {
+            return Added::Excess;
+        }
+        *versions += 1;
+        let first = (*versions > 1)
+            .then(|| self.votes.iter().find(|((v, _), _)| *v == vote.validator).map(|(_, first)| first.clone()))
+            .flatten();
+        *self.tally.entry(vote.block_hash).or_default() += 1;
+        self.votes.insert(key, vote);
+        match first {
+            Some(first) => Added::Conflict(first),
+            None => Added::New,
+        }
+    }
+
+    fn count(&self, hash: Option<Hash32>) -> usize {
+        self.tally.get(&hash).copied().unwrap_or(0)
+    }
+
+    /// Distinct validators that voted (anything).
+    fn total(&self) -> usize {
+        self.per_validator.len()
+    }
+
+    fn block_with(&self, quorum: usize) -> Option<Hash32> {
+        self.tally.iter().find(|(h, n)| h.is_some() && **n >= quorum).and_then(|(h, _)| *h)
+    }
+
+    fn signatures_for(&self, hash: Hash32) -> Vec<(PublicKey, Signature)> {
+        self.votes.values().filter(|v| v.block_hash == Some(hash)).map(|v| (v.validator, v.signature)).collect()
+    }
+}
+
+#[derive(Debug, Default)]
+struct RoundState {
+    proposal: Option<Proposal>,
+    prevotes: VoteSet,
+    precommits: VoteSet,
+    senders: HashSet<PublicKey>,
+    prevote_timeout_set: bool,
+    precommit_timeout_set: bool,
+    prevote_quorum_seen: bool,
+}
+
+/// The consensus state machine of one node (validator or observer).
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    schedule: ValidatorSchedule,
+    key: Keypair,
+    me: PublicKey,
+    sign_state: Option<SignState>,
+    height: BlockHeight,
+    round: Round,
+    step: Step,
+    locked: Option<(Round, Hash32)>,
+    valid: Option<(Round, Hash32)>,
+    rounds: BTreeMap<Round, RoundState>,
+    blocks: HashMap<Hash32, Block>,
+    validity: HashMap<Hash32, bool>,
+    validation_requested: HashSet<Hash32>,
+    building: Option<Round>,
+    last_commit_ms: i64,
+    round_start_ms: i64,
+    future: Vec<Message>,
+    ahead_senders: HashSet<PublicKey>,
+    last_sync_request_ms: Option<i64>,
+    own_messages: Vec<Message>,
+    pending_decided: BTreeMap<BlockHeight, (Block, CommitCertificate)>,
+    last_help: Option<(BlockHeight, i64)>,
+    started: bool,
+}
+
+impl Engine {
+    /// An engine that will decide `height` (the ledger tip + 1). `last_commit_ms` is the tip's
+    /// block time; `sign_state` the persisted signing state (None on a brand-new validator).
+    pub fn new(
+        config: EngineConfig,
+        schedule: ValidatorSchedule,
+        key: Keypair,
+        height: BlockHeight,
+        last_commit_ms: i64,
+        sign_state: Option<SignState>,
+    ) -> Self {
+        let me = key.public_key();
+        Self {
+            config,
+            schedule,
+            key,
+            me,
+            sign_state,
+            height,
+            round: 0,
+            step: Step::Propose,
+            locked: None,
+            valid: None,
+            rounds: BTreeMap::new(),
+            blocks: HashMap::new(),
+            validity: HashMap::new(),
+            validation_requested: HashSet::new(),
+            building: None,
+            last_commit_ms,
+            round_start_ms: last_commit_ms,
+            future: Vec::new(),
+            ahead_senders: HashSet::new(),
+            last_sync_request_ms: None,
+            own_messages: Vec::new(),
+            pending_decided: BTreeMap::new(),
+            last_help: None,
+            started: false,
+        }
+    }
+
+    /// The height being decided.
+    pub fn height(&self) -> BlockHeight {
+        self.height
+    }
+
+    /// The current round.
+    pub fn round(&self) -> Round {
+        self.round
+    }
+
+    /// The current step.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    /// (round, block) this validator is locked on, if any.
+    pub fn locked(&self) -> Option<(Round, Hash32)> {
+        self.locked
+    }
+
+    /// (round, block) of the latest proof-of-lock seen, if any.
+    pub fn valid(&self) -> Option<(Round, Hash32)> {
+        self.valid
+    }
+
+    /// The validator set deciding the current height.
+    pub fn validator_set(&self) -> &ValidatorSet {
+        self.schedule.at(self.height)
+    }
+
+    /// This node's public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.me
+    }
+
+    /// The last signed message (what the driver persists).
+    pub fn sign_state(&self) -> Option<&SignState> {
+        self.sign_state.as_ref()
+    }
+
+    /// Feeds one input; returns the actions to carry out, in order.
+    pub fn handle(&mut self, now: i64, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Start => {
+                if !self.started {
+                    self.started = true;
+                    self.start_round(now, 0, &mut out);
+                    self.schedule_rebroadcast(now, &mut out);
+                }
+            }
+            Input::Proposal(p) => self.on_proposal(now, p, &mut out),
+            Input::Vote(v) => self.on_vote(now, v, &mut out),
+            Input::Timeout(t) => self.on_timeout(now, t, &mut out),
+            Input::BlockBuilt { height, round, block } => self.on_block_built(now, height, round, block, &mut out),
+            Input::BlockValidity { block_hash, valid } => {
+                if self.validation_requested.contains(&block_hash) {
+                    self.validity.insert(block_hash, valid);
+                }
+            }
+            Input::DecidedBlock { block, certificate } => self.on_decided_block(now, block, certificate, &mut out),
+        }
+        if self.started {
+            self.evaluate(now, &mut out);
+        }
+        out
+    }
+
+    fn set(&self) -> &ValidatorSet {
+        self.schedule.at(self.height)
+    }
+
+    fn is_validator(&self) -> bool {
+        self.set().contains(&self.me)
+    }
+
+    fn round_state(&mut self, round: Round) -> &mut RoundState {
+        self.rounds.entry(round).or_default()
+    }
+
+    fn schedule_timeout(&self, at_ms: i64, round: Round, kind: TimeoutKind, out: &mut Vec<Action>) {
+        out.push(Action::ScheduleTimeout { at_ms, timeout: Timeout { height: self.height, round, kind } });
+    }
+
+    fn schedule_rebroadcast(&self, now: i64, out: &mut Vec<Action>) {
+        let at = now.saturating_add(self.config.rebroadcast_ms as i64);
+        self.schedule_timeout(at, 0, TimeoutKind::Rebroadcast, out);
+    }
+
+    fn start_round(&mut self, now: i64, round: Round, out: &mut Vec<Action>) {
+        self.round = round;
+        self.step = Step::Propose;
+        self.round_start_ms = now;
+        self.building = None;
+        // Round 0's proposal is due one block time after the parent; later rounds at once.
+        let due = if round == 0 {
+            now.max(self.last_commit_ms.saturating_add(self.config.block_time_ms as i64))
+        } else {
+            now
+        };
+        if self.set().proposer(self.height, round) == self.me {
+            if let Some((valid_round, hash)) = self.valid
+                && let Some(block) = self.blocks.get(&hash).cloned()
+            {
+                self.propose(now, block, Some(valid_round), out);
+                return;
+            }
+            if due > now {
+                self.schedule_timeout(due, round, TimeoutKind::BuildBlock, out);
+            } else {
+                self.request_block(round, out);
+            }
+        } else {
+            let timeout = self.config.timeout(self.config.timeout_propose_ms, round) as i64;
+            self.schedule_timeout(due.saturating_add(timeout), round, TimeoutKind::Propose, out);
+        }
+    }
+
+    fn request_block(&mut self, round: Round, out: &mut Vec<Action>) {
+        if self.building.is_none() {
+            self.building = Some(round);
+            let min_timestamp_ms = self.last_commit_ms.saturating_add(1);
+            out.push(Action::BuildBlock { height: self.height, round, min_timestamp_ms });
+        }
+    }
+
+    fn on_block_built(&mut self, now: i64, height: BlockHeight, round: Round, block: Block, out: &mut Vec<Action>) {
+        if height != self.height || round != self.round || self.building != Some(round) || self.step != Step::Propose {
+            return;
+        }
+        if block.header.block_index != height || block.header.miner_address != self.me {
+            out.push(Action::Dropped(DropReason::BlockMismatch));
+            return;
+        }
+        let hash = block.hash();
+        // The driver built it through the ledger's ExecuteBlock: it is valid by construction.
+        self.validity.insert(hash, true);
+        self.validation_requested.insert(hash);
+        self.propose(now, block, None, out);
+    }
+
+    fn propose(&mut self, now: i64, block: Block, pol_round: Option<Round>, out: &mut Vec<Action>) {
+        let mut proposal = Proposal {
+            chain_id: self.config.chain_id.clone(),
+            height: self.height,
+            round: self.round,
+            pol_round,
+            timestamp_ms: now,
+            block,
+            proposer: self.me,
+            signature: Signature::ZERO,
+        };
+        let bytes = proposal.signing_bytes();
+        let Some(signature) = self.sign(SignStep::Proposal, &bytes, out) else { return };
+        proposal.signature = signature;
+        out.push(Action::Broadcast(Message::Proposal(proposal.clone())));
+        self.own_messages.push(Message::Proposal(proposal.clone()));
+        self.accept_proposal(proposal);
+    }
+
+    /// Signs `bytes` at the current position if double-sign protection allows it.
+    fn sign(&mut self, step: SignStep, bytes: &[u8], out: &mut Vec<Action>) -> Option<Signature> {
+        match SignState::decide(self.sign_state.as_ref(), self.height, self.round, step, bytes) {
+            SignDecision::Sign => {
+                let signature = self.key.sign(bytes);
+                let state = SignState::after(self.height, self.round, step, bytes, signature);
+                self.sign_state = Some(state.clone());
+                out.push(Action::PersistSignState(state));
+                Some(signature)
+            }
+            SignDecision::Reuse(signature) => Some(signature),
+            SignDecision::Refuse { .. } => None,
+        }
+    }
+
+    fn vote(&mut self, vote_type: VoteType, block_hash: Option<Hash32>, out: &mut Vec<Action>) {
+        if !self.is_validator() {
+            return;
+        }
+        let mut vote = Vote {
+            chain_id: self.config.chain_id.clone(),
+            height: self.height,
+            round: self.round,
+            vote_type,
+            block_hash,
+            validator: self.me,
+            signature: Signature::ZERO,
+        };
+        let step = match vote_type {
+            VoteType::Prevote => SignStep::Prevote,
+            VoteType::Precommit => SignStep::Precommit,
+        };
+        let Some(signature) = self.sign(step, &vote.signing_bytes(), out) else { return };
+        vote.signature = signature;
+        out.push(Action::Broadcast(Message::Vote(vote.clone())));
+        self.own_messages.push(Message::Vote(vote.clone()));
+        self.add_vote(vote, out);
+    }
+
+    fn accept_proposal(&mut self, proposal: Proposal) {
+        let hash = proposal.block.hash();
+        self.blocks.entry(hash).or_insert_with(|| proposal.block.clone());
+        let round = proposal.round;
+        let rs = self.round_state(round);
+        rs.senders.insert(proposal.proposer);
+        rs.proposal = Some(proposal);
+    }
+
+    fn add_vote(&mut self, vote: Vote, out: &mut Vec<Action>) {
+        let round = vote.round;
+        let rs = self.rounds.entry(round).or_default();
+        let set = match vote.vote_type {
+            VoteType::Prevote => &mut rs.prevotes,
+            VoteType::Precommit => &mut rs.precommits,
+        };
+        match set.add(vote.clone()) {
+            Added::New => {
+                rs.senders.insert(vote.validator);
+            }
+            Added::Duplicate => out.push(Action::Dropped(DropReason::Duplicate)),
+            Added::Conflict(first) => {
+                rs.senders.insert(vote.validator);
+                if let Some(e) = Evidence::duplicate_vote(first, vote) {
+                    out.push(Action::Evidence(e));
+                }
+            }
+            Added::Excess => out.push(Action::Dropped(DropReason::Equivocation)),
+        }
+    }
+
+    /// Common checks of a message's (height, round); buffers next-height messages.
+    fn admit(
+        &mut self,
+        now: i64,
+        height: BlockHeight,
+        round: Round,
+        sender: PublicKey,
+        message: &Message,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        if height < self.height {
+            out.push(Action::Dropped(DropReason::OldHeight));
+            let due = self
+                .last_help
+                .is_none_or(|(h, t)| h != height || now.saturating_sub(t) >= self.config.sync_retry_ms as i64);
+            if due {
+                self.last_help = Some((height, now));
+                out.push(Action::BroadcastDecided { height });
+            }
+            return false;
+        }
+        if height > self.height {
+            if self.schedule.at(height).contains(&sender) {
+                self.ahead_senders.insert(sender);
+            }
+            if self.ahead_senders.len() >= self.set().skip_threshold() {
+                self.maybe_request_sync(now, out);
+            }
+            if height == self.height + 1 && self.future.len() < self.config.max_buffered_messages {
+                self.future.push(message.clone());
+            } else {
+                out.push(Action::Dropped(DropReason::FutureHeightBufferFull));
+            }
+            return false;
+        }
+        if round > self.round.saturating_add(self.config.max_rounds_ahead) {
+            out.push(Action::Dropped(DropReason::RoundTooFarAhead));
+            return false;
+        }
+        true
+    }
+
+    fn maybe_request_sync(&mut self, now: i64, out: &mut Vec<Action>) {
+        let due = self.last_sync_request_ms.is_none_or(|t| now.saturating_sub(t) >= self.config.sync_retry_ms as i64);
+        if due {
+            self.last_sync_request_ms = Some(now);
+            out.push(Action::RequestSync { from_height: self.height });
+        }
+    }
+
+    fn on_proposal(&mut self, now: i64, proposal: Proposal, out: &mut Vec<Action>) {
+        if proposal.chain_id != self.config.chain_id {
+            out.push(Action::Dropped(DropReason::WrongChain));
+            return;
+        }
+        let message = Message::Proposal(proposal.clone());
+        if !self.admit(now, proposal.height, proposal.round, proposal.proposer, &message, out) {
+            return;
+        }
+        if self.set().proposer(proposal.height, proposal.round) != proposal.proposer {
+            out.push(Action::Dropped(DropReason::WrongProposer));
+            return;
+        }
+        let header = &proposal.block.header;
+        let pol_ok = proposal.pol_round.is_none_or(|r| r < proposal.round);
+        // A fresh block names its proposer; a re-proposed one (with a proof-of-lock round) keeps
+        // the header of the round it was first proposed in, so it names that round's proposer.
+        let miner_ok = proposal.pol_round.is_some() || header.miner_address == proposal.proposer;
+        if header.block_index != proposal.height || !miner_ok || !pol_ok {
+            out.push(Action::Dropped(DropReason::BlockMismatch));
+            return;
+        }
+        if let Some(existing) = self.rounds.get(&proposal.round).and_then(|r| r.proposal.as_ref()) {
+            out.push(Action::Dropped(if existing == &proposal {
+                DropReason::Duplicate
+            } else {
+                DropReason::Equivocation
+            }));
+            return;
+        }
+        if !signatures::verify(&proposal.proposer, &proposal.signing_bytes(), &proposal.signature) {
+            out.push(Action::Dropped(DropReason::BadSignature));
+            return;
+        }
+        let hash = proposal.block.hash();
+        if !self.validity.contains_key(&hash) && self.validation_requested.insert(hash) {
+            out.push(Action::ValidateBlock(proposal.block.clone()));
+        }
+        self.accept_proposal(proposal);
+    }
+
+    fn on_vote(&mut self, now: i64, vote: Vote, out: &mut Vec<Action>) {
+        if vote.chain_id != self.config.chain_id {
+            out.push(Action::Dropped(DropReason::WrongChain));
+            return;
+        }
+        let message = Message::Vote(vote.clone());
+        if !self.admit(now, vote.height, vote.round, vote.validator, &message, out) {
+            return;
+        }
+        if !self.set().contains(&vote.validator) {
+            out.push(Action::Dropped(DropReason::NotAValidator));
+            return;
+        }
+        if !signatures::verify(&vote.validator, &vote.signing_bytes(), &vote.signature) {
+            out.push(Action::Dropped(DropReason::BadSignature));
+            return;
+        }
+        self.add_vote(vote, out);
+    }
+
+    fn on_timeout(&mut self, now: i64, t: Timeout, out: &mut Vec<Action>) {
+        if t.kind == TimeoutKind::Rebroadcast {
+            // One rebroadcast timer runs for the node's whole life, across heights.
+            // This round and the last, plus our prevotes of the rounds we locked or saw a polka
+            // in: a re-proposal with a proof-of-lock round needs those prevotes everywhere.
+            let recent = self.round.saturating_sub(1);
+            let pol_rounds: Vec<Round> = [self.locked, self.valid].iter().flatten().map(|(r, _)| *r).collect();
+            for m in &self.own_messages {
+                let round = message_round(m);
+                let pol_vote =
+                    matches!(m, Message::Vote(v) if v.vote_type == VoteType::Prevote) && pol_rounds.contains(&round);
+                if round >= recent || pol_vote {
+                    out.push(Action::Broadcast(m.clone()));
+                }
+            }
+            // Relay the proof of lock itself (everyone's prevotes for our valid block in its
+            // round): a validator that missed those prevotes cannot accept the re-proposal, and
+            // their signers may have moved on or be Byzantine.
+            if let Some((valid_round, hash)) = self.valid
+                && let Some(rs) = self.rounds.get(&valid_round)
+            {
+                for vote in rs.prevotes.votes.values().filter(|v| v.block_hash == Some(hash) && v.validator != self.me)
+                {
+                    out.push(Action::Broadcast(Message::Vote(vote.clone())));
+                }
+            }
+            self.schedule_rebroadcast(now, out);
+            return;
+        }
+        if t.height != self.height || t.round != self.round {
+            return;
+        }
+        match t.kind {
+            TimeoutKind::BuildBlock => {
+                if self.step == Step::Propose && self.set().proposer(self.height, self.round) == self.me {
+                    self.request_block(t.round, out);
+                }
+            }
+            TimeoutKind::Propose => {
+                if self.step == Step::Propose {
+                    self.vote(VoteType::Prevote, None, out);
+                    self.step = Step::Prevote;
+                }
+            }
+            TimeoutKind::Prevote => {
+                if self.step == Step::Prevote {
+                    self.vote(VoteType::Precommit, None, out);
+                    self.step = Step::Precommit;
+                }
+            }
+            TimeoutKind::Precommit => self.start_round(now, t.round.saturating_add(1), out),
+            TimeoutKind::Rebroadcast => {}
+        }
+    }
+
+    fn on_decided_block(&mut self, now: i64, block: Block, certificate: CommitCertificate, out: &mut Vec<Action>) {
+        let height = block.header.block_index;
+        if height < self.height {
+            return;
+        }
+        if height > self.height {
+            if self.pending_decided.len() < self.config.max_pending_decided {
+                self.pending_decided.insert(height, (block, certificate));
+            }
+            self.maybe_request_sync(now, out);
+            return;
+        }
+        let hash = block.hash();
+        let verified = self.set().verify_certificate(&self.config.chain_id, height, &hash, &certificate);
+        if verified.is_err() {
+            out.push(Action::Dropped(DropReason::BadCertificate));
+            return;
+        }
+        self.commit(now, block, certificate, out);
+    }
+
+    fn commit(&mut self, now: i64, block: Block, certificate: CommitCertificate, out: &mut Vec<Action>) {
+        let block_time = block.header.timestamp_ms();
+        out.push(Action::Commit { block, certificate });
+        self.height += 1;
+        self.round = 0;
+        self.step = Step::Propose;
+        self.locked = None;
+        self.valid = None;
+        self.rounds.clear();
+        self.blocks.clear();
+        self.validity.clear();
+        self.validation_requested.clear();
+        self.building = None;
+        self.ahead_senders.clear();
+        self.own_messages.clear();
+        self.last_commit_ms = block_time;
+        self.pending_decided = self.pending_decided.split_off(&self.height);
+        if let Some((block, certificate)) = self.pending_decided.remove(&self.height) {
+            // Catching up: the next finalized block is already here.
+            self.on_decided_block(now, block, certificate, out);
+            return;
+        }
+        self.start_round(now, 0, out);
+        for message in std::mem::take(&mut self.future) {
+            match message {
+                Message::Proposal(p) => self.on_proposal(now, p, out),
+                Message::Vote(v) => self.on_vote(now, v, out),
+            }
+        }
+    }
+
+    /// Applies the algorithm's "upon" rules until none fires.
+    fn evaluate(&mut self, now: i64, out: &mut Vec<Action>) {
+        let mut guard = 0;
+        while self.fire_one_rule(now, out) {
+            guard += 1;
+            if guard > 64 {
+                break; // every rule changes state monotonically; this is only a safety net
+            }
+        }
+    }
+
+    fn fire_one_rule(&mut self, now: i64, out: &mut Vec<Action>) -> bool {
+        let quorum = self.set().quorum();
+        let height = self.height;
+
+        // Decide: a proposal's block with a precommit quorum in any round.
+        let decided = self.rounds.iter().find_map(|(round, rs)| {
+            let hash = rs.precommits.block_with(quorum)?;
+            Some((*round, hash))
+        });
+        if let Some((round, hash)) = decided {
+            match (self.blocks.get(&hash), self.validity.get(&hash)) {
+                (Some(block), Some(true)) => {
+                    let block = block.clone();
+                    let signatures =
+                        self.rounds.get(&round).map(|r| r.precommits.signatures_for(hash)).unwrap_or_default();
+                    let certificate = CommitCertificate { height, round, block_hash: hash, signatures }.sorted();
+                    self.commit(now, block, certificate, out);
+                    return true;
+                }
+                (None, _) => self.maybe_request_sync(now, out),
+                _ => {}
+            }
+        }
+
+        // Skip ahead: f + 1 validators are already in a later round.
+        let skip = self.set().skip_threshold();
+        let later = self
+            .rounds
+            .range(self.round.saturating_add(1)..)
+            .rev()
+            .find(|(_, rs)| rs.senders.len() >= skip)
+            .map(|(r, _)| *r);
+        if let Some(round) = later {
+            self.start_round(now, round, out);
+            return true;
+        }
+
+        let round = self.round;
+        let locked = self.locked;
+        let step = self.step;
+
+        // Prevote on this round's proposal.
+        if step == Step::Propose {
+            let proposal = self.rounds.get(&round).and_then(|rs| rs.proposal.as_ref());
+            if let Some(p) = proposal {
+                let hash = p.block.hash();
+                let validity = self.validity.get(&hash).copied();
+                let decision = match p.pol_round {
+                    None => validity.map(|valid| valid && locked.is_none_or(|(_, h)| h == hash)),
+                    Some(vr) => {
+                        let pol = self.rounds.get(&vr).is_some_and(|rs| rs.prevotes.count(Some(hash)) >= quorum);
+                        if pol {
+                            validity.map(|valid| valid && locked.is_none_or(|(lr, h)| lr <= vr || h == hash))
+                        } else {
+                            None
+                        }
+                    }
+                };
+                if let Some(for_block) = decision {
+                    self.vote(VoteType::Prevote, for_block.then_some(hash), out);
+                    self.step = Step::Prevote;
+                    return true;
+                }
+            }
+        }
+
+        let Some(rs) = self.rounds.get(&round) else { return false };
+        let prevote_total = rs.prevotes.total();
+        let prevote_nil = rs.prevotes.count(None);
+        let precommit_total = rs.precommits.total();
+        let proposal_hash = rs.proposal.as_ref().map(|p| p.block.hash());
+        let polka =
+            proposal_hash.filter(|h| rs.prevotes.count(Some(*h)) >= quorum && self.validity.get(h) == Some(&true));
+        let (prevote_timeout_set, precommit_timeout_set, prevote_quorum_seen) =
+            (rs.prevote_timeout_set, rs.precommit_timeout_set, rs.prevote_quorum_seen);
+
+        // A prevote quorum for the proposal: lock and precommit (first time only).
+        if step >= Step::Prevote
+            && !prevote_quorum_seen
+            && let Some(hash) = polka
+        {
+            self.round_state(round).prevote_quorum_seen = true;
+            if step == Step::Prevote {
+                self.locked = Some((round, hash));
+                self.vote(VoteType::Precommit, Some(hash), out);
+                self.step = Step::Precommit;
+            }
+            self.valid = Some((round, hash));
+            return true;
+        }
+
+        if step == Step::Prevote && prevote_nil >= quorum {
+            self.vote(VoteType::Precommit, None, out);
+            self.step = Step::Precommit;
+            return true;
+        }
+
+        if step == Step::Prevote && prevote_total >= quorum && !prevote_timeout_set {
+            self.round_state(round).prevote_timeout_set = true;
+            let at = now.saturating_add(self.config.timeout(self.config.timeout_vote_ms, round) as i64);
+            self.schedule_timeout(at, round, TimeoutKind::Prevote, out);
+            return true;
+        }
+
+        if precommit_total >= quorum && !precommit_timeout_set {
+            self.round_state(round).precommit_timeout_set = true;
+            let at = now.saturating_add(self.config.timeout(self.config.timeout_vote_ms, round) as i64);
+            self.schedule_timeout(at, round, TimeoutKind::Precommit, out);
+            return true;
+        }
+        false
+    }
+}

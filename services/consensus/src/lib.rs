@@ -1,0 +1,38 @@
+//! # coinjecture-consensus
+//!
+//! Proof-of-authority consensus for COINjecture: validators listed in the configuration take
+//! turns proposing (round-robin over (height, round)), and a block is final as soon as a quorum
+//! of them has precommitted it; the precommit signatures form its commit certificate.
+//!
+//! ## Protocol
+//! Tendermint, as published in Buchman, Kwon and Milosevic, *The latest gossip on BFT consensus*
+//! (arXiv:1807.04938), Algorithm 1: propose → prevote → precommit with locking
+//! (`lockedValue/lockedRound`) and `validValue/validRound`, round timeouts, and the `f + 1` rule
+//! to catch up with later rounds. We do not invent: the only changes are the ones a PoA chain
+//! needs —
+//! - **quorum modes** ([`QuorumMode`]): `byzantine` uses ⌊2n/3⌋ + 1 (safe with f < n/3 Byzantine
+//!   validators); `crash` uses a majority ⌊n/2⌋ + 1 (safe and live with up to ⌊(n−1)/2⌋ crashed
+//!   validators, e.g. 3 validators survive 1 down, but not with Byzantine ones);
+//! - **block time**: round 0's proposer waits until one block time after the parent;
+//! - **capped timeouts** growing per round ([`EngineConfig`]);
+//! - **catch-up**: a node that sees `f + 1` validators at a later height asks for finalized blocks
+//!   with certificates and commits them after checking the certificate;
+//! - **validator-set changes** at configured heights ([`ValidatorSchedule`]).
+//!
+//! ## Guarantees
+//! Safety: no two honest nodes commit different blocks at one height (within the quorum mode's
+//! fault model). Liveness: with a quorum up and connected, a block is committed within a bounded
+//! number of rounds. Double signing: [`SignState`] is persisted before any signed message leaves,
+//! and conflicting messages are refused, also after a restart.
+//!
+//! ## Shape
+//! [`Engine`] is sans-I/O: `handle(now, Input) -> Vec<Action>`. The simulator
+//! (`tests/simulation`) drives many engines over a seeded lossy network with virtual time.
+
+pub mod engine;
+pub mod sign_state;
+pub mod validators;
+
+pub use engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout, TimeoutKind};
+pub use sign_state::{SignDecision, SignState, SignStep};
+pub use validators::{QuorumMode, ValidatorError, ValidatorSchedule, ValidatorSet};

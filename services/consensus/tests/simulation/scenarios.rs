@@ -1,0 +1,191 @@
+//! Named scenarios: each proves one behaviour a validator operator relies on.
+
+use coinjecture_consensus::{
+    Action, Engine, EngineConfig, Input, Message, QuorumMode, SignState, SignStep, ValidatorSchedule, ValidatorSet,
+};
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_primitives::consensus::{Proposal, VoteType};
+use coinjecture_primitives::{Block, BlockHeader, ChainId, Hash32, PoaExtra, Signature, sha256};
+
+use crate::harness::{EventSpec, NetParams, Sim};
+use crate::{SEC, perfect_net};
+
+#[test]
+fn three_validators_finalize_a_block_every_block_time() {
+    let mut sim = Sim::new(1, 3, QuorumMode::Crash, perfect_net());
+    let start = sim.now;
+    sim.run_until(start + 30 * SEC);
+    let heights = sim.heights();
+    // 1 s blocks over 30 s: about 30 blocks (the first waits one block time).
+    assert!(heights.iter().all(|h| (26..=31).contains(h)), "{heights:?}");
+    // Blocks are spaced by the block time.
+    let chain = &sim.nodes[0].chain;
+    for pair in chain.windows(2) {
+        let gap = pair[1].0.header.timestamp_ms() - pair[0].0.header.timestamp_ms();
+        assert!((1000..1200).contains(&gap), "gap {gap} ms");
+    }
+}
+
+#[test]
+fn an_offline_validator_costs_a_timeout_not_a_halt() {
+    let mut sim = Sim::new(2, 3, QuorumMode::Crash, perfect_net());
+    let start = sim.now;
+    sim.schedule(start, EventSpec::Crash(1));
+    sim.run_until(start + 30 * SEC);
+    let h = sim.heights();
+    assert_eq!(h[1], 0);
+    // Every third slot belongs to the dead validator and costs one propose timeout (2 s).
+    assert!(h[0] >= 12 && h[0] == h[2], "{h:?}");
+}
+
+#[test]
+fn a_crashed_validator_restarts_and_catches_up() {
+    let mut sim = Sim::new(3, 3, QuorumMode::Crash, perfect_net());
+    let start = sim.now;
+    sim.schedule(start + 5 * SEC, EventSpec::Crash(2));
+    sim.schedule(start + 15 * SEC, EventSpec::Restart(2));
+    sim.run_until(start + 25 * SEC);
+    let h = sim.heights();
+    assert!(h[2] + 1 >= h[0] && h[0] >= 18, "{h:?}");
+    assert_eq!(sim.nodes[2].chain.last().map(|b| b.0.hash()), sim.nodes[2].chain.last().map(|b| b.0.hash()));
+}
+
+#[test]
+fn a_minority_partition_stalls_and_the_majority_continues_then_all_converge() {
+    let mut sim = Sim::new(4, 3, QuorumMode::Crash, perfect_net());
+    let start = sim.now;
+    sim.run_until(start + 5 * SEC);
+    let before = sim.heights();
+    sim.schedule(sim.now, EventSpec::Partition(vec![0, 0, 1]));
+    sim.run_until(start + 15 * SEC);
+    let during = sim.heights();
+    assert!(during[2] <= before[2] + 1, "minority must stall: {before:?} -> {during:?}");
+    // Every third slot is the cut-off validator's: it costs a propose timeout, the others a block time.
+    assert!(during[0] >= before[0] + 4, "majority continues: {before:?} -> {during:?}");
+    sim.schedule(sim.now, EventSpec::Heal);
+    sim.run_until(start + 25 * SEC);
+    let after = sim.heights();
+    assert!(after[2] + 1 >= after[0], "converged: {after:?}");
+    for h in 1..=after.iter().copied().min().unwrap_or(0) as usize {
+        let hashes: Vec<Hash32> = sim.nodes.iter().map(|n| n.chain[h - 1].0.hash()).collect();
+        assert!(hashes.windows(2).all(|w| w[0] == w[1]), "height {h} differs");
+    }
+}
+
+#[test]
+fn an_even_split_of_four_in_byzantine_mode_halts_safely_and_resumes() {
+    let mut sim = Sim::new(5, 4, QuorumMode::Byzantine, perfect_net());
+    let start = sim.now;
+    sim.run_until(start + 5 * SEC);
+    sim.schedule(sim.now, EventSpec::Partition(vec![0, 0, 1, 1]));
+    let before = sim.heights();
+    sim.run_until(start + 15 * SEC);
+    let during = sim.heights();
+    // Quorum is 3 of 4: neither half can finalize (at most the block in flight).
+    for i in 0..4 {
+        assert!(during[i] <= before.iter().max().unwrap() + 1, "{before:?} -> {during:?}");
+    }
+    sim.schedule(sim.now, EventSpec::Heal);
+    sim.run_until(start + 60 * SEC);
+    let after = sim.heights();
+    assert!(after.iter().all(|h| *h >= during.iter().max().unwrap() + 3), "resumed without an operator: {after:?}");
+}
+
+#[test]
+fn an_equivocating_validator_is_recorded_and_cannot_break_safety() {
+    let mut sim = Sim::new(6, 4, QuorumMode::Byzantine, perfect_net());
+    sim.nodes[3].equivocates = true;
+    let start = sim.now;
+    sim.run_until(start + 20 * SEC);
+    assert!(!sim.evidence.is_empty(), "equivocation is detected");
+    assert_eq!(sim.report().evidence.len(), sim.evidence.len());
+    let h = sim.heights();
+    assert!(h[0] >= 10, "{h:?}");
+}
+
+#[test]
+fn a_validator_set_change_takes_effect_without_a_halt() {
+    let seeds: Vec<[u8; 32]> = (0..4).map(|i| sha256(format!("sim validator {i}").as_bytes()).0).collect();
+    let keys: Vec<_> = seeds.iter().map(|s| Keypair::from_seed(s).public_key()).collect();
+    let old = ValidatorSet::new(keys[..3].to_vec(), QuorumMode::Crash).unwrap();
+    let new = ValidatorSet::new(keys[1..].to_vec(), QuorumMode::Crash).unwrap();
+    let schedule = ValidatorSchedule::new(vec![(1, old), (8, new)]).unwrap();
+    let mut sim = Sim::with_schedule(7, seeds, schedule, perfect_net());
+    let start = sim.now;
+    // Validator 0 leaves after height 7 and is switched off a bit later.
+    sim.schedule(start + 12 * SEC, EventSpec::Crash(0));
+    sim.run_until(start + 25 * SEC);
+    let h = sim.heights();
+    assert!(h[1] >= 20 && h[3] >= 20, "{h:?}");
+    let signers_at =
+        |height: usize| -> Vec<_> { sim.nodes[1].chain[height - 1].1.signatures.iter().map(|s| s.0).collect() };
+    assert!(signers_at(15).iter().all(|k| *k != keys[0]), "the removed validator signs nothing after the cutover");
+    assert!(signers_at(15).contains(&keys[3]) || sim.nodes[1].chain[14].1.signatures.len() >= 2);
+}
+
+#[test]
+fn lossy_network_with_reordering_and_duplicates_still_makes_progress() {
+    let net = NetParams { drop: 0.2, duplicate: 0.2, min_delay_ms: 1, max_delay_ms: 600 };
+    let mut sim = Sim::new(8, 5, QuorumMode::Byzantine, net);
+    let start = sim.now;
+    sim.run_until(start + 60 * SEC);
+    assert!(sim.heights().iter().all(|h| *h >= 10), "{:?}", sim.heights());
+}
+
+fn chain() -> ChainId {
+    ChainId::new("coinjecture-sim").unwrap()
+}
+
+fn block(height: u64, proposer: &Keypair, salt: u8) -> Block {
+    let extra = PoaExtra { round: 0, timestamp_millis: 0, state_commitment: Hash32([salt; 32]), chain_id: None };
+    Block {
+        header: BlockHeader {
+            codec_version: 1,
+            block_index: height,
+            timestamp: 1_767_225_601,
+            miner_address: proposer.public_key(),
+            extra_data: extra.encode(),
+            ..Default::default()
+        },
+        transactions: Vec::new(),
+    }
+}
+
+#[test]
+fn a_restarted_validator_never_signs_a_conflicting_vote() {
+    let keys: Vec<Keypair> = (0u8..3).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
+    let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Crash).unwrap();
+    let proposer_index = set.validators().iter().position(|k| *k == set.proposer(1, 0)).unwrap();
+    let me = (proposer_index + 1) % 3;
+    let config = EngineConfig::with_block_time(chain(), 1000);
+    let schedule = ValidatorSchedule::fixed(set);
+
+    // Before the crash it prevoted block A at (1, 0) and persisted that.
+    let a = block(1, &keys[proposer_index], 0xaa);
+    let vote_a =
+        coinjecture_primitives::consensus::vote_signing_bytes(&chain(), 1, 0, VoteType::Prevote, Some(&a.hash()));
+    let persisted = SignState::after(1, 0, SignStep::Prevote, &vote_a, keys[me].sign(&vote_a));
+
+    // After the restart a (Byzantine) proposer shows it block B for the same round.
+    let mut engine = Engine::new(config, schedule, Keypair::from_seed(&[me as u8 + 1; 32]), 1, 0, Some(persisted));
+    engine.handle(10, Input::Start);
+    let b = block(1, &keys[proposer_index], 0xbb);
+    let mut proposal = Proposal {
+        chain_id: chain(),
+        height: 1,
+        round: 0,
+        pol_round: None,
+        timestamp_ms: 10,
+        block: b.clone(),
+        proposer: keys[proposer_index].public_key(),
+        signature: Signature::ZERO,
+    };
+    proposal.signature = keys[proposer_index].sign(&proposal.signing_bytes());
+    let mut actions = engine.handle(20, Input::Proposal(proposal));
+    actions.extend(engine.handle(30, Input::BlockValidity { block_hash: b.hash(), valid: true }));
+    let signed_b = actions.iter().any(|a| {
+        matches!(a, Action::Broadcast(Message::Vote(v)) if v.round == 0 && v.vote_type == VoteType::Prevote && v.block_hash == Some(b.hash()))
+    });
+    assert!(!signed_b, "signed a second, conflicting prevote after restart: {actions:?}");
+    assert!(!actions.iter().any(|a| matches!(a, Action::PersistSignState(_))));
+}
