@@ -131,6 +131,11 @@ impl Subscription {
         self.rx.recv().await
     }
 
+    /// A message if one is waiting, without blocking.
+    pub fn try_recv(&mut self) -> Option<InboundMessage> {
+        self.rx.try_recv().ok()
+    }
+
     /// The messages as a stream.
     pub fn into_stream(self) -> ReceiverStream<InboundMessage> {
         ReceiverStream::new(self.rx)

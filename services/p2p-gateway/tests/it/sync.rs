@@ -1,0 +1,128 @@
+//! Block sync over request-response: a node 500 blocks behind catches up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coinjecture_p2p_gateway::{BlockSource, MemoryBlockSource, P2pError};
+use coinjecture_primitives as prim;
+use coinjecture_proto::v1 as pb;
+use futures::StreamExt;
+
+use crate::support::*;
+
+/// A chain of `n` empty blocks after a zero genesis hash, each with a dummy certificate for its
+/// hash (the gateway does not verify certificates; consensus does).
+pub(crate) fn chain(n: u64) -> Vec<pb::Block> {
+    let mut parent = prim::Hash32::ZERO;
+    (1..=n)
+        .map(|height| {
+            let extra = prim::PoaExtra {
+                round: 0,
+                timestamp_millis: 250,
+                state_commitment: prim::Hash32([9; 32]),
+                chain_id: None,
+            };
+            let block = prim::Block {
+                header: prim::BlockHeader {
+                    codec_version: prim::CODEC_VERSION,
+                    block_index: height,
+                    timestamp: 1_700_000_000 + height as i64 * 2,
+                    parent_hash: parent,
+                    merkle_root: prim::Hash32::ZERO,
+                    miner_address: prim::PublicKey([1; 32]),
+                    commitment: prim::Hash32::ZERO,
+                    difficulty_target: 0,
+                    nonce: 0,
+                    extra_data: extra.encode(),
+                },
+                transactions: Vec::new(),
+            };
+            let hash = block.hash();
+            parent = hash;
+            let mut pb_block = pb::Block::from(&block);
+            pb_block.commit_certificate = Some(pb::CommitCertificate {
+                height,
+                round: 0,
+                block_hash: hash.0.to_vec(),
+                signatures: vec![pb::CommitSignature { validator: vec![1; 32], signature: vec![0; 64] }],
+            });
+            pb_block
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_500_blocks_behind_catches_up_over_request_response() {
+    init_tracing();
+    let full = Arc::new(MemoryBlockSource::new());
+    for b in chain(500) {
+        full.insert(b);
+    }
+    let server = TestNode::start_with(config(NET, 1, vec![]), full.clone()).await;
+    // A peer with no blocks, so the requester has to fail over.
+    let empty_peer = TestNode::start(config(NET, 2, vec![server.addr.clone()])).await;
+    let behind = Arc::new(MemoryBlockSource::new());
+    let lagging =
+        TestNode::start_with(config(NET, 3, vec![server.addr.clone(), empty_peer.addr.clone()]), behind.clone()).await;
+    wait_until(Duration::from_secs(10), "lagging node connected to both", || async { peer_count(&lagging).await == 2 })
+        .await;
+
+    let started = std::time::Instant::now();
+    let mut stream = lagging.handle.request_blocks(1, 500, None).await.expect("first block found");
+    let mut parent = prim::Hash32::ZERO;
+    let mut height = 1u64;
+    while let Some(synced) = stream.next().await {
+        assert_eq!(synced.peer_id, server.handle.local_peer_id(), "only the full node has blocks");
+        let block = prim::Block::try_from(&synced.block).expect("valid block");
+        assert_eq!(block.header.block_index, height);
+        assert_eq!(block.header.parent_hash, parent, "hash chain at {height}");
+        let certificate = synced.block.commit_certificate.as_ref().expect("certificate");
+        assert_eq!(certificate.block_hash, block.hash().0.to_vec());
+        parent = block.hash();
+        behind.insert(synced.block);
+        height += 1;
+    }
+    assert_eq!(behind.len(), 500, "caught up");
+    tracing::info!(elapsed = ?started.elapsed(), "synced 500 blocks");
+    assert_eq!(behind.blocks(500, 10).await.unwrap().len(), 1);
+
+    // Asking beyond the tip: nobody has it.
+    let err = lagging.handle.request_blocks(501, 10, None).await.unwrap_err();
+    assert!(matches!(err, P2pError::NotFound(_)), "{err}");
+    // Only the named peer, which has nothing.
+    let err = lagging.handle.request_blocks(1, 10, Some(empty_peer.handle.local_peer_id())).await.unwrap_err();
+    assert!(matches!(err, P2pError::NotFound(_)), "{err}");
+    // A range that runs past the tip ends early.
+    let tail: Vec<_> = lagging.handle.request_blocks(495, 100, None).await.unwrap().collect().await;
+    assert_eq!(tail.len(), 6);
+    // Limits.
+    assert!(matches!(lagging.handle.request_blocks(1, 0, None).await, Err(P2pError::InvalidArgument { .. })));
+    assert!(matches!(lagging.handle.request_blocks(1, 1001, None).await, Err(P2pError::InvalidArgument { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_ranges_are_split_by_the_byte_budget_and_refetched() {
+    init_tracing();
+    let source = Arc::new(MemoryBlockSource::new());
+    for mut b in chain(30) {
+        // ~100 KB per block: with a 1 MB budget a response carries ~10 blocks.
+        if let Some(h) = b.header.as_mut() {
+            h.extra_data.clear();
+        }
+        b.transactions = vec![pb::Transaction { data: vec![0xAA; 100_000], ..Default::default() }];
+        source.insert(b);
+    }
+    let mut cfg = config(NET, 1, vec![]);
+    cfg.limits.max_sync_response_bytes = 1_000_000;
+    let server = TestNode::start_with(cfg, source).await;
+    let client = TestNode::start(config(NET, 2, vec![server.addr.clone()])).await;
+    wait_until(Duration::from_secs(10), "connected", || async { peer_count(&client).await == 1 }).await;
+
+    let batch = client.handle.request_block_batch(server.handle.local_peer_id(), 1, 30).await.unwrap();
+    assert!(batch.blocks.len() < 30 && !batch.blocks.is_empty(), "{} blocks in one response", batch.blocks.len());
+    let all: Vec<_> = client.handle.request_blocks(1, 30, None).await.unwrap().collect().await;
+    assert_eq!(all.len(), 30);
+    for (i, b) in all.iter().enumerate() {
+        assert_eq!(b.block.header.as_ref().unwrap().block_index, i as u64 + 1);
+    }
+}
