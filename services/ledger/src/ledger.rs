@@ -1,7 +1,7 @@
 //! [`Ledger`]: the store, the crypto backend and the chain rules together. Every public method
 //! is what one Ledger RPC does, in Rust types.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,7 @@ use crate::error::LedgerError;
 use crate::execute::{TxRejection, TxVerdict, run_transactions};
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
-use crate::store::{BlockWrite, INDEX_BITS, IndexedTransaction, Store, StoredBlock, Tip};
+use crate::store::{AccountRow, BlockWrite, INDEX_BITS, IndexedTransaction, Store, StoredBlock, Tip, position};
 
 /// Most blocks one range read returns.
 pub const MAX_BLOCK_RANGE: u32 = 1_000;
@@ -56,6 +56,8 @@ pub struct BlockExecution {
     /// One verdict per transaction, in block order (empty when execution stopped before).
     pub verdicts: Vec<TxVerdict>,
     changes: Vec<(PublicKey, AccountState)>,
+    /// The account rows execution started from (for ApplyBlock's history links).
+    loaded: HashMap<PublicKey, AccountRow>,
 }
 
 impl BlockExecution {
@@ -71,6 +73,7 @@ impl BlockExecution {
             merkle_root: None,
             verdicts: Vec::new(),
             changes: Vec::new(),
+            loaded: HashMap::new(),
         }
     }
 }
@@ -152,20 +155,11 @@ impl HistoryCursor {
     }
 }
 
-/// The order of an account-history page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistoryOrder {
-    /// By (height, index) descending; what GetAccountHistory serves.
-    NewestFirst,
-    /// By (height, index) ascending.
-    OldestFirst,
-}
-
 /// One page of an account's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {
     pub transactions: Vec<IndexedTransaction>,
-    /// Where the next page starts; `None` when this page was not full (there is no more).
+    /// Where the next (older) page starts; `None` when there are no older transactions.
     pub next: Option<HistoryCursor>,
 }
 
@@ -239,7 +233,11 @@ impl Ledger {
                 if Store::tip(&mut tx).await?.is_some() {
                     return Err(LedgerError::Corrupt("blocks are stored but no genesis hash is recorded".into()));
                 }
-                let changes = genesis.sorted_allocations();
+                let accounts: Vec<(PublicKey, AccountRow)> = genesis
+                    .sorted_allocations()
+                    .into_iter()
+                    .map(|(address, state)| (address, AccountRow { state, last_tx: None }))
+                    .collect();
                 let header = &genesis_block.header;
                 let write = BlockWrite {
                     height: 0,
@@ -251,7 +249,8 @@ impl Ledger {
                     transactions: &[],
                     tx_encodings: &[],
                     tx_hashes: &[],
-                    changes: &changes,
+                    tx_links: &[],
+                    accounts: &accounts,
                 };
                 Store::write_block(&mut tx, &write).await?;
                 Store::set_meta(&mut tx, META_CHAIN_ID, genesis.chain_id.as_str().as_bytes().to_vec()).await?;
@@ -379,34 +378,28 @@ impl Ledger {
         let mut tx = self.read().await?;
         let tip = Self::tip_in(&mut tx).await?;
         let accounts = Store::load_accounts(&mut tx, std::slice::from_ref(address)).await?;
-        Ok((accounts.get(address).copied().unwrap_or_default(), tip.height))
+        Ok((accounts.get(address).map(|row| row.state).unwrap_or_default(), tip.height))
     }
 
-    /// Transactions sent or received by `address`, `limit` (1 to 1,000) of them, starting after
-    /// `cursor` in `order`.
+    /// Transactions sent or received by `address`, newest first (by height, then descending
+    /// index), `limit` (1 to 1,000) of them, starting after `cursor` (or at the newest).
     pub async fn account_history(
         &self,
         address: &PublicKey,
         cursor: Option<HistoryCursor>,
         limit: u32,
-        order: HistoryOrder,
     ) -> Result<HistoryPage, LedgerError> {
         if limit == 0 || limit > MAX_HISTORY_PAGE {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_HISTORY_PAGE}")));
         }
         let mut tx = self.read().await?;
-        let rows = Store::history(
-            &mut tx,
-            address,
-            cursor.map(HistoryCursor::position),
-            limit,
-            order == HistoryOrder::NewestFirst,
-        )
-        .await?;
-        let next = (rows.len() == limit as usize)
-            .then(|| rows.last().map(|(_, t)| HistoryCursor { height: t.block_height, index: t.index }))
-            .flatten();
-        Ok(HistoryPage { transactions: rows.into_iter().map(|(_, t)| t).collect(), next })
+        let (transactions, more) = Store::history(&mut tx, address, cursor.map(HistoryCursor::position), limit).await?;
+        let next = if more {
+            transactions.last().map(|t| HistoryCursor { height: t.block_height, index: t.index })
+        } else {
+            None
+        };
+        Ok(HistoryPage { transactions, next })
     }
 
     /// The mempool's admission test: checks `txs` in order against the tip, each on the state
@@ -446,8 +439,9 @@ impl Ledger {
         }
         let mut read = self.read().await?;
         let tip = Self::tip_in(&mut read).await?;
-        let before = Store::load_accounts(&mut read, &touched_accounts(&good_txs, None)).await?;
+        let rows = Store::load_accounts(&mut read, &touched_accounts(&good_txs, None)).await?;
         drop(read);
+        let before: HashMap<PublicKey, AccountState> = rows.iter().map(|(a, r)| (*a, r.state)).collect();
         let transition = run_transactions(&self.genesis.chain_id, &before, &good_txs, &hashes, Some(&signatures), None);
         let mut verdicts: Vec<TxVerdict> = converted
             .iter()
@@ -549,6 +543,7 @@ impl Ledger {
             return Err(LedgerError::InvalidBlock { height, hash, reason });
         };
         let timestamp_ms = block.header.timestamp_ms();
+        let (tx_links, accounts) = history_links(height, block, &execution)?;
         let write = BlockWrite {
             height,
             hash,
@@ -559,7 +554,8 @@ impl Ledger {
             transactions: &block.transactions,
             tx_encodings: &encodings,
             tx_hashes: &hashes,
-            changes: &execution.changes,
+            tx_links: &tx_links,
+            accounts: &accounts,
         };
         Store::write_block(&mut tx, &write).await?;
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
@@ -658,8 +654,9 @@ impl Ledger {
             return Ok(rejected);
         }
 
-        let before =
+        let loaded =
             Store::load_accounts(conn, &touched_accounts(&block.transactions, Some(&header.miner_address))).await?;
+        let before: HashMap<PublicKey, AccountState> = loaded.iter().map(|(a, r)| (*a, r.state)).collect();
         let transition = run_transactions(
             &self.genesis.chain_id,
             &before,
@@ -683,6 +680,7 @@ impl Ledger {
                 merkle_root: Some(merkle_root),
                 verdicts,
                 changes: Vec::new(),
+                loaded: HashMap::new(),
             });
         }
         let state_commitment = next_state_commitment(&tip.state_commitment, &transition.changes);
@@ -699,6 +697,7 @@ impl Ledger {
             merkle_root: Some(merkle_root),
             verdicts,
             changes: transition.changes,
+            loaded,
         })
     }
 
@@ -723,6 +722,39 @@ impl Ledger {
             .collect::<Result<Vec<(Hash32, bool)>, LedgerError>>()
             .map(|pairs| pairs.into_iter().unzip())
     }
+}
+
+/// The history links of a block's transactions ((sender_prev, recipient_prev) each) and the
+/// account rows to write: every sender and recipient (new `last_tx`) and every account whose
+/// state changed (the proposer), sorted by address.
+#[allow(clippy::type_complexity, reason = "a private helper's two outputs")]
+fn history_links(
+    height: BlockHeight,
+    block: &Block,
+    execution: &BlockExecution,
+) -> Result<(Vec<(Option<i64>, Option<i64>)>, Vec<(PublicKey, AccountRow)>), LedgerError> {
+    let first = position(height, 0)?;
+    let mut rows: BTreeMap<PublicKey, AccountRow> = BTreeMap::new();
+    let row_of = |address: &PublicKey| execution.loaded.get(address).copied().unwrap_or_default();
+    let links = block
+        .transactions
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| {
+            let position = first + i as i64;
+            let sender_prev = rows.get(&tx.from).copied().unwrap_or_else(|| row_of(&tx.from)).last_tx;
+            let recipient_prev = rows.get(&tx.to).copied().unwrap_or_else(|| row_of(&tx.to)).last_tx;
+            for address in [tx.from, tx.to] {
+                rows.entry(address).or_insert_with(|| row_of(&address)).last_tx = Some(position);
+            }
+            (sender_prev, recipient_prev)
+        })
+        .collect();
+    for (address, state) in &execution.changes {
+        rows.entry(*address).or_insert_with(|| row_of(address)).state = *state;
+    }
+    // Senders and recipients whose state did not change keep their loaded state (set above).
+    Ok((links, rows.into_iter().collect()))
 }
 
 /// Every account a batch may read or write, sorted and unique.

@@ -135,7 +135,7 @@ pub use execute::{TxRejection, TxVerdict};
 pub use genesis::{GenesisConfig, GenesisError};
 pub use ledger::{
     Applied, BlockExecution, BlockRejection, ChainInfo, CheckedTransactions, DEFAULT_HISTORY_PAGE, HistoryCursor,
-    HistoryOrder, HistoryPage, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE, SignatureCheck,
+    HistoryPage, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE, SignatureCheck,
 };
 pub use service::{LedgerService, serve};
 pub use state::{AccountState, STATE_COMMITMENT_DOMAIN, next_state_commitment};

@@ -17,9 +17,7 @@ use tonic::{Request, Response, Status};
 
 use crate::error::LedgerError;
 use crate::execute::TxVerdict;
-use crate::ledger::{
-    BlockExecution, DEFAULT_HISTORY_PAGE, HistoryCursor, HistoryOrder, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE,
-};
+use crate::ledger::{BlockExecution, DEFAULT_HISTORY_PAGE, HistoryCursor, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE};
 use crate::store::{IndexedTransaction, StoredBlock};
 
 /// Blocks read per database query while streaming a range.
@@ -245,7 +243,7 @@ impl LedgerRpc for LedgerService {
             n => n,
         };
         let cursor = if req.page_token.is_empty() { None } else { Some(HistoryCursor::from_token(&req.page_token)?) };
-        let page = self.ledger.account_history(&address, cursor, limit, HistoryOrder::NewestFirst).await?;
+        let page = self.ledger.account_history(&address, cursor, limit).await?;
         Ok(Response::new(pb::GetAccountHistoryResponse {
             transactions: page.transactions.iter().map(indexed_to_pb).collect(),
             next_page_token: page.next.map(HistoryCursor::to_token).unwrap_or_default(),

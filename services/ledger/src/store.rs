@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, CommitCertificate, Hash32, PublicKey, Transaction, limits,
+    Block, BlockHeader, BlockHeight, CommitCertificate, Hash32, PublicKey, Transaction, limits, sha256,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
@@ -25,6 +25,9 @@ const ROWS_PER_STATEMENT: usize = 500;
 
 /// How long a connection waits for a lock held by another before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Page cache per connection, KiB.
+const PAGE_CACHE_KIB: u32 = 64 * 1024;
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
@@ -61,6 +64,21 @@ pub struct IndexedTransaction {
     pub index: u32,
 }
 
+/// An `accounts` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct AccountRow {
+    pub(crate) state: AccountState,
+    /// Position of the account's newest transaction.
+    pub(crate) last_tx: Option<i64>,
+}
+
+/// The index key of a transaction hash: its first 8 bytes, big-endian.
+pub(crate) fn hash_key(hash: &Hash32) -> i64 {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&hash.0[..8]);
+    i64::from_be_bytes(prefix)
+}
+
 /// Everything one block writes.
 #[derive(Debug)]
 pub(crate) struct BlockWrite<'a> {
@@ -74,8 +92,10 @@ pub(crate) struct BlockWrite<'a> {
     /// `Transaction::encode` of each transaction.
     pub(crate) tx_encodings: &'a [Vec<u8>],
     pub(crate) tx_hashes: &'a [Hash32],
-    /// Changed accounts with their final values.
-    pub(crate) changes: &'a [(PublicKey, AccountState)],
+    /// (sender_prev, recipient_prev) of each transaction: the history links.
+    pub(crate) tx_links: &'a [(Option<i64>, Option<i64>)],
+    /// Account rows to upsert (changed or with new history), sorted by address.
+    pub(crate) accounts: &'a [(PublicKey, AccountRow)],
 }
 
 pub(crate) fn position(height: BlockHeight, index: usize) -> Result<i64, LedgerError> {
@@ -146,7 +166,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // Applying a block touches ~40,000 random index pages; SQLite's default 2 MiB page
+            // cache would re-read most of them from the OS on every block.
+            .pragma("cache_size", format!("-{}", PAGE_CACHE_KIB));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -221,7 +244,7 @@ impl Store {
     pub(crate) async fn load_accounts(
         conn: &mut SqliteConnection,
         addresses: &[PublicKey],
-    ) -> Result<HashMap<PublicKey, AccountState>, LedgerError> {
+    ) -> Result<HashMap<PublicKey, AccountRow>, LedgerError> {
         let mut found = HashMap::with_capacity(addresses.len());
         let mut full_chunk_sql: Option<String> = None;
         for chunk in addresses.chunks(ROWS_PER_STATEMENT) {
@@ -239,7 +262,8 @@ impl Store {
                 let address = PublicKey(blob(&row, "address")?);
                 let balance = from_i64(int(&row, "balance")?, "accounts.balance")?;
                 let nonce = from_i64(int(&row, "nonce")?, "accounts.nonce")?;
-                found.insert(address, AccountState { balance, nonce });
+                let last_tx: Option<i64> = row.try_get("last_tx").map_err(LedgerError::db("reading a row"))?;
+                found.insert(address, AccountRow { state: AccountState { balance, nonce }, last_tx });
             }
         }
         Ok(found)
@@ -275,42 +299,47 @@ impl Store {
                 transactions_insert_sql(chunk.len())
             };
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (offset, tx) in chunk.iter().enumerate() {
+            for offset in 0..chunk.len() {
                 let index = chunk_index * ROWS_PER_STATEMENT + offset;
-                let (Some(hash), Some(encoded)) = (write.tx_hashes.get(index), write.tx_encodings.get(index)) else {
-                    return Err(LedgerError::invalid("transactions", "a transaction hash or encoding is missing"));
+                let (Some(hash), Some(encoded), Some((sender_prev, recipient_prev))) =
+                    (write.tx_hashes.get(index), write.tx_encodings.get(index), write.tx_links.get(index))
+                else {
+                    return Err(LedgerError::invalid(
+                        "transactions",
+                        "a transaction hash, encoding or link is missing",
+                    ));
                 };
                 query = query
                     .bind(first_position + index as i64)
-                    .bind(height)
-                    .bind(hash.0.to_vec())
-                    .bind(tx.from.0.to_vec())
-                    .bind(tx.to.0.to_vec())
+                    .bind(hash_key(hash))
+                    .bind(*sender_prev)
+                    .bind(*recipient_prev)
                     .bind(encoded.clone());
             }
             query.execute(&mut *conn).await.map_err(LedgerError::db("writing transactions"))?;
         }
-        Self::write_accounts(conn, write.changes).await
+        Self::write_accounts(conn, write.accounts).await
     }
 
     /// Upserts account rows.
     pub(crate) async fn write_accounts(
         conn: &mut SqliteConnection,
-        changes: &[(PublicKey, AccountState)],
+        accounts: &[(PublicKey, AccountRow)],
     ) -> Result<(), LedgerError> {
         let mut full_chunk_sql: Option<String> = None;
-        for chunk in changes.chunks(ROWS_PER_STATEMENT) {
+        for chunk in accounts.chunks(ROWS_PER_STATEMENT) {
             let sql = if chunk.len() == ROWS_PER_STATEMENT {
                 full_chunk_sql.get_or_insert_with(|| accounts_upsert_sql(ROWS_PER_STATEMENT)).clone()
             } else {
                 accounts_upsert_sql(chunk.len())
             };
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (address, account) in chunk {
+            for (address, row) in chunk {
                 query = query
                     .bind(address.0.to_vec())
-                    .bind(to_i64(account.balance, "balance")?)
-                    .bind(to_i64(account.nonce, "nonce")?);
+                    .bind(to_i64(row.state.balance, "balance")?)
+                    .bind(to_i64(row.state.nonce, "nonce")?)
+                    .bind(row.last_tx);
             }
             query.execute(&mut *conn).await.map_err(LedgerError::db("writing accounts"))?;
         }
@@ -375,7 +404,7 @@ impl Store {
         let first_height = from_i64(int(first, "height")?, "blocks.height")?;
         let last_height = from_i64(int(last, "height")?, "blocks.height")?;
         let tx_rows = sqlx::query(
-            "SELECT position, hash, encoded FROM transactions WHERE position >= ? AND position < ? ORDER BY position",
+            "SELECT position, encoded FROM transactions WHERE position >= ? AND position < ? ORDER BY position",
         )
         .bind(position(first_height, 0)?)
         .bind(position(last_height + 1, 0)?)
@@ -414,54 +443,81 @@ impl Store {
         conn: &mut SqliteConnection,
         hash: &Hash32,
     ) -> Result<Option<IndexedTransaction>, LedgerError> {
+        let rows = sqlx::query("SELECT position FROM transactions WHERE hash_key = ?")
+            .bind(hash_key(hash))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(LedgerError::db("reading a transaction"))?;
+        for row in rows {
+            let (found, _) = Self::transaction_at(conn, int(&row, "position")?).await?;
+            if let Some(found) = found.filter(|t| t.tx_hash == *hash) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The transaction at `position` and its (sender_prev, recipient_prev) links.
+    async fn transaction_at(
+        conn: &mut SqliteConnection,
+        position: i64,
+    ) -> Result<(Option<IndexedTransaction>, (Option<i64>, Option<i64>)), LedgerError> {
         let row = sqlx::query(
-            "SELECT t.position, t.hash, t.encoded, b.hash AS block_hash FROM transactions t \
-             JOIN blocks b ON b.height = t.height WHERE t.hash = ?",
+            "SELECT t.position, t.encoded, t.sender_prev, t.recipient_prev, b.hash AS block_hash \
+             FROM transactions t JOIN blocks b ON b.height = (t.position >> 16) WHERE t.position = ?",
         )
-        .bind(hash.0.to_vec())
+        .bind(position)
         .fetch_optional(conn)
         .await
         .map_err(LedgerError::db("reading a transaction"))?;
-        row.map(|row| indexed(&row)).transpose()
+        let Some(row) = row else { return Ok((None, (None, None))) };
+        let sender_prev: Option<i64> = row.try_get("sender_prev").map_err(LedgerError::db("reading a row"))?;
+        let recipient_prev: Option<i64> = row.try_get("recipient_prev").map_err(LedgerError::db("reading a row"))?;
+        Ok((Some(indexed(&row)?), (sender_prev, recipient_prev)))
     }
 
-    /// Transactions sent or received by `address`, `limit` of them, strictly before (newest
-    /// first) or after (oldest first) the position `cursor`.
+    /// Up to `limit` transactions sent or received by `address`, newest first, starting after
+    /// the one at position `cursor` (or at the newest). Also says whether older ones remain.
     pub(crate) async fn history(
         conn: &mut SqliteConnection,
         address: &PublicKey,
         cursor: Option<i64>,
         limit: u32,
-        newest_first: bool,
-    ) -> Result<Vec<(i64, IndexedTransaction)>, LedgerError> {
-        let sql = if newest_first {
-            "SELECT t.position, t.hash, t.encoded, b.hash AS block_hash FROM transactions t \
-             JOIN blocks b ON b.height = t.height WHERE t.position IN ( \
-               SELECT position FROM (SELECT position FROM transactions WHERE sender = ?1 AND position < ?2 \
-                                     ORDER BY position DESC LIMIT ?3) \
-               UNION \
-               SELECT position FROM (SELECT position FROM transactions WHERE recipient = ?1 AND position < ?2 \
-                                     ORDER BY position DESC LIMIT ?3)) \
-             ORDER BY t.position DESC LIMIT ?3"
-        } else {
-            "SELECT t.position, t.hash, t.encoded, b.hash AS block_hash FROM transactions t \
-             JOIN blocks b ON b.height = t.height WHERE t.position IN ( \
-               SELECT position FROM (SELECT position FROM transactions WHERE sender = ?1 AND position > ?2 \
-                                     ORDER BY position ASC LIMIT ?3) \
-               UNION \
-               SELECT position FROM (SELECT position FROM transactions WHERE recipient = ?1 AND position > ?2 \
-                                     ORDER BY position ASC LIMIT ?3)) \
-             ORDER BY t.position ASC LIMIT ?3"
+    ) -> Result<(Vec<IndexedTransaction>, bool), LedgerError> {
+        let prev_of = |tx: &IndexedTransaction, links: (Option<i64>, Option<i64>)| {
+            if tx.transaction.from == *address {
+                Some(links.0)
+            } else if tx.transaction.to == *address {
+                Some(links.1)
+            } else {
+                None
+            }
         };
-        let cursor = cursor.unwrap_or(if newest_first { i64::MAX } else { -1 });
-        let rows = sqlx::query(sql)
-            .bind(address.0.to_vec())
-            .bind(cursor)
-            .bind(i64::from(limit))
-            .fetch_all(conn)
-            .await
-            .map_err(LedgerError::db("reading account history"))?;
-        rows.iter().map(|row| Ok((int(row, "position")?, indexed(row)?))).collect()
+        let mut next = match cursor {
+            None => Self::load_accounts(&mut *conn, std::slice::from_ref(address))
+                .await?
+                .get(address)
+                .and_then(|row| row.last_tx),
+            Some(position) => {
+                let (tx, links) = Self::transaction_at(&mut *conn, position).await?;
+                tx.and_then(|tx| prev_of(&tx, links))
+                    .ok_or_else(|| LedgerError::invalid("page_token", "does not name a transaction of this account"))?
+            }
+        };
+        let mut page = Vec::new();
+        while let Some(position) = next {
+            if page.len() >= limit as usize {
+                break;
+            }
+            let (tx, links) = Self::transaction_at(&mut *conn, position).await?;
+            let tx =
+                tx.ok_or_else(|| LedgerError::Corrupt(format!("history links to a missing position {position}")))?;
+            next = prev_of(&tx, links).ok_or_else(|| {
+                LedgerError::Corrupt(format!("history of {address} links to an unrelated position {position}"))
+            })?;
+            page.push(tx);
+        }
+        Ok((page, next.is_some()))
     }
 }
 
@@ -472,7 +528,7 @@ fn indexed(row: &SqliteRow) -> Result<IndexedTransaction, LedgerError> {
         .map_err(|e| LedgerError::Corrupt(format!("transaction at position {position}: {e}")))?;
     Ok(IndexedTransaction {
         transaction,
-        tx_hash: Hash32(blob(row, "hash")?),
+        tx_hash: sha256(encoded),
         block_height: position >> INDEX_BITS,
         block_hash: Hash32(blob(row, "block_hash")?),
         index: (position & ((1 << INDEX_BITS) - 1)) as u32,
@@ -480,20 +536,21 @@ fn indexed(row: &SqliteRow) -> Result<IndexedTransaction, LedgerError> {
 }
 
 fn accounts_select_sql(rows: usize) -> String {
-    format!("SELECT address, balance, nonce FROM accounts WHERE address IN ({})", vec!["?"; rows].join(","))
+    format!("SELECT address, balance, nonce, last_tx FROM accounts WHERE address IN ({})", vec!["?"; rows].join(","))
 }
 
 fn transactions_insert_sql(rows: usize) -> String {
     format!(
-        "INSERT INTO transactions (position, height, hash, sender, recipient, encoded) VALUES {}",
-        placeholders(rows, 6)
+        "INSERT INTO transactions (position, hash_key, sender_prev, recipient_prev, encoded) VALUES {}",
+        placeholders(rows, 5)
     )
 }
 
 fn accounts_upsert_sql(rows: usize) -> String {
     format!(
-        "INSERT INTO accounts (address, balance, nonce) VALUES {} \
-         ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce",
-        placeholders(rows, 3)
+        "INSERT INTO accounts (address, balance, nonce, last_tx) VALUES {} \
+         ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce, \
+         last_tx = excluded.last_tx",
+        placeholders(rows, 4)
     )
 }

@@ -1,7 +1,7 @@
 //! Transfers, rejections with their reasons, idempotent and conflicting applies, reads.
 
 use coinjecture_ledger::test_utils::{TestChain, certificate, sign, unsigned_transfer};
-use coinjecture_ledger::{HistoryCursor, HistoryOrder, LedgerError, SignatureCheck};
+use coinjecture_ledger::{HistoryCursor, LedgerError, SignatureCheck};
 use coinjecture_primitives::{ChainId, PublicKey, Transaction};
 use coinjecture_proto::v1::{self as pb, BlockRejectReason, TxRejectReason};
 
@@ -239,7 +239,7 @@ async fn execute_block_checks_merkle_root_commitment_timestamp_and_parent() {
 }
 
 #[tokio::test]
-async fn account_history_pages_newest_first_and_oldest_first() {
+async fn account_history_pages_newest_first_through_sent_and_received_transactions() {
     let dir = tempfile::tempdir().unwrap();
     let mut chain = chain();
     let ledger = open_ledger(dir.path(), &chain).await;
@@ -254,21 +254,29 @@ async fn account_history_pages_newest_first_and_oldest_first() {
         apply(&ledger, &chain.push(vec![out, unrelated, back])).await;
     }
     let mut newest = Vec::new();
+    let mut pages = 0;
     let mut cursor = None;
     loop {
-        let page = ledger.account_history(&a, cursor, 4, HistoryOrder::NewestFirst).await.unwrap();
+        let page = ledger.account_history(&a, cursor, 4).await.unwrap();
+        pages += 1;
         newest.extend(page.transactions.iter().map(|t| t.tx_hash));
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    let mut expected = hashes.clone();
-    expected.reverse();
-    assert_eq!(newest, expected);
-    let oldest = ledger.account_history(&a, None, 1000, HistoryOrder::OldestFirst).await.unwrap();
-    assert_eq!(oldest.transactions.iter().map(|t| t.tx_hash).collect::<Vec<_>>(), hashes);
-    assert_eq!(oldest.next, None);
+    hashes.reverse();
+    assert_eq!(newest, hashes);
+    assert_eq!(pages, 2);
+    let all_of_b = ledger.account_history(&b, None, 1000).await.unwrap();
+    assert_eq!(all_of_b.transactions.len(), 9);
+    assert!(
+        all_of_b.transactions.windows(2).all(|w| (w[0].block_height, w[0].index) > (w[1].block_height, w[1].index))
+    );
+    assert!(ledger.account_history(&PublicKey([9; 32]), None, 10).await.unwrap().transactions.is_empty());
+    // A cursor naming another account's transaction is refused.
+    let foreign = HistoryCursor { height: 1, index: 1 };
+    assert!(ledger.account_history(&a, Some(foreign), 10).await.is_err());
     let token = HistoryCursor { height: 2, index: 1 }.to_token();
     assert_eq!(HistoryCursor::from_token(&token).unwrap(), HistoryCursor { height: 2, index: 1 });
     assert!(HistoryCursor::from_token(b"nonsense").is_err());
