@@ -3,7 +3,11 @@
 //! Today it runs the `crypto-core` service; the node, devnet and the other services join as they
 //! are built (see the README's roadmap).
 
+mod config;
+mod keys;
+
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use coinjecture_telemetry::LogFormat;
@@ -24,6 +28,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate a validator key (ed25519; also the node's libp2p identity).
+    Keygen {
+        /// Where to write the key (hex seed, file mode 0600).
+        #[arg(long)]
+        output: PathBuf,
+        /// Overwrite an existing file (its key is lost).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a configuration file (and its environment overrides) without starting anything.
+    CheckConfig {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run one service on its own.
     Service {
         /// Which service.
@@ -40,8 +58,39 @@ enum ServiceName {
     CryptoCore,
 }
 
-fn main() -> eyre::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run_cli(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line an operator can act on: the whole cause chain, no backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> eyre::Result<()> {
+    match &cli.command {
+        Command::Keygen { output, force } => {
+            let key = keys::generate(output, *force)?;
+            println!("public key: {}", key.public_key());
+            println!("peer id:    {}", keys::peer_id(&key.seed())?);
+            println!("key file:   {} (mode 0600; keep it secret)", output.display());
+            return Ok(());
+        }
+        Command::CheckConfig { config } => {
+            let c = config::Config::load(config)?;
+            keys::read(&c.consensus.validator_key).map_err(|e| eyre::eyre!("consensus.validator_key: {e:#}"))?;
+            println!(
+                "{}: ok (network {}, {} validators)",
+                config.display(),
+                c.network.id,
+                c.consensus.validators.len()
+            );
+            return Ok(());
+        }
+        Command::Service { .. } => {}
+    }
     coinjecture_telemetry::init(cli.log_format, &cli.log_level)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")?;
@@ -50,6 +99,7 @@ fn main() -> eyre::Result<()> {
 
 async fn run(command: Command) -> eyre::Result<()> {
     match command {
+        Command::Keygen { .. } | Command::CheckConfig { .. } => Ok(()),
         Command::Service { name: ServiceName::CryptoCore, listen } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

@@ -325,6 +325,71 @@ impl From<&p::CommitCertificate> for v1::CommitCertificate {
     }
 }
 
+impl TryFrom<&v1::Proposal> for p::Proposal {
+    type Error = ConversionError;
+    fn try_from(pr: &v1::Proposal) -> Result<Self, Self::Error> {
+        let block = p::Block::try_from(required(&pr.block, "block")?).map_err(|e| e.within("block"))?;
+        let pol_round = match pr.pol_round {
+            -1 => None,
+            r if r >= 0 => Some(r as u32),
+            r => return Err(ConversionError::new("pol_round", format!("must be -1 or a round, found {r}"))),
+        };
+        Ok(Self {
+            chain_id: p::ChainId::new(pr.chain_id.as_str())
+                .map_err(|e| ConversionError::new("chain_id", e.to_string()))?,
+            height: pr.height,
+            round: pr.round,
+            pol_round,
+            timestamp_ms: pr.timestamp_ms,
+            block,
+            proposer: public_key(&pr.proposer, "proposer")?,
+            signature: signature(&pr.signature, "signature")?,
+        })
+    }
+}
+
+impl From<&p::Proposal> for v1::Proposal {
+    fn from(pr: &p::Proposal) -> Self {
+        Self {
+            chain_id: pr.chain_id.to_string(),
+            height: pr.height,
+            round: pr.round,
+            pol_round: pr.pol_round.map_or(-1, |r| i32::try_from(r).unwrap_or(i32::MAX)),
+            block: Some((&pr.block).into()),
+            proposer: pr.proposer.0.to_vec(),
+            timestamp_ms: pr.timestamp_ms,
+            signature: pr.signature.0.to_vec(),
+        }
+    }
+}
+
+/// A finalized block with its certificate, as carried in `Block.commit_certificate`.
+pub fn finalized_block(b: &v1::Block) -> Result<(p::Block, p::CommitCertificate), ConversionError> {
+    let block = p::Block::try_from(b)?;
+    let cert = required(&b.commit_certificate, "commit_certificate")?;
+    let cert = p::CommitCertificate::try_from(cert).map_err(|e| e.within("commit_certificate"))?;
+    Ok((block, cert))
+}
+
+/// The protobuf form of a finalized block with its certificate.
+pub fn finalized_block_to_pb(block: &p::Block, certificate: &p::CommitCertificate) -> v1::Block {
+    let mut pb = v1::Block::from(block);
+    pb.commit_certificate = Some(certificate.into());
+    pb
+}
+
+impl From<&p::Evidence> for v1::Evidence {
+    fn from(e: &p::Evidence) -> Self {
+        let p::Evidence::DuplicateVote { vote_a, vote_b } = e;
+        Self {
+            kind: Some(v1::evidence::Kind::DuplicateVote(v1::DuplicateVote {
+                vote_a: Some(vote_a.into()),
+                vote_b: Some(vote_b.into()),
+            })),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +432,30 @@ mod tests {
         bad[1].tx_type = 1;
         bad[1].codec_version = 2;
         assert_eq!(transactions(&bad, "transactions").unwrap_err().field, "transactions[1].codec_version");
+    }
+
+    #[test]
+    fn proposal_round_trips_and_pol_round_is_checked() {
+        let block = p::Block {
+            header: p::BlockHeader { codec_version: 1, block_index: 4, ..Default::default() },
+            transactions: vec![],
+        };
+        let proposal = p::Proposal {
+            chain_id: p::ChainId::new("coinjecture-go-testnet").unwrap(),
+            height: 4,
+            round: 2,
+            pol_round: Some(1),
+            timestamp_ms: 9,
+            block,
+            proposer: p::PublicKey([1; 32]),
+            signature: p::Signature([2; 64]),
+        };
+        let pb = v1::Proposal::from(&proposal);
+        assert_eq!(p::Proposal::try_from(&pb).unwrap(), proposal);
+        let none = v1::Proposal { pol_round: -1, ..pb.clone() };
+        assert_eq!(p::Proposal::try_from(&none).unwrap().pol_round, None);
+        let bad = v1::Proposal { pol_round: -2, ..pb };
+        assert_eq!(p::Proposal::try_from(&bad).unwrap_err().field, "pol_round");
     }
 
     #[test]

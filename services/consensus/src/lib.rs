@@ -29,10 +29,16 @@
 //! [`Engine`] is sans-I/O: `handle(now, Input) -> Vec<Action>`. The simulator
 //! (`tests/simulation`) drives many engines over a seeded lossy network with virtual time.
 
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod engine;
+pub mod mempool;
+#[cfg(feature = "driver")]
+pub mod service;
 pub mod sign_state;
 pub mod validators;
 
 pub use engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout, TimeoutKind};
+pub use mempool::{Mempool, MempoolConfig, MempoolError};
 pub use sign_state::{SignDecision, SignState, SignStep};
 pub use validators::{QuorumMode, ValidatorError, ValidatorSchedule, ValidatorSet};

@@ -1,0 +1,387 @@
+//! Node configuration: YAML files shaped like `configs/network-a-validator.yaml`, every key
+//! overridable by a `COINJECTURE_<SECTION>_<KEY>` environment variable, validated at start-up
+//! with a one-line error that names the key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use eyre::{bail, eyre};
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    pub(crate) network: NetworkSection,
+    pub(crate) consensus: ConsensusSection,
+    pub(crate) p2p: P2pSection,
+    pub(crate) api: ApiSection,
+    pub(crate) database: DatabaseSection,
+    #[serde(default)]
+    pub(crate) logger: LoggerSection,
+    /// Network B: the shared crypto-core service. Absent on Network A (hashing in process).
+    #[serde(default)]
+    pub(crate) crypto_core: Option<CryptoCoreSection>,
+    /// Network B: start-up checks of the Rust core.
+    #[serde(default)]
+    pub(crate) rust: RustSection,
+    #[serde(default)]
+    pub(crate) otel: OtelSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NetworkSection {
+    /// The chain id, e.g. `coinjecture-go-testnet`.
+    pub(crate) id: String,
+    /// A short label for logs and metrics, e.g. `A`.
+    pub(crate) name: String,
+    /// The genesis file (YAML; see `configs/`).
+    pub(crate) genesis: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsensusSection {
+    /// e.g. `2s`, `500ms`.
+    pub(crate) block_time: String,
+    /// `crash` or `byzantine`.
+    pub(crate) quorum: String,
+    /// This node's validator key file (also its p2p identity).
+    pub(crate) validator_key: PathBuf,
+    /// Public keys (hex) of the validators, in proposer order.
+    pub(crate) validators: Vec<String>,
+    /// Validator-set changes: from `height` on, `validators` vote.
+    #[serde(default)]
+    pub(crate) validator_changes: Vec<ValidatorChange>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ValidatorChange {
+    pub(crate) height: u64,
+    pub(crate) validators: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct P2pSection {
+    /// Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/9000`.
+    pub(crate) listen_addrs: Vec<String>,
+    /// Peers to dial, `/ip4/1.2.3.4/tcp/9000/p2p/<peer id>`.
+    #[serde(default)]
+    pub(crate) bootstrap_peers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApiSection {
+    /// REST and public gRPC port.
+    pub(crate) port: u16,
+    /// Address to bind, default 0.0.0.0.
+    #[serde(default = "default_bind")]
+    pub(crate) bind: String,
+    /// Internal gRPC port of the services (consensus, ledger, p2p-gateway, crypto-core) when run split.
+    #[serde(default)]
+    pub(crate) grpc_port: Option<u16>,
+}
+
+fn default_bind() -> String {
+    "0.0.0.0".into()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatabaseSection {
+    /// The SQLite file, e.g. `./data/network-a.db`.
+    pub(crate) path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoggerSection {
+    #[serde(default = "default_level")]
+    pub(crate) level: String,
+    #[serde(default = "default_format")]
+    pub(crate) format: String,
+}
+
+impl Default for LoggerSection {
+    fn default() -> Self {
+        Self { level: default_level(), format: default_format() }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+fn default_format() -> String {
+    "json".into()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CryptoCoreSection {
+    /// e.g. `http://crypto-core:50051`.
+    pub(crate) endpoint: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RustSection {
+    /// Run the golden vectors at start-up (against crypto-core when configured) and refuse to
+    /// start on any mismatch.
+    #[serde(default)]
+    pub(crate) verify_golden_vectors: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OtelSection {
+    /// OTLP/gRPC collector, e.g. `http://127.0.0.1:4317`; empty disables tracing export.
+    #[serde(default)]
+    pub(crate) endpoint: String,
+}
+
+/// `COINJECTURE_*` overrides (flat: `COINJECTURE_API_PORT=8081`, lists comma-separated).
+#[derive(Debug, Default, Deserialize)]
+struct EnvOverrides {
+    network_id: Option<String>,
+    network_name: Option<String>,
+    network_genesis: Option<PathBuf>,
+    consensus_block_time: Option<String>,
+    consensus_quorum: Option<String>,
+    consensus_validator_key: Option<PathBuf>,
+    consensus_validators: Option<String>,
+    p2p_listen_addrs: Option<String>,
+    p2p_bootstrap_peers: Option<String>,
+    api_port: Option<u16>,
+    api_bind: Option<String>,
+    api_grpc_port: Option<u16>,
+    database_path: Option<PathBuf>,
+    logger_level: Option<String>,
+    logger_format: Option<String>,
+    crypto_core_endpoint: Option<String>,
+    rust_verify_golden_vectors: Option<bool>,
+    otel_endpoint: Option<String>,
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+impl Config {
+    /// Loads `path`, applies `COINJECTURE_*` overrides from the environment, validates.
+    pub(crate) fn load(path: &Path) -> eyre::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| eyre!("cannot read config {}: {e}", path.display()))?;
+        let mut config = Self::parse(&text).map_err(|e| eyre!("config {}: {e}", path.display()))?;
+        config.apply_env(std::env::vars())?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses YAML text; unknown keys are errors naming the key.
+    pub(crate) fn parse(text: &str) -> eyre::Result<Self> {
+        serde_yaml::from_str(text).map_err(|e| eyre!("{e}"))
+    }
+
+    /// Applies overrides from `(name, value)` pairs (the environment).
+    pub(crate) fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> eyre::Result<()> {
+        let o: EnvOverrides = envy::prefixed("COINJECTURE_")
+            .from_iter(vars.into_iter().filter(|(k, _)| k.starts_with("COINJECTURE_")))
+            .map_err(|e| eyre!("environment override (COINJECTURE_<SECTION>_<KEY>): {e}"))?;
+        let set = |dst: &mut String, v: Option<String>| {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        };
+        set(&mut self.network.id, o.network_id);
+        set(&mut self.network.name, o.network_name);
+        if let Some(v) = o.network_genesis {
+            self.network.genesis = v;
+        }
+        set(&mut self.consensus.block_time, o.consensus_block_time);
+        set(&mut self.consensus.quorum, o.consensus_quorum);
+        if let Some(v) = o.consensus_validator_key {
+            self.consensus.validator_key = v;
+        }
+        if let Some(v) = o.consensus_validators {
+            self.consensus.validators = list(&v);
+        }
+        if let Some(v) = o.p2p_listen_addrs {
+            self.p2p.listen_addrs = list(&v);
+        }
+        if let Some(v) = o.p2p_bootstrap_peers {
+            self.p2p.bootstrap_peers = list(&v);
+        }
+        if let Some(v) = o.api_port {
+            self.api.port = v;
+        }
+        set(&mut self.api.bind, o.api_bind);
+        if o.api_grpc_port.is_some() {
+            self.api.grpc_port = o.api_grpc_port;
+        }
+        if let Some(v) = o.database_path {
+            self.database.path = v;
+        }
+        set(&mut self.logger.level, o.logger_level);
+        set(&mut self.logger.format, o.logger_format);
+        if let Some(endpoint) = o.crypto_core_endpoint {
+            self.crypto_core = Some(CryptoCoreSection { endpoint });
+        }
+        if let Some(v) = o.rust_verify_golden_vectors {
+            self.rust.verify_golden_vectors = v;
+        }
+        set(&mut self.otel.endpoint, o.otel_endpoint);
+        Ok(())
+    }
+
+    /// Relative file paths are relative to the config file's directory.
+    fn resolve_paths(&mut self, base: &Path) {
+        for p in [&mut self.network.genesis, &mut self.consensus.validator_key, &mut self.database.path] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    /// Checks every value, naming the key of the first bad one.
+    pub(crate) fn validate(&self) -> eyre::Result<()> {
+        coinjecture_primitives::ChainId::new(self.network.id.as_str()).map_err(|e| eyre!("network.id: {e}"))?;
+        parse_duration(&self.consensus.block_time).map_err(|e| eyre!("consensus.block_time: {e}"))?;
+        quorum(&self.consensus.quorum).map_err(|e| eyre!("consensus.quorum: {e}"))?;
+        if self.consensus.validators.is_empty() {
+            bail!("consensus.validators: at least one validator is needed");
+        }
+        for (i, v) in self.consensus.validators.iter().enumerate() {
+            coinjecture_primitives::PublicKey::from_hex_named(v, "public key")
+                .map_err(|e| eyre!("consensus.validators[{i}]: {e}"))?;
+        }
+        for (c, change) in self.consensus.validator_changes.iter().enumerate() {
+            for (i, v) in change.validators.iter().enumerate() {
+                coinjecture_primitives::PublicKey::from_hex_named(v, "public key")
+                    .map_err(|e| eyre!("consensus.validator_changes[{c}].validators[{i}]: {e}"))?;
+            }
+        }
+        if self.p2p.listen_addrs.is_empty() {
+            bail!("p2p.listen_addrs: at least one listen address is needed");
+        }
+        for (i, a) in self.p2p.listen_addrs.iter().enumerate() {
+            if !a.starts_with('/') {
+                bail!("p2p.listen_addrs[{i}]: {a:?} is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/9000)");
+            }
+        }
+        for (i, a) in self.p2p.bootstrap_peers.iter().enumerate() {
+            if !a.starts_with('/') || !a.contains("/p2p/") {
+                bail!("p2p.bootstrap_peers[{i}]: {a:?} must be a multiaddr ending in /p2p/<peer id>");
+            }
+        }
+        if self.api.port == 0 {
+            bail!("api.port: must not be 0");
+        }
+        self.logger.format.parse::<coinjecture_telemetry::LogFormat>().map_err(|e| eyre!("logger.format: {e}"))?;
+        if let Some(cc) = &self.crypto_core
+            && !(cc.endpoint.starts_with("http://") || cc.endpoint.starts_with("https://"))
+        {
+            bail!("crypto_core.endpoint: {:?} must start with http:// or https://", cc.endpoint);
+        }
+        if !self.consensus.validator_key.exists() {
+            bail!(
+                "consensus.validator_key: {} does not exist (create it with `coinjectured keygen --output FILE`)",
+                self.consensus.validator_key.display()
+            );
+        }
+        if !self.network.genesis.exists() {
+            bail!("network.genesis: {} does not exist", self.network.genesis.display());
+        }
+        Ok(())
+    }
+}
+
+/// `2s`, `500ms`, `1m`, `1.5s`.
+pub(crate) fn parse_duration(s: &str) -> eyre::Result<Duration> {
+    let s = s.trim();
+    let (number, unit) = s.find(|c: char| c.is_ascii_alphabetic()).map_or((s, ""), |i| s.split_at(i));
+    let value: f64 = number.trim().parse().map_err(|_| eyre!("{s:?} is not a duration like 2s or 500ms"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => bail!("{s:?} has no unit (use ms, s or m)"),
+    };
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) {
+        bail!("{s:?} must be between 1ms and 1h");
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `crash` or `byzantine`.
+pub(crate) fn quorum(s: &str) -> eyre::Result<coinjecture_consensus::QuorumMode> {
+    match s {
+        "crash" => Ok(coinjecture_consensus::QuorumMode::Crash),
+        "byzantine" => Ok(coinjecture_consensus::QuorumMode::Byzantine),
+        other => bail!("{other:?} is not one of crash, byzantine"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> String {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        std::fs::read_to_string(format!("{dir}/../../configs/network-a-validator.yaml")).unwrap()
+    }
+
+    #[test]
+    fn shipped_configs_parse() {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        for name in ["network-a-validator.yaml", "network-b-go-validator.yaml"] {
+            let text = std::fs::read_to_string(format!("{dir}/../../configs/{name}")).unwrap();
+            Config::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let bad = sample().replace("block_time:", "block_tme:");
+        let err = Config::parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("block_tme"), "{err}");
+        let mut c = Config::parse(&sample()).unwrap();
+        c.consensus.block_time = "2 parsecs".into();
+        assert!(c.validate().unwrap_err().to_string().starts_with("consensus.block_time"));
+        let mut c = Config::parse(&sample()).unwrap();
+        c.consensus.validators[0] = "abc".into();
+        assert!(c.validate().unwrap_err().to_string().starts_with("consensus.validators[0]"));
+        let mut c = Config::parse(&sample()).unwrap();
+        c.consensus.quorum = "majority".into();
+        assert!(c.validate().unwrap_err().to_string().starts_with("consensus.quorum"));
+    }
+
+    #[test]
+    fn environment_overrides_win() {
+        let mut c = Config::parse(&sample()).unwrap();
+        let vars = [
+            ("COINJECTURE_API_PORT", "8081"),
+            ("COINJECTURE_P2P_BOOTSTRAP_PEERS", "/ip4/127.0.0.1/tcp/9001/p2p/x, /ip4/127.0.0.1/tcp/9002/p2p/y"),
+            ("COINJECTURE_CRYPTO_CORE_ENDPOINT", "http://127.0.0.1:50051"),
+            ("UNRELATED", "1"),
+        ];
+        c.apply_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        assert_eq!(c.api.port, 8081);
+        assert_eq!(c.p2p.bootstrap_peers.len(), 2);
+        assert_eq!(c.crypto_core.unwrap().endpoint, "http://127.0.0.1:50051");
+        let mut c = Config::parse(&sample()).unwrap();
+        let err = c.apply_env([("COINJECTURE_API_PORT".to_string(), "eighty".to_string())]).unwrap_err();
+        assert!(err.to_string().contains("API_PORT"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("2").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}

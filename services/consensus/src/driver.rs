@@ -1,0 +1,793 @@
+//! The driver: runs an [`Engine`] against the real world — the ledger (through the `Ledger`
+//! gRPC contract), the network (p2p-gateway), a clock with timers, the mempool, and the
+//! persisted signing state — and serves the `Consensus` gRPC service through a [`DriverHandle`].
+//!
+//! One task owns everything; inputs are processed one at a time and every action is carried out
+//! before the next input, in order, so `PersistSignState` is durable before the `Broadcast` after
+//! it and a `Commit` is in SQLite before the engine sees anything else.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_primitives::consensus::Evidence;
+use coinjecture_primitives::{
+    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, limits,
+};
+use coinjecture_proto::convert;
+use coinjecture_proto::v1 as pb;
+use tokio::sync::{mpsc, oneshot, watch};
+use tonic::Status;
+
+use crate::engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout};
+use crate::mempool::{Mempool, MempoolConfig, MempoolError};
+use crate::sign_state::SignState;
+use crate::validators::ValidatorSchedule;
+
+/// The finalized tip as the ledger reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    pub height: BlockHeight,
+    pub hash: Hash32,
+    pub timestamp_ms: i64,
+}
+
+/// The ledger's answer to a block execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    pub valid: bool,
+    pub message: String,
+    pub state_commitment: Option<Hash32>,
+    pub merkle_root: Option<Hash32>,
+    /// Indices of rejected transactions.
+    pub rejected: Vec<usize>,
+}
+
+/// What consensus needs from the ledger, as whole-batch calls.
+#[tonic::async_trait]
+pub trait LedgerApi: Send + Sync + 'static {
+    async fn tip(&self) -> Result<Tip, Status>;
+    async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status>;
+    /// One result per transaction: `Ok` or (reason, message).
+    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status>;
+    async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status>;
+    async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status>;
+    async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status>;
+}
+
+/// What consensus needs from the network.
+#[tonic::async_trait]
+pub trait NetworkApi: Send + Sync + 'static {
+    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status>;
+    /// Finalized blocks from `from` on, fetched from peers.
+    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status>;
+}
+
+/// An in-process service implementing the generated `Ledger` server trait (Network A's short
+/// cut: no socket, same contract).
+#[derive(Debug, Clone)]
+pub struct InProcessLedger<T>(pub Arc<T>);
+
+/// A remote ledger over gRPC.
+#[derive(Debug, Clone)]
+pub struct RemoteLedger(pub pb::ledger_client::LedgerClient<tonic::transport::Channel>);
+
+fn results(rs: Vec<pb::TransactionResult>) -> Vec<Result<(), (pb::TxRejectReason, String)>> {
+    rs.into_iter().map(|r| if r.accepted { Ok(()) } else { Err((r.reason(), r.message)) }).collect()
+}
+
+fn execution(r: pb::ExecuteBlockResponse) -> Execution {
+    let hash = |b: &[u8]| convert::hash32(b, "").ok();
+    Execution {
+        valid: r.valid,
+        state_commitment: hash(&r.state_commitment),
+        merkle_root: hash(&r.merkle_root),
+        rejected: r.results.iter().enumerate().filter(|(_, t)| !t.accepted).map(|(i, _)| i).collect(),
+        message: r.message,
+    }
+}
+
+/// The tip from the latest block (its header carries the millisecond time in `extra_data`).
+fn tip_of(block: Option<pb::Block>) -> Result<Tip, Status> {
+    let block = block.ok_or_else(|| Status::internal("the ledger returned no latest block"))?;
+    let block = Block::try_from(&block).map_err(Status::from)?;
+    Ok(Tip { height: block.header.block_index, hash: block.hash(), timestamp_ms: block.header.timestamp_ms() })
+}
+
+macro_rules! ledger_api_impl {
+    ($self:ident, $call:ident, $req:expr) => {{ $self.$call($req).await.map(|r| r.into_inner()) }};
+}
+
+#[tonic::async_trait]
+impl<T: pb::ledger_server::Ledger> LedgerApi for InProcessLedger<T> {
+    async fn tip(&self) -> Result<Tip, Status> {
+        let l = &self.0;
+        let info = ledger_api_impl!(l, get_chain_info, tonic::Request::new(pb::GetChainInfoRequest {}))?;
+        let req = pb::GetBlockByHeightRequest { height: info.tip_height };
+        tip_of(ledger_api_impl!(l, get_block_by_height, tonic::Request::new(req))?.block)
+    }
+    async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status> {
+        let l = &self.0;
+        let r = ledger_api_impl!(
+            l,
+            get_account,
+            tonic::Request::new(pb::LedgerGetAccountRequest { address: address.0.to_vec() })
+        )?;
+        Ok(r.account.map_or(0, |a| a.nonce))
+    }
+    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+        let l = &self.0;
+        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(Into::into).collect() };
+        Ok(results(ledger_api_impl!(l, check_transactions, tonic::Request::new(req))?.results))
+    }
+    async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
+        let l = &self.0;
+        let req = pb::ExecuteBlockRequest { block: Some(block.into()), draft };
+        Ok(execution(ledger_api_impl!(l, execute_block, tonic::Request::new(req))?))
+    }
+    async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status> {
+        let l = &self.0;
+        let req = pb::ApplyBlockRequest { block: Some(convert::finalized_block_to_pb(block, certificate)) };
+        ledger_api_impl!(l, apply_block, tonic::Request::new(req)).map(|_| ())
+    }
+    async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status> {
+        let l = &self.0;
+        match ledger_api_impl!(l, get_block_by_height, tonic::Request::new(pb::GetBlockByHeightRequest { height })) {
+            Ok(r) => finalized_from(r.block),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(s),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl LedgerApi for RemoteLedger {
+    async fn tip(&self) -> Result<Tip, Status> {
+        let mut l = self.0.clone();
+        let info = ledger_api_impl!(l, get_chain_info, pb::GetChainInfoRequest {})?;
+        tip_of(ledger_api_impl!(l, get_block_by_height, pb::GetBlockByHeightRequest { height: info.tip_height })?.block)
+    }
+    async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status> {
+        let mut l = self.0.clone();
+        let r = ledger_api_impl!(l, get_account, pb::LedgerGetAccountRequest { address: address.0.to_vec() })?;
+        Ok(r.account.map_or(0, |a| a.nonce))
+    }
+    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+        let mut l = self.0.clone();
+        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(Into::into).collect() };
+        Ok(results(ledger_api_impl!(l, check_transactions, req)?.results))
+    }
+    async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
+        let mut l = self.0.clone();
+        Ok(execution(ledger_api_impl!(l, execute_block, pb::ExecuteBlockRequest { block: Some(block.into()), draft })?))
+    }
+    async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status> {
+        let mut l = self.0.clone();
+        let req = pb::ApplyBlockRequest { block: Some(convert::finalized_block_to_pb(block, certificate)) };
+        ledger_api_impl!(l, apply_block, req).map(|_| ())
+    }
+    async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status> {
+        let mut l = self.0.clone();
+        match ledger_api_impl!(l, get_block_by_height, pb::GetBlockByHeightRequest { height }) {
+            Ok(r) => finalized_from(r.block),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(s),
+        }
+    }
+}
+
+fn finalized_from(block: Option<pb::Block>) -> Result<Option<(Block, CommitCertificate)>, Status> {
+    match block {
+        None => Ok(None),
+        // Genesis has no certificate; it is never served as a decided block.
+        Some(b) if b.commit_certificate.is_none() => Ok(None),
+        Some(b) => convert::finalized_block(&b).map(Some).map_err(Status::from),
+    }
+}
+
+/// Driver settings.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    pub engine: EngineConfig,
+    pub schedule: ValidatorSchedule,
+    pub mempool: MempoolConfig,
+    /// Most transactions in a block.
+    pub max_block_transactions: usize,
+    /// Most encoded transaction bytes in a block.
+    pub max_block_bytes: usize,
+    /// Where the signing state is kept (one small file, replaced atomically).
+    pub sign_state_path: PathBuf,
+    /// Short network label for logs and metrics (e.g. "A").
+    pub network_label: String,
+}
+
+/// Status snapshot published after every input.
+#[derive(Debug, Clone, Default)]
+pub struct DriverStatus {
+    pub finalized_height: BlockHeight,
+    pub finalized_hash: Hash32,
+    pub finalized_timestamp_ms: i64,
+    pub height: BlockHeight,
+    pub round: u32,
+    pub step: Option<Step>,
+    pub proposer: Option<PublicKey>,
+    pub mempool_size: usize,
+    pub mempool_bytes: usize,
+    pub mempool_senders: usize,
+    pub syncing: bool,
+    pub blocks_produced: u64,
+    pub dropped: HashMap<String, u64>,
+}
+
+/// The result of submitting one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitResult {
+    pub tx_hash: Hash32,
+    pub outcome: Result<(), (pb::TxRejectReason, String)>,
+}
+
+enum Command {
+    Submit { txs: Vec<Transaction>, gossip: bool, reply: Option<oneshot::Sender<Vec<SubmitResult>>> },
+    Evidence { reply: oneshot::Sender<Vec<(Evidence, i64)>> },
+}
+
+/// A cloneable handle to a running driver (what the gRPC service and the API use).
+#[derive(Debug, Clone)]
+pub struct DriverHandle {
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<DriverStatus>,
+    pub chain_id: ChainId,
+    pub schedule: ValidatorSchedule,
+    pub local_validator: PublicKey,
+    pub mempool_config: MempoolConfig,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Submit { .. } => "Submit",
+            Self::Evidence { .. } => "Evidence",
+        })
+    }
+}
+
+impl DriverHandle {
+    /// Submits transactions: checked against the ledger, admitted to the mempool, gossiped.
+    pub async fn submit(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitResult>, Status> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Submit { txs, gossip: true, reply: Some(reply) })
+            .await
+            .map_err(|_| Status::unavailable("consensus driver stopped"))?;
+        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))
+    }
+
+    /// The latest status.
+    pub fn status(&self) -> DriverStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that changes after every input (for watchers, e.g. the API's block stream).
+    pub fn watch(&self) -> watch::Receiver<DriverStatus> {
+        self.status.clone()
+    }
+
+    /// Evidence recorded so far, with detection times.
+    pub async fn evidence(&self) -> Result<Vec<(Evidence, i64)>, Status> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Evidence { reply })
+            .await
+            .map_err(|_| Status::unavailable("consensus driver stopped"))?;
+        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))
+    }
+}
+
+/// Errors that stop the driver (it never stops for bad input from peers).
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("reading the signing state {path}: {reason}")]
+    SignStateRead { path: PathBuf, reason: String },
+    #[error("writing the signing state {path}: {reason}")]
+    SignStateWrite { path: PathBuf, reason: String },
+    #[error("the ledger failed: {0}")]
+    Ledger(String),
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Loads the persisted signing state (None when the validator never signed).
+pub fn load_sign_state(path: &Path) -> Result<Option<SignState>, DriverError> {
+    match std::fs::read(path) {
+        Ok(bytes) => SignState::decode(&bytes)
+            .map(Some)
+            .map_err(|e| DriverError::SignStateRead { path: path.into(), reason: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DriverError::SignStateRead { path: path.into(), reason: e.to_string() }),
+    }
+}
+
+/// Writes the signing state durably: temp file, fsync, rename over, fsync the directory.
+pub fn store_sign_state(path: &Path, state: &SignState) -> Result<(), DriverError> {
+    use std::io::Write;
+    let err = |e: std::io::Error| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() };
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(&state.encode()).map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)?;
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        d.sync_all().map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The running driver's state.
+struct Driver<L, N> {
+    config: DriverConfig,
+    engine: Engine,
+    me: PublicKey,
+    ledger: L,
+    network: N,
+    mempool: Mempool,
+    nonces: HashMap<PublicKey, u64>,
+    timers: BTreeSet<(i64, Timeout)>,
+    evidence: VecDeque<(Evidence, i64)>,
+    status: watch::Sender<DriverStatus>,
+    blocks_produced: u64,
+    dropped: HashMap<String, u64>,
+    syncing: bool,
+    tip: Tip,
+}
+
+const MAX_EVIDENCE: usize = 10_000;
+
+/// Starts a driver; returns its handle and the task (which ends with an error only when the
+/// ledger or the signing-state file fails: the node must stop rather than sign blindly).
+pub async fn start<L: LedgerApi, N: NetworkApi>(
+    config: DriverConfig,
+    key: Keypair,
+    ledger: L,
+    network: N,
+    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
+    let tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+    let sign_state = load_sign_state(&config.sign_state_path)?;
+    let me = key.public_key();
+    let engine =
+        Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
+    let (status_tx, status_rx) = watch::channel(DriverStatus::default());
+    let (commands, command_rx) = mpsc::channel(1024);
+    let handle = DriverHandle {
+        commands,
+        status: status_rx,
+        chain_id: config.engine.chain_id.clone(),
+        schedule: config.schedule.clone(),
+        local_validator: me,
+        mempool_config: config.mempool.clone(),
+    };
+    let driver = Driver {
+        mempool: Mempool::new(config.mempool.clone()),
+        config,
+        engine,
+        me,
+        ledger,
+        network,
+        nonces: HashMap::new(),
+        timers: BTreeSet::new(),
+        evidence: VecDeque::new(),
+        status: status_tx,
+        blocks_produced: 0,
+        dropped: HashMap::new(),
+        syncing: false,
+        tip,
+    };
+    let task = tokio::spawn(driver.run(inbound, command_rx));
+    Ok((handle, task))
+}
+
+impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
+    async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<pb::ConsensusMessage>,
+        mut commands: mpsc::Receiver<Command>,
+    ) -> Result<(), DriverError> {
+        self.input(Input::Start).await?;
+        loop {
+            let next_timer = self.timers.first().map(|(at, _)| *at);
+            let sleep = async {
+                match next_timer {
+                    Some(at) => tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                message = inbound.recv() => match message {
+                    Some(m) => self.on_message(m).await?,
+                    None => return Ok(()),
+                },
+                command = commands.recv() => match command {
+                    Some(c) => self.on_command(c).await?,
+                    None => return Ok(()),
+                },
+                () = sleep => {
+                    let now = now_ms();
+                    while let Some((at, t)) = self.timers.first().copied() {
+                        if at > now {
+                            break;
+                        }
+                        self.timers.pop_first();
+                        self.input(Input::Timeout(t)).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    fn count_drop(&mut self, reason: &str) {
+        *self.dropped.entry(reason.to_string()).or_default() += 1;
+    }
+
+    async fn on_message(&mut self, message: pb::ConsensusMessage) -> Result<(), DriverError> {
+        use pb::consensus_message::Kind;
+        match message.kind {
+            Some(Kind::Proposal(p)) => match coinjecture_primitives::Proposal::try_from(&p) {
+                Ok(p) => self.input(Input::Proposal(p)).await?,
+                Err(e) => {
+                    tracing::debug!(error = %e, "malformed proposal dropped");
+                    self.count_drop("malformed");
+                }
+            },
+            Some(Kind::Vote(v)) => match coinjecture_primitives::Vote::try_from(&v) {
+                Ok(v) => self.input(Input::Vote(v)).await?,
+                Err(e) => {
+                    tracing::debug!(error = %e, "malformed vote dropped");
+                    self.count_drop("malformed");
+                }
+            },
+            Some(Kind::FinalizedBlock(b)) => match convert::finalized_block(&b) {
+                Ok((block, certificate)) => self.input(Input::DecidedBlock { block, certificate }).await?,
+                Err(e) => {
+                    tracing::debug!(error = %e, "malformed finalized block dropped");
+                    self.count_drop("malformed");
+                }
+            },
+            Some(Kind::Transactions(batch)) => match convert::transactions(&batch.transactions, "transactions") {
+                Ok(txs) => {
+                    self.submit(txs, false).await?;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "malformed transaction batch dropped");
+                    self.count_drop("malformed");
+                }
+            },
+            None => self.count_drop("malformed"),
+        }
+        Ok(())
+    }
+
+    async fn on_command(&mut self, command: Command) -> Result<(), DriverError> {
+        match command {
+            Command::Submit { txs, gossip, reply } => {
+                let results = self.submit(txs, gossip).await?;
+                if let Some(reply) = reply {
+                    let _ = reply.send(results);
+                }
+            }
+            Command::Evidence { reply } => {
+                let _ = reply.send(self.evidence.iter().cloned().collect());
+            }
+        }
+        self.publish_status();
+        Ok(())
+    }
+
+    async fn nonce_of(&mut self, sender: PublicKey) -> Result<u64, DriverError> {
+        if let Some(n) = self.nonces.get(&sender) {
+            return Ok(*n);
+        }
+        let n = self.ledger.account_nonce(sender).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        self.nonces.insert(sender, n);
+        Ok(n)
+    }
+
+    /// Admission: ledger check in one batch, then the mempool. A nonce ahead of the account
+    /// nonce is admitted when the gap is filled by pending transactions of the same sender.
+    async fn submit(&mut self, txs: Vec<Transaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
+        if txs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let verdicts = self.ledger.check(&txs).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let mut results = Vec::with_capacity(txs.len());
+        let mut admitted = Vec::new();
+        for (tx, verdict) in txs.into_iter().zip(verdicts) {
+            let hash = tx.hash();
+            let outcome = match verdict {
+                Ok(()) => Ok(()),
+                Err((pb::TxRejectReason::NonceTooHigh, message)) => {
+                    let base = self.nonce_of(tx.from).await?;
+                    let pending_up_to = (base..tx.nonce).all(|n| self.mempool_has(tx.from, n));
+                    if pending_up_to { Ok(()) } else { Err((pb::TxRejectReason::NonceTooHigh, message)) }
+                }
+                Err(e) => Err(e),
+            };
+            let outcome = match outcome {
+                Ok(()) => {
+                    let size = tx.encoded_len_hint();
+                    match self.mempool.add(tx.clone(), hash, size) {
+                        Ok(()) => {
+                            admitted.push(tx);
+                            Ok(())
+                        }
+                        Err(MempoolError::Duplicate(_)) => {
+                            Err((pb::TxRejectReason::Duplicate, "already pending".into()))
+                        }
+                        Err(e @ MempoolError::NonceTaken { .. }) => Err((pb::TxRejectReason::Duplicate, e.to_string())),
+                        Err(e) => Err((pb::TxRejectReason::MempoolFull, e.to_string())),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            results.push(SubmitResult { tx_hash: hash, outcome });
+        }
+        if gossip && !admitted.is_empty() {
+            let batch = pb::TransactionBatch { transactions: admitted.iter().map(Into::into).collect() };
+            let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
+            if let Err(e) = self.network.publish(message).await {
+                tracing::warn!(error = %e, "gossiping transactions failed");
+            }
+        }
+        Ok(results)
+    }
+
+    fn mempool_has(&self, sender: PublicKey, nonce: u64) -> bool {
+        // The mempool is keyed by hash; look the (sender, nonce) up through selection order.
+        self.mempool.has_nonce(&sender, nonce)
+    }
+
+    async fn input(&mut self, input: Input) -> Result<(), DriverError> {
+        let mut queue: VecDeque<Input> = VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            let actions = self.engine.handle(now_ms(), input);
+            for action in actions {
+                if let Some(next) = self.act(action).await? {
+                    queue.push_back(next);
+                }
+            }
+        }
+        self.publish_status();
+        Ok(())
+    }
+
+    async fn broadcast(&self, message: pb::ConsensusMessage) {
+        if let Err(e) = self.network.publish(message).await {
+            tracing::warn!(error = %e, "publishing a consensus message failed");
+        }
+    }
+
+    /// Carries out one action; returns an input to feed back (answers to engine requests).
+    async fn act(&mut self, action: Action) -> Result<Option<Input>, DriverError> {
+        use pb::consensus_message::Kind;
+        match action {
+            Action::PersistSignState(state) => store_sign_state(&self.config.sign_state_path, &state)?,
+            Action::Broadcast(Message::Proposal(p)) => {
+                self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Proposal((&p).into())) }).await;
+            }
+            Action::Broadcast(Message::Vote(v)) => {
+                self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Vote((&v).into())) }).await;
+            }
+            Action::ScheduleTimeout { at_ms, timeout } => {
+                self.timers.insert((at_ms, timeout));
+            }
+            Action::BuildBlock { height, round, min_timestamp_ms } => {
+                let block = self.build_block(height, round, min_timestamp_ms).await?;
+                return Ok(Some(Input::BlockBuilt { height, round, block }));
+            }
+            Action::ValidateBlock(block) => {
+                let hash = block.hash();
+                let valid = match self.ledger.execute(&block, false).await {
+                    Ok(e) => {
+                        if !e.valid {
+                            tracing::info!(block = %hash, reason = %e.message, "proposed block rejected");
+                        }
+                        e.valid
+                    }
+                    Err(e) => return Err(DriverError::Ledger(e.to_string())),
+                };
+                return Ok(Some(Input::BlockValidity { block_hash: hash, valid }));
+            }
+            Action::Commit { block, certificate } => self.commit(block, certificate).await?,
+            Action::RequestSync { from_height } => {
+                self.syncing = true;
+                match self.network.request_blocks(from_height, 100).await {
+                    Ok(blocks) => {
+                        for (block, certificate) in blocks {
+                            // Feed in order; the engine buffers and checks certificates.
+                            let actions = self.engine.handle(now_ms(), Input::DecidedBlock { block, certificate });
+                            for a in actions {
+                                if let Some(next) = Box::pin(self.act(a)).await? {
+                                    Box::pin(self.input(next)).await?;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, from_height, "sync request failed"),
+                }
+            }
+            Action::BroadcastDecided { height } => {
+                if let Ok(Some((block, certificate))) = self.ledger.finalized(height).await {
+                    let pb_block = convert::finalized_block_to_pb(&block, &certificate);
+                    self.broadcast(pb::ConsensusMessage { kind: Some(Kind::FinalizedBlock(pb_block)) }).await;
+                }
+            }
+            Action::Evidence(e) => {
+                let Evidence::DuplicateVote { vote_a, .. } = &e;
+                tracing::warn!(validator = %vote_a.validator, height = vote_a.height, round = vote_a.round, "equivocation detected");
+                if self.evidence.len() >= MAX_EVIDENCE {
+                    self.evidence.pop_front();
+                }
+                self.evidence.push_back((e, now_ms()));
+            }
+            Action::Dropped(reason) => {
+                let name = drop_name(reason);
+                tracing::debug!(reason = name, "consensus input dropped");
+                self.count_drop(name);
+            }
+        }
+        Ok(None)
+    }
+
+    async fn build_block(
+        &mut self,
+        height: BlockHeight,
+        round: u32,
+        min_timestamp_ms: i64,
+    ) -> Result<Block, DriverError> {
+        let started = std::time::Instant::now();
+        let senders: Vec<PublicKey> = self.mempool.senders().copied().collect();
+        for s in senders {
+            self.nonce_of(s).await?;
+        }
+        let mut txs = {
+            let nonces = &self.nonces;
+            self.mempool.select(self.config.max_block_transactions, self.config.max_block_bytes, |k| {
+                nonces.get(k).copied().unwrap_or(0)
+            })
+        };
+        if txs.is_empty() {
+            tracing::warn!(network = %self.config.network_label, block_number = height, "No transactions in mempool");
+        }
+        let timestamp_ms = now_ms().max(min_timestamp_ms);
+        let mut header = BlockHeader {
+            codec_version: 1,
+            block_index: height,
+            timestamp: timestamp_ms.div_euclid(1000),
+            parent_hash: self.tip.hash,
+            merkle_root: Hash32::ZERO,
+            miner_address: self.me,
+            commitment: Hash32::ZERO,
+            difficulty_target: 0,
+            nonce: 0,
+            extra_data: Vec::new(),
+        };
+        let extra = |state_commitment: Hash32| PoaExtra {
+            round,
+            timestamp_millis: timestamp_ms.rem_euclid(1000) as u16,
+            state_commitment,
+            chain_id: None,
+        };
+        // Draft execution computes the Merkle root and state commitment; transactions the
+        // ledger rejects (e.g. balance spent by an earlier one) leave the block and the mempool.
+        for _ in 0..3 {
+            header.extra_data = extra(Hash32::ZERO).encode();
+            let draft = Block { header: header.clone(), transactions: txs.clone() };
+            let e = self.ledger.execute(&draft, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+            if e.rejected.is_empty() {
+                if let (Some(root), Some(state)) = (e.merkle_root, e.state_commitment) {
+                    header.merkle_root = root;
+                    header.extra_data = extra(state).encode();
+                    tracing::debug!(height, txs = txs.len(), ms = started.elapsed().as_millis() as u64, "block built");
+                    return Ok(Block { header, transactions: txs });
+                }
+                break;
+            }
+            let bad: Vec<Hash32> = e.rejected.iter().filter_map(|i| txs.get(*i)).map(Transaction::hash).collect();
+            self.mempool.remove_committed(&bad);
+            let keep: Vec<Transaction> =
+                txs.into_iter().enumerate().filter(|(i, _)| !e.rejected.contains(i)).map(|(_, t)| t).collect();
+            txs = keep;
+        }
+        // Fall back to an empty block (always valid) rather than miss the slot.
+        let empty = Block { header: header.clone(), transactions: Vec::new() };
+        let e = self.ledger.execute(&empty, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        header.merkle_root = e.merkle_root.unwrap_or(Hash32::ZERO);
+        header.extra_data = extra(e.state_commitment.unwrap_or(Hash32::ZERO)).encode();
+        Ok(Block { header, transactions: Vec::new() })
+    }
+
+    async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
+        let height = block.header.block_index;
+        self.ledger.apply(&block, &certificate).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let hashes: Vec<Hash32> = block.transactions.iter().map(Transaction::hash).collect();
+        self.mempool.remove_committed(&hashes);
+        for tx in &block.transactions {
+            let next = tx.nonce.saturating_add(1);
+            let n = self.nonces.entry(tx.from).or_insert(next);
+            *n = (*n).max(next);
+        }
+        let nonces = &self.nonces;
+        self.mempool.prune(|k| nonces.get(k).copied().unwrap_or(0));
+        self.nonces.retain(|k, _| self.mempool.has_sender(k));
+        self.tip = Tip { height, hash: block.hash(), timestamp_ms: block.header.timestamp_ms() };
+        self.syncing = false;
+        let proposer = block.header.miner_address;
+        if proposer == self.me {
+            self.blocks_produced += 1;
+            tracing::info!(
+                network = %self.config.network_label,
+                block_number = height,
+                tx_count = block.transactions.len(),
+                block_hash = %self.tip.hash,
+                "New block produced"
+            );
+        } else {
+            tracing::info!(
+                network = %self.config.network_label,
+                block_number = height,
+                tx_count = block.transactions.len(),
+                validator = %proposer,
+                "Block accepted"
+            );
+        }
+        Ok(())
+    }
+
+    fn publish_status(&self) {
+        let set = self.engine.validator_set();
+        let status = DriverStatus {
+            finalized_height: self.tip.height,
+            finalized_hash: self.tip.hash,
+            finalized_timestamp_ms: self.tip.timestamp_ms,
+            height: self.engine.height(),
+            round: self.engine.round(),
+            step: Some(self.engine.step()),
+            proposer: Some(set.proposer(self.engine.height(), self.engine.round())),
+            mempool_size: self.mempool.len(),
+            mempool_bytes: self.mempool.bytes(),
+            mempool_senders: self.mempool.senders().count(),
+            syncing: self.syncing,
+            blocks_produced: self.blocks_produced,
+            dropped: self.dropped.clone(),
+        };
+        self.status.send_replace(status);
+    }
+}
+
+fn drop_name(reason: DropReason) -> &'static str {
+    match reason {
+        DropReason::WrongChain => "wrong_chain",
+        DropReason::OldHeight => "old_height",
+        DropReason::FutureHeightBufferFull => "future_height",
+        DropReason::RoundTooFarAhead => "round_too_far_ahead",
+        DropReason::NotAValidator => "not_a_validator",
+        DropReason::WrongProposer => "wrong_proposer",
+        DropReason::BadSignature => "bad_signature",
+        DropReason::BlockMismatch => "block_mismatch",
+        DropReason::Duplicate => "duplicate",
+        DropReason::Equivocation => "equivocation",
+        DropReason::BadCertificate => "bad_certificate",
+    }
+}
+
+/// Default block limits: the chain's, and a byte budget well inside the 16 MiB message limit.
+pub fn default_block_limits() -> (usize, usize) {
+    (10_000, limits::MAX_MESSAGE_BYTES / 2)
+}

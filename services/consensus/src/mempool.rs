@@ -1,0 +1,304 @@
+//! The mempool: transactions waiting for a block.
+//!
+//! - **Bounded**: at most `max_transactions` and `max_bytes` in total and `max_per_account` per
+//!   sender; a transaction beyond a bound is refused (`MempoolFull` / `AccountLimit`), never
+//!   silently dropped, so clients see back-pressure.
+//! - **Deduplicated** by transaction hash; a second transaction with the same (sender, nonce)
+//!   replaces the first only if it pays a strictly higher `gas_price` (fee bump).
+//! - **Selection** for a block: each sender's transactions in nonce order starting at the
+//!   sender's account nonce, with no gaps (a gap would make the block invalid); across senders,
+//!   the highest `gas_price` first, ties by arrival order (first come, first served).
+//! - **Eviction** after each block: committed transactions and any whose nonce is now below the
+//!   sender's account nonce are removed ([`Mempool::prune`]).
+//!
+//! Stateful validity (balance, signature) is checked before admission by the ledger's
+//! `CheckTransactions`; the mempool only orders and bounds.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use coinjecture_primitives::{Hash32, PublicKey, Transaction};
+
+/// Mempool bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MempoolConfig {
+    pub max_transactions: usize,
+    pub max_bytes: usize,
+    pub max_per_account: usize,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        Self { max_transactions: 200_000, max_bytes: 256 * 1024 * 1024, max_per_account: 10_000 }
+    }
+}
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MempoolError {
+    #[error("transaction {0} is already in the mempool")]
+    Duplicate(Hash32),
+    #[error("the mempool is full ({count} transactions, {bytes} bytes)")]
+    MempoolFull { count: usize, bytes: usize },
+    #[error("sender {sender} already has {limit} pending transactions")]
+    AccountLimit { sender: PublicKey, limit: usize },
+    #[error("sender {sender} already has nonce {nonce} pending at a gas price ≥ {gas_price}")]
+    NonceTaken { sender: PublicKey, nonce: u64, gas_price: u64 },
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    tx: Transaction,
+    hash: Hash32,
+    size: usize,
+    arrival: u64,
+}
+
+/// Pending transactions.
+#[derive(Debug, Default)]
+pub struct Mempool {
+    config: MempoolConfig,
+    by_hash: HashMap<Hash32, (PublicKey, u64)>,
+    by_sender: HashMap<PublicKey, BTreeMap<u64, Entry>>,
+    bytes: usize,
+    arrivals: u64,
+}
+
+/// A sender's next transaction competing for the next block slot.
+#[derive(Debug, PartialEq, Eq)]
+struct Head {
+    gas_price: u64,
+    arrival: Reverse<u64>,
+    sender: PublicKey,
+    nonce: u64,
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.gas_price, self.arrival).cmp(&(other.gas_price, other.arrival))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Mempool {
+    /// An empty mempool with these bounds.
+    pub fn new(config: MempoolConfig) -> Self {
+        Self { config, ..Self::default() }
+    }
+
+    /// Number of pending transactions.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// Encoded bytes of all pending transactions.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// True if a transaction with this hash is pending.
+    pub fn contains(&self, hash: &Hash32) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
+    /// Admits a transaction (already checked by the ledger) whose hash and encoded size are given.
+    pub fn add(&mut self, tx: Transaction, hash: Hash32, size: usize) -> Result<(), MempoolError> {
+        if self.by_hash.contains_key(&hash) {
+            return Err(MempoolError::Duplicate(hash));
+        }
+        let sender = tx.from;
+        let replaced = match self.by_sender.get(&sender).and_then(|q| q.get(&tx.nonce)) {
+            Some(existing) if existing.tx.gas_price >= tx.gas_price => {
+                return Err(MempoolError::NonceTaken { sender, nonce: tx.nonce, gas_price: existing.tx.gas_price });
+            }
+            Some(existing) => Some((existing.hash, existing.size)),
+            None => None,
+        };
+        let pending = self.by_sender.get(&sender).map_or(0, BTreeMap::len);
+        if replaced.is_none() && pending >= self.config.max_per_account {
+            return Err(MempoolError::AccountLimit { sender, limit: self.config.max_per_account });
+        }
+        let freed = replaced.map_or(0, |(_, s)| s);
+        let count_after = self.len() + usize::from(replaced.is_none());
+        if count_after > self.config.max_transactions || self.bytes - freed + size > self.config.max_bytes {
+            return Err(MempoolError::MempoolFull { count: self.len(), bytes: self.bytes });
+        }
+        if let Some((old_hash, old_size)) = replaced {
+            self.by_hash.remove(&old_hash);
+            self.bytes -= old_size;
+        }
+        self.arrivals += 1;
+        self.bytes += size;
+        self.by_hash.insert(hash, (sender, tx.nonce));
+        let nonce = tx.nonce;
+        self.by_sender.entry(sender).or_default().insert(nonce, Entry { tx, hash, size, arrival: self.arrivals });
+        Ok(())
+    }
+
+    /// Chooses transactions for a block: at most `max_transactions` and `max_bytes`, each
+    /// sender's in gap-free nonce order from `account_nonce(sender)`, highest gas price first.
+    pub fn select(
+        &self,
+        max_transactions: usize,
+        max_bytes: usize,
+        account_nonce: impl Fn(&PublicKey) -> u64,
+    ) -> Vec<Transaction> {
+        let mut heap = BinaryHeap::new();
+        for (sender, queue) in &self.by_sender {
+            let nonce = account_nonce(sender);
+            if let Some(e) = queue.get(&nonce) {
+                heap.push(Head { gas_price: e.tx.gas_price, arrival: Reverse(e.arrival), sender: *sender, nonce });
+            }
+        }
+        let mut chosen = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(head) = heap.pop() {
+            if chosen.len() >= max_transactions {
+                break;
+            }
+            let Some(entry) = self.by_sender.get(&head.sender).and_then(|q| q.get(&head.nonce)) else { continue };
+            if bytes + entry.size > max_bytes {
+                continue; // this sender's chain stops here; others may still fit
+            }
+            bytes += entry.size;
+            chosen.push(entry.tx.clone());
+            let next = head.nonce.wrapping_add(1);
+            if let Some(e) = self.by_sender.get(&head.sender).and_then(|q| q.get(&next)) {
+                heap.push(Head {
+                    gas_price: e.tx.gas_price,
+                    arrival: Reverse(e.arrival),
+                    sender: head.sender,
+                    nonce: next,
+                });
+            }
+        }
+        chosen
+    }
+
+    /// Removes the given (committed) transactions.
+    pub fn remove_committed(&mut self, hashes: &[Hash32]) {
+        for hash in hashes {
+            let Some((sender, nonce)) = self.by_hash.remove(hash) else { continue };
+            let Some(queue) = self.by_sender.get_mut(&sender) else { continue };
+            if let Some(e) = queue.remove(&nonce) {
+                self.bytes -= e.size;
+            }
+            if queue.is_empty() {
+                self.by_sender.remove(&sender);
+            }
+        }
+    }
+
+    /// Evicts every transaction whose nonce is below its sender's account nonce (already used).
+    /// Returns how many were evicted.
+    pub fn prune(&mut self, account_nonce: impl Fn(&PublicKey) -> u64) -> usize {
+        let mut evicted = Vec::new();
+        for (sender, queue) in &self.by_sender {
+            let current = account_nonce(sender);
+            evicted.extend(queue.range(..current).map(|(_, e)| e.hash));
+        }
+        self.remove_committed(&evicted);
+        evicted.len()
+    }
+
+    /// True if `sender` has a pending transaction with `nonce`.
+    pub fn has_nonce(&self, sender: &PublicKey, nonce: u64) -> bool {
+        self.by_sender.get(sender).is_some_and(|q| q.contains_key(&nonce))
+    }
+
+    /// True if `sender` has any pending transaction.
+    pub fn has_sender(&self, sender: &PublicKey) -> bool {
+        self.by_sender.contains_key(sender)
+    }
+
+    /// Senders with pending transactions.
+    pub fn senders(&self) -> impl Iterator<Item = &PublicKey> {
+        self.by_sender.keys()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coinjecture_primitives::{Signature, TxType};
+
+    fn tx(from: u8, nonce: u64, gas_price: u64) -> (Transaction, Hash32) {
+        let t = Transaction {
+            codec_version: 1,
+            tx_type: TxType::Transfer,
+            from: PublicKey([from; 32]),
+            to: PublicKey([99; 32]),
+            amount: 1,
+            nonce,
+            gas_limit: 21_000,
+            gas_price,
+            signature: Signature([0; 64]),
+            data: vec![],
+            timestamp: 0,
+        };
+        let h = t.hash();
+        (t, h)
+    }
+
+    fn add(m: &mut Mempool, from: u8, nonce: u64, price: u64) -> Result<(), MempoolError> {
+        let (t, h) = tx(from, nonce, price);
+        m.add(t, h, 200)
+    }
+
+    #[test]
+    fn selection_is_gap_free_per_sender_and_fee_ordered_across_senders() {
+        let mut m = Mempool::new(MempoolConfig::default());
+        add(&mut m, 1, 0, 1).unwrap();
+        add(&mut m, 1, 1, 1).unwrap();
+        add(&mut m, 1, 3, 9).unwrap(); // gap at 2: never selected
+        add(&mut m, 2, 5, 5).unwrap();
+        add(&mut m, 2, 6, 1).unwrap();
+        let nonces = |k: &PublicKey| if k.0[0] == 2 { 5 } else { 0 };
+        let picked: Vec<(u8, u64)> = m.select(100, usize::MAX, nonces).iter().map(|t| (t.from.0[0], t.nonce)).collect();
+        // 2/5 pays most; then equal prices go by arrival: 1/0, 1/1 (arrived 2nd), 2/6 (5th).
+        assert_eq!(picked, vec![(2, 5), (1, 0), (1, 1), (2, 6)]);
+        assert_eq!(m.select(2, usize::MAX, nonces).len(), 2);
+        assert_eq!(m.select(100, 450, nonces).len(), 2, "byte budget");
+    }
+
+    #[test]
+    fn bounds_duplicates_and_fee_bumps() {
+        let mut m = Mempool::new(MempoolConfig { max_transactions: 3, max_bytes: 10_000, max_per_account: 2 });
+        add(&mut m, 1, 0, 1).unwrap();
+        assert!(matches!(add(&mut m, 1, 0, 1), Err(MempoolError::Duplicate(_))));
+        assert!(matches!(add(&mut m, 1, 0, 0), Err(MempoolError::NonceTaken { .. })));
+        add(&mut m, 1, 0, 2).unwrap(); // fee bump replaces
+        assert_eq!(m.len(), 1);
+        add(&mut m, 1, 1, 1).unwrap();
+        assert!(matches!(add(&mut m, 1, 2, 1), Err(MempoolError::AccountLimit { .. })));
+        add(&mut m, 2, 0, 1).unwrap();
+        assert!(matches!(add(&mut m, 3, 0, 1), Err(MempoolError::MempoolFull { .. })));
+        assert_eq!(m.bytes(), 600);
+    }
+
+    #[test]
+    fn committed_and_stale_transactions_are_evicted() {
+        let mut m = Mempool::new(MempoolConfig::default());
+        let (t, h) = tx(1, 0, 1);
+        m.add(t, h, 100).unwrap();
+        add(&mut m, 1, 1, 1).unwrap();
+        add(&mut m, 2, 0, 1).unwrap();
+        m.remove_committed(&[h]);
+        assert_eq!(m.len(), 2);
+        // Sender 2's nonce moved on through another node's block: its pending tx is stale.
+        let evicted = m.prune(|_| 1);
+        assert_eq!(evicted, 1);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.bytes(), 200);
+    }
+}

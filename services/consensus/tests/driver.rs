@@ -1,0 +1,181 @@
+//! Drivers of three validators, each with its own real SQLite ledger and in-process crypto-core,
+//! connected by an in-test message bus (the libp2p network is tested in p2p-gateway; real
+//! processes over real sockets are the end-to-end suite's job).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle, InProcessLedger, LedgerApi, NetworkApi};
+use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSchedule, ValidatorSet};
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_ledger::test_utils::{TestChain, local_crypto};
+use coinjecture_ledger::{Ledger, service::LedgerService};
+use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey, sha256};
+use coinjecture_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tonic::Status;
+
+/// Delivers every published message to every other node that is up.
+#[derive(Clone, Default)]
+struct Bus {
+    inboxes: Arc<Mutex<Vec<Option<mpsc::Sender<pb::ConsensusMessage>>>>>,
+    ledgers: Arc<Mutex<Vec<Option<InProcessLedger<LedgerService>>>>>,
+}
+
+struct Port {
+    me: usize,
+    bus: Bus,
+}
+
+#[tonic::async_trait]
+impl NetworkApi for Port {
+    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
+        let inboxes: Vec<_> = self.bus.inboxes.lock().unwrap().clone();
+        for (i, inbox) in inboxes.into_iter().enumerate() {
+            if let (true, Some(tx)) = (i != self.me, inbox) {
+                let _ = tx.try_send(message.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+        let ledgers: Vec<_> = self.bus.ledgers.lock().unwrap().clone();
+        for (i, ledger) in ledgers.into_iter().enumerate() {
+            let Some(ledger) = ledger.filter(|_| i != self.me) else { continue };
+            let mut out = Vec::new();
+            for h in from..from + u64::from(count) {
+                match ledger.finalized(h).await? {
+                    Some(b) => out.push(b),
+                    None => break,
+                }
+            }
+            if !out.is_empty() {
+                return Ok(out);
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+struct Node {
+    handle: DriverHandle,
+    task: tokio::task::JoinHandle<Result<(), driver::DriverError>>,
+    ledger: Arc<Ledger>,
+}
+
+fn key(i: usize) -> Keypair {
+    Keypair::from_seed(&sha256(format!("driver test validator {i}").as_bytes()).0)
+}
+
+async fn start_node(
+    i: usize,
+    dir: &std::path::Path,
+    chain: &TestChain,
+    schedule: &ValidatorSchedule,
+    bus: &Bus,
+) -> Node {
+    let ledger =
+        Arc::new(Ledger::open(dir.join(format!("node{i}.db")), chain.genesis.clone(), local_crypto()).await.unwrap());
+    let api = InProcessLedger(Arc::new(LedgerService::new(ledger.clone())));
+    let (inbox, inbound) = mpsc::channel(4096);
+    bus.inboxes.lock().unwrap()[i] = Some(inbox);
+    bus.ledgers.lock().unwrap()[i] = Some(api.clone());
+    let config = DriverConfig {
+        engine: EngineConfig::with_block_time(chain.chain_id().clone(), 300),
+        schedule: schedule.clone(),
+        mempool: MempoolConfig::default(),
+        max_block_transactions: 1000,
+        max_block_bytes: 4 * 1024 * 1024,
+        sign_state_path: dir.join(format!("node{i}.sign_state")),
+        network_label: "test".into(),
+    };
+    let (handle, task) = driver::start(config, key(i), api, Port { me: i, bus: bus.clone() }, inbound).await.unwrap();
+    Node { handle, task, ledger }
+}
+
+async fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("coinjecture-driver-test", 4, 1_000_000_000);
+    let keys: Vec<PublicKey> = (0..3).map(|i| key(i).public_key()).collect();
+    let schedule = ValidatorSchedule::fixed(ValidatorSet::new(keys, QuorumMode::Crash).unwrap());
+    let bus = Bus::default();
+    *bus.inboxes.lock().unwrap() = vec![None, None, None];
+    *bus.ledgers.lock().unwrap() = vec![None, None, None];
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        nodes.push(start_node(i, dir.path(), &chain, &schedule, &bus).await);
+    }
+
+    // Ten transfers from account 0 with consecutive nonces, submitted to one validator.
+    let recipient = PublicKey([7; 32]);
+    let txs: Vec<_> = (0..10).map(|n| chain.transfer(0, recipient, 1_000 + n, n)).collect();
+    let results = nodes[1].handle.submit(txs.clone()).await.unwrap();
+    assert!(results.iter().all(|r| r.outcome.is_ok()), "{results:?}");
+    // A replay and a bad signature are refused with their reasons.
+    let again = nodes[2].handle.submit(vec![txs[0].clone()]).await.unwrap();
+    assert!(again[0].outcome.is_err());
+    let mut forged = chain.transfer(1, recipient, 5, 0);
+    forged.signature.0[0] ^= 1;
+    let bad = nodes[0].handle.submit(vec![forged]).await.unwrap();
+    assert_eq!(bad[0].outcome.as_ref().unwrap_err().0, pb::TxRejectReason::BadSignature);
+
+    let expected: u64 = (0..10).map(|n| 1_000 + n).sum();
+    for node in &nodes {
+        let ledger = node.ledger.clone();
+        let mut done = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !done {
+            assert!(tokio::time::Instant::now() < deadline, "transfers not final");
+            done = ledger.account(&recipient).await.unwrap().0.balance == expected;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // Validator 2 crashes; 2 of 3 keep finalizing (crash mode).
+    let crashed = nodes.remove(2);
+    crashed.task.abort();
+    let _ = crashed.task.await;
+    bus.inboxes.lock().unwrap()[2] = None;
+    bus.ledgers.lock().unwrap()[2] = None;
+    let at_crash = nodes[0].handle.status().finalized_height;
+    let h0 = nodes[0].handle.clone();
+    wait_for("progress without validator 2", 30, || h0.status().finalized_height >= at_crash + 5).await;
+
+    // It restarts from its database and signing state and catches up.
+    drop(crashed.ledger);
+    let restarted = start_node(2, dir.path(), &chain, &schedule, &bus).await;
+    let target = nodes[0].handle.status().finalized_height + 2;
+    let h2 = restarted.handle.clone();
+    wait_for("validator 2 to catch up", 60, || h2.status().finalized_height >= target).await;
+    nodes.push(restarted);
+
+    // Every node holds the same block at every height they share.
+    let common = nodes.iter().map(|n| n.handle.status().finalized_height).min().unwrap();
+    for h in 1..=common {
+        let hashes: Vec<_> = futures_hashes(&nodes, h).await;
+        assert!(hashes.windows(2).all(|w| w[0] == w[1]), "height {h}: {hashes:?}");
+    }
+    for n in &nodes {
+        n.task.abort();
+    }
+}
+
+async fn futures_hashes(nodes: &[Node], height: BlockHeight) -> Vec<coinjecture_primitives::Hash32> {
+    let mut out = Vec::new();
+    for n in nodes {
+        let b = n.ledger.block_by_height(height).await.unwrap().expect("block stored");
+        out.push(b.block.hash());
+    }
+    out
+}
