@@ -44,8 +44,8 @@
 //!   every last-connection close logs `WARN P2P peer disconnected peer_id=…`.
 //! - **Block sync** ([`sync`]). Request `(from_height, count ≤ 1000)`, response = the protobuf
 //!   blocks with commit certificates, bounded by a byte budget (≥ 1 block). The responder
-//!   answers from a [`BlockSource`] (the node plugs in a Ledger client; tests use
-//!   [`MemoryBlockSource`]). [`P2pHandle::request_blocks`] walks peers by score, fails over, checks
+//!   answers from a [`BlockSource`] ([`LedgerBlockSource`] over `Ledger.GetBlockRange` in a node;
+//!   [`MemoryBlockSource`] in tests). [`P2pHandle::request_blocks`] walks peers by score, fails over, checks
 //!   the heights are contiguous and streams blocks; they are unverified.
 //! - **Metrics** ([`P2pMetrics`]): peers, messages and payload bytes in/out by topic,
 //!   validation outcomes, score disconnects, and `coinjecture_block_propagation_seconds`
@@ -75,7 +75,7 @@ pub use handle::{
 pub use metrics::P2pMetrics;
 pub use node::{P2pNode, keypair_from_seed, peer_id_from_seed};
 pub use service::{P2pGatewayService, serve};
-pub use sync::{BlockSource, MemoryBlockSource, NoBlocks};
+pub use sync::{BlockSource, LedgerBlockSource, MemoryBlockSource, NoBlocks};
 pub use topics::{
     ALL_TOPICS, TopicNames, check_payload, identify_protocol, origin_timestamp_ms, sync_protocol, topic_kind,
 };

@@ -306,7 +306,8 @@ enum Internal {
     SyncAnswer { channel: ResponseChannel<SyncResponse>, response: SyncResponse },
 }
 
-const PUBLISHED_CACHE_TIME: Duration = Duration::from_secs(120);
+/// As long as gossipsub's default duplicate cache time.
+const PUBLISHED_CACHE_TIME: Duration = Duration::from_secs(60);
 
 struct Actor {
     swarm: Swarm<Behaviour>,
@@ -323,8 +324,8 @@ struct Actor {
     pending: HashMap<gossipsub::MessageId, Pending>,
     /// Deadlines in arrival order (all timeouts are equal, so this is sorted).
     pending_order: VecDeque<(Instant, gossipsub::MessageId)>,
-    /// Payloads we published recently, for `duplicate` (gossipsub forgets a publish that had no
-    /// recipients).
+    /// Payloads we published to nobody recently, for `duplicate` (gossipsub's duplicate cache
+    /// covers every other publish).
     published: HashMap<MessageId, Instant>,
     published_order: VecDeque<(Instant, MessageId)>,
     peers: HashMap<PeerId, PeerEntry>,
@@ -411,6 +412,11 @@ impl Actor {
             Ok(_) => PublishOutcome { message_id, recipients, duplicate: false },
             Err(gossipsub::PublishError::Duplicate) => return duplicate(0),
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                // gossipsub does not remember a publish that reached nobody; we do, so that the
+                // same bytes again report `duplicate` as the proto promises.
+                let now = Instant::now();
+                self.published.insert(message_id, now);
+                self.published_order.push_back((now, message_id));
                 PublishOutcome { message_id, recipients: 0, duplicate: false }
             }
             Err(gossipsub::PublishError::MessageTooLarge) => {
@@ -419,9 +425,6 @@ impl Actor {
             Err(gossipsub::PublishError::AllQueuesFull(n)) => return Err(P2pError::QueuesFull(n)),
             Err(e) => return Err(P2pError::Transport(format!("publish: {e}"))),
         };
-        let now = Instant::now();
-        self.published.insert(message_id, now);
-        self.published_order.push_back((now, message_id));
         let label = TopicLabel { topic: topic_label(topic) };
         self.metrics.messages_published.get_or_create(&label).inc();
         self.metrics.bytes_published.get_or_create(&label).inc_by(len);
@@ -731,7 +734,7 @@ impl Actor {
                         let blocks = if count == 0 {
                             Vec::new()
                         } else {
-                            match source.blocks(request.from_height, count).await {
+                            match source.blocks(request.from_height, count, budget).await {
                                 Ok(blocks) => blocks,
                                 Err(e) => {
                                     tracing::warn!(peer_id = %peer, error = %e, "P2P could not serve blocks");
@@ -776,6 +779,8 @@ impl Actor {
 
     fn housekeeping(&mut self) {
         let now = Instant::now();
+        // Release the topics of validating subscribers that went away.
+        self.drop_closed_subscribers();
         while let Some((deadline, _)) = self.pending_order.front() {
             if *deadline > now {
                 break;

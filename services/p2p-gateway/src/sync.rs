@@ -11,11 +11,15 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::RwLock;
 
+use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
 use coinjecture_proto::v1 as pb;
+use coinjecture_proto::v1::ledger_client::LedgerClient;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use prost::Message as _;
+use tonic::transport::Channel;
 
+use crate::config::{ENVELOPE_MARGIN_BYTES, MAX_SYNC_BLOCKS};
 use crate::error::BlockSourceError;
 
 /// Largest request frame: two integers.
@@ -46,8 +50,10 @@ pub struct SyncResponse {
 #[async_trait::async_trait]
 pub trait BlockSource: Send + Sync + 'static {
     /// Finalized blocks (with certificates) from `from_height`, at most `count` of them,
-    /// ascending by one; fewer (or none) when the chain is shorter.
-    async fn blocks(&self, from_height: u64, count: u32) -> Result<Vec<pb::Block>, BlockSourceError>;
+    /// ascending by one; fewer (or none) when the chain is shorter. A source should stop once the
+    /// blocks' encoded size reaches `max_bytes` (the gateway trims to that budget anyway, keeping
+    /// at least one block), so a range of large blocks never sits in memory whole.
+    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError>;
 }
 
 /// A source without blocks, for nodes that do not serve sync.
@@ -56,7 +62,12 @@ pub struct NoBlocks;
 
 #[async_trait::async_trait]
 impl BlockSource for NoBlocks {
-    async fn blocks(&self, _from_height: u64, _count: u32) -> Result<Vec<pb::Block>, BlockSourceError> {
+    async fn blocks(
+        &self,
+        _from_height: u64,
+        _count: u32,
+        _max_bytes: usize,
+    ) -> Result<Vec<pb::Block>, BlockSourceError> {
         Ok(Vec::new())
     }
 }
@@ -94,16 +105,70 @@ impl MemoryBlockSource {
 
 #[async_trait::async_trait]
 impl BlockSource for MemoryBlockSource {
-    async fn blocks(&self, from_height: u64, count: u32) -> Result<Vec<pb::Block>, BlockSourceError> {
+    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError> {
         let blocks = self.blocks.read().map_err(|_| BlockSourceError("poisoned lock".into()))?;
         let mut out = Vec::new();
         let mut next = from_height;
+        let mut bytes = 0usize;
         for (&height, block) in blocks.range(from_height..) {
-            if height != next || out.len() >= count as usize {
+            if height != next || out.len() >= count as usize || bytes >= max_bytes {
                 break;
             }
+            bytes += block.encoded_len();
             out.push(block.clone());
             next = next.saturating_add(1);
+        }
+        Ok(out)
+    }
+}
+
+/// Serves sync from the ledger over gRPC (`Ledger.GetBlockRange`): the node's block source.
+#[derive(Debug, Clone)]
+pub struct LedgerBlockSource {
+    client: LedgerClient<Channel>,
+}
+
+impl LedgerBlockSource {
+    /// A source over a ledger client; raises its decoding limit to the chain's 16 MiB.
+    pub fn new(client: LedgerClient<Channel>) -> Self {
+        Self { client: client.max_decoding_message_size(MAX_MESSAGE_BYTES + ENVELOPE_MARGIN_BYTES) }
+    }
+
+    /// A source over a channel to the ledger service.
+    pub fn from_channel(channel: Channel) -> Self {
+        Self::new(LedgerClient::new(channel))
+    }
+}
+
+#[async_trait::async_trait]
+impl BlockSource for LedgerBlockSource {
+    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError> {
+        let request = pb::GetBlockRangeRequest { from_height, limit: count.clamp(1, MAX_SYNC_BLOCKS) };
+        let mut stream = self
+            .client
+            .clone()
+            .get_block_range(request)
+            .await
+            .map_err(|s| BlockSourceError(format!("Ledger.GetBlockRange: {}", s.message())))?
+            .into_inner();
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        // Dropping the stream early cancels the rest of the range.
+        while bytes < max_bytes {
+            match stream.message().await {
+                Ok(Some(item)) => {
+                    let Some(block) = item.block else { break };
+                    bytes += block.encoded_len();
+                    out.push(block);
+                }
+                Ok(None) => break,
+                Err(s) => {
+                    if out.is_empty() {
+                        return Err(BlockSourceError(format!("Ledger.GetBlockRange: {}", s.message())));
+                    }
+                    break;
+                }
+            }
         }
         Ok(out)
     }
@@ -214,10 +279,12 @@ mod tests {
         for h in [1, 2, 3, 5] {
             source.insert(block(h, 0));
         }
-        let got = source.blocks(1, 10).await.unwrap();
+        let got = source.blocks(1, 10, usize::MAX).await.unwrap();
         assert_eq!(got.iter().map(|b| b.header.as_ref().unwrap().block_index).collect::<Vec<_>>(), vec![1, 2, 3]);
-        assert_eq!(source.blocks(2, 1).await.unwrap().len(), 1);
-        assert!(source.blocks(4, 10).await.unwrap().is_empty());
+        assert_eq!(source.blocks(2, 1, usize::MAX).await.unwrap().len(), 1);
+        assert!(source.blocks(4, 10, usize::MAX).await.unwrap().is_empty());
+        // The byte budget stops the range (after at least one block).
+        assert_eq!(source.blocks(1, 10, 1).await.unwrap().len(), 1);
     }
 
     #[test]

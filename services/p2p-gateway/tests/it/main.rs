@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a panic is the failure report")]
 
 mod grpc;
+mod ledger_source;
 mod mesh;
 mod scoring;
 mod support;

@@ -84,7 +84,7 @@ async fn a_node_500_blocks_behind_catches_up_over_request_response() {
     }
     assert_eq!(behind.len(), 500, "caught up");
     tracing::info!(elapsed = ?started.elapsed(), "synced 500 blocks");
-    assert_eq!(behind.blocks(500, 10).await.unwrap().len(), 1);
+    assert_eq!(behind.blocks(500, 10, usize::MAX).await.unwrap().len(), 1);
 
     // Asking beyond the tip: nobody has it.
     let err = lagging.handle.request_blocks(501, 10, None).await.unwrap_err();
