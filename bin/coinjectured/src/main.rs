@@ -4,7 +4,9 @@
 //! are built (see the README's roadmap).
 
 mod config;
+mod devnet;
 mod keys;
+mod node;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +38,33 @@ enum Command {
         /// Overwrite an existing file (its key is lost).
         #[arg(long)]
         force: bool,
+    },
+    /// Run a node: all five services in one process.
+    Node {
+        /// The node's YAML configuration (see configs/).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Generate keys, genesis and configs and run a local N-validator network on loopback.
+    Devnet {
+        /// Number of validators.
+        #[arg(long, default_value_t = 3)]
+        validators: usize,
+        /// Where keys, genesis, configs, databases and logs go (reused when it exists).
+        #[arg(long, default_value = "./devnet")]
+        dir: PathBuf,
+        /// First p2p port (validator i listens on base + i).
+        #[arg(long, default_value_t = 9000)]
+        p2p_port: u16,
+        /// First REST/API port (validator i serves on base + i).
+        #[arg(long, default_value_t = 8080)]
+        api_port: u16,
+        /// First internal gRPC port (validator i on base + i).
+        #[arg(long, default_value_t = 50061)]
+        grpc_port: u16,
+        /// Time between blocks.
+        #[arg(long, default_value = "2s")]
+        block_time: String,
     },
     /// Check a configuration file (and its environment overrides) without starting anything.
     CheckConfig {
@@ -89,9 +118,21 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             );
             return Ok(());
         }
-        Command::Service { .. } => {}
+        Command::Devnet { validators, dir, p2p_port, api_port, grpc_port, block_time } => {
+            coinjecture_telemetry::init(cli.log_format, &cli.log_level)?;
+            let ports = devnet::Ports { p2p: *p2p_port, api: *api_port, grpc: *grpc_port };
+            return devnet::run(*validators, dir, ports, block_time);
+        }
+        Command::Service { .. } | Command::Node { .. } => {}
     }
-    coinjecture_telemetry::init(cli.log_format, &cli.log_level)?;
+    if let Command::Node { config } = &cli.command {
+        // A node logs as its configuration says (COINJECTURE_LOGGER_* overrides apply).
+        let c = config::Config::load(config)?;
+        let format = c.logger.format.parse().map_err(|e| eyre::eyre!("logger.format: {e}"))?;
+        coinjecture_telemetry::init(format, &c.logger.level)?;
+    } else {
+        coinjecture_telemetry::init(cli.log_format, &cli.log_level)?;
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")?;
     runtime.block_on(run(cli.command))
@@ -99,7 +140,40 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
 
 async fn run(command: Command) -> eyre::Result<()> {
     match command {
-        Command::Keygen { .. } | Command::CheckConfig { .. } => Ok(()),
+        Command::Keygen { .. } | Command::CheckConfig { .. } | Command::Devnet { .. } => Ok(()),
+        Command::Node { config } => {
+            let config = config::Config::load(&config)?;
+            let running = node::start(&config).await?;
+            tracing::info!(
+                network = %config.network.name,
+                chain_id = %config.network.id,
+                validator = %running.consensus.local_validator,
+                peer_id = %running.p2p.local_peer_id(),
+                height = running.consensus.status().finalized_height,
+                "node started"
+            );
+            let mut tasks = running.tasks;
+            let first_failure = async {
+                loop {
+                    let (result, _, rest) = futures::future::select_all(tasks).await;
+                    match result {
+                        Ok(Ok(())) if !rest.is_empty() => tasks = rest,
+                        Ok(Ok(())) => return eyre::eyre!("all node tasks ended"),
+                        Ok(Err(e)) => return e,
+                        Err(e) => return eyre::eyre!("a node task panicked: {e}"),
+                    }
+                }
+            };
+            tokio::select! {
+                () = shutdown_signal() => {
+                    tracing::info!("stopping");
+                    running.p2p.shutdown().await;
+                    running.ledger.close().await;
+                    Ok(())
+                }
+                e = first_failure => Err(e),
+            }
+        }
         Command::Service { name: ServiceName::CryptoCore, listen } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

@@ -1,0 +1,307 @@
+//! `coinjectured node`: all five services in one process, wired through their gRPC contracts
+//! (in-process calls, no sockets between them), plus the internal gRPC port that exposes them
+//! for split deployments, Go/Python validators and tools.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use coinjecture_consensus::driver::{self, DriverConfig, InProcessLedger, NetworkApi};
+use coinjecture_consensus::{EngineConfig, MempoolConfig, ValidatorSchedule, ValidatorSet};
+use coinjecture_crypto_core::service::CryptoCoreService;
+use coinjecture_ledger::genesis::GenesisConfig;
+use coinjecture_ledger::service::LedgerService;
+use coinjecture_ledger::{CryptoBackend, Ledger};
+use coinjecture_p2p_gateway::{BlockSource, BlockSourceError, P2pConfig, P2pHandle, P2pNode};
+use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey};
+use coinjecture_proto::convert;
+use coinjecture_proto::v1 as pb;
+use eyre::{WrapErr, bail, eyre};
+use prost::Message as _;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tonic::Status;
+
+use crate::config::{self, Config};
+use crate::keys;
+
+/// Serves finalized blocks to peers straight from the local ledger.
+struct LocalBlocks(Arc<Ledger>);
+
+#[tonic::async_trait]
+impl BlockSource for LocalBlocks {
+    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError> {
+        let stored = self.0.block_range(from_height, count).await.map_err(|e| BlockSourceError(e.to_string()))?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for b in stored {
+            let Some(cert) = b.certificate else { continue };
+            let block = convert::finalized_block_to_pb(&b.block, &cert);
+            bytes += block.encoded_len();
+            out.push(block);
+            if bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Consensus's network: the p2p-gateway handle.
+struct Gossip(P2pHandle);
+
+fn topic_of(message: &pb::ConsensusMessage) -> pb::Topic {
+    use pb::consensus_message::Kind;
+    match message.kind {
+        Some(Kind::Proposal(_)) => pb::Topic::Proposals,
+        Some(Kind::Vote(_)) => pb::Topic::Votes,
+        Some(Kind::FinalizedBlock(_)) => pb::Topic::Blocks,
+        Some(Kind::Transactions(_)) | None => pb::Topic::Transactions,
+    }
+}
+
+#[tonic::async_trait]
+impl NetworkApi for Gossip {
+    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
+        let topic = topic_of(&message);
+        // Publishing with no connected peers is not an error (a single-node devnet).
+        self.0.publish(topic, message.encode_to_vec()).await.map(|_| ()).map_err(|e| Status::unavailable(e.to_string()))
+    }
+
+    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+        let mut stream = match self.0.request_blocks(from, count.clamp(1, 1000), None).await {
+            Ok(s) => s,
+            Err(e) => return Err(Status::unavailable(e.to_string())),
+        };
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(Some(synced)) = tokio::time::timeout_at(deadline, stream.next()).await {
+            match convert::finalized_block(&synced.block) {
+                Ok(b) => out.push(b),
+                Err(e) => {
+                    tracing::warn!(peer_id = %synced.peer_id, error = %e, "peer served a malformed block");
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Everything a running node holds (what `devnet` and tests inspect).
+pub(crate) struct RunningNode {
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) consensus: driver::DriverHandle,
+    pub(crate) p2p: P2pHandle,
+    pub(crate) tasks: Vec<tokio::task::JoinHandle<eyre::Result<()>>>,
+}
+
+fn schedule_from(config: &Config) -> eyre::Result<ValidatorSchedule> {
+    let mode = config::quorum(&config.consensus.quorum)?;
+    let keys = |list: &[String], key: &str| -> eyre::Result<Vec<PublicKey>> {
+        list.iter()
+            .enumerate()
+            .map(|(i, v)| PublicKey::from_hex_named(v, "public key").map_err(|e| eyre!("{key}[{i}]: {e}")))
+            .collect()
+    };
+    let mut entries = vec![(
+        1,
+        ValidatorSet::new(keys(&config.consensus.validators, "consensus.validators")?, mode)
+            .map_err(|e| eyre!("consensus.validators: {e}"))?,
+    )];
+    for (i, change) in config.consensus.validator_changes.iter().enumerate() {
+        let key = format!("consensus.validator_changes[{i}]");
+        let set = ValidatorSet::new(keys(&change.validators, &key)?, mode).map_err(|e| eyre!("{key}: {e}"))?;
+        entries.push((change.height, set));
+    }
+    ValidatorSchedule::new(entries).map_err(|e| eyre!("consensus.validator_changes: {e}"))
+}
+
+/// Starts every service of a node. Returns once all are up.
+pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
+    let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+    let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
+    if genesis.chain_id.as_str() != config.network.id {
+        bail!("network.genesis: the genesis is for chain {:?}, the config for {:?}", genesis.chain_id.as_str(), config.network.id);
+    }
+    let schedule = schedule_from(config)?;
+    let block_time = config::parse_duration(&config.consensus.block_time)?;
+
+    // crypto-core: in process (Network A) or the shared service (Network B).
+    let crypto: Arc<dyn CryptoBackend> = match &config.crypto_core {
+        None => Arc::new(CryptoCoreService),
+        Some(cc) => {
+            let channel = tonic::transport::Endpoint::from_shared(cc.endpoint.clone())
+                .map_err(|e| eyre!("crypto_core.endpoint: {e}"))?
+                .connect_timeout(Duration::from_secs(5))
+                .connect()
+                .await
+                .map_err(|e| eyre!("crypto_core.endpoint: cannot connect to {}: {e}", cc.endpoint))?;
+            let limit = coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024;
+            Arc::new(
+                pb::crypto_core_client::CryptoCoreClient::new(channel)
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+        }
+    };
+    if config.rust.verify_golden_vectors {
+        verify_golden_vectors(config).await?;
+    }
+
+    let ledger = Arc::new(
+        Ledger::open(&config.database.path, genesis, crypto)
+            .await
+            .map_err(|e| eyre!("database.path: {e}"))?,
+    );
+    let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
+
+    let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
+    let mut p2p_config = P2pConfig::new(config.network.id.clone(), key.seed());
+    p2p_config.listen_addrs = config
+        .p2p
+        .listen_addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a.parse().map_err(|e| eyre!("p2p.listen_addrs[{i}]: {a:?}: {e}")))
+        .collect::<eyre::Result<_>>()?;
+    p2p_config.bootstrap_peers = config
+        .p2p
+        .bootstrap_peers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| a.parse().map_err(|e| eyre!("p2p.bootstrap_peers[{i}]: {a:?}: {e}")))
+        .collect::<eyre::Result<_>>()?;
+    let (p2p, p2p_task) = P2pNode::start(p2p_config, Arc::new(LocalBlocks(ledger.clone())), Some(registry.clone()))
+        .await
+        .map_err(|e| eyre!("p2p: {e}"))?;
+
+    // Gossip in → consensus.
+    let mut subscription = p2p
+        .subscribe(&[pb::Topic::Transactions, pb::Topic::Proposals, pb::Topic::Votes, pb::Topic::Blocks], false)
+        .await
+        .map_err(|e| eyre!("p2p subscribe: {e}"))?;
+    let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
+    let forward = tokio::spawn(async move {
+        while let Some(m) = subscription.recv().await {
+            match pb::ConsensusMessage::decode(m.payload.as_slice()) {
+                Ok(message) => {
+                    if inbound_tx.send(message).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "undecodable gossip payload"),
+            }
+        }
+        Ok(())
+    });
+
+    let (max_txs, max_bytes) = driver::default_block_limits();
+    let driver_config = DriverConfig {
+        engine: EngineConfig::with_block_time(genesis_chain(config)?, u64::try_from(block_time.as_millis()).unwrap_or(2000)),
+        schedule,
+        mempool: MempoolConfig::default(),
+        max_block_transactions: max_txs,
+        max_block_bytes: max_bytes,
+        // Beside the database: one validator, one database, one signing state.
+        sign_state_path: config.database.path.with_extension("sign_state"),
+        network_label: config.network.name.clone(),
+    };
+    let (consensus, driver_task) =
+        driver::start(driver_config, key, InProcessLedger(ledger_service.clone()), Gossip(p2p.clone()), inbound_rx)
+            .await
+            .map_err(|e| eyre!("consensus: {e}"))?;
+
+    let mut tasks = vec![
+        forward,
+        tokio::spawn(async move {
+            p2p_task.await.map_err(|e| eyre!("p2p task: {e}"))?;
+            Ok(())
+        }),
+        tokio::spawn(async move {
+            match driver_task.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(eyre!("consensus stopped: {e}")),
+                Err(e) => Err(eyre!("consensus task: {e}")),
+            }
+        }),
+    ];
+
+    if let Some(port) = config.api.grpc_port {
+        let addr: SocketAddr = format!("{}:{port}", config.api.bind).parse().map_err(|e| eyre!("api.bind: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.wrap_err_with(|| format!("api.grpc_port: cannot listen on {addr}"))?;
+        tasks.push(tokio::spawn(serve_internal(listener, ledger_service.clone(), consensus.clone(), p2p.clone())));
+    }
+
+    Ok(RunningNode { ledger, consensus, p2p, tasks })
+}
+
+fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primitives::ChainId> {
+    coinjecture_primitives::ChainId::new(config.network.id.as_str()).map_err(|e| eyre!("network.id: {e}"))
+}
+
+/// The internal gRPC port: Ledger, Consensus, P2pGateway and CryptoCore with health and reflection.
+async fn serve_internal(
+    listener: tokio::net::TcpListener,
+    ledger: Arc<LedgerService>,
+    consensus: driver::DriverHandle,
+    p2p: P2pHandle,
+) -> eyre::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<pb::ledger_server::LedgerServer<LedgerService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(coinjecture_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| eyre!("reflection: {e}"))?;
+    let limit = coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024;
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            pb::ledger_server::LedgerServer::from_arc(ledger)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(coinjecture_consensus::service::ConsensusService::new(consensus).into_server())
+        .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(p2p).into_server())
+        .add_service(CryptoCoreService.into_server())
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .await
+        .map_err(|e| eyre!("internal gRPC server: {e}"))
+}
+
+/// Runs the golden vectors against the crypto-core this node uses and refuses to start on any
+/// mismatch (`rust.verify_golden_vectors`).
+async fn verify_golden_vectors(config: &Config) -> eyre::Result<()> {
+    let (total, failed): (usize, Vec<String>) = match &config.crypto_core {
+        None => {
+            let results = coinjecture_crypto_core::golden::run_embedded();
+            (results.len(), results.into_iter().filter(|r| !r.passed).map(|r| format!("{}/{}", r.file, r.name)).collect())
+        }
+        Some(cc) => {
+            let mut client = pb::crypto_core_client::CryptoCoreClient::connect(cc.endpoint.clone())
+                .await
+                .map_err(|e| eyre!("crypto_core.endpoint: {e}"))?
+                .max_decoding_message_size(64 * 1024 * 1024);
+            let report = client
+                .golden_vectors_self_test(pb::GoldenVectorsSelfTestRequest::default())
+                .await
+                .map_err(|e| eyre!("crypto_core.endpoint: GoldenVectorsSelfTest: {}", e.message()))?
+                .into_inner();
+            let failed = report.results.into_iter().filter(|r| !r.passed).map(|r| format!("{}/{}", r.file, r.case_name)).collect();
+            (report.total as usize, failed)
+        }
+    };
+    // The local library must agree too, and the service must run every vector we know.
+    let expected = coinjecture_crypto_core::golden::run_embedded().len();
+    if !failed.is_empty() {
+        bail!("rust.verify_golden_vectors: {} of {total} golden vectors fail: {}", failed.len(), failed.join(", "));
+    }
+    if total != expected {
+        bail!("rust.verify_golden_vectors: crypto-core ran {total} golden vectors, this node knows {expected}");
+    }
+    tracing::info!(vectors = total, "golden vectors verified");
+    Ok(())
+}
