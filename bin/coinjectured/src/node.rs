@@ -122,7 +122,11 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
     let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
     if genesis.chain_id.as_str() != config.network.id {
-        bail!("network.genesis: the genesis is for chain {:?}, the config for {:?}", genesis.chain_id.as_str(), config.network.id);
+        bail!(
+            "network.genesis: the genesis is for chain {:?}, the config for {:?}",
+            genesis.chain_id.as_str(),
+            config.network.id
+        );
     }
     let schedule = schedule_from(config)?;
     let block_time = config::parse_duration(&config.consensus.block_time)?;
@@ -149,11 +153,8 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         verify_golden_vectors(config).await?;
     }
 
-    let ledger = Arc::new(
-        Ledger::open(&config.database.path, genesis, crypto)
-            .await
-            .map_err(|e| eyre!("database.path: {e}"))?,
-    );
+    let ledger =
+        Arc::new(Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?);
     let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
 
     let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
@@ -198,7 +199,10 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
 
     let (max_txs, max_bytes) = driver::default_block_limits();
     let driver_config = DriverConfig {
-        engine: EngineConfig::with_block_time(genesis_chain(config)?, u64::try_from(block_time.as_millis()).unwrap_or(2000)),
+        engine: EngineConfig::with_block_time(
+            genesis_chain(config)?,
+            u64::try_from(block_time.as_millis()).unwrap_or(2000),
+        ),
         schedule,
         mempool: MempoolConfig::default(),
         max_block_transactions: max_txs,
@@ -229,7 +233,9 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
 
     if let Some(port) = config.api.grpc_port {
         let addr: SocketAddr = format!("{}:{port}", config.api.bind).parse().map_err(|e| eyre!("api.bind: {e}"))?;
-        let listener = tokio::net::TcpListener::bind(addr).await.wrap_err_with(|| format!("api.grpc_port: cannot listen on {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .wrap_err_with(|| format!("api.grpc_port: cannot listen on {addr}"))?;
         tasks.push(tokio::spawn(serve_internal(listener, ledger_service.clone(), consensus.clone(), p2p.clone())));
     }
 
@@ -278,7 +284,10 @@ async fn verify_golden_vectors(config: &Config) -> eyre::Result<()> {
     let (total, failed): (usize, Vec<String>) = match &config.crypto_core {
         None => {
             let results = coinjecture_crypto_core::golden::run_embedded();
-            (results.len(), results.into_iter().filter(|r| !r.passed).map(|r| format!("{}/{}", r.file, r.name)).collect())
+            (
+                results.len(),
+                results.into_iter().filter(|r| !r.passed).map(|r| format!("{}/{}", r.file, r.name)).collect(),
+            )
         }
         Some(cc) => {
             let mut client = pb::crypto_core_client::CryptoCoreClient::connect(cc.endpoint.clone())
@@ -290,7 +299,12 @@ async fn verify_golden_vectors(config: &Config) -> eyre::Result<()> {
                 .await
                 .map_err(|e| eyre!("crypto_core.endpoint: GoldenVectorsSelfTest: {}", e.message()))?
                 .into_inner();
-            let failed = report.results.into_iter().filter(|r| !r.passed).map(|r| format!("{}/{}", r.file, r.case_name)).collect();
+            let failed = report
+                .results
+                .into_iter()
+                .filter(|r| !r.passed)
+                .map(|r| format!("{}/{}", r.file, r.case_name))
+                .collect();
             (report.total as usize, failed)
         }
     };
