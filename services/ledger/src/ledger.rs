@@ -185,6 +185,8 @@ pub struct Ledger {
     genesis_hash: Hash32,
     write_lock: tokio::sync::Mutex<()>,
     verified: Mutex<VecDeque<(Hash32, Vec<Hash32>)>>,
+    /// True while a background WAL checkpoint runs.
+    checkpointing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl fmt::Debug for Ledger {
@@ -269,6 +271,7 @@ impl Ledger {
             genesis_hash,
             write_lock: tokio::sync::Mutex::new(()),
             verified: Mutex::new(VecDeque::new()),
+            checkpointing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let tip = ledger.tip().await?;
         tracing::info!(path = %path.display(), height = tip.height, tip = %tip.hash, "ledger open");
@@ -560,7 +563,21 @@ impl Ledger {
         Store::write_block(&mut tx, &write).await?;
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
         tracing::debug!(height, block = %hash, txs = block.transactions.len(), "block applied");
+        self.spawn_checkpoint();
         Ok(Applied { tip: Tip { height, hash, timestamp_ms, state_commitment }, already_applied: false })
+    }
+
+    /// Starts a WAL checkpoint in the background unless one is running.
+    fn spawn_checkpoint(&self) {
+        if self.checkpointing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let store = self.store.clone();
+        let flag = Arc::clone(&self.checkpointing);
+        tokio::spawn(async move {
+            store.checkpoint().await;
+            flag.store(false, std::sync::atomic::Ordering::Release);
+        });
     }
 
     fn remember_verified(&self, block: &Block) {

@@ -182,6 +182,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Copies committed WAL pages into the database file without blocking readers or the next
+    /// writer (`PRAGMA wal_checkpoint(PASSIVE)`); run in the background after each block.
+    pub(crate) async fn checkpoint(&self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+
     /// `PRAGMA quick_check`: `Ok` when SQLite finds the file consistent, else its findings.
     pub(crate) async fn quick_check(&self) -> Result<(), String> {
         let rows: Vec<String> =
@@ -257,12 +265,21 @@ impl Store {
             for address in chunk {
                 query = query.bind(address.0.to_vec());
             }
-            let rows = query.fetch_all(&mut *conn).await.map_err(LedgerError::db("reading accounts"))?;
-            for row in rows {
-                let address = PublicKey(blob(&row, "address")?);
-                let balance = from_i64(int(&row, "balance")?, "accounts.balance")?;
-                let nonce = from_i64(int(&row, "nonce")?, "accounts.nonce")?;
-                let last_tx: Option<i64> = row.try_get("last_tx").map_err(LedgerError::db("reading a row"))?;
+            // One JSON row per statement: sqlx hands every result row across a thread channel,
+            // which costs more than SQLite's lookup itself.
+            let json: Option<String> = query
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(LedgerError::db("reading accounts"))?
+                .try_get(0)
+                .map_err(LedgerError::db("reading accounts"))?;
+            let rows: Vec<(String, i64, i64, Option<i64>)> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
+                .map_err(|e| LedgerError::Corrupt(format!("account rows: {e}")))?;
+            for (address, balance, nonce, last_tx) in rows {
+                let address = PublicKey::from_hex_named(&address, "accounts.address")
+                    .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+                let balance = from_i64(balance, "accounts.balance")?;
+                let nonce = from_i64(nonce, "accounts.nonce")?;
                 found.insert(address, AccountRow { state: AccountState { balance, nonce }, last_tx });
             }
         }
@@ -536,19 +553,22 @@ fn indexed(row: &SqliteRow) -> Result<IndexedTransaction, LedgerError> {
 }
 
 fn accounts_select_sql(rows: usize) -> String {
-    format!("SELECT address, balance, nonce, last_tx FROM accounts WHERE address IN ({})", vec!["?"; rows].join(","))
+    format!(
+        "SELECT json_group_array(json_array(hex(address), balance, nonce, last_tx)) FROM accounts WHERE address IN ({})",
+        vec!["?"; rows].join(",")
+    )
 }
 
 fn transactions_insert_sql(rows: usize) -> String {
     format!(
-        "INSERT INTO transactions (position, hash_key, sender_prev, recipient_prev, encoded) VALUES {}",
+        "INSERT OR FAIL INTO transactions (position, hash_key, sender_prev, recipient_prev, encoded) VALUES {}",
         placeholders(rows, 5)
     )
 }
 
 fn accounts_upsert_sql(rows: usize) -> String {
     format!(
-        "INSERT INTO accounts (address, balance, nonce, last_tx) VALUES {} \
+        "INSERT OR FAIL INTO accounts (address, balance, nonce, last_tx) VALUES {} \
          ON CONFLICT (address) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce, \
          last_tx = excluded.last_tx",
         placeholders(rows, 4)
