@@ -179,3 +179,60 @@ async fn futures_hashes(nodes: &[Node], height: BlockHeight) -> Vec<coinjecture_
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consensus_grpc_service_answers_on_a_socket_and_names_bad_fields() {
+    use coinjecture_consensus::service::ConsensusService;
+    use pb::consensus_client::ConsensusClient;
+
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("coinjecture-driver-grpc", 2, 1_000_000_000);
+    let keys: Vec<PublicKey> = (0..3).map(|i| key(i).public_key()).collect();
+    let schedule = ValidatorSchedule::fixed(ValidatorSet::new(keys, QuorumMode::Crash).unwrap());
+    let bus = Bus::default();
+    *bus.inboxes.lock().unwrap() = vec![None, None, None];
+    *bus.ledgers.lock().unwrap() = vec![None, None, None];
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        nodes.push(start_node(i, dir.path(), &chain, &schedule, &bus).await);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .add_service(ConsensusService::new(nodes[0].handle.clone()).into_server())
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    let server = tokio::spawn(server);
+    let mut client = ConsensusClient::connect(format!("http://{addr}")).await.unwrap();
+
+    let good: pb::Transaction = (&chain.transfer(0, PublicKey([5; 32]), 10, 0)).into();
+    let mut bad = good.clone();
+    bad.from = vec![1; 31];
+    let r = client
+        .submit_transactions(pb::ConsensusSubmitTransactionsRequest { transactions: vec![bad, good] })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.results[0].reason(), pb::TxRejectReason::Malformed);
+    assert_eq!(r.results[0].message, "transactions[0].from: expected 32 bytes, found 31");
+    assert!(r.results[1].accepted, "{:?}", r.results[1]);
+
+    let status = client.get_status(pb::ConsensusGetStatusRequest {}).await.unwrap().into_inner();
+    assert_eq!(status.chain_id, "coinjecture-driver-grpc");
+    assert_eq!(status.validator_count, 3);
+    assert_eq!(status.quorum_mode(), pb::QuorumMode::Crash);
+    let set = client.get_validator_set(pb::GetValidatorSetRequest { height: Some(1) }).await.unwrap().into_inner();
+    assert_eq!(set.validator_set.unwrap().validators.len(), 3);
+    let err = client.get_validator_set(pb::GetValidatorSetRequest { height: Some(0) }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let evidence = client.list_evidence(pb::ListEvidenceRequest::default()).await.unwrap().into_inner();
+    assert!(evidence.records.is_empty());
+    let err = client.list_evidence(pb::ListEvidenceRequest { page_token: vec![1, 2], limit: 0 }).await.unwrap_err();
+    assert!(err.message().starts_with("page_token"), "{err:?}");
+    let stats = client.get_mempool_stats(pb::GetMempoolStatsRequest {}).await.unwrap().into_inner();
+    assert!(stats.capacity_transactions > 0);
+
+    server.abort();
+    for n in &nodes {
+        n.task.abort();
+    }
+}
