@@ -1,16 +1,20 @@
-//! Gossip benchmarks on loopback TCP, each node on its own OS thread with a single-threaded
-//! tokio runtime, so that the thread's CPU time (from `/proc/thread-self/stat`) is the node's.
+//! Gossip benchmarks on loopback TCP. Each node runs on its own tokio runtime whose threads are
+//! named after it (`node-<i>`), so the node's CPU time is the sum of its threads' utime + stime
+//! (`/proc/self/task/*/stat`). `BENCH_WORKERS` sets worker threads per node (default 1: a
+//! single-threaded runtime; the daemon uses a multi-threaded one).
 //!
 //! ```sh
 //! cargo run --release -p coinjecture-p2p-gateway --example gossip_bench            # both
 //! cargo run --release -p coinjecture-p2p-gateway --example gossip_bench -- propagation 200
 //! cargo run --release -p coinjecture-p2p-gateway --example gossip_bench -- throughput 10000 10
+//! cargo run --release -p coinjecture-p2p-gateway --example gossip_bench -- throughput 10000 10 100
 //! ```
 //!
 //! - `propagation [blocks]`: 4 nodes in a line (3 hops end to end); node 0 publishes 1 MB
 //!   finalized blocks one at a time; reports p50/p99 time to reach each node.
-//! - `throughput [rate] [seconds]`: 3 nodes in a line; node 0 publishes 200-byte transaction
-//!   messages at `rate` per second; reports what nodes 1 and 2 received (loss) and each node's CPU.
+//! - `throughput [rate] [seconds] [batch]`: 3 nodes in a line; node 0 publishes `rate`
+//!   200-byte transactions per second, `batch` per gossip message (default 1: one 200-byte
+//!   message each); reports what nodes 1 and 2 received (loss) and each node's CPU.
 
 #![allow(
     clippy::unwrap_used,
@@ -31,13 +35,24 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 const NET: &str = "coinjecture-bench";
 
-/// utime + stime of the calling thread, seconds (clock ticks of 10 ms).
-fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) as f64 / 100.0
+/// utime + stime of this process's threads named `name`, seconds (clock ticks of 10 ms).
+fn threads_cpu_seconds(name: &str) -> f64 {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((head, after)) = stat.rsplit_once(')') else { continue };
+        if head.split_once('(').map(|(_, comm)| comm) != Some(name) {
+            continue;
+        }
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        total += ticks(11) + ticks(12);
+    }
+    total as f64 / 100.0
+}
+
+fn workers() -> usize {
+    std::env::var("BENCH_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(1)
 }
 
 /// Which node received a message, and when.
@@ -66,10 +81,19 @@ struct BenchNode {
 
 fn spawn_node(index: usize, bootstrap: Vec<Multiaddr>, receipts: Arc<Receipts>) -> BenchNode {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let name = format!("node-{index}");
     let thread = std::thread::Builder::new()
-        .name(format!("node-{index}"))
+        .name(name.clone())
         .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = match workers() {
+                0 | 1 => tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+                n => tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(n)
+                    .thread_name(name.clone())
+                    .enable_all()
+                    .build()
+                    .unwrap(),
+            };
             runtime.block_on(async move {
                 let mut seed = [0u8; 32];
                 seed[0] = index as u8 + 1;
@@ -93,7 +117,7 @@ fn spawn_node(index: usize, bootstrap: Vec<Multiaddr>, receipts: Arc<Receipts>) 
                             }
                         }
                         c = control.recv() => match c {
-                            Some(Control::Cpu(reply)) => { let _ = reply.send(thread_cpu_seconds()); }
+                            Some(Control::Cpu(reply)) => { let _ = reply.send(threads_cpu_seconds(&name)); }
                             Some(Control::Stop) | None => break,
                         }
                     }
@@ -258,14 +282,16 @@ fn print_cpu(before: &[f64], after: &[f64], elapsed: f64) {
     }
 }
 
-fn tx_payload(n: u64) -> Vec<u8> {
-    let tx = |data: usize| pb::Transaction {
+/// A `ConsensusMessage.transactions` with `count` transactions of about 200 bytes each (one
+/// transaction: the whole message is 200 bytes), distinct per `n`.
+fn tx_payload(n: u64, count: u64) -> Vec<u8> {
+    let tx = |i: u64, data: usize| pb::Transaction {
         codec_version: 1,
         tx_type: pb::TxType::Transfer.into(),
         from: vec![3; 32],
         to: vec![4; 32],
         amount: 1,
-        nonce: n,
+        nonce: n * 1_000_000 + i,
         gas_limit: 21_000,
         gas_price: 1,
         signature: vec![5; 64],
@@ -273,14 +299,14 @@ fn tx_payload(n: u64) -> Vec<u8> {
         timestamp: 0,
     };
     let encode = |data| {
-        pb::ConsensusMessage { kind: Some(Kind::Transactions(pb::TransactionBatch { transactions: vec![tx(data)] })) }
-            .encode_to_vec()
+        let transactions = (0..count).map(|i| tx(i, data)).collect();
+        pb::ConsensusMessage { kind: Some(Kind::Transactions(pb::TransactionBatch { transactions })) }.encode_to_vec()
     };
-    let base = encode(0).len();
-    encode(200usize.saturating_sub(base + 2))
+    let base = encode(0).len() as u64 / count;
+    encode(200u64.saturating_sub(base + 2) as usize)
 }
 
-async fn throughput(rate: u64, seconds: u64) {
+async fn throughput(rate: u64, seconds: u64, batch: u64) {
     let receipts = Arc::new(Receipts {
         counts: (0..3).map(|_| AtomicU64::new(0)).collect(),
         record_ids: false,
@@ -288,19 +314,28 @@ async fn throughput(rate: u64, seconds: u64) {
     });
     let nodes = line(3, &receipts);
     wait_for_mesh(&nodes, &receipts).await;
-    let total = rate * seconds;
-    let per_tick = (rate / 100).max(1); // 10 ms ticks
+    // `rate` transactions per second, `batch` transactions per gossip message.
+    let batch = batch.max(1);
+    let total = rate * seconds / batch;
+    let per_tick = (rate / batch / 100).max(1); // messages per 10 ms tick
     let cpu_before = futures_join(&nodes).await;
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut sent = 0u64;
     let mut errors = 0u64;
+    let mut error_kinds: HashMap<String, u64> = HashMap::new();
     while sent < total {
         tick.tick().await;
-        for _ in 0..per_tick.min(total - sent) {
-            sent += 1;
-            if nodes[0].handle.publish(pb::Topic::Transactions, tx_payload(sent)).await.is_err() {
+        // One tick's messages are published concurrently (as many callers would), not one
+        // round trip to the swarm task after another.
+        let batch: Vec<_> = (0..per_tick.min(total - sent))
+            .map(|i| nodes[0].handle.publish(pb::Topic::Transactions, tx_payload(sent + i + 1, batch)))
+            .collect();
+        sent += batch.len() as u64;
+        for result in futures::future::join_all(batch).await {
+            if let Err(e) = result {
                 errors += 1;
+                *error_kinds.entry(e.to_string()).or_insert(0u64) += 1;
             }
         }
     }
@@ -312,11 +347,12 @@ async fn throughput(rate: u64, seconds: u64) {
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_after = futures_join(&nodes).await;
     println!(
-        "throughput: {total} messages of {} bytes at {rate}/s target, published in {publish_secs:.2} s ({:.0}/s achieved), 3 nodes in a line, 0 -> 1 -> 2",
-        tx_payload(1).len(),
-        total as f64 / publish_secs
+        "throughput: {} transactions in {total} messages of {} bytes ({batch} tx each) at {rate} tx/s target, published in {publish_secs:.2} s ({:.0} tx/s achieved), 3 nodes in a line, 0 -> 1 -> 2",
+        total * batch,
+        tx_payload(1, batch).len(),
+        (total * batch) as f64 / publish_secs
     );
-    println!("  publish errors: {errors}");
+    println!("  publish errors: {errors} {error_kinds:?}");
     for (i, c) in receipts.counts.iter().enumerate().skip(1) {
         let got = c.load(Ordering::Relaxed);
         println!("  node {i} received {got} / {total} (lost {})", total.saturating_sub(got));
@@ -332,10 +368,11 @@ async fn main() {
     let arg = |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     match args.first().map(String::as_str) {
         Some("propagation") => propagation(arg(1, 200) as usize).await,
-        Some("throughput") => throughput(arg(1, 10_000), arg(2, 10)).await,
+        Some("throughput") => throughput(arg(1, 10_000), arg(2, 10), arg(3, 1)).await,
         _ => {
             propagation(200).await;
-            throughput(10_000, 10).await;
+            throughput(10_000, 10, 1).await;
+            throughput(10_000, 10, 100).await;
         }
     }
 }

@@ -93,6 +93,10 @@ fn score_params(topics: &TopicNames) -> PeerScoreParams {
         ip_colocation_factor_whitelist: [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
             .into_iter()
             .collect(),
+        // A peer whose send queue overflows under load is slow, not malicious: it must not drift
+        // towards the disconnect threshold (gossipsub's default charges -0.2 per dropped message,
+        // which bans an honest but congested link after a few hundred).
+        slow_peer_weight: 0.0,
         ..PeerScoreParams::default()
     };
     for (_, topic) in topics.iter() {
@@ -118,6 +122,9 @@ fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -
         .validate_messages()
         .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::new(&message_id_of(&m.data)))
         .max_transmit_size(limits.max_message_bytes + ENVELOPE_MARGIN_BYTES)
+        // Room for bursts (e.g. a block's worth of transactions) per peer before publishes fail
+        // with AllQueuesFull; gossipsub's default is 5,000.
+        .connection_handler_queue_len(16_384)
         .build()
         .map_err(|e| transport(format!("gossipsub config: {e}")))?;
     let mut gossipsub =
