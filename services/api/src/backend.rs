@@ -1,0 +1,271 @@
+//! What the API reads and writes through: the ledger, consensus and (optionally) the p2p gateway,
+//! each behind a small trait over its **generated gRPC contract**, with two implementations:
+//!
+//! - [`InProcess`]`<T>` wraps an `Arc<T>` where `T` implements the generated server trait
+//!   (`Ledger`, `Consensus`, `P2pGateway`) and calls its methods with `tonic::Request::new`: the
+//!   one-process node, no socket.
+//! - [`Remote`]`<C>` wraps the generated client over a `tonic::transport::Channel`: the split
+//!   deployment (`coinjectured service api`). [`connect_ledger`] and friends build them lazily, so
+//!   the API starts before its upstreams and answers 503 / `UNAVAILABLE` until they are up.
+//!
+//! The methods take and return the protobuf messages unchanged: the API's logic (validation,
+//! paging, JSON) lives in [`crate::PublicApiService`], once, whichever way the calls travel.
+
+use std::sync::Arc;
+
+use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+use coinjecture_proto::v1 as pb;
+use coinjecture_proto::v1::consensus_client::ConsensusClient;
+use coinjecture_proto::v1::consensus_server::Consensus;
+use coinjecture_proto::v1::ledger_client::LedgerClient;
+use coinjecture_proto::v1::ledger_server::Ledger;
+use coinjecture_proto::v1::p2p_gateway_client::P2pGatewayClient;
+use coinjecture_proto::v1::p2p_gateway_server::P2pGateway;
+use futures::StreamExt;
+use tokio::sync::watch;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+use crate::error::ApiError;
+
+/// gRPC message limit towards the upstream services: the chain's 16 MiB plus framing.
+const UPSTREAM_MESSAGE_LIMIT: usize = MAX_MESSAGE_BYTES + 64 * 1024;
+
+/// The ledger reads the API needs (`proto/coinjecture/v1/ledger.proto`).
+#[tonic::async_trait]
+pub trait LedgerSource: Send + Sync + 'static {
+    async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status>;
+    async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status>;
+    async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status>;
+    /// `GetBlockRange`, collected (the API asks for at most 100 blocks).
+    async fn get_block_range(&self, from_height: u64, limit: u32) -> Result<Vec<pb::GetBlockRangeResponse>, Status>;
+    async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status>;
+    async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status>;
+    async fn get_account_history(
+        &self,
+        request: pb::GetAccountHistoryRequest,
+    ) -> Result<pb::GetAccountHistoryResponse, Status>;
+}
+
+/// The consensus calls the API makes (`proto/coinjecture/v1/consensus.proto`).
+#[tonic::async_trait]
+pub trait ConsensusSource: Send + Sync + 'static {
+    async fn submit_transactions(
+        &self,
+        transactions: Vec<pb::Transaction>,
+    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status>;
+    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status>;
+    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status>;
+    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status>;
+}
+
+/// The p2p-gateway call the API makes (`proto/coinjecture/v1/p2p.proto`): peer counts.
+#[tonic::async_trait]
+pub trait PeerSource: Send + Sync + 'static {
+    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status>;
+}
+
+/// A service linked into this process, called through its generated server trait.
+#[derive(Debug)]
+pub struct InProcess<T>(pub Arc<T>);
+
+impl<T> Clone for InProcess<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+/// A service in another process, called through its generated client.
+#[derive(Debug, Clone)]
+pub struct Remote<C>(pub C);
+
+#[tonic::async_trait]
+impl<T: Ledger> LedgerSource for InProcess<T> {
+    async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status> {
+        Ok(self.0.get_chain_info(Request::new(pb::GetChainInfoRequest {})).await?.into_inner())
+    }
+    async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status> {
+        Ok(self.0.get_block_by_height(Request::new(pb::GetBlockByHeightRequest { height })).await?.into_inner())
+    }
+    async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status> {
+        Ok(self.0.get_block_by_hash(Request::new(pb::GetBlockByHashRequest { block_hash })).await?.into_inner())
+    }
+    async fn get_block_range(&self, from_height: u64, limit: u32) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
+        let stream =
+            self.0.get_block_range(Request::new(pb::GetBlockRangeRequest { from_height, limit })).await?.into_inner();
+        stream.collect::<Vec<_>>().await.into_iter().collect()
+    }
+    async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status> {
+        Ok(self.0.get_transaction(Request::new(pb::LedgerGetTransactionRequest { tx_hash })).await?.into_inner())
+    }
+    async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status> {
+        Ok(self.0.get_account(Request::new(pb::LedgerGetAccountRequest { address })).await?.into_inner())
+    }
+    async fn get_account_history(
+        &self,
+        request: pb::GetAccountHistoryRequest,
+    ) -> Result<pb::GetAccountHistoryResponse, Status> {
+        Ok(self.0.get_account_history(Request::new(request)).await?.into_inner())
+    }
+}
+
+#[tonic::async_trait]
+impl LedgerSource for Remote<LedgerClient<Channel>> {
+    async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status> {
+        Ok(self.0.clone().get_chain_info(pb::GetChainInfoRequest {}).await?.into_inner())
+    }
+    async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status> {
+        Ok(self.0.clone().get_block_by_height(pb::GetBlockByHeightRequest { height }).await?.into_inner())
+    }
+    async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status> {
+        Ok(self.0.clone().get_block_by_hash(pb::GetBlockByHashRequest { block_hash }).await?.into_inner())
+    }
+    async fn get_block_range(&self, from_height: u64, limit: u32) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
+        let mut stream =
+            self.0.clone().get_block_range(pb::GetBlockRangeRequest { from_height, limit }).await?.into_inner();
+        let mut blocks = Vec::new();
+        while let Some(item) = stream.message().await? {
+            blocks.push(item);
+        }
+        Ok(blocks)
+    }
+    async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status> {
+        Ok(self.0.clone().get_transaction(pb::LedgerGetTransactionRequest { tx_hash }).await?.into_inner())
+    }
+    async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status> {
+        Ok(self.0.clone().get_account(pb::LedgerGetAccountRequest { address }).await?.into_inner())
+    }
+    async fn get_account_history(
+        &self,
+        request: pb::GetAccountHistoryRequest,
+    ) -> Result<pb::GetAccountHistoryResponse, Status> {
+        Ok(self.0.clone().get_account_history(request).await?.into_inner())
+    }
+}
+
+#[tonic::async_trait]
+impl<T: Consensus> ConsensusSource for InProcess<T> {
+    async fn submit_transactions(
+        &self,
+        transactions: Vec<pb::Transaction>,
+    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status> {
+        let request = pb::ConsensusSubmitTransactionsRequest { transactions };
+        Ok(self.0.submit_transactions(Request::new(request)).await?.into_inner())
+    }
+    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status> {
+        Ok(self.0.get_status(Request::new(pb::ConsensusGetStatusRequest {})).await?.into_inner())
+    }
+    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status> {
+        Ok(self.0.get_validator_set(Request::new(pb::GetValidatorSetRequest { height })).await?.into_inner())
+    }
+    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status> {
+        Ok(self.0.get_mempool_stats(Request::new(pb::GetMempoolStatsRequest {})).await?.into_inner())
+    }
+}
+
+#[tonic::async_trait]
+impl ConsensusSource for Remote<ConsensusClient<Channel>> {
+    async fn submit_transactions(
+        &self,
+        transactions: Vec<pb::Transaction>,
+    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status> {
+        let request = pb::ConsensusSubmitTransactionsRequest { transactions };
+        Ok(self.0.clone().submit_transactions(request).await?.into_inner())
+    }
+    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status> {
+        Ok(self.0.clone().get_status(pb::ConsensusGetStatusRequest {}).await?.into_inner())
+    }
+    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status> {
+        Ok(self.0.clone().get_validator_set(pb::GetValidatorSetRequest { height }).await?.into_inner())
+    }
+    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status> {
+        Ok(self.0.clone().get_mempool_stats(pb::GetMempoolStatsRequest {}).await?.into_inner())
+    }
+}
+
+#[tonic::async_trait]
+impl<T: P2pGateway> PeerSource for InProcess<T> {
+    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
+        Ok(self.0.get_network_info(Request::new(pb::GetNetworkInfoRequest {})).await?.into_inner())
+    }
+}
+
+#[tonic::async_trait]
+impl PeerSource for Remote<P2pGatewayClient<Channel>> {
+    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
+        Ok(self.0.clone().get_network_info(pb::GetNetworkInfoRequest {}).await?.into_inner())
+    }
+}
+
+fn lazy_channel(endpoint: &str, service: &'static str) -> Result<Channel, ApiError> {
+    let endpoint = Endpoint::from_shared(endpoint.to_string())
+        .map_err(|e| ApiError::Endpoint { service, endpoint: endpoint.to_string(), reason: e.to_string() })?
+        .tcp_nodelay(true);
+    Ok(endpoint.connect_lazy())
+}
+
+/// A remote ledger at `endpoint` (e.g. `http://127.0.0.1:50052`). Connects on first use, so the
+/// API can start before the ledger; until it is reachable, calls fail with `UNAVAILABLE`.
+pub fn connect_ledger(endpoint: &str) -> Result<Remote<LedgerClient<Channel>>, ApiError> {
+    Ok(Remote(
+        LedgerClient::new(lazy_channel(endpoint, "ledger")?)
+            .max_decoding_message_size(UPSTREAM_MESSAGE_LIMIT)
+            .max_encoding_message_size(UPSTREAM_MESSAGE_LIMIT),
+    ))
+}
+
+/// A remote consensus service at `endpoint`; lazy like [`connect_ledger`].
+pub fn connect_consensus(endpoint: &str) -> Result<Remote<ConsensusClient<Channel>>, ApiError> {
+    Ok(Remote(
+        ConsensusClient::new(lazy_channel(endpoint, "consensus")?)
+            .max_decoding_message_size(UPSTREAM_MESSAGE_LIMIT)
+            .max_encoding_message_size(UPSTREAM_MESSAGE_LIMIT),
+    ))
+}
+
+/// A remote p2p gateway at `endpoint`; lazy like [`connect_ledger`].
+pub fn connect_p2p_gateway(endpoint: &str) -> Result<Remote<P2pGatewayClient<Channel>>, ApiError> {
+    Ok(Remote(P2pGatewayClient::new(lazy_channel(endpoint, "p2p-gateway")?)))
+}
+
+/// The services behind the API.
+#[derive(Clone)]
+pub struct Backends {
+    /// Blocks, transactions, accounts, chain identity and tip.
+    pub ledger: Arc<dyn LedgerSource>,
+    /// Submission, node status (validator key, syncing), validator sets, mempool.
+    pub consensus: Arc<dyn ConsensusSource>,
+    /// Peer counts; `None` when the node runs without a gateway (peers = 0).
+    pub peers: Option<Arc<dyn PeerSource>>,
+    /// The finalized height, when the node can announce new blocks; `StreamBlocks` then wakes on
+    /// each change instead of polling the ledger tip every 200 ms.
+    pub finalized_height: Option<watch::Receiver<u64>>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("peers", &self.peers.is_some())
+            .field("finalized_height", &self.finalized_height.as_ref().map(|w| *w.borrow()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backends {
+    /// A ledger and consensus, without peers or height announcements.
+    pub fn new(ledger: impl LedgerSource, consensus: impl ConsensusSource) -> Self {
+        Self { ledger: Arc::new(ledger), consensus: Arc::new(consensus), peers: None, finalized_height: None }
+    }
+
+    /// With a p2p gateway for peer counts.
+    pub fn with_peers(mut self, peers: impl PeerSource) -> Self {
+        self.peers = Some(Arc::new(peers));
+        self
+    }
+
+    /// With a watch of the finalized height (for `StreamBlocks`).
+    pub fn with_finalized_height(mut self, finalized_height: watch::Receiver<u64>) -> Self {
+        self.finalized_height = Some(finalized_height);
+        self
+    }
+}

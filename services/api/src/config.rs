@@ -1,0 +1,72 @@
+//! [`ApiConfig`]: what the node tells the API about itself and the limits it applies.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+
+use crate::rate_limit::RateLimit;
+
+/// Produces the Prometheus exposition served at `/metrics` (the node passes its registry's
+/// encoder). Called once per scrape.
+pub type MetricsFn = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The API's configuration.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// The network's label from the node config (e.g. `"A"`), shown as `network` in
+    /// `/v1/status`; `None` shows `null`.
+    pub network_label: Option<String>,
+    /// Software version reported by `/v1/status` and `GetStatus`.
+    pub version: String,
+    /// Largest REST request body, bytes (default 16 MiB); larger ones get 413. gRPC messages
+    /// are limited to 16 MiB + 64 KiB regardless.
+    pub max_body_bytes: usize,
+    /// Most transactions per `POST /v1/transactions` (default and maximum 10,000).
+    pub max_rest_batch: usize,
+    /// Per-IP rate limit over REST and gRPC; `None` disables it.
+    pub rate_limit: Option<RateLimit>,
+    /// Origins allowed to `POST /v1/transactions` from a browser (exact, e.g.
+    /// `https://wallet.example`); empty allows any. GETs are allowed from any origin.
+    pub cors_origins: Vec<String>,
+    /// Longest a REST request may take before a 504 (gRPC calls are bounded by the client's
+    /// deadline; `StreamBlocks` runs until cancelled).
+    pub request_timeout: Duration,
+    /// On shutdown, how long open connections get to finish before they are dropped.
+    pub shutdown_grace: Duration,
+    /// `/metrics` text; `None` answers 404.
+    pub metrics: Option<MetricsFn>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            network_label: None,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            max_body_bytes: MAX_MESSAGE_BYTES,
+            max_rest_batch: crate::json::MAX_REST_BATCH,
+            rate_limit: Some(RateLimit::default()),
+            cors_origins: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+            metrics: None,
+        }
+    }
+}
+
+impl fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("network_label", &self.network_label)
+            .field("version", &self.version)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_rest_batch", &self.max_rest_batch)
+            .field("rate_limit", &self.rate_limit)
+            .field("cors_origins", &self.cors_origins)
+            .field("request_timeout", &self.request_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("metrics", &self.metrics.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,413 @@
+//! [`PublicApiService`]: the generated `PublicApi` trait over the [`Backends`]. The REST gateway
+//! calls the same trait methods in process, so both faces of the API answer alike.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coinjecture_primitives as p;
+use coinjecture_primitives::limits::{MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
+use coinjecture_proto::convert;
+use coinjecture_proto::v1 as pb;
+use coinjecture_proto::v1::public_api_server::{PublicApi, PublicApiServer};
+use futures::Stream;
+use prost::Message;
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use crate::backend::Backends;
+use crate::error::upstream;
+
+/// Default and maximum of `ListBlocks.limit`.
+pub const DEFAULT_BLOCK_PAGE: u32 = 20;
+pub const MAX_BLOCK_PAGE: u32 = 100;
+/// Maximum of `ListAccountTransactions.limit`.
+pub const MAX_HISTORY_PAGE: u32 = 1_000;
+/// How often `StreamBlocks` looks at the ledger tip when it has no height watch.
+const TIP_POLL: Duration = Duration::from_millis(200);
+/// With a height watch, still look at the tip this often (a missed announcement costs little).
+const WATCH_FALLBACK_POLL: Duration = Duration::from_secs(2);
+/// Blocks `StreamBlocks` reads from the ledger at a time (a block may be up to 16 MiB).
+const STREAM_READ_CHUNK: u64 = 8;
+/// Room under the 16 MiB message limit for a `ListBlocks` answer's framing.
+const LIST_BLOCKS_BUDGET: usize = MAX_MESSAGE_BYTES - 64 * 1024;
+/// gRPC message limit of the service.
+pub(crate) const GRPC_MESSAGE_LIMIT: usize = MAX_MESSAGE_BYTES + 64 * 1024;
+
+/// What `GET /v1/status` shows beyond `GetStatusResponse`.
+#[derive(Debug, Clone)]
+pub(crate) struct StatusDetail {
+    pub status: pb::GetStatusResponse,
+    /// Millisecond block time of the tip (with the PoA extra data's remainder).
+    pub latest_block_time_ms: i64,
+    pub mempool_size: u64,
+}
+
+/// The `PublicApi` gRPC service.
+#[derive(Debug, Clone)]
+pub struct PublicApiService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    backends: Backends,
+    /// Software version reported by GetStatus.
+    version: String,
+    /// Set to true when the server stops: open block streams end.
+    shutdown: watch::Sender<bool>,
+}
+
+impl PublicApiService {
+    pub fn new(backends: Backends, version: impl Into<String>) -> Self {
+        let (shutdown, _) = watch::channel(false);
+        Self { inner: Arc::new(Inner { backends, version: version.into(), shutdown }) }
+    }
+
+    /// The tonic server for this service, with the chain's 16 MiB message limit.
+    pub fn into_server(self) -> PublicApiServer<Self> {
+        PublicApiServer::new(self)
+            .max_decoding_message_size(GRPC_MESSAGE_LIMIT)
+            .max_encoding_message_size(GRPC_MESSAGE_LIMIT)
+    }
+
+    /// Ends every open `StreamBlocks` stream (with `UNAVAILABLE`), for a graceful shutdown.
+    pub fn end_streams(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    fn backends(&self) -> &Backends {
+        &self.inner.backends
+    }
+
+    /// GetStatus with the tip's millisecond time and the mempool size.
+    pub(crate) async fn status_detail(&self) -> Result<StatusDetail, Status> {
+        let b = self.backends();
+        let (info, consensus, peers) = tokio::join!(b.ledger.get_chain_info(), b.consensus.get_status(), async {
+            match &b.peers {
+                None => 0,
+                Some(peers) => match peers.get_network_info().await {
+                    Ok(info) => info.connected_peers,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "p2p-gateway did not answer GetNetworkInfo; reporting 0 peers");
+                        0
+                    }
+                },
+            }
+        });
+        let info = info.map_err(upstream("ledger"))?;
+        let consensus = consensus.map_err(upstream("consensus"))?;
+        let latest_block_time_ms = match b.ledger.get_block_by_height(info.tip_height).await {
+            Ok(pb::GetBlockByHeightResponse { block: Some(pb::Block { header: Some(h), .. }), .. }) => {
+                let millis = p::PoaExtra::decode(&h.extra_data).map_or(0, |e| i64::from(e.timestamp_millis));
+                h.timestamp.saturating_mul(1000).saturating_add(millis)
+            }
+            // The tip moved on or the read failed: the seconds are still right.
+            _ => info.tip_timestamp.saturating_mul(1000),
+        };
+        Ok(StatusDetail {
+            status: pb::GetStatusResponse {
+                network_id: info.chain_id.clone(),
+                chain_id: info.chain_id,
+                block_height: info.tip_height,
+                latest_block_hash: info.tip_hash,
+                latest_block_time: info.tip_timestamp,
+                validator: consensus.local_validator,
+                peers,
+                syncing: consensus.syncing,
+                version: self.inner.version.clone(),
+                genesis_hash: info.genesis_hash,
+            },
+            latest_block_time_ms,
+            mempool_size: consensus.mempool_size,
+        })
+    }
+
+    /// Mempool size and capacity (REST `GET /v1/mempool`; not part of `PublicApi`).
+    pub(crate) async fn mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status> {
+        self.backends().consensus.get_mempool_stats().await.map_err(upstream("consensus"))
+    }
+
+    async fn tip_height(&self) -> Result<u64, Status> {
+        Ok(self.backends().ledger.get_chain_info().await.map_err(upstream("ledger"))?.tip_height)
+    }
+
+    /// Blocks `from..from + count` (fewer at the tip), as views.
+    async fn block_range(&self, from: u64, count: u64) -> Result<Vec<pb::BlockView>, Status> {
+        let limit = u32::try_from(count).unwrap_or(u32::MAX);
+        let range = self.backends().ledger.get_block_range(from, limit).await.map_err(upstream("ledger"))?;
+        range.into_iter().map(|r| view(r.block, r.block_hash)).collect()
+    }
+}
+
+/// A block as the API returns it: with its hash and its transactions' hashes.
+fn view(block: Option<pb::Block>, block_hash: Vec<u8>) -> Result<pb::BlockView, Status> {
+    let block = block.ok_or_else(|| Status::internal("ledger: answered without a block"))?;
+    let transaction_hashes = block
+        .transactions
+        .iter()
+        .map(|tx| p::Transaction::try_from(tx).map(|t| t.hash().0.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Status::internal(format!("ledger: stored block has a bad transaction: {e}")))?;
+    Ok(pb::BlockView { block: Some(block), block_hash, transaction_hashes })
+}
+
+fn check_limit(limit: u32, max: u32, default: u32) -> Result<u32, Status> {
+    match limit {
+        0 => Ok(default),
+        l if l > max => Err(Status::invalid_argument(format!("limit: must be at most {max}, found {l}"))),
+        l => Ok(l),
+    }
+}
+
+type BlockStream = Pin<Box<dyn Stream<Item = Result<pb::StreamBlocksResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl PublicApi for PublicApiService {
+    async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::GetStatusResponse>, Status> {
+        Ok(Response::new(self.status_detail().await?.status))
+    }
+
+    async fn get_block(&self, request: Request<pb::GetBlockRequest>) -> Result<Response<pb::GetBlockResponse>, Status> {
+        let ledger = &self.backends().ledger;
+        let block = match request.into_inner().selector {
+            None => return Err(Status::invalid_argument("selector: set exactly one of height or hash")),
+            Some(pb::get_block_request::Selector::Height(height)) => {
+                let found = ledger.get_block_by_height(height).await.map_err(upstream("ledger"))?;
+                view(found.block, found.block_hash)?
+            }
+            Some(pb::get_block_request::Selector::Hash(hash)) => {
+                convert::hash32(&hash, "hash")?;
+                let found = ledger.get_block_by_hash(hash.clone()).await.map_err(upstream("ledger"))?;
+                view(found.block, hash)?
+            }
+        };
+        Ok(Response::new(pb::GetBlockResponse { block: Some(block) }))
+    }
+
+    async fn list_blocks(
+        &self,
+        request: Request<pb::ListBlocksRequest>,
+    ) -> Result<Response<pb::ListBlocksResponse>, Status> {
+        let request = request.into_inner();
+        let limit = u64::from(check_limit(request.limit, MAX_BLOCK_PAGE, DEFAULT_BLOCK_PAGE)?);
+        let tip = self.tip_height().await?;
+        let mut blocks = if request.descending {
+            let top = request.from_height.unwrap_or(tip).min(tip);
+            let bottom = top.saturating_sub(limit - 1);
+            let mut range = self.block_range(bottom, top - bottom + 1).await?;
+            range.reverse();
+            range
+        } else {
+            let from = request.from_height.unwrap_or(0);
+            if from > tip { Vec::new() } else { self.block_range(from, limit.min(tip - from + 1)).await? }
+        };
+        // Stay under the message limit (always at least one block: one block fits by the chain's rules).
+        let mut size = 0;
+        let keep = blocks
+            .iter()
+            .position(|b| {
+                size += b.encoded_len() + 8;
+                size > LIST_BLOCKS_BUDGET
+            })
+            .map_or(blocks.len(), |i| i.max(1));
+        blocks.truncate(keep);
+        let last = blocks.last().and_then(|b| b.block.as_ref()?.header.as_ref()).map(|h| h.block_index);
+        let next_height = match (last, request.descending) {
+            (Some(h), false) if h < tip => Some(h + 1),
+            (Some(h), true) if h > 0 => Some(h - 1),
+            _ => None,
+        };
+        Ok(Response::new(pb::ListBlocksResponse { blocks, next_height }))
+    }
+
+    async fn get_transaction(
+        &self,
+        request: Request<pb::GetTransactionRequest>,
+    ) -> Result<Response<pb::GetTransactionResponse>, Status> {
+        let tx_hash = request.into_inner().tx_hash;
+        convert::hash32(&tx_hash, "tx_hash")?;
+        let found = self.backends().ledger.get_transaction(tx_hash).await.map_err(upstream("ledger"))?;
+        Ok(Response::new(pb::GetTransactionResponse { transaction: found.transaction }))
+    }
+
+    async fn submit_transaction(
+        &self,
+        request: Request<pb::SubmitTransactionRequest>,
+    ) -> Result<Response<pb::SubmitTransactionResponse>, Status> {
+        let tx =
+            request.into_inner().transaction.ok_or_else(|| Status::invalid_argument("transaction: is required"))?;
+        let mut results = self.submit(vec![tx]).await?;
+        Ok(Response::new(pb::SubmitTransactionResponse { result: results.pop() }))
+    }
+
+    async fn submit_transactions(
+        &self,
+        request: Request<pb::SubmitTransactionsRequest>,
+    ) -> Result<Response<pb::SubmitTransactionsResponse>, Status> {
+        let transactions = request.into_inner().transactions;
+        if transactions.len() > MAX_BATCH_ITEMS {
+            return Err(Status::invalid_argument(format!(
+                "transactions: {} items exceed the maximum {MAX_BATCH_ITEMS}",
+                transactions.len()
+            )));
+        }
+        let results = if transactions.is_empty() { Vec::new() } else { self.submit(transactions).await? };
+        let accepted_count = u32::try_from(results.iter().filter(|r| r.accepted).count()).unwrap_or(u32::MAX);
+        Ok(Response::new(pb::SubmitTransactionsResponse { results, accepted_count }))
+    }
+
+    async fn get_account(
+        &self,
+        request: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::GetAccountResponse>, Status> {
+        let address = request.into_inner().address;
+        convert::public_key(&address, "address")?;
+        let found = self.backends().ledger.get_account(address).await.map_err(upstream("ledger"))?;
+        Ok(Response::new(pb::GetAccountResponse { account: found.account, height: found.height }))
+    }
+
+    async fn list_account_transactions(
+        &self,
+        request: Request<pb::ListAccountTransactionsRequest>,
+    ) -> Result<Response<pb::ListAccountTransactionsResponse>, Status> {
+        let request = request.into_inner();
+        convert::public_key(&request.address, "address")?;
+        check_limit(request.limit, MAX_HISTORY_PAGE, 0)?;
+        let page = self
+            .backends()
+            .ledger
+            .get_account_history(pb::GetAccountHistoryRequest {
+                address: request.address,
+                page_token: request.page_token,
+                limit: request.limit,
+            })
+            .await
+            .map_err(upstream("ledger"))?;
+        Ok(Response::new(pb::ListAccountTransactionsResponse {
+            transactions: page.transactions,
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn get_validators(
+        &self,
+        request: Request<pb::GetValidatorsRequest>,
+    ) -> Result<Response<pb::GetValidatorsResponse>, Status> {
+        let height = request.into_inner().height;
+        if height == Some(0) {
+            return Err(Status::invalid_argument("height: must be at least 1 (genesis is not voted on)"));
+        }
+        let set = self.backends().consensus.get_validator_set(height).await.map_err(upstream("consensus"))?;
+        Ok(Response::new(pb::GetValidatorsResponse { validator_set: set.validator_set, height: set.height }))
+    }
+
+    type StreamBlocksStream = BlockStream;
+
+    async fn stream_blocks(
+        &self,
+        request: Request<pb::StreamBlocksRequest>,
+    ) -> Result<Response<Self::StreamBlocksStream>, Status> {
+        let state = StreamState {
+            api: self.clone(),
+            next: request.into_inner().from_height,
+            buffer: VecDeque::new(),
+            heights: self.backends().finalized_height.clone(),
+            shutdown: self.inner.shutdown.subscribe(),
+            done: false,
+        };
+        Ok(Response::new(Box::pin(futures::stream::unfold(state, StreamState::step))))
+    }
+}
+
+impl PublicApiService {
+    async fn submit(&self, transactions: Vec<pb::Transaction>) -> Result<Vec<pb::TransactionResult>, Status> {
+        let n = transactions.len();
+        let results =
+            self.backends().consensus.submit_transactions(transactions).await.map_err(upstream("consensus"))?.results;
+        if results.len() != n {
+            return Err(Status::internal(format!(
+                "consensus: answered {} results for {n} transactions",
+                results.len()
+            )));
+        }
+        Ok(results)
+    }
+}
+
+/// A `StreamBlocks` subscription: the next height to send and the blocks read but not yet sent.
+/// It is pulled by the transport as the client reads (HTTP/2 flow control), so a slow client
+/// never makes the server buffer more than one ledger read.
+struct StreamState {
+    api: PublicApiService,
+    next: u64,
+    buffer: VecDeque<pb::BlockView>,
+    heights: Option<watch::Receiver<u64>>,
+    shutdown: watch::Receiver<bool>,
+    done: bool,
+}
+
+type Step = Option<(Result<pb::StreamBlocksResponse, Status>, StreamState)>;
+
+impl StreamState {
+    async fn step(mut self) -> Step {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(block) = self.buffer.pop_front() {
+                return Some((Ok(pb::StreamBlocksResponse { block: Some(block) }), self));
+            }
+            if *self.shutdown.borrow() {
+                let message = format!("the node is shutting down; resume from height {}", self.next);
+                return self.fail(Status::unavailable(message));
+            }
+            let tip = match self.api.tip_height().await {
+                Ok(tip) => tip,
+                Err(e) => return self.fail(e),
+            };
+            if self.next <= tip {
+                let count = (tip - self.next + 1).min(STREAM_READ_CHUNK);
+                match self.api.block_range(self.next, count).await {
+                    Ok(blocks) if !blocks.is_empty() => {
+                        self.next += blocks.len() as u64;
+                        self.buffer.extend(blocks);
+                    }
+                    Ok(_) => self.wait().await,
+                    Err(e) => return self.fail(e),
+                }
+            } else {
+                self.wait().await;
+            }
+        }
+    }
+
+    fn fail(mut self, status: Status) -> Step {
+        self.done = true;
+        Some((Err(status), self))
+    }
+
+    /// Until the finalized height may have changed, or the server stops.
+    async fn wait(&mut self) {
+        let shutdown = self.shutdown.changed();
+        let watch_closed = match &mut self.heights {
+            Some(heights) => tokio::select! {
+                changed = heights.changed() => changed.is_err(),
+                _ = tokio::time::sleep(WATCH_FALLBACK_POLL) => false,
+                _ = shutdown => false,
+            },
+            None => {
+                tokio::select! {
+                    _ = tokio::time::sleep(TIP_POLL) => {}
+                    _ = shutdown => {}
+                }
+                false
+            }
+        };
+        if watch_closed {
+            // The announcer is gone: fall back to polling.
+            self.heights = None;
+        }
+    }
+}

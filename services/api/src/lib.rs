@@ -1,0 +1,154 @@
+//! # coinjecture-api
+//!
+//! The node's public face: the `PublicApi` gRPC service (`proto/coinjecture/v1/api.proto`) and a
+//! REST/JSON gateway that mirrors it, **on one port** (`api.port`): requests with
+//! `content-type: application/grpc*` over HTTP/2 go to tonic, everything else to the axum
+//! routes. The same port serves gRPC health (`grpc.health.v1`) and reflection (v1 and
+//! v1alpha), the OpenAPI document, a static block explorer at `/` and the node's `/metrics`.
+//! The API owns no state: it answers from the ledger, consensus and p2p-gateway.
+//!
+//! ## Bird's eye view
+//!
+//! | module        | owns                                                                        |
+//! |---------------|-----------------------------------------------------------------------------|
+//! | [`backend`]   | [`LedgerSource`], [`ConsensusSource`], [`PeerSource`] over the generated contracts; [`InProcess`] / [`Remote`]; [`Backends`] |
+//! | `grpc`        | [`PublicApiService`]: every `PublicApi` RPC, the limits, `StreamBlocks`     |
+//! | `rest`        | axum handlers calling the same `PublicApi` methods; [`ROUTES`]; middleware  |
+//! | `json`        | JSON shapes out, transaction JSON in (field-named errors)                   |
+//! | `rate_limit`  | per-IP token buckets ([`RateLimit`])                                        |
+//! | [`ApiConfig`] | network label, version, limits, CORS origins, the `/metrics` closure        |
+//!
+//! ## Calling the other services
+//!
+//! Only through their generated gRPC contracts (ARCHITECTURE.md §1): [`InProcess`] wraps a
+//! service object of the same process and calls its generated server trait (no socket);
+//! [`Remote`] wraps the generated client (split deployment; see [`connect_ledger`]). Upstream
+//! failures are reported as 503 / `UNAVAILABLE` naming the service; rule answers
+//! (`INVALID_ARGUMENT`, `NOT_FOUND`, `FAILED_PRECONDITION`) pass through.
+//!
+//! ## REST
+//!
+//! JSON everywhere; byte strings are lower-case hex; integers are JSON numbers (transaction
+//! input also accepts decimal strings, for values above 2^53). Errors are
+//! `{"code": "...", "message": "..."}`: 400 `invalid_argument` (the message starts with the
+//! field or parameter), 404 `not_found` / `no_route`, 405, 413 `payload_too_large`, 429
+//! `rate_limited` (with `Retry-After`), 503 `unavailable` / `failed_precondition`, 504 `timeout`.
+//! The routes are in [`ROUTES`] and described in `static/openapi.json` (served at
+//! `/v1/openapi.json`).
+//!
+//! `POST /v1/transactions` takes one transaction (JSON fields or `{"raw": "<hex of the
+//! canonical v4 encoding>"}`, so a client can submit exactly the bytes it signed) or
+//! `{"transactions": [...]}` (≤ 10,000). It answers 202 when every transaction entered the
+//! mempool, else 200 with a verdict per item (`{tx_hash, accepted, reason, message}`); a
+//! malformed item of a batch is a `MALFORMED` verdict naming `transactions[i].field`, a malformed
+//! single transaction is a 400.
+//!
+//! ## Limits
+//!
+//! REST bodies ≤ 16 MiB ([`ApiConfig::max_body_bytes`]), REST requests ≤ 30 s; gRPC messages
+//! ≤ 16 MiB + 64 KiB; per-IP token bucket over both ([`RateLimit`], default 200/s, burst 400;
+//! gRPC callers get `RESOURCE_EXHAUSTED`); CORS: GETs from any origin, the submission from
+//! [`ApiConfig::cors_origins`] (empty: any). None of it panics on bad input.
+//!
+//! ## Shutdown
+//!
+//! [`serve`] stops accepting when its `shutdown` future completes, ends open `StreamBlocks`
+//! streams with `UNAVAILABLE` ("resume from height N"), and gives in-flight requests
+//! [`ApiConfig::shutdown_grace`] to finish.
+
+pub mod backend;
+mod config;
+mod error;
+mod grpc;
+mod json;
+mod rate_limit;
+mod rest;
+mod time;
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use coinjecture_proto::v1::public_api_server::PublicApiServer;
+use tokio::net::TcpListener;
+
+pub use backend::{
+    Backends, ConsensusSource, InProcess, LedgerSource, PeerSource, Remote, connect_consensus, connect_ledger,
+    connect_p2p_gateway,
+};
+pub use config::{ApiConfig, MetricsFn};
+pub use error::{ApiError, RestError};
+pub use grpc::{DEFAULT_BLOCK_PAGE, MAX_BLOCK_PAGE, MAX_HISTORY_PAGE, PublicApiService};
+pub use json::MAX_REST_BATCH;
+pub use rate_limit::RateLimit;
+pub use rest::{EXPLORER_HTML, OPENAPI_JSON, ROUTES};
+
+/// The whole API as one axum router (REST, gRPC with health and reflection, rate limit), for
+/// [`serve`] or for embedding. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (the rate limit keys on the peer IP)
+/// and HTTP/2 enabled (gRPC).
+pub async fn router(config: ApiConfig, service: PublicApiService) -> Result<Router, ApiError> {
+    let config = Arc::new(config);
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<PublicApiServer<PublicApiService>>().await;
+    let mut grpc = tonic::service::Routes::new(health).add_service(service.clone().into_server());
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(coinjecture_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    // v1 for current tools, v1alpha for older grpcurl and clients.
+    match reflection().build_v1() {
+        Ok(r) => grpc = grpc.add_service(r),
+        Err(e) => tracing::warn!(error = %e, "gRPC reflection (v1) unavailable"),
+    }
+    match reflection().build_v1alpha() {
+        Ok(r) => grpc = grpc.add_service(r),
+        Err(e) => tracing::warn!(error = %e, "gRPC reflection (v1alpha) unavailable"),
+    }
+    let mut app = grpc.prepare().into_axum_router().merge(rest::routes(service, Arc::clone(&config))?);
+    app = app.fallback(rest::fallback);
+    if let Some(limit) = config.rate_limit {
+        let limiter = Arc::new(rate_limit::RateLimiter::new(limit));
+        app = app.layer(axum::middleware::from_fn_with_state(limiter, rest::rate_limit));
+    }
+    Ok(app)
+}
+
+/// Serves the API (REST and gRPC on `listener`'s port) until `shutdown` completes; then ends
+/// block streams and waits up to [`ApiConfig::shutdown_grace`] for in-flight requests.
+pub async fn serve(
+    config: ApiConfig,
+    backends: Backends,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ApiError> {
+    let grace = config.shutdown_grace;
+    let service = PublicApiService::new(backends, config.version.clone());
+    let app = router(config, service.clone()).await?;
+    tracing::info!(addr = ?listener.local_addr().ok(), "api serving REST and gRPC (PublicApi, health, reflection)");
+
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let streams = service.clone();
+    let signal = async move {
+        shutdown.await;
+        streams.end_streams();
+        stopping_tx.send_replace(true);
+    };
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(signal)
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.map_err(ApiError::Serve),
+        _ = stopping.wait_for(|stop| *stop) => {}
+    }
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result.map_err(ApiError::Serve),
+        Err(_) => {
+            tracing::warn!(grace = ?grace, "api: connections still open after the shutdown grace; closing them");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! A running API over a real ledger with a few blocks, a fake consensus and fake peers, and a
+//! small HTTP client.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use coinjecture_api::{ApiConfig, Backends, InProcess, PeerSource};
+use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
+use coinjecture_ledger::{Ledger, LedgerService};
+use coinjecture_primitives::{Block, Transaction};
+use coinjecture_proto::v1 as pb;
+use coinjecture_proto::v1::consensus_server::Consensus;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tonic::{Request as GrpcRequest, Response, Status};
+
+pub(crate) const CHAIN_ID: &str = "coinjecture-api-test";
+/// The fake consensus refuses transfers of this amount (INSUFFICIENT_BALANCE).
+pub(crate) const REFUSED_AMOUNT: u64 = 13;
+
+/// Consensus as the API sees it: a status, a validator set, and a mempool that records what it
+/// is given.
+#[derive(Debug, Default)]
+pub(crate) struct FakeConsensus {
+    pub local_validator: Vec<u8>,
+    pub syncing: bool,
+    /// Delay of GetMempoolStats (for the timeout test).
+    pub mempool_delay: Duration,
+    pub submitted: Mutex<Vec<pb::Transaction>>,
+}
+
+#[tonic::async_trait]
+impl Consensus for FakeConsensus {
+    async fn submit_transactions(
+        &self,
+        request: GrpcRequest<pb::ConsensusSubmitTransactionsRequest>,
+    ) -> Result<Response<pb::ConsensusSubmitTransactionsResponse>, Status> {
+        let txs = request.into_inner().transactions;
+        let results = txs
+            .iter()
+            .map(|tx| match Transaction::try_from(tx) {
+                Err(e) => pb::TransactionResult {
+                    tx_hash: vec![],
+                    accepted: false,
+                    reason: pb::TxRejectReason::Malformed.into(),
+                    message: e.to_string(),
+                },
+                Ok(t) if t.amount == REFUSED_AMOUNT => pb::TransactionResult {
+                    tx_hash: t.hash().0.to_vec(),
+                    accepted: false,
+                    reason: pb::TxRejectReason::InsufficientBalance.into(),
+                    message: "amount + fee exceeds the balance".into(),
+                },
+                Ok(t) => pb::TransactionResult {
+                    tx_hash: t.hash().0.to_vec(),
+                    accepted: true,
+                    reason: 0,
+                    message: String::new(),
+                },
+            })
+            .collect();
+        self.submitted.lock().unwrap().extend(txs);
+        Ok(Response::new(pb::ConsensusSubmitTransactionsResponse { results }))
+    }
+
+    async fn get_status(
+        &self,
+        _: GrpcRequest<pb::ConsensusGetStatusRequest>,
+    ) -> Result<Response<pb::ConsensusGetStatusResponse>, Status> {
+        Ok(Response::new(pb::ConsensusGetStatusResponse {
+            chain_id: CHAIN_ID.into(),
+            local_validator: self.local_validator.clone(),
+            syncing: self.syncing,
+            mempool_size: self.submitted.lock().unwrap().len() as u64,
+            ..Default::default()
+        }))
+    }
+
+    async fn get_validator_set(
+        &self,
+        request: GrpcRequest<pb::GetValidatorSetRequest>,
+    ) -> Result<Response<pb::GetValidatorSetResponse>, Status> {
+        Ok(Response::new(pb::GetValidatorSetResponse {
+            validator_set: Some(pb::ValidatorSet {
+                validators: vec![pb::ValidatorInfo { public_key: vec![9; 32], peer_id: String::new(), index: 0 }],
+                activation_height: 1,
+                quorum_mode: pb::QuorumMode::Crash.into(),
+            }),
+            height: request.into_inner().height.unwrap_or(7),
+        }))
+    }
+
+    async fn list_evidence(
+        &self,
+        _: GrpcRequest<pb::ListEvidenceRequest>,
+    ) -> Result<Response<pb::ListEvidenceResponse>, Status> {
+        Ok(Response::new(pb::ListEvidenceResponse::default()))
+    }
+
+    async fn get_mempool_stats(
+        &self,
+        _: GrpcRequest<pb::GetMempoolStatsRequest>,
+    ) -> Result<Response<pb::GetMempoolStatsResponse>, Status> {
+        tokio::time::sleep(self.mempool_delay).await;
+        let n = self.submitted.lock().unwrap().len() as u64;
+        Ok(Response::new(pb::GetMempoolStatsResponse {
+            transaction_count: n,
+            capacity_transactions: 100_000,
+            ..Default::default()
+        }))
+    }
+}
+
+/// A p2p gateway with a fixed number of peers.
+#[derive(Debug)]
+pub(crate) struct FakePeers(pub u32);
+
+#[tonic::async_trait]
+impl PeerSource for FakePeers {
+    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
+        Ok(pb::GetNetworkInfoResponse { connected_peers: self.0, ..Default::default() })
+    }
+}
+
+/// A ledger with `blocks` blocks of one transfer each on top of genesis.
+pub(crate) struct Chain {
+    pub chain: TestChain,
+    pub ledger: Arc<Ledger>,
+    pub blocks: Vec<Block>,
+    _dir: tempfile::TempDir,
+}
+
+impl Chain {
+    pub(crate) async fn new(blocks: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = TestChain::new(CHAIN_ID, 3, 1_000_000);
+        let ledger =
+            Arc::new(Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), local_crypto()).await.unwrap());
+        let mut this = Self { chain, ledger, blocks: Vec::new(), _dir: dir };
+        for _ in 0..blocks {
+            this.push_transfer().await;
+        }
+        this
+    }
+
+    /// Finalizes one more block carrying a transfer from account 0 to account 1.
+    pub(crate) async fn push_transfer(&mut self) -> Block {
+        let tx = self.chain.next_transfer(0, self.chain.accounts[1], 100 + self.blocks.len() as u64);
+        let block = self.chain.push(vec![tx]);
+        self.ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+        self.blocks.push(block.clone());
+        block
+    }
+
+    pub(crate) fn ledger_service(&self) -> InProcess<LedgerService> {
+        InProcess(Arc::new(LedgerService::new(Arc::clone(&self.ledger))))
+    }
+}
+
+pub(crate) struct Running {
+    pub addr: SocketAddr,
+    pub consensus: Arc<FakeConsensus>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<Result<(), coinjecture_api::ApiError>>>,
+}
+
+impl Running {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server and waits for it.
+    pub(crate) async fn stop(mut self) -> Result<(), coinjecture_api::ApiError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.take().unwrap().await.unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Test defaults: no rate limit unless a test sets one.
+pub(crate) fn config() -> ApiConfig {
+    ApiConfig {
+        network_label: Some("A".into()),
+        version: "9.9.9-test".into(),
+        rate_limit: None,
+        metrics: Some(Arc::new(|| {
+            "# TYPE coinjecture_block_height gauge\ncoinjecture_block_height{network=\"A\"} 3\n# EOF\n".to_string()
+        })),
+        ..ApiConfig::default()
+    }
+}
+
+pub(crate) fn fake_consensus() -> Arc<FakeConsensus> {
+    Arc::new(FakeConsensus { local_validator: vec![0xab; 32], ..Default::default() })
+}
+
+/// Serves the API for `backends` on 127.0.0.1:0.
+pub(crate) async fn serve(config: ApiConfig, backends: Backends, consensus: Arc<FakeConsensus>) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(coinjecture_api::serve(config, backends, listener, async {
+        let _ = stopped.await;
+    }));
+    Running { addr, consensus, stop: Some(stop), server: Some(server) }
+}
+
+/// The usual set-up: the chain's ledger in process, the fake consensus, 4 peers.
+pub(crate) async fn start(chain: &Chain, config: ApiConfig) -> Running {
+    let consensus = fake_consensus();
+    let backends = Backends::new(chain.ledger_service(), InProcess(Arc::clone(&consensus))).with_peers(FakePeers(4));
+    serve(config, backends, consensus).await
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub(crate) async fn request(method: Method, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Answer {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut builder = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = client.request(builder.body(Full::new(body.into())).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Answer { status: parts.status, headers: parts.headers, body: body.collect().await.unwrap().to_bytes() }
+}
+
+pub(crate) async fn get(url: &str) -> Answer {
+    request(Method::GET, url, &[], Bytes::new()).await
+}
+
+pub(crate) async fn post_json(url: &str, body: &Value) -> Answer {
+    request(Method::POST, url, &[("content-type", "application/json")], serde_json::to_vec(body).unwrap()).await
+}
+
+/// A transaction as REST JSON.
+pub(crate) fn tx_json(tx: &Transaction) -> Value {
+    serde_json::json!({
+        "codec_version": tx.codec_version,
+        "tx_type": tx.tx_type.name(),
+        "from": tx.from.to_hex(),
+        "to": tx.to.to_hex(),
+        "amount": tx.amount,
+        "nonce": tx.nonce,
+        "gas_limit": tx.gas_limit,
+        "gas_price": tx.gas_price,
+        "signature": tx.signature.to_hex(),
+        "data": hex::encode(&tx.data),
+        "timestamp": tx.timestamp,
+    })
+}
