@@ -11,7 +11,9 @@
 //! The methods take and return the protobuf messages unchanged: the API's logic (validation,
 //! paging, JSON) lives in [`crate::PublicApiService`], once, whichever way the calls travel.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
 use coinjecture_proto::v1 as pb;
@@ -21,8 +23,9 @@ use coinjecture_proto::v1::ledger_client::LedgerClient;
 use coinjecture_proto::v1::ledger_server::Ledger;
 use coinjecture_proto::v1::p2p_gateway_client::P2pGatewayClient;
 use coinjecture_proto::v1::p2p_gateway_server::P2pGateway;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::sync::watch;
+use tokio_stream::wrappers::WatchStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
@@ -30,6 +33,8 @@ use crate::error::ApiError;
 
 /// gRPC message limit towards the upstream services: the chain's 16 MiB plus framing.
 const UPSTREAM_MESSAGE_LIMIT: usize = MAX_MESSAGE_BYTES + 64 * 1024;
+/// How long a connection attempt to an upstream may take.
+const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The ledger reads the API needs (`proto/coinjecture/v1/ledger.proto`).
 #[tonic::async_trait]
@@ -200,7 +205,9 @@ impl PeerSource for Remote<P2pGatewayClient<Channel>> {
 fn lazy_channel(endpoint: &str, service: &'static str) -> Result<Channel, ApiError> {
     let endpoint = Endpoint::from_shared(endpoint.to_string())
         .map_err(|e| ApiError::Endpoint { service, endpoint: endpoint.to_string(), reason: e.to_string() })?
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // A blackholed upstream fails in seconds (503), not after the OS's TCP connect timeout.
+        .connect_timeout(UPSTREAM_CONNECT_TIMEOUT);
     Ok(endpoint.connect_lazy())
 }
 
@@ -237,16 +244,20 @@ pub struct Backends {
     pub consensus: Arc<dyn ConsensusSource>,
     /// Peer counts; `None` when the node runs without a gateway (peers = 0).
     pub peers: Option<Arc<dyn PeerSource>>,
-    /// The finalized height, when the node can announce new blocks; `StreamBlocks` then wakes on
-    /// each change instead of polling the ledger tip every 200 ms.
-    pub finalized_height: Option<watch::Receiver<u64>>,
+    /// Announces that the tip may have moved (any watched value, e.g. consensus's driver
+    /// status); `StreamBlocks` then wakes on each change instead of polling the ledger tip every
+    /// 200 ms. Set with [`Backends::with_tip_updates`].
+    pub tip_updates: Option<TipUpdates>,
 }
+
+/// A source of "the tip may have moved" signals: each call gives a fresh subscription.
+pub type TipUpdates = Arc<dyn Fn() -> Pin<Box<dyn Stream<Item = ()> + Send>> + Send + Sync>;
 
 impl std::fmt::Debug for Backends {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backends")
             .field("peers", &self.peers.is_some())
-            .field("finalized_height", &self.finalized_height.as_ref().map(|w| *w.borrow()))
+            .field("tip_updates", &self.tip_updates.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -254,7 +265,7 @@ impl std::fmt::Debug for Backends {
 impl Backends {
     /// A ledger and consensus, without peers or height announcements.
     pub fn new(ledger: impl LedgerSource, consensus: impl ConsensusSource) -> Self {
-        Self { ledger: Arc::new(ledger), consensus: Arc::new(consensus), peers: None, finalized_height: None }
+        Self { ledger: Arc::new(ledger), consensus: Arc::new(consensus), peers: None, tip_updates: None }
     }
 
     /// With a p2p gateway for peer counts.
@@ -263,9 +274,10 @@ impl Backends {
         self
     }
 
-    /// With a watch of the finalized height (for `StreamBlocks`).
-    pub fn with_finalized_height(mut self, finalized_height: watch::Receiver<u64>) -> Self {
-        self.finalized_height = Some(finalized_height);
+    /// With a watch whose every change may mean a new finalized block (e.g. the finalized
+    /// height, or the consensus driver's status), for `StreamBlocks`.
+    pub fn with_tip_updates<T: Clone + Send + Sync + 'static>(mut self, updates: watch::Receiver<T>) -> Self {
+        self.tip_updates = Some(Arc::new(move || Box::pin(WatchStream::from_changes(updates.clone()).map(|_| ()))));
         self
     }
 }

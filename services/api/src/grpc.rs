@@ -11,7 +11,7 @@ use coinjecture_primitives::limits::{MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::public_api_server::{PublicApi, PublicApiServer};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use prost::Message;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
@@ -24,9 +24,9 @@ pub const DEFAULT_BLOCK_PAGE: u32 = 20;
 pub const MAX_BLOCK_PAGE: u32 = 100;
 /// Maximum of `ListAccountTransactions.limit`.
 pub const MAX_HISTORY_PAGE: u32 = 1_000;
-/// How often `StreamBlocks` looks at the ledger tip when it has no height watch.
+/// How often `StreamBlocks` looks at the ledger tip when it has no tip updates.
 const TIP_POLL: Duration = Duration::from_millis(200);
-/// With a height watch, still look at the tip this often (a missed announcement costs little).
+/// With tip updates, still look at the tip this often (a missed announcement costs little).
 const WATCH_FALLBACK_POLL: Duration = Duration::from_secs(2);
 /// Blocks `StreamBlocks` reads from the ledger at a time (a block may be up to 16 MiB).
 const STREAM_READ_CHUNK: u64 = 8;
@@ -313,7 +313,7 @@ impl PublicApi for PublicApiService {
             api: self.clone(),
             next: request.into_inner().from_height,
             buffer: VecDeque::new(),
-            heights: self.backends().finalized_height.clone(),
+            updates: self.backends().tip_updates.as_ref().map(|subscribe| subscribe()),
             shutdown: self.inner.shutdown.subscribe(),
             done: false,
         };
@@ -343,7 +343,7 @@ struct StreamState {
     api: PublicApiService,
     next: u64,
     buffer: VecDeque<pb::BlockView>,
-    heights: Option<watch::Receiver<u64>>,
+    updates: Option<Pin<Box<dyn Stream<Item = ()> + Send>>>,
     shutdown: watch::Receiver<bool>,
     done: bool,
 }
@@ -391,9 +391,9 @@ impl StreamState {
     /// Until the finalized height may have changed, or the server stops.
     async fn wait(&mut self) {
         let shutdown = self.shutdown.changed();
-        let watch_closed = match &mut self.heights {
-            Some(heights) => tokio::select! {
-                changed = heights.changed() => changed.is_err(),
+        let updates_ended = match &mut self.updates {
+            Some(updates) => tokio::select! {
+                update = updates.next() => update.is_none(),
                 _ = tokio::time::sleep(WATCH_FALLBACK_POLL) => false,
                 _ = shutdown => false,
             },
@@ -405,9 +405,9 @@ impl StreamState {
                 false
             }
         };
-        if watch_closed {
+        if updates_ended {
             // The announcer is gone: fall back to polling.
-            self.heights = None;
+            self.updates = None;
         }
     }
 }

@@ -26,6 +26,20 @@
 //! failures are reported as 503 / `UNAVAILABLE` naming the service; rule answers
 //! (`INVALID_ARGUMENT`, `NOT_FOUND`, `FAILED_PRECONDITION`) pass through.
 //!
+//! Wiring in the one-process node (`LedgerService`, the consensus service and
+//! `P2pGatewayService` implement the generated server traits):
+//!
+//! ```text
+//! let backends = Backends::new(InProcess(Arc::new(LedgerService::new(ledger))), InProcess(consensus_service))
+//!     .with_peers(InProcess(p2p_gateway_service))
+//!     .with_tip_updates(driver_handle.watch()); // optional: StreamBlocks wakes on changes
+//! coinjecture_api::serve(ApiConfig { network_label: Some("A".into()), metrics: Some(encoder), ..Default::default() },
+//!     backends, TcpListener::bind(("0.0.0.0", api.port)).await?, shutdown).await?;
+//! ```
+//!
+//! and in the split deployment `Backends::new(connect_ledger(url)?, connect_consensus(url)?)
+//! .with_peers(connect_p2p_gateway(url)?)`.
+//!
 //! ## REST
 //!
 //! JSON everywhere; byte strings are lower-case hex; integers are JSON numbers (transaction
@@ -74,8 +88,8 @@ use coinjecture_proto::v1::public_api_server::PublicApiServer;
 use tokio::net::TcpListener;
 
 pub use backend::{
-    Backends, ConsensusSource, InProcess, LedgerSource, PeerSource, Remote, connect_consensus, connect_ledger,
-    connect_p2p_gateway,
+    Backends, ConsensusSource, InProcess, LedgerSource, PeerSource, Remote, TipUpdates, connect_consensus,
+    connect_ledger, connect_p2p_gateway,
 };
 pub use config::{ApiConfig, MetricsFn};
 pub use error::{ApiError, RestError};
@@ -113,7 +127,7 @@ pub async fn router(config: ApiConfig, service: PublicApiService) -> Result<Rout
         let limiter = Arc::new(rate_limit::RateLimiter::new(limit));
         app = app.layer(axum::middleware::from_fn_with_state(limiter, rest::rate_limit));
     }
-    Ok(app)
+    Ok(app.layer(axum::middleware::from_fn(rest::log_request)))
 }
 
 /// Serves the API (REST and gRPC on `listener`'s port) until `shutdown` completes; then ends

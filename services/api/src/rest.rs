@@ -430,6 +430,22 @@ pub(crate) async fn rate_limit(State(limiter): State<Arc<RateLimiter>>, request:
     }
 }
 
+/// One debug line per request (method, path, status, time); server errors at warn.
+pub(crate) async fn log_request(request: Request, next: Next) -> Response {
+    let started = tokio::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if response.status().is_server_error() {
+        tracing::warn!(%method, %path, status, elapsed_ms, "api request failed");
+    } else {
+        tracing::debug!(%method, %path, status, elapsed_ms, "api request");
+    }
+    response
+}
+
 async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,

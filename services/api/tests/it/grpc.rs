@@ -202,3 +202,23 @@ async fn a_remote_ledger_answers_like_the_in_process_one() {
     }
     let _ = stop_ledger.send(());
 }
+
+#[tokio::test]
+async fn stream_blocks_wakes_on_tip_updates() {
+    let mut chain = Chain::new(1).await;
+    let consensus = fake_consensus();
+    let (announce, updates) = tokio::sync::watch::channel(1u64);
+    let backends = Backends::new(chain.ledger_service(), InProcess(Arc::clone(&consensus))).with_tip_updates(updates);
+    let api = serve(config(), backends, consensus).await;
+    let mut client = client(api.url("")).await;
+    let mut stream = client.stream_blocks(pb::StreamBlocksRequest { from_height: 1 }).await.unwrap().into_inner();
+    assert!(stream.message().await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let next = chain.push_transfer().await;
+    announce.send_replace(2);
+    // Well under the 2 s fallback poll: the announcement woke the stream.
+    let message =
+        tokio::time::timeout(Duration::from_millis(1000), stream.message()).await.expect("woken by the update");
+    assert_eq!(message.unwrap().unwrap().block.unwrap().block_hash, next.hash().0.to_vec());
+}
