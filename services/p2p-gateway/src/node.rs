@@ -861,3 +861,25 @@ impl Actor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_id_is_the_validator_ed25519_key() {
+        let seed = [1u8; 32];
+        let peer = peer_id_from_seed(seed);
+        // The libp2p public key is the ed25519 public key of the seed (RFC 8032), so `keygen`
+        // and the swarm agree.
+        let public = keypair_from_seed(seed).public().try_into_ed25519().unwrap().to_bytes();
+        // The chain's own ed25519 library derives the same validator public key.
+        let validator = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+        assert_eq!(public, validator);
+        assert_eq!(peer, peer_id_from_seed(seed));
+        assert_ne!(peer, peer_id_from_seed([2u8; 32]));
+        assert_eq!(peer.to_base58(), PINNED_PEER_ID);
+    }
+
+    const PINNED_PEER_ID: &str = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";
+}
