@@ -65,6 +65,9 @@ enum Command {
         /// Time between blocks.
         #[arg(long, default_value = "2s")]
         block_time: String,
+        /// Only write keys, genesis and configs (to edit, or to start the nodes yourself).
+        #[arg(long)]
+        init_only: bool,
     },
     /// Check a configuration file (and its environment overrides) without starting anything.
     CheckConfig {
@@ -118,9 +121,15 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             );
             return Ok(());
         }
-        Command::Devnet { validators, dir, p2p_port, api_port, grpc_port, block_time } => {
+        Command::Devnet { validators, dir, p2p_port, api_port, grpc_port, block_time, init_only } => {
             coinjecture_telemetry::init(cli.log_format, &cli.log_level)?;
             let ports = devnet::Ports { p2p: *p2p_port, api: *api_port, grpc: *grpc_port };
+            if *init_only {
+                for config in devnet::prepare(*validators, dir, ports, block_time)? {
+                    println!("{}", config.display());
+                }
+                return Ok(());
+            }
             return devnet::run(*validators, dir, ports, block_time);
         }
         Command::Service { .. } | Command::Node { .. } => {}

@@ -1,0 +1,217 @@
+//! # coinjecture-e2e
+//!
+//! Harness for end-to-end tests: builds `coinjectured`, lays out a devnet with
+//! `coinjectured devnet --init-only`, runs each validator as its own process, and talks to them
+//! over their gRPC ports. Processes are killed when the [`Network`] is dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test harness: a panic is the failure report")]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_primitives::{ChainId, PublicKey, Signature, Transaction, TxType, chain_tag};
+use coinjecture_proto::v1 as pb;
+use tonic::transport::Channel;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
+
+/// Builds `coinjectured` (debug) once and returns its path.
+pub fn binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "--quiet", "-p", "coinjectured"])
+                .current_dir(workspace())
+                .status()
+                .expect("running cargo build");
+            assert!(status.success(), "cargo build -p coinjectured failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from);
+            target.join("debug").join("coinjectured")
+        })
+        .clone()
+}
+
+/// A base port with `count` free ports after it (best effort: checked by binding).
+pub fn free_port_base(count: u16) -> u16 {
+    for _ in 0..200 {
+        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = probe.local_addr().unwrap().port();
+        drop(probe);
+        if base > 60_000 || base < 20_000 {
+            continue;
+        }
+        if (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no free port range");
+}
+
+/// A running local network of validator processes.
+#[derive(Debug)]
+pub struct Network {
+    pub dir: tempfile::TempDir,
+    pub validators: usize,
+    pub grpc_base: u16,
+    children: Vec<Option<Child>>,
+}
+
+impl Network {
+    /// Lays out a devnet of `validators` and starts every validator.
+    pub fn start(validators: usize, block_time: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let base = free_port_base(3 * validators as u16);
+        let (p2p, api, grpc) = (base, base + validators as u16, base + 2 * validators as u16);
+        let out = Command::new(binary())
+            .args(["devnet", "--init-only", "--validators", &validators.to_string()])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--p2p-port", &p2p.to_string(), "--api-port", &api.to_string(), "--grpc-port", &grpc.to_string()])
+            .args(["--block-time", block_time, "--log-format", "text"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "devnet --init-only: {}", String::from_utf8_lossy(&out.stderr));
+        let mut net = Self { dir, validators, grpc_base: grpc, children: (0..validators).map(|_| None).collect() };
+        for i in 0..validators {
+            net.start_validator(i);
+        }
+        net
+    }
+
+    /// Starts (or restarts) validator `i` (0-based).
+    pub fn start_validator(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("logs/validator-{}.log", i + 1)))
+            .unwrap();
+        let child = Command::new(binary())
+            .arg("node")
+            .arg("--config")
+            .arg(self.dir.path().join(format!("validator-{}.yaml", i + 1)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.children[i] = Some(child);
+    }
+
+    /// SIGKILLs validator `i`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The validator's log so far (for failure messages).
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("logs/validator-{}.log", i + 1))).unwrap_or_default()
+    }
+
+    /// A channel to validator `i`'s internal gRPC port, retried until it accepts.
+    pub async fn channel(&self, i: usize) -> Channel {
+        let url = format!("http://127.0.0.1:{}", self.grpc_base + i as u16);
+        for _ in 0..300 {
+            if let Ok(c) = Channel::from_shared(url.clone()).unwrap().connect().await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("validator {i} never opened {url}; log:\n{}", self.log(i));
+    }
+
+    /// Validator `i`'s finalized height (None while it is down or starting).
+    pub async fn height(&self, i: usize) -> Option<u64> {
+        let url = format!("http://127.0.0.1:{}", self.grpc_base + i as u16);
+        let channel = Channel::from_shared(url).ok()?.connect().await.ok()?;
+        let mut c = pb::consensus_client::ConsensusClient::new(channel);
+        Some(c.get_status(pb::ConsensusGetStatusRequest {}).await.ok()?.into_inner().finalized_height)
+    }
+
+    /// Waits until every listed validator has finalized `height`.
+    pub async fn wait_for_height(&self, nodes: &[usize], height: u64, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut all = true;
+            for &i in nodes {
+                all &= self.height(i).await.is_some_and(|h| h >= height);
+            }
+            if all {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let mut heights = Vec::new();
+                for &i in nodes {
+                    heights.push(self.height(i).await);
+                }
+                panic!(
+                    "validators {nodes:?} did not reach height {height}: {heights:?}\nlog 0:\n{}",
+                    tail(&self.log(nodes[0]))
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The faucet key of the devnet.
+    pub fn faucet(&self) -> Keypair {
+        let text = std::fs::read_to_string(self.dir.path().join("keys/faucet.key")).unwrap();
+        let seed: [u8; 32] = hex::decode(text.trim()).unwrap().try_into().unwrap();
+        Keypair::from_seed(&seed)
+    }
+
+    /// The block hash at `height` on validator `i`.
+    pub async fn block_hash(&self, i: usize, height: u64) -> Vec<u8> {
+        let mut l = pb::ledger_client::LedgerClient::new(self.channel(i).await);
+        let b = l.get_block_by_height(pb::GetBlockByHeightRequest { height }).await.unwrap().into_inner();
+        let block = coinjecture_primitives::Block::try_from(&b.block.unwrap()).unwrap();
+        block.hash().0.to_vec()
+    }
+
+    /// An account's balance on validator `i`.
+    pub async fn balance(&self, i: usize, account: &PublicKey) -> u64 {
+        let mut l = pb::ledger_client::LedgerClient::new(self.channel(i).await);
+        let r = l.get_account(pb::LedgerGetAccountRequest { address: account.0.to_vec() }).await.unwrap().into_inner();
+        r.account.map_or(0, |a| a.balance)
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+    }
+}
+
+fn tail(s: &str) -> String {
+    s.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// A signed transfer on the devnet chain.
+pub fn transfer(from: &Keypair, to: PublicKey, amount: u64, nonce: u64) -> Transaction {
+    let chain = ChainId::new("coinjecture-devnet").unwrap();
+    let mut tx = Transaction {
+        codec_version: 1,
+        tx_type: TxType::Transfer,
+        from: from.public_key(),
+        to,
+        amount,
+        nonce,
+        gas_limit: 21_000,
+        gas_price: 1,
+        signature: Signature::ZERO,
+        data: chain_tag(&chain),
+        timestamp: 1_767_225_600,
+    };
+    tx.signature = from.sign(&tx.signing_message());
+    tx
+}
