@@ -43,7 +43,7 @@ pub fn free_port_base(count: u16) -> u16 {
         let probe = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = probe.local_addr().unwrap().port();
         drop(probe);
-        if base > 60_000 || base < 20_000 {
+        if !(20_000..=60_000).contains(&base) {
             continue;
         }
         if (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
