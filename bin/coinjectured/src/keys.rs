@@ -12,10 +12,9 @@ use coinjecture_crypto_core::signatures::Keypair;
 use eyre::{WrapErr, bail, eyre};
 
 /// The libp2p peer id of a validator key (the node's network identity is its validator key).
-pub(crate) fn peer_id(seed: &[u8; 32]) -> eyre::Result<libp2p_identity::PeerId> {
-    let keypair =
-        libp2p_identity::Keypair::ed25519_from_bytes(*seed).map_err(|e| eyre!("invalid ed25519 seed: {e}"))?;
-    Ok(keypair.public().to_peer_id())
+/// (The derivation lives in p2p-gateway, which uses the same key for the swarm.)
+pub(crate) fn peer_id(seed: &[u8; 32]) -> eyre::Result<String> {
+    Ok(coinjecture_p2p_gateway::peer_id_from_seed(*seed).to_string())
 }
 
 /// Generates a key and writes it to `path` (mode 0600). Refuses to overwrite unless `force`.

@@ -999,7 +999,7 @@ type TopicName struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The topic.
 	Topic Topic `protobuf:"varint,1,opt,name=topic,proto3,enum=coinjecture.v1.Topic" json:"topic,omitempty"`
-	// Its gossipsub name, derived from the network id (e.g. "/coinjecture/<network_id>/votes/1").
+	// Its gossipsub name, derived from the network id (e.g. "/coinjecture/<network_id>/vote/1"; kinds tx, proposal, vote, block).
 	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
