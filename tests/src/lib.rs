@@ -59,6 +59,7 @@ pub struct Network {
     pub dir: tempfile::TempDir,
     pub validators: usize,
     pub grpc_base: u16,
+    pub api_base: u16,
     children: Vec<Option<Child>>,
 }
 
@@ -77,7 +78,8 @@ impl Network {
             .output()
             .unwrap();
         assert!(out.status.success(), "devnet --init-only: {}", String::from_utf8_lossy(&out.stderr));
-        let mut net = Self { dir, validators, grpc_base: grpc, children: (0..validators).map(|_| None).collect() };
+        let mut net =
+            Self { dir, validators, grpc_base: grpc, api_base: api, children: (0..validators).map(|_| None).collect() };
         for i in 0..validators {
             net.start_validator(i);
         }
@@ -159,6 +161,19 @@ impl Network {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// A plain HTTP/1.1 GET on validator `i`'s REST port: (status code, body).
+    pub fn rest_get(&self, i: usize, path: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.api_base + i as u16)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
     }
 
     /// The faucet key of the devnet.

@@ -50,6 +50,15 @@ async fn three_processes_finalize_transfers_survive_kill_9_and_agree() {
             [net.block_hash(0, height).await, net.block_hash(1, height).await, net.block_hash(2, height).await];
         assert!(hashes[0] == hashes[1] && hashes[1] == hashes[2], "validators disagree at height {height}");
     }
+    // What an operator checks: curl http://HOST:PORT/v1/status on every node.
+    for i in 0..3 {
+        let (code, body) = net.rest_get(i, "/v1/status");
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("\"chain_id\":\"coinjecture-devnet\""), "{body}");
+        assert!(body.contains("\"block_height\":"), "{body}");
+    }
+    let (code, body) = net.rest_get(0, "/v1/blocks/not-a-block");
+    assert_eq!(code, 400, "{body}");
     println!(
         "e2e devnet: 3 validators, {common} blocks agreed, 20 transfers final, kill -9 + restart caught up, {:.1}s",
         started.elapsed().as_secs_f64()

@@ -231,6 +231,42 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         }),
     ];
 
+    // Node metrics beside the gateway's: height, blocks produced, mempool, from the driver.
+    register_node_metrics(&registry, &config.network.name, consensus.watch(), &mut tasks);
+
+    // The public API (REST + PublicApi gRPC) on api.port.
+    let api_addr: SocketAddr =
+        format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
+    let api_listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .wrap_err_with(|| format!("api.port: cannot listen on {api_addr}"))?;
+    let consensus_service = Arc::new(coinjecture_consensus::service::ConsensusService::new(consensus.clone()));
+    let peers_service = Arc::new(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()));
+    let backends = coinjecture_api::Backends::new(
+        coinjecture_api::InProcess(ledger_service.clone()),
+        coinjecture_api::InProcess(consensus_service),
+    )
+    .with_peers(coinjecture_api::InProcess(peers_service))
+    .with_tip_updates(consensus.watch());
+    let metrics_registry = registry.clone();
+    let metrics: coinjecture_api::MetricsFn = Arc::new(move || {
+        let mut text = String::new();
+        if let Ok(registry) = metrics_registry.lock() {
+            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        }
+        text
+    });
+    let api_config = coinjecture_api::ApiConfig {
+        network_label: Some(config.network.name.clone()),
+        metrics: Some(metrics),
+        ..Default::default()
+    };
+    tasks.push(tokio::spawn(async move {
+        coinjecture_api::serve(api_config, backends, api_listener, std::future::pending())
+            .await
+            .map_err(|e| eyre!("api: {e}"))
+    }));
+
     if let Some(port) = config.api.grpc_port {
         let addr: SocketAddr = format!("{}:{port}", config.api.bind).parse().map_err(|e| eyre!("api.bind: {e}"))?;
         let listener = tokio::net::TcpListener::bind(addr)
@@ -240,6 +276,48 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     }
 
     Ok(RunningNode { ledger, consensus, p2p, tasks })
+}
+
+/// `coinjecture_block_height`, `coinjecture_validator_blocks_produced`,
+/// `coinjecture_mempool_transactions` (label `network`), updated on every driver status change.
+fn register_node_metrics(
+    registry: &Arc<Mutex<prometheus_client::registry::Registry>>,
+    network: &str,
+    mut status: tokio::sync::watch::Receiver<driver::DriverStatus>,
+    tasks: &mut Vec<tokio::task::JoinHandle<eyre::Result<()>>>,
+) {
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    type Labels = Vec<(String, String)>;
+    let height: Family<Labels, Gauge> = Family::default();
+    let produced: Family<Labels, Gauge> = Family::default();
+    let mempool: Family<Labels, Gauge> = Family::default();
+    let dropped: Family<Labels, Gauge> = Family::default();
+    if let Ok(mut r) = registry.lock() {
+        r.register("coinjecture_block_height", "Height of the latest finalized block", height.clone());
+        r.register(
+            "coinjecture_validator_blocks_produced",
+            "Blocks this validator proposed that were finalized",
+            produced.clone(),
+        );
+        r.register("coinjecture_mempool_transactions", "Transactions waiting in the mempool", mempool.clone());
+        r.register("coinjecture_consensus_dropped_messages", "Consensus inputs dropped, by reason", dropped.clone());
+    }
+    let label = vec![("network".to_string(), network.to_string())];
+    tasks.push(tokio::spawn(async move {
+        while status.changed().await.is_ok() {
+            let s = status.borrow_and_update().clone();
+            height.get_or_create(&label).set(i64::try_from(s.finalized_height).unwrap_or(i64::MAX));
+            produced.get_or_create(&label).set(i64::try_from(s.blocks_produced).unwrap_or(i64::MAX));
+            mempool.get_or_create(&label).set(i64::try_from(s.mempool_size).unwrap_or(i64::MAX));
+            for (reason, n) in &s.dropped {
+                let mut l = label.clone();
+                l.push(("reason".to_string(), reason.clone()));
+                dropped.get_or_create(&l).set(i64::try_from(*n).unwrap_or(i64::MAX));
+            }
+        }
+        Ok(())
+    }));
 }
 
 fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primitives::ChainId> {
