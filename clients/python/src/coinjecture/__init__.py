@@ -1,9 +1,11 @@
 """COINjecture Python client.
 
-For now this package holds :mod:`coinjecture.reference`, a pure-Python implementation of the
-chain's wire rules written from ``golden/README.md`` (the normative specification) and checked
-against every golden vector by ``tests/test_golden.py``. gRPC stubs will come later (extra
-``grpc``).
+- :mod:`coinjecture.reference`: a pure-Python implementation of the chain's wire rules, written
+  from ``golden/README.md`` (the normative specification) and checked against every golden vector.
+- :mod:`coinjecture.v1`: the generated gRPC stubs of ``proto/coinjecture/v1`` (``gen.sh``).
+- :mod:`coinjecture.client`: typed ``CryptoCoreClient`` and ``PublicApiClient`` over those stubs,
+  with conversions between reference types and protobuf messages.
+- :mod:`coinjecture.shadow`: shadow mode (``python -m coinjecture.shadow --node host:port``).
 """
 
 from . import reference
