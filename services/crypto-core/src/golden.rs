@@ -484,18 +484,21 @@ pub struct CaseResult {
     pub detail: String,
 }
 
+/// Parses a vector file; an unparsable file is one failed case named `<file>`.
+fn parse<T: serde::de::DeserializeOwned>(file_name: &str, json: &str) -> Result<T, CaseResult> {
+    serde_json::from_str(json).map_err(|e| CaseResult {
+        file: file_name.into(),
+        name: "<file>".into(),
+        passed: false,
+        detail: format!("cannot parse: {e}"),
+    })
+}
+
 /// Runs every case of one of our golden files.
 pub fn run_file(file_name: &str, json: &str) -> Vec<CaseResult> {
-    let file: GoldenFile = match serde_json::from_str(json) {
+    let file: GoldenFile = match parse(file_name, json) {
         Ok(f) => f,
-        Err(e) => {
-            return vec![CaseResult {
-                file: file_name.into(),
-                name: "<file>".into(),
-                passed: false,
-                detail: format!("cannot parse: {e}"),
-            }];
-        }
+        Err(failure) => return vec![failure],
     };
     file.cases
         .iter()
@@ -558,16 +561,9 @@ struct UpstreamVector {
 /// 1000-leaf Merkle cases give only a count (leaves are SHA-256 of `transaction_<i>` and
 /// `tx_<iiii>`).
 pub fn run_upstream(file_name: &str, json: &str) -> Vec<CaseResult> {
-    let file: UpstreamFile = match serde_json::from_str(json) {
+    let file: UpstreamFile = match parse(file_name, json) {
         Ok(f) => f,
-        Err(e) => {
-            return vec![CaseResult {
-                file: file_name.into(),
-                name: "<file>".into(),
-                passed: false,
-                detail: format!("cannot parse: {e}"),
-            }];
-        }
+        Err(failure) => return vec![failure],
     };
     file.vectors
         .iter()
