@@ -7,6 +7,7 @@ mod config;
 mod devnet;
 mod keys;
 mod node;
+mod shadow;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -74,6 +75,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Follow a node's chain and recompute every block's hashes (parity check; see shadow.rs).
+    Shadow(shadow::ShadowArgs),
     /// Run one service on its own.
     Service {
         /// Which service.
@@ -132,7 +135,7 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             }
             return devnet::run(*validators, dir, ports, block_time);
         }
-        Command::Service { .. } | Command::Node { .. } => {}
+        Command::Service { .. } | Command::Node { .. } | Command::Shadow(_) => {}
     }
     if let Command::Node { config } = &cli.command {
         // A node logs as its configuration says (COINJECTURE_LOGGER_* overrides apply).
@@ -183,6 +186,7 @@ async fn run(command: Command) -> eyre::Result<()> {
                 e = first_failure => Err(e),
             }
         }
+        Command::Shadow(args) => shadow::run(args, shutdown_signal()).await,
         Command::Service { name: ServiceName::CryptoCore, listen } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
