@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 
 import grpc
 import pytest
 
 from coinjecture import reference as r
-from coinjecture.client import CryptoCoreClient, header_to_proto
+from coinjecture.client import CryptoCoreClient
+from coinjecture.v1 import crypto_pb2, types_pb2
 from test_golden import OUR_FILES, _header, _load, _problem, _solution, h
 
 ENV = "COINJECTURE_CRYPTO_CORE"
@@ -278,14 +280,90 @@ def test_golden_vectors_self_test(cc):
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_bad_input_is_invalid_argument_and_service_keeps_serving(cc):
-    p = header_to_proto(r.BlockHeader())
-    p.parent_hash = b"\x01" * 31  # not 32 bytes
+def _hdr(**kw) -> types_pb2.BlockHeader:
+    z = bytes(32)
+    return types_pb2.BlockHeader(parent_hash=z, merkle_root=z, miner_address=z, commitment=z, **kw)
+
+
+SHORT = bytes(31)
+BAD_INPUT = [
+    ("leaf of 31 bytes", lambda s: s.MerkleRoot(crypto_pb2.MerkleRootRequest(leaves=[bytes(32), SHORT])), "leaves[1]"),
+    ("proof index out of range", lambda s: s.MerkleProof(crypto_pb2.MerkleProofRequest(leaves=[bytes(32)], index=1)), "index"),
+    ("missing header", lambda s: s.HashHeader(crypto_pb2.HashHeaderRequest()), "header"),
+    ("header codec_version 2", lambda s: s.HashHeader(crypto_pb2.HashHeaderRequest(header=_hdr(codec_version=2))), "header.codec_version"),
+    ("header parent_hash of 31 bytes",
+     lambda s: s.HashHeader(crypto_pb2.HashHeaderRequest(header=types_pb2.BlockHeader(
+         codec_version=1, parent_hash=SHORT, merkle_root=bytes(32), miner_address=bytes(32), commitment=bytes(32)))),
+     "header.parent_hash"),
+    ("extra_data of 257 bytes",
+     lambda s: s.HashHeader(crypto_pb2.HashHeaderRequest(header=_hdr(codec_version=1, extra_data=bytes(257)))), "header.extra_data"),
+    ("transaction tx_type unspecified",
+     lambda s: s.HashTransaction(crypto_pb2.HashTransactionRequest(transaction=types_pb2.Transaction(
+         codec_version=1, to=bytes(32), signature=bytes(64), **{"from": bytes(32)}))), "transaction.tx_type"),
+    ("signature of 63 bytes",
+     lambda s: s.HashTransaction(crypto_pb2.HashTransactionRequest(transaction=types_pb2.Transaction(
+         codec_version=1, tx_type=1, to=bytes(32), signature=bytes(63), **{"from": bytes(32)}))), "transaction.signature"),
+    ("public key of 31 bytes",
+     lambda s: s.Ed25519Verify(crypto_pb2.Ed25519VerifyRequest(public_key=SHORT, signature=bytes(64))), "public_key"),
+    ("address of a 31-byte key", lambda s: s.DeriveAddress(crypto_pb2.DeriveAddressRequest(public_key=SHORT)), "public_key"),
+    ("missing subset-sum problem",
+     lambda s: s.VerifySubsetSum(crypto_pb2.VerifySubsetSumRequest(solution=types_pb2.SubsetSumSolution())), "problem"),
+    ("miner salt of 31 bytes",
+     lambda s: s.CommitRevealCommitment(crypto_pb2.CommitRevealCommitmentRequest(
+         parent_hash=bytes(32), miner_salt=SHORT, problem=types_pb2.SubsetSumProblem(tier=1),
+         solution=types_pb2.SubsetSumSolution())), "miner_salt"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,call,field", BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+def test_bad_input_is_invalid_argument_and_service_keeps_serving(cc, name, call, field):
     with pytest.raises(grpc.RpcError) as err:
-        cc.hash_header(p)
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert err.value.details()
-    with pytest.raises(grpc.RpcError) as err:
-        cc.ed25519_verify(b"\x00" * 31, b"m", b"\x00" * 64)
-    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert cc.sha256(b"abc").hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        call(cc.stub)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value
+    assert field in err.value.details(), err.value.details()
+    assert cc.sha256(b"abc").hex() == ABC
+
+
+ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_invalid_signature_is_an_answer_and_oversize_is_refused(cc):
+    assert cc.ed25519_verify(bytes(32), b"", bytes(64)) is False
+    # 17 MiB: above the 16 MiB limit plus the service's framing slack. The client's own send
+    # limit is raised so that the request reaches the service.
+    big = grpc.insecure_channel(ADDR, options=[("grpc.max_send_message_length", 32 << 20)])
+    try:
+        with pytest.raises(grpc.RpcError):
+            CryptoCoreClient(big).sha256(bytes(17 << 20))
+    finally:
+        big.close()
+    assert cc.sha256(b"abc").hex() == ABC
+
+
+def test_seeded_random_inputs_agree_with_the_reference(cc):
+    """Cross-language: seeded random headers, transactions and Merkle trees give the same bytes
+    in the Python reference and in the (Rust) service."""
+    rng = random.Random(20261124)
+    rb = lambda n: bytes(rng.getrandbits(8) for _ in range(n))  # noqa: E731
+    for _ in range(50):
+        hdr = r.BlockHeader(
+            block_index=rng.getrandbits(64), timestamp=rng.randint(r.I64_MIN, r.I64_MAX), parent_hash=rb(32),
+            merkle_root=rb(32), miner_address=rb(32), commitment=rb(32), difficulty_target=rng.getrandbits(rng.randint(0, 64)),
+            nonce=rng.getrandbits(rng.randint(0, 64)), extra_data=rb(rng.randint(0, 256)),
+        )  # fmt: skip
+        assert cc.hash_header_full(hdr) == (hdr.hash(), hdr.encode())
+        seed = rb(32)
+        tx = r.Transaction(
+            tx_type=rng.choice(list(r.TX_TYPE_CODES)), from_=r.ed25519_public_key(seed), to=rb(32),
+            amount=rng.getrandbits(rng.randint(0, 64)), nonce=rng.getrandbits(rng.randint(0, 64)),
+            gas_limit=rng.getrandbits(rng.randint(0, 64)), gas_price=rng.getrandbits(rng.randint(0, 64)),
+            data=rb(rng.choice([0, 1, 31, 32, 255, 256, 65535, 65536, 70000])), timestamp=rng.randint(r.I64_MIN, r.I64_MAX),
+        ).sign(seed)  # fmt: skip
+        res = cc.hash_transaction(tx)
+        assert (res.tx_hash, res.signing_message, res.encoding) == (tx.hash(), tx.signing_message(), tx.encode())
+        assert cc.ed25519_verify(tx.from_, res.signing_message, tx.signature)
+        leaves = [rb(32) for _ in range(rng.randint(0, 70))]
+        assert cc.merkle_root(leaves) == r.merkle_root(leaves)
+        if leaves:
+            i = rng.randrange(len(leaves))
+            assert cc.merkle_proof(leaves, i) == (r.merkle_proof(leaves, i), r.merkle_root(leaves))

@@ -13,6 +13,7 @@ submits transfers, so that blocks with transactions and Merkle roots are checked
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -180,3 +181,91 @@ def test_live_devnet():
     assert p.returncode == 0, p.stderr
     assert "parity summary: 5 blocks checked up to height 5, 0 divergences" in p.stderr
     assert "WARN" not in p.stderr
+
+
+BIN = os.environ.get("COINJECTURED", "")
+
+
+@pytest.mark.skipif(not (NODE and BIN), reason="COINJECTURE_NODE and COINJECTURED (path of the coinjectured binary) are not both set")
+def test_live_devnet_rust_shadow():
+    """The Rust shadow (`coinjectured shadow`) over the same chain: no divergence."""
+    p = subprocess.run(
+        [BIN, "--log-format", "json", "--log-level", "info", "shadow", "--node", f"http://{NODE}",
+         "--max-blocks", "20", "--summary-every", "10"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    assert not [x for x in lines if x.get("message") == "parity divergence"], out
+    summaries = [x for x in lines if x.get("message") == "parity summary"]
+    assert summaries and summaries[-1]["blocks_checked"] == 20 and summaries[-1]["divergences"] == 0, out
+
+
+class _FakeNode:
+    """A PublicApi that streams a fixed chain (one block tampered), to test shadow end to end."""
+
+    def __init__(self, views):
+        from concurrent import futures
+
+        import grpc
+
+        from coinjecture.v1 import api_pb2_grpc
+
+        outer = self
+
+        class Servicer(api_pb2_grpc.PublicApiServicer):
+            def StreamBlocks(self, request, context):  # noqa: N802 (gRPC's name)
+                for v in outer.views:
+                    if v.block.header.block_index >= request.from_height:
+                        yield api_pb2.StreamBlocksResponse(block=v)
+                context.abort(grpc.StatusCode.UNAVAILABLE, "fake node: end of chain")
+
+        self.views = views
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        api_pb2_grpc.add_PublicApiServicer_to_server(Servicer(), self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def close(self):
+        self.server.stop(None)
+
+
+def _tampered_chain():
+    views = _chain(6, n_tx=2)
+    views[2].block.header.nonce = 7  # height 3: block_hash, certificate_block_hash; height 4: parent_hash
+    views[4].block.header.merkle_root = bytes(32)  # height 5: block_hash, cert, merkle_root; 6: parent
+    return views
+
+
+def test_shadow_follows_a_fake_node_and_reports_tampering():
+    node = _FakeNode(_tampered_chain())
+    try:
+        checker = shadow.follow(f"127.0.0.1:{node.port}", shadow.Checker(), max_blocks=6, summary_every=0)
+    finally:
+        node.close()
+    assert checker.blocks_checked == 6
+    assert {k: v for k, v in checker.divergences.items() if v} == {
+        "block_hash": 2, "certificate_block_hash": 2, "parent_hash": 2, "merkle_root": 1,
+    }  # fmt: skip
+
+
+@pytest.mark.skipif(not BIN, reason="COINJECTURED (path of the coinjectured binary) is not set")
+def test_rust_shadow_reports_tampering_from_a_fake_node():
+    node = _FakeNode(_tampered_chain())
+    try:
+        p = subprocess.run(
+            [BIN, "--log-format", "json", "shadow", "--node", f"http://127.0.0.1:{node.port}", "--max-blocks", "6"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        node.close()
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out  # --max-blocks with divergences fails
+    lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    found = sorted((x["height"], x["value"]) for x in lines if x.get("message") == "parity divergence")
+    assert found == [
+        (3, "block_hash"), (3, "certificate_block_hash"), (4, "parent_hash"),
+        (5, "block_hash"), (5, "certificate_block_hash"), (5, "merkle_root"), (6, "parent_hash"),
+    ], out  # fmt: skip
+    assert all(x["level"] == "WARN" for x in lines if x.get("message") == "parity divergence")
