@@ -250,12 +250,21 @@ def test_shadow_follows_a_fake_node_and_reports_tampering():
     }  # fmt: skip
 
 
+CRYPTO_CORE = os.environ.get("COINJECTURE_CRYPTO_CORE", "")
+
+
 @pytest.mark.skipif(not BIN, reason="COINJECTURED (path of the coinjectured binary) is not set")
-def test_rust_shadow_reports_tampering_from_a_fake_node():
+@pytest.mark.parametrize("via", ["library", "crypto-core"])
+def test_rust_shadow_reports_tampering_from_a_fake_node(via):
+    extra = []
+    if via == "crypto-core":
+        if not CRYPTO_CORE:
+            pytest.skip("COINJECTURE_CRYPTO_CORE is not set")
+        extra = ["--crypto-core", f"http://{CRYPTO_CORE}"]
     node = _FakeNode(_tampered_chain())
     try:
         p = subprocess.run(
-            [BIN, "--log-format", "json", "shadow", "--node", f"http://127.0.0.1:{node.port}", "--max-blocks", "6"],
+            [BIN, "--log-format", "json", "shadow", "--node", f"http://127.0.0.1:{node.port}", "--max-blocks", "6", *extra],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     finally:
