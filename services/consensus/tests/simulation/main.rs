@@ -146,6 +146,28 @@ fn seeds_7_validators_byzantine_mode() {
     run_seeds(7, QuorumMode::Byzantine);
 }
 
+/// The nightly-style run: 2,500 seeds per configuration (20,000 in all), beyond CI's 1,000.
+#[test]
+#[ignore = "long: cargo test -p coinjecture-consensus --test simulation -- --ignored many_seeds"]
+fn many_seeds_all_configurations() {
+    let per = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_500u64);
+    for n in [3, 4, 5, 7] {
+        for mode in [QuorumMode::Crash, QuorumMode::Byzantine] {
+            for seed in 1_000_000..1_000_000 + per {
+                let outcome = std::panic::catch_unwind(|| random_run(seed, n, mode));
+                if let Err(panic) = outcome {
+                    let m = if mode == QuorumMode::Crash { "crash" } else { "byzantine" };
+                    eprintln!(
+                        "simulation failed: replay with SIM_SEED={seed} SIM_N={n} SIM_MODE={m} cargo test -p \
+                         coinjecture-consensus --test simulation replay_one_seed -- --ignored --nocapture"
+                    );
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 #[ignore = "replays one seed from SIM_SEED / SIM_N / SIM_MODE"]
 fn replay_one_seed() {

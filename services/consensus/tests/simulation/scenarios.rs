@@ -189,3 +189,78 @@ fn a_restarted_validator_never_signs_a_conflicting_vote() {
     assert!(!signed_b, "signed a second, conflicting prevote after restart: {actions:?}");
     assert!(!actions.iter().any(|a| matches!(a, Action::PersistSignState(_))));
 }
+
+#[test]
+fn bad_consensus_input_is_dropped_with_a_counted_reason_and_never_stalls() {
+    use coinjecture_consensus::DropReason;
+    use coinjecture_primitives::consensus::Vote;
+
+    let keys: Vec<Keypair> = (0u8..4).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
+    let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
+    let mut engine = Engine::new(
+        EngineConfig::with_block_time(chain(), 1000),
+        ValidatorSchedule::fixed(set),
+        Keypair::from_seed(&[1; 32]),
+        1,
+        0,
+        None,
+    );
+    engine.handle(0, Input::Start);
+    let signed = |key: &Keypair, height: u64, round: u32, chain_id: ChainId| {
+        let mut v = Vote {
+            chain_id,
+            height,
+            round,
+            vote_type: VoteType::Prevote,
+            block_hash: None,
+            validator: key.public_key(),
+            signature: Signature::ZERO,
+        };
+        v.signature = key.sign(&v.signing_bytes());
+        v
+    };
+    let dropped = |actions: Vec<Action>| -> Vec<DropReason> {
+        actions.into_iter().filter_map(|a| if let Action::Dropped(r) = a { Some(r) } else { None }).collect()
+    };
+
+    let mut forged = signed(&keys[1], 1, 0, chain());
+    forged.signature.0[0] ^= 1;
+    assert_eq!(dropped(engine.handle(1, Input::Vote(forged))), vec![DropReason::BadSignature]);
+    let outsider = Keypair::from_seed(&[99; 32]);
+    assert_eq!(
+        dropped(engine.handle(2, Input::Vote(signed(&outsider, 1, 0, chain())))),
+        vec![DropReason::NotAValidator]
+    );
+    let other_chain = ChainId::new("coinjecture-other").unwrap();
+    assert_eq!(
+        dropped(engine.handle(3, Input::Vote(signed(&keys[1], 1, 0, other_chain)))),
+        vec![DropReason::WrongChain]
+    );
+    assert_eq!(
+        dropped(engine.handle(4, Input::Vote(signed(&keys[1], 1, 10_000, chain())))),
+        vec![DropReason::RoundTooFarAhead]
+    );
+    assert_eq!(
+        dropped(engine.handle(5, Input::Vote(signed(&keys[1], 1_000_000, 0, chain())))),
+        vec![DropReason::FutureHeightBufferFull]
+    );
+    let vote = signed(&keys[2], 1, 0, chain());
+    assert!(dropped(engine.handle(6, Input::Vote(vote.clone()))).is_empty());
+    assert_eq!(dropped(engine.handle(7, Input::Vote(vote))), vec![DropReason::Duplicate]);
+    // A proposal from the wrong proposer.
+    let wrong = keys.iter().find(|k| k.public_key() != engine.validator_set().proposer(1, 0)).unwrap();
+    let mut p = Proposal {
+        chain_id: chain(),
+        height: 1,
+        round: 0,
+        pol_round: None,
+        timestamp_ms: 8,
+        block: block(1, wrong, 1),
+        proposer: wrong.public_key(),
+        signature: Signature::ZERO,
+    };
+    p.signature = wrong.sign(&p.signing_bytes());
+    assert_eq!(dropped(engine.handle(8, Input::Proposal(p))), vec![DropReason::WrongProposer]);
+    // None of it moved the engine off height 1, round 0, and it still times out normally.
+    assert_eq!((engine.height(), engine.round()), (1, 0));
+}
