@@ -22,23 +22,46 @@ cargo test --workspace --locked
 step "golden files match the generator"
 cargo run --quiet --locked -p coinjecture-golden -- --check
 
-step "Python reference implementation against the golden vectors"
-(cd clients/python && python3 -m pytest -q)
-
-step "Go stubs are current; go vet; gofmt"
+step "Go and Python stubs are current; go vet; gofmt"
 scripts/gen-go.sh --check
+clients/python/gen.sh --check
 (cd clients/go && go vet ./... && test -z "$(gofmt -l .)")
 
-step "Go reference and client against the golden vectors, and against a live crypto-core"
+step "Go and Python clients against a live crypto-core and a live devnet"
 cargo build --quiet --locked -p coinjectured
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-target/debug/coinjectured service crypto-core --listen "127.0.0.1:$port" --log-format text --log-level warn &
+bin="$PWD/target/debug/coinjectured"
+# Free ports: one for crypto-core, three runs of three for the devnet (p2p, api, grpc).
+read -r cc_port base < <(python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+while True:
+    base = random.randrange(20000, 50000)
+    if all(free(base + i) for i in range(10)):
+        print(base + 9, base); break
+PY
+)
+live=$(mktemp -d)
+"$bin" service crypto-core --listen "127.0.0.1:$cc_port" --log-format text --log-level warn >"$live/crypto-core.log" 2>&1 &
 crypto_core_pid=$!
-trap 'kill "$crypto_core_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-(cd clients/go && COINJECTURE_CRYPTO_CORE="127.0.0.1:$port" go test ./...)
-kill "$crypto_core_pid"
-wait "$crypto_core_pid" 2>/dev/null || true
+"$bin" devnet --dir "$live/devnet" --block-time 500ms --p2p-port "$base" --api-port "$((base + 3))" \
+  --grpc-port "$((base + 6))" >"$live/devnet.log" 2>&1 &
+devnet_pid=$!
+trap 'kill "$crypto_core_pid" "$devnet_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$live"' EXIT
+for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$cc_port") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do (echo >"/dev/tcp/127.0.0.1/$((base + 3))") 2>/dev/null && break; sleep 0.1; done
+(cd clients/go && COINJECTURE_CRYPTO_CORE="127.0.0.1:$cc_port" go test ./...)
+(cd clients/python && COINJECTURE_CRYPTO_CORE="127.0.0.1:$cc_port" COINJECTURE_NODE="127.0.0.1:$((base + 3))" \
+  COINJECTURE_FAUCET_KEY="$live/devnet/keys/faucet.key" COINJECTURED="$bin" python3 -m pytest -q -rs)
+kill "$crypto_core_pid" "$devnet_pid"
+wait "$crypto_core_pid" "$devnet_pid" 2>/dev/null || true
+rm -rf "$live"
 trap - EXIT
 
 step "all checks passed"
