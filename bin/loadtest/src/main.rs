@@ -466,6 +466,7 @@ async fn main() -> eyre::Result<()> {
     }
 
     let usage_before = procstat::sample_nodes();
+    let propagation_before = propagation_buckets(&nodes).await;
     let progress = progress_bar(schedule.total());
     let reporter = tokio::spawn(report_progress(progress.clone(), tracker.clone(), counters.clone()));
     schedule::run(schedule, start, &senders, counters.clone()).await;
@@ -487,13 +488,28 @@ async fn main() -> eyre::Result<()> {
     let _ = stop_tx.send(true);
     let _ = follower.await;
 
-    let report = build_report(&args, &nodes, batch, &schedule, &tracker, &counters, start, end, usage).await;
+    let report =
+        build_report(&args, &nodes, batch, &schedule, &tracker, &counters, start, end, usage, &propagation_before)
+            .await;
     println!("{}", report.table());
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .wrap_err_with(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// `coinjecture_block_propagation_seconds` buckets summed over every node that exports it.
+async fn propagation_buckets(nodes: &[String]) -> Vec<(f64, f64)> {
+    let mut metrics = String::new();
+    for node in nodes {
+        // Each node's text on its own lines; buckets of one bound add up across nodes.
+        if let Ok((200, body)) = http::get(node, "/metrics").await {
+            metrics.push_str(&body);
+            metrics.push('\n');
+        }
+    }
+    stats::histogram_buckets(&metrics, "coinjecture_block_propagation_seconds")
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -551,16 +567,10 @@ async fn build_report(
     start: Instant,
     end: Instant,
     node_usage: Vec<procstat::NodeUsage>,
+    propagation_before: &[(f64, f64)],
 ) -> Report {
     // The metrics first: no lock is held across an await.
-    let mut metrics = String::new();
-    for node in nodes {
-        if let Ok((200, body)) = http::get(node, "/metrics").await {
-            metrics.push_str(&body);
-            metrics.push('\n');
-        }
-    }
-    let buckets = stats::histogram_buckets(&metrics, "coinjecture_block_propagation_seconds");
+    let buckets = stats::histogram_delta(propagation_before, &propagation_buckets(nodes).await);
     let txs = tracker.txs.lock().expect("tracker lock");
     let rejected_nonce = tracker.rejected_nonce.lock().expect("tracker lock").clone();
     let mut latencies = Vec::new();

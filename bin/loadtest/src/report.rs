@@ -50,7 +50,8 @@ pub struct Report {
     pub proposers: u64,
     pub max_txs_per_block: u64,
     /// Block propagation from the nodes' `coinjecture_block_propagation_seconds` (all nodes, all
-    /// topics, cumulative since each node started); `None` if no node exports it.
+    /// topics, observations between the start of the load and the report); `None` if no node
+    /// exports it or nothing was observed.
     pub block_propagation_p50_s: Option<f64>,
     pub block_propagation_p99_s: Option<f64>,
     /// CPU (% of one core, over the load phase) and RSS of local `coinjectured node` processes;

@@ -62,6 +62,18 @@ pub fn histogram_buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
     buckets
 }
 
+/// `after − before` per bucket bound: the observations made between two scrapes of one counter
+/// set (bounds missing from `before` count from zero).
+pub fn histogram_delta(before: &[(f64, f64)], after: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    after
+        .iter()
+        .map(|&(bound, count)| {
+            let earlier = before.iter().find(|(b, _)| *b == bound).map_or(0.0, |(_, c)| *c);
+            (bound, (count - earlier).max(0.0))
+        })
+        .collect()
+}
+
 /// The `q`-quantile of cumulative `buckets`, interpolated linearly inside the bucket (as
 /// Prometheus' `histogram_quantile` does). `None` without observations; a quantile in the +Inf
 /// bucket answers the largest finite bound.
@@ -120,6 +132,9 @@ coinjecture_block_propagation_seconds_count{network=\"a\",topic=\"block\"} 10
         assert!((histogram_quantile(&b, 0.5).unwrap() - 0.01).abs() < 1e-12);
         assert!((histogram_quantile(&b, 0.75).unwrap() - 0.055).abs() < 1e-12);
         assert_eq!(histogram_quantile(&[], 0.5), None);
+        let later = [(0.01, 10.0), (0.1, 30.0), (f64::INFINITY, 30.0)];
+        assert_eq!(histogram_delta(&b, &later), vec![(0.01, 0.0), (0.1, 10.0), (f64::INFINITY, 10.0)]);
+        assert!((histogram_quantile(&histogram_delta(&b, &later), 0.5).unwrap() - 0.055).abs() < 1e-12);
         assert!(histogram_buckets("other 1\n", "coinjecture_block_propagation_seconds").is_empty());
     }
 }
