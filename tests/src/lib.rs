@@ -60,14 +60,18 @@ pub struct Network {
     pub validators: usize,
     pub grpc_base: u16,
     pub api_base: u16,
-    children: Vec<Option<Child>>,
+    /// Per validator: (ledger gRPC port, consensus gRPC port); both the internal port unless split.
+    ports: Vec<(u16, u16)>,
+    /// Ports left for split services.
+    spare_base: u16,
+    children: Vec<Vec<Child>>,
 }
 
 impl Network {
     /// Lays out a devnet of `validators` and starts every validator.
     pub fn start(validators: usize, block_time: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let base = free_port_base(3 * validators as u16);
+        let base = free_port_base(3 * validators as u16 + 3 * validators as u16);
         let (p2p, api, grpc) = (base, base + validators as u16, base + 2 * validators as u16);
         let out = Command::new(binary())
             .args(["devnet", "--init-only", "--validators", &validators.to_string()])
@@ -78,36 +82,70 @@ impl Network {
             .output()
             .unwrap();
         assert!(out.status.success(), "devnet --init-only: {}", String::from_utf8_lossy(&out.stderr));
-        let mut net =
-            Self { dir, validators, grpc_base: grpc, api_base: api, children: (0..validators).map(|_| None).collect() };
+        let ports = (0..validators).map(|i| (grpc + i as u16, grpc + i as u16)).collect();
+        let spare_base = base + 3 * validators as u16;
+        let mut net = Self {
+            dir,
+            validators,
+            grpc_base: grpc,
+            api_base: api,
+            ports,
+            spare_base,
+            children: (0..validators).map(|_| Vec::new()).collect(),
+        };
         for i in 0..validators {
             net.start_validator(i);
         }
         net
     }
 
-    /// Starts (or restarts) validator `i` (0-based).
-    pub fn start_validator(&mut self, i: usize) {
+    fn spawn(&self, i: usize, args: &[&str]) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join(format!("logs/validator-{}.log", i + 1)))
             .unwrap();
-        let child = Command::new(binary())
-            .arg("node")
-            .arg("--config")
-            .arg(self.dir.path().join(format!("validator-{}.yaml", i + 1)))
+        Command::new(binary())
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap();
-        self.children[i] = Some(child);
+            .unwrap()
     }
 
-    /// SIGKILLs validator `i`.
+    /// Starts (or restarts) validator `i` (0-based) as one `coinjectured node` process.
+    pub fn start_validator(&mut self, i: usize) {
+        let config = self.dir.path().join(format!("validator-{}.yaml", i + 1));
+        let child = self.spawn(i, &["node", "--config", config.to_str().unwrap()]);
+        self.children[i] = vec![child];
+    }
+
+    /// Runs validator `i` as four processes — `service ledger`, `service p2p-gateway`,
+    /// `service consensus`, `service api` — that find each other through `services:` in its config.
+    pub fn start_validator_split(&mut self, i: usize) {
+        let (ledger, p2p, consensus) =
+            (self.spare_base + 3 * i as u16, self.spare_base + 3 * i as u16 + 1, self.spare_base + 3 * i as u16 + 2);
+        let base = std::fs::read_to_string(self.dir.path().join(format!("validator-{}.yaml", i + 1))).unwrap();
+        let split = format!(
+            "{base}services:\n  ledger: http://127.0.0.1:{ledger}\n  p2p_gateway: http://127.0.0.1:{p2p}\n  consensus: http://127.0.0.1:{consensus}\n"
+        );
+        let path = self.dir.path().join(format!("validator-{}-split.yaml", i + 1));
+        std::fs::write(&path, split).unwrap();
+        let config = path.to_str().unwrap().to_string();
+        let mut children = Vec::new();
+        for (service, port) in [("ledger", ledger), ("p2p-gateway", p2p), ("consensus", consensus)] {
+            let listen = format!("127.0.0.1:{port}");
+            children.push(self.spawn(i, &["service", service, "--config", &config, "--listen", &listen]));
+        }
+        children.push(self.spawn(i, &["service", "api", "--config", &config]));
+        self.children[i] = children;
+        self.ports[i] = (ledger, consensus);
+    }
+
+    /// SIGKILLs validator `i` (all its processes).
     pub fn kill(&mut self, i: usize) {
-        if let Some(mut c) = self.children[i].take() {
+        for mut c in std::mem::take(&mut self.children[i]) {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -118,9 +156,19 @@ impl Network {
         std::fs::read_to_string(self.dir.path().join(format!("logs/validator-{}.log", i + 1))).unwrap_or_default()
     }
 
-    /// A channel to validator `i`'s internal gRPC port, retried until it accepts.
+    /// A channel to validator `i`'s ledger (its internal gRPC port, or the split ledger service),
+    /// retried until it accepts.
     pub async fn channel(&self, i: usize) -> Channel {
-        let url = format!("http://127.0.0.1:{}", self.grpc_base + i as u16);
+        self.channel_to(self.ports[i].0, i).await
+    }
+
+    /// A channel to validator `i`'s consensus service.
+    pub async fn consensus_channel(&self, i: usize) -> Channel {
+        self.channel_to(self.ports[i].1, i).await
+    }
+
+    async fn channel_to(&self, port: u16, i: usize) -> Channel {
+        let url = format!("http://127.0.0.1:{port}");
         for _ in 0..300 {
             if let Ok(c) = Channel::from_shared(url.clone()).unwrap().connect().await {
                 return c;
@@ -132,7 +180,7 @@ impl Network {
 
     /// Validator `i`'s finalized height (None while it is down or starting).
     pub async fn height(&self, i: usize) -> Option<u64> {
-        let url = format!("http://127.0.0.1:{}", self.grpc_base + i as u16);
+        let url = format!("http://127.0.0.1:{}", self.ports[i].1);
         let channel = Channel::from_shared(url).ok()?.connect().await.ok()?;
         let mut c = pb::consensus_client::ConsensusClient::new(channel);
         Some(c.get_status(pb::ConsensusGetStatusRequest {}).await.ok()?.into_inner().finalized_height)

@@ -64,3 +64,41 @@ async fn three_processes_finalize_transfers_survive_kill_9_and_agree() {
         started.elapsed().as_secs_f64()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_split_into_four_service_processes_behaves_like_the_others() {
+    let started = Instant::now();
+    let mut net = Network::start(3, "500ms");
+    // Validator 3 runs as ledger + p2p-gateway + consensus + api processes.
+    net.kill(2);
+    net.start_validator_split(2);
+    net.wait_for_height(&[0, 1, 2], 4, Duration::from_secs(120)).await;
+
+    // A transfer submitted to the split validator's consensus service becomes final everywhere.
+    let faucet = net.faucet();
+    let recipient = PublicKey([0x24; 32]);
+    let tx: pb::Transaction = (&transfer(&faucet, recipient, 777, 0)).into();
+    let mut consensus = pb::consensus_client::ConsensusClient::new(net.consensus_channel(2).await);
+    let r = consensus
+        .submit_transactions(pb::ConsensusSubmitTransactionsRequest { transactions: vec![tx] })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.results[0].accepted, "{:?}", r.results);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..3 {
+        while net.balance(i, &recipient).await != 777 {
+            assert!(Instant::now() < deadline, "transfer not final on validator {i}:\n{}", net.log(2));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let height = net.height(0).await.unwrap();
+    net.wait_for_height(&[2], height, Duration::from_secs(30)).await;
+    for h in 1..=height {
+        let (a, c) = (net.block_hash(0, h).await, net.block_hash(2, h).await);
+        assert_eq!(a, c, "split validator disagrees at height {h}");
+    }
+    let (code, body) = net.rest_get(2, "/v1/status");
+    assert_eq!(code, 200, "{body}");
+    println!("e2e split: validator 3 as 4 processes, {height} blocks agreed, {:.1}s", started.elapsed().as_secs_f64());
+}

@@ -27,6 +27,21 @@ pub(crate) struct Config {
     pub(crate) rust: RustSection,
     #[serde(default)]
     pub(crate) otel: OtelSection,
+    /// Where the other services are when this one runs on its own (`coinjectured service`).
+    #[serde(default)]
+    pub(crate) services: Option<ServicesSection>,
+}
+
+/// gRPC URLs of a node's services in a split deployment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServicesSection {
+    #[serde(default)]
+    pub(crate) ledger: Option<String>,
+    #[serde(default)]
+    pub(crate) consensus: Option<String>,
+    #[serde(default)]
+    pub(crate) p2p_gateway: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -7,12 +7,13 @@ mod config;
 mod devnet;
 mod keys;
 mod node;
+mod split;
 mod shadow;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use coinjecture_telemetry::LogFormat;
 use eyre::WrapErr;
 
@@ -80,17 +81,15 @@ enum Command {
     /// Run one service on its own.
     Service {
         /// Which service.
-        name: ServiceName,
-        /// Address to listen on for gRPC.
+        name: split::ServiceName,
+        /// Address to listen on for gRPC (the api listens on `api.port` instead).
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
+        /// The node's configuration (all services but crypto-core need it; the others' addresses
+        /// are in its `services:` section).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ServiceName {
-    /// Hashing, Merkle trees, encodings, signatures, subset-sum verification.
-    CryptoCore,
 }
 
 fn main() -> std::process::ExitCode {
@@ -187,7 +186,7 @@ async fn run(command: Command) -> eyre::Result<()> {
             }
         }
         Command::Shadow(args) => shadow::run(args, shutdown_signal()).await,
-        Command::Service { name: ServiceName::CryptoCore, listen } => {
+        Command::Service { name: split::ServiceName::CryptoCore, listen, config: None } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .wrap_err_with(|| format!("cannot listen on {listen} (--listen)"))?;
@@ -196,6 +195,15 @@ async fn run(command: Command) -> eyre::Result<()> {
                 .wrap_err("crypto-core server failed")?;
             tracing::info!("crypto-core stopped");
             Ok(())
+        }
+        Command::Service { name, listen, config: Some(config) } => {
+            let config = config::Config::load(&config)?;
+            split::run(name, &config, listen, shutdown_signal()).await?;
+            tracing::info!(service = ?name, "stopped");
+            Ok(())
+        }
+        Command::Service { name, config: None, .. } => {
+            Err(eyre::eyre!("--config: the {name:?} service needs the node's configuration file"))
         }
     }
 }

@@ -48,9 +48,9 @@ impl BlockSource for LocalBlocks {
 }
 
 /// Consensus's network: the p2p-gateway handle.
-struct Gossip(P2pHandle);
+pub(crate) struct Gossip(pub(crate) P2pHandle);
 
-fn topic_of(message: &pb::ConsensusMessage) -> pb::Topic {
+pub(crate) fn topic_of(message: &pb::ConsensusMessage) -> pb::Topic {
     use pb::consensus_message::Kind;
     match message.kind {
         Some(Kind::Proposal(_)) => pb::Topic::Proposals,
@@ -96,7 +96,7 @@ pub(crate) struct RunningNode {
     pub(crate) tasks: Vec<tokio::task::JoinHandle<eyre::Result<()>>>,
 }
 
-fn schedule_from(config: &Config) -> eyre::Result<ValidatorSchedule> {
+pub(crate) fn schedule_from(config: &Config) -> eyre::Result<ValidatorSchedule> {
     let mode = config::quorum(&config.consensus.quorum)?;
     let keys = |list: &[String], key: &str| -> eyre::Result<Vec<PublicKey>> {
         list.iter()
@@ -117,22 +117,9 @@ fn schedule_from(config: &Config) -> eyre::Result<ValidatorSchedule> {
     ValidatorSchedule::new(entries).map_err(|e| eyre!("consensus.validator_changes: {e}"))
 }
 
-/// Starts every service of a node. Returns once all are up.
-pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
-    let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
-    let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
-    if genesis.chain_id.as_str() != config.network.id {
-        bail!(
-            "network.genesis: the genesis is for chain {:?}, the config for {:?}",
-            genesis.chain_id.as_str(),
-            config.network.id
-        );
-    }
-    let schedule = schedule_from(config)?;
-    let block_time = config::parse_duration(&config.consensus.block_time)?;
-
-    // crypto-core: in process (Network A) or the shared service (Network B).
-    let crypto: Arc<dyn CryptoBackend> = match &config.crypto_core {
+/// crypto-core: in process (Network A) or the shared service (Network B).
+pub(crate) async fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn CryptoBackend>> {
+    Ok(match &config.crypto_core {
         None => Arc::new(CryptoCoreService),
         Some(cc) => {
             let channel = tonic::transport::Endpoint::from_shared(cc.endpoint.clone())
@@ -148,17 +135,12 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
                     .max_encoding_message_size(limit),
             )
         }
-    };
-    if config.rust.verify_golden_vectors {
-        verify_golden_vectors(config).await?;
-    }
+    })
+}
 
-    let ledger =
-        Arc::new(Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?);
-    let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
-
-    let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
-    let mut p2p_config = P2pConfig::new(config.network.id.clone(), key.seed());
+/// The gateway's configuration from the node's.
+pub(crate) fn p2p_config(config: &Config, seed: [u8; 32]) -> eyre::Result<P2pConfig> {
+    let mut p2p_config = P2pConfig::new(config.network.id.clone(), seed);
     p2p_config.listen_addrs = config
         .p2p
         .listen_addrs
@@ -173,6 +155,34 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         .enumerate()
         .map(|(i, a)| a.parse().map_err(|e| eyre!("p2p.bootstrap_peers[{i}]: {a:?}: {e}")))
         .collect::<eyre::Result<_>>()?;
+    Ok(p2p_config)
+}
+
+/// Starts every service of a node. Returns once all are up.
+pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
+    let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+    let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
+    if genesis.chain_id.as_str() != config.network.id {
+        bail!(
+            "network.genesis: the genesis is for chain {:?}, the config for {:?}",
+            genesis.chain_id.as_str(),
+            config.network.id
+        );
+    }
+    let schedule = schedule_from(config)?;
+    let block_time = config::parse_duration(&config.consensus.block_time)?;
+
+    let crypto = crypto_backend(config).await?;
+    if config.rust.verify_golden_vectors {
+        verify_golden_vectors(config).await?;
+    }
+
+    let ledger =
+        Arc::new(Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?);
+    let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
+
+    let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
+    let p2p_config = p2p_config(config, key.seed())?;
     let (p2p, p2p_task) = P2pNode::start(p2p_config, Arc::new(LocalBlocks(ledger.clone())), Some(registry.clone()))
         .await
         .map_err(|e| eyre!("p2p: {e}"))?;
@@ -280,7 +290,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
 
 /// `coinjecture_block_height`, `coinjecture_validator_blocks_produced`,
 /// `coinjecture_mempool_transactions` (label `network`), updated on every driver status change.
-fn register_node_metrics(
+pub(crate) fn register_node_metrics(
     registry: &Arc<Mutex<prometheus_client::registry::Registry>>,
     network: &str,
     mut status: tokio::sync::watch::Receiver<driver::DriverStatus>,
@@ -320,7 +330,7 @@ fn register_node_metrics(
     }));
 }
 
-fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primitives::ChainId> {
+pub(crate) fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primitives::ChainId> {
     coinjecture_primitives::ChainId::new(config.network.id.as_str()).map_err(|e| eyre!("network.id: {e}"))
 }
 
@@ -358,7 +368,7 @@ async fn serve_internal(
 
 /// Runs the golden vectors against the crypto-core this node uses and refuses to start on any
 /// mismatch (`rust.verify_golden_vectors`).
-async fn verify_golden_vectors(config: &Config) -> eyre::Result<()> {
+pub(crate) async fn verify_golden_vectors(config: &Config) -> eyre::Result<()> {
     let (total, failed): (usize, Vec<String>) = match &config.crypto_core {
         None => {
             let results = coinjecture_crypto_core::golden::run_embedded();

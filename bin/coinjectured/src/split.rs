@@ -1,0 +1,223 @@
+//! `coinjectured service <name> --config FILE --listen ADDR`: one service of a node on its own
+//! (one container each on Kubernetes). The services find each other through the `services:`
+//! section of the config (gRPC URLs); they use the same generated contracts as in one process,
+//! only over sockets.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi, RemoteLedger};
+use coinjecture_consensus::{EngineConfig, MempoolConfig};
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_ledger::{GenesisConfig, Ledger};
+use coinjecture_p2p_gateway::{LedgerBlockSource, P2pNode};
+use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
+use coinjecture_proto::convert;
+use coinjecture_proto::v1 as pb;
+use eyre::{WrapErr, bail, eyre};
+use prost::Message as _;
+use tokio::sync::mpsc;
+use tonic::Status;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config::{self, Config};
+use crate::{keys, node};
+
+/// Which service to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ServiceName {
+    /// Hashing, Merkle trees, encodings, signatures, subset-sum verification.
+    CryptoCore,
+    /// Durable chain state (SQLite).
+    Ledger,
+    /// libp2p networking.
+    P2pGateway,
+    /// The PoA engine and mempool.
+    Consensus,
+    /// Public REST + gRPC.
+    Api,
+}
+
+fn limit() -> usize {
+    coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024
+}
+
+fn channel(url: Option<&String>, key: &str) -> eyre::Result<Channel> {
+    let url = url.ok_or_else(|| eyre!("services.{key}: needed to run this service on its own"))?;
+    Ok(Endpoint::from_shared(url.clone())
+        .map_err(|e| eyre!("services.{key}: {e}"))?
+        .connect_timeout(Duration::from_secs(5))
+        .connect_lazy())
+}
+
+/// Consensus's network over the p2p-gateway's gRPC service.
+struct RemoteGossip(pb::p2p_gateway_client::P2pGatewayClient<Channel>);
+
+#[tonic::async_trait]
+impl NetworkApi for RemoteGossip {
+    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
+        let request = pb::PublishRequest { topic: node::topic_of(&message).into(), payload: message.encode_to_vec() };
+        self.0.clone().publish(request).await.map(|_| ())
+    }
+
+    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+        let request = pb::RequestBlocksRequest { from_height: from, count: count.clamp(1, 1000), peer_id: String::new() };
+        let mut stream = self.0.clone().request_blocks(request).await?.into_inner();
+        let mut out = Vec::new();
+        while let Ok(Ok(Some(item))) = tokio::time::timeout(Duration::from_secs(10), stream.message()).await {
+            let Some(block) = item.block else { break };
+            match convert::finalized_block(&block) {
+                Ok(b) => out.push(b),
+                Err(e) => {
+                    tracing::warn!(error = %e, "p2p-gateway served a malformed block");
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Runs one service until `shutdown`.
+pub(crate) async fn run(
+    name: ServiceName,
+    config: &Config,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> eyre::Result<()> {
+    let bind = |addr: SocketAddr, key: &'static str| async move {
+        tokio::net::TcpListener::bind(addr).await.wrap_err_with(|| format!("{key}: cannot listen on {addr}"))
+    };
+    let services = config.services.clone().unwrap_or_default();
+    match name {
+        ServiceName::CryptoCore => {
+            coinjecture_crypto_core::service::serve(bind(listen, "--listen").await?, shutdown).await?;
+        }
+        ServiceName::Ledger => {
+            let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
+            let crypto = node::crypto_backend(config).await?;
+            if config.rust.verify_golden_vectors {
+                node::verify_golden_vectors(config).await?;
+            }
+            let ledger = Arc::new(
+                Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?,
+            );
+            let listener = bind(listen, "--listen").await?;
+            coinjecture_ledger::service::serve(ledger.clone(), listener, shutdown).await?;
+            ledger.close().await;
+        }
+        ServiceName::P2pGateway => {
+            let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+            let source = LedgerBlockSource::from_channel(channel(services.ledger.as_ref(), "ledger")?);
+            let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
+            let (handle, task) = P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry))
+                .await
+                .map_err(|e| eyre!("p2p: {e}"))?;
+            coinjecture_p2p_gateway::serve(handle.clone(), bind(listen, "--listen").await?, shutdown).await?;
+            handle.shutdown().await;
+            let _ = task.await;
+        }
+        ServiceName::Consensus => {
+            let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+            let ledger = RemoteLedger(
+                pb::ledger_client::LedgerClient::new(channel(services.ledger.as_ref(), "ledger")?)
+                    .max_decoding_message_size(limit())
+                    .max_encoding_message_size(limit()),
+            );
+            let gateway = pb::p2p_gateway_client::P2pGatewayClient::new(channel(services.p2p_gateway.as_ref(), "p2p_gateway")?)
+                .max_decoding_message_size(limit())
+                .max_encoding_message_size(limit());
+            let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
+            let mut subscriber = gateway.clone();
+            tokio::spawn(async move {
+                // Keep a subscription open; resubscribe after the gateway restarts.
+                loop {
+                    let request = pb::SubscribeRequest {
+                        topics: vec![
+                            pb::Topic::Transactions.into(),
+                            pb::Topic::Proposals.into(),
+                            pb::Topic::Votes.into(),
+                            pb::Topic::Blocks.into(),
+                        ],
+                        validate: false,
+                    };
+                    if let Ok(response) = subscriber.subscribe(request).await {
+                        let mut stream = response.into_inner();
+                        while let Ok(Some(m)) = stream.message().await {
+                            if let Ok(message) = pb::ConsensusMessage::decode(m.payload.as_slice())
+                                && inbound_tx.send(message).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            });
+            let block_time = config::parse_duration(&config.consensus.block_time)?;
+            let (max_txs, max_bytes) = driver::default_block_limits();
+            let driver_config = DriverConfig {
+                engine: EngineConfig::with_block_time(
+                    node::genesis_chain(config)?,
+                    u64::try_from(block_time.as_millis()).unwrap_or(2000),
+                ),
+                schedule: node::schedule_from(config)?,
+                mempool: MempoolConfig::default(),
+                max_block_transactions: max_txs,
+                max_block_bytes: max_bytes,
+                sign_state_path: config.database.path.with_extension("sign_state"),
+                network_label: config.network.name.clone(),
+            };
+            // The ledger may still be starting: wait for it (up to a minute) rather than fail.
+            let mut attempt = 0;
+            while let Err(e) = driver::LedgerApi::tip(&ledger).await {
+                attempt += 1;
+                if attempt > 120 {
+                    bail!("services.ledger: not reachable: {}", e.message());
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let (handle, task) =
+                driver::start(driver_config, Keypair::from_seed(&key.seed()), ledger, RemoteGossip(gateway), inbound_rx)
+                    .await
+                    .map_err(|e| eyre!("consensus: {e}"))?;
+            let (health, health_service) = tonic_health::server::health_reporter();
+            health.set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>().await;
+            let server = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(health_service)
+                .add_service(coinjecture_consensus::service::ConsensusService::new(handle).into_server())
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(bind(listen, "--listen").await?),
+                    shutdown,
+                );
+            tokio::select! {
+                r = server => r?,
+                r = task => match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => bail!("consensus stopped: {e}"),
+                    Err(e) => bail!("consensus task: {e}"),
+                },
+            }
+        }
+        ServiceName::Api => {
+            let url = |u: Option<&String>, key: &str| u.cloned().ok_or_else(|| eyre!("services.{key}: needed to run the api on its own"));
+            let backends = coinjecture_api::Backends::new(
+                coinjecture_api::connect_ledger(&url(services.ledger.as_ref(), "ledger")?).map_err(|e| eyre!("{e}"))?,
+                coinjecture_api::connect_consensus(&url(services.consensus.as_ref(), "consensus")?).map_err(|e| eyre!("{e}"))?,
+            )
+            .with_peers(
+                coinjecture_api::connect_p2p_gateway(&url(services.p2p_gateway.as_ref(), "p2p_gateway")?)
+                    .map_err(|e| eyre!("{e}"))?,
+            );
+            let api_config = coinjecture_api::ApiConfig { network_label: Some(config.network.name.clone()), ..Default::default() };
+            let addr: SocketAddr =
+                format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
+            coinjecture_api::serve(api_config, backends, bind(addr, "api.port").await?, shutdown)
+                .await
+                .map_err(|e| eyre!("api: {e}"))?;
+        }
+    }
+    Ok(())
+}
