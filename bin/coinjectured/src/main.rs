@@ -7,8 +7,8 @@ mod config;
 mod devnet;
 mod keys;
 mod node;
-mod split;
 mod shadow;
+mod split;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -62,7 +62,8 @@ impl NetworkApi for RemoteGossip {
     }
 
     async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
-        let request = pb::RequestBlocksRequest { from_height: from, count: count.clamp(1, 1000), peer_id: String::new() };
+        let request =
+            pb::RequestBlocksRequest { from_height: from, count: count.clamp(1, 1000), peer_id: String::new() };
         let mut stream = self.0.clone().request_blocks(request).await?.into_inner();
         let mut out = Vec::new();
         while let Ok(Ok(Some(item))) = tokio::time::timeout(Duration::from_secs(10), stream.message()).await {
@@ -108,26 +109,30 @@ pub(crate) async fn run(
             ledger.close().await;
         }
         ServiceName::P2pGateway => {
-            let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+            let key =
+                keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
             let source = LedgerBlockSource::from_channel(channel(services.ledger.as_ref(), "ledger")?);
             let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
-            let (handle, task) = P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry))
-                .await
-                .map_err(|e| eyre!("p2p: {e}"))?;
+            let (handle, task) =
+                P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry))
+                    .await
+                    .map_err(|e| eyre!("p2p: {e}"))?;
             coinjecture_p2p_gateway::serve(handle.clone(), bind(listen, "--listen").await?, shutdown).await?;
             handle.shutdown().await;
             let _ = task.await;
         }
         ServiceName::Consensus => {
-            let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+            let key =
+                keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
             let ledger = RemoteLedger(
                 pb::ledger_client::LedgerClient::new(channel(services.ledger.as_ref(), "ledger")?)
                     .max_decoding_message_size(limit())
                     .max_encoding_message_size(limit()),
             );
-            let gateway = pb::p2p_gateway_client::P2pGatewayClient::new(channel(services.p2p_gateway.as_ref(), "p2p_gateway")?)
-                .max_decoding_message_size(limit())
-                .max_encoding_message_size(limit());
+            let gateway =
+                pb::p2p_gateway_client::P2pGatewayClient::new(channel(services.p2p_gateway.as_ref(), "p2p_gateway")?)
+                    .max_decoding_message_size(limit())
+                    .max_encoding_message_size(limit());
             let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
             let mut subscriber = gateway.clone();
             tokio::spawn(async move {
@@ -178,12 +183,20 @@ pub(crate) async fn run(
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            let (handle, task) =
-                driver::start(driver_config, Keypair::from_seed(&key.seed()), ledger, RemoteGossip(gateway), inbound_rx)
-                    .await
-                    .map_err(|e| eyre!("consensus: {e}"))?;
+            let (handle, task) = driver::start(
+                driver_config,
+                Keypair::from_seed(&key.seed()),
+                ledger,
+                RemoteGossip(gateway),
+                inbound_rx,
+            )
+            .await
+            .map_err(|e| eyre!("consensus: {e}"))?;
             let (health, health_service) = tonic_health::server::health_reporter();
-            health.set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>().await;
+            health
+                .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>(
+                )
+                .await;
             let server = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
                 .add_service(health_service)
@@ -202,16 +215,20 @@ pub(crate) async fn run(
             }
         }
         ServiceName::Api => {
-            let url = |u: Option<&String>, key: &str| u.cloned().ok_or_else(|| eyre!("services.{key}: needed to run the api on its own"));
+            let url = |u: Option<&String>, key: &str| {
+                u.cloned().ok_or_else(|| eyre!("services.{key}: needed to run the api on its own"))
+            };
             let backends = coinjecture_api::Backends::new(
                 coinjecture_api::connect_ledger(&url(services.ledger.as_ref(), "ledger")?).map_err(|e| eyre!("{e}"))?,
-                coinjecture_api::connect_consensus(&url(services.consensus.as_ref(), "consensus")?).map_err(|e| eyre!("{e}"))?,
+                coinjecture_api::connect_consensus(&url(services.consensus.as_ref(), "consensus")?)
+                    .map_err(|e| eyre!("{e}"))?,
             )
             .with_peers(
                 coinjecture_api::connect_p2p_gateway(&url(services.p2p_gateway.as_ref(), "p2p_gateway")?)
                     .map_err(|e| eyre!("{e}"))?,
             );
-            let api_config = coinjecture_api::ApiConfig { network_label: Some(config.network.name.clone()), ..Default::default() };
+            let api_config =
+                coinjecture_api::ApiConfig { network_label: Some(config.network.name.clone()), ..Default::default() };
             let addr: SocketAddr =
                 format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
             coinjecture_api::serve(api_config, backends, bind(addr, "api.port").await?, shutdown)
