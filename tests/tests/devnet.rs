@@ -102,3 +102,36 @@ async fn a_validator_split_into_four_service_processes_behaves_like_the_others()
     assert_eq!(code, 200, "{body}");
     println!("e2e split: validator 3 as 4 processes, {height} blocks agreed, {:.1}s", started.elapsed().as_secs_f64());
 }
+
+#[test]
+fn broken_configs_stop_the_node_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(coinjecture_e2e::binary())
+        .args(["devnet", "--init-only", "--validators", "1"])
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let good = std::fs::read_to_string(dir.path().join("validator-1.yaml")).unwrap();
+    let cases = [
+        (good.replace("block_time: 2s", "block_time: 2 parsecs"), "consensus.block_time"),
+        (good.replace("block_time:", "block_tme:"), "block_tme"),
+        (good.replace("./keys/validator-1.key", "./keys/missing.key"), "consensus.validator_key"),
+        (good.replace("quorum: crash", "quorum: most"), "consensus.quorum"),
+    ];
+    for (text, key) in cases {
+        let path = dir.path().join("broken.yaml");
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new(coinjecture_e2e::binary())
+            .arg("node")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{key}: the node started");
+        assert_eq!(stderr.trim().lines().count(), 1, "{key}: not one line: {stderr}");
+        assert!(stderr.starts_with("error: ") && stderr.contains(key), "{key}: {stderr}");
+    }
+}
