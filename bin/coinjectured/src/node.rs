@@ -303,6 +303,12 @@ pub(crate) fn register_node_metrics(
     let produced: Family<Labels, Gauge> = Family::default();
     let mempool: Family<Labels, Gauge> = Family::default();
     let dropped: Family<Labels, Gauge> = Family::default();
+    let production: Family<Labels, prometheus_client::metrics::histogram::Histogram> =
+        Family::new_with_constructor(|| {
+            prometheus_client::metrics::histogram::Histogram::new(
+                [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+            )
+        });
     if let Ok(mut r) = registry.lock() {
         r.register("coinjecture_block_height", "Height of the latest finalized block", height.clone());
         r.register(
@@ -312,11 +318,21 @@ pub(crate) fn register_node_metrics(
         );
         r.register("coinjecture_mempool_transactions", "Transactions waiting in the mempool", mempool.clone());
         r.register("coinjecture_consensus_dropped_messages", "Consensus inputs dropped, by reason", dropped.clone());
+        r.register(
+            "coinjecture_block_production_duration_seconds",
+            "Time to build a proposed block (mempool selection and draft execution)",
+            production.clone(),
+        );
     }
     let label = vec![("network".to_string(), network.to_string())];
     tasks.push(tokio::spawn(async move {
+        let mut built = 0;
         while status.changed().await.is_ok() {
             let s = status.borrow_and_update().clone();
+            if s.blocks_built > built {
+                built = s.blocks_built;
+                production.get_or_create(&label).observe(s.last_build_seconds);
+            }
             height.get_or_create(&label).set(i64::try_from(s.finalized_height).unwrap_or(i64::MAX));
             produced.get_or_create(&label).set(i64::try_from(s.blocks_produced).unwrap_or(i64::MAX));
             mempool.get_or_create(&label).set(i64::try_from(s.mempool_size).unwrap_or(i64::MAX));

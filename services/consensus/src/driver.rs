@@ -218,6 +218,10 @@ pub struct DriverStatus {
     pub mempool_senders: usize,
     pub syncing: bool,
     pub blocks_produced: u64,
+    /// Blocks this node built as proposer (finalized or not), and how long the last one took
+    /// from the engine's request to the executed block (mempool selection + draft execution).
+    pub blocks_built: u64,
+    pub last_build_seconds: f64,
     pub dropped: HashMap<String, u64>,
 }
 
@@ -343,6 +347,8 @@ struct Driver<L, N> {
     evidence: VecDeque<(Evidence, i64)>,
     status: watch::Sender<DriverStatus>,
     blocks_produced: u64,
+    blocks_built: u64,
+    last_build_seconds: f64,
     dropped: HashMap<String, u64>,
     syncing: bool,
     tip: Tip,
@@ -386,6 +392,8 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         evidence: VecDeque::new(),
         status: status_tx,
         blocks_produced: 0,
+        blocks_built: 0,
+        last_build_seconds: 0.0,
         dropped: HashMap::new(),
         syncing: false,
         tip,
@@ -588,7 +596,10 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 self.timers.insert((at_ms, timeout));
             }
             Action::BuildBlock { height, round, min_timestamp_ms } => {
+                let started = std::time::Instant::now();
                 let block = self.build_block(height, round, min_timestamp_ms).await?;
+                self.blocks_built += 1;
+                self.last_build_seconds = started.elapsed().as_secs_f64();
                 return Ok(Some(Input::BlockBuilt { height, round, block }));
             }
             Action::ValidateBlock(block) => {
@@ -765,6 +776,8 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             mempool_senders: self.mempool.senders().count(),
             syncing: self.syncing,
             blocks_produced: self.blocks_produced,
+            blocks_built: self.blocks_built,
+            last_build_seconds: self.last_build_seconds,
             dropped: self.dropped.clone(),
         };
         self.status.send_replace(status);
