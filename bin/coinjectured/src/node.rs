@@ -305,9 +305,9 @@ pub(crate) fn register_node_metrics(
     let dropped: Family<Labels, Gauge> = Family::default();
     let production: Family<Labels, prometheus_client::metrics::histogram::Histogram> =
         Family::new_with_constructor(|| {
-            prometheus_client::metrics::histogram::Histogram::new(
-                [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
-            )
+            prometheus_client::metrics::histogram::Histogram::new([
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
         });
     if let Ok(mut r) = registry.lock() {
         r.register("coinjecture_block_height", "Height of the latest finalized block", height.clone());
