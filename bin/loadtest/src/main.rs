@@ -465,7 +465,9 @@ async fn main() -> eyre::Result<()> {
         lanes.push(tokio::spawn(l.run(rx)));
     }
 
-    let usage_before = procstat::sample_nodes();
+    let api_ports: Vec<u16> =
+        nodes.iter().filter_map(|n| http::authority(n)?.rsplit(':').next()?.parse().ok()).collect();
+    let usage_before = procstat::sample_nodes(&api_ports);
     let propagation_before = propagation_buckets(&nodes).await;
     let progress = progress_bar(schedule.total());
     let reporter = tokio::spawn(report_progress(progress.clone(), tracker.clone(), counters.clone()));
@@ -474,7 +476,7 @@ async fn main() -> eyre::Result<()> {
     for lane in lanes {
         let _ = lane.await;
     }
-    let usage = procstat::usage(&usage_before, &procstat::sample_nodes());
+    let usage = procstat::usage(&usage_before, &procstat::sample_nodes(&api_ports));
 
     // Grace: wait for accepted transactions to become final.
     let grace_deadline = Instant::now().max(end) + args.grace;

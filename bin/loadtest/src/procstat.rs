@@ -21,8 +21,10 @@ pub struct Sample {
     pub at: Instant,
 }
 
-/// Every running `coinjectured node` process.
-pub fn sample_nodes() -> Vec<Sample> {
+/// Every running `coinjectured node` process whose config serves the API on one of `api_ports`
+/// (so another devnet on the same machine is left out). A node whose config cannot be read is
+/// kept: better a stray row than a missing one.
+pub fn sample_nodes(api_ports: &[u16]) -> Vec<Sample> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut out = Vec::new();
     for entry in entries.flatten() {
@@ -37,6 +39,12 @@ pub fn sample_nodes() -> Vec<Sample> {
         if !is_node {
             continue;
         }
+        let config = args.iter().position(|a| a == "--config").and_then(|i| args.get(i + 1));
+        if let Some(Ok(text)) = config.map(|c| read_config(pid, c))
+            && api_port(&text).is_some_and(|p| !api_ports.contains(&p))
+        {
+            continue;
+        }
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         let Some((cpu_ticks, rss_pages)) = parse_stat(&stat) else { continue };
         let label = args
@@ -49,6 +57,30 @@ pub fn sample_nodes() -> Vec<Sample> {
     }
     out.sort_by(|a, b| a.label.cmp(&b.label));
     out
+}
+
+/// The node's config file; a relative path is relative to the process' working directory.
+fn read_config(pid: u32, path: &str) -> std::io::Result<String> {
+    if path.starts_with('/') {
+        std::fs::read_to_string(path)
+    } else {
+        std::fs::read_to_string(std::fs::read_link(format!("/proc/{pid}/cwd"))?.join(path))
+    }
+}
+
+/// `api.port` of a validator config (the `port:` key inside the `api:` section).
+pub fn api_port(config: &str) -> Option<u16> {
+    let mut in_api = false;
+    for line in config.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_api = line.trim_end() == "api:";
+            continue;
+        }
+        if in_api && let Some(v) = line.trim().strip_prefix("port:") {
+            return v.trim().parse().ok();
+        }
+    }
+    None
 }
 
 /// `(utime + stime, rss pages)` from the text of `/proc/<pid>/stat`.
@@ -97,6 +129,13 @@ mod tests {
                     123456789 2560 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
         assert_eq!(parse_stat(stat), Some((300, 2560)));
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn api_port_is_read_from_the_api_section_only() {
+        let config = "p2p:\n  port: 9000\napi:\n  host: 127.0.0.1\n  port: 8081\n  grpc_port: 50062\n";
+        assert_eq!(api_port(config), Some(8081));
+        assert_eq!(api_port("p2p:\n  port: 9000\n"), None);
     }
 
     #[test]
