@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The performance suite: a fresh 3-validator devnet (release build) in a temp dir, the load
-# generator at increasing offered rates, results in bench/results/<UTC date>.json.
+# generator at increasing offered rates, results in bench/results/<UTC date>.json and a plot of
+# offered vs. final TPS and latency next to it (.png).
 #
 #   bench/run.sh                         # rates 100 1000 5000 10000 20000, 20 s each
 #   bench/run.sh --rates "100 500" --duration 30s --accounts 2000
@@ -113,10 +114,12 @@ doc = {
     "runs": runs,
 }
 json.dump(doc, open(out, "w"), indent=2)
-print(f"{'offered':>8} {'final TPS':>10} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6} {'rejected':>9} {'unsent':>8}")
+print(f"{'offered':>8} {'sustained':>10} {'overall':>8} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6} {'dup':>4} {'rejected':>9} {'unsent':>8}")
 for r in runs:
     ms = lambda v: "n/a" if v is None else f"{v * 1000:.0f}"
-    print(f'{r["offered_tps"]:>8.0f} {r["sustained_final_tps"]:>10.1f} {ms(r["latency"]["p50"]):>8} '
-          f'{ms(r["latency"]["p99"]):>8} {r["lost"]:>6} {r["rejected_total"]:>9} {r["unsent_backlog"]:>8}')
+    print(f'{r["offered_tps"]:>8.0f} {r["sustained_final_tps"]:>10.1f} {r["overall_final_tps"]:>8.1f} '
+          f'{ms(r["latency"]["p50"]):>8} {ms(r["latency"]["p99"]):>8} {r["lost"]:>6} {r["duplicated"]:>4} '
+          f'{r["rejected_total"]:>9} {r["unsent_backlog"]:>8}')
 print(f"wrote {out}")
 PY
+"$bin/coinjecture-bench-plot" "$out" "${out%.json}.png" || echo "plot skipped (see the error above)" >&2

@@ -576,17 +576,16 @@ async fn build_report(
     let txs = tracker.txs.lock().expect("tracker lock");
     let rejected_nonce = tracker.rejected_nonce.lock().expect("tracker lock").clone();
     let mut latencies = Vec::new();
-    let (mut lost, mut stranded, mut final_in_window) = (0u64, 0u64, 0u64);
+    let (mut lost, mut stranded) = (0u64, 0u64);
+    let mut final_times = Vec::new();
     let (mut first_final, mut last_final): (Option<Instant>, Option<Instant>) = (None, None);
     for info in txs.values().filter(|i| i.load) {
         match info.final_at {
             Some(at) => {
                 latencies.push((at - info.scheduled_at).as_secs_f64());
                 first_final = Some(first_final.map_or(at, |f| f.min(at)));
+                final_times.push(at);
                 last_final = Some(last_final.map_or(at, |f| f.max(at)));
-                if at <= end {
-                    final_in_window += 1;
-                }
             }
             None if info.accepted => {
                 if rejected_nonce.get(&info.account).is_some_and(|r| *r < info.nonce) {
@@ -603,6 +602,9 @@ async fn build_report(
     let steady = first_final.map(|f| end.saturating_duration_since(f).as_secs_f64()).unwrap_or(0.0);
     let overall = last_final.map(|l| (l - start).as_secs_f64()).unwrap_or(0.0);
     let overall_final_tps = if overall > 0.0 { final_count as f64 / overall } else { 0.0 };
+    // Finalizations come a block at a time: count those after the first block, up to the end of
+    // the offered period, over that interval.
+    let final_in_window = first_final.map_or(0, |f| final_times.iter().filter(|&&at| at > f && at <= end).count());
     let sustained_final_tps = if steady >= 1.0 { final_in_window as f64 / steady } else { overall_final_tps };
 
     let (block_count, proposers, max_txs_per_block) = {

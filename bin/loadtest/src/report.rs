@@ -32,7 +32,8 @@ pub struct Report {
     /// Scheduled but never sent when the offered period ended (dropped, counted here).
     pub unsent_backlog: u64,
     /// Final transactions per second between the first finalization and the end of the offered
-    /// period (steady state: excludes the first block's latency ramp and the drain after the end).
+    /// period, not counting the first block's (steady state: excludes the latency ramp at the start
+    /// and the drain after the end).
     pub sustained_final_tps: f64,
     /// All final transactions over (last finalization − start).
     pub overall_final_tps: f64,
