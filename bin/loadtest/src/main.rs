@@ -501,6 +501,17 @@ async fn main() -> eyre::Result<()> {
     Ok(())
 }
 
+/// Transactions per second finalized after the first finalization and up to the last one at or
+/// before `end`, over the time between them; `None` with fewer than two finalization instants or
+/// less than a second between them.
+fn sustained_rate(final_times: &[Instant], end: Instant) -> Option<f64> {
+    let first = *final_times.iter().min()?;
+    let last = *final_times.iter().filter(|&&at| at <= end).max()?;
+    let span = (last - first).as_secs_f64();
+    let count = final_times.iter().filter(|&&at| at > first && at <= last).count();
+    (span >= 1.0).then(|| count as f64 / span)
+}
+
 /// `coinjecture_block_propagation_seconds` buckets summed over every node that exports it.
 async fn propagation_buckets(nodes: &[String]) -> Vec<(f64, f64)> {
     let mut metrics = String::new();
@@ -578,12 +589,11 @@ async fn build_report(
     let mut latencies = Vec::new();
     let (mut lost, mut stranded) = (0u64, 0u64);
     let mut final_times = Vec::new();
-    let (mut first_final, mut last_final): (Option<Instant>, Option<Instant>) = (None, None);
+    let mut last_final: Option<Instant> = None;
     for info in txs.values().filter(|i| i.load) {
         match info.final_at {
             Some(at) => {
                 latencies.push((at - info.scheduled_at).as_secs_f64());
-                first_final = Some(first_final.map_or(at, |f| f.min(at)));
                 final_times.push(at);
                 last_final = Some(last_final.map_or(at, |f| f.max(at)));
             }
@@ -599,13 +609,11 @@ async fn build_report(
     }
     drop(txs);
     let final_count = latencies.len() as u64;
-    let steady = first_final.map(|f| end.saturating_duration_since(f).as_secs_f64()).unwrap_or(0.0);
     let overall = last_final.map(|l| (l - start).as_secs_f64()).unwrap_or(0.0);
     let overall_final_tps = if overall > 0.0 { final_count as f64 / overall } else { 0.0 };
-    // Finalizations come a block at a time: count those after the first block, up to the end of
-    // the offered period, over that interval.
-    let final_in_window = first_final.map_or(0, |f| final_times.iter().filter(|&&at| at > f && at <= end).count());
-    let sustained_final_tps = if steady >= 1.0 { final_in_window as f64 / steady } else { overall_final_tps };
+    // Finalizations come a block at a time: the steady rate is what was finalized after the first
+    // block up to the last block within the offered period, over the time between those blocks.
+    let sustained_final_tps = sustained_rate(&final_times, end).unwrap_or(overall_final_tps);
 
     let (block_count, proposers, max_txs_per_block) = {
         let blocks = tracker.blocks.lock().expect("tracker lock");
@@ -649,6 +657,18 @@ async fn build_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sustained_rate_counts_between_the_first_and_last_block_of_the_window() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Blocks of 200 every 2 s; the last one lands after the end of the window.
+        let times: Vec<Instant> =
+            [0, 2_000, 4_000, 6_000].iter().flat_map(|&ms| std::iter::repeat_n(at(ms), 200)).collect();
+        assert_eq!(sustained_rate(&times, at(5_000)), Some(100.0));
+        assert_eq!(sustained_rate(&times, at(500)), None);
+        assert_eq!(sustained_rate(&[], at(500)), None);
+    }
 
     #[test]
     fn durations_parse_with_units() {

@@ -31,9 +31,9 @@ pub struct Report {
     pub max_backlog: u64,
     /// Scheduled but never sent when the offered period ended (dropped, counted here).
     pub unsent_backlog: u64,
-    /// Final transactions per second between the first finalization and the end of the offered
-    /// period, not counting the first block's (steady state: excludes the latency ramp at the start
-    /// and the drain after the end).
+    /// Steady-state final transactions per second: finalized after the first finalization and up
+    /// to the last one within the offered period, over the time between the two (excludes the
+    /// latency ramp at the start and the drain after the end).
     pub sustained_final_tps: f64,
     /// All final transactions over (last finalization − start).
     pub overall_final_tps: f64,
