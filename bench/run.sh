@@ -10,7 +10,8 @@
 #                                        # > 100 TPS sustained, < 200 ms block propagation (p99)
 #
 # Ports (override with BENCH_API_PORT, BENCH_P2P_PORT, BENCH_GRPC_PORT) are away from the
-# default devnet's so a running `coinjectured devnet` is left alone.
+# default devnet's so a running `coinjectured devnet` is left alone. The devnet's directory is
+# deleted at the end unless BENCH_KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +52,8 @@ stop() {
   for _ in $(seq 50); do kill -0 "$devnet" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$devnet" 2>/dev/null || true
   wait "$devnet" 2>/dev/null || true
+  # The chain data of a full run is a few hundred MB: keep it only when asked (BENCH_KEEP=1).
+  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
 }
 trap stop EXIT
 
