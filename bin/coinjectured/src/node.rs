@@ -359,16 +359,10 @@ async fn serve_internal(
 ) -> eyre::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<pb::ledger_server::LedgerServer<LedgerService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(coinjecture_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| eyre!("reflection: {e}"))?;
-    let limit = coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024;
-    tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    let limit = coinjecture_proto::server::MAX_GRPC_MESSAGE_BYTES;
+    coinjecture_proto::server::builder()
         .add_service(health_service)
-        .add_service(reflection)
+        .add_optional_service(coinjecture_proto::server::reflection())
         .add_service(
             pb::ledger_server::LedgerServer::from_arc(ledger)
                 .max_decoding_message_size(limit)

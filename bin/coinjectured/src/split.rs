@@ -197,9 +197,9 @@ pub(crate) async fn run(
                 .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>(
                 )
                 .await;
-            let server = tonic::transport::Server::builder()
-                .tcp_nodelay(true)
+            let server = coinjecture_proto::server::builder()
                 .add_service(health_service)
+                .add_optional_service(coinjecture_proto::server::reflection())
                 .add_service(coinjecture_consensus::service::ConsensusService::new(handle).into_server())
                 .serve_with_incoming_shutdown(
                     tokio_stream::wrappers::TcpListenerStream::new(bind(listen, "--listen").await?),

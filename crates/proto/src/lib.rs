@@ -29,6 +29,7 @@
 //! [`FILE_DESCRIPTOR_SET`] is the compiled descriptor of all six files, for `tonic-reflection`.
 
 pub mod convert;
+pub mod server;
 
 /// Messages, enums, clients and servers of the protobuf package `coinjecture.v1`.
 // Generated code is not ours to restyle (e.g. `ConsensusMessage`'s oneof trips

@@ -364,24 +364,10 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<CryptoCoreServer<CryptoCoreService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(coinjecture_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1();
-    let reflection = match reflection {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::warn!(error = %e, "gRPC reflection unavailable");
-            None
-        }
-    };
+    let reflection = coinjecture_proto::server::reflection();
     let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?local, "crypto-core serving gRPC (CryptoCore, health, reflection)");
-    tonic::transport::Server::builder()
-        // Without TCP_NODELAY, Nagle's algorithm holds small responses for the peer's delayed
-        // ACK: ~25 ms per RPC on loopback.
-        .tcp_nodelay(true)
-        .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+    coinjecture_proto::server::builder()
         .add_service(health_service)
         .add_optional_service(reflection)
         .add_service(CryptoCoreService.into_server())

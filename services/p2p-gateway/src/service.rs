@@ -197,22 +197,10 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<P2pGatewayServer<P2pGatewayService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(coinjecture_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1();
-    let reflection = match reflection {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::warn!(error = %e, "gRPC reflection unavailable");
-            None
-        }
-    };
+    let reflection = coinjecture_proto::server::reflection();
     let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?local, peer_id = %handle.local_peer_id(), "p2p-gateway serving gRPC (P2pGateway, health, reflection)");
-    tonic::transport::Server::builder()
-        .tcp_nodelay(true)
-        .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+    coinjecture_proto::server::builder()
         .add_service(health_service)
         .add_optional_service(reflection)
         .add_service(P2pGatewayService::new(handle).into_server())
