@@ -95,6 +95,20 @@ async fn start_node(
     Node { handle, task, ledger }
 }
 
+/// Three validators (crash mode) on one bus, each with its own ledger file in `dir`.
+async fn start_network(dir: &std::path::Path, chain: &TestChain) -> (ValidatorSchedule, Bus, Vec<Node>) {
+    let keys: Vec<PublicKey> = (0..3).map(|i| key(i).public_key()).collect();
+    let schedule = ValidatorSchedule::fixed(ValidatorSet::new(keys, QuorumMode::Crash).unwrap());
+    let bus = Bus::default();
+    *bus.inboxes.lock().unwrap() = vec![None, None, None];
+    *bus.ledgers.lock().unwrap() = vec![None, None, None];
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        nodes.push(start_node(i, dir, chain, &schedule, &bus).await);
+    }
+    (schedule, bus, nodes)
+}
+
 async fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while !f() {
@@ -107,15 +121,7 @@ async fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     let dir = tempfile::tempdir().unwrap();
     let chain = TestChain::new("coinjecture-driver-test", 4, 1_000_000_000);
-    let keys: Vec<PublicKey> = (0..3).map(|i| key(i).public_key()).collect();
-    let schedule = ValidatorSchedule::fixed(ValidatorSet::new(keys, QuorumMode::Crash).unwrap());
-    let bus = Bus::default();
-    *bus.inboxes.lock().unwrap() = vec![None, None, None];
-    *bus.ledgers.lock().unwrap() = vec![None, None, None];
-    let mut nodes = Vec::new();
-    for i in 0..3 {
-        nodes.push(start_node(i, dir.path(), &chain, &schedule, &bus).await);
-    }
+    let (schedule, bus, mut nodes) = start_network(dir.path(), &chain).await;
 
     // Ten transfers from account 0 with consecutive nonces, submitted to one validator.
     let recipient = PublicKey([7; 32]);
@@ -187,15 +193,7 @@ async fn the_consensus_grpc_service_answers_on_a_socket_and_names_bad_fields() {
 
     let dir = tempfile::tempdir().unwrap();
     let chain = TestChain::new("coinjecture-driver-grpc", 2, 1_000_000_000);
-    let keys: Vec<PublicKey> = (0..3).map(|i| key(i).public_key()).collect();
-    let schedule = ValidatorSchedule::fixed(ValidatorSet::new(keys, QuorumMode::Crash).unwrap());
-    let bus = Bus::default();
-    *bus.inboxes.lock().unwrap() = vec![None, None, None];
-    *bus.ledgers.lock().unwrap() = vec![None, None, None];
-    let mut nodes = Vec::new();
-    for i in 0..3 {
-        nodes.push(start_node(i, dir.path(), &chain, &schedule, &bus).await);
-    }
+    let (_, _, nodes) = start_network(dir.path(), &chain).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tonic::transport::Server::builder()
