@@ -33,6 +33,18 @@ use crate::metrics::{P2pMetrics, TopicLabel};
 use crate::sync::{BlockSource, SyncCodec, SyncRequest, SyncResponse, within_budget};
 use crate::topics::{self, TopicNames};
 
+/// The resolver configuration of `/etc/resolv.conf`. Without a usable one (no file, no
+/// `nameserver` line) `/dns*` addresses fail to resolve, and `/ip4`, `/ip6` ones work as before.
+fn system_dns_config() -> (libp2p::dns::ResolverConfig, libp2p::dns::ResolverOpts) {
+    match hickory_resolver::system_conf::read_system_conf() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::debug!(error = %e, "no system DNS configuration: /dns multiaddrs will not resolve");
+            (libp2p::dns::ResolverConfig::from_parts(None, Vec::new(), Vec::new()), Default::default())
+        }
+    }
+}
+
 /// The node's libp2p keypair from the validator's 32-byte ed25519 secret seed.
 pub fn keypair_from_seed(seed: [u8; 32]) -> Keypair {
     let mut bytes = seed;
@@ -181,10 +193,14 @@ impl P2pNode {
         let local_peer_id = keypair.public().to_peer_id();
         let topics = Arc::new(TopicNames::new(&config.network_id));
         let behaviour = build_behaviour(&config, &keypair, &topics)?;
+        let dns_config = system_dns_config();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
             .map_err(|e| P2pError::Transport(format!("noise: {e}")))?
+            // `/dns4/<name>/tcp/<port>/p2p/<id>` bootstrap peers (Kubernetes StatefulSet pods and
+            // compose services have stable names, not stable IPs); resolved again on every redial.
+            .with_dns_config(dns_config.0, dns_config.1)
             .with_behaviour(|_| behaviour)
             .map_err(|e| P2pError::Transport(format!("behaviour: {e}")))?
             // Validators keep their connections: no idle disconnects.

@@ -91,6 +91,23 @@ async fn a_killed_node_restarted_on_its_port_with_its_key_rejoins_and_receives()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_peer_given_by_host_name_is_dialled() {
+    // As on Kubernetes (/dns4/validator-0.validator/...) and compose: a name, not an address.
+    init_tracing();
+    let named = TestNode::start(config(NET, 1, vec![])).await;
+    let port = named.addr.to_string().split('/').nth(4).unwrap().to_string();
+    let by_name: coinjecture_p2p_gateway::Multiaddr =
+        format!("/dns4/localhost/tcp/{port}/p2p/{}", named.handle.local_peer_id()).parse().unwrap();
+    let dialler = TestNode::start(config(NET, 2, vec![by_name])).await;
+    wait_until(Duration::from_secs(10), "the dialler connects to the named peer", || async {
+        peer_count(&dialler).await == 1 && peer_count(&named).await == 1
+    })
+    .await;
+    let peers: Vec<PeerId> = dialler.handle.peers().await.unwrap().into_iter().map(|p| p.peer_id).collect();
+    assert_eq!(peers, vec![named.handle.local_peer_id()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_of_another_network_never_receives_our_topics() {
     init_tracing();
     let ours = TestNode::start(config(NET, 1, vec![])).await;
