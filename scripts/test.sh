@@ -64,4 +64,8 @@ wait "$crypto_core_pid" "$devnet_pid" 2>/dev/null || true
 rm -rf "$live"
 trap - EXIT
 
+step "deployment: k8s overlays (kustomize, kubernetes-validate --strict), compose configs, 3 validators in podman containers"
+COINJECTURED="$bin" deploy/check.sh
+COINJECTURED="$bin" deploy/e2e-test.sh
+
 step "all checks passed"

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Checks the deployment files without a cluster or a container engine:
+#  - k8s/: in a copy, k8s/gen-keys.sh writes keys for both overlays; `kubectl kustomize` (or
+#    kustomize from the Go module proxy where kubectl is missing) builds them;
+#    `kubernetes-validate --strict` validates every object against the Kubernetes schemas; the
+#    built objects wire what a pod needs (its key, the generated ConfigMaps, the replica count);
+#    each overlay's validator.yaml with the environment a pod gets passes `coinjectured check-config`.
+#  - deploy/compose.yaml: deploy/gen-network.sh's configs pass check-config, and every host name
+#    they use is a service of the compose file.
+# Usage: deploy/check.sh   (COINJECTURED=path: the binary to use; default target/debug, built if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=${COINJECTURED:-$PWD/target/debug/coinjectured}
+[[ -x $bin ]] || cargo build --quiet --locked -p coinjectured
+kubernetes_validate_version=1.37.0
+kustomize_version=v5.5.0
+if ! python3 -m kubernetes_validate --version 2>/dev/null | grep -q "$kubernetes_validate_version"; then
+  python3 -m pip install --quiet --disable-pip-version-check "kubernetes-validate==$kubernetes_validate_version"
+fi
+if kubectl version --client 2>/dev/null | grep -q 'Kustomize Version: v5'; then
+  kustomize() { kubectl kustomize "$1"; }
+  echo "kustomize: $(kubectl version --client | grep Kustomize) (kubectl)"
+else
+  # kubectl is missing or embeds an old kustomize (Debian's kubernetes-client 1.20 has v2).
+  kustomize() { go run "sigs.k8s.io/kustomize/kustomize/v5@$kustomize_version" build "$1"; }
+  echo "kustomize: $kustomize_version from the Go module proxy (no kubectl with kustomize v5)"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp -r k8s "$tmp/k8s"
+rm -rf "$tmp"/k8s/overlays/*/generated
+
+for network in a b; do
+  overlay=$tmp/k8s/overlays/network-$network
+  validators=3
+  [[ $network == a ]] && validators=4 # a count other than the base's 3: the component sets it
+  k8s/gen-keys.sh "$overlay" --validators "$validators" --bin "$bin" 2>"$tmp/gen-keys.log" ||
+    { cat "$tmp/gen-keys.log"; exit 1; }
+  kustomize "$overlay" >"$tmp/network-$network.yaml"
+  python3 -m kubernetes_validate --strict --quiet "$tmp/network-$network.yaml"
+  python3 - "$tmp/network-$network.yaml" "$network" "$validators" <<'PY'
+import sys, yaml
+path, network, validators = sys.argv[1], sys.argv[2], int(sys.argv[3])
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+by = {}
+for d in docs:
+    by.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+def fail(msg):
+    sys.exit(f"k8s/overlays/network-{network}: {msg}")
+namespace = f"coinjecture-network-{network}"
+for d in docs:
+    if d["kind"] != "Namespace" and d["metadata"].get("namespace") != namespace:
+        fail(f"{d['kind']}/{d['metadata']['name']} is not in namespace {namespace}")
+sts = by["StatefulSet"]["validator"]
+if sts["spec"]["replicas"] != validators:
+    fail(f"StatefulSet replicas {sts['spec']['replicas']}, gen-keys.sh wrote {validators} keys")
+if by["Service"]["validator"]["spec"].get("clusterIP") != "None":
+    fail("Service validator (the peers' DNS names) must be headless")
+pod = sts["spec"]["template"]["spec"]
+generated = {name.rsplit("-", 1)[0]: name for kind in ("ConfigMap", "Secret") for name in by.get(kind, {})}
+volumes = {v["name"]: v for v in pod["volumes"]}
+refs = {
+    "validator-config": volumes["config"]["configMap"]["name"],
+    "validator-genesis": volumes["genesis"]["configMap"]["name"],
+    "validator-keys": volumes["keys"]["secret"]["secretName"],
+    "validator-network": pod["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+}
+for base, ref in refs.items():
+    if generated.get(base) != ref:
+        fail(f"the pod refers to {ref}, the generated object is {generated.get(base)}")
+keys = sorted(by["Secret"][refs["validator-keys"]]["data"])
+if keys != sorted(f"validator-{i}.key" for i in range(validators)):
+    fail(f"Secret validator-keys holds {keys}")
+env = by["ConfigMap"][refs["validator-network"]]["data"]
+if len(env["COINJECTURE_CONSENSUS_VALIDATORS"].split(",")) != validators:
+    fail("COINJECTURE_CONSENSUS_VALIDATORS does not list every validator")
+peers = env["COINJECTURE_P2P_BOOTSTRAP_PEERS"].split(",")
+if [p.split("/")[2] for p in peers] != [f"validator-{i}.validator" for i in range(validators)]:
+    fail(f"bootstrap peers {peers} are not the StatefulSet pods' names")
+key_env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+if key_env.get("COINJECTURE_CONSENSUS_VALIDATOR_KEY") != "/etc/coinjecture/keys/$(POD_NAME).key":
+    fail("each pod must read the key named after it")
+has_core = "crypto-core" in by.get("Deployment", {})
+if has_core != (network == "b"):
+    fail("the crypto-core Deployment belongs to Network B only")
+print(f"network-{network}: {len(docs)} objects, {validators} validators"
+      + (", shared crypto-core" if has_core else "") + ": wired")
+PY
+  # The overlay's config with what validator-1's pod gets from the environment.
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$overlay/generated/network.env"
+    set +a
+    COINJECTURE_CONSENSUS_VALIDATOR_KEY=$overlay/generated/keys/validator-1.key \
+      COINJECTURE_NETWORK_GENESIS=$overlay/generated/genesis.yaml \
+      "$bin" check-config --config "$overlay/validator.yaml"
+  )
+  chain=$(awk '/^chain_id:/ {print $2}' "$overlay/generated/genesis.yaml")
+  grep -q "^  id: $chain\$" "$overlay/validator.yaml" || { echo "genesis chain $chain is not network.id"; exit 1; }
+done
+
+# Compose: the configs gen-network.sh writes, and the names they use.
+deploy/gen-network.sh --dir "$tmp/network" --bin "$bin" 2>/dev/null
+for n in 1 2 3; do "$bin" check-config --config "$tmp/network/validator-$n.yaml"; done
+python3 - deploy/compose.yaml "$tmp/network" <<'PY'
+import re, sys, yaml, pathlib
+compose = yaml.safe_load(open(sys.argv[1]))
+services = set(compose["services"])
+for config in sorted(pathlib.Path(sys.argv[2]).glob("validator-*.yaml")):
+    text = config.read_text()
+    hosts = set(re.findall(r"/dns4/([^/]+)/", text)) | set(re.findall(r"http://([^:/]+):", text))
+    missing = hosts - services
+    if missing:
+        sys.exit(f"{config.name} names {sorted(missing)}, which deploy/compose.yaml does not define")
+    used = [s for s, d in compose["services"].items() if f"/config/{config.name}" in d.get("command", [])]
+    if len(used) != 4:
+        sys.exit(f"{config.name}: {len(used)} compose services use it, expected 4 (ledger, p2p, consensus, api)")
+print(f"compose: {len(services)} services; every name in the configs is one of them")
+PY
+echo "deploy/check.sh: k8s overlays network-a and network-b valid (kubernetes-validate --strict), compose configs valid"

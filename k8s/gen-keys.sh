@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Generates a network's validator keys, genesis and peer list for a k8s overlay, as a kustomize
+# component in <overlay>/generated/ that the overlay includes:
+#
+#   k8s/gen-keys.sh k8s/overlays/network-a [--validators 3] [--bin PATH] [--force]
+#   kubectl apply -k k8s/overlays/network-a
+#
+# It writes, with `coinjectured keygen`:
+#   generated/keys/validator-<i>.key   one per StatefulSet pod (validator-0, validator-1, …) ->
+#                                      Secret validator-keys; pod validator-<i> reads its own
+#   generated/faucet.key               funded in the genesis; stays here (not deployed)
+#   generated/genesis.yaml             chain id from the overlay's validator.yaml -> ConfigMap
+#                                      validator-genesis
+#   generated/network.env              COINJECTURE_CONSENSUS_VALIDATORS (public keys, pod order =
+#                                      proposer order) and COINJECTURE_P2P_BOOTSTRAP_PEERS
+#                                      (/dns4/validator-<i>.validator/tcp/9000/p2p/<peer id>) ->
+#                                      ConfigMap validator-network, read as environment overrides
+#   generated/kustomization.yaml       the component: those generators + the replica count
+#
+# The directory holds private keys: it is git-ignored; keep it (or the Secret) safe. Refuses to
+# replace existing keys unless --force (a new key set is a new chain: delete the PVCs too).
+# The coinjectured used: --bin, $COINJECTURED, `coinjectured` on PATH, else the one in the image
+# $COINJECTURE_IMAGE (coinjectured:dev) via podman or docker.
+set -euo pipefail
+
+overlay='' validators=3 bin=${COINJECTURED:-} force=false
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --validators) validators=$2; shift 2 ;;
+    --bin) bin=$2; shift 2 ;;
+    --force) force=true; shift ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "gen-keys.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) overlay=$1; shift ;;
+  esac
+done
+[[ -n $overlay && -f $overlay/validator.yaml ]] || {
+  echo "gen-keys.sh: give an overlay directory with a validator.yaml, e.g. k8s/overlays/network-a" >&2
+  exit 2
+}
+[[ $validators =~ ^[1-9][0-9]?$ ]] || { echo "--validators: 1 to 99, not $validators" >&2; exit 2; }
+out=$overlay/generated
+if [[ -e $out/keys && $force != true ]]; then
+  echo "gen-keys.sh: $out/keys exists (the network's keys); --force replaces them" >&2
+  exit 1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [[ -z $bin ]]; then
+  if command -v coinjectured >/dev/null; then
+    bin=$(command -v coinjectured)
+  else
+    image=${COINJECTURE_IMAGE:-coinjectured:dev}
+    engine=${CONTAINER_ENGINE:-$(command -v podman || command -v docker || true)}
+    [[ -n $engine ]] || { echo "gen-keys.sh: no coinjectured binary (--bin) and no podman/docker" >&2; exit 1; }
+    id=$("$engine" create "$image")
+    "$engine" cp "$id:/usr/local/bin/coinjectured" "$tmp/coinjectured" >/dev/null
+    "$engine" rm "$id" >/dev/null
+    bin=$tmp/coinjectured
+  fi
+fi
+
+chain_id=$(awk '/^network:/ {n = 1; next} /^[^ #]/ {n = 0} n && $1 == "id:" {print $2; exit}' "$overlay/validator.yaml")
+[[ -n $chain_id ]] || { echo "gen-keys.sh: no network.id in $overlay/validator.yaml" >&2; exit 1; }
+
+rm -rf "$out"
+mkdir -p "$out/keys"
+chmod 0700 "$out"
+keygen() { # file -> "public key" "peer id" on stdout
+  local text
+  text=$("$bin" keygen --output "$1")
+  awk '/^public key:/ {k = $3} /^peer id:/ {p = $3} END {if (k == "" || p == "") exit 1; print k, p}' <<<"$text"
+}
+faucet=$(keygen "$out/faucet.key" | cut -d' ' -f1)
+pubkeys=() peers=()
+for ((i = 0; i < validators; i++)); do
+  line=$(keygen "$out/keys/validator-$i.key")
+  pubkeys+=("${line% *}")
+  peers+=("/dns4/validator-$i.validator/tcp/9000/p2p/${line#* }")
+done
+
+{
+  echo "chain_id: $chain_id"
+  echo "timestamp_ms: $(($(date +%s) * 1000))"
+  echo "allocations:"
+  echo "- address: $faucet"
+  echo "  balance: 1000000000000000000"
+  for key in "${pubkeys[@]}"; do
+    echo "- address: $key"
+    echo "  balance: 1000000000000"
+  done
+} >"$out/genesis.yaml"
+
+join() { local IFS=,; echo "$*"; }
+{
+  echo "COINJECTURE_CONSENSUS_VALIDATORS=$(join "${pubkeys[@]}")"
+  echo "COINJECTURE_P2P_BOOTSTRAP_PEERS=$(join "${peers[@]}")"
+} >"$out/network.env"
+
+{
+  echo "# Written by k8s/gen-keys.sh: $validators validators of $chain_id. Holds private keys: not in git."
+  echo "apiVersion: kustomize.config.k8s.io/v1alpha1"
+  echo "kind: Component"
+  echo "secretGenerator:"
+  echo "  - name: validator-keys"
+  echo "    files:"
+  for ((i = 0; i < validators; i++)); do echo "      - keys/validator-$i.key"; done
+  echo "configMapGenerator:"
+  echo "  - name: validator-genesis"
+  echo "    files: [genesis.yaml]"
+  echo "  - name: validator-network"
+  echo "    envs: [network.env]"
+  echo "patches:"
+  echo "  - target: {kind: StatefulSet, name: validator}"
+  echo "    patch: |-"
+  echo "      - {op: replace, path: /spec/replicas, value: $validators}"
+} >"$out/kustomization.yaml"
+
+echo "gen-keys.sh: $validators validators of $chain_id in $out" >&2
+for ((i = 0; i < validators; i++)); do
+  echo "  validator-$i  ${pubkeys[i]}  ${peers[i]##*/}" >&2
+done
