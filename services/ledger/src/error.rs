@@ -49,12 +49,14 @@ pub enum LedgerError {
     #[error("crypto-core call {call} failed: {status}")]
     Crypto { call: &'static str, status: Box<tonic::Status> },
 
-    /// The database failed while the ledger was running.
-    #[error("ledger database error while {context}: {source}")]
+    /// The database failed while the ledger was running. `hint` says what SQLite's error code
+    /// usually means for an operator (disk full, read-only, failing disk), or is empty.
+    #[error("ledger database error while {context}: {source}{hint}")]
     Database {
         context: &'static str,
         #[source]
         source: sqlx::Error,
+        hint: &'static str,
     },
 
     /// Data read from the database does not make sense (manual edits, disk corruption).
@@ -64,11 +66,25 @@ pub enum LedgerError {
 
 impl LedgerError {
     pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
-        move |source| Self::Database { context, source }
+        move |source| Self::Database { context, hint: sqlite_hint(&source), source }
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::InvalidArgument { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// What an SQLite result code means for the operator, by its primary code (the low byte).
+fn sqlite_hint(error: &sqlx::Error) -> &'static str {
+    let sqlx::Error::Database(db) = error else { return "" };
+    let Some(code) = db.code().and_then(|c| c.parse::<i32>().ok()) else { return "" };
+    match code & 0xff {
+        8 => " (the database file or its directory is read-only)",
+        10 => " (a read or write on disk failed: the disk may be full, over a file size limit, or failing)",
+        11 | 26 => " (the database file is damaged or not a database)",
+        13 => " (the disk is full)",
+        14 => " (a database file cannot be opened: check the directory and its permissions)",
+        _ => "",
     }
 }
 

@@ -2,7 +2,7 @@
 //! out. No I/O: the caller loads the accounts the transactions touch and verifies signatures (in
 //! one batch) before, and stores the result after.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use coinjecture_primitives::{ChainId, Hash32, PublicKey, StatelessRejection, Transaction};
 use coinjecture_proto::v1::TxRejectReason;
@@ -85,7 +85,7 @@ pub(crate) fn run_transactions(
     signature_valid: Option<&[bool]>,
     proposer: Option<&PublicKey>,
 ) -> Transition {
-    let mut state: BTreeMap<PublicKey, AccountState> = BTreeMap::new();
+    let mut state: HashMap<PublicKey, AccountState> = HashMap::with_capacity(2 * txs.len() + 1);
     let mut seen: HashSet<Hash32> = HashSet::with_capacity(txs.len());
     let mut rejections = Vec::with_capacity(txs.len());
     for (i, tx) in txs.iter().enumerate() {
@@ -99,16 +99,17 @@ pub(crate) fn run_transactions(
         };
         rejections.push(verdict.err());
     }
-    let changes = state
+    let mut changes: Vec<(PublicKey, AccountState)> = state
         .into_iter()
         .filter(|(address, after)| before.get(address).copied().unwrap_or_default() != *after)
         .collect();
+    changes.sort_unstable_by_key(|(address, _)| *address);
     Transition { rejections, changes }
 }
 
 fn account(
     before: &HashMap<PublicKey, AccountState>,
-    state: &BTreeMap<PublicKey, AccountState>,
+    state: &HashMap<PublicKey, AccountState>,
     address: &PublicKey,
 ) -> AccountState {
     state.get(address).or_else(|| before.get(address)).copied().unwrap_or_default()
@@ -118,7 +119,7 @@ fn account(
 fn run_one(
     chain: &ChainId,
     before: &HashMap<PublicKey, AccountState>,
-    state: &mut BTreeMap<PublicKey, AccountState>,
+    state: &mut HashMap<PublicKey, AccountState>,
     tx: &Transaction,
     signature_valid: Option<bool>,
     proposer: Option<&PublicKey>,

@@ -14,12 +14,15 @@ use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
 use sqlx::SqliteConnection;
 
+use crate::cache::{AccountCache, DEFAULT_CAPACITY};
 use crate::crypto::CryptoBackend;
 use crate::error::LedgerError;
 use crate::execute::{TxRejection, TxVerdict, run_transactions};
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
-use crate::store::{AccountRow, BlockWrite, INDEX_BITS, IndexedTransaction, Store, StoredBlock, Tip, position};
+use crate::store::{
+    AccountRow, BlockWrite, ERA_TRANSACTIONS, INDEX_BITS, IndexedTransaction, Store, StoredBlock, Tip, position,
+};
 
 /// Most blocks one range read returns.
 pub const MAX_BLOCK_RANGE: u32 = 1_000;
@@ -27,9 +30,10 @@ pub const MAX_BLOCK_RANGE: u32 = 1_000;
 pub const MAX_HISTORY_PAGE: u32 = 1_000;
 /// History page size when the caller asks for 0.
 pub const DEFAULT_HISTORY_PAGE: u32 = 100;
-/// How many fully verified blocks ExecuteBlock remembers, so that ApplyBlock of the same block
-/// does not verify its signatures again.
-const VERIFIED_BLOCKS_REMEMBERED: usize = 16;
+/// How many valid executions ExecuteBlock remembers, so that ApplyBlock of the same block on the
+/// same tip (consensus: ExecuteBlock before voting, ApplyBlock once it is final) writes the
+/// remembered result instead of verifying and executing the block again.
+const EXECUTIONS_REMEMBERED: usize = 4;
 
 const META_CHAIN_ID: &str = "chain_id";
 const META_GENESIS_HASH: &str = "genesis_hash";
@@ -174,6 +178,33 @@ enum Verification {
     Verified(Vec<Hash32>),
 }
 
+/// The hash-index era ApplyBlock writes to and how many transactions it holds.
+#[derive(Debug, Clone, Copy)]
+struct EraCursor {
+    era: i64,
+    transactions: u64,
+    /// Transactions per era (ERA_TRANSACTIONS; smaller in tests).
+    size: u64,
+}
+
+impl EraCursor {
+    /// The era of a block of `count` transactions: a new one once the current one is full.
+    fn for_block(self, count: usize) -> Self {
+        if self.transactions >= self.size {
+            Self { era: self.era + 1, transactions: count as u64, ..self }
+        } else {
+            Self { transactions: self.transactions + count as u64, ..self }
+        }
+    }
+}
+
+/// A valid execution of `block` on the tip `parent`, remembered for ApplyBlock.
+struct Executed {
+    parent: Hash32,
+    block: Hash32,
+    execution: BlockExecution,
+}
+
 /// The ledger: a SQLite store of the finalized chain plus the state transition. Cheap to share
 /// behind an `Arc`; all methods take `&self`. Writes (ApplyBlock) are serialised; reads run
 /// concurrently, each on one consistent snapshot.
@@ -183,8 +214,10 @@ pub struct Ledger {
     genesis: GenesisConfig,
     genesis_block: Block,
     genesis_hash: Hash32,
-    write_lock: tokio::sync::Mutex<()>,
-    verified: Mutex<VecDeque<(Hash32, Vec<Hash32>)>>,
+    /// Serialises writers; holds the hash-index era new transactions go to.
+    write_lock: tokio::sync::Mutex<EraCursor>,
+    executed: Mutex<VecDeque<Executed>>,
+    accounts: AccountCache,
     /// True while a background WAL checkpoint runs.
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -251,6 +284,7 @@ impl Ledger {
                     transactions: &[],
                     tx_encodings: &[],
                     tx_hashes: &[],
+                    era: 0,
                     tx_links: &[],
                     accounts: &accounts,
                 };
@@ -263,19 +297,32 @@ impl Ledger {
                 tracing::info!(path = %path.display(), genesis = %genesis_hash, chain = %genesis.chain_id, "ledger initialised with genesis");
             }
         }
+        let era = {
+            let mut conn = store.pool.acquire().await.map_err(|e| open_err(e.to_string()))?;
+            let (era, transactions) = Store::current_era(&mut conn).await?;
+            EraCursor { era, transactions, size: ERA_TRANSACTIONS }
+        };
         let ledger = Self {
             store,
             crypto,
             genesis,
             genesis_block,
             genesis_hash,
-            write_lock: tokio::sync::Mutex::new(()),
-            verified: Mutex::new(VecDeque::new()),
+            write_lock: tokio::sync::Mutex::new(era),
+            executed: Mutex::new(VecDeque::new()),
+            accounts: AccountCache::new(DEFAULT_CAPACITY),
             checkpointing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let tip = ledger.tip().await?;
         tracing::info!(path = %path.display(), height = tip.height, tip = %tip.hash, "ledger open");
         Ok(ledger)
+    }
+
+    /// Test hook: starts a new hash-index era every `size` transactions instead of every
+    /// 131,072, so tests reach several eras quickly.
+    #[cfg(feature = "test-utils")]
+    pub async fn set_era_size_for_tests(&self, size: u64) {
+        self.write_lock.lock().await.size = size.max(1);
     }
 
     /// The database file.
@@ -380,7 +427,7 @@ impl Ledger {
     pub async fn account(&self, address: &PublicKey) -> Result<(AccountState, BlockHeight), LedgerError> {
         let mut tx = self.read().await?;
         let tip = Self::tip_in(&mut tx).await?;
-        let accounts = Store::load_accounts(&mut tx, std::slice::from_ref(address)).await?;
+        let accounts = self.load_accounts(&mut tx, &tip, std::slice::from_ref(address)).await?;
         Ok((accounts.get(address).map(|row| row.state).unwrap_or_default(), tip.height))
     }
 
@@ -442,7 +489,7 @@ impl Ledger {
         }
         let mut read = self.read().await?;
         let tip = Self::tip_in(&mut read).await?;
-        let rows = Store::load_accounts(&mut read, &touched_accounts(&good_txs, None)).await?;
+        let rows = self.load_accounts(&mut read, &tip, &touched_accounts(&good_txs, None)).await?;
         drop(read);
         let before: HashMap<PublicKey, AccountState> = rows.iter().map(|(a, r)| (*a, r.state)).collect();
         let transition = run_transactions(&self.genesis.chain_id, &before, &good_txs, &hashes, Some(&signatures), None);
@@ -478,7 +525,7 @@ impl Ledger {
         let execution = self.execute_on(&mut read, &tip, block, verification).await?;
         drop(read);
         if !draft && execution.is_valid() {
-            self.remember_verified(block);
+            self.remember_execution(&tip, block.hash(), &execution);
         }
         Ok(execution)
     }
@@ -522,7 +569,8 @@ impl Ledger {
         let encodings: Vec<Vec<u8>> = block.transactions.iter().map(Transaction::encode).collect();
         let hashes: Vec<Hash32> = encodings.iter().map(|e| sha256(e)).collect();
 
-        let _writer = self.write_lock.lock().await;
+        let mut writer = self.write_lock.lock().await;
+        let era = writer.for_block(block.transactions.len());
         let mut tx =
             self.store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting a write"))?;
         let tip = Self::tip_in(&mut tx).await?;
@@ -535,12 +583,16 @@ impl Ledger {
             }
             return Err(LedgerError::ConflictingBlock { height, stored, offered: hash });
         }
-        let verification = match signatures {
-            SignatureCheck::AlreadyVerified => Verification::Verified(hashes.clone()),
-            SignatureCheck::Verify if self.was_verified(&hash, &hashes) => Verification::Verified(hashes.clone()),
-            SignatureCheck::Verify => Verification::Full,
+        let execution = match self.remembered_execution(&tip, &hash, &hashes) {
+            Some(execution) => execution,
+            None => {
+                let verification = match signatures {
+                    SignatureCheck::AlreadyVerified => Verification::Verified(hashes.clone()),
+                    SignatureCheck::Verify => Verification::Full,
+                };
+                self.execute_on(&mut tx, &tip, block, verification).await?
+            }
         };
-        let execution = self.execute_on(&mut tx, &tip, block, verification).await?;
         let (Some(state_commitment), None) = (execution.state_commitment, &execution.rejection) else {
             let reason = execution.rejection.map(|r| r.message).unwrap_or_else(|| "execution stopped".into());
             return Err(LedgerError::InvalidBlock { height, hash, reason });
@@ -557,11 +609,14 @@ impl Ledger {
             transactions: &block.transactions,
             tx_encodings: &encodings,
             tx_hashes: &hashes,
+            era: era.era,
             tx_links: &tx_links,
             accounts: &accounts,
         };
         Store::write_block(&mut tx, &write).await?;
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
+        *writer = era;
+        self.accounts.advance(&tip.hash, &hash, &accounts);
         tracing::debug!(height, block = %hash, txs = block.transactions.len(), "block applied");
         self.spawn_checkpoint();
         Ok(Applied { tip: Tip { height, hash, timestamp_ms, state_commitment }, already_applied: false })
@@ -580,17 +635,41 @@ impl Ledger {
         });
     }
 
-    fn remember_verified(&self, block: &Block) {
-        if let Ok(mut verified) = self.verified.lock() {
-            if verified.len() >= VERIFIED_BLOCKS_REMEMBERED {
-                verified.pop_front();
+    fn remember_execution(&self, tip: &Tip, block: Hash32, execution: &BlockExecution) {
+        if let Ok(mut executed) = self.executed.lock() {
+            if executed.len() >= EXECUTIONS_REMEMBERED {
+                executed.pop_front();
             }
-            verified.push_back((block.hash(), block.transaction_hashes()));
+            executed.push_back(Executed { parent: tip.hash, block, execution: execution.clone() });
         }
     }
 
-    fn was_verified(&self, hash: &Hash32, tx_hashes: &[Hash32]) -> bool {
-        self.verified.lock().map(|v| v.iter().any(|(h, txs)| h == hash && txs.as_slice() == tx_hashes)).unwrap_or(false)
+    /// Takes the remembered valid execution of block `hash` on `tip`, if its transaction hashes
+    /// are `tx_hashes` (they are the block's, so this only guards against a hash collision).
+    fn remembered_execution(&self, tip: &Tip, hash: &Hash32, tx_hashes: &[Hash32]) -> Option<BlockExecution> {
+        let mut executed = self.executed.lock().ok()?;
+        let index = executed.iter().position(|e| e.parent == tip.hash && e.block == *hash)?;
+        let remembered = executed.remove(index)?;
+        let same_transactions = remembered.execution.verdicts.len() == tx_hashes.len()
+            && remembered.execution.verdicts.iter().zip(tx_hashes).all(|(v, h)| v.tx_hash.as_ref() == Some(h));
+        same_transactions.then_some(remembered.execution)
+    }
+
+    /// Account rows at `tip` (the tip of `conn`'s snapshot): from the cache when it is at that
+    /// tip, the rest from SQLite (then cached).
+    async fn load_accounts(
+        &self,
+        conn: &mut SqliteConnection,
+        tip: &Tip,
+        addresses: &[PublicKey],
+    ) -> Result<HashMap<PublicKey, AccountRow>, LedgerError> {
+        let (mut found, missing) = self.accounts.lookup(&tip.hash, addresses);
+        if !missing.is_empty() {
+            let loaded = Store::load_accounts(conn, &missing).await?;
+            self.accounts.fill(&tip.hash, &missing, &loaded);
+            found.extend(loaded);
+        }
+        Ok(found)
     }
 
     /// The block rules, in order: height and parent (errors), header layout, size, timestamp,
@@ -672,7 +751,7 @@ impl Ledger {
         }
 
         let loaded =
-            Store::load_accounts(conn, &touched_accounts(&block.transactions, Some(&header.miner_address))).await?;
+            self.load_accounts(conn, tip, &touched_accounts(&block.transactions, Some(&header.miner_address))).await?;
         let before: HashMap<PublicKey, AccountState> = loaded.iter().map(|(a, r)| (*a, r.state)).collect();
         let transition = run_transactions(
             &self.genesis.chain_id,

@@ -27,12 +27,13 @@
 //! call, one `MerkleRoot` per block — never one call per transaction. [`CryptoBackend`] is
 //! implemented for `coinjecture_crypto_core::service::CryptoCoreService` (Network A: the
 //! generated `CryptoCore` trait methods called in process) and for
-//! `CryptoCoreClient<Channel>` (Network B: a remote crypto-core, see [`connect_crypto_core`]).
+//! `CryptoCoreClient<TracedChannel>` (Network B: a remote crypto-core, see [`connect_crypto_core`]).
 //!
-//! When ExecuteBlock has fully verified a block, the ledger remembers its hash and transaction
-//! hashes (the last 16 blocks), and ApplyBlock of that same block skips the signature batch.
+//! When ExecuteBlock has found a block valid, the ledger remembers the result (the last 4, each
+//! with the tip it ran on), and ApplyBlock of that same block on that same tip writes it without
+//! verifying or executing again: the same block on the same state gives the same result.
 //! [`SignatureCheck::AlreadyVerified`] lets an in-process caller that has verified a block skip
-//! it explicitly (the benchmark does). Everything else is checked on every apply.
+//! the signatures explicitly (the benchmark does); everything else is then checked.
 //!
 //! ## Storage
 //!
@@ -41,7 +42,7 @@
 //! foreign keys on, a 10 s busy timeout, a 64 MiB page cache and in-memory temporary storage. At
 //! open a quick integrity check runs and the embedded migrations are applied. WAL checkpoints run
 //! in the background after each block (`wal_checkpoint(PASSIVE)`), not inside the commit.
-//! Schema (see `migrations/0001_initial.sql`):
+//! Schema (see `migrations/0001_initial.sql` and `0002_tx_hash_eras.sql`):
 //!
 //! - `meta(key, value)`: `chain_id`, `genesis_hash`, `created_by`; the schema version is sqlx's
 //!   `_sqlx_migrations` table.
@@ -49,12 +50,15 @@
 //!   state_commitment, proposer)`: `header` is the canonical v4 header encoding and
 //!   `certificate` the canonical `CommitCertificate` encoding (NULL for genesis). The **tip is the
 //!   highest row**, so it can never disagree with the blocks.
-//! - `transactions(position PK, hash_key, sender_prev, recipient_prev, encoded)`: `encoded` is the
+//! - `transactions(position PK, era, hash_key, sender_prev, recipient_prev, encoded)`: `encoded` is the
 //!   canonical v4 transaction encoding (the hash is its SHA-256); `position = height × 65536 +
 //!   index` (a block holds at most 50,000) clusters the table by (height, index), so new rows are
 //!   appended and a block's canonical encoding is rebuilt from its header and one range scan (no
-//!   transaction is stored twice). The only secondary index is on `hash_key`, the first 8 bytes
-//!   of the hash as an integer (lookups compare the full hash). Account history needs no index:
+//!   transaction is stored twice). The only secondary index is on (`era`, `hash_key`):
+//!   `hash_key` is the first 8 bytes of the hash as an integer (lookups compare the full hash)
+//!   and `era` numbers runs of about 131,072 consecutive transactions (whole blocks), so a
+//!   block's random keys land in one bounded part of the index and the pages a block dirties do
+//!   not grow with the chain; a lookup searches each era once. Account history needs no index:
 //!   each row links to the previous transaction of its sender and of its recipient.
 //! - `accounts(address PK, balance, nonce, last_tx)`: every account whose state is not (0, 0) or
 //!   that has a transaction; `last_tx` heads its history chain.
@@ -65,6 +69,11 @@
 //! Balances are u64 in every API, SQLite integers are i64: a genesis whose total supply exceeds
 //! `i64::MAX` is refused ([`GenesisError::SupplyTooLarge`]); blocks conserve the supply (fees go
 //! to the proposer), so no balance can exceed it later.
+//!
+//! In memory, not in the schema: an account cache (the rows of up to a million recently used
+//! accounts, valid for one tip: a reader uses it only when its snapshot's tip is the cache's,
+//! else reads SQLite), and the last few valid ExecuteBlock results, so that ApplyBlock of a block
+//! consensus executed before voting writes the remembered result instead of executing it again.
 //!
 //! ApplyBlock writes one block in **one** SQLite transaction (`BEGIN IMMEDIATE`): the block row,
 //! its transaction rows and the changed accounts. A crash (even `kill -9`) leaves either all of
@@ -128,6 +137,7 @@
 //! `01 ‖ height u64 BE ‖ index u32 BE`). Oldest-first is not offered: the history chain runs
 //! backwards.
 
+mod cache;
 pub mod crypto;
 mod error;
 mod execute;

@@ -20,6 +20,9 @@ use crate::state::AccountState;
 pub(crate) const INDEX_BITS: u32 = 16;
 const _: () = assert!(limits::MAX_BLOCK_TRANSACTIONS < (1 << INDEX_BITS));
 
+/// Transactions per era of the hash index (see migrations/0002_tx_hash_eras.sql).
+pub(crate) const ERA_TRANSACTIONS: u64 = 1 << 17;
+
 /// Rows per multi-row statement (SQLite allows 32,766 parameters).
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -92,6 +95,8 @@ pub(crate) struct BlockWrite<'a> {
     /// `Transaction::encode` of each transaction.
     pub(crate) tx_encodings: &'a [Vec<u8>],
     pub(crate) tx_hashes: &'a [Hash32],
+    /// The hash-index era of the block's transactions.
+    pub(crate) era: i64,
     /// (sender_prev, recipient_prev) of each transaction: the history links.
     pub(crate) tx_links: &'a [(Option<i64>, Option<i64>)],
     /// Account rows to upsert (changed or with new history), sorted by address.
@@ -328,6 +333,7 @@ impl Store {
                 };
                 query = query
                     .bind(first_position + index as i64)
+                    .bind(write.era)
                     .bind(hash_key(hash))
                     .bind(*sender_prev)
                     .bind(*recipient_prev)
@@ -455,16 +461,38 @@ impl Store {
             .collect()
     }
 
+    /// The newest era of the hash index and how many transactions it holds.
+    pub(crate) async fn current_era(conn: &mut SqliteConnection) -> Result<(i64, u64), LedgerError> {
+        let row = sqlx::query(
+            "SELECT era, count(*) AS rows FROM transactions WHERE era = (SELECT max(era) FROM transactions)",
+        )
+        .fetch_optional(conn)
+        .await
+        .map_err(LedgerError::db("reading the current era"))?;
+        match row {
+            None => Ok((0, 0)),
+            Some(row) => {
+                let era: Option<i64> = row.try_get("era").map_err(LedgerError::db("reading a row"))?;
+                Ok((era.unwrap_or(0), from_i64(int(&row, "rows")?, "era rows")?))
+            }
+        }
+    }
+
     /// A finalized transaction by hash.
     pub(crate) async fn transaction(
         conn: &mut SqliteConnection,
         hash: &Hash32,
     ) -> Result<Option<IndexedTransaction>, LedgerError> {
-        let rows = sqlx::query("SELECT position FROM transactions WHERE hash_key = ?")
-            .bind(hash_key(hash))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(LedgerError::db("reading a transaction"))?;
+        // One index search per era (a plain `WHERE hash_key = ?` could not use the index).
+        let rows = sqlx::query(
+            "WITH RECURSIVE eras(e) AS (SELECT 0 UNION ALL SELECT e + 1 FROM eras \
+             WHERE e < (SELECT coalesce(max(era), 0) FROM transactions)) \
+             SELECT t.position FROM eras CROSS JOIN transactions t WHERE t.era = eras.e AND t.hash_key = ?",
+        )
+        .bind(hash_key(hash))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(LedgerError::db("reading a transaction"))?;
         for row in rows {
             let (found, _) = Self::transaction_at(conn, int(&row, "position")?).await?;
             if let Some(found) = found.filter(|t| t.tx_hash == *hash) {
@@ -561,8 +589,8 @@ fn accounts_select_sql(rows: usize) -> String {
 
 fn transactions_insert_sql(rows: usize) -> String {
     format!(
-        "INSERT OR FAIL INTO transactions (position, hash_key, sender_prev, recipient_prev, encoded) VALUES {}",
-        placeholders(rows, 5)
+        "INSERT OR FAIL INTO transactions (position, era, hash_key, sender_prev, recipient_prev, encoded) VALUES {}",
+        placeholders(rows, 6)
     )
 }
 

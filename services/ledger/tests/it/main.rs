@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a panic is the failure report")]
 
 mod crash;
+mod disk_full;
 mod grpc;
 mod open;
 mod property;

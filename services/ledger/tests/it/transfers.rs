@@ -297,3 +297,40 @@ async fn block_ranges_end_at_the_tip_and_limits_are_enforced() {
     assert!(ledger.block_range(0, 0).await.is_err());
     assert!(ledger.block_range(0, 1001).await.is_err());
 }
+
+#[tokio::test]
+async fn transactions_are_found_by_hash_in_every_era_of_the_index_also_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    // A new era every 4 transactions: 6 blocks of 3 give eras 0, 0, 1, 1, 2, 2.
+    ledger.set_era_size_for_tests(4).await;
+    let mut sent = Vec::new();
+    for _ in 0..6 {
+        let txs = vec![
+            chain.next_transfer(0, chain.accounts[1], 1),
+            chain.next_transfer(1, chain.accounts[2], 2),
+            chain.next_transfer(2, chain.accounts[0], 3),
+        ];
+        sent.extend(txs.iter().map(Transaction::hash));
+        let block = chain.push(txs);
+        ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    }
+    let check = |ledger: std::sync::Arc<coinjecture_ledger::Ledger>, sent: Vec<coinjecture_primitives::Hash32>| async move {
+        for (i, hash) in sent.iter().enumerate() {
+            let found = ledger.transaction(hash).await.unwrap().unwrap_or_else(|| panic!("transaction {i} not found"));
+            assert_eq!((found.block_height, found.index as usize, found.tx_hash), (1 + i as u64 / 3, i % 3, *hash));
+        }
+        assert!(ledger.transaction(&coinjecture_primitives::Hash32([7; 32])).await.unwrap().is_none());
+        ledger
+    };
+    let ledger = check(ledger, sent.clone()).await;
+    ledger.close().await;
+    drop(ledger);
+    // Reopened, the ledger continues in the newest era and still finds everything.
+    let ledger = open_ledger(dir.path(), &chain).await;
+    let block = chain.push(vec![chain.next_transfer(0, chain.accounts[2], 4)]);
+    ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    sent.extend(block.transactions.iter().map(Transaction::hash));
+    check(ledger, sent).await;
+}
