@@ -65,6 +65,9 @@ pub struct Network {
     /// Ports left for split services.
     spare_base: u16,
     children: Vec<Vec<Child>>,
+    /// Environment variables given to every process started from now on (e.g.
+    /// `COINJECTURE_OTEL_ENDPOINT`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Network {
@@ -92,6 +95,7 @@ impl Network {
             ports,
             spare_base,
             children: (0..validators).map(|_| Vec::new()).collect(),
+            env: Vec::new(),
         };
         for i in 0..validators {
             net.start_validator(i);
@@ -107,6 +111,7 @@ impl Network {
             .unwrap();
         Command::new(binary())
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -149,6 +154,33 @@ impl Network {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Sends SIGTERM to validator `i`'s processes and waits (up to `timeout`) for each to exit;
+    /// their exit statuses (`None` for one still running, which is then killed).
+    pub fn terminate(&mut self, i: usize, timeout: Duration) -> Vec<Option<std::process::ExitStatus>> {
+        let children = std::mem::take(&mut self.children[i]);
+        for c in &children {
+            let status = Command::new("kill").args(["-TERM", &c.id().to_string()]).status().expect("running kill");
+            assert!(status.success(), "kill -TERM {} failed", c.id());
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        children
+            .into_iter()
+            .map(|mut c| {
+                loop {
+                    if let Some(status) = c.try_wait().unwrap() {
+                        return Some(status);
+                    }
+                    if std::time::Instant::now() > deadline {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+            .collect()
     }
 
     /// The validator's log so far (for failure messages).
@@ -213,10 +245,26 @@ impl Network {
 
     /// A plain HTTP/1.1 GET on validator `i`'s REST port: (status code, body).
     pub fn rest_get(&self, i: usize, path: &str) -> (u16, String) {
+        self.rest(i, "GET", path, None)
+    }
+
+    /// A plain HTTP/1.1 POST of a JSON body on validator `i`'s REST port: (status code, body).
+    pub fn rest_post(&self, i: usize, path: &str, json: &str) -> (u16, String) {
+        self.rest(i, "POST", path, Some(json))
+    }
+
+    fn rest(&self, i: usize, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.api_base + i as u16)).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+        let body = json.unwrap_or_default();
+        let content = if json.is_some() {
+            format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())
+        } else {
+            String::new()
+        };
+        write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{content}Connection: close\r\n\r\n{body}")
+            .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);

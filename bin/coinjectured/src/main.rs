@@ -124,7 +124,7 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             return Ok(());
         }
         Command::Devnet { validators, dir, p2p_port, api_port, grpc_port, block_time, init_only } => {
-            coinjecture_telemetry::init(cli.log_format, &cli.log_level)?;
+            let _telemetry = coinjecture_telemetry::init(cli.log_format, &cli.log_level, None)?;
             let ports = devnet::Ports { p2p: *p2p_port, api: *api_port, grpc: *grpc_port };
             if *init_only {
                 for config in devnet::prepare(*validators, dir, ports, block_time)? {
@@ -136,17 +136,52 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
         }
         Command::Service { .. } | Command::Node { .. } | Command::Shadow(_) => {}
     }
-    if let Command::Node { config } = &cli.command {
-        // A node logs as its configuration says (COINJECTURE_LOGGER_* overrides apply).
-        let c = config::Config::load(config)?;
-        let format = c.logger.format.parse().map_err(|e| eyre::eyre!("logger.format: {e}"))?;
-        coinjecture_telemetry::init(format, &c.logger.level)?;
-    } else {
-        coinjecture_telemetry::init(cli.log_format, &cli.log_level)?;
-    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")?;
-    runtime.block_on(run(cli.command))
+    // Inside the runtime: the OTLP exporter's gRPC connection lives on it.
+    let telemetry = {
+        let _entered = runtime.enter();
+        init_telemetry(&cli)?
+    };
+    let result = runtime.block_on(run(cli.command));
+    // Flush queued spans while the runtime (and so the exporter's connection) still runs.
+    telemetry.shutdown();
+    result
+}
+
+/// Logging as the command asks, and trace export when `otel.endpoint` (or
+/// `COINJECTURE_OTEL_ENDPOINT`) is set: `service.name` is the service, or `coinjectured` for a
+/// whole node.
+fn init_telemetry(cli: &Cli) -> eyre::Result<coinjecture_telemetry::Telemetry> {
+    let traces = |endpoint: String, service: &str, network: Option<String>| {
+        (!endpoint.trim().is_empty()).then(|| coinjecture_telemetry::Traces {
+            endpoint: endpoint.trim().to_string(),
+            service_name: service.to_string(),
+            network,
+        })
+    };
+    let from_env = || std::env::var("COINJECTURE_OTEL_ENDPOINT").unwrap_or_default();
+    let telemetry = match &cli.command {
+        Command::Node { config } => {
+            // A node logs as its configuration says (COINJECTURE_LOGGER_* overrides apply).
+            let c = config::Config::load(config)?;
+            let format = c.logger.format.parse().map_err(|e| eyre::eyre!("logger.format: {e}"))?;
+            let traces = traces(c.otel.endpoint, "coinjectured", Some(c.network.name));
+            coinjecture_telemetry::init(format, &c.logger.level, traces)?
+        }
+        Command::Service { name, config: Some(config), .. } => {
+            let c = config::Config::load(config)?;
+            let service =
+                clap::ValueEnum::to_possible_value(name).map_or("coinjectured".into(), |v| v.get_name().to_string());
+            let traces = traces(c.otel.endpoint, &service, Some(c.network.name));
+            coinjecture_telemetry::init(cli.log_format, &cli.log_level, traces)?
+        }
+        Command::Service { name: split::ServiceName::CryptoCore, config: None, .. } => {
+            coinjecture_telemetry::init(cli.log_format, &cli.log_level, traces(from_env(), "crypto-core", None))?
+        }
+        _ => coinjecture_telemetry::init(cli.log_format, &cli.log_level, traces(from_env(), "coinjectured", None))?,
+    };
+    Ok(telemetry)
 }
 
 async fn run(command: Command) -> eyre::Result<()> {
@@ -178,8 +213,19 @@ async fn run(command: Command) -> eyre::Result<()> {
             tokio::select! {
                 () = shutdown_signal() => {
                     tracing::info!("stopping");
+                    // Gossip ends, so consensus stops after finishing what it is doing (a block
+                    // being applied is committed), then the database closes.
                     running.p2p.shutdown().await;
+                    let mut consensus = running.consensus.watch();
+                    let stopped = async { while consensus.changed().await.is_ok() {} };
+                    if tokio::time::timeout(std::time::Duration::from_secs(10), stopped).await.is_err() {
+                        tracing::warn!("consensus did not stop within 10 s; closing the database anyway");
+                    }
                     running.ledger.close().await;
+                    tracing::info!(
+                        height = running.consensus.status().finalized_height,
+                        "node stopped: database closed"
+                    );
                     Ok(())
                 }
                 e = first_failure => Err(e),

@@ -130,7 +130,7 @@ pub(crate) async fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn Cryp
                 .map_err(|e| eyre!("crypto_core.endpoint: cannot connect to {}: {e}", cc.endpoint))?;
             let limit = coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024;
             Arc::new(
-                pb::crypto_core_client::CryptoCoreClient::new(channel)
+                pb::crypto_core_client::CryptoCoreClient::new(coinjecture_proto::client::traced(channel))
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )
@@ -310,6 +310,7 @@ pub(crate) fn register_node_metrics(
             ])
         });
     if let Ok(mut r) = registry.lock() {
+        coinjecture_proto::server::register_metrics(&mut r);
         r.register("coinjecture_block_height", "Height of the latest finalized block", height.clone());
         r.register(
             "coinjecture_validator_blocks_produced",

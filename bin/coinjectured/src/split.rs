@@ -13,6 +13,7 @@ use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::{GenesisConfig, Ledger};
 use coinjecture_p2p_gateway::{LedgerBlockSource, P2pNode};
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
+use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
 use eyre::{WrapErr, bail, eyre};
@@ -52,7 +53,7 @@ fn channel(url: Option<&String>, key: &str) -> eyre::Result<Channel> {
 }
 
 /// Consensus's network over the p2p-gateway's gRPC service.
-struct RemoteGossip(pb::p2p_gateway_client::P2pGatewayClient<Channel>);
+struct RemoteGossip(pb::p2p_gateway_client::P2pGatewayClient<TracedChannel>);
 
 #[tonic::async_trait]
 impl NetworkApi for RemoteGossip {
@@ -125,14 +126,16 @@ pub(crate) async fn run(
             let key =
                 keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
             let ledger = RemoteLedger(
-                pb::ledger_client::LedgerClient::new(channel(services.ledger.as_ref(), "ledger")?)
+                pb::ledger_client::LedgerClient::new(traced(channel(services.ledger.as_ref(), "ledger")?))
                     .max_decoding_message_size(limit())
                     .max_encoding_message_size(limit()),
             );
-            let gateway =
-                pb::p2p_gateway_client::P2pGatewayClient::new(channel(services.p2p_gateway.as_ref(), "p2p_gateway")?)
-                    .max_decoding_message_size(limit())
-                    .max_encoding_message_size(limit());
+            let gateway = pb::p2p_gateway_client::P2pGatewayClient::new(traced(channel(
+                services.p2p_gateway.as_ref(),
+                "p2p_gateway",
+            )?))
+            .max_decoding_message_size(limit())
+            .max_encoding_message_size(limit());
             let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
             let mut subscriber = gateway.clone();
             tokio::spawn(async move {
@@ -227,8 +230,19 @@ pub(crate) async fn run(
                 coinjecture_api::connect_p2p_gateway(&url(services.p2p_gateway.as_ref(), "p2p_gateway")?)
                     .map_err(|e| eyre!("{e}"))?,
             );
-            let api_config =
-                coinjecture_api::ApiConfig { network_label: Some(config.network.name.clone()), ..Default::default() };
+            // /metrics of a lone api: its own gRPC latencies (coinjecture_rpc_duration_seconds).
+            let mut registry = prometheus_client::registry::Registry::default();
+            coinjecture_proto::server::register_metrics(&mut registry);
+            let metrics: coinjecture_api::MetricsFn = Arc::new(move || {
+                let mut text = String::new();
+                let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+                text
+            });
+            let api_config = coinjecture_api::ApiConfig {
+                network_label: Some(config.network.name.clone()),
+                metrics: Some(metrics),
+                ..Default::default()
+            };
             let addr: SocketAddr =
                 format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
             coinjecture_api::serve(api_config, backends, bind(addr, "api.port").await?, shutdown)

@@ -28,6 +28,7 @@
 //!
 //! [`FILE_DESCRIPTOR_SET`] is the compiled descriptor of all six files, for `tonic-reflection`.
 
+pub mod client;
 pub mod convert;
 pub mod server;
 

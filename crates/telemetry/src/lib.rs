@@ -1,15 +1,37 @@
 //! # coinjecture-telemetry
 //!
 //! One init call for every binary: structured logs on stderr, as JSON lines (the default for
-//! operators and log shippers) or as human-readable text. The filter follows `RUST_LOG` syntax
-//! (`info`, `coinjecture_crypto_core=debug,info`).
+//! operators and log shippers) or as human-readable text, and optionally OpenTelemetry traces
+//! exported over OTLP/gRPC to a collector ([`Traces`]). The log filter follows `RUST_LOG`
+//! syntax (`info`, `coinjecture_crypto_core=debug,info`).
 //!
-//! Prometheus metrics and OpenTelemetry export join this crate with the node (see the README's
-//! roadmap); the API stays one call.
+//! ## Traces
+//!
+//! `tracing` spans at `info` and above from COINjecture's own crates (targets starting with
+//! `coinjecture`) become OpenTelemetry spans, whatever the log level; other crates' spans stay
+//! out of the trace. They are batched (the SDK's `OTEL_BSP_*` variables apply, e.g.
+//! `OTEL_BSP_SCHEDULE_DELAY=200`) and exported with `service.name` and a `coinjecture.network`
+//! resource attribute. [`Telemetry::shutdown`] (or dropping it) flushes what is queued.
+//!
+//! Trace context crosses process boundaries as W3C `traceparent`/`tracestate` headers:
+//! [`inject_current_context`] writes the current span's context (the gRPC client side) and
+//! [`set_remote_parent`] makes a span the child of a received one (the server side).
+//! `coinjecture-proto` wires both into every gRPC client and server, so no service does it by
+//! hand.
 
+use std::marker::PhantomData;
 use std::str::FromStr;
 
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,6 +54,17 @@ impl FromStr for LogFormat {
     }
 }
 
+/// Where traces go and what the exporting process is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Traces {
+    /// The collector's OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`.
+    pub endpoint: String,
+    /// `service.name` of the spans: the service (`ledger`, `consensus`, …) or `coinjectured`.
+    pub service_name: String,
+    /// The network label (`A`, `B`), exported as the resource attribute `coinjecture.network`.
+    pub network: Option<String>,
+}
+
 /// Errors setting up telemetry.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -41,23 +74,136 @@ pub enum TelemetryError {
     Filter { level: String, reason: String },
     #[error("a global logger is already installed")]
     AlreadyInstalled,
+    #[error("otel.endpoint {endpoint:?}: {reason}")]
+    Exporter { endpoint: String, reason: String },
 }
 
-/// Installs the global logger. `level` is a `RUST_LOG`-style filter; `RUST_LOG`, when set,
-/// takes precedence so operators can raise verbosity without editing configs.
-pub fn init(format: LogFormat, level: &str) -> Result<(), TelemetryError> {
+/// What [`init`] installed. Keep it for the life of the process; [`Telemetry::shutdown`] (or
+/// drop) flushes queued spans to the collector.
+#[derive(Debug)]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are exported (an OTLP endpoint was configured).
+    pub fn exports_traces(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Exports every queued span and stops the exporter. Call it inside the Tokio runtime's
+    /// lifetime (the exporter's connection lives on it), but not from one of its worker threads.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            tracing::warn!(error = %e, "flushing traces on shutdown failed");
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Installs the global logger and, with `traces`, the OTLP span exporter. `level` is a
+/// `RUST_LOG`-style filter; `RUST_LOG`, when set, takes precedence so operators can raise
+/// verbosity without editing configs. With `traces`, call it inside a Tokio runtime (the gRPC
+/// exporter's connection is spawned on it).
+pub fn init(format: LogFormat, level: &str, traces: Option<Traces>) -> Result<Telemetry, TelemetryError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => EnvFilter::try_new(&env)
             .map_err(|e| TelemetryError::Filter { level: env.clone(), reason: e.to_string() })?,
         _ => EnvFilter::try_new(level)
             .map_err(|e| TelemetryError::Filter { level: level.into(), reason: e.to_string() })?,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let logs = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter).boxed(),
     };
-    result.map_err(|_| TelemetryError::AlreadyInstalled)
+    let provider = traces.map(exporter).transpose()?;
+    let spans = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("coinjecture"))
+            .with_filter(Targets::new().with_target("coinjecture", tracing::Level::INFO))
+    });
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    tracing_subscriber::registry().with(logs).with(spans).try_init().map_err(|_| TelemetryError::AlreadyInstalled)?;
+    Ok(Telemetry { provider })
+}
+
+fn exporter(traces: Traces) -> Result<SdkTracerProvider, TelemetryError> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let error = |reason: String| TelemetryError::Exporter { endpoint: traces.endpoint.clone(), reason };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(error("the OTLP exporter must be started inside the Tokio runtime".into()));
+    }
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(traces.endpoint.clone())
+        .build()
+        .map_err(|e| error(e.to_string()))?;
+    let mut resource = opentelemetry_sdk::Resource::builder().with_service_name(traces.service_name.clone());
+    if let Some(network) = &traces.network {
+        resource = resource.with_attribute(opentelemetry::KeyValue::new("coinjecture.network", network.clone()));
+    }
+    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build())
+}
+
+/// Writes the current span's W3C trace context (`traceparent`, `tracestate`) through `set`.
+/// Writes nothing when no trace is being recorded.
+pub fn inject_current_context(set: impl FnMut(&'static str, String)) {
+    let context = tracing::Span::current().context();
+    TraceContextPropagator::new().inject_context(&context, &mut FnInjector(set));
+}
+
+/// Makes `span` a child of the remote span whose W3C trace context `header` returns (by
+/// header name, lower-case); no-op without a valid `traceparent` or when traces are off.
+pub fn set_remote_parent<'a>(span: &tracing::Span, header: impl Fn(&str) -> Option<&'a str>) {
+    if header("traceparent").is_none() {
+        return;
+    }
+    let context = TraceContextPropagator::new().extract(&FnExtractor(header, PhantomData));
+    // Fails only when no OpenTelemetry layer is installed: then there is nothing to link.
+    let _ = span.set_parent(context);
+}
+
+struct FnInjector<F>(F);
+
+impl<F: FnMut(&'static str, String)> Injector for FnInjector<F> {
+    fn set(&mut self, key: &str, value: String) {
+        // The W3C propagator only writes these two.
+        let key = match key {
+            "traceparent" => "traceparent",
+            "tracestate" => "tracestate",
+            _ => return,
+        };
+        (self.0)(key, value);
+    }
+}
+
+struct FnExtractor<'a, F>(F, PhantomData<&'a str>);
+
+impl<'a, F: Fn(&str) -> Option<&'a str>> Extractor for FnExtractor<'a, F> {
+    fn get(&self, key: &str) -> Option<&str> {
+        (self.0)(key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        vec!["traceparent", "tracestate"]
+    }
 }
 
 #[cfg(test)]
@@ -69,5 +215,19 @@ mod tests {
         assert_eq!("JSON".parse::<LogFormat>().unwrap(), LogFormat::Json);
         assert_eq!("text".parse::<LogFormat>().unwrap(), LogFormat::Text);
         assert_eq!("xml".parse::<LogFormat>().unwrap_err().to_string(), "log format \"xml\" is not one of json, text");
+    }
+
+    #[test]
+    fn without_a_recorded_trace_nothing_is_injected() {
+        let mut written = Vec::new();
+        inject_current_context(|k, v| written.push((k, v)));
+        assert!(written.is_empty(), "{written:?}");
+    }
+
+    #[test]
+    fn the_exporter_needs_the_runtime_and_says_so() {
+        let traces = Traces { endpoint: "http://127.0.0.1:4317".into(), service_name: "test".into(), network: None };
+        let e = exporter(traces).unwrap_err().to_string();
+        assert!(e.starts_with("otel.endpoint \"http://127.0.0.1:4317\": ") && e.contains("Tokio runtime"), "{e}");
     }
 }

@@ -4,9 +4,10 @@
 //! - [`InProcess`]`<T>` wraps an `Arc<T>` where `T` implements the generated server trait
 //!   (`Ledger`, `Consensus`, `P2pGateway`) and calls its methods with `tonic::Request::new`: the
 //!   one-process node, no socket.
-//! - [`Remote`]`<C>` wraps the generated client over a `tonic::transport::Channel`: the split
-//!   deployment (`coinjectured service api`). [`connect_ledger`] and friends build them lazily, so
-//!   the API starts before its upstreams and answers 503 / `UNAVAILABLE` until they are up.
+//! - [`Remote`]`<C>` wraps the generated client over a traced channel (calls carry the caller's
+//!   trace context; `coinjecture_proto::client`): the split deployment (`coinjectured service
+//!   api`). [`connect_ledger`] and friends build them lazily, so the API starts before its
+//!   upstreams and answers 503 / `UNAVAILABLE` until they are up.
 //!
 //! The methods take and return the protobuf messages unchanged: the API's logic (validation,
 //! paging, JSON) lives in [`crate::PublicApiService`], once, whichever way the calls travel.
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::consensus_client::ConsensusClient;
 use coinjecture_proto::v1::consensus_server::Consensus;
@@ -26,7 +28,7 @@ use coinjecture_proto::v1::p2p_gateway_server::P2pGateway;
 use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic::{Request, Status};
 
 use crate::error::ApiError;
@@ -115,7 +117,7 @@ impl<T: Ledger> LedgerSource for InProcess<T> {
 }
 
 #[tonic::async_trait]
-impl LedgerSource for Remote<LedgerClient<Channel>> {
+impl LedgerSource for Remote<LedgerClient<TracedChannel>> {
     async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status> {
         Ok(self.0.clone().get_chain_info(pb::GetChainInfoRequest {}).await?.into_inner())
     }
@@ -169,7 +171,7 @@ impl<T: Consensus> ConsensusSource for InProcess<T> {
 }
 
 #[tonic::async_trait]
-impl ConsensusSource for Remote<ConsensusClient<Channel>> {
+impl ConsensusSource for Remote<ConsensusClient<TracedChannel>> {
     async fn submit_transactions(
         &self,
         transactions: Vec<pb::Transaction>,
@@ -196,24 +198,24 @@ impl<T: P2pGateway> PeerSource for InProcess<T> {
 }
 
 #[tonic::async_trait]
-impl PeerSource for Remote<P2pGatewayClient<Channel>> {
+impl PeerSource for Remote<P2pGatewayClient<TracedChannel>> {
     async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
         Ok(self.0.clone().get_network_info(pb::GetNetworkInfoRequest {}).await?.into_inner())
     }
 }
 
-fn lazy_channel(endpoint: &str, service: &'static str) -> Result<Channel, ApiError> {
+fn lazy_channel(endpoint: &str, service: &'static str) -> Result<TracedChannel, ApiError> {
     let endpoint = Endpoint::from_shared(endpoint.to_string())
         .map_err(|e| ApiError::Endpoint { service, endpoint: endpoint.to_string(), reason: e.to_string() })?
         .tcp_nodelay(true)
         // A blackholed upstream fails in seconds (503), not after the OS's TCP connect timeout.
         .connect_timeout(UPSTREAM_CONNECT_TIMEOUT);
-    Ok(endpoint.connect_lazy())
+    Ok(traced(endpoint.connect_lazy()))
 }
 
 /// A remote ledger at `endpoint` (e.g. `http://127.0.0.1:50052`). Connects on first use, so the
 /// API can start before the ledger; until it is reachable, calls fail with `UNAVAILABLE`.
-pub fn connect_ledger(endpoint: &str) -> Result<Remote<LedgerClient<Channel>>, ApiError> {
+pub fn connect_ledger(endpoint: &str) -> Result<Remote<LedgerClient<TracedChannel>>, ApiError> {
     Ok(Remote(
         LedgerClient::new(lazy_channel(endpoint, "ledger")?)
             .max_decoding_message_size(UPSTREAM_MESSAGE_LIMIT)
@@ -222,7 +224,7 @@ pub fn connect_ledger(endpoint: &str) -> Result<Remote<LedgerClient<Channel>>, A
 }
 
 /// A remote consensus service at `endpoint`; lazy like [`connect_ledger`].
-pub fn connect_consensus(endpoint: &str) -> Result<Remote<ConsensusClient<Channel>>, ApiError> {
+pub fn connect_consensus(endpoint: &str) -> Result<Remote<ConsensusClient<TracedChannel>>, ApiError> {
     Ok(Remote(
         ConsensusClient::new(lazy_channel(endpoint, "consensus")?)
             .max_decoding_message_size(UPSTREAM_MESSAGE_LIMIT)
@@ -231,7 +233,7 @@ pub fn connect_consensus(endpoint: &str) -> Result<Remote<ConsensusClient<Channe
 }
 
 /// A remote p2p gateway at `endpoint`; lazy like [`connect_ledger`].
-pub fn connect_p2p_gateway(endpoint: &str) -> Result<Remote<P2pGatewayClient<Channel>>, ApiError> {
+pub fn connect_p2p_gateway(endpoint: &str) -> Result<Remote<P2pGatewayClient<TracedChannel>>, ApiError> {
     Ok(Remote(P2pGatewayClient::new(lazy_channel(endpoint, "p2p-gateway")?)))
 }
 

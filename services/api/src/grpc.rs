@@ -15,6 +15,7 @@ use futures::{Stream, StreamExt};
 use prost::Message;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 use crate::backend::Backends;
 use crate::error::upstream;
@@ -324,8 +325,15 @@ impl PublicApi for PublicApiService {
 impl PublicApiService {
     async fn submit(&self, transactions: Vec<pb::Transaction>) -> Result<Vec<pb::TransactionResult>, Status> {
         let n = transactions.len();
-        let results =
-            self.backends().consensus.submit_transactions(transactions).await.map_err(upstream("consensus"))?.results;
+        let span = tracing::info_span!("submit transactions", txs = n);
+        let results = self
+            .backends()
+            .consensus
+            .submit_transactions(transactions)
+            .instrument(span)
+            .await
+            .map_err(upstream("consensus"))?
+            .results;
         if results.len() != n {
             return Err(Status::internal(format!(
                 "consensus: answered {} results for {n} transactions",

@@ -121,7 +121,9 @@ pub async fn router(config: ApiConfig, service: PublicApiService) -> Result<Rout
         Ok(r) => grpc = grpc.add_service(r),
         Err(e) => tracing::warn!(error = %e, "gRPC reflection (v1alpha) unavailable"),
     }
-    let mut app = grpc.prepare().into_axum_router().merge(rest::routes(service, Arc::clone(&config))?);
+    // gRPC calls get the same span and latency metric as every other gRPC server of the node.
+    let grpc = grpc.prepare().into_axum_router().layer(coinjecture_proto::server::RpcLayer);
+    let mut app = grpc.merge(rest::routes(service, Arc::clone(&config))?);
     app = app.fallback(rest::fallback);
     if let Some(limit) = config.rate_limit {
         let limiter = Arc::new(rate_limit::RateLimiter::new(limit));

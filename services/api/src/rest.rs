@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,7 @@ use coinjecture_proto::v1::public_api_server::PublicApi;
 use serde_json::{Value, json};
 use tonic::Status;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tracing::Instrument as _;
 
 use crate::config::ApiConfig;
 use crate::error::{ApiError, RestError};
@@ -430,13 +431,37 @@ pub(crate) async fn rate_limit(State(limiter): State<Arc<RateLimiter>>, request:
     }
 }
 
-/// One debug line per request (method, path, status, time); server errors at warn.
+/// One debug line per request (method, path, status, time); server errors at warn. REST
+/// requests also get an `info` trace span named after the route (`POST /v1/transactions`),
+/// continuing a W3C `traceparent` sent by the client; gRPC calls get theirs from
+/// `coinjecture_proto::server::RpcLayer`.
 pub(crate) async fn log_request(request: Request, next: Next) -> Response {
     let started = tokio::time::Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let response = next.run(request).await;
+    let span = if is_grpc(request.headers()) {
+        tracing::Span::none()
+    } else {
+        let route = request.extensions().get::<MatchedPath>().map_or(path.as_str(), MatchedPath::as_str);
+        let span = tracing::info_span!(
+            "http",
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %method,
+            http.route = %route,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let headers = request.headers();
+        coinjecture_telemetry::set_remote_parent(&span, |name| headers.get(name).and_then(|v| v.to_str().ok()));
+        span
+    };
+    let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     if response.status().is_server_error() {
         tracing::warn!(%method, %path, status, elapsed_ms, "api request failed");

@@ -20,6 +20,7 @@ use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot, watch};
 use tonic::Status;
+use tracing::Instrument as _;
 
 use crate::engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout};
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
@@ -70,9 +71,10 @@ pub trait NetworkApi: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct InProcessLedger<T>(pub Arc<T>);
 
-/// A remote ledger over gRPC.
+/// A remote ledger over gRPC (build the client over `coinjecture_proto::client::traced`, so
+/// calls carry the trace context).
 #[derive(Debug, Clone)]
-pub struct RemoteLedger(pub pb::ledger_client::LedgerClient<tonic::transport::Channel>);
+pub struct RemoteLedger(pub pb::ledger_client::LedgerClient<coinjecture_proto::client::TracedChannel>);
 
 fn results(rs: Vec<pb::TransactionResult>) -> Vec<Result<(), (pb::TxRejectReason, String)>> {
     rs.into_iter().map(|r| if r.accepted { Ok(()) } else { Err((r.reason(), r.message)) }).collect()
@@ -233,8 +235,16 @@ pub struct SubmitResult {
 }
 
 enum Command {
-    Submit { txs: Vec<Transaction>, gossip: bool, reply: Option<oneshot::Sender<Vec<SubmitResult>>> },
-    Evidence { reply: oneshot::Sender<Vec<(Evidence, i64)>> },
+    /// `span`: the caller's, so the admission joins the submitter's trace.
+    Submit {
+        txs: Vec<Transaction>,
+        gossip: bool,
+        reply: Option<oneshot::Sender<Vec<SubmitResult>>>,
+        span: tracing::Span,
+    },
+    Evidence {
+        reply: oneshot::Sender<Vec<(Evidence, i64)>>,
+    },
 }
 
 /// A cloneable handle to a running driver (what the gRPC service and the API use).
@@ -262,7 +272,7 @@ impl DriverHandle {
     pub async fn submit(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitResult>, Status> {
         let (reply, rx) = oneshot::channel();
         self.commands
-            .send(Command::Submit { txs, gossip: true, reply: Some(reply) })
+            .send(Command::Submit { txs, gossip: true, reply: Some(reply), span: tracing::Span::current() })
             .await
             .map_err(|_| Status::unavailable("consensus driver stopped"))?;
         rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))
@@ -484,8 +494,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
 
     async fn on_command(&mut self, command: Command) -> Result<(), DriverError> {
         match command {
-            Command::Submit { txs, gossip, reply } => {
-                let results = self.submit(txs, gossip).await?;
+            Command::Submit { txs, gossip, reply, span } => {
+                let span = tracing::info_span!(parent: &span, "admit transactions", txs = txs.len());
+                let results = self.submit(txs, gossip).instrument(span).await?;
                 if let Some(reply) = reply {
                     let _ = reply.send(results);
                 }
@@ -513,7 +524,12 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         if txs.is_empty() {
             return Ok(Vec::new());
         }
-        let verdicts = self.ledger.check(&txs).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let verdicts = self
+            .ledger
+            .check(&txs)
+            .instrument(tracing::info_span!("check transactions", txs = txs.len()))
+            .await
+            .map_err(|e| DriverError::Ledger(e.to_string()))?;
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = Vec::new();
         for (tx, verdict) in txs.into_iter().zip(verdicts) {
@@ -549,7 +565,8 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         if gossip && !admitted.is_empty() {
             let batch = pb::TransactionBatch { transactions: admitted.iter().map(Into::into).collect() };
             let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
-            if let Err(e) = self.network.publish(message).await {
+            let span = tracing::info_span!("gossip transactions", txs = admitted.len());
+            if let Err(e) = self.network.publish(message).instrument(span).await {
                 tracing::warn!(error = %e, "gossiping transactions failed");
             }
         }
@@ -587,7 +604,8 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         match action {
             Action::PersistSignState(state) => store_sign_state(&self.config.sign_state_path, &state)?,
             Action::Broadcast(Message::Proposal(p)) => {
-                self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Proposal((&p).into())) }).await;
+                let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
+                self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Proposal((&p).into())) }).instrument(span).await;
             }
             Action::Broadcast(Message::Vote(v)) => {
                 self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Vote((&v).into())) }).await;
@@ -597,14 +615,16 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             }
             Action::BuildBlock { height, round, min_timestamp_ms } => {
                 let started = std::time::Instant::now();
-                let block = self.build_block(height, round, min_timestamp_ms).await?;
+                let span = tracing::info_span!("propose block", height, round);
+                let block = self.build_block(height, round, min_timestamp_ms).instrument(span).await?;
                 self.blocks_built += 1;
                 self.last_build_seconds = started.elapsed().as_secs_f64();
                 return Ok(Some(Input::BlockBuilt { height, round, block }));
             }
             Action::ValidateBlock(block) => {
                 let hash = block.hash();
-                let valid = match self.ledger.execute(&block, false).await {
+                let span = tracing::info_span!("validate block", height = block.header.block_index);
+                let valid = match self.ledger.execute(&block, false).instrument(span).await {
                     Ok(e) => {
                         if !e.valid {
                             tracing::info!(block = %hash, reason = %e.message, "proposed block rejected");
@@ -615,7 +635,14 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 };
                 return Ok(Some(Input::BlockValidity { block_hash: hash, valid }));
             }
-            Action::Commit { block, certificate } => self.commit(block, certificate).await?,
+            Action::Commit { block, certificate } => {
+                let span = tracing::info_span!(
+                    "apply block",
+                    height = block.header.block_index,
+                    txs = block.transactions.len()
+                );
+                self.commit(block, certificate).instrument(span).await?;
+            }
             Action::RequestSync { from_height } => {
                 self.syncing = true;
                 match self.network.request_blocks(from_height, 100).await {

@@ -4,6 +4,7 @@
 use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_primitives::Hash32;
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::crypto_core_client::CryptoCoreClient;
@@ -87,7 +88,7 @@ impl CryptoBackend for CryptoCoreService {
 /// Network B: a remote crypto-core over gRPC. Build the client with [`connect_crypto_core`] (or
 /// raise its message limits yourself: a 10,000-transaction batch is several MiB).
 #[tonic::async_trait]
-impl CryptoBackend for CryptoCoreClient<Channel> {
+impl CryptoBackend for CryptoCoreClient<TracedChannel> {
     async fn hash_and_verify(&self, txs: Vec<pb::Transaction>) -> Result<Vec<TxDigest>, Status> {
         let n = txs.len();
         let response = CryptoCoreClient::hash_transaction_batch(&mut self.clone(), batch_request(txs)).await?;
@@ -101,8 +102,8 @@ impl CryptoBackend for CryptoCoreClient<Channel> {
 }
 
 /// Connects to a crypto-core service at `endpoint` (e.g. `http://127.0.0.1:50051`) with the
-/// chain's 16 MiB message limits.
-pub async fn connect_crypto_core(endpoint: &str) -> Result<CryptoCoreClient<Channel>, crate::LedgerError> {
+/// chain's 16 MiB message limits; calls carry the caller's trace context.
+pub async fn connect_crypto_core(endpoint: &str) -> Result<CryptoCoreClient<TracedChannel>, crate::LedgerError> {
     let failed = |reason: String| crate::LedgerError::Crypto {
         call: "connect",
         status: Box::new(Status::unavailable(format!("{endpoint}: {reason}"))),
@@ -112,7 +113,7 @@ pub async fn connect_crypto_core(endpoint: &str) -> Result<CryptoCoreClient<Chan
         .connect()
         .await
         .map_err(|e| failed(e.to_string()))?;
-    Ok(CryptoCoreClient::new(channel)
+    Ok(CryptoCoreClient::new(traced(channel))
         .max_decoding_message_size(MAX_MESSAGE_BYTES + 64 * 1024)
         .max_encoding_message_size(MAX_MESSAGE_BYTES + 64 * 1024))
 }

@@ -12,6 +12,7 @@ use std::io;
 use std::sync::RwLock;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::ledger_client::LedgerClient;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -125,18 +126,18 @@ impl BlockSource for MemoryBlockSource {
 /// Serves sync from the ledger over gRPC (`Ledger.GetBlockRange`): the node's block source.
 #[derive(Debug, Clone)]
 pub struct LedgerBlockSource {
-    client: LedgerClient<Channel>,
+    client: LedgerClient<TracedChannel>,
 }
 
 impl LedgerBlockSource {
     /// A source over a ledger client; raises its decoding limit to the chain's 16 MiB.
-    pub fn new(client: LedgerClient<Channel>) -> Self {
+    pub fn new(client: LedgerClient<TracedChannel>) -> Self {
         Self { client: client.max_decoding_message_size(MAX_MESSAGE_BYTES + ENVELOPE_MARGIN_BYTES) }
     }
 
-    /// A source over a channel to the ledger service.
+    /// A source over a channel to the ledger service (calls carry the caller's trace context).
     pub fn from_channel(channel: Channel) -> Self {
-        Self::new(LedgerClient::new(channel))
+        Self::new(LedgerClient::new(traced(channel)))
     }
 }
 
