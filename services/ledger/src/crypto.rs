@@ -24,13 +24,17 @@ pub struct TxDigest {
 }
 
 /// The crypto the ledger needs, as whole-batch calls (never one call per transaction):
-/// one [`Self::hash_and_verify`] per block or CheckTransactions call, one [`Self::merkle_root`]
-/// per block.
+/// [`Self::hash_transactions`] once or twice per block or CheckTransactions call, one
+/// [`Self::merkle_root`] per block.
 #[tonic::async_trait]
 pub trait CryptoBackend: Send + Sync + 'static {
-    /// Hashes and verifies the signatures of `txs` (crypto-core `HashTransactionBatch` with
-    /// `verify_signatures = true`). Returns one digest per transaction, in order.
-    async fn hash_and_verify(&self, txs: Vec<pb::Transaction>) -> Result<Vec<TxDigest>, Status>;
+    /// Hashes `txs` and, when `verify_signatures`, verifies their signatures (crypto-core
+    /// `HashTransactionBatch`). Returns one digest per transaction, in order.
+    async fn hash_transactions(
+        &self,
+        txs: Vec<pb::Transaction>,
+        verify_signatures: bool,
+    ) -> Result<Vec<TxDigest>, Status>;
 
     /// The v4 Merkle root of `leaves` (crypto-core `MerkleRoot`).
     async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status>;
@@ -58,8 +62,8 @@ fn digests(response: pb::HashTransactionBatchResponse, expected: usize) -> Resul
         .collect()
 }
 
-fn batch_request(txs: Vec<pb::Transaction>) -> pb::HashTransactionBatchRequest {
-    pb::HashTransactionBatchRequest { transactions: txs, verify_signatures: true }
+fn batch_request(txs: Vec<pb::Transaction>, verify_signatures: bool) -> pb::HashTransactionBatchRequest {
+    pb::HashTransactionBatchRequest { transactions: txs, verify_signatures }
 }
 
 fn merkle_request(leaves: &[Hash32]) -> pb::MerkleRootRequest {
@@ -73,9 +77,14 @@ fn root(response: pb::MerkleRootResponse) -> Result<Hash32, Status> {
 /// Network A: crypto-core linked into the process, called through its trait (no socket).
 #[tonic::async_trait]
 impl CryptoBackend for CryptoCoreService {
-    async fn hash_and_verify(&self, txs: Vec<pb::Transaction>) -> Result<Vec<TxDigest>, Status> {
+    async fn hash_transactions(
+        &self,
+        txs: Vec<pb::Transaction>,
+        verify_signatures: bool,
+    ) -> Result<Vec<TxDigest>, Status> {
         let n = txs.len();
-        let response = CryptoCore::hash_transaction_batch(self, Request::new(batch_request(txs))).await?;
+        let request = Request::new(batch_request(txs, verify_signatures));
+        let response = CryptoCore::hash_transaction_batch(self, request).await?;
         digests(response.into_inner(), n)
     }
 
@@ -89,9 +98,14 @@ impl CryptoBackend for CryptoCoreService {
 /// raise its message limits yourself: a 10,000-transaction batch is several MiB).
 #[tonic::async_trait]
 impl CryptoBackend for CryptoCoreClient<TracedChannel> {
-    async fn hash_and_verify(&self, txs: Vec<pb::Transaction>) -> Result<Vec<TxDigest>, Status> {
+    async fn hash_transactions(
+        &self,
+        txs: Vec<pb::Transaction>,
+        verify_signatures: bool,
+    ) -> Result<Vec<TxDigest>, Status> {
         let n = txs.len();
-        let response = CryptoCoreClient::hash_transaction_batch(&mut self.clone(), batch_request(txs)).await?;
+        let request = batch_request(txs, verify_signatures);
+        let response = CryptoCoreClient::hash_transaction_batch(&mut self.clone(), request).await?;
         digests(response.into_inner(), n)
     }
 

@@ -14,7 +14,7 @@ use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
 use sqlx::SqliteConnection;
 
-use crate::cache::{AccountCache, DEFAULT_CAPACITY};
+use crate::cache::{AccountCache, DEFAULT_CAPACITY, DEFAULT_VERIFIED, VerifiedSignatures};
 use crate::crypto::CryptoBackend;
 use crate::error::LedgerError;
 use crate::execute::{TxRejection, TxVerdict, run_transactions};
@@ -218,6 +218,7 @@ pub struct Ledger {
     write_lock: tokio::sync::Mutex<EraCursor>,
     executed: Mutex<VecDeque<Executed>>,
     accounts: AccountCache,
+    verified: VerifiedSignatures,
     /// True while a background WAL checkpoint runs.
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -311,6 +312,7 @@ impl Ledger {
             write_lock: tokio::sync::Mutex::new(era),
             executed: Mutex::new(VecDeque::new()),
             accounts: AccountCache::new(DEFAULT_CAPACITY),
+            verified: VerifiedSignatures::new(DEFAULT_VERIFIED),
             checkpointing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let tip = ledger.tip().await?;
@@ -471,10 +473,11 @@ impl Ledger {
             Vec::new()
         } else {
             self.crypto
-                .hash_and_verify(txs)
+                .hash_transactions(txs, true)
                 .await
                 .map_err(|status| LedgerError::Crypto { call: "HashTransactionBatch", status: Box::new(status) })?
         };
+        self.verified.insert(digests.iter().filter(|d| d.signature_valid).filter_map(|d| d.tx_hash));
         let mut good_index = Vec::new();
         let mut good_txs = Vec::new();
         let mut hashes = Vec::new();
@@ -797,26 +800,51 @@ impl Ledger {
         })
     }
 
-    /// One HashTransactionBatch call for the whole block: hashes and signature verdicts.
+    /// The block's transaction hashes and signature verdicts, through crypto-core: one
+    /// HashTransactionBatch call that hashes, then one that verifies only the signatures not
+    /// verified before (see [`VerifiedSignatures`]); none when all were.
     async fn hash_and_verify(&self, block: &Block) -> Result<(Vec<Hash32>, Vec<bool>), LedgerError> {
         if block.transactions.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
         let crypto_err = |status| LedgerError::Crypto { call: "HashTransactionBatch", status: Box::new(status) };
-        let digests = self
-            .crypto
-            .hash_and_verify(block.transactions.iter().map(Into::into).collect())
-            .await
-            .map_err(crypto_err)?;
-        digests
+        let hashed = |digests: Vec<crate::TxDigest>| {
+            digests
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| match d.tx_hash {
+                    Some(hash) => Ok((hash, d.signature_valid)),
+                    None => {
+                        Err(crypto_err(tonic::Status::internal(format!("no hash for transactions[{i}]: {}", d.error))))
+                    }
+                })
+                .collect::<Result<Vec<(Hash32, bool)>, LedgerError>>()
+        };
+        let all: Vec<pb::Transaction> = block.transactions.iter().map(Into::into).collect();
+        let hashes: Vec<Hash32> = hashed(self.crypto.hash_transactions(all.clone(), false).await.map_err(crypto_err)?)?
             .into_iter()
-            .enumerate()
-            .map(|(i, d)| match d.tx_hash {
-                Some(hash) => Ok((hash, d.signature_valid)),
-                None => Err(crypto_err(tonic::Status::internal(format!("no hash for transactions[{i}]: {}", d.error)))),
-            })
-            .collect::<Result<Vec<(Hash32, bool)>, LedgerError>>()
-            .map(|pairs| pairs.into_iter().unzip())
+            .map(|(hash, _)| hash)
+            .collect();
+        let mut valid = self.verified.known(&hashes);
+        let unknown: Vec<usize> = valid.iter().enumerate().filter(|(_, known)| !**known).map(|(i, _)| i).collect();
+        if unknown.is_empty() {
+            return Ok((hashes, valid));
+        }
+        let to_verify: Vec<pb::Transaction> = unknown.iter().filter_map(|i| all.get(*i).cloned()).collect();
+        let verdicts = hashed(self.crypto.hash_transactions(to_verify, true).await.map_err(crypto_err)?)?;
+        if verdicts.len() != unknown.len() {
+            return Err(crypto_err(tonic::Status::internal("HashTransactionBatch answered a different count")));
+        }
+        for (i, (hash, signature_valid)) in unknown.into_iter().zip(verdicts) {
+            if hashes.get(i) != Some(&hash) {
+                return Err(crypto_err(tonic::Status::internal(format!(
+                    "transactions[{i}] hashed to two different values"
+                ))));
+            }
+            valid[i] = signature_valid;
+        }
+        self.verified.insert(hashes.iter().zip(&valid).filter(|(_, v)| **v).map(|(h, _)| *h));
+        Ok((hashes, valid))
     }
 }
 

@@ -22,9 +22,12 @@
 //!
 //! ## Crypto through the contract
 //!
-//! Signatures and Merkle roots go through crypto-core's gRPC contract, batched: one
-//! `HashTransactionBatch` (with `verify_signatures = true`) per block or per CheckTransactions
-//! call, one `MerkleRoot` per block — never one call per transaction. [`CryptoBackend`] is
+//! Signatures and Merkle roots go through crypto-core's gRPC contract, batched — never one call
+//! per transaction: one `HashTransactionBatch` with `verify_signatures = true` per
+//! CheckTransactions call; per block one that only hashes, then one that verifies just the
+//! signatures this ledger has not verified before (a transaction admitted to the mempool is not
+//! verified again inside a proposal: the hashes of the last 262,144 verified ones are kept, and
+//! the hash covers the signature); one `MerkleRoot` per block. [`CryptoBackend`] is
 //! implemented for `coinjecture_crypto_core::service::CryptoCoreService` (Network A: the
 //! generated `CryptoCore` trait methods called in process) and for
 //! `CryptoCoreClient<TracedChannel>` (Network B: a remote crypto-core, see [`connect_crypto_core`]).

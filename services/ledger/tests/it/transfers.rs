@@ -334,3 +334,65 @@ async fn transactions_are_found_by_hash_in_every_era_of_the_index_also_after_reo
     sent.extend(block.transactions.iter().map(Transaction::hash));
     check(ledger, sent).await;
 }
+
+/// Counts the signatures crypto-core is asked to verify.
+struct CountingCrypto {
+    inner: std::sync::Arc<dyn coinjecture_ledger::CryptoBackend>,
+    verified: std::sync::atomic::AtomicUsize,
+}
+
+#[tonic::async_trait]
+impl coinjecture_ledger::CryptoBackend for CountingCrypto {
+    async fn hash_transactions(
+        &self,
+        txs: Vec<pb::Transaction>,
+        verify_signatures: bool,
+    ) -> Result<Vec<coinjecture_ledger::TxDigest>, tonic::Status> {
+        if verify_signatures {
+            self.verified.fetch_add(txs.len(), std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.hash_transactions(txs, verify_signatures).await
+    }
+
+    async fn merkle_root(
+        &self,
+        leaves: Vec<coinjecture_primitives::Hash32>,
+    ) -> Result<coinjecture_primitives::Hash32, tonic::Status> {
+        self.inner.merkle_root(leaves).await
+    }
+}
+
+#[tokio::test]
+async fn a_signature_checked_at_admission_is_not_verified_again_in_the_block_but_a_changed_one_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = chain();
+    let crypto = std::sync::Arc::new(CountingCrypto {
+        inner: coinjecture_ledger::test_utils::local_crypto(),
+        verified: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let ledger = coinjecture_ledger::Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), crypto.clone())
+        .await
+        .unwrap();
+    let count = || crypto.verified.load(std::sync::atomic::Ordering::SeqCst);
+    let good = chain.next_transfer(0, chain.accounts[1], 10);
+    let checked = ledger.check_transactions(vec![(&good).into()]).await.unwrap();
+    assert!(checked.verdicts[0].accepted());
+    assert_eq!(count(), 1);
+
+    // The same transaction with another signature is another hash: verified, and refused.
+    let mut forged = good.clone();
+    forged.signature.0[0] ^= 1;
+    let forged_block = chain.block(vec![forged]);
+    let execution = ledger.execute_block(&forged_block, false).await.unwrap();
+    assert_eq!(execution.rejection.map(|r| r.reason), Some(BlockRejectReason::InvalidTransaction));
+    assert_eq!(execution.verdicts[0].rejection.as_ref().map(|r| r.reason), Some(TxRejectReason::BadSignature));
+    assert_eq!(count(), 2);
+
+    // The admitted one inside a block: no second verification, valid, applied.
+    let block = chain.push(vec![good]);
+    assert!(ledger.execute_block(&block, false).await.unwrap().is_valid());
+    assert_eq!(count(), 2, "the admitted transaction's signature was verified again");
+    ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    assert_eq!(count(), 2);
+    assert_eq!(&ledger.tip().await.unwrap(), chain.tip());
+}
