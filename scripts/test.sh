@@ -16,6 +16,16 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "headless Chromium for the explorer test (Debian's chromium)"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ||
+      echo "chromium could not be installed: tests/tests/explorer.rs will print SKIPPED"
+  else
+    echo "chromium is missing (apt-get install chromium, as root): tests/tests/explorer.rs will print SKIPPED"
+  fi
+fi
+
 step "cargo test"
 cargo test --workspace --locked
 
