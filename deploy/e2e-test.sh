@@ -9,8 +9,9 @@
 #
 # podman is installed with apt-get when missing (as root). The test is skipped, with the reason
 # printed, only where podman cannot be installed or cannot run. Validators find each other by
-# name (/dns4/validator-N/… bootstrap peers, http://crypto-core:50051) through /etc/hosts entries,
-# so the podman network needs no DNS plugin; their APIs are published on 127.0.0.1 only.
+# name (/dns4/validator-N/… bootstrap peers, http://crypto-core:50051) through /etc/hosts entries
+# on a podman network without DNS; their APIs are published on 127.0.0.1 only. Containers run with
+# a read-only root filesystem and no capabilities, as the Kubernetes pods do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -76,7 +77,9 @@ deploy/gen-network.sh --dir "$tmp/network" --layout node --validators 3 --block-
   --chain-id coinjecture-e2e --name e2e --crypto-core http://crypto-core:50051 --bin "$bin"
 
 # A podman network; fixed addresses in it so every container's /etc/hosts can name the others.
-"${podman[@]}" network create "$prefix" >/dev/null
+# No DNS on it (the same whether or not the dnsname plugin is installed): the resolver libp2p uses
+# reads /etc/hosts only for the first name it tries, and a DNS network's search domain comes first.
+"${podman[@]}" network create --disable-dns "$prefix" >/dev/null
 subnet=$("${podman[@]}" network inspect --format '{{range .Subnets}}{{.Subnet}}{{end}}' "$prefix")
 [[ $subnet =~ ^([0-9]+\.[0-9]+\.[0-9]+)\.0/24$ ]] || { echo "FAIL: unexpected subnet '$subnet'"; exit 1; }
 net=${BASH_REMATCH[1]}
@@ -98,7 +101,9 @@ run() { # name, podman run arguments...
   local name=$1
   shift
   containers+=("$prefix-$name")
-  "${podman[@]}" run -d --name "$prefix-$name" --network "$prefix" --ip "${ip[$name]}" "${hosts[@]}" "$@" >/dev/null
+  # As the Kubernetes pods run: read-only root filesystem, no capabilities, no privilege gain.
+  "${podman[@]}" run -d --name "$prefix-$name" --network "$prefix" --ip "${ip[$name]}" "${hosts[@]}" \
+    --read-only --cap-drop ALL --security-opt no-new-privileges "$@" >/dev/null
 }
 run crypto-core "$image" service crypto-core --listen 0.0.0.0:50051
 for n in 1 2 3; do
