@@ -57,7 +57,7 @@ if [[ -z $bin ]]; then
     # The image's binary runs on the host: static, or built here with its libraries.
     id=$("$engine" create "$image")
     "$engine" cp "$id:/usr/local/bin/coinjectured" "$tmp/coinjectured" >/dev/null
-    "$engine" rm "$id" >/dev/null
+    "$engine" rm -v "$id" >/dev/null
     bin=$tmp/coinjectured
   fi
 fi

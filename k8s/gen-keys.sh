@@ -56,7 +56,7 @@ if [[ -z $bin ]]; then
     [[ -n $engine ]] || { echo "gen-keys.sh: no coinjectured binary (--bin) and no podman/docker" >&2; exit 1; }
     id=$("$engine" create "$image")
     "$engine" cp "$id:/usr/local/bin/coinjectured" "$tmp/coinjectured" >/dev/null
-    "$engine" rm "$id" >/dev/null
+    "$engine" rm -v "$id" >/dev/null
     bin=$tmp/coinjectured
   fi
 fi
