@@ -4,7 +4,8 @@
 #    kustomize from the Go module proxy where kubectl is missing) builds them;
 #    `kubernetes-validate --strict` validates every object against the Kubernetes schemas; the
 #    built objects wire what a pod needs (its key, the generated ConfigMaps, the replica count);
-#    each overlay's validator.yaml with the environment a pod gets passes `coinjectured check-config`.
+#    each overlay's validator.yaml with the environment a pod gets passes `coinjectured check-config`
+#    and keeps the chain settings of its file in configs/.
 #  - deploy/compose.yaml: deploy/gen-network.sh's configs pass check-config, and every host name
 #    they use is a service of the compose file.
 # Usage: deploy/check.sh   (COINJECTURED=path: the binary to use; default target/debug, built if missing)
@@ -98,6 +99,18 @@ PY
       COINJECTURE_NETWORK_GENESIS=$overlay/generated/genesis.yaml \
       "$bin" check-config --config "$overlay/validator.yaml"
   )
+  # The overlay's config is configs/'s with the pod's paths: the chain settings must agree.
+  python3 - "configs/network-$network-$([[ $network == a ]] && echo validator || echo go-validator).yaml" \
+    "$overlay/validator.yaml" <<'PY'
+import sys, yaml
+ours, pod = (yaml.safe_load(open(p)) for p in sys.argv[1:3])
+for section, key in [("network", "id"), ("network", "name"), ("consensus", "block_time"), ("consensus", "quorum")]:
+    if ours[section][key] != pod[section][key]:
+        sys.exit(f"{sys.argv[2]}: {section}.{key} is {pod[section][key]!r}, {sys.argv[1]} says {ours[section][key]!r}")
+for section in ["crypto_core", "rust"]:
+    if (section in ours) != (section in pod):
+        sys.exit(f"{sys.argv[2]}: {section} differs from {sys.argv[1]}")
+PY
   chain=$(awk '/^chain_id:/ {print $2}' "$overlay/generated/genesis.yaml")
   grep -q "^  id: $chain\$" "$overlay/validator.yaml" || { echo "genesis chain $chain is not network.id"; exit 1; }
 done
