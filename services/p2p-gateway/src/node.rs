@@ -149,9 +149,15 @@ fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -
         gossipsub.subscribe(topic).map_err(|e| transport(format!("subscribe {topic}: {e}")))?;
     }
 
+    // No address cache: identify would otherwise remember the listen addresses peers announce and
+    // offer them whenever something dials a peer by id alone (request-response does, for a sync
+    // request to a peer that just disconnected). A validator talks only over the addresses its
+    // operator configured (bootstrap peers, `Dial`) — e.g. through a sentry or proxy — never
+    // around them to an address a peer announced.
     let identify = identify::Behaviour::new(
         identify::Config::new(topics::identify_protocol(&config.network_id), keypair.public())
-            .with_agent_version(config.agent_version.clone()),
+            .with_agent_version(config.agent_version.clone())
+            .with_cache_size(0),
     );
     let sync_protocol = StreamProtocol::try_from_owned(topics::sync_protocol(&config.network_id))
         .map_err(|e| transport(format!("sync protocol name: {e}")))?;

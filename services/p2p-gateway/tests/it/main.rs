@@ -6,6 +6,7 @@
 mod grpc;
 mod ledger_source;
 mod mesh;
+mod proxy;
 mod scoring;
 mod support;
 mod sync;
