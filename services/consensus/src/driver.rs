@@ -380,7 +380,15 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
     let me = key.public_key();
     let engine =
         Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
-    let (status_tx, status_rx) = watch::channel(DriverStatus::default());
+    // The tip from the start, not zeros: the node logs and serves its status (height, hash)
+    // before the driver task has handled its first input.
+    let (status_tx, status_rx) = watch::channel(DriverStatus {
+        finalized_height: tip.height,
+        finalized_hash: tip.hash,
+        finalized_timestamp_ms: tip.timestamp_ms,
+        height: tip.height + 1,
+        ..DriverStatus::default()
+    });
     let (commands, command_rx) = mpsc::channel(1024);
     let handle = DriverHandle {
         commands,

@@ -161,6 +161,9 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     // It restarts from its database and signing state and catches up.
     drop(crashed.ledger);
     let restarted = start_node(2, dir.path(), &chain, &schedule, &bus).await;
+    // From the start the handle reports the tip it loaded (not 0, as it did before the driver
+    // task's first input: `node started height=0` in the log, height 0 on /v1/status).
+    assert!(restarted.handle.status().finalized_height >= at_crash, "{:?}", restarted.handle.status());
     let target = nodes[0].handle.status().finalized_height + 2;
     let h2 = restarted.handle.clone();
     wait_for("validator 2 to catch up", 60, || h2.status().finalized_height >= target).await;
