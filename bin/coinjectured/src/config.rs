@@ -252,11 +252,12 @@ impl Config {
         Ok(())
     }
 
-    /// Relative file paths are relative to the config file's directory.
+    /// Relative file paths are relative to the config file's directory (`./data/a.db` next to
+    /// `/etc/cj/node.yaml` is `/etc/cj/data/a.db`, without the `./`, as errors show it).
     fn resolve_paths(&mut self, base: &Path) {
         for p in [&mut self.network.genesis, &mut self.consensus.validator_key, &mut self.database.path] {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = base.join(&*p).components().collect();
             }
         }
     }
@@ -390,6 +391,14 @@ mod tests {
         let mut c = Config::parse(&sample()).unwrap();
         let err = c.apply_env([("COINJECTURE_API_PORT".to_string(), "eighty".to_string())]).unwrap_err();
         assert!(err.to_string().contains("API_PORT"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_next_to_the_config() {
+        let mut c = Config::parse(&sample()).unwrap();
+        c.database.path = "./data/validator-1.db".into();
+        c.resolve_paths(Path::new("/srv/cj"));
+        assert_eq!(c.database.path, Path::new("/srv/cj/data/validator-1.db"));
     }
 
     #[test]
