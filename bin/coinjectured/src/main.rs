@@ -5,6 +5,7 @@
 
 mod config;
 mod devnet;
+mod equivocate;
 mod keys;
 mod node;
 mod shadow;
@@ -26,6 +27,10 @@ struct Cli {
     /// Log filter (RUST_LOG syntax), e.g. `info` or `coinjecture_crypto_core=debug,info`.
     #[arg(long, global = true, default_value = "info", env = "COINJECTURE_LOG_LEVEL")]
     log_level: String,
+    /// TEST ONLY, debug builds only, `node` only: sign a conflicting twin of every vote (a
+    /// Byzantine validator for the fault-tolerance suite; see equivocate.rs). Hidden from --help.
+    #[arg(long = "test-only-equivocate", global = true, hide = true)]
+    test_only_equivocate: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +109,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run_cli(cli: Cli) -> eyre::Result<()> {
+    if cli.test_only_equivocate {
+        if !matches!(cli.command, Command::Node { .. }) {
+            eyre::bail!("{}: only `coinjectured node` takes it", equivocate::FLAG);
+        }
+        equivocate::enable()?;
+    }
     match &cli.command {
         Command::Keygen { output, force } => {
             let key = keys::generate(output, *force)?;

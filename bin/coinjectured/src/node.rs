@@ -221,10 +221,16 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         sign_state_path: config.database.path.with_extension("sign_state"),
         network_label: config.network.name.clone(),
     };
-    let (consensus, driver_task) =
-        driver::start(driver_config, key, InProcessLedger(ledger_service.clone()), Gossip(p2p.clone()), inbound_rx)
-            .await
-            .map_err(|e| eyre!("consensus: {e}"))?;
+    let ledger_api = InProcessLedger(ledger_service.clone());
+    let (consensus, driver_task) = if crate::equivocate::enabled() {
+        tracing::warn!("TEST ONLY: this validator equivocates on every vote ({})", crate::equivocate::FLAG);
+        let twin_key = coinjecture_crypto_core::signatures::Keypair::from_seed(&key.seed());
+        let network = crate::equivocate::Equivocating::new(Gossip(p2p.clone()), twin_key);
+        driver::start(driver_config, key, ledger_api, network, inbound_rx).await
+    } else {
+        driver::start(driver_config, key, ledger_api, Gossip(p2p.clone()), inbound_rx).await
+    }
+    .map_err(|e| eyre!("consensus: {e}"))?;
 
     let mut tasks = vec![
         forward,
