@@ -15,6 +15,10 @@ use coinjecture_primitives::{ChainId, PublicKey, Signature, Transaction, TxType,
 use coinjecture_proto::v1 as pb;
 use tonic::transport::Channel;
 
+pub mod load;
+pub mod monitor;
+pub mod proxy;
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
@@ -37,15 +41,27 @@ pub fn binary() -> PathBuf {
         .clone()
 }
 
-/// A base port with `count` free ports after it (best effort: checked by binding).
+/// A base port with `count` free ports after it (best effort: checked by binding). The range
+/// lies below the kernel's ephemeral range, so the source ports of the many outgoing
+/// connections (nodes, proxies, clients) cannot take a port a node is about to listen on.
 pub fn free_port_base(count: u16) -> u16 {
-    for _ in 0..200 {
-        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = probe.local_addr().unwrap().port();
-        drop(probe);
-        if !(20_000..=60_000).contains(&base) {
-            continue;
-        }
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = if ephemeral_low > 12_000 + count { (10_000, ephemeral_low - count) } else { (20_000, 60_000) };
+    // A different sequence per process and call: tests run in parallel in many processes.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut state = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        ^ (u64::from(std::process::id()) << 32)
+        ^ CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..500 {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let r = state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let base = low + u16::try_from(r % u64::from(high - low)).unwrap();
         if (0..count).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
         }
@@ -73,6 +89,17 @@ pub struct Network {
 impl Network {
     /// Lays out a devnet of `validators` and starts every validator.
     pub fn start(validators: usize, block_time: &str) -> Self {
+        let mut net = Self::lay_out(validators, block_time);
+        for i in 0..validators {
+            net.start_validator(i);
+        }
+        net
+    }
+
+    /// Lays out a devnet of `validators` (keys, genesis with a funded faucet, one config per
+    /// validator) without starting anything, so a test can edit the configs first
+    /// ([`Self::edit_config`]) and then start the validators.
+    pub fn lay_out(validators: usize, block_time: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let base = free_port_base(3 * validators as u16 + 3 * validators as u16);
         let (p2p, api, grpc) = (base, base + validators as u16, base + 2 * validators as u16);
@@ -87,7 +114,7 @@ impl Network {
         assert!(out.status.success(), "devnet --init-only: {}", String::from_utf8_lossy(&out.stderr));
         let ports = (0..validators).map(|i| (grpc + i as u16, grpc + i as u16)).collect();
         let spare_base = base + 3 * validators as u16;
-        let mut net = Self {
+        Self {
             dir,
             validators,
             grpc_base: grpc,
@@ -96,11 +123,7 @@ impl Network {
             spare_base,
             children: (0..validators).map(|_| Vec::new()).collect(),
             env: Vec::new(),
-        };
-        for i in 0..validators {
-            net.start_validator(i);
         }
-        net
     }
 
     fn spawn(&self, i: usize, args: &[&str]) -> Child {
@@ -121,9 +144,65 @@ impl Network {
 
     /// Starts (or restarts) validator `i` (0-based) as one `coinjectured node` process.
     pub fn start_validator(&mut self, i: usize) {
-        let config = self.dir.path().join(format!("validator-{}.yaml", i + 1));
-        let child = self.spawn(i, &["node", "--config", config.to_str().unwrap()]);
+        self.start_validator_with(i, &[]);
+    }
+
+    /// Starts (or restarts) validator `i` as one `coinjectured node` process with extra
+    /// command-line arguments (e.g. the test-only `--test-only-equivocate`).
+    pub fn start_validator_with(&mut self, i: usize, extra_args: &[&str]) {
+        let config = self.config_path(i);
+        let mut args = vec!["node", "--config", config.to_str().unwrap()];
+        args.extend_from_slice(extra_args);
+        let child = self.spawn(i, &args);
         self.children[i] = vec![child];
+    }
+
+    /// Validator `i`'s consensus gRPC port (the internal port, or the split consensus service).
+    pub fn consensus_port(&self, i: usize) -> u16 {
+        self.ports[i].1
+    }
+
+    /// Validator `i`'s public API port (REST and PublicApi gRPC).
+    pub fn api_port(&self, i: usize) -> u16 {
+        self.api_base + i as u16
+    }
+
+    /// Validator `i`'s config file.
+    pub fn config_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("validator-{}.yaml", i + 1))
+    }
+
+    /// Rewrites validator `i`'s config (read on its next start).
+    pub fn edit_config(&self, i: usize, edit: impl FnOnce(String) -> String) {
+        let path = self.config_path(i);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
+    }
+
+    /// The process id of validator `i` (its first process when split), if it was started.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.children[i].first().map(Child::id)
+    }
+
+    /// Validator `i`'s exit status once its (first) process has exited on its own; `None` while
+    /// it runs or when it was never started.
+    pub fn exit_status(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        self.children[i].first_mut().and_then(|c| c.try_wait().unwrap())
+    }
+
+    /// Resident memory of validator `i`'s (first) process in KiB, from `/proc/<pid>/status`.
+    pub fn rss_kib(&self, i: usize) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid(i)?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Validator `i`'s public key (its validator identity).
+    pub fn validator_key(&self, i: usize) -> PublicKey {
+        let path = self.dir.path().join(format!("keys/validator-{}.key", i + 1));
+        let text = std::fs::read_to_string(path).unwrap();
+        let seed: [u8; 32] = hex::decode(&text.trim()[..64]).unwrap().try_into().unwrap();
+        Keypair::from_seed(&seed).public_key()
     }
 
     /// Runs validator `i` as four processes — `service ledger`, `service p2p-gateway`,
@@ -293,6 +372,88 @@ impl Network {
         let r = l.get_account(pb::LedgerGetAccountRequest { address: account.0.to_vec() }).await.unwrap().into_inner();
         r.account.map_or(0, |a| a.balance)
     }
+
+    /// An account's nonce (transactions applied from it) on validator `i`.
+    pub async fn nonce(&self, i: usize, account: &PublicKey) -> u64 {
+        let mut l = pb::ledger_client::LedgerClient::new(self.channel(i).await);
+        let r = l.get_account(pb::LedgerGetAccountRequest { address: account.0.to_vec() }).await.unwrap().into_inner();
+        r.account.map_or(0, |a| a.nonce)
+    }
+
+    /// Validator `i`'s connected p2p peers (None while it is down or split).
+    pub async fn peer_count(&self, i: usize) -> Option<u32> {
+        let url = format!("http://127.0.0.1:{}", self.ports[i].0);
+        let channel = Channel::from_shared(url).ok()?.connect().await.ok()?;
+        let mut c = pb::p2p_gateway_client::P2pGatewayClient::new(channel);
+        Some(c.get_network_info(pb::GetNetworkInfoRequest {}).await.ok()?.into_inner().connected_peers)
+    }
+
+    /// The finalized blocks at heights `from..=to` on validator `i` (one `GetBlockRange` stream
+    /// per 1,000 blocks).
+    pub async fn blocks(&self, i: usize, from: u64, to: u64) -> Vec<coinjecture_primitives::Block> {
+        let mut l = pb::ledger_client::LedgerClient::new(self.channel(i).await);
+        let mut out = Vec::new();
+        let mut next = from;
+        while next <= to {
+            let limit = u32::try_from((to - next + 1).min(1000)).unwrap();
+            let request = pb::GetBlockRangeRequest { from_height: next, limit };
+            let mut stream = l.get_block_range(request).await.unwrap().into_inner();
+            let before = out.len();
+            while let Some(r) = stream.message().await.unwrap() {
+                let block = coinjecture_primitives::Block::try_from(&r.block.unwrap()).unwrap();
+                assert_eq!(block.header.block_index, next, "validator {i} served heights out of order");
+                out.push(block);
+                next += 1;
+            }
+            assert!(out.len() > before, "validator {i} has no block at height {next} (asked up to {to})");
+        }
+        out
+    }
+
+    /// The hashes of the blocks at heights `from..=to` on validator `i`, recomputed from the
+    /// blocks it serves.
+    pub async fn block_hashes(&self, i: usize, from: u64, to: u64) -> Vec<[u8; 32]> {
+        self.blocks(i, from, to).await.iter().map(|b| b.hash().0).collect()
+    }
+
+    /// Asserts that the listed validators hold identical blocks at every height `1..=to`.
+    pub async fn assert_agree(&self, nodes: &[usize], to: u64) {
+        let reference = self.block_hashes(nodes[0], 1, to).await;
+        for &i in &nodes[1..] {
+            let hashes = self.block_hashes(i, 1, to).await;
+            if let Some(h) = (0..reference.len()).find(|&h| reference[h] != hashes[h]) {
+                panic!(
+                    "validators {} and {i} finalized different blocks at height {}: {} vs {}",
+                    nodes[0],
+                    h + 1,
+                    hex::encode(reference[h]),
+                    hex::encode(hashes[h])
+                );
+            }
+        }
+    }
+
+    /// The height of the last block validator `i` logged as committed (`New block produced` or
+    /// `Block accepted`, JSON log lines).
+    pub fn last_logged_height(&self, i: usize) -> Option<u64> {
+        self.log(i)
+            .lines()
+            .rev()
+            .filter(|l| l.contains("\"New block produced\"") || l.contains("\"Block accepted\""))
+            .find_map(|l| json_number(l, "block_number"))
+    }
+
+    /// The finalized height validator `i` reported in its latest `node started` log line.
+    pub fn logged_start_height(&self, i: usize) -> Option<u64> {
+        self.log(i).lines().rev().filter(|l| l.contains("\"node started\"")).find_map(|l| json_number(l, "height"))
+    }
+}
+
+/// The unsigned integer value of `"key":` in a JSON log line.
+fn json_number(line: &str, key: &str) -> Option<u64> {
+    let start = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = line[start..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 impl Drop for Network {
@@ -307,8 +468,14 @@ fn tail(s: &str) -> String {
     s.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
-/// A signed transfer on the devnet chain.
+/// A signed transfer on the devnet chain (fee 21,000: enough for amounts up to 210,000,000).
 pub fn transfer(from: &Keypair, to: PublicKey, amount: u64, nonce: u64) -> Transaction {
+    transfer_with_gas_price(from, to, amount, nonce, 1)
+}
+
+/// A signed transfer with a fee of 21,000 × `gas_price` (the ledger wants at least
+/// amount / 10,000).
+pub fn transfer_with_gas_price(from: &Keypair, to: PublicKey, amount: u64, nonce: u64, gas_price: u64) -> Transaction {
     let chain = ChainId::new("coinjecture-devnet").unwrap();
     let mut tx = Transaction {
         codec_version: 1,
@@ -318,7 +485,7 @@ pub fn transfer(from: &Keypair, to: PublicKey, amount: u64, nonce: u64) -> Trans
         amount,
         nonce,
         gas_limit: 21_000,
-        gas_price: 1,
+        gas_price,
         signature: Signature::ZERO,
         data: chain_tag(&chain),
         timestamp: 1_767_225_600,
