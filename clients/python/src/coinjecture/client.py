@@ -128,6 +128,131 @@ def block_to_proto(b: ref.Block) -> types_pb2.Block:
     return types_pb2.Block(header=header_to_proto(b.header), transactions=[transaction_to_proto(t) for t in b.transactions])
 
 
+def checked_block_from_proto(p: types_pb2.Block) -> ref.Block:
+    """Like :func:`block_from_proto`, but refuses (``ValueError`` naming the field) what the
+    canonical encoding cannot carry: wrong-length hashes and keys, out-of-range numbers. For
+    blocks received from the network."""
+    block = block_from_proto(p)
+    h = block.header
+    for name in ("parent_hash", "merkle_root", "miner_address", "commitment"):
+        if len(getattr(h, name)) != 32:
+            raise ValueError(f"block.header.{name}: expected 32 bytes, found {len(getattr(h, name))}")
+    try:
+        h.encode()
+    except ValueError as e:
+        raise ValueError(f"block.header: {e}") from None
+    for i, t in enumerate(block.transactions):
+        if len(t.from_) != 32 or len(t.to) != 32 or len(t.signature) != 64:
+            raise ValueError(f"block.transactions[{i}]: from/to must be 32 bytes and signature 64")
+        try:
+            t.encode()
+        except ValueError as e:
+            raise ValueError(f"block.transactions[{i}]: {e}") from None
+    return block
+
+
+_VOTE_TYPES = {types_pb2.VOTE_TYPE_PREVOTE: "prevote", types_pb2.VOTE_TYPE_PRECOMMIT: "precommit"}
+_VOTE_TYPE_NUMBERS = {v: k for k, v in _VOTE_TYPES.items()}
+
+
+def _exact(b: bytes, n: int, name: str) -> bytes:
+    if len(b) != n:
+        raise ValueError(f"{name}: expected {n} bytes, found {len(b)}")
+    return bytes(b)
+
+
+def vote_to_proto(v: ref.Vote) -> types_pb2.Vote:
+    return types_pb2.Vote(
+        chain_id=v.chain_id,
+        height=v.height,
+        round=v.round,
+        vote_type=_VOTE_TYPE_NUMBERS[v.vote_type],
+        block_hash=v.block_hash or b"",
+        validator=v.validator,
+        signature=v.signature,
+    )
+
+
+def vote_from_proto(p: types_pb2.Vote) -> ref.Vote:
+    """``ValueError`` naming the field for anything the Rust conversion refuses too."""
+    if p.vote_type not in _VOTE_TYPES:
+        raise ValueError(f"vote_type: must be PREVOTE or PRECOMMIT, found {p.vote_type}")
+    return ref.Vote(
+        chain_id=ref.validate_chain_id(p.chain_id),
+        height=p.height,
+        round=p.round,
+        vote_type=_VOTE_TYPES[p.vote_type],
+        block_hash=_exact(p.block_hash, 32, "block_hash") if p.block_hash else None,
+        validator=_exact(p.validator, 32, "validator"),
+        signature=_exact(p.signature, 64, "signature"),
+    )
+
+
+def proposal_to_proto(p: ref.Proposal) -> types_pb2.Proposal:
+    return types_pb2.Proposal(
+        chain_id=p.chain_id,
+        height=p.height,
+        round=p.round,
+        pol_round=-1 if p.pol_round is None else p.pol_round,
+        block=block_to_proto(p.block),
+        proposer=p.proposer,
+        timestamp_ms=p.timestamp_ms,
+        signature=p.signature,
+    )
+
+
+def proposal_from_proto(p: types_pb2.Proposal) -> ref.Proposal:
+    if p.pol_round < -1:
+        raise ValueError(f"pol_round: must be -1 or a round, found {p.pol_round}")
+    if not p.HasField("block"):
+        raise ValueError("block: required")
+    return ref.Proposal(
+        chain_id=ref.validate_chain_id(p.chain_id),
+        height=p.height,
+        round=p.round,
+        pol_round=None if p.pol_round == -1 else p.pol_round,
+        timestamp_ms=p.timestamp_ms,
+        block=checked_block_from_proto(p.block),
+        proposer=_exact(p.proposer, 32, "proposer"),
+        signature=_exact(p.signature, 64, "signature"),
+    )
+
+
+def certificate_to_proto(c: ref.CommitCertificate) -> types_pb2.CommitCertificate:
+    return types_pb2.CommitCertificate(
+        height=c.height,
+        round=c.round,
+        block_hash=c.block_hash,
+        signatures=[types_pb2.CommitSignature(validator=v, signature=s) for v, s in c.signatures],
+    )
+
+
+def certificate_from_proto(p: types_pb2.CommitCertificate) -> ref.CommitCertificate:
+    if len(p.signatures) > ref.MAX_VALIDATORS:
+        raise ValueError(f"commit_certificate.signatures: more than {ref.MAX_VALIDATORS}")
+    return ref.CommitCertificate(
+        height=p.height,
+        round=p.round,
+        block_hash=_exact(p.block_hash, 32, "commit_certificate.block_hash"),
+        signatures=[
+            (_exact(s.validator, 32, f"signatures[{i}].validator"), _exact(s.signature, 64, f"signatures[{i}].signature"))
+            for i, s in enumerate(p.signatures)
+        ],
+    )
+
+
+def finalized_block_to_proto(block: ref.Block, certificate: ref.CommitCertificate) -> types_pb2.Block:
+    p = block_to_proto(block)
+    p.commit_certificate.CopyFrom(certificate_to_proto(certificate))
+    return p
+
+
+def finalized_block_from_proto(p: types_pb2.Block) -> tuple[ref.Block, ref.CommitCertificate]:
+    if not p.HasField("commit_certificate"):
+        raise ValueError("commit_certificate: required")
+    return checked_block_from_proto(p), certificate_from_proto(p.commit_certificate)
+
+
 def problem_to_proto(p: ref.SubsetSumProblem) -> types_pb2.SubsetSumProblem:
     return types_pb2.SubsetSumProblem(
         tier=TIER_NUMBERS[p.tier], elements=list(p.elements), target=p.target, timestamp=p.timestamp

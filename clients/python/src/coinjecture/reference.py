@@ -686,8 +686,14 @@ class Proposal:
             + self.timestamp_ms.to_bytes(8, "big", signed=True)
         )
 
-    def signing_bytes(self) -> bytes:
-        return PROPOSAL_DOMAIN + self._common() + self.block.hash()
+    def signing_bytes(self, block_hash: bytes | None = None) -> bytes:
+        """``block_hash``: the block's hash when already known (e.g. computed by crypto-core)."""
+        return PROPOSAL_DOMAIN + self._common() + (self.block.hash() if block_hash is None else block_hash)
+
+    def sign(self, seed: bytes) -> "Proposal":
+        self.proposer = ed25519_public_key(seed)
+        self.signature = ed25519_sign(seed, self.signing_bytes())
+        return self
 
     def encode(self) -> bytes:
         block = self.block.encode()
