@@ -43,7 +43,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 CUTOVER = 10  # first height decided by validators 1, 2, 4
 FINAL = CUTOVER + 5  # run until every node has finalized this height
 DEADLINE_S = 80
-GENESIS_DELAY_MS = 6_000
+GENESIS_DELAY_MS = 4_000
 
 pytestmark = pytest.mark.skipif(not BIN, reason="COINJECTURED (path of the coinjectured binary) is not set")
 
@@ -84,19 +84,22 @@ class Processes:
             if p.poll() is not None:
                 raise AssertionError(f"{name} exited with {p.returncode}:\n{self.log(name)[-3000:]}")
 
-    def stop(self) -> dict[str, int | None]:
-        for p in self.children.values():
-            if p.poll() is None:
-                p.terminate()
+    def stop(self, first: tuple[str, ...] = ()) -> dict[str, int | None]:
+        """SIGTERM to `first` (waiting for them), then to the rest; the exit codes (None: killed)."""
         codes = {}
-        deadline = time.monotonic() + 15
-        for name, p in self.children.items():
-            try:
-                codes[name] = p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                codes[name] = None
+        for group in ([n for n in first if n in self.children], [n for n in self.children if n not in first]):
+            for name in group:
+                if self.children[name].poll() is None:
+                    self.children[name].terminate()
+            deadline = time.monotonic() + 15
+            for name in group:
+                p = self.children[name]
+                try:
+                    codes[name] = p.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+                    codes[name] = None
         return codes
 
 
@@ -142,12 +145,6 @@ def test_python_validator_with_two_rust_validators_then_cutover_to_all_rust(netw
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    # Genesis time a few seconds ahead, as chains launch at an announced genesis time: the first
-    # proposal waits for it, so every process is up and subscribed before gossip starts (gossip
-    # does not repeat what a late subscriber missed: republishing identical bytes is a no-op).
-    genesis = yaml.safe_load((d / "genesis.yaml").read_text())
-    genesis["timestamp_ms"] = int(time.time() * 1000) + GENESIS_DELAY_MS
-    (d / "genesis.yaml").write_text(yaml.safe_dump(genesis, sort_keys=False))
     seeds = [_key(d / "keys" / f"validator-{i}.key") for i in range(1, 5)]
     keys = [r.ed25519_public_key(s) for s in seeds]
     hexes = [k.hex() for k in keys]
@@ -173,21 +170,19 @@ def test_python_validator_with_two_rust_validators_then_cutover_to_all_rust(netw
     sp = str(split_path)
 
     procs.start("crypto-core", [BIN, "service", "crypto-core", "--listen", f"127.0.0.1:{crypto_core}"])
-    _wait_port(crypto_core, procs)
-    procs.start("v3-ledger", [BIN, "service", "ledger", "--config", sp, "--listen", f"127.0.0.1:{ledger}"])
     procs.start("v3-p2p", [BIN, "service", "p2p-gateway", "--config", sp, "--listen", f"127.0.0.1:{gateway}"])
-    procs.start(
-        "v3-python",
-        [
-            sys.executable,
-            "-m",
-            "coinjecture.validator",
-            "--config",
-            sp,
-            *os.environ.get("COINJECTURE_VALIDATOR_ARGS", "").split(),
-        ],
-        env={"PYTHONPATH": str(SRC)},
-    )
+    extra = os.environ.get("COINJECTURE_VALIDATOR_ARGS", "").split()  # e.g. --log-level debug
+    python = [sys.executable, "-m", "coinjecture.validator", "--config", sp, *extra]
+    procs.start("v3-python", python, env={"PYTHONPATH": str(SRC)})
+    # Gossip is not repeated (republishing identical bytes is a no-op), so a validator that
+    # subscribes after the first proposal misses that round's messages. As chains launch at an
+    # announced genesis time: once the Python validator is subscribed, the genesis time is set a
+    # few seconds ahead and the ledgers and Rust nodes start; the first proposal waits for it.
+    _wait_for_line(procs, "v3-python", "subscribed to the p2p-gateway")
+    genesis = yaml.safe_load((d / "genesis.yaml").read_text())
+    genesis["timestamp_ms"] = int(time.time() * 1000) + GENESIS_DELAY_MS
+    (d / "genesis.yaml").write_text(yaml.safe_dump(genesis, sort_keys=False))
+    procs.start("v3-ledger", [BIN, "service", "ledger", "--config", sp, "--listen", f"127.0.0.1:{ledger}"])
     procs.start("v3-api", [BIN, "service", "api", "--config", sp])
     for i in (1, 2, 4):
         procs.start(f"v{i}", [BIN, "node", "--config", str(d / f"validator-{i}.yaml")])
@@ -262,19 +257,18 @@ def test_python_validator_with_two_rust_validators_then_cutover_to_all_rust(netw
         b.block.header.block_index for b in python_blocks
     }, python_log[-3000:]  # fmt: skip
 
-    # SIGTERM: every process, the Python validator included, exits cleanly.
-    codes = procs.stop()
-    assert codes["v3-python"] == 0, python_log[-3000:]
+    # SIGTERM: the Python validator (stopped before the services it uses) exits cleanly.
+    codes = procs.stop(first=("v3-python",))
+    assert codes["v3-python"] == 0, procs.log("v3-python")[-3000:]
+    assert '"python validator stopped"' in procs.log("v3-python")
 
 
-def _wait_port(port: int, procs: Processes) -> None:
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+def _wait_for_line(procs: Processes, name: str, text: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in procs.log(name):
         procs.check_running()
+        assert time.monotonic() < deadline, f"{name} never logged {text!r}:\n{procs.log(name)[-3000:]}"
         time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}")
 
 
 def _logs(procs: Processes) -> str:

@@ -231,20 +231,35 @@ class ValidatorConfig:
 # ----------------------------------------------------------------------------------------------
 
 
+class ServiceFailed(RuntimeError):
+    """A service the validator depends on (ledger, p2p-gateway, crypto-core) failed, or the
+    signing state is unreadable: the validator stops rather than sign blindly."""
+
+
 class CryptoCoreCrypto:
-    """Header hashes and signature checks by a crypto-core service (Network B's shared core)."""
+    """Header hashes and signature checks by a crypto-core service (Network B's shared core).
+    Calls are synchronous (the engine is sans-I/O); a failed call stops the validator."""
 
     def __init__(self, address: str):
+        self.address = address
         self.client = conv.CryptoCoreClient(address, timeout=10.0)
 
+    def _call(self, name: str, f, *args):
+        try:
+            return f(*args)
+        except grpc.RpcError as e:
+            raise ServiceFailed(
+                f"crypto_core.endpoint {self.address}: {name}: {e.code().name}: {e.details()}"
+            ) from None
+
     def block_hash(self, block: ref.Block) -> bytes:
-        return self.client.hash_header(block.header)
+        return self._call("HashHeader", self.client.hash_header, block.header)
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
-        return self.client.ed25519_verify(public_key, message, signature)
+        return self._call("Ed25519Verify", self.client.ed25519_verify, public_key, message, signature)
 
     def verify_batch(self, items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
-        return self.client.ed25519_verify_batch(items)[1] if items else []
+        return self._call("Ed25519VerifyBatch", self.client.ed25519_verify_batch, items)[1] if items else []
 
 
 # ----------------------------------------------------------------------------------------------
@@ -354,10 +369,6 @@ class Tip:
     timestamp_ms: int
 
 
-class LedgerFailed(RuntimeError):
-    """The ledger failed; the validator stops rather than sign blindly."""
-
-
 _TOPIC_OF_KIND = {
     "proposal": p2p_pb2.TOPIC_PROPOSALS,
     "vote": p2p_pb2.TOPIC_VOTES,
@@ -395,6 +406,11 @@ def _channel(address: str) -> grpc.aio.Channel:
         options=[
             ("grpc.max_receive_message_length", conv.MAX_MESSAGE_BYTES + 64 * 1024),
             ("grpc.max_send_message_length", conv.MAX_MESSAGE_BYTES + 64 * 1024),
+            # The node's own services, usually starting beside us: retry connecting quickly
+            # (gRPC's default backoff grows to minutes).
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 1000),
         ],
     )
 
@@ -429,7 +445,7 @@ class Validator:
         try:
             return await getattr(self.ledger, name)(request, timeout=LEDGER_TIMEOUT_S)
         except grpc.aio.AioRpcError as e:
-            raise LedgerFailed(f"Ledger.{name}: {e.code().name}: {e.details()}") from None
+            raise ServiceFailed(f"Ledger.{name}: {e.code().name}: {e.details()}") from None
 
     async def ledger_tip(self) -> Tip:
         info = await self._ledger_call("GetChainInfo", ledger_pb2.GetChainInfoRequest())
@@ -461,12 +477,18 @@ class Validator:
                 "publishing a consensus message failed", extra={"fields": {"error": f"{e.code().name}: {e.details()}"}}
             )
 
-    async def subscribe_forever(self) -> None:
-        """Keeps a subscription open; resubscribes after the gateway restarts."""
+    async def subscribe_forever(self, subscribed: asyncio.Event) -> None:
+        """Keeps a subscription open; resubscribes after the gateway restarts. Sets `subscribed`
+        once the gateway has taken the first subscription (messages before it are not seen)."""
         topics = [p2p_pb2.TOPIC_TRANSACTIONS, p2p_pb2.TOPIC_PROPOSALS, p2p_pb2.TOPIC_VOTES, p2p_pb2.TOPIC_BLOCKS]
         while True:
             try:
-                call = self.gateway.Subscribe(p2p_pb2.SubscribeRequest(topics=topics, validate=False))
+                call = self.gateway.Subscribe(
+                    p2p_pb2.SubscribeRequest(topics=topics, validate=False), wait_for_ready=True
+                )
+                await call.wait_for_connection()
+                log.info("subscribed to the p2p-gateway", extra={"fields": {"p2p_gateway": self.config.p2p_gateway}})
+                subscribed.set()
                 async for m in call:
                     try:
                         message = consensus_pb2.ConsensusMessage.FromString(m.payload)
@@ -503,39 +525,50 @@ class Validator:
         for attempt in range(attempts):
             try:
                 return await self.ledger_tip()
-            except LedgerFailed as e:
+            except ServiceFailed as e:
                 if attempt + 1 == attempts:
-                    raise LedgerFailed(f"services.ledger: not reachable: {e}") from None
+                    raise ServiceFailed(f"services.ledger: not reachable: {e}") from None
                 await asyncio.sleep(0.5)
         raise AssertionError("unreachable")
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.tip = await self.wait_for_ledger()
-        sign_state = None
-        if self.config.sign_state_path.exists():
-            try:
-                sign_state = c.SignState.decode(self.config.sign_state_path.read_bytes())
-            except ValueError as e:
-                raise LedgerFailed(f"reading the signing state {self.config.sign_state_path}: {e}") from None
-        engine_config = c.EngineConfig.with_block_time(self.config.chain_id, self.config.block_time_ms)
-        self.engine = c.Engine(
-            engine_config,
-            self.config.schedule,
-            self.config.seed,
-            self.tip.height + 1,
-            self.tip.timestamp_ms,
-            sign_state,
-            self.crypto,
-        )
-        server = await self.serve() if self.listen else None
-        subscriber = asyncio.create_task(self.subscribe_forever())
-        log.info(
-            "python validator started",
-            extra={"fields": {"network": self.config.network_name, "validator": self.me.hex(), "height": self.engine.height,
-                              "consensus": self.listen or "", "hashing": type(self.crypto).__name__}},
-        )  # fmt: skip
-        get = None
+        """Runs until `stop` is set (after the input in progress is carried out)."""
+        # Subscribe first: gossip is not repeated, so what arrives before the subscription is lost.
+        subscribed = asyncio.Event()
+        subscriber = asyncio.create_task(self.subscribe_forever(subscribed))
+        server: grpc.aio.Server | None = None
+        get: asyncio.Future | None = None
         try:
+            try:
+                await asyncio.wait_for(subscribed.wait(), timeout=60)
+            except TimeoutError:
+                raise ServiceFailed(f"services.p2p_gateway: {self.config.p2p_gateway} not reachable") from None
+            self.tip = await self.wait_for_ledger()
+            sign_state = None
+            if self.config.sign_state_path.exists():
+                try:
+                    sign_state = c.SignState.decode(self.config.sign_state_path.read_bytes())
+                except ValueError as e:
+                    raise ServiceFailed(f"reading the signing state {self.config.sign_state_path}: {e}") from None
+            self.engine = c.Engine(
+                c.EngineConfig.with_block_time(self.config.chain_id, self.config.block_time_ms),
+                self.config.schedule,
+                self.config.seed,
+                self.tip.height + 1,
+                self.tip.timestamp_ms,
+                sign_state,
+                self.crypto,
+            )
+            if self.listen:
+                server = await self.serve()
+            fields = {
+                "network": self.config.network_name,
+                "validator": self.me.hex(),
+                "height": self.engine.height,
+                "consensus": self.listen or "",
+                "hashing": type(self.crypto).__name__,
+            }
+            log.info("python validator started", extra={"fields": fields})
             await self.input(c.Start())
             while not stop.is_set():
                 if get is None:
@@ -548,6 +581,7 @@ class Validator:
                     event, get = get.result(), None
                     await self.on_event(event)
                 await self.fire_due_timers()
+            log.info("python validator stopped", extra={"fields": {"height": self.tip.height}})
         finally:
             if get is not None:
                 get.cancel()
@@ -978,7 +1012,7 @@ def main(argv: list[str] | None = None) -> int:
         crypto = c.ReferenceCrypto()
     try:
         asyncio.run(_main(config, crypto, a.listen))
-    except LedgerFailed as e:
+    except ServiceFailed as e:
         log.error("consensus stopped", extra={"fields": {"error": str(e)}})
         return 1
     except OSError as e:
