@@ -245,6 +245,21 @@ def test_engine_drops_bad_messages_with_the_rust_reasons():
     assert drops(c.ProposalReceived(wrong)) == ["wrong_proposer"]
 
 
+def test_an_equivocating_vote_is_kept_as_evidence_in_canonical_order():
+    e = c.Engine(c.EngineConfig.with_block_time(CHAIN, 1000), _schedule((1, [0, 1, 2])), SEEDS[0], 1, GENESIS_MS, None)
+    e.handle(GENESIS_MS, c.Start())
+    votes = [r.Vote(CHAIN, 1, 0, "prevote", h).sign(SEEDS[2]) for h in (b"\x22" * 32, b"\x11" * 32)]
+    assert not [a for a in e.handle(GENESIS_MS + 1, c.VoteReceived(votes[0])) if isinstance(a, c.Evidence)]
+    [evidence] = [a for a in e.handle(GENESIS_MS + 2, c.VoteReceived(votes[1])) if isinstance(a, c.Evidence)]
+    assert [evidence.vote_a, evidence.vote_b] == sorted(votes, key=lambda v: v.encode())
+    assert r.duplicate_vote_evidence(evidence.vote_a, evidence.vote_b) == r.duplicate_vote_evidence(*votes)
+    # A third version from the same validator is not kept (bounded memory).
+    third = r.Vote(CHAIN, 1, 0, "prevote", None).sign(SEEDS[2])
+    assert [a.reason for a in e.handle(GENESIS_MS + 3, c.VoteReceived(third)) if isinstance(a, c.Dropped)] == [
+        "equivocation"
+    ]
+
+
 def test_conversions_refuse_malformed_messages_naming_the_field():
     vote = conv.vote_to_proto(r.Vote(CHAIN, 3, 1, "precommit", b"\x01" * 32).sign(SEEDS[0]))
     assert conv.vote_from_proto(vote) == r.Vote(CHAIN, 3, 1, "precommit", b"\x01" * 32).sign(SEEDS[0])

@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 from coinjecture import client as conv
+from coinjecture import consensus as c
 from coinjecture import reference as r
 from coinjecture.v1 import ledger_pb2, ledger_pb2_grpc
 
@@ -220,6 +221,18 @@ def test_python_validator_with_two_rust_validators_then_cutover_to_all_rust(netw
     for h in range(FINAL):
         hashes = {i: bytes(blocks[i][h].block_hash) for i in ledgers}
         assert len(set(hashes.values())) == 1, f"height {h + 1}: {hashes}"
+    # Each node's stored certificates prove finality under the schedule (checked in Python).
+    schedule = c.ValidatorSchedule(
+        [
+            (1, c.ValidatorSet(keys[:3], "byzantine")),
+            (CUTOVER, c.ValidatorSet([keys[0], keys[1], keys[3]], "byzantine")),
+        ]
+    )
+    for i in ledgers:
+        for h, b in enumerate(blocks[i], start=1):
+            cert = conv.certificate_from_proto(b.block.commit_certificate)
+            err = schedule.at(h).verify_certificate(c.ReferenceCrypto(), chain_id, h, bytes(b.block_hash), cert)
+            assert err is None, f"node {i}, height {h}: {err}"
     chain = blocks[3]
     for h, b in enumerate(chain, start=1):
         ours = conv.block_from_proto(b.block)

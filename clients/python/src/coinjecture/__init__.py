@@ -6,6 +6,9 @@
 - :mod:`coinjecture.client`: typed ``CryptoCoreClient`` and ``PublicApiClient`` over those stubs,
   with conversions between reference types and protobuf messages.
 - :mod:`coinjecture.shadow`: shadow mode (``python -m coinjecture.shadow --node host:port``).
+- :mod:`coinjecture.consensus`: the Tendermint engine (sans-I/O), a port of the Rust one.
+- :mod:`coinjecture.validator`: a Network B validator, the consensus service of a split node
+  (``python -m coinjecture.validator --config FILE``).
 """
 
 from . import reference

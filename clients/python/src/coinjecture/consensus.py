@@ -376,6 +376,8 @@ class BroadcastDecided:
 
 @dataclass
 class Evidence:
+    """Two conflicting votes of one validator, in canonical order (by encoding)."""
+
     vote_a: ref.Vote
     vote_b: ref.Vote
 
@@ -649,7 +651,8 @@ class Engine:
         elif added == "conflict":
             rs.senders.add(vote.validator)
             assert first is not None
-            out.append(Evidence(first, vote))
+            a, b = sorted((first, vote), key=lambda v: v.encode())  # canonical order, as in Rust
+            out.append(Evidence(a, b))
         else:
             out.append(Dropped("equivocation"))
 
