@@ -274,6 +274,10 @@ def test_python_validator_with_two_rust_validators_then_cutover_to_all_rust(netw
     codes = procs.stop(first=("v3-python",))
     assert codes["v3-python"] == 0, procs.log("v3-python")[-3000:]
     assert '"python validator stopped"' in procs.log("v3-python")
+    # Its signing state (beside the database, in the Rust format): the last thing it signed was
+    # for the height before the cutover (it precommitted that block); after it, nothing.
+    state = c.SignState.decode((d / "data" / "validator-3.sign_state").read_bytes())
+    assert state.height == CUTOVER - 1
 
 
 def _wait_for_line(procs: Processes, name: str, text: str, timeout_s: float = 60) -> None:
