@@ -127,9 +127,15 @@ fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -
         .unwrap_or(usize::MAX)
         .saturating_add(2)
         .max(5);
+    // Seen message ids are remembered just past the cache window (not gossipsub's 60 s): a
+    // message id is content, so a validator re-sending the same signed vote or proposal (which
+    // consensus does every quarter block time until the height is decided) reaches a peer that
+    // missed it, e.g. one that restarted, within seconds instead of after a minute.
+    let duplicate_window = heartbeat.saturating_mul(u32::try_from(history).unwrap_or(u32::MAX).saturating_add(2));
     let gossip_config = gossipsub::ConfigBuilder::default()
         .heartbeat_interval(heartbeat)
         .history_length(history)
+        .duplicate_cache_time(duplicate_window)
         .validation_mode(gossipsub::ValidationMode::Strict)
         .validate_messages()
         .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::new(&message_id_of(&m.data)))
