@@ -130,11 +130,13 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
-    /// Polls `expression` until it is truthy (up to 30 s); its last value.
+    /// Polls `expression` until it is truthy (up to 30 s); its last value. While the page is
+    /// still loading the expression may throw (an element not there yet): that counts as not yet.
     fn wait_for(&mut self, what: &str, expression: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let guarded = format!("(() => {{ try {{ return ({expression}); }} catch (e) {{ return null; }} }})()");
         loop {
-            let value = self.eval(expression);
+            let value = self.eval(&guarded);
             if !matches!(value, Value::Null | Value::Bool(false)) && value != json!("") {
                 return value;
             }
