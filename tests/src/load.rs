@@ -40,11 +40,6 @@ pub struct Sent {
     /// The API accepted it (directly, or answered DUPLICATE / NONCE_TOO_LOW for a resubmission).
     /// `false` only for a last transaction still unanswered when the load stopped.
     pub accepted: bool,
-    /// Which validator gave the answer, what it was ("accepted", "DUPLICATE", "NONCE_TOO_LOW")
-    /// and when (since the load started): what a failure report needs.
-    pub answered_by: usize,
-    pub answer: &'static str,
-    pub at: Duration,
 }
 
 /// One sender's record.
@@ -94,9 +89,13 @@ impl LoadReport {
                     if nonce >= accepted {
                         break;
                     }
-                    if Instant::now() >= deadline {
-                        panic!("{}", lost_report(net, i, s, nonce).await);
-                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "validator {i}: sender {} has {nonce} of its {accepted} accepted transactions final \
+                         (lost: nonces {nonce}..{accepted}); its log:\n{}",
+                        s.sender,
+                        crate::tail(&net.log(i))
+                    );
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -162,30 +161,6 @@ impl LoadReport {
     }
 }
 
-/// What a "transactions lost" failure says: the missing transactions, who accepted them and
-/// when, every validator's mempool, and the log tail of the validator that accepted the first.
-async fn lost_report(net: &Network, i: usize, s: &SenderReport, nonce: u64) -> String {
-    let missing: Vec<String> = s
-        .sent
-        .iter()
-        .filter(|t| t.accepted && t.nonce >= nonce)
-        .map(|t| format!("nonce {} {} by validator {} at {:.1}s", t.nonce, t.answer, t.answered_by, t.at.as_secs_f64()))
-        .collect();
-    let mut mempools = Vec::new();
-    for j in 0..net.validators {
-        let mut c = pb::consensus_client::ConsensusClient::new(net.consensus_channel(j).await);
-        let stats = c.get_mempool_stats(pb::GetMempoolStatsRequest {}).await.map(|r| r.into_inner().transaction_count);
-        mempools.push(stats.map_err(|e| e.message().to_string()));
-    }
-    let first = s.sent.iter().find(|t| t.nonce == nonce).map_or(i, |t| t.answered_by);
-    format!(
-        "validator {i}: sender {} has {nonce} of its accepted transactions final; missing: {missing:?}; \
-         mempool sizes {mempools:?}; log of validator {first}:\n{}",
-        s.sender,
-        crate::tail(&net.log(first))
-    )
-}
-
 /// A running load.
 #[derive(Debug)]
 pub struct Load {
@@ -238,7 +213,6 @@ impl Load {
             })
             .collect();
         let (stop, stop_rx) = watch::channel(false);
-        let started = Instant::now();
         let avoid = Arc::new(Mutex::new(HashSet::new()));
         let tasks = keys
             .into_iter()
@@ -252,7 +226,6 @@ impl Load {
                     avoid: avoid.clone(),
                     stop: stop_rx.clone(),
                     interval,
-                    started,
                 };
                 tokio::spawn(sender.run())
             })
@@ -296,11 +269,10 @@ struct Sender {
     avoid: Arc<Mutex<HashSet<usize>>>,
     stop: watch::Receiver<bool>,
     interval: Duration,
-    started: Instant,
 }
 
 enum Answer {
-    In(&'static str),
+    In,
     Retry,
     Refused(String),
 }
@@ -322,11 +294,10 @@ impl Sender {
             let tx: pb::Transaction = (&tx).into();
             let mut attempts = 0u32;
             let mut stopped_at = None;
-            let answered = loop {
+            let accepted = loop {
                 self.skip_avoided();
-                let node = self.node;
                 match self.submit(&tx).await {
-                    Answer::In(answer) => break Some((node, answer)),
+                    Answer::In => break true,
                     Answer::Refused(reason) => {
                         *report.refused.entry(reason).or_default() += 1;
                         return report;
@@ -343,15 +314,13 @@ impl Sender {
                 if *self.stop.borrow() {
                     let since = *stopped_at.get_or_insert_with(Instant::now);
                     if since.elapsed() > Duration::from_secs(30) {
-                        break None;
+                        break false;
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
-            let (answered_by, answer) = answered.unwrap_or((self.node, "none"));
-            let at = self.started.elapsed();
-            report.sent.push(Sent { hash, nonce, amount, accepted: answered.is_some(), answered_by, answer, at });
-            if answered.is_none() {
+            report.sent.push(Sent { hash, nonce, amount, accepted });
+            if !accepted {
                 break;
             }
             nonce += 1;
@@ -382,11 +351,10 @@ impl Sender {
             }
         };
         if result.accepted {
-            return Answer::In("accepted");
+            return Answer::In;
         }
         match result.reason() {
-            pb::TxRejectReason::Duplicate => Answer::In("DUPLICATE"),
-            pb::TxRejectReason::NonceTooLow => Answer::In("NONCE_TOO_LOW"),
+            pb::TxRejectReason::Duplicate | pb::TxRejectReason::NonceTooLow => Answer::In,
             pb::TxRejectReason::NonceTooHigh | pb::TxRejectReason::MempoolFull => Answer::Retry,
             other => Answer::Refused(format!("{other:?}: {}", result.message)),
         }
