@@ -363,7 +363,18 @@ impl Engine {
             Input::Start => {
                 if !self.started {
                     self.started = true;
-                    self.start_round(now, 0, &mut out);
+                    // Restarted mid-height: the messages of the round this validator last signed
+                    // in are gone (peers that restarted too never saw them, or forgot them), and
+                    // double-sign protection forbids signing anything else there. If every
+                    // validator is in that position, waiting in that round deadlocks the network
+                    // (each waits for votes nobody can send). Resume at the next round instead;
+                    // moving to a later round is always safe.
+                    let round = self
+                        .sign_state
+                        .as_ref()
+                        .filter(|s| s.height == self.height)
+                        .map_or(0, |s| s.round.saturating_add(1));
+                    self.start_round(now, round, &mut out);
                     self.schedule_rebroadcast(now, &mut out);
                 }
             }

@@ -264,3 +264,27 @@ fn bad_consensus_input_is_dropped_with_a_counted_reason_and_never_stalls() {
     // None of it moved the engine off height 1, round 0, and it still times out normally.
     assert_eq!((engine.height(), engine.round()), (1, 0));
 }
+
+#[test]
+fn the_whole_network_stopped_mid_round_and_restarted_resumes() {
+    // Every validator stops at the same moment — at many different moments of a round — and all
+    // restart a second later with their signing state but nothing else: the votes that were on
+    // the wire are gone. They must go on finalizing without an operator.
+    for offset_ms in (0..1_000).step_by(10) {
+        let mut sim = Sim::new(9, 3, QuorumMode::Crash, perfect_net());
+        let start = sim.now;
+        sim.run_until(start + 5 * SEC + offset_ms);
+        for i in 0..3 {
+            sim.schedule(sim.now, EventSpec::Crash(i));
+            sim.schedule(sim.now + SEC, EventSpec::Restart(i));
+        }
+        sim.run_until(sim.now + 2 * SEC);
+        let before = sim.heights();
+        sim.run_until(sim.now + 20 * SEC);
+        let after = sim.heights();
+        assert!(
+            after.iter().zip(&before).all(|(a, b)| *a >= b + 5),
+            "stopped {offset_ms} ms into second 5: stuck at {before:?} -> {after:?}"
+        );
+    }
+}
