@@ -461,6 +461,12 @@ impl Drop for Network {
         for i in 0..self.children.len() {
             self.kill(i);
         }
+        // COINJECTURE_E2E_KEEP=1 keeps the network's directory (configs, logs, databases) of a
+        // failed test for a look afterwards.
+        if std::thread::panicking() && std::env::var_os("COINJECTURE_E2E_KEEP").is_some() {
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+            eprintln!("COINJECTURE_E2E_KEEP: kept {}", dir.keep().display());
+        }
     }
 }
 

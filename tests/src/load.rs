@@ -40,6 +40,11 @@ pub struct Sent {
     /// The API accepted it (directly, or answered DUPLICATE / NONCE_TOO_LOW for a resubmission).
     /// `false` only for a last transaction still unanswered when the load stopped.
     pub accepted: bool,
+    /// Which validator gave the answer, what it was ("accepted", "DUPLICATE", "NONCE_TOO_LOW")
+    /// and when (since the load started): what a failure report needs.
+    pub answered_by: usize,
+    pub answer: &'static str,
+    pub at: Duration,
 }
 
 /// One sender's record.
@@ -89,13 +94,9 @@ impl LoadReport {
                     if nonce >= accepted {
                         break;
                     }
-                    assert!(
-                        Instant::now() < deadline,
-                        "validator {i}: sender {} has {nonce} of its {accepted} accepted transactions final \
-                         (lost: nonces {nonce}..{accepted}); its log:\n{}",
-                        s.sender,
-                        crate::tail(&net.log(i))
-                    );
+                    if Instant::now() >= deadline {
+                        panic!("{}", lost_report(net, i, s, nonce).await);
+                    }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -161,6 +162,30 @@ impl LoadReport {
     }
 }
 
+/// What a "transactions lost" failure says: the missing transactions, who accepted them and
+/// when, every validator's mempool, and the log tail of the validator that accepted the first.
+async fn lost_report(net: &Network, i: usize, s: &SenderReport, nonce: u64) -> String {
+    let missing: Vec<String> = s
+        .sent
+        .iter()
+        .filter(|t| t.accepted && t.nonce >= nonce)
+        .map(|t| format!("nonce {} {} by validator {} at {:.1}s", t.nonce, t.answer, t.answered_by, t.at.as_secs_f64()))
+        .collect();
+    let mut mempools = Vec::new();
+    for j in 0..net.validators {
+        let mut c = pb::consensus_client::ConsensusClient::new(net.consensus_channel(j).await);
+        let stats = c.get_mempool_stats(pb::GetMempoolStatsRequest {}).await.map(|r| r.into_inner().transaction_count);
+        mempools.push(stats.map_err(|e| e.message().to_string()));
+    }
+    let first = s.sent.iter().find(|t| t.nonce == nonce).map_or(i, |t| t.answered_by);
+    format!(
+        "validator {i}: sender {} has {nonce} of its accepted transactions final; missing: {missing:?}; \
+         mempool sizes {mempools:?}; log of validator {first}:\n{}",
+        s.sender,
+        crate::tail(&net.log(first))
+    )
+}
+
 /// A running load.
 #[derive(Debug)]
 pub struct Load {
@@ -213,6 +238,7 @@ impl Load {
             })
             .collect();
         let (stop, stop_rx) = watch::channel(false);
+        let started = Instant::now();
         let avoid = Arc::new(Mutex::new(HashSet::new()));
         let tasks = keys
             .into_iter()
@@ -226,6 +252,7 @@ impl Load {
                     avoid: avoid.clone(),
                     stop: stop_rx.clone(),
                     interval,
+                    started,
                 };
                 tokio::spawn(sender.run())
             })
@@ -269,10 +296,11 @@ struct Sender {
     avoid: Arc<Mutex<HashSet<usize>>>,
     stop: watch::Receiver<bool>,
     interval: Duration,
+    started: Instant,
 }
 
 enum Answer {
-    In,
+    In(&'static str),
     Retry,
     Refused(String),
 }
@@ -294,10 +322,11 @@ impl Sender {
             let tx: pb::Transaction = (&tx).into();
             let mut attempts = 0u32;
             let mut stopped_at = None;
-            let accepted = loop {
+            let answered = loop {
                 self.skip_avoided();
+                let node = self.node;
                 match self.submit(&tx).await {
-                    Answer::In => break true,
+                    Answer::In(answer) => break Some((node, answer)),
                     Answer::Refused(reason) => {
                         *report.refused.entry(reason).or_default() += 1;
                         return report;
@@ -314,13 +343,15 @@ impl Sender {
                 if *self.stop.borrow() {
                     let since = *stopped_at.get_or_insert_with(Instant::now);
                     if since.elapsed() > Duration::from_secs(30) {
-                        break false;
+                        break None;
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
-            report.sent.push(Sent { hash, nonce, amount, accepted });
-            if !accepted {
+            let (answered_by, answer) = answered.unwrap_or((self.node, "none"));
+            let at = self.started.elapsed();
+            report.sent.push(Sent { hash, nonce, amount, accepted: answered.is_some(), answered_by, answer, at });
+            if answered.is_none() {
                 break;
             }
             nonce += 1;
@@ -351,10 +382,11 @@ impl Sender {
             }
         };
         if result.accepted {
-            return Answer::In;
+            return Answer::In("accepted");
         }
         match result.reason() {
-            pb::TxRejectReason::Duplicate | pb::TxRejectReason::NonceTooLow => Answer::In,
+            pb::TxRejectReason::Duplicate => Answer::In("DUPLICATE"),
+            pb::TxRejectReason::NonceTooLow => Answer::In("NONCE_TOO_LOW"),
             pb::TxRejectReason::NonceTooHigh | pb::TxRejectReason::MempoolFull => Answer::Retry,
             other => Answer::Refused(format!("{other:?}: {}", result.message)),
         }
