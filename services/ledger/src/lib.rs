@@ -44,7 +44,8 @@
 //! WAL journal, `synchronous = FULL` (a committed block survives power loss, not just a crash),
 //! foreign keys on, a 10 s busy timeout, a 64 MiB page cache and in-memory temporary storage. At
 //! open a quick integrity check runs and the embedded migrations are applied. WAL checkpoints run
-//! in the background after each block (`wal_checkpoint(PASSIVE)`), not inside the commit.
+//! in the background after each block (`wal_checkpoint(PASSIVE)`), not inside the commit
+//! (`wal_autocheckpoint = 0`).
 //! Schema (see `migrations/0001_initial.sql` and `0002_tx_hash_eras.sql`):
 //!
 //! - `meta(key, value)`: `chain_id`, `genesis_hash`, `created_by`; the schema version is sqlx's

@@ -174,7 +174,15 @@ impl Store {
             .busy_timeout(BUSY_TIMEOUT)
             // Applying a block touches ~40,000 random index pages; SQLite's default 2 MiB page
             // cache would re-read most of them from the OS on every block.
-            .pragma("cache_size", format!("-{}", PAGE_CACHE_KIB));
+            .pragma("cache_size", format!("-{}", PAGE_CACHE_KIB))
+            // No automatic checkpoint inside COMMIT: with SQLite's default (1,000 pages) the
+            // committing connection copied the WAL into the database file and fsynced it before
+            // ApplyBlock returned, doubling the commit (about 110 -> 55 ms for a 10,000-transfer
+            // block). The ledger checkpoints in the background after each block instead
+            // (`checkpoint`). Durability is unchanged: a commit still fsyncs the WAL
+            // (synchronous = FULL), and a committed frame is durable whether or not it has
+            // been copied into the database file.
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
