@@ -1,7 +1,7 @@
 //! [`Ledger`]: the store, the crypto backend and the chain rules together. Every public method
 //! is what one Ledger RPC does, in Rust types.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -858,27 +858,38 @@ fn history_links(
     execution: &BlockExecution,
 ) -> Result<(Vec<(Option<i64>, Option<i64>)>, Vec<(PublicKey, AccountRow)>), LedgerError> {
     let first = position(height, 0)?;
-    let mut rows: BTreeMap<PublicKey, AccountRow> = BTreeMap::new();
-    let row_of = |address: &PublicKey| execution.loaded.get(address).copied().unwrap_or_default();
+    // One hash map, updated in place (a copy of the loaded rows, which hold every account the
+    // block touches; absent ones are zero), and a flag for the rows to write.
+    let mut rows: HashMap<PublicKey, (AccountRow, bool)> =
+        execution.loaded.iter().map(|(address, row)| (*address, (*row, false))).collect();
     let links = block
         .transactions
         .iter()
         .enumerate()
         .map(|(i, tx)| {
             let position = first + i as i64;
-            let sender_prev = rows.get(&tx.from).copied().unwrap_or_else(|| row_of(&tx.from)).last_tx;
-            let recipient_prev = rows.get(&tx.to).copied().unwrap_or_else(|| row_of(&tx.to)).last_tx;
+            let last_tx = |rows: &HashMap<PublicKey, (AccountRow, bool)>, address| {
+                rows.get(address).and_then(|(row, _)| row.last_tx)
+            };
+            let links = (last_tx(&rows, &tx.from), last_tx(&rows, &tx.to));
             for address in [tx.from, tx.to] {
-                rows.entry(address).or_insert_with(|| row_of(&address)).last_tx = Some(position);
+                let (row, written) = rows.entry(address).or_default();
+                row.last_tx = Some(position);
+                *written = true;
             }
-            (sender_prev, recipient_prev)
+            links
         })
         .collect();
     for (address, state) in &execution.changes {
-        rows.entry(*address).or_insert_with(|| row_of(address)).state = *state;
+        let (row, written) = rows.entry(*address).or_default();
+        row.state = *state;
+        *written = true;
     }
-    // Senders and recipients whose state did not change keep their loaded state (set above).
-    Ok((links, rows.into_iter().collect()))
+    // Senders and recipients whose state did not change keep their loaded state.
+    let mut written: Vec<(PublicKey, AccountRow)> =
+        rows.into_iter().filter(|(_, (_, written))| *written).map(|(address, (row, _))| (address, row)).collect();
+    written.sort_unstable_by_key(|(address, _)| *address);
+    Ok((links, written))
 }
 
 /// Every account a batch may read or write, sorted and unique.
