@@ -23,6 +23,7 @@ use tonic::Status;
 use tracing::Instrument as _;
 
 use crate::engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout};
+use crate::lock_state::LockState;
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::sign_state::SignState;
 use crate::validators::ValidatorSchedule;
@@ -199,7 +200,9 @@ pub struct DriverConfig {
     pub max_block_transactions: usize,
     /// Most encoded transaction bytes in a block.
     pub max_block_bytes: usize,
-    /// Where the signing state is kept (one small file, replaced atomically).
+    /// Where the signing state is kept (one small file, replaced atomically). The lock (the
+    /// block this validator precommitted at the current height, with its proof of lock) is
+    /// kept beside it, in [`lock_state_path`] of this path.
     pub sign_state_path: PathBuf,
     /// Short network label for logs and metrics (e.g. "A").
     pub network_label: String,
@@ -306,6 +309,12 @@ pub enum DriverError {
     SignStateRead { path: PathBuf, reason: String },
     #[error("writing the signing state {path}: {reason}")]
     SignStateWrite { path: PathBuf, reason: String },
+    #[error(
+        "reading the lock {path}: {reason} (it holds the block this validator precommitted; move it away only if the height it names is final everywhere)"
+    )]
+    LockStateRead { path: PathBuf, reason: String },
+    #[error("writing the lock {path}: {reason}")]
+    LockStateWrite { path: PathBuf, reason: String },
     #[error("the ledger failed: {0}")]
     Ledger(String),
 }
@@ -327,19 +336,50 @@ pub fn load_sign_state(path: &Path) -> Result<Option<SignState>, DriverError> {
 
 /// Writes the signing state durably: temp file, fsync, rename over, fsync the directory.
 pub fn store_sign_state(path: &Path, state: &SignState) -> Result<(), DriverError> {
-    use std::io::Write;
-    let err = |e: std::io::Error| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() };
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(&state.encode()).map_err(err)?;
-        f.sync_all().map_err(err)?;
+    write_durably(path, &state.encode())
+        .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
+}
+
+/// Where the lock is kept for a signing state at `sign_state_path`: the same name with the
+/// extension `lock_state` (e.g. `data/validator-1.lock_state`).
+pub fn lock_state_path(sign_state_path: &Path) -> PathBuf {
+    sign_state_path.with_extension("lock_state")
+}
+
+/// Loads the persisted lock (None when there is none).
+pub fn load_lock_state(path: &Path) -> Result<Option<LockState>, DriverError> {
+    match std::fs::read(path) {
+        Ok(bytes) => LockState::decode(&bytes)
+            .map(Some)
+            .map_err(|e| DriverError::LockStateRead { path: path.into(), reason: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DriverError::LockStateRead { path: path.into(), reason: e.to_string() }),
     }
-    std::fs::rename(&tmp, path).map_err(err)?;
+}
+
+/// Writes the lock durably (as the signing state).
+pub fn store_lock_state(path: &Path, lock: &LockState) -> Result<(), DriverError> {
+    write_durably(path, &lock.encode())
+        .map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
+}
+
+/// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
+/// either the old or the new bytes.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent()
         && let Ok(d) = std::fs::File::open(dir)
     {
-        d.sync_all().map_err(err)?;
+        d.sync_all()?;
     }
     Ok(())
 }
@@ -377,9 +417,17 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?;
     let sign_state = load_sign_state(&config.sign_state_path)?;
+    let lock_path = lock_state_path(&config.sign_state_path);
+    let lock = load_lock_state(&lock_path)?;
     let me = key.public_key();
-    let engine =
+    let mut engine =
         Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
+    if let Some(lock) = lock {
+        let (height, round, block_hash) = (lock.height, lock.round, lock.block.hash());
+        if engine.restore_lock(lock) {
+            tracing::info!(height, round, block = %block_hash.to_hex(), "resuming locked on a block");
+        }
+    }
     // The tip from the start, not zeros: the node logs and serves its status (height, hash)
     // before the driver task has handled its first input.
     let (status_tx, status_rx) = watch::channel(DriverStatus {
@@ -611,6 +659,11 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         use pb::consensus_message::Kind;
         match action {
             Action::PersistSignState(state) => store_sign_state(&self.config.sign_state_path, &state)?,
+            Action::PersistLock(lock) => {
+                let started = std::time::Instant::now();
+                store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
+                tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
+            }
             Action::Broadcast(Message::Proposal(p)) => {
                 let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
                 self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Proposal((&p).into())) }).instrument(span).await;
@@ -838,4 +891,21 @@ fn drop_name(reason: DropReason) -> &'static str {
 /// Default block limits: the chain's, and a byte budget well inside the 16 MiB message limit.
 pub fn default_block_limits() -> (usize, usize) {
     (10_000, limits::MAX_MESSAGE_BYTES / 2)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+    use super::*;
+
+    #[test]
+    fn a_missing_lock_is_none_and_a_damaged_one_stops_the_start_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = lock_state_path(&dir.path().join("validator-1.sign_state"));
+        assert_eq!(path, dir.path().join("validator-1.lock_state"));
+        assert!(load_lock_state(&path).unwrap().is_none());
+        std::fs::write(&path, b"\x01garbage").unwrap();
+        let err = load_lock_state(&path).unwrap_err().to_string();
+        assert!(err.contains("validator-1.lock_state") && err.contains("reading the lock"), "{err}");
+    }
 }

@@ -13,6 +13,7 @@ use coinjecture_crypto_core::signatures::{self, Keypair};
 use coinjecture_primitives::consensus::{Evidence, Proposal, Vote, VoteType};
 use coinjecture_primitives::{Block, BlockHeight, ChainId, CommitCertificate, Hash32, PublicKey, Round, Signature};
 
+use crate::lock_state::LockState;
 use crate::sign_state::{SignDecision, SignState, SignStep};
 use crate::validators::{ValidatorSchedule, ValidatorSet};
 
@@ -135,6 +136,10 @@ pub enum DropReason {
 pub enum Action {
     /// Make this the persisted signing state (durably) before anything that follows.
     PersistSignState(SignState),
+    /// Make this the persisted lock (durably) before anything that follows: the validator has
+    /// just locked on a block and is about to precommit it. Give it back with
+    /// [`Engine::restore_lock`] after a restart.
+    PersistLock(Box<LockState>),
     /// Send to all peers.
     Broadcast(Message),
     /// Deliver [`Input::Timeout`] at `at_ms` (engine time).
@@ -354,6 +359,45 @@ impl Engine {
     /// The last signed message (what the driver persists).
     pub fn sign_state(&self) -> Option<&SignState> {
         self.sign_state.as_ref()
+    }
+
+    /// Takes back the lock persisted with [`Action::PersistLock`] before a restart; call it before
+    /// [`Input::Start`]. A lock of another height (an older one, left behind by a height that was
+    /// decided) is ignored. The lock itself is always honoured, since it is this validator's own
+    /// commitment; the locked block becomes the one it re-proposes, and the prevotes that check
+    /// out (this height and round, that block, a validator's valid signature) are kept as the
+    /// proof of lock and relayed again. Returns whether the lock was taken.
+    pub fn restore_lock(&mut self, lock: LockState) -> bool {
+        let hash = lock.block.hash();
+        if self.started || lock.height != self.height || lock.block.header.block_index != self.height {
+            return false;
+        }
+        self.locked = Some((lock.round, hash));
+        self.valid = Some((lock.round, hash));
+        // It was valid on this parent before the restart (locking needs it), and the parent is
+        // the same: the height has not moved.
+        self.validity.insert(hash, true);
+        self.validation_requested.insert(hash);
+        self.blocks.insert(hash, lock.block);
+        let (chain, height, round) = (self.config.chain_id.clone(), self.height, lock.round);
+        for vote in lock.prevotes {
+            let fits = vote.chain_id == chain
+                && vote.height == height
+                && vote.round == round
+                && vote.vote_type == VoteType::Prevote
+                && vote.block_hash == Some(hash)
+                && self.set().contains(&vote.validator)
+                && signatures::verify(&vote.validator, &vote.signing_bytes(), &vote.signature);
+            if fits {
+                if vote.validator == self.me {
+                    self.own_messages.push(Message::Vote(vote.clone()));
+                }
+                let rs = self.round_state(round);
+                rs.senders.insert(vote.validator);
+                rs.prevotes.add(vote);
+            }
+        }
+        true
     }
 
     /// Feeds one input; returns the actions to carry out, in order.
@@ -870,6 +914,16 @@ impl Engine {
             self.round_state(round).prevote_quorum_seen = true;
             if step == Step::Prevote {
                 self.locked = Some((round, hash));
+                if self.is_validator()
+                    && let Some(block) = self.blocks.get(&hash).cloned()
+                {
+                    let prevotes = self
+                        .rounds
+                        .get(&round)
+                        .map(|rs| rs.prevotes.votes.values().filter(|v| v.block_hash == Some(hash)).cloned().collect())
+                        .unwrap_or_default();
+                    out.push(Action::PersistLock(Box::new(LockState { height, round, block, prevotes })));
+                }
                 self.vote(VoteType::Precommit, Some(hash), out);
                 self.step = Step::Precommit;
             }

@@ -23,7 +23,9 @@
 //! Safety: no two honest nodes commit different blocks at one height (within the quorum mode's
 //! fault model). Liveness: with a quorum up and connected, a block is committed within a bounded
 //! number of rounds. Double signing: [`SignState`] is persisted before any signed message leaves,
-//! and conflicting messages are refused, also after a restart.
+//! and conflicting messages are refused, also after a restart. Locks: [`LockState`] (the locked
+//! block and its proof of lock) is persisted before the precommit that follows it, so a
+//! restarted validator keeps honouring its lock.
 //!
 //! ## Shape
 //! [`Engine`] is sans-I/O: `handle(now, Input) -> Vec<Action>`. The simulator
@@ -32,6 +34,7 @@
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod engine;
+pub mod lock_state;
 pub mod mempool;
 #[cfg(feature = "driver")]
 pub mod service;
@@ -39,6 +42,7 @@ pub mod sign_state;
 pub mod validators;
 
 pub use engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout, TimeoutKind};
+pub use lock_state::LockState;
 pub use mempool::{Mempool, MempoolConfig, MempoolError};
 pub use sign_state::{SignDecision, SignState, SignStep};
 pub use validators::{QuorumMode, ValidatorError, ValidatorSchedule, ValidatorSet};

@@ -158,7 +158,14 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     let h0 = nodes[0].handle.clone();
     wait_for("progress without validator 2", 30, || h0.status().finalized_height >= at_crash + 5).await;
 
-    // It restarts from its database and signing state and catches up.
+    // It left its lock behind: the block it last precommitted, with the proof of lock.
+    let lock_path = driver::lock_state_path(&dir.path().join("node2.sign_state"));
+    let lock = driver::load_lock_state(&lock_path).unwrap().expect("validator 2 wrote no lock");
+    assert!(lock.height >= 1 && lock.height <= at_crash + 1, "lock at height {}", lock.height);
+    assert!(lock.prevotes.len() >= 2, "proof of lock: {} prevotes", lock.prevotes.len());
+    assert_eq!(lock.block.header.block_index, lock.height);
+
+    // It restarts from its database, signing state and lock, and catches up.
     drop(crashed.ledger);
     let restarted = start_node(2, dir.path(), &chain, &schedule, &bus).await;
     // From the start the handle reports the tip it loaded (not 0, as it did before the driver

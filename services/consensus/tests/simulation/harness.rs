@@ -1,12 +1,13 @@
 //! A deterministic network simulator for the consensus engine: N engines, virtual time, a seeded
 //! network that drops, delays, reorders, duplicates and partitions messages, validators that
-//! crash and restart with their persisted signing state, and validators that equivocate.
+//! crash and restart with their persisted signing state and lock, and validators that equivocate.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use coinjecture_consensus::{
-    Action, Engine, EngineConfig, Input, Message, QuorumMode, SignState, Timeout, ValidatorSchedule, ValidatorSet,
+    Action, Engine, EngineConfig, Input, LockState, Message, QuorumMode, SignState, Timeout, ValidatorSchedule,
+    ValidatorSet,
 };
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Evidence, Vote};
@@ -55,6 +56,8 @@ pub(crate) struct Node {
     pub(crate) chain: Vec<(Block, CommitCertificate)>,
     /// What the node persisted with `PersistSignState` (survives crashes).
     pub(crate) persisted_sign_state: Option<SignState>,
+    /// What the node persisted with `PersistLock` (survives crashes).
+    pub(crate) persisted_lock: Option<LockState>,
     /// Timer generation: bumped on crash so stale timers are ignored.
     pub(crate) epoch: u64,
     pub(crate) equivocates: bool,
@@ -136,6 +139,7 @@ impl Sim {
                 engine: None,
                 chain: Vec::new(),
                 persisted_sign_state: None,
+                persisted_lock: None,
                 epoch: 0,
                 equivocates: false,
                 group: 0,
@@ -173,7 +177,7 @@ impl Sim {
         let height = node.chain.len() as u64 + 1;
         let last_commit_ms =
             node.chain.last().map_or(self.now - self.block_time_ms as i64, |(b, _)| b.header.timestamp_ms());
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             self.config(),
             self.schedule.clone(),
             Keypair::from_seed(&node.key_seed),
@@ -181,6 +185,9 @@ impl Sim {
             last_commit_ms,
             node.persisted_sign_state.clone(),
         );
+        if let Some(lock) = node.persisted_lock.clone() {
+            engine.restore_lock(lock);
+        }
         self.nodes[i].engine = Some(engine);
         self.input(i, Input::Start);
     }
@@ -252,6 +259,7 @@ impl Sim {
     fn act(&mut self, i: usize, action: Action) {
         match action {
             Action::PersistSignState(s) => self.nodes[i].persisted_sign_state = Some(s),
+            Action::PersistLock(lock) => self.nodes[i].persisted_lock = Some(*lock),
             Action::Broadcast(message) => {
                 let own_key = Keypair::from_seed(&self.nodes[i].key_seed).public_key();
                 if let (true, Message::Vote(v)) = (self.nodes[i].equivocates, &message)

@@ -1,7 +1,8 @@
 //! Named scenarios: each proves one behaviour a validator operator relies on.
 
 use coinjecture_consensus::{
-    Action, Engine, EngineConfig, Input, Message, QuorumMode, SignState, SignStep, ValidatorSchedule, ValidatorSet,
+    Action, Engine, EngineConfig, Input, LockState, Message, QuorumMode, SignState, SignStep, ValidatorSchedule,
+    ValidatorSet,
 };
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Proposal, VoteType};
@@ -270,11 +271,16 @@ fn the_whole_network_stopped_mid_round_and_restarted_resumes() {
     // Every validator stops at the same moment — at many different moments of a round — and all
     // restart a second later with their signing state but nothing else: the votes that were on
     // the wire are gone. They must go on finalizing without an operator.
-    for offset_ms in (0..1_000).step_by(10) {
-        let mut sim = Sim::new(9, 3, QuorumMode::Crash, perfect_net());
+    // With the locks persisted, moments right after a lock and before its commit restart with
+    // every validator locked and nobody else holding the block: the locked proposer re-proposes
+    // it with its proof of lock. The simulator's oracle checks no height is decided twice.
+    let runs = (0..1_000).step_by(10).map(|t| (3, QuorumMode::Crash, t));
+    let runs = runs.chain((0..1_000).step_by(25).map(|t| (4, QuorumMode::Byzantine, t)));
+    for (n, mode, offset_ms) in runs {
+        let mut sim = Sim::new(9, n, mode, perfect_net());
         let start = sim.now;
         sim.run_until(start + 5 * SEC + offset_ms);
-        for i in 0..3 {
+        for i in 0..n {
             sim.schedule(sim.now, EventSpec::Crash(i));
             sim.schedule(sim.now + SEC, EventSpec::Restart(i));
         }
@@ -284,7 +290,173 @@ fn the_whole_network_stopped_mid_round_and_restarted_resumes() {
         let after = sim.heights();
         assert!(
             after.iter().zip(&before).all(|(a, b)| *a >= b + 5),
-            "stopped {offset_ms} ms into second 5: stuck at {before:?} -> {after:?}"
+            "{n} validators ({mode:?}) stopped {offset_ms} ms into second 5: stuck at {before:?} -> {after:?}"
         );
     }
+}
+
+/// Validator `me` of 4 (byzantine quorum 3) sees block B proposed at (1, 0), and prevotes for it
+/// from two others: it locks on B and precommits. Returns the engine's signing state and the
+/// lock it asked to persist (checked to come before the precommit leaves).
+fn lock_on_block(keys: &[Keypair], schedule: &ValidatorSchedule, me: usize, b: &Block) -> (SignState, LockState) {
+    use coinjecture_primitives::consensus::{Vote, vote_signing_bytes};
+    let set = schedule.at(1);
+    let p0 = keys.iter().position(|k| k.public_key() == set.proposer(1, 0)).unwrap();
+    let config = EngineConfig::with_block_time(chain(), 1000);
+    let mut engine = Engine::new(config, schedule.clone(), Keypair::from_seed(&[me as u8 + 1; 32]), 1, 0, None);
+    engine.handle(0, Input::Start);
+    let mut proposal = Proposal {
+        chain_id: chain(),
+        height: 1,
+        round: 0,
+        pol_round: None,
+        timestamp_ms: 1000,
+        block: b.clone(),
+        proposer: keys[p0].public_key(),
+        signature: Signature::ZERO,
+    };
+    proposal.signature = keys[p0].sign(&proposal.signing_bytes());
+    let mut actions = Vec::new();
+    if me != p0 {
+        engine.handle(1000, Input::Proposal(proposal));
+        engine.handle(1001, Input::BlockValidity { block_hash: b.hash(), valid: true });
+    }
+    for other in (0..keys.len()).filter(|i| *i != me).take(2) {
+        let bytes = vote_signing_bytes(&chain(), 1, 0, VoteType::Prevote, Some(&b.hash()));
+        let vote = Vote {
+            chain_id: chain(),
+            height: 1,
+            round: 0,
+            vote_type: VoteType::Prevote,
+            block_hash: Some(b.hash()),
+            validator: keys[other].public_key(),
+            signature: keys[other].sign(&bytes),
+        };
+        actions.extend(engine.handle(1002, Input::Vote(vote)));
+    }
+    assert_eq!(engine.locked(), Some((0, b.hash())), "did not lock: {actions:?}");
+    let lock_at = actions.iter().position(|a| matches!(a, Action::PersistLock(_))).expect("no PersistLock");
+    let precommit_at = actions
+        .iter()
+        .position(|a| matches!(a, Action::Broadcast(Message::Vote(v)) if v.vote_type == VoteType::Precommit))
+        .expect("no precommit");
+    assert!(lock_at < precommit_at, "the precommit left before the lock was persisted: {actions:?}");
+    let Some(Action::PersistLock(lock)) = actions.into_iter().nth(lock_at) else { unreachable!() };
+    assert_eq!((lock.height, lock.round, lock.block.hash()), (1, 0, b.hash()));
+    assert_eq!(lock.prevotes.len(), 3, "the proof of lock is the quorum of prevotes");
+    (engine.sign_state().cloned().unwrap(), *lock)
+}
+
+#[test]
+fn a_validator_restarted_after_locking_stays_locked() {
+    // The safety hole this closes: validator X precommitted B (and some validator may have
+    // committed it); X restarts, forgets its lock, and prevotes a fresh block B' in the next round.
+    // With a quorum of validators doing that, B' is decided at the same height: a fork.
+    let keys: Vec<Keypair> = (0u8..4).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
+    let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
+    let index = |k| keys.iter().position(|key| key.public_key() == k).unwrap();
+    let (p0, p1) = (index(set.proposer(1, 0)), index(set.proposer(1, 1)));
+    let me = (0..4).find(|i| *i != p0 && *i != p1).unwrap();
+    let schedule = ValidatorSchedule::fixed(set);
+    let b = block(1, &keys[p0], 0xb0);
+    let (sign_state, lock) = lock_on_block(&keys, &schedule, me, &b);
+
+    // After the restart the proposer of round 1 offers a fresh block B'.
+    let b2 = block(1, &keys[p1], 0xb2);
+    let mut fresh = Proposal {
+        chain_id: chain(),
+        height: 1,
+        round: 1,
+        pol_round: None,
+        timestamp_ms: 5000,
+        block: b2.clone(),
+        proposer: keys[p1].public_key(),
+        signature: Signature::ZERO,
+    };
+    fresh.signature = keys[p1].sign(&fresh.signing_bytes());
+    let prevote_in_round_1 = |restore: bool| {
+        let config = EngineConfig::with_block_time(chain(), 1000);
+        let mut engine = Engine::new(
+            config,
+            schedule.clone(),
+            Keypair::from_seed(&[me as u8 + 1; 32]),
+            1,
+            0,
+            Some(sign_state.clone()),
+        );
+        if restore {
+            assert!(engine.restore_lock(lock.clone()));
+        }
+        let mut actions = engine.handle(5000, Input::Start);
+        assert_eq!(engine.round(), 1, "resumes after the round it last signed in");
+        actions.extend(engine.handle(5001, Input::Proposal(fresh.clone())));
+        actions.extend(engine.handle(5002, Input::BlockValidity { block_hash: b2.hash(), valid: true }));
+        actions.iter().find_map(|a| match a {
+            Action::Broadcast(Message::Vote(v)) if v.round == 1 && v.vote_type == VoteType::Prevote => {
+                Some(v.block_hash)
+            }
+            _ => None,
+        })
+    };
+    assert_eq!(prevote_in_round_1(true), Some(None), "a locked validator prevotes nil for another block");
+    // Without the persisted lock the same validator would vote for B' (what this used to do).
+    assert_eq!(prevote_in_round_1(false), Some(Some(b2.hash())));
+}
+
+#[test]
+fn a_restarted_locked_proposer_re_proposes_its_block_with_the_proof_of_lock() {
+    // The whole network stopped right after locking: nobody else holds B any more, so the
+    // proposer of the resumed round must bring it back, with the prevotes that justify it.
+    let keys: Vec<Keypair> = (0u8..4).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
+    let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
+    let index = |k| keys.iter().position(|key| key.public_key() == k).unwrap();
+    let (p0, me) = (index(set.proposer(1, 0)), index(set.proposer(1, 1)));
+    let schedule = ValidatorSchedule::fixed(set);
+    let b = block(1, &keys[p0], 0xb0);
+    let (sign_state, lock) = lock_on_block(&keys, &schedule, me, &b);
+
+    let config = EngineConfig::with_block_time(chain(), 1000);
+    let mut engine =
+        Engine::new(config.clone(), schedule, Keypair::from_seed(&[me as u8 + 1; 32]), 1, 0, Some(sign_state));
+    assert!(engine.restore_lock(lock.clone()));
+    let actions = engine.handle(5000, Input::Start);
+    let reproposed = actions.iter().find_map(|a| match a {
+        Action::Broadcast(Message::Proposal(p)) => Some((p.round, p.pol_round, p.block.hash())),
+        _ => None,
+    });
+    assert_eq!(reproposed, Some((1, Some(0), b.hash())), "{actions:?}");
+    // The rebroadcast relays the proof of lock: the others' prevotes and its own.
+    let rebroadcast = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::ScheduleTimeout { timeout, .. }
+                if timeout.kind == coinjecture_consensus::TimeoutKind::Rebroadcast =>
+            {
+                Some(*timeout)
+            }
+            _ => None,
+        })
+        .unwrap();
+    let relayed = engine.handle(5000 + config.rebroadcast_ms as i64, Input::Timeout(rebroadcast));
+    let pol_votes = relayed
+        .iter()
+        .filter(|a| matches!(a, Action::Broadcast(Message::Vote(v)) if v.round == 0 && v.vote_type == VoteType::Prevote && v.block_hash == Some(b.hash())))
+        .count();
+    assert_eq!(pol_votes, 3, "{relayed:?}");
+
+    // A lock of another height is left alone.
+    let mut stale = lock;
+    stale.height = 7;
+    let fresh_engine = &mut Engine::new(
+        config,
+        ValidatorSchedule::fixed(
+            ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap(),
+        ),
+        Keypair::from_seed(&[me as u8 + 1; 32]),
+        1,
+        0,
+        None,
+    );
+    assert!(!fresh_engine.restore_lock(stale));
+    assert_eq!(fresh_engine.locked(), None);
 }
