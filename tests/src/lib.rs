@@ -101,7 +101,8 @@ impl Network {
     /// ([`Self::edit_config`]) and then start the validators.
     pub fn lay_out(validators: usize, block_time: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let base = free_port_base(3 * validators as u16 + 3 * validators as u16);
+        // Per validator: p2p, api, grpc; three for its split services; three for their /metrics.
+        let base = free_port_base(9 * validators as u16);
         let (p2p, api, grpc) = (base, base + validators as u16, base + 2 * validators as u16);
         let out = Command::new(binary())
             .args(["devnet", "--init-only", "--validators", &validators.to_string()])
@@ -218,13 +219,23 @@ impl Network {
         std::fs::write(&path, split).unwrap();
         let config = path.to_str().unwrap().to_string();
         let mut children = Vec::new();
-        for (service, port) in [("ledger", ledger), ("p2p-gateway", p2p), ("consensus", consensus)] {
+        for (k, (service, port)) in
+            [("ledger", ledger), ("p2p-gateway", p2p), ("consensus", consensus)].iter().enumerate()
+        {
             let listen = format!("127.0.0.1:{port}");
-            children.push(self.spawn(i, &["service", service, "--config", &config, "--listen", &listen]));
+            let metrics = format!("127.0.0.1:{}", self.split_metrics_port(i, k));
+            let args = ["service", service, "--config", &config, "--listen", &listen, "--metrics-listen", &metrics];
+            children.push(self.spawn(i, &args));
         }
         children.push(self.spawn(i, &["service", "api", "--config", &config]));
         self.children[i] = children;
         self.ports[i] = (ledger, consensus);
+    }
+
+    /// The `--metrics-listen` port of split validator `i`'s service `k` (0 ledger, 1 p2p-gateway,
+    /// 2 consensus).
+    pub fn split_metrics_port(&self, i: usize, k: usize) -> u16 {
+        self.spare_base + 3 * self.validators as u16 + 3 * i as u16 + k as u16
     }
 
     /// SIGKILLs validator `i` (all its processes).
@@ -333,24 +344,8 @@ impl Network {
     }
 
     fn rest(&self, i: usize, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.api_base + i as u16)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let body = json.unwrap_or_default();
-        let content = if json.is_some() {
-            format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())
-        } else {
-            String::new()
-        };
-        write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{content}Connection: close\r\n\r\n{body}")
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        (status, body)
+        http(self.api_base + i as u16, method, path, json)
     }
-
     /// The faucet key of the devnet.
     pub fn faucet(&self) -> Keypair {
         let text = std::fs::read_to_string(self.dir.path().join("keys/faucet.key")).unwrap();
@@ -498,4 +493,28 @@ pub fn transfer_with_gas_price(from: &Keypair, to: PublicKey, amount: u64, nonce
     };
     tx.signature = from.sign(&tx.signing_message());
     tx
+}
+
+/// A plain HTTP/1.1 GET of `path` on a local port: (status code, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    http(port, "GET", path, None)
+}
+
+/// A plain HTTP/1.1 request on a local port: (status code, body).
+fn http(port: u16, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = json.unwrap_or_default();
+    let content = if json.is_some() {
+        format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())
+    } else {
+        String::new()
+    };
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{content}Connection: close\r\n\r\n{body}").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
 }

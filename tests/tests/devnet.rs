@@ -100,6 +100,22 @@ async fn a_validator_split_into_four_service_processes_behaves_like_the_others()
     }
     let (code, body) = net.rest_get(2, "/v1/status");
     assert_eq!(code, 200, "{body}");
+
+    // Each service process serves its own /metrics (--metrics-listen): what it recorded itself.
+    let metrics = |k| {
+        let (code, body) = coinjecture_e2e::http_get(net.split_metrics_port(2, k), "/metrics");
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    let ledger = metrics(0);
+    assert!(ledger.contains("coinjecture_rpc_duration_seconds_count{service=\"coinjecture.v1.Ledger\""), "{ledger}");
+    let p2p = metrics(1);
+    assert!(p2p.contains("coinjecture_p2p_peers") && p2p.contains("coinjecture.v1.P2pGateway"), "{p2p}");
+    let consensus = metrics(2);
+    let line =
+        consensus.lines().find(|l| l.starts_with("coinjecture_block_height{")).unwrap_or_else(|| panic!("{consensus}"));
+    let reported: u64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+    assert!(reported >= height, "consensus /metrics says height {reported}, the chain is at {height}");
     println!("e2e split: validator 3 as 4 processes, {height} blocks agreed, {:.1}s", started.elapsed().as_secs_f64());
 }
 

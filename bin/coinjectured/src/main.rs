@@ -90,6 +90,10 @@ enum Command {
         /// Address to listen on for gRPC (the api listens on `api.port` instead).
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
+        /// Also serve `/metrics` (Prometheus text: the service's gRPC latencies and its own
+        /// metrics) over HTTP on this address. The api serves `/metrics` on `api.port` anyway.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
         /// The node's configuration (all services but crypto-core need it; the others' addresses
         /// are in its `services:` section).
         #[arg(long)]
@@ -243,19 +247,20 @@ async fn run(command: Command) -> eyre::Result<()> {
             }
         }
         Command::Shadow(args) => shadow::run(args, shutdown_signal()).await,
-        Command::Service { name: split::ServiceName::CryptoCore, listen, config: None } => {
+        Command::Service { name: split::ServiceName::CryptoCore, listen, metrics_listen, config: None } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .wrap_err_with(|| format!("cannot listen on {listen} (--listen)"))?;
+            let _metrics = split::serve_metrics(metrics_listen, split::new_registry()).await?;
             coinjecture_crypto_core::service::serve(listener, shutdown_signal())
                 .await
                 .wrap_err("crypto-core server failed")?;
             tracing::info!("crypto-core stopped");
             Ok(())
         }
-        Command::Service { name, listen, config: Some(config) } => {
+        Command::Service { name, listen, metrics_listen, config: Some(config) } => {
             let config = config::Config::load(&config)?;
-            split::run(name, &config, listen, shutdown_signal()).await?;
+            split::run(name, &config, listen, metrics_listen, shutdown_signal()).await?;
             tracing::info!(service = ?name, "stopped");
             Ok(())
         }

@@ -264,19 +264,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     )
     .with_peers(coinjecture_api::InProcess(peers_service))
     .with_tip_updates(consensus.watch());
-    let metrics_registry = registry.clone();
-    let metrics: coinjecture_api::MetricsFn = Arc::new(move || {
-        let mut text = String::new();
-        if let Ok(registry) = metrics_registry.lock() {
-            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-        }
-        text
-    });
-    let api_config = coinjecture_api::ApiConfig {
-        network_label: Some(config.network.name.clone()),
-        metrics: Some(metrics),
-        ..Default::default()
-    };
+    let api_config = api_config(config, registry.clone());
     tasks.push(tokio::spawn(async move {
         coinjecture_api::serve(api_config, backends, api_listener, std::future::pending())
             .await
@@ -292,6 +280,25 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     }
 
     Ok(RunningNode { ledger, consensus, p2p, tasks })
+}
+
+/// The api's settings: the network label, and `/metrics` serving `registry` in Prometheus text.
+pub(crate) fn api_config(
+    config: &Config,
+    registry: Arc<Mutex<prometheus_client::registry::Registry>>,
+) -> coinjecture_api::ApiConfig {
+    let metrics: coinjecture_api::MetricsFn = Arc::new(move || {
+        let mut text = String::new();
+        if let Ok(registry) = registry.lock() {
+            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        }
+        text
+    });
+    coinjecture_api::ApiConfig {
+        network_label: Some(config.network.name.clone()),
+        metrics: Some(metrics),
+        ..Default::default()
+    }
 }
 
 /// `coinjecture_block_height`, `coinjecture_validator_blocks_produced`,

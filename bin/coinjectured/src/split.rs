@@ -81,20 +81,66 @@ impl NetworkApi for RemoteGossip {
     }
 }
 
-/// Runs one service until `shutdown`.
+type Registry = Arc<Mutex<prometheus_client::registry::Registry>>;
+
+/// A registry holding the gRPC server latencies (`coinjecture_rpc_duration_seconds`), which
+/// every service records.
+pub(crate) fn new_registry() -> Registry {
+    let mut registry = prometheus_client::registry::Registry::default();
+    coinjecture_proto::server::register_metrics(&mut registry);
+    Arc::new(Mutex::new(registry))
+}
+
+/// Serves `GET /metrics` (Prometheus text of `registry`) on `addr`, when given
+/// (`--metrics-listen`), until the returned guard is dropped.
+pub(crate) async fn serve_metrics(addr: Option<SocketAddr>, registry: Registry) -> eyre::Result<Option<AbortOnDrop>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .wrap_err_with(|| format!("--metrics-listen: cannot listen on {addr}"))?;
+    let render = move || {
+        let mut text = String::new();
+        if let Ok(registry) = registry.lock() {
+            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        }
+        ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+    };
+    let app = axum::Router::new().route("/metrics", axum::routing::get(move || std::future::ready(render())));
+    tracing::info!(%addr, "serving /metrics");
+    Ok(Some(AbortOnDrop(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "the /metrics server stopped");
+        }
+    }))))
+}
+
+/// Aborts a background task when dropped.
+pub(crate) struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs one service until `shutdown`; with `metrics_listen`, serves its `/metrics` there too.
 pub(crate) async fn run(
     name: ServiceName,
     config: &Config,
     listen: SocketAddr,
+    metrics_listen: Option<SocketAddr>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> eyre::Result<()> {
     let bind = |addr: SocketAddr, key: &'static str| async move {
         tokio::net::TcpListener::bind(addr).await.wrap_err_with(|| format!("{key}: cannot listen on {addr}"))
     };
     let services = config.services.clone().unwrap_or_default();
+    let registry = new_registry();
     match name {
         ServiceName::CryptoCore => {
-            coinjecture_crypto_core::service::serve(bind(listen, "--listen").await?, shutdown).await?;
+            let listener = bind(listen, "--listen").await?;
+            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            coinjecture_crypto_core::service::serve(listener, shutdown).await?;
         }
         ServiceName::Ledger => {
             let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
@@ -106,6 +152,7 @@ pub(crate) async fn run(
                 Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?,
             );
             let listener = bind(listen, "--listen").await?;
+            let _metrics = serve_metrics(metrics_listen, registry).await?;
             coinjecture_ledger::service::serve(ledger.clone(), listener, shutdown).await?;
             ledger.close().await;
         }
@@ -113,12 +160,13 @@ pub(crate) async fn run(
             let key =
                 keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
             let source = LedgerBlockSource::from_channel(channel(services.ledger.as_ref(), "ledger")?);
-            let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
             let (handle, task) =
-                P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry))
+                P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry.clone()))
                     .await
                     .map_err(|e| eyre!("p2p: {e}"))?;
-            coinjecture_p2p_gateway::serve(handle.clone(), bind(listen, "--listen").await?, shutdown).await?;
+            let listener = bind(listen, "--listen").await?;
+            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            coinjecture_p2p_gateway::serve(handle.clone(), listener, shutdown).await?;
             handle.shutdown().await;
             let _ = task.await;
         }
@@ -195,6 +243,12 @@ pub(crate) async fn run(
             )
             .await
             .map_err(|e| eyre!("consensus: {e}"))?;
+            // The node's metrics (height, blocks produced, mempool, drops, block production),
+            // which register the gRPC latencies themselves.
+            let registry = Registry::default();
+            let mut metric_tasks = Vec::new();
+            node::register_node_metrics(&registry, &config.network.name, handle.watch(), &mut metric_tasks);
+            let _metrics = serve_metrics(metrics_listen, registry).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health
                 .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>(
@@ -231,18 +285,8 @@ pub(crate) async fn run(
                     .map_err(|e| eyre!("{e}"))?,
             );
             // /metrics of a lone api: its own gRPC latencies (coinjecture_rpc_duration_seconds).
-            let mut registry = prometheus_client::registry::Registry::default();
-            coinjecture_proto::server::register_metrics(&mut registry);
-            let metrics: coinjecture_api::MetricsFn = Arc::new(move || {
-                let mut text = String::new();
-                let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-                text
-            });
-            let api_config = coinjecture_api::ApiConfig {
-                network_label: Some(config.network.name.clone()),
-                metrics: Some(metrics),
-                ..Default::default()
-            };
+            let _metrics = serve_metrics(metrics_listen, registry.clone()).await?;
+            let api_config = node::api_config(config, registry);
             let addr: SocketAddr =
                 format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
             coinjecture_api::serve(api_config, backends, bind(addr, "api.port").await?, shutdown)

@@ -325,12 +325,17 @@ fn now_ms() -> i64 {
 
 /// Loads the persisted signing state (None when the validator never signed).
 pub fn load_sign_state(path: &Path) -> Result<Option<SignState>, DriverError> {
+    let err = |reason: String| DriverError::SignStateRead { path: path.into(), reason };
+    let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
+    bytes.map(|b| SignState::decode(&b)).transpose().map_err(|e| err(e.to_string()))
+}
+
+/// The file's bytes; None when it does not exist.
+fn read_if_present(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
-        Ok(bytes) => SignState::decode(&bytes)
-            .map(Some)
-            .map_err(|e| DriverError::SignStateRead { path: path.into(), reason: e.to_string() }),
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(DriverError::SignStateRead { path: path.into(), reason: e.to_string() }),
+        Err(e) => Err(e),
     }
 }
 
@@ -348,13 +353,9 @@ pub fn lock_state_path(sign_state_path: &Path) -> PathBuf {
 
 /// Loads the persisted lock (None when there is none).
 pub fn load_lock_state(path: &Path) -> Result<Option<LockState>, DriverError> {
-    match std::fs::read(path) {
-        Ok(bytes) => LockState::decode(&bytes)
-            .map(Some)
-            .map_err(|e| DriverError::LockStateRead { path: path.into(), reason: e.to_string() }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(DriverError::LockStateRead { path: path.into(), reason: e.to_string() }),
-    }
+    let err = |reason: String| DriverError::LockStateRead { path: path.into(), reason };
+    let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
+    bytes.map(|b| LockState::decode(&b)).transpose().map_err(|e| err(e.to_string()))
 }
 
 /// Writes the lock durably (as the signing state).
