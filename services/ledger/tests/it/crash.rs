@@ -19,17 +19,7 @@ const KILL_AFTER: u64 = 25;
 
 /// The deterministic chain both processes build: every account sends 1 unit per block.
 fn blocks() -> (TestChain, Vec<Block>) {
-    let mut chain = TestChain::new_unsigned("coinjecture-crash", ACCOUNTS, 1_000_000_000);
-    let genesis = chain.clone();
-    let blocks = (1..=BLOCKS)
-        .map(|h| {
-            let txs = (0..ACCOUNTS)
-                .map(|i| chain.next_transfer(i, chain.accounts[(i + 1 + h % (ACCOUNTS - 1)) % ACCOUNTS], 1))
-                .collect();
-            chain.push(txs)
-        })
-        .collect();
-    (genesis, blocks)
+    crate::ring_transfer_blocks("coinjecture-crash", ACCOUNTS, BLOCKS)
 }
 
 async fn apply_from_tip(ledger: &Ledger, blocks: &[Block], report: bool) {

@@ -22,17 +22,7 @@ const BEFORE_LIMIT: usize = 5;
 const HEADROOM_BYTES: u64 = 256 * 1024;
 
 fn blocks() -> (TestChain, Vec<Block>) {
-    let mut chain = TestChain::new_unsigned("coinjecture-disk-full", ACCOUNTS, 1_000_000_000);
-    let genesis = chain.clone();
-    let blocks = (1..=BLOCKS)
-        .map(|h| {
-            let txs = (0..ACCOUNTS)
-                .map(|i| chain.next_transfer(i, chain.accounts[(i + 1 + h % (ACCOUNTS - 1)) % ACCOUNTS], 1))
-                .collect();
-            chain.push(txs)
-        })
-        .collect();
-    (genesis, blocks)
+    crate::ring_transfer_blocks("coinjecture-disk-full", ACCOUNTS, BLOCKS)
 }
 
 async fn apply(ledger: &Ledger, block: &Block) -> Result<(), coinjecture_ledger::LedgerError> {

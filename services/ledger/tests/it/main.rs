@@ -20,6 +20,23 @@ pub async fn open_ledger(dir: &Path, chain: &TestChain) -> Arc<Ledger> {
     Arc::new(Ledger::open(dir.join("ledger.db"), chain.genesis.clone(), local_crypto()).await.unwrap())
 }
 
+/// A deterministic chain of `blocks` blocks on `chain_id`, each a transfer of 1 from every one of
+/// `accounts` unsigned accounts to another; returns the chain at genesis and the blocks. The
+/// crash and disk-full tests build it in the parent and in the child process alike.
+pub fn ring_transfer_blocks(chain_id: &str, accounts: usize, blocks: usize) -> (TestChain, Vec<Block>) {
+    let mut chain = TestChain::new_unsigned(chain_id, accounts, 1_000_000_000);
+    let genesis = chain.clone();
+    let blocks = (1..=blocks)
+        .map(|h| {
+            let txs = (0..accounts)
+                .map(|i| chain.next_transfer(i, chain.accounts[(i + 1 + h % (accounts - 1)) % accounts], 1))
+                .collect();
+            chain.push(txs)
+        })
+        .collect();
+    (genesis, blocks)
+}
+
 /// Applies `block` with its certificate, verifying signatures.
 pub async fn apply(ledger: &Ledger, block: &Block) {
     ledger.apply_block(block, &certificate(block)).await.unwrap();
