@@ -705,6 +705,20 @@ impl Engine {
             out.push(Action::Dropped(DropReason::NotAValidator));
             return;
         }
+        // Votes arrive many times (every validator re-sends its own until the height is decided,
+        // and gossip duplicates): an identical copy of a vote already counted, signature and
+        // all, was verified when it was counted, so it costs no second ed25519 check.
+        let seen = self.rounds.get(&vote.round).and_then(|rs| {
+            let set = match vote.vote_type {
+                VoteType::Prevote => &rs.prevotes,
+                VoteType::Precommit => &rs.precommits,
+            };
+            set.votes.get(&(vote.validator, vote.block_hash))
+        });
+        if seen == Some(&vote) {
+            out.push(Action::Dropped(DropReason::Duplicate));
+            return;
+        }
         if !signatures::verify(&vote.validator, &vote.signing_bytes(), &vote.signature) {
             out.push(Action::Dropped(DropReason::BadSignature));
             return;

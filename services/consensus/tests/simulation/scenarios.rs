@@ -247,7 +247,12 @@ fn bad_consensus_input_is_dropped_with_a_counted_reason_and_never_stalls() {
     );
     let vote = signed(&keys[2], 1, 0, chain());
     assert!(dropped(engine.handle(6, Input::Vote(vote.clone()))).is_empty());
+    // An identical copy is a duplicate (not verified again); a copy with a damaged signature is
+    // not identical, so it is still checked, and refused.
+    let mut damaged = vote.clone();
+    damaged.signature.0[5] ^= 1;
     assert_eq!(dropped(engine.handle(7, Input::Vote(vote))), vec![DropReason::Duplicate]);
+    assert_eq!(dropped(engine.handle(7, Input::Vote(damaged))), vec![DropReason::BadSignature]);
     // A proposal from the wrong proposer.
     let wrong = keys.iter().find(|k| k.public_key() != engine.validator_set().proposer(1, 0)).unwrap();
     let mut p = Proposal {
