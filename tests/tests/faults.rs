@@ -50,13 +50,20 @@ async fn wait_caught_up(net: &Network, i: usize, others: &[usize]) {
     net.wait_for_height(&[i], target, CATCH_UP).await;
 }
 
+/// Three validators producing blocks every `block_time`, a finality monitor, and `senders`
+/// funded senders submitting a transfer each every 100 ms.
+async fn three_validators_under_load(block_time: &str, senders: usize) -> (Network, FinalityMonitor, Load) {
+    let net = Network::start(3, block_time);
+    net.wait_for_height(&[0, 1, 2], 2, CATCH_UP).await;
+    let monitor = FinalityMonitor::start(&net);
+    let load = Load::start(&net, senders, Duration::from_millis(100)).await;
+    (net, monitor, load)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_keeps_finalizing_and_loses_no_accepted_transaction() {
     let started = Instant::now();
-    let mut net = Network::start(3, BLOCK_TIME);
-    net.wait_for_height(&[0, 1, 2], 2, CATCH_UP).await;
-    let monitor = FinalityMonitor::start(&net);
-    let load = Load::start(&net, 6, Duration::from_millis(100)).await;
+    let (mut net, monitor, load) = three_validators_under_load(BLOCK_TIME, 6).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Drain validator 3 for a moment, then SIGKILL it. (A transaction accepted in the last
@@ -180,10 +187,7 @@ const ROLLING_RESTART_MAX_STALL: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_load_never_stops_finality() {
     let started = Instant::now();
-    let mut net = Network::start(3, BLOCK_TIME);
-    net.wait_for_height(&[0, 1, 2], 2, CATCH_UP).await;
-    let monitor = FinalityMonitor::start(&net);
-    let load = Load::start(&net, 6, Duration::from_millis(100)).await;
+    let (mut net, monitor, load) = three_validators_under_load(BLOCK_TIME, 6).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     for i in 0..3 {
@@ -503,10 +507,7 @@ fn soak_duration() -> Duration {
 async fn soak() {
     let started = Instant::now();
     let duration = soak_duration();
-    let mut net = Network::start(3, "500ms");
-    net.wait_for_height(&[0, 1, 2], 2, CATCH_UP).await;
-    let monitor = FinalityMonitor::start(&net);
-    let load = Load::start(&net, 4, Duration::from_millis(100)).await;
+    let (mut net, monitor, load) = three_validators_under_load("500ms", 4).await;
     // Memory after a warm-up (caches, connections, mempool at steady state) vs at the end.
     let warm_up = (duration / 10).max(Duration::from_secs(10));
     tokio::time::sleep(warm_up).await;
