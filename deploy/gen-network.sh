@@ -47,20 +47,9 @@ done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if [[ -z $bin ]]; then
-  if command -v coinjectured >/dev/null; then
-    bin=$(command -v coinjectured)
-  else
-    image=${COINJECTURE_IMAGE:-coinjectured:dev}
-    engine=${CONTAINER_ENGINE:-$(command -v podman || command -v docker || true)}
-    [[ -n $engine ]] || { echo "gen-network.sh: no coinjectured binary (--bin) and no podman/docker" >&2; exit 1; }
-    # The image's binary runs on the host: static, or built here with its libraries.
-    id=$("$engine" create "$image")
-    "$engine" cp "$id:/usr/local/bin/coinjectured" "$tmp/coinjectured" >/dev/null
-    "$engine" rm -v "$id" >/dev/null
-    bin=$tmp/coinjectured
-  fi
-fi
+script=gen-network.sh
+# shellcheck source=deploy/lib/find-binary.sh
+source "$(dirname "$0")/lib/find-binary.sh"
 
 mkdir -p "$dir/keys"
 for k in faucet $(seq -f 'validator-%g' 1 "$validators"); do

@@ -47,19 +47,9 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if [[ -z $bin ]]; then
-  if command -v coinjectured >/dev/null; then
-    bin=$(command -v coinjectured)
-  else
-    image=${COINJECTURE_IMAGE:-coinjectured:dev}
-    engine=${CONTAINER_ENGINE:-$(command -v podman || command -v docker || true)}
-    [[ -n $engine ]] || { echo "gen-keys.sh: no coinjectured binary (--bin) and no podman/docker" >&2; exit 1; }
-    id=$("$engine" create "$image")
-    "$engine" cp "$id:/usr/local/bin/coinjectured" "$tmp/coinjectured" >/dev/null
-    "$engine" rm -v "$id" >/dev/null
-    bin=$tmp/coinjectured
-  fi
-fi
+script=gen-keys.sh
+# shellcheck source=deploy/lib/find-binary.sh
+source "$(dirname "$0")/../deploy/lib/find-binary.sh"
 
 chain_id=$(awk '/^network:/ {n = 1; next} /^[^ #]/ {n = 0} n && $1 == "id:" {print $2; exit}' "$overlay/validator.yaml")
 [[ -n $chain_id ]] || { echo "gen-keys.sh: no network.id in $overlay/validator.yaml" >&2; exit 1; }
