@@ -210,18 +210,22 @@ def test_the_signing_state_refuses_conflicts_and_reuses_identical_signatures():
 
 def test_a_restarted_engine_does_not_sign_a_conflicting_vote():
     schedule = _schedule((1, [0, 1, 2]))
-    # Validator 2 (not height 1's proposer) prevoted for some block at (1, 0) before a restart;
-    # after it, its proposal timeout would
-    # make it prevote nil at the same position: refused, nothing is broadcast.
+    # Validator 2 (not height 1's proposer) prevoted for some block at (1, 0) before a restart.
+    # It resumes at the round after (as the Rust engine: the messages of that round are gone and
+    # it may sign nothing else there), and a proposal of another block for (1, 0) or a round-0
+    # timeout makes it sign nothing at that position.
     vote = r.Vote(CHAIN, 1, 0, "prevote", b"\x11" * 32).sign(SEEDS[2])
     state = c.SignState.after(1, 0, c.SignStep.PREVOTE, vote.signing_bytes(), vote.signature)
     e = c.Engine(c.EngineConfig.with_block_time(CHAIN, 1000), schedule, SEEDS[2], 1, GENESIS_MS, state)
     actions = e.handle(GENESIS_MS, c.Start())
-    timeout = next(
-        a.timeout for a in actions if isinstance(a, c.ScheduleTimeout) and a.timeout.kind == c.TimeoutKind.PROPOSE
-    )
-    after = e.handle(GENESIS_MS + 5000, c.TimeoutFired(timeout))
-    assert not [a for a in after if isinstance(a, (c.Broadcast, c.PersistSignState))]
+    assert e.round == 1
+    header = r.BlockHeader(block_index=1, miner_address=KEYS[1], extra_data=r.PoaExtra(0, 0, bytes(32)).encode())
+    other = r.Proposal(CHAIN, 1, 0, None, GENESIS_MS, r.Block(header)).sign(SEEDS[1])
+    actions += e.handle(GENESIS_MS + 10, c.ProposalReceived(other))
+    actions += e.handle(GENESIS_MS + 20, c.BlockValidity(other.block.hash(), True))
+    actions += e.handle(GENESIS_MS + 5000, c.TimeoutFired(c.Timeout(1, 0, c.TimeoutKind.PROPOSE)))
+    signed = [a for a in actions if isinstance(a, c.Broadcast) or isinstance(a, c.PersistSignState)]
+    assert all((a.message if isinstance(a, c.Broadcast) else a.state).round >= 1 for a in signed), signed
 
 
 def test_engine_drops_bad_messages_with_the_rust_reasons():

@@ -278,6 +278,13 @@ def test_python_validator_with_two_rust_validators_then_cutover_to_all_rust(netw
     # for the height before the cutover (it precommitted that block); after it, nothing.
     state = c.SignState.decode((d / "data" / "validator-3.sign_state").read_bytes())
     assert state.height == CUTOVER - 1
+    # And its lock (the Rust lock file format): the block it precommitted there, with the proof
+    # of lock, the byzantine quorum's three prevotes for it.
+    lock = c.LockState.decode((d / "data" / "validator-3.lock_state").read_bytes())
+    assert lock.height == CUTOVER - 1 and lock.block.header.block_index == lock.height
+    assert len(lock.prevotes) >= 3, lock.prevotes
+    for p in lock.prevotes:
+        assert p.block_hash == lock.block.hash() and r.ed25519_verify_strict(p.validator, p.signing_bytes(), p.signature)
 
 
 def _wait_for_line(procs: Processes, name: str, text: str, timeout_s: float = 60) -> None:

@@ -11,7 +11,9 @@ quorum rule is the set's (:data:`QUORUM_MODES`: ``crash`` a majority, ``byzantin
 Like the Rust one, :class:`Engine` performs no I/O and reads no clock:
 ``handle(now_ms, input) -> list[action]``. The driver (:mod:`coinjecture.validator`) feeds it
 gossip, timer expiries and the ledger's answers, and carries out the actions **in order** (a
-:class:`PersistSignState` is durable before the :class:`Broadcast` after it).
+:class:`PersistSignState` is durable before the :class:`Broadcast` after it, and so is a
+:class:`PersistLock`: the lock, :class:`LockState`, the block precommitted with its proof of lock,
+in the Rust file format, given back after a restart with :meth:`Engine.restore_lock`).
 
 Messages are :class:`coinjecture.reference.Vote` / :class:`~coinjecture.reference.Proposal`, whose
 signing bytes are checked against ``golden/consensus.json``; hashing and signature checks go
@@ -219,6 +221,90 @@ class SignState:
 
 
 # ----------------------------------------------------------------------------------------------
+# The lock, persisted (services/consensus/src/lock_state.rs; same file format)
+# ----------------------------------------------------------------------------------------------
+
+LOCK_STATE_VERSION = 1
+# Prevotes kept with a lock, at most (a proof of lock needs a quorum of the validator set).
+MAX_LOCK_PREVOTES = 1024
+
+
+@dataclass
+class LockState:
+    """A validator's lock at one height: the block it precommitted, the round it locked in, and
+    the prevotes for the block in that round that made it lock (the proof of lock).
+
+    A lock held only in memory is gone after a restart: if one validator committed the block and
+    a quorum of the others restarted before seeing the commit, they could decide another block at
+    the same height. The engine therefore asks for it to be made durable (:class:`PersistLock`)
+    before the precommit that follows it leaves, and a restarted engine takes it back
+    (:meth:`Engine.restore_lock`). The block and the prevotes are kept, not just the hash, so that
+    after a whole-network stop the locked proposer can re-propose the block with its proof of lock.
+    """
+
+    height: int
+    round: int
+    block: ref.Block
+    prevotes: list[ref.Vote] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        """Version 1, height (u64), round (u32), the block's canonical encoding with its length
+        (u32), then the prevotes (count u16, each with its length u16). Big-endian."""
+        block = self.block.encode()
+        votes = self.prevotes[:MAX_LOCK_PREVOTES]
+        out = bytearray([LOCK_STATE_VERSION])
+        out += self.height.to_bytes(8, "big")
+        out += self.round.to_bytes(4, "big")
+        out += len(block).to_bytes(4, "big")
+        out += block
+        out += len(votes).to_bytes(2, "big")
+        for vote in votes:
+            encoded = vote.encode()
+            out += len(encoded).to_bytes(2, "big")
+            out += encoded
+        return bytes(out)
+
+    @classmethod
+    def decode(cls, b: bytes) -> "LockState":
+        """Strict inverse of :meth:`encode`; every ``ValueError`` names the field."""
+        b = bytes(b)
+        pos = 0
+
+        def take(n: int, what: str) -> bytes:
+            nonlocal pos
+            if pos + n > len(b):
+                raise ValueError(f"{what}: expected {n} bytes, found {len(b) - pos}")
+            pos += n
+            return b[pos - n : pos]
+
+        version = take(1, "lock state version")[0]
+        if version != LOCK_STATE_VERSION:
+            raise ValueError(f"lock state: unsupported version {version}")
+        height = int.from_bytes(take(8, "lock state height"), "big")
+        round_ = int.from_bytes(take(4, "lock state round"), "big")
+        block_len = int.from_bytes(take(4, "lock state block length"), "big")
+        block_bytes = take(block_len, "lock state block")
+        try:
+            block = ref.Block.decode(block_bytes)
+        except ValueError as e:
+            raise ValueError(f"lock state block: {e}") from None
+        count = int.from_bytes(take(2, "lock state prevote count"), "big")
+        if count > MAX_LOCK_PREVOTES:
+            raise ValueError(f"lock state prevotes: {count}, at most {MAX_LOCK_PREVOTES}")
+        prevotes = []
+        for i in range(count):
+            length = int.from_bytes(take(2, "lock state prevote length"), "big")
+            encoded = take(length, "lock state prevote")
+            try:
+                prevotes.append(ref.Vote.decode(encoded))
+            except ValueError as e:
+                raise ValueError(f"lock state prevote {i}: {e}") from None
+        if pos != len(b):
+            raise ValueError(f"lock state: {len(b) - pos} trailing bytes")
+        return cls(height, round_, block, prevotes)
+
+
+# ----------------------------------------------------------------------------------------------
 # Engine inputs and actions
 # ----------------------------------------------------------------------------------------------
 
@@ -334,6 +420,15 @@ class PersistSignState:
 
 
 @dataclass
+class PersistLock:
+    """Make this the persisted lock (durably) before anything that follows: the validator has just
+    locked on a block and is about to precommit it. Give it back with :meth:`Engine.restore_lock`
+    after a restart."""
+
+    lock: LockState
+
+
+@dataclass
 class Broadcast:
     message: ref.Proposal | ref.Vote
 
@@ -390,6 +485,7 @@ class Dropped:
 Input = Start | ProposalReceived | VoteReceived | TimeoutFired | BlockBuilt | BlockValidity | DecidedBlock
 Action = (
     PersistSignState
+    | PersistLock
     | Broadcast
     | ScheduleTimeout
     | BuildBlock
@@ -519,6 +615,43 @@ class Engine:
     def is_validator(self) -> bool:
         return self.validator_set().contains(self.me)
 
+    def restore_lock(self, lock: LockState) -> bool:
+        """Takes back the lock persisted with :class:`PersistLock` before a restart; call it before
+        :class:`Start`. A lock of another height (an older one, left behind by a height that was
+        decided) is ignored. The lock itself is always honoured, since it is this validator's own
+        commitment; the locked block becomes the one it re-proposes, and the prevotes that check
+        out (this height and round, that block, a validator's valid signature) are kept as the
+        proof of lock and relayed again. Returns whether the lock was taken."""
+        if self.started or lock.height != self.height or lock.block.header.block_index != self.height:
+            return False
+        block_hash = self.crypto.block_hash(lock.block)
+        self.locked = (lock.round, block_hash)
+        self.valid = (lock.round, block_hash)
+        # It was valid on this parent before the restart (locking needs it), and the parent is the
+        # same: the height has not moved.
+        self.validity[block_hash] = True
+        self.validation_requested.add(block_hash)
+        self.blocks[block_hash] = lock.block
+        candidates = [
+            v
+            for v in lock.prevotes
+            if v.chain_id == self.config.chain_id
+            and v.height == self.height
+            and v.round == lock.round
+            and v.vote_type == PREVOTE
+            and v.block_hash == block_hash
+            and self._set().contains(v.validator)
+        ]
+        verdicts = self.crypto.verify_batch([(v.validator, v.signing_bytes(), v.signature) for v in candidates])
+        for vote, ok in zip(candidates, verdicts):
+            if ok:
+                if vote.validator == self.me:
+                    self.own_messages.append(vote)
+                rs = self._round_state(lock.round)
+                rs.senders.add(vote.validator)
+                rs.prevotes.add(vote)
+        return True
+
     # -- the one entry point ---------------------------------------------------------------
 
     def handle(self, now: int, inp: Input) -> list[Action]:
@@ -527,7 +660,12 @@ class Engine:
         if isinstance(inp, Start):
             if not self.started:
                 self.started = True
-                self._start_round(now, 0, out)
+                # Restarted mid-height: the messages of the round this validator last signed in
+                # are gone, and double-sign protection forbids signing anything else there. If
+                # every validator is in that position, waiting in that round deadlocks the network.
+                # Resume at the next round instead; moving to a later round is always safe.
+                last = self.sign_state
+                self._start_round(now, last.round + 1 if last is not None and last.height == self.height else 0, out)
                 self._schedule_rebroadcast(now, out)
         elif isinstance(inp, ProposalReceived):
             self._on_proposal(now, inp.proposal, out)
@@ -896,6 +1034,12 @@ class Engine:
             rs.prevote_quorum_seen = True
             if step == Step.PREVOTE:
                 self.locked = (round_, polka)
+                if self.is_validator() and polka in self.blocks:
+                    # The proof of lock in the Rust order (by validator key).
+                    prevotes = sorted(
+                        (v for v in rs.prevotes.votes.values() if v.block_hash == polka), key=lambda v: v.validator
+                    )
+                    out.append(PersistLock(LockState(height, round_, self.blocks[polka], prevotes)))
                 self._vote(PRECOMMIT, polka, out)
                 self.step = Step.PRECOMMIT
             self.valid = (round_, polka)

@@ -28,6 +28,8 @@ MAX_TX_DATA = 1024 * 1024
 MAX_SUBSET_SUM_ELEMENTS = 32
 MAX_VALIDATORS = 1024
 MAX_CHAIN_ID = 64
+MAX_BLOCK_TRANSACTIONS = 50_000
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 def sha256(data: bytes) -> bytes:
@@ -123,6 +125,121 @@ def mp_map(entries: list[tuple[str, bytes]]) -> bytes:
     return mp_map_header(len(entries)) + b"".join(mp_str(k) + v for k, v in entries)
 
 
+class MsgpackReader:
+    """Strict reader of the canonical MessagePack above: only the encodings the encoder produces
+    (smallest forms, named-map keys in order) are accepted. Every error is a ``ValueError`` naming
+    the field."""
+
+    def __init__(self, b: bytes):
+        self.b = bytes(b)
+        self.pos = 0
+
+    def _take(self, n: int, what: str) -> bytes:
+        if self.pos + n > len(self.b):
+            raise ValueError(f"{what}: unexpected end of input at offset {self.pos}")
+        out = self.b[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def _canonical(self, start: int, expected: bytes, what: str) -> None:
+        if self.b[start : self.pos] != expected:
+            raise ValueError(f"{what}: not in its canonical (smallest) form at offset {start}")
+
+    def _container(self, fix: int, m16: int, m32: int, kind: str, what: str) -> int:
+        start = self.pos
+        marker = self._take(1, what)[0]
+        if marker & 0xF0 == fix:
+            n = marker & 0x0F
+        elif marker == m16:
+            n = int.from_bytes(self._take(2, what), "big")
+        elif marker == m32:
+            n = int.from_bytes(self._take(4, what), "big")
+        else:
+            raise ValueError(f"{what}: expected a {kind} at offset {start}, found marker 0x{marker:02x}")
+        self._canonical(start, _container_header(n, fix, m16, m32), what)
+        return n
+
+    def map_header(self, expected: int, what: str) -> None:
+        n = self._container(0x80, 0xDE, 0xDF, "map", what)
+        if n != expected:
+            raise ValueError(f"{what}: expected {expected} fields, found {n}")
+
+    def array_header(self, max_len: int, what: str) -> int:
+        n = self._container(0x90, 0xDC, 0xDD, "array", what)
+        if n > max_len:
+            raise ValueError(f"{what}: {n} elements, at most {max_len}")
+        return n
+
+    def str_(self, what: str) -> str:
+        start = self.pos
+        marker = self._take(1, what)[0]
+        if marker & 0xE0 == 0xA0:
+            n = marker & 0x1F
+        elif marker in (0xD9, 0xDA, 0xDB):
+            n = int.from_bytes(self._take({0xD9: 1, 0xDA: 2, 0xDB: 4}[marker], what), "big")
+        else:
+            raise ValueError(f"{what}: expected a string at offset {start}, found marker 0x{marker:02x}")
+        try:
+            s = self._take(n, what).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{what}: invalid UTF-8 at offset {start}") from None
+        self._canonical(start, mp_str(s), what)
+        return s
+
+    def key(self, expected: str) -> None:
+        found = self.str_(f"key {expected!r}")
+        if found != expected:
+            raise ValueError(f"expected key {expected!r}, found {found[:64]!r}")
+
+    def int_(self, what: str) -> int:
+        start = self.pos
+        marker = self._take(1, what)[0]
+        if marker < 0x80:
+            v = marker
+        elif marker >= 0xE0:
+            v = marker - 0x100
+        elif marker in (0xCC, 0xCD, 0xCE, 0xCF):
+            v = int.from_bytes(self._take(1 << (marker - 0xCC), what), "big")
+        elif marker in (0xD0, 0xD1, 0xD2, 0xD3):
+            v = int.from_bytes(self._take(1 << (marker - 0xD0), what), "big", signed=True)
+        else:
+            raise ValueError(f"{what}: expected an integer at offset {start}, found marker 0x{marker:02x}")
+        if v > I64_MAX and marker != 0xCF:
+            raise ValueError(f"{what}: out of range")
+        self._canonical(start, mp_uint(v) if v > I64_MAX else mp_int(v), what)
+        return v
+
+    def uint(self, max_value: int, what: str) -> int:
+        v = self.int_(what)
+        if not 0 <= v <= max_value:
+            raise ValueError(f"{what}: {v} out of range 0..={max_value}")
+        return v
+
+    def int64(self, what: str) -> int:
+        v = self.int_(what)
+        if v > I64_MAX:
+            raise ValueError(f"{what}: {v} is not an i64")
+        return v
+
+    def bin_fixed(self, n: int, what: str) -> bytes:
+        start = self.pos
+        marker = self._take(1, what)[0]
+        if marker != 0xC4:
+            raise ValueError(f"{what}: expected bin 8 at offset {start}, found marker 0x{marker:02x}")
+        length = self._take(1, what)[0]
+        if length != n:
+            raise ValueError(f"{what}: expected {n} bytes, found {length}")
+        return self._take(n, what)
+
+    def byte_array(self, max_len: int, what: str) -> bytes:
+        n = self.array_header(max_len, what)
+        return bytes(self.uint(U8_MAX, what) for _ in range(n))
+
+    def finish(self, what: str) -> None:
+        if self.pos != len(self.b):
+            raise ValueError(f"{what}: {len(self.b) - self.pos} trailing bytes")
+
+
 # --------------------------------------------------------------------------------------------
 # §3.3 Chain id
 # --------------------------------------------------------------------------------------------
@@ -178,6 +295,36 @@ class BlockHeader:
 
     def hash(self) -> bytes:
         return sha256(self.encode())
+
+    @classmethod
+    def read(cls, r: MsgpackReader) -> "BlockHeader":
+        """Strict inverse of :meth:`encode` (as the Rust ``BlockHeader::decode_from``)."""
+        r.map_header(10, "header")
+        r.key("codec_version")
+        codec_version = r.uint(U8_MAX, "codec_version")
+        if codec_version != CODEC_VERSION:
+            raise ValueError(f"header codec: unsupported version {codec_version}")
+        fields: dict = {"codec_version": codec_version}
+        for name, kind in [
+            ("block_index", "u64"),
+            ("timestamp", "i64"),
+            ("parent_hash", 32),
+            ("merkle_root", 32),
+            ("miner_address", 32),
+            ("commitment", 32),
+            ("difficulty_target", "u64"),
+            ("nonce", "u64"),
+        ]:
+            r.key(name)
+            if kind == "u64":
+                fields[name] = r.uint(U64_MAX, name)
+            elif kind == "i64":
+                fields[name] = r.int64(name)
+            else:
+                fields[name] = r.bin_fixed(kind, name)
+        r.key("extra_data")
+        fields["extra_data"] = r.byte_array(MAX_EXTRA_DATA, "extra_data")
+        return cls(**fields)
 
 
 @dataclass
@@ -295,6 +442,34 @@ class Transaction:
         self.signature = ed25519_sign(seed, self.signing_message())
         return self
 
+    @classmethod
+    def read(cls, r: MsgpackReader) -> "Transaction":
+        """Strict inverse of :meth:`encode` (as the Rust ``Transaction::decode_from``)."""
+        r.map_header(11, "transaction")
+        r.key("codec_version")
+        codec_version = r.uint(U8_MAX, "codec_version")
+        if codec_version != CODEC_VERSION:
+            raise ValueError(f"transaction codec: unsupported version {codec_version}")
+        r.key("tx_type")
+        tx_type = r.str_("tx_type")
+        if tx_type not in TX_TYPE_CODES:
+            raise ValueError(f"tx_type: unknown variant {tx_type[:64]!r}")
+        r.key("from")
+        from_ = r.bin_fixed(32, "from")
+        r.key("to")
+        to = r.bin_fixed(32, "to")
+        numbers = []
+        for name in ("amount", "nonce", "gas_limit", "gas_price"):
+            r.key(name)
+            numbers.append(r.uint(U64_MAX, name))
+        r.key("signature")
+        signature = r.bin_fixed(64, "signature")
+        r.key("data")
+        data = r.byte_array(MAX_TX_DATA, "data")
+        r.key("timestamp")
+        timestamp = r.int64("timestamp")
+        return cls(tx_type, from_, to, *numbers, signature, data, timestamp, codec_version)
+
     def check_stateless(self, chain_id: str) -> str | None:
         """The first stateless rule broken (§4.5), or None."""
         if self.codec_version != CODEC_VERSION:
@@ -339,6 +514,22 @@ class Block:
 
     def hash(self) -> bytes:
         return self.header.hash()
+
+    @classmethod
+    def decode(cls, b: bytes) -> "Block":
+        """Strict inverse of :meth:`encode` (as the Rust ``Block::decode``): only the canonical
+        encoding, at most 16 MiB and 50,000 transactions; ``ValueError`` naming the field."""
+        if len(b) > MAX_MESSAGE_BYTES:
+            raise ValueError(f"block: {len(b)} bytes, at most {MAX_MESSAGE_BYTES}")
+        r = MsgpackReader(b)
+        r.map_header(2, "block")
+        r.key("header")
+        header = BlockHeader.read(r)
+        r.key("transactions")
+        count = r.array_header(MAX_BLOCK_TRANSACTIONS, "transactions")
+        transactions = [Transaction.read(r) for _ in range(count)]
+        r.finish("block")
+        return cls(header, transactions)
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,6 +855,44 @@ class Vote:
             + self.validator
             + self.signature
         )
+
+    @classmethod
+    def decode(cls, b: bytes) -> "Vote":
+        """Strict inverse of :meth:`encode` (as the Rust ``Vote::decode``); ``ValueError`` naming
+        the field."""
+        b = bytes(b)
+        pos = 0
+
+        def take(n: int, what: str) -> bytes:
+            nonlocal pos
+            if pos + n > len(b):
+                raise ValueError(f"vote {what}: expected {n} bytes at offset {pos}, found {len(b) - pos}")
+            pos += n
+            return b[pos - n : pos]
+
+        version = take(1, "version")[0]
+        if version != CONSENSUS_FORMAT_VERSION:
+            raise ValueError(f"vote: unsupported version {version}")
+        chain_len = take(1, "chain id length")[0]
+        try:
+            chain_id = validate_chain_id(take(chain_len, "chain id").decode("ascii"))
+        except UnicodeDecodeError:
+            raise ValueError("vote chain id: not ASCII") from None
+        height = int.from_bytes(take(8, "height"), "big")
+        round_ = int.from_bytes(take(4, "round"), "big")
+        code = take(1, "vote type")[0]
+        types = {v: k for k, v in VOTE_TYPES.items()}
+        if code not in types:
+            raise ValueError(f"vote type: unknown code {code}")
+        flag = take(1, "block_hash flag")[0]
+        if flag not in (0, 1):
+            raise ValueError(f"vote block_hash: option flag {flag}, expected 0 or 1")
+        block_hash = take(32, "block_hash") if flag else None
+        validator = take(32, "validator")
+        signature = take(64, "signature")
+        if pos != len(b):
+            raise ValueError(f"vote: {len(b) - pos} trailing bytes")
+        return cls(chain_id, height, round_, types[code], block_hash, validator, signature)
 
 
 @dataclass

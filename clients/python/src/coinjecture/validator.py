@@ -12,6 +12,8 @@ consensus``. It reads the node's YAML config (the same file; the keys it uses ar
 - runs :class:`coinjecture.consensus.Engine`, the Python port of the Rust Tendermint engine,
   signing its proposals and votes in Python (ed25519) with the validator key and persisting the
   double-sign state (``<database.path>.sign_state``, the Rust file format) before anything leaves,
+  and the lock (``<database.path>.lock_state``, the Rust file format: the block it precommitted
+  with its proof of lock) before the precommit leaves; both are taken back at a restart,
 - builds proposals with the **ledger** (``ExecuteBlock`` draft for the Merkle root and state
   commitment), checks received proposals with ``ExecuteBlock``, and applies decided blocks with
   their commit certificates (``ApplyBlock``),
@@ -415,6 +417,58 @@ def _channel(address: str) -> grpc.aio.Channel:
     )
 
 
+def write_durably(path: Path, data: bytes) -> None:
+    """Temp file ``<path>.tmp``, fsync, rename over `path`, fsync the directory: after a crash the
+    file holds either the old or the new bytes (as the Rust driver's ``write_durably``)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def lock_state_path(sign_state_path: Path) -> Path:
+    """Where the lock is kept for a signing state at `sign_state_path`: the same name with the
+    extension ``lock_state`` (e.g. ``data/validator-1.lock_state``), as the Rust driver."""
+    return sign_state_path.with_suffix(".lock_state")
+
+
+def load_lock_state(path: Path) -> c.LockState | None:
+    """The persisted lock (None when there is none); an unreadable or undecodable file stops the
+    start, naming it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ServiceFailed(_lock_read_error(path, e.strerror or str(e))) from None
+    try:
+        return c.LockState.decode(data)
+    except ValueError as e:
+        raise ServiceFailed(_lock_read_error(path, str(e))) from None
+
+
+def _lock_read_error(path: Path, reason: str) -> str:
+    return (
+        f"reading the lock {path}: {reason} (it holds the block this validator precommitted; "
+        "move it away only if the height it names is final everywhere)"
+    )
+
+
+def store_lock_state(path: Path, lock: c.LockState) -> None:
+    """Writes the lock durably (as the signing state), before the precommit after it leaves."""
+    try:
+        write_durably(path, lock.encode())
+    except OSError as e:
+        raise ServiceFailed(f"writing the lock {path}: {e}") from None
+
+
 class Validator:
     """Runs the engine against the node's ledger and p2p-gateway; serves ``Consensus``."""
 
@@ -550,6 +604,7 @@ class Validator:
                     sign_state = c.SignState.decode(self.config.sign_state_path.read_bytes())
                 except ValueError as e:
                     raise ServiceFailed(f"reading the signing state {self.config.sign_state_path}: {e}") from None
+            lock = load_lock_state(lock_state_path(self.config.sign_state_path))
             self.engine = c.Engine(
                 c.EngineConfig.with_block_time(self.config.chain_id, self.config.block_time_ms),
                 self.config.schedule,
@@ -559,6 +614,9 @@ class Validator:
                 sign_state,
                 self.crypto,
             )
+            if lock is not None and self.engine.restore_lock(lock):
+                fields = {"height": lock.height, "round": lock.round, "block": self.engine.locked[1].hex()}
+                log.info("resuming locked on a block", extra={"fields": fields})
             if self.listen:
                 server = await self.serve()
             fields = {
@@ -657,10 +715,21 @@ class Validator:
                 queue.extend(await self.act(action))
 
     async def act(self, action: c.Action) -> list[c.Input]:
-        if log.isEnabledFor(logging.DEBUG) and not isinstance(action, (c.ScheduleTimeout, c.PersistSignState)):
+        if log.isEnabledFor(logging.DEBUG) and not isinstance(
+            action, (c.ScheduleTimeout, c.PersistSignState, c.PersistLock)
+        ):
             log.debug("action %s", _describe(action))
         if isinstance(action, c.PersistSignState):
             self.store_sign_state(action.state)
+        elif isinstance(action, c.PersistLock):
+            started = time.monotonic()
+            store_lock_state(lock_state_path(self.config.sign_state_path), action.lock)
+            log.debug(
+                "lock persisted h=%d r=%d in %.1f ms",
+                action.lock.height,
+                action.lock.round,
+                (time.monotonic() - started) * 1000,
+            )
         elif isinstance(action, c.Broadcast):
             m = action.message
             if isinstance(m, ref.Proposal):
@@ -708,19 +777,8 @@ class Validator:
         return []
 
     def store_sign_state(self, state: c.SignState) -> None:
-        """Durably: temp file, fsync, rename over, fsync the directory."""
-        path = self.config.sign_state_path
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            f.write(state.encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        """Durably (:func:`write_durably`)."""
+        write_durably(self.config.sign_state_path, state.encode())
 
     # -- blocks ----------------------------------------------------------------------------
 
