@@ -242,7 +242,16 @@ def test_engine_drops_bad_messages_with_the_rust_reasons():
     assert drops(c.VoteReceived(r.Vote("other-chain", 1, 0, "prevote", None).sign(SEEDS[1]))) == ["wrong_chain"]
     assert drops(c.VoteReceived(r.Vote(CHAIN, 1, 0, "prevote", None).sign(SEEDS[3]))) == ["not_a_validator"]
     assert drops(c.VoteReceived(vote)) == []
+    # An identical copy is a duplicate, dropped without a second signature check.
+    verify, checks = e.crypto.verify, []
+    e.crypto.verify = lambda *args: checks.append(args) or verify(*args)
     assert drops(c.VoteReceived(vote)) == ["duplicate"]
+    assert checks == []
+    # A copy with a damaged signature is not identical: it is verified, and refused.
+    damaged = bytearray(vote.signature)
+    damaged[5] ^= 1
+    copy = r.Vote(CHAIN, 1, 0, "prevote", None, vote.validator, bytes(damaged))
+    assert drops(c.VoteReceived(copy)) == ["bad_signature"]
     # Height 1, round 0's proposer is validators[1]; a proposal from validator 2 is refused.
     header = r.BlockHeader(block_index=1, miner_address=KEYS[2], extra_data=r.PoaExtra(0, 0, bytes(32)).encode())
     wrong = r.Proposal(CHAIN, 1, 0, None, GENESIS_MS, r.Block(header)).sign(SEEDS[2])

@@ -867,6 +867,14 @@ class Engine:
         if not self._set().contains(vote.validator):
             out.append(Dropped("not_a_validator"))
             return
+        # An identical copy of a vote already counted (signature and all) was verified when it was
+        # counted: validators re-send their votes until the height is decided, and gossip repeats.
+        rs = self.rounds.get(vote.round)
+        if rs is not None:
+            counted = (rs.prevotes if vote.vote_type == PREVOTE else rs.precommits).votes
+            if counted.get((vote.validator, vote.block_hash)) == vote:
+                out.append(Dropped("duplicate"))
+                return
         if not self.crypto.verify(vote.validator, vote.signing_bytes(), vote.signature):
             out.append(Dropped("bad_signature"))
             return
