@@ -368,18 +368,21 @@ impl Evidence {
     }
 }
 
-/// Fixed-width big-endian reader for the consensus encodings.
-struct BinReader<'a> {
+/// Fixed-width big-endian reader for the consensus encodings (and for other fixed-width files
+/// built on them, such as the consensus service's lock file). Errors name the byte offset.
+#[derive(Debug)]
+pub struct BinReader<'a> {
     input: &'a [u8],
     pos: usize,
 }
 
 impl<'a> BinReader<'a> {
-    fn new(input: &'a [u8]) -> Self {
+    pub fn new(input: &'a [u8]) -> Self {
         Self { input, pos: 0 }
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.input.len());
         let end = end.ok_or(DecodeError::UnexpectedEnd { offset: self.pos })?;
         let s = &self.input[self.pos..end];
@@ -387,22 +390,22 @@ impl<'a> BinReader<'a> {
         Ok(s)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.array::<1>()?[0])
     }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
+    pub fn u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array()?))
     }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
+    pub fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.array()?))
     }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
     fn i64(&mut self) -> Result<i64, DecodeError> {
@@ -441,7 +444,8 @@ impl<'a> BinReader<'a> {
         Ok(if self.flag("pol_round")? { Some(self.u32()?) } else { None })
     }
 
-    fn finish(&self) -> Result<(), DecodeError> {
+    /// `Ok` when every byte was read.
+    pub fn finish(&self) -> Result<(), DecodeError> {
         match self.input.len() - self.pos {
             0 => Ok(()),
             count => Err(DecodeError::TrailingBytes { count }),

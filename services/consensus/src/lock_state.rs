@@ -16,7 +16,7 @@
 //! [`Action::PersistLock`]: crate::Action::PersistLock
 //! [`Engine::restore_lock`]: crate::Engine::restore_lock
 
-use coinjecture_primitives::consensus::Vote;
+use coinjecture_primitives::consensus::{BinReader, Vote};
 use coinjecture_primitives::{Block, BlockHeight, DecodeError, Round};
 
 /// Format version of the lock file.
@@ -59,53 +59,28 @@ impl LockState {
         out
     }
 
-    /// Strict inverse of [`Self::encode`]; every error names the field.
+    /// Strict inverse of [`Self::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader { bytes, offset: 0 };
-        let version = r.take(1, "lock state version")?[0];
+        let mut r = BinReader::new(bytes);
+        let version = r.u8()?;
         if version != LOCK_STATE_VERSION {
             return Err(DecodeError::UnsupportedVersion { what: "lock state", version });
         }
-        let height = u64::from_be_bytes(r.array("lock state height")?);
-        let round = u32::from_be_bytes(r.array("lock state round")?);
-        let block_len = u32::from_be_bytes(r.array("lock state block length")?) as usize;
-        let block = Block::decode(r.take(block_len, "lock state block")?)?;
-        let count = usize::from(u16::from_be_bytes(r.array("lock state prevote count")?));
+        let height = r.u64()?;
+        let round = r.u32()?;
+        let block_len = r.u32()? as usize;
+        let block = Block::decode(r.take(block_len)?)?;
+        let count = usize::from(r.u16()?);
         if count > MAX_LOCK_PREVOTES {
             return Err(DecodeError::TooLong { field: "lock state prevotes", len: count, max: MAX_LOCK_PREVOTES });
         }
         let mut prevotes = Vec::with_capacity(count);
         for _ in 0..count {
-            let len = usize::from(u16::from_be_bytes(r.array("lock state prevote length")?));
-            prevotes.push(Vote::decode(r.take(len, "lock state prevote")?)?);
+            let len = usize::from(r.u16()?);
+            prevotes.push(Vote::decode(r.take(len)?)?);
         }
-        if r.offset != bytes.len() {
-            return Err(DecodeError::TrailingBytes { count: bytes.len() - r.offset });
-        }
+        r.finish()?;
         Ok(Self { height, round, block, prevotes })
-    }
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    offset: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
-        let end = self.offset.checked_add(n).filter(|e| *e <= self.bytes.len());
-        let Some(end) = end else {
-            return Err(DecodeError::WrongLength { field, expected: n, found: self.bytes.len() - self.offset });
-        };
-        let slice = &self.bytes[self.offset..end];
-        self.offset = end;
-        Ok(slice)
-    }
-
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N, field)?);
-        Ok(out)
     }
 }
 
