@@ -267,40 +267,30 @@ class LockState:
     @classmethod
     def decode(cls, b: bytes) -> "LockState":
         """Strict inverse of :meth:`encode`; every ``ValueError`` names the field."""
-        b = bytes(b)
-        pos = 0
-
-        def take(n: int, what: str) -> bytes:
-            nonlocal pos
-            if pos + n > len(b):
-                raise ValueError(f"{what}: expected {n} bytes, found {len(b) - pos}")
-            pos += n
-            return b[pos - n : pos]
-
-        version = take(1, "lock state version")[0]
+        r = ref.BinReader(b)
+        version = r.take(1, "lock state version")[0]
         if version != LOCK_STATE_VERSION:
             raise ValueError(f"lock state: unsupported version {version}")
-        height = int.from_bytes(take(8, "lock state height"), "big")
-        round_ = int.from_bytes(take(4, "lock state round"), "big")
-        block_len = int.from_bytes(take(4, "lock state block length"), "big")
-        block_bytes = take(block_len, "lock state block")
+        height = r.uint(8, "lock state height")
+        round_ = r.uint(4, "lock state round")
+        block_len = r.uint(4, "lock state block length")
+        block_bytes = r.take(block_len, "lock state block")
         try:
             block = ref.Block.decode(block_bytes)
         except ValueError as e:
             raise ValueError(f"lock state block: {e}") from None
-        count = int.from_bytes(take(2, "lock state prevote count"), "big")
+        count = r.uint(2, "lock state prevote count")
         if count > MAX_LOCK_PREVOTES:
             raise ValueError(f"lock state prevotes: {count}, at most {MAX_LOCK_PREVOTES}")
         prevotes = []
         for i in range(count):
-            length = int.from_bytes(take(2, "lock state prevote length"), "big")
-            encoded = take(length, "lock state prevote")
+            length = r.uint(2, "lock state prevote length")
+            encoded = r.take(length, "lock state prevote")
             try:
                 prevotes.append(ref.Vote.decode(encoded))
             except ValueError as e:
                 raise ValueError(f"lock state prevote {i}: {e}") from None
-        if pos != len(b):
-            raise ValueError(f"lock state: {len(b) - pos} trailing bytes")
+        r.finish("lock state")
         return cls(height, round_, block, prevotes)
 
 

@@ -125,6 +125,29 @@ def mp_map(entries: list[tuple[str, bytes]]) -> bytes:
     return mp_map_header(len(entries)) + b"".join(mp_str(k) + v for k, v in entries)
 
 
+class BinReader:
+    """Fixed-width big-endian reader (the Rust ``BinReader`` of the consensus encodings). Errors
+    start with ``prefix`` and name the field and the byte offset."""
+
+    def __init__(self, b: bytes, prefix: str = "") -> None:
+        self.b, self.pos, self.prefix = bytes(b), 0, prefix
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > len(self.b):
+            raise ValueError(
+                f"{self.prefix}{what}: expected {n} bytes at offset {self.pos}, found {len(self.b) - self.pos}"
+            )
+        self.pos += n
+        return self.b[self.pos - n : self.pos]
+
+    def uint(self, n: int, what: str) -> int:
+        return int.from_bytes(self.take(n, what), "big")
+
+    def finish(self, what: str) -> None:
+        if self.pos != len(self.b):
+            raise ValueError(f"{what}: {len(self.b) - self.pos} trailing bytes")
+
+
 class MsgpackReader:
     """Strict reader of the canonical MessagePack above: only the encodings the encoder produces
     (smallest forms, named-map keys in order) are accepted. Every error is a ``ValueError`` naming
@@ -158,6 +181,15 @@ class MsgpackReader:
             raise ValueError(f"{what}: expected a {kind} at offset {start}, found marker 0x{marker:02x}")
         self._canonical(start, _container_header(n, fix, m16, m32), what)
         return n
+
+    def versioned_map(self, fields: int, what: str) -> int:
+        """A map of ``fields`` entries whose first is ``codec_version`` = CODEC_VERSION; returns it."""
+        self.map_header(fields, what)
+        self.key("codec_version")
+        codec_version = self.uint(U8_MAX, "codec_version")
+        if codec_version != CODEC_VERSION:
+            raise ValueError(f"{what} codec: unsupported version {codec_version}")
+        return codec_version
 
     def map_header(self, expected: int, what: str) -> None:
         n = self._container(0x80, 0xDE, 0xDF, "map", what)
@@ -299,11 +331,7 @@ class BlockHeader:
     @classmethod
     def read(cls, r: MsgpackReader) -> "BlockHeader":
         """Strict inverse of :meth:`encode` (as the Rust ``BlockHeader::decode_from``)."""
-        r.map_header(10, "header")
-        r.key("codec_version")
-        codec_version = r.uint(U8_MAX, "codec_version")
-        if codec_version != CODEC_VERSION:
-            raise ValueError(f"header codec: unsupported version {codec_version}")
+        codec_version = r.versioned_map(10, "header")
         fields: dict = {"codec_version": codec_version}
         for name, kind in [
             ("block_index", "u64"),
@@ -445,11 +473,7 @@ class Transaction:
     @classmethod
     def read(cls, r: MsgpackReader) -> "Transaction":
         """Strict inverse of :meth:`encode` (as the Rust ``Transaction::decode_from``)."""
-        r.map_header(11, "transaction")
-        r.key("codec_version")
-        codec_version = r.uint(U8_MAX, "codec_version")
-        if codec_version != CODEC_VERSION:
-            raise ValueError(f"transaction codec: unsupported version {codec_version}")
+        codec_version = r.versioned_map(11, "transaction")
         r.key("tx_type")
         tx_type = r.str_("tx_type")
         if tx_type not in TX_TYPE_CODES:
@@ -860,38 +884,28 @@ class Vote:
     def decode(cls, b: bytes) -> "Vote":
         """Strict inverse of :meth:`encode` (as the Rust ``Vote::decode``); ``ValueError`` naming
         the field."""
-        b = bytes(b)
-        pos = 0
-
-        def take(n: int, what: str) -> bytes:
-            nonlocal pos
-            if pos + n > len(b):
-                raise ValueError(f"vote {what}: expected {n} bytes at offset {pos}, found {len(b) - pos}")
-            pos += n
-            return b[pos - n : pos]
-
-        version = take(1, "version")[0]
+        r = BinReader(b, "vote ")
+        version = r.take(1, "version")[0]
         if version != CONSENSUS_FORMAT_VERSION:
             raise ValueError(f"vote: unsupported version {version}")
-        chain_len = take(1, "chain id length")[0]
+        chain_len = r.take(1, "chain id length")[0]
         try:
-            chain_id = validate_chain_id(take(chain_len, "chain id").decode("ascii"))
+            chain_id = validate_chain_id(r.take(chain_len, "chain id").decode("ascii"))
         except UnicodeDecodeError:
             raise ValueError("vote chain id: not ASCII") from None
-        height = int.from_bytes(take(8, "height"), "big")
-        round_ = int.from_bytes(take(4, "round"), "big")
-        code = take(1, "vote type")[0]
+        height = r.uint(8, "height")
+        round_ = r.uint(4, "round")
+        code = r.take(1, "vote type")[0]
         types = {v: k for k, v in VOTE_TYPES.items()}
         if code not in types:
             raise ValueError(f"vote type: unknown code {code}")
-        flag = take(1, "block_hash flag")[0]
+        flag = r.take(1, "block_hash flag")[0]
         if flag not in (0, 1):
             raise ValueError(f"vote block_hash: option flag {flag}, expected 0 or 1")
-        block_hash = take(32, "block_hash") if flag else None
-        validator = take(32, "validator")
-        signature = take(64, "signature")
-        if pos != len(b):
-            raise ValueError(f"vote: {len(b) - pos} trailing bytes")
+        block_hash = r.take(32, "block_hash") if flag else None
+        validator = r.take(32, "validator")
+        signature = r.take(64, "signature")
+        r.finish("vote")
         return cls(chain_id, height, round_, types[code], block_hash, validator, signature)
 
 
