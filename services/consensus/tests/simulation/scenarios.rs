@@ -152,6 +152,23 @@ fn block(height: u64, proposer: &Keypair, salt: u8) -> Block {
     }
 }
 
+/// A fresh proposal (no proof-of-lock round) of `block` at its height and `round`, signed by
+/// `proposer`.
+fn signed_proposal(proposer: &Keypair, round: u32, timestamp_ms: i64, block: Block) -> Proposal {
+    let mut proposal = Proposal {
+        chain_id: chain(),
+        height: block.header.block_index,
+        round,
+        pol_round: None,
+        timestamp_ms,
+        block,
+        proposer: proposer.public_key(),
+        signature: Signature::ZERO,
+    };
+    proposal.signature = proposer.sign(&proposal.signing_bytes());
+    proposal
+}
+
 #[test]
 fn a_restarted_validator_never_signs_a_conflicting_vote() {
     let keys: Vec<Keypair> = (0u8..3).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
@@ -171,17 +188,7 @@ fn a_restarted_validator_never_signs_a_conflicting_vote() {
     let mut engine = Engine::new(config, schedule, Keypair::from_seed(&[me as u8 + 1; 32]), 1, 0, Some(persisted));
     engine.handle(10, Input::Start);
     let b = block(1, &keys[proposer_index], 0xbb);
-    let mut proposal = Proposal {
-        chain_id: chain(),
-        height: 1,
-        round: 0,
-        pol_round: None,
-        timestamp_ms: 10,
-        block: b.clone(),
-        proposer: keys[proposer_index].public_key(),
-        signature: Signature::ZERO,
-    };
-    proposal.signature = keys[proposer_index].sign(&proposal.signing_bytes());
+    let proposal = signed_proposal(&keys[proposer_index], 0, 10, b.clone());
     let mut actions = engine.handle(20, Input::Proposal(proposal));
     actions.extend(engine.handle(30, Input::BlockValidity { block_hash: b.hash(), valid: true }));
     let signed_b = actions.iter().any(|a| {
@@ -255,17 +262,7 @@ fn bad_consensus_input_is_dropped_with_a_counted_reason_and_never_stalls() {
     assert_eq!(dropped(engine.handle(7, Input::Vote(damaged))), vec![DropReason::BadSignature]);
     // A proposal from the wrong proposer.
     let wrong = keys.iter().find(|k| k.public_key() != engine.validator_set().proposer(1, 0)).unwrap();
-    let mut p = Proposal {
-        chain_id: chain(),
-        height: 1,
-        round: 0,
-        pol_round: None,
-        timestamp_ms: 8,
-        block: block(1, wrong, 1),
-        proposer: wrong.public_key(),
-        signature: Signature::ZERO,
-    };
-    p.signature = wrong.sign(&p.signing_bytes());
+    let p = signed_proposal(wrong, 0, 8, block(1, wrong, 1));
     assert_eq!(dropped(engine.handle(8, Input::Proposal(p))), vec![DropReason::WrongProposer]);
     // None of it moved the engine off height 1, round 0, and it still times out normally.
     assert_eq!((engine.height(), engine.round()), (1, 0));
@@ -310,17 +307,7 @@ fn lock_on_block(keys: &[Keypair], schedule: &ValidatorSchedule, me: usize, b: &
     let config = EngineConfig::with_block_time(chain(), 1000);
     let mut engine = Engine::new(config, schedule.clone(), Keypair::from_seed(&[me as u8 + 1; 32]), 1, 0, None);
     engine.handle(0, Input::Start);
-    let mut proposal = Proposal {
-        chain_id: chain(),
-        height: 1,
-        round: 0,
-        pol_round: None,
-        timestamp_ms: 1000,
-        block: b.clone(),
-        proposer: keys[p0].public_key(),
-        signature: Signature::ZERO,
-    };
-    proposal.signature = keys[p0].sign(&proposal.signing_bytes());
+    let proposal = signed_proposal(&keys[p0], 0, 1000, b.clone());
     let mut actions = Vec::new();
     if me != p0 {
         engine.handle(1000, Input::Proposal(proposal));
@@ -368,17 +355,7 @@ fn a_validator_restarted_after_locking_stays_locked() {
 
     // After the restart the proposer of round 1 offers a fresh block B'.
     let b2 = block(1, &keys[p1], 0xb2);
-    let mut fresh = Proposal {
-        chain_id: chain(),
-        height: 1,
-        round: 1,
-        pol_round: None,
-        timestamp_ms: 5000,
-        block: b2.clone(),
-        proposer: keys[p1].public_key(),
-        signature: Signature::ZERO,
-    };
-    fresh.signature = keys[p1].sign(&fresh.signing_bytes());
+    let fresh = signed_proposal(&keys[p1], 1, 5000, b2.clone());
     let prevote_in_round_1 = |restore: bool| {
         let config = EngineConfig::with_block_time(chain(), 1000);
         let mut engine = Engine::new(
