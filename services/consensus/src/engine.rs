@@ -236,8 +236,18 @@ impl VoteSet {
         self.tally.iter().find(|(h, n)| h.is_some() && **n >= quorum).and_then(|(h, _)| *h)
     }
 
+    /// The votes for block `hash`.
+    fn votes_for(&self, hash: Hash32) -> impl Iterator<Item = &Vote> {
+        self.votes.values().filter(move |v| v.block_hash == Some(hash))
+    }
+
     fn signatures_for(&self, hash: Hash32) -> Vec<(PublicKey, Signature)> {
-        self.votes.values().filter(|v| v.block_hash == Some(hash)).map(|v| (v.validator, v.signature)).collect()
+        self.votes_for(hash).map(|v| (v.validator, v.signature)).collect()
+    }
+
+    /// Whether this exact vote (signature included) was counted.
+    fn has_identical(&self, vote: &Vote) -> bool {
+        self.votes.get(&(vote.validator, vote.block_hash)) == Some(vote)
     }
 }
 
@@ -392,9 +402,8 @@ impl Engine {
                 if vote.validator == self.me {
                     self.own_messages.push(Message::Vote(vote.clone()));
                 }
-                let rs = self.round_state(round);
-                rs.senders.insert(vote.validator);
-                rs.prevotes.add(vote);
+                // Counted as if received; there is nothing to report before the start.
+                self.add_vote(vote, &mut Vec::new());
             }
         }
         true
@@ -708,14 +717,11 @@ impl Engine {
         // Votes arrive many times (every validator re-sends its own until the height is decided,
         // and gossip duplicates): an identical copy of a vote already counted, signature and
         // all, was verified when it was counted, so it costs no second ed25519 check.
-        let seen = self.rounds.get(&vote.round).and_then(|rs| {
-            let set = match vote.vote_type {
-                VoteType::Prevote => &rs.prevotes,
-                VoteType::Precommit => &rs.precommits,
-            };
-            set.votes.get(&(vote.validator, vote.block_hash))
+        let seen = self.rounds.get(&vote.round).is_some_and(|rs| match vote.vote_type {
+            VoteType::Prevote => rs.prevotes.has_identical(&vote),
+            VoteType::Precommit => rs.precommits.has_identical(&vote),
         });
-        if seen == Some(&vote) {
+        if seen {
             out.push(Action::Dropped(DropReason::Duplicate));
             return;
         }
@@ -747,8 +753,7 @@ impl Engine {
             if let Some((valid_round, hash)) = self.valid
                 && let Some(rs) = self.rounds.get(&valid_round)
             {
-                for vote in rs.prevotes.votes.values().filter(|v| v.block_hash == Some(hash) && v.validator != self.me)
-                {
+                for vote in rs.prevotes.votes_for(hash).filter(|v| v.validator != self.me) {
                     out.push(Action::Broadcast(Message::Vote(vote.clone())));
                 }
             }
@@ -934,7 +939,7 @@ impl Engine {
                     let prevotes = self
                         .rounds
                         .get(&round)
-                        .map(|rs| rs.prevotes.votes.values().filter(|v| v.block_hash == Some(hash)).cloned().collect())
+                        .map(|rs| rs.prevotes.votes_for(hash).cloned().collect())
                         .unwrap_or_default();
                     out.push(Action::PersistLock(Box::new(LockState { height, round, block, prevotes })));
                 }
