@@ -181,7 +181,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         Arc::new(Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?);
     let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
 
-    let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
+    let registry = new_registry();
     let p2p_config = p2p_config(config, key.seed())?;
     let (p2p, p2p_task) = P2pNode::start(p2p_config, Arc::new(LocalBlocks(ledger.clone())), Some(registry.clone()))
         .await
@@ -282,18 +282,29 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     Ok(RunningNode { ledger, consensus, p2p, tasks })
 }
 
+/// A process's metrics registry.
+pub(crate) type Registry = Arc<Mutex<prometheus_client::registry::Registry>>;
+
+/// A registry holding the gRPC server latencies (`coinjecture_rpc_duration_seconds`), which
+/// every service records.
+pub(crate) fn new_registry() -> Registry {
+    let mut registry = prometheus_client::registry::Registry::default();
+    coinjecture_proto::server::register_metrics(&mut registry);
+    Arc::new(Mutex::new(registry))
+}
+
+/// `registry` in Prometheus text (what `/metrics` serves).
+pub(crate) fn metrics_text(registry: &Registry) -> String {
+    let mut text = String::new();
+    if let Ok(registry) = registry.lock() {
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+    }
+    text
+}
+
 /// The api's settings: the network label, and `/metrics` serving `registry` in Prometheus text.
-pub(crate) fn api_config(
-    config: &Config,
-    registry: Arc<Mutex<prometheus_client::registry::Registry>>,
-) -> coinjecture_api::ApiConfig {
-    let metrics: coinjecture_api::MetricsFn = Arc::new(move || {
-        let mut text = String::new();
-        if let Ok(registry) = registry.lock() {
-            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-        }
-        text
-    });
+pub(crate) fn api_config(config: &Config, registry: Registry) -> coinjecture_api::ApiConfig {
+    let metrics: coinjecture_api::MetricsFn = Arc::new(move || metrics_text(&registry));
     coinjecture_api::ApiConfig {
         network_label: Some(config.network.name.clone()),
         metrics: Some(metrics),
@@ -304,7 +315,7 @@ pub(crate) fn api_config(
 /// `coinjecture_block_height`, `coinjecture_validator_blocks_produced`,
 /// `coinjecture_mempool_transactions` (label `network`), updated on every driver status change.
 pub(crate) fn register_node_metrics(
-    registry: &Arc<Mutex<prometheus_client::registry::Registry>>,
+    registry: &Registry,
     network: &str,
     mut status: tokio::sync::watch::Receiver<driver::DriverStatus>,
     tasks: &mut Vec<tokio::task::JoinHandle<eyre::Result<()>>>,
@@ -323,7 +334,6 @@ pub(crate) fn register_node_metrics(
             ])
         });
     if let Ok(mut r) = registry.lock() {
-        coinjecture_proto::server::register_metrics(&mut r);
         r.register("coinjecture_block_height", "Height of the latest finalized block", height.clone());
         r.register(
             "coinjecture_validator_blocks_produced",

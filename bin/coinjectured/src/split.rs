@@ -4,7 +4,7 @@
 //! only over sockets.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi, RemoteLedger};
@@ -81,28 +81,18 @@ impl NetworkApi for RemoteGossip {
     }
 }
 
-type Registry = Arc<Mutex<prometheus_client::registry::Registry>>;
-
-/// A registry holding the gRPC server latencies (`coinjecture_rpc_duration_seconds`), which
-/// every service records.
-pub(crate) fn new_registry() -> Registry {
-    let mut registry = prometheus_client::registry::Registry::default();
-    coinjecture_proto::server::register_metrics(&mut registry);
-    Arc::new(Mutex::new(registry))
-}
-
 /// Serves `GET /metrics` (Prometheus text of `registry`) on `addr`, when given
 /// (`--metrics-listen`), until the returned guard is dropped.
-pub(crate) async fn serve_metrics(addr: Option<SocketAddr>, registry: Registry) -> eyre::Result<Option<AbortOnDrop>> {
+pub(crate) async fn serve_metrics(
+    addr: Option<SocketAddr>,
+    registry: node::Registry,
+) -> eyre::Result<Option<AbortOnDrop>> {
     let Some(addr) = addr else { return Ok(None) };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .wrap_err_with(|| format!("--metrics-listen: cannot listen on {addr}"))?;
     let render = move || {
-        let mut text = String::new();
-        if let Ok(registry) = registry.lock() {
-            let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-        }
+        let text = node::metrics_text(&registry);
         ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
     };
     let app = axum::Router::new().route("/metrics", axum::routing::get(move || std::future::ready(render())));
@@ -135,7 +125,7 @@ pub(crate) async fn run(
         tokio::net::TcpListener::bind(addr).await.wrap_err_with(|| format!("{key}: cannot listen on {addr}"))
     };
     let services = config.services.clone().unwrap_or_default();
-    let registry = new_registry();
+    let registry = node::new_registry();
     match name {
         ServiceName::CryptoCore => {
             let listener = bind(listen, "--listen").await?;
@@ -243,9 +233,7 @@ pub(crate) async fn run(
             )
             .await
             .map_err(|e| eyre!("consensus: {e}"))?;
-            // The node's metrics (height, blocks produced, mempool, drops, block production),
-            // which register the gRPC latencies themselves.
-            let registry = Registry::default();
+            // The node's metrics (height, blocks produced, mempool, drops, block production).
             let mut metric_tasks = Vec::new();
             node::register_node_metrics(&registry, &config.network.name, handle.watch(), &mut metric_tasks);
             let _metrics = serve_metrics(metrics_listen, registry).await?;
