@@ -1,14 +1,18 @@
-//! The account cache: account rows as of one tip, kept in memory so that executing a block
-//! reads no account from SQLite for the accounts it has seen recently.
+//! The in-memory account state: every journaled account (authoritative) plus a cache of rows
+//! read from the `accounts` table, both valid for one [`AccountView`].
 //!
-//! Correctness rests on one rule: the cache says which tip its rows belong to, and a reader uses
-//! it only when that tip is the tip of its own SQLite snapshot. ApplyBlock advances the cache
-//! after its commit (under the ledger's write lock); between the commit and the advance, and for
-//! readers still on an older snapshot, the tips differ and the reader goes to SQLite. A row
-//! absent from SQLite is cached as the zero row, so new recipients are not looked up again.
+//! The state at the tip is `accounts` overlaid with `account_journal` (see
+//! migrations/0003_account_journal.sql). The journaled part lives here in full: ApplyBlock adds
+//! each block's rows after its commit (under the ledger's write lock), a fold moves them into the
+//! table part, and `Ledger::open` rebuilds it from the journal. An account not journaled has the
+//! same row in `accounts` as at the tip, so the table part is an ordinary cache: bounded, emptied
+//! past its capacity and refilled from SQLite.
 //!
-//! Bounded: past `capacity` rows the cache is emptied and refills from SQLite (simple, and a
-//! full refill costs one block's worth of reads).
+//! Correctness rests on one rule: a reader uses this state only when its SQLite snapshot has the
+//! same view (tip and first journaled height) as the state. Otherwise (a block or a fold landed
+//! between the reader's snapshot and its lookup) the reader reads the table and the journal
+//! from its own snapshot instead. A row absent from SQLite is cached as the zero row, so new
+//! recipients are not looked up again.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
@@ -17,17 +21,31 @@ use coinjecture_primitives::{Hash32, PublicKey};
 
 use crate::store::AccountRow;
 
-/// Default bound: about 70 MiB of rows.
+/// Default bound of the table part: about 70 MiB of rows.
 pub(crate) const DEFAULT_CAPACITY: usize = 1_000_000;
 
-#[derive(Debug)]
-struct Inner {
-    /// The tip the rows are the state of; `None` before the first fill.
-    tip: Option<Hash32>,
-    rows: HashMap<PublicKey, AccountRow>,
+/// The state an account lookup is for: the tip block and the first height whose account changes
+/// are journaled (`tip + 1` when the journal is empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AccountView {
+    pub(crate) tip: Hash32,
+    pub(crate) journal_start: u64,
 }
 
-/// Account rows at one tip (see the module docs).
+#[derive(Debug, Default)]
+struct Inner {
+    /// The view both parts describe; `None` before the first reset or after a lost advance.
+    view: Option<AccountView>,
+    /// Every account changed at or after `view.journal_start`, as of `view.tip`.
+    journaled: HashMap<PublicKey, AccountRow>,
+    /// Rows read from `accounts` of accounts not journaled.
+    table: HashMap<PublicKey, AccountRow>,
+    /// Journal rows (blocks) and the account rows they hold, for the fold policy.
+    journal_blocks: usize,
+    journal_rows: usize,
+}
+
+/// Account rows at one view (see the module docs).
 #[derive(Debug)]
 pub(crate) struct AccountCache {
     inner: Mutex<Inner>,
@@ -36,63 +54,121 @@ pub(crate) struct AccountCache {
 
 impl AccountCache {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { inner: Mutex::new(Inner { tip: None, rows: HashMap::new() }), capacity }
+        Self { inner: Mutex::new(Inner::default()), capacity }
     }
 
-    /// The cached rows of `addresses` at `tip` and the addresses not cached; everything is
-    /// missing when the cache is at another tip.
+    /// True when the state is at `view`.
+    pub(crate) fn is_at(&self, view: &AccountView) -> bool {
+        self.inner.lock().map(|inner| inner.view.as_ref() == Some(view)).unwrap_or(false)
+    }
+
+    /// Installs the journal read from SQLite at `view` (`journal_blocks` rows holding
+    /// `journal_rows` account rows) and empties the table part.
+    pub(crate) fn reset(
+        &self,
+        view: AccountView,
+        journaled: HashMap<PublicKey, AccountRow>,
+        journal_blocks: usize,
+        journal_rows: usize,
+    ) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner = Inner { view: Some(view), journaled, table: HashMap::new(), journal_blocks, journal_rows };
+        }
+    }
+
+    /// The rows of `addresses` at `view` that are known here, and the addresses to read from the
+    /// `accounts` table; `None` when the state is at another view.
     pub(crate) fn lookup(
         &self,
-        tip: &Hash32,
+        view: &AccountView,
         addresses: &[PublicKey],
-    ) -> (HashMap<PublicKey, AccountRow>, Vec<PublicKey>) {
-        let Ok(inner) = self.inner.lock() else { return (HashMap::new(), addresses.to_vec()) };
-        if inner.tip.as_ref() != Some(tip) {
-            return (HashMap::new(), addresses.to_vec());
+    ) -> Option<(HashMap<PublicKey, AccountRow>, Vec<PublicKey>)> {
+        let inner = self.inner.lock().ok()?;
+        if inner.view.as_ref() != Some(view) {
+            return None;
         }
         let mut found = HashMap::with_capacity(addresses.len());
         let mut missing = Vec::new();
         for address in addresses {
-            match inner.rows.get(address) {
+            match inner.journaled.get(address).or_else(|| inner.table.get(address)) {
                 Some(row) => {
                     found.insert(*address, *row);
                 }
                 None => missing.push(*address),
             }
         }
-        (found, missing)
+        Some((found, missing))
     }
 
-    /// Remembers rows read from SQLite at `tip`: `found` rows, and zero rows for the rest of
-    /// `asked`. Ignored when the cache is at another tip (it may be newer). An empty cache
-    /// adopts `tip`.
-    pub(crate) fn fill(&self, tip: &Hash32, asked: &[PublicKey], found: &HashMap<PublicKey, AccountRow>) {
+    /// Remembers `accounts` table rows read at `view`: `found` rows, and zero rows for the rest
+    /// of `asked`. Ignored at another view.
+    pub(crate) fn fill(&self, view: &AccountView, asked: &[PublicKey], found: &HashMap<PublicKey, AccountRow>) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        if inner.tip.is_none() || (inner.rows.is_empty() && inner.tip.as_ref() != Some(tip)) {
-            inner.tip = Some(*tip);
-        }
-        if inner.tip.as_ref() != Some(tip) {
+        if inner.view.as_ref() != Some(view) {
             return;
         }
-        if inner.rows.len() + asked.len() > self.capacity {
-            inner.rows.clear();
+        if inner.table.len() + asked.len() > self.capacity {
+            inner.table.clear();
         }
         for address in asked {
-            inner.rows.insert(*address, found.get(address).copied().unwrap_or_default());
+            inner.table.insert(*address, found.get(address).copied().unwrap_or_default());
         }
     }
 
-    /// After ApplyBlock committed the block `new_tip` on `parent`: the block's written rows
-    /// become the cache's state at `new_tip`. A cache not at `parent` is emptied first.
-    pub(crate) fn advance(&self, parent: &Hash32, new_tip: &Hash32, written: &[(PublicKey, AccountRow)]) {
+    /// After ApplyBlock committed a block on `parent` that journaled `written`: the state moves
+    /// to `new`. A state not at `parent` cannot be advanced; it is dropped (the next ApplyBlock
+    /// rebuilds it from the journal, readers read SQLite until then).
+    pub(crate) fn advance(&self, parent: &AccountView, new: AccountView, written: &[(PublicKey, AccountRow)]) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        if inner.tip.as_ref() != Some(parent) || inner.rows.len() + written.len() > self.capacity {
-            inner.rows.clear();
+        if inner.view.as_ref() != Some(parent) {
+            *inner = Inner::default();
+            return;
         }
-        inner.tip = Some(*new_tip);
+        inner.view = Some(new);
+        if !written.is_empty() {
+            inner.journal_blocks += 1;
+            inner.journal_rows += written.len();
+        }
         for (address, row) in written {
-            inner.rows.insert(*address, *row);
+            inner.table.remove(address);
+            inner.journaled.insert(*address, *row);
         }
+    }
+
+    /// Journal rows (blocks) and the account rows they hold at `view`; `None` at another view.
+    pub(crate) fn journal_size(&self) -> Option<(usize, usize)> {
+        let inner = self.inner.lock().ok()?;
+        inner.view.map(|_| (inner.journal_blocks, inner.journal_rows))
+    }
+
+    /// The journaled rows at `view`, sorted by address (what a fold writes); `None` at another
+    /// view.
+    pub(crate) fn journal(&self, view: &AccountView) -> Option<Vec<(PublicKey, AccountRow)>> {
+        let inner = self.inner.lock().ok()?;
+        if inner.view.as_ref() != Some(view) {
+            return None;
+        }
+        let mut rows: Vec<(PublicKey, AccountRow)> = inner.journaled.iter().map(|(a, r)| (*a, *r)).collect();
+        rows.sort_unstable_by_key(|(address, _)| *address);
+        Some(rows)
+    }
+
+    /// After a fold at `view` committed: the journaled rows are now `accounts` rows (kept as
+    /// cached table rows) and the state is at `new` (same tip, empty journal).
+    pub(crate) fn folded(&self, view: &AccountView, new: AccountView) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        if inner.view.as_ref() != Some(view) {
+            *inner = Inner::default();
+            return;
+        }
+        let journaled = std::mem::take(&mut inner.journaled);
+        if inner.table.len() + journaled.len() > self.capacity {
+            inner.table.clear();
+        }
+        inner.table.extend(journaled);
+        inner.view = Some(new);
+        inner.journal_blocks = 0;
+        inner.journal_rows = 0;
     }
 }
 
@@ -149,39 +225,67 @@ mod tests {
         AccountRow { state: AccountState { balance, nonce: 0 }, last_tx: None }
     }
 
-    #[test]
-    fn rows_are_served_only_at_their_tip() {
-        let cache = AccountCache::new(10);
-        let (a, b) = (PublicKey([1; 32]), PublicKey([2; 32]));
-        let (t0, t1) = (Hash32([10; 32]), Hash32([11; 32]));
-        cache.fill(&t0, &[a, b], &HashMap::from([(a, row(5))]));
-        let (found, missing) = cache.lookup(&t0, &[a, b]);
-        assert_eq!(found.get(&a), Some(&row(5)));
-        assert_eq!(found.get(&b), Some(&row(0)), "absent from SQLite is cached as zero");
-        assert!(missing.is_empty());
-        // A reader on another snapshot gets nothing from the cache.
-        assert_eq!(cache.lookup(&t1, &[a]).1, vec![a]);
-        // The block t1 on t0 wrote a = 7: the cache moves to t1 keeping b.
-        cache.advance(&t0, &t1, &[(a, row(7))]);
-        let (found, _) = cache.lookup(&t1, &[a, b]);
-        assert_eq!((found[&a], found[&b]), (row(7), row(0)));
-        assert_eq!(cache.lookup(&t0, &[a]).1, vec![a], "the old tip is no longer served");
-        // A fill from a stale snapshot (t0) does not overwrite the newer state.
-        cache.fill(&t0, &[a], &HashMap::from([(a, row(5))]));
-        assert_eq!(cache.lookup(&t1, &[a]).0[&a], row(7));
+    fn view(tip: u8, journal_start: u64) -> AccountView {
+        AccountView { tip: Hash32([tip; 32]), journal_start }
     }
 
     #[test]
-    fn advancing_from_another_parent_or_past_capacity_empties_it() {
+    fn rows_are_served_only_at_their_view() {
+        let cache = AccountCache::new(10);
+        let (a, b) = (PublicKey([1; 32]), PublicKey([2; 32]));
+        let (v0, v1) = (view(10, 1), view(11, 1));
+        assert!(cache.lookup(&v0, &[a]).is_none(), "nothing is served before the first reset");
+        cache.reset(v0, HashMap::new(), 0, 0);
+        cache.fill(&v0, &[a, b], &HashMap::from([(a, row(5))]));
+        let (found, missing) = cache.lookup(&v0, &[a, b]).expect("at v0");
+        assert_eq!(found.get(&a), Some(&row(5)));
+        assert_eq!(found.get(&b), Some(&row(0)), "absent from SQLite is cached as zero");
+        assert!(missing.is_empty());
+        // A reader on another snapshot gets nothing.
+        assert!(cache.lookup(&v1, &[a]).is_none());
+        // Block 1 (v1) on v0 journaled a = 7: the state moves to v1 keeping b.
+        cache.advance(&v0, v1, &[(a, row(7))]);
+        let (found, _) = cache.lookup(&v1, &[a, b]).expect("at v1");
+        assert_eq!((found[&a], found[&b]), (row(7), row(0)));
+        assert!(cache.lookup(&v0, &[a]).is_none(), "the old view is no longer served");
+        assert_eq!(cache.journal_size(), Some((1, 1)));
+        // A fill from a stale snapshot (v0) does not overwrite the newer state.
+        cache.fill(&v0, &[a], &HashMap::from([(a, row(5))]));
+        assert_eq!(cache.lookup(&v1, &[a]).expect("at v1").0[&a], row(7));
+        // A fill at v1 never overrides a journaled row either.
+        cache.fill(&v1, &[a], &HashMap::new());
+        assert_eq!(cache.lookup(&v1, &[a]).expect("at v1").0[&a], row(7));
+    }
+
+    #[test]
+    fn journaled_rows_survive_the_capacity_and_a_fold_moves_them_to_the_table() {
         let cache = AccountCache::new(2);
         let (a, b, c) = (PublicKey([1; 32]), PublicKey([2; 32]), PublicKey([3; 32]));
-        let (t0, t1, t2) = (Hash32([10; 32]), Hash32([11; 32]), Hash32([12; 32]));
-        cache.fill(&t0, &[a, b], &HashMap::new());
-        cache.advance(&t1, &t2, &[(c, row(1))]);
-        assert_eq!(cache.lookup(&t2, &[a, c]).1, vec![a], "rows of an unknown parent are dropped");
-        cache.fill(&t2, &[a, b], &HashMap::new());
-        let (found, missing) = cache.lookup(&t2, &[a, b, c]);
-        assert!(found.len() <= 2 && found.len() + missing.len() == 3, "never above capacity");
+        let (v0, v1, v2) = (view(10, 1), view(11, 1), view(11, 2));
+        cache.reset(v0, HashMap::from([(c, row(9))]), 1, 1);
+        cache.fill(&v0, &[a, b], &HashMap::new());
+        cache.fill(&v0, &[a, b], &HashMap::new());
+        let (found, missing) = cache.lookup(&v0, &[a, b, c]).expect("at v0");
+        assert_eq!(found.get(&c), Some(&row(9)), "a journaled row is never evicted");
+        assert_eq!(found.len() + missing.len(), 3);
+        cache.advance(&v0, v1, &[(b, row(4))]);
+        assert_eq!(cache.journal(&v1), Some(vec![(b, row(4)), (c, row(9))]), "sorted by address");
+        assert_eq!(cache.journal_size(), Some((2, 2)));
+        cache.folded(&v1, v2);
+        assert_eq!(cache.journal(&v2), Some(Vec::new()));
+        assert_eq!(cache.journal_size(), Some((0, 0)));
+        assert!(cache.lookup(&v1, &[b]).is_none(), "a snapshot from before the fold reads SQLite");
+    }
+
+    #[test]
+    fn advancing_from_another_view_drops_the_state() {
+        let cache = AccountCache::new(10);
+        let a = PublicKey([1; 32]);
+        cache.reset(view(10, 1), HashMap::from([(a, row(3))]), 1, 1);
+        cache.advance(&view(12, 1), view(13, 1), &[]);
+        assert!(cache.lookup(&view(13, 1), &[a]).is_none());
+        assert!(cache.lookup(&view(10, 1), &[a]).is_none());
+        assert_eq!(cache.journal_size(), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
 use sqlx::SqliteConnection;
 
-use crate::cache::{AccountCache, DEFAULT_CAPACITY, DEFAULT_VERIFIED, VerifiedSignatures};
+use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, VerifiedSignatures};
 use crate::crypto::CryptoBackend;
 use crate::error::LedgerError;
 use crate::execute::{TxRejection, TxVerdict, run_transactions};
@@ -34,6 +34,12 @@ pub const DEFAULT_HISTORY_PAGE: u32 = 100;
 /// same tip (consensus: ExecuteBlock before voting, ApplyBlock once it is final) writes the
 /// remembered result instead of verifying and executing the block again.
 const EXECUTIONS_REMEMBERED: usize = 4;
+
+/// The account journal is folded into `accounts` once it holds this many account rows (about
+/// 57 MiB of journal and a few seconds of replay at open) ...
+const FOLD_JOURNAL_ROWS: usize = 1_000_000;
+/// ... or this many blocks, whichever comes first (a chain of small blocks still folds).
+const FOLD_JOURNAL_BLOCKS: usize = 256;
 
 const META_CHAIN_ID: &str = "chain_id";
 const META_GENESIS_HASH: &str = "genesis_hash";
@@ -214,13 +220,17 @@ pub struct Ledger {
     genesis: GenesisConfig,
     genesis_block: Block,
     genesis_hash: Hash32,
-    /// Serialises writers; holds the hash-index era new transactions go to.
-    write_lock: tokio::sync::Mutex<EraCursor>,
+    /// Serialises writers (ApplyBlock, the journal fold); holds the hash-index era new
+    /// transactions go to.
+    write_lock: Arc<tokio::sync::Mutex<EraCursor>>,
     executed: Mutex<VecDeque<Executed>>,
-    accounts: AccountCache,
+    /// The account state at the tip: the journal in full, the table cached (see `cache`).
+    accounts: Arc<AccountCache>,
     verified: VerifiedSignatures,
     /// True while a background WAL checkpoint runs.
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
+    /// True while a background journal fold runs or waits for the write lock.
+    folding: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl fmt::Debug for Ledger {
@@ -309,13 +319,19 @@ impl Ledger {
             genesis,
             genesis_block,
             genesis_hash,
-            write_lock: tokio::sync::Mutex::new(era),
+            write_lock: Arc::new(tokio::sync::Mutex::new(era)),
             executed: Mutex::new(VecDeque::new()),
-            accounts: AccountCache::new(DEFAULT_CAPACITY),
+            accounts: Arc::new(AccountCache::new(DEFAULT_CAPACITY)),
             verified: VerifiedSignatures::new(DEFAULT_VERIFIED),
             checkpointing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            folding: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
-        let tip = ledger.tip().await?;
+        let tip = {
+            let mut read = ledger.read().await?;
+            let tip = Self::tip_in(&mut read).await?;
+            ledger.load_journal(&mut read, &tip).await?;
+            tip
+        };
         tracing::info!(path = %path.display(), height = tip.height, tip = %tip.hash, "ledger open");
         Ok(ledger)
     }
@@ -352,8 +368,10 @@ impl Ledger {
         self.genesis_hash
     }
 
-    /// Closes the connection pool (waits for running queries).
+    /// Closes the connection pool (waits for a running ApplyBlock or journal fold, then for
+    /// running queries).
     pub async fn close(&self) {
+        let _writer = self.write_lock.lock().await;
         self.store.pool.close().await;
     }
 
@@ -368,6 +386,20 @@ impl Ledger {
 
     async fn read(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, LedgerError> {
         self.store.pool.begin().await.map_err(LedgerError::db("starting a read"))
+    }
+
+    /// The account view of `conn`'s snapshot, whose tip is `tip`.
+    async fn view_in(conn: &mut SqliteConnection, tip: &Tip) -> Result<AccountView, LedgerError> {
+        Ok(AccountView { tip: tip.hash, journal_start: Store::journal_start(conn, tip.height).await? })
+    }
+
+    /// Rebuilds the in-memory account state from the journal in `conn`'s snapshot (at `tip`).
+    async fn load_journal(&self, conn: &mut SqliteConnection, tip: &Tip) -> Result<(), LedgerError> {
+        let view = Self::view_in(conn, tip).await?;
+        let (journaled, blocks, rows) = Store::read_journal(conn).await?;
+        tracing::debug!(height = tip.height, blocks, accounts = journaled.len(), "account journal loaded");
+        self.accounts.reset(view, journaled, blocks, rows);
+        Ok(())
     }
 
     async fn tip_in(conn: &mut SqliteConnection) -> Result<Tip, LedgerError> {
@@ -445,7 +477,18 @@ impl Ledger {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_HISTORY_PAGE}")));
         }
         let mut tx = self.read().await?;
-        let (transactions, more) = Store::history(&mut tx, address, cursor.map(HistoryCursor::position), limit).await?;
+        let newest = match cursor {
+            Some(_) => None,
+            None => {
+                let tip = Self::tip_in(&mut tx).await?;
+                self.load_accounts(&mut tx, &tip, std::slice::from_ref(address))
+                    .await?
+                    .get(address)
+                    .and_then(|row| row.last_tx)
+            }
+        };
+        let (transactions, more) =
+            Store::history(&mut tx, address, cursor.map(HistoryCursor::position), newest, limit).await?;
         let next = if more {
             transactions.last().map(|t| HistoryCursor { height: t.block_height, index: t.index })
         } else {
@@ -586,6 +629,12 @@ impl Ledger {
             }
             return Err(LedgerError::ConflictingBlock { height, stored, offered: hash });
         }
+        let view = Self::view_in(&mut tx, &tip).await?;
+        if !self.accounts.is_at(&view) {
+            // A commit or fold whose in-memory step was lost (or a failed one): rebuild.
+            tracing::warn!(height = tip.height, "account state not at the tip; reloading the journal");
+            self.load_journal(&mut tx, &tip).await?;
+        }
         let execution = match self.remembered_execution(&tip, &hash, &hashes) {
             Some(execution) => execution,
             None => {
@@ -617,12 +666,38 @@ impl Ledger {
             accounts: &accounts,
         };
         Store::write_block(&mut tx, &write).await?;
+        let new_view = AccountView { tip: hash, journal_start: Store::journal_start(&mut tx, height).await? };
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
         *writer = era;
-        self.accounts.advance(&tip.hash, &hash, &accounts);
+        self.accounts.advance(&view, new_view, &accounts);
+        drop(writer);
         tracing::debug!(height, block = %hash, txs = block.transactions.len(), "block applied");
-        self.spawn_checkpoint();
+        match self.accounts.journal_size() {
+            Some((blocks, rows)) if blocks >= FOLD_JOURNAL_BLOCKS || rows >= FOLD_JOURNAL_ROWS => self.spawn_fold(),
+            _ => self.spawn_checkpoint(),
+        }
         Ok(Applied { tip: Tip { height, hash, timestamp_ms, state_commitment }, already_applied: false })
+    }
+
+    /// Folds the account journal into `accounts` in the background (unless a fold is running),
+    /// then checkpoints. The fold takes the write lock: the next ApplyBlock waits for it.
+    fn spawn_fold(&self) {
+        if self.folding.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let (store, accounts, writer) = (self.store.clone(), Arc::clone(&self.accounts), Arc::clone(&self.write_lock));
+        let flag = Arc::clone(&self.folding);
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match fold_journal(&store, &accounts, &writer).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::debug!(rows, elapsed = ?started.elapsed(), "account journal folded"),
+                // Nothing is lost: the journal stays, the next ApplyBlock tries again.
+                Err(e) => tracing::warn!(error = %e, "folding the account journal failed"),
+            }
+            flag.store(false, std::sync::atomic::Ordering::Release);
+            store.checkpoint().await;
+        });
     }
 
     /// Starts a WAL checkpoint in the background unless one is running.
@@ -658,21 +733,37 @@ impl Ledger {
         same_transactions.then_some(remembered.execution)
     }
 
-    /// Account rows at `tip` (the tip of `conn`'s snapshot): from the cache when it is at that
-    /// tip, the rest from SQLite (then cached).
+    /// Account rows at `tip` (the tip of `conn`'s snapshot): from the in-memory state when it
+    /// is at the snapshot's view, the rest from the `accounts` table (then cached). A snapshot
+    /// at another view (a block or fold landed meanwhile) reads the table and the journal.
     async fn load_accounts(
         &self,
         conn: &mut SqliteConnection,
         tip: &Tip,
         addresses: &[PublicKey],
     ) -> Result<HashMap<PublicKey, AccountRow>, LedgerError> {
-        let (mut found, missing) = self.accounts.lookup(&tip.hash, addresses);
-        if !missing.is_empty() {
-            let loaded = Store::load_accounts(conn, &missing).await?;
-            self.accounts.fill(&tip.hash, &missing, &loaded);
-            found.extend(loaded);
+        let view = Self::view_in(conn, tip).await?;
+        match self.accounts.lookup(&view, addresses) {
+            Some((mut found, missing)) => {
+                if !missing.is_empty() {
+                    let loaded = Store::load_accounts(conn, &missing).await?;
+                    self.accounts.fill(&view, &missing, &loaded);
+                    found.extend(loaded);
+                }
+                Ok(found)
+            }
+            None => {
+                tracing::debug!(height = tip.height, "account state moved on; reading the snapshot's journal");
+                let mut found = Store::load_accounts(&mut *conn, addresses).await?;
+                let (journaled, _, _) = Store::read_journal(conn).await?;
+                for address in addresses {
+                    if let Some(row) = journaled.get(address) {
+                        found.insert(*address, *row);
+                    }
+                }
+                Ok(found)
+            }
         }
-        Ok(found)
     }
 
     /// The block rules, in order: height and parent (errors), header layout, size, timestamp,
@@ -846,6 +937,29 @@ impl Ledger {
         self.verified.insert(hashes.iter().zip(&valid).filter(|(_, v)| **v).map(|(h, _)| *h));
         Ok((hashes, valid))
     }
+}
+
+/// One fold (see migrations/0003_account_journal.sql): under the write lock, the journaled rows
+/// are upserted into `accounts` and the journal emptied, in one SQLite transaction. Returns the
+/// rows written (0 when the journal was empty or the in-memory state was not at the tip; the
+/// next ApplyBlock rebuilds it).
+async fn fold_journal(
+    store: &Store,
+    accounts: &AccountCache,
+    writer: &tokio::sync::Mutex<EraCursor>,
+) -> Result<usize, LedgerError> {
+    let _writer = writer.lock().await;
+    if store.pool.is_closed() {
+        return Ok(0);
+    }
+    let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting the fold"))?;
+    let tip = Ledger::tip_in(&mut tx).await?;
+    let view = Ledger::view_in(&mut tx, &tip).await?;
+    let Some(rows) = accounts.journal(&view).filter(|rows| !rows.is_empty()) else { return Ok(0) };
+    Store::fold_journal(&mut tx, &rows).await?;
+    tx.commit().await.map_err(LedgerError::db("committing the fold"))?;
+    accounts.folded(&view, AccountView { tip: tip.hash, journal_start: tip.height + 1 });
+    Ok(rows.len())
 }
 
 /// The history links of a block's transactions ((sender_prev, recipient_prev) each) and the

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use coinjecture_primitives::consensus::BinReader;
 use coinjecture_primitives::{
     Block, BlockHeader, BlockHeight, CommitCertificate, Hash32, PublicKey, Transaction, limits, sha256,
 };
@@ -99,8 +100,63 @@ pub(crate) struct BlockWrite<'a> {
     pub(crate) era: i64,
     /// (sender_prev, recipient_prev) of each transaction: the history links.
     pub(crate) tx_links: &'a [(Option<i64>, Option<i64>)],
-    /// Account rows to upsert (changed or with new history), sorted by address.
+    /// Account rows the block changes (new state or new history), sorted by address: written
+    /// to `accounts` for genesis, journaled (`account_journal`) for every later block.
     pub(crate) accounts: &'a [(PublicKey, AccountRow)],
+}
+
+/// Bytes per row of an `account_journal.changes` blob (see migrations/0003_account_journal.sql).
+const JOURNAL_ROW_BYTES: usize = 32 + 8 + 8 + 1 + 8;
+
+/// Encodes account rows as an `account_journal.changes` blob.
+pub(crate) fn encode_journal(rows: &[(PublicKey, AccountRow)]) -> Result<Vec<u8>, LedgerError> {
+    let count = u32::try_from(rows.len()).map_err(|_| LedgerError::invalid("accounts", "too many rows"))?;
+    let mut out = Vec::with_capacity(4 + rows.len() * JOURNAL_ROW_BYTES);
+    out.extend_from_slice(&count.to_be_bytes());
+    for (address, row) in rows {
+        out.extend_from_slice(&address.0);
+        out.extend_from_slice(&row.state.balance.to_be_bytes());
+        out.extend_from_slice(&row.state.nonce.to_be_bytes());
+        out.push(u8::from(row.last_tx.is_some()));
+        out.extend_from_slice(&row.last_tx.unwrap_or(0).to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// Decodes an `account_journal.changes` blob; errors name the height and the byte offset.
+pub(crate) fn decode_journal(height: i64, bytes: &[u8]) -> Result<Vec<(PublicKey, AccountRow)>, LedgerError> {
+    let corrupt = |e: coinjecture_primitives::DecodeError| {
+        LedgerError::Corrupt(format!("account_journal row of block {height}: {e}"))
+    };
+    let mut r = BinReader::new(bytes);
+    let count = r.u32().map_err(corrupt)? as usize;
+    if bytes.len() != 4 + count * JOURNAL_ROW_BYTES {
+        return Err(LedgerError::Corrupt(format!(
+            "account_journal row of block {height}: {} bytes for {count} rows (expected {})",
+            bytes.len(),
+            4 + count * JOURNAL_ROW_BYTES
+        )));
+    }
+    let mut rows = Vec::with_capacity(count);
+    for _ in 0..count {
+        let address = PublicKey(r.array().map_err(corrupt)?);
+        let balance = r.u64().map_err(corrupt)?;
+        let nonce = r.u64().map_err(corrupt)?;
+        let flag = r.u8().map_err(corrupt)?;
+        let last_tx = i64::from_be_bytes(r.array().map_err(corrupt)?);
+        let last_tx = match flag {
+            0 => None,
+            1 => Some(last_tx),
+            other => {
+                return Err(LedgerError::Corrupt(format!(
+                    "account_journal row of block {height}: last_tx flag {other} is neither 0 nor 1"
+                )));
+            }
+        };
+        rows.push((address, AccountRow { state: AccountState { balance, nonce }, last_tx }));
+    }
+    r.finish().map_err(corrupt)?;
+    Ok(rows)
 }
 
 pub(crate) fn position(height: BlockHeight, index: usize) -> Result<i64, LedgerError> {
@@ -349,7 +405,67 @@ impl Store {
             }
             query.execute(&mut *conn).await.map_err(LedgerError::db("writing transactions"))?;
         }
-        Self::write_accounts(conn, write.accounts).await
+        if write.height == 0 {
+            Self::write_accounts(conn, write.accounts).await
+        } else if write.accounts.is_empty() {
+            Ok(())
+        } else {
+            sqlx::query("INSERT INTO account_journal (height, changes) VALUES (?, ?)")
+                .bind(height)
+                .bind(encode_journal(write.accounts)?)
+                .execute(&mut *conn)
+                .await
+                .map_err(LedgerError::db("writing the account journal"))?;
+            Ok(())
+        }
+    }
+
+    /// The first height whose account changes are journaled, not yet in `accounts`:
+    /// the lowest journal row, or `tip + 1` when the journal is empty.
+    pub(crate) async fn journal_start(conn: &mut SqliteConnection, tip: BlockHeight) -> Result<u64, LedgerError> {
+        let start: Option<i64> = sqlx::query_scalar("SELECT min(height) FROM account_journal")
+            .fetch_one(conn)
+            .await
+            .map_err(LedgerError::db("reading the account journal"))?;
+        match start {
+            Some(start) => from_i64(start, "account_journal.height"),
+            None => Ok(tip + 1),
+        }
+    }
+
+    /// The latest journaled row of every journaled account, the journal rows (blocks) and the
+    /// account rows they hold in total.
+    pub(crate) async fn read_journal(
+        conn: &mut SqliteConnection,
+    ) -> Result<(HashMap<PublicKey, AccountRow>, usize, usize), LedgerError> {
+        let rows = sqlx::query("SELECT height, changes FROM account_journal ORDER BY height")
+            .fetch_all(conn)
+            .await
+            .map_err(LedgerError::db("reading the account journal"))?;
+        let mut accounts = HashMap::new();
+        let mut total = 0;
+        for row in &rows {
+            let height = int(row, "height")?;
+            let changes: &[u8] = row.try_get("changes").map_err(LedgerError::db("reading the account journal"))?;
+            let decoded = decode_journal(height, changes)?;
+            total += decoded.len();
+            accounts.extend(decoded);
+        }
+        Ok((accounts, rows.len(), total))
+    }
+
+    /// Folds the journal into `accounts`: upserts `rows` (the latest row of every journaled
+    /// account, sorted by address) and deletes the journal. The caller owns the transaction.
+    pub(crate) async fn fold_journal(
+        conn: &mut SqliteConnection,
+        rows: &[(PublicKey, AccountRow)],
+    ) -> Result<(), LedgerError> {
+        Self::write_accounts(&mut *conn, rows).await?;
+        sqlx::query("DELETE FROM account_journal")
+            .execute(conn)
+            .await
+            .map_err(LedgerError::db("clearing the account journal"))?;
+        Ok(())
     }
 
     /// Upserts account rows.
@@ -530,11 +646,13 @@ impl Store {
     }
 
     /// Up to `limit` transactions sent or received by `address`, newest first, starting after
-    /// the one at position `cursor` (or at the newest). Also says whether older ones remain.
+    /// the one at position `cursor`, or at `newest` (the account's `last_tx` at the snapshot's
+    /// tip) without a cursor. Also says whether older ones remain.
     pub(crate) async fn history(
         conn: &mut SqliteConnection,
         address: &PublicKey,
         cursor: Option<i64>,
+        newest: Option<i64>,
         limit: u32,
     ) -> Result<(Vec<IndexedTransaction>, bool), LedgerError> {
         let prev_of = |tx: &IndexedTransaction, links: (Option<i64>, Option<i64>)| {
@@ -547,10 +665,7 @@ impl Store {
             }
         };
         let mut next = match cursor {
-            None => Self::load_accounts(&mut *conn, std::slice::from_ref(address))
-                .await?
-                .get(address)
-                .and_then(|row| row.last_tx),
+            None => newest,
             Some(position) => {
                 let (tx, links) = Self::transaction_at(&mut *conn, position).await?;
                 tx.and_then(|tx| prev_of(&tx, links))
