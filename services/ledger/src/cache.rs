@@ -76,28 +76,19 @@ impl AccountCache {
         }
     }
 
-    /// The rows of `addresses` at `view` that are known here, and the addresses to read from the
-    /// `accounts` table; `None` when the state is at another view.
-    pub(crate) fn lookup(
-        &self,
-        view: &AccountView,
-        addresses: &[PublicKey],
-    ) -> Option<(HashMap<PublicKey, AccountRow>, Vec<PublicKey>)> {
+    /// The rows of `addresses` at `view` known here, in order (`None`: read it from the
+    /// `accounts` table); `None` when the state is at another view.
+    pub(crate) fn lookup(&self, view: &AccountView, addresses: &[PublicKey]) -> Option<Vec<Option<AccountRow>>> {
         let inner = self.inner.lock().ok()?;
         if inner.view.as_ref() != Some(view) {
             return None;
         }
-        let mut found = HashMap::with_capacity(addresses.len());
-        let mut missing = Vec::new();
-        for address in addresses {
-            match inner.journaled.get(address).or_else(|| inner.table.get(address)) {
-                Some(row) => {
-                    found.insert(*address, *row);
-                }
-                None => missing.push(*address),
-            }
-        }
-        Some((found, missing))
+        Some(
+            addresses
+                .iter()
+                .map(|address| inner.journaled.get(address).or_else(|| inner.table.get(address)).copied())
+                .collect(),
+        )
     }
 
     /// Remembers `accounts` table rows read at `view`: `found` rows, and zero rows for the rest
@@ -237,24 +228,20 @@ mod tests {
         assert!(cache.lookup(&v0, &[a]).is_none(), "nothing is served before the first reset");
         cache.reset(v0, HashMap::new(), 0, 0);
         cache.fill(&v0, &[a, b], &HashMap::from([(a, row(5))]));
-        let (found, missing) = cache.lookup(&v0, &[a, b]).expect("at v0");
-        assert_eq!(found.get(&a), Some(&row(5)));
-        assert_eq!(found.get(&b), Some(&row(0)), "absent from SQLite is cached as zero");
-        assert!(missing.is_empty());
+        assert_eq!(cache.lookup(&v0, &[a, b]), Some(vec![Some(row(5)), Some(row(0))]), "absent is cached as zero");
         // A reader on another snapshot gets nothing.
         assert!(cache.lookup(&v1, &[a]).is_none());
         // Block 1 (v1) on v0 journaled a = 7: the state moves to v1 keeping b.
         cache.advance(&v0, v1, &[(a, row(7))]);
-        let (found, _) = cache.lookup(&v1, &[a, b]).expect("at v1");
-        assert_eq!((found[&a], found[&b]), (row(7), row(0)));
+        assert_eq!(cache.lookup(&v1, &[a, b]), Some(vec![Some(row(7)), Some(row(0))]));
         assert!(cache.lookup(&v0, &[a]).is_none(), "the old view is no longer served");
         assert_eq!(cache.journal_size(), Some((1, 1)));
         // A fill from a stale snapshot (v0) does not overwrite the newer state.
         cache.fill(&v0, &[a], &HashMap::from([(a, row(5))]));
-        assert_eq!(cache.lookup(&v1, &[a]).expect("at v1").0[&a], row(7));
+        assert_eq!(cache.lookup(&v1, &[a]), Some(vec![Some(row(7))]));
         // A fill at v1 never overrides a journaled row either.
         cache.fill(&v1, &[a], &HashMap::new());
-        assert_eq!(cache.lookup(&v1, &[a]).expect("at v1").0[&a], row(7));
+        assert_eq!(cache.lookup(&v1, &[a]), Some(vec![Some(row(7))]));
     }
 
     #[test]
@@ -265,9 +252,9 @@ mod tests {
         cache.reset(v0, HashMap::from([(c, row(9))]), 1, 1);
         cache.fill(&v0, &[a, b], &HashMap::new());
         cache.fill(&v0, &[a, b], &HashMap::new());
-        let (found, missing) = cache.lookup(&v0, &[a, b, c]).expect("at v0");
-        assert_eq!(found.get(&c), Some(&row(9)), "a journaled row is never evicted");
-        assert_eq!(found.len() + missing.len(), 3);
+        let found = cache.lookup(&v0, &[a, b, c]).expect("at v0");
+        assert_eq!(found[2], Some(row(9)), "a journaled row is never evicted");
+        assert!(found[..2].iter().filter(|r| r.is_some()).count() <= 2, "the table part stays within capacity");
         cache.advance(&v0, v1, &[(b, row(4))]);
         assert_eq!(cache.journal(&v1), Some(vec![(b, row(4)), (c, row(9))]), "sorted by address");
         assert_eq!(cache.journal_size(), Some((2, 2)));

@@ -2,8 +2,6 @@
 //! out. No I/O: the caller loads the accounts the transactions touch and verifies signatures (in
 //! one batch) before, and stores the result after.
 
-use std::collections::{HashMap, HashSet};
-
 use coinjecture_primitives::{ChainId, Hash32, PublicKey, StatelessRejection, Transaction};
 use coinjecture_proto::v1::TxRejectReason;
 
@@ -69,60 +67,139 @@ impl Transition {
     }
 }
 
-/// Runs `txs` in order on `before` (accounts absent from the map are zero). A refused transaction
-/// leaves no trace; later ones run on the state left by the accepted ones.
-///
-/// - `hashes[i]` is the hash of `txs[i]` (duplicates within the batch are refused);
-/// - `signature_valid[i]` is the crypto-core verdict, or `None` when the caller has verified every
-///   signature already (a block that passed ExecuteBlock);
-/// - `proposer` receives the fees (`None` when checking for the mempool: the fee then leaves the
-///   sender and goes nowhere, which is only ever stricter).
+/// The first 8 bytes of an address, big-endian: ordering by it, then by the whole address, is
+/// the addresses' own order, and most comparisons stop at one integer compare.
+fn prefix(address: &PublicKey) -> u64 {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&address.0[..8]);
+    u64::from_be_bytes(head)
+}
+
+/// The accounts a batch of transactions touches, sorted and unique, and where each
+/// transaction's sender and recipient (and the proposer) are among them: built once per batch
+/// and shared by execution and the history links, so a 10,000-transaction block is indexed
+/// once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct BatchAccounts {
+    pub(crate) accounts: Vec<PublicKey>,
+    /// (sender, recipient) slot of each transaction.
+    pub(crate) slots: Vec<(usize, usize)>,
+    pub(crate) proposer: Option<usize>,
+}
+
+impl BatchAccounts {
+    pub(crate) fn new(txs: &[Transaction], proposer: Option<&PublicKey>) -> Self {
+        let mut accounts: Vec<PublicKey> = txs.iter().flat_map(|t| [t.from, t.to]).chain(proposer.copied()).collect();
+        accounts.sort_unstable_by(|a, b| prefix(a).cmp(&prefix(b)).then_with(|| a.cmp(b)));
+        accounts.dedup();
+        let prefixes: Vec<u64> = accounts.iter().map(prefix).collect();
+        let slot = |address: &PublicKey| {
+            // Among the addresses sharing the prefix (normally one), the exact one; every
+            // address looked up here is in `accounts` by construction.
+            let p = prefix(address);
+            let low = prefixes.partition_point(|q| *q < p);
+            let high = low + prefixes[low..].partition_point(|q| *q == p);
+            low + accounts[low..high].binary_search(address).unwrap_or(0)
+        };
+        let slots = txs.iter().map(|t| (slot(&t.from), slot(&t.to))).collect();
+        let proposer = proposer.map(slot);
+        Self { accounts, slots, proposer }
+    }
+}
+
+/// Runs `txs` in order on the state `before` gives (asked once per account the batch
+/// touches); see [`run_batch`].
 pub(crate) fn run_transactions(
     chain: &ChainId,
-    before: &HashMap<PublicKey, AccountState>,
+    before: impl Fn(&PublicKey) -> AccountState,
     txs: &[Transaction],
     hashes: &[Hash32],
     signature_valid: Option<&[bool]>,
     proposer: Option<&PublicKey>,
 ) -> Transition {
-    let mut state: HashMap<PublicKey, AccountState> = HashMap::with_capacity(2 * txs.len() + 1);
-    let mut seen: HashSet<Hash32> = HashSet::with_capacity(txs.len());
+    let batch = BatchAccounts::new(txs, proposer);
+    let initial: Vec<AccountState> = batch.accounts.iter().map(before).collect();
+    run_batch(chain, &batch, &initial, txs, hashes, signature_valid)
+}
+
+/// Runs `txs` in order on `initial` (the state of `batch.accounts`, in order). A refused
+/// transaction leaves no trace; later ones run on the state left by the accepted ones.
+///
+/// - `hashes[i]` is the hash of `txs[i]` (duplicates within the batch are refused);
+/// - `signature_valid[i]` is the crypto-core verdict, or `None` when the caller has verified every
+///   signature already (a block that passed ExecuteBlock);
+/// - `batch.proposer` receives the fees (`None` when checking for the mempool: the fee then
+///   leaves the sender and goes nowhere, which is only ever stricter).
+///
+/// The state is one vector indexed by the batch's slots: no hashing, no searching.
+pub(crate) fn run_batch(
+    chain: &ChainId,
+    batch: &BatchAccounts,
+    initial: &[AccountState],
+    txs: &[Transaction],
+    hashes: &[Hash32],
+    signature_valid: Option<&[bool]>,
+) -> Transition {
+    let mut state = initial.to_vec();
+    state.resize(batch.accounts.len(), AccountState::default());
+    let duplicates = duplicates(hashes);
     let mut rejections = Vec::with_capacity(txs.len());
-    for (i, tx) in txs.iter().enumerate() {
-        let duplicate = hashes.get(i).filter(|hash| !seen.insert(**hash));
-        let verdict = match duplicate {
+    for (i, (tx, (from, to))) in txs.iter().zip(&batch.slots).enumerate() {
+        let verdict = match duplicates.get(i).copied().flatten() {
             Some(hash) => Err(TxRejection::new(
                 TxRejectReason::Duplicate,
                 format!("transaction {hash} appears earlier in the same batch"),
             )),
-            None => run_one(chain, before, &mut state, tx, signature_valid.and_then(|v| v.get(i).copied()), proposer),
+            None => {
+                let slots = Slots { from: *from, to: *to, proposer: batch.proposer };
+                run_one(chain, &mut state, slots, tx, signature_valid.and_then(|v| v.get(i).copied()))
+            }
         };
         rejections.push(verdict.err());
     }
-    let mut changes: Vec<(PublicKey, AccountState)> = state
-        .into_iter()
-        .filter(|(address, after)| before.get(address).copied().unwrap_or_default() != *after)
+    let changes = batch
+        .accounts
+        .iter()
+        .zip(state.iter().zip(initial))
+        .filter(|(_, (after, before))| after != before)
+        .map(|(address, (after, _))| (*address, *after))
         .collect();
-    changes.sort_unstable_by_key(|(address, _)| *address);
     Transition { rejections, changes }
 }
 
-fn account(
-    before: &HashMap<PublicKey, AccountState>,
-    state: &HashMap<PublicKey, AccountState>,
-    address: &PublicKey,
-) -> AccountState {
-    state.get(address).or_else(|| before.get(address)).copied().unwrap_or_default()
+/// For each position, the hash when an earlier position has the same one.
+fn duplicates(hashes: &[Hash32]) -> Vec<Option<Hash32>> {
+    let head = |i: usize| {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&hashes[i].0[..8]);
+        u64::from_be_bytes(head)
+    };
+    let mut order: Vec<usize> = (0..hashes.len()).collect();
+    order.sort_unstable_by(|a, b| head(*a).cmp(&head(*b)).then_with(|| hashes[*a].cmp(&hashes[*b])).then(a.cmp(b)));
+    let mut duplicate = vec![None; hashes.len()];
+    for pair in order.windows(2) {
+        if hashes[pair[0]] == hashes[pair[1]] {
+            duplicate[pair[1]] = Some(hashes[pair[1]]);
+        }
+    }
+    duplicate
+}
+
+/// Where a transaction's accounts are in the state vector.
+#[derive(Clone, Copy)]
+struct Slots {
+    from: usize,
+    to: usize,
+    proposer: Option<usize>,
 }
 
 /// Checks one transaction and, if it passes, applies it to `state`.
 fn run_one(
     chain: &ChainId,
-    before: &HashMap<PublicKey, AccountState>,
-    state: &mut HashMap<PublicKey, AccountState>,
+    state: &mut [AccountState],
+    slots: Slots,
     tx: &Transaction,
     signature_valid: Option<bool>,
-    proposer: Option<&PublicKey>,
 ) -> Result<(), TxRejection> {
     tx.check_stateless(chain).map_err(|r| TxRejection::new(stateless_reason(&r), r.to_string()))?;
     if signature_valid == Some(false) {
@@ -131,7 +208,7 @@ fn run_one(
     // check_stateless guarantees that fee and amount + fee fit in u64.
     let fee = tx.fee().ok_or_else(|| TxRejection::new(TxRejectReason::Overflow, "fee overflows u64"))?;
     let cost = tx.total_cost().ok_or_else(|| TxRejection::new(TxRejectReason::Overflow, "amount + fee overflows"))?;
-    let sender = account(before, state, &tx.from);
+    let sender = state.get(slots.from).copied().unwrap_or_default();
     if tx.nonce < sender.nonce {
         return Err(TxRejection::new(
             TxRejectReason::NonceTooLow,
@@ -152,26 +229,29 @@ fn run_one(
     }
     let overflow = || TxRejection::new(TxRejectReason::Overflow, "an account balance or nonce would overflow");
     // Compute every new value before writing any, so a refused transaction leaves no trace.
+    // The three slots may coincide (the proposer paying or being paid); later entries build on
+    // earlier ones.
     let debited =
         AccountState { balance: sender.balance - cost, nonce: sender.nonce.checked_add(1).ok_or_else(overflow)? };
-    let mut staged = vec![(tx.from, debited)];
-    let credit = |address: &PublicKey, amount: u64, staged: &mut Vec<(PublicKey, AccountState)>| {
-        let current = staged
+    let mut staged = [(slots.from, debited); 3];
+    let mut len = 1;
+    let credits = [(Some(slots.to), tx.amount), (slots.proposer, fee)];
+    for (slot, amount) in credits {
+        let Some(slot) = slot else { continue };
+        let current = staged[..len]
             .iter()
             .rev()
-            .find(|(a, _)| a == address)
-            .map(|(_, s)| *s)
-            .unwrap_or_else(|| account(before, state, address));
+            .find(|(s, _)| *s == slot)
+            .map(|(_, state)| *state)
+            .unwrap_or_else(|| state.get(slot).copied().unwrap_or_default());
         let balance = current.balance.checked_add(amount).ok_or_else(overflow)?;
-        staged.push((*address, AccountState { balance, ..current }));
-        Ok::<(), TxRejection>(())
-    };
-    credit(&tx.to, tx.amount, &mut staged)?;
-    if let Some(proposer) = proposer {
-        credit(proposer, fee, &mut staged)?;
+        staged[len] = (slot, AccountState { balance, ..current });
+        len += 1;
     }
-    for (address, value) in staged {
-        state.insert(address, value);
+    for (slot, value) in &staged[..len] {
+        if let Some(account) = state.get_mut(*slot) {
+            *account = *value;
+        }
     }
     Ok(())
 }

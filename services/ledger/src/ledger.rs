@@ -17,7 +17,7 @@ use sqlx::SqliteConnection;
 use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, VerifiedSignatures};
 use crate::crypto::CryptoBackend;
 use crate::error::LedgerError;
-use crate::execute::{TxRejection, TxVerdict, run_transactions};
+use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
 use crate::store::{
@@ -66,8 +66,11 @@ pub struct BlockExecution {
     /// One verdict per transaction, in block order (empty when execution stopped before).
     pub verdicts: Vec<TxVerdict>,
     changes: Vec<(PublicKey, AccountState)>,
-    /// The account rows execution started from (for ApplyBlock's history links).
-    loaded: HashMap<PublicKey, AccountRow>,
+    /// The accounts the block touches and each transaction's slots among them.
+    batch: BatchAccounts,
+    /// The account rows execution started from, in `batch.accounts` order (for ApplyBlock's
+    /// history links).
+    loaded: Vec<(PublicKey, AccountRow)>,
 }
 
 impl BlockExecution {
@@ -83,7 +86,8 @@ impl BlockExecution {
             merkle_root: None,
             verdicts: Vec::new(),
             changes: Vec::new(),
-            loaded: HashMap::new(),
+            batch: BatchAccounts::default(),
+            loaded: Vec::new(),
         }
     }
 }
@@ -462,7 +466,7 @@ impl Ledger {
         let mut tx = self.read().await?;
         let tip = Self::tip_in(&mut tx).await?;
         let accounts = self.load_accounts(&mut tx, &tip, std::slice::from_ref(address)).await?;
-        Ok((accounts.get(address).map(|row| row.state).unwrap_or_default(), tip.height))
+        Ok((accounts.first().map(|(_, row)| row.state).unwrap_or_default(), tip.height))
     }
 
     /// Transactions sent or received by `address`, newest first (by height, then descending
@@ -483,8 +487,8 @@ impl Ledger {
                 let tip = Self::tip_in(&mut tx).await?;
                 self.load_accounts(&mut tx, &tip, std::slice::from_ref(address))
                     .await?
-                    .get(address)
-                    .and_then(|row| row.last_tx)
+                    .first()
+                    .and_then(|(_, row)| row.last_tx)
             }
         };
         let (transactions, more) =
@@ -535,10 +539,11 @@ impl Ledger {
         }
         let mut read = self.read().await?;
         let tip = Self::tip_in(&mut read).await?;
-        let rows = self.load_accounts(&mut read, &tip, &touched_accounts(&good_txs, None)).await?;
+        let batch = BatchAccounts::new(&good_txs, None);
+        let rows = self.load_accounts(&mut read, &tip, &batch.accounts).await?;
         drop(read);
-        let before: HashMap<PublicKey, AccountState> = rows.iter().map(|(a, r)| (*a, r.state)).collect();
-        let transition = run_transactions(&self.genesis.chain_id, &before, &good_txs, &hashes, Some(&signatures), None);
+        let initial: Vec<AccountState> = rows.iter().map(|(_, row)| row.state).collect();
+        let transition = run_batch(&self.genesis.chain_id, &batch, &initial, &good_txs, &hashes, Some(&signatures));
         let mut verdicts: Vec<TxVerdict> = converted
             .iter()
             .zip(&digests)
@@ -612,6 +617,7 @@ impl Ledger {
         if height == 0 {
             return Err(LedgerError::invalid("block.header.block_index", "the genesis block is never applied"));
         }
+        let started = std::time::Instant::now();
         let encodings: Vec<Vec<u8>> = block.transactions.iter().map(Transaction::encode).collect();
         let hashes: Vec<Hash32> = encodings.iter().map(|e| sha256(e)).collect();
 
@@ -650,6 +656,7 @@ impl Ledger {
             return Err(LedgerError::InvalidBlock { height, hash, reason });
         };
         let timestamp_ms = block.header.timestamp_ms();
+        let executed = started.elapsed();
         let (tx_links, accounts) = history_links(height, block, &execution)?;
         let write = BlockWrite {
             height,
@@ -667,11 +674,21 @@ impl Ledger {
         };
         Store::write_block(&mut tx, &write).await?;
         let new_view = AccountView { tip: hash, journal_start: Store::journal_start(&mut tx, height).await? };
+        let written = started.elapsed();
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
         *writer = era;
         self.accounts.advance(&view, new_view, &accounts);
         drop(writer);
-        tracing::debug!(height, block = %hash, txs = block.transactions.len(), "block applied");
+        tracing::debug!(
+            height,
+            block = %hash,
+            txs = block.transactions.len(),
+            accounts = accounts.len(),
+            execute = ?executed,
+            write = ?written.saturating_sub(executed),
+            commit = ?started.elapsed().saturating_sub(written),
+            "block applied"
+        );
         match self.accounts.journal_size() {
             Some((blocks, rows)) if blocks >= FOLD_JOURNAL_BLOCKS || rows >= FOLD_JOURNAL_ROWS => self.spawn_fold(),
             _ => self.spawn_checkpoint(),
@@ -733,37 +750,41 @@ impl Ledger {
         same_transactions.then_some(remembered.execution)
     }
 
-    /// Account rows at `tip` (the tip of `conn`'s snapshot): from the in-memory state when it
-    /// is at the snapshot's view, the rest from the `accounts` table (then cached). A snapshot
-    /// at another view (a block or fold landed meanwhile) reads the table and the journal.
+    /// Account rows at `tip` (the tip of `conn`'s snapshot) of `addresses` (sorted, unique), in
+    /// their order, zero rows for accounts never seen: from the in-memory state when it is at
+    /// the snapshot's view, the rest from the `accounts` table (then cached). A snapshot at
+    /// another view (a block or fold landed meanwhile) reads the table and the journal.
     async fn load_accounts(
         &self,
         conn: &mut SqliteConnection,
         tip: &Tip,
         addresses: &[PublicKey],
-    ) -> Result<HashMap<PublicKey, AccountRow>, LedgerError> {
+    ) -> Result<Vec<(PublicKey, AccountRow)>, LedgerError> {
         let view = Self::view_in(conn, tip).await?;
-        match self.accounts.lookup(&view, addresses) {
-            Some((mut found, missing)) => {
-                if !missing.is_empty() {
-                    let loaded = Store::load_accounts(conn, &missing).await?;
-                    self.accounts.fill(&view, &missing, &loaded);
-                    found.extend(loaded);
-                }
-                Ok(found)
-            }
+        let known = match self.accounts.lookup(&view, addresses) {
+            Some(known) => known,
             None => {
                 tracing::debug!(height = tip.height, "account state moved on; reading the snapshot's journal");
                 let mut found = Store::load_accounts(&mut *conn, addresses).await?;
                 let (journaled, _, _) = Store::read_journal(conn).await?;
-                for address in addresses {
-                    if let Some(row) = journaled.get(address) {
-                        found.insert(*address, *row);
-                    }
-                }
-                Ok(found)
+                found.extend(journaled.into_iter().filter(|(address, _)| addresses.binary_search(address).is_ok()));
+                return Ok(addresses.iter().map(|a| (*a, found.get(a).copied().unwrap_or_default())).collect());
             }
-        }
+        };
+        let missing: Vec<PublicKey> =
+            addresses.iter().zip(&known).filter(|(_, row)| row.is_none()).map(|(a, _)| *a).collect();
+        let loaded = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            let loaded = Store::load_accounts(conn, &missing).await?;
+            self.accounts.fill(&view, &missing, &loaded);
+            loaded
+        };
+        Ok(addresses
+            .iter()
+            .zip(known)
+            .map(|(a, row)| (*a, row.or_else(|| loaded.get(a).copied()).unwrap_or_default()))
+            .collect())
     }
 
     /// The block rules, in order: height and parent (errors), header layout, size, timestamp,
@@ -844,16 +865,16 @@ impl Ledger {
             return Ok(rejected);
         }
 
-        let loaded =
-            self.load_accounts(conn, tip, &touched_accounts(&block.transactions, Some(&header.miner_address))).await?;
-        let before: HashMap<PublicKey, AccountState> = loaded.iter().map(|(a, r)| (*a, r.state)).collect();
-        let transition = run_transactions(
+        let batch = BatchAccounts::new(&block.transactions, Some(&header.miner_address));
+        let loaded = self.load_accounts(conn, tip, &batch.accounts).await?;
+        let initial: Vec<AccountState> = loaded.iter().map(|(_, row)| row.state).collect();
+        let transition = run_batch(
             &self.genesis.chain_id,
-            &before,
+            &batch,
+            &initial,
             &block.transactions,
             &hashes,
             signature_valid.as_deref(),
-            Some(&header.miner_address),
         );
         let verdicts: Vec<TxVerdict> = hashes
             .iter()
@@ -870,7 +891,8 @@ impl Ledger {
                 merkle_root: Some(merkle_root),
                 verdicts,
                 changes: Vec::new(),
-                loaded: HashMap::new(),
+                batch: BatchAccounts::default(),
+                loaded: Vec::new(),
             });
         }
         let state_commitment = next_state_commitment(&tip.state_commitment, &transition.changes);
@@ -887,6 +909,7 @@ impl Ledger {
             merkle_root: Some(merkle_root),
             verdicts,
             changes: transition.changes,
+            batch,
             loaded,
         })
     }
@@ -972,46 +995,40 @@ fn history_links(
     execution: &BlockExecution,
 ) -> Result<(Vec<(Option<i64>, Option<i64>)>, Vec<(PublicKey, AccountRow)>), LedgerError> {
     let first = position(height, 0)?;
-    // One hash map, updated in place (a copy of the loaded rows, which hold every account the
-    // block touches; absent ones are zero), and a flag for the rows to write.
-    let mut rows: HashMap<PublicKey, (AccountRow, bool)> =
-        execution.loaded.iter().map(|(address, row)| (*address, (*row, false))).collect();
-    let links = block
-        .transactions
-        .iter()
-        .enumerate()
-        .map(|(i, tx)| {
-            let position = first + i as i64;
-            let last_tx = |rows: &HashMap<PublicKey, (AccountRow, bool)>, address| {
-                rows.get(address).and_then(|(row, _)| row.last_tx)
-            };
-            let links = (last_tx(&rows, &tx.from), last_tx(&rows, &tx.to));
-            for address in [tx.from, tx.to] {
-                let (row, written) = rows.entry(address).or_default();
+    let batch = &execution.batch;
+    if execution.loaded.len() != batch.accounts.len() || batch.slots.len() != block.transactions.len() {
+        return Err(LedgerError::Corrupt("the execution does not describe this block's accounts".into()));
+    }
+    // The loaded rows (every account the block touches, in the batch's order) updated in
+    // place, with a flag for the rows to write.
+    let mut rows: Vec<(PublicKey, AccountRow, bool)> =
+        execution.loaded.iter().map(|(address, row)| (*address, *row, false)).collect();
+    let mut links = Vec::with_capacity(block.transactions.len());
+    for (i, (from, to)) in batch.slots.iter().enumerate() {
+        let position = first + i as i64;
+        let last = |slot: usize| rows.get(slot).and_then(|(_, row, _)| row.last_tx);
+        links.push((last(*from), last(*to)));
+        for slot in [*from, *to] {
+            if let Some((_, row, written)) = rows.get_mut(slot) {
                 row.last_tx = Some(position);
                 *written = true;
             }
-            links
-        })
-        .collect();
-    for (address, state) in &execution.changes {
-        let (row, written) = rows.entry(*address).or_default();
-        row.state = *state;
-        *written = true;
+        }
+    }
+    // `changes` is sorted in the same order as the rows: one merge walk.
+    let mut changes = execution.changes.iter().peekable();
+    for (address, row, written) in &mut rows {
+        if let Some((_, state)) = changes.next_if(|(changed, _)| changed == address) {
+            row.state = *state;
+            *written = true;
+        }
+    }
+    if changes.next().is_some() {
+        return Err(LedgerError::Corrupt("a state change names an account the block does not touch".into()));
     }
     // Senders and recipients whose state did not change keep their loaded state.
-    let mut written: Vec<(PublicKey, AccountRow)> =
-        rows.into_iter().filter(|(_, (_, written))| *written).map(|(address, (row, _))| (address, row)).collect();
-    written.sort_unstable_by_key(|(address, _)| *address);
+    let written = rows.into_iter().filter(|(_, _, written)| *written).map(|(a, row, _)| (a, row)).collect();
     Ok((links, written))
-}
-
-/// Every account a batch may read or write, sorted and unique.
-fn touched_accounts(txs: &[Transaction], proposer: Option<&PublicKey>) -> Vec<PublicKey> {
-    let mut accounts: Vec<PublicKey> = txs.iter().flat_map(|t| [t.from, t.to]).chain(proposer.copied()).collect();
-    accounts.sort_unstable();
-    accounts.dedup();
-    accounts
 }
 
 /// The TOO_LARGE rule: at most 50,000 transactions and 16 MiB encoded.

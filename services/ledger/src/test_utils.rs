@@ -163,7 +163,7 @@ impl TestChain {
     pub fn block(&self, transactions: Vec<Transaction>) -> Block {
         let hashes: Vec<Hash32> = transactions.iter().map(Transaction::hash).collect();
         let transition =
-            run_transactions(self.chain_id(), &self.state, &transactions, &hashes, None, Some(&self.proposer));
+            run_transactions(self.chain_id(), |a| self.account(a), &transactions, &hashes, None, Some(&self.proposer));
         let commitment = if transition.first_rejection().is_none() {
             next_state_commitment(&self.tip.state_commitment, &transition.changes)
         } else {
@@ -200,7 +200,7 @@ impl TestChain {
         let hashes: Vec<Hash32> = block.transactions.iter().map(Transaction::hash).collect();
         let transition = run_transactions(
             self.chain_id(),
-            &self.state,
+            |a| self.account(a),
             &block.transactions,
             &hashes,
             None,
