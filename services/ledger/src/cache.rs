@@ -163,6 +163,55 @@ impl AccountCache {
     }
 }
 
+/// The hash index of the eras not sealed into `tx_hash_index` yet (see
+/// migrations/0004_sealed_hash_index.sql): per block, its (hash_key, position) pairs, sorted. The
+/// last sealed era stays too until the next one is sealed, for a reader whose snapshot predates
+/// the seal. A position here may be newer than a reader's snapshot; the reader then does not
+/// find its row, which is right.
+#[derive(Debug, Default)]
+pub(crate) struct RecentHashes {
+    runs: Mutex<Vec<KeyRun>>,
+}
+
+/// One block's (or era's) (hash_key, position) pairs, sorted, with their era.
+type KeyRun = (i64, Vec<(i64, i64)>);
+
+impl RecentHashes {
+    /// Adds the (hash_key, position) pairs of one block (or of a whole era read at open).
+    pub(crate) fn push(&self, era: i64, mut run: Vec<(i64, i64)>) {
+        if run.is_empty() {
+            return;
+        }
+        run.sort_unstable();
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.push((era, run));
+        }
+    }
+
+    /// The positions indexed under `key`.
+    pub(crate) fn positions(&self, key: i64) -> Vec<i64> {
+        let Ok(runs) = self.runs.lock() else { return Vec::new() };
+        let mut positions = Vec::new();
+        for (_, run) in runs.iter() {
+            let start = run.partition_point(|(k, _)| *k < key);
+            positions.extend(run[start..].iter().take_while(|(k, _)| *k == key).map(|(_, p)| *p));
+        }
+        positions
+    }
+
+    /// Drops the eras below `era` (sealed, and not the last sealed one).
+    pub(crate) fn forget_before(&self, era: i64) {
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.retain(|(e, _)| *e >= era);
+        }
+    }
+
+    /// Pairs held, for tests and logs.
+    pub(crate) fn len(&self) -> usize {
+        self.runs.lock().map(|runs| runs.iter().map(|(_, run)| run.len()).sum()).unwrap_or(0)
+    }
+}
+
 /// Default bound of [`VerifiedSignatures`]: about 26 s of transactions at 10,000 per second.
 pub(crate) const DEFAULT_VERIFIED: usize = 1 << 18;
 
@@ -273,6 +322,20 @@ mod tests {
         assert!(cache.lookup(&view(13, 1), &[a]).is_none());
         assert!(cache.lookup(&view(10, 1), &[a]).is_none());
         assert_eq!(cache.journal_size(), None);
+    }
+
+    #[test]
+    fn recent_hashes_find_every_position_of_a_key_and_forget_sealed_eras() {
+        let recent = RecentHashes::default();
+        recent.push(0, vec![(5, 1), (3, 2), (5, 3)]);
+        recent.push(1, vec![(5, 70), (9, 71)]);
+        let mut found = recent.positions(5);
+        found.sort_unstable();
+        assert_eq!(found, vec![1, 3, 70]);
+        assert_eq!(recent.positions(4), Vec::<i64>::new());
+        recent.forget_before(1);
+        assert_eq!(recent.positions(5), vec![70]);
+        assert_eq!(recent.len(), 2);
     }
 
     #[test]

@@ -108,7 +108,8 @@ impl BatchAccounts {
 }
 
 /// Runs `txs` in order on the state `before` gives (asked once per account the batch
-/// touches); see [`run_batch`].
+/// touches); see [`run_batch`]. For the test chain, which keeps its state in a map.
+#[cfg(any(test, feature = "test-utils"))]
 pub(crate) fn run_transactions(
     chain: &ChainId,
     before: impl Fn(&PublicKey) -> AccountState,

@@ -14,14 +14,15 @@ use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
 use sqlx::SqliteConnection;
 
-use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, VerifiedSignatures};
+use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes, VerifiedSignatures};
 use crate::crypto::CryptoBackend;
 use crate::error::LedgerError;
 use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
 use crate::store::{
-    AccountRow, BlockWrite, ERA_TRANSACTIONS, INDEX_BITS, IndexedTransaction, Store, StoredBlock, Tip, position,
+    AccountRow, BlockWrite, ERA_TRANSACTIONS, INDEX_BITS, IndexedTransaction, Store, StoredBlock, Tip, hash_key,
+    position,
 };
 
 /// Most blocks one range read returns.
@@ -233,8 +234,11 @@ pub struct Ledger {
     verified: VerifiedSignatures,
     /// True while a background WAL checkpoint runs.
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
-    /// True while a background journal fold runs or waits for the write lock.
-    folding: Arc<std::sync::atomic::AtomicBool>,
+    /// True while background maintenance (sealing an era, folding the journal) is queued or
+    /// runs.
+    maintaining: Arc<std::sync::atomic::AtomicBool>,
+    /// The hash index of the unsealed eras.
+    recent: Arc<RecentHashes>,
 }
 
 impl fmt::Debug for Ledger {
@@ -312,9 +316,18 @@ impl Ledger {
                 tracing::info!(path = %path.display(), genesis = %genesis_hash, chain = %genesis.chain_id, "ledger initialised with genesis");
             }
         }
+        let recent = Arc::new(RecentHashes::default());
         let era = {
-            let mut conn = store.pool.acquire().await.map_err(|e| open_err(e.to_string()))?;
-            let (era, transactions) = Store::current_era(&mut conn).await?;
+            let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| open_err(e.to_string()))?;
+            let (era, transactions, first_position) = Store::current_era(&mut tx).await?;
+            // Eras a crash left unsealed (their last block committed, the seal not).
+            for unsealed in Store::unsealed_eras(&mut tx, era).await? {
+                Store::seal_era(&mut tx, unsealed).await?;
+            }
+            if let Some(first) = first_position {
+                recent.push(era, Store::era_keys(&mut tx, first).await?);
+            }
+            tx.commit().await.map_err(LedgerError::db("sealing eras at open"))?;
             EraCursor { era, transactions, size: ERA_TRANSACTIONS }
         };
         let ledger = Self {
@@ -328,7 +341,8 @@ impl Ledger {
             accounts: Arc::new(AccountCache::new(DEFAULT_CAPACITY)),
             verified: VerifiedSignatures::new(DEFAULT_VERIFIED),
             checkpointing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            folding: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            maintaining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            recent,
         };
         let tip = {
             let mut read = ledger.read().await?;
@@ -457,8 +471,9 @@ impl Ledger {
 
     /// A finalized transaction by hash, with its block height, index and block hash.
     pub async fn transaction(&self, hash: &Hash32) -> Result<Option<IndexedTransaction>, LedgerError> {
+        let recent = self.recent.positions(hash_key(hash));
         let mut tx = self.read().await?;
-        Store::transaction(&mut tx, hash).await
+        Store::transaction(&mut tx, hash, &recent).await
     }
 
     /// An account at the tip (zero if never seen) and the tip height it was read at.
@@ -676,8 +691,11 @@ impl Ledger {
         let new_view = AccountView { tip: hash, journal_start: Store::journal_start(&mut tx, height).await? };
         let written = started.elapsed();
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
+        let new_era = era.era != writer.era;
         *writer = era;
         self.accounts.advance(&view, new_view, &accounts);
+        let first = position(height, 0)?;
+        self.recent.push(era.era, hashes.iter().enumerate().map(|(i, h)| (hash_key(h), first + i as i64)).collect());
         drop(writer);
         tracing::debug!(
             height,
@@ -689,30 +707,33 @@ impl Ledger {
             commit = ?started.elapsed().saturating_sub(written),
             "block applied"
         );
-        match self.accounts.journal_size() {
-            Some((blocks, rows)) if blocks >= FOLD_JOURNAL_BLOCKS || rows >= FOLD_JOURNAL_ROWS => self.spawn_fold(),
-            _ => self.spawn_checkpoint(),
+        if new_era || needs_fold(&self.accounts) {
+            self.spawn_maintenance();
+        } else {
+            self.spawn_checkpoint();
         }
         Ok(Applied { tip: Tip { height, hash, timestamp_ms, state_commitment }, already_applied: false })
     }
 
-    /// Folds the account journal into `accounts` in the background (unless a fold is running),
-    /// then checkpoints. The fold takes the write lock: the next ApplyBlock waits for it.
-    fn spawn_fold(&self) {
-        if self.folding.swap(true, std::sync::atomic::Ordering::AcqRel) {
+    /// Runs [`maintain`] in the background (unless it is queued or running), then
+    /// checkpoints. It takes the write lock: the next ApplyBlock waits for it.
+    fn spawn_maintenance(&self) {
+        if self.maintaining.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
-        let (store, accounts, writer) = (self.store.clone(), Arc::clone(&self.accounts), Arc::clone(&self.write_lock));
-        let flag = Arc::clone(&self.folding);
+        let (store, accounts, recent, writer, flag) = (
+            self.store.clone(),
+            Arc::clone(&self.accounts),
+            Arc::clone(&self.recent),
+            Arc::clone(&self.write_lock),
+            Arc::clone(&self.maintaining),
+        );
         tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            match fold_journal(&store, &accounts, &writer).await {
-                Ok(0) => {}
-                Ok(rows) => tracing::debug!(rows, elapsed = ?started.elapsed(), "account journal folded"),
-                // Nothing is lost: the journal stays, the next ApplyBlock tries again.
-                Err(e) => tracing::warn!(error = %e, "folding the account journal failed"),
+            // Nothing is lost on failure: the journal and the unsealed eras stay, and the next
+            // trigger (or the next open) tries again.
+            if let Err(e) = maintain(&store, &accounts, &recent, &writer, &flag).await {
+                tracing::warn!(error = %e, "ledger maintenance (sealing an era, folding the journal) failed");
             }
-            flag.store(false, std::sync::atomic::Ordering::Release);
             store.checkpoint().await;
         });
     }
@@ -962,27 +983,57 @@ impl Ledger {
     }
 }
 
-/// One fold (see migrations/0003_account_journal.sql): under the write lock, the journaled rows
-/// are upserted into `accounts` and the journal emptied, in one SQLite transaction. Returns the
-/// rows written (0 when the journal was empty or the in-memory state was not at the tip; the
-/// next ApplyBlock rebuilds it).
-async fn fold_journal(
+/// True when the account journal should be folded.
+fn needs_fold(accounts: &AccountCache) -> bool {
+    matches!(accounts.journal_size(), Some((blocks, rows)) if blocks >= FOLD_JOURNAL_BLOCKS || rows >= FOLD_JOURNAL_ROWS)
+}
+
+/// Background maintenance, under the write lock, each step one SQLite transaction:
+///
+/// 1. seal every full era not in `tx_hash_index` yet (migrations/0004_sealed_hash_index.sql),
+///    then forget the in-memory index of the eras before it;
+/// 2. fold the account journal into `accounts` when it is large enough
+///    (migrations/0003_account_journal.sql): the journaled rows are upserted and the journal
+///    emptied. Skipped when the in-memory state is not at the tip (the next ApplyBlock
+///    rebuilds it).
+///
+/// Clears `flag` while still holding the lock, so a block applied after this never finds a
+/// stale flag and skips its trigger.
+async fn maintain(
     store: &Store,
     accounts: &AccountCache,
+    recent: &RecentHashes,
     writer: &tokio::sync::Mutex<EraCursor>,
-) -> Result<usize, LedgerError> {
-    let _writer = writer.lock().await;
+    flag: &std::sync::atomic::AtomicBool,
+) -> Result<(), LedgerError> {
+    let writer = writer.lock().await;
+    flag.store(false, std::sync::atomic::Ordering::Release);
     if store.pool.is_closed() {
-        return Ok(0);
+        return Ok(());
     }
+    let started = std::time::Instant::now();
+    let mut conn = store.pool.acquire().await.map_err(LedgerError::db("starting maintenance"))?;
+    for era in Store::unsealed_eras(&mut conn, writer.era).await? {
+        let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting a seal"))?;
+        Store::seal_era(&mut tx, era).await?;
+        tx.commit().await.map_err(LedgerError::db("committing a seal"))?;
+        recent.forget_before(era);
+        tracing::debug!(era, elapsed = ?started.elapsed(), in_memory = recent.len(), "hash-index era sealed");
+    }
+    drop(conn);
+    if !needs_fold(accounts) {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
     let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting the fold"))?;
     let tip = Ledger::tip_in(&mut tx).await?;
     let view = Ledger::view_in(&mut tx, &tip).await?;
-    let Some(rows) = accounts.journal(&view).filter(|rows| !rows.is_empty()) else { return Ok(0) };
+    let Some(rows) = accounts.journal(&view).filter(|rows| !rows.is_empty()) else { return Ok(()) };
     Store::fold_journal(&mut tx, &rows).await?;
     tx.commit().await.map_err(LedgerError::db("committing the fold"))?;
     accounts.folded(&view, AccountView { tip: tip.hash, journal_start: tip.height + 1 });
-    Ok(rows.len())
+    tracing::debug!(rows = rows.len(), elapsed = ?started.elapsed(), "account journal folded");
+    Ok(())
 }
 
 /// The history links of a block's transactions ((sender_prev, recipient_prev) each) and the

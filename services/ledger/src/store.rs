@@ -405,6 +405,15 @@ impl Store {
             }
             query.execute(&mut *conn).await.map_err(LedgerError::db("writing transactions"))?;
         }
+        if !write.transactions.is_empty() {
+            // The era's first block with transactions records where the era starts.
+            sqlx::query("INSERT OR IGNORE INTO tx_eras (era, first_position) VALUES (?, ?)")
+                .bind(write.era)
+                .bind(first_position)
+                .execute(&mut *conn)
+                .await
+                .map_err(LedgerError::db("writing the era start"))?;
+        }
         if write.height == 0 {
             Self::write_accounts(conn, write.accounts).await
         } else if write.accounts.is_empty() {
@@ -585,33 +594,86 @@ impl Store {
             .collect()
     }
 
-    /// The newest era of the hash index and how many transactions it holds.
-    pub(crate) async fn current_era(conn: &mut SqliteConnection) -> Result<(i64, u64), LedgerError> {
-        let row = sqlx::query(
-            "SELECT era, count(*) AS rows FROM transactions WHERE era = (SELECT max(era) FROM transactions)",
-        )
-        .fetch_optional(conn)
-        .await
-        .map_err(LedgerError::db("reading the current era"))?;
-        match row {
-            None => Ok((0, 0)),
-            Some(row) => {
-                let era: Option<i64> = row.try_get("era").map_err(LedgerError::db("reading a row"))?;
-                Ok((era.unwrap_or(0), from_i64(int(&row, "rows")?, "era rows")?))
-            }
-        }
+    /// The newest era of the hash index, how many transactions it holds and where it starts
+    /// (`None` before the first transaction).
+    pub(crate) async fn current_era(conn: &mut SqliteConnection) -> Result<(i64, u64, Option<i64>), LedgerError> {
+        let row = sqlx::query("SELECT era, first_position FROM tx_eras ORDER BY era DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(LedgerError::db("reading the current era"))?;
+        let Some(row) = row else { return Ok((0, 0, None)) };
+        let (era, first) = (int(&row, "era")?, int(&row, "first_position")?);
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM transactions WHERE position >= ?")
+            .bind(first)
+            .fetch_one(conn)
+            .await
+            .map_err(LedgerError::db("counting the current era"))?;
+        Ok((era, from_i64(count, "era rows")?, Some(first)))
     }
 
-    /// A finalized transaction by hash.
+    /// The (hash_key, position) pairs of the transactions from `first_position` on, sorted:
+    /// the current era, indexed in memory only.
+    pub(crate) async fn era_keys(
+        conn: &mut SqliteConnection,
+        first_position: i64,
+    ) -> Result<Vec<(i64, i64)>, LedgerError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT hash_key, position FROM transactions WHERE position >= ? ORDER BY hash_key, position",
+        )
+        .bind(first_position)
+        .fetch_all(conn)
+        .await
+        .map_err(LedgerError::db("reading the current era's hash keys"))?;
+        Ok(rows)
+    }
+
+    /// The eras below `current` whose hash keys are not in `tx_hash_index` yet.
+    pub(crate) async fn unsealed_eras(conn: &mut SqliteConnection, current: i64) -> Result<Vec<i64>, LedgerError> {
+        sqlx::query_scalar(
+            "SELECT era FROM tx_eras WHERE era > (SELECT coalesce(max(era), -1) FROM tx_hash_index) AND era < ? \
+             ORDER BY era",
+        )
+        .bind(current)
+        .fetch_all(conn)
+        .await
+        .map_err(LedgerError::db("reading the unsealed eras"))
+    }
+
+    /// Seals `era`: copies its (era, hash_key, position) triples into `tx_hash_index`, sorted.
+    /// Idempotent. The caller owns the transaction.
+    pub(crate) async fn seal_era(conn: &mut SqliteConnection, era: i64) -> Result<(), LedgerError> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO tx_hash_index (era, hash_key, position) \
+             SELECT era, hash_key, position FROM transactions \
+             WHERE position >= (SELECT first_position FROM tx_eras WHERE era = ?1) AND era = ?1 \
+             ORDER BY hash_key, position",
+        )
+        .bind(era)
+        .execute(conn)
+        .await
+        .map_err(LedgerError::db("sealing an era of the hash index"))?;
+        Ok(())
+    }
+
+    /// A finalized transaction by hash: first at `recent` (positions the in-memory index of the
+    /// unsealed eras holds for its hash key; ones not in this snapshot are skipped), then in
+    /// each sealed era of `tx_hash_index`.
     pub(crate) async fn transaction(
         conn: &mut SqliteConnection,
         hash: &Hash32,
+        recent: &[i64],
     ) -> Result<Option<IndexedTransaction>, LedgerError> {
+        for position in recent {
+            let (found, _) = Self::transaction_at(conn, *position).await?;
+            if let Some(found) = found.filter(|t| t.tx_hash == *hash) {
+                return Ok(Some(found));
+            }
+        }
         // One index search per era (a plain `WHERE hash_key = ?` could not use the index).
         let rows = sqlx::query(
             "WITH RECURSIVE eras(e) AS (SELECT 0 UNION ALL SELECT e + 1 FROM eras \
-             WHERE e < (SELECT coalesce(max(era), 0) FROM transactions)) \
-             SELECT t.position FROM eras CROSS JOIN transactions t WHERE t.era = eras.e AND t.hash_key = ?",
+             WHERE e < (SELECT coalesce(max(era), 0) FROM tx_hash_index)) \
+             SELECT i.position FROM eras CROSS JOIN tx_hash_index i WHERE i.era = eras.e AND i.hash_key = ?",
         )
         .bind(hash_key(hash))
         .fetch_all(&mut *conn)
