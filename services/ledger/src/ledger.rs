@@ -189,13 +189,17 @@ enum Verification {
     Verified(Vec<Hash32>),
 }
 
-/// The hash-index era ApplyBlock writes to and how many transactions it holds.
+/// The writer's state (behind the write lock): the hash-index era ApplyBlock writes to and how
+/// many transactions it holds, and when the account journal is folded.
 #[derive(Debug, Clone, Copy)]
 struct EraCursor {
     era: i64,
     transactions: u64,
     /// Transactions per era (ERA_TRANSACTIONS; smaller in tests).
     size: u64,
+    /// Fold the journal at this many blocks or account rows (FOLD_JOURNAL_*; smaller in tests).
+    fold_blocks: usize,
+    fold_rows: usize,
 }
 
 impl EraCursor {
@@ -328,7 +332,13 @@ impl Ledger {
                 recent.push(era, Store::era_keys(&mut tx, first).await?);
             }
             tx.commit().await.map_err(LedgerError::db("sealing eras at open"))?;
-            EraCursor { era, transactions, size: ERA_TRANSACTIONS }
+            EraCursor {
+                era,
+                transactions,
+                size: ERA_TRANSACTIONS,
+                fold_blocks: FOLD_JOURNAL_BLOCKS,
+                fold_rows: FOLD_JOURNAL_ROWS,
+            }
         };
         let ledger = Self {
             store,
@@ -359,6 +369,31 @@ impl Ledger {
     #[cfg(feature = "test-utils")]
     pub async fn set_era_size_for_tests(&self, size: u64) {
         self.write_lock.lock().await.size = size.max(1);
+    }
+
+    /// Test hook: folds the account journal once it holds `blocks` blocks or `rows` account
+    /// rows instead of 256 or 1,000,000.
+    #[cfg(feature = "test-utils")]
+    pub async fn set_fold_threshold_for_tests(&self, blocks: usize, rows: usize) {
+        let mut writer = self.write_lock.lock().await;
+        writer.fold_blocks = blocks.max(1);
+        writer.fold_rows = rows.max(1);
+    }
+
+    /// Test hook: runs the background maintenance now (sealing full eras, folding the journal
+    /// when due) and waits for it.
+    #[cfg(feature = "test-utils")]
+    pub async fn maintain_now_for_tests(&self) -> Result<(), LedgerError> {
+        self.maintaining.store(true, std::sync::atomic::Ordering::Release);
+        maintain(&self.store, &self.accounts, &self.recent, &self.write_lock, &self.maintaining).await
+    }
+
+    /// Test hook: the work maintenance has not done yet: (journal blocks, journaled account
+    /// rows, hash-index entries held in memory).
+    #[cfg(feature = "test-utils")]
+    pub fn pending_maintenance_for_tests(&self) -> (usize, usize, usize) {
+        let (blocks, rows) = self.accounts.journal_size().unwrap_or((0, 0));
+        (blocks, rows, self.recent.len())
     }
 
     /// The database file.
@@ -707,7 +742,7 @@ impl Ledger {
             commit = ?started.elapsed().saturating_sub(written),
             "block applied"
         );
-        if new_era || needs_fold(&self.accounts) {
+        if new_era || needs_fold(&self.accounts, &era) {
             self.spawn_maintenance();
         } else {
             self.spawn_checkpoint();
@@ -984,8 +1019,8 @@ impl Ledger {
 }
 
 /// True when the account journal should be folded.
-fn needs_fold(accounts: &AccountCache) -> bool {
-    matches!(accounts.journal_size(), Some((blocks, rows)) if blocks >= FOLD_JOURNAL_BLOCKS || rows >= FOLD_JOURNAL_ROWS)
+fn needs_fold(accounts: &AccountCache, writer: &EraCursor) -> bool {
+    matches!(accounts.journal_size(), Some((blocks, rows)) if blocks >= writer.fold_blocks || rows >= writer.fold_rows)
 }
 
 /// Background maintenance, under the write lock, each step one SQLite transaction:
@@ -1021,7 +1056,7 @@ async fn maintain(
         tracing::debug!(era, elapsed = ?started.elapsed(), in_memory = recent.len(), "hash-index era sealed");
     }
     drop(conn);
-    if !needs_fold(accounts) {
+    if !needs_fold(accounts, &writer) {
         return Ok(());
     }
     let started = std::time::Instant::now();

@@ -38,6 +38,10 @@ async fn crash_worker() {
     let Ok(path) = std::env::var(WORKER_ENV) else { return };
     let (genesis, blocks) = blocks();
     let ledger = Ledger::open(&path, genesis.genesis.clone(), local_crypto()).await.unwrap();
+    // A new hash-index era every 2.5 blocks and a journal fold every 4, so the kill may land
+    // in a seal or a fold as well as in a block.
+    ledger.set_era_size_for_tests(250).await;
+    ledger.set_fold_threshold_for_tests(4, 1_000_000).await;
     apply_from_tip(&ledger, &blocks, true).await;
 }
 
@@ -96,6 +100,11 @@ async fn sigkill_while_applying_leaves_the_last_fully_applied_block_as_tip_and_a
     assert_eq!(replay.tip(), &tip, "stored state commitment differs from the replayed one");
     for (address, expected) in replay.state() {
         assert_eq!(ledger.account(address).await.unwrap().0, *expected);
+    }
+    // Every stored transaction is found by hash, sealed era or not (a sample of them).
+    for (i, tx) in blocks[..tip.height as usize].iter().flat_map(|b| &b.transactions).enumerate().step_by(7) {
+        let found = ledger.transaction(&tx.hash()).await.unwrap();
+        assert_eq!(found.map(|t| (t.block_height, t.index)), Some((1 + (i / ACCOUNTS) as u64, (i % ACCOUNTS) as u32)));
     }
     assert!(tip.height < BLOCKS as u64, "nothing left to resume");
     apply_from_tip(&ledger, &blocks, false).await;

@@ -4,6 +4,7 @@
 mod crash;
 mod disk_full;
 mod grpc;
+mod journal;
 mod open;
 mod property;
 mod transfers;
