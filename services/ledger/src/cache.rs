@@ -199,6 +199,20 @@ impl RecentHashes {
         positions
     }
 
+    /// The (hash_key, position) pairs of `era`, sorted; `None` when no block of it is held.
+    /// Complete for every era that was current while this ledger ran: the open reads the
+    /// current era in full and every later block is pushed.
+    pub(crate) fn era(&self, era: i64) -> Option<Vec<(i64, i64)>> {
+        let runs = self.runs.lock().ok()?;
+        let mut pairs: Vec<(i64, i64)> =
+            runs.iter().filter(|(e, _)| *e == era).flat_map(|(_, run)| run.iter().copied()).collect();
+        if pairs.is_empty() {
+            return None;
+        }
+        pairs.sort_unstable();
+        Some(pairs)
+    }
+
     /// Drops the eras below `era` (sealed, and not the last sealed one).
     pub(crate) fn forget_before(&self, era: i64) {
         if let Ok(mut runs) = self.runs.lock() {
@@ -333,6 +347,8 @@ mod tests {
         found.sort_unstable();
         assert_eq!(found, vec![1, 3, 70]);
         assert_eq!(recent.positions(4), Vec::<i64>::new());
+        assert_eq!(recent.era(0), Some(vec![(3, 2), (5, 1), (5, 3)]));
+        assert_eq!(recent.era(2), None);
         recent.forget_before(1);
         assert_eq!(recent.positions(5), vec![70]);
         assert_eq!(recent.len(), 2);

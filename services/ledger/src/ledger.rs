@@ -1050,7 +1050,10 @@ async fn maintain(
     let mut conn = store.pool.acquire().await.map_err(LedgerError::db("starting maintenance"))?;
     for era in Store::unsealed_eras(&mut conn, writer.era).await? {
         let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting a seal"))?;
-        Store::seal_era(&mut tx, era).await?;
+        match recent.era(era) {
+            Some(pairs) => Store::seal_era_from(&mut tx, era, &pairs).await?,
+            None => Store::seal_era(&mut tx, era).await?,
+        }
         tx.commit().await.map_err(LedgerError::db("committing a seal"))?;
         recent.forget_before(era);
         tracing::debug!(era, elapsed = ?started.elapsed(), in_memory = recent.len(), "hash-index era sealed");

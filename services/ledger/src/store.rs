@@ -655,6 +655,29 @@ impl Store {
         Ok(())
     }
 
+    /// Seals `era` from its (hash_key, position) pairs held in memory (sorted): the same rows as
+    /// [`Self::seal_era`] without reading the era's transactions back.
+    pub(crate) async fn seal_era_from(
+        conn: &mut SqliteConnection,
+        era: i64,
+        pairs: &[(i64, i64)],
+    ) -> Result<(), LedgerError> {
+        let mut full_chunk_sql: Option<String> = None;
+        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+            let sql = if chunk.len() == ROWS_PER_STATEMENT {
+                full_chunk_sql.get_or_insert_with(|| hash_index_insert_sql(ROWS_PER_STATEMENT)).clone()
+            } else {
+                hash_index_insert_sql(chunk.len())
+            };
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (key, position) in chunk {
+                query = query.bind(era).bind(*key).bind(*position);
+            }
+            query.execute(&mut *conn).await.map_err(LedgerError::db("sealing an era of the hash index"))?;
+        }
+        Ok(())
+    }
+
     /// A finalized transaction by hash: first at `recent` (positions the in-memory index of the
     /// unsealed eras holds for its hash key; ones not in this snapshot are skipped), then in
     /// each sealed era of `tx_hash_index`.
@@ -777,6 +800,10 @@ fn transactions_insert_sql(rows: usize) -> String {
         "INSERT OR FAIL INTO transactions (position, era, hash_key, sender_prev, recipient_prev, encoded) VALUES {}",
         placeholders(rows, 6)
     )
+}
+
+fn hash_index_insert_sql(rows: usize) -> String {
+    format!("INSERT OR IGNORE INTO tx_hash_index (era, hash_key, position) VALUES {}", placeholders(rows, 3))
 }
 
 fn accounts_upsert_sql(rows: usize) -> String {
