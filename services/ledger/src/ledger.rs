@@ -455,6 +455,23 @@ impl Ledger {
         Ok(())
     }
 
+    /// A read snapshot and its tip, preferably one the in-memory account state is at: a snapshot
+    /// taken while a block or fold was landing is retried (up to 3 times), so that account reads
+    /// rarely fall back to reading the journal from SQLite.
+    async fn read_at_tip(&self) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, Tip), LedgerError> {
+        let mut attempt = 0;
+        loop {
+            let mut read = self.read().await?;
+            let tip = Self::tip_in(&mut read).await?;
+            attempt += 1;
+            if attempt >= 3 || self.accounts.is_at(&Self::view_in(&mut read, &tip).await?) {
+                return Ok((read, tip));
+            }
+            drop(read);
+            tokio::task::yield_now().await;
+        }
+    }
+
     async fn tip_in(conn: &mut SqliteConnection) -> Result<Tip, LedgerError> {
         Store::tip(conn).await?.ok_or_else(|| LedgerError::Corrupt("no blocks are stored (not even genesis)".into()))
     }
@@ -513,8 +530,7 @@ impl Ledger {
 
     /// An account at the tip (zero if never seen) and the tip height it was read at.
     pub async fn account(&self, address: &PublicKey) -> Result<(AccountState, BlockHeight), LedgerError> {
-        let mut tx = self.read().await?;
-        let tip = Self::tip_in(&mut tx).await?;
+        let (mut tx, tip) = self.read_at_tip().await?;
         let accounts = self.load_accounts(&mut tx, &tip, std::slice::from_ref(address)).await?;
         Ok((accounts.first().map(|(_, row)| row.state).unwrap_or_default(), tip.height))
     }
@@ -530,16 +546,14 @@ impl Ledger {
         if limit == 0 || limit > MAX_HISTORY_PAGE {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_HISTORY_PAGE}")));
         }
-        let mut tx = self.read().await?;
+        let (mut tx, tip) = self.read_at_tip().await?;
         let newest = match cursor {
             Some(_) => None,
-            None => {
-                let tip = Self::tip_in(&mut tx).await?;
-                self.load_accounts(&mut tx, &tip, std::slice::from_ref(address))
-                    .await?
-                    .first()
-                    .and_then(|(_, row)| row.last_tx)
-            }
+            None => self
+                .load_accounts(&mut tx, &tip, std::slice::from_ref(address))
+                .await?
+                .first()
+                .and_then(|(_, row)| row.last_tx),
         };
         let (transactions, more) =
             Store::history(&mut tx, address, cursor.map(HistoryCursor::position), newest, limit).await?;
@@ -587,8 +601,7 @@ impl Ledger {
                 signatures.push(digest.signature_valid);
             }
         }
-        let mut read = self.read().await?;
-        let tip = Self::tip_in(&mut read).await?;
+        let (mut read, tip) = self.read_at_tip().await?;
         let batch = BatchAccounts::new(&good_txs, None);
         let rows = self.load_accounts(&mut read, &tip, &batch.accounts).await?;
         drop(read);
@@ -620,8 +633,7 @@ impl Ledger {
     /// their values. Errors (not answers) when the block is not for tip + 1 or its parent is not
     /// the tip.
     pub async fn execute_block(&self, block: &Block, draft: bool) -> Result<BlockExecution, LedgerError> {
-        let mut read = self.read().await?;
-        let tip = Self::tip_in(&mut read).await?;
+        let (mut read, tip) = self.read_at_tip().await?;
         let verification = if draft { Verification::Draft } else { Verification::Full };
         let execution = self.execute_on(&mut read, &tip, block, verification).await?;
         drop(read);
@@ -1137,4 +1149,53 @@ fn too_large(block: &Block) -> Option<String> {
     let len = block.encode().len();
     (len > limits::MAX_MESSAGE_BYTES)
         .then(|| format!("the encoded block is {len} bytes, more than the maximum {}", limits::MAX_MESSAGE_BYTES))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
+
+    use super::*;
+    use crate::test_utils::{TestChain, certificate, local_crypto};
+
+    /// A reader whose snapshot predates a block (or a fold) finds the in-memory state at another
+    /// view and must read the state of its own snapshot from SQLite: the table and the journal.
+    #[tokio::test]
+    async fn a_snapshot_from_before_a_block_or_a_fold_reads_its_own_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut chain = TestChain::new_unsigned("coinjecture-views", 4, 1_000_000);
+        let ledger = Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), local_crypto()).await.unwrap();
+        let push = |chain: &mut TestChain, amount| {
+            let tx = chain.next_transfer(0, chain.accounts[1], amount);
+            chain.push(vec![tx])
+        };
+        let sender = chain.accounts[0];
+        let b1 = push(&mut chain, 10);
+        ledger.apply_block_with(&b1, &certificate(&b1), SignatureCheck::AlreadyVerified).await.unwrap();
+        let at_b1 = chain.account(&sender);
+
+        // A snapshot at block 1, then block 2 lands: the snapshot still reads block 1's state.
+        let mut old = ledger.read().await.unwrap();
+        let old_tip = Ledger::tip_in(&mut old).await.unwrap();
+        let b2 = push(&mut chain, 20);
+        ledger.apply_block_with(&b2, &certificate(&b2), SignatureCheck::AlreadyVerified).await.unwrap();
+        let old_view = Ledger::view_in(&mut old, &old_tip).await.unwrap();
+        assert!(!ledger.accounts.is_at(&old_view), "the in-memory state moved on to block 2");
+        let rows = ledger.load_accounts(&mut old, &old_tip, &[sender]).await.unwrap();
+        assert_eq!(rows[0].1.state, at_b1, "a stale snapshot reads its own journal");
+        drop(old);
+        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), 2));
+
+        // A snapshot at block 2, then a fold empties the journal: the snapshot (whose journal
+        // still holds blocks 1 and 2, and whose accounts table predates them) reads block 2.
+        let mut old = ledger.read().await.unwrap();
+        let old_tip = Ledger::tip_in(&mut old).await.unwrap();
+        ledger.set_fold_threshold_for_tests(1, 1).await;
+        ledger.maintain_now_for_tests().await.unwrap();
+        assert_eq!(ledger.pending_maintenance_for_tests().0, 0, "folded");
+        let rows = ledger.load_accounts(&mut old, &old_tip, &[sender]).await.unwrap();
+        assert_eq!(rows[0].1.state, chain.account(&sender));
+        drop(old);
+        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), 2));
+    }
 }
