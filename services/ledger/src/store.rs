@@ -401,7 +401,7 @@ impl Store {
                     .bind(hash_key(hash))
                     .bind(*sender_prev)
                     .bind(*recipient_prev)
-                    .bind(encoded.clone());
+                    .bind(encoded.as_slice());
             }
             query.execute(&mut *conn).await.map_err(LedgerError::db("writing transactions"))?;
         }
