@@ -118,3 +118,60 @@ async fn a_damaged_journal_row_stops_the_open_naming_the_block_and_the_file_is_k
     assert!(err.to_string().contains("account_journal row of block 2"), "{err}");
     assert!(path.exists(), "the database is left for the operator");
 }
+
+#[tokio::test]
+async fn a_version_2_database_is_upgraded_with_its_state_history_and_hash_lookups_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut chain = TestChain::new_unsigned("coinjecture-journal", 12, 1_000_000);
+    let ledger = open_ledger(dir.path(), &chain).await;
+    ledger.set_era_size_for_tests(10).await;
+    let mut seed = 11u64;
+    let mut sent = Vec::new();
+    for _ in 0..6 {
+        let block = next_block(&mut chain, &mut seed);
+        ledger.apply_block_with(&block, &certificate(&block), SignatureCheck::AlreadyVerified).await.unwrap();
+        let height = block.header.block_index;
+        sent.extend(block.transactions.iter().enumerate().map(|(i, t)| (t.hash(), height, i, t.from, t.to)));
+    }
+    // Everything in `accounts`, then the file is put back into the version 2 layout: the
+    // (era, hash_key) index on transactions, no journal, no sealed index, migrations 3 and 4
+    // not recorded.
+    ledger.set_fold_threshold_for_tests(1, 1).await;
+    ledger.maintain_now_for_tests().await.unwrap();
+    assert_eq!(ledger.pending_maintenance_for_tests().0, 0);
+    ledger.close().await;
+    drop(ledger);
+    {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display())).await.unwrap();
+        for statement in [
+            "DROP TABLE account_journal",
+            "DROP TABLE tx_hash_index",
+            "DROP TABLE tx_eras",
+            "CREATE INDEX transactions_by_era_hash_key ON transactions (era, hash_key)",
+            "DELETE FROM _sqlx_migrations WHERE version >= 3",
+        ] {
+            sqlx::query(statement).execute(&mut db).await.unwrap();
+        }
+        db.close().await.unwrap();
+    }
+    let ledger = open_ledger(dir.path(), &chain).await;
+    assert_matches(&ledger, &chain, &sent).await;
+    // It goes on: more blocks, a seal, a fold, a reopen.
+    ledger.set_era_size_for_tests(10).await;
+    ledger.set_fold_threshold_for_tests(2, 1_000).await;
+    for _ in 0..4 {
+        let block = next_block(&mut chain, &mut seed);
+        ledger.apply_block_with(&block, &certificate(&block), SignatureCheck::AlreadyVerified).await.unwrap();
+        let height = block.header.block_index;
+        sent.extend(block.transactions.iter().enumerate().map(|(i, t)| (t.hash(), height, i, t.from, t.to)));
+        ledger.maintain_now_for_tests().await.unwrap();
+    }
+    assert_matches(&ledger, &chain, &sent).await;
+    ledger.close().await;
+    drop(ledger);
+    let ledger = open_ledger(dir.path(), &chain).await;
+    assert_matches(&ledger, &chain, &sent).await;
+    assert_eq!(ledger.integrity_check().await, Ok(()));
+}
