@@ -6,6 +6,7 @@ use coinjecture_primitives::{ChainId, Hash32, PublicKey, StatelessRejection, Tra
 use coinjecture_proto::v1::TxRejectReason;
 
 use crate::state::AccountState;
+use crate::store::hash_key;
 
 /// Why one transaction is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,13 +171,11 @@ pub(crate) fn run_batch(
 
 /// For each position, the hash when an earlier position has the same one.
 fn duplicates(hashes: &[Hash32]) -> Vec<Option<Hash32>> {
-    let head = |i: usize| {
-        let mut head = [0u8; 8];
-        head.copy_from_slice(&hashes[i].0[..8]);
-        u64::from_be_bytes(head)
-    };
+    // Any order that puts equal hashes side by side will do; the index key settles most
+    // comparisons with one integer compare.
+    let key = |i: &usize| hash_key(&hashes[*i]);
     let mut order: Vec<usize> = (0..hashes.len()).collect();
-    order.sort_unstable_by(|a, b| head(*a).cmp(&head(*b)).then_with(|| hashes[*a].cmp(&hashes[*b])).then(a.cmp(b)));
+    order.sort_unstable_by(|a, b| key(a).cmp(&key(b)).then_with(|| hashes[*a].cmp(&hashes[*b])).then(a.cmp(b)));
     let mut duplicate = vec![None; hashes.len()];
     for pair in order.windows(2) {
         if hashes[pair[0]] == hashes[pair[1]] {
