@@ -185,6 +185,28 @@ fn int(row: &SqliteRow, column: &str) -> Result<i64, LedgerError> {
     row.try_get(column).map_err(LedgerError::db("reading a row"))
 }
 
+/// The SQL of a multi-row statement for a chunk of rows: built once for the full chunks (so
+/// sqlx prepares and caches one statement), separately for the last, shorter one.
+struct ChunkedSql {
+    make: fn(usize) -> String,
+    full: Option<String>,
+}
+
+impl ChunkedSql {
+    fn new(make: fn(usize) -> String) -> Self {
+        Self { make, full: None }
+    }
+
+    fn for_chunk(&mut self, rows: usize) -> String {
+        if rows == ROWS_PER_STATEMENT {
+            let make = self.make;
+            self.full.get_or_insert_with(|| make(ROWS_PER_STATEMENT)).clone()
+        } else {
+            (self.make)(rows)
+        }
+    }
+}
+
 fn placeholders(rows: usize, columns: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(","));
     vec![row; rows].join(",")
@@ -323,13 +345,9 @@ impl Store {
         addresses: &[PublicKey],
     ) -> Result<HashMap<PublicKey, AccountRow>, LedgerError> {
         let mut found = HashMap::with_capacity(addresses.len());
-        let mut full_chunk_sql: Option<String> = None;
+        let mut statements = ChunkedSql::new(accounts_select_sql);
         for chunk in addresses.chunks(ROWS_PER_STATEMENT) {
-            let sql = if chunk.len() == ROWS_PER_STATEMENT {
-                full_chunk_sql.get_or_insert_with(|| accounts_select_sql(ROWS_PER_STATEMENT)).clone()
-            } else {
-                accounts_select_sql(chunk.len())
-            };
+            let sql = statements.for_chunk(chunk.len());
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for address in chunk {
                 query = query.bind(address.0.to_vec());
@@ -377,13 +395,9 @@ impl Store {
         .map_err(LedgerError::db("writing the block row"))?;
 
         let first_position = position(write.height, 0)?;
-        let mut full_chunk_sql: Option<String> = None;
+        let mut statements = ChunkedSql::new(transactions_insert_sql);
         for (chunk_index, chunk) in write.transactions.chunks(ROWS_PER_STATEMENT).enumerate() {
-            let sql = if chunk.len() == ROWS_PER_STATEMENT {
-                full_chunk_sql.get_or_insert_with(|| transactions_insert_sql(ROWS_PER_STATEMENT)).clone()
-            } else {
-                transactions_insert_sql(chunk.len())
-            };
+            let sql = statements.for_chunk(chunk.len());
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for offset in 0..chunk.len() {
                 let index = chunk_index * ROWS_PER_STATEMENT + offset;
@@ -482,13 +496,9 @@ impl Store {
         conn: &mut SqliteConnection,
         accounts: &[(PublicKey, AccountRow)],
     ) -> Result<(), LedgerError> {
-        let mut full_chunk_sql: Option<String> = None;
+        let mut statements = ChunkedSql::new(accounts_upsert_sql);
         for chunk in accounts.chunks(ROWS_PER_STATEMENT) {
-            let sql = if chunk.len() == ROWS_PER_STATEMENT {
-                full_chunk_sql.get_or_insert_with(|| accounts_upsert_sql(ROWS_PER_STATEMENT)).clone()
-            } else {
-                accounts_upsert_sql(chunk.len())
-            };
+            let sql = statements.for_chunk(chunk.len());
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for (address, row) in chunk {
                 query = query
@@ -662,13 +672,9 @@ impl Store {
         era: i64,
         pairs: &[(i64, i64)],
     ) -> Result<(), LedgerError> {
-        let mut full_chunk_sql: Option<String> = None;
+        let mut statements = ChunkedSql::new(hash_index_insert_sql);
         for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-            let sql = if chunk.len() == ROWS_PER_STATEMENT {
-                full_chunk_sql.get_or_insert_with(|| hash_index_insert_sql(ROWS_PER_STATEMENT)).clone()
-            } else {
-                hash_index_insert_sql(chunk.len())
-            };
+            let sql = statements.for_chunk(chunk.len());
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for (key, position) in chunk {
                 query = query.bind(era).bind(*key).bind(*position);
