@@ -800,6 +800,15 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 break;
             }
             let bad: Vec<Hash32> = e.rejected.iter().filter_map(|i| txs.get(*i)).map(Transaction::hash).collect();
+            // Rare (admission checked them against an earlier tip), and a dropped transaction
+            // is gone from this validator: say which and why.
+            tracing::warn!(
+                height,
+                dropped = bad.len(),
+                first = %bad.first().map(ToString::to_string).unwrap_or_default(),
+                reason = %e.message,
+                "transactions the ledger rejected leave the proposal and the mempool"
+            );
             self.mempool.remove_committed(&bad);
             let keep: Vec<Transaction> =
                 txs.into_iter().enumerate().filter(|(i, _)| !e.rejected.contains(i)).map(|(_, t)| t).collect();
