@@ -228,8 +228,14 @@ async fn run(command: Command) -> eyre::Result<()> {
             tokio::select! {
                 () = shutdown_signal() => {
                     tracing::info!("stopping");
-                    // Gossip ends, so consensus stops after finishing what it is doing (a block
-                    // being applied is committed), then the database closes.
+                    // New submissions are refused first (UNAVAILABLE: clients go to another
+                    // node), and the ones already admitted get a moment to leave by gossip:
+                    // mempools are not durable, so a transaction accepted after gossip ended
+                    // would be lost. Then gossip ends, so consensus stops after finishing what
+                    // it is doing (a block being applied is committed), then the database
+                    // closes.
+                    running.consensus.stop_admitting();
+                    tokio::time::sleep(GOSSIP_FLUSH).await;
                     running.p2p.shutdown().await;
                     let mut consensus = running.consensus.watch();
                     let stopped = async { while consensus.changed().await.is_ok() {} };
@@ -269,6 +275,10 @@ async fn run(command: Command) -> eyre::Result<()> {
         }
     }
 }
+
+/// How long a stopping node keeps gossip up after it stops admitting transactions, so the
+/// ones it accepted last reach its peers.
+const GOSSIP_FLUSH: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Completes on SIGINT or SIGTERM.
 async fn shutdown_signal() {

@@ -255,6 +255,8 @@ enum Command {
 pub struct DriverHandle {
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<DriverStatus>,
+    /// False once the node is stopping: submissions are refused (see [`Self::stop_admitting`]).
+    admitting: Arc<std::sync::atomic::AtomicBool>,
     pub chain_id: ChainId,
     pub schedule: ValidatorSchedule,
     pub local_validator: PublicKey,
@@ -272,13 +274,24 @@ impl std::fmt::Debug for Command {
 
 impl DriverHandle {
     /// Submits transactions: checked against the ledger, admitted to the mempool, gossiped.
+    /// UNAVAILABLE once the node is stopping, so the client sends them to another node.
     pub async fn submit(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitResult>, Status> {
+        if !self.admitting.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Status::unavailable("the node is stopping; submit the transaction to another node"));
+        }
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Submit { txs, gossip: true, reply: Some(reply), span: tracing::Span::current() })
             .await
             .map_err(|_| Status::unavailable("consensus driver stopped"))?;
         rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))
+    }
+
+    /// Stops admitting submitted transactions (every clone of this handle refuses them from
+    /// now on). A stopping node calls this before it stops gossip: a transaction it accepted
+    /// after gossip ended would never leave it, and mempools are not durable.
+    pub fn stop_admitting(&self) {
+        self.admitting.store(false, std::sync::atomic::Ordering::Release);
     }
 
     /// The latest status.
@@ -441,6 +454,7 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
     let (commands, command_rx) = mpsc::channel(1024);
     let handle = DriverHandle {
         commands,
+        admitting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         status: status_rx,
         chain_id: config.engine.chain_id.clone(),
         schedule: config.schedule.clone(),

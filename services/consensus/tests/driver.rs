@@ -182,6 +182,17 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
         let hashes: Vec<_> = futures_hashes(&nodes, h).await;
         assert!(hashes.windows(2).all(|w| w[0] == w[1]), "height {h}: {hashes:?}");
     }
+
+    // A stopping node refuses submissions through every clone of its handle (the API's, the
+    // gRPC service's) with UNAVAILABLE, so clients go elsewhere; the others still admit.
+    let next = chain.transfer(1, recipient, 5, 0);
+    let api_side = nodes[0].handle.clone();
+    nodes[0].handle.stop_admitting();
+    let refused = api_side.submit(vec![next.clone()]).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains("stopping"), "{refused:?}");
+    let admitted = nodes[1].handle.submit(vec![next]).await.unwrap();
+    assert!(admitted[0].outcome.is_ok(), "{admitted:?}");
     for n in &nodes {
         n.task.abort();
     }
