@@ -455,17 +455,18 @@ impl Ledger {
         Ok(())
     }
 
-    /// A read snapshot and its tip, preferably one the in-memory account state is at: a snapshot
-    /// taken while a block or fold was landing is retried (up to 3 times), so that account reads
-    /// rarely fall back to reading the journal from SQLite.
-    async fn read_at_tip(&self) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, Tip), LedgerError> {
+    /// A read snapshot with its tip and account view, preferably one the in-memory account state
+    /// is at: a snapshot taken while a block or fold was landing is retried (up to 3 times), so
+    /// that account reads rarely fall back to reading the journal from SQLite.
+    async fn read_at_tip(&self) -> Result<(sqlx::Transaction<'static, sqlx::Sqlite>, Tip, AccountView), LedgerError> {
         let mut attempt = 0;
         loop {
             let mut read = self.read().await?;
             let tip = Self::tip_in(&mut read).await?;
+            let view = Self::view_in(&mut read, &tip).await?;
             attempt += 1;
-            if attempt >= 3 || self.accounts.is_at(&Self::view_in(&mut read, &tip).await?) {
-                return Ok((read, tip));
+            if attempt >= 3 || self.accounts.is_at(&view) {
+                return Ok((read, tip, view));
             }
             drop(read);
             tokio::task::yield_now().await;
@@ -530,8 +531,8 @@ impl Ledger {
 
     /// An account at the tip (zero if never seen) and the tip height it was read at.
     pub async fn account(&self, address: &PublicKey) -> Result<(AccountState, BlockHeight), LedgerError> {
-        let (mut tx, tip) = self.read_at_tip().await?;
-        let accounts = self.load_accounts(&mut tx, &tip, std::slice::from_ref(address)).await?;
+        let (mut tx, tip, view) = self.read_at_tip().await?;
+        let accounts = self.load_accounts(&mut tx, &view, std::slice::from_ref(address)).await?;
         Ok((accounts.first().map(|(_, row)| row.state).unwrap_or_default(), tip.height))
     }
 
@@ -546,11 +547,11 @@ impl Ledger {
         if limit == 0 || limit > MAX_HISTORY_PAGE {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_HISTORY_PAGE}")));
         }
-        let (mut tx, tip) = self.read_at_tip().await?;
+        let (mut tx, _, view) = self.read_at_tip().await?;
         let newest = match cursor {
             Some(_) => None,
             None => self
-                .load_accounts(&mut tx, &tip, std::slice::from_ref(address))
+                .load_accounts(&mut tx, &view, std::slice::from_ref(address))
                 .await?
                 .first()
                 .and_then(|(_, row)| row.last_tx),
@@ -601,9 +602,9 @@ impl Ledger {
                 signatures.push(digest.signature_valid);
             }
         }
-        let (mut read, tip) = self.read_at_tip().await?;
+        let (mut read, tip, view) = self.read_at_tip().await?;
         let batch = BatchAccounts::new(&good_txs, None);
-        let rows = self.load_accounts(&mut read, &tip, &batch.accounts).await?;
+        let rows = self.load_accounts(&mut read, &view, &batch.accounts).await?;
         drop(read);
         let initial: Vec<AccountState> = rows.iter().map(|(_, row)| row.state).collect();
         let transition = run_batch(&self.genesis.chain_id, &batch, &initial, &good_txs, &hashes, Some(&signatures));
@@ -633,9 +634,9 @@ impl Ledger {
     /// their values. Errors (not answers) when the block is not for tip + 1 or its parent is not
     /// the tip.
     pub async fn execute_block(&self, block: &Block, draft: bool) -> Result<BlockExecution, LedgerError> {
-        let (mut read, tip) = self.read_at_tip().await?;
+        let (mut read, tip, view) = self.read_at_tip().await?;
         let verification = if draft { Verification::Draft } else { Verification::Full };
-        let execution = self.execute_on(&mut read, &tip, block, verification).await?;
+        let execution = self.execute_on(&mut read, &tip, &view, block, verification).await?;
         drop(read);
         if !draft && execution.is_valid() {
             self.remember_execution(&tip, block.hash(), &execution);
@@ -709,7 +710,7 @@ impl Ledger {
                     SignatureCheck::AlreadyVerified => Verification::Verified(hashes.clone()),
                     SignatureCheck::Verify => Verification::Full,
                 };
-                self.execute_on(&mut tx, &tip, block, verification).await?
+                self.execute_on(&mut tx, &tip, &view, block, verification).await?
             }
         };
         let (Some(state_commitment), None) = (execution.state_commitment, &execution.rejection) else {
@@ -734,14 +735,15 @@ impl Ledger {
             accounts: &accounts,
         };
         Store::write_block(&mut tx, &write).await?;
+        let first = position(height, 0)?;
+        let keys: Vec<(i64, i64)> = hashes.iter().enumerate().map(|(i, h)| (hash_key(h), first + i as i64)).collect();
         let new_view = AccountView { tip: hash, journal_start: Store::journal_start(&mut tx, height).await? };
         let written = started.elapsed();
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
         let new_era = era.era != writer.era;
         *writer = era;
         self.accounts.advance(&view, new_view, &accounts);
-        let first = position(height, 0)?;
-        self.recent.push(era.era, hashes.iter().enumerate().map(|(i, h)| (hash_key(h), first + i as i64)).collect());
+        self.recent.push(era.era, keys);
         drop(writer);
         tracing::debug!(
             height,
@@ -817,21 +819,20 @@ impl Ledger {
         same_transactions.then_some(remembered.execution)
     }
 
-    /// Account rows at `tip` (the tip of `conn`'s snapshot) of `addresses` (sorted, unique), in
-    /// their order, zero rows for accounts never seen: from the in-memory state when it is at
-    /// the snapshot's view, the rest from the `accounts` table (then cached). A snapshot at
+    /// Account rows of `addresses` (sorted, unique) at `view`, the account view of `conn`'s
+    /// snapshot, in their order, zero rows for accounts never seen: from the in-memory state
+    /// when it is at that view, the rest from the `accounts` table (then cached). A snapshot at
     /// another view (a block or fold landed meanwhile) reads the table and the journal.
     async fn load_accounts(
         &self,
         conn: &mut SqliteConnection,
-        tip: &Tip,
+        view: &AccountView,
         addresses: &[PublicKey],
     ) -> Result<Vec<(PublicKey, AccountRow)>, LedgerError> {
-        let view = Self::view_in(conn, tip).await?;
-        let known = match self.accounts.lookup(&view, addresses) {
+        let known = match self.accounts.lookup(view, addresses) {
             Some(known) => known,
             None => {
-                tracing::debug!(height = tip.height, "account state moved on; reading the snapshot's journal");
+                tracing::debug!(tip = %view.tip, "account state moved on; reading the snapshot's journal");
                 let mut found = Store::load_accounts(&mut *conn, addresses).await?;
                 let (journaled, _, _) = Store::read_journal(conn).await?;
                 found.extend(journaled.into_iter().filter(|(address, _)| addresses.binary_search(address).is_ok()));
@@ -844,7 +845,7 @@ impl Ledger {
             HashMap::new()
         } else {
             let loaded = Store::load_accounts(conn, &missing).await?;
-            self.accounts.fill(&view, &missing, &loaded);
+            self.accounts.fill(view, &missing, &loaded);
             loaded
         };
         Ok(addresses
@@ -860,6 +861,7 @@ impl Ledger {
         &self,
         conn: &mut SqliteConnection,
         tip: &Tip,
+        view: &AccountView,
         block: &Block,
         verification: Verification,
     ) -> Result<BlockExecution, LedgerError> {
@@ -933,7 +935,7 @@ impl Ledger {
         }
 
         let batch = BatchAccounts::new(&block.transactions, Some(&header.miner_address));
-        let loaded = self.load_accounts(conn, tip, &batch.accounts).await?;
+        let loaded = self.load_accounts(conn, view, &batch.accounts).await?;
         let initial: Vec<AccountState> = loaded.iter().map(|(_, row)| row.state).collect();
         let transition = run_batch(
             &self.genesis.chain_id,
@@ -1058,8 +1060,11 @@ async fn maintain(
         return Ok(());
     }
     let started = std::time::Instant::now();
-    let mut conn = store.pool.acquire().await.map_err(LedgerError::db("starting maintenance"))?;
-    for era in Store::unsealed_eras(&mut conn, writer.era).await? {
+    let unsealed = {
+        let mut conn = store.pool.acquire().await.map_err(LedgerError::db("starting maintenance"))?;
+        Store::unsealed_eras(&mut conn, writer.era).await?
+    };
+    for era in unsealed {
         let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting a seal"))?;
         match recent.era(era) {
             Some(pairs) => Store::seal_era_from(&mut tx, era, &pairs).await?,
@@ -1069,7 +1074,6 @@ async fn maintain(
         recent.forget_before(era);
         tracing::debug!(era, elapsed = ?started.elapsed(), in_memory = recent.len(), "hash-index era sealed");
     }
-    drop(conn);
     if !needs_fold(accounts, &writer) {
         return Ok(());
     }
@@ -1205,7 +1209,7 @@ mod tests {
         ledger.apply_block_with(&b2, &certificate(&b2), SignatureCheck::AlreadyVerified).await.unwrap();
         let old_view = Ledger::view_in(&mut old, &old_tip).await.unwrap();
         assert!(!ledger.accounts.is_at(&old_view), "the in-memory state moved on to block 2");
-        let rows = ledger.load_accounts(&mut old, &old_tip, &[sender]).await.unwrap();
+        let rows = ledger.load_accounts(&mut old, &old_view, &[sender]).await.unwrap();
         assert_eq!(rows[0].1.state, at_b1, "a stale snapshot reads its own journal");
         drop(old);
         assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), 2));
@@ -1214,10 +1218,12 @@ mod tests {
         // still holds blocks 1 and 2, and whose accounts table predates them) reads block 2.
         let mut old = ledger.read().await.unwrap();
         let old_tip = Ledger::tip_in(&mut old).await.unwrap();
+        let old_view = Ledger::view_in(&mut old, &old_tip).await.unwrap();
         ledger.set_fold_threshold_for_tests(1, 1).await;
         ledger.maintain_now_for_tests().await.unwrap();
         assert_eq!(ledger.pending_maintenance_for_tests().0, 0, "folded");
-        let rows = ledger.load_accounts(&mut old, &old_tip, &[sender]).await.unwrap();
+        assert!(!ledger.accounts.is_at(&old_view), "the fold moved the in-memory state on");
+        let rows = ledger.load_accounts(&mut old, &old_view, &[sender]).await.unwrap();
         assert_eq!(rows[0].1.state, chain.account(&sender));
         drop(old);
         assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), 2));
