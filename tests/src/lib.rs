@@ -324,9 +324,15 @@ impl Network {
                 for &i in nodes {
                     heights.push(self.height(i).await);
                 }
+                // The log of the first validator that is behind (or not answering) says why.
+                let behind = nodes
+                    .iter()
+                    .zip(&heights)
+                    .find(|(_, h)| !h.is_some_and(|h| h >= height))
+                    .map_or(nodes[0], |(i, _)| *i);
                 panic!(
-                    "validators {nodes:?} did not reach height {height}: {heights:?}\nlog 0:\n{}",
-                    tail(&self.log(nodes[0]))
+                    "validators {nodes:?} did not reach height {height}: {heights:?}\nlog {behind}:\n{}",
+                    tail(&self.log(behind))
                 );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
