@@ -232,6 +232,42 @@ impl Network {
         self.ports[i] = (ledger, consensus);
     }
 
+    /// Like [`Self::start_validator_split`], but the ledger, p2p-gateway and consensus services
+    /// listen on every interface (`0.0.0.0`) with mutual TLS, and find each other over `https://`
+    /// with the certificates in `tls_dir` (`ca.pem`, `node.pem`, `node-key.pem`, as
+    /// `coinjectured tls gen` writes them). The harness's plaintext helpers ([`Self::channel`],
+    /// [`Self::height`]) cannot reach such a validator: use its REST port.
+    pub fn start_validator_split_tls(&mut self, i: usize, tls_dir: &Path) {
+        let (ledger, p2p, consensus) =
+            (self.spare_base + 3 * i as u16, self.spare_base + 3 * i as u16 + 1, self.spare_base + 3 * i as u16 + 2);
+        let base = std::fs::read_to_string(self.dir.path().join(format!("validator-{}.yaml", i + 1))).unwrap();
+        let tls = |name: &str| tls_dir.join(name).to_str().unwrap().to_string();
+        let with_tls = base.replacen(
+            "api:\n",
+            &format!(
+                "api:\n  internal_tls:\n    ca: {}\n    cert: {}\n    key: {}\n",
+                tls("ca.pem"),
+                tls("node.pem"),
+                tls("node-key.pem")
+            ),
+            1,
+        );
+        let split = format!(
+            "{with_tls}services:\n  ledger: https://127.0.0.1:{ledger}\n  p2p_gateway: https://127.0.0.1:{p2p}\n  consensus: https://127.0.0.1:{consensus}\n"
+        );
+        let path = self.dir.path().join(format!("validator-{}-split.yaml", i + 1));
+        std::fs::write(&path, split).unwrap();
+        let config = path.to_str().unwrap().to_string();
+        let mut children = Vec::new();
+        for (service, port) in [("ledger", ledger), ("p2p-gateway", p2p), ("consensus", consensus)] {
+            let listen = format!("0.0.0.0:{port}");
+            children.push(self.spawn(i, &["service", service, "--config", &config, "--listen", &listen]));
+        }
+        children.push(self.spawn(i, &["service", "api", "--config", &config]));
+        self.children[i] = children;
+        self.ports[i] = (ledger, consensus);
+    }
+
     /// The `--metrics-listen` port of split validator `i`'s service `k` (0 ledger, 1 p2p-gateway,
     /// 2 consensus).
     pub fn split_metrics_port(&self, i: usize, k: usize) -> u16 {

@@ -99,6 +99,40 @@ pub(crate) struct ApiSection {
     /// Internal gRPC port of the services (consensus, ledger, p2p-gateway, crypto-core) when run split.
     #[serde(default)]
     pub(crate) grpc_port: Option<u16>,
+    /// Address the internal gRPC port binds, default 127.0.0.1. Anything but loopback needs
+    /// `internal_tls` (see the README's "Trust model").
+    #[serde(default = "default_grpc_bind")]
+    pub(crate) grpc_bind: String,
+    /// Mutual TLS of the internal gRPC port, of split services' listeners and of their clients.
+    #[serde(default)]
+    pub(crate) internal_tls: Option<InternalTlsSection>,
+}
+
+fn default_grpc_bind() -> String {
+    "127.0.0.1".into()
+}
+
+/// PEM files for mutual TLS on internal gRPC (`coinjectured tls gen` writes them).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InternalTlsSection {
+    /// The CA that signs this validator's certificates; only clients it signed are admitted.
+    pub(crate) ca: PathBuf,
+    /// This process's certificate (server and client).
+    pub(crate) cert: PathBuf,
+    /// Its private key.
+    pub(crate) key: PathBuf,
+}
+
+impl InternalTlsSection {
+    pub(crate) fn files(&self) -> coinjecture_proto::tls::TlsFiles {
+        coinjecture_proto::tls::TlsFiles { ca: self.ca.clone(), cert: self.cert.clone(), key: self.key.clone() }
+    }
+}
+
+/// Whether `host` (an IP address or `localhost`) only accepts connections from this machine.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn default_bind() -> String {
@@ -173,6 +207,10 @@ struct EnvOverrides {
     api_port: Option<u16>,
     api_bind: Option<String>,
     api_grpc_port: Option<u16>,
+    api_grpc_bind: Option<String>,
+    api_internal_tls_ca: Option<PathBuf>,
+    api_internal_tls_cert: Option<PathBuf>,
+    api_internal_tls_key: Option<PathBuf>,
     database_path: Option<PathBuf>,
     logger_level: Option<String>,
     logger_format: Option<String>,
@@ -237,6 +275,12 @@ impl Config {
         if o.api_grpc_port.is_some() {
             self.api.grpc_port = o.api_grpc_port;
         }
+        set(&mut self.api.grpc_bind, o.api_grpc_bind);
+        if let (Some(ca), Some(cert), Some(key)) =
+            (o.api_internal_tls_ca, o.api_internal_tls_cert, o.api_internal_tls_key)
+        {
+            self.api.internal_tls = Some(InternalTlsSection { ca, cert, key });
+        }
         if let Some(v) = o.database_path {
             self.database.path = v;
         }
@@ -255,7 +299,11 @@ impl Config {
     /// Relative file paths are relative to the config file's directory (`./data/a.db` next to
     /// `/etc/cj/node.yaml` is `/etc/cj/data/a.db`, without the `./`, as errors show it).
     fn resolve_paths(&mut self, base: &Path) {
-        for p in [&mut self.network.genesis, &mut self.consensus.validator_key, &mut self.database.path] {
+        let mut paths = vec![&mut self.network.genesis, &mut self.consensus.validator_key, &mut self.database.path];
+        if let Some(tls) = &mut self.api.internal_tls {
+            paths.extend([&mut tls.ca, &mut tls.cert, &mut tls.key]);
+        }
+        for p in paths {
             if p.is_relative() {
                 *p = base.join(&*p).components().collect();
             }
@@ -296,6 +344,7 @@ impl Config {
         if self.api.port == 0 {
             bail!("api.port: must not be 0");
         }
+        self.validate_internal_port()?;
         self.logger.format.parse::<coinjecture_telemetry::LogFormat>().map_err(|e| eyre!("logger.format: {e}"))?;
         if let Some(cc) = &self.crypto_core
             && !(cc.endpoint.starts_with("http://") || cc.endpoint.starts_with("https://"))
@@ -310,6 +359,31 @@ impl Config {
         }
         if !self.network.genesis.exists() {
             bail!("network.genesis: {} does not exist", self.network.genesis.display());
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The internal port binds loopback, or authenticates both ends (mutual TLS).
+    fn validate_internal_port(&self) -> eyre::Result<()> {
+        let bind = self.api.grpc_bind.as_str();
+        if bind.parse::<std::net::IpAddr>().is_err() {
+            bail!("api.grpc_bind: {bind:?} is not an IP address (e.g. 127.0.0.1)");
+        }
+        if self.api.grpc_port.is_some() && !is_loopback(bind) && self.api.internal_tls.is_none() {
+            bail!(
+                "api.internal_tls: api.grpc_bind {bind} is not loopback, and the internal port (Ledger, Consensus, \
+                 P2pGateway, CryptoCore) must not be open without mutual TLS: set api.internal_tls {{ca, cert, key}} \
+                 (`coinjectured tls gen`) or bind 127.0.0.1"
+            );
+        }
+        if let Some(tls) = &self.api.internal_tls {
+            for (name, path) in [("ca", &tls.ca), ("cert", &tls.cert), ("key", &tls.key)] {
+                if !path.exists() {
+                    bail!("api.internal_tls.{name}: {} does not exist", path.display());
+                }
+            }
         }
         Ok(())
     }

@@ -28,7 +28,7 @@ pub(crate) fn generate(path: &Path, force: bool) -> eyre::Result<Keypair> {
 /// Writes `seed` to `path` with mode 0600.
 pub(crate) fn write(path: &Path, seed: &[u8; 32], force: bool) -> eyre::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating directory {}", dir.display()))?;
+        create_private_dir(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
@@ -60,8 +60,47 @@ pub(crate) fn write(path: &Path, seed: &[u8; 32], force: bool) -> eyre::Result<(
     Ok(())
 }
 
-/// Reads a key file.
+/// Creates `dir` and its missing parents with mode 0700 whatever the umask (directories that
+/// exist are left as they are).
+pub(crate) fn create_private_dir(dir: &Path) -> eyre::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // The umask can only remove bits from 0700, never add group or world access.
+        builder.mode(0o700);
+    }
+    builder.create(dir).wrap_err_with(|| format!("creating directory {}", dir.display()))
+}
+
+/// A warning when the secret key file `path` can be read or written by its group or others
+/// (the key signs blocks and votes: whoever copies it can equivocate as this validator).
+pub(crate) fn exposure_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "key file {} has mode {mode:04o}: its group or other users can read it; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Reads a key file (warning in the log when others can read it).
 pub(crate) fn read(path: &Path) -> eyre::Result<Keypair> {
+    if let Some(warning) = exposure_warning(path) {
+        tracing::warn!(path = %path.display(), "{warning}");
+    }
     let text = std::fs::read_to_string(path).map_err(|e| eyre!("cannot read key file {}: {e}", path.display()))?;
     parse(text.trim()).wrap_err_with(|| format!("key file {}", path.display()))
 }

@@ -10,6 +10,7 @@ mod keys;
 mod node;
 mod shadow;
 mod split;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,6 +84,9 @@ enum Command {
     },
     /// Follow a node's chain and recompute every block's hashes (parity check; see shadow.rs).
     Shadow(shadow::ShadowArgs),
+    /// Mutual TLS for internal gRPC: a development CA and certificates.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Run one service on its own.
     Service {
         /// Which service.
@@ -98,6 +102,34 @@ enum Command {
         /// are in its `services:` section).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// crypto-core only: serve plaintext on a non-loopback `--listen` address without
+        /// `api.internal_tls`. It holds no state and no key, so callers cannot harm it; but its
+        /// callers trust its answers, so use it only on a network you control (README, "Trust
+        /// model").
+        #[arg(long)]
+        insecure_public: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TlsCommand {
+    /// Write a CA (`ca.pem`, `ca-key.pem`; reused when present) and a certificate signed by it
+    /// (`<cert-name>.pem`, `<cert-name>-key.pem`), valid as server and client. Use one CA per
+    /// validator: its internal services admit any certificate the CA signed.
+    Gen {
+        /// Directory to write to (created 0700).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Names the certificate is valid for, comma-separated: the hosts clients dial (DNS names
+        /// or IP addresses); localhost, 127.0.0.1 and ::1 are always added.
+        #[arg(long, value_delimiter = ',')]
+        names: Vec<String>,
+        /// File name of the certificate (`<cert-name>.pem` and `<cert-name>-key.pem`).
+        #[arg(long, default_value = "node")]
+        cert_name: String,
+        /// Replace an existing certificate of that name.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -130,12 +162,27 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
         Command::CheckConfig { config } => {
             let c = config::Config::load(config)?;
             keys::read(&c.consensus.validator_key).map_err(|e| eyre::eyre!("consensus.validator_key: {e:#}"))?;
+            let mut secrets = vec![("consensus.validator_key", c.consensus.validator_key.clone())];
+            secrets.extend(c.api.internal_tls.as_ref().map(|t| ("api.internal_tls.key", t.key.clone())));
+            for (key, path) in secrets {
+                if let Some(warning) = keys::exposure_warning(&path) {
+                    eprintln!("warning: {key}: {warning}");
+                }
+            }
             println!(
                 "{}: ok (network {}, {} validators)",
                 config.display(),
                 c.network.id,
                 c.consensus.validators.len()
             );
+            return Ok(());
+        }
+        Command::Tls(TlsCommand::Gen { dir, names, cert_name, force }) => {
+            let generated = tls::generate(dir, names, cert_name, *force)?;
+            let verb = if generated.ca_created { "created" } else { "reused" };
+            println!("ca:   {} ({verb}; its key ca-key.pem stays secret)", generated.ca.display());
+            println!("cert: {}", generated.cert.display());
+            println!("key:  {} (mode 0600)", generated.key.display());
             return Ok(());
         }
         Command::Devnet { validators, dir, p2p_port, api_port, grpc_port, block_time, init_only } => {
@@ -201,7 +248,7 @@ fn init_telemetry(cli: &Cli) -> eyre::Result<coinjecture_telemetry::Telemetry> {
 
 async fn run(command: Command) -> eyre::Result<()> {
     match command {
-        Command::Keygen { .. } | Command::CheckConfig { .. } | Command::Devnet { .. } => Ok(()),
+        Command::Keygen { .. } | Command::CheckConfig { .. } | Command::Devnet { .. } | Command::Tls(_) => Ok(()),
         Command::Node { config } => {
             let config = config::Config::load(&config)?;
             let running = node::start(&config).await?;
@@ -253,20 +300,28 @@ async fn run(command: Command) -> eyre::Result<()> {
             }
         }
         Command::Shadow(args) => shadow::run(args, shutdown_signal()).await,
-        Command::Service { name: split::ServiceName::CryptoCore, listen, metrics_listen, config: None } => {
+        Command::Service {
+            name: split::ServiceName::CryptoCore,
+            listen,
+            metrics_listen,
+            config: None,
+            insecure_public,
+        } => {
+            let tls = tls::listener_tls(None, listen, Some(insecure_public))?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .wrap_err_with(|| format!("cannot listen on {listen} (--listen)"))?;
             let _metrics = split::serve_metrics(metrics_listen, node::new_registry()).await?;
-            coinjecture_crypto_core::service::serve(listener, shutdown_signal())
-                .await
-                .wrap_err("crypto-core server failed")?;
+            split::serve_crypto_core(listener, tls, shutdown_signal()).await.wrap_err("crypto-core server failed")?;
             tracing::info!("crypto-core stopped");
             Ok(())
         }
-        Command::Service { name, listen, metrics_listen, config: Some(config) } => {
+        Command::Service { name, listen, metrics_listen, config: Some(config), insecure_public } => {
             let config = config::Config::load(&config)?;
-            split::run(name, &config, listen, metrics_listen, shutdown_signal()).await?;
+            if insecure_public && name != split::ServiceName::CryptoCore {
+                eyre::bail!("--insecure-public: only crypto-core takes it (it holds no state and no key)");
+            }
+            split::run(name, &config, listen, metrics_listen, insecure_public, shutdown_signal()).await?;
             tracing::info!(service = ?name, "stopped");
             Ok(())
         }

@@ -122,9 +122,7 @@ pub(crate) async fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn Cryp
     Ok(match &config.crypto_core {
         None => Arc::new(CryptoCoreService),
         Some(cc) => {
-            let channel = tonic::transport::Endpoint::from_shared(cc.endpoint.clone())
-                .map_err(|e| eyre!("crypto_core.endpoint: {e}"))?
-                .connect_timeout(Duration::from_secs(5))
+            let channel = crate::tls::endpoint(&cc.endpoint, "crypto_core.endpoint", config)?
                 .connect()
                 .await
                 .map_err(|e| eyre!("crypto_core.endpoint: cannot connect to {}: {e}", cc.endpoint))?;
@@ -272,11 +270,15 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     }));
 
     if let Some(port) = config.api.grpc_port {
-        let addr: SocketAddr = format!("{}:{port}", config.api.bind).parse().map_err(|e| eyre!("api.bind: {e}"))?;
+        // Loopback unless configured otherwise; off loopback only with mutual TLS (validated).
+        let addr: SocketAddr =
+            format!("{}:{port}", config.api.grpc_bind).parse().map_err(|e| eyre!("api.grpc_bind: {e}"))?;
+        let tls = crate::tls::server_tls(config)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .wrap_err_with(|| format!("api.grpc_port: cannot listen on {addr}"))?;
-        tasks.push(tokio::spawn(serve_internal(listener, ledger_service.clone(), consensus.clone(), p2p.clone())));
+        tracing::info!(%addr, mutual_tls = tls.is_some(), "internal gRPC port listening");
+        tasks.push(tokio::spawn(serve_internal(listener, tls, ledger_service.clone(), consensus.clone(), p2p.clone())));
     }
 
     Ok(RunningNode { ledger, consensus, p2p, tasks })
@@ -377,6 +379,7 @@ pub(crate) fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primiti
 /// The internal gRPC port: Ledger, Consensus, P2pGateway and CryptoCore with health and reflection.
 async fn serve_internal(
     listener: tokio::net::TcpListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     ledger: Arc<LedgerService>,
     consensus: driver::DriverHandle,
     p2p: P2pHandle,
@@ -384,7 +387,7 @@ async fn serve_internal(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<pb::ledger_server::LedgerServer<LedgerService>>().await;
     let limit = coinjecture_proto::server::MAX_GRPC_MESSAGE_BYTES;
-    coinjecture_proto::server::builder()
+    crate::tls::builder(tls)?
         .add_service(health_service)
         .add_optional_service(coinjecture_proto::server::reflection())
         .add_service(
@@ -412,10 +415,12 @@ pub(crate) async fn verify_golden_vectors(config: &Config) -> eyre::Result<()> {
             )
         }
         Some(cc) => {
-            let mut client = pb::crypto_core_client::CryptoCoreClient::connect(cc.endpoint.clone())
+            let channel = crate::tls::endpoint(&cc.endpoint, "crypto_core.endpoint", config)?
+                .connect()
                 .await
-                .map_err(|e| eyre!("crypto_core.endpoint: {e}"))?
-                .max_decoding_message_size(64 * 1024 * 1024);
+                .map_err(|e| eyre!("crypto_core.endpoint: {e}"))?;
+            let mut client =
+                pb::crypto_core_client::CryptoCoreClient::new(channel).max_decoding_message_size(64 * 1024 * 1024);
             let report = client
                 .golden_vectors_self_test(pb::GoldenVectorsSelfTestRequest::default())
                 .await

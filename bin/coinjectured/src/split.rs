@@ -20,7 +20,7 @@ use eyre::{WrapErr, bail, eyre};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tonic::Status;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::config::{self, Config};
 use crate::{keys, node};
@@ -44,12 +44,31 @@ fn limit() -> usize {
     coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024
 }
 
-fn channel(url: Option<&String>, key: &str) -> eyre::Result<Channel> {
+/// A lazy channel to `services.<key>` (mutual TLS for an `https://` URL).
+fn channel(url: Option<&String>, key: &str, config: &Config) -> eyre::Result<Channel> {
     let url = url.ok_or_else(|| eyre!("services.{key}: needed to run this service on its own"))?;
-    Ok(Endpoint::from_shared(url.clone())
-        .map_err(|e| eyre!("services.{key}: {e}"))?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy())
+    Ok(crate::tls::endpoint(url, &format!("services.{key}"), config)?.connect_lazy())
+}
+
+/// Serves CryptoCore (with health and reflection) on `listener` until `shutdown`, over mutual
+/// TLS when `tls` is given.
+pub(crate) async fn serve_crypto_core(
+    listener: tokio::net::TcpListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> eyre::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<pb::crypto_core_server::CryptoCoreServer<coinjecture_crypto_core::service::CryptoCoreService>>()
+        .await;
+    tracing::info!(addr = ?listener.local_addr().ok(), mutual_tls = tls.is_some(), "crypto-core serving gRPC");
+    crate::tls::builder(tls)?
+        .add_service(health_service)
+        .add_optional_service(coinjecture_proto::server::reflection())
+        .add_service(coinjecture_crypto_core::service::CryptoCoreService.into_server())
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await
+        .map_err(|e| eyre!("crypto-core server: {e}"))
 }
 
 /// Consensus's network over the p2p-gateway's gRPC service.
@@ -119,8 +138,15 @@ pub(crate) async fn run(
     config: &Config,
     listen: SocketAddr,
     metrics_listen: Option<SocketAddr>,
+    insecure_public: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> eyre::Result<()> {
+    // Internal gRPC: loopback, or mutual TLS (the api's listener is api.port, the public edge).
+    let tls = match name {
+        ServiceName::Api => None,
+        ServiceName::CryptoCore => crate::tls::listener_tls(Some(config), listen, Some(insecure_public))?,
+        _ => crate::tls::listener_tls(Some(config), listen, None)?,
+    };
     let bind = |addr: SocketAddr, key: &'static str| async move {
         tokio::net::TcpListener::bind(addr).await.wrap_err_with(|| format!("{key}: cannot listen on {addr}"))
     };
@@ -130,7 +156,7 @@ pub(crate) async fn run(
         ServiceName::CryptoCore => {
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry).await?;
-            coinjecture_crypto_core::service::serve(listener, shutdown).await?;
+            serve_crypto_core(listener, tls, shutdown).await?;
         }
         ServiceName::Ledger => {
             let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
@@ -143,34 +169,55 @@ pub(crate) async fn run(
             );
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry).await?;
-            coinjecture_ledger::service::serve(ledger.clone(), listener, shutdown).await?;
+            let (health, health_service) = tonic_health::server::health_reporter();
+            health.set_serving::<pb::ledger_server::LedgerServer<coinjecture_ledger::LedgerService>>().await;
+            tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "ledger serving gRPC");
+            let served = crate::tls::builder(tls)?
+                .add_service(health_service)
+                .add_optional_service(coinjecture_proto::server::reflection())
+                .add_service(coinjecture_ledger::LedgerService::new(ledger.clone()).into_server())
+                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+                .await;
             ledger.close().await;
+            served.map_err(|e| eyre!("ledger server: {e}"))?;
         }
         ServiceName::P2pGateway => {
             let key =
                 keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
-            let source = LedgerBlockSource::from_channel(channel(services.ledger.as_ref(), "ledger")?);
+            let source = LedgerBlockSource::from_channel(channel(services.ledger.as_ref(), "ledger", config)?);
             let (handle, task) =
                 P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry.clone()))
                     .await
                     .map_err(|e| eyre!("p2p: {e}"))?;
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry).await?;
-            coinjecture_p2p_gateway::serve(handle.clone(), listener, shutdown).await?;
+            let (health, health_service) = tonic_health::server::health_reporter();
+            health
+                .set_serving::<pb::p2p_gateway_server::P2pGatewayServer<coinjecture_p2p_gateway::P2pGatewayService>>()
+                .await;
+            tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "p2p-gateway serving gRPC");
+            let served = crate::tls::builder(tls)?
+                .add_service(health_service)
+                .add_optional_service(coinjecture_proto::server::reflection())
+                .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(handle.clone()).into_server())
+                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+                .await;
             handle.shutdown().await;
             let _ = task.await;
+            served.map_err(|e| eyre!("p2p-gateway server: {e}"))?;
         }
         ServiceName::Consensus => {
             let key =
                 keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
             let ledger = RemoteLedger(
-                pb::ledger_client::LedgerClient::new(traced(channel(services.ledger.as_ref(), "ledger")?))
+                pb::ledger_client::LedgerClient::new(traced(channel(services.ledger.as_ref(), "ledger", config)?))
                     .max_decoding_message_size(limit())
                     .max_encoding_message_size(limit()),
             );
             let gateway = pb::p2p_gateway_client::P2pGatewayClient::new(traced(channel(
                 services.p2p_gateway.as_ref(),
                 "p2p_gateway",
+                config,
             )?))
             .max_decoding_message_size(limit())
             .max_encoding_message_size(limit());
@@ -242,7 +289,8 @@ pub(crate) async fn run(
                 .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>(
                 )
                 .await;
-            let server = coinjecture_proto::server::builder()
+            tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "consensus serving gRPC");
+            let server = crate::tls::builder(tls)?
                 .add_service(health_service)
                 .add_optional_service(coinjecture_proto::server::reflection())
                 .add_service(coinjecture_consensus::service::ConsensusService::new(handle).into_server())
@@ -260,18 +308,26 @@ pub(crate) async fn run(
             }
         }
         ServiceName::Api => {
-            let url = |u: Option<&String>, key: &str| {
-                u.cloned().ok_or_else(|| eyre!("services.{key}: needed to run the api on its own"))
-            };
+            // Upstreams over internal gRPC (mutual TLS for https:// URLs); lazy, so the api can
+            // start before them and answers 503 until they are reachable.
+            let upstream =
+                |u: Option<&String>, key: &str| -> eyre::Result<TracedChannel> { Ok(traced(channel(u, key, config)?)) };
             let backends = coinjecture_api::Backends::new(
-                coinjecture_api::connect_ledger(&url(services.ledger.as_ref(), "ledger")?).map_err(|e| eyre!("{e}"))?,
-                coinjecture_api::connect_consensus(&url(services.consensus.as_ref(), "consensus")?)
-                    .map_err(|e| eyre!("{e}"))?,
+                coinjecture_api::Remote(
+                    pb::ledger_client::LedgerClient::new(upstream(services.ledger.as_ref(), "ledger")?)
+                        .max_decoding_message_size(limit())
+                        .max_encoding_message_size(limit()),
+                ),
+                coinjecture_api::Remote(
+                    pb::consensus_client::ConsensusClient::new(upstream(services.consensus.as_ref(), "consensus")?)
+                        .max_decoding_message_size(limit())
+                        .max_encoding_message_size(limit()),
+                ),
             )
-            .with_peers(
-                coinjecture_api::connect_p2p_gateway(&url(services.p2p_gateway.as_ref(), "p2p_gateway")?)
-                    .map_err(|e| eyre!("{e}"))?,
-            );
+            .with_peers(coinjecture_api::Remote(pb::p2p_gateway_client::P2pGatewayClient::new(upstream(
+                services.p2p_gateway.as_ref(),
+                "p2p_gateway",
+            )?)));
             // /metrics of a lone api: its own gRPC latencies (coinjecture_rpc_duration_seconds).
             let _metrics = serve_metrics(metrics_listen, registry.clone()).await?;
             let api_config = node::api_config(config, registry);

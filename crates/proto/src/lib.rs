@@ -31,6 +31,7 @@
 pub mod client;
 pub mod convert;
 pub mod server;
+pub mod tls;
 
 /// Messages, enums, clients and servers of the protobuf package `coinjecture.v1`.
 // Generated code is not ours to restyle (e.g. `ConsensusMessage`'s oneof trips
