@@ -476,6 +476,31 @@ mod tests {
     }
 
     #[test]
+    fn internal_port_binds_loopback_by_default_and_needs_tls_off_it() {
+        let mut c = Config::parse(&sample()).unwrap();
+        assert_eq!(c.api.grpc_bind, "127.0.0.1");
+        c.api.grpc_port = Some(50051);
+        c.validate_internal_port().unwrap();
+        c.api.grpc_bind = "0.0.0.0".into();
+        let err = c.validate_internal_port().unwrap_err().to_string();
+        assert!(err.starts_with("api.internal_tls:") && err.contains("api.grpc_bind 0.0.0.0 is not loopback"), "{err}");
+        c.api.grpc_bind = "::1".into();
+        c.validate_internal_port().unwrap();
+        c.api.grpc_bind = "node-1".into();
+        assert!(c.validate_internal_port().unwrap_err().to_string().starts_with("api.grpc_bind:"));
+        let vars = [
+            ("COINJECTURE_API_GRPC_BIND", "10.0.0.7"),
+            ("COINJECTURE_API_INTERNAL_TLS_CA", "/tls/ca.pem"),
+            ("COINJECTURE_API_INTERNAL_TLS_CERT", "/tls/node.pem"),
+            ("COINJECTURE_API_INTERNAL_TLS_KEY", "/tls/node-key.pem"),
+        ];
+        c.apply_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        assert_eq!(c.api.grpc_bind, "10.0.0.7");
+        let err = c.validate_internal_port().unwrap_err().to_string();
+        assert!(err.starts_with("api.internal_tls.ca: /tls/ca.pem does not exist"), "{err}");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
