@@ -83,6 +83,35 @@ if [p.split("/")[2] for p in peers] != [f"validator-{i}.validator" for i in rang
 key_env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
 if key_env.get("COINJECTURE_CONSENSUS_VALIDATOR_KEY") != "/etc/coinjecture/keys/$(POD_NAME).key":
     fail("each pod must read the key named after it")
+# The internal port: mutual TLS with the pod's own CA and certificate, and only its own
+# validator's pods admitted by a NetworkPolicy (none by the base policy).
+tls_secret = volumes["tls"]["secret"]["secretName"]
+if generated.get("validator-tls") != tls_secret:
+    fail(f"the pod mounts TLS Secret {tls_secret}, the generated one is {generated.get('validator-tls')}")
+tls_files = sorted(by["Secret"][tls_secret]["data"])
+want = sorted(f"validator-{i}-{k}.pem" for i in range(validators) for k in ("ca", "cert", "key"))
+if tls_files != want:
+    fail(f"Secret validator-tls holds {tls_files}")
+for k in ("CA", "CERT", "KEY"):
+    if key_env.get(f"COINJECTURE_API_INTERNAL_TLS_{k}") != f"/etc/coinjecture/tls/$(POD_NAME)-{k.lower()}.pem":
+        fail(f"COINJECTURE_API_INTERNAL_TLS_{k} must name the pod's own file")
+policies = by.get("NetworkPolicy", {})
+def admits_grpc(rule):
+    return any(p.get("port") in ("grpc", 50051) for p in rule.get("ports", []))
+for rule in policies["validator"]["spec"]["ingress"]:
+    if admits_grpc(rule):
+        fail("the base validator policy must not admit the internal port")
+for i in range(validators):
+    policy = policies.get(f"validator-{i}-internal")
+    if policy is None:
+        fail(f"no NetworkPolicy validator-{i}-internal")
+    if policy["spec"]["podSelector"]["matchLabels"].get("statefulset.kubernetes.io/pod-name") != f"validator-{i}":
+        fail(f"validator-{i}-internal does not select pod validator-{i}")
+    for rule in policy["spec"]["ingress"]:
+        for peer in rule.get("from", []):
+            labels = peer.get("podSelector", {}).get("matchLabels", {})
+            if set(labels.values()) != {f"validator-{i}"} or "namespaceSelector" in peer:
+                fail(f"validator-{i}-internal admits {peer}, not only validator-{i}'s pods")
 has_core = "crypto-core" in by.get("Deployment", {})
 if has_core != (network == "b"):
     fail("the crypto-core Deployment belongs to Network B only")
@@ -96,6 +125,9 @@ PY
     . "$overlay/generated/network.env"
     set +a
     COINJECTURE_CONSENSUS_VALIDATOR_KEY=$overlay/generated/keys/validator-1.key \
+      COINJECTURE_API_INTERNAL_TLS_CA=$overlay/generated/tls/validator-1/ca.pem \
+      COINJECTURE_API_INTERNAL_TLS_CERT=$overlay/generated/tls/validator-1/node.pem \
+      COINJECTURE_API_INTERNAL_TLS_KEY=$overlay/generated/tls/validator-1/node-key.pem \
       COINJECTURE_NETWORK_GENESIS=$overlay/generated/genesis.yaml \
       "$bin" check-config --config "$overlay/validator.yaml"
   )
@@ -124,7 +156,11 @@ compose = yaml.safe_load(open(sys.argv[1]))
 services = set(compose["services"])
 for config in sorted(pathlib.Path(sys.argv[2]).glob("validator-*.yaml")):
     text = config.read_text()
-    hosts = set(re.findall(r"/dns4/([^/]+)/", text)) | set(re.findall(r"http://([^:/]+):", text))
+    hosts = set(re.findall(r"/dns4/([^/]+)/", text)) | set(re.findall(r"https?://([^:/]+):", text))
+    parsed = yaml.safe_load(text)
+    # Split services listen on 0.0.0.0: mutual TLS, and every services: URL is https.
+    if "internal_tls" not in parsed["api"] or any(not u.startswith("https://") for u in parsed["services"].values()):
+        sys.exit(f"{config.name}: split services need api.internal_tls and https:// services: URLs")
     missing = hosts - services
     if missing:
         sys.exit(f"{config.name} names {sorted(missing)}, which deploy/compose.yaml does not define")

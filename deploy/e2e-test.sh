@@ -105,7 +105,7 @@ run() { # name, podman run arguments...
   "${podman[@]}" run -d --name "$prefix-$name" --network "$prefix" --ip "${ip[$name]}" "${hosts[@]}" \
     --read-only --cap-drop ALL --security-opt no-new-privileges "$@" >/dev/null
 }
-run crypto-core "$image" service crypto-core --listen 0.0.0.0:50051
+run crypto-core "$image" service crypto-core --listen 0.0.0.0:50051 --insecure-public
 for n in 1 2 3; do
   run "validator-$n" -v "$tmp/network:/config:ro" -v "$prefix-validator-$n:/data" \
     -p "127.0.0.1:${ports[n - 1]}:8080" "$image" node --config "/config/validator-$n.yaml"

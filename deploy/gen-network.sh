@@ -19,9 +19,16 @@
 #   --bin PATH           the coinjectured used for keygen [$COINJECTURED, `coinjectured` on PATH,
 #                        else copied out of the image $COINJECTURE_IMAGE (coinjectured:dev)]
 #
+# Split layout: each validator's services listen on 0.0.0.0 inside the compose network, so they
+# use mutual TLS: tls/validator-N/ holds that validator's own CA (ca.pem) and one certificate
+# (node.pem, node-key.pem) for the names validator-N-{ledger,p2p,consensus,api}, from
+# `coinjectured tls gen`; the configs name them in api.internal_tls and reach the other services
+# over https://. One CA per validator: no other validator's certificate opens its services.
+#
 # Key files are mode 0600. The containers run as uid 10001: run as root, this script gives the
 # files to 10001; otherwise it makes them readable (0644), acceptable for a throwaway local
-# network only; real deployments keep keys in Secrets (k8s/).
+# network only (coinjectured warns about it at start); real deployments keep keys in Secrets
+# (k8s/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,10 +73,18 @@ for n in $(seq 1 "$validators"); do
   line=$(keygen "validator-$n")
   pubkeys+=("${line% *}") peers+=("${line#* }")
 done
+if [[ $layout == split ]]; then
+  for n in $(seq 1 "$validators"); do
+    names=validator-$n-ledger,validator-$n-p2p,validator-$n-consensus,validator-$n-api
+    "$bin" tls gen --dir "$dir/tls/validator-$n" --names "$names" >/dev/null
+  done
+fi
 if [[ $(id -u) == 0 ]]; then
   chown -R 10001:10001 "$dir/keys"
+  [[ -d $dir/tls ]] && chown -R 10001:10001 "$dir/tls"
 else
   chmod 0644 "$dir"/keys/*.key
+  [[ -d $dir/tls ]] && chmod 0644 "$dir"/tls/*/*.pem
 fi
 
 # Genesis: the faucet (for load generators and tests) and each validator funded.
@@ -112,7 +127,15 @@ for n in $(seq 1 "$validators"); do
     echo "api:"
     echo "  port: 8080"
     echo "  bind: 0.0.0.0"
+    # node layout: the internal port stays on loopback inside the container (nothing outside
+    # uses it); split layout: the services' listeners are authenticated with mutual TLS.
     [[ $layout == node ]] && echo "  grpc_port: 50051"
+    if [[ $layout == split ]]; then
+      echo "  internal_tls:"
+      echo "    ca: ./tls/validator-$n/ca.pem"
+      echo "    cert: ./tls/validator-$n/node.pem"
+      echo "    key: ./tls/validator-$n/node-key.pem"
+    fi
     echo "database:"
     echo "  path: /data/chain.db"
     echo "logger:"
@@ -126,12 +149,15 @@ for n in $(seq 1 "$validators"); do
     fi
     if [[ $layout == split ]]; then
       echo "services:"
-      echo "  ledger: http://$(host "$n" ledger):50051"
-      echo "  p2p_gateway: http://$(host "$n" p2p):50051"
-      echo "  consensus: http://$(host "$n" consensus):50051"
+      echo "  ledger: https://$(host "$n" ledger):50051"
+      echo "  p2p_gateway: https://$(host "$n" p2p):50051"
+      echo "  consensus: https://$(host "$n" consensus):50051"
     fi
   } >"$dir/validator-$n.yaml"
 done
 chmod -R a+rX "$dir"
-[[ $(id -u) == 0 ]] && chmod 0600 "$dir"/keys/*.key
+if [[ $(id -u) == 0 ]]; then
+  chmod 0600 "$dir"/keys/*.key
+  [[ -d $dir/tls ]] && chmod 0600 "$dir"/tls/*/*-key.pem
+fi
 echo "gen-network.sh: $validators validators ($layout, chain $chain_id) in $dir" >&2

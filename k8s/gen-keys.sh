@@ -15,6 +15,14 @@
 #                                      proposer order) and COINJECTURE_P2P_BOOTSTRAP_PEERS
 #                                      (/dns4/validator-<i>.validator/tcp/9000/p2p/<peer id>) ->
 #                                      ConfigMap validator-network, read as environment overrides
+#   generated/tls/validator-<i>/       that validator's own CA (ca.pem, ca-key.pem) and the pod's
+#                                      certificate (node.pem, node-key.pem; `coinjectured tls gen`)
+#                                      -> Secret validator-tls as validator-<i>-{ca,cert,key}.pem
+#                                      (the CA key stays here); the internal port's mutual TLS
+#   generated/internal-networkpolicy.yaml  per validator: its internal gRPC port admits only its
+#                                      own pods (and pods labelled coinjecture.io/validator:
+#                                      validator-<i>, e.g. an operator's tool holding a
+#                                      certificate of that CA)
 #   generated/kustomization.yaml       the component: those generators + the replica count
 #
 # The directory holds private keys: it is git-ignored; keep it (or the Secret) safe. Refuses to
@@ -82,6 +90,37 @@ done
   done
 } >"$out/genesis.yaml"
 
+for ((i = 0; i < validators; i++)); do
+  "$bin" tls gen --dir "$out/tls/validator-$i" --names "validator-$i.validator,validator-$i" >/dev/null
+done
+{
+  echo "# Written by k8s/gen-keys.sh: the internal gRPC port of validator-<i> admits only that validator's"
+  echo "# pods (NetworkPolicies add up: the base policy admits p2p and the API, not this port)."
+  for ((i = 0; i < validators; i++)); do
+    echo "---"
+    echo "apiVersion: networking.k8s.io/v1"
+    echo "kind: NetworkPolicy"
+    echo "metadata:"
+    echo "  name: validator-$i-internal"
+    echo "spec:"
+    echo "  podSelector:"
+    echo "    matchLabels:"
+    echo "      app.kubernetes.io/component: validator"
+    echo "      statefulset.kubernetes.io/pod-name: validator-$i"
+    echo "  policyTypes: [Ingress]"
+    echo "  ingress:"
+    echo "    - from:"
+    echo "        - podSelector:"
+    echo "            matchLabels:"
+    echo "              statefulset.kubernetes.io/pod-name: validator-$i"
+    echo "        - podSelector:"
+    echo "            matchLabels:"
+    echo "              coinjecture.io/validator: validator-$i"
+    echo "      ports:"
+    echo "        - port: grpc"
+  done
+} >"$out/internal-networkpolicy.yaml"
+
 join() { local IFS=,; echo "$*"; }
 {
   echo "COINJECTURE_CONSENSUS_VALIDATORS=$(join "${pubkeys[@]}")"
@@ -96,6 +135,15 @@ join() { local IFS=,; echo "$*"; }
   echo "  - name: validator-keys"
   echo "    files:"
   for ((i = 0; i < validators; i++)); do echo "      - keys/validator-$i.key"; done
+  echo "  - name: validator-tls"
+  echo "    files:"
+  for ((i = 0; i < validators; i++)); do
+    echo "      - validator-$i-ca.pem=tls/validator-$i/ca.pem"
+    echo "      - validator-$i-cert.pem=tls/validator-$i/node.pem"
+    echo "      - validator-$i-key.pem=tls/validator-$i/node-key.pem"
+  done
+  echo "resources:"
+  echo "  - internal-networkpolicy.yaml"
   echo "configMapGenerator:"
   echo "  - name: validator-genesis"
   echo "    files: [genesis.yaml]"

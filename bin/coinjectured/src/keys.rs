@@ -79,9 +79,16 @@ pub(crate) fn create_private_dir(dir: &Path) -> eyre::Result<()> {
 pub(crate) fn exposure_warning(path: &Path) -> Option<String> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-        (mode & 0o077 != 0).then(|| {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let metadata = std::fs::metadata(path).ok()?;
+        let mode = metadata.permissions().mode() & 0o777;
+        // Group access is how this process reads a file someone else owns in its own group: a
+        // Kubernetes Secret volume (root:fsGroup, 0440). That is not an exposure; other owners'
+        // group bits and any world bits are. (`/proc/self` belongs to this process's uid/gid.)
+        let group_is_how_we_read = std::fs::metadata("/proc/self")
+            .is_ok_and(|me| metadata.uid() != me.uid() && metadata.gid() == me.gid() && mode & 0o020 == 0);
+        let exposed = if group_is_how_we_read { mode & 0o007 != 0 } else { mode & 0o077 != 0 };
+        exposed.then(|| {
             format!(
                 "key file {} has mode {mode:04o}: its group or other users can read it; run `chmod 600 {}`",
                 path.display(),
