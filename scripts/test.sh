@@ -66,7 +66,7 @@ devnet_pid=$!
 trap 'kill "$crypto_core_pid" "$devnet_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$live"' EXIT
 for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$cc_port") 2>/dev/null && break; sleep 0.1; done
 for _ in $(seq 300); do (echo >"/dev/tcp/127.0.0.1/$((base + 3))") 2>/dev/null && break; sleep 0.1; done
-(cd clients/go && COINJECTURE_CRYPTO_CORE="127.0.0.1:$cc_port" go test ./...)
+(cd clients/go && COINJECTURE_CRYPTO_CORE="127.0.0.1:$cc_port" COINJECTURED="$bin" go test ./...)
 (cd clients/python && COINJECTURE_CRYPTO_CORE="127.0.0.1:$cc_port" COINJECTURE_NODE="127.0.0.1:$((base + 3))" \
   COINJECTURE_FAUCET_KEY="$live/devnet/keys/faucet.key" COINJECTURED="$bin" python3 -m pytest -q -rs)
 kill "$crypto_core_pid" "$devnet_pid"

@@ -32,22 +32,56 @@ _REASON_PREFIX = "SUBSET_SUM_REJECT_REASON_"
 
 
 def target(address: str) -> str:
-    """``host:port`` from ``host:port`` or ``http://host:port[/]``."""
-    for scheme in ("http://", "grpc://"):
+    """``host:port`` from ``host:port`` or ``http(s)://host:port[/]``."""
+    for scheme in ("http://", "https://", "grpc://"):
         if address.startswith(scheme):
             address = address[len(scheme) :]
     return address.rstrip("/")
 
 
-def channel(address: str) -> grpc.Channel:
-    """An insecure channel with the services' 16 MiB message limits."""
-    return grpc.insecure_channel(
-        target(address),
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for mutual TLS with a node's internal gRPC services (``api.grpc_port`` or a
+    split service off loopback), as ``coinjectured tls gen`` writes them: the validator's CA
+    (``ca.pem``) and a certificate and key that CA signed (``node.pem``, ``node-key.pem``). The
+    server admits no client without one. ``server_name`` overrides the name checked against the
+    server's certificate (default: the host dialed)."""
+
+    ca: str
+    cert: str
+    key: str
+    server_name: str | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        def read(field: str, path: str) -> bytes:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                raise ValueError(f"tls.{field}: cannot read {path}: {e}") from e
+            if b"-----BEGIN " not in data:
+                raise ValueError(f"tls.{field}: {path} is not PEM")
+            return data
+
+        return grpc.ssl_channel_credentials(
+            root_certificates=read("ca", self.ca),
+            private_key=read("key", self.key),
+            certificate_chain=read("cert", self.cert),
+        )
+
+
+def channel(address: str, tls: TlsFiles | None = None) -> grpc.Channel:
+    """A channel with the services' 16 MiB message limits: plaintext, or mutual TLS with
+    ``tls``."""
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+    if tls is None:
+        return grpc.insecure_channel(target(address), options=options)
+    if tls.server_name:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    return grpc.secure_channel(target(address), tls.credentials(), options=options)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,9 +320,9 @@ def reason_name(reason: int) -> str | None:
 
 
 class _Client:
-    def __init__(self, address: str | grpc.Channel, timeout: float | None = 30.0):
+    def __init__(self, address: str | grpc.Channel, timeout: float | None = 30.0, tls: TlsFiles | None = None):
         self._own = not isinstance(address, grpc.Channel)
-        self.channel = channel(address) if isinstance(address, str) else address
+        self.channel = channel(address, tls) if isinstance(address, str) else address
         self.timeout = timeout
 
     def wait_ready(self, timeout: float = 10.0) -> None:
@@ -337,8 +371,8 @@ class Commitment:
 class CryptoCoreClient(_Client):
     """The ``coinjecture.v1.CryptoCore`` service (``coinjectured service crypto-core``)."""
 
-    def __init__(self, address: str | grpc.Channel, timeout: float | None = 30.0):
-        super().__init__(address, timeout)
+    def __init__(self, address: str | grpc.Channel, timeout: float | None = 30.0, tls: TlsFiles | None = None):
+        super().__init__(address, timeout, tls)
         self.stub = crypto_pb2_grpc.CryptoCoreStub(self.channel)
 
     def sha256(self, data: bytes) -> bytes:
