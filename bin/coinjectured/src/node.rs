@@ -271,8 +271,8 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
 
     if let Some(port) = config.api.grpc_port {
         // Loopback unless configured otherwise; off loopback only with mutual TLS (validated).
-        let addr: SocketAddr =
-            format!("{}:{port}", config.api.grpc_bind).parse().map_err(|e| eyre!("api.grpc_bind: {e}"))?;
+        let ip: std::net::IpAddr = config.api.grpc_bind.parse().map_err(|e| eyre!("api.grpc_bind: {e}"))?;
+        let addr = SocketAddr::new(ip, port);
         let tls = crate::tls::server_tls(config)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
