@@ -163,6 +163,11 @@ impl Network {
         self.ports[i].1
     }
 
+    /// Validator `i`'s ledger gRPC port (the internal port, or the split ledger service).
+    pub fn ledger_port(&self, i: usize) -> u16 {
+        self.ports[i].0
+    }
+
     /// Validator `i`'s public API port (REST and PublicApi gRPC).
     pub fn api_port(&self, i: usize) -> u16 {
         self.api_base + i as u16

@@ -222,5 +222,16 @@ async fn split_services_off_loopback_talk_mutual_tls_and_finalize() {
     tls_gen(&tls_dir, "node");
     net.start_validator_split_tls(0, &tls_dir);
     let h = wait_rest_height(&net, 0, 3, Duration::from_secs(180)).await;
+    // The split ledger, on 0.0.0.0, refuses the forged block from a client without a certificate
+    // of the validator's CA, as the node's internal port does.
+    let ca = Certificate::from_pem(std::fs::read(tls_dir.join("ca.pem")).unwrap());
+    assert_refused(net.ledger_port(0), None, h, "split ledger, plaintext").await;
+    assert_refused(
+        net.ledger_port(0),
+        Some(ClientTlsConfig::new().ca_certificate(ca)),
+        h,
+        "split ledger, no certificate",
+    )
+    .await;
     wait_rest_height(&net, 0, h + 3, Duration::from_secs(120)).await;
 }
