@@ -31,9 +31,12 @@
 //! [`Engine`] is sans-I/O: `handle(now, Input) -> Vec<Action>`. The simulator
 //! (`tests/simulation`) drives many engines over a seeded lossy network with virtual time.
 
+pub mod admission;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod engine;
+#[cfg(feature = "driver")]
+pub mod gossip;
 pub mod lock_state;
 pub mod mempool;
 #[cfg(feature = "driver")]
