@@ -187,25 +187,13 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         .await
         .map_err(|e| eyre!("p2p: {e}"))?;
 
-    // Gossip in → consensus.
-    let mut subscription = p2p
-        .subscribe(&[pb::Topic::Transactions, pb::Topic::Proposals, pb::Topic::Votes, pb::Topic::Blocks], false)
+    // Gossip in → consensus, validated before it is relayed (see gossip_in.rs). Subscribed now so
+    // nothing is missed; the loop starts once the driver reports its height.
+    let subscription = p2p
+        .subscribe(&[pb::Topic::Transactions, pb::Topic::Proposals, pb::Topic::Votes, pb::Topic::Blocks], true)
         .await
         .map_err(|e| eyre!("p2p subscribe: {e}"))?;
     let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
-    let forward = tokio::spawn(async move {
-        while let Some(m) = subscription.recv().await {
-            match pb::ConsensusMessage::decode(m.payload.as_slice()) {
-                Ok(message) => {
-                    if inbound_tx.send(message).await.is_err() {
-                        break;
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "undecodable gossip payload"),
-            }
-        }
-        Ok(())
-    });
 
     let (max_txs, max_bytes) = driver::default_block_limits();
     let driver_config = DriverConfig {
@@ -231,6 +219,9 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         driver::start(driver_config, key, ledger_api, Gossip(p2p.clone()), inbound_rx).await
     }
     .map_err(|e| eyre!("consensus: {e}"))?;
+    let check = coinjecture_consensus::gossip::GossipCheck::new(consensus.chain_id.clone(), consensus.schedule.clone());
+    let forward =
+        tokio::spawn(crate::gossip_in::forward(subscription, p2p.clone(), check, consensus.watch(), inbound_tx));
 
     let mut tasks = vec![
         forward,
