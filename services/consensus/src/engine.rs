@@ -644,36 +644,34 @@ impl Engine {
         }
         if height > self.height {
             let next = height == self.height + 1;
-            // A re-sent copy, or nothing new to learn from this sender: no check needed.
+            // A re-sent copy, or a sender already counted: nothing new, no check needed.
             if next && self.future.contains(message) {
                 out.push(Action::Dropped(DropReason::Duplicate));
-                return false;
-            }
-            if !next && self.ahead_senders.contains(&sender) {
+            } else if !next && self.ahead_senders.contains(&sender) {
                 out.push(Action::Dropped(DropReason::FutureHeightBufferFull));
-                return false;
-            }
-            if let Err(e) = admission::check_message(&self.schedule, &self.config.chain_id, message) {
+            } else if let Err(e) = admission::check_message(&self.schedule, &self.config.chain_id, message) {
                 out.push(Action::Dropped(e.into()));
                 return false;
+            } else {
+                self.ahead_senders.insert(sender);
+                let pushed = next
+                    && self
+                        .future
+                        .push(
+                            sender,
+                            message.clone(),
+                            self.schedule.at(height).len(),
+                            self.config.max_buffered_messages,
+                            self.config.max_buffered_bytes,
+                        )
+                        .is_ok();
+                if !pushed {
+                    out.push(Action::Dropped(DropReason::FutureHeightBufferFull));
+                }
             }
-            self.ahead_senders.insert(sender);
+            // Only authentic senders are counted, so this never follows from forged messages.
             if self.ahead_senders.len() >= self.set().skip_threshold() {
                 self.maybe_request_sync(now, out);
-            }
-            let pushed = next
-                && self
-                    .future
-                    .push(
-                        sender,
-                        message.clone(),
-                        self.schedule.at(height).len(),
-                        self.config.max_buffered_messages,
-                        self.config.max_buffered_bytes,
-                    )
-                    .is_ok();
-            if !pushed {
-                out.push(Action::Dropped(DropReason::FutureHeightBufferFull));
             }
             return false;
         }
@@ -829,6 +827,8 @@ impl Engine {
             if self.pending_decided.contains_key(&height)
                 || self.pending_decided.len() >= self.config.max_pending_decided
             {
+                // Verified blocks of later heights are already here: we are behind.
+                self.maybe_request_sync(now, out);
                 return;
             }
             if let Err(e) = admission::check_decided(&self.schedule, &self.config.chain_id, &block, &certificate) {
