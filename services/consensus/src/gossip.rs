@@ -171,3 +171,135 @@ impl GossipCheck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+    use coinjecture_crypto_core::signatures::Keypair;
+    use coinjecture_primitives::consensus::{Vote, VoteType};
+    use coinjecture_primitives::{Block, BlockHeader, CommitCertificate, Signature, Transaction, TxType};
+    use pb::consensus_message::Kind;
+
+    use super::*;
+    use crate::{QuorumMode, ValidatorSet};
+
+    fn chain() -> ChainId {
+        ChainId::new("coinjecture-gossip").unwrap()
+    }
+
+    fn keys() -> Vec<Keypair> {
+        (0u8..4).map(|i| Keypair::from_seed(&[i + 1; 32])).collect()
+    }
+
+    fn check() -> GossipCheck {
+        let set = ValidatorSet::new(keys().iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
+        GossipCheck::new(chain(), ValidatorSchedule::fixed(set))
+    }
+
+    const AT: NodePosition = NodePosition { height: 10, round: 0 };
+
+    fn vote_message(key: &Keypair, chain_id: ChainId, height: u64, round: u32, sign: bool) -> pb::ConsensusMessage {
+        let mut v = Vote {
+            chain_id,
+            height,
+            round,
+            vote_type: VoteType::Prevote,
+            block_hash: None,
+            validator: key.public_key(),
+            signature: Signature::ZERO,
+        };
+        if sign {
+            v.signature = key.sign(&v.signing_bytes());
+        }
+        pb::ConsensusMessage { kind: Some(Kind::Vote((&v).into())) }
+    }
+
+    fn verdict(m: pb::ConsensusMessage) -> (GossipVerdict, &'static str, bool) {
+        let o = check().check(m, AT);
+        (o.verdict, o.reason, o.deliver.is_some())
+    }
+
+    #[test]
+    fn votes_are_accepted_only_when_authentic_and_relayed_only_near_our_height() {
+        let k = &keys()[1];
+        assert_eq!(verdict(vote_message(k, chain(), 10, 0, true)), (GossipVerdict::Accept, "valid", true));
+        assert_eq!(verdict(vote_message(k, chain(), 11, 3, true)).0, GossipVerdict::Accept);
+        assert_eq!(verdict(vote_message(k, chain(), 10, 0, false)), (GossipVerdict::Reject, "bad_signature", false));
+        let outsider = Keypair::from_seed(&[99; 32]);
+        assert_eq!(
+            verdict(vote_message(&outsider, chain(), 10, 0, true)),
+            (GossipVerdict::Reject, "not_a_validator", false)
+        );
+        let other = ChainId::new("another-chain").unwrap();
+        assert_eq!(verdict(vote_message(k, other, 10, 0, true)), (GossipVerdict::Reject, "wrong_chain", false));
+        // Authentic but stale, far ahead, or many rounds ahead: not relayed, still delivered.
+        for (h, r) in [(3, 0), (40, 0), (10, 100)] {
+            assert_eq!(verdict(vote_message(k, chain(), h, r, true)), (GossipVerdict::Ignore, "outside_window", true));
+        }
+    }
+
+    fn block(height: u64) -> Block {
+        Block {
+            header: BlockHeader { codec_version: 1, block_index: height, timestamp: 1, ..Default::default() },
+            transactions: Vec::new(),
+        }
+    }
+
+    fn finalized(height: u64, forge: bool) -> pb::ConsensusMessage {
+        let b = block(height);
+        let mut c = CommitCertificate { height, round: 0, block_hash: b.hash(), signatures: Vec::new() };
+        let bytes = c.signing_bytes(&chain());
+        c.signatures = keys()
+            .iter()
+            .take(3)
+            .map(|k| (k.public_key(), if forge { Signature([3; 64]) } else { k.sign(&bytes) }))
+            .collect();
+        let c = c.sorted();
+        pb::ConsensusMessage { kind: Some(Kind::FinalizedBlock(convert::finalized_block_to_pb(&b, &c))) }
+    }
+
+    #[test]
+    fn finalized_blocks_are_checked_against_their_certificate() {
+        assert_eq!(verdict(finalized(10, false)), (GossipVerdict::Accept, "valid", true));
+        assert_eq!(verdict(finalized(10, true)), (GossipVerdict::Reject, "bad_certificate", false));
+        assert_eq!(verdict(finalized(5, true)), (GossipVerdict::Ignore, "already_final", false));
+        assert_eq!(verdict(finalized(30, false)), (GossipVerdict::Ignore, "outside_window", true));
+    }
+
+    fn transfer(from: &Keypair, data: Vec<u8>, sign: bool) -> Transaction {
+        let mut t = Transaction {
+            codec_version: 1,
+            tx_type: TxType::Transfer,
+            from: from.public_key(),
+            to: keys()[0].public_key(),
+            amount: 1,
+            nonce: 0,
+            gas_limit: 21_000,
+            gas_price: 1,
+            signature: Signature::ZERO,
+            data,
+            timestamp: 0,
+        };
+        if sign {
+            t.signature = from.sign(&t.signing_message());
+        }
+        t
+    }
+
+    fn batch(txs: &[Transaction]) -> pb::ConsensusMessage {
+        let batch = pb::TransactionBatch { transactions: txs.iter().map(Into::into).collect() };
+        pb::ConsensusMessage { kind: Some(Kind::Transactions(batch)) }
+    }
+
+    #[test]
+    fn transactions_are_relayed_only_with_our_chain_tag_and_valid_signatures() {
+        let sender = Keypair::from_seed(&[42; 32]);
+        let good = transfer(&sender, chain_tag(&chain()), true);
+        assert_eq!(verdict(batch(&[good.clone(), good.clone()])), (GossipVerdict::Accept, "valid", true));
+        let unsigned = transfer(&sender, chain_tag(&chain()), false);
+        assert_eq!(verdict(batch(&[good.clone(), unsigned])), (GossipVerdict::Reject, "bad_signature", false));
+        let elsewhere = transfer(&sender, chain_tag(&ChainId::new("another-chain").unwrap()), true);
+        assert_eq!(verdict(batch(&[elsewhere, good])), (GossipVerdict::Reject, "wrong_chain", false));
+        assert_eq!(verdict(batch(&[])).0, GossipVerdict::Ignore);
+    }
+}
