@@ -141,6 +141,8 @@ pub(crate) async fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn Cryp
 /// The gateway's configuration from the node's.
 pub(crate) fn p2p_config(config: &Config, seed: [u8; 32]) -> eyre::Result<P2pConfig> {
     let mut p2p_config = P2pConfig::new(config.network.id.clone(), seed);
+    // Consensus validates every topic: nothing is relayed unchecked while it starts or restarts.
+    p2p_config.limits.relay_unvalidated = false;
     p2p_config.listen_addrs = config
         .p2p
         .listen_addrs
