@@ -112,8 +112,26 @@ fn forged_vote(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_publishing_votes_with_bad_signatures_is_disconnected_and_nothing_it_sent_reaches_a_third_node() {
+    hostile_peer_against_validator_1(false).await;
+}
+
+/// The same with validator 1 split into service processes: `service consensus` validates
+/// through the gateway's gRPC `Subscribe(validate)` and `ReportValidation`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_validator_also_bans_a_peer_publishing_votes_with_bad_signatures() {
+    hostile_peer_against_validator_1(true).await;
+}
+
+async fn hostile_peer_against_validator_1(split: bool) {
     let started = std::time::Instant::now();
-    let net = Network::start(3, "500ms");
+    let mut net = Network::lay_out(3, "500ms");
+    if split {
+        net.start_validator_split(0);
+    } else {
+        net.start_validator(0);
+    }
+    net.start_validator(1);
+    net.start_validator(2);
     net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(90)).await;
 
     // Validators 2 and 3 (the third nodes) record every vote that reaches them.
@@ -179,12 +197,19 @@ async fn a_peer_publishing_votes_with_bad_signatures_is_disconnected_and_nothing
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let time_to_ban = first_delivery.map(|t| t.elapsed());
-    let mut v1 = pb::p2p_gateway_client::P2pGatewayClient::new(connect(net.grpc_base, &log_path).await);
+    // (A split validator's gateway port is the harness's own; its log says enough.)
+    let mut v1 = if split {
+        None
+    } else {
+        Some(pb::p2p_gateway_client::P2pGatewayClient::new(connect(net.grpc_base, &log_path).await))
+    };
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(attacker_peers(&mut attacker).await, 0, "the banned attacker got back in");
-        let peers = v1.list_peers(pb::ListPeersRequest {}).await.unwrap().into_inner().peers;
-        assert!(peers.iter().all(|p| p.peer_id != attacker_id), "validator 1 still lists the attacker");
+        if let Some(v1) = v1.as_mut() {
+            let peers = v1.list_peers(pb::ListPeersRequest {}).await.unwrap().into_inner().peers;
+            assert!(peers.iter().all(|p| p.peer_id != attacker_id), "validator 1 still lists the attacker");
+        }
     }
     assert!(net.log(0).contains("scored below the threshold"), "validator 1 did not log the score disconnect");
 
@@ -196,7 +221,7 @@ async fn a_peer_publishing_votes_with_bad_signatures_is_disconnected_and_nothing
     assert!(!seen.is_empty(), "the observers saw no votes at all");
     assert_eq!(leaked, 0, "{leaked} of {} forged votes reached validators 2 and 3", forged.len());
     eprintln!(
-        "hostile gossip: {} forged votes sent ({delivered} taken by validator 1), attacker banned {time_to_ban:?} after \
+        "hostile gossip (split: {split}): {} forged votes sent ({delivered} taken by validator 1), attacker banned {time_to_ban:?} after \
          the first, none relayed; {} s in all",
         forged.len(),
         started.elapsed().as_secs()
