@@ -6,6 +6,7 @@
 mod config;
 mod devnet;
 mod equivocate;
+mod gossip_in;
 mod keys;
 mod node;
 mod shadow;

@@ -139,6 +139,8 @@ pub(crate) async fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn Cryp
 /// The gateway's configuration from the node's.
 pub(crate) fn p2p_config(config: &Config, seed: [u8; 32]) -> eyre::Result<P2pConfig> {
     let mut p2p_config = P2pConfig::new(config.network.id.clone(), seed);
+    // Consensus validates every topic: nothing is relayed unchecked while it starts or restarts.
+    p2p_config.limits.relay_unvalidated = false;
     p2p_config.listen_addrs = config
         .p2p
         .listen_addrs
@@ -185,25 +187,13 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         .await
         .map_err(|e| eyre!("p2p: {e}"))?;
 
-    // Gossip in → consensus.
-    let mut subscription = p2p
-        .subscribe(&[pb::Topic::Transactions, pb::Topic::Proposals, pb::Topic::Votes, pb::Topic::Blocks], false)
+    // Gossip in → consensus, validated before it is relayed (see gossip_in.rs). Subscribed now so
+    // nothing is missed; the loop starts once the driver reports its height.
+    let subscription = p2p
+        .subscribe(&[pb::Topic::Transactions, pb::Topic::Proposals, pb::Topic::Votes, pb::Topic::Blocks], true)
         .await
         .map_err(|e| eyre!("p2p subscribe: {e}"))?;
     let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
-    let forward = tokio::spawn(async move {
-        while let Some(m) = subscription.recv().await {
-            match pb::ConsensusMessage::decode(m.payload.as_slice()) {
-                Ok(message) => {
-                    if inbound_tx.send(message).await.is_err() {
-                        break;
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "undecodable gossip payload"),
-            }
-        }
-        Ok(())
-    });
 
     let (max_txs, max_bytes) = driver::default_block_limits();
     let driver_config = DriverConfig {
@@ -229,6 +219,9 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         driver::start(driver_config, key, ledger_api, Gossip(p2p.clone()), inbound_rx).await
     }
     .map_err(|e| eyre!("consensus: {e}"))?;
+    let check = coinjecture_consensus::gossip::GossipCheck::new(consensus.chain_id.clone(), consensus.schedule.clone());
+    let forward =
+        tokio::spawn(crate::gossip_in::forward(subscription, p2p.clone(), check, consensus.watch(), inbound_tx));
 
     let mut tasks = vec![
         forward,

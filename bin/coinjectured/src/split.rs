@@ -133,6 +133,57 @@ impl Drop for AbortOnDrop {
 }
 
 /// Runs one service until `shutdown`; with `metrics_listen`, serves its `/metrics` there too.
+/// Keeps a validating subscription to the gateway open (resubscribing after it restarts) once
+/// consensus is running: judges each message (see gossip_in.rs), reports the verdicts, and
+/// hands the authentic ones to consensus.
+async fn subscribe_validated(
+    mut gateway: pb::p2p_gateway_client::P2pGatewayClient<TracedChannel>,
+    check: Arc<coinjecture_consensus::gossip::GossipCheck>,
+    status: tokio::sync::oneshot::Receiver<tokio::sync::watch::Receiver<driver::DriverStatus>>,
+    inbound: mpsc::Sender<pb::ConsensusMessage>,
+) {
+    let Ok(status) = status.await else { return };
+    loop {
+        let request = pb::SubscribeRequest {
+            topics: vec![
+                pb::Topic::Transactions.into(),
+                pb::Topic::Proposals.into(),
+                pb::Topic::Votes.into(),
+                pb::Topic::Blocks.into(),
+            ],
+            validate: true,
+        };
+        if let Ok(response) = gateway.subscribe(request).await {
+            let mut stream = response.into_inner();
+            while let Ok(Some(m)) = stream.message().await {
+                let received = crate::gossip_in::Received {
+                    topic: m.topic(),
+                    message_id: m.message_id,
+                    payload: m.payload,
+                    source: m.source_peer_id,
+                };
+                let (verdicts, deliver) = crate::gossip_in::judge(&check, &status, vec![received]).await;
+                let reports = verdicts
+                    .into_iter()
+                    .map(|(message_id, v)| pb::ValidationReport {
+                        message_id,
+                        result: crate::gossip_in::validation_result(v).into(),
+                    })
+                    .collect();
+                if let Err(e) = gateway.report_validation(pb::ReportValidationRequest { reports }).await {
+                    tracing::debug!(error = %e, "reporting gossip validation failed");
+                }
+                for message in deliver {
+                    if inbound.send(message).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 pub(crate) async fn run(
     name: ServiceName,
     config: &Config,
@@ -222,32 +273,12 @@ pub(crate) async fn run(
             .max_decoding_message_size(limit())
             .max_encoding_message_size(limit());
             let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
-            let mut subscriber = gateway.clone();
-            tokio::spawn(async move {
-                // Keep a subscription open; resubscribe after the gateway restarts.
-                loop {
-                    let request = pb::SubscribeRequest {
-                        topics: vec![
-                            pb::Topic::Transactions.into(),
-                            pb::Topic::Proposals.into(),
-                            pb::Topic::Votes.into(),
-                            pb::Topic::Blocks.into(),
-                        ],
-                        validate: false,
-                    };
-                    if let Ok(response) = subscriber.subscribe(request).await {
-                        let mut stream = response.into_inner();
-                        while let Ok(Some(m)) = stream.message().await {
-                            if let Ok(message) = pb::ConsensusMessage::decode(m.payload.as_slice())
-                                && inbound_tx.send(message).await.is_err()
-                            {
-                                return;
-                            }
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            });
+            let (status_ready, status_rx) = tokio::sync::oneshot::channel();
+            let check = Arc::new(coinjecture_consensus::gossip::GossipCheck::new(
+                node::genesis_chain(config)?,
+                node::schedule_from(config)?,
+            ));
+            tokio::spawn(subscribe_validated(gateway.clone(), check, status_rx, inbound_tx));
             let block_time = config::parse_duration(&config.consensus.block_time)?;
             let (max_txs, max_bytes) = driver::default_block_limits();
             let driver_config = DriverConfig {
@@ -280,6 +311,7 @@ pub(crate) async fn run(
             )
             .await
             .map_err(|e| eyre!("consensus: {e}"))?;
+            let _ = status_ready.send(handle.watch());
             // The node's metrics (height, blocks produced, mempool, drops, block production).
             let mut metric_tasks = Vec::new();
             node::register_node_metrics(&registry, &config.network.name, handle.watch(), &mut metric_tasks);

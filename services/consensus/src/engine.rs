@@ -13,6 +13,7 @@ use coinjecture_crypto_core::signatures::{self, Keypair};
 use coinjecture_primitives::consensus::{Evidence, Proposal, Vote, VoteType};
 use coinjecture_primitives::{Block, BlockHeight, ChainId, CommitCertificate, Hash32, PublicKey, Round, Signature};
 
+use crate::admission::{self, HelpLimiter, NextHeightBuffer};
 use crate::lock_state::LockState;
 use crate::sign_state::{SignDecision, SignState, SignStep};
 use crate::validators::{ValidatorSchedule, ValidatorSet};
@@ -35,6 +36,9 @@ pub struct EngineConfig {
     pub max_rounds_ahead: Round,
     /// Messages buffered for the next height, at most.
     pub max_buffered_messages: usize,
+    /// Bytes of messages buffered for the next height, at most (each sender gets a share; see
+    /// [`NextHeightBuffer`]).
+    pub max_buffered_bytes: usize,
     /// Minimum time between two sync requests.
     pub sync_retry_ms: u64,
     /// How often a validator re-sends its own messages of the current height. Gossip is not
@@ -58,6 +62,7 @@ impl EngineConfig {
             timeout_cap_ms: 10 * block_time_ms,
             max_rounds_ahead: 16,
             max_buffered_messages: 4096,
+            max_buffered_bytes: 64 * 1024 * 1024,
             sync_retry_ms: block_time_ms,
             rebroadcast_ms: block_time_ms / 4,
             max_pending_decided: 256,
@@ -282,12 +287,12 @@ pub struct Engine {
     building: Option<Round>,
     last_commit_ms: i64,
     round_start_ms: i64,
-    future: Vec<Message>,
+    future: NextHeightBuffer,
     ahead_senders: HashSet<PublicKey>,
     last_sync_request_ms: Option<i64>,
     own_messages: Vec<Message>,
     pending_decided: BTreeMap<BlockHeight, (Block, CommitCertificate)>,
-    last_help: Option<(BlockHeight, i64)>,
+    help: HelpLimiter,
     started: bool,
 }
 
@@ -321,12 +326,12 @@ impl Engine {
             building: None,
             last_commit_ms,
             round_start_ms: last_commit_ms,
-            future: Vec::new(),
+            future: NextHeightBuffer::default(),
             ahead_senders: HashSet::new(),
             last_sync_request_ms: None,
             own_messages: Vec::new(),
             pending_decided: BTreeMap::new(),
-            last_help: None,
+            help: HelpLimiter::default(),
             started: false,
         }
     }
@@ -354,6 +359,11 @@ impl Engine {
     /// (round, block) of the latest proof-of-lock seen, if any.
     pub fn valid(&self) -> Option<(Round, Hash32)> {
         self.valid
+    }
+
+    /// (messages, bytes) buffered for the next height.
+    pub fn next_height_buffer_usage(&self) -> (usize, usize) {
+        self.future.usage()
     }
 
     /// The validator set deciding the current height.
@@ -622,26 +632,46 @@ impl Engine {
     ) -> bool {
         if height < self.height {
             out.push(Action::Dropped(DropReason::OldHeight));
-            let due = self
-                .last_help
-                .is_none_or(|(h, t)| h != height || now.saturating_sub(t) >= self.config.sync_retry_ms as i64);
-            if due {
-                self.last_help = Some((height, now));
+            // A peer is behind: send it the finalized block, but only for an authentic message
+            // (checked after the cheap rate limit, so a flood costs at most one check each).
+            if self.help.due(height, now, self.config.sync_retry_ms)
+                && admission::check_message(&self.schedule, &self.config.chain_id, message).is_ok()
+            {
+                self.help.record(height, now);
                 out.push(Action::BroadcastDecided { height });
             }
             return false;
         }
         if height > self.height {
-            if self.schedule.at(height).contains(&sender) {
+            let next = height == self.height + 1;
+            // A re-sent copy, or a sender already counted: nothing new, no check needed.
+            if next && self.future.contains(message) {
+                out.push(Action::Dropped(DropReason::Duplicate));
+            } else if !next && self.ahead_senders.contains(&sender) {
+                out.push(Action::Dropped(DropReason::FutureHeightBufferFull));
+            } else if let Err(e) = admission::check_message(&self.schedule, &self.config.chain_id, message) {
+                out.push(Action::Dropped(e.into()));
+                return false;
+            } else {
                 self.ahead_senders.insert(sender);
+                let pushed = next
+                    && self
+                        .future
+                        .push(
+                            sender,
+                            message.clone(),
+                            self.schedule.at(height).len(),
+                            self.config.max_buffered_messages,
+                            self.config.max_buffered_bytes,
+                        )
+                        .is_ok();
+                if !pushed {
+                    out.push(Action::Dropped(DropReason::FutureHeightBufferFull));
+                }
             }
+            // Only authentic senders are counted, so this never follows from forged messages.
             if self.ahead_senders.len() >= self.set().skip_threshold() {
                 self.maybe_request_sync(now, out);
-            }
-            if height == self.height + 1 && self.future.len() < self.config.max_buffered_messages {
-                self.future.push(message.clone());
-            } else {
-                out.push(Action::Dropped(DropReason::FutureHeightBufferFull));
             }
             return false;
         }
@@ -792,9 +822,20 @@ impl Engine {
             return;
         }
         if height > self.height {
-            if self.pending_decided.len() < self.config.max_pending_decided {
-                self.pending_decided.insert(height, (block, certificate));
+            // Kept only once its certificate verifies against that height's set, and never in
+            // place of one already kept (which verified too).
+            if self.pending_decided.contains_key(&height)
+                || self.pending_decided.len() >= self.config.max_pending_decided
+            {
+                // Verified blocks of later heights are already here: we are behind.
+                self.maybe_request_sync(now, out);
+                return;
             }
+            if let Err(e) = admission::check_decided(&self.schedule, &self.config.chain_id, &block, &certificate) {
+                out.push(Action::Dropped(e.into()));
+                return;
+            }
+            self.pending_decided.insert(height, (block, certificate));
             self.maybe_request_sync(now, out);
             return;
         }
@@ -830,7 +871,7 @@ impl Engine {
             return;
         }
         self.start_round(now, 0, out);
-        for message in std::mem::take(&mut self.future) {
+        for message in self.future.take() {
             match message {
                 Message::Proposal(p) => self.on_proposal(now, p, out),
                 Message::Vote(v) => self.on_vote(now, v, out),

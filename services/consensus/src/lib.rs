@@ -30,10 +30,17 @@
 //! ## Shape
 //! [`Engine`] is sans-I/O: `handle(now, Input) -> Vec<Action>`. The simulator
 //! (`tests/simulation`) drives many engines over a seeded lossy network with virtual time.
+//! [`admission`] holds what a peer's message must prove (chain, membership at its height,
+//! signature) before the engine does anything costly for it, and the engine's bounded buffers;
+//! `gossip` (with the driver) the verdict consensus reports to the p2p-gateway for each received
+//! message, so nothing unchecked is relayed.
 
+pub mod admission;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod engine;
+#[cfg(feature = "driver")]
+pub mod gossip;
 pub mod lock_state;
 pub mod mempool;
 #[cfg(feature = "driver")]

@@ -49,6 +49,11 @@ pub struct Limits {
     pub max_sync_response_bytes: usize,
     /// How long `Dial` waits for the connection (default 10 s).
     pub dial_timeout: Duration,
+    /// What happens to a message on a topic no local subscriber validates: relayed once it
+    /// passed the stateless check (true, the default: a gateway on its own, tools, tests), or
+    /// not relayed (false: a node, whose consensus validates every topic, so nothing is relayed
+    /// unchecked while consensus is starting or restarting).
+    pub relay_unvalidated: bool,
 }
 
 impl Default for Limits {
@@ -68,6 +73,7 @@ impl Default for Limits {
             sync_request_timeout: Duration::from_secs(30),
             max_sync_response_bytes: MAX_MESSAGE_BYTES + ENVELOPE_MARGIN_BYTES,
             dial_timeout: Duration::from_secs(10),
+            relay_unvalidated: true,
         }
     }
 }

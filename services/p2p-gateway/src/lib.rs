@@ -34,7 +34,9 @@
 //!   it is a gossipsub REJECT (the sender's score drops). Then, if a local subscriber validates
 //!   that topic, the message waits for its report (ACCEPT forwards, REJECT penalises, IGNORE drops)
 //!   up to `validation_timeout` (default 5 s) and is ignored after; with no validating subscriber
-//!   it is accepted. Observers get every message that passed the stateless check as it arrives.
+//!   it is accepted, or ignored with `relay_unvalidated: false` (a node: its consensus validates
+//!   every topic, see `coinjecture_consensus::gossip`). Observers get every message that passed
+//!   the stateless check as it arrives.
 //! - **Scoring.** gossipsub peer scoring with P4 (invalid messages, quadratic) weighted hard:
 //!   a few rejected messages take a peer below `disconnect_score_threshold` (default -80, the
 //!   graylist threshold); the swarm task then disconnects it and bans it for `ban_duration`.

@@ -744,9 +744,12 @@ impl Actor {
         }
 
         let gossip = &mut self.swarm.behaviour_mut().gossipsub;
-        if validator.is_none() {
+        if validator.is_none() && self.config.limits.relay_unvalidated {
             gossip.report_message_validation_result(&message_id, &propagation_source, MessageAcceptance::Accept);
             self.metrics.validation(label, "accept");
+        } else if validator.is_none() {
+            gossip.report_message_validation_result(&message_id, &propagation_source, MessageAcceptance::Ignore);
+            self.metrics.validation(label, "unvalidated");
         } else if !validator_has_it || self.pending.len() >= self.config.limits.max_pending_validations {
             gossip.report_message_validation_result(&message_id, &propagation_source, MessageAcceptance::Ignore);
             self.metrics.validation(label, "ignore");

@@ -8,7 +8,9 @@ consensus``. It reads the node's YAML config (the same file; the keys it uses ar
 :class:`ValidatorConfig`), and
 
 - follows gossip through the node's **p2p-gateway** (``Subscribe`` to proposals, votes,
-  finalized blocks and transactions; ``Publish`` its own; ``RequestBlocks`` to catch up),
+  finalized blocks and transactions as their validating subscriber, reporting ACCEPT / REJECT /
+  IGNORE for each after checking it (:mod:`coinjecture.gossip`), so the gateway relays only what
+  checks out; ``Publish`` its own; ``RequestBlocks`` to catch up),
 - runs :class:`coinjecture.consensus.Engine`, the Python port of the Rust Tendermint engine,
   signing its proposals and votes in Python (ed25519) with the validator key and persisting the
   double-sign state (``<database.path>.sign_state``, the Rust file format) before anything leaves,
@@ -48,6 +50,7 @@ import yaml
 
 from . import client as conv
 from . import consensus as c
+from . import gossip
 from . import reference as ref
 from .v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2, ledger_pb2_grpc, p2p_pb2, p2p_pb2_grpc, types_pb2
 
@@ -537,8 +540,9 @@ class Validator:
         topics = [p2p_pb2.TOPIC_TRANSACTIONS, p2p_pb2.TOPIC_PROPOSALS, p2p_pb2.TOPIC_VOTES, p2p_pb2.TOPIC_BLOCKS]
         while True:
             try:
+                # Validating: the gateway relays a message only after our verdict (gossip.py).
                 call = self.gateway.Subscribe(
-                    p2p_pb2.SubscribeRequest(topics=topics, validate=False), wait_for_ready=True
+                    p2p_pb2.SubscribeRequest(topics=topics, validate=True), wait_for_ready=True
                 )
                 await call.wait_for_connection()
                 log.info("subscribed to the p2p-gateway", extra={"fields": {"p2p_gateway": self.config.p2p_gateway}})
@@ -548,11 +552,32 @@ class Validator:
                         message = consensus_pb2.ConsensusMessage.FromString(m.payload)
                     except Exception:  # noqa: BLE001 (protobuf's DecodeError and friends)
                         self.count_drop("malformed")
+                        await self.report(m.message_id, gossip.REJECT)
                         continue
-                    await self.events.put(("message", message))
+                    at = (self.engine.height, self.engine.round) if self.engine is not None else None
+                    verdict = gossip.check(message, self.config.chain_id, self.config.schedule, self.crypto, at)
+                    if verdict.result == gossip.REJECT:
+                        log.debug("gossip rejected: %s from %s", verdict.reason, m.source_peer_id)
+                        self.count_drop(f"gossip_{verdict.reason}")
+                    await self.report(m.message_id, verdict.result)
+                    if verdict.deliver:
+                        await self.events.put(("message", message))
             except grpc.aio.AioRpcError as e:
                 log.debug("subscription to the p2p-gateway ended: %s", e.code().name)
             await asyncio.sleep(0.5)
+
+    async def report(self, message_id: bytes, result: str) -> None:
+        """Reports one gossip verdict to the gateway (ACCEPT relays, REJECT penalises the sender)."""
+        code = {
+            gossip.ACCEPT: p2p_pb2.VALIDATION_RESULT_ACCEPT,
+            gossip.REJECT: p2p_pb2.VALIDATION_RESULT_REJECT,
+            gossip.IGNORE: p2p_pb2.VALIDATION_RESULT_IGNORE,
+        }[result]
+        request = p2p_pb2.ReportValidationRequest(reports=[p2p_pb2.ValidationReport(message_id=message_id, result=code)])
+        try:
+            await self.gateway.ReportValidation(request, timeout=10)
+        except grpc.aio.AioRpcError as e:
+            log.debug("reporting a gossip verdict failed: %s", e.code().name)
 
     async def request_blocks(self, from_height: int, count: int = 100) -> list[tuple[ref.Block, ref.CommitCertificate]]:
         out = []

@@ -65,3 +65,34 @@ async fn messages_are_forwarded_only_after_the_validating_subscriber_accepts() {
     nodes[0].handle.publish(pb::Topic::Votes, free.clone()).await.unwrap();
     expect_payload(&mut end_sub, &free, Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_relay_unvalidated_off_nothing_is_relayed_before_a_validator_subscribes() {
+    init_tracing();
+    // Its own network and keys: tests run in parallel in one process.
+    const NET_UNVALIDATED: &str = "coinjecture-test-unvalidated";
+    let first = TestNode::start(config(NET_UNVALIDATED, 41, vec![])).await;
+    let mut middle_config = config(NET_UNVALIDATED, 42, vec![first.addr.clone()]);
+    middle_config.limits.relay_unvalidated = false;
+    let middle = TestNode::start(middle_config).await;
+    let last = TestNode::start(config(NET_UNVALIDATED, 43, vec![middle.addr.clone()])).await;
+    wait_until(Duration::from_secs(10), "middle connected", || async { peer_count(&middle).await == 2 }).await;
+    let mut end_sub = last.handle.subscribe(&[pb::Topic::Votes], false).await.unwrap();
+    let mut middle_obs = middle.handle.subscribe(&[pb::Topic::Votes], false).await.unwrap();
+    until_mesh_carries(&first.handle, &mut [&mut middle_obs], Duration::from_secs(15)).await;
+    // The middle node sees the messages (observers do) but relays none of them.
+    for i in 0..3 {
+        let payload = vote_payload(100 + i);
+        first.handle.publish(pb::Topic::Votes, payload.clone()).await.unwrap();
+        expect_payload(&mut middle_obs, &payload, Duration::from_secs(5)).await;
+        assert!(!receives(&mut end_sub, &payload, Duration::from_millis(800)).await, "relayed unvalidated");
+    }
+    assert!(middle.handle.encode_metrics().contains("result=\"unvalidated\""));
+    // With a validator, what it accepts flows again.
+    let mut validator = middle.handle.subscribe(&[pb::Topic::Votes], true).await.unwrap();
+    let accepted = vote_payload(200);
+    first.handle.publish(pb::Topic::Votes, accepted.clone()).await.unwrap();
+    let m = expect_payload(&mut validator, &accepted, Duration::from_secs(5)).await;
+    middle.handle.report_validation(vec![(m.message_id, Validation::Accept)]).await.unwrap();
+    expect_payload(&mut end_sub, &accepted, Duration::from_secs(5)).await;
+}
