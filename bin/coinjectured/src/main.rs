@@ -7,6 +7,7 @@ mod config;
 mod devnet;
 mod equivocate;
 mod keys;
+mod limits;
 mod node;
 mod shadow;
 mod split;
@@ -257,7 +258,9 @@ async fn run(command: Command) -> eyre::Result<()> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .wrap_err_with(|| format!("cannot listen on {listen} (--listen)"))?;
-            let _metrics = split::serve_metrics(metrics_listen, node::new_registry()).await?;
+            let _metrics =
+                split::serve_metrics(metrics_listen, node::new_registry(), &config::ApiLimitsSection::default())
+                    .await?;
             coinjecture_crypto_core::service::serve(listener, shutdown_signal())
                 .await
                 .wrap_err("crypto-core server failed")?;

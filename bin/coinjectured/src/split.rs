@@ -86,11 +86,10 @@ impl NetworkApi for RemoteGossip {
 pub(crate) async fn serve_metrics(
     addr: Option<SocketAddr>,
     registry: node::Registry,
+    limits: &config::ApiLimitsSection,
 ) -> eyre::Result<Option<AbortOnDrop>> {
     let Some(addr) = addr else { return Ok(None) };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .wrap_err_with(|| format!("--metrics-listen: cannot listen on {addr}"))?;
+    let listener = crate::limits::listen("metrics", addr, "--metrics-listen", limits).await?;
     let render = move || {
         let text = node::metrics_text(&registry);
         ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
@@ -129,7 +128,7 @@ pub(crate) async fn run(
     match name {
         ServiceName::CryptoCore => {
             let listener = bind(listen, "--listen").await?;
-            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             coinjecture_crypto_core::service::serve(listener, shutdown).await?;
         }
         ServiceName::Ledger => {
@@ -142,7 +141,7 @@ pub(crate) async fn run(
                 Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?,
             );
             let listener = bind(listen, "--listen").await?;
-            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             coinjecture_ledger::service::serve(ledger.clone(), listener, shutdown).await?;
             ledger.close().await;
         }
@@ -155,7 +154,7 @@ pub(crate) async fn run(
                     .await
                     .map_err(|e| eyre!("p2p: {e}"))?;
             let listener = bind(listen, "--listen").await?;
-            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             coinjecture_p2p_gateway::serve(handle.clone(), listener, shutdown).await?;
             handle.shutdown().await;
             let _ = task.await;
@@ -209,7 +208,10 @@ pub(crate) async fn run(
                     u64::try_from(block_time.as_millis()).unwrap_or(2000),
                 ),
                 schedule: node::schedule_from(config)?,
-                mempool: MempoolConfig::default(),
+                mempool: MempoolConfig {
+                    min_fee_per_byte: config.mempool.min_fee_per_byte,
+                    ..MempoolConfig::default()
+                },
                 max_block_transactions: max_txs,
                 max_block_bytes: max_bytes,
                 sign_state_path: config.database.path.with_extension("sign_state"),
@@ -236,7 +238,7 @@ pub(crate) async fn run(
             // The node's metrics (height, blocks produced, mempool, drops, block production).
             let mut metric_tasks = Vec::new();
             node::register_node_metrics(&registry, &config.network.name, handle.watch(), &mut metric_tasks);
-            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health
                 .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>(
@@ -273,13 +275,12 @@ pub(crate) async fn run(
                     .map_err(|e| eyre!("{e}"))?,
             );
             // /metrics of a lone api: its own gRPC latencies (coinjecture_rpc_duration_seconds).
-            let _metrics = serve_metrics(metrics_listen, registry.clone()).await?;
+            let _metrics = serve_metrics(metrics_listen, registry.clone(), &config.api.limits).await?;
             let api_config = node::api_config(config, registry);
             let addr: SocketAddr =
                 format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
-            coinjecture_api::serve(api_config, backends, bind(addr, "api.port").await?, shutdown)
-                .await
-                .map_err(|e| eyre!("api: {e}"))?;
+            let listener = crate::limits::listen("api", addr, "api.port", &config.api.limits).await?;
+            coinjecture_api::serve(api_config, backends, listener, shutdown).await.map_err(|e| eyre!("api: {e}"))?;
         }
     }
     Ok(())
