@@ -76,6 +76,15 @@ pub(crate) fn peer_ip<T>(request: &Request<T>) -> Option<IpAddr> {
     request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical())
 }
 
+/// Marks a request whose body the REST middleware already charged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyCharged;
+
+/// The body's cost, unless already charged.
+fn body_cost<T>(request: &Request<T>, bytes: usize) -> f64 {
+    if request.extensions().get::<BodyCharged>().is_some() { 0.0 } else { cost::body(bytes) }
+}
+
 fn exhausted(message: String) -> Status {
     Status::resource_exhausted(message)
 }
@@ -295,9 +304,10 @@ impl PublicApi for PublicApiService {
         request: Request<pb::SubmitTransactionRequest>,
     ) -> Result<Response<pb::SubmitTransactionResponse>, Status> {
         let ip = peer_ip(&request);
+        let body = body_cost(&request, request.get_ref().encoded_len());
         let tx =
             request.into_inner().transaction.ok_or_else(|| Status::invalid_argument("transaction: is required"))?;
-        self.charge(ip, cost::TRANSACTION + cost::bytes(tx.encoded_len()))?;
+        self.charge(ip, cost::TRANSACTION + body)?;
         let mut results = self.submit(vec![tx]).await?;
         Ok(Response::new(pb::SubmitTransactionResponse { result: results.pop() }))
     }
@@ -307,6 +317,7 @@ impl PublicApi for PublicApiService {
         request: Request<pb::SubmitTransactionsRequest>,
     ) -> Result<Response<pb::SubmitTransactionsResponse>, Status> {
         let ip = peer_ip(&request);
+        let body = body_cost(&request, request.get_ref().encoded_len());
         let transactions = request.into_inner().transactions;
         if transactions.len() > MAX_BATCH_ITEMS {
             return Err(Status::invalid_argument(format!(
@@ -314,8 +325,7 @@ impl PublicApi for PublicApiService {
                 transactions.len()
             )));
         }
-        let bytes: usize = transactions.iter().map(Message::encoded_len).sum();
-        self.charge(ip, transactions.len() as f64 * cost::TRANSACTION + cost::bytes(bytes))?;
+        self.charge(ip, transactions.len() as f64 * cost::TRANSACTION + body)?;
         let results = if transactions.is_empty() { Vec::new() } else { self.submit(transactions).await? };
         let accepted_count = u32::try_from(results.iter().filter(|r| r.accepted).count()).unwrap_or(u32::MAX);
         Ok(Response::new(pb::SubmitTransactionsResponse { results, accepted_count }))

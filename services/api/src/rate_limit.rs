@@ -2,9 +2,10 @@
 //! IP and for the node as a whole, and caps on requests in flight and block streams.
 //!
 //! - A request costs [`cost::REQUEST`]; a transaction submitted costs [`cost::TRANSACTION`] more
-//!   (its signature is verified); a body costs [`cost::PER_64_KIB`] per started 64 KiB; a block
-//!   listed or streamed costs [`cost::BLOCK`] plus its bytes. A 10,000-transaction batch thus
-//!   costs about 1,000 units, a status request 1.
+//!   (its signature is verified); a request body costs [`cost::PER_4_KIB_BODY`] per started 4 KiB
+//!   (charged from `content-length` before it is read and parsed); a block listed or streamed
+//!   costs [`cost::BLOCK`] plus [`cost::PER_64_KIB`] per started 64 KiB. A 10,000-transaction
+//!   REST batch (~4 MB of JSON) thus costs about 2,000 units, a status request 1.
 //! - The per-IP bucket refills at `per_second` up to `burst`. The global bucket does the same for
 //!   all clients together, with its last quarter kept for *light* clients (whose own bucket is at
 //!   least 90 % full): a flood drains the global budget down to that reserve and is then refused,
@@ -28,14 +29,21 @@ pub(crate) mod cost {
     pub(crate) const REQUEST: f64 = 1.0;
     /// Each transaction submitted (signature verification, a ledger check).
     pub(crate) const TRANSACTION: f64 = 0.1;
-    /// Each started 64 KiB of request body or response data.
+    /// Each started 64 KiB of response data (blocks).
     pub(crate) const PER_64_KIB: f64 = 1.0;
+    /// Each started 4 KiB of request body (it is read and parsed).
+    pub(crate) const PER_4_KIB_BODY: f64 = 1.0;
     /// Each block listed or streamed (a ledger read), besides its bytes.
     pub(crate) const BLOCK: f64 = 1.0;
 
-    /// The cost of `bytes` of data.
+    /// The cost of `bytes` of response data.
     pub(crate) fn bytes(bytes: usize) -> f64 {
         (bytes.div_ceil(64 * 1024)) as f64 * PER_64_KIB
+    }
+
+    /// The cost of a request body of `bytes`.
+    pub(crate) fn body(bytes: usize) -> f64 {
+        (bytes.div_ceil(4 * 1024)) as f64 * PER_4_KIB_BODY
     }
 }
 
@@ -52,17 +60,17 @@ pub struct RateLimit {
 }
 
 impl Default for RateLimit {
-    /// Per IP: 200 simple requests a second, or 2,000 transactions a second; a burst of 2,000
-    /// units takes one full 10,000-transaction batch.
+    /// Per IP: 200 simple requests a second, or ~1,000 transactions a second over REST; a
+    /// burst of 3,000 units takes one full 10,000-transaction batch.
     fn default() -> Self {
-        Self { per_second: 200.0, burst: 2_000 }
+        Self { per_second: 200.0, burst: 3_000 }
     }
 }
 
 impl RateLimit {
     /// The default global budget: all clients together.
     pub fn global_default() -> Self {
-        Self { per_second: 2_000.0, burst: 8_000 }
+        Self { per_second: 2_000.0, burst: 12_000 }
     }
 
     fn sane(self) -> Self {
@@ -331,11 +339,13 @@ mod tests {
         let limiter = RateLimiter::new(RateLimit::default(), None);
         let ip: IpAddr = [10, 0, 0, 1].into();
         let t0 = Instant::now();
-        let batch = cost::REQUEST + 10_000.0 * cost::TRANSACTION;
+        let body = cost::REQUEST + cost::body(4_000_000);
+        let batch = 10_000.0 * cost::TRANSACTION;
+        assert!(limiter.charge(ip, body, t0).is_ok());
         assert!(limiter.charge(ip, batch, t0).is_ok());
-        assert!(limiter.charge(ip, batch, t0).is_ok());
-        assert!(matches!(limiter.charge(ip, batch, t0), Err(Refusal::PerIp(_))), "two batches use the burst");
-        assert!(limiter.charge(ip, batch, t0 + Duration::from_secs(6)).is_ok(), "then one per ~5 s");
+        assert!(limiter.charge(ip, body, t0).is_ok());
+        assert!(matches!(limiter.charge(ip, batch, t0), Err(Refusal::PerIp(_))), "one batch uses most of the burst");
+        assert!(limiter.charge(ip, batch, t0 + Duration::from_secs(10)).is_ok(), "then one per ~10 s");
     }
 
     #[test]

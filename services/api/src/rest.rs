@@ -432,6 +432,8 @@ fn grpc_request<T>(message: T, extensions: &Extensions) -> tonic::Request<T> {
     if let Some(peer) = extensions.get::<ConnectInfo<SocketAddr>>() {
         request.extensions_mut().insert(*peer);
     }
+    // The body was charged by `admit`.
+    request.extensions_mut().insert(crate::grpc::BodyCharged);
     request
 }
 
@@ -462,7 +464,7 @@ pub(crate) async fn admit(State(admission): State<Arc<Admission>>, request: Requ
     };
     let declared =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()).unwrap_or(0);
-    if let Err(refusal) = admission.charge(ip, cost::REQUEST + cost::bytes(declared)) {
+    if let Err(refusal) = admission.charge(ip, cost::REQUEST + cost::body(declared)) {
         let seconds = refusal.retry_after().as_secs_f64().ceil().max(1.0) as u64;
         return refuse(&request, refusal.message(ip), Some(seconds));
     }
