@@ -133,22 +133,35 @@ async fn idle_and_slowloris_connections_do_not_stop_a_validator_with_1024_descri
             false
         }));
     }
+    // The node's descriptors while the attack runs (sampled every 250 ms).
+    let pid = net.pid(0).unwrap();
+    let sampler = tokio::spawn(async move {
+        let mut most = 0;
+        for _ in 0..80 {
+            most = most.max(std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        most
+    });
     let slowest = honest_requests_for(&net, Duration::from_secs(25)).await;
+    let most_fds = sampler.await.unwrap();
     let mut idle = Vec::new();
     for c in connecting {
         if let Some(s) = c.await.unwrap() {
             idle.push(s);
         }
     }
+    println!("validator 0 held at most {most_fds} file descriptors (limit 1024)");
     assert!(net.exit_status(0).is_none(), "validator 0 exited under the attack:\n{}", tail(&net.log(0)));
+    assert!(most_fds < 1_000, "validator 0 came within reach of its descriptor limit: {most_fds}");
+    let log = net.log(0);
+    assert!(!log.contains("Too many open files"), "validator 0 ran out of descriptors:\n{}", tail(&log));
     assert!(slowest <= HONEST_BOUND, "an honest request took {slowest:?} (bound {HONEST_BOUND:?})");
     assert_finalizing(&net, &before, 5).await;
     let cut = futures_join(slow).await.into_iter().filter(|closed| *closed).count();
     assert!(cut >= 190, "only {cut} of 200 slowloris connections were cut by the node");
-    let log = net.log(0);
-    assert!(!log.contains("Too many open files"), "EMFILE:\n{}", tail(&log));
     println!(
-        "idle connections opened {}; honest slowest {slowest:?}; slowloris cut {cut}/200; heights {before:?} -> {:?}",
+        "idle connections opened {}; most fds {most_fds}; honest slowest {slowest:?}; slowloris cut {cut}/200; heights {before:?} -> {:?}",
         idle.len(),
         heights(&net).await
     );
