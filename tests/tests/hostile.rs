@@ -160,8 +160,20 @@ async fn idle_and_slowloris_connections_do_not_stop_a_validator_with_1024_descri
     assert_finalizing(&net, &before, 5).await;
     let cut = futures_join(slow).await.into_iter().filter(|closed| *closed).count();
     assert!(cut >= 190, "only {cut} of 200 slowloris connections were cut by the node");
+    // What the operator sees: the listener's refusals on /metrics.
+    let (_, metrics, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/metrics", None).await;
+    let header_timeouts = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("coinjecture_listener_refusals{")
+                && l.contains("listener=\"api\"")
+                && l.contains("header_timeout")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no listener metrics on /metrics:\n{metrics}"));
+    assert!(header_timeouts >= 200, "coinjecture_listener_refusals header_timeout = {header_timeouts}");
     println!(
-        "idle connections opened {}; most fds {most_fds}; honest slowest {slowest:?}; slowloris cut {cut}/200; heights {before:?} -> {:?}",
+        "idle connections opened {}; most fds {most_fds}; header timeouts on /metrics {header_timeouts}; honest slowest {slowest:?}; slowloris cut {cut}/200; heights {before:?} -> {:?}",
         idle.len(),
         heights(&net).await
     );

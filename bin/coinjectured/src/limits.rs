@@ -47,3 +47,51 @@ pub(crate) fn apply_api(config: &Config, api: &mut coinjecture_api::ApiConfig) {
     };
     api.max_list_bytes = l.max_list_bytes;
 }
+
+/// `coinjecture_listener_connections{listener}` (open now) and
+/// `coinjecture_listener_refusals{listener,reason}` (since start: `per_ip`, `evicted`,
+/// `header_timeout`, `idle_timeout`, `fd_budget_wait`), refreshed every 2 s.
+pub(crate) fn register_metrics(registry: &crate::node::Registry, listener: &LimitedListener) {
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    type Labels = Vec<(String, String)>;
+    type Families = (Family<Labels, Gauge>, Family<Labels, Gauge>);
+    // One pair of families per process (one registry per process); every listener adds its labels.
+    static FAMILIES: OnceLock<Families> = OnceLock::new();
+    let mut first = false;
+    let (open, refusals) = FAMILIES
+        .get_or_init(|| {
+            first = true;
+            (Family::default(), Family::default())
+        })
+        .clone();
+    if first && let Ok(mut r) = registry.lock() {
+        r.register("coinjecture_listener_connections", "Open connections of a listening socket", open.clone());
+        r.register(
+            "coinjecture_listener_refusals",
+            "Connections a listening socket refused, evicted or timed out, by reason, since start",
+            refusals.clone(),
+        );
+    }
+    let stats = listener.stats_handle();
+    let name = listener.name().to_string();
+    tokio::spawn(async move {
+        let label = vec![("listener".to_string(), name)];
+        loop {
+            let s = stats.stats();
+            open.get_or_create(&label).set(i64::try_from(stats.connections()).unwrap_or(i64::MAX));
+            for (reason, n) in [
+                ("per_ip", s.refused_per_ip),
+                ("evicted", s.evicted),
+                ("header_timeout", s.header_timeouts),
+                ("idle_timeout", s.idle_timeouts),
+                ("fd_budget_wait", s.budget_waits),
+            ] {
+                let mut l = label.clone();
+                l.push(("reason".to_string(), reason.to_string()));
+                refusals.get_or_create(&l).set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    });
+}

@@ -254,6 +254,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let api_addr: SocketAddr =
         format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
     let api_listener = crate::limits::listen("api", api_addr, "api.port", &config.api.limits).await?;
+    crate::limits::register_metrics(&registry, &api_listener);
     let consensus_service = Arc::new(coinjecture_consensus::service::ConsensusService::new(consensus.clone()));
     let peers_service = Arc::new(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()));
     let backends = coinjecture_api::Backends::new(
@@ -272,6 +273,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     if let Some(port) = config.api.grpc_port {
         let addr: SocketAddr = format!("{}:{port}", config.api.bind).parse().map_err(|e| eyre!("api.bind: {e}"))?;
         let listener = crate::limits::listen("internal gRPC", addr, "api.grpc_port", &config.api.limits).await?;
+        crate::limits::register_metrics(&registry, &listener);
         let streams = config.api.limits.max_streams_per_connection;
         tasks.push(tokio::spawn(serve_internal(
             listener,

@@ -90,6 +90,7 @@ pub(crate) async fn serve_metrics(
 ) -> eyre::Result<Option<AbortOnDrop>> {
     let Some(addr) = addr else { return Ok(None) };
     let listener = crate::limits::listen("metrics", addr, "--metrics-listen", limits).await?;
+    crate::limits::register_metrics(&registry, &listener);
     let render = move || {
         let text = node::metrics_text(&registry);
         ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
@@ -276,10 +277,11 @@ pub(crate) async fn run(
             );
             // /metrics of a lone api: its own gRPC latencies (coinjecture_rpc_duration_seconds).
             let _metrics = serve_metrics(metrics_listen, registry.clone(), &config.api.limits).await?;
-            let api_config = node::api_config(config, registry);
             let addr: SocketAddr =
                 format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
             let listener = crate::limits::listen("api", addr, "api.port", &config.api.limits).await?;
+            crate::limits::register_metrics(&registry, &listener);
+            let api_config = node::api_config(config, registry);
             coinjecture_api::serve(api_config, backends, listener, shutdown).await.map_err(|e| eyre!("api: {e}"))?;
         }
     }

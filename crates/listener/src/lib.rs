@@ -279,6 +279,11 @@ impl LimitedListener {
         Self { inner, budget, shared, last_warning: None }
     }
 
+    /// The name given at creation (log label).
+    pub fn name(&self) -> &'static str {
+        self.shared.name
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
