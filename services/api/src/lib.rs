@@ -45,7 +45,8 @@
 //! JSON everywhere; byte strings are lower-case hex; integers are JSON numbers (transaction
 //! input also accepts decimal strings, for values above 2^53). Errors are
 //! `{"code": "...", "message": "..."}`: 400 `invalid_argument` (the message starts with the
-//! field or parameter), 404 `not_found` / `no_route`, 405, 413 `payload_too_large`, 429
+//! field or parameter; echoed input is clipped), 404 `not_found` / `no_route`, 405, 413
+//! `payload_too_large`, 415 `unsupported_media_type` (a POST that is not `application/json`), 429
 //! `rate_limited` (with `Retry-After`), 503 `unavailable` / `failed_precondition`, 504 `timeout`.
 //! The routes are in [`ROUTES`] and described in `static/openapi.json` (served at
 //! `/v1/openapi.json`).
