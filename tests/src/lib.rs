@@ -128,12 +128,34 @@ impl Network {
     }
 
     fn spawn(&self, i: usize, args: &[&str]) -> Child {
+        self.spawn_with_fd_limit(i, args, None)
+    }
+
+    /// Like [`Self::start_validator`], under `ulimit -n fd_limit` (soft and hard), as on a
+    /// host with the usual default of 1024.
+    pub fn start_validator_with_fd_limit(&mut self, i: usize, fd_limit: u32) {
+        let config = self.config_path(i);
+        let args = ["node", "--config", config.to_str().unwrap()];
+        let child = self.spawn_with_fd_limit(i, &args, Some(fd_limit));
+        self.children[i] = vec![child];
+    }
+
+    fn spawn_with_fd_limit(&self, i: usize, args: &[&str], fd_limit: Option<u32>) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join(format!("logs/validator-{}.log", i + 1)))
             .unwrap();
-        Command::new(binary())
+        let mut command = match fd_limit {
+            None => Command::new(binary()),
+            Some(n) => {
+                // `exec` keeps the pid: the child is the node itself.
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!("ulimit -n {n} && exec \"$0\" \"$@\"")).arg(binary());
+                c
+            }
+        };
+        command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -512,7 +534,8 @@ impl Drop for Network {
     }
 }
 
-fn tail(s: &str) -> String {
+/// The last 30 lines of a log.
+pub fn tail(s: &str) -> String {
     s.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 

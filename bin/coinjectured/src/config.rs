@@ -30,6 +30,129 @@ pub(crate) struct Config {
     /// Where the other services are when this one runs on its own (`coinjectured service`).
     #[serde(default)]
     pub(crate) services: Option<ServicesSection>,
+    /// Mempool policy.
+    #[serde(default)]
+    pub(crate) mempool: MempoolSection,
+}
+
+/// Mempool policy (node-local; block validity does not depend on it).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct MempoolSection {
+    /// Least fee (`gas_limit × gas_price`) per byte of a transaction's canonical encoding.
+    pub(crate) min_fee_per_byte: u64,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        Self { min_fee_per_byte: coinjecture_consensus::mempool::DEFAULT_MIN_FEE_PER_BYTE }
+    }
+}
+
+/// Limits of the node's listening sockets and of the public API (`api.limits`). The connection
+/// limits apply to every listener (public API, internal gRPC, `/metrics`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ApiLimitsSection {
+    /// Open connections per listener; past it the least recently active one is evicted.
+    pub(crate) max_connections: usize,
+    /// Open connections from one IP per listener; past it new ones are closed.
+    pub(crate) max_connections_per_ip: usize,
+    /// From a client's first unanswered byte to the start of the answer (e.g. `15s`).
+    pub(crate) header_read_timeout: String,
+    /// No byte either way for this long closes a connection (e.g. `60s`).
+    pub(crate) idle_timeout: String,
+    /// File descriptors never given to sockets (the soft RLIMIT_NOFILE is raised to the hard
+    /// limit at start; the listeners together use at most the soft limit minus this).
+    pub(crate) fd_reserve: usize,
+    /// Requests being handled at once, all clients / one IP.
+    pub(crate) max_requests_in_flight: usize,
+    pub(crate) max_requests_in_flight_per_ip: usize,
+    /// `StreamBlocks` streams open at once, all clients / one IP.
+    pub(crate) max_streams: usize,
+    pub(crate) max_streams_per_ip: usize,
+    /// Concurrent HTTP/2 streams per connection of the internal gRPC port.
+    pub(crate) max_streams_per_connection: u32,
+    /// Per-IP work budget (units: a request 1, a submitted transaction 0.1, 64 KiB 1); 0
+    /// disables rate limiting.
+    pub(crate) rate_per_second: f64,
+    pub(crate) rate_burst: u32,
+    /// All clients together; 0 disables the global budget.
+    pub(crate) global_rate_per_second: f64,
+    pub(crate) global_rate_burst: u32,
+    /// Largest `ListBlocks` / `GET /v1/blocks` answer, bytes.
+    pub(crate) max_list_bytes: usize,
+}
+
+impl Default for ApiLimitsSection {
+    fn default() -> Self {
+        let connections = coinjecture_api::ConnectionLimits::default();
+        let concurrency = coinjecture_api::ConcurrencyLimits::default();
+        let rate = coinjecture_api::RateLimit::default();
+        let global = coinjecture_api::RateLimit::global_default();
+        Self {
+            max_connections: connections.max_connections,
+            max_connections_per_ip: connections.max_connections_per_ip,
+            header_read_timeout: format!("{}s", connections.header_read_timeout.as_secs()),
+            idle_timeout: format!("{}s", connections.idle_timeout.as_secs()),
+            fd_reserve: 256,
+            max_requests_in_flight: concurrency.max_requests_in_flight,
+            max_requests_in_flight_per_ip: concurrency.max_requests_in_flight_per_ip,
+            max_streams: concurrency.max_streams,
+            max_streams_per_ip: concurrency.max_streams_per_ip,
+            max_streams_per_connection: 128,
+            rate_per_second: rate.per_second,
+            rate_burst: rate.burst,
+            global_rate_per_second: global.per_second,
+            global_rate_burst: global.burst,
+            max_list_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl ApiLimitsSection {
+    /// The listeners' connection limits.
+    pub(crate) fn connections(&self) -> eyre::Result<coinjecture_api::ConnectionLimits> {
+        Ok(coinjecture_api::ConnectionLimits {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_read_timeout: parse_duration(&self.header_read_timeout)
+                .map_err(|e| eyre!("api.limits.header_read_timeout: {e}"))?,
+            idle_timeout: parse_duration(&self.idle_timeout).map_err(|e| eyre!("api.limits.idle_timeout: {e}"))?,
+        })
+    }
+
+    fn validate(&self) -> eyre::Result<()> {
+        self.connections()?;
+        for (key, value) in [
+            ("max_connections", self.max_connections),
+            ("max_connections_per_ip", self.max_connections_per_ip),
+            ("max_requests_in_flight", self.max_requests_in_flight),
+            ("max_requests_in_flight_per_ip", self.max_requests_in_flight_per_ip),
+            ("max_streams", self.max_streams),
+            ("max_streams_per_ip", self.max_streams_per_ip),
+            ("max_list_bytes", self.max_list_bytes),
+        ] {
+            if value == 0 {
+                bail!("api.limits.{key}: must be at least 1");
+            }
+        }
+        if self.max_streams_per_connection == 0 {
+            bail!("api.limits.max_streams_per_connection: must be at least 1");
+        }
+        for (key, value, burst) in [
+            ("rate_per_second", self.rate_per_second, self.rate_burst),
+            ("global_rate_per_second", self.global_rate_per_second, self.global_rate_burst),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                bail!("api.limits.{key}: must be a non-negative number (0 disables it)");
+            }
+            if value > 0.0 && burst == 0 {
+                bail!("api.limits.{}: must be at least 1", key.replace("per_second", "burst"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// gRPC URLs of a node's services in a split deployment.
@@ -99,6 +222,9 @@ pub(crate) struct ApiSection {
     /// Internal gRPC port of the services (consensus, ledger, p2p-gateway, crypto-core) when run split.
     #[serde(default)]
     pub(crate) grpc_port: Option<u16>,
+    /// Connection and request limits (see [`ApiLimitsSection`]).
+    #[serde(default)]
+    pub(crate) limits: ApiLimitsSection,
     /// Address the internal gRPC port binds, default 127.0.0.1. Anything but loopback needs
     /// `internal_tls` (see the README's "Trust model").
     #[serde(default = "default_grpc_bind")]
@@ -345,6 +471,7 @@ impl Config {
             bail!("api.port: must not be 0");
         }
         self.validate_internal_port()?;
+        self.api.limits.validate()?;
         self.logger.format.parse::<coinjecture_telemetry::LogFormat>().map_err(|e| eyre!("logger.format: {e}"))?;
         if let Some(cc) = &self.crypto_core
             && !(cc.endpoint.starts_with("http://") || cc.endpoint.starts_with("https://"))
@@ -498,6 +625,26 @@ mod tests {
         assert_eq!(c.api.grpc_bind, "10.0.0.7");
         let err = c.validate_internal_port().unwrap_err().to_string();
         assert!(err.starts_with("api.internal_tls.ca: /tls/ca.pem does not exist"), "{err}");
+    }
+
+    #[test]
+    fn limits_have_safe_defaults_and_bad_ones_name_the_key() {
+        let c = Config::parse(&sample()).unwrap();
+        assert_eq!(c.api.limits, ApiLimitsSection::default());
+        assert_eq!(c.api.limits.connections().unwrap().max_connections_per_ip, 32);
+        assert_eq!(c.mempool.min_fee_per_byte, coinjecture_consensus::mempool::DEFAULT_MIN_FEE_PER_BYTE);
+        let text = sample().replace("api:\n", "api:\n  limits:\n    max_streams_per_ip: 2\n    idle_timeout: 30s\n");
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.api.limits.max_streams_per_ip, 2);
+        assert_eq!(c.api.limits.connections().unwrap().idle_timeout, Duration::from_secs(30));
+        let mut c = Config::parse(&sample()).unwrap();
+        c.api.limits.max_connections_per_ip = 0;
+        assert!(c.api.limits.validate().unwrap_err().to_string().starts_with("api.limits.max_connections_per_ip"));
+        c.api.limits.max_connections_per_ip = 1;
+        c.api.limits.idle_timeout = "forever".into();
+        assert!(c.api.limits.validate().unwrap_err().to_string().starts_with("api.limits.idle_timeout"));
+        let bad = sample().replace("api:\n", "api:\n  limits:\n    max_conections: 2\n");
+        assert!(Config::parse(&bad).unwrap_err().to_string().contains("max_conections"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod devnet;
 mod equivocate;
 mod gossip_in;
 mod keys;
+mod limits;
 mod node;
 mod shadow;
 mod split;
@@ -312,7 +313,9 @@ async fn run(command: Command) -> eyre::Result<()> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .wrap_err_with(|| format!("cannot listen on {listen} (--listen)"))?;
-            let _metrics = split::serve_metrics(metrics_listen, node::new_registry()).await?;
+            let _metrics =
+                split::serve_metrics(metrics_listen, node::new_registry(), &config::ApiLimitsSection::default())
+                    .await?;
             split::serve_crypto_core(listener, tls, shutdown_signal()).await.wrap_err("crypto-core server failed")?;
             tracing::info!("crypto-core stopped");
             Ok(())

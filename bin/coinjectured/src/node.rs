@@ -16,7 +16,7 @@ use coinjecture_p2p_gateway::{BlockSource, BlockSourceError, P2pConfig, P2pHandl
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
-use eyre::{WrapErr, bail, eyre};
+use eyre::{bail, eyre};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -202,7 +202,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
             u64::try_from(block_time.as_millis()).unwrap_or(2000),
         ),
         schedule,
-        mempool: MempoolConfig::default(),
+        mempool: MempoolConfig { min_fee_per_byte: config.mempool.min_fee_per_byte, ..MempoolConfig::default() },
         max_block_transactions: max_txs,
         max_block_bytes: max_bytes,
         // Beside the database: one validator, one database, one signing state.
@@ -244,9 +244,8 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     // The public API (REST + PublicApi gRPC) on api.port.
     let api_addr: SocketAddr =
         format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
-    let api_listener = tokio::net::TcpListener::bind(api_addr)
-        .await
-        .wrap_err_with(|| format!("api.port: cannot listen on {api_addr}"))?;
+    let api_listener = crate::limits::listen("api", api_addr, "api.port", &config.api.limits).await?;
+    crate::limits::register_metrics(&registry, &api_listener);
     let consensus_service = Arc::new(coinjecture_consensus::service::ConsensusService::new(consensus.clone()));
     let peers_service = Arc::new(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()));
     let backends = coinjecture_api::Backends::new(
@@ -267,11 +266,18 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         let ip: std::net::IpAddr = config.api.grpc_bind.parse().map_err(|e| eyre!("api.grpc_bind: {e}"))?;
         let addr = SocketAddr::new(ip, port);
         let tls = crate::tls::server_tls(config)?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .wrap_err_with(|| format!("api.grpc_port: cannot listen on {addr}"))?;
+        let listener = crate::limits::listen("internal gRPC", addr, "api.grpc_port", &config.api.limits).await?;
+        crate::limits::register_metrics(&registry, &listener);
         tracing::info!(%addr, mutual_tls = tls.is_some(), "internal gRPC port listening");
-        tasks.push(tokio::spawn(serve_internal(listener, tls, ledger_service.clone(), consensus.clone(), p2p.clone())));
+        let streams = config.api.limits.max_streams_per_connection;
+        tasks.push(tokio::spawn(serve_internal(
+            listener,
+            tls,
+            streams,
+            ledger_service.clone(),
+            consensus.clone(),
+            p2p.clone(),
+        )));
     }
 
     Ok(RunningNode { ledger, consensus, p2p, tasks })
@@ -300,11 +306,13 @@ pub(crate) fn metrics_text(registry: &Registry) -> String {
 /// The api's settings: the network label, and `/metrics` serving `registry` in Prometheus text.
 pub(crate) fn api_config(config: &Config, registry: Registry) -> coinjecture_api::ApiConfig {
     let metrics: coinjecture_api::MetricsFn = Arc::new(move || metrics_text(&registry));
-    coinjecture_api::ApiConfig {
+    let mut api = coinjecture_api::ApiConfig {
         network_label: Some(config.network.name.clone()),
         metrics: Some(metrics),
         ..Default::default()
-    }
+    };
+    crate::limits::apply_api(config, &mut api);
+    api
 }
 
 /// `coinjecture_block_height`, `coinjecture_validator_blocks_produced`,
@@ -371,8 +379,9 @@ pub(crate) fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primiti
 
 /// The internal gRPC port: Ledger, Consensus, P2pGateway and CryptoCore with health and reflection.
 async fn serve_internal(
-    listener: tokio::net::TcpListener,
+    listener: coinjecture_api::LimitedListener,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    max_streams_per_connection: u32,
     ledger: Arc<LedgerService>,
     consensus: driver::DriverHandle,
     p2p: P2pHandle,
@@ -381,6 +390,7 @@ async fn serve_internal(
     health.set_serving::<pb::ledger_server::LedgerServer<LedgerService>>().await;
     let limit = coinjecture_proto::server::MAX_GRPC_MESSAGE_BYTES;
     crate::tls::builder(tls)?
+        .max_concurrent_streams(max_streams_per_connection)
         .add_service(health_service)
         .add_optional_service(coinjecture_proto::server::reflection())
         .add_service(
@@ -391,7 +401,7 @@ async fn serve_internal(
         .add_service(coinjecture_consensus::service::ConsensusService::new(consensus).into_server())
         .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(p2p).into_server())
         .add_service(CryptoCoreService.into_server())
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .serve_with_incoming(listener.into_incoming())
         .await
         .map_err(|e| eyre!("internal gRPC server: {e}"))
 }

@@ -105,11 +105,11 @@ impl NetworkApi for RemoteGossip {
 pub(crate) async fn serve_metrics(
     addr: Option<SocketAddr>,
     registry: node::Registry,
+    limits: &config::ApiLimitsSection,
 ) -> eyre::Result<Option<AbortOnDrop>> {
     let Some(addr) = addr else { return Ok(None) };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .wrap_err_with(|| format!("--metrics-listen: cannot listen on {addr}"))?;
+    let listener = crate::limits::listen("metrics", addr, "--metrics-listen", limits).await?;
+    crate::limits::register_metrics(&registry, &listener);
     let render = move || {
         let text = node::metrics_text(&registry);
         ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
@@ -206,7 +206,7 @@ pub(crate) async fn run(
     match name {
         ServiceName::CryptoCore => {
             let listener = bind(listen, "--listen").await?;
-            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             serve_crypto_core(listener, tls, shutdown).await?;
         }
         ServiceName::Ledger => {
@@ -219,7 +219,7 @@ pub(crate) async fn run(
                 Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?,
             );
             let listener = bind(listen, "--listen").await?;
-            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health.set_serving::<pb::ledger_server::LedgerServer<coinjecture_ledger::LedgerService>>().await;
             tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "ledger serving gRPC");
@@ -241,7 +241,7 @@ pub(crate) async fn run(
                     .await
                     .map_err(|e| eyre!("p2p: {e}"))?;
             let listener = bind(listen, "--listen").await?;
-            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health
                 .set_serving::<pb::p2p_gateway_server::P2pGatewayServer<coinjecture_p2p_gateway::P2pGatewayService>>()
@@ -287,7 +287,10 @@ pub(crate) async fn run(
                     u64::try_from(block_time.as_millis()).unwrap_or(2000),
                 ),
                 schedule: node::schedule_from(config)?,
-                mempool: MempoolConfig::default(),
+                mempool: MempoolConfig {
+                    min_fee_per_byte: config.mempool.min_fee_per_byte,
+                    ..MempoolConfig::default()
+                },
                 max_block_transactions: max_txs,
                 max_block_bytes: max_bytes,
                 sign_state_path: config.database.path.with_extension("sign_state"),
@@ -315,7 +318,7 @@ pub(crate) async fn run(
             // The node's metrics (height, blocks produced, mempool, drops, block production).
             let mut metric_tasks = Vec::new();
             node::register_node_metrics(&registry, &config.network.name, handle.watch(), &mut metric_tasks);
-            let _metrics = serve_metrics(metrics_listen, registry).await?;
+            let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health
                 .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>(
@@ -361,13 +364,13 @@ pub(crate) async fn run(
                 "p2p_gateway",
             )?)));
             // /metrics of a lone api: its own gRPC latencies (coinjecture_rpc_duration_seconds).
-            let _metrics = serve_metrics(metrics_listen, registry.clone()).await?;
-            let api_config = node::api_config(config, registry);
+            let _metrics = serve_metrics(metrics_listen, registry.clone(), &config.api.limits).await?;
             let addr: SocketAddr =
                 format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
-            coinjecture_api::serve(api_config, backends, bind(addr, "api.port").await?, shutdown)
-                .await
-                .map_err(|e| eyre!("api: {e}"))?;
+            let listener = crate::limits::listen("api", addr, "api.port", &config.api.limits).await?;
+            crate::limits::register_metrics(&registry, &listener);
+            let api_config = node::api_config(config, registry);
+            coinjecture_api::serve(api_config, backends, listener, shutdown).await.map_err(|e| eyre!("api: {e}"))?;
         }
     }
     Ok(())

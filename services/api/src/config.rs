@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
 
-use crate::rate_limit::RateLimit;
+use crate::rate_limit::{ConcurrencyLimits, RateLimit};
 
 /// Produces the Prometheus exposition served at `/metrics` (the node passes its registry's
 /// encoder). Called once per scrape.
@@ -25,8 +25,15 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Most transactions per `POST /v1/transactions` (default and maximum 10,000).
     pub max_rest_batch: usize,
-    /// Per-IP rate limit over REST and gRPC; `None` disables it.
+    /// Per-IP budget of work units over REST and gRPC (see `rate_limit`: a request costs 1, a
+    /// submitted transaction 0.1, 64 KiB of body or blocks 1); `None` disables rate limiting.
     pub rate_limit: Option<RateLimit>,
+    /// The budget of all clients together (with a reserve for light clients); `None`: none.
+    pub global_rate_limit: Option<RateLimit>,
+    /// Requests in flight and `StreamBlocks` streams, per IP and globally.
+    pub concurrency: ConcurrencyLimits,
+    /// Largest `ListBlocks` answer, bytes (at least one block is always returned).
+    pub max_list_bytes: usize,
     /// Origins allowed to `POST /v1/transactions` from a browser (exact, e.g.
     /// `https://wallet.example`); empty allows any. GETs are allowed from any origin.
     pub cors_origins: Vec<String>,
@@ -47,6 +54,9 @@ impl Default for ApiConfig {
             max_body_bytes: MAX_MESSAGE_BYTES,
             max_rest_batch: crate::json::MAX_REST_BATCH,
             rate_limit: Some(RateLimit::default()),
+            global_rate_limit: Some(RateLimit::global_default()),
+            concurrency: ConcurrencyLimits::default(),
+            max_list_bytes: 4 * 1024 * 1024,
             cors_origins: Vec::new(),
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
@@ -63,6 +73,9 @@ impl fmt::Debug for ApiConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_rest_batch", &self.max_rest_batch)
             .field("rate_limit", &self.rate_limit)
+            .field("global_rate_limit", &self.global_rate_limit)
+            .field("concurrency", &self.concurrency)
+            .field("max_list_bytes", &self.max_list_bytes)
             .field("cors_origins", &self.cors_origins)
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)

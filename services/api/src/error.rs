@@ -20,6 +20,9 @@ pub enum ApiError {
     Serve(#[from] std::io::Error),
 }
 
+/// Longest error message a REST answer carries, in characters.
+pub(crate) const MAX_MESSAGE_CHARS: usize = 1_000;
+
 /// The answer to a failed REST request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestError {
@@ -47,9 +50,15 @@ impl RestError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    /// The JSON body.
+    /// The JSON body. The message is cut at [`MAX_MESSAGE_CHARS`] (it may quote client input
+    /// or an upstream's answer).
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "code": self.code, "message": self.message })
+        let message = if self.message.chars().count() > MAX_MESSAGE_CHARS {
+            format!("{}…", self.message.chars().take(MAX_MESSAGE_CHARS).collect::<String>())
+        } else {
+            self.message.clone()
+        };
+        serde_json::json!({ "code": self.code, "message": message })
     }
 }
 

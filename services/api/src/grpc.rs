@@ -2,8 +2,10 @@
 //! calls the same trait methods in process, so both faces of the API answer alike.
 
 use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use coinjecture_primitives as p;
@@ -19,6 +21,7 @@ use tracing::Instrument as _;
 
 use crate::backend::Backends;
 use crate::error::upstream;
+use crate::rate_limit::{Admission, SlotGuard, cost};
 
 /// Default and maximum of `ListBlocks.limit`.
 pub const DEFAULT_BLOCK_PAGE: u32 = 20;
@@ -29,8 +32,11 @@ pub const MAX_HISTORY_PAGE: u32 = 1_000;
 const TIP_POLL: Duration = Duration::from_millis(200);
 /// With tip updates, still look at the tip this often (a missed announcement costs little).
 const WATCH_FALLBACK_POLL: Duration = Duration::from_secs(2);
-/// Blocks `StreamBlocks` reads from the ledger at a time (a block may be up to 16 MiB).
+/// Blocks `StreamBlocks` reads from the ledger at a time (a block may be up to 16 MiB): 8 small
+/// ones, or one at a time once a block read was larger than [`STREAM_SMALL_BLOCK`], so an unread
+/// stream holds at most about one large block.
 const STREAM_READ_CHUNK: u64 = 8;
+const STREAM_SMALL_BLOCK: usize = 64 * 1024;
 /// Room under the 16 MiB message limit for a `ListBlocks` answer's framing.
 const LIST_BLOCKS_BUDGET: usize = MAX_MESSAGE_BYTES - 64 * 1024;
 /// gRPC message limit of the service.
@@ -58,12 +64,68 @@ struct Inner {
     version: String,
     /// Set to true when the server stops: open block streams end.
     shutdown: watch::Sender<bool>,
+    /// Cost accounting and stream caps (set by [`crate::router`]).
+    admission: OnceLock<Arc<Admission>>,
+    /// Largest `ListBlocks` answer, bytes.
+    max_list_bytes: AtomicUsize,
+}
+
+/// The client's address: the connection's peer (set by the server for gRPC; the REST gateway
+/// copies it onto the requests it makes).
+pub(crate) fn peer_ip<T>(request: &Request<T>) -> Option<IpAddr> {
+    request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical())
+}
+
+/// Marks a request whose body the REST middleware already charged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyCharged;
+
+/// The body's cost, unless already charged.
+fn body_cost<T>(request: &Request<T>, bytes: usize) -> f64 {
+    if request.extensions().get::<BodyCharged>().is_some() { 0.0 } else { cost::body(bytes) }
+}
+
+fn exhausted(message: String) -> Status {
+    Status::resource_exhausted(message)
 }
 
 impl PublicApiService {
     pub fn new(backends: Backends, version: impl Into<String>) -> Self {
         let (shutdown, _) = watch::channel(false);
-        Self { inner: Arc::new(Inner { backends, version: version.into(), shutdown }) }
+        Self {
+            inner: Arc::new(Inner {
+                backends,
+                version: version.into(),
+                shutdown,
+                admission: OnceLock::new(),
+                max_list_bytes: AtomicUsize::new(LIST_BLOCKS_BUDGET),
+            }),
+        }
+    }
+
+    /// The admission state, made by `make` on first use.
+    pub(crate) fn admission_or(&self, make: impl FnOnce() -> Admission) -> Arc<Admission> {
+        Arc::clone(self.inner.admission.get_or_init(|| Arc::new(make())))
+    }
+
+    /// Bounds `ListBlocks` answers (never above the message limit's budget).
+    pub(crate) fn set_max_list_bytes(&self, bytes: usize) {
+        self.inner.max_list_bytes.store(bytes.clamp(1, LIST_BLOCKS_BUDGET), Ordering::Relaxed);
+    }
+
+    /// Charges `work` to the caller, or `RESOURCE_EXHAUSTED` (no caller address: not charged).
+    fn charge(&self, ip: Option<IpAddr>, work: f64) -> Result<(), Status> {
+        match (ip, self.inner.admission.get()) {
+            (Some(ip), Some(a)) => a.charge(ip, work).map_err(|r| exhausted(r.message(ip))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Charges `work` that was already done, whatever the budget says (the next request pays).
+    fn debit(&self, ip: Option<IpAddr>, work: f64) {
+        if let (Some(ip), Some(a)) = (ip, self.inner.admission.get()) {
+            a.debit(ip, work);
+        }
     }
 
     /// The tonic server for this service, with the chain's 16 MiB message limit.
@@ -191,8 +253,10 @@ impl PublicApi for PublicApiService {
         &self,
         request: Request<pb::ListBlocksRequest>,
     ) -> Result<Response<pb::ListBlocksResponse>, Status> {
+        let ip = peer_ip(&request);
         let request = request.into_inner();
         let limit = u64::from(check_limit(request.limit, MAX_BLOCK_PAGE, DEFAULT_BLOCK_PAGE)?);
+        self.charge(ip, limit as f64 * cost::BLOCK)?;
         let tip = self.tip_height().await?;
         let mut blocks = if request.descending {
             let top = request.from_height.unwrap_or(tip).min(tip);
@@ -204,16 +268,18 @@ impl PublicApi for PublicApiService {
             let from = request.from_height.unwrap_or(0);
             if from > tip { Vec::new() } else { self.block_range(from, limit.min(tip - from + 1)).await? }
         };
-        // Stay under the message limit (always at least one block: one block fits by the chain's rules).
+        // Bounded by bytes (always at least one block: one block fits by the chain's rules).
+        let budget = self.inner.max_list_bytes.load(Ordering::Relaxed);
         let mut size = 0;
         let keep = blocks
             .iter()
             .position(|b| {
                 size += b.encoded_len() + 8;
-                size > LIST_BLOCKS_BUDGET
+                size > budget
             })
             .map_or(blocks.len(), |i| i.max(1));
         blocks.truncate(keep);
+        self.debit(ip, cost::bytes(blocks.iter().map(|b| b.encoded_len()).sum()));
         let last = blocks.last().and_then(|b| b.block.as_ref()?.header.as_ref()).map(|h| h.block_index);
         let next_height = match (last, request.descending) {
             (Some(h), false) if h < tip => Some(h + 1),
@@ -237,8 +303,11 @@ impl PublicApi for PublicApiService {
         &self,
         request: Request<pb::SubmitTransactionRequest>,
     ) -> Result<Response<pb::SubmitTransactionResponse>, Status> {
+        let ip = peer_ip(&request);
+        let body = body_cost(&request, request.get_ref().encoded_len());
         let tx =
             request.into_inner().transaction.ok_or_else(|| Status::invalid_argument("transaction: is required"))?;
+        self.charge(ip, cost::TRANSACTION + body)?;
         let mut results = self.submit(vec![tx]).await?;
         Ok(Response::new(pb::SubmitTransactionResponse { result: results.pop() }))
     }
@@ -247,6 +316,8 @@ impl PublicApi for PublicApiService {
         &self,
         request: Request<pb::SubmitTransactionsRequest>,
     ) -> Result<Response<pb::SubmitTransactionsResponse>, Status> {
+        let ip = peer_ip(&request);
+        let body = body_cost(&request, request.get_ref().encoded_len());
         let transactions = request.into_inner().transactions;
         if transactions.len() > MAX_BATCH_ITEMS {
             return Err(Status::invalid_argument(format!(
@@ -254,6 +325,7 @@ impl PublicApi for PublicApiService {
                 transactions.len()
             )));
         }
+        self.charge(ip, transactions.len() as f64 * cost::TRANSACTION + body)?;
         let results = if transactions.is_empty() { Vec::new() } else { self.submit(transactions).await? };
         let accepted_count = u32::try_from(results.iter().filter(|r| r.accepted).count()).unwrap_or(u32::MAX);
         Ok(Response::new(pb::SubmitTransactionsResponse { results, accepted_count }))
@@ -310,8 +382,16 @@ impl PublicApi for PublicApiService {
         &self,
         request: Request<pb::StreamBlocksRequest>,
     ) -> Result<Response<Self::StreamBlocksStream>, Status> {
+        let ip = peer_ip(&request);
+        let slot = match (ip, self.inner.admission.get()) {
+            (Some(ip), Some(a)) => Some(a.streams.take(ip).map_err(exhausted)?),
+            _ => None,
+        };
         let state = StreamState {
             api: self.clone(),
+            ip,
+            _slot: slot,
+            chunk: STREAM_READ_CHUNK,
             next: request.into_inner().from_height,
             buffer: VecDeque::new(),
             updates: self.backends().tip_updates.as_ref().map(|subscribe| subscribe()),
@@ -349,6 +429,12 @@ impl PublicApiService {
 /// never makes the server buffer more than one ledger read.
 struct StreamState {
     api: PublicApiService,
+    /// The client, charged per block sent.
+    ip: Option<IpAddr>,
+    /// This stream's place under the stream caps.
+    _slot: Option<SlotGuard>,
+    /// Blocks to read next time.
+    chunk: u64,
     next: u64,
     buffer: VecDeque<pb::BlockView>,
     updates: Option<Pin<Box<dyn Stream<Item = ()> + Send>>>,
@@ -365,6 +451,19 @@ impl StreamState {
                 return None;
             }
             if let Some(block) = self.buffer.pop_front() {
+                // Charged per block and byte; past the budget the stream slows down, it does not fail.
+                let work = cost::BLOCK + cost::bytes(block.encoded_len());
+                while let Err(e) = self.api.charge(self.ip, work) {
+                    if *self.shutdown.borrow() {
+                        break;
+                    }
+                    tracing::trace!(error = %e.message(), "StreamBlocks throttled");
+                    let shutdown = self.shutdown.changed();
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        _ = shutdown => {}
+                    }
+                }
                 return Some((Ok(pb::StreamBlocksResponse { block: Some(block) }), self));
             }
             if *self.shutdown.borrow() {
@@ -376,9 +475,11 @@ impl StreamState {
                 Err(e) => return self.fail(e),
             };
             if self.next <= tip {
-                let count = (tip - self.next + 1).min(STREAM_READ_CHUNK);
+                let count = (tip - self.next + 1).min(self.chunk);
                 match self.api.block_range(self.next, count).await {
                     Ok(blocks) if !blocks.is_empty() => {
+                        let largest = blocks.iter().map(Message::encoded_len).max().unwrap_or(0);
+                        self.chunk = if largest > STREAM_SMALL_BLOCK { 1 } else { STREAM_READ_CHUNK };
                         self.next += blocks.len() as u64;
                         self.buffer.extend(blocks);
                     }

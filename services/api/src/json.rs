@@ -192,7 +192,7 @@ pub(crate) fn parse_submission(body: &[u8], max_batch: usize) -> Result<Submissi
         return Ok(Submission { single: true, items: vec![parse_transaction(&map)] });
     };
     if map.len() > 1 {
-        let other = map.keys().find(|k| *k != "transactions").cloned().unwrap_or_default();
+        let other = map.keys().find(|k| *k != "transactions").map(|k| clip(k)).unwrap_or_default();
         return Err(ConversionError::new(other, "unknown field beside \"transactions\""));
     }
     let Value::Array(list) = list else {
@@ -240,14 +240,14 @@ const TX_FIELDS: [&str; 11] = [
 pub(crate) fn parse_transaction(obj: &Map<String, Value>) -> Result<pb::Transaction, ConversionError> {
     if let Some(raw) = obj.get("raw") {
         if let Some(other) = obj.keys().find(|k| *k != "raw") {
-            return Err(ConversionError::new(other.clone(), "unknown field beside \"raw\""));
+            return Err(ConversionError::new(clip(other), "unknown field beside \"raw\""));
         }
         let bytes = hex_field(raw, "raw")?;
         let tx = p::Transaction::decode(&bytes).map_err(|e| ConversionError::new("raw", e.to_string()))?;
         return Ok(pb::Transaction::from(&tx));
     }
     if let Some(unknown) = obj.keys().find(|k| !TX_FIELDS.contains(&k.as_str())) {
-        return Err(ConversionError::new(unknown.clone(), "unknown field"));
+        return Err(ConversionError::new(clip(unknown), "unknown field"));
     }
     let get = |name: &str| obj.get(name).ok_or_else(|| ConversionError::new(name, "is required"));
     let codec_version = match obj.get("codec_version") {
@@ -263,7 +263,7 @@ pub(crate) fn parse_transaction(obj: &Map<String, Value>) -> Result<pb::Transact
             None => {
                 return Err(ConversionError::new(
                     "tx_type",
-                    format!("unknown type {name:?} (expected Transfer, ProblemSubmission or BountyPayment)"),
+                    format!("unknown type {:?} (expected Transfer, ProblemSubmission or BountyPayment)", clip(name)),
                 ));
             }
         },
@@ -290,6 +290,11 @@ pub(crate) fn parse_transaction(obj: &Map<String, Value>) -> Result<pb::Transact
     Ok(tx)
 }
 
+/// Long user input is cut to 80 characters in error messages.
+pub(crate) fn clip(s: &str) -> String {
+    if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s.to_string() }
+}
+
 /// A hex byte string (an optional `0x` prefix is allowed).
 pub(crate) fn hex_field(v: &Value, field: &str) -> Result<Vec<u8>, ConversionError> {
     let Value::String(s) = v else {
@@ -304,7 +309,12 @@ pub(crate) fn hex_str(s: &str, field: &str) -> Result<Vec<u8>, ConversionError> 
 }
 
 fn unsigned(v: &Value, field: &str) -> Result<u64, ConversionError> {
-    let out_of_range = || ConversionError::new(field, format!("must be an integer from 0 to {}, found {v}", u64::MAX));
+    let out_of_range = || {
+        ConversionError::new(
+            field,
+            format!("must be an integer from 0 to {}, found {}", u64::MAX, clip(&v.to_string())),
+        )
+    };
     match v {
         Value::Number(n) => n.as_u64().ok_or_else(out_of_range),
         Value::String(s) => s.parse::<u64>().map_err(|_| out_of_range()),
@@ -313,8 +323,12 @@ fn unsigned(v: &Value, field: &str) -> Result<u64, ConversionError> {
 }
 
 fn signed(v: &Value, field: &str) -> Result<i64, ConversionError> {
-    let out_of_range =
-        || ConversionError::new(field, format!("must be an integer from {} to {}, found {v}", i64::MIN, i64::MAX));
+    let out_of_range = || {
+        ConversionError::new(
+            field,
+            format!("must be an integer from {} to {}, found {}", i64::MIN, i64::MAX, clip(&v.to_string())),
+        )
+    };
     match v {
         Value::Number(n) => n.as_i64().ok_or_else(out_of_range),
         Value::String(s) => s.parse::<i64>().map_err(|_| out_of_range()),

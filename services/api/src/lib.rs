@@ -15,7 +15,7 @@
 //! | `grpc`        | [`PublicApiService`]: every `PublicApi` RPC, the limits, `StreamBlocks`     |
 //! | `rest`        | axum handlers calling the same `PublicApi` methods; [`ROUTES`]; middleware  |
 //! | `json`        | JSON shapes out, transaction JSON in (field-named errors)                   |
-//! | `rate_limit`  | per-IP token buckets ([`RateLimit`])                                        |
+//! | `rate_limit`  | admission by cost: per-IP and global token buckets ([`RateLimit`]), requests in flight and streams ([`ConcurrencyLimits`]) |
 //! | [`ApiConfig`] | network label, version, limits, CORS origins, the `/metrics` closure        |
 //!
 //! ## Calling the other services
@@ -45,7 +45,8 @@
 //! JSON everywhere; byte strings are lower-case hex; integers are JSON numbers (transaction
 //! input also accepts decimal strings, for values above 2^53). Errors are
 //! `{"code": "...", "message": "..."}`: 400 `invalid_argument` (the message starts with the
-//! field or parameter), 404 `not_found` / `no_route`, 405, 413 `payload_too_large`, 429
+//! field or parameter; echoed input is clipped), 404 `not_found` / `no_route`, 405, 413
+//! `payload_too_large`, 415 `unsupported_media_type` (a POST that is not `application/json`), 429
 //! `rate_limited` (with `Retry-After`), 503 `unavailable` / `failed_precondition`, 504 `timeout`.
 //! The routes are in [`ROUTES`] and described in `static/openapi.json` (served at
 //! `/v1/openapi.json`).
@@ -60,8 +61,12 @@
 //! ## Limits
 //!
 //! REST bodies ≤ 16 MiB ([`ApiConfig::max_body_bytes`]), REST requests ≤ 30 s; gRPC messages
-//! ≤ 16 MiB + 64 KiB; per-IP token bucket over both ([`RateLimit`], default 200/s, burst 400;
-//! gRPC callers get `RESOURCE_EXHAUSTED`); CORS: GETs from any origin, the submission from
+//! ≤ 16 MiB + 64 KiB; admission charged by work, per IP and globally ([`RateLimit`]: a request
+//! 1 unit, a submitted transaction 0.1, 64 KiB of body or blocks 1; gRPC callers get
+//! `RESOURCE_EXHAUSTED`, REST 429 with `Retry-After`); requests in flight and `StreamBlocks`
+//! streams capped per IP and globally ([`ConcurrencyLimits`]); `ListBlocks` answers ≤
+//! [`ApiConfig::max_list_bytes`]; connections capped and timed out by the listener
+//! ([`ConnectionLimits`]). CORS: GETs from any origin, the submission from
 //! [`ApiConfig::cors_origins`] (empty: any). None of it panics on bad input.
 //!
 //! ## Shutdown
@@ -85,17 +90,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use coinjecture_proto::v1::public_api_server::PublicApiServer;
-use tokio::net::TcpListener;
 
 pub use backend::{
     Backends, ConsensusSource, InProcess, LedgerSource, PeerSource, Remote, TipUpdates, connect_consensus,
     connect_ledger, connect_p2p_gateway,
 };
+pub use coinjecture_listener::{FdBudget, LimitedListener, Limits as ConnectionLimits};
 pub use config::{ApiConfig, MetricsFn};
 pub use error::{ApiError, RestError};
 pub use grpc::{DEFAULT_BLOCK_PAGE, MAX_BLOCK_PAGE, MAX_HISTORY_PAGE, PublicApiService};
 pub use json::MAX_REST_BATCH;
-pub use rate_limit::RateLimit;
+pub use rate_limit::{ConcurrencyLimits, RateLimit};
 pub use rest::{EXPLORER_HTML, OPENAPI_JSON, ROUTES};
 
 /// The whole API as one axum router (REST, gRPC with health and reflection, rate limit), for
@@ -123,23 +128,26 @@ pub async fn router(config: ApiConfig, service: PublicApiService) -> Result<Rout
     }
     // gRPC calls get the same span and latency metric as every other gRPC server of the node.
     let grpc = grpc.prepare().into_axum_router().layer(coinjecture_proto::server::RpcLayer);
+    let admission = service
+        .admission_or(|| rate_limit::Admission::new(config.rate_limit, config.global_rate_limit, config.concurrency));
+    service.set_max_list_bytes(config.max_list_bytes);
     let mut app = grpc.merge(rest::routes(service, Arc::clone(&config))?);
     app = app.fallback(rest::fallback);
-    if let Some(limit) = config.rate_limit {
-        let limiter = Arc::new(rate_limit::RateLimiter::new(limit));
-        app = app.layer(axum::middleware::from_fn_with_state(limiter, rest::rate_limit));
-    }
+    app = app.layer(axum::middleware::from_fn_with_state(admission, rest::admit));
     Ok(app.layer(axum::middleware::from_fn(rest::log_request)))
 }
 
 /// Serves the API (REST and gRPC on `listener`'s port) until `shutdown` completes; then ends
-/// block streams and waits up to [`ApiConfig::shutdown_grace`] for in-flight requests.
+/// block streams and waits up to [`ApiConfig::shutdown_grace`] for in-flight requests. A plain
+/// `TcpListener` gets the default [`ConnectionLimits`] and no file-descriptor budget; a node
+/// passes a [`LimitedListener`] with its configured limits.
 pub async fn serve(
     config: ApiConfig,
     backends: Backends,
-    listener: TcpListener,
+    listener: impl Into<LimitedListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ApiError> {
+    let listener: LimitedListener = listener.into();
     let grace = config.shutdown_grace;
     let service = PublicApiService::new(backends, config.version.clone());
     let app = router(config, service.clone()).await?;
@@ -152,6 +160,8 @@ pub async fn serve(
         streams.end_streams();
         stopping_tx.send_replace(true);
     };
+    // tap_io: the connect info (the peer address) of a custom listener.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(signal)
         .into_future();

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,8 +26,8 @@ use tracing::Instrument as _;
 use crate::config::ApiConfig;
 use crate::error::{ApiError, RestError};
 use crate::grpc::{DEFAULT_BLOCK_PAGE, MAX_BLOCK_PAGE, MAX_HISTORY_PAGE, PublicApiService};
-use crate::json;
-use crate::rate_limit::RateLimiter;
+use crate::json::{self, clip};
+use crate::rate_limit::{Admission, cost};
 use crate::time::rfc3339_millis;
 
 /// Every route the gateway serves besides gRPC, as (method, path in OpenAPI form). The OpenAPI
@@ -130,7 +130,7 @@ fn params(
             )));
         }
         if map.insert(name.clone(), value).is_some() {
-            return Err(RestError::invalid(format!("{name}: given more than once")));
+            return Err(RestError::invalid(format!("{}: given more than once", clip(&name))));
         }
     }
     Ok(map)
@@ -167,11 +167,6 @@ fn hex32(value: &str, name: &str, what: &str) -> Result<Vec<u8>, RestError> {
         Ok(bytes) if bytes.len() == 32 => Ok(bytes),
         _ => Err(RestError::invalid(format!("{name}: expected 64 hex digits ({what}), found {:?}", clip(value)))),
     }
-}
-
-/// Long user input is cut in error messages.
-fn clip(s: &str) -> String {
-    if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s.to_string() }
 }
 
 fn block_selector(id: &str) -> Result<Selector, RestError> {
@@ -245,6 +240,7 @@ async fn block(State(s): State<AppState>, path: Result<Path<String>, PathRejecti
 
 async fn list_blocks(
     State(s): State<AppState>,
+    extensions: Extensions,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> RestResult {
     let p = params(query, &["from", "limit", "order", "full"])?;
@@ -263,7 +259,7 @@ async fn list_blocks(
         limit: u32::try_from(limit).unwrap_or(MAX_BLOCK_PAGE),
         descending,
     };
-    let page = s.api.list_blocks(tonic::Request::new(request)).await?.into_inner();
+    let page = s.api.list_blocks(grpc_request(request, &extensions)).await?.into_inner();
     Ok(ok(json!({
         "blocks": page.blocks.iter().map(|b| json::block(b, full)).collect::<Vec<_>>(),
         "next_from": page.next_height,
@@ -329,14 +325,30 @@ async fn validators(
     Ok(ok(json::validator_set(&found.validator_set.unwrap_or_default(), found.height)))
 }
 
-async fn mempool(State(s): State<AppState>) -> RestResult {
+async fn mempool(State(s): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> RestResult {
+    params(query, &[])?;
     Ok(ok(json::mempool(&s.api.mempool_stats().await?)))
 }
 
 /// `POST /v1/transactions`: one transaction (JSON fields or `{"raw": hex}`) or
 /// `{"transactions": [...]}`. 202 when every transaction was accepted into the mempool, 200 with
 /// the per-item verdicts otherwise; 400 when the body (or the single transaction) is malformed.
-async fn submit(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> RestResult {
+async fn submit(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Result<Bytes, BytesRejection>,
+) -> RestResult {
+    if !is_json(&headers) {
+        let found = headers
+            .get(header::CONTENT_TYPE)
+            .map_or("none".to_string(), |v| clip(&String::from_utf8_lossy(v.as_bytes())));
+        return Err(RestError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("content-type: expected application/json, found {found}"),
+        ));
+    }
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             RestError::new(
@@ -375,7 +387,7 @@ async fn submit(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) 
         Vec::new()
     } else {
         let request = pb::SubmitTransactionsRequest { transactions: valid };
-        s.api.submit_transactions(tonic::Request::new(request)).await?.into_inner().results
+        s.api.submit_transactions(grpc_request(request, &extensions)).await?.into_inner().results
     }
     .into_iter();
     let results: Vec<pb::TransactionResult> =
@@ -406,29 +418,57 @@ pub(crate) async fn fallback(request: Request) -> Response {
 // Middleware
 // ---------------------------------------------------------------------------------------------
 
+/// `application/json` (parameters allowed) or a `+json` type.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    })
+}
+
+/// A `PublicApi` request carrying the REST client's address, so the gRPC methods charge it.
+fn grpc_request<T>(message: T, extensions: &Extensions) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(peer) = extensions.get::<ConnectInfo<SocketAddr>>() {
+        request.extensions_mut().insert(*peer);
+    }
+    // The body was charged by `admit`.
+    request.extensions_mut().insert(crate::grpc::BodyCharged);
+    request
+}
+
 fn is_grpc(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/grpc"))
 }
 
-/// Per-IP token bucket over REST and gRPC: 429 with `Retry-After`, or `RESOURCE_EXHAUSTED`.
-pub(crate) async fn rate_limit(State(limiter): State<Arc<RateLimiter>>, request: Request, next: Next) -> Response {
+/// Admission of every request, REST and gRPC: a slot among the requests in flight (per IP and
+/// global) and the request's base cost plus its declared body size; 429 with `Retry-After`, or
+/// `RESOURCE_EXHAUSTED`. The per-item costs (transactions, blocks) are charged by the handlers.
+pub(crate) async fn admit(State(admission): State<Arc<Admission>>, request: Request, next: Next) -> Response {
     let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() else {
         // Not served from a socket (an in-process test): nothing to key on.
         return next.run(request).await;
     };
-    match limiter.check(peer.ip(), tokio::time::Instant::now()) {
-        Ok(()) => next.run(request).await,
-        Err(wait) => {
-            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let message = format!("rate limited: too many requests from {}; retry in {seconds} s", peer.ip());
-            if is_grpc(request.headers()) {
-                return Status::resource_exhausted(message).into_http();
-            }
-            let mut error = RestError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
-            error.retry_after = Some(seconds);
-            error.into_response()
+    let ip = peer.ip().to_canonical();
+    let refuse = |request: &Request, message: String, retry: Option<u64>| {
+        if is_grpc(request.headers()) {
+            return Status::resource_exhausted(message).into_http();
         }
+        let mut error = RestError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        error.retry_after = Some(retry.unwrap_or(1));
+        error.into_response()
+    };
+    let _slot = match admission.requests.take(ip) {
+        Ok(slot) => slot,
+        Err(message) => return refuse(&request, message, None),
+    };
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()).unwrap_or(0);
+    if let Err(refusal) = admission.charge(ip, cost::REQUEST + cost::body(declared)) {
+        let seconds = refusal.retry_after().as_secs_f64().ceil().max(1.0) as u64;
+        return refuse(&request, refusal.message(ip), Some(seconds));
     }
+    next.run(request).await
 }
 
 /// One debug line per request (method, path, status, time); server errors at warn. REST

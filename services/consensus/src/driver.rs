@@ -626,6 +626,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                             Err((pb::TxRejectReason::Duplicate, "already pending".into()))
                         }
                         Err(e @ MempoolError::NonceTaken { .. }) => Err((pb::TxRejectReason::Duplicate, e.to_string())),
+                        Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => {
+                            Err((pb::TxRejectReason::FeeTooLow, e.to_string()))
+                        }
                         Err(e) => Err((pb::TxRejectReason::MempoolFull, e.to_string())),
                     }
                 }

@@ -19,17 +19,30 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use coinjecture_primitives::{Hash32, PublicKey, Transaction};
 
-/// Mempool bounds.
+/// Mempool bounds and policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MempoolConfig {
     pub max_transactions: usize,
     pub max_bytes: usize,
     pub max_per_account: usize,
+    /// Node policy (like a minimum relay fee; block validity is unchanged): the fee
+    /// (`gas_limit × gas_price`) must be at least this much per byte of the transaction's
+    /// canonical encoding, so large `data` pays for the space it takes on every node.
+    pub min_fee_per_byte: u64,
 }
+
+/// Default of [`MempoolConfig::min_fee_per_byte`]: an ordinary transfer (~200 bytes) needs
+/// ~2,000, well under the 21,000 of its minimum gas at price 1; 1 MiB of data needs ~10.5 M.
+pub const DEFAULT_MIN_FEE_PER_BYTE: u64 = 10;
 
 impl Default for MempoolConfig {
     fn default() -> Self {
-        Self { max_transactions: 200_000, max_bytes: 256 * 1024 * 1024, max_per_account: 10_000 }
+        Self {
+            max_transactions: 200_000,
+            max_bytes: 256 * 1024 * 1024,
+            max_per_account: 10_000,
+            min_fee_per_byte: DEFAULT_MIN_FEE_PER_BYTE,
+        }
     }
 }
 
@@ -44,6 +57,28 @@ pub enum MempoolError {
     AccountLimit { sender: PublicKey, limit: usize },
     #[error("sender {sender} already has nonce {nonce} pending at a gas price ≥ {gas_price}")]
     NonceTaken { sender: PublicKey, nonce: u64, gas_price: u64 },
+    #[error(
+        "fee {fee} is below this node's minimum of {required} for {bytes} bytes ({per_byte} per byte, mempool.min_fee_per_byte): raise gas_price to at least {required_gas_price}"
+    )]
+    FeeBelowSizeMinimum { fee: u64, required: u64, bytes: usize, per_byte: u64, required_gas_price: u64 },
+}
+
+impl Mempool {
+    /// The size-aware fee policy: `Err` names the required fee.
+    pub fn check_fee_per_byte(&self, tx: &Transaction) -> Result<(), MempoolError> {
+        let per_byte = self.config.min_fee_per_byte;
+        if per_byte == 0 {
+            return Ok(());
+        }
+        let bytes = tx.encode().len();
+        let required = u64::try_from(bytes).unwrap_or(u64::MAX).saturating_mul(per_byte);
+        let fee = tx.gas_limit.saturating_mul(tx.gas_price);
+        if fee >= required {
+            return Ok(());
+        }
+        let required_gas_price = required.div_ceil(tx.gas_limit.max(1));
+        Err(MempoolError::FeeBelowSizeMinimum { fee, required, bytes, per_byte, required_gas_price })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +151,7 @@ impl Mempool {
         if self.by_hash.contains_key(&hash) {
             return Err(MempoolError::Duplicate(hash));
         }
+        self.check_fee_per_byte(&tx)?;
         let sender = tx.from;
         let replaced = match self.by_sender.get(&sender).and_then(|q| q.get(&tx.nonce)) {
             Some(existing) if existing.tx.gas_price >= tx.gas_price => {
@@ -273,7 +309,12 @@ mod tests {
 
     #[test]
     fn bounds_duplicates_and_fee_bumps() {
-        let mut m = Mempool::new(MempoolConfig { max_transactions: 3, max_bytes: 10_000, max_per_account: 2 });
+        let mut m = Mempool::new(MempoolConfig {
+            max_transactions: 3,
+            max_bytes: 10_000,
+            max_per_account: 2,
+            min_fee_per_byte: 0,
+        });
         add(&mut m, 1, 0, 1).unwrap();
         assert!(matches!(add(&mut m, 1, 0, 1), Err(MempoolError::Duplicate(_))));
         assert!(matches!(add(&mut m, 1, 0, 0), Err(MempoolError::NonceTaken { .. })));
@@ -284,6 +325,27 @@ mod tests {
         add(&mut m, 2, 0, 1).unwrap();
         assert!(matches!(add(&mut m, 3, 0, 1), Err(MempoolError::MempoolFull { .. })));
         assert_eq!(m.bytes(), 600);
+    }
+
+    #[test]
+    fn the_fee_must_cover_the_encoded_size_and_the_refusal_names_the_required_fee() {
+        let mut m = Mempool::new(MempoolConfig::default());
+        let (small, h) = tx(1, 0, 1);
+        m.add(small, h, 200).expect("an ordinary transfer at gas price 1 pays for its size");
+        let (mut large, _) = tx(2, 0, 1);
+        large.data = vec![7; 1024 * 1024];
+        let h = large.hash();
+        let bytes = large.encode().len();
+        let err = m.add(large.clone(), h, bytes).unwrap_err();
+        let MempoolError::FeeBelowSizeMinimum { fee, required, required_gas_price, .. } = err.clone() else {
+            panic!("{err:?}")
+        };
+        assert_eq!(fee, 21_000);
+        assert_eq!(required, bytes as u64 * DEFAULT_MIN_FEE_PER_BYTE);
+        assert!(err.to_string().contains(&required.to_string()), "{err}");
+        large.gas_price = required_gas_price;
+        let h = large.hash();
+        m.add(large, h, bytes).expect("paying the named fee is enough");
     }
 
     #[test]

@@ -92,10 +92,37 @@ async fn malformed_bodies_are_400_naming_the_field() {
         let message = answer.json()["message"].as_str().unwrap().to_string();
         assert!(message.starts_with(field), "{field}: {message}");
     }
-    let not_json = request(Method::POST, &api.url("/v1/transactions"), &[], "{not json").await;
+    let json = [("content-type", "application/json")];
+    let not_json = request(Method::POST, &api.url("/v1/transactions"), &json, "{not json").await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
     assert!(not_json.json()["message"].as_str().unwrap().starts_with("body: not valid JSON"));
     assert!(api.consensus.submitted.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_declared_json_is_415_and_echoes_are_clipped() {
+    let chain = Chain::new(0).await;
+    let api = start(&chain, config()).await;
+    let tx = tx_json(&chain.chain.next_transfer(0, chain.chain.accounts[1], 10)).to_string();
+    for headers in [&[("content-type", "text/plain")][..], &[][..], &[("content-type", "application/jsonx")][..]] {
+        let answer = request(Method::POST, &api.url("/v1/transactions"), headers, tx.clone()).await;
+        assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{headers:?}");
+        assert_eq!(answer.json()["code"], "unsupported_media_type");
+    }
+    let charset = [("content-type", "application/json; charset=utf-8")];
+    let answer = request(Method::POST, &api.url("/v1/transactions"), &charset, tx).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    // A 100 KB value is not echoed back whole.
+    let mut huge = tx_json(&chain.chain.next_transfer(0, chain.chain.accounts[1], 10));
+    huge["amount"] = json!("9".repeat(100_000));
+    let answer = post_json(&api.url("/v1/transactions"), &huge).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let message = answer.json()["message"].as_str().unwrap().to_string();
+    assert!(message.starts_with("amount:") && message.len() < 300, "{} chars", message.len());
+    let answer = crate::support::get(&api.url(&format!("/v1/mempool?{}=1", "x".repeat(10_000)))).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.json()["message"].as_str().unwrap().len() < 300);
+    assert_eq!(crate::support::get(&api.url("/v1/mempool?x=1")).await.status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

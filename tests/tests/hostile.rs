@@ -1,0 +1,370 @@
+//! Hostile clients against a 3-validator devnet of real processes (issue 17): each attack class,
+//! and what a user would check while it runs — the validator stays up and keeps finalizing (the
+//! height rises on every node), honest requests from another address are answered within
+//! [`HONEST_BOUND`], memory stays bounded, nothing accepted is lost.
+//!
+//! Attackers use loopback source addresses other than 127.0.0.1 (all of 127/8 is local on
+//! Linux), the honest client uses 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test: a panic is the failure report")]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use coinjecture_e2e::{Network, tail, transfer, transfer_with_gas_price};
+use coinjecture_primitives::PublicKey;
+use coinjecture_proto::v1 as pb;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// The longest an honest request from another address may take while an attack runs (generous:
+/// the machine running the suite is loaded).
+const HONEST_BOUND: Duration = Duration::from_secs(5);
+
+fn attacker(a: u8, b: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, a, b))
+}
+
+/// One attack at a time: each test loads the machine on purpose, and the honest-latency bound
+/// is about the node under attack, not about three attacks sharing two cores.
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
+/// Raises this test process's soft file-descriptor limit (it holds >1,100 sockets).
+fn raise_own_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft < hard {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard.min(1 << 20), hard);
+    }
+}
+
+async fn connect_from(source: IpAddr, port: u16) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    tokio::time::timeout(Duration::from_secs(3), socket.connect(SocketAddr::from(([127, 0, 0, 1], port))))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+}
+
+/// An HTTP/1.1 request from `source`: (status, body, time taken).
+async fn http_from(source: IpAddr, port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let answer = async {
+        let mut s = connect_from(source, port).await.ok()?;
+        let content = body
+            .map_or(String::new(), |b| format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{content}Connection: close\r\n\r\n");
+        s.write_all(head.as_bytes()).await.ok()?;
+        if let Some(b) = body {
+            s.write_all(b.as_bytes()).await.ok()?;
+        }
+        let mut response = Vec::new();
+        s.read_to_end(&mut response).await.ok()?;
+        let response = String::from_utf8_lossy(&response).to_string();
+        let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        Some((status, body))
+    };
+    let (status, body) = tokio::time::timeout(Duration::from_secs(30), answer).await.ok().flatten().unwrap_or_default();
+    (status, body, started.elapsed())
+}
+
+/// Honest `GET /v1/status` from 127.0.0.1: the time until it was answered (a 429 is retried
+/// after its `Retry-After`, as a client would, within [`HONEST_BOUND`]), or None when it failed.
+async fn honest_status(port: u16) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        let (status, _, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/status", None).await;
+        match status {
+            200 => return Some(started.elapsed()),
+            429 if started.elapsed() < HONEST_BOUND => tokio::time::sleep(Duration::from_secs(1)).await,
+            _ => return None,
+        }
+    }
+}
+
+async fn heights(net: &Network) -> Vec<u64> {
+    let mut out = Vec::new();
+    for i in 0..net.validators {
+        out.push(net.height(i).await.unwrap_or(0));
+    }
+    out
+}
+
+/// Polls honest status requests for `duration`; the slowest answer (panics on a failure).
+async fn honest_requests_for(net: &Network, duration: Duration) -> Duration {
+    let port = net.api_port(0);
+    let until = Instant::now() + duration;
+    let mut slowest = Duration::ZERO;
+    while Instant::now() < until {
+        let took = honest_status(port)
+            .await
+            .unwrap_or_else(|| panic!("an honest status request failed\n{}", tail(&net.log(0))));
+        slowest = slowest.max(took);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    slowest
+}
+
+async fn assert_finalizing(net: &Network, before: &[u64], by: u64) {
+    let target = before.iter().copied().max().unwrap_or(0) + by;
+    net.wait_for_height(&[0, 1, 2], target, Duration::from_secs(90)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_and_slowloris_connections_do_not_stop_a_validator_with_1024_descriptors() {
+    let _serial = one_at_a_time().await;
+    raise_own_fd_limit();
+    let mut net = Network::lay_out(3, "500ms");
+    net.start_validator_with_fd_limit(0, 1024);
+    net.start_validator(1);
+    net.start_validator(2);
+    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    let port = net.api_port(0);
+    let before = heights(&net).await;
+
+    // 1,100 idle connections from 50 addresses (22 each), never sending a byte.
+    let mut connecting = Vec::new();
+    for k in 0..1_100u32 {
+        let source = attacker(1, 1 + u8::try_from(k % 50).unwrap());
+        connecting.push(tokio::spawn(async move { connect_from(source, port).await.ok() }));
+    }
+    // 200 slowloris connections from 5 addresses: a request line, then a byte every 2 s.
+    let mut slow = Vec::new();
+    for k in 0..200u32 {
+        let source = attacker(2, 1 + u8::try_from(k % 5).unwrap());
+        slow.push(tokio::spawn(async move {
+            let Ok(mut s) = connect_from(source, port).await else { return false };
+            if s.write_all(b"GET /v1/status HTTP/1.1\r\n").await.is_err() {
+                return true;
+            }
+            for _ in 0..30 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                if s.write_all(b"X").await.is_err() {
+                    return true;
+                }
+            }
+            false
+        }));
+    }
+    // The node's descriptors while the attack runs (sampled every 250 ms).
+    let pid = net.pid(0).unwrap();
+    let sampler = tokio::spawn(async move {
+        let mut most = 0;
+        for _ in 0..80 {
+            most = most.max(std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        most
+    });
+    let slowest = honest_requests_for(&net, Duration::from_secs(25)).await;
+    let most_fds = sampler.await.unwrap();
+    let mut idle = Vec::new();
+    for c in connecting {
+        if let Some(s) = c.await.unwrap() {
+            idle.push(s);
+        }
+    }
+    println!("validator 0 held at most {most_fds} file descriptors (limit 1024)");
+    assert!(net.exit_status(0).is_none(), "validator 0 exited under the attack:\n{}", tail(&net.log(0)));
+    assert!(most_fds < 1_000, "validator 0 came within reach of its descriptor limit: {most_fds}");
+    let log = net.log(0);
+    assert!(!log.contains("Too many open files"), "validator 0 ran out of descriptors:\n{}", tail(&log));
+    assert!(slowest <= HONEST_BOUND, "an honest request took {slowest:?} (bound {HONEST_BOUND:?})");
+    assert_finalizing(&net, &before, 5).await;
+    let cut = futures_join(slow).await.into_iter().filter(|closed| *closed).count();
+    assert!(cut >= 190, "only {cut} of 200 slowloris connections were cut by the node");
+    // What the operator sees: the listener's refusals on /metrics.
+    let (_, metrics, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/metrics", None).await;
+    let header_timeouts = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("coinjecture_listener_refusals{")
+                && l.contains("listener=\"api\"")
+                && l.contains("header_timeout")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no listener metrics on /metrics:\n{metrics}"));
+    assert!(header_timeouts >= 200, "coinjecture_listener_refusals header_timeout = {header_timeouts}");
+    println!(
+        "idle connections opened {}; most fds {most_fds}; header timeouts on /metrics {header_timeouts}; honest slowest {slowest:?}; slowloris cut {cut}/200; heights {before:?} -> {:?}",
+        idle.len(),
+        heights(&net).await
+    );
+    drop(idle);
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<bool>>) -> Vec<bool> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// A tonic channel to `port` whose connection comes from `source`.
+async fn channel_from(source: IpAddr, port: u16) -> tonic::transport::Channel {
+    let connector = tower::service_fn(move |_: tonic::codegen::http::Uri| async move {
+        connect_from(source, port).await.map(hyper_util::rt::TokioIo::new)
+    });
+    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_with_connector(connector)
+        .await
+        .unwrap()
+}
+
+/// `count` transfers with wrong signatures, as a REST batch body of raw encodings.
+fn bad_signature_batch(count: usize, seed: u64) -> String {
+    let key = coinjecture_crypto_core::signatures::Keypair::from_seed(&[9; 32]);
+    let items: Vec<String> = (0..count)
+        .map(|n| {
+            let mut tx = transfer(&key, PublicKey([7; 32]), 1 + seed, n as u64);
+            tx.signature.0[0] ^= 0xff;
+            format!("{{\"raw\":\"{}\"}}", hex::encode(tx.encode()))
+        })
+        .collect();
+    format!("{{\"transactions\":[{}]}}", items.join(","))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unread_streams_bad_signature_floods_and_large_data_leave_the_validator_serving() {
+    let _serial = one_at_a_time().await;
+    raise_own_fd_limit();
+    let net = Network::start(3, "500ms");
+    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    let port = net.api_port(0);
+    let rss_before = net.rss_kib(0).unwrap();
+    let before = heights(&net).await;
+
+    // 300 StreamBlocks streams from one address (3 connections), never read.
+    let mut open_streams = Vec::new();
+    let mut refused = 0;
+    for c in 0..3 {
+        let channel = channel_from(attacker(3, 1), port).await;
+        let _ = c;
+        let mut client = pb::public_api_client::PublicApiClient::new(channel);
+        for _ in 0..100 {
+            match client.stream_blocks(pb::StreamBlocksRequest { from_height: 0 }).await {
+                Ok(stream) => open_streams.push(stream),
+                Err(s) if s.code() == tonic::Code::ResourceExhausted => refused += 1,
+                Err(s) => panic!("StreamBlocks: {s:?}"),
+            }
+        }
+    }
+
+    // 24 POSTs of 10,000 wrongly signed transactions from another address, all at once.
+    let body = std::sync::Arc::new(bad_signature_batch(10_000, 0));
+    let floods: Vec<_> = (0..24)
+        .map(|_| {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let (status, answer, _) =
+                    http_from(attacker(4, 1), port, "POST", "/v1/transactions", Some(&body)).await;
+                if status != 0 {
+                    println!("flood answered {status}: {}", answer.chars().take(300).collect::<String>());
+                }
+                status
+            })
+        })
+        .collect();
+
+    // Meanwhile an honest client submits a transfer and reads the status.
+    let faucet = net.faucet();
+    let recipient = PublicKey([42; 32]);
+    let nonce = net.nonce(0, &faucet.public_key()).await;
+    let honest_tx = transfer(&faucet, recipient, 1_234, nonce);
+    let raw = format!("{{\"raw\":\"{}\"}}", hex::encode(honest_tx.encode()));
+    let (code, answer, took) =
+        http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "POST", "/v1/transactions", Some(&raw)).await;
+    assert_eq!(code, 202, "the honest transfer was refused: {answer}");
+    assert!(took <= HONEST_BOUND, "the honest submission took {took:?}");
+    let slowest = honest_requests_for(&net, Duration::from_secs(10)).await;
+    assert!(slowest <= HONEST_BOUND, "an honest request took {slowest:?} (bound {HONEST_BOUND:?})");
+
+    // A transfer with 512 KiB of data at the usual fee pays for its size, or is refused.
+    let mut large = transfer_with_gas_price(&faucet, recipient, 1, nonce + 1, 1);
+    large.data.extend(std::iter::repeat_n(0u8, 512 * 1024));
+    large.signature = faucet.sign(&large.signing_message());
+    let raw = format!("{{\"raw\":\"{}\"}}", hex::encode(large.encode()));
+    let (code, answer, _) =
+        http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "POST", "/v1/transactions", Some(&raw)).await;
+    assert_eq!(code, 200, "{answer}");
+    assert!(answer.contains("FEE_TOO_LOW") && answer.contains("min_fee_per_byte"), "{answer}");
+
+    let mut statuses = Vec::new();
+    for f in floods {
+        statuses.push(f.await.unwrap());
+    }
+    // 200: processed (every item refused). A refused flood is answered 429 before its body is
+    // read, so the client often sees the connection reset while still writing (0).
+    let processed = statuses.iter().filter(|s| **s == 200).count();
+    assert!(processed <= 3, "only the burst's worth of floods should be processed: {statuses:?}");
+    assert!(open_streams.len() <= 4, "{} unread streams were opened from one address", open_streams.len());
+
+    assert_finalizing(&net, &before, 5).await;
+    let rss_after = net.rss_kib(0).unwrap();
+    let grown_mib = rss_after.saturating_sub(rss_before) / 1024;
+    assert!(grown_mib < 150, "RSS grew {grown_mib} MiB ({rss_before} -> {rss_after} KiB)");
+    // Nothing accepted is lost: the honest transfer is final on every node.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..3 {
+        while net.balance(i, &recipient).await != 1_234 {
+            assert!(Instant::now() < deadline, "the accepted transfer never became final on {i}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    println!(
+        "streams open {} refused {refused}; floods {statuses:?}; honest slowest {slowest:?}; RSS +{grown_mib} MiB; heights {before:?} -> {:?}",
+        open_streams.len(),
+        heights(&net).await
+    );
+    drop(open_streams);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_flooded_from_many_addresses_meet_the_global_budget_and_honest_reads_are_served() {
+    let _serial = one_at_a_time().await;
+    raise_own_fd_limit();
+    let mut net = Network::start(3, "500ms");
+    net.wait_for_height(&[0, 1, 2], 20, Duration::from_secs(120)).await;
+    let port = net.api_port(0);
+    let before = heights(&net).await;
+    // 50 addresses, 4 loops each, listing 100 blocks at a time for 15 s.
+    let until = Instant::now() + Duration::from_secs(15);
+    let floods: Vec<_> = (0..200u32)
+        .map(|k| {
+            let source = attacker(5, 1 + u8::try_from(k % 50).unwrap());
+            tokio::spawn(async move {
+                let (mut served, mut global, mut other) = (0u32, 0u32, 0u32);
+                while Instant::now() < until {
+                    let (status, body, _) = http_from(source, port, "GET", "/v1/blocks?limit=100", None).await;
+                    match status {
+                        200 => served += 1,
+                        429 if body.contains("request budget") => global += 1,
+                        _ => other += 1,
+                    }
+                }
+                (served, global, other)
+            })
+        })
+        .collect();
+    let slowest = honest_requests_for(&net, Duration::from_secs(15)).await;
+    let (mut served, mut global, mut other) = (0, 0, 0);
+    for f in floods {
+        let (s, g, o) = f.await.unwrap();
+        served += s;
+        global += g;
+        other += o;
+    }
+    assert!(net.exit_status(0).is_none(), "validator 0 exited under the attack:\n{}", tail(&net.log(0)));
+    assert!(slowest <= HONEST_BOUND, "an honest request took {slowest:?} (bound {HONEST_BOUND:?})");
+    assert!(global > 0, "the flood never met the global budget (served {served}, other {other})");
+    assert_finalizing(&net, &before, 5).await;
+    println!(
+        "listings served {served}, refused by the global budget {global}, otherwise {other}; honest slowest {slowest:?}; heights {before:?} -> {:?}",
+        heights(&net).await
+    );
+}
