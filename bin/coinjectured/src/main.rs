@@ -4,6 +4,7 @@
 //! are built (see the README's roadmap).
 
 mod config;
+mod db;
 mod devnet;
 mod equivocate;
 mod keys;
@@ -83,6 +84,11 @@ enum Command {
     },
     /// Follow a node's chain and recompute every block's hashes (parity check; see shadow.rs).
     Shadow(shadow::ShadowArgs),
+    /// Ledger database tools (`db verify`).
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
+    },
     /// Run one service on its own.
     Service {
         /// Which service.
@@ -149,7 +155,7 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             }
             return devnet::run(*validators, dir, ports, block_time);
         }
-        Command::Service { .. } | Command::Node { .. } | Command::Shadow(_) => {}
+        Command::Service { .. } | Command::Node { .. } | Command::Shadow(_) | Command::Db { .. } => {}
     }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")?;
@@ -253,6 +259,7 @@ async fn run(command: Command) -> eyre::Result<()> {
             }
         }
         Command::Shadow(args) => shadow::run(args, shutdown_signal()).await,
+        Command::Db { command } => db::run(command).await,
         Command::Service { name: split::ServiceName::CryptoCore, listen, metrics_listen, config: None } => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

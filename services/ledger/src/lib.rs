@@ -97,6 +97,7 @@
 //! valid ExecuteBlock results, so that ApplyBlock of a block consensus executed before voting
 //! writes the remembered result instead of executing it again.
 
+mod audit;
 mod cache;
 pub mod crypto;
 mod error;
@@ -108,7 +109,9 @@ pub mod state;
 mod store;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+pub mod verify;
 
+pub use audit::{AuditReport, verify_database};
 pub use crypto::{CryptoBackend, TxDigest, connect_crypto_core};
 pub use error::LedgerError;
 pub use execute::{TxRejection, TxVerdict};
@@ -120,3 +123,4 @@ pub use ledger::{
 pub use service::{LedgerService, serve};
 pub use state::{AccountState, STATE_COMMITMENT_DOMAIN, next_state_commitment};
 pub use store::{IndexedTransaction, StoredBlock, Tip};
+pub use verify::{corrupt_reads, register_metrics};
