@@ -100,3 +100,13 @@ async fn verify(database: PathBuf, config: Option<PathBuf>) -> eyre::Result<()> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_node_exports_the_corrupt_reads_counter() {
+        let text = crate::node::metrics_text(&crate::node::new_registry());
+        assert!(text.contains("# TYPE coinjecture_ledger_corrupt_reads counter"), "{text}");
+        assert!(text.contains("coinjecture_ledger_corrupt_reads_total 0"), "{text}");
+    }
+}
