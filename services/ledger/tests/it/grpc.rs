@@ -120,6 +120,9 @@ async fn the_service_applies_and_serves_blocks_over_a_socket_with_a_remote_crypt
 
     let genesis = client.get_genesis(pb::GetGenesisRequest {}).await.unwrap().into_inner();
     assert_eq!(genesis.allocations.len(), 3);
+    let set = genesis.validator_set.unwrap();
+    assert_eq!((set.activation_height, set.validators.len()), (1, 1));
+    assert_eq!(set.validators[0].public_key, chain.proposer.0.to_vec());
     assert_eq!(genesis.genesis_hash, chain.genesis.hash().0.to_vec());
 
     let mut health = tonic_health::pb::health_client::HealthClient::new(running.channel.clone());
