@@ -4,6 +4,7 @@
 //! are built (see the README's roadmap).
 
 mod config;
+mod db;
 mod devnet;
 mod equivocate;
 mod gossip_in;
@@ -89,6 +90,11 @@ enum Command {
     /// Mutual TLS for internal gRPC: a development CA and certificates.
     #[command(subcommand)]
     Tls(TlsCommand),
+    /// Ledger database tools (`db verify`).
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
+    },
     /// Run one service on its own.
     Service {
         /// Which service.
@@ -198,7 +204,7 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             }
             return devnet::run(*validators, dir, ports, block_time);
         }
-        Command::Service { .. } | Command::Node { .. } | Command::Shadow(_) => {}
+        Command::Service { .. } | Command::Node { .. } | Command::Shadow(_) | Command::Db { .. } => {}
     }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")?;
@@ -302,6 +308,7 @@ async fn run(command: Command) -> eyre::Result<()> {
             }
         }
         Command::Shadow(args) => shadow::run(args, shutdown_signal()).await,
+        Command::Db { command } => db::run(command).await,
         Command::Service {
             name: split::ServiceName::CryptoCore,
             listen,

@@ -177,8 +177,11 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         verify_golden_vectors(config).await?;
     }
 
-    let ledger =
-        Arc::new(Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?);
+    let ledger = Arc::new(
+        Ledger::open(&config.database.path, genesis, crate::db::ledger_validators(config)?, crypto)
+            .await
+            .map_err(|e| eyre!("database.path: {e}"))?,
+    );
     let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
 
     let registry = new_registry();
@@ -291,6 +294,7 @@ pub(crate) type Registry = Arc<Mutex<prometheus_client::registry::Registry>>;
 pub(crate) fn new_registry() -> Registry {
     let mut registry = prometheus_client::registry::Registry::default();
     coinjecture_proto::server::register_metrics(&mut registry);
+    coinjecture_ledger::register_metrics(&mut registry);
     Arc::new(Mutex::new(registry))
 }
 

@@ -216,7 +216,9 @@ pub(crate) async fn run(
                 node::verify_golden_vectors(config).await?;
             }
             let ledger = Arc::new(
-                Ledger::open(&config.database.path, genesis, crypto).await.map_err(|e| eyre!("database.path: {e}"))?,
+                Ledger::open(&config.database.path, genesis, crate::db::ledger_validators(config)?, crypto)
+                    .await
+                    .map_err(|e| eyre!("database.path: {e}"))?,
             );
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;

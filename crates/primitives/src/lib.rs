@@ -12,6 +12,8 @@
 //! - **Consensus messages** ([`consensus`]): [`Vote`], [`Proposal`], [`CommitCertificate`],
 //!   [`Evidence`] in a fixed-width encoding of our own with domain-separated, chain-bound
 //!   signing bytes.
+//! - **Validator sets** ([`validators`]): quorum rules, the schedule of set changes, and the
+//!   certificate checks every writer of a finalized block shares.
 //! - **Replay protection** across networks: [`chain_tag`] at the start of a transaction's data.
 //!
 //! Decoders are strict: one value has exactly one accepted encoding, so hashes cannot be
@@ -26,6 +28,7 @@ pub mod header;
 pub mod msgpack;
 pub mod subset_sum;
 pub mod transaction;
+pub mod validators;
 
 pub use block::Block;
 pub use chain::{BlockHeight, CODEC_VERSION, ChainId, Round, limits};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_api::{ApiConfig, Backends, InProcess};
-use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
+use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_ledger::{Ledger, LedgerService};
 use coinjecture_primitives::Transaction;
 use coinjecture_proto::v1 as pb;
@@ -87,8 +87,11 @@ async fn main() {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
     let dir = tempfile::tempdir().unwrap();
     let mut chain = TestChain::new("coinjecture-demo", 4, 1_000_000_000);
-    let ledger =
-        Arc::new(Ledger::open(dir.path().join("demo.db"), chain.genesis.clone(), local_crypto()).await.unwrap());
+    let ledger = Arc::new(
+        Ledger::open(dir.path().join("demo.db"), chain.genesis.clone(), chain.validators(), local_crypto())
+            .await
+            .unwrap(),
+    );
     let consensus = StandInConsensus { validator: chain.proposer.0.to_vec() };
     let backends =
         Backends::new(InProcess(Arc::new(LedgerService::new(Arc::clone(&ledger)))), InProcess(Arc::new(consensus)));
@@ -102,7 +105,7 @@ async fn main() {
                 .collect::<Vec<_>>();
             // Next-nonce transfers from distinct senders: all valid in one block.
             let block = chain.push(txs);
-            grower.apply_block(&block, &certificate(&block)).await.unwrap();
+            grower.apply_block(&block, &chain.certificate(&block)).await.unwrap();
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     });

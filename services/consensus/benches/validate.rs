@@ -32,8 +32,14 @@ fn validate(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(TXS as u64));
     for (name, crypto) in [("crypto_core_in_process", local_crypto()), ("crypto_core_over_grpc", remote)] {
-        let ledger =
-            rt.block_on(Ledger::open(dir.path().join(format!("{name}.db")), chain.genesis.clone(), crypto)).unwrap();
+        let ledger = rt
+            .block_on(Ledger::open(
+                dir.path().join(format!("{name}.db")),
+                chain.genesis.clone(),
+                chain.validators(),
+                crypto,
+            ))
+            .unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {
                 let e = rt.block_on(ledger.execute_block(&block, false)).unwrap();

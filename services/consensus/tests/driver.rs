@@ -76,8 +76,10 @@ async fn start_node(
     schedule: &ValidatorSchedule,
     bus: &Bus,
 ) -> Node {
-    let ledger =
-        Arc::new(Ledger::open(dir.join(format!("node{i}.db")), chain.genesis.clone(), local_crypto()).await.unwrap());
+    let validators = ledger_validators(schedule);
+    let ledger = Arc::new(
+        Ledger::open(dir.join(format!("node{i}.db")), chain.genesis.clone(), validators, local_crypto()).await.unwrap(),
+    );
     let api = InProcessLedger(Arc::new(LedgerService::new(ledger.clone())));
     let (inbox, inbound) = mpsc::channel(4096);
     bus.inboxes.lock().unwrap()[i] = Some(inbox);
@@ -93,6 +95,23 @@ async fn start_node(
     };
     let (handle, task) = driver::start(config, key(i), api, Port { me: i, bus: bus.clone() }, inbound).await.unwrap();
     Node { handle, task, ledger }
+}
+
+/// `schedule` as the ledger takes it (the ledger verifies every certificate it writes).
+fn ledger_validators(schedule: &ValidatorSchedule) -> coinjecture_primitives::validators::ValidatorSchedule {
+    use coinjecture_primitives::validators as v;
+    let entries = schedule
+        .entries()
+        .iter()
+        .map(|(height, set)| {
+            let mode = match set.mode() {
+                QuorumMode::Crash => v::QuorumMode::Crash,
+                QuorumMode::Byzantine => v::QuorumMode::Byzantine,
+            };
+            (*height, v::ValidatorSet::new(set.validators().to_vec(), mode).unwrap())
+        })
+        .collect();
+    v::ValidatorSchedule::new(entries).unwrap()
 }
 
 /// Three validators (crash mode) on one bus, each with its own ledger file in `dir`.

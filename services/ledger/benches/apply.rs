@@ -45,11 +45,13 @@ fn main() {
     let mut chain = TestChain::new_unsigned("coinjecture-bench", ACCOUNTS, 1_000_000_000_000);
 
     let started = Instant::now();
-    let ledger = runtime.block_on(Ledger::open(&path, chain.genesis.clone(), local_crypto())).unwrap();
+    let ledger =
+        runtime.block_on(Ledger::open(&path, chain.genesis.clone(), chain.validators(), local_crypto())).unwrap();
     println!("genesis with {ACCOUNTS} accounts written in {:?}", started.elapsed());
     runtime.block_on(ledger.close());
     let size_at_genesis = file_size(&path);
-    let ledger = runtime.block_on(Ledger::open(&path, chain.genesis.clone(), local_crypto())).unwrap();
+    let ledger =
+        runtime.block_on(Ledger::open(&path, chain.genesis.clone(), chain.validators(), local_crypto())).unwrap();
 
     let mut seed = 42u64;
     let mut applied_blocks = 0u64;
@@ -63,7 +65,7 @@ fn main() {
                 for _ in 0..iters {
                     let block = next_block(&chain, &mut seed);
                     chain.extend(&block);
-                    let cert = certificate(&block);
+                    let cert = certificate(ledger.chain_id(), &block);
                     let start = Instant::now();
                     runtime.block_on(ledger.apply_block_with(&block, &cert, SignatureCheck::AlreadyVerified)).unwrap();
                     total += start.elapsed();
@@ -92,7 +94,8 @@ fn main() {
         );
     }
     let started = Instant::now();
-    let reopened = runtime.block_on(Ledger::open(&path, chain.genesis.clone(), local_crypto())).unwrap();
+    let reopened =
+        runtime.block_on(Ledger::open(&path, chain.genesis.clone(), chain.validators(), local_crypto())).unwrap();
     println!(
         "reopening the {:.1} MiB database (quick_check + migrations) took {:?}",
         size as f64 / 1048576.0,

@@ -1,9 +1,9 @@
-//! The ledger's view of crypto-core: two batched calls, behind a trait with an in-process and a
+//! The ledger's view of crypto-core: three batched calls, behind a trait with an in-process and a
 //! remote implementation that go through the same generated `CryptoCore` contract.
 
 use coinjecture_crypto_core::service::CryptoCoreService;
-use coinjecture_primitives::Hash32;
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+use coinjecture_primitives::{Hash32, PublicKey, Signature};
 use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -25,7 +25,7 @@ pub struct TxDigest {
 
 /// The crypto the ledger needs, as whole-batch calls (never one call per transaction):
 /// [`Self::hash_transactions`] once or twice per block or CheckTransactions call, one
-/// [`Self::merkle_root`] per block.
+/// [`Self::merkle_root`] and one [`Self::verify_signatures`] (the commit certificate) per block.
 #[tonic::async_trait]
 pub trait CryptoBackend: Send + Sync + 'static {
     /// Hashes `txs` and, when `verify_signatures`, verifies their signatures (crypto-core
@@ -38,6 +38,37 @@ pub trait CryptoBackend: Send + Sync + 'static {
 
     /// The v4 Merkle root of `leaves` (crypto-core `MerkleRoot`).
     async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status>;
+
+    /// Verifies ed25519 signatures of `message`, one per (key, signature) (crypto-core
+    /// `Ed25519VerifyBatch`). Returns one verdict per item, in order.
+    async fn verify_signatures(
+        &self,
+        message: &[u8],
+        signatures: &[(PublicKey, Signature)],
+    ) -> Result<Vec<bool>, Status>;
+}
+
+fn verify_request(message: &[u8], signatures: &[(PublicKey, Signature)]) -> pb::Ed25519VerifyBatchRequest {
+    pb::Ed25519VerifyBatchRequest {
+        items: signatures
+            .iter()
+            .map(|(key, signature)| pb::Ed25519VerifyRequest {
+                public_key: key.0.to_vec(),
+                message: message.to_vec(),
+                signature: signature.0.to_vec(),
+            })
+            .collect(),
+    }
+}
+
+fn verdicts(response: pb::Ed25519VerifyBatchResponse, expected: usize) -> Result<Vec<bool>, Status> {
+    if response.valid.len() != expected {
+        return Err(Status::internal(format!(
+            "Ed25519VerifyBatch answered {} verdicts for {expected} signatures",
+            response.valid.len()
+        )));
+    }
+    Ok(response.valid)
 }
 
 fn digests(response: pb::HashTransactionBatchResponse, expected: usize) -> Result<Vec<TxDigest>, Status> {
@@ -92,6 +123,16 @@ impl CryptoBackend for CryptoCoreService {
         let response = CryptoCore::merkle_root(self, Request::new(merkle_request(&leaves))).await?;
         root(response.into_inner())
     }
+
+    async fn verify_signatures(
+        &self,
+        message: &[u8],
+        signatures: &[(PublicKey, Signature)],
+    ) -> Result<Vec<bool>, Status> {
+        let request = Request::new(verify_request(message, signatures));
+        let response = CryptoCore::ed25519_verify_batch(self, request).await?;
+        verdicts(response.into_inner(), signatures.len())
+    }
 }
 
 /// Network B: a remote crypto-core over gRPC. Build the client with [`connect_crypto_core`] (or
@@ -112,6 +153,16 @@ impl CryptoBackend for CryptoCoreClient<TracedChannel> {
     async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status> {
         let response = CryptoCoreClient::merkle_root(&mut self.clone(), merkle_request(&leaves)).await?;
         root(response.into_inner())
+    }
+
+    async fn verify_signatures(
+        &self,
+        message: &[u8],
+        signatures: &[(PublicKey, Signature)],
+    ) -> Result<Vec<bool>, Status> {
+        let request = verify_request(message, signatures);
+        let response = CryptoCoreClient::ed25519_verify_batch(&mut self.clone(), request).await?;
+        verdicts(response.into_inner(), signatures.len())
     }
 }
 

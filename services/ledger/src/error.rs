@@ -41,6 +41,20 @@ pub enum LedgerError {
     #[error("block {height} has parent_hash {parent}, but the tip (height {tip_height}) is {tip_hash}")]
     WrongParent { height: BlockHeight, parent: Hash32, tip_height: BlockHeight, tip_hash: Hash32 },
 
+    /// A commit certificate that does not prove the block final: a signer outside the validator
+    /// set of that height, no quorum, or an invalid signature (ApplyBlock).
+    #[error("block {height} ({hash}): block.commit_certificate does not verify: {reason}")]
+    BadCertificate { height: BlockHeight, hash: Hash32, reason: String },
+
+    /// The stored tip's certificate does not verify at open: the database was written under
+    /// another validator configuration, or it is corrupt.
+    #[error(
+        "the ledger database {path}: the stored certificate of the tip block {height} does not verify against the \
+         configured validators: {reason}; check consensus.validators and consensus.validator_changes, or run \
+         `coinjectured db verify --database {path}`"
+    )]
+    StoredCertificate { path: PathBuf, height: BlockHeight, reason: String },
+
     /// A finalized block that does not execute validly on the tip (ApplyBlock).
     #[error("block {height} ({hash}) does not apply on the tip: {reason}")]
     InvalidBlock { height: BlockHeight, hash: Hash32, reason: String },
@@ -97,11 +111,12 @@ impl From<LedgerError> for tonic::Status {
             | LedgerError::ConflictingBlock { .. }
             | LedgerError::WrongParent { .. }
             | LedgerError::InvalidBlock { .. }
+            | LedgerError::BadCertificate { .. }
             | LedgerError::GenesisMismatch { .. } => tonic::Status::failed_precondition(message),
             LedgerError::Crypto { status, .. } if status.code() == tonic::Code::Unavailable => {
                 tonic::Status::unavailable(message)
             }
-            LedgerError::Corrupt(_) => tonic::Status::data_loss(message),
+            LedgerError::Corrupt(_) | LedgerError::StoredCertificate { .. } => tonic::Status::data_loss(message),
             LedgerError::Open { .. } => tonic::Status::unavailable(message),
             LedgerError::Crypto { .. } | LedgerError::Database { .. } => tonic::Status::internal(message),
         }

@@ -109,8 +109,8 @@ impl BatchAccounts {
 }
 
 /// Runs `txs` in order on the state `before` gives (asked once per account the batch
-/// touches); see [`run_batch`]. For the test chain, which keeps its state in a map.
-#[cfg(any(test, feature = "test-utils"))]
+/// touches); see [`run_batch`]. For the test chain and the offline database audit, which keep
+/// their state in a map.
 pub(crate) fn run_transactions(
     chain: &ChainId,
     before: impl Fn(&PublicKey) -> AccountState,

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
     Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, limits, sha256,
 };
@@ -227,6 +228,8 @@ pub struct Ledger {
     store: Store,
     crypto: Arc<dyn CryptoBackend>,
     genesis: GenesisConfig,
+    /// Who signs the commit certificate of each height (ApplyBlock verifies every one).
+    validators: ValidatorSchedule,
     genesis_block: Block,
     genesis_hash: Hash32,
     /// Serialises writers (ApplyBlock, the journal fold); holds the hash-index era new
@@ -259,9 +262,13 @@ impl Ledger {
     /// Opens the ledger database at `path` (created with its parent directories if missing).
     /// An empty database is initialised with `genesis` in one transaction; an existing one must
     /// have been created with the same genesis (same hash), or this fails saying both hashes.
+    /// `validators` says who signs the commit certificates of each height: the stored tip's
+    /// certificate is verified against it here (a database written under other validators, or a
+    /// corrupt one, is refused), and every ApplyBlock's.
     pub async fn open(
         path: impl AsRef<Path>,
         genesis: GenesisConfig,
+        validators: ValidatorSchedule,
         crypto: Arc<dyn CryptoBackend>,
     ) -> Result<Self, LedgerError> {
         let path = path.as_ref();
@@ -344,6 +351,7 @@ impl Ledger {
             store,
             crypto,
             genesis,
+            validators,
             genesis_block,
             genesis_hash,
             write_lock: Arc::new(tokio::sync::Mutex::new(era)),
@@ -360,6 +368,7 @@ impl Ledger {
             ledger.load_journal(&mut read, &tip).await?;
             tip
         };
+        ledger.verify_stored_tip(&tip).await?;
         tracing::info!(path = %path.display(), height = tip.height, tip = %tip.hash, "ledger open");
         Ok(ledger)
     }
@@ -419,6 +428,54 @@ impl Ledger {
     /// The genesis hash.
     pub fn genesis_hash(&self) -> Hash32 {
         self.genesis_hash
+    }
+
+    /// Who signs the commit certificates of each height.
+    pub fn validators(&self) -> &ValidatorSchedule {
+        &self.validators
+    }
+
+    /// Verifies `certificate` as the proof that block `hash` is final at `height`: it names
+    /// that block and height, its signers are members of the validator set of that height and
+    /// reach its quorum, and every signature is a valid precommit (one batched crypto-core
+    /// call, in process or remote).
+    pub async fn verify_certificate(
+        &self,
+        height: BlockHeight,
+        hash: &Hash32,
+        certificate: &CommitCertificate,
+    ) -> Result<(), LedgerError> {
+        let bad = |reason: String| LedgerError::BadCertificate { height, hash: *hash, reason };
+        let set = self.validators.at(height);
+        let pending =
+            set.check_certificate(&self.genesis.chain_id, height, hash, certificate).map_err(|e| bad(e.to_string()))?;
+        let valid = self
+            .crypto
+            .verify_signatures(&pending.message, &pending.signatures)
+            .await
+            .map_err(|status| LedgerError::Crypto { call: "Ed25519VerifyBatch", status: Box::new(status) })?;
+        pending.conclude(&valid).map_err(|e| bad(e.to_string()))
+    }
+
+    /// At open: the stored tip block is read (and so checked against its hashes) and its
+    /// certificate verified against the configured validators.
+    async fn verify_stored_tip(&self, tip: &Tip) -> Result<(), LedgerError> {
+        if tip.height == 0 {
+            return Ok(());
+        }
+        let refused = |reason: String| LedgerError::StoredCertificate {
+            path: self.store.path.clone(),
+            height: tip.height,
+            reason,
+        };
+        let stored =
+            self.block_by_height(tip.height).await?.ok_or_else(|| refused("the tip block is missing".into()))?;
+        let certificate = stored.certificate.ok_or_else(|| refused("it has no certificate".into()))?;
+        match self.verify_certificate(tip.height, &tip.hash, &certificate).await {
+            Ok(()) => Ok(()),
+            Err(LedgerError::BadCertificate { reason, .. }) => Err(refused(reason)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Closes the connection pool (waits for a running ApplyBlock or journal fold, then for
@@ -645,7 +702,8 @@ impl Ledger {
     }
 
     /// Applies a finalized block with its commit certificate, in one SQLite transaction, and
-    /// makes it the tip; verifies signatures (see [`SignatureCheck::Verify`]).
+    /// makes it the tip; verifies the certificate and the transactions' signatures (see
+    /// [`SignatureCheck::Verify`]).
     pub async fn apply_block(&self, block: &Block, certificate: &CommitCertificate) -> Result<Applied, LedgerError> {
         self.apply_block_with(block, certificate, SignatureCheck::Verify).await
     }
@@ -653,10 +711,15 @@ impl Ledger {
     /// [`Self::apply_block`] with a choice of signature verification.
     ///
     /// Idempotent: the block already final at its height is a success with `already_applied`.
-    /// Refused: a certificate that does not name this block (InvalidArgument), a height above
-    /// tip + 1, a different block at a final height, a wrong parent, a block that does not
-    /// execute validly (each a precondition error). The certificate's signatures and quorum are
-    /// consensus's to check, not the ledger's.
+    /// Refused: a certificate that does not name this block (InvalidArgument); a certificate
+    /// that does not prove the block final ([`LedgerError::BadCertificate`]: a signer outside
+    /// the validator set of that height, fewer distinct signers than its quorum, an invalid
+    /// signature), a height above tip + 1, a different block at a final height, a wrong parent,
+    /// a block that does not execute validly (each a precondition error). The ledger verifies
+    /// the certificate itself, whoever calls (consensus has verified it too): no caller of the
+    /// internal port can write a block consensus would not have accepted.
+    /// [`SignatureCheck`] is about the transactions' signatures only; the certificate is
+    /// always verified.
     pub async fn apply_block_with(
         &self,
         block: &Block,
@@ -681,6 +744,7 @@ impl Ledger {
             return Err(LedgerError::invalid("block.header.block_index", "the genesis block is never applied"));
         }
         let started = std::time::Instant::now();
+        self.verify_certificate(height, &hash, certificate).await?;
         let (encodings, hashes) = encode_and_hash(&block.transactions);
 
         let mut writer = self.write_lock.lock().await;
@@ -1192,21 +1256,30 @@ mod tests {
     async fn a_snapshot_from_before_a_block_or_a_fold_reads_its_own_state() {
         let dir = tempfile::tempdir().unwrap();
         let mut chain = TestChain::new_unsigned("coinjecture-views", 4, 1_000_000);
-        let ledger = Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), local_crypto()).await.unwrap();
+        let ledger =
+            Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), chain.validators(), local_crypto())
+                .await
+                .unwrap();
         let push = |chain: &mut TestChain, amount| {
             let tx = chain.next_transfer(0, chain.accounts[1], amount);
             chain.push(vec![tx])
         };
         let sender = chain.accounts[0];
         let b1 = push(&mut chain, 10);
-        ledger.apply_block_with(&b1, &certificate(&b1), SignatureCheck::AlreadyVerified).await.unwrap();
+        ledger
+            .apply_block_with(&b1, &certificate(ledger.chain_id(), &b1), SignatureCheck::AlreadyVerified)
+            .await
+            .unwrap();
         let at_b1 = chain.account(&sender);
 
         // A snapshot at block 1, then block 2 lands: the snapshot still reads block 1's state.
         let mut old = ledger.read().await.unwrap();
         let old_tip = Ledger::tip_in(&mut old).await.unwrap();
         let b2 = push(&mut chain, 20);
-        ledger.apply_block_with(&b2, &certificate(&b2), SignatureCheck::AlreadyVerified).await.unwrap();
+        ledger
+            .apply_block_with(&b2, &certificate(ledger.chain_id(), &b2), SignatureCheck::AlreadyVerified)
+            .await
+            .unwrap();
         let old_view = Ledger::view_in(&mut old, &old_tip).await.unwrap();
         assert!(!ledger.accounts.is_at(&old_view), "the in-memory state moved on to block 2");
         let rows = ledger.load_accounts(&mut old, &old_view, &[sender]).await.unwrap();

@@ -14,8 +14,20 @@
 //! | `execute`     | the state transition, pure (no I/O): transactions in, verdicts and changes out |
 //! | [`crypto`]    | [`CryptoBackend`]: the two batched crypto-core calls the ledger makes      |
 //! | `store`       | SQLite: pragmas, migrations (`services/ledger/migrations`), rows, queries |
+//! | [`verify`]    | reads verified against stored hashes; `coinjecture_ledger_corrupt_reads_total` |
+//! | `audit`       | [`verify_database`]: a whole database checked offline (`coinjectured db verify`) |
 //! | [`Ledger`]    | the rules of a block, reads, CheckTransactions, ExecuteBlock, ApplyBlock   |
 //! | [`service`]   | [`LedgerService`]: the generated `Ledger` trait over a [`Ledger`]; `serve` |
+//!
+//! ## Trust
+//!
+//! The ledger trusts no caller with a certificate: ApplyBlock verifies the commit certificate
+//! itself (it names the block, its signers are members of the validator set of that height
+//! and reach its quorum, every signature is a valid precommit: one batched `Ed25519VerifyBatch`
+//! call), whoever calls; the rule shared with consensus is
+//! `coinjecture_primitives::validators`. At open the stored tip's certificate is verified.
+//! Nor does it trust its file: every block and transaction read is checked against its stored
+//! hashes before it is returned (see [`verify`]).
 //!
 //! The in-process handle *is* [`LedgerService`]: other services in the same process call its
 //! `Ledger` trait methods directly (no socket), exactly as a remote caller would over gRPC.
@@ -27,7 +39,8 @@
 //! CheckTransactions call; per block one that only hashes, then one that verifies just the
 //! signatures this ledger has not verified before (a transaction admitted to the mempool is not
 //! verified again inside a proposal: the hashes of the last 262,144 verified ones are kept, and
-//! the hash covers the signature); one `MerkleRoot` per block. [`CryptoBackend`] is
+//! the hash covers the signature); one `MerkleRoot` per block; one `Ed25519VerifyBatch` per
+//! applied block (its certificate). [`CryptoBackend`] is
 //! implemented for `coinjecture_crypto_core::service::CryptoCoreService` (Network A: the
 //! generated `CryptoCore` trait methods called in process) and for
 //! `CryptoCoreClient<TracedChannel>` (Network B: a remote crypto-core, see [`connect_crypto_core`]).
@@ -97,6 +110,7 @@
 //! valid ExecuteBlock results, so that ApplyBlock of a block consensus executed before voting
 //! writes the remembered result instead of executing it again.
 
+mod audit;
 mod cache;
 pub mod crypto;
 mod error;
@@ -108,7 +122,9 @@ pub mod state;
 mod store;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+pub mod verify;
 
+pub use audit::{AuditReport, verify_database};
 pub use crypto::{CryptoBackend, TxDigest, connect_crypto_core};
 pub use error::LedgerError;
 pub use execute::{TxRejection, TxVerdict};
@@ -120,3 +136,4 @@ pub use ledger::{
 pub use service::{LedgerService, serve};
 pub use state::{AccountState, STATE_COMMITMENT_DOMAIN, next_state_commitment};
 pub use store::{IndexedTransaction, StoredBlock, Tip};
+pub use verify::{corrupt_reads, register_metrics};

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+use coinjecture_primitives::validators::QuorumMode;
 use coinjecture_primitives::{Block, CommitCertificate, PublicKey};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -110,8 +111,25 @@ impl LedgerRpc for LedgerService {
                 .iter()
                 .map(|(address, a)| pb::Account { address: address.0.to_vec(), balance: a.balance, nonce: a.nonce })
                 .collect(),
-            // The validator set is not part of the ledger's genesis file (yet): consensus owns it.
-            validator_set: None,
+            // The set that signs from height 1 (the ledger verifies certificates with it).
+            validator_set: self.ledger.validators().entries().first().map(|(activation, set)| pb::ValidatorSet {
+                validators: set
+                    .validators()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, key)| pb::ValidatorInfo {
+                        public_key: key.0.to_vec(),
+                        peer_id: String::new(),
+                        index: u32::try_from(i).unwrap_or(u32::MAX),
+                    })
+                    .collect(),
+                activation_height: *activation,
+                quorum_mode: match set.mode() {
+                    QuorumMode::Crash => pb::QuorumMode::Crash,
+                    QuorumMode::Byzantine => pb::QuorumMode::Byzantine,
+                }
+                .into(),
+            }),
         }))
     }
 

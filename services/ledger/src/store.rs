@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use coinjecture_primitives::consensus::BinReader;
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, CommitCertificate, Hash32, PublicKey, Transaction, limits, sha256,
+    Block, BlockHeader, BlockHeight, CommitCertificate, Hash32, PublicKey, Transaction, limits,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
 
 use crate::error::LedgerError;
 use crate::state::AccountState;
+use crate::verify;
 
 /// Bits of a transaction's index within `transactions.position` (height << 16 | index).
 pub(crate) const INDEX_BITS: u32 = 16;
@@ -518,7 +519,7 @@ impl Store {
         height: BlockHeight,
     ) -> Result<Option<StoredBlock>, LedgerError> {
         let Ok(height) = i64::try_from(height) else { return Ok(None) };
-        let row = sqlx::query("SELECT height, hash, header, certificate FROM blocks WHERE height = ?")
+        let row = sqlx::query("SELECT height, hash, header, certificate, tx_count FROM blocks WHERE height = ?")
             .bind(height)
             .fetch_optional(&mut *conn)
             .await
@@ -534,7 +535,7 @@ impl Store {
         conn: &mut SqliteConnection,
         hash: &Hash32,
     ) -> Result<Option<StoredBlock>, LedgerError> {
-        let row = sqlx::query("SELECT height, hash, header, certificate FROM blocks WHERE hash = ?")
+        let row = sqlx::query("SELECT height, hash, header, certificate, tx_count FROM blocks WHERE hash = ?")
             .bind(hash.0.to_vec())
             .fetch_optional(&mut *conn)
             .await
@@ -553,7 +554,7 @@ impl Store {
     ) -> Result<Vec<StoredBlock>, LedgerError> {
         let Ok(from) = i64::try_from(from) else { return Ok(Vec::new()) };
         let rows = sqlx::query(
-            "SELECT height, hash, header, certificate FROM blocks WHERE height >= ? ORDER BY height LIMIT ?",
+            "SELECT height, hash, header, certificate, tx_count FROM blocks WHERE height >= ? ORDER BY height LIMIT ?",
         )
         .bind(from)
         .bind(i64::from(limit))
@@ -564,42 +565,54 @@ impl Store {
     }
 
     /// Turns block rows (ascending, consecutive) into blocks, reading their transactions in one
-    /// range scan.
+    /// range scan. Each transaction is checked against its stored hash key and each block
+    /// against its hash, Merkle root and row count (see `verify`): corrupt data is an error.
     async fn assemble(conn: &mut SqliteConnection, rows: Vec<SqliteRow>) -> Result<Vec<StoredBlock>, LedgerError> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(Vec::new()) };
         let first_height = from_i64(int(first, "height")?, "blocks.height")?;
         let last_height = from_i64(int(last, "height")?, "blocks.height")?;
         let tx_rows = sqlx::query(
-            "SELECT position, encoded FROM transactions WHERE position >= ? AND position < ? ORDER BY position",
+            "SELECT position, hash_key, encoded FROM transactions WHERE position >= ? AND position < ? \
+             ORDER BY position",
         )
         .bind(position(first_height, 0)?)
         .bind(position(last_height + 1, 0)?)
         .fetch_all(&mut *conn)
         .await
         .map_err(LedgerError::db("reading block transactions"))?;
-        let mut by_height: HashMap<BlockHeight, Vec<Transaction>> = HashMap::new();
+        let mut by_height: HashMap<BlockHeight, (Vec<Transaction>, Vec<Hash32>)> = HashMap::new();
         for row in tx_rows {
-            let position = from_i64(int(&row, "position")?, "transactions.position")?;
+            let position = int(&row, "position")?;
             let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
-            let tx = Transaction::decode(encoded)
-                .map_err(|e| LedgerError::Corrupt(format!("transaction at position {position}: {e}")))?;
-            by_height.entry(position >> INDEX_BITS).or_default().push(tx);
+            let (tx, hash) = verify::transaction_row(position, int(&row, "hash_key")?, encoded)?;
+            let height = from_i64(position >> INDEX_BITS, "transactions.position")?;
+            let (txs, hashes) = by_height.entry(height).or_default();
+            if position & ((1 << INDEX_BITS) - 1) != txs.len() as i64 {
+                return Err(verify::corrupt_read(format!(
+                    "{}: the rows before it in block {height} are {} (a row is missing)",
+                    verify::row_name(position),
+                    txs.len()
+                )));
+            }
+            txs.push(tx);
+            hashes.push(hash);
         }
         rows.iter()
             .map(|row| {
                 let height = from_i64(int(row, "height")?, "blocks.height")?;
-                let hash = Hash32(blob(row, "hash")?);
                 let header_bytes: &[u8] = row.try_get("header").map_err(LedgerError::db("reading a row"))?;
-                let header = BlockHeader::decode(header_bytes)
-                    .map_err(|e| LedgerError::Corrupt(format!("header of block {height}: {e}")))?;
-                let certificate_bytes: Option<&[u8]> =
+                let certificate: Option<&[u8]> =
                     row.try_get("certificate").map_err(LedgerError::db("reading a row"))?;
-                let certificate = certificate_bytes
-                    .map(CommitCertificate::decode)
-                    .transpose()
-                    .map_err(|e| LedgerError::Corrupt(format!("certificate of block {height}: {e}")))?;
-                let transactions = by_height.remove(&height).unwrap_or_default();
-                Ok(StoredBlock { height, hash, block: Block { header, transactions }, certificate })
+                let stored = verify::BlockRow {
+                    height,
+                    hash: Hash32(blob(row, "hash")?),
+                    header_bytes,
+                    tx_count: int(row, "tx_count")?,
+                    certificate,
+                };
+                let (transactions, hashes) = by_height.remove(&height).unwrap_or_default();
+                let (header, certificate) = stored.check(&hashes)?;
+                Ok(StoredBlock { height, hash: stored.hash, block: Block { header, transactions }, certificate })
             })
             .collect()
     }
@@ -723,7 +736,7 @@ impl Store {
         position: i64,
     ) -> Result<(Option<IndexedTransaction>, (Option<i64>, Option<i64>)), LedgerError> {
         let row = sqlx::query(
-            "SELECT t.position, t.encoded, t.sender_prev, t.recipient_prev, b.hash AS block_hash \
+            "SELECT t.position, t.hash_key, t.encoded, t.sender_prev, t.recipient_prev, b.hash AS block_hash \
              FROM transactions t JOIN blocks b ON b.height = (t.position >> 16) WHERE t.position = ?",
         )
         .bind(position)
@@ -780,14 +793,15 @@ impl Store {
     }
 }
 
+/// A transaction row with its block hash, checked against its stored hash key (`verify`).
 fn indexed(row: &SqliteRow) -> Result<IndexedTransaction, LedgerError> {
-    let position = from_i64(int(row, "position")?, "transactions.position")?;
+    let stored_position = int(row, "position")?;
+    let position = from_i64(stored_position, "transactions.position")?;
     let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
-    let transaction = Transaction::decode(encoded)
-        .map_err(|e| LedgerError::Corrupt(format!("transaction at position {position}: {e}")))?;
+    let (transaction, tx_hash) = verify::transaction_row(stored_position, int(row, "hash_key")?, encoded)?;
     Ok(IndexedTransaction {
         transaction,
-        tx_hash: sha256(encoded),
+        tx_hash,
         block_height: position >> INDEX_BITS,
         block_hash: Hash32(blob(row, "block_hash")?),
         index: (position & ((1 << INDEX_BITS) - 1)) as u32,

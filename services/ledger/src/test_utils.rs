@@ -9,6 +9,7 @@ use std::sync::Arc;
 use coinjecture_crypto_core::merkle::merkle_root;
 use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_primitives::validators::{QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_primitives::{
     Block, BlockHeader, CODEC_VERSION, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, Transaction,
     TxType, chain_tag, sha256,
@@ -63,14 +64,31 @@ pub fn sign(mut tx: Transaction, key: &Keypair) -> Transaction {
     tx
 }
 
-/// A commit certificate naming `block` (one made-up signature: the ledger does not verify it).
-pub fn certificate(block: &Block) -> CommitCertificate {
-    CommitCertificate {
-        height: block.header.block_index,
-        round: 0,
-        block_hash: block.hash(),
-        signatures: vec![(block.header.miner_address, Signature([7; 64]))],
-    }
+/// The key of the single validator of test chains ([`validators`]); also the default proposer.
+pub fn validator_key() -> Keypair {
+    keypair(u64::MAX)
+}
+
+/// The validator schedule of test chains: [`validator_key`] alone from height 1 (crash quorum:
+/// its signature is a quorum).
+pub fn validators() -> ValidatorSchedule {
+    let set = ValidatorSet::new(vec![validator_key().public_key()], QuorumMode::Crash).expect("one validator");
+    ValidatorSchedule::fixed(set)
+}
+
+/// The commit certificate of `block` on `chain`, signed by `signers` (round 0).
+pub fn certificate_by(chain: &ChainId, block: &Block, signers: &[&Keypair]) -> CommitCertificate {
+    let mut certificate =
+        CommitCertificate { height: block.header.block_index, round: 0, block_hash: block.hash(), signatures: vec![] };
+    let message = certificate.signing_bytes(chain);
+    certificate.signatures = signers.iter().map(|k| (k.public_key(), k.sign(&message))).collect();
+    certificate.sorted()
+}
+
+/// A real commit certificate of `block` on `chain`: the precommit signature of the test
+/// validator ([`validators`]), which the ledger verifies.
+pub fn certificate(chain: &ChainId, block: &Block) -> CommitCertificate {
+    certificate_by(chain, block, &[&validator_key()])
 }
 
 /// A chain of test blocks with its expected state.
@@ -115,7 +133,17 @@ impl TestChain {
             timestamp_ms: GENESIS_TIME_MS,
             state_commitment: genesis.state_commitment(),
         };
-        Self { genesis, accounts, keys, proposer: keypair(u64::MAX).public_key(), state, tip }
+        Self { genesis, accounts, keys, proposer: validator_key().public_key(), state, tip }
+    }
+
+    /// The validator schedule of the chain (see [`validators`]).
+    pub fn validators(&self) -> ValidatorSchedule {
+        validators()
+    }
+
+    /// The real commit certificate of `block` on this chain (see [`certificate`]).
+    pub fn certificate(&self, block: &Block) -> CommitCertificate {
+        certificate(self.chain_id(), block)
     }
 
     /// The chain id.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use coinjecture_api::{ApiConfig, Backends, InProcess, PeerSource};
-use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
+use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_ledger::{Ledger, LedgerService};
 use coinjecture_primitives::{Block, Transaction};
 use coinjecture_proto::v1 as pb;
@@ -139,8 +139,11 @@ impl Chain {
     pub(crate) async fn new(blocks: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let chain = TestChain::new(CHAIN_ID, 3, 1_000_000);
-        let ledger =
-            Arc::new(Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), local_crypto()).await.unwrap());
+        let ledger = Arc::new(
+            Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), chain.validators(), local_crypto())
+                .await
+                .unwrap(),
+        );
         let mut this = Self { chain, ledger, blocks: Vec::new(), _dir: dir };
         for _ in 0..blocks {
             this.push_transfer().await;
@@ -152,7 +155,7 @@ impl Chain {
     pub(crate) async fn push_transfer(&mut self) -> Block {
         let tx = self.chain.next_transfer(0, self.chain.accounts[1], 100 + self.blocks.len() as u64);
         let block = self.chain.push(vec![tx]);
-        self.ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+        self.ledger.apply_block(&block, &self.chain.certificate(&block)).await.unwrap();
         self.blocks.push(block.clone());
         block
     }

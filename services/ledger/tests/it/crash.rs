@@ -25,7 +25,10 @@ fn blocks() -> (TestChain, Vec<Block>) {
 async fn apply_from_tip(ledger: &Ledger, blocks: &[Block], report: bool) {
     let tip = ledger.tip().await.unwrap().height as usize;
     for block in &blocks[tip..] {
-        ledger.apply_block_with(block, &certificate(block), SignatureCheck::AlreadyVerified).await.unwrap();
+        ledger
+            .apply_block_with(block, &certificate(ledger.chain_id(), block), SignatureCheck::AlreadyVerified)
+            .await
+            .unwrap();
         if report {
             println!("applied {}", block.header.block_index);
         }
@@ -37,7 +40,7 @@ async fn apply_from_tip(ledger: &Ledger, blocks: &[Block], report: bool) {
 async fn crash_worker() {
     let Ok(path) = std::env::var(WORKER_ENV) else { return };
     let (genesis, blocks) = blocks();
-    let ledger = Ledger::open(&path, genesis.genesis.clone(), local_crypto()).await.unwrap();
+    let ledger = Ledger::open(&path, genesis.genesis.clone(), genesis.validators(), local_crypto()).await.unwrap();
     // A new hash-index era every 2.5 blocks and a journal fold every 4, so the kill may land
     // in a seal or a fold as well as in a block.
     ledger.set_era_size_for_tests(250).await;
@@ -76,7 +79,7 @@ async fn sigkill_while_applying_leaves_the_last_fully_applied_block_as_tip_and_a
     assert!(!status.success(), "the worker finished before it was killed");
     assert!(last_reported >= KILL_AFTER, "worker died early: {last_reported}");
 
-    let ledger = Ledger::open(&path, genesis.genesis.clone(), local_crypto()).await.unwrap();
+    let ledger = Ledger::open(&path, genesis.genesis.clone(), genesis.validators(), local_crypto()).await.unwrap();
     ledger.integrity_check().await.unwrap();
     let tip = ledger.tip().await.unwrap();
     // The worker may have committed one more block after its last report, never a partial one.

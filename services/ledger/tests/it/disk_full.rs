@@ -26,7 +26,10 @@ fn blocks() -> (TestChain, Vec<Block>) {
 }
 
 async fn apply(ledger: &Ledger, block: &Block) -> Result<(), coinjecture_ledger::LedgerError> {
-    ledger.apply_block_with(block, &certificate(block), SignatureCheck::AlreadyVerified).await.map(|_| ())
+    ledger
+        .apply_block_with(block, &certificate(ledger.chain_id(), block), SignatureCheck::AlreadyVerified)
+        .await
+        .map(|_| ())
 }
 
 /// Not a test on its own: the child process of the disk-full test (does nothing without the env var).
@@ -34,7 +37,7 @@ async fn apply(ledger: &Ledger, block: &Block) -> Result<(), coinjecture_ledger:
 async fn disk_full_worker() {
     let Ok(path) = std::env::var(WORKER_ENV) else { return };
     let (genesis, blocks) = blocks();
-    let ledger = match Ledger::open(&path, genesis.genesis.clone(), local_crypto()).await {
+    let ledger = match Ledger::open(&path, genesis.genesis.clone(), genesis.validators(), local_crypto()).await {
         Ok(ledger) => ledger,
         Err(e) => {
             println!("open error: {e}");
@@ -63,7 +66,7 @@ async fn a_full_disk_fails_the_write_with_a_clear_error_and_the_database_stays_c
     let path = dir.path().join("ledger.db");
     let (genesis, blocks) = blocks();
     {
-        let ledger = Ledger::open(&path, genesis.genesis.clone(), local_crypto()).await.unwrap();
+        let ledger = Ledger::open(&path, genesis.genesis.clone(), genesis.validators(), local_crypto()).await.unwrap();
         for block in &blocks[..BEFORE_LIMIT] {
             apply(&ledger, block).await.unwrap();
         }
@@ -102,7 +105,7 @@ async fn a_full_disk_fails_the_write_with_a_clear_error_and_the_database_stays_c
 
     // Without the limit: consistent, the tip is the last block the worker applied, and the
     // chain continues.
-    let ledger = Ledger::open(&path, genesis.genesis.clone(), local_crypto()).await.unwrap();
+    let ledger = Ledger::open(&path, genesis.genesis.clone(), genesis.validators(), local_crypto()).await.unwrap();
     ledger.integrity_check().await.unwrap();
     let tip = ledger.tip().await.unwrap();
     assert_eq!(tip.height, last_applied, "the failed block must not be stored, the applied ones must");

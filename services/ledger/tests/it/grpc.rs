@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use coinjecture_ledger::test_utils::{TestChain, certificate};
 use coinjecture_ledger::{Ledger, LedgerService, connect_crypto_core};
-use coinjecture_primitives::{Block, Signature, Transaction};
+use coinjecture_primitives::{Block, ChainId, Signature, Transaction};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::ledger_client::LedgerClient;
 use coinjecture_proto::v1::ledger_server::Ledger as LedgerRpc;
@@ -14,15 +14,15 @@ use tonic::{Code, Request};
 
 use crate::open_ledger;
 
-struct Running {
-    client: LedgerClient<Channel>,
+pub(crate) struct Running {
+    pub(crate) client: LedgerClient<Channel>,
     channel: Channel,
     _stops: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// crypto-core and the ledger, each on its own 127.0.0.1 port; the ledger calls crypto-core
 /// over gRPC.
-async fn start(dir: &std::path::Path, chain: &TestChain) -> Running {
+pub(crate) async fn start(dir: &std::path::Path, chain: &TestChain) -> Running {
     let crypto_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let crypto_addr = crypto_listener.local_addr().unwrap();
     let (stop_crypto, crypto_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -30,7 +30,9 @@ async fn start(dir: &std::path::Path, chain: &TestChain) -> Running {
         let _ = crypto_stopped.await;
     }));
     let remote = connect_crypto_core(&format!("http://{crypto_addr}")).await.unwrap();
-    let ledger = Arc::new(Ledger::open(dir.join("ledger.db"), chain.genesis.clone(), Arc::new(remote)).await.unwrap());
+    let ledger = Arc::new(
+        Ledger::open(dir.join("ledger.db"), chain.genesis.clone(), chain.validators(), Arc::new(remote)).await.unwrap(),
+    );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -45,9 +47,11 @@ async fn start(dir: &std::path::Path, chain: &TestChain) -> Running {
     Running { client, channel, _stops: vec![stop_crypto, stop_ledger] }
 }
 
+/// `block` with its real certificate (every test here runs chain `coinjecture-grpc`).
 fn finalized(block: &Block) -> pb::Block {
     let mut pb_block = pb::Block::from(block);
-    pb_block.commit_certificate = Some((&certificate(block)).into());
+    let chain = ChainId::new("coinjecture-grpc").unwrap();
+    pb_block.commit_certificate = Some((&certificate(&chain, block)).into());
     pb_block
 }
 
@@ -116,6 +120,9 @@ async fn the_service_applies_and_serves_blocks_over_a_socket_with_a_remote_crypt
 
     let genesis = client.get_genesis(pb::GetGenesisRequest {}).await.unwrap().into_inner();
     assert_eq!(genesis.allocations.len(), 3);
+    let set = genesis.validator_set.unwrap();
+    assert_eq!((set.activation_height, set.validators.len()), (1, 1));
+    assert_eq!(set.validators[0].public_key, chain.proposer.0.to_vec());
     assert_eq!(genesis.genesis_hash, chain.genesis.hash().0.to_vec());
 
     let mut health = tonic_health::pb::health_client::HealthClient::new(running.channel.clone());

@@ -61,7 +61,10 @@ async fn state_lookups_and_history_stay_right_through_folds_seals_and_reopening(
         ledger.set_era_size_for_tests(10).await;
         ledger.set_fold_threshold_for_tests(3, 1_000).await;
         let block = next_block(&mut chain, &mut seed);
-        ledger.apply_block_with(&block, &certificate(&block), SignatureCheck::AlreadyVerified).await.unwrap();
+        ledger
+            .apply_block_with(&block, &certificate(ledger.chain_id(), &block), SignatureCheck::AlreadyVerified)
+            .await
+            .unwrap();
         let height = block.header.block_index;
         sent.extend(block.transactions.iter().enumerate().map(|(i, t)| (t.hash(), height, i, t.from, t.to)));
         assert_matches(&ledger, &chain, &sent).await;
@@ -97,7 +100,10 @@ async fn a_damaged_journal_row_stops_the_open_naming_the_block_and_the_file_is_k
     let mut seed = 1u64;
     for _ in 0..3 {
         let block = next_block(&mut chain, &mut seed);
-        ledger.apply_block_with(&block, &certificate(&block), SignatureCheck::AlreadyVerified).await.unwrap();
+        ledger
+            .apply_block_with(&block, &certificate(ledger.chain_id(), &block), SignatureCheck::AlreadyVerified)
+            .await
+            .unwrap();
     }
     ledger.close().await;
     drop(ledger);
@@ -111,9 +117,10 @@ async fn a_damaged_journal_row_stops_the_open_naming_the_block_and_the_file_is_k
             .unwrap();
         db.close().await.unwrap();
     }
-    let err = Ledger::open(&path, chain.genesis.clone(), coinjecture_ledger::test_utils::local_crypto())
-        .await
-        .expect_err("a truncated journal row must stop the open");
+    let err =
+        Ledger::open(&path, chain.genesis.clone(), chain.validators(), coinjecture_ledger::test_utils::local_crypto())
+            .await
+            .expect_err("a truncated journal row must stop the open");
     assert!(matches!(err, LedgerError::Corrupt(_)), "{err:?}");
     assert!(err.to_string().contains("account_journal row of block 2"), "{err}");
     assert!(path.exists(), "the database is left for the operator");
@@ -130,7 +137,10 @@ async fn a_version_2_database_is_upgraded_with_its_state_history_and_hash_lookup
     let mut sent = Vec::new();
     for _ in 0..6 {
         let block = next_block(&mut chain, &mut seed);
-        ledger.apply_block_with(&block, &certificate(&block), SignatureCheck::AlreadyVerified).await.unwrap();
+        ledger
+            .apply_block_with(&block, &certificate(ledger.chain_id(), &block), SignatureCheck::AlreadyVerified)
+            .await
+            .unwrap();
         let height = block.header.block_index;
         sent.extend(block.transactions.iter().enumerate().map(|(i, t)| (t.hash(), height, i, t.from, t.to)));
     }
@@ -163,7 +173,10 @@ async fn a_version_2_database_is_upgraded_with_its_state_history_and_hash_lookup
     ledger.set_fold_threshold_for_tests(2, 1_000).await;
     for _ in 0..4 {
         let block = next_block(&mut chain, &mut seed);
-        ledger.apply_block_with(&block, &certificate(&block), SignatureCheck::AlreadyVerified).await.unwrap();
+        ledger
+            .apply_block_with(&block, &certificate(ledger.chain_id(), &block), SignatureCheck::AlreadyVerified)
+            .await
+            .unwrap();
         let height = block.header.block_index;
         sent.extend(block.transactions.iter().enumerate().map(|(i, t)| (t.hash(), height, i, t.from, t.to)));
         ledger.maintain_now_for_tests().await.unwrap();

@@ -1,12 +1,14 @@
 //! Integration tests of the ledger on real SQLite files in temporary directories.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a panic is the failure report")]
 
+mod certificates;
 mod crash;
 mod disk_full;
 mod grpc;
 mod journal;
 mod open;
 mod property;
+mod stored;
 mod transfers;
 
 use std::path::Path;
@@ -18,7 +20,9 @@ use coinjecture_primitives::{Block, PublicKey};
 
 /// Opens (or creates) the ledger of `chain` at `dir/ledger.db` with in-process crypto.
 pub async fn open_ledger(dir: &Path, chain: &TestChain) -> Arc<Ledger> {
-    Arc::new(Ledger::open(dir.join("ledger.db"), chain.genesis.clone(), local_crypto()).await.unwrap())
+    Arc::new(
+        Ledger::open(dir.join("ledger.db"), chain.genesis.clone(), chain.validators(), local_crypto()).await.unwrap(),
+    )
 }
 
 /// A deterministic chain of `blocks` blocks on `chain_id`, each a transfer of 1 from every one of
@@ -40,7 +44,7 @@ pub fn ring_transfer_blocks(chain_id: &str, accounts: usize, blocks: usize) -> (
 
 /// Applies `block` with its certificate, verifying signatures.
 pub async fn apply(ledger: &Ledger, block: &Block) {
-    ledger.apply_block(block, &certificate(block)).await.unwrap();
+    ledger.apply_block(block, &certificate(ledger.chain_id(), block)).await.unwrap();
 }
 
 /// The tip and the state of every account `chain` knows, plus the proposer and `extra`.

@@ -30,7 +30,7 @@ async fn a_database_of_another_genesis_is_refused_naming_both_hashes_and_the_pat
     open_ledger(dir.path(), &chain).await.close().await;
     let other = GenesisConfig { timestamp_ms: chain.genesis.timestamp_ms + 1, ..chain.genesis.clone() };
     let path = dir.path().join("ledger.db");
-    let err = Ledger::open(&path, other.clone(), local_crypto()).await.unwrap_err();
+    let err = Ledger::open(&path, other.clone(), chain.validators(), local_crypto()).await.unwrap_err();
     assert!(matches!(err, LedgerError::GenesisMismatch { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains(&chain.genesis.hash().to_hex()), "{message}");
@@ -43,14 +43,14 @@ async fn parent_directories_are_created() {
     let dir = tempfile::tempdir().unwrap();
     let chain = TestChain::new("coinjecture-test", 1, 5);
     let path = dir.path().join("data/nested/network-a.db");
-    let ledger = Ledger::open(&path, chain.genesis.clone(), local_crypto()).await.unwrap();
+    let ledger = Ledger::open(&path, chain.genesis.clone(), chain.validators(), local_crypto()).await.unwrap();
     assert_eq!(ledger.tip().await.unwrap().hash, chain.genesis.hash());
     assert!(path.exists());
 }
 
 async fn open_error(path: &std::path::Path) -> String {
     let chain = TestChain::new("coinjecture-test", 1, 5);
-    let err = Ledger::open(path, chain.genesis.clone(), local_crypto()).await.unwrap_err();
+    let err = Ledger::open(path, chain.genesis.clone(), chain.validators(), local_crypto()).await.unwrap_err();
     assert!(matches!(err, LedgerError::Open { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");

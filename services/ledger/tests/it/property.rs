@@ -65,7 +65,7 @@ async fn run(blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
             // The whole sequence as one block is refused and changes nothing.
             let bad = chain.block(txs.clone());
             let before = snapshot(&first, &chain, &[]).await;
-            let err = first.apply_block(&bad, &certificate(&bad)).await.unwrap_err();
+            let err = first.apply_block(&bad, &certificate(first.chain_id(), &bad)).await.unwrap_err();
             prop_assert!(matches!(err, LedgerError::InvalidBlock { .. }), "{err}");
             prop_assert_eq!(snapshot(&first, &chain, &[]).await, before);
         }
@@ -74,7 +74,7 @@ async fn run(blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
         prop_assert!(execution.is_valid(), "{:?}", execution.rejection);
         chain.extend(&block);
         for ledger in [&first, &second] {
-            ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+            ledger.apply_block(&block, &certificate(ledger.chain_id(), &block)).await.unwrap();
         }
         let (tip, accounts) = snapshot(&first, &chain, &[]).await;
         prop_assert_eq!(&tip, chain.tip());

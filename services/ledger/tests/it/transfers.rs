@@ -23,7 +23,7 @@ async fn transfers_move_amounts_pay_fees_to_the_proposer_and_conserve_supply() {
     let t2 = chain.transfer(0, c, 50, 1);
     let t3 = chain.next_transfer(1, a, 7);
     let block = chain.push(vec![t1.clone(), t2, t3]);
-    let applied = ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    let applied = ledger.apply_block(&block, &certificate(ledger.chain_id(), &block)).await.unwrap();
     assert!(!applied.already_applied);
     assert_eq!(&applied.tip, chain.tip());
     let fee = t1.fee().unwrap();
@@ -38,7 +38,7 @@ async fn transfers_move_amounts_pay_fees_to_the_proposer_and_conserve_supply() {
     // Reads: by height, by hash, latest, transaction with location.
     let stored = ledger.block_by_height(1).await.unwrap().unwrap();
     assert_eq!(stored.block, block);
-    assert_eq!(stored.certificate, Some(certificate(&block)));
+    assert_eq!(stored.certificate, Some(certificate(ledger.chain_id(), &block)));
     assert_eq!(ledger.block_by_hash(&block.hash()).await.unwrap().unwrap().height, 1);
     assert_eq!(ledger.latest_block().await.unwrap().hash, block.hash());
     let found = ledger.transaction(&t1.hash()).await.unwrap().unwrap();
@@ -61,17 +61,17 @@ async fn reapplying_the_stored_block_is_a_no_op_and_a_different_block_or_a_gap_i
     let other = chain.block(vec![chain.next_transfer(0, b, 1)]);
     let block = chain.push(vec![chain.next_transfer(0, b, 2)]);
     apply(&ledger, &block).await;
-    let again = ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    let again = ledger.apply_block(&block, &certificate(ledger.chain_id(), &block)).await.unwrap();
     assert!(again.already_applied);
     assert_eq!(again.tip.height, 1);
-    let err = ledger.apply_block(&other, &certificate(&other)).await.unwrap_err();
+    let err = ledger.apply_block(&other, &certificate(ledger.chain_id(), &other)).await.unwrap_err();
     assert!(matches!(err, LedgerError::ConflictingBlock { height: 1, .. }), "{err}");
     assert_eq!(tonic::Status::from(err).code(), tonic::Code::FailedPrecondition);
     chain.push(vec![]);
     let gap = chain.push(vec![]);
-    let err = ledger.apply_block(&gap, &certificate(&gap)).await.unwrap_err();
+    let err = ledger.apply_block(&gap, &certificate(ledger.chain_id(), &gap)).await.unwrap_err();
     assert!(err.to_string().contains("block 3 is not for the next height 2"), "{err}");
-    let mut wrong_cert = certificate(&block);
+    let mut wrong_cert = certificate(ledger.chain_id(), &block);
     wrong_cert.height = 5;
     let err = ledger.apply_block(&block, &wrong_cert).await.unwrap_err();
     assert!(err.to_string().contains("block.commit_certificate.height"), "{err}");
@@ -162,7 +162,8 @@ async fn each_bad_transaction_is_refused_with_its_reason_and_its_block_changes_n
             if case.reason == TxRejectReason::BadSignature && check == SignatureCheck::AlreadyVerified {
                 continue; // the caller vouched for the signatures
             }
-            let err = ledger.apply_block_with(&block, &certificate(&block), check).await.unwrap_err();
+            let err =
+                ledger.apply_block_with(&block, &certificate(ledger.chain_id(), &block), check).await.unwrap_err();
             assert!(matches!(err, LedgerError::InvalidBlock { height: 2, .. }), "{}: {err}", case.name);
             assert_eq!(tonic::Status::from(err).code(), tonic::Code::FailedPrecondition);
         }
@@ -314,7 +315,7 @@ async fn transactions_are_found_by_hash_in_every_era_of_the_index_also_after_reo
         ];
         sent.extend(txs.iter().map(Transaction::hash));
         let block = chain.push(txs);
-        ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+        ledger.apply_block(&block, &certificate(ledger.chain_id(), &block)).await.unwrap();
     }
     let check = |ledger: std::sync::Arc<coinjecture_ledger::Ledger>, sent: Vec<coinjecture_primitives::Hash32>| async move {
         for (i, hash) in sent.iter().enumerate() {
@@ -330,7 +331,7 @@ async fn transactions_are_found_by_hash_in_every_era_of_the_index_also_after_reo
     // Reopened, the ledger continues in the newest era and still finds everything.
     let ledger = open_ledger(dir.path(), &chain).await;
     let block = chain.push(vec![chain.next_transfer(0, chain.accounts[2], 4)]);
-    ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    ledger.apply_block(&block, &certificate(ledger.chain_id(), &block)).await.unwrap();
     sent.extend(block.transactions.iter().map(Transaction::hash));
     check(ledger, sent).await;
 }
@@ -360,6 +361,14 @@ impl coinjecture_ledger::CryptoBackend for CountingCrypto {
     ) -> Result<coinjecture_primitives::Hash32, tonic::Status> {
         self.inner.merkle_root(leaves).await
     }
+
+    async fn verify_signatures(
+        &self,
+        message: &[u8],
+        signatures: &[(coinjecture_primitives::PublicKey, coinjecture_primitives::Signature)],
+    ) -> Result<Vec<bool>, tonic::Status> {
+        self.inner.verify_signatures(message, signatures).await
+    }
 }
 
 #[tokio::test]
@@ -370,9 +379,14 @@ async fn a_signature_checked_at_admission_is_not_verified_again_in_the_block_but
         inner: coinjecture_ledger::test_utils::local_crypto(),
         verified: std::sync::atomic::AtomicUsize::new(0),
     });
-    let ledger = coinjecture_ledger::Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), crypto.clone())
-        .await
-        .unwrap();
+    let ledger = coinjecture_ledger::Ledger::open(
+        dir.path().join("ledger.db"),
+        chain.genesis.clone(),
+        chain.validators(),
+        crypto.clone(),
+    )
+    .await
+    .unwrap();
     let count = || crypto.verified.load(std::sync::atomic::Ordering::SeqCst);
     let good = chain.next_transfer(0, chain.accounts[1], 10);
     let checked = ledger.check_transactions(vec![(&good).into()]).await.unwrap();
@@ -392,7 +406,7 @@ async fn a_signature_checked_at_admission_is_not_verified_again_in_the_block_but
     let block = chain.push(vec![good]);
     assert!(ledger.execute_block(&block, false).await.unwrap().is_valid());
     assert_eq!(count(), 2, "the admitted transaction's signature was verified again");
-    ledger.apply_block(&block, &certificate(&block)).await.unwrap();
+    ledger.apply_block(&block, &certificate(ledger.chain_id(), &block)).await.unwrap();
     assert_eq!(count(), 2);
     assert_eq!(&ledger.tip().await.unwrap(), chain.tip());
 }
