@@ -317,13 +317,15 @@ async fn run(command: Command) -> eyre::Result<()> {
             insecure_public,
         } => {
             let tls = tls::listener_tls(None, listen, Some(insecure_public))?;
-            let listener = tokio::net::TcpListener::bind(listen)
+            // Without a config, the default connection limits of api.limits.
+            let limits = config::ApiLimitsSection::default();
+            let registry = node::new_registry();
+            let listener = limits::listen("internal gRPC", listen, "--listen", &limits).await?;
+            limits::register_metrics(&registry, &listener);
+            let _metrics = split::serve_metrics(metrics_listen, registry, &limits).await?;
+            split::serve_crypto_core(listener, tls, limits.max_streams_per_connection, shutdown_signal())
                 .await
-                .wrap_err_with(|| format!("cannot listen on {listen} (--listen)"))?;
-            let _metrics =
-                split::serve_metrics(metrics_listen, node::new_registry(), &config::ApiLimitsSection::default())
-                    .await?;
-            split::serve_crypto_core(listener, tls, shutdown_signal()).await.wrap_err("crypto-core server failed")?;
+                .wrap_err("crypto-core server failed")?;
             tracing::info!("crypto-core stopped");
             Ok(())
         }

@@ -16,7 +16,7 @@ use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
 use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
-use eyre::{WrapErr, bail, eyre};
+use eyre::{bail, eyre};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -53,8 +53,9 @@ fn channel(url: Option<&String>, key: &str, config: &Config) -> eyre::Result<Cha
 /// Serves CryptoCore (with health and reflection) on `listener` until `shutdown`, over mutual
 /// TLS when `tls` is given.
 pub(crate) async fn serve_crypto_core(
-    listener: tokio::net::TcpListener,
+    listener: coinjecture_api::LimitedListener,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    max_streams_per_connection: u32,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> eyre::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -63,10 +64,11 @@ pub(crate) async fn serve_crypto_core(
         .await;
     tracing::info!(addr = ?listener.local_addr().ok(), mutual_tls = tls.is_some(), "crypto-core serving gRPC");
     crate::tls::builder(tls)?
+        .max_concurrent_streams(max_streams_per_connection)
         .add_service(health_service)
         .add_optional_service(coinjecture_proto::server::reflection())
         .add_service(coinjecture_crypto_core::service::CryptoCoreService.into_server())
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
         .await
         .map_err(|e| eyre!("crypto-core server: {e}"))
 }
@@ -198,16 +200,24 @@ pub(crate) async fn run(
         ServiceName::CryptoCore => crate::tls::listener_tls(Some(config), listen, Some(insecure_public))?,
         _ => crate::tls::listener_tls(Some(config), listen, None)?,
     };
-    let bind = |addr: SocketAddr, key: &'static str| async move {
-        tokio::net::TcpListener::bind(addr).await.wrap_err_with(|| format!("{key}: cannot listen on {addr}"))
-    };
     let services = config.services.clone().unwrap_or_default();
     let registry = node::new_registry();
+    // Internal gRPC listeners take the same connection limits as the node's (api.limits).
+    let listener_registry = registry.clone();
+    let bind = |addr: SocketAddr, key: &'static str| {
+        let registry = listener_registry.clone();
+        async move {
+            let listener = crate::limits::listen("internal gRPC", addr, key, &config.api.limits).await?;
+            crate::limits::register_metrics(&registry, &listener);
+            eyre::Ok(listener)
+        }
+    };
+    let streams = config.api.limits.max_streams_per_connection;
     match name {
         ServiceName::CryptoCore => {
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
-            serve_crypto_core(listener, tls, shutdown).await?;
+            serve_crypto_core(listener, tls, streams, shutdown).await?;
         }
         ServiceName::Ledger => {
             let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
@@ -226,10 +236,11 @@ pub(crate) async fn run(
             health.set_serving::<pb::ledger_server::LedgerServer<coinjecture_ledger::LedgerService>>().await;
             tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "ledger serving gRPC");
             let served = crate::tls::builder(tls)?
+                .max_concurrent_streams(streams)
                 .add_service(health_service)
                 .add_optional_service(coinjecture_proto::server::reflection())
                 .add_service(coinjecture_ledger::LedgerService::new(ledger.clone()).into_server())
-                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+                .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
                 .await;
             ledger.close().await;
             served.map_err(|e| eyre!("ledger server: {e}"))?;
@@ -250,10 +261,11 @@ pub(crate) async fn run(
                 .await;
             tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "p2p-gateway serving gRPC");
             let served = crate::tls::builder(tls)?
+                .max_concurrent_streams(streams)
                 .add_service(health_service)
                 .add_optional_service(coinjecture_proto::server::reflection())
                 .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(handle.clone()).into_server())
-                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+                .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
                 .await;
             handle.shutdown().await;
             let _ = task.await;
@@ -328,13 +340,11 @@ pub(crate) async fn run(
                 .await;
             tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "consensus serving gRPC");
             let server = crate::tls::builder(tls)?
+                .max_concurrent_streams(streams)
                 .add_service(health_service)
                 .add_optional_service(coinjecture_proto::server::reflection())
                 .add_service(coinjecture_consensus::service::ConsensusService::new(handle).into_server())
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(bind(listen, "--listen").await?),
-                    shutdown,
-                );
+                .serve_with_incoming_shutdown(bind(listen, "--listen").await?.into_incoming(), shutdown);
             tokio::select! {
                 r = server => r?,
                 r = task => match r {
