@@ -442,6 +442,10 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
             tracing::info!(height, round, block = %block_hash.to_hex(), "resuming locked on a block");
         }
     }
+    let own_votes = engine.restore_own_votes(crate::own_votes::load(&crate::own_votes::path(&config.sign_state_path)));
+    if own_votes > 0 {
+        tracing::info!(votes = own_votes, "re-sending this validator's votes of the current height");
+    }
     // The tip from the start, not zeros: the node logs and serves its status (height, hash)
     // before the driver task has handled its first input.
     let (status_tx, status_rx) = watch::channel(DriverStatus {
@@ -678,6 +682,13 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 let started = std::time::Instant::now();
                 store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
                 tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
+            }
+            Action::PersistOwnVotes(votes) => {
+                // Liveness only (see own_votes): a failed write is logged, not fatal.
+                let path = crate::own_votes::path(&self.config.sign_state_path);
+                if let Err(e) = crate::own_votes::store(&path, &votes) {
+                    tracing::warn!(file = %path.display(), error = %e, "persisting own votes failed");
+                }
             }
             Action::Broadcast(Message::Proposal(p)) => {
                 let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);

@@ -37,6 +37,8 @@ pub mod engine;
 pub mod lock_state;
 pub mod mempool;
 #[cfg(feature = "driver")]
+pub mod own_votes;
+#[cfg(feature = "driver")]
 pub mod service;
 pub mod sign_state;
 pub mod validators;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 mod harness;
+mod hostile;
 mod scenarios;
 
 use coinjecture_consensus::QuorumMode;
@@ -25,7 +26,7 @@ fn tolerated(n: usize, mode: QuorumMode) -> usize {
 /// One randomized run: random network quality, random crashes/restarts, partitions and (in
 /// byzantine mode) equivocators within the fault budget; then everything heals. Checks safety
 /// (inside the harness, at every commit), liveness after healing, and returns the trace hash.
-fn random_run(seed: u64, n: usize, mode: QuorumMode) -> harness::Report {
+pub(crate) fn random_run(seed: u64, n: usize, mode: QuorumMode) -> harness::Report {
     let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(n as u64));
     let net = NetParams {
         drop: rng.range(0, 20) as f64 / 100.0,

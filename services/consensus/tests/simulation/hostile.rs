@@ -1,0 +1,133 @@
+//! Named scenarios of issue #19: liveness under a hostile validator, an unlucky restart and a
+//! wrong clock. Each one halted the chain before its fix (checked on main 5907d07).
+
+use coinjecture_consensus::QuorumMode;
+
+use crate::harness::{EventSpec, Sim};
+use crate::{SEC, perfect_net};
+
+/// Heights of the nodes not in `faulty`.
+fn honest_heights(sim: &Sim, faulty: &[usize]) -> Vec<u64> {
+    sim.heights().into_iter().enumerate().filter(|(i, _)| !faulty.contains(i)).map(|(_, h)| h).collect()
+}
+
+#[test]
+fn junk_votes_sent_before_the_real_one_do_not_censor_it() {
+    // A Byzantine validator sends every peer two signed votes for made-up blocks before each of
+    // its real votes, so the real one is its third version of that (round, type). Capped at two
+    // versions, the peers never counted it, even when an honest validator relayed it.
+    for (n, seed) in [(4, 1), (4, 2), (5, 3), (7, 4)] {
+        let mut sim = Sim::new(seed, n, QuorumMode::Byzantine, perfect_net());
+        let byzantine = n - 1;
+        sim.nodes[byzantine].junk_votes_first = true;
+        // One honest validator is down: the Byzantine validator's real votes are needed for a
+        // quorum, as they would be with any honest validator slow or partitioned.
+        sim.schedule(sim.now, EventSpec::Crash(0));
+        let start = sim.now;
+        sim.run_until(start + 60 * SEC);
+        let h = honest_heights(&sim, &[0, byzantine]);
+        assert!(h.iter().all(|h| *h >= 15), "n={n}: stalled at {h:?}");
+    }
+}
+
+#[test]
+fn a_twin_proposer_does_not_stall_the_chain() {
+    // The proposer sends different real blocks for its slot (half the peers get one, half a
+    // new twin at every re-send) and votes for all of them; past two versions its votes were
+    // ignored, also the ones for the block a quorum needed. No other fault.
+    for seed in 0..20 {
+        let n = if seed % 2 == 0 { 4 } else { 7 };
+        let mut sim = Sim::new(100 + seed, n, QuorumMode::Byzantine, perfect_net());
+        sim.nodes[1].twin = true;
+        let start = sim.now;
+        sim.run_until(start + 40 * SEC);
+        let h = honest_heights(&sim, &[1]);
+        assert!(h.iter().all(|h| *h >= 15), "seed {seed}, n={n}: stalled at {h:?}");
+    }
+}
+
+#[test]
+fn a_validator_restarting_while_another_is_down_does_not_stall_the_chain() {
+    // Crash mode, 3 validators, one down for good. Another crashes right after its prevote and
+    // before its precommit, and restarts a second later. The survivor has precommitted and
+    // waits for a second precommit; the restarted one used to resume in the next round with its
+    // pre-crash messages gone, and one validator in a later round is not enough to skip.
+    // Also in byzantine mode with 4 validators, one of them down.
+    for (n, mode) in [(3, QuorumMode::Crash), (4, QuorumMode::Byzantine)] {
+        for height in [3, 4, 5] {
+            let mut sim = Sim::new(20 + height, n, mode, perfect_net());
+            let down = n - 1;
+            sim.schedule(sim.now, EventSpec::Crash(down));
+            sim.nodes[1].crash_after_prevote_at = Some(height);
+            let start = sim.now;
+            sim.run_until(start + 20 * SEC);
+            assert!(sim.nodes[1].engine.is_none(), "the validator crashed after its prevote at {height}");
+            sim.schedule(sim.now, EventSpec::Restart(1));
+            let before = sim.heights();
+            sim.run_until(start + 80 * SEC);
+            let after = sim.heights();
+            assert!(
+                after.iter().zip(&before).take(down).all(|(a, b)| *a >= b + 10),
+                "n={n} {mode:?}, crash at height {height}: {before:?} -> {after:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn one_fast_clock_does_not_halt_the_chain() {
+    // One validator of three has a clock an hour fast. Its blocks were accepted (the ledger only
+    // checks that a block is later than its parent), and round 0 of the next height then waited
+    // until the parent's time plus the block time: an hour.
+    for (n, mode) in [(3, QuorumMode::Crash), (4, QuorumMode::Byzantine)] {
+        let mut sim = Sim::new(30, n, mode, perfect_net());
+        sim.nodes[1].clock_offset_ms = 3_600 * SEC;
+        let start = sim.now;
+        sim.run_until(start + 60 * SEC);
+        let h = sim.heights();
+        assert!(h.iter().all(|h| *h >= 30), "n={n} {mode:?}: stalled at {h:?}");
+        let drift = sim.max_future_drift_ms();
+        for (block, _) in &sim.nodes[0].chain {
+            assert!(block.header.timestamp_ms() <= start + 60 * SEC + drift, "a block from the future was finalized");
+        }
+    }
+}
+
+#[test]
+fn a_slow_clock_costs_only_its_own_votes() {
+    // The mirror case: one validator's clock an hour slow. Every honest block looks an hour
+    // early to it, so it prevotes nil on them; the others still form a quorum, and its own
+    // blocks (stamped after their parent) are accepted.
+    let mut sim = Sim::new(31, 4, QuorumMode::Byzantine, perfect_net());
+    sim.nodes[2].clock_offset_ms = -3_600 * SEC;
+    let start = sim.now;
+    sim.run_until(start + 60 * SEC);
+    let h = sim.heights();
+    assert!(h.iter().all(|h| *h >= 30), "stalled at {h:?}");
+}
+
+#[test]
+fn a_byzantine_proposer_stamping_far_future_time_does_not_halt_the_chain() {
+    // A Byzantine proposer stamps its blocks a day ahead (with a correct clock): honest
+    // validators refuse them, so they are never finalized and the next height's round 0 is not
+    // pushed a day away.
+    for (n, mode) in [(3, QuorumMode::Crash), (4, QuorumMode::Byzantine), (7, QuorumMode::Byzantine)] {
+        let mut sim = Sim::new(32, n, mode, perfect_net());
+        sim.nodes[0].future_stamp_ms = 86_400 * SEC;
+        let start = sim.now;
+        sim.run_until(start + 60 * SEC);
+        let h = honest_heights(&sim, &[0]);
+        assert!(h.iter().all(|h| *h >= 25), "n={n} {mode:?}: stalled at {h:?}");
+        let miner = sim.nodes[0].chain.iter().filter(|(b, _)| b.header.timestamp_ms() > start + 61 * SEC).count();
+        assert_eq!(miner, 0, "a far-future block was finalized");
+    }
+}
+
+#[test]
+fn the_nightly_seeds_that_stalled_now_pass() {
+    // Found by the nightly run (SIM_SEEDS=150) and a longer run: one equivocating validator
+    // whose re-sent votes each came with a new conflicting version.
+    for (seed, n) in [(1_000_143, 5), (1_000_162, 4), (11_000_232, 5)] {
+        crate::random_run(seed, n, QuorumMode::Byzantine);
+    }
+}
