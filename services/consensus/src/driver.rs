@@ -416,6 +416,17 @@ struct Driver<L, N> {
     dropped: HashMap<String, u64>,
     syncing: bool,
     tip: Tip,
+    /// Finalized blocks fetched by a sync request, fed to the engine after the current batch.
+    sync_results: VecDeque<Input>,
+    persisted: Persisted,
+}
+
+/// Positions of what is on disk: (height, round, step) of the signing state and (height,
+/// round) of the lock. Neither file is ever replaced by an older one.
+#[derive(Debug, Default)]
+struct Persisted {
+    sign: Option<(BlockHeight, u32, crate::sign_state::SignStep)>,
+    lock: Option<(BlockHeight, u32)>,
 }
 
 const MAX_EVIDENCE: usize = 10_000;
@@ -433,6 +444,10 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
     let sign_state = load_sign_state(&config.sign_state_path)?;
     let lock_path = lock_state_path(&config.sign_state_path);
     let lock = load_lock_state(&lock_path)?;
+    let persisted = Persisted {
+        sign: sign_state.as_ref().map(|s| (s.height, s.round, s.step)),
+        lock: lock.as_ref().map(|l| (l.height, l.round)),
+    };
     let me = key.public_key();
     let mut engine =
         Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
@@ -482,6 +497,8 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         dropped: HashMap::new(),
         syncing: false,
         tip,
+        sync_results: VecDeque::new(),
+        persisted,
     };
     let task = tokio::spawn(driver.run(inbound, command_rx));
     Ok((handle, task))
@@ -662,6 +679,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                     queue.push_back(next);
                 }
             }
+            queue.extend(self.sync_results.drain(..));
         }
         self.publish_status();
         Ok(())
@@ -677,10 +695,24 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     async fn act(&mut self, action: Action) -> Result<Option<Input>, DriverError> {
         use pb::consensus_message::Kind;
         match action {
-            Action::PersistSignState(state) => store_sign_state(&self.config.sign_state_path, &state)?,
+            Action::PersistSignState(state) => {
+                // Never backwards (the engine's signing state only moves forward; this guards
+                // the order in which the driver carries its actions out).
+                let position = (state.height, state.round, state.step);
+                if self.persisted.sign.is_some_and(|p| p > position) {
+                    tracing::error!(?position, newer = ?self.persisted.sign, "refusing to move the signing state back");
+                } else {
+                    store_sign_state(&self.config.sign_state_path, &state)?;
+                    self.persisted.sign = Some(position);
+                }
+            }
+            Action::PersistLock(lock) if self.persisted.lock.is_some_and(|p| p > (lock.height, lock.round)) => {
+                tracing::error!(height = lock.height, round = lock.round, newer = ?self.persisted.lock, "refusing to move the lock back");
+            }
             Action::PersistLock(lock) => {
                 let started = std::time::Instant::now();
                 store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
+                self.persisted.lock = Some((lock.height, lock.round));
                 tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
             }
             Action::PersistOwnVotes(votes) => {
@@ -733,17 +765,13 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             Action::RequestSync { from_height } => {
                 self.syncing = true;
                 match self.network.request_blocks(from_height, 100).await {
-                    Ok(blocks) => {
-                        for (block, certificate) in blocks {
-                            // Feed in order; the engine buffers and checks certificates.
-                            let actions = self.engine.handle(now_ms(), Input::DecidedBlock { block, certificate });
-                            for a in actions {
-                                if let Some(next) = Box::pin(self.act(a)).await? {
-                                    Box::pin(self.input(next)).await?;
-                                }
-                            }
-                        }
-                    }
+                    // Fed in order as inputs after the rest of this batch (the engine buffers
+                    // and checks certificates). Not here: committing them would move the engine
+                    // on, and the batch's remaining (older) persist actions would then be
+                    // carried out after newer ones.
+                    Ok(blocks) => self.sync_results.extend(
+                        blocks.into_iter().map(|(block, certificate)| Input::DecidedBlock { block, certificate }),
+                    ),
                     Err(e) => tracing::debug!(error = %e, from_height, "sync request failed"),
                 }
             }
