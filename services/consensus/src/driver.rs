@@ -57,6 +57,30 @@ pub trait LedgerApi: Send + Sync + 'static {
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status>;
     async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status>;
     async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status>;
+    /// Stores evidence durably, once (`Ledger.RecordEvidence`). The default keeps nothing.
+    async fn record_evidence(&self, _evidence: &Evidence, _detected_at_ms: i64) -> Result<(), Status> {
+        Ok(())
+    }
+    /// The newest `limit` stored records, oldest first (`Ledger.ListRecordedEvidence`). The
+    /// default has none.
+    async fn recorded_evidence(&self, _limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
+        Ok(Vec::new())
+    }
+}
+
+fn evidence_request(evidence: &Evidence, detected_at_ms: i64) -> pb::RecordEvidenceRequest {
+    pb::RecordEvidenceRequest { evidence: evidence.encode(), detected_at_ms }
+}
+
+fn recorded(records: Vec<pb::RecordedEvidence>) -> Result<Vec<(Evidence, i64)>, Status> {
+    records
+        .into_iter()
+        .map(|r| {
+            Evidence::decode(&r.evidence)
+                .map(|e| (e, r.detected_at_ms))
+                .map_err(|e| Status::data_loss(format!("stored evidence does not decode: {e}")))
+        })
+        .collect()
 }
 
 /// What consensus needs from the network.
@@ -143,6 +167,16 @@ impl<T: pb::ledger_server::Ledger> LedgerApi for InProcessLedger<T> {
             Err(s) => Err(s),
         }
     }
+    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> Result<(), Status> {
+        let l = &self.0;
+        ledger_api_impl!(l, record_evidence, tonic::Request::new(evidence_request(evidence, detected_at_ms)))
+            .map(|_| ())
+    }
+    async fn recorded_evidence(&self, limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
+        let l = &self.0;
+        let req = pb::ListRecordedEvidenceRequest { limit };
+        recorded(ledger_api_impl!(l, list_recorded_evidence, tonic::Request::new(req))?.records)
+    }
 }
 
 #[tonic::async_trait]
@@ -178,6 +212,14 @@ impl LedgerApi for RemoteLedger {
             Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(s) => Err(s),
         }
+    }
+    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> Result<(), Status> {
+        let mut l = self.0.clone();
+        ledger_api_impl!(l, record_evidence, evidence_request(evidence, detected_at_ms)).map(|_| ())
+    }
+    async fn recorded_evidence(&self, limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
+        let mut l = self.0.clone();
+        recorded(ledger_api_impl!(l, list_recorded_evidence, pb::ListRecordedEvidenceRequest { limit })?.records)
     }
 }
 
@@ -441,6 +483,14 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+    // Evidence recorded before a restart is served again (ListEvidence).
+    let evidence: VecDeque<(Evidence, i64)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
+        Ok(records) => records.into(),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading recorded evidence from the ledger failed; serving new evidence only");
+            VecDeque::new()
+        }
+    };
     let sign_state = load_sign_state(&config.sign_state_path)?;
     let lock_path = lock_state_path(&config.sign_state_path);
     let lock = load_lock_state(&lock_path)?;
@@ -489,7 +539,7 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         network,
         nonces: HashMap::new(),
         timers: BTreeSet::new(),
-        evidence: VecDeque::new(),
+        evidence,
         status: status_tx,
         blocks_produced: 0,
         blocks_built: 0,
@@ -750,6 +800,13 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                         }
                         e.valid
                     }
+                    // The ledger refuses a block that does not fit its tip (wrong parent) or
+                    // does not decode: the proposer's fault, an invalid block, not a reason for
+                    // this validator to stop.
+                    Err(e) if matches!(e.code(), tonic::Code::FailedPrecondition | tonic::Code::InvalidArgument) => {
+                        tracing::info!(block = %hash, reason = %e.message(), "proposed block refused by the ledger");
+                        false
+                    }
                     Err(e) => return Err(DriverError::Ledger(e.to_string())),
                 };
                 return Ok(Some(Input::BlockValidity { block_hash: hash, valid }));
@@ -782,12 +839,22 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 }
             }
             Action::Evidence(e) => {
-                let Evidence::DuplicateVote { vote_a, .. } = &e;
-                tracing::warn!(validator = %vote_a.validator, height = vote_a.height, round = vote_a.round, "equivocation detected");
+                let e = *e;
+                let ((height, round), validator) = (e.position(), e.offender());
+                let kind = if matches!(e, Evidence::DuplicateVote { .. }) { "vote" } else { "proposal" };
+                tracing::warn!(%validator, height, round, kind, "equivocation detected");
+                // Seen again after a restart: recorded already.
+                if self.evidence.iter().any(|(known, _)| *known == e) {
+                    return Ok(None);
+                }
+                let at = now_ms();
+                if let Err(status) = self.ledger.record_evidence(&e, at).await {
+                    tracing::warn!(error = %status, "recording evidence in the ledger failed; kept in memory only");
+                }
                 if self.evidence.len() >= MAX_EVIDENCE {
                     self.evidence.pop_front();
                 }
-                self.evidence.push_back((e, now_ms()));
+                self.evidence.push_back((e, at));
             }
             Action::Dropped(reason) => {
                 let name = drop_name(reason);

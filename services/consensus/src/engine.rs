@@ -169,8 +169,8 @@ pub enum Action {
     /// [`Engine::restore_own_votes`] after a restart: the node then resumes in the round it
     /// last signed in, instead of leaving it without the votes the others wait for.
     PersistOwnVotes(Vec<Vote>),
-    /// Misbehaviour seen: keep it.
-    Evidence(Evidence),
+    /// Misbehaviour seen: keep it (boxed: two proposals' headers).
+    Evidence(Box<Evidence>),
     /// An input was ignored, and why.
     Dropped(DropReason),
 }
@@ -284,6 +284,8 @@ struct RoundState {
     prevote_timeout_set: bool,
     precommit_timeout_set: bool,
     prevote_quorum_seen: bool,
+    /// Duplicate-proposal evidence was reported for this round.
+    proposal_evidence: bool,
 }
 
 /// The consensus state machine of one node (validator or observer).
@@ -693,7 +695,7 @@ impl Engine {
             Added::Conflict(first) => {
                 rs.senders.insert(vote.validator);
                 if let Some(e) = Evidence::duplicate_vote(first, vote) {
-                    out.push(Action::Evidence(e));
+                    out.push(Action::Evidence(Box::new(e)));
                 }
             }
             Added::Excess => out.push(Action::Dropped(DropReason::Equivocation)),
@@ -772,12 +774,23 @@ impl Engine {
             out.push(Action::Dropped(DropReason::BlockMismatch));
             return;
         }
-        if let Some(existing) = self.rounds.get(&proposal.round).and_then(|r| r.proposal.as_ref()) {
-            out.push(Action::Dropped(if existing == &proposal {
-                DropReason::Duplicate
-            } else {
-                DropReason::Equivocation
-            }));
+        if let Some(rs) = self.rounds.get_mut(&proposal.round)
+            && let Some(existing) = rs.proposal.as_ref()
+        {
+            if existing == &proposal {
+                out.push(Action::Dropped(DropReason::Duplicate));
+                return;
+            }
+            // A second, different proposal of this round's proposer: once per round, and only
+            // when its signature checks out, it is evidence (the first was verified on arrival).
+            if !rs.proposal_evidence
+                && signatures::verify(&proposal.proposer, &proposal.signing_bytes(), &proposal.signature)
+                && let Some(e) = Evidence::duplicate_proposal(existing.clone(), proposal)
+            {
+                rs.proposal_evidence = true;
+                out.push(Action::Evidence(Box::new(e)));
+            }
+            out.push(Action::Dropped(DropReason::Equivocation));
             return;
         }
         if !signatures::verify(&proposal.proposer, &proposal.signing_bytes(), &proposal.signature) {

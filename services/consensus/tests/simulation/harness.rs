@@ -365,7 +365,7 @@ impl Sim {
             }
             Action::Evidence(e) => {
                 self.trace(&format!("evidence by {i}"));
-                self.evidence.push(e);
+                self.evidence.push(*e);
             }
             Action::Dropped(_) => {}
         }

@@ -131,3 +131,20 @@ fn the_nightly_seeds_that_stalled_now_pass() {
         crate::random_run(seed, n, QuorumMode::Byzantine);
     }
 }
+
+#[test]
+fn a_twin_proposer_is_recorded_as_duplicate_proposal_evidence() {
+    use coinjecture_primitives::consensus::Evidence;
+    let mut sim = Sim::new(40, 4, QuorumMode::Byzantine, perfect_net());
+    sim.nodes[1].twin = true;
+    let start = sim.now;
+    sim.run_until(start + 20 * SEC);
+    let twin = coinjecture_crypto_core::signatures::Keypair::from_seed(&sim.nodes[1].key_seed).public_key();
+    let proposals: Vec<&Evidence> =
+        sim.evidence.iter().filter(|e| matches!(e, Evidence::DuplicateProposal { .. })).collect();
+    assert!(!proposals.is_empty(), "no duplicate-proposal evidence");
+    assert!(proposals.iter().all(|e| e.offender() == twin));
+    for e in proposals {
+        assert_eq!(Evidence::decode(&e.encode()).as_ref(), Ok(e));
+    }
+}

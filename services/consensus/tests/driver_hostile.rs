@@ -1,5 +1,6 @@
-//! The driver's handling of one engine batch against a scripted ledger and network: what it
-//! writes to disk, in which order (issue #19 item 5).
+//! The driver under hostile or unlucky input (issue #19): what it writes to disk and in which
+//! order (against a scripted ledger and network), and evidence kept across a restart (against a
+//! real SQLite ledger).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 use std::sync::{Arc, Mutex};
@@ -229,4 +230,127 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
     let state = driver::load_sign_state(&sign_state_path).unwrap().expect("a signing state");
     assert_eq!(state.height, 2, "the signing state on disk went back: {state:?}");
     task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_restart() {
+    use coinjecture_consensus::driver::InProcessLedger;
+    use coinjecture_ledger::service::LedgerService;
+    use coinjecture_ledger::test_utils::{TestChain, local_crypto};
+    use coinjecture_primitives::consensus::Evidence;
+
+    /// Peers that never answer and swallow everything.
+    struct Silent;
+    #[tonic::async_trait]
+    impl NetworkApi for Silent {
+        async fn publish(&self, _: pb::ConsensusMessage) -> Result<(), Status> {
+            Ok(())
+        }
+        async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+            Ok(Vec::new())
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let test_chain = TestChain::new("coinjecture-ordering", 1, 1_000);
+    let key = |i: usize| Keypair::from_seed(&sha256(format!("evidence {i}").as_bytes()).0);
+    let keys: Vec<Keypair> = (0..4).map(key).collect();
+    let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
+    let index = |k: PublicKey| keys.iter().position(|x| x.public_key() == k).unwrap();
+    let p1 = index(set.proposer(1, 0));
+    let me = (p1 + 1) % 4;
+    let other = (p1 + 2) % 4;
+    let schedule = ValidatorSchedule::fixed(set);
+    let start = |test_chain: &TestChain| {
+        let (schedule, dir) = (schedule.clone(), dir.path().to_path_buf());
+        let genesis = test_chain.genesis.clone();
+        async move {
+            let ledger = coinjecture_ledger::Ledger::open(dir.join("node.db"), genesis, local_crypto()).await.unwrap();
+            let api = InProcessLedger(Arc::new(LedgerService::new(Arc::new(ledger))));
+            let mut engine = EngineConfig::with_block_time(chain(), 200);
+            (engine.timeout_propose_ms, engine.timeout_vote_ms, engine.timeout_cap_ms) = (60_000, 60_000, 60_000);
+            let config = DriverConfig {
+                engine,
+                schedule,
+                mempool: MempoolConfig::default(),
+                max_block_transactions: 100,
+                max_block_bytes: 1 << 20,
+                sign_state_path: dir.join("node.sign_state"),
+                network_label: "test".into(),
+            };
+            let (inbox, inbound) = mpsc::channel(64);
+            let (handle, task) = driver::start(config, key(me), api, Silent, inbound).await.unwrap();
+            (handle, task, inbox)
+        }
+    };
+    let (handle, task, inbox) = start(&test_chain).await;
+    let genesis = Hash32::ZERO;
+
+    // Validator `other` prevotes two different blocks at (1, 0); the proposer of (1, 0) signs
+    // two different proposals. Their blocks name a parent that is not the tip: the ledger
+    // refuses them (FAILED_PRECONDITION), which used to stop the validator's driver — one
+    // Byzantine proposer could stop every honest validator. Now they are invalid blocks.
+    let mut prevote = precommit(&keys[other], Hash32([1; 32]));
+    prevote.vote_type = VoteType::Prevote;
+    prevote.signature = keys[other].sign(&prevote.signing_bytes());
+    let mut conflicting = prevote.clone();
+    conflicting.block_hash = Some(Hash32([2; 32]));
+    conflicting.signature = keys[other].sign(&conflicting.signing_bytes());
+    let proposal = |salt: u8| {
+        let mut p = Proposal {
+            chain_id: chain(),
+            height: 1,
+            round: 0,
+            pol_round: None,
+            timestamp_ms: now_ms(),
+            block: block(1, genesis, keys[p1].public_key(), now_ms(), salt),
+            proposer: keys[p1].public_key(),
+            signature: Signature::ZERO,
+        };
+        p.signature = keys[p1].sign(&p.signing_bytes());
+        p
+    };
+    let send = |m: pb::consensus_message::Kind| inbox.send(pb::ConsensusMessage { kind: Some(m) });
+    send(pb::consensus_message::Kind::Vote((&prevote).into())).await.unwrap();
+    send(pb::consensus_message::Kind::Vote((&conflicting).into())).await.unwrap();
+    send(pb::consensus_message::Kind::Proposal((&proposal(1)).into())).await.unwrap();
+    send(pb::consensus_message::Kind::Proposal((&proposal(2)).into())).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut before = Vec::new();
+    while before.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "evidence not detected: {before:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match handle.evidence().await {
+            Ok(records) => before = records,
+            Err(e) => panic!("{e}: the driver stopped: {:?}", task.await),
+        }
+    }
+    let kinds = |records: &[(Evidence, i64)]| -> Vec<(bool, PublicKey)> {
+        records.iter().map(|(e, _)| (matches!(e, Evidence::DuplicateVote { .. }), e.offender())).collect()
+    };
+    assert_eq!(kinds(&before), vec![(true, keys[other].public_key()), (false, keys[p1].public_key())]);
+    // The first proposal was validated (refused) and the driver runs on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "the driver stopped: {:?}", task.await);
+
+    // Restart: the node's memory is gone, the ledger file stays.
+    task.abort();
+    let _ = task.await;
+    drop(inbox);
+    let (handle, task, inbox) = start(&test_chain).await;
+    let after = handle.evidence().await.unwrap();
+    assert_eq!(after, before, "evidence after the restart");
+    // Seen again, it is not listed twice.
+    send_again(&inbox, &prevote, &conflicting).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(handle.evidence().await.unwrap().len(), 2);
+    task.abort();
+}
+
+async fn send_again(inbox: &mpsc::Sender<pb::ConsensusMessage>, a: &Vote, b: &Vote) {
+    for v in [a, b] {
+        let kind = pb::consensus_message::Kind::Vote(v.into());
+        inbox.send(pb::ConsensusMessage { kind: Some(kind) }).await.unwrap();
+    }
 }
