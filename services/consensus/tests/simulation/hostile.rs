@@ -148,3 +148,101 @@ fn a_twin_proposer_is_recorded_as_duplicate_proposal_evidence() {
         assert_eq!(Evidence::decode(&e.encode()).as_ref(), Ok(e));
     }
 }
+
+/// Runs `sim` for `secs` simulated seconds; returns (blocks finalized by the slowest node not in
+/// `faulty`, the longest time in ms the highest height of those nodes did not move).
+fn measure(sim: &mut Sim, secs: i64, faulty: &[usize]) -> (u64, i64) {
+    let start = sim.now;
+    let first = honest_heights(sim, faulty).into_iter().min().unwrap_or(0);
+    let (mut best, mut since, mut stall) = (first, start, 0);
+    let mut t = start;
+    while t < start + secs * SEC {
+        t += 100;
+        sim.run_until(t);
+        let top = honest_heights(sim, faulty).into_iter().max().unwrap_or(0);
+        if top > best {
+            best = top;
+            since = t;
+        }
+        stall = stall.max(t - since);
+    }
+    (honest_heights(sim, faulty).into_iter().min().unwrap_or(0) - first, stall)
+}
+
+/// The README's liveness table: `cargo test -p coinjecture-consensus --test simulation --
+/// --ignored --nocapture liveness_figures` (1 s blocks, 5–20 ms links, 10 seeds each).
+#[test]
+#[ignore = "prints figures for the README"]
+fn liveness_figures() {
+    type Setup = fn(&mut Sim) -> Vec<usize>;
+    let cases: Vec<(&str, usize, QuorumMode, Setup)> = vec![
+        ("no fault", 3, QuorumMode::Crash, |_| vec![]),
+        ("1 of 3 down", 3, QuorumMode::Crash, |s| {
+            s.schedule(s.now, EventSpec::Crash(2));
+            vec![2]
+        }),
+        ("1 of 4 down", 4, QuorumMode::Byzantine, |s| {
+            s.schedule(s.now, EventSpec::Crash(3));
+            vec![3]
+        }),
+        ("1 of 4 equivocating (a new conflicting vote per send)", 4, QuorumMode::Byzantine, |s| {
+            s.nodes[3].equivocates = true;
+            vec![3]
+        }),
+        ("1 of 4 sending two junk votes before each real one", 4, QuorumMode::Byzantine, |s| {
+            s.nodes[3].junk_votes_first = true;
+            vec![3]
+        }),
+        ("1 of 4 a twin proposer", 4, QuorumMode::Byzantine, |s| {
+            s.nodes[3].twin = true;
+            vec![3]
+        }),
+        ("1 of 4 stamping blocks a day ahead", 4, QuorumMode::Byzantine, |s| {
+            s.nodes[3].future_stamp_ms = 86_400 * SEC;
+            vec![3]
+        }),
+        ("1 of 3 with a clock an hour fast", 3, QuorumMode::Crash, |s| {
+            s.nodes[1].clock_offset_ms = 3_600 * SEC;
+            vec![]
+        }),
+        ("1 of 3 with a clock an hour slow", 3, QuorumMode::Crash, |s| {
+            s.nodes[1].clock_offset_ms = -3_600 * SEC;
+            vec![]
+        }),
+    ];
+    println!("| mode, n | fault | blocks / 60 s (min over seeds) | longest stall (max over seeds) |");
+    for (name, n, mode, setup) in cases {
+        let (mut blocks, mut stall) = (u64::MAX, 0);
+        for seed in 0..10 {
+            let mut sim = Sim::new(500 + seed, n, mode, perfect_net());
+            let faulty = setup(&mut sim);
+            let (b, s) = measure(&mut sim, 60, &faulty);
+            blocks = blocks.min(b);
+            stall = stall.max(s);
+        }
+        println!("| {mode:?}, {n} | {name} | {blocks} | {:.1} s |", stall as f64 / 1000.0);
+    }
+    // A validator restarting right after its prevote while another is down: the time from its
+    // restart to the next block.
+    for (n, mode) in [(3, QuorumMode::Crash), (4, QuorumMode::Byzantine)] {
+        let mut worst = 0;
+        for height in 3..13 {
+            let mut sim = Sim::new(600 + height, n, mode, perfect_net());
+            sim.schedule(sim.now, EventSpec::Crash(n - 1));
+            sim.nodes[1].crash_after_prevote_at = Some(height);
+            let start = sim.now;
+            sim.run_until(start + 20 * SEC);
+            sim.schedule(sim.now, EventSpec::Restart(1));
+            let before = sim.heights()[0];
+            let restarted = sim.now;
+            while sim.heights()[0] == before && sim.now < restarted + 600 * SEC {
+                sim.run_until(sim.now + 100);
+            }
+            worst = worst.max(sim.now - restarted);
+        }
+        println!(
+            "| {mode:?}, {n} | restart after a prevote, another down | next block {:.1} s after the restart (max over 10) |",
+            worst as f64 / 1000.0
+        );
+    }
+}
