@@ -8,7 +8,9 @@
 -- `encoded` is the consensus encoding (coinjecture_primitives::Evidence::encode), canonical
 -- (the two messages in a fixed order), so `hash` (its SHA-256) identifies one piece of evidence
 -- and the same evidence is stored once. `offender`, `height` and `round` are copies for reading.
-CREATE TABLE evidence (
+-- IF NOT EXISTS: a database rolled back to an older schema by hand (as a test of the upgrade path
+-- does) may still hold the table.
+CREATE TABLE IF NOT EXISTS evidence (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     hash           BLOB    NOT NULL UNIQUE CHECK (length(hash) = 32),
     kind           INTEGER NOT NULL CHECK (kind IN (1, 2)),
