@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::Evidence;
@@ -374,8 +374,9 @@ pub enum DriverError {
     Ledger(String),
 }
 
+/// The driver's clock (see [`crate::clock`]): the system clock unless started with another.
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    crate::clock::now_ms()
 }
 
 /// Loads the persisted signing state (None when the validator never signed).
@@ -482,6 +483,19 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
     network: N,
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
+    start_with_clock(config, key, ledger, network, inbound, Arc::new(crate::clock::SystemClock)).await
+}
+
+/// [`start`] with another clock (e.g. a [`crate::clock::VirtualClock`] in a test running in
+/// tokio's paused time).
+pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
+    config: DriverConfig,
+    key: Keypair,
+    ledger: L,
+    network: N,
+    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?;
     // Evidence recorded before a restart is served again (ListEvidence).
     let evidence: VecDeque<(Evidence, i64)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
@@ -550,7 +564,7 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         sync_results: VecDeque::new(),
         persisted,
     };
-    let task = tokio::spawn(driver.run(inbound, command_rx));
+    let task = tokio::spawn(crate::clock::with_clock(clock, driver.run(inbound, command_rx)));
     Ok((handle, task))
 }
 

@@ -32,6 +32,8 @@
 //! (`tests/simulation`) drives many engines over a seeded lossy network with virtual time.
 
 #[cfg(feature = "driver")]
+pub mod clock;
+#[cfg(feature = "driver")]
 pub mod driver;
 pub mod engine;
 pub mod lock_state;

@@ -125,8 +125,12 @@ fn precommit(key: &Keypair, hash: Hash32) -> Vote {
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// In tokio's paused time with the driver on a virtual clock: no real waiting, and the same
+/// interleaving every run.
+#[tokio::test(start_paused = true)]
 async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_height() {
+    let clock = coinjecture_consensus::clock::VirtualClock::starting_at(1_767_225_600_000);
+    let now_ms = || coinjecture_consensus::clock::Clock::now_ms(&clock);
     // One batch can both ask for sync (a quorum precommitted a block this validator never
     // received) and lock and precommit at height 1 (the messages of equivocating validators
     // make both true). The sync brings height 1's block; the validator commits it and signs at
@@ -175,8 +179,16 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
         network_label: "test".into(),
     };
     let (inbox, inbound) = mpsc::channel(64);
-    let (handle, task) =
-        driver::start(config, key(me), Shared(ledger.clone()), Shared(network.clone()), inbound).await.unwrap();
+    let (handle, task) = driver::start_with_clock(
+        config,
+        key(me),
+        Shared(ledger.clone()),
+        Shared(network.clone()),
+        inbound,
+        Arc::new(clock),
+    )
+    .await
+    .unwrap();
     let send = |m: pb::consensus_message::Kind| inbox.send(pb::ConsensusMessage { kind: Some(m) });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let requests = || *network.requests.lock().unwrap();
