@@ -93,10 +93,15 @@ pub struct CommitCertificate {
 
 /// Proof that a validator misbehaved.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant, reason = "evidence is rare and short-lived; boxing buys nothing")]
 pub enum Evidence {
     /// Two different votes of one validator for the same (height, round, type); `vote_a`'s
     /// encoding sorts before `vote_b`'s so the evidence has one form.
     DuplicateVote { vote_a: Vote, vote_b: Vote },
+    /// Two different signed proposals of one proposer for the same (height, round);
+    /// `proposal_a`'s encoding sorts before `proposal_b`'s. The blocks are kept without their
+    /// transactions: the signature covers the block hash, which the header alone determines.
+    DuplicateProposal { proposal_a: Proposal, proposal_b: Proposal },
 }
 
 fn chain_id_bytes(out: &mut Vec<u8>, chain: &ChainId) {
@@ -323,46 +328,91 @@ impl Evidence {
         Some(Self::DuplicateVote { vote_a, vote_b })
     }
 
-    /// The wire encoding: version, kind 1, then both votes length-prefixed.
+    /// Builds duplicate-proposal evidence in canonical order, if the two proposals really
+    /// conflict: same proposer, chain, height and round, different signed content. The blocks'
+    /// transactions are dropped (see [`Evidence::DuplicateProposal`]).
+    pub fn duplicate_proposal(mut a: Proposal, mut b: Proposal) -> Option<Self> {
+        let conflicting = a.proposer == b.proposer
+            && a.chain_id == b.chain_id
+            && a.height == b.height
+            && a.round == b.round
+            && a.signing_bytes() != b.signing_bytes();
+        if !conflicting {
+            return None;
+        }
+        a.block.transactions.clear();
+        b.block.transactions.clear();
+        let (proposal_a, proposal_b) = if a.encode() <= b.encode() { (a, b) } else { (b, a) };
+        Some(Self::DuplicateProposal { proposal_a, proposal_b })
+    }
+
+    /// The validator that misbehaved.
+    pub fn offender(&self) -> PublicKey {
+        match self {
+            Self::DuplicateVote { vote_a, .. } => vote_a.validator,
+            Self::DuplicateProposal { proposal_a, .. } => proposal_a.proposer,
+        }
+    }
+
+    /// (height, round) of the misbehaviour.
+    pub fn position(&self) -> (BlockHeight, Round) {
+        match self {
+            Self::DuplicateVote { vote_a, .. } => (vote_a.height, vote_a.round),
+            Self::DuplicateProposal { proposal_a, .. } => (proposal_a.height, proposal_a.round),
+        }
+    }
+
+    /// The wire encoding: version, kind (1 duplicate vote, 2 duplicate proposal), then both
+    /// messages length-prefixed (u32).
     pub fn encode(&self) -> Vec<u8> {
-        let Self::DuplicateVote { vote_a, vote_b } = self;
-        let (a, b) = (vote_a.encode(), vote_b.encode());
+        let (kind, a, b) = match self {
+            Self::DuplicateVote { vote_a, vote_b } => (1, vote_a.encode(), vote_b.encode()),
+            Self::DuplicateProposal { proposal_a, proposal_b } => (2, proposal_a.encode(), proposal_b.encode()),
+        };
         let mut out = Vec::with_capacity(2 + 8 + a.len() + b.len());
         out.push(CONSENSUS_FORMAT_VERSION);
-        out.push(1);
-        for v in [&a, &b] {
-            // A vote encodes to under 300 bytes.
-            out.extend_from_slice(&u32::try_from(v.len()).unwrap_or(u32::MAX).to_be_bytes());
-            out.extend_from_slice(v);
+        out.push(kind);
+        for m in [&a, &b] {
+            // A vote encodes to under 300 bytes, a proposal without transactions to under 2 KiB.
+            out.extend_from_slice(&u32::try_from(m.len()).unwrap_or(u32::MAX).to_be_bytes());
+            out.extend_from_slice(m);
         }
         out
     }
 
-    /// Strict inverse of [`Self::encode`]; rejects pairs that do not conflict or are unordered.
+    /// Strict inverse of [`Self::encode`]; rejects pairs that do not conflict or are unordered,
+    /// and proposals that still carry transactions.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = BinReader::new(bytes);
         r.version()?;
         let kind = r.u8()?;
-        if kind != 1 {
+        if kind != 1 && kind != 2 {
             return Err(DecodeError::UnknownVariant { field: "evidence kind", value: kind.to_string() });
         }
-        let mut votes = Vec::with_capacity(2);
+        let mut parts = Vec::with_capacity(2);
         for _ in 0..2 {
             let len = r.u32()? as usize;
-            votes.push(Vote::decode(r.take(len)?)?);
+            parts.push(r.take(len)?);
         }
         r.finish()?;
-        let vote_b = votes.pop();
-        let vote_a = votes.pop();
-        let (Some(vote_a), Some(vote_b)) = (vote_a, vote_b) else {
+        let (Some(a), Some(b)) = (parts.first(), parts.get(1)) else {
             return Err(DecodeError::UnexpectedEnd { offset: bytes.len() });
         };
-        let ordered = vote_a.encode() < vote_b.encode();
-        match Self::duplicate_vote(vote_a, vote_b) {
+        let ordered = a < b;
+        let evidence = if kind == 1 {
+            Self::duplicate_vote(Vote::decode(a)?, Vote::decode(b)?)
+        } else {
+            let (pa, pb) = (Proposal::decode(a)?, Proposal::decode(b)?);
+            if !pa.block.transactions.is_empty() || !pb.block.transactions.is_empty() {
+                return Err(DecodeError::NonCanonical { offset: 2, what: "evidence proposals with transactions" });
+            }
+            Self::duplicate_proposal(pa, pb)
+        };
+        match evidence {
             Some(e) if ordered => Ok(e),
-            Some(_) => Err(DecodeError::NonCanonical { offset: 2, what: "evidence votes out of order" }),
+            Some(_) => Err(DecodeError::NonCanonical { offset: 2, what: "evidence messages out of order" }),
             None => {
-                Err(DecodeError::OutOfRange { offset: 2, field: "evidence", value: "votes do not conflict".into() })
+                Err(DecodeError::OutOfRange { offset: 2, field: "evidence", value: "messages do not conflict".into() })
             }
         }
     }
@@ -548,5 +598,38 @@ mod tests {
         let e2 = Evidence::duplicate_vote(b, a).unwrap();
         assert_eq!(e1, e2);
         assert_eq!(Evidence::decode(&e1.encode()).unwrap(), e1);
+    }
+
+    #[test]
+    fn duplicate_proposal_evidence_has_one_form_without_transactions() {
+        let block = |salt: u8| Block {
+            header: BlockHeader {
+                codec_version: 1,
+                block_index: 5,
+                merkle_root: Hash32([salt; 32]),
+                ..Default::default()
+            },
+            transactions: vec![],
+        };
+        let p = |salt: u8| Proposal {
+            chain_id: chain(),
+            height: 5,
+            round: 1,
+            pol_round: None,
+            timestamp_ms: 1_700_000_000_123,
+            block: block(salt),
+            proposer: PublicKey([7; 32]),
+            signature: Signature([salt; 64]),
+        };
+        assert!(Evidence::duplicate_proposal(p(1), p(1)).is_none());
+        assert!(Evidence::duplicate_proposal(p(1), Proposal { round: 2, ..p(2) }).is_none());
+        let e1 = Evidence::duplicate_proposal(p(1), p(2)).unwrap();
+        assert_eq!(e1, Evidence::duplicate_proposal(p(2), p(1)).unwrap());
+        assert_eq!(Evidence::decode(&e1.encode()).unwrap(), e1);
+        assert_eq!((e1.offender(), e1.position()), (PublicKey([7; 32]), (5, 1)));
+        // Swapped halves are not the canonical form.
+        let Evidence::DuplicateProposal { proposal_a, proposal_b } = &e1 else { unreachable!() };
+        let swapped = Evidence::DuplicateProposal { proposal_a: proposal_b.clone(), proposal_b: proposal_a.clone() };
+        assert!(Evidence::decode(&swapped.encode()).is_err());
     }
 }

@@ -380,13 +380,19 @@ pub fn finalized_block_to_pb(block: &p::Block, certificate: &p::CommitCertificat
 
 impl From<&p::Evidence> for v1::Evidence {
     fn from(e: &p::Evidence) -> Self {
-        let p::Evidence::DuplicateVote { vote_a, vote_b } = e;
-        Self {
-            kind: Some(v1::evidence::Kind::DuplicateVote(v1::DuplicateVote {
+        let kind = match e {
+            p::Evidence::DuplicateVote { vote_a, vote_b } => v1::evidence::Kind::DuplicateVote(v1::DuplicateVote {
                 vote_a: Some(vote_a.into()),
                 vote_b: Some(vote_b.into()),
-            })),
-        }
+            }),
+            p::Evidence::DuplicateProposal { proposal_a, proposal_b } => {
+                v1::evidence::Kind::DuplicateProposal(v1::DuplicateProposal {
+                    proposal_a: Some(proposal_a.into()),
+                    proposal_b: Some(proposal_b.into()),
+                })
+            }
+        };
+        Self { kind: Some(kind) }
     }
 }
 

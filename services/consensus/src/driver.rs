@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::Evidence;
@@ -57,6 +57,30 @@ pub trait LedgerApi: Send + Sync + 'static {
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status>;
     async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status>;
     async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status>;
+    /// Stores evidence durably, once (`Ledger.RecordEvidence`). The default keeps nothing.
+    async fn record_evidence(&self, _evidence: &Evidence, _detected_at_ms: i64) -> Result<(), Status> {
+        Ok(())
+    }
+    /// The newest `limit` stored records, oldest first (`Ledger.ListRecordedEvidence`). The
+    /// default has none.
+    async fn recorded_evidence(&self, _limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
+        Ok(Vec::new())
+    }
+}
+
+fn evidence_request(evidence: &Evidence, detected_at_ms: i64) -> pb::RecordEvidenceRequest {
+    pb::RecordEvidenceRequest { evidence: evidence.encode(), detected_at_ms }
+}
+
+fn recorded(records: Vec<pb::RecordedEvidence>) -> Result<Vec<(Evidence, i64)>, Status> {
+    records
+        .into_iter()
+        .map(|r| {
+            Evidence::decode(&r.evidence)
+                .map(|e| (e, r.detected_at_ms))
+                .map_err(|e| Status::data_loss(format!("stored evidence does not decode: {e}")))
+        })
+        .collect()
 }
 
 /// What consensus needs from the network.
@@ -143,6 +167,16 @@ impl<T: pb::ledger_server::Ledger> LedgerApi for InProcessLedger<T> {
             Err(s) => Err(s),
         }
     }
+    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> Result<(), Status> {
+        let l = &self.0;
+        ledger_api_impl!(l, record_evidence, tonic::Request::new(evidence_request(evidence, detected_at_ms)))
+            .map(|_| ())
+    }
+    async fn recorded_evidence(&self, limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
+        let l = &self.0;
+        let req = pb::ListRecordedEvidenceRequest { limit };
+        recorded(ledger_api_impl!(l, list_recorded_evidence, tonic::Request::new(req))?.records)
+    }
 }
 
 #[tonic::async_trait]
@@ -178,6 +212,14 @@ impl LedgerApi for RemoteLedger {
             Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
             Err(s) => Err(s),
         }
+    }
+    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> Result<(), Status> {
+        let mut l = self.0.clone();
+        ledger_api_impl!(l, record_evidence, evidence_request(evidence, detected_at_ms)).map(|_| ())
+    }
+    async fn recorded_evidence(&self, limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
+        let mut l = self.0.clone();
+        recorded(ledger_api_impl!(l, list_recorded_evidence, pb::ListRecordedEvidenceRequest { limit })?.records)
     }
 }
 
@@ -332,8 +374,9 @@ pub enum DriverError {
     Ledger(String),
 }
 
+/// The driver's clock (see [`crate::clock`]): the system clock unless started with another.
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    crate::clock::now_ms()
 }
 
 /// Loads the persisted signing state (None when the validator never signed).
@@ -416,6 +459,17 @@ struct Driver<L, N> {
     dropped: HashMap<String, u64>,
     syncing: bool,
     tip: Tip,
+    /// Finalized blocks fetched by a sync request, fed to the engine after the current batch.
+    sync_results: VecDeque<Input>,
+    persisted: Persisted,
+}
+
+/// Positions of what is on disk: (height, round, step) of the signing state and (height,
+/// round) of the lock. Neither file is ever replaced by an older one.
+#[derive(Debug, Default)]
+struct Persisted {
+    sign: Option<(BlockHeight, u32, crate::sign_state::SignStep)>,
+    lock: Option<(BlockHeight, u32)>,
 }
 
 const MAX_EVIDENCE: usize = 10_000;
@@ -429,10 +483,35 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
     network: N,
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
+    start_with_clock(config, key, ledger, network, inbound, Arc::new(crate::clock::SystemClock)).await
+}
+
+/// [`start`] with another clock (e.g. a [`crate::clock::VirtualClock`] in a test running in
+/// tokio's paused time).
+pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
+    config: DriverConfig,
+    key: Keypair,
+    ledger: L,
+    network: N,
+    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+    // Evidence recorded before a restart is served again (ListEvidence).
+    let evidence: VecDeque<(Evidence, i64)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
+        Ok(records) => records.into(),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading recorded evidence from the ledger failed; serving new evidence only");
+            VecDeque::new()
+        }
+    };
     let sign_state = load_sign_state(&config.sign_state_path)?;
     let lock_path = lock_state_path(&config.sign_state_path);
     let lock = load_lock_state(&lock_path)?;
+    let persisted = Persisted {
+        sign: sign_state.as_ref().map(|s| (s.height, s.round, s.step)),
+        lock: lock.as_ref().map(|l| (l.height, l.round)),
+    };
     let me = key.public_key();
     let mut engine =
         Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
@@ -441,6 +520,10 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         if engine.restore_lock(lock) {
             tracing::info!(height, round, block = %block_hash.to_hex(), "resuming locked on a block");
         }
+    }
+    let own_votes = engine.restore_own_votes(crate::own_votes::load(&crate::own_votes::path(&config.sign_state_path)));
+    if own_votes > 0 {
+        tracing::info!(votes = own_votes, "re-sending this validator's votes of the current height");
     }
     // The tip from the start, not zeros: the node logs and serves its status (height, hash)
     // before the driver task has handled its first input.
@@ -470,7 +553,7 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         network,
         nonces: HashMap::new(),
         timers: BTreeSet::new(),
-        evidence: VecDeque::new(),
+        evidence,
         status: status_tx,
         blocks_produced: 0,
         blocks_built: 0,
@@ -478,8 +561,10 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         dropped: HashMap::new(),
         syncing: false,
         tip,
+        sync_results: VecDeque::new(),
+        persisted,
     };
-    let task = tokio::spawn(driver.run(inbound, command_rx));
+    let task = tokio::spawn(crate::clock::with_clock(clock, driver.run(inbound, command_rx)));
     Ok((handle, task))
 }
 
@@ -661,6 +746,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                     queue.push_back(next);
                 }
             }
+            queue.extend(self.sync_results.drain(..));
         }
         self.publish_status();
         Ok(())
@@ -676,11 +762,32 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     async fn act(&mut self, action: Action) -> Result<Option<Input>, DriverError> {
         use pb::consensus_message::Kind;
         match action {
-            Action::PersistSignState(state) => store_sign_state(&self.config.sign_state_path, &state)?,
+            Action::PersistSignState(state) => {
+                // Never backwards (the engine's signing state only moves forward; this guards
+                // the order in which the driver carries its actions out).
+                let position = (state.height, state.round, state.step);
+                if self.persisted.sign.is_some_and(|p| p > position) {
+                    tracing::error!(?position, newer = ?self.persisted.sign, "refusing to move the signing state back");
+                } else {
+                    store_sign_state(&self.config.sign_state_path, &state)?;
+                    self.persisted.sign = Some(position);
+                }
+            }
+            Action::PersistLock(lock) if self.persisted.lock.is_some_and(|p| p > (lock.height, lock.round)) => {
+                tracing::error!(height = lock.height, round = lock.round, newer = ?self.persisted.lock, "refusing to move the lock back");
+            }
             Action::PersistLock(lock) => {
                 let started = std::time::Instant::now();
                 store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
+                self.persisted.lock = Some((lock.height, lock.round));
                 tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
+            }
+            Action::PersistOwnVotes(votes) => {
+                // Liveness only (see own_votes): a failed write is logged, not fatal.
+                let path = crate::own_votes::path(&self.config.sign_state_path);
+                if let Err(e) = crate::own_votes::store(&path, &votes) {
+                    tracing::warn!(file = %path.display(), error = %e, "persisting own votes failed");
+                }
             }
             Action::Broadcast(Message::Proposal(p)) => {
                 let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
@@ -710,6 +817,13 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                         }
                         e.valid
                     }
+                    // The ledger refuses a block that does not fit its tip (wrong parent) or
+                    // does not decode: the proposer's fault, an invalid block, not a reason for
+                    // this validator to stop.
+                    Err(e) if matches!(e.code(), tonic::Code::FailedPrecondition | tonic::Code::InvalidArgument) => {
+                        tracing::info!(block = %hash, reason = %e.message(), "proposed block refused by the ledger");
+                        false
+                    }
                     Err(e) => return Err(DriverError::Ledger(e.to_string())),
                 };
                 return Ok(Some(Input::BlockValidity { block_hash: hash, valid }));
@@ -725,17 +839,13 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             Action::RequestSync { from_height } => {
                 self.syncing = true;
                 match self.network.request_blocks(from_height, 100).await {
-                    Ok(blocks) => {
-                        for (block, certificate) in blocks {
-                            // Feed in order; the engine buffers and checks certificates.
-                            let actions = self.engine.handle(now_ms(), Input::DecidedBlock { block, certificate });
-                            for a in actions {
-                                if let Some(next) = Box::pin(self.act(a)).await? {
-                                    Box::pin(self.input(next)).await?;
-                                }
-                            }
-                        }
-                    }
+                    // Fed in order as inputs after the rest of this batch (the engine buffers
+                    // and checks certificates). Not here: committing them would move the engine
+                    // on, and the batch's remaining (older) persist actions would then be
+                    // carried out after newer ones.
+                    Ok(blocks) => self.sync_results.extend(
+                        blocks.into_iter().map(|(block, certificate)| Input::DecidedBlock { block, certificate }),
+                    ),
                     Err(e) => tracing::debug!(error = %e, from_height, "sync request failed"),
                 }
             }
@@ -746,12 +856,22 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 }
             }
             Action::Evidence(e) => {
-                let Evidence::DuplicateVote { vote_a, .. } = &e;
-                tracing::warn!(validator = %vote_a.validator, height = vote_a.height, round = vote_a.round, "equivocation detected");
+                let e = *e;
+                let ((height, round), validator) = (e.position(), e.offender());
+                let kind = if matches!(e, Evidence::DuplicateVote { .. }) { "vote" } else { "proposal" };
+                tracing::warn!(%validator, height, round, kind, "equivocation detected");
+                // Seen again after a restart: recorded already.
+                if self.evidence.iter().any(|(known, _)| *known == e) {
+                    return Ok(None);
+                }
+                let at = now_ms();
+                if let Err(status) = self.ledger.record_evidence(&e, at).await {
+                    tracing::warn!(error = %status, "recording evidence in the ledger failed; kept in memory only");
+                }
                 if self.evidence.len() >= MAX_EVIDENCE {
                     self.evidence.pop_front();
                 }
-                self.evidence.push_back((e, now_ms()));
+                self.evidence.push_back((e, at));
             }
             Action::Dropped(reason) => {
                 let name = drop_name(reason);

@@ -47,6 +47,10 @@ pub struct EngineConfig {
     pub rebroadcast_ms: u64,
     /// Finalized blocks from sync kept for heights we have not reached yet, at most.
     pub max_pending_decided: usize,
+    /// A fresh proposal whose block is stamped more than this beyond the local clock gets a nil
+    /// prevote. Without the bound one fast clock (or a Byzantine proposer) could stamp a block
+    /// hours ahead, and round 0 of every later height waits for the parent's time.
+    pub max_future_drift_ms: u64,
 }
 
 impl EngineConfig {
@@ -66,6 +70,7 @@ impl EngineConfig {
             sync_retry_ms: block_time_ms,
             rebroadcast_ms: block_time_ms / 4,
             max_pending_decided: 256,
+            max_future_drift_ms: block_time_ms.max(500),
         }
     }
 
@@ -162,10 +167,24 @@ pub enum Action {
     /// A peer is still working on `height`, which we finalized: send it the finalized block and
     /// its certificate (as a `DecidedBlock` message).
     BroadcastDecided { height: BlockHeight },
-    /// Misbehaviour seen: keep it.
-    Evidence(Evidence),
+    /// This validator's own votes of the current height that a restart should re-send (its
+    /// latest rounds and its proof-of-lock prevotes), replacing the previous set. Persist them
+    /// before the broadcast that follows (a process crash must not lose them; they are not
+    /// needed for safety, so no fsync is required) and give them back with
+    /// [`Engine::restore_own_votes`] after a restart: the node then resumes in the round it
+    /// last signed in, instead of leaving it without the votes the others wait for.
+    PersistOwnVotes(Vec<Vote>),
+    /// Misbehaviour seen: keep it (boxed: two proposals' headers).
+    Evidence(Box<Evidence>),
     /// An input was ignored, and why.
     Dropped(DropReason),
+}
+
+fn sign_step(vote_type: VoteType) -> SignStep {
+    match vote_type {
+        VoteType::Prevote => SignStep::Prevote,
+        VoteType::Precommit => SignStep::Precommit,
+    }
 }
 
 fn message_round(m: &Message) -> Round {
@@ -207,17 +226,22 @@ enum Added {
 const MAX_VERSIONS_PER_VALIDATOR: u8 = 2;
 
 impl VoteSet {
-    fn add(&mut self, vote: Vote) -> Added {
+    /// Adds a vote. `named`: its block hash is one a known proposal (or this validator's lock)
+    /// names, or nil. Such a vote is counted even past the version cap: otherwise a Byzantine
+    /// validator could send two votes for made-up blocks first and have its real vote, the one
+    /// an honest relay carries and a quorum may need, ignored forever. Memory stays bounded:
+    /// at most two made-up versions per validator, plus the hashes named by known proposals.
+    fn add(&mut self, vote: Vote, named: bool) -> Added {
         let key = (vote.validator, vote.block_hash);
         if self.votes.contains_key(&key) {
             return Added::Duplicate;
         }
         let versions = self.per_validator.entry(vote.validator).or_default();
-        if *versions >= MAX_VERSIONS_PER_VALIDATOR {
+        if *versions >= MAX_VERSIONS_PER_VALIDATOR && !named {
             return Added::Excess;
         }
-        *versions += 1;
-        let first = (*versions > 1)
+        *versions = versions.saturating_add(1);
+        let first = (*versions == 2)
             .then(|| self.votes.iter().find(|((v, _), _)| *v == vote.validator).map(|(_, first)| first.clone()))
             .flatten();
         *self.tally.entry(vote.block_hash).or_default() += 1;
@@ -265,6 +289,8 @@ struct RoundState {
     prevote_timeout_set: bool,
     precommit_timeout_set: bool,
     prevote_quorum_seen: bool,
+    /// Duplicate-proposal evidence was reported for this round.
+    proposal_evidence: bool,
 }
 
 /// The consensus state machine of one node (validator or observer).
@@ -286,6 +312,10 @@ pub struct Engine {
     validation_requested: HashSet<Hash32>,
     building: Option<Round>,
     last_commit_ms: i64,
+    /// The local time at which the current height began (the parent was committed, or the
+    /// node started): round 0 waits one block time after the earlier of this and the parent's
+    /// timestamp, so a parent stamped in the future cannot push it back.
+    local_commit_ms: i64,
     round_start_ms: i64,
     future: NextHeightBuffer,
     ahead_senders: HashSet<PublicKey>,
@@ -325,6 +355,7 @@ impl Engine {
             validation_requested: HashSet::new(),
             building: None,
             last_commit_ms,
+            local_commit_ms: last_commit_ms,
             round_start_ms: last_commit_ms,
             future: NextHeightBuffer::default(),
             ahead_senders: HashSet::new(),
@@ -426,18 +457,8 @@ impl Engine {
             Input::Start => {
                 if !self.started {
                     self.started = true;
-                    // Restarted mid-height: the messages of the round this validator last signed
-                    // in are gone (peers that restarted too never saw them, or forgot them), and
-                    // double-sign protection forbids signing anything else there. If every
-                    // validator is in that position, waiting in that round deadlocks the network
-                    // (each waits for votes nobody can send). Resume at the next round instead;
-                    // moving to a later round is always safe.
-                    let round = self
-                        .sign_state
-                        .as_ref()
-                        .filter(|s| s.height == self.height)
-                        .map_or(0, |s| s.round.saturating_add(1));
-                    self.start_round(now, round, &mut out);
+                    self.local_commit_ms = self.local_commit_ms.min(now);
+                    self.resume(now, &mut out);
                     self.schedule_rebroadcast(now, &mut out);
                 }
             }
@@ -462,6 +483,76 @@ impl Engine {
         self.schedule.at(self.height)
     }
 
+    /// Where a (re)started validator begins. Restarted mid-height, it resumes in the round it
+    /// last signed in, after that step, when the vote it last signed was given back with
+    /// [`Self::restore_own_votes`]: it re-sends it, and the peers waiting in that round for it
+    /// (with another validator down, one validator moving on alone is not enough for them to
+    /// skip) get it. Otherwise (its last message was a proposal, or its votes were not kept)
+    /// those messages are gone and double-sign protection forbids signing anything else there;
+    /// if every validator were in that position, waiting in that round would deadlock (each
+    /// waits for votes nobody can send), so it resumes at the next round: moving to a later
+    /// round is always safe.
+    fn resume(&mut self, now: i64, out: &mut Vec<Action>) {
+        let Some(last) = self.sign_state.as_ref().filter(|s| s.height == self.height).cloned() else {
+            self.start_round(now, 0, out);
+            return;
+        };
+        let kept = self.own_messages.iter().any(|m| match m {
+            Message::Vote(v) => {
+                v.round == last.round
+                    && sign_step(v.vote_type) == last.step
+                    && coinjecture_primitives::sha256(&v.signing_bytes()) == last.signed_bytes_hash
+            }
+            Message::Proposal(_) => false,
+        });
+        if !kept {
+            self.start_round(now, last.round.saturating_add(1), out);
+            return;
+        }
+        self.round = last.round;
+        self.round_start_ms = now;
+        self.building = None;
+        self.step = if last.step == SignStep::Precommit { Step::Precommit } else { Step::Prevote };
+    }
+
+    /// Takes back this validator's own votes persisted with [`Action::PersistOwnVotes`] before
+    /// a restart; call it before [`Input::Start`] (after [`Self::restore_lock`]). Votes of
+    /// another height, another chain, another key or with a bad signature are ignored. Returns
+    /// how many were taken.
+    pub fn restore_own_votes(&mut self, votes: Vec<Vote>) -> usize {
+        if self.started {
+            return 0;
+        }
+        let mut taken = 0;
+        for vote in votes {
+            let fits = vote.chain_id == self.config.chain_id
+                && vote.height == self.height
+                && vote.validator == self.me
+                && self.is_validator()
+                && signatures::verify(&vote.validator, &vote.signing_bytes(), &vote.signature);
+            let message = Message::Vote(vote.clone());
+            if fits && !self.own_messages.contains(&message) {
+                self.own_messages.push(message);
+                self.add_vote(vote, &mut Vec::new());
+                taken += 1;
+            }
+        }
+        taken
+    }
+
+    /// The own votes a restart should re-send (see [`Action::PersistOwnVotes`]).
+    fn own_votes_to_keep(&self) -> Vec<Vote> {
+        let recent = self.round.saturating_sub(1);
+        let pol_rounds: Vec<Round> = [self.locked, self.valid].iter().flatten().map(|(r, _)| *r).collect();
+        self.own_messages
+            .iter()
+            .filter_map(|m| match m {
+                Message::Vote(v) if v.round >= recent || pol_rounds.contains(&v.round) => Some(v.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn is_validator(&self) -> bool {
         self.set().contains(&self.me)
     }
@@ -484,9 +575,11 @@ impl Engine {
         self.step = Step::Propose;
         self.round_start_ms = now;
         self.building = None;
-        // Round 0's proposal is due one block time after the parent; later rounds at once.
+        // Round 0's proposal is due one block time after the parent (by the local clock, if the
+        // parent is stamped ahead of it); later rounds at once.
         let due = if round == 0 {
-            now.max(self.last_commit_ms.saturating_add(self.config.block_time_ms as i64))
+            let base = self.last_commit_ms.min(self.local_commit_ms);
+            now.max(base.saturating_add(self.config.block_time_ms as i64))
         } else {
             now
         };
@@ -578,14 +671,12 @@ impl Engine {
             validator: self.me,
             signature: Signature::ZERO,
         };
-        let step = match vote_type {
-            VoteType::Prevote => SignStep::Prevote,
-            VoteType::Precommit => SignStep::Precommit,
-        };
+        let step = sign_step(vote_type);
         let Some(signature) = self.sign(step, &vote.signing_bytes(), out) else { return };
         vote.signature = signature;
-        out.push(Action::Broadcast(Message::Vote(vote.clone())));
         self.own_messages.push(Message::Vote(vote.clone()));
+        out.push(Action::PersistOwnVotes(self.own_votes_to_keep()));
+        out.push(Action::Broadcast(Message::Vote(vote.clone())));
         self.add_vote(vote, out);
     }
 
@@ -600,12 +691,13 @@ impl Engine {
 
     fn add_vote(&mut self, vote: Vote, out: &mut Vec<Action>) {
         let round = vote.round;
+        let named = vote.block_hash.is_none_or(|h| self.blocks.contains_key(&h));
         let rs = self.rounds.entry(round).or_default();
         let set = match vote.vote_type {
             VoteType::Prevote => &mut rs.prevotes,
             VoteType::Precommit => &mut rs.precommits,
         };
-        match set.add(vote.clone()) {
+        match set.add(vote.clone(), named) {
             Added::New => {
                 rs.senders.insert(vote.validator);
             }
@@ -613,7 +705,7 @@ impl Engine {
             Added::Conflict(first) => {
                 rs.senders.insert(vote.validator);
                 if let Some(e) = Evidence::duplicate_vote(first, vote) {
-                    out.push(Action::Evidence(e));
+                    out.push(Action::Evidence(Box::new(e)));
                 }
             }
             Added::Excess => out.push(Action::Dropped(DropReason::Equivocation)),
@@ -712,12 +804,23 @@ impl Engine {
             out.push(Action::Dropped(DropReason::BlockMismatch));
             return;
         }
-        if let Some(existing) = self.rounds.get(&proposal.round).and_then(|r| r.proposal.as_ref()) {
-            out.push(Action::Dropped(if existing == &proposal {
-                DropReason::Duplicate
-            } else {
-                DropReason::Equivocation
-            }));
+        if let Some(rs) = self.rounds.get_mut(&proposal.round)
+            && let Some(existing) = rs.proposal.as_ref()
+        {
+            if existing == &proposal {
+                out.push(Action::Dropped(DropReason::Duplicate));
+                return;
+            }
+            // A second, different proposal of this round's proposer: once per round, and only
+            // when its signature checks out, it is evidence (the first was verified on arrival).
+            if !rs.proposal_evidence
+                && signatures::verify(&proposal.proposer, &proposal.signing_bytes(), &proposal.signature)
+                && let Some(e) = Evidence::duplicate_proposal(existing.clone(), proposal)
+            {
+                rs.proposal_evidence = true;
+                out.push(Action::Evidence(Box::new(e)));
+            }
+            out.push(Action::Dropped(DropReason::Equivocation));
             return;
         }
         if !signatures::verify(&proposal.proposer, &proposal.signing_bytes(), &proposal.signature) {
@@ -851,6 +954,7 @@ impl Engine {
     fn commit(&mut self, now: i64, block: Block, certificate: CommitCertificate, out: &mut Vec<Action>) {
         let block_time = block.header.timestamp_ms();
         out.push(Action::Commit { block, certificate });
+        self.local_commit_ms = now;
         self.height += 1;
         self.round = 0;
         self.step = Step::Propose;
@@ -937,8 +1041,12 @@ impl Engine {
             if let Some(p) = proposal {
                 let hash = p.block.hash();
                 let validity = self.validity.get(&hash).copied();
+                // A fresh block must not be stamped beyond the local clock's allowed drift (a
+                // re-proposal with a proof of lock already had a quorum's prevotes: honoured).
+                let drift = i64::try_from(self.config.max_future_drift_ms).unwrap_or(i64::MAX);
+                let timely = p.block.header.timestamp_ms() <= now.saturating_add(drift);
                 let decision = match p.pol_round {
-                    None => validity.map(|valid| valid && locked.is_none_or(|(_, h)| h == hash)),
+                    None => validity.map(|valid| valid && timely && locked.is_none_or(|(_, h)| h == hash)),
                     Some(vr) => {
                         let pol = self.rounds.get(&vr).is_some_and(|rs| rs.prevotes.count(Some(hash)) >= quorum);
                         if pol {

@@ -37,12 +37,16 @@
 
 pub mod admission;
 #[cfg(feature = "driver")]
+pub mod clock;
+#[cfg(feature = "driver")]
 pub mod driver;
 pub mod engine;
 #[cfg(feature = "driver")]
 pub mod gossip;
 pub mod lock_state;
 pub mod mempool;
+#[cfg(feature = "driver")]
+pub mod own_votes;
 #[cfg(feature = "driver")]
 pub mod service;
 pub mod sign_state;

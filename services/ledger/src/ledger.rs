@@ -1,6 +1,9 @@
 //! [`Ledger`]: the store, the crypto backend and the chain rules together. Every public method
 //! is what one Ledger RPC does, in Rust types.
 
+mod evidence;
+pub(crate) use evidence::MAX_EVIDENCE_BYTES;
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::Path;

@@ -59,8 +59,10 @@
 //! open a quick integrity check runs and the embedded migrations are applied. WAL checkpoints run
 //! in the background after each block (`wal_checkpoint(PASSIVE)`), not inside the commit
 //! (`wal_autocheckpoint = 0`).
-//! Schema (see `migrations/0001_initial.sql` to `0004_sealed_hash_index.sql`):
+//! Schema (see `migrations/0001_initial.sql` to `0005_evidence.sql`):
 //!
+//! - `evidence(id PK, hash UNIQUE, kind, offender, height, round, detected_at_ms, encoded)`:
+//!   equivocation evidence consensus recorded (not chain state; see `0005_evidence.sql`).
 //! - `meta(key, value)`: `chain_id`, `genesis_hash`, `created_by`; the schema version is sqlx's
 //!   `_sqlx_migrations` table.
 //! - `blocks(height PK, hash UNIQUE, parent_hash, header, certificate, timestamp_ms, tx_count,

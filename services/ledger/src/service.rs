@@ -325,6 +325,37 @@ impl LedgerRpc for LedgerService {
             already_applied: applied.already_applied,
         }))
     }
+
+    async fn record_evidence(
+        &self,
+        request: Request<pb::RecordEvidenceRequest>,
+    ) -> Result<Response<pb::RecordEvidenceResponse>, Status> {
+        let req = request.into_inner();
+        if req.evidence.len() > crate::ledger::MAX_EVIDENCE_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "evidence: {} bytes, at most {}",
+                req.evidence.len(),
+                crate::ledger::MAX_EVIDENCE_BYTES
+            )));
+        }
+        let evidence = coinjecture_primitives::Evidence::decode(&req.evidence)
+            .map_err(|e| Status::invalid_argument(format!("evidence: {e}")))?;
+        let recorded = self.ledger.record_evidence(&evidence, req.detected_at_ms).await?;
+        Ok(Response::new(pb::RecordEvidenceResponse { recorded }))
+    }
+
+    async fn list_recorded_evidence(
+        &self,
+        request: Request<pb::ListRecordedEvidenceRequest>,
+    ) -> Result<Response<pb::ListRecordedEvidenceResponse>, Status> {
+        let records = self.ledger.recorded_evidence(request.into_inner().limit).await?;
+        Ok(Response::new(pb::ListRecordedEvidenceResponse {
+            records: records
+                .into_iter()
+                .map(|(e, at)| pb::RecordedEvidence { evidence: e.encode(), detected_at_ms: at })
+                .collect(),
+        }))
+    }
 }
 
 /// Serves Ledger, gRPC health and reflection on `listener` until `shutdown` completes.

@@ -10,7 +10,7 @@ use coinjecture_consensus::{
     ValidatorSet,
 };
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_primitives::consensus::{Evidence, Vote};
+use coinjecture_primitives::consensus::{Evidence, Proposal, Vote, VoteType};
 use coinjecture_primitives::{Block, BlockHeader, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, sha256};
 use sha2::{Digest, Sha256};
 
@@ -58,9 +58,28 @@ pub(crate) struct Node {
     pub(crate) persisted_sign_state: Option<SignState>,
     /// What the node persisted with `PersistLock` (survives crashes).
     pub(crate) persisted_lock: Option<LockState>,
+    /// What the node persisted with `PersistOwnVotes` (survives crashes).
+    pub(crate) persisted_votes: Vec<Vote>,
     /// Timer generation: bumped on crash so stale timers are ignored.
     pub(crate) epoch: u64,
     pub(crate) equivocates: bool,
+    /// Byzantine: before each of its votes, sends every peer two signed votes for made-up blocks
+    /// of the same (round, type), so the real one is its third version.
+    pub(crate) junk_votes_first: bool,
+    /// Byzantine "twin": each time it sends a fresh proposal, the even peers get the engine's
+    /// block and the odd ones a new twin block (another Merkle root); each of its votes for one
+    /// of them is sent for all of them.
+    pub(crate) twin: bool,
+    /// Byzantine: stamps the blocks it builds this far in the future.
+    pub(crate) future_stamp_ms: i64,
+    /// This node's clock minus the simulation's (a fast clock is positive).
+    pub(crate) clock_offset_ms: i64,
+    /// Crash right after sending its first prevote at this height (before anything it would do
+    /// next in the same step, e.g. its precommit).
+    pub(crate) crash_after_prevote_at: Option<u64>,
+    /// A twin's block pairs (each hash maps to its twin).
+    /// A twin's blocks: each hash maps to the other blocks of its slot.
+    twins: BTreeMap<Hash32, Vec<Hash32>>,
     pub(crate) group: u32,
 }
 
@@ -140,8 +159,15 @@ impl Sim {
                 chain: Vec::new(),
                 persisted_sign_state: None,
                 persisted_lock: None,
+                persisted_votes: Vec::new(),
                 epoch: 0,
                 equivocates: false,
+                junk_votes_first: false,
+                twin: false,
+                future_stamp_ms: 0,
+                clock_offset_ms: 0,
+                crash_after_prevote_at: None,
+                twins: BTreeMap::new(),
                 group: 0,
             })
             .collect();
@@ -168,6 +194,11 @@ impl Sim {
         sim
     }
 
+    /// How far in the future a block may be stamped (the engine's setting).
+    pub(crate) fn max_future_drift_ms(&self) -> i64 {
+        self.block_time_ms.max(500) as i64
+    }
+
     fn config(&self) -> EngineConfig {
         EngineConfig::with_block_time(self.chain_id.clone(), self.block_time_ms)
     }
@@ -175,8 +206,10 @@ impl Sim {
     fn boot(&mut self, i: usize) {
         let node = &self.nodes[i];
         let height = node.chain.len() as u64 + 1;
-        let last_commit_ms =
-            node.chain.last().map_or(self.now - self.block_time_ms as i64, |(b, _)| b.header.timestamp_ms());
+        let last_commit_ms = node
+            .chain
+            .last()
+            .map_or(self.now + node.clock_offset_ms - self.block_time_ms as i64, |(b, _)| b.header.timestamp_ms());
         let mut engine = Engine::new(
             self.config(),
             self.schedule.clone(),
@@ -188,6 +221,7 @@ impl Sim {
         if let Some(lock) = node.persisted_lock.clone() {
             engine.restore_lock(lock);
         }
+        engine.restore_own_votes(node.persisted_votes.clone());
         self.nodes[i].engine = Some(engine);
         self.input(i, Input::Start);
     }
@@ -220,11 +254,19 @@ impl Sim {
         self.trace.update(line.as_bytes());
     }
 
+    /// Node `i`'s clock.
+    pub(crate) fn local_now(&self, i: usize) -> i64 {
+        self.now + self.nodes[i].clock_offset_ms
+    }
+
     fn input(&mut self, i: usize, input: Input) {
-        let now = self.now;
+        let now = self.local_now(i);
         let Some(engine) = self.nodes[i].engine.as_mut() else { return };
         let actions = engine.handle(now, input);
         for action in actions {
+            if self.nodes[i].engine.is_none() {
+                break; // crashed in the middle of carrying them out
+            }
             self.act(i, action);
         }
     }
@@ -244,6 +286,14 @@ impl Sim {
         }
     }
 
+    /// Sends after exactly `delay` ms (if the link is up and the message is not dropped).
+    fn send_after(&mut self, from: usize, to: usize, input: Input, delay: i64) {
+        if !self.connected(from, to) || self.rng.chance(self.net.drop) {
+            return;
+        }
+        self.push(self.now + delay, Event::Deliver { to, input });
+    }
+
     fn broadcast(&mut self, from: usize, message: &Message) {
         for to in 0..self.nodes.len() {
             if to != from {
@@ -260,19 +310,34 @@ impl Sim {
         match action {
             Action::PersistSignState(s) => self.nodes[i].persisted_sign_state = Some(s),
             Action::PersistLock(lock) => self.nodes[i].persisted_lock = Some(*lock),
+            Action::PersistOwnVotes(votes) => self.nodes[i].persisted_votes = votes,
             Action::Broadcast(message) => {
                 let own_key = Keypair::from_seed(&self.nodes[i].key_seed).public_key();
-                if let (true, Message::Vote(v)) = (self.nodes[i].equivocates, &message)
+                let node = &self.nodes[i];
+                match &message {
+                    Message::Vote(v) if v.validator == own_key && node.equivocates => self.equivocate(i, v.clone()),
+                    Message::Vote(v) if v.validator == own_key && node.junk_votes_first => {
+                        self.junk_then_vote(i, v.clone());
+                    }
+                    Message::Vote(v) if v.validator == own_key && node.twin => self.twin_vote(i, v.clone()),
+                    Message::Proposal(p) if p.proposer == own_key && node.twin && p.pol_round.is_none() => {
+                        self.twin_proposal(i, p.clone());
+                    }
+                    _ => self.broadcast(i, &message),
+                }
+                if let Message::Vote(v) = &message
                     && v.validator == own_key
+                    && v.vote_type == VoteType::Prevote
+                    && self.nodes[i].crash_after_prevote_at == Some(v.height)
                 {
-                    self.equivocate(i, v.clone());
-                } else {
-                    self.broadcast(i, &message);
+                    self.nodes[i].crash_after_prevote_at = None;
+                    self.crash(i);
                 }
             }
             Action::ScheduleTimeout { at_ms, timeout } => {
                 let epoch = self.nodes[i].epoch;
-                self.push(at_ms.max(self.now), Event::Timer { node: i, epoch, timeout });
+                let at = at_ms.saturating_sub(self.nodes[i].clock_offset_ms);
+                self.push(at.max(self.now), Event::Timer { node: i, epoch, timeout });
             }
             Action::BuildBlock { height, round, min_timestamp_ms } => {
                 let block = self.build_block(i, height, round, min_timestamp_ms);
@@ -300,7 +365,7 @@ impl Sim {
             }
             Action::Evidence(e) => {
                 self.trace(&format!("evidence by {i}"));
-                self.evidence.push(e);
+                self.evidence.push(*e);
             }
             Action::Dropped(_) => {}
         }
@@ -325,12 +390,79 @@ impl Sim {
         }
     }
 
+    /// Two signed votes for made-up blocks, then the real one, to every peer in that order.
+    fn junk_then_vote(&mut self, i: usize, vote: Vote) {
+        let key = Keypair::from_seed(&self.nodes[i].key_seed);
+        let mut junk = Vec::new();
+        for _ in 0..2 {
+            let mut other = vote.clone();
+            other.block_hash = Some(sha256(&self.rng.next_u64().to_be_bytes()));
+            other.signature = key.sign(&other.signing_bytes());
+            junk.push(other);
+        }
+        for to in 0..self.nodes.len() {
+            if to == i {
+                continue;
+            }
+            let delay = self.rng.range(self.net.min_delay_ms, self.net.max_delay_ms) as i64;
+            for (k, v) in junk.iter().chain(std::iter::once(&vote)).enumerate() {
+                self.send_after(i, to, Input::Vote(v.clone()), delay + k as i64);
+            }
+        }
+    }
+
+    /// A twin's vote for one of its blocks goes out for both.
+    fn twin_vote(&mut self, i: usize, vote: Vote) {
+        let mut votes = vec![vote.clone()];
+        let twins = vote.block_hash.and_then(|h| self.nodes[i].twins.get(&h).cloned()).unwrap_or_default();
+        let key = Keypair::from_seed(&self.nodes[i].key_seed);
+        for twin in twins {
+            let mut other = vote.clone();
+            other.block_hash = Some(twin);
+            other.signature = key.sign(&other.signing_bytes());
+            votes.push(other);
+        }
+        for to in 0..self.nodes.len() {
+            if to != i {
+                for v in &votes {
+                    self.send(i, to, Input::Vote(v.clone()));
+                }
+            }
+        }
+    }
+
+    /// A twin proposes different real blocks for one (height, round): the engine's to the even
+    /// peers, a new twin block (another Merkle root) to the odd ones at every (re-)send.
+    fn twin_proposal(&mut self, i: usize, proposal: Proposal) {
+        let key = Keypair::from_seed(&self.nodes[i].key_seed);
+        let a = proposal.block.hash();
+        // Every (re-)send brings a new twin block.
+        let mut other = proposal.clone();
+        other.block.header.merkle_root = sha256(&self.rng.next_u64().to_be_bytes());
+        other.signature = key.sign(&other.signing_bytes());
+        let b = other.block.hash();
+        let family = self.nodes[i].twins.entry(a).or_default();
+        family.push(b);
+        let family = family.clone();
+        for h in &family {
+            let mut others: Vec<Hash32> = family.iter().filter(|x| *x != h).copied().collect();
+            others.push(a);
+            self.nodes[i].twins.insert(*h, others);
+        }
+        for to in 0..self.nodes.len() {
+            if to != i {
+                let p = if to % 2 == 0 { &proposal } else { &other };
+                self.send(i, to, Input::Proposal(p.clone()));
+            }
+        }
+    }
+
     fn parent_hash(&self, i: usize) -> Hash32 {
         self.nodes[i].chain.last().map_or(self.genesis_hash, |(b, _)| b.hash())
     }
 
     fn build_block(&mut self, i: usize, height: u64, round: u32, min_timestamp_ms: i64) -> Block {
-        let ts = self.now.max(min_timestamp_ms);
+        let ts = (self.local_now(i) + self.nodes[i].future_stamp_ms).max(min_timestamp_ms);
         let extra = PoaExtra {
             round,
             timestamp_millis: ts.rem_euclid(1000) as u16,
@@ -403,6 +535,12 @@ impl Sim {
         }
     }
 
+    fn crash(&mut self, node: usize) {
+        self.trace(&format!("crash {node}"));
+        self.nodes[node].engine = None;
+        self.nodes[node].epoch += 1;
+    }
+
     /// Prints every node's (height, round, step) when SIM_DEBUG is set.
     pub(crate) fn debug_states(&self, label: &str) {
         if std::env::var_os("SIM_DEBUG").is_some() {
@@ -451,11 +589,7 @@ impl Sim {
                         self.input(node, Input::Timeout(timeout));
                     }
                 }
-                Event::Crash { node } => {
-                    self.trace(&format!("crash {node}"));
-                    self.nodes[node].engine = None;
-                    self.nodes[node].epoch += 1;
-                }
+                Event::Crash { node } => self.crash(node),
                 Event::Restart { node } => {
                     if self.nodes[node].engine.is_none() {
                         self.trace(&format!("restart {node}"));

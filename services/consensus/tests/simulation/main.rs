@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 mod harness;
+mod hostile;
 mod scenarios;
 
 use coinjecture_consensus::QuorumMode;
@@ -25,7 +26,7 @@ fn tolerated(n: usize, mode: QuorumMode) -> usize {
 /// One randomized run: random network quality, random crashes/restarts, partitions and (in
 /// byzantine mode) equivocators within the fault budget; then everything heals. Checks safety
 /// (inside the harness, at every commit), liveness after healing, and returns the trace hash.
-fn random_run(seed: u64, n: usize, mode: QuorumMode) -> harness::Report {
+pub(crate) fn random_run(seed: u64, n: usize, mode: QuorumMode) -> harness::Report {
     let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(n as u64));
     let net = NetParams {
         drop: rng.range(0, 20) as f64 / 100.0,
@@ -86,10 +87,38 @@ fn random_run(seed: u64, n: usize, mode: QuorumMode) -> harness::Report {
     report
 }
 
+/// First seed of the rotating slices (far from the fixed seeds and the nightly range).
+const SLICE_BASE: u64 = 100_000_000;
+
+/// The rotating slice of this run: `SIM_SLICE` if set, else the number of days since the Unix
+/// epoch (UTC), so every day's CI runs cover new seeds and a failure names a slice anyone can
+/// replay (`SIM_SLICE=<slice>`, or one seed with `replay_one_seed`).
+fn slice_index() -> u64 {
+    std::env::var("SIM_SLICE").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        now.as_secs() / 86_400
+    })
+}
+
+/// CI's seeds of one configuration: the fixed ones (`0..SIM_SEEDS`, default 100), then the
+/// rotating slice (`SIM_SLICE_SEEDS` seeds, default 20, from `SLICE_BASE + slice × that`).
+fn ci_seeds() -> (std::ops::Range<u64>, std::ops::Range<u64>, u64) {
+    let fixed: u64 = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let per_slice: u64 = std::env::var("SIM_SLICE_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let slice = slice_index();
+    let first = SLICE_BASE.saturating_add(slice.saturating_mul(per_slice));
+    (0..fixed, first..first.saturating_add(per_slice), slice)
+}
+
 fn run_seeds(n: usize, mode: QuorumMode) {
-    let count: u64 = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(125);
+    let (fixed, rotating, slice) = ci_seeds();
+    println!(
+        "n={n} {mode:?}: fixed seeds {fixed:?}, rotating slice {slice} = seeds {rotating:?} (replay the slice with \
+         SIM_SLICE={slice})"
+    );
+    let count = (fixed.end - fixed.start) + (rotating.end - rotating.start);
     let mut heights = 0;
-    for seed in 0..count {
+    for seed in fixed.chain(rotating) {
         let outcome = std::panic::catch_unwind(|| random_run(seed, n, mode));
         match outcome {
             Ok(report) => {

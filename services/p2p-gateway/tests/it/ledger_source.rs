@@ -105,6 +105,20 @@ impl Ledger for MockLedger {
             .collect();
         Ok(Response::new(Box::pin(tokio_stream::iter(items))))
     }
+
+    async fn record_evidence(
+        &self,
+        _: Request<pb::RecordEvidenceRequest>,
+    ) -> Result<Response<pb::RecordEvidenceResponse>, Status> {
+        Err(Status::unimplemented("record_evidence"))
+    }
+
+    async fn list_recorded_evidence(
+        &self,
+        _: Request<pb::ListRecordedEvidenceRequest>,
+    ) -> Result<Response<pb::ListRecordedEvidenceResponse>, Status> {
+        Err(Status::unimplemented("list_recorded_evidence"))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1351,6 +1351,255 @@ func (x *ApplyBlockResponse) GetAlreadyApplied() bool {
 	return false
 }
 
+// Input of Ledger.RecordEvidence.
+type RecordEvidenceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The evidence in the consensus encoding (coinjecture_primitives::Evidence::encode: format
+	// version, kind, both conflicting messages), at most 64 KiB.
+	Evidence []byte `protobuf:"bytes,1,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	// When consensus detected it, Unix milliseconds.
+	DetectedAtMs  int64 `protobuf:"varint,2,opt,name=detected_at_ms,json=detectedAtMs,proto3" json:"detected_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordEvidenceRequest) Reset() {
+	*x = RecordEvidenceRequest{}
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordEvidenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordEvidenceRequest) ProtoMessage() {}
+
+func (x *RecordEvidenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordEvidenceRequest.ProtoReflect.Descriptor instead.
+func (*RecordEvidenceRequest) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_ledger_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RecordEvidenceRequest) GetEvidence() []byte {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *RecordEvidenceRequest) GetDetectedAtMs() int64 {
+	if x != nil {
+		return x.DetectedAtMs
+	}
+	return 0
+}
+
+// Output of Ledger.RecordEvidence.
+type RecordEvidenceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when this exact evidence was stored before.
+	Recorded      bool `protobuf:"varint,1,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordEvidenceResponse) Reset() {
+	*x = RecordEvidenceResponse{}
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordEvidenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordEvidenceResponse) ProtoMessage() {}
+
+func (x *RecordEvidenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordEvidenceResponse.ProtoReflect.Descriptor instead.
+func (*RecordEvidenceResponse) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_ledger_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RecordEvidenceResponse) GetRecorded() bool {
+	if x != nil {
+		return x.Recorded
+	}
+	return false
+}
+
+// Input of Ledger.ListRecordedEvidence.
+type ListRecordedEvidenceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most records to return (the newest ones), 1 to 10,000.
+	Limit         uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecordedEvidenceRequest) Reset() {
+	*x = ListRecordedEvidenceRequest{}
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecordedEvidenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecordedEvidenceRequest) ProtoMessage() {}
+
+func (x *ListRecordedEvidenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecordedEvidenceRequest.ProtoReflect.Descriptor instead.
+func (*ListRecordedEvidenceRequest) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_ledger_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListRecordedEvidenceRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// One stored piece of evidence.
+type RecordedEvidence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The evidence in the consensus encoding, as recorded.
+	Evidence []byte `protobuf:"bytes,1,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	// When consensus detected it, Unix milliseconds.
+	DetectedAtMs  int64 `protobuf:"varint,2,opt,name=detected_at_ms,json=detectedAtMs,proto3" json:"detected_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordedEvidence) Reset() {
+	*x = RecordedEvidence{}
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordedEvidence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordedEvidence) ProtoMessage() {}
+
+func (x *RecordedEvidence) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordedEvidence.ProtoReflect.Descriptor instead.
+func (*RecordedEvidence) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_ledger_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RecordedEvidence) GetEvidence() []byte {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *RecordedEvidence) GetDetectedAtMs() int64 {
+	if x != nil {
+		return x.DetectedAtMs
+	}
+	return 0
+}
+
+// Output of Ledger.ListRecordedEvidence.
+type ListRecordedEvidenceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Oldest first.
+	Records       []*RecordedEvidence `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecordedEvidenceResponse) Reset() {
+	*x = ListRecordedEvidenceResponse{}
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecordedEvidenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecordedEvidenceResponse) ProtoMessage() {}
+
+func (x *ListRecordedEvidenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_ledger_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecordedEvidenceResponse.ProtoReflect.Descriptor instead.
+func (*ListRecordedEvidenceResponse) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_ledger_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListRecordedEvidenceResponse) GetRecords() []*RecordedEvidence {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
 var File_coinjecture_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_coinjecture_v1_ledger_proto_rawDesc = "" +
@@ -1432,7 +1681,19 @@ const file_coinjecture_v1_ledger_proto_rawDesc = "" +
 	"tip_height\x18\x01 \x01(\x04R\ttipHeight\x12\x19\n" +
 	"\btip_hash\x18\x02 \x01(\fR\atipHash\x12)\n" +
 	"\x10state_commitment\x18\x03 \x01(\fR\x0fstateCommitment\x12'\n" +
-	"\x0falready_applied\x18\x04 \x01(\bR\x0ealreadyApplied*\xd2\x02\n" +
+	"\x0falready_applied\x18\x04 \x01(\bR\x0ealreadyApplied\"Y\n" +
+	"\x15RecordEvidenceRequest\x12\x1a\n" +
+	"\bevidence\x18\x01 \x01(\fR\bevidence\x12$\n" +
+	"\x0edetected_at_ms\x18\x02 \x01(\x03R\fdetectedAtMs\"4\n" +
+	"\x16RecordEvidenceResponse\x12\x1a\n" +
+	"\brecorded\x18\x01 \x01(\bR\brecorded\"3\n" +
+	"\x1bListRecordedEvidenceRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\"T\n" +
+	"\x10RecordedEvidence\x12\x1a\n" +
+	"\bevidence\x18\x01 \x01(\fR\bevidence\x12$\n" +
+	"\x0edetected_at_ms\x18\x02 \x01(\x03R\fdetectedAtMs\"Z\n" +
+	"\x1cListRecordedEvidenceResponse\x12:\n" +
+	"\arecords\x18\x01 \x03(\v2 .coinjecture.v1.RecordedEvidenceR\arecords*\xd2\x02\n" +
 	"\x11BlockRejectReason\x12#\n" +
 	"\x1fBLOCK_REJECT_REASON_UNSPECIFIED\x10\x00\x12(\n" +
 	"$BLOCK_REJECT_REASON_MALFORMED_HEADER\x10\x01\x12%\n" +
@@ -1441,7 +1702,8 @@ const file_coinjecture_v1_ledger_proto_rawDesc = "" +
 	"(BLOCK_REJECT_REASON_BAD_STATE_COMMITMENT\x10\x04\x12+\n" +
 	"'BLOCK_REJECT_REASON_INVALID_TRANSACTION\x10\x05\x12 \n" +
 	"\x1cBLOCK_REJECT_REASON_BAD_WORK\x10\x06\x12!\n" +
-	"\x1dBLOCK_REJECT_REASON_TOO_LARGE\x10\a2\xb2\b\n" +
+	"\x1dBLOCK_REJECT_REASON_TOO_LARGE\x10\a2\x86\n" +
+	"\n" +
 	"\x06Ledger\x12S\n" +
 	"\n" +
 	"GetGenesis\x12!.coinjecture.v1.GetGenesisRequest\x1a\".coinjecture.v1.GetGenesisResponse\x12Y\n" +
@@ -1456,7 +1718,9 @@ const file_coinjecture_v1_ledger_proto_rawDesc = "" +
 	"\x11CheckTransactions\x12(.coinjecture.v1.CheckTransactionsRequest\x1a).coinjecture.v1.CheckTransactionsResponse\x12Y\n" +
 	"\fExecuteBlock\x12#.coinjecture.v1.ExecuteBlockRequest\x1a$.coinjecture.v1.ExecuteBlockResponse\x12S\n" +
 	"\n" +
-	"ApplyBlock\x12!.coinjecture.v1.ApplyBlockRequest\x1a\".coinjecture.v1.ApplyBlockResponseBPZNgithub.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1;coinjecturev1b\x06proto3"
+	"ApplyBlock\x12!.coinjecture.v1.ApplyBlockRequest\x1a\".coinjecture.v1.ApplyBlockResponse\x12_\n" +
+	"\x0eRecordEvidence\x12%.coinjecture.v1.RecordEvidenceRequest\x1a&.coinjecture.v1.RecordEvidenceResponse\x12q\n" +
+	"\x14ListRecordedEvidence\x12+.coinjecture.v1.ListRecordedEvidenceRequest\x1a,.coinjecture.v1.ListRecordedEvidenceResponseBPZNgithub.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1;coinjecturev1b\x06proto3"
 
 var (
 	file_coinjecture_v1_ledger_proto_rawDescOnce sync.Once
@@ -1471,7 +1735,7 @@ func file_coinjecture_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_coinjecture_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_coinjecture_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_coinjecture_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_coinjecture_v1_ledger_proto_goTypes = []any{
 	(BlockRejectReason)(0),               // 0: coinjecture.v1.BlockRejectReason
 	(*GetGenesisRequest)(nil),            // 1: coinjecture.v1.GetGenesisRequest
@@ -1496,56 +1760,66 @@ var file_coinjecture_v1_ledger_proto_goTypes = []any{
 	(*ExecuteBlockResponse)(nil),         // 20: coinjecture.v1.ExecuteBlockResponse
 	(*ApplyBlockRequest)(nil),            // 21: coinjecture.v1.ApplyBlockRequest
 	(*ApplyBlockResponse)(nil),           // 22: coinjecture.v1.ApplyBlockResponse
-	(*Block)(nil),                        // 23: coinjecture.v1.Block
-	(*Account)(nil),                      // 24: coinjecture.v1.Account
-	(*ValidatorSet)(nil),                 // 25: coinjecture.v1.ValidatorSet
-	(*IndexedTransaction)(nil),           // 26: coinjecture.v1.IndexedTransaction
-	(*Transaction)(nil),                  // 27: coinjecture.v1.Transaction
-	(*TransactionResult)(nil),            // 28: coinjecture.v1.TransactionResult
+	(*RecordEvidenceRequest)(nil),        // 23: coinjecture.v1.RecordEvidenceRequest
+	(*RecordEvidenceResponse)(nil),       // 24: coinjecture.v1.RecordEvidenceResponse
+	(*ListRecordedEvidenceRequest)(nil),  // 25: coinjecture.v1.ListRecordedEvidenceRequest
+	(*RecordedEvidence)(nil),             // 26: coinjecture.v1.RecordedEvidence
+	(*ListRecordedEvidenceResponse)(nil), // 27: coinjecture.v1.ListRecordedEvidenceResponse
+	(*Block)(nil),                        // 28: coinjecture.v1.Block
+	(*Account)(nil),                      // 29: coinjecture.v1.Account
+	(*ValidatorSet)(nil),                 // 30: coinjecture.v1.ValidatorSet
+	(*IndexedTransaction)(nil),           // 31: coinjecture.v1.IndexedTransaction
+	(*Transaction)(nil),                  // 32: coinjecture.v1.Transaction
+	(*TransactionResult)(nil),            // 33: coinjecture.v1.TransactionResult
 }
 var file_coinjecture_v1_ledger_proto_depIdxs = []int32{
-	23, // 0: coinjecture.v1.GetGenesisResponse.block:type_name -> coinjecture.v1.Block
-	24, // 1: coinjecture.v1.GetGenesisResponse.allocations:type_name -> coinjecture.v1.Account
-	25, // 2: coinjecture.v1.GetGenesisResponse.validator_set:type_name -> coinjecture.v1.ValidatorSet
-	23, // 3: coinjecture.v1.GetBlockByHeightResponse.block:type_name -> coinjecture.v1.Block
-	23, // 4: coinjecture.v1.GetBlockByHashResponse.block:type_name -> coinjecture.v1.Block
-	23, // 5: coinjecture.v1.GetBlockRangeResponse.block:type_name -> coinjecture.v1.Block
-	26, // 6: coinjecture.v1.LedgerGetTransactionResponse.transaction:type_name -> coinjecture.v1.IndexedTransaction
-	24, // 7: coinjecture.v1.LedgerGetAccountResponse.account:type_name -> coinjecture.v1.Account
-	26, // 8: coinjecture.v1.GetAccountHistoryResponse.transactions:type_name -> coinjecture.v1.IndexedTransaction
-	27, // 9: coinjecture.v1.CheckTransactionsRequest.transactions:type_name -> coinjecture.v1.Transaction
-	28, // 10: coinjecture.v1.CheckTransactionsResponse.results:type_name -> coinjecture.v1.TransactionResult
-	23, // 11: coinjecture.v1.ExecuteBlockRequest.block:type_name -> coinjecture.v1.Block
+	28, // 0: coinjecture.v1.GetGenesisResponse.block:type_name -> coinjecture.v1.Block
+	29, // 1: coinjecture.v1.GetGenesisResponse.allocations:type_name -> coinjecture.v1.Account
+	30, // 2: coinjecture.v1.GetGenesisResponse.validator_set:type_name -> coinjecture.v1.ValidatorSet
+	28, // 3: coinjecture.v1.GetBlockByHeightResponse.block:type_name -> coinjecture.v1.Block
+	28, // 4: coinjecture.v1.GetBlockByHashResponse.block:type_name -> coinjecture.v1.Block
+	28, // 5: coinjecture.v1.GetBlockRangeResponse.block:type_name -> coinjecture.v1.Block
+	31, // 6: coinjecture.v1.LedgerGetTransactionResponse.transaction:type_name -> coinjecture.v1.IndexedTransaction
+	29, // 7: coinjecture.v1.LedgerGetAccountResponse.account:type_name -> coinjecture.v1.Account
+	31, // 8: coinjecture.v1.GetAccountHistoryResponse.transactions:type_name -> coinjecture.v1.IndexedTransaction
+	32, // 9: coinjecture.v1.CheckTransactionsRequest.transactions:type_name -> coinjecture.v1.Transaction
+	33, // 10: coinjecture.v1.CheckTransactionsResponse.results:type_name -> coinjecture.v1.TransactionResult
+	28, // 11: coinjecture.v1.ExecuteBlockRequest.block:type_name -> coinjecture.v1.Block
 	0,  // 12: coinjecture.v1.ExecuteBlockResponse.reason:type_name -> coinjecture.v1.BlockRejectReason
-	28, // 13: coinjecture.v1.ExecuteBlockResponse.results:type_name -> coinjecture.v1.TransactionResult
-	23, // 14: coinjecture.v1.ApplyBlockRequest.block:type_name -> coinjecture.v1.Block
-	1,  // 15: coinjecture.v1.Ledger.GetGenesis:input_type -> coinjecture.v1.GetGenesisRequest
-	3,  // 16: coinjecture.v1.Ledger.GetChainInfo:input_type -> coinjecture.v1.GetChainInfoRequest
-	5,  // 17: coinjecture.v1.Ledger.GetBlockByHeight:input_type -> coinjecture.v1.GetBlockByHeightRequest
-	7,  // 18: coinjecture.v1.Ledger.GetBlockByHash:input_type -> coinjecture.v1.GetBlockByHashRequest
-	9,  // 19: coinjecture.v1.Ledger.GetBlockRange:input_type -> coinjecture.v1.GetBlockRangeRequest
-	11, // 20: coinjecture.v1.Ledger.GetTransaction:input_type -> coinjecture.v1.LedgerGetTransactionRequest
-	13, // 21: coinjecture.v1.Ledger.GetAccount:input_type -> coinjecture.v1.LedgerGetAccountRequest
-	15, // 22: coinjecture.v1.Ledger.GetAccountHistory:input_type -> coinjecture.v1.GetAccountHistoryRequest
-	17, // 23: coinjecture.v1.Ledger.CheckTransactions:input_type -> coinjecture.v1.CheckTransactionsRequest
-	19, // 24: coinjecture.v1.Ledger.ExecuteBlock:input_type -> coinjecture.v1.ExecuteBlockRequest
-	21, // 25: coinjecture.v1.Ledger.ApplyBlock:input_type -> coinjecture.v1.ApplyBlockRequest
-	2,  // 26: coinjecture.v1.Ledger.GetGenesis:output_type -> coinjecture.v1.GetGenesisResponse
-	4,  // 27: coinjecture.v1.Ledger.GetChainInfo:output_type -> coinjecture.v1.GetChainInfoResponse
-	6,  // 28: coinjecture.v1.Ledger.GetBlockByHeight:output_type -> coinjecture.v1.GetBlockByHeightResponse
-	8,  // 29: coinjecture.v1.Ledger.GetBlockByHash:output_type -> coinjecture.v1.GetBlockByHashResponse
-	10, // 30: coinjecture.v1.Ledger.GetBlockRange:output_type -> coinjecture.v1.GetBlockRangeResponse
-	12, // 31: coinjecture.v1.Ledger.GetTransaction:output_type -> coinjecture.v1.LedgerGetTransactionResponse
-	14, // 32: coinjecture.v1.Ledger.GetAccount:output_type -> coinjecture.v1.LedgerGetAccountResponse
-	16, // 33: coinjecture.v1.Ledger.GetAccountHistory:output_type -> coinjecture.v1.GetAccountHistoryResponse
-	18, // 34: coinjecture.v1.Ledger.CheckTransactions:output_type -> coinjecture.v1.CheckTransactionsResponse
-	20, // 35: coinjecture.v1.Ledger.ExecuteBlock:output_type -> coinjecture.v1.ExecuteBlockResponse
-	22, // 36: coinjecture.v1.Ledger.ApplyBlock:output_type -> coinjecture.v1.ApplyBlockResponse
-	26, // [26:37] is the sub-list for method output_type
-	15, // [15:26] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	33, // 13: coinjecture.v1.ExecuteBlockResponse.results:type_name -> coinjecture.v1.TransactionResult
+	28, // 14: coinjecture.v1.ApplyBlockRequest.block:type_name -> coinjecture.v1.Block
+	26, // 15: coinjecture.v1.ListRecordedEvidenceResponse.records:type_name -> coinjecture.v1.RecordedEvidence
+	1,  // 16: coinjecture.v1.Ledger.GetGenesis:input_type -> coinjecture.v1.GetGenesisRequest
+	3,  // 17: coinjecture.v1.Ledger.GetChainInfo:input_type -> coinjecture.v1.GetChainInfoRequest
+	5,  // 18: coinjecture.v1.Ledger.GetBlockByHeight:input_type -> coinjecture.v1.GetBlockByHeightRequest
+	7,  // 19: coinjecture.v1.Ledger.GetBlockByHash:input_type -> coinjecture.v1.GetBlockByHashRequest
+	9,  // 20: coinjecture.v1.Ledger.GetBlockRange:input_type -> coinjecture.v1.GetBlockRangeRequest
+	11, // 21: coinjecture.v1.Ledger.GetTransaction:input_type -> coinjecture.v1.LedgerGetTransactionRequest
+	13, // 22: coinjecture.v1.Ledger.GetAccount:input_type -> coinjecture.v1.LedgerGetAccountRequest
+	15, // 23: coinjecture.v1.Ledger.GetAccountHistory:input_type -> coinjecture.v1.GetAccountHistoryRequest
+	17, // 24: coinjecture.v1.Ledger.CheckTransactions:input_type -> coinjecture.v1.CheckTransactionsRequest
+	19, // 25: coinjecture.v1.Ledger.ExecuteBlock:input_type -> coinjecture.v1.ExecuteBlockRequest
+	21, // 26: coinjecture.v1.Ledger.ApplyBlock:input_type -> coinjecture.v1.ApplyBlockRequest
+	23, // 27: coinjecture.v1.Ledger.RecordEvidence:input_type -> coinjecture.v1.RecordEvidenceRequest
+	25, // 28: coinjecture.v1.Ledger.ListRecordedEvidence:input_type -> coinjecture.v1.ListRecordedEvidenceRequest
+	2,  // 29: coinjecture.v1.Ledger.GetGenesis:output_type -> coinjecture.v1.GetGenesisResponse
+	4,  // 30: coinjecture.v1.Ledger.GetChainInfo:output_type -> coinjecture.v1.GetChainInfoResponse
+	6,  // 31: coinjecture.v1.Ledger.GetBlockByHeight:output_type -> coinjecture.v1.GetBlockByHeightResponse
+	8,  // 32: coinjecture.v1.Ledger.GetBlockByHash:output_type -> coinjecture.v1.GetBlockByHashResponse
+	10, // 33: coinjecture.v1.Ledger.GetBlockRange:output_type -> coinjecture.v1.GetBlockRangeResponse
+	12, // 34: coinjecture.v1.Ledger.GetTransaction:output_type -> coinjecture.v1.LedgerGetTransactionResponse
+	14, // 35: coinjecture.v1.Ledger.GetAccount:output_type -> coinjecture.v1.LedgerGetAccountResponse
+	16, // 36: coinjecture.v1.Ledger.GetAccountHistory:output_type -> coinjecture.v1.GetAccountHistoryResponse
+	18, // 37: coinjecture.v1.Ledger.CheckTransactions:output_type -> coinjecture.v1.CheckTransactionsResponse
+	20, // 38: coinjecture.v1.Ledger.ExecuteBlock:output_type -> coinjecture.v1.ExecuteBlockResponse
+	22, // 39: coinjecture.v1.Ledger.ApplyBlock:output_type -> coinjecture.v1.ApplyBlockResponse
+	24, // 40: coinjecture.v1.Ledger.RecordEvidence:output_type -> coinjecture.v1.RecordEvidenceResponse
+	27, // 41: coinjecture.v1.Ledger.ListRecordedEvidence:output_type -> coinjecture.v1.ListRecordedEvidenceResponse
+	29, // [29:42] is the sub-list for method output_type
+	16, // [16:29] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_coinjecture_v1_ledger_proto_init() }
@@ -1560,7 +1834,7 @@ func file_coinjecture_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coinjecture_v1_ledger_proto_rawDesc), len(file_coinjecture_v1_ledger_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

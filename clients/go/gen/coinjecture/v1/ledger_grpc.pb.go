@@ -33,17 +33,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Ledger_GetGenesis_FullMethodName        = "/coinjecture.v1.Ledger/GetGenesis"
-	Ledger_GetChainInfo_FullMethodName      = "/coinjecture.v1.Ledger/GetChainInfo"
-	Ledger_GetBlockByHeight_FullMethodName  = "/coinjecture.v1.Ledger/GetBlockByHeight"
-	Ledger_GetBlockByHash_FullMethodName    = "/coinjecture.v1.Ledger/GetBlockByHash"
-	Ledger_GetBlockRange_FullMethodName     = "/coinjecture.v1.Ledger/GetBlockRange"
-	Ledger_GetTransaction_FullMethodName    = "/coinjecture.v1.Ledger/GetTransaction"
-	Ledger_GetAccount_FullMethodName        = "/coinjecture.v1.Ledger/GetAccount"
-	Ledger_GetAccountHistory_FullMethodName = "/coinjecture.v1.Ledger/GetAccountHistory"
-	Ledger_CheckTransactions_FullMethodName = "/coinjecture.v1.Ledger/CheckTransactions"
-	Ledger_ExecuteBlock_FullMethodName      = "/coinjecture.v1.Ledger/ExecuteBlock"
-	Ledger_ApplyBlock_FullMethodName        = "/coinjecture.v1.Ledger/ApplyBlock"
+	Ledger_GetGenesis_FullMethodName           = "/coinjecture.v1.Ledger/GetGenesis"
+	Ledger_GetChainInfo_FullMethodName         = "/coinjecture.v1.Ledger/GetChainInfo"
+	Ledger_GetBlockByHeight_FullMethodName     = "/coinjecture.v1.Ledger/GetBlockByHeight"
+	Ledger_GetBlockByHash_FullMethodName       = "/coinjecture.v1.Ledger/GetBlockByHash"
+	Ledger_GetBlockRange_FullMethodName        = "/coinjecture.v1.Ledger/GetBlockRange"
+	Ledger_GetTransaction_FullMethodName       = "/coinjecture.v1.Ledger/GetTransaction"
+	Ledger_GetAccount_FullMethodName           = "/coinjecture.v1.Ledger/GetAccount"
+	Ledger_GetAccountHistory_FullMethodName    = "/coinjecture.v1.Ledger/GetAccountHistory"
+	Ledger_CheckTransactions_FullMethodName    = "/coinjecture.v1.Ledger/CheckTransactions"
+	Ledger_ExecuteBlock_FullMethodName         = "/coinjecture.v1.Ledger/ExecuteBlock"
+	Ledger_ApplyBlock_FullMethodName           = "/coinjecture.v1.Ledger/ApplyBlock"
+	Ledger_RecordEvidence_FullMethodName       = "/coinjecture.v1.Ledger/RecordEvidence"
+	Ledger_ListRecordedEvidence_FullMethodName = "/coinjecture.v1.Ledger/ListRecordedEvidence"
 )
 
 // LedgerClient is the client API for Ledger service.
@@ -91,6 +93,13 @@ type LedgerClient interface {
 	// FAILED_PRECONDITION when the height is above tip + 1, when a different block is already final
 	// at that height, or when the block does not execute validly on the tip.
 	ApplyBlock(ctx context.Context, in *ApplyBlockRequest, opts ...grpc.CallOption) (*ApplyBlockResponse, error)
+	// Stores evidence of a validator's equivocation that consensus detected, once (recording the
+	// same evidence again succeeds with recorded = false). The ledger checks the encoding, not the
+	// signatures (consensus did). INVALID_ARGUMENT ("evidence") when it does not decode.
+	RecordEvidence(ctx context.Context, in *RecordEvidenceRequest, opts ...grpc.CallOption) (*RecordEvidenceResponse, error)
+	// The most recent stored evidence, oldest first: what consensus serves with ListEvidence after
+	// a restart. INVALID_ARGUMENT ("limit") for 0 or above 10,000.
+	ListRecordedEvidence(ctx context.Context, in *ListRecordedEvidenceRequest, opts ...grpc.CallOption) (*ListRecordedEvidenceResponse, error)
 }
 
 type ledgerClient struct {
@@ -220,6 +229,26 @@ func (c *ledgerClient) ApplyBlock(ctx context.Context, in *ApplyBlockRequest, op
 	return out, nil
 }
 
+func (c *ledgerClient) RecordEvidence(ctx context.Context, in *RecordEvidenceRequest, opts ...grpc.CallOption) (*RecordEvidenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordEvidenceResponse)
+	err := c.cc.Invoke(ctx, Ledger_RecordEvidence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerClient) ListRecordedEvidence(ctx context.Context, in *ListRecordedEvidenceRequest, opts ...grpc.CallOption) (*ListRecordedEvidenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRecordedEvidenceResponse)
+	err := c.cc.Invoke(ctx, Ledger_ListRecordedEvidence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServer is the server API for Ledger service.
 // All implementations must embed UnimplementedLedgerServer
 // for forward compatibility.
@@ -265,6 +294,13 @@ type LedgerServer interface {
 	// FAILED_PRECONDITION when the height is above tip + 1, when a different block is already final
 	// at that height, or when the block does not execute validly on the tip.
 	ApplyBlock(context.Context, *ApplyBlockRequest) (*ApplyBlockResponse, error)
+	// Stores evidence of a validator's equivocation that consensus detected, once (recording the
+	// same evidence again succeeds with recorded = false). The ledger checks the encoding, not the
+	// signatures (consensus did). INVALID_ARGUMENT ("evidence") when it does not decode.
+	RecordEvidence(context.Context, *RecordEvidenceRequest) (*RecordEvidenceResponse, error)
+	// The most recent stored evidence, oldest first: what consensus serves with ListEvidence after
+	// a restart. INVALID_ARGUMENT ("limit") for 0 or above 10,000.
+	ListRecordedEvidence(context.Context, *ListRecordedEvidenceRequest) (*ListRecordedEvidenceResponse, error)
 	mustEmbedUnimplementedLedgerServer()
 }
 
@@ -307,6 +343,12 @@ func (UnimplementedLedgerServer) ExecuteBlock(context.Context, *ExecuteBlockRequ
 }
 func (UnimplementedLedgerServer) ApplyBlock(context.Context, *ApplyBlockRequest) (*ApplyBlockResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApplyBlock not implemented")
+}
+func (UnimplementedLedgerServer) RecordEvidence(context.Context, *RecordEvidenceRequest) (*RecordEvidenceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordEvidence not implemented")
+}
+func (UnimplementedLedgerServer) ListRecordedEvidence(context.Context, *ListRecordedEvidenceRequest) (*ListRecordedEvidenceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRecordedEvidence not implemented")
 }
 func (UnimplementedLedgerServer) mustEmbedUnimplementedLedgerServer() {}
 func (UnimplementedLedgerServer) testEmbeddedByValue()                {}
@@ -520,6 +562,42 @@ func _Ledger_ApplyBlock_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Ledger_RecordEvidence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordEvidenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServer).RecordEvidence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Ledger_RecordEvidence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServer).RecordEvidence(ctx, req.(*RecordEvidenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Ledger_ListRecordedEvidence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRecordedEvidenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServer).ListRecordedEvidence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Ledger_ListRecordedEvidence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServer).ListRecordedEvidence(ctx, req.(*ListRecordedEvidenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Ledger_ServiceDesc is the grpc.ServiceDesc for Ledger service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -566,6 +644,14 @@ var Ledger_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ApplyBlock",
 			Handler:    _Ledger_ApplyBlock_Handler,
+		},
+		{
+			MethodName: "RecordEvidence",
+			Handler:    _Ledger_RecordEvidence_Handler,
+		},
+		{
+			MethodName: "ListRecordedEvidence",
+			Handler:    _Ledger_ListRecordedEvidence_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

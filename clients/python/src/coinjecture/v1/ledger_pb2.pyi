@@ -208,3 +208,37 @@ class ApplyBlockResponse(_message.Message):
     state_commitment: bytes
     already_applied: bool
     def __init__(self, tip_height: _Optional[int] = ..., tip_hash: _Optional[bytes] = ..., state_commitment: _Optional[bytes] = ..., already_applied: _Optional[bool] = ...) -> None: ...
+
+class RecordEvidenceRequest(_message.Message):
+    __slots__ = ("evidence", "detected_at_ms")
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    evidence: bytes
+    detected_at_ms: int
+    def __init__(self, evidence: _Optional[bytes] = ..., detected_at_ms: _Optional[int] = ...) -> None: ...
+
+class RecordEvidenceResponse(_message.Message):
+    __slots__ = ("recorded",)
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    recorded: bool
+    def __init__(self, recorded: _Optional[bool] = ...) -> None: ...
+
+class ListRecordedEvidenceRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class RecordedEvidence(_message.Message):
+    __slots__ = ("evidence", "detected_at_ms")
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    DETECTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    evidence: bytes
+    detected_at_ms: int
+    def __init__(self, evidence: _Optional[bytes] = ..., detected_at_ms: _Optional[int] = ...) -> None: ...
+
+class ListRecordedEvidenceResponse(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[RecordedEvidence]
+    def __init__(self, records: _Optional[_Iterable[_Union[RecordedEvidence, _Mapping]]] = ...) -> None: ...

@@ -90,6 +90,16 @@ class LedgerStub:
                 request_serializer=coinjecture_dot_v1_dot_ledger__pb2.ApplyBlockRequest.SerializeToString,
                 response_deserializer=coinjecture_dot_v1_dot_ledger__pb2.ApplyBlockResponse.FromString,
                 _registered_method=True)
+        self.RecordEvidence = channel.unary_unary(
+                '/coinjecture.v1.Ledger/RecordEvidence',
+                request_serializer=coinjecture_dot_v1_dot_ledger__pb2.RecordEvidenceRequest.SerializeToString,
+                response_deserializer=coinjecture_dot_v1_dot_ledger__pb2.RecordEvidenceResponse.FromString,
+                _registered_method=True)
+        self.ListRecordedEvidence = channel.unary_unary(
+                '/coinjecture.v1.Ledger/ListRecordedEvidence',
+                request_serializer=coinjecture_dot_v1_dot_ledger__pb2.ListRecordedEvidenceRequest.SerializeToString,
+                response_deserializer=coinjecture_dot_v1_dot_ledger__pb2.ListRecordedEvidenceResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServicer:
@@ -190,6 +200,23 @@ class LedgerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordEvidence(self, request, context):
+        """Stores evidence of a validator's equivocation that consensus detected, once (recording the
+        same evidence again succeeds with recorded = false). The ledger checks the encoding, not the
+        signatures (consensus did). INVALID_ARGUMENT ("evidence") when it does not decode.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRecordedEvidence(self, request, context):
+        """The most recent stored evidence, oldest first: what consensus serves with ListEvidence after
+        a restart. INVALID_ARGUMENT ("limit") for 0 or above 10,000.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -247,6 +274,16 @@ def add_LedgerServicer_to_server(servicer, server):
                     servicer.ApplyBlock,
                     request_deserializer=coinjecture_dot_v1_dot_ledger__pb2.ApplyBlockRequest.FromString,
                     response_serializer=coinjecture_dot_v1_dot_ledger__pb2.ApplyBlockResponse.SerializeToString,
+            ),
+            'RecordEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordEvidence,
+                    request_deserializer=coinjecture_dot_v1_dot_ledger__pb2.RecordEvidenceRequest.FromString,
+                    response_serializer=coinjecture_dot_v1_dot_ledger__pb2.RecordEvidenceResponse.SerializeToString,
+            ),
+            'ListRecordedEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRecordedEvidence,
+                    request_deserializer=coinjecture_dot_v1_dot_ledger__pb2.ListRecordedEvidenceRequest.FromString,
+                    response_serializer=coinjecture_dot_v1_dot_ledger__pb2.ListRecordedEvidenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -547,6 +584,60 @@ class Ledger:
             '/coinjecture.v1.Ledger/ApplyBlock',
             coinjecture_dot_v1_dot_ledger__pb2.ApplyBlockRequest.SerializeToString,
             coinjecture_dot_v1_dot_ledger__pb2.ApplyBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinjecture.v1.Ledger/RecordEvidence',
+            coinjecture_dot_v1_dot_ledger__pb2.RecordEvidenceRequest.SerializeToString,
+            coinjecture_dot_v1_dot_ledger__pb2.RecordEvidenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRecordedEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinjecture.v1.Ledger/ListRecordedEvidence',
+            coinjecture_dot_v1_dot_ledger__pb2.ListRecordedEvidenceRequest.SerializeToString,
+            coinjecture_dot_v1_dot_ledger__pb2.ListRecordedEvidenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,59 @@
+//! The driver's clock, injectable: the system clock in production, and a virtual one for
+//! deterministic tests. Under `tokio::time::pause` (a current-thread runtime started paused) a
+//! [`VirtualClock`] follows tokio's virtual time, so the driver's timers, the engine's `now` and
+//! block timestamps all move together in virtual time, and a driver test runs without waiting
+//! in real time and the same way every time.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// `base_ms` plus the tokio time elapsed since it was made (virtual under `tokio::time::pause`).
+#[derive(Debug, Clone, Copy)]
+pub struct VirtualClock {
+    base_ms: i64,
+    start: tokio::time::Instant,
+}
+
+impl VirtualClock {
+    /// A clock that reads `base_ms` now.
+    pub fn starting_at(base_ms: i64) -> Self {
+        Self { base_ms, start: tokio::time::Instant::now() }
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now_ms(&self) -> i64 {
+        let elapsed = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.base_ms.saturating_add(elapsed)
+    }
+}
+
+tokio::task_local! {
+    /// The clock of the driver task running in this scope.
+    static CLOCK: Arc<dyn Clock>;
+}
+
+/// The current driver's clock (the system clock outside a driver task).
+pub(crate) fn now_ms() -> i64 {
+    CLOCK.try_with(|c| c.now_ms()).unwrap_or_else(|_| SystemClock.now_ms())
+}
+
+/// Runs `future` with `clock` as the driver clock.
+pub(crate) async fn with_clock<F: std::future::Future>(clock: Arc<dyn Clock>, future: F) -> F::Output {
+    CLOCK.scope(clock, future).await
+}

@@ -1,0 +1,368 @@
+//! The driver under hostile or unlucky input (issue #19): what it writes to disk and in which
+//! order (against a scripted ledger and network), and evidence kept across a restart (against a
+//! real SQLite ledger).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use coinjecture_consensus::driver::{self, DriverConfig, Execution, LedgerApi, NetworkApi, Tip};
+use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSchedule, ValidatorSet};
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
+use coinjecture_primitives::{
+    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, Transaction,
+    sha256,
+};
+use coinjecture_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tonic::Status;
+
+fn chain() -> ChainId {
+    ChainId::new("coinjecture-ordering").unwrap()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// What the test keeps a handle on while the driver owns it.
+struct Shared<T>(Arc<T>);
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A ledger at genesis that accepts every block.
+struct Ledger {
+    genesis: Hash32,
+    genesis_ms: i64,
+    applied: Mutex<Vec<BlockHeight>>,
+}
+
+#[tonic::async_trait]
+impl LedgerApi for Shared<Ledger> {
+    async fn tip(&self) -> Result<Tip, Status> {
+        Ok(Tip { height: 0, hash: self.genesis, timestamp_ms: self.genesis_ms })
+    }
+    async fn account_nonce(&self, _: PublicKey) -> Result<u64, Status> {
+        Ok(0)
+    }
+    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+        Ok(txs.iter().map(|_| Ok(())).collect())
+    }
+    async fn execute(&self, _: &Block, _: bool) -> Result<Execution, Status> {
+        Ok(Execution {
+            valid: true,
+            message: String::new(),
+            state_commitment: Some(Hash32([1; 32])),
+            merkle_root: Some(Hash32::ZERO),
+            rejected: Vec::new(),
+        })
+    }
+    async fn apply(&self, block: &Block, _: &CommitCertificate) -> Result<(), Status> {
+        self.applied.lock().unwrap().push(block.header.block_index);
+        Ok(())
+    }
+    async fn finalized(&self, _: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status> {
+        Ok(None)
+    }
+}
+
+/// Peers that have nothing to give at the first sync request, and the finalized block later.
+struct Network {
+    decided: (Block, CommitCertificate),
+    requests: Mutex<u32>,
+}
+
+#[tonic::async_trait]
+impl NetworkApi for Shared<Network> {
+    async fn publish(&self, _: pb::ConsensusMessage) -> Result<(), Status> {
+        Ok(())
+    }
+    async fn request_blocks(&self, from: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+        let mut n = self.requests.lock().unwrap();
+        *n += 1;
+        Ok(if *n >= 2 && from == 1 { vec![self.decided.clone()] } else { Vec::new() })
+    }
+}
+
+fn block(height: u64, parent: Hash32, miner: PublicKey, ts: i64, salt: u8) -> Block {
+    let extra = PoaExtra {
+        round: 0,
+        timestamp_millis: ts.rem_euclid(1000) as u16,
+        state_commitment: Hash32([salt; 32]),
+        chain_id: None,
+    };
+    Block {
+        header: BlockHeader {
+            codec_version: 1,
+            block_index: height,
+            timestamp: ts.div_euclid(1000),
+            parent_hash: parent,
+            miner_address: miner,
+            extra_data: extra.encode(),
+            ..Default::default()
+        },
+        transactions: Vec::new(),
+    }
+}
+
+fn precommit(key: &Keypair, hash: Hash32) -> Vote {
+    let mut v = Vote {
+        chain_id: chain(),
+        height: 1,
+        round: 0,
+        vote_type: VoteType::Precommit,
+        block_hash: Some(hash),
+        validator: key.public_key(),
+        signature: Signature::ZERO,
+    };
+    v.signature = key.sign(&v.signing_bytes());
+    v
+}
+
+/// In tokio's paused time with the driver on a virtual clock: no real waiting, and the same
+/// interleaving every run.
+#[tokio::test(start_paused = true)]
+async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_height() {
+    let clock = coinjecture_consensus::clock::VirtualClock::starting_at(1_767_225_600_000);
+    let now_ms = || coinjecture_consensus::clock::Clock::now_ms(&clock);
+    // One batch can both ask for sync (a quorum precommitted a block this validator never
+    // received) and lock and precommit at height 1 (the messages of equivocating validators
+    // make both true). The sync brings height 1's block; the validator commits it and signs at
+    // height 2 (it proposes there). The driver used to run the sync inline, in the middle of
+    // that batch: the batch's height-1 signing state was then written over the height-2 one,
+    // and after a crash the validator would sign at height 2 again.
+    let key = |i: usize| Keypair::from_seed(&sha256(format!("ordering {i}").as_bytes()).0);
+    let keys: Vec<Keypair> = (0..4).map(key).collect();
+    let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
+    let index = |k: PublicKey| keys.iter().position(|x| x.public_key() == k).unwrap();
+    let me = index(set.proposer(2, 0));
+    let p1 = index(set.proposer(1, 0));
+    assert_ne!(me, p1);
+    let genesis = sha256(b"ordering genesis");
+    let genesis_ms = now_ms() - 60_000;
+
+    // X: decided at height 1 by the three others (this validator never sees its proposal).
+    let x = block(1, genesis, keys[p1].public_key(), genesis_ms + 1_000, 0x11);
+    let others: Vec<usize> = (0..4).filter(|i| *i != me).collect();
+    let precommits: Vec<Vote> = others.iter().map(|i| precommit(&keys[*i], x.hash())).collect();
+    let certificate = CommitCertificate {
+        height: 1,
+        round: 0,
+        block_hash: x.hash(),
+        signatures: precommits.iter().map(|v| (v.validator, v.signature)).collect(),
+    }
+    .sorted();
+    let ledger = Arc::new(Ledger { genesis, genesis_ms, applied: Mutex::new(Vec::new()) });
+    let network = Arc::new(Network { decided: (x.clone(), certificate), requests: Mutex::new(0) });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = EngineConfig::with_block_time(chain(), 200);
+    // No round timeout fires during the test: the batch under test is the only thing happening.
+    (engine.timeout_propose_ms, engine.timeout_vote_ms, engine.timeout_cap_ms) = (60_000, 60_000, 60_000);
+    engine.sync_retry_ms = 2_000;
+    // Nor does a rebroadcast timer (each one is an input that could ask for sync first).
+    engine.rebroadcast_ms = 60_000;
+    let sign_state_path = dir.path().join("me.sign_state");
+    let config = DriverConfig {
+        engine,
+        schedule: ValidatorSchedule::fixed(set),
+        mempool: MempoolConfig::default(),
+        max_block_transactions: 100,
+        max_block_bytes: 1 << 20,
+        sign_state_path: sign_state_path.clone(),
+        network_label: "test".into(),
+    };
+    let (inbox, inbound) = mpsc::channel(64);
+    let (handle, task) = driver::start_with_clock(
+        config,
+        key(me),
+        Shared(ledger.clone()),
+        Shared(network.clone()),
+        inbound,
+        Arc::new(clock),
+    )
+    .await
+    .unwrap();
+    let send = |m: pb::consensus_message::Kind| inbox.send(pb::ConsensusMessage { kind: Some(m) });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let requests = || *network.requests.lock().unwrap();
+    for v in &precommits {
+        send(pb::consensus_message::Kind::Vote(v.into())).await.unwrap();
+    }
+    // The precommit quorum made it ask for the block; the peers had nothing yet.
+    while requests() < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "no sync request");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Within the retry interval: height 1's proposal (another block, Y), which it prevotes,
+    // and a second prevote for Y.
+    let y = block(1, genesis, keys[p1].public_key(), now_ms(), 0x22);
+    let mut proposal = Proposal {
+        chain_id: chain(),
+        height: 1,
+        round: 0,
+        pol_round: None,
+        timestamp_ms: now_ms(),
+        block: y.clone(),
+        proposer: keys[p1].public_key(),
+        signature: Signature::ZERO,
+    };
+    proposal.signature = keys[p1].sign(&proposal.signing_bytes());
+    send(pb::consensus_message::Kind::Proposal((&proposal).into())).await.unwrap();
+    let prevote = |i: usize| {
+        let mut v = precommit(&keys[i], y.hash());
+        v.vote_type = VoteType::Prevote;
+        v.signature = keys[i].sign(&v.signing_bytes());
+        v
+    };
+    send(pb::consensus_message::Kind::Vote((&prevote(others[0])).into())).await.unwrap();
+    while driver::load_sign_state(&sign_state_path).unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no prevote");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(requests(), 1, "the test's timing: a second sync request came too early");
+    // Past the retry interval, the third prevote for Y: one batch asks for sync again (now the
+    // peers have height 1's block) and locks on Y and precommits it at height 1.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    send(pb::consensus_message::Kind::Vote((&prevote(others[1])).into())).await.unwrap();
+
+    while handle.status().height < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "height 1 not committed: {:?}", handle.status());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the rest of the batch run.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(*ledger.applied.lock().unwrap(), vec![1]);
+    let state = driver::load_sign_state(&sign_state_path).unwrap().expect("a signing state");
+    assert_eq!(state.height, 2, "the signing state on disk went back: {state:?}");
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_restart() {
+    use coinjecture_consensus::driver::InProcessLedger;
+    use coinjecture_ledger::service::LedgerService;
+    use coinjecture_ledger::test_utils::{TestChain, local_crypto};
+    use coinjecture_primitives::consensus::Evidence;
+
+    /// Peers that never answer and swallow everything.
+    struct Silent;
+    #[tonic::async_trait]
+    impl NetworkApi for Silent {
+        async fn publish(&self, _: pb::ConsensusMessage) -> Result<(), Status> {
+            Ok(())
+        }
+        async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+            Ok(Vec::new())
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let test_chain = TestChain::new("coinjecture-ordering", 1, 1_000);
+    let key = |i: usize| Keypair::from_seed(&sha256(format!("evidence {i}").as_bytes()).0);
+    let keys: Vec<Keypair> = (0..4).map(key).collect();
+    let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
+    let index = |k: PublicKey| keys.iter().position(|x| x.public_key() == k).unwrap();
+    let p1 = index(set.proposer(1, 0));
+    let me = (p1 + 1) % 4;
+    let other = (p1 + 2) % 4;
+    let schedule = ValidatorSchedule::fixed(set);
+    let start = |test_chain: &TestChain| {
+        let (schedule, dir) = (schedule.clone(), dir.path().to_path_buf());
+        let genesis = test_chain.genesis.clone();
+        async move {
+            let ledger = coinjecture_ledger::Ledger::open(dir.join("node.db"), genesis, local_crypto()).await.unwrap();
+            let api = InProcessLedger(Arc::new(LedgerService::new(Arc::new(ledger))));
+            let mut engine = EngineConfig::with_block_time(chain(), 200);
+            (engine.timeout_propose_ms, engine.timeout_vote_ms, engine.timeout_cap_ms) = (60_000, 60_000, 60_000);
+            let config = DriverConfig {
+                engine,
+                schedule,
+                mempool: MempoolConfig::default(),
+                max_block_transactions: 100,
+                max_block_bytes: 1 << 20,
+                sign_state_path: dir.join("node.sign_state"),
+                network_label: "test".into(),
+            };
+            let (inbox, inbound) = mpsc::channel(64);
+            let (handle, task) = driver::start(config, key(me), api, Silent, inbound).await.unwrap();
+            (handle, task, inbox)
+        }
+    };
+    let (handle, task, inbox) = start(&test_chain).await;
+    let genesis = Hash32::ZERO;
+
+    // Validator `other` prevotes two different blocks at (1, 0); the proposer of (1, 0) signs
+    // two different proposals. Their blocks name a parent that is not the tip: the ledger
+    // refuses them (FAILED_PRECONDITION), which used to stop the validator's driver — one
+    // Byzantine proposer could stop every honest validator. Now they are invalid blocks.
+    let mut prevote = precommit(&keys[other], Hash32([1; 32]));
+    prevote.vote_type = VoteType::Prevote;
+    prevote.signature = keys[other].sign(&prevote.signing_bytes());
+    let mut conflicting = prevote.clone();
+    conflicting.block_hash = Some(Hash32([2; 32]));
+    conflicting.signature = keys[other].sign(&conflicting.signing_bytes());
+    let proposal = |salt: u8| {
+        let mut p = Proposal {
+            chain_id: chain(),
+            height: 1,
+            round: 0,
+            pol_round: None,
+            timestamp_ms: now_ms(),
+            block: block(1, genesis, keys[p1].public_key(), now_ms(), salt),
+            proposer: keys[p1].public_key(),
+            signature: Signature::ZERO,
+        };
+        p.signature = keys[p1].sign(&p.signing_bytes());
+        p
+    };
+    let send = |m: pb::consensus_message::Kind| inbox.send(pb::ConsensusMessage { kind: Some(m) });
+    send(pb::consensus_message::Kind::Vote((&prevote).into())).await.unwrap();
+    send(pb::consensus_message::Kind::Vote((&conflicting).into())).await.unwrap();
+    send(pb::consensus_message::Kind::Proposal((&proposal(1)).into())).await.unwrap();
+    send(pb::consensus_message::Kind::Proposal((&proposal(2)).into())).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut before = Vec::new();
+    while before.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "evidence not detected: {before:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match handle.evidence().await {
+            Ok(records) => before = records,
+            Err(e) => panic!("{e}: the driver stopped: {:?}", task.await),
+        }
+    }
+    let kinds = |records: &[(Evidence, i64)]| -> Vec<(bool, PublicKey)> {
+        records.iter().map(|(e, _)| (matches!(e, Evidence::DuplicateVote { .. }), e.offender())).collect()
+    };
+    assert_eq!(kinds(&before), vec![(true, keys[other].public_key()), (false, keys[p1].public_key())]);
+    // The first proposal was validated (refused) and the driver runs on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "the driver stopped: {:?}", task.await);
+
+    // Restart: the node's memory is gone, the ledger file stays.
+    task.abort();
+    let _ = task.await;
+    drop(inbox);
+    let (handle, task, inbox) = start(&test_chain).await;
+    let after = handle.evidence().await.unwrap();
+    assert_eq!(after, before, "evidence after the restart");
+    // Seen again, it is not listed twice.
+    send_again(&inbox, &prevote, &conflicting).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(handle.evidence().await.unwrap().len(), 2);
+    task.abort();
+}
+
+async fn send_again(inbox: &mpsc::Sender<pb::ConsensusMessage>, a: &Vote, b: &Vote) {
+    for v in [a, b] {
+        let kind = pb::consensus_message::Kind::Vote(v.into());
+        inbox.send(pb::ConsensusMessage { kind: Some(kind) }).await.unwrap();
+    }
+}
