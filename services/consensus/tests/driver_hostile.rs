@@ -272,12 +272,21 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
     let p1 = index(set.proposer(1, 0));
     let me = (p1 + 1) % 4;
     let other = (p1 + 2) % 4;
+    // The ledger verifies certificates against the same validators.
+    let ledger_validators = {
+        use coinjecture_primitives::validators as v;
+        v::ValidatorSchedule::fixed(v::ValidatorSet::new(set.validators().to_vec(), v::QuorumMode::Byzantine).unwrap())
+    };
     let schedule = ValidatorSchedule::fixed(set);
     let start = |test_chain: &TestChain| {
         let (schedule, dir) = (schedule.clone(), dir.path().to_path_buf());
+        let ledger_validators = ledger_validators.clone();
         let genesis = test_chain.genesis.clone();
         async move {
-            let ledger = coinjecture_ledger::Ledger::open(dir.join("node.db"), genesis, local_crypto()).await.unwrap();
+            let ledger =
+                coinjecture_ledger::Ledger::open(dir.join("node.db"), genesis, ledger_validators, local_crypto())
+                    .await
+                    .unwrap();
             let api = InProcessLedger(Arc::new(LedgerService::new(Arc::new(ledger))));
             let mut engine = EngineConfig::with_block_time(chain(), 200);
             (engine.timeout_propose_ms, engine.timeout_vote_ms, engine.timeout_cap_ms) = (60_000, 60_000, 60_000);
