@@ -25,7 +25,11 @@ use tracing::Instrument as _;
 use crate::engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout};
 use crate::lock_state::LockState;
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
+use crate::safety_file::Format;
 use crate::sign_state::SignState;
+use crate::signing_checks;
+use crate::signing_pause::{PauseCause, SigningPause};
+use crate::tx_journal::{self, TxJournal};
 use crate::validators::ValidatorSchedule;
 
 /// The finalized tip as the ledger reports it.
@@ -206,6 +210,13 @@ pub struct DriverConfig {
     pub sign_state_path: PathBuf,
     /// Short network label for logs and metrics (e.g. "A").
     pub network_label: String,
+    /// `--unsafe-reset-signing-state`: start even though the signing state or lock is damaged,
+    /// missing on a database this validator signed in, or far ahead of the chain (see
+    /// [`signing_checks`]).
+    pub unsafe_reset_signing_state: bool,
+    /// Journal the transactions submitted through [`DriverHandle::submit`] before answering
+    /// (`<database>.tx_journal`, see [`tx_journal`]). Off only for measurements.
+    pub tx_journal: bool,
 }
 
 /// Status snapshot published after every input.
@@ -228,6 +239,13 @@ pub struct DriverStatus {
     pub blocks_built: u64,
     pub last_build_seconds: f64,
     pub dropped: HashMap<String, u64>,
+    /// Why this validator is not signing right now (None while it signs): a safety file could
+    /// not be written, or it waits for a height (see [`crate::signing_pause`]).
+    pub signing_paused: Option<String>,
+    /// Writes of the signing state or lock that failed since start.
+    pub persist_failures: u64,
+    /// The transaction journal's counters (None without a journal).
+    pub journal: Option<Arc<tx_journal::JournalStats>>,
 }
 
 /// The result of submitting one transaction.
@@ -242,7 +260,7 @@ enum Command {
     Submit {
         txs: Vec<Transaction>,
         gossip: bool,
-        reply: Option<oneshot::Sender<Vec<SubmitResult>>>,
+        reply: Option<oneshot::Sender<Result<Vec<SubmitResult>, Status>>>,
         span: tracing::Span,
     },
     Evidence {
@@ -284,12 +302,12 @@ impl DriverHandle {
             .send(Command::Submit { txs, gossip: true, reply: Some(reply), span: tracing::Span::current() })
             .await
             .map_err(|_| Status::unavailable("consensus driver stopped"))?;
-        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))
+        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))?
     }
 
     /// Stops admitting submitted transactions (every clone of this handle refuses them from
     /// now on). A stopping node calls this before it stops gossip: a transaction it accepted
-    /// after gossip ended would never leave it, and mempools are not durable.
+    /// after gossip ended would leave it only at its next start (from its journal).
     pub fn stop_admitting(&self) {
         self.admitting.store(false, std::sync::atomic::Ordering::Release);
     }
@@ -328,6 +346,11 @@ pub enum DriverError {
     LockStateRead { path: PathBuf, reason: String },
     #[error("writing the lock {path}: {reason}")]
     LockStateWrite { path: PathBuf, reason: String },
+    /// A safety file the node will not start with; `action` says what the operator can do.
+    #[error("the {what} {path} {problem}: {action}")]
+    SafetyFileRefused { what: &'static str, path: PathBuf, problem: String, action: String },
+    #[error("{0}")]
+    Journal(String),
     #[error("the ledger failed: {0}")]
     Ledger(String),
 }
@@ -336,11 +359,14 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Loads the persisted signing state (None when the validator never signed).
+/// Loads the persisted signing state (None when the validator never signed), in format 2
+/// (checked) or 1 (see [`crate::safety_file`]). [`start`] reads it through
+/// [`signing_checks::check`], which also checks it against the chain.
 pub fn load_sign_state(path: &Path) -> Result<Option<SignState>, DriverError> {
     let err = |reason: String| DriverError::SignStateRead { path: path.into(), reason };
     let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
-    bytes.map(|b| SignState::decode(&b)).transpose().map_err(|e| err(e.to_string()))
+    let state = bytes.map(|b| SignState::from_file_bytes(&b)).transpose().map_err(|e| err(e.to_string()))?;
+    Ok(state.map(|(s, _): (SignState, Format)| s))
 }
 
 /// The file's bytes; None when it does not exist.
@@ -352,9 +378,10 @@ fn read_if_present(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes the signing state durably: temp file, fsync, rename over, fsync the directory.
+/// Writes the signing state durably (format 2): temp file, fsync, rename over, fsync the
+/// directory.
 pub fn store_sign_state(path: &Path, state: &SignState) -> Result<(), DriverError> {
-    write_durably(path, &state.encode())
+    write_durably(path, &state.to_file_bytes())
         .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
 }
 
@@ -364,38 +391,56 @@ pub fn lock_state_path(sign_state_path: &Path) -> PathBuf {
     sign_state_path.with_extension("lock_state")
 }
 
-/// Loads the persisted lock (None when there is none).
+/// Loads the persisted lock (None when there is none), in format 2 (checked) or 1.
 pub fn load_lock_state(path: &Path) -> Result<Option<LockState>, DriverError> {
     let err = |reason: String| DriverError::LockStateRead { path: path.into(), reason };
     let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
-    bytes.map(|b| LockState::decode(&b)).transpose().map_err(|e| err(e.to_string()))
+    let lock = bytes.map(|b| LockState::from_file_bytes(&b)).transpose().map_err(|e| err(e.to_string()))?;
+    Ok(lock.map(|(l, _): (LockState, Format)| l))
 }
 
-/// Writes the lock durably (as the signing state).
+/// Writes the lock durably (format 2, as the signing state).
 pub fn store_lock_state(path: &Path, lock: &LockState) -> Result<(), DriverError> {
-    write_durably(path, &lock.encode())
+    write_durably(path, &lock.to_file_bytes())
         .map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
 }
 
 /// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
-/// either the old or the new bytes.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// either the old or the new bytes. A failed write removes its temp file (best effort; a crash
+/// leaves it for the next start to remove).
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
+    let tmp = signing_checks::temp_path(path);
+    let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if let Some(dir) = path.parent()
         && let Ok(d) = std::fs::File::open(dir)
     {
         d.sync_all()?;
     }
     Ok(())
+}
+
+/// Whether a file can be created and made durable beside `path` (the retry of a paused
+/// signer that has no signing state on disk yet).
+fn probe_writable(path: &Path) -> Result<(), DriverError> {
+    let mut probe = path.as_os_str().to_owned();
+    probe.push(".probe");
+    let probe = PathBuf::from(probe);
+    write_durably(&probe, b"probe")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
 }
 
 /// The running driver's state.
@@ -416,6 +461,21 @@ struct Driver<L, N> {
     dropped: HashMap<String, u64>,
     syncing: bool,
     tip: Tip,
+    /// The key again, to rebuild the engine (see [`Self::rebuild_engine`]).
+    key: Keypair,
+    /// What is on disk: the last signing state and lock written successfully.
+    durable_sign_state: Option<SignState>,
+    durable_lock: Option<LockState>,
+    /// Set while this validator does not sign (see [`crate::signing_pause`]).
+    pause: Option<SigningPause>,
+    /// The last pause's backoff and end time, for the next one's backoff.
+    last_pause: Option<(Duration, i64)>,
+    persist_failures: u64,
+    /// Bumped whenever the engine is replaced: actions of the old one are not carried out.
+    engine_generation: u64,
+    journal: Option<TxJournal>,
+    /// Journaled transactions to re-admit before the first input.
+    replay: Vec<Transaction>,
 }
 
 const MAX_EVIDENCE: usize = 10_000;
@@ -430,18 +490,45 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?;
-    let sign_state = load_sign_state(&config.sign_state_path)?;
     let lock_path = lock_state_path(&config.sign_state_path);
-    let lock = load_lock_state(&lock_path)?;
+    let journal_path = tx_journal::journal_path(&config.sign_state_path);
+    signing_checks::remove_stale_temp_files(&[&config.sign_state_path, &lock_path, &journal_path]);
     let me = key.public_key();
-    let mut engine =
-        Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
-    if let Some(lock) = lock {
-        let (height, round, block_hash) = (lock.height, lock.round, lock.block.hash());
-        if engine.restore_lock(lock) {
-            tracing::info!(height, round, block = %block_hash.to_hex(), "resuming locked on a block");
-        }
+    let checked = signing_checks::check(
+        &config.sign_state_path,
+        &lock_path,
+        &tip,
+        me,
+        &ledger,
+        config.unsafe_reset_signing_state,
+        now_ms(),
+    )
+    .await?;
+    if let Some(pause) = &checked.pause {
+        tracing::warn!(reason = %pause.reason(), "signing paused");
     }
+    let (journal, replay) = if config.tx_journal {
+        let (journal, replay) = TxJournal::open(journal_path).map_err(|e| DriverError::Journal(e.to_string()))?;
+        if replay.discarded_bytes > 0 || replay.undecodable > 0 {
+            tracing::warn!(
+                discarded_bytes = replay.discarded_bytes,
+                undecodable = replay.undecodable,
+                "the transaction journal ended in a torn or damaged record (cut off; it was never acknowledged)"
+            );
+        }
+        (Some(journal), replay.transactions)
+    } else {
+        (None, Vec::new())
+    };
+    let engine_key = Keypair::from_seed(&key.seed());
+    let engine = new_engine(
+        &config,
+        engine_key,
+        &tip,
+        checked.sign_state.clone(),
+        checked.lock.clone(),
+        checked.pause.is_some(),
+    );
     // The tip from the start, not zeros: the node logs and serves its status (height, hash)
     // before the driver task has handled its first input.
     let (status_tx, status_rx) = watch::channel(DriverStatus {
@@ -449,6 +536,8 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         finalized_hash: tip.hash,
         finalized_timestamp_ms: tip.timestamp_ms,
         height: tip.height + 1,
+        signing_paused: checked.pause.as_ref().map(SigningPause::reason),
+        journal: journal.as_ref().map(|j| j.stats().clone()),
         ..DriverStatus::default()
     });
     let (commands, command_rx) = mpsc::channel(1024);
@@ -478,9 +567,53 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
         dropped: HashMap::new(),
         syncing: false,
         tip,
+        key,
+        durable_sign_state: checked.sign_state,
+        durable_lock: checked.lock,
+        pause: checked.pause,
+        last_pause: None,
+        persist_failures: 0,
+        engine_generation: 0,
+        journal,
+        replay,
     };
     let task = tokio::spawn(driver.run(inbound, command_rx));
     Ok((handle, task))
+}
+
+/// An engine at the tip + 1 with `sign_state` and `lock`; `paused`: one whose double-sign
+/// protection refuses every position, so it follows the chain (validates proposals, counts
+/// votes, commits) and signs nothing (it never asks to persist anything either).
+fn new_engine(
+    config: &DriverConfig,
+    key: Keypair,
+    tip: &Tip,
+    sign_state: Option<SignState>,
+    lock: Option<LockState>,
+    paused: bool,
+) -> Engine {
+    let sign_state = if paused {
+        Some(SignState {
+            height: BlockHeight::MAX,
+            round: u32::MAX,
+            step: crate::sign_state::SignStep::Precommit,
+            signed_bytes_hash: Hash32::ZERO,
+            signature: coinjecture_primitives::Signature::ZERO,
+        })
+    } else {
+        sign_state
+    };
+    let mut engine =
+        Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
+    if let Some(lock) = lock
+        && !paused
+    {
+        let (height, round, block_hash) = (lock.height, lock.round, lock.block.hash());
+        if engine.restore_lock(lock) {
+            tracing::info!(height, round, block = %block_hash.to_hex(), "resuming locked on a block");
+        }
+    }
+    engine
 }
 
 impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
@@ -489,9 +622,14 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         mut inbound: mpsc::Receiver<pb::ConsensusMessage>,
         mut commands: mpsc::Receiver<Command>,
     ) -> Result<(), DriverError> {
+        self.replay_journal().await?;
         self.input(Input::Start).await?;
         loop {
-            let next_timer = self.timers.first().map(|(at, _)| *at);
+            let retry = self.pause.as_ref().map(|p| p.retry_at_ms);
+            let next_timer = match (self.timers.first().map(|(at, _)| *at), retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async {
                 match next_timer {
                     Some(at) => tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)).await,
@@ -509,6 +647,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 },
                 () = sleep => {
                     let now = now_ms();
+                    if self.pause.as_ref().is_some_and(|p| p.retry_at_ms <= now) {
+                        self.retry_signing().await?;
+                    }
                     while let Some((at, t)) = self.timers.first().copied() {
                         if at > now {
                             break;
@@ -567,9 +708,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         match command {
             Command::Submit { txs, gossip, reply, span } => {
                 let span = tracing::info_span!(parent: &span, "admit transactions", txs = txs.len());
-                let results = self.submit(txs, gossip).instrument(span).await?;
+                let (results, admitted) = self.admit(txs, gossip).instrument(span).await?;
                 if let Some(reply) = reply {
-                    let _ = reply.send(results);
+                    self.journal_then_reply(&admitted, results, reply);
                 }
             }
             Command::Evidence { reply } => {
@@ -589,11 +730,21 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         Ok(n)
     }
 
+    /// [`Self::admit`], for transactions that need no journal (gossip).
+    async fn submit(&mut self, txs: Vec<Transaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
+        Ok(self.admit(txs, gossip).await?.0)
+    }
+
     /// Admission: ledger check in one batch, then the mempool. A nonce ahead of the account
     /// nonce is admitted when the gap is filled by pending transactions of the same sender.
-    async fn submit(&mut self, txs: Vec<Transaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
+    /// Returns each one's result and the admitted ones.
+    async fn admit(
+        &mut self,
+        txs: Vec<Transaction>,
+        gossip: bool,
+    ) -> Result<(Vec<SubmitResult>, Vec<Transaction>), DriverError> {
         if txs.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let verdicts = self
             .ledger
@@ -641,7 +792,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 tracing::warn!(error = %e, "gossiping transactions failed");
             }
         }
-        Ok(results)
+        Ok((results, admitted))
     }
 
     fn mempool_has(&self, sender: PublicKey, nonce: u64) -> bool {
@@ -650,12 +801,26 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     }
 
     async fn input(&mut self, input: Input) -> Result<(), DriverError> {
+        let generation = self.engine_generation;
         let mut queue: VecDeque<Input> = VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
+        'inputs: while let Some(input) = queue.pop_front() {
             let actions = self.engine.handle(now_ms(), input);
             for action in actions {
-                if let Some(next) = self.act(action).await? {
-                    queue.push_back(next);
+                match self.act(action).await {
+                    Ok(Some(next)) => queue.push_back(next),
+                    Ok(None) => {}
+                    // Not persisted: the message it was for (next in `actions`) must not
+                    // leave. Drop the rest and stop signing until the disk takes writes again.
+                    Err(e @ (DriverError::SignStateWrite { .. } | DriverError::LockStateWrite { .. })) => {
+                        self.pause_signing(e.to_string()).await?;
+                        break 'inputs;
+                    }
+                    Err(e) => return Err(e),
+                }
+                if self.engine_generation != generation {
+                    // The engine was replaced (a nested input paused signing): the old one's
+                    // remaining actions are void.
+                    break 'inputs;
                 }
             }
         }
@@ -673,11 +838,15 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     async fn act(&mut self, action: Action) -> Result<Option<Input>, DriverError> {
         use pb::consensus_message::Kind;
         match action {
-            Action::PersistSignState(state) => store_sign_state(&self.config.sign_state_path, &state)?,
+            Action::PersistSignState(state) => {
+                store_sign_state(&self.config.sign_state_path, &state)?;
+                self.durable_sign_state = Some(state);
+            }
             Action::PersistLock(lock) => {
                 let started = std::time::Instant::now();
                 store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
                 tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
+                self.durable_lock = Some(*lock);
             }
             Action::Broadcast(Message::Proposal(p)) => {
                 let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
@@ -723,12 +892,16 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 self.syncing = true;
                 match self.network.request_blocks(from_height, 100).await {
                     Ok(blocks) => {
-                        for (block, certificate) in blocks {
+                        let generation = self.engine_generation;
+                        'blocks: for (block, certificate) in blocks {
                             // Feed in order; the engine buffers and checks certificates.
                             let actions = self.engine.handle(now_ms(), Input::DecidedBlock { block, certificate });
                             for a in actions {
                                 if let Some(next) = Box::pin(self.act(a)).await? {
                                     Box::pin(self.input(next)).await?;
+                                }
+                                if self.engine_generation != generation {
+                                    break 'blocks;
                                 }
                             }
                         }
@@ -851,6 +1024,11 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         self.nonces.retain(|k, _| self.mempool.has_sender(k));
         self.tip = Tip { height, hash: block.hash(), timestamp_ms: block.header.timestamp_ms() };
         self.syncing = false;
+        if let Some(journal) = &self.journal
+            && journal.wants_compaction()
+        {
+            journal.compact(self.mempool.hashes().copied().collect());
+        }
         let proposer = block.header.miner_address;
         if proposer == self.me {
             self.blocks_produced += 1;
@@ -891,8 +1069,136 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             blocks_built: self.blocks_built,
             last_build_seconds: self.last_build_seconds,
             dropped: self.dropped.clone(),
+            signing_paused: self.pause.as_ref().map(SigningPause::reason),
+            persist_failures: self.persist_failures,
+            journal: self.journal.as_ref().map(|j| j.stats().clone()),
         };
         self.status.send_replace(status);
+    }
+
+    /// Stops signing after a failed write of a safety file (`reason` names the file and the OS
+    /// error): the engine is rebuilt from what is on disk, as after a crash, but refusing to
+    /// sign, so the node keeps following the chain; [`Self::retry_signing`] tries the disk
+    /// again with backoff.
+    async fn pause_signing(&mut self, reason: String) -> Result<(), DriverError> {
+        self.persist_failures += 1;
+        let now = now_ms();
+        let pause = match self.pause.take() {
+            Some(mut p) => {
+                p.failed_again(reason.clone(), now);
+                p
+            }
+            None => SigningPause::write_failed(reason.clone(), now, self.last_pause),
+        };
+        tracing::error!(
+            error = %reason,
+            retry_in_ms = pause.retry_at_ms - now,
+            "signing paused: a safety file could not be written; nothing unpersisted was sent, and the node keeps following the chain"
+        );
+        self.pause = Some(pause);
+        self.rebuild_engine().await
+    }
+
+    /// A paused signer's retry: a write failure tries the disk (the signing state on disk is
+    /// written again); a wait for a height checks the tip. Resumes signing when both allow.
+    async fn retry_signing(&mut self) -> Result<(), DriverError> {
+        let Some(pause) = &mut self.pause else { return Ok(()) };
+        let now = now_ms();
+        match &pause.cause {
+            PauseCause::UntilFinalized { height, .. } => {
+                if self.tip.height < *height {
+                    pause.poll_later(now);
+                    return Ok(());
+                }
+            }
+            PauseCause::WriteFailed { .. } => {
+                let probe = match &self.durable_sign_state {
+                    Some(state) => store_sign_state(&self.config.sign_state_path, state),
+                    None => probe_writable(&self.config.sign_state_path),
+                };
+                if let Err(e) = probe {
+                    self.persist_failures += 1;
+                    pause.failed_again(e.to_string(), now);
+                    tracing::error!(error = %e, retry_in_ms = pause.retry_at_ms - now, "signing still paused: the disk does not take writes");
+                    self.publish_status();
+                    return Ok(());
+                }
+            }
+        }
+        let backoff = pause.backoff;
+        let reason = pause.reason();
+        self.pause = None;
+        self.last_pause = Some((backoff, now));
+        tracing::info!(was = %reason, height = self.tip.height + 1, "signing resumed");
+        self.rebuild_engine().await
+    }
+
+    /// Replaces the engine with one at the tip + 1 built from what is on disk (paused or not),
+    /// as a restart would; the old engine's timers and pending actions are dropped.
+    async fn rebuild_engine(&mut self) -> Result<(), DriverError> {
+        self.engine_generation += 1;
+        self.timers.clear();
+        let key = Keypair::from_seed(&self.key.seed());
+        self.engine = new_engine(
+            &self.config,
+            key,
+            &self.tip,
+            self.durable_sign_state.clone(),
+            self.durable_lock.clone(),
+            self.pause.is_some(),
+        );
+        Box::pin(self.input(Input::Start)).await
+    }
+
+    /// Hands the admitted transactions to the journal; the client hears back once they are
+    /// durable (UNAVAILABLE if they could not be made so: it then sends them elsewhere, where
+    /// they are found pending or final).
+    fn journal_then_reply(
+        &self,
+        admitted: &[Transaction],
+        results: Vec<SubmitResult>,
+        reply: oneshot::Sender<Result<Vec<SubmitResult>, Status>>,
+    ) {
+        match &self.journal {
+            Some(journal) if !admitted.is_empty() => journal.append(
+                admitted,
+                Box::new(move |durable| {
+                    let _ = reply.send(match durable {
+                        Ok(()) => Ok(results),
+                        Err(e) => Err(Status::unavailable(format!(
+                            "{e}; the transactions are pending here but not durable: submit them to another node"
+                        ))),
+                    });
+                }),
+            ),
+            _ => {
+                let _ = reply.send(Ok(results));
+            }
+        }
+    }
+
+    /// Re-admits what the journal held at start (as submissions, gossiped again), then
+    /// compacts it to the ones still pending.
+    async fn replay_journal(&mut self) -> Result<(), DriverError> {
+        let txs = std::mem::take(&mut self.replay);
+        if self.journal.is_none() {
+            return Ok(());
+        }
+        let total = txs.len();
+        let mut readmitted = 0;
+        let mut keep = std::collections::HashSet::new();
+        for chunk in txs.chunks(10_000) {
+            let (results, admitted) = self.admit(chunk.to_vec(), true).await?;
+            readmitted += admitted.len();
+            keep.extend(results.iter().filter(|r| r.outcome.is_ok()).map(|r| r.tx_hash));
+        }
+        if let Some(journal) = &self.journal {
+            journal.compact(keep);
+        }
+        if total > 0 {
+            tracing::info!(journaled = total, readmitted, dropped = total - readmitted, "transaction journal replayed");
+        }
+        Ok(())
     }
 }
 
