@@ -170,6 +170,18 @@ mod tests {
         assert!(SignState::decode(&bad).is_err());
     }
 
+    /// The same bytes `clients/python/tests/test_lock_state.py` expects from the Python writer.
+    #[test]
+    fn the_file_format_is_pinned_for_the_python_validator() {
+        let s = SignState::after(41, 2, SignStep::Prevote, b"m", Signature([9; 64]));
+        assert_eq!(
+            s.to_file_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "434a5353020000006d0000000000000029000000020262c66a7a5dd70c3146618063c344e531e6d4b59e379808443ce962b3abd63c5a\
+             09090909090909090909090909090909090909090909090909090909090909090909090909090909090909090909090909090909090909\
+             090909090909090909de02e4da0a789bb60be55bf52d50967189b38df77e634906a1f6e4a52bb7c4c3"
+        );
+    }
+
     #[test]
     fn the_file_is_checked_and_the_old_format_is_still_read() {
         let s = SignState::after(41, 2, SignStep::Prevote, b"m", Signature([9; 64]));
