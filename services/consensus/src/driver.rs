@@ -710,7 +710,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 let span = tracing::info_span!(parent: &span, "admit transactions", txs = txs.len());
                 let (results, admitted) = self.admit(txs, gossip).instrument(span).await?;
                 if let Some(reply) = reply {
-                    self.journal_then_reply(&admitted, results, reply);
+                    self.journal_then_reply(admitted, results, reply);
                 }
             }
             Command::Evidence { reply } => {
@@ -1155,7 +1155,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     /// they are found pending or final).
     fn journal_then_reply(
         &self,
-        admitted: &[Transaction],
+        admitted: Vec<Transaction>,
         results: Vec<SubmitResult>,
         reply: oneshot::Sender<Result<Vec<SubmitResult>, Status>>,
     ) {

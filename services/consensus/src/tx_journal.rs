@@ -42,7 +42,7 @@ const MAX_BATCH_REQUESTS: usize = 4096;
 pub type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 enum Request {
-    Append { records: Vec<(Hash32, Vec<u8>)>, done: Done },
+    Append { txs: Vec<Transaction>, done: Done },
     Compact { keep: HashSet<Hash32> },
 }
 
@@ -83,7 +83,7 @@ pub struct TxJournal {
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Append { records, .. } => write!(f, "Append({})", records.len()),
+            Self::Append { txs, .. } => write!(f, "Append({})", txs.len()),
             Self::Compact { keep } => write!(f, "Compact({})", keep.len()),
         }
     }
@@ -134,12 +134,11 @@ impl TxJournal {
         Ok((Self { requests, stats }, replay))
     }
 
-    /// Appends these transactions; `done` is called once they are durable (or could not be
-    /// made so).
-    pub fn append(&self, txs: &[Transaction], done: Done) {
-        let records = txs.iter().map(|tx| (tx.hash(), tx.encode())).collect();
+    /// Appends these transactions (encoded on the journal's thread, not the caller's); `done`
+    /// is called once they are durable (or could not be made so).
+    pub fn append(&self, txs: Vec<Transaction>, done: Done) {
         if let Err(std::sync::mpsc::SendError(Request::Append { done, .. })) =
-            self.requests.send(Request::Append { records, done })
+            self.requests.send(Request::Append { txs, done })
         {
             done(Err("the journal thread stopped".into()));
         }
@@ -235,11 +234,12 @@ impl Writer {
             let mut count = 0;
             for request in batch {
                 match request {
-                    Request::Append { records, done } => {
-                        for (hash, payload) in &records {
-                            record(hash, payload, &mut buf);
+                    Request::Append { txs, done } => {
+                        for tx in &txs {
+                            let payload = tx.encode();
+                            record(&sha256(&payload), &payload, &mut buf);
                         }
-                        count += records.len();
+                        count += txs.len();
                         dones.push(done);
                     }
                     Request::Compact { keep } => {
@@ -403,7 +403,7 @@ mod tests {
 
     fn append(journal: &TxJournal, txs: &[Transaction]) -> Result<(), String> {
         let (done, rx) = mpsc::channel();
-        journal.append(txs, Box::new(move |r| done.send(r).unwrap()));
+        journal.append(txs.to_vec(), Box::new(move |r| done.send(r).unwrap()));
         rx.recv().unwrap()
     }
 
