@@ -842,6 +842,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 store_sign_state(&self.config.sign_state_path, &state)?;
                 self.durable_sign_state = Some(state);
             }
+            // A paused engine still locks (it follows the rounds) but never signs the precommit
+            // the lock is for: nothing to persist, and no file to write on a failing disk.
+            Action::PersistLock(_) if self.pause.is_some() => {}
             Action::PersistLock(lock) => {
                 let started = std::time::Instant::now();
                 store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
@@ -1084,6 +1087,8 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         self.persist_failures += 1;
         let now = now_ms();
         let pause = match self.pause.take() {
+            // Waiting for a height is the stronger condition: it stays.
+            Some(p @ SigningPause { cause: PauseCause::UntilFinalized { .. }, .. }) => p,
             Some(mut p) => {
                 p.failed_again(reason.clone(), now);
                 p

@@ -886,6 +886,8 @@ class Validator:
             log.debug("action %s", _describe(action))
         if isinstance(action, c.PersistSignState):
             self.store_sign_state(action.state)
+        elif isinstance(action, c.PersistLock) and self.hold_until is not None:
+            pass  # a held engine locks but never signs the precommit the lock is for
         elif isinstance(action, c.PersistLock):
             started = time.monotonic()
             store_lock_state(lock_state_path(self.config.sign_state_path), action.lock)
