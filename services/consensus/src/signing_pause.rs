@@ -91,11 +91,12 @@ impl SigningPause {
     pub fn reason(&self) -> String {
         match &self.cause {
             PauseCause::WriteFailed { reason } => {
-                format!(
-                    "{reason} (retrying every {:.1}s; {} failed attempts)",
-                    self.backoff.as_secs_f64(),
-                    self.failures
-                )
+                let every = if self.backoff < Duration::from_secs(1) {
+                    format!("{}ms", self.backoff.as_millis())
+                } else {
+                    format!("{:.1}s", self.backoff.as_secs_f64())
+                };
+                format!("{reason} (retrying every {every}; {} failed attempts)", self.failures)
             }
             PauseCause::UntilFinalized { height, why } => format!("waiting for height {height} to be final: {why}"),
         }
