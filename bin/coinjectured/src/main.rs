@@ -11,6 +11,7 @@ mod gossip_in;
 mod keys;
 mod limits;
 mod node;
+mod safety_flags;
 mod shadow;
 mod split;
 mod tls;
@@ -35,6 +36,17 @@ struct Cli {
     /// Byzantine validator for the fault-tolerance suite; see equivocate.rs). Hidden from --help.
     #[arg(long = "test-only-equivocate", global = true, hide = true)]
     test_only_equivocate: bool,
+    /// DANGEROUS; `node` and `service consensus` only. Start although the signing state or lock
+    /// is damaged, missing on a database whose certificates carry this validator's signature, or
+    /// far ahead of the chain: a damaged file is moved aside and nothing is signed until the chain
+    /// has passed the last height this validator may have signed. Safe only with the validator's
+    /// own, current database (README, "Safety files").
+    #[arg(long = "unsafe-reset-signing-state", global = true)]
+    unsafe_reset_signing_state: bool,
+    /// Measurements only; `node` and `service consensus`: answer submissions without journaling
+    /// them (a crash of every validator then loses what the API accepted). Hidden from --help.
+    #[arg(long = "no-tx-journal", global = true, hide = true)]
+    no_tx_journal: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -158,6 +170,16 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             eyre::bail!("{}: only `coinjectured node` takes it", equivocate::FLAG);
         }
         equivocate::enable()?;
+    }
+    if cli.unsafe_reset_signing_state || cli.no_tx_journal {
+        let consensus =
+            matches!(cli.command, Command::Node { .. } | Command::Service { name: split::ServiceName::Consensus, .. });
+        if !consensus {
+            let flag =
+                if cli.unsafe_reset_signing_state { safety_flags::RESET_FLAG } else { safety_flags::NO_JOURNAL_FLAG };
+            eyre::bail!("{flag}: only `coinjectured node` and `coinjectured service consensus` take it");
+        }
+        safety_flags::set(cli.unsafe_reset_signing_state, cli.no_tx_journal);
     }
     match &cli.command {
         Command::Keygen { output, force } => {

@@ -211,6 +211,8 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         // Beside the database: one validator, one database, one signing state.
         sign_state_path: config.database.path.with_extension("sign_state"),
         network_label: config.network.name.clone(),
+        unsafe_reset_signing_state: crate::safety_flags::reset_signing_state(),
+        tx_journal: crate::safety_flags::tx_journal(),
     };
     let ledger_api = InProcessLedger(ledger_service.clone());
     let (consensus, driver_task) = if crate::equivocate::enabled() {
@@ -334,6 +336,7 @@ pub(crate) fn register_node_metrics(
     let produced: Family<Labels, Gauge> = Family::default();
     let mempool: Family<Labels, Gauge> = Family::default();
     let dropped: Family<Labels, Gauge> = Family::default();
+    let safety = SafetyMetrics::default();
     let production: Family<Labels, prometheus_client::metrics::histogram::Histogram> =
         Family::new_with_constructor(|| {
             prometheus_client::metrics::histogram::Histogram::new([
@@ -354,6 +357,7 @@ pub(crate) fn register_node_metrics(
             "Time to build a proposed block (mempool selection and draft execution)",
             production.clone(),
         );
+        safety.register(&mut r);
     }
     let label = vec![("network".to_string(), network.to_string())];
     tasks.push(tokio::spawn(async move {
@@ -372,9 +376,73 @@ pub(crate) fn register_node_metrics(
                 l.push(("reason".to_string(), reason.clone()));
                 dropped.get_or_create(&l).set(i64::try_from(*n).unwrap_or(i64::MAX));
             }
+            safety.update(&label, &s);
         }
         Ok(())
     }));
+}
+
+/// Signing pauses and the transaction journal, as metrics (label `network`).
+#[derive(Default)]
+struct SafetyMetrics {
+    paused: prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>,
+    persist_failures:
+        prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>,
+    journal:
+        [prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>;
+            4],
+    journal_seconds: prometheus_client::metrics::family::Family<
+        Vec<(String, String)>,
+        prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
+    >,
+}
+
+impl SafetyMetrics {
+    fn register(&self, r: &mut prometheus_client::registry::Registry) {
+        r.register(
+            "coinjecture_consensus_signing_paused",
+            "1 while this validator does not sign (a safety file could not be written, or it waits for a height; the reason is on /v1/status)",
+            self.paused.clone(),
+        );
+        r.register(
+            "coinjecture_consensus_persist_failures",
+            "Failed writes of the signing state or lock since start (each pauses signing until a retry succeeds)",
+            self.persist_failures.clone(),
+        );
+        let names = [
+            ("coinjecture_tx_journal_transactions", "Accepted transactions journaled (durable before the answer)"),
+            ("coinjecture_tx_journal_syncs", "Group commits of the transaction journal (one fsync each)"),
+            ("coinjecture_tx_journal_failures", "Journal writes that failed (their submitters got UNAVAILABLE)"),
+            ("coinjecture_tx_journal_bytes", "Size of the transaction journal file"),
+        ];
+        for ((name, help), family) in names.into_iter().zip(&self.journal) {
+            r.register(name, help, family.clone());
+        }
+        r.register(
+            "coinjecture_tx_journal_sync_seconds",
+            "Time spent writing and syncing the transaction journal",
+            self.journal_seconds.clone(),
+        );
+    }
+
+    fn update(&self, label: &Vec<(String, String)>, s: &driver::DriverStatus) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.paused.get_or_create(label).set(i64::from(s.signing_paused.is_some()));
+        self.persist_failures.get_or_create(label).set(int(s.persist_failures));
+        if let Some(j) = &s.journal {
+            let values = [
+                j.transactions.load(Relaxed),
+                j.syncs.load(Relaxed),
+                j.failures.load(Relaxed),
+                j.file_bytes.load(Relaxed),
+            ];
+            for (family, value) in self.journal.iter().zip(values) {
+                family.get_or_create(label).set(int(value));
+            }
+            self.journal_seconds.get_or_create(label).set(j.sync_micros.load(Relaxed) as f64 / 1e6);
+        }
+    }
 }
 
 pub(crate) fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primitives::ChainId> {

@@ -309,6 +309,8 @@ pub(crate) async fn run(
                 max_block_bytes: max_bytes,
                 sign_state_path: config.database.path.with_extension("sign_state"),
                 network_label: config.network.name.clone(),
+                unsafe_reset_signing_state: crate::safety_flags::reset_signing_state(),
+                tx_journal: crate::safety_flags::tx_journal(),
             };
             // The ledger may still be starting: wait for it (up to a minute) rather than fail.
             let mut attempt = 0;

@@ -332,7 +332,7 @@ def test_the_validator_lock_file_is_written_durably_and_a_damaged_one_stops_the_
     lock = _rust_lock()
     v.store_lock_state(path, lock)
     assert v.load_lock_state(path) == lock
-    assert path.read_bytes() == lock.encode()
+    assert path.read_bytes() == lock.to_file_bytes()  # format 2: the Rust envelope around encode()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["validator-1.lock_state"]  # no temp file left
     path.write_bytes(b"\x01garbage")
     with pytest.raises(v.ServiceFailed) as e:

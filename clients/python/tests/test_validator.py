@@ -276,11 +276,12 @@ def test_python_validator_with_two_rust_validators_then_cutover_to_all_rust(netw
     assert '"python validator stopped"' in procs.log("v3-python")
     # Its signing state (beside the database, in the Rust format): the last thing it signed was
     # for the height before the cutover (it precommitted that block); after it, nothing.
-    state = c.SignState.decode((d / "data" / "validator-3.sign_state").read_bytes())
+    state, legacy = c.SignState.from_file_bytes((d / "data" / "validator-3.sign_state").read_bytes())
+    assert not legacy, "written in format 2 (checksum)"
     assert state.height == CUTOVER - 1
     # And its lock (the Rust lock file format): the block it precommitted there, with the proof
     # of lock, the byzantine quorum's three prevotes for it.
-    lock = c.LockState.decode((d / "data" / "validator-3.lock_state").read_bytes())
+    lock, _ = c.LockState.from_file_bytes((d / "data" / "validator-3.lock_state").read_bytes())
     assert lock.height == CUTOVER - 1 and lock.block.header.block_index == lock.height
     assert len(lock.prevotes) >= 3, lock.prevotes
     for p in lock.prevotes:

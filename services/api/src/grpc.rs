@@ -181,6 +181,7 @@ impl PublicApiService {
                 syncing: consensus.syncing,
                 version: self.inner.version.clone(),
                 genesis_hash: info.genesis_hash,
+                signing_paused: consensus.signing_paused.clone(),
             },
             latest_block_time_ms,
             mempool_size: consensus.mempool_size,

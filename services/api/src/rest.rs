@@ -227,6 +227,7 @@ async fn status(State(s): State<AppState>, query: Result<Query<Vec<(String, Stri
         "validator": json::hex_or_null(&st.validator),
         "peers": st.peers,
         "syncing": st.syncing,
+        "signing_paused": (!st.signing_paused.is_empty()).then_some(&st.signing_paused),
         "mempool_size": detail.mempool_size,
         "version": st.version,
     })))

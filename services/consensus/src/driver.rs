@@ -25,8 +25,15 @@ use tracing::Instrument as _;
 use crate::engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout};
 use crate::lock_state::LockState;
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
+use crate::safety_file::Format;
 use crate::sign_state::SignState;
+use crate::signing_checks;
+use crate::signing_pause::SigningPause;
+use crate::tx_journal::{self, TxJournal};
 use crate::validators::ValidatorSchedule;
+
+mod safety;
+use safety::new_engine;
 
 /// The finalized tip as the ledger reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,6 +255,13 @@ pub struct DriverConfig {
     pub sign_state_path: PathBuf,
     /// Short network label for logs and metrics (e.g. "A").
     pub network_label: String,
+    /// `--unsafe-reset-signing-state`: start even though the signing state or lock is damaged,
+    /// missing on a database this validator signed in, or far ahead of the chain (see
+    /// [`signing_checks`]).
+    pub unsafe_reset_signing_state: bool,
+    /// Journal the transactions submitted through [`DriverHandle::submit`] before answering
+    /// (`<database>.tx_journal`, see [`tx_journal`]). Off only for measurements.
+    pub tx_journal: bool,
 }
 
 /// Status snapshot published after every input.
@@ -270,6 +284,13 @@ pub struct DriverStatus {
     pub blocks_built: u64,
     pub last_build_seconds: f64,
     pub dropped: HashMap<String, u64>,
+    /// Why this validator is not signing right now (None while it signs): a safety file could
+    /// not be written, or it waits for a height (see [`crate::signing_pause`]).
+    pub signing_paused: Option<String>,
+    /// Writes of the signing state or lock that failed since start.
+    pub persist_failures: u64,
+    /// The transaction journal's counters (None without a journal).
+    pub journal: Option<Arc<tx_journal::JournalStats>>,
 }
 
 /// The result of submitting one transaction.
@@ -284,7 +305,7 @@ enum Command {
     Submit {
         txs: Vec<Transaction>,
         gossip: bool,
-        reply: Option<oneshot::Sender<Vec<SubmitResult>>>,
+        reply: Option<oneshot::Sender<Result<Vec<SubmitResult>, Status>>>,
         span: tracing::Span,
     },
     Evidence {
@@ -326,12 +347,12 @@ impl DriverHandle {
             .send(Command::Submit { txs, gossip: true, reply: Some(reply), span: tracing::Span::current() })
             .await
             .map_err(|_| Status::unavailable("consensus driver stopped"))?;
-        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))
+        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))?
     }
 
     /// Stops admitting submitted transactions (every clone of this handle refuses them from
     /// now on). A stopping node calls this before it stops gossip: a transaction it accepted
-    /// after gossip ended would never leave it, and mempools are not durable.
+    /// after gossip ended would leave it only at its next start (from its journal).
     pub fn stop_admitting(&self) {
         self.admitting.store(false, std::sync::atomic::Ordering::Release);
     }
@@ -370,6 +391,11 @@ pub enum DriverError {
     LockStateRead { path: PathBuf, reason: String },
     #[error("writing the lock {path}: {reason}")]
     LockStateWrite { path: PathBuf, reason: String },
+    /// A safety file the node will not start with; `action` says what the operator can do.
+    #[error("the {what} {path} {problem}: {action}")]
+    SafetyFileRefused { what: &'static str, path: PathBuf, problem: String, action: String },
+    #[error("{0}")]
+    Journal(String),
     #[error("the ledger failed: {0}")]
     Ledger(String),
 }
@@ -379,11 +405,14 @@ fn now_ms() -> i64 {
     crate::clock::now_ms()
 }
 
-/// Loads the persisted signing state (None when the validator never signed).
+/// Loads the persisted signing state (None when the validator never signed), in format 2
+/// (checked) or 1 (see [`crate::safety_file`]). [`start`] reads it through
+/// [`signing_checks::check`], which also checks it against the chain.
 pub fn load_sign_state(path: &Path) -> Result<Option<SignState>, DriverError> {
     let err = |reason: String| DriverError::SignStateRead { path: path.into(), reason };
     let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
-    bytes.map(|b| SignState::decode(&b)).transpose().map_err(|e| err(e.to_string()))
+    let state = bytes.map(|b| SignState::from_file_bytes(&b)).transpose().map_err(|e| err(e.to_string()))?;
+    Ok(state.map(|(s, _): (SignState, Format)| s))
 }
 
 /// The file's bytes; None when it does not exist.
@@ -395,9 +424,10 @@ fn read_if_present(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes the signing state durably: temp file, fsync, rename over, fsync the directory.
+/// Writes the signing state durably (format 2): temp file, fsync, rename over, fsync the
+/// directory.
 pub fn store_sign_state(path: &Path, state: &SignState) -> Result<(), DriverError> {
-    write_durably(path, &state.encode())
+    write_durably(path, &state.to_file_bytes())
         .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
 }
 
@@ -407,32 +437,39 @@ pub fn lock_state_path(sign_state_path: &Path) -> PathBuf {
     sign_state_path.with_extension("lock_state")
 }
 
-/// Loads the persisted lock (None when there is none).
+/// Loads the persisted lock (None when there is none), in format 2 (checked) or 1.
 pub fn load_lock_state(path: &Path) -> Result<Option<LockState>, DriverError> {
     let err = |reason: String| DriverError::LockStateRead { path: path.into(), reason };
     let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
-    bytes.map(|b| LockState::decode(&b)).transpose().map_err(|e| err(e.to_string()))
+    let lock = bytes.map(|b| LockState::from_file_bytes(&b)).transpose().map_err(|e| err(e.to_string()))?;
+    Ok(lock.map(|(l, _): (LockState, Format)| l))
 }
 
-/// Writes the lock durably (as the signing state).
+/// Writes the lock durably (format 2, as the signing state).
 pub fn store_lock_state(path: &Path, lock: &LockState) -> Result<(), DriverError> {
-    write_durably(path, &lock.encode())
+    write_durably(path, &lock.to_file_bytes())
         .map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
 }
 
 /// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
-/// either the old or the new bytes.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// either the old or the new bytes. A failed write removes its temp file (best effort; a crash
+/// leaves it for the next start to remove).
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
+    let tmp = signing_checks::temp_path(path);
+    let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if let Some(dir) = path.parent()
         && let Ok(d) = std::fs::File::open(dir)
     {
@@ -462,6 +499,21 @@ struct Driver<L, N> {
     /// Finalized blocks fetched by a sync request, fed to the engine after the current batch.
     sync_results: VecDeque<Input>,
     persisted: Persisted,
+    /// The key again, to rebuild the engine (see [`Self::rebuild_engine`]).
+    key: Keypair,
+    /// What is on disk: the last signing state and lock written successfully.
+    durable_sign_state: Option<SignState>,
+    durable_lock: Option<LockState>,
+    /// Set while this validator does not sign (see [`crate::signing_pause`]).
+    pause: Option<SigningPause>,
+    /// The last pause's backoff and end time, for the next one's backoff.
+    last_pause: Option<(Duration, i64)>,
+    persist_failures: u64,
+    /// Bumped whenever the engine is replaced: actions of the old one are not carried out.
+    engine_generation: u64,
+    journal: Option<TxJournal>,
+    /// Journaled transactions to re-admit before the first input.
+    replay: Vec<Transaction>,
 }
 
 /// Positions of what is on disk: (height, round, step) of the signing state and (height,
@@ -505,26 +557,58 @@ pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
             VecDeque::new()
         }
     };
-    let sign_state = load_sign_state(&config.sign_state_path)?;
     let lock_path = lock_state_path(&config.sign_state_path);
-    let lock = load_lock_state(&lock_path)?;
-    let persisted = Persisted {
-        sign: sign_state.as_ref().map(|s| (s.height, s.round, s.step)),
-        lock: lock.as_ref().map(|l| (l.height, l.round)),
-    };
+    let journal_path = tx_journal::journal_path(&config.sign_state_path);
+    let own_votes_path = crate::own_votes::path(&config.sign_state_path);
+    signing_checks::remove_stale_temp_files(&[&config.sign_state_path, &lock_path, &journal_path, &own_votes_path]);
     let me = key.public_key();
-    let mut engine =
-        Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
-    if let Some(lock) = lock {
-        let (height, round, block_hash) = (lock.height, lock.round, lock.block.hash());
-        if engine.restore_lock(lock) {
-            tracing::info!(height, round, block = %block_hash.to_hex(), "resuming locked on a block");
+    let checked = signing_checks::check(
+        &config.sign_state_path,
+        &lock_path,
+        &tip,
+        me,
+        &ledger,
+        config.unsafe_reset_signing_state,
+        now_ms(),
+    )
+    .await?;
+    if let Some(pause) = &checked.pause {
+        tracing::warn!(reason = %pause.reason(), "signing paused");
+    }
+    let (journal, replay) = if config.tx_journal {
+        let (journal, replay) = TxJournal::open(journal_path).map_err(|e| DriverError::Journal(e.to_string()))?;
+        if replay.discarded_bytes > 0 || replay.undecodable > 0 {
+            tracing::warn!(
+                discarded_bytes = replay.discarded_bytes,
+                undecodable = replay.undecodable,
+                "the transaction journal ended in a torn or damaged record (cut off; it was never acknowledged)"
+            );
+        }
+        (Some(journal), replay.transactions)
+    } else {
+        (None, Vec::new())
+    };
+    let engine_key = Keypair::from_seed(&key.seed());
+    let mut engine = new_engine(
+        &config,
+        engine_key,
+        &tip,
+        checked.sign_state.clone(),
+        checked.lock.clone(),
+        checked.pause.is_some(),
+    );
+    // This validator's signed votes of the current height, re-sent after a restart (liveness; see
+    // own_votes). Not while paused: a paused validator sends nothing.
+    if checked.pause.is_none() {
+        let own_votes = engine.restore_own_votes(crate::own_votes::load(&own_votes_path));
+        if own_votes > 0 {
+            tracing::info!(votes = own_votes, "re-sending this validator's votes of the current height");
         }
     }
-    let own_votes = engine.restore_own_votes(crate::own_votes::load(&crate::own_votes::path(&config.sign_state_path)));
-    if own_votes > 0 {
-        tracing::info!(votes = own_votes, "re-sending this validator's votes of the current height");
-    }
+    let persisted = Persisted {
+        sign: checked.sign_state.as_ref().map(|s| (s.height, s.round, s.step)),
+        lock: checked.lock.as_ref().map(|l| (l.height, l.round)),
+    };
     // The tip from the start, not zeros: the node logs and serves its status (height, hash)
     // before the driver task has handled its first input.
     let (status_tx, status_rx) = watch::channel(DriverStatus {
@@ -532,6 +616,8 @@ pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
         finalized_hash: tip.hash,
         finalized_timestamp_ms: tip.timestamp_ms,
         height: tip.height + 1,
+        signing_paused: checked.pause.as_ref().map(SigningPause::reason),
+        journal: journal.as_ref().map(|j| j.stats().clone()),
         ..DriverStatus::default()
     });
     let (commands, command_rx) = mpsc::channel(1024);
@@ -563,6 +649,15 @@ pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
         tip,
         sync_results: VecDeque::new(),
         persisted,
+        key,
+        durable_sign_state: checked.sign_state,
+        durable_lock: checked.lock,
+        pause: checked.pause,
+        last_pause: None,
+        persist_failures: 0,
+        engine_generation: 0,
+        journal,
+        replay,
     };
     let task = tokio::spawn(crate::clock::with_clock(clock, driver.run(inbound, command_rx)));
     Ok((handle, task))
@@ -574,9 +669,14 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         mut inbound: mpsc::Receiver<pb::ConsensusMessage>,
         mut commands: mpsc::Receiver<Command>,
     ) -> Result<(), DriverError> {
+        self.replay_journal().await?;
         self.input(Input::Start).await?;
         loop {
-            let next_timer = self.timers.first().map(|(at, _)| *at);
+            let retry = self.pause.as_ref().map(|p| p.retry_at_ms);
+            let next_timer = match (self.timers.first().map(|(at, _)| *at), retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async {
                 match next_timer {
                     Some(at) => tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)).await,
@@ -594,6 +694,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 },
                 () = sleep => {
                     let now = now_ms();
+                    if self.pause.as_ref().is_some_and(|p| p.retry_at_ms <= now) {
+                        self.retry_signing().await?;
+                    }
                     while let Some((at, t)) = self.timers.first().copied() {
                         if at > now {
                             break;
@@ -652,9 +755,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         match command {
             Command::Submit { txs, gossip, reply, span } => {
                 let span = tracing::info_span!(parent: &span, "admit transactions", txs = txs.len());
-                let results = self.submit(txs, gossip).instrument(span).await?;
+                let (results, admitted) = self.admit(txs, gossip).instrument(span).await?;
                 if let Some(reply) = reply {
-                    let _ = reply.send(results);
+                    self.journal_then_reply(admitted, results, reply);
                 }
             }
             Command::Evidence { reply } => {
@@ -674,11 +777,21 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         Ok(n)
     }
 
+    /// [`Self::admit`], for transactions that need no journal (gossip).
+    async fn submit(&mut self, txs: Vec<Transaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
+        Ok(self.admit(txs, gossip).await?.0)
+    }
+
     /// Admission: ledger check in one batch, then the mempool. A nonce ahead of the account
     /// nonce is admitted when the gap is filled by pending transactions of the same sender.
-    async fn submit(&mut self, txs: Vec<Transaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
+    /// Returns each one's result and the admitted ones.
+    async fn admit(
+        &mut self,
+        txs: Vec<Transaction>,
+        gossip: bool,
+    ) -> Result<(Vec<SubmitResult>, Vec<Transaction>), DriverError> {
         if txs.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let verdicts = self
             .ledger
@@ -729,7 +842,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 tracing::warn!(error = %e, "gossiping transactions failed");
             }
         }
-        Ok(results)
+        Ok((results, admitted))
     }
 
     fn mempool_has(&self, sender: PublicKey, nonce: u64) -> bool {
@@ -738,12 +851,26 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     }
 
     async fn input(&mut self, input: Input) -> Result<(), DriverError> {
+        let generation = self.engine_generation;
         let mut queue: VecDeque<Input> = VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
+        'inputs: while let Some(input) = queue.pop_front() {
             let actions = self.engine.handle(now_ms(), input);
             for action in actions {
-                if let Some(next) = self.act(action).await? {
-                    queue.push_back(next);
+                match self.act(action).await {
+                    Ok(Some(next)) => queue.push_back(next),
+                    Ok(None) => {}
+                    // Not persisted: the message it was for (next in `actions`) must not
+                    // leave. Drop the rest and stop signing until the disk takes writes again.
+                    Err(e @ (DriverError::SignStateWrite { .. } | DriverError::LockStateWrite { .. })) => {
+                        self.pause_signing(e.to_string()).await?;
+                        break 'inputs;
+                    }
+                    Err(e) => return Err(e),
+                }
+                if self.engine_generation != generation {
+                    // The engine was replaced (a nested input paused signing): the old one's
+                    // remaining actions are void.
+                    break 'inputs;
                 }
             }
             queue.extend(self.sync_results.drain(..));
@@ -771,8 +898,12 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 } else {
                     store_sign_state(&self.config.sign_state_path, &state)?;
                     self.persisted.sign = Some(position);
+                    self.durable_sign_state = Some(state);
                 }
             }
+            // A paused engine still locks (it follows the rounds) but never signs the precommit
+            // the lock is for: nothing to persist, and no file to write on a failing disk.
+            Action::PersistLock(_) if self.pause.is_some() => {}
             Action::PersistLock(lock) if self.persisted.lock.is_some_and(|p| p > (lock.height, lock.round)) => {
                 tracing::error!(height = lock.height, round = lock.round, newer = ?self.persisted.lock, "refusing to move the lock back");
             }
@@ -781,6 +912,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
                 self.persisted.lock = Some((lock.height, lock.round));
                 tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
+                self.durable_lock = Some(*lock);
             }
             Action::PersistOwnVotes(votes) => {
                 // Liveness only (see own_votes): a failed write is logged, not fatal.
@@ -974,6 +1106,11 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         self.nonces.retain(|k, _| self.mempool.has_sender(k));
         self.tip = Tip { height, hash: block.hash(), timestamp_ms: block.header.timestamp_ms() };
         self.syncing = false;
+        if let Some(journal) = &self.journal
+            && journal.wants_compaction()
+        {
+            journal.compact(self.mempool.hashes().copied().collect());
+        }
         let proposer = block.header.miner_address;
         if proposer == self.me {
             self.blocks_produced += 1;
@@ -1014,6 +1151,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             blocks_built: self.blocks_built,
             last_build_seconds: self.last_build_seconds,
             dropped: self.dropped.clone(),
+            signing_paused: self.pause.as_ref().map(SigningPause::reason),
+            persist_failures: self.persist_failures,
+            journal: self.journal.as_ref().map(|j| j.stats().clone()),
         };
         self.status.send_replace(status);
     }

@@ -25,7 +25,10 @@
 //! number of rounds. Double signing: [`SignState`] is persisted before any signed message leaves,
 //! and conflicting messages are refused, also after a restart. Locks: [`LockState`] (the locked
 //! block and its proof of lock) is persisted before the precommit that follows it, so a
-//! restarted validator keeps honouring its lock.
+//! restarted validator keeps honouring its lock. Both files carry a format version and a
+//! checksum ([`safety_file`]) and are checked against the chain at start
+//! ([`signing_checks`]); a write that fails pauses signing, never the node ([`signing_pause`]).
+//! Transactions accepted through the API are journaled before the answer ([`tx_journal`]).
 //!
 //! ## Shape
 //! [`Engine`] is sans-I/O: `handle(now, Input) -> Vec<Action>`. The simulator
@@ -47,9 +50,15 @@ pub mod lock_state;
 pub mod mempool;
 #[cfg(feature = "driver")]
 pub mod own_votes;
+pub mod safety_file;
 #[cfg(feature = "driver")]
 pub mod service;
 pub mod sign_state;
+#[cfg(feature = "driver")]
+pub mod signing_checks;
+pub mod signing_pause;
+#[cfg(feature = "driver")]
+pub mod tx_journal;
 pub mod validators;
 
 pub use engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout, TimeoutKind};

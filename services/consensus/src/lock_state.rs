@@ -19,6 +19,8 @@
 use coinjecture_primitives::consensus::{BinReader, Vote};
 use coinjecture_primitives::{Block, BlockHeight, DecodeError, Round};
 
+use crate::safety_file::{self, FileKind, Format, SafetyFileError};
+
 /// Format version of the lock file.
 const LOCK_STATE_VERSION: u8 = 1;
 
@@ -57,6 +59,28 @@ impl LockState {
             out.extend_from_slice(&bytes);
         }
         out
+    }
+
+    /// The file's bytes: [`Self::encode`] in the checked envelope (format 2, see
+    /// [`safety_file`]).
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        safety_file::seal(FileKind::LockState, &self.encode()[1..])
+    }
+
+    /// Reads a lock file in format 2 (checked) or format 1 (the old, unchecked one, to be
+    /// rewritten).
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<(Self, Format), SafetyFileError> {
+        let (payload, format) = safety_file::open(FileKind::LockState, bytes)?;
+        let lock = match format {
+            Format::Legacy => Self::decode(payload),
+            Format::Checked => {
+                let mut v1 = Vec::with_capacity(1 + payload.len());
+                v1.push(LOCK_STATE_VERSION);
+                v1.extend_from_slice(payload);
+                Self::decode(&v1)
+            }
+        };
+        lock.map(|l| (l, format)).map_err(|e| SafetyFileError::Payload(e.to_string()))
     }
 
     /// Strict inverse of [`Self::encode`].
@@ -133,5 +157,22 @@ mod tests {
         let mut other = bytes;
         other[0] = 9;
         assert_eq!(LockState::decode(&other), Err(DecodeError::UnsupportedVersion { what: "lock state", version: 9 }));
+    }
+
+    #[test]
+    fn the_lock_file_is_checked_and_the_old_format_is_still_read() {
+        let l = lock();
+        let file = l.to_file_bytes();
+        assert_eq!(LockState::from_file_bytes(&file).unwrap(), (l.clone(), Format::Checked));
+        assert_eq!(LockState::from_file_bytes(&l.encode()).unwrap(), (l.clone(), Format::Legacy));
+        // A flipped byte in the stored block hash or a vote: caught by the checksum.
+        for at in [12, file.len() / 2, file.len() - 40] {
+            let mut damaged = file.clone();
+            damaged[at] ^= 0x01;
+            assert_eq!(LockState::from_file_bytes(&damaged), Err(SafetyFileError::ChecksumMismatch), "byte {at}");
+        }
+        // A signing state where the lock should be.
+        let sign = crate::SignState::after(7, 2, crate::SignStep::Precommit, b"m", Signature([1; 64])).to_file_bytes();
+        assert!(matches!(LockState::from_file_bytes(&sign), Err(SafetyFileError::WrongKind { .. })));
     }
 }

@@ -146,6 +146,11 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
+    /// The hashes of every pending transaction.
+    pub fn hashes(&self) -> impl Iterator<Item = &Hash32> {
+        self.by_hash.keys()
+    }
+
     /// Admits a transaction (already checked by the ledger) whose hash and encoded size are given.
     pub fn add(&mut self, tx: Transaction, hash: Hash32, size: usize) -> Result<(), MempoolError> {
         if self.by_hash.contains_key(&hash) {

@@ -140,6 +140,7 @@ impl Consensus for ConsensusService {
             mempool_size: s.mempool_size as u64,
             quorum_mode: quorum_mode(set.mode()).into(),
             validator_count: set.len() as u32,
+            signing_paused: s.signing_paused.clone().unwrap_or_default(),
         }))
     }
 

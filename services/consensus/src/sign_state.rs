@@ -8,6 +8,8 @@
 
 use coinjecture_primitives::{BlockHeight, DecodeError, Hash32, Round, Signature, sha256};
 
+use crate::safety_file::{self, FileKind, Format, SafetyFileError};
+
 /// The step a signed message belongs to, in protocol order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SignStep {
@@ -90,6 +92,28 @@ impl SignState {
         out
     }
 
+    /// The file's bytes: [`Self::encode`] in the checked envelope (format 2, see
+    /// [`safety_file`]).
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        safety_file::seal(FileKind::SignState, &self.encode()[1..])
+    }
+
+    /// Reads a signing-state file in format 2 (checked) or format 1 (the old, unchecked one,
+    /// to be rewritten).
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<(Self, Format), SafetyFileError> {
+        let (payload, format) = safety_file::open(FileKind::SignState, bytes)?;
+        let state = match format {
+            Format::Legacy => Self::decode(payload),
+            Format::Checked => {
+                let mut v1 = Vec::with_capacity(SIGN_STATE_LEN);
+                v1.push(1);
+                v1.extend_from_slice(payload);
+                Self::decode(&v1)
+            }
+        };
+        state.map(|s| (s, format)).map_err(|e| SafetyFileError::Payload(e.to_string()))
+    }
+
     /// Strict inverse of [`Self::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() != SIGN_STATE_LEN {
@@ -144,5 +168,35 @@ mod tests {
         let mut bad = s.encode();
         bad[13] = 9;
         assert!(SignState::decode(&bad).is_err());
+    }
+
+    /// The same bytes `clients/python/tests/test_lock_state.py` expects from the Python writer.
+    #[test]
+    fn the_file_format_is_pinned_for_the_python_validator() {
+        let s = SignState::after(41, 2, SignStep::Prevote, b"m", Signature([9; 64]));
+        assert_eq!(
+            s.to_file_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "434a5353020000006d0000000000000029000000020262c66a7a5dd70c3146618063c344e531e6d4b59e379808443ce962b3abd63c5a\
+             09090909090909090909090909090909090909090909090909090909090909090909090909090909090909090909090909090909090909\
+             090909090909090909de02e4da0a789bb60be55bf52d50967189b38df77e634906a1f6e4a52bb7c4c3"
+        );
+    }
+
+    #[test]
+    fn the_file_is_checked_and_the_old_format_is_still_read() {
+        let s = SignState::after(41, 2, SignStep::Prevote, b"m", Signature([9; 64]));
+        let file = s.to_file_bytes();
+        assert_eq!(file.len(), SIGN_STATE_LEN - 1 + crate::safety_file::ENVELOPE_LEN);
+        assert_eq!(SignState::from_file_bytes(&file).unwrap(), (s.clone(), Format::Checked));
+        assert_eq!(SignState::from_file_bytes(&s.encode()).unwrap(), (s.clone(), Format::Legacy));
+        // The issue's flipped height bit, now caught.
+        let mut flipped = file.clone();
+        flipped[9 + 3] ^= 0x10;
+        assert_eq!(SignState::from_file_bytes(&flipped), Err(SafetyFileError::ChecksumMismatch));
+        // A well-sealed but impossible step is refused too.
+        let mut payload = s.encode()[1..].to_vec();
+        payload[12] = 9;
+        let sealed = safety_file::seal(FileKind::SignState, &payload);
+        assert!(matches!(SignState::from_file_bytes(&sealed), Err(SafetyFileError::Payload(_))));
     }
 }

@@ -92,6 +92,8 @@ async fn start_node(
         max_block_bytes: 4 * 1024 * 1024,
         sign_state_path: dir.join(format!("node{i}.sign_state")),
         network_label: "test".into(),
+        unsafe_reset_signing_state: false,
+        tx_journal: true,
     };
     let (handle, task) = driver::start(config, key(i), api, Port { me: i, bus: bus.clone() }, inbound).await.unwrap();
     Node { handle, task, ledger }

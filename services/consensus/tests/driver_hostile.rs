@@ -177,6 +177,8 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
         max_block_bytes: 1 << 20,
         sign_state_path: sign_state_path.clone(),
         network_label: "test".into(),
+        unsafe_reset_signing_state: false,
+        tx_journal: false,
     };
     let (inbox, inbound) = mpsc::channel(64);
     let (handle, task) = driver::start_with_clock(
@@ -298,6 +300,8 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
                 max_block_bytes: 1 << 20,
                 sign_state_path: dir.join("node.sign_state"),
                 network_label: "test".into(),
+                unsafe_reset_signing_state: false,
+                tx_journal: false,
             };
             let (inbox, inbound) = mpsc::channel(64);
             let (handle, task) = driver::start(config, key(me), api, Silent, inbound).await.unwrap();

@@ -157,6 +157,57 @@ class ValidatorSchedule:
 # ----------------------------------------------------------------------------------------------
 
 
+# The envelope of the safety files (services/consensus/src/safety_file.rs): format 2 is
+# magic ("CJSS" signing state, "CJLK" lock) ‖ version 2 ‖ payload length (u32) ‖ payload ‖
+# SHA-256 of all that; the payload is the format-1 encoding without its version byte. Format 1
+# (version byte 0x01, no checksum) is still read, to be rewritten in format 2.
+SAFETY_FILE_VERSION = 2
+SIGN_STATE_MAGIC = b"CJSS"
+LOCK_STATE_MAGIC = b"CJLK"
+_SAFETY_ENVELOPE_LEN = 4 + 1 + 4 + 32
+_SAFETY_FILE_NAMES = {SIGN_STATE_MAGIC: "signing state", LOCK_STATE_MAGIC: "lock"}
+
+
+class SafetyFileError(ValueError):
+    """A safety file that must not be trusted; the message says why."""
+
+
+def seal_safety_file(magic: bytes, payload: bytes) -> bytes:
+    """Wraps `payload` in the format-2 envelope."""
+    body = magic + bytes([SAFETY_FILE_VERSION]) + len(payload).to_bytes(4, "big") + payload
+    return body + ref.sha256(body)
+
+
+def open_safety_file(magic: bytes, data: bytes) -> tuple[bytes, bool]:
+    """(payload, legacy): a format-1 file is returned whole with ``legacy`` True; a format-2 one
+    without its envelope. Raises :class:`SafetyFileError` naming the problem."""
+    if not data:
+        raise SafetyFileError("empty file")
+    if data[0] == 1:
+        return data, True
+    head = data[:4]
+    other = LOCK_STATE_MAGIC if magic == SIGN_STATE_MAGIC else SIGN_STATE_MAGIC
+    if head == other:
+        raise SafetyFileError(f"not a {_SAFETY_FILE_NAMES[magic]} file: it is a {_SAFETY_FILE_NAMES[other]} file")
+    if head != magic:
+        raise SafetyFileError(f"unknown format (starts with {data[:8].hex()}); this node reads formats 1 and 2")
+    if len(data) < 9:
+        raise SafetyFileError(f"truncated: {len(data)} bytes, the header says {_SAFETY_ENVELOPE_LEN}")
+    if data[4] != SAFETY_FILE_VERSION:
+        raise SafetyFileError(
+            f"format version {data[4]} is not supported (this node reads 1 and 2; was it written by a newer node?)"
+        )
+    expected = _SAFETY_ENVELOPE_LEN + int.from_bytes(data[5:9], "big")
+    if len(data) > expected:
+        raise SafetyFileError("checksum mismatch")
+    if len(data) < expected:
+        raise SafetyFileError(f"truncated: {len(data)} bytes, the header says {expected}")
+    body, checksum = data[:-32], data[-32:]
+    if ref.sha256(body) != checksum:
+        raise SafetyFileError("checksum mismatch")
+    return body[9:], False
+
+
 class SignStep(IntEnum):
     PROPOSAL = 1
     PREVOTE = 2
@@ -202,6 +253,20 @@ class SignState:
             + self.signed_bytes_hash
             + self.signature
         )
+
+    def to_file_bytes(self) -> bytes:
+        """The file's bytes: :meth:`encode` in the checked envelope (format 2)."""
+        return seal_safety_file(SIGN_STATE_MAGIC, self.encode()[1:])
+
+    @classmethod
+    def from_file_bytes(cls, data: bytes) -> tuple["SignState", bool]:
+        """(state, legacy) from a signing-state file in format 2 or 1; ``SafetyFileError`` names
+        what is wrong."""
+        payload, legacy = open_safety_file(SIGN_STATE_MAGIC, data)
+        try:
+            return cls.decode(payload if legacy else b"\x01" + payload), legacy
+        except ValueError as e:
+            raise SafetyFileError(f"damaged contents: {e}") from None
 
     @classmethod
     def decode(cls, b: bytes) -> "SignState":
@@ -263,6 +328,20 @@ class LockState:
             out += len(encoded).to_bytes(2, "big")
             out += encoded
         return bytes(out)
+
+    def to_file_bytes(self) -> bytes:
+        """The file's bytes: :meth:`encode` in the checked envelope (format 2)."""
+        return seal_safety_file(LOCK_STATE_MAGIC, self.encode()[1:])
+
+    @classmethod
+    def from_file_bytes(cls, data: bytes) -> tuple["LockState", bool]:
+        """(lock, legacy) from a lock file in format 2 or 1; ``SafetyFileError`` names what is
+        wrong."""
+        payload, legacy = open_safety_file(LOCK_STATE_MAGIC, data)
+        try:
+            return cls.decode(payload if legacy else bytes([LOCK_STATE_VERSION]) + payload), legacy
+        except ValueError as e:
+            raise SafetyFileError(f"damaged contents: {e}") from None
 
     @classmethod
     def decode(cls, b: bytes) -> "LockState":

@@ -15,7 +15,11 @@ consensus``. It reads the node's YAML config (the same file; the keys it uses ar
   signing its proposals and votes in Python (ed25519) with the validator key and persisting the
   double-sign state (``<database.path>.sign_state``, the Rust file format) before anything leaves,
   and the lock (``<database.path>.lock_state``, the Rust file format: the block it precommitted
-  with its proof of lock) before the precommit leaves; both are taken back at a restart,
+  with its proof of lock) before the precommit leaves; both are taken back at a restart and
+  checked as the Rust node checks them (format 2 with a checksum, format 1 rewritten; a damaged
+  file, a state far ahead of the ledger, or a missing one on a database whose recent
+  certificates carry this validator's signature stop the start unless
+  ``--unsafe-reset-signing-state``; stale ``.tmp`` files are removed),
 - builds proposals with the **ledger** (``ExecuteBlock`` draft for the Merkle root and state
   commitment), checks received proposals with ``ExecuteBlock``, and applies decided blocks with
   their commit certificates (``ApplyBlock``),
@@ -436,6 +440,133 @@ def write_durably(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+# As services/consensus/src/signing_checks.rs.
+MAX_HEIGHTS_AHEAD = 1_000
+CERTIFICATE_LOOKBACK = 32
+RESET_FLAG = "--unsafe-reset-signing-state"
+# A signing state that refuses every position: the engine follows the chain and signs nothing.
+PAUSED_SIGN_STATE = c.SignState(2**64 - 1, 2**32 - 1, c.SignStep.PRECOMMIT, bytes(32), bytes(64))
+
+
+def remove_stale_temp_files(paths: list[Path]) -> None:
+    """Removes ``<path>.tmp`` (a write cut short by a crash or a full disk) for each path."""
+    for path in paths:
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.unlink()
+            log.warning("removed a stale temporary file (a write was cut short)", extra={"fields": {"file": str(tmp)}})
+        except FileNotFoundError:
+            pass
+
+
+def _refused(what: str, path: Path, problem: str, action: str) -> ServiceFailed:
+    return ServiceFailed(f"the {what} {path} {problem}: {action}")
+
+
+def _damaged(what: str, path: Path, reason: str, after_tip: int) -> ServiceFailed:
+    return _refused(
+        what,
+        path,
+        f"is damaged ({reason})",
+        "the node will not guess what this validator signed; restore the file from a backup, or start once with "
+        f"{RESET_FLAG} (it moves the file aside and signs nothing until height {after_tip} is final; dangerous "
+        'unless this database is the validator\'s own, current one: see the README, "Safety files")',
+    )
+
+
+def _read_safety_file(path: Path, decode):
+    """None (missing), (value, legacy), or the SafetyFileError."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ServiceFailed(f"the file {path} cannot be read ({e.strerror or e}): check the disk and its permissions") from None
+    try:
+        return decode(data)
+    except c.SafetyFileError as e:
+        return e
+
+
+def _move_aside(path: Path) -> Path:
+    aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+    os.replace(path, aside)
+    return aside
+
+
+def check_safety_files(
+    sign_path: Path, tip_height: int, signed_at: int | None, reset: bool
+) -> tuple[c.SignState | None, c.LockState | None, int | None]:
+    """The signing state and lock to start with, and the height the chain must reach before this
+    validator signs (None: sign at once), as the Rust driver's start-up checks. `signed_at` is the
+    height of a recent certificate carrying this validator's signature, if any."""
+    lock_path = lock_state_path(sign_path)
+    after_tip = tip_height + 1
+    hold: int | None = None
+    state = None
+    read = _read_safety_file(sign_path, c.SignState.from_file_bytes)
+    if read is None:
+        if signed_at is not None:
+            if not reset:
+                raise _refused(
+                    "signing state",
+                    sign_path,
+                    f"is missing, but the commit certificate at height {signed_at} in the database carries this "
+                    "validator's signature (the file was deleted, or the database is another validator's)",
+                    f"restore the file from a backup, or start once with {RESET_FLAG} (this validator then signs "
+                    f"nothing until height {after_tip} is final; dangerous if this database is not its own, current "
+                    'one: see the README, "Safety files")',
+                )
+            hold = after_tip
+    elif isinstance(read, c.SafetyFileError):
+        if not reset:
+            raise _damaged("signing state", sign_path, str(read), after_tip)
+        aside = _move_aside(sign_path)
+        log.warning("the damaged signing state was moved aside", extra={"fields": {"moved_to": str(aside)}})
+        hold = after_tip
+    else:
+        state, legacy = read
+        if state.height > after_tip + MAX_HEIGHTS_AHEAD and not reset:
+            raise _refused(
+                "signing state",
+                sign_path,
+                f"says this validator signed at height {state.height}, but the ledger's tip is {tip_height} (more than "
+                f"{MAX_HEIGHTS_AHEAD} heights ahead: the database is older than this validator's signatures, or the "
+                "file is another chain's)",
+                f"start with this validator's current database, or once with {RESET_FLAG} (the node then keeps the "
+                f'file and signs nothing before the chain reaches height {state.height}; see the README, "Safety files")',
+            )
+        if state.height > after_tip:
+            hold = max(hold or 0, state.height - 1)
+        if legacy:
+            write_durably(sign_path, state.to_file_bytes())
+    lock = None
+    read = _read_safety_file(lock_path, c.LockState.from_file_bytes)
+    if isinstance(read, c.SafetyFileError):
+        if not reset:
+            raise _damaged("lock", lock_path, str(read), after_tip)
+        _move_aside(lock_path)
+        hold = max(hold or 0, after_tip)
+    elif read is not None:
+        lock, legacy = read
+        if lock.height > after_tip + MAX_HEIGHTS_AHEAD and not reset:
+            raise _refused(
+                "lock",
+                lock_path,
+                f"is at height {lock.height}, but the ledger's tip is {tip_height} (more than {MAX_HEIGHTS_AHEAD} "
+                "heights ahead: the database is older than this validator's lock, or the file is another chain's)",
+                f"start with this validator's current database, or once with {RESET_FLAG} (the node then signs "
+                f"nothing before the chain reaches height {lock.height})",
+            )
+        if lock.height > after_tip:
+            hold = max(hold or 0, lock.height - 1)
+        if legacy:
+            write_durably(lock_path, lock.to_file_bytes())
+    if hold is not None and hold <= tip_height:
+        hold = None
+    return state, lock, hold
+
+
 def lock_state_path(sign_state_path: Path) -> Path:
     """Where the lock is kept for a signing state at `sign_state_path`: the same name with the
     extension ``lock_state`` (e.g. ``data/validator-1.lock_state``), as the Rust driver."""
@@ -452,7 +583,7 @@ def load_lock_state(path: Path) -> c.LockState | None:
     except OSError as e:
         raise ServiceFailed(_lock_read_error(path, e.strerror or str(e))) from None
     try:
-        return c.LockState.decode(data)
+        return c.LockState.from_file_bytes(data)[0]
     except ValueError as e:
         raise ServiceFailed(_lock_read_error(path, str(e))) from None
 
@@ -467,7 +598,7 @@ def _lock_read_error(path: Path, reason: str) -> str:
 def store_lock_state(path: Path, lock: c.LockState) -> None:
     """Writes the lock durably (as the signing state), before the precommit after it leaves."""
     try:
-        write_durably(path, lock.encode())
+        write_durably(path, lock.to_file_bytes())
     except OSError as e:
         raise ServiceFailed(f"writing the lock {path}: {e}") from None
 
@@ -475,8 +606,15 @@ def store_lock_state(path: Path, lock: c.LockState) -> None:
 class Validator:
     """Runs the engine against the node's ledger and p2p-gateway; serves ``Consensus``."""
 
-    def __init__(self, config: ValidatorConfig, crypto: c.Crypto, listen: str | None = None):
+    def __init__(
+        self, config: ValidatorConfig, crypto: c.Crypto, listen: str | None = None, reset_signing_state: bool = False
+    ):
         self.config = config
+        self.reset_signing_state = reset_signing_state
+        # While set, nothing is signed until the finalized tip reaches this height.
+        self.hold_until: int | None = None
+        self.durable_sign_state: c.SignState | None = None
+        self.durable_lock: c.LockState | None = None
         self.crypto = crypto
         self.listen = listen or config.consensus_listen
         self.me = ref.ed25519_public_key(config.seed)
@@ -623,25 +761,16 @@ class Validator:
             except TimeoutError:
                 raise ServiceFailed(f"services.p2p_gateway: {self.config.p2p_gateway} not reachable") from None
             self.tip = await self.wait_for_ledger()
-            sign_state = None
-            if self.config.sign_state_path.exists():
-                try:
-                    sign_state = c.SignState.decode(self.config.sign_state_path.read_bytes())
-                except ValueError as e:
-                    raise ServiceFailed(f"reading the signing state {self.config.sign_state_path}: {e}") from None
-            lock = load_lock_state(lock_state_path(self.config.sign_state_path))
-            self.engine = c.Engine(
-                c.EngineConfig.with_block_time(self.config.chain_id, self.config.block_time_ms),
-                self.config.schedule,
-                self.config.seed,
-                self.tip.height + 1,
-                self.tip.timestamp_ms,
-                sign_state,
-                self.crypto,
+            sign_path = self.config.sign_state_path
+            remove_stale_temp_files([sign_path, lock_state_path(sign_path)])
+            signed_at = None if sign_path.exists() else await self.signed_recently()
+            sign_state, lock, self.hold_until = check_safety_files(
+                sign_path, self.tip.height, signed_at, self.reset_signing_state
             )
-            if lock is not None and self.engine.restore_lock(lock):
-                fields = {"height": lock.height, "round": lock.round, "block": self.engine.locked[1].hex()}
-                log.info("resuming locked on a block", extra={"fields": fields})
+            self.durable_sign_state, self.durable_lock = sign_state, lock
+            if self.hold_until is not None:
+                log.warning("signing paused", extra={"fields": {"until_final": self.hold_until}})
+            self.new_engine()
             if self.listen:
                 server = await self.serve()
             fields = {
@@ -664,6 +793,11 @@ class Validator:
                     event, get = get.result(), None
                     await self.on_event(event)
                 await self.fire_due_timers()
+                if self.hold_until is not None and self.tip.height >= self.hold_until:
+                    self.hold_until = None
+                    log.info("signing resumed", extra={"fields": {"height": self.tip.height + 1}})
+                    self.new_engine()
+                    await self.input(c.Start())
             log.info("python validator stopped", extra={"fields": {"height": self.tip.height}})
         finally:
             if get is not None:
@@ -673,6 +807,37 @@ class Validator:
                 await server.stop(1)
             await self.ledger_channel.close()
             await self.gateway_channel.close()
+
+    def new_engine(self) -> None:
+        """An engine at the tip + 1 from what is on disk; while signing is held, one that refuses
+        every position (it follows the chain and signs nothing)."""
+        assert self.tip is not None
+        held = self.hold_until is not None
+        self.timers.clear()
+        self.timer_set.clear()
+        self.engine = c.Engine(
+            c.EngineConfig.with_block_time(self.config.chain_id, self.config.block_time_ms),
+            self.config.schedule,
+            self.config.seed,
+            self.tip.height + 1,
+            self.tip.timestamp_ms,
+            PAUSED_SIGN_STATE if held else self.durable_sign_state,
+            self.crypto,
+        )
+        lock = self.durable_lock
+        if not held and lock is not None and self.engine.restore_lock(lock):
+            fields = {"height": lock.height, "round": lock.round, "block": self.engine.locked[1].hex()}
+            log.info("resuming locked on a block", extra={"fields": fields})
+
+    async def signed_recently(self) -> int | None:
+        """The height of the latest of the last CERTIFICATE_LOOKBACK certificates in the
+        database that carries this validator's signature."""
+        assert self.tip is not None
+        for height in range(self.tip.height, max(1, self.tip.height - CERTIFICATE_LOOKBACK + 1) - 1, -1):
+            r = await self._ledger_call("GetBlockByHeight", ledger_pb2.GetBlockByHeightRequest(height=height))
+            if any(bytes(s.validator) == self.me for s in r.block.commit_certificate.signatures):
+                return height
+        return None
 
     async def fire_due_timers(self) -> None:
         now = now_ms()
@@ -746,9 +911,12 @@ class Validator:
             log.debug("action %s", _describe(action))
         if isinstance(action, c.PersistSignState):
             self.store_sign_state(action.state)
+        elif isinstance(action, c.PersistLock) and self.hold_until is not None:
+            pass  # a held engine locks but never signs the precommit the lock is for
         elif isinstance(action, c.PersistLock):
             started = time.monotonic()
             store_lock_state(lock_state_path(self.config.sign_state_path), action.lock)
+            self.durable_lock = action.lock
             log.debug(
                 "lock persisted h=%d r=%d in %.1f ms",
                 action.lock.height,
@@ -802,8 +970,9 @@ class Validator:
         return []
 
     def store_sign_state(self, state: c.SignState) -> None:
-        """Durably (:func:`write_durably`)."""
-        write_durably(self.config.sign_state_path, state.encode())
+        """Durably (:func:`write_durably`), in format 2."""
+        write_durably(self.config.sign_state_path, state.to_file_bytes())
+        self.durable_sign_state = state
 
     # -- blocks ----------------------------------------------------------------------------
 
@@ -1058,12 +1227,12 @@ def setup_logging(fmt: str, level: str) -> None:
     )
 
 
-async def _main(config: ValidatorConfig, crypto: c.Crypto, listen: str | None) -> None:
+async def _main(config: ValidatorConfig, crypto: c.Crypto, listen: str | None, reset: bool = False) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await Validator(config, crypto, listen).run(stop)
+    await Validator(config, crypto, listen, reset).run(stop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1078,6 +1247,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--log-format", choices=["json", "text"], help="default: logger.format of the config")
     p.add_argument("--log-level", help="default: logger.level of the config")
+    p.add_argument(
+        RESET_FLAG,
+        dest="reset_signing_state",
+        action="store_true",
+        help="DANGEROUS: start although the signing state or lock is damaged, missing on a database whose "
+        "certificates carry this validator's signature, or far ahead of the chain; nothing is signed until the "
+        "chain has passed the last height this validator may have signed (README, \"Safety files\")",
+    )
     a = p.parse_args(argv)
     try:
         config = ValidatorConfig.load(a.config)
@@ -1094,7 +1271,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         crypto = c.ReferenceCrypto()
     try:
-        asyncio.run(_main(config, crypto, a.listen))
+        asyncio.run(_main(config, crypto, a.listen, a.reset_signing_state))
     except ServiceFailed as e:
         log.error("consensus stopped", extra={"fields": {"error": str(e)}})
         return 1

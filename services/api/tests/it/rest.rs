@@ -27,6 +27,7 @@ async fn status_reports_the_tip_validator_peers_and_version() {
     assert_eq!(s["validator"], "ab".repeat(32));
     assert_eq!(s["peers"], 4);
     assert_eq!(s["syncing"], false);
+    assert_eq!(s["signing_paused"], serde_json::Value::Null);
     assert_eq!(s["version"], "9.9.9-test");
     assert_eq!(s["genesis_hash"], chain.chain.genesis.hash().to_hex());
 }

@@ -94,7 +94,11 @@ type GetStatusResponse struct {
 	// Software version of the node (e.g. "0.1.0").
 	Version string `protobuf:"bytes,9,opt,name=version,proto3" json:"version,omitempty"`
 	// Hash of the genesis block, 32 bytes.
-	GenesisHash   []byte `protobuf:"bytes,10,opt,name=genesis_hash,json=genesisHash,proto3" json:"genesis_hash,omitempty"`
+	GenesisHash []byte `protobuf:"bytes,10,opt,name=genesis_hash,json=genesisHash,proto3" json:"genesis_hash,omitempty"`
+	// Why this node's validator is not signing right now (a safety file could not be written and
+	// the write is being retried, or it waits for a height); empty while it signs. The node keeps
+	// following the chain meanwhile.
+	SigningPaused string `protobuf:"bytes,11,opt,name=signing_paused,json=signingPaused,proto3" json:"signing_paused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -197,6 +201,13 @@ func (x *GetStatusResponse) GetGenesisHash() []byte {
 		return x.GenesisHash
 	}
 	return nil
+}
+
+func (x *GetStatusResponse) GetSigningPaused() string {
+	if x != nil {
+		return x.SigningPaused
+	}
+	return ""
 }
 
 // A finalized block as the public API returns it.
@@ -1220,7 +1231,7 @@ var File_coinjecture_v1_api_proto protoreflect.FileDescriptor
 const file_coinjecture_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"\x18coinjecture/v1/api.proto\x12\x0ecoinjecture.v1\x1a\x1acoinjecture/v1/types.proto\"\x12\n" +
-	"\x10GetStatusRequest\"\xd3\x02\n" +
+	"\x10GetStatusRequest\"\xfa\x02\n" +
 	"\x11GetStatusResponse\x12\x1d\n" +
 	"\n" +
 	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x19\n" +
@@ -1233,7 +1244,8 @@ const file_coinjecture_v1_api_proto_rawDesc = "" +
 	"\asyncing\x18\b \x01(\bR\asyncing\x12\x18\n" +
 	"\aversion\x18\t \x01(\tR\aversion\x12!\n" +
 	"\fgenesis_hash\x18\n" +
-	" \x01(\fR\vgenesisHash\"\x86\x01\n" +
+	" \x01(\fR\vgenesisHash\x12%\n" +
+	"\x0esigning_paused\x18\v \x01(\tR\rsigningPaused\"\x86\x01\n" +
 	"\tBlockView\x12+\n" +
 	"\x05block\x18\x01 \x01(\v2\x15.coinjecture.v1.BlockR\x05block\x12\x1d\n" +
 	"\n" +

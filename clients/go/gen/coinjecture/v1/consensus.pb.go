@@ -423,8 +423,12 @@ type ConsensusGetStatusResponse struct {
 	QuorumMode QuorumMode `protobuf:"varint,11,opt,name=quorum_mode,json=quorumMode,proto3,enum=coinjecture.v1.QuorumMode" json:"quorum_mode,omitempty"`
 	// Number of validators in the current set.
 	ValidatorCount uint32 `protobuf:"varint,12,opt,name=validator_count,json=validatorCount,proto3" json:"validator_count,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Why this validator is not signing right now, e.g. "writing the signing state …: Permission
+	// denied (os error 13) (retrying every 2.0s; 4 failed attempts)" or "waiting for height 812 to be
+	// final: …"; empty while it signs. A paused validator keeps following the chain.
+	SigningPaused string `protobuf:"bytes,13,opt,name=signing_paused,json=signingPaused,proto3" json:"signing_paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsensusGetStatusResponse) Reset() {
@@ -539,6 +543,13 @@ func (x *ConsensusGetStatusResponse) GetValidatorCount() uint32 {
 		return x.ValidatorCount
 	}
 	return 0
+}
+
+func (x *ConsensusGetStatusResponse) GetSigningPaused() string {
+	if x != nil {
+		return x.SigningPaused
+	}
+	return ""
 }
 
 // Input of Consensus.GetValidatorSet.
@@ -961,7 +972,7 @@ const file_coinjecture_v1_consensus_proto_rawDesc = "" +
 	"\ftransactions\x18\x01 \x03(\v2\x1b.coinjecture.v1.TransactionR\ftransactions\"b\n" +
 	"#ConsensusSubmitTransactionsResponse\x12;\n" +
 	"\aresults\x18\x01 \x03(\v2!.coinjecture.v1.TransactionResultR\aresults\"\x1b\n" +
-	"\x19ConsensusGetStatusRequest\"\xce\x03\n" +
+	"\x19ConsensusGetStatusRequest\"\xf5\x03\n" +
 	"\x1aConsensusGetStatusResponse\x12\x19\n" +
 	"\bchain_id\x18\x01 \x01(\tR\achainId\x12)\n" +
 	"\x10finalized_height\x18\x02 \x01(\x04R\x0ffinalizedHeight\x12%\n" +
@@ -976,7 +987,8 @@ const file_coinjecture_v1_consensus_proto_rawDesc = "" +
 	" \x01(\x04R\vmempoolSize\x12;\n" +
 	"\vquorum_mode\x18\v \x01(\x0e2\x1a.coinjecture.v1.QuorumModeR\n" +
 	"quorumMode\x12'\n" +
-	"\x0fvalidator_count\x18\f \x01(\rR\x0evalidatorCount\"@\n" +
+	"\x0fvalidator_count\x18\f \x01(\rR\x0evalidatorCount\x12%\n" +
+	"\x0esigning_paused\x18\r \x01(\tR\rsigningPaused\"@\n" +
 	"\x16GetValidatorSetRequest\x12\x1b\n" +
 	"\x06height\x18\x01 \x01(\x04H\x00R\x06height\x88\x01\x01B\t\n" +
 	"\a_height\"t\n" +

@@ -12,7 +12,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("network_id", "chain_id", "block_height", "latest_block_hash", "latest_block_time", "validator", "peers", "syncing", "version", "genesis_hash")
+    __slots__ = ("network_id", "chain_id", "block_height", "latest_block_hash", "latest_block_time", "validator", "peers", "syncing", "version", "genesis_hash", "signing_paused")
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     BLOCK_HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,7 @@ class GetStatusResponse(_message.Message):
     SYNCING_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     GENESIS_HASH_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_PAUSED_FIELD_NUMBER: _ClassVar[int]
     network_id: str
     chain_id: str
     block_height: int
@@ -33,7 +34,8 @@ class GetStatusResponse(_message.Message):
     syncing: bool
     version: str
     genesis_hash: bytes
-    def __init__(self, network_id: _Optional[str] = ..., chain_id: _Optional[str] = ..., block_height: _Optional[int] = ..., latest_block_hash: _Optional[bytes] = ..., latest_block_time: _Optional[int] = ..., validator: _Optional[bytes] = ..., peers: _Optional[int] = ..., syncing: _Optional[bool] = ..., version: _Optional[str] = ..., genesis_hash: _Optional[bytes] = ...) -> None: ...
+    signing_paused: str
+    def __init__(self, network_id: _Optional[str] = ..., chain_id: _Optional[str] = ..., block_height: _Optional[int] = ..., latest_block_hash: _Optional[bytes] = ..., latest_block_time: _Optional[int] = ..., validator: _Optional[bytes] = ..., peers: _Optional[int] = ..., syncing: _Optional[bool] = ..., version: _Optional[str] = ..., genesis_hash: _Optional[bytes] = ..., signing_paused: _Optional[str] = ...) -> None: ...
 
 class BlockView(_message.Message):
     __slots__ = ("block", "block_hash", "transaction_hashes")

@@ -56,7 +56,7 @@ class ConsensusGetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ConsensusGetStatusResponse(_message.Message):
-    __slots__ = ("chain_id", "finalized_height", "finalized_hash", "height", "round", "step", "proposer", "local_validator", "syncing", "mempool_size", "quorum_mode", "validator_count")
+    __slots__ = ("chain_id", "finalized_height", "finalized_hash", "height", "round", "step", "proposer", "local_validator", "syncing", "mempool_size", "quorum_mode", "validator_count", "signing_paused")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     FINALIZED_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     FINALIZED_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,7 @@ class ConsensusGetStatusResponse(_message.Message):
     MEMPOOL_SIZE_FIELD_NUMBER: _ClassVar[int]
     QUORUM_MODE_FIELD_NUMBER: _ClassVar[int]
     VALIDATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_PAUSED_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     finalized_height: int
     finalized_hash: bytes
@@ -81,7 +82,8 @@ class ConsensusGetStatusResponse(_message.Message):
     mempool_size: int
     quorum_mode: _types_pb2.QuorumMode
     validator_count: int
-    def __init__(self, chain_id: _Optional[str] = ..., finalized_height: _Optional[int] = ..., finalized_hash: _Optional[bytes] = ..., height: _Optional[int] = ..., round: _Optional[int] = ..., step: _Optional[_Union[RoundStep, str]] = ..., proposer: _Optional[bytes] = ..., local_validator: _Optional[bytes] = ..., syncing: _Optional[bool] = ..., mempool_size: _Optional[int] = ..., quorum_mode: _Optional[_Union[_types_pb2.QuorumMode, str]] = ..., validator_count: _Optional[int] = ...) -> None: ...
+    signing_paused: str
+    def __init__(self, chain_id: _Optional[str] = ..., finalized_height: _Optional[int] = ..., finalized_hash: _Optional[bytes] = ..., height: _Optional[int] = ..., round: _Optional[int] = ..., step: _Optional[_Union[RoundStep, str]] = ..., proposer: _Optional[bytes] = ..., local_validator: _Optional[bytes] = ..., syncing: _Optional[bool] = ..., mempool_size: _Optional[int] = ..., quorum_mode: _Optional[_Union[_types_pb2.QuorumMode, str]] = ..., validator_count: _Optional[int] = ..., signing_paused: _Optional[str] = ...) -> None: ...
 
 class GetValidatorSetRequest(_message.Message):
     __slots__ = ("height",)
