@@ -407,6 +407,17 @@ impl Network {
         self.rest(i, "GET", path, None)
     }
 
+    /// Validator `i`'s `signing_paused` on `GET /v1/status`: why it signs nothing, or None while
+    /// it signs (or does not answer).
+    pub fn signing_paused(&self, i: usize) -> Option<String> {
+        let (code, body) = self.rest_get(i, "/v1/status");
+        if code != 200 {
+            return None;
+        }
+        let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+        status["signing_paused"].as_str().map(str::to_string)
+    }
+
     /// A plain HTTP/1.1 POST of a JSON body on validator `i`'s REST port: (status code, body).
     pub fn rest_post(&self, i: usize, path: &str, json: &str) -> (u16, String) {
         self.rest(i, "POST", path, Some(json))

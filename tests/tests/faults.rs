@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use coinjecture_e2e::Network;
+use coinjecture_e2e::{Network, tail};
 use coinjecture_e2e::load::Load;
 use coinjecture_e2e::monitor::FinalityMonitor;
 use coinjecture_e2e::proxy::Proxies;
@@ -511,8 +511,8 @@ async fn a_read_only_database_directory_pauses_signing_and_it_resumes_without_a_
     // Validator 3 stays up and says why it does not sign: on /v1/status, in a metric, in its log.
     let deadline = made_read_only + Duration::from_secs(60);
     let reason = loop {
-        assert!(net.exit_status(2).is_none(), "validator 3 exited:\n{}", log_tail(&net.log(2)));
-        if let Some(reason) = signing_paused(&net, 2) {
+        assert!(net.exit_status(2).is_none(), "validator 3 exited:\n{}", tail(&net.log(2)));
+        if let Some(reason) = net.signing_paused(2) {
             break reason;
         }
         assert!(Instant::now() < deadline, "validator 3 never paused signing on a read-only database directory");
@@ -533,7 +533,7 @@ async fn a_read_only_database_directory_pauses_signing_and_it_resumes_without_a_
     let h = top(&net, &[0, 1]).await;
     net.wait_for_height(&[0, 1, 2], h + 8, CATCH_UP).await;
     assert!(net.exit_status(2).is_none(), "validator 3 exited");
-    assert!(signing_paused(&net, 2).is_some(), "validator 3 resumed signing on a read-only directory");
+    assert!(net.signing_paused(2).is_some(), "validator 3 resumed signing on a read-only directory");
     // It signed nothing meanwhile: no proposal of its own, no precommit in any certificate.
     let paused_to = bottom(&net, &[0, 1, 2]).await;
     for height in paused_from + 1..=paused_to {
@@ -546,8 +546,8 @@ async fn a_read_only_database_directory_pauses_signing_and_it_resumes_without_a_
     drop(read_only);
     let writable_at = Instant::now();
     let deadline = writable_at + Duration::from_secs(60);
-    while signing_paused(&net, 2).is_some() {
-        assert!(Instant::now() < deadline, "validator 3 did not resume signing:\n{}", log_tail(&net.log(2)));
+    while net.signing_paused(2).is_some() {
+        assert!(Instant::now() < deadline, "validator 3 did not resume signing:\n{}", tail(&net.log(2)));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let resumed_after = writable_at.elapsed().as_secs_f64();
@@ -576,22 +576,6 @@ async fn a_read_only_database_directory_pauses_signing_and_it_resumes_without_a_
          signed block {signed_at}, never restarted; {:.0}s",
         started.elapsed().as_secs_f64()
     );
-}
-
-/// The last lines of a log, for failure messages.
-fn log_tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Validator `i`'s `signing_paused` on `GET /v1/status` (None while it signs or does not answer).
-fn signing_paused(net: &Network, i: usize) -> Option<String> {
-    let (code, body) = net.rest_get(i, "/v1/status");
-    if code != 200 {
-        return None;
-    }
-    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
-    status["signing_paused"].as_str().map(str::to_string)
 }
 
 /// The proposer of block `height` on validator `i` and the validators whose precommits its

@@ -30,15 +30,6 @@ async fn start_expecting_refusal(net: &mut Network, i: usize, args: &[&str]) -> 
     net.log(i).lines().last().unwrap_or_default().to_string()
 }
 
-fn signing_paused(net: &Network, i: usize) -> Option<String> {
-    let (code, body) = net.rest_get(i, "/v1/status");
-    if code != 200 {
-        return None;
-    }
-    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
-    status["signing_paused"].as_str().map(str::to_string)
-}
-
 fn flip(path: &Path, at: usize, mask: u8) -> Vec<u8> {
     let original = std::fs::read(path).unwrap();
     let mut damaged = original.clone();
@@ -93,7 +84,7 @@ async fn damaged_or_deleted_safety_files_stop_the_start_and_the_reset_resumes_si
     let reason = loop {
         // The REST helper wants a listening port: ask over gRPC first whether it is up.
         if net.height(2).await.is_some()
-            && let Some(reason) = signing_paused(&net, 2)
+            && let Some(reason) = net.signing_paused(2)
         {
             break reason;
         }
@@ -122,7 +113,7 @@ async fn damaged_or_deleted_safety_files_stop_the_start_and_the_reset_resumes_si
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(signed_at > tip + 1, "validator 3 signed at {signed_at}, not above its tip + 1 = {}", tip + 1);
-    assert!(signing_paused(&net, 2).is_none());
+    assert!(net.signing_paused(2).is_none());
     assert_eq!(&std::fs::read(&sign).unwrap()[..4], b"CJSS");
     let common = (0..3usize).map(|i| net.last_logged_height(i).unwrap_or(0)).min().unwrap();
     net.assert_agree(&[0, 1, 2], common).await;

@@ -25,11 +25,10 @@ pub(crate) fn generate(path: &Path, force: bool) -> eyre::Result<Keypair> {
     Ok(Keypair::from_seed(&seed))
 }
 
-/// Writes `seed` to `path` with mode 0600.
-pub(crate) fn write(path: &Path, seed: &[u8; 32], force: bool) -> eyre::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
-    }
+/// Creates `path` with mode 0600 (also when `force` replaces an existing file, whose mode
+/// `create` would keep), writes `bytes` and syncs them. Without `force` an existing file is an
+/// error telling the operator to pass `--force` to `what_force_does`.
+pub(crate) fn write_private(path: &Path, bytes: &[u8], force: bool, what_force_does: &str) -> eyre::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if force {
@@ -44,7 +43,7 @@ pub(crate) fn write(path: &Path, seed: &[u8; 32], force: bool) -> eyre::Result<(
     }
     let mut file = options.open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => {
-            eyre!("{} already exists; use --force to overwrite it (the old key is lost)", path.display())
+            eyre!("{} already exists; use --force to {what_force_does}", path.display())
         }
         _ => eyre!("cannot create {}: {e}", path.display()),
     })?;
@@ -55,9 +54,16 @@ pub(crate) fn write(path: &Path, seed: &[u8; 32], force: bool) -> eyre::Result<(
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .wrap_err_with(|| format!("setting permissions of {}", path.display()))?;
     }
-    writeln!(file, "{}", hex::encode(seed)).wrap_err_with(|| format!("writing {}", path.display()))?;
-    file.sync_all().wrap_err_with(|| format!("writing {}", path.display()))?;
-    Ok(())
+    file.write_all(bytes).wrap_err_with(|| format!("writing {}", path.display()))?;
+    file.sync_all().wrap_err_with(|| format!("writing {}", path.display()))
+}
+
+/// Writes `seed` to `path` with mode 0600.
+pub(crate) fn write(path: &Path, seed: &[u8; 32], force: bool) -> eyre::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
+    write_private(path, format!("{}\n", hex::encode(seed)).as_bytes(), force, "overwrite it (the old key is lost)")
 }
 
 /// Creates `dir` and its missing parents with mode 0700 whatever the umask (directories that

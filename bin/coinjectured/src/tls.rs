@@ -152,31 +152,7 @@ pub(crate) fn generate(dir: &Path, names: &[String], name: &str, force: bool) ->
 }
 
 fn write_private(path: &Path, text: &str, force: bool) -> eyre::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if force {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => eyre!("{} already exists; use --force to replace it", path.display()),
-        _ => eyre!("cannot create {}: {e}", path.display()),
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .wrap_err_with(|| format!("setting permissions of {}", path.display()))?;
-    }
-    file.write_all(text.as_bytes()).wrap_err_with(|| format!("writing {}", path.display()))?;
-    file.sync_all().wrap_err_with(|| format!("writing {}", path.display()))
+    crate::keys::write_private(path, text.as_bytes(), force, "replace it")
 }
 
 fn write_public(path: &Path, text: &str) -> eyre::Result<()> {
