@@ -14,10 +14,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use coinjecture_e2e::{Network, tail};
 use coinjecture_e2e::load::Load;
 use coinjecture_e2e::monitor::FinalityMonitor;
 use coinjecture_e2e::proxy::Proxies;
+use coinjecture_e2e::{Network, tail};
 use coinjecture_proto::v1 as pb;
 
 /// Short blocks keep each test well under two minutes.
