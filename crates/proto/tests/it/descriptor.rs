@@ -86,6 +86,8 @@ fn descriptor_set_holds_the_five_services_with_their_methods() {
                 "CheckTransactions",
                 "ExecuteBlock",
                 "ApplyBlock",
+                "RecordEvidence",
+                "ListRecordedEvidence",
             ][..],
         ),
         ("Consensus", &["SubmitTransactions", "GetStatus", "GetValidatorSet", "ListEvidence", "GetMempoolStats"][..]),
