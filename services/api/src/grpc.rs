@@ -267,6 +267,21 @@ fn view(block: Option<pb::Block>, block_hash: Vec<u8>) -> Result<pb::BlockView, 
     Ok(pb::BlockView { block: Some(block), block_hash, transaction_hashes, transaction_count })
 }
 
+/// How many of the leading items of `sizes` (encoded bytes each) fit in `budget` bytes of a
+/// `ListBlocks` answer, at least one.
+fn fitting(sizes: impl Iterator<Item = usize>, budget: usize) -> usize {
+    let mut size = 0;
+    let mut n = 0;
+    for item in sizes {
+        size += item + 8;
+        if size > budget {
+            return n.max(1);
+        }
+        n += 1;
+    }
+    n
+}
+
 fn check_limit(limit: u32, max: u32, default: u32) -> Result<u32, Status> {
     match limit {
         0 => Ok(default),
@@ -436,31 +451,40 @@ impl PublicApiService {
         let per_block = if listing == Listing::Headers { cost::HEADER } else { cost::BLOCK };
         self.charge(ip, limit as f64 * per_block)?;
         let tip = self.tip_height().await?;
-        let mut blocks = if request.descending {
+        let budget = self.inner.max_list_bytes.load(Ordering::Relaxed);
+        // The heights to list, lowest first.
+        let (mut from, mut count) = if request.descending {
             let top = request.from_height.unwrap_or(tip).min(tip);
             let bottom = top.saturating_sub(limit - 1);
-            let mut range = self.block_range(bottom, top - bottom + 1, listing).await?;
-            range.reverse();
-            range
+            (bottom, top - bottom + 1)
         } else {
             let from = request.from_height.unwrap_or(0);
-            if from > tip { Vec::new() } else { self.block_range(from, limit.min(tip - from + 1), listing).await? }
+            (from, if from > tip { 0 } else { limit.min(tip - from + 1) })
         };
+        if listing == Listing::Hashes && count > 1 {
+            // Hashing a block's transactions means reading them: first the headers (with the
+            // counts) to see how many summaries fit in the byte budget, then hashes for those.
+            let mut headers = self.block_range(from, count, Listing::Headers).await?;
+            if request.descending {
+                headers.reverse();
+            }
+            let fit = fitting(headers.iter().map(|h| h.encoded_len() + h.transaction_count as usize * 34), budget);
+            let fit = fit as u64;
+            if request.descending {
+                from += count - fit.min(count);
+            }
+            count = fit.min(count);
+        }
+        let mut blocks = if count == 0 { Vec::new() } else { self.block_range(from, count, listing).await? };
+        if request.descending {
+            blocks.reverse();
+        }
         if listing == Listing::Hashes {
             let hashed: u64 = blocks.iter().map(|b| u64::from(b.transaction_count)).sum();
             self.debit(ip, hashed as f64 * cost::TRANSACTION_HASHED);
         }
         // Bounded by bytes (always at least one block: one block fits by the chain's rules).
-        let budget = self.inner.max_list_bytes.load(Ordering::Relaxed);
-        let mut size = 0;
-        let keep = blocks
-            .iter()
-            .position(|b| {
-                size += b.encoded_len() + 8;
-                size > budget
-            })
-            .map_or(blocks.len(), |i| i.max(1));
-        blocks.truncate(keep);
+        blocks.truncate(fitting(blocks.iter().map(Message::encoded_len), budget));
         self.debit(ip, cost::bytes(blocks.iter().map(|b| b.encoded_len()).sum()));
         let last = blocks.last().and_then(|b| b.block.as_ref()?.header.as_ref()).map(|h| h.block_index);
         let next_height = match (last, request.descending) {

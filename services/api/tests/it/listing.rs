@@ -106,3 +106,25 @@ async fn a_headers_only_listing_is_charged_as_light_work() {
     let summaries = get(&api.url("/v1/blocks?limit=100")).await;
     assert_eq!(summaries.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn the_byte_budget_bounds_summary_pages_which_go_on_where_they_stopped() {
+    let chain = chain().await;
+    let api = start(&chain, config()).await;
+    let expected = get(&api.url("/v1/blocks?limit=100")).await.json()["blocks"].clone();
+    let tight = start(&chain, ApiConfig { max_list_bytes: 1, ..config() }).await;
+    // Each page holds one block (at least one always comes back), and paging walks on.
+    let mut next = Value::from(0);
+    let mut walked = Vec::new();
+    while let Some(from) = next.as_u64() {
+        let page = get(&tight.url(&format!("/v1/blocks?limit=100&from={from}"))).await.json();
+        assert_eq!(page["blocks"].as_array().unwrap().len(), 1, "{page}");
+        walked.push(page["blocks"][0].clone());
+        next = page["next_from"].clone();
+    }
+    assert_eq!(Value::from(walked), expected);
+    let down = get(&tight.url("/v1/blocks?limit=100&order=desc")).await.json();
+    assert_eq!(down, serde_json::json!({ "blocks": [expected[4]], "next_from": 3 }));
+    let headers = get(&tight.url("/v1/blocks?limit=100&order=desc&headers_only=true")).await.json();
+    assert_eq!((headers["blocks"][0]["height"].as_u64(), headers["next_from"].as_u64()), (Some(4), Some(3)));
+}
