@@ -471,7 +471,7 @@ impl Network {
         let mut next = from;
         while next <= to {
             let limit = u32::try_from((to - next + 1).min(1000)).unwrap();
-            let request = pb::GetBlockRangeRequest { from_height: next, limit };
+            let request = pb::GetBlockRangeRequest { from_height: next, limit, ..Default::default() };
             let mut stream = l.get_block_range(request).await.unwrap().into_inner();
             let before = out.len();
             while let Some(r) = stream.message().await.unwrap() {

@@ -430,6 +430,7 @@ mod tests {
             block: Some(block),
             block_hash: b.hash().0.to_vec(),
             transaction_hashes: b.transaction_hashes().iter().map(|h| h.0.to_vec()).collect(),
+            transaction_count: b.transactions.len() as u32,
         }
     }
 

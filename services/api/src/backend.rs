@@ -44,8 +44,12 @@ pub trait LedgerSource: Send + Sync + 'static {
     async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status>;
     async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status>;
     async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status>;
-    /// `GetBlockRange`, collected (the API asks for at most 100 blocks).
-    async fn get_block_range(&self, from_height: u64, limit: u32) -> Result<Vec<pb::GetBlockRangeResponse>, Status>;
+    /// `GetBlockRange`, collected (the API asks for at most 100 blocks; listings of headers ask
+    /// with `headers_only`).
+    async fn get_block_range(
+        &self,
+        request: pb::GetBlockRangeRequest,
+    ) -> Result<Vec<pb::GetBlockRangeResponse>, Status>;
     async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status>;
     async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status>;
     async fn get_account_history(
@@ -97,9 +101,11 @@ impl<T: Ledger> LedgerSource for InProcess<T> {
     async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status> {
         Ok(self.0.get_block_by_hash(Request::new(pb::GetBlockByHashRequest { block_hash })).await?.into_inner())
     }
-    async fn get_block_range(&self, from_height: u64, limit: u32) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
-        let stream =
-            self.0.get_block_range(Request::new(pb::GetBlockRangeRequest { from_height, limit })).await?.into_inner();
+    async fn get_block_range(
+        &self,
+        request: pb::GetBlockRangeRequest,
+    ) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
+        let stream = self.0.get_block_range(Request::new(request)).await?.into_inner();
         stream.collect::<Vec<_>>().await.into_iter().collect()
     }
     async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status> {
@@ -127,9 +133,11 @@ impl LedgerSource for Remote<LedgerClient<TracedChannel>> {
     async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status> {
         Ok(self.0.clone().get_block_by_hash(pb::GetBlockByHashRequest { block_hash }).await?.into_inner())
     }
-    async fn get_block_range(&self, from_height: u64, limit: u32) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
-        let mut stream =
-            self.0.clone().get_block_range(pb::GetBlockRangeRequest { from_height, limit }).await?.into_inner();
+    async fn get_block_range(
+        &self,
+        request: pb::GetBlockRangeRequest,
+    ) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
+        let mut stream = self.0.clone().get_block_range(request).await?.into_inner();
         let mut blocks = Vec::new();
         while let Some(item) = stream.message().await? {
             blocks.push(item);

@@ -197,12 +197,61 @@ impl PublicApiService {
         Ok(self.backends().ledger.get_chain_info().await.map_err(upstream("ledger"))?.tip_height)
     }
 
-    /// Blocks `from..from + count` (fewer at the tip), as views.
-    async fn block_range(&self, from: u64, count: u64) -> Result<Vec<pb::BlockView>, Status> {
-        let limit = u32::try_from(count).unwrap_or(u32::MAX);
-        let range = self.backends().ledger.get_block_range(from, limit).await.map_err(upstream("ledger"))?;
-        range.into_iter().map(|r| view(r.block, r.block_hash)).collect()
+    /// Blocks `from..from + count` (fewer at the tip), as views carrying what `listing` asks.
+    async fn block_range(&self, from: u64, count: u64, listing: Listing) -> Result<Vec<pb::BlockView>, Status> {
+        let request = pb::GetBlockRangeRequest {
+            from_height: from,
+            limit: u32::try_from(count).unwrap_or(u32::MAX),
+            headers_only: listing != Listing::Full,
+            with_transaction_hashes: listing == Listing::Hashes,
+        };
+        let range = self.backends().ledger.get_block_range(request).await.map_err(upstream("ledger"))?;
+        range.into_iter().map(|r| range_view(r, listing)).collect()
     }
+}
+
+/// What a block listing carries of each block's transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    /// The transactions and their hashes (gRPC `ListBlocks`, REST `full=true`, `StreamBlocks`).
+    Full,
+    /// Their hashes only (the REST summary): the ledger hashes the stored transactions and
+    /// sends neither them nor their decoded form.
+    Hashes,
+    /// Neither (`headers_only`): the ledger reads the block headers only.
+    Headers,
+}
+
+/// A view of one `GetBlockRange` answer. A ledger that sent whole blocks although asked for
+/// headers (one older than the field) is answered from them all the same.
+fn range_view(r: pb::GetBlockRangeResponse, listing: Listing) -> Result<pb::BlockView, Status> {
+    let whole = r.block.as_ref().is_some_and(|b| !b.transactions.is_empty());
+    if listing == Listing::Full || whole {
+        let mut view = view(r.block, r.block_hash)?;
+        if listing != Listing::Full {
+            if let Some(block) = &mut view.block {
+                block.transactions = Vec::new();
+            }
+            if listing == Listing::Headers {
+                view.transaction_hashes = Vec::new();
+            }
+        }
+        return Ok(view);
+    }
+    let block = r.block.ok_or_else(|| Status::internal("ledger: answered without a block"))?;
+    if listing == Listing::Hashes && r.transaction_hashes.len() != r.transaction_count as usize {
+        return Err(Status::internal(format!(
+            "ledger: answered {} transaction hashes for a block of {} transactions",
+            r.transaction_hashes.len(),
+            r.transaction_count
+        )));
+    }
+    Ok(pb::BlockView {
+        block: Some(block),
+        block_hash: r.block_hash,
+        transaction_hashes: r.transaction_hashes,
+        transaction_count: r.transaction_count,
+    })
 }
 
 /// A block as the API returns it: with its hash and its transactions' hashes.
@@ -214,7 +263,23 @@ fn view(block: Option<pb::Block>, block_hash: Vec<u8>) -> Result<pb::BlockView, 
         .map(|tx| p::Transaction::try_from(tx).map(|t| t.hash().0.to_vec()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Status::internal(format!("ledger: stored block has a bad transaction: {e}")))?;
-    Ok(pb::BlockView { block: Some(block), block_hash, transaction_hashes })
+    let transaction_count = u32::try_from(transaction_hashes.len()).unwrap_or(u32::MAX);
+    Ok(pb::BlockView { block: Some(block), block_hash, transaction_hashes, transaction_count })
+}
+
+/// How many of the leading items of `sizes` (encoded bytes each) fit in `budget` bytes of a
+/// `ListBlocks` answer, at least one.
+fn fitting(sizes: impl Iterator<Item = usize>, budget: usize) -> usize {
+    let mut size = 0;
+    let mut n = 0;
+    for item in sizes {
+        size += item + 8;
+        if size > budget {
+            return n.max(1);
+        }
+        n += 1;
+    }
+    n
 }
 
 fn check_limit(limit: u32, max: u32, default: u32) -> Result<u32, Status> {
@@ -254,40 +319,8 @@ impl PublicApi for PublicApiService {
         &self,
         request: Request<pb::ListBlocksRequest>,
     ) -> Result<Response<pb::ListBlocksResponse>, Status> {
-        let ip = peer_ip(&request);
-        let request = request.into_inner();
-        let limit = u64::from(check_limit(request.limit, MAX_BLOCK_PAGE, DEFAULT_BLOCK_PAGE)?);
-        self.charge(ip, limit as f64 * cost::BLOCK)?;
-        let tip = self.tip_height().await?;
-        let mut blocks = if request.descending {
-            let top = request.from_height.unwrap_or(tip).min(tip);
-            let bottom = top.saturating_sub(limit - 1);
-            let mut range = self.block_range(bottom, top - bottom + 1).await?;
-            range.reverse();
-            range
-        } else {
-            let from = request.from_height.unwrap_or(0);
-            if from > tip { Vec::new() } else { self.block_range(from, limit.min(tip - from + 1)).await? }
-        };
-        // Bounded by bytes (always at least one block: one block fits by the chain's rules).
-        let budget = self.inner.max_list_bytes.load(Ordering::Relaxed);
-        let mut size = 0;
-        let keep = blocks
-            .iter()
-            .position(|b| {
-                size += b.encoded_len() + 8;
-                size > budget
-            })
-            .map_or(blocks.len(), |i| i.max(1));
-        blocks.truncate(keep);
-        self.debit(ip, cost::bytes(blocks.iter().map(|b| b.encoded_len()).sum()));
-        let last = blocks.last().and_then(|b| b.block.as_ref()?.header.as_ref()).map(|h| h.block_index);
-        let next_height = match (last, request.descending) {
-            (Some(h), false) if h < tip => Some(h + 1),
-            (Some(h), true) if h > 0 => Some(h - 1),
-            _ => None,
-        };
-        Ok(Response::new(pb::ListBlocksResponse { blocks, next_height }))
+        let listing = if request.get_ref().headers_only { Listing::Headers } else { Listing::Full };
+        self.list(request, listing).await
     }
 
     async fn get_transaction(
@@ -404,6 +437,64 @@ impl PublicApi for PublicApiService {
 }
 
 impl PublicApiService {
+    /// `ListBlocks` with `listing` deciding what each block carries (the REST summary asks for
+    /// [`Listing::Hashes`]). Charged per block read up front ([`cost::HEADER`] for headers,
+    /// [`cost::BLOCK`] otherwise), then by the bytes sent and the transactions hashed.
+    pub(crate) async fn list(
+        &self,
+        request: Request<pb::ListBlocksRequest>,
+        listing: Listing,
+    ) -> Result<Response<pb::ListBlocksResponse>, Status> {
+        let ip = peer_ip(&request);
+        let request = request.into_inner();
+        let limit = u64::from(check_limit(request.limit, MAX_BLOCK_PAGE, DEFAULT_BLOCK_PAGE)?);
+        let per_block = if listing == Listing::Headers { cost::HEADER } else { cost::BLOCK };
+        self.charge(ip, limit as f64 * per_block)?;
+        let tip = self.tip_height().await?;
+        let budget = self.inner.max_list_bytes.load(Ordering::Relaxed);
+        // The heights to list, lowest first.
+        let (mut from, mut count) = if request.descending {
+            let top = request.from_height.unwrap_or(tip).min(tip);
+            let bottom = top.saturating_sub(limit - 1);
+            (bottom, top - bottom + 1)
+        } else {
+            let from = request.from_height.unwrap_or(0);
+            (from, if from > tip { 0 } else { limit.min(tip - from + 1) })
+        };
+        if listing == Listing::Hashes && count > 1 {
+            // Hashing a block's transactions means reading them: first the headers (with the
+            // counts) to see how many summaries fit in the byte budget, then hashes for those.
+            let mut headers = self.block_range(from, count, Listing::Headers).await?;
+            if request.descending {
+                headers.reverse();
+            }
+            let fit = fitting(headers.iter().map(|h| h.encoded_len() + h.transaction_count as usize * 34), budget);
+            let fit = fit as u64;
+            if request.descending {
+                from += count - fit.min(count);
+            }
+            count = fit.min(count);
+        }
+        let mut blocks = if count == 0 { Vec::new() } else { self.block_range(from, count, listing).await? };
+        if request.descending {
+            blocks.reverse();
+        }
+        if listing == Listing::Hashes {
+            let hashed: u64 = blocks.iter().map(|b| u64::from(b.transaction_count)).sum();
+            self.debit(ip, hashed as f64 * cost::TRANSACTION_HASHED);
+        }
+        // Bounded by bytes (always at least one block: one block fits by the chain's rules).
+        blocks.truncate(fitting(blocks.iter().map(Message::encoded_len), budget));
+        self.debit(ip, cost::bytes(blocks.iter().map(|b| b.encoded_len()).sum()));
+        let last = blocks.last().and_then(|b| b.block.as_ref()?.header.as_ref()).map(|h| h.block_index);
+        let next_height = match (last, request.descending) {
+            (Some(h), false) if h < tip => Some(h + 1),
+            (Some(h), true) if h > 0 => Some(h - 1),
+            _ => None,
+        };
+        Ok(Response::new(pb::ListBlocksResponse { blocks, next_height }))
+    }
+
     async fn submit(&self, transactions: Vec<pb::Transaction>) -> Result<Vec<pb::TransactionResult>, Status> {
         let n = transactions.len();
         let span = tracing::info_span!("submit transactions", txs = n);
@@ -477,7 +568,7 @@ impl StreamState {
             };
             if self.next <= tip {
                 let count = (tip - self.next + 1).min(self.chunk);
-                match self.api.block_range(self.next, count).await {
+                match self.api.block_range(self.next, count, Listing::Full).await {
                     Ok(blocks) if !blocks.is_empty() => {
                         let largest = blocks.iter().map(Message::encoded_len).max().unwrap_or(0);
                         self.chunk = if largest > STREAM_SMALL_BLOCK { 1 } else { STREAM_READ_CHUNK };

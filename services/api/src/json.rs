@@ -79,8 +79,14 @@ fn certificate(c: &pb::CommitCertificate) -> Value {
 
 /// A block: its hash and height, the ten v4 header fields (golden/README.md §3.1), the decoded
 /// PoA extra data (`round`, `state_commitment`, millisecond time), the commit certificate, and
-/// either the full transactions (`full`) or only their hashes.
+/// either the full transactions (`full`) or only their hashes (unless `hashes` is false: a
+/// headers-only listing).
 pub(crate) fn block(view: &pb::BlockView, full: bool) -> Value {
+    block_shaped(view, full, true)
+}
+
+/// [`block`], leaving out `transaction_hashes` when neither `full` nor `hashes`.
+pub(crate) fn block_shaped(view: &pb::BlockView, full: bool, hashes: bool) -> Value {
     let block = view.block.clone().unwrap_or_default();
     let header = block.header.clone().unwrap_or_default();
     let extra = p::PoaExtra::decode(&header.extra_data).ok();
@@ -105,7 +111,9 @@ pub(crate) fn block(view: &pb::BlockView, full: bool) -> Value {
     map.insert("state_commitment".into(), extra.as_ref().map(|e| e.state_commitment.to_hex()).into());
     map.insert("timestamp_ms".into(), timestamp_ms.into());
     map.insert("time".into(), rfc3339_millis(timestamp_ms).into());
-    map.insert("transaction_count".into(), block.transactions.len().into());
+    // A listing without the transactions says how many there are.
+    let count = if block.transactions.is_empty() { view.transaction_count as usize } else { block.transactions.len() };
+    map.insert("transaction_count".into(), count.into());
     if full {
         let txs = block
             .transactions
@@ -114,7 +122,7 @@ pub(crate) fn block(view: &pb::BlockView, full: bool) -> Value {
             .map(|(i, tx)| transaction(tx, view.transaction_hashes.get(i).map_or(&[][..], Vec::as_slice)))
             .collect::<Vec<_>>();
         map.insert("transactions".into(), txs.into());
-    } else {
+    } else if hashes {
         let hashes = view.transaction_hashes.iter().map(hex::encode).collect::<Vec<_>>();
         map.insert("transaction_hashes".into(), hashes.into());
     }

@@ -62,7 +62,8 @@
 //!
 //! REST bodies ≤ 16 MiB ([`ApiConfig::max_body_bytes`]), REST requests ≤ 30 s; gRPC messages
 //! ≤ 16 MiB + 64 KiB; admission charged by work, per IP and globally ([`RateLimit`]: a request
-//! 1 unit, a submitted transaction 0.1, 64 KiB of body or blocks 1; gRPC callers get
+//! 1 unit, a submitted transaction 0.1, a block listed 1 (a header 0.1), 64 KiB of body or
+//! blocks 1; gRPC callers get
 //! `RESOURCE_EXHAUSTED`, REST 429 with `Retry-After`); requests in flight and `StreamBlocks`
 //! streams capped per IP and globally ([`ConcurrencyLimits`]); `ListBlocks` answers ≤
 //! [`ApiConfig::max_list_bytes`]; connections capped and timed out by the listener

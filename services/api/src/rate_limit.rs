@@ -4,8 +4,11 @@
 //! - A request costs [`cost::REQUEST`]; a transaction submitted costs [`cost::TRANSACTION`] more
 //!   (its signature is verified); a request body costs [`cost::PER_4_KIB_BODY`] per started 4 KiB
 //!   (charged from `content-length` before it is read and parsed); a block listed or streamed
-//!   costs [`cost::BLOCK`] plus [`cost::PER_64_KIB`] per started 64 KiB. A 10,000-transaction
-//!   REST batch (~4 MB of JSON) thus costs about 2,000 units, a status request 1.
+//!   costs [`cost::BLOCK`] plus [`cost::PER_64_KIB`] per started 64 KiB of what is sent; a block
+//!   summary (REST listing) also [`cost::TRANSACTION_HASHED`] per transaction hashed, and a block
+//!   of a headers-only listing [`cost::HEADER`] instead of [`cost::BLOCK`]. A 10,000-transaction
+//!   REST batch (~4 MB of JSON) thus costs about 2,000 units, a status request 1, a listing of
+//!   100 headers about 12.
 //! - The per-IP bucket refills at `per_second` up to `burst`. The global bucket does the same for
 //!   all clients together, with its last quarter kept for *light* clients (whose own bucket is at
 //!   least 90 % full): a flood drains the global budget down to that reserve and is then refused,
@@ -35,6 +38,10 @@ pub(crate) mod cost {
     pub(crate) const PER_4_KIB_BODY: f64 = 1.0;
     /// Each block listed or streamed (a ledger read), besides its bytes.
     pub(crate) const BLOCK: f64 = 1.0;
+    /// Each block of a headers-only listing (one small row read), besides its bytes.
+    pub(crate) const HEADER: f64 = 0.1;
+    /// Each transaction of a listed block summary (its stored row read and hashed, not sent).
+    pub(crate) const TRANSACTION_HASHED: f64 = 1.0 / 256.0;
 
     /// The cost of `bytes` of response data.
     pub(crate) fn bytes(bytes: usize) -> f64 {

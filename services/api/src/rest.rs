@@ -25,7 +25,7 @@ use tracing::Instrument as _;
 
 use crate::config::ApiConfig;
 use crate::error::{ApiError, RestError};
-use crate::grpc::{DEFAULT_BLOCK_PAGE, MAX_BLOCK_PAGE, MAX_HISTORY_PAGE, PublicApiService};
+use crate::grpc::{DEFAULT_BLOCK_PAGE, Listing, MAX_BLOCK_PAGE, MAX_HISTORY_PAGE, PublicApiService};
 use crate::json::{self, clip};
 use crate::rate_limit::{Admission, cost};
 use crate::time::rfc3339_millis;
@@ -244,7 +244,7 @@ async fn list_blocks(
     extensions: Extensions,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> RestResult {
-    let p = params(query, &["from", "limit", "order", "full"])?;
+    let p = params(query, &["from", "limit", "order", "full", "headers_only"])?;
     let limit = param_u64(&p, "limit")?.unwrap_or(u64::from(DEFAULT_BLOCK_PAGE));
     if limit == 0 || limit > u64::from(MAX_BLOCK_PAGE) {
         return Err(RestError::invalid(format!("limit: must be from 1 to {MAX_BLOCK_PAGE}, found {limit}")));
@@ -255,14 +255,26 @@ async fn list_blocks(
         Some(other) => return Err(RestError::invalid(format!("order: must be asc or desc, found {:?}", clip(other)))),
     };
     let full = param_bool(&p, "full")?.unwrap_or(false);
+    let headers_only = param_bool(&p, "headers_only")?.unwrap_or(false);
+    if full && headers_only {
+        return Err(RestError::invalid("headers_only: cannot be combined with full=true"));
+    }
+    // A summary shows the transactions' hashes, not the transactions: the ledger hashes them
+    // without sending them; a headers-only listing reads the headers alone.
+    let listing = match (full, headers_only) {
+        (true, _) => Listing::Full,
+        (false, false) => Listing::Hashes,
+        (false, true) => Listing::Headers,
+    };
     let request = pb::ListBlocksRequest {
         from_height: param_u64(&p, "from")?,
         limit: u32::try_from(limit).unwrap_or(MAX_BLOCK_PAGE),
         descending,
+        headers_only,
     };
-    let page = s.api.list_blocks(grpc_request(request, &extensions)).await?.into_inner();
+    let page = s.api.list(grpc_request(request, &extensions), listing).await?.into_inner();
     Ok(ok(json!({
-        "blocks": page.blocks.iter().map(|b| json::block(b, full)).collect::<Vec<_>>(),
+        "blocks": page.blocks.iter().map(|b| json::block_shaped(b, full, !headers_only)).collect::<Vec<_>>(),
         "next_from": page.next_height,
     })))
 }

@@ -25,8 +25,8 @@ use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
 use crate::store::{
-    AccountRow, BlockWrite, ERA_TRANSACTIONS, INDEX_BITS, IndexedTransaction, Store, StoredBlock, Tip, hash_key,
-    position,
+    AccountRow, BlockWrite, ERA_TRANSACTIONS, INDEX_BITS, IndexedTransaction, Store, StoredBlock, StoredHeader, Tip,
+    hash_key, position,
 };
 
 /// Most blocks one range read returns.
@@ -580,6 +580,22 @@ impl Ledger {
         }
         let mut tx = self.read().await?;
         Store::block_range(&mut tx, from, limit).await
+    }
+
+    /// Up to `limit` (1 to 1,000) consecutive block headers from `from`, without transactions
+    /// (with their hashes when `hashes`); fewer at the tip. Reads the block rows only, unless
+    /// `hashes`.
+    pub async fn header_range(
+        &self,
+        from: BlockHeight,
+        limit: u32,
+        hashes: bool,
+    ) -> Result<Vec<StoredHeader>, LedgerError> {
+        if limit == 0 || limit > MAX_BLOCK_RANGE {
+            return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_BLOCK_RANGE}")));
+        }
+        let mut tx = self.read().await?;
+        Store::header_range(&mut tx, from, limit, hashes).await
     }
 
     /// A finalized transaction by hash, with its block height, index and block hash.

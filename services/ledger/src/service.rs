@@ -19,10 +19,13 @@ use tonic::{Request, Response, Status};
 use crate::error::LedgerError;
 use crate::execute::TxVerdict;
 use crate::ledger::{BlockExecution, DEFAULT_HISTORY_PAGE, HistoryCursor, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE};
-use crate::store::{IndexedTransaction, StoredBlock};
+use crate::store::{IndexedTransaction, StoredBlock, StoredHeader};
 
 /// Blocks read per database query while streaming a range.
 const RANGE_READ_CHUNK: u32 = 8;
+/// Headers read per database query while streaming a headers-only range (a header row is a few
+/// hundred bytes plus its certificate).
+const HEADER_READ_CHUNK: u32 = 100;
 
 /// The Ledger service over a shared [`Ledger`].
 #[derive(Debug, Clone)]
@@ -52,6 +55,31 @@ fn block_to_pb(stored: &StoredBlock) -> pb::Block {
     let mut block = pb::Block::from(&stored.block);
     block.commit_certificate = stored.certificate.as_ref().map(Into::into);
     block
+}
+
+fn range_item(stored: &StoredBlock) -> pb::GetBlockRangeResponse {
+    pb::GetBlockRangeResponse {
+        block: Some(block_to_pb(stored)),
+        block_hash: stored.hash.0.to_vec(),
+        transaction_count: u32::try_from(stored.block.transactions.len()).unwrap_or(u32::MAX),
+        transaction_hashes: Vec::new(),
+    }
+}
+
+/// A headers-only range item: the block without its transactions.
+fn header_to_pb(stored: &StoredHeader) -> pb::GetBlockRangeResponse {
+    let block = pb::Block {
+        header: Some((&stored.header).into()),
+        transactions: Vec::new(),
+        commit_certificate: stored.certificate.as_ref().map(Into::into),
+        work: None,
+    };
+    pb::GetBlockRangeResponse {
+        block: Some(block),
+        block_hash: stored.hash.0.to_vec(),
+        transaction_count: stored.transaction_count,
+        transaction_hashes: stored.transaction_hashes.iter().flatten().map(|h| h.0.to_vec()).collect(),
+    }
 }
 
 fn indexed_to_pb(t: &IndexedTransaction) -> pb::IndexedTransaction {
@@ -190,24 +218,28 @@ impl LedgerRpc for LedgerService {
         // Blocks are read a few at a time so a range of large blocks never sits in memory whole.
         let (sender, receiver) = tokio::sync::mpsc::channel(RANGE_READ_CHUNK as usize);
         let ledger = Arc::clone(&self.ledger);
+        let headers_only = req.headers_only;
+        let hashes = req.headers_only && req.with_transaction_hashes;
+        let read_chunk = if headers_only && !hashes { HEADER_READ_CHUNK } else { RANGE_READ_CHUNK };
         tokio::spawn(async move {
             let mut next = req.from_height;
             let mut remaining = req.limit;
             while remaining > 0 {
-                let chunk = remaining.min(RANGE_READ_CHUNK);
-                let blocks = match ledger.block_range(next, chunk).await {
-                    Ok(blocks) => blocks,
+                let chunk = remaining.min(read_chunk);
+                let items = if headers_only {
+                    ledger.header_range(next, chunk, hashes).await.map(|h| h.iter().map(header_to_pb).collect())
+                } else {
+                    ledger.block_range(next, chunk).await.map(|b| b.iter().map(range_item).collect::<Vec<_>>())
+                };
+                let items = match items {
+                    Ok(items) => items,
                     Err(e) => {
                         let _ = sender.send(Err(Status::from(e))).await;
                         return;
                     }
                 };
-                let got = blocks.len() as u32;
-                for stored in blocks {
-                    let item = pb::GetBlockRangeResponse {
-                        block: Some(block_to_pb(&stored)),
-                        block_hash: stored.hash.0.to_vec(),
-                    };
+                let got = items.len() as u32;
+                for item in items {
                     if sender.send(Ok(item)).await.is_err() {
                         return; // the client went away
                     }

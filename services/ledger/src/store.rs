@@ -58,6 +58,20 @@ pub struct StoredBlock {
     pub certificate: Option<CommitCertificate>,
 }
 
+/// A finalized block's header as stored, without its transactions (a headers-only read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHeader {
+    pub height: BlockHeight,
+    pub hash: Hash32,
+    pub header: BlockHeader,
+    /// `None` only for genesis.
+    pub certificate: Option<CommitCertificate>,
+    /// How many transactions the block has.
+    pub transaction_count: u32,
+    /// The transactions' hashes in block order, when asked for (read and hashed, not decoded).
+    pub transaction_hashes: Option<Vec<Hash32>>,
+}
+
 /// A finalized transaction with its location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedTransaction {
@@ -562,6 +576,97 @@ impl Store {
         .await
         .map_err(LedgerError::db("reading blocks"))?;
         Self::assemble(conn, rows).await
+    }
+
+    /// Up to `limit` consecutive block headers from `from`, from the `blocks` rows only, each
+    /// checked against its stored hash (`verify::BlockRow::check_header`). With `hashes`, also
+    /// the transactions' hashes: their rows are read in one range scan and hashed (checked
+    /// against their hash keys, the row count and the header's Merkle root) but not decoded.
+    pub(crate) async fn header_range(
+        conn: &mut SqliteConnection,
+        from: BlockHeight,
+        limit: u32,
+        hashes: bool,
+    ) -> Result<Vec<StoredHeader>, LedgerError> {
+        let Ok(from) = i64::try_from(from) else { return Ok(Vec::new()) };
+        let rows = sqlx::query(
+            "SELECT height, hash, header, certificate, tx_count FROM blocks WHERE height >= ? ORDER BY height LIMIT ?",
+        )
+        .bind(from)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(LedgerError::db("reading block headers"))?;
+        let mut by_height = if hashes { Self::transaction_hashes(conn, &rows).await? } else { HashMap::new() };
+        rows.iter()
+            .map(|row| {
+                let height = from_i64(int(row, "height")?, "blocks.height")?;
+                let header_bytes: &[u8] = row.try_get("header").map_err(LedgerError::db("reading a row"))?;
+                let certificate: Option<&[u8]> =
+                    row.try_get("certificate").map_err(LedgerError::db("reading a row"))?;
+                let stored = verify::BlockRow {
+                    height,
+                    hash: Hash32(blob(row, "hash")?),
+                    header_bytes,
+                    tx_count: int(row, "tx_count")?,
+                    certificate,
+                };
+                let (header, certificate, transaction_hashes) = if hashes {
+                    let tx_hashes = by_height.remove(&height).unwrap_or_default();
+                    let (header, certificate) = stored.check(&tx_hashes)?;
+                    (header, certificate, Some(tx_hashes))
+                } else {
+                    let (header, certificate) = stored.check_header()?;
+                    (header, certificate, None)
+                };
+                Ok(StoredHeader {
+                    height,
+                    hash: stored.hash,
+                    header,
+                    certificate,
+                    // check_header bounded it by the block limit.
+                    transaction_count: u32::try_from(stored.tx_count).unwrap_or(u32::MAX),
+                    transaction_hashes,
+                })
+            })
+            .collect()
+    }
+
+    /// The hashes of the transactions of block rows (ascending, consecutive), by height: one
+    /// range scan, each row hashed and checked against its hash key, none decoded.
+    async fn transaction_hashes(
+        conn: &mut SqliteConnection,
+        rows: &[SqliteRow],
+    ) -> Result<HashMap<BlockHeight, Vec<Hash32>>, LedgerError> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(HashMap::new()) };
+        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let tx_rows = sqlx::query(
+            "SELECT position, hash_key, encoded FROM transactions WHERE position >= ? AND position < ? \
+             ORDER BY position",
+        )
+        .bind(position(first_height, 0)?)
+        .bind(position(last_height + 1, 0)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(LedgerError::db("reading block transactions"))?;
+        let mut by_height: HashMap<BlockHeight, Vec<Hash32>> = HashMap::new();
+        for row in tx_rows {
+            let position = int(&row, "position")?;
+            let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
+            let hash = verify::transaction_hash(position, int(&row, "hash_key")?, encoded)?;
+            let height = from_i64(position >> INDEX_BITS, "transactions.position")?;
+            let hashes = by_height.entry(height).or_default();
+            if position & ((1 << INDEX_BITS) - 1) != hashes.len() as i64 {
+                return Err(verify::corrupt_read(format!(
+                    "{}: the rows before it in block {height} are {} (a row is missing)",
+                    verify::row_name(position),
+                    hashes.len()
+                )));
+            }
+            hashes.push(hash);
+        }
+        Ok(by_height)
     }
 
     /// Turns block rows (ascending, consecutive) into blocks, reading their transactions in one

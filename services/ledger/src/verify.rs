@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 
 use coinjecture_crypto_core::merkle::merkle_root;
-use coinjecture_primitives::{BlockHeader, BlockHeight, CommitCertificate, Hash32, Transaction, sha256};
+use coinjecture_primitives::{BlockHeader, BlockHeight, CommitCertificate, Hash32, Transaction, limits, sha256};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::error::LedgerError;
@@ -53,13 +53,8 @@ pub(crate) fn row_name(position: i64) -> String {
     )
 }
 
-/// Decodes a transaction row and checks it against its stored hash key; returns the
-/// transaction and its hash.
-pub(crate) fn transaction_row(
-    position: i64,
-    stored_key: i64,
-    encoded: &[u8],
-) -> Result<(Transaction, Hash32), LedgerError> {
+/// The hash of a transaction row, checked against its stored hash key (not decoded).
+pub(crate) fn transaction_hash(position: i64, stored_key: i64, encoded: &[u8]) -> Result<Hash32, LedgerError> {
     let hash = sha256(encoded);
     if hash_key(&hash) != stored_key {
         return Err(corrupt_read(format!(
@@ -67,6 +62,17 @@ pub(crate) fn transaction_row(
             row_name(position)
         )));
     }
+    Ok(hash)
+}
+
+/// Decodes a transaction row and checks it against its stored hash key; returns the
+/// transaction and its hash.
+pub(crate) fn transaction_row(
+    position: i64,
+    stored_key: i64,
+    encoded: &[u8],
+) -> Result<(Transaction, Hash32), LedgerError> {
+    let hash = transaction_hash(position, stored_key, encoded)?;
     let transaction = Transaction::decode(encoded).map_err(|e| corrupt_read(format!("{}: {e}", row_name(position))))?;
     Ok((transaction, hash))
 }
@@ -86,6 +92,35 @@ impl BlockRow<'_> {
     /// The decoded header and certificate, once everything matches.
     pub(crate) fn check(&self, tx_hashes: &[Hash32]) -> Result<(BlockHeader, Option<CommitCertificate>), LedgerError> {
         let height = self.height;
+        let (header, certificate) = self.check_header()?;
+        if i64::try_from(tx_hashes.len()).ok() != Some(self.tx_count) {
+            return Err(corrupt_read(format!(
+                "block {height}: {} transactions rows are stored, the block row says {}",
+                tx_hashes.len(),
+                self.tx_count
+            )));
+        }
+        let root = merkle_root(tx_hashes);
+        if root != header.merkle_root {
+            return Err(corrupt_read(format!(
+                "block {height}: its stored transactions have Merkle root {root}, the header says {}",
+                header.merkle_root
+            )));
+        }
+        Ok((header, certificate))
+    }
+
+    /// The decoded header and certificate, checked without the transactions: the header
+    /// hashes to the stored hash and names the stored height, the certificate names the block,
+    /// and the row's transaction count is possible. What a headers-only read can check.
+    pub(crate) fn check_header(&self) -> Result<(BlockHeader, Option<CommitCertificate>), LedgerError> {
+        let height = self.height;
+        if !(0..=limits::MAX_BLOCK_TRANSACTIONS as i64).contains(&self.tx_count) {
+            return Err(corrupt_read(format!(
+                "block {height} (blocks row {height}): the row says {} transactions",
+                self.tx_count
+            )));
+        }
         let computed = sha256(self.header_bytes);
         if computed != self.hash {
             return Err(corrupt_read(format!(
@@ -99,20 +134,6 @@ impl BlockRow<'_> {
             return Err(corrupt_read(format!(
                 "block {height} (blocks row {height}): the stored header is for height {}",
                 header.block_index
-            )));
-        }
-        if i64::try_from(tx_hashes.len()).ok() != Some(self.tx_count) {
-            return Err(corrupt_read(format!(
-                "block {height}: {} transactions rows are stored, the block row says {}",
-                tx_hashes.len(),
-                self.tx_count
-            )));
-        }
-        let root = merkle_root(tx_hashes);
-        if root != header.merkle_root {
-            return Err(corrupt_read(format!(
-                "block {height}: its stored transactions have Merkle root {root}, the header says {}",
-                header.merkle_root
             )));
         }
         let certificate = self

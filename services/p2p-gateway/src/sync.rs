@@ -144,7 +144,8 @@ impl LedgerBlockSource {
 #[async_trait::async_trait]
 impl BlockSource for LedgerBlockSource {
     async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError> {
-        let request = pb::GetBlockRangeRequest { from_height, limit: count.clamp(1, MAX_SYNC_BLOCKS) };
+        let request =
+            pb::GetBlockRangeRequest { from_height, limit: count.clamp(1, MAX_SYNC_BLOCKS), ..Default::default() };
         let mut stream = self
             .client
             .clone()

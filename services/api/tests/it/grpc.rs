@@ -90,7 +90,7 @@ async fn limits_and_bad_arguments_name_the_field() {
     assert!(e.message().starts_with("limit:"));
 
     let page = client
-        .list_blocks(pb::ListBlocksRequest { from_height: None, limit: 0, descending: true })
+        .list_blocks(pb::ListBlocksRequest { from_height: None, limit: 0, descending: true, ..Default::default() })
         .await
         .unwrap()
         .into_inner();

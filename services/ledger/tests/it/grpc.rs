@@ -98,8 +98,11 @@ async fn the_service_applies_and_serves_blocks_over_a_socket_with_a_remote_crypt
         .unwrap();
     assert_eq!((found.block_height, found.index), (1, 0));
 
-    let mut stream =
-        client.get_block_range(pb::GetBlockRangeRequest { from_height: 0, limit: 10 }).await.unwrap().into_inner();
+    let mut stream = client
+        .get_block_range(pb::GetBlockRangeRequest { from_height: 0, limit: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     let mut heights = Vec::new();
     while let Some(item) = stream.message().await.unwrap() {
         heights.push(item.block.unwrap().header.unwrap().block_index);
@@ -148,7 +151,10 @@ async fn bad_requests_answer_invalid_argument_not_found_or_failed_precondition_n
     assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "block_hash: expected 32 bytes, found 0"));
     let err = client.get_block_by_height(pb::GetBlockByHeightRequest { height: 99 }).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let err = client.get_block_range(pb::GetBlockRangeRequest { from_height: 0, limit: 0 }).await.unwrap_err();
+    let err = client
+        .get_block_range(pb::GetBlockRangeRequest { from_height: 0, limit: 0, ..Default::default() })
+        .await
+        .unwrap_err();
     assert!(err.code() == Code::InvalidArgument && err.message().starts_with("limit"), "{err:?}");
     let err = client
         .get_account_history(pb::GetAccountHistoryRequest { address: vec![0; 32], page_token: vec![1, 2], limit: 5 })

@@ -5,6 +5,7 @@ mod certificates;
 mod crash;
 mod disk_full;
 mod grpc;
+mod headers;
 mod journal;
 mod open;
 mod property;

@@ -101,7 +101,9 @@ impl Ledger for MockLedger {
             .iter()
             .filter(|b| b.header.as_ref().is_some_and(|h| h.block_index >= req.from_height))
             .take(req.limit as usize)
-            .map(|b| Ok(pb::GetBlockRangeResponse { block: Some(b.clone()), block_hash: vec![0; 32] }))
+            .map(|b| {
+                Ok(pb::GetBlockRangeResponse { block: Some(b.clone()), block_hash: vec![0; 32], ..Default::default() })
+            })
             .collect();
         Ok(Response::new(Box::pin(tokio_stream::iter(items))))
     }

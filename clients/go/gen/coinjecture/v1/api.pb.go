@@ -217,10 +217,13 @@ type BlockView struct {
 	Block *Block `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`
 	// Its hash, 32 bytes.
 	BlockHash []byte `protobuf:"bytes,2,opt,name=block_hash,json=blockHash,proto3" json:"block_hash,omitempty"`
-	// The hashes of its transactions in block order, each 32 bytes.
+	// The hashes of its transactions in block order, each 32 bytes (empty in a headers-only
+	// listing).
 	TransactionHashes [][]byte `protobuf:"bytes,3,rep,name=transaction_hashes,json=transactionHashes,proto3" json:"transaction_hashes,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// How many transactions the block has (also when a headers-only listing leaves them out).
+	TransactionCount uint32 `protobuf:"varint,4,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *BlockView) Reset() {
@@ -272,6 +275,13 @@ func (x *BlockView) GetTransactionHashes() [][]byte {
 		return x.TransactionHashes
 	}
 	return nil
+}
+
+func (x *BlockView) GetTransactionCount() uint32 {
+	if x != nil {
+		return x.TransactionCount
+	}
+	return 0
 }
 
 // Input of PublicApi.GetBlock.
@@ -416,7 +426,12 @@ type ListBlocksRequest struct {
 	// blocks would exceed the message limit.
 	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
 	// True to walk towards genesis (newest first).
-	Descending    bool `protobuf:"varint,3,opt,name=descending,proto3" json:"descending,omitempty"`
+	Descending bool `protobuf:"varint,3,opt,name=descending,proto3" json:"descending,omitempty"`
+	// True to list headers only: each block with its header, hash and commit certificate but
+	// without its transactions (`block.transactions` and `transaction_hashes` empty;
+	// transaction_count says how many). The node then reads only the stored headers, so more fit
+	// in a page and the call costs far less of the caller's rate limit.
+	HeadersOnly   bool `protobuf:"varint,4,opt,name=headers_only,json=headersOnly,proto3" json:"headers_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -468,6 +483,13 @@ func (x *ListBlocksRequest) GetLimit() uint32 {
 func (x *ListBlocksRequest) GetDescending() bool {
 	if x != nil {
 		return x.Descending
+	}
+	return false
+}
+
+func (x *ListBlocksRequest) GetHeadersOnly() bool {
+	if x != nil {
+		return x.HeadersOnly
 	}
 	return false
 }
@@ -1245,26 +1267,28 @@ const file_coinjecture_v1_api_proto_rawDesc = "" +
 	"\aversion\x18\t \x01(\tR\aversion\x12!\n" +
 	"\fgenesis_hash\x18\n" +
 	" \x01(\fR\vgenesisHash\x12%\n" +
-	"\x0esigning_paused\x18\v \x01(\tR\rsigningPaused\"\x86\x01\n" +
+	"\x0esigning_paused\x18\v \x01(\tR\rsigningPaused\"\xb3\x01\n" +
 	"\tBlockView\x12+\n" +
 	"\x05block\x18\x01 \x01(\v2\x15.coinjecture.v1.BlockR\x05block\x12\x1d\n" +
 	"\n" +
 	"block_hash\x18\x02 \x01(\fR\tblockHash\x12-\n" +
-	"\x12transaction_hashes\x18\x03 \x03(\fR\x11transactionHashes\"M\n" +
+	"\x12transaction_hashes\x18\x03 \x03(\fR\x11transactionHashes\x12+\n" +
+	"\x11transaction_count\x18\x04 \x01(\rR\x10transactionCount\"M\n" +
 	"\x0fGetBlockRequest\x12\x18\n" +
 	"\x06height\x18\x01 \x01(\x04H\x00R\x06height\x12\x14\n" +
 	"\x04hash\x18\x02 \x01(\fH\x00R\x04hashB\n" +
 	"\n" +
 	"\bselector\"C\n" +
 	"\x10GetBlockResponse\x12/\n" +
-	"\x05block\x18\x01 \x01(\v2\x19.coinjecture.v1.BlockViewR\x05block\"\x7f\n" +
+	"\x05block\x18\x01 \x01(\v2\x19.coinjecture.v1.BlockViewR\x05block\"\xa2\x01\n" +
 	"\x11ListBlocksRequest\x12$\n" +
 	"\vfrom_height\x18\x01 \x01(\x04H\x00R\n" +
 	"fromHeight\x88\x01\x01\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x12\x1e\n" +
 	"\n" +
 	"descending\x18\x03 \x01(\bR\n" +
-	"descendingB\x0e\n" +
+	"descending\x12!\n" +
+	"\fheaders_only\x18\x04 \x01(\bR\vheadersOnlyB\x0e\n" +
 	"\f_from_height\"}\n" +
 	"\x12ListBlocksResponse\x121\n" +
 	"\x06blocks\x18\x01 \x03(\v2\x19.coinjecture.v1.BlockViewR\x06blocks\x12$\n" +

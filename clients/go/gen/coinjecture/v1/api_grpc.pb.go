@@ -56,7 +56,9 @@ type PublicApiClient interface {
 	// One finalized block by height or hash. INVALID_ARGUMENT ("selector" unset, "hash" not 32
 	// bytes); NOT_FOUND when no such block is final.
 	GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*GetBlockResponse, error)
-	// Consecutive finalized blocks, ascending or descending. INVALID_ARGUMENT ("limit" above 100).
+	// Consecutive finalized blocks, ascending or descending; with `headers_only`, without their
+	// transactions (read and charged as the light work it is). INVALID_ARGUMENT ("limit" above
+	// 100).
 	ListBlocks(ctx context.Context, in *ListBlocksRequest, opts ...grpc.CallOption) (*ListBlocksResponse, error)
 	// A finalized transaction and where it is. INVALID_ARGUMENT ("tx_hash" not 32 bytes);
 	// NOT_FOUND when no finalized block includes it (it may still be pending).
@@ -211,7 +213,9 @@ type PublicApiServer interface {
 	// One finalized block by height or hash. INVALID_ARGUMENT ("selector" unset, "hash" not 32
 	// bytes); NOT_FOUND when no such block is final.
 	GetBlock(context.Context, *GetBlockRequest) (*GetBlockResponse, error)
-	// Consecutive finalized blocks, ascending or descending. INVALID_ARGUMENT ("limit" above 100).
+	// Consecutive finalized blocks, ascending or descending; with `headers_only`, without their
+	// transactions (read and charged as the light work it is). INVALID_ARGUMENT ("limit" above
+	// 100).
 	ListBlocks(context.Context, *ListBlocksRequest) (*ListBlocksResponse, error)
 	// A finalized transaction and where it is. INVALID_ARGUMENT ("tx_hash" not 32 bytes);
 	// NOT_FOUND when no finalized block includes it (it may still be pending).

@@ -564,9 +564,18 @@ type GetBlockRangeRequest struct {
 	// First height to send.
 	FromHeight uint64 `protobuf:"varint,1,opt,name=from_height,json=fromHeight,proto3" json:"from_height,omitempty"`
 	// Most blocks to send, 1 to 1,000.
-	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// True to send each block without its transactions (`block.transactions` empty; the response's
+	// transaction_count says how many it has): the ledger reads the stored headers and
+	// certificates only, still checking each header against its stored hash and each certificate
+	// against its block.
+	HeadersOnly bool `protobuf:"varint,3,opt,name=headers_only,json=headersOnly,proto3" json:"headers_only,omitempty"`
+	// With headers_only: also send the transactions' hashes (transaction_hashes). The ledger then
+	// reads the stored transactions to hash them (and checks them against the header's Merkle
+	// root) but neither decodes nor sends them. Ignored without headers_only.
+	WithTransactionHashes bool `protobuf:"varint,4,opt,name=with_transaction_hashes,json=withTransactionHashes,proto3" json:"with_transaction_hashes,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *GetBlockRangeRequest) Reset() {
@@ -613,15 +622,34 @@ func (x *GetBlockRangeRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *GetBlockRangeRequest) GetHeadersOnly() bool {
+	if x != nil {
+		return x.HeadersOnly
+	}
+	return false
+}
+
+func (x *GetBlockRangeRequest) GetWithTransactionHashes() bool {
+	if x != nil {
+		return x.WithTransactionHashes
+	}
+	return false
+}
+
 // One message of the Ledger.GetBlockRange stream.
 type GetBlockRangeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A finalized block with its commit certificate; heights ascend by one from from_height.
 	Block *Block `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`
 	// Its hash, 32 bytes.
-	BlockHash     []byte `protobuf:"bytes,2,opt,name=block_hash,json=blockHash,proto3" json:"block_hash,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	BlockHash []byte `protobuf:"bytes,2,opt,name=block_hash,json=blockHash,proto3" json:"block_hash,omitempty"`
+	// How many transactions the block has (also when headers_only left them out).
+	TransactionCount uint32 `protobuf:"varint,3,opt,name=transaction_count,json=transactionCount,proto3" json:"transaction_count,omitempty"`
+	// With headers_only and with_transaction_hashes: the hashes of the block's transactions in
+	// block order, 32 bytes each; empty otherwise.
+	TransactionHashes [][]byte `protobuf:"bytes,4,rep,name=transaction_hashes,json=transactionHashes,proto3" json:"transaction_hashes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetBlockRangeResponse) Reset() {
@@ -664,6 +692,20 @@ func (x *GetBlockRangeResponse) GetBlock() *Block {
 func (x *GetBlockRangeResponse) GetBlockHash() []byte {
 	if x != nil {
 		return x.BlockHash
+	}
+	return nil
+}
+
+func (x *GetBlockRangeResponse) GetTransactionCount() uint32 {
+	if x != nil {
+		return x.TransactionCount
+	}
+	return 0
+}
+
+func (x *GetBlockRangeResponse) GetTransactionHashes() [][]byte {
+	if x != nil {
+		return x.TransactionHashes
 	}
 	return nil
 }
@@ -1632,15 +1674,19 @@ const file_coinjecture_v1_ledger_proto_rawDesc = "" +
 	"block_hash\x18\x01 \x01(\fR\tblockHash\"]\n" +
 	"\x16GetBlockByHashResponse\x12+\n" +
 	"\x05block\x18\x01 \x01(\v2\x15.coinjecture.v1.BlockR\x05block\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x04R\x06height\"M\n" +
+	"\x06height\x18\x02 \x01(\x04R\x06height\"\xa8\x01\n" +
 	"\x14GetBlockRangeRequest\x12\x1f\n" +
 	"\vfrom_height\x18\x01 \x01(\x04R\n" +
 	"fromHeight\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"c\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x12!\n" +
+	"\fheaders_only\x18\x03 \x01(\bR\vheadersOnly\x126\n" +
+	"\x17with_transaction_hashes\x18\x04 \x01(\bR\x15withTransactionHashes\"\xbf\x01\n" +
 	"\x15GetBlockRangeResponse\x12+\n" +
 	"\x05block\x18\x01 \x01(\v2\x15.coinjecture.v1.BlockR\x05block\x12\x1d\n" +
 	"\n" +
-	"block_hash\x18\x02 \x01(\fR\tblockHash\"6\n" +
+	"block_hash\x18\x02 \x01(\fR\tblockHash\x12+\n" +
+	"\x11transaction_count\x18\x03 \x01(\rR\x10transactionCount\x12-\n" +
+	"\x12transaction_hashes\x18\x04 \x03(\fR\x11transactionHashes\"6\n" +
 	"\x1bLedgerGetTransactionRequest\x12\x17\n" +
 	"\atx_hash\x18\x01 \x01(\fR\x06txHash\"d\n" +
 	"\x1cLedgerGetTransactionResponse\x12D\n" +

@@ -65,8 +65,9 @@ type LedgerClient interface {
 	// an unknown hash.
 	GetBlockByHash(ctx context.Context, in *GetBlockByHashRequest, opts ...grpc.CallOption) (*GetBlockByHashResponse, error)
 	// Consecutive finalized blocks from `from_height`, one per stream message, for sync. Ends early
-	// at the tip (an empty stream when from_height is above it). INVALID_ARGUMENT ("limit") for 0 or
-	// above 1,000.
+	// at the tip (an empty stream when from_height is above it). With `headers_only`, blocks come
+	// without their transactions and the ledger reads only the block rows (for listings).
+	// INVALID_ARGUMENT ("limit") for 0 or above 1,000.
 	GetBlockRange(ctx context.Context, in *GetBlockRangeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetBlockRangeResponse], error)
 	// A finalized transaction with its location. INVALID_ARGUMENT ("tx_hash" not 32 bytes);
 	// NOT_FOUND when no finalized block includes it (pending transactions are consensus's).
@@ -266,8 +267,9 @@ type LedgerServer interface {
 	// an unknown hash.
 	GetBlockByHash(context.Context, *GetBlockByHashRequest) (*GetBlockByHashResponse, error)
 	// Consecutive finalized blocks from `from_height`, one per stream message, for sync. Ends early
-	// at the tip (an empty stream when from_height is above it). INVALID_ARGUMENT ("limit") for 0 or
-	// above 1,000.
+	// at the tip (an empty stream when from_height is above it). With `headers_only`, blocks come
+	// without their transactions and the ledger reads only the block rows (for listings).
+	// INVALID_ARGUMENT ("limit") for 0 or above 1,000.
 	GetBlockRange(*GetBlockRangeRequest, grpc.ServerStreamingServer[GetBlockRangeResponse]) error
 	// A finalized transaction with its location. INVALID_ARGUMENT ("tx_hash" not 32 bytes);
 	// NOT_FOUND when no finalized block includes it (pending transactions are consensus's).

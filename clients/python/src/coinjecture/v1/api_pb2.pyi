@@ -38,14 +38,16 @@ class GetStatusResponse(_message.Message):
     def __init__(self, network_id: _Optional[str] = ..., chain_id: _Optional[str] = ..., block_height: _Optional[int] = ..., latest_block_hash: _Optional[bytes] = ..., latest_block_time: _Optional[int] = ..., validator: _Optional[bytes] = ..., peers: _Optional[int] = ..., syncing: _Optional[bool] = ..., version: _Optional[str] = ..., genesis_hash: _Optional[bytes] = ..., signing_paused: _Optional[str] = ...) -> None: ...
 
 class BlockView(_message.Message):
-    __slots__ = ("block", "block_hash", "transaction_hashes")
+    __slots__ = ("block", "block_hash", "transaction_hashes", "transaction_count")
     BLOCK_FIELD_NUMBER: _ClassVar[int]
     BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_HASHES_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
     block: _types_pb2.Block
     block_hash: bytes
     transaction_hashes: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, block: _Optional[_Union[_types_pb2.Block, _Mapping]] = ..., block_hash: _Optional[bytes] = ..., transaction_hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    transaction_count: int
+    def __init__(self, block: _Optional[_Union[_types_pb2.Block, _Mapping]] = ..., block_hash: _Optional[bytes] = ..., transaction_hashes: _Optional[_Iterable[bytes]] = ..., transaction_count: _Optional[int] = ...) -> None: ...
 
 class GetBlockRequest(_message.Message):
     __slots__ = ("height", "hash")
@@ -62,14 +64,16 @@ class GetBlockResponse(_message.Message):
     def __init__(self, block: _Optional[_Union[BlockView, _Mapping]] = ...) -> None: ...
 
 class ListBlocksRequest(_message.Message):
-    __slots__ = ("from_height", "limit", "descending")
+    __slots__ = ("from_height", "limit", "descending", "headers_only")
     FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     DESCENDING_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_ONLY_FIELD_NUMBER: _ClassVar[int]
     from_height: int
     limit: int
     descending: bool
-    def __init__(self, from_height: _Optional[int] = ..., limit: _Optional[int] = ..., descending: _Optional[bool] = ...) -> None: ...
+    headers_only: bool
+    def __init__(self, from_height: _Optional[int] = ..., limit: _Optional[int] = ..., descending: _Optional[bool] = ..., headers_only: _Optional[bool] = ...) -> None: ...
 
 class ListBlocksResponse(_message.Message):
     __slots__ = ("blocks", "next_height")

@@ -107,7 +107,9 @@ class PublicApiServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListBlocks(self, request, context):
-        """Consecutive finalized blocks, ascending or descending. INVALID_ARGUMENT ("limit" above 100).
+        """Consecutive finalized blocks, ascending or descending; with `headers_only`, without their
+        transactions (read and charged as the light work it is). INVALID_ARGUMENT ("limit" above
+        100).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

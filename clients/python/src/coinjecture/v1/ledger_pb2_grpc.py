@@ -138,8 +138,9 @@ class LedgerServicer:
 
     def GetBlockRange(self, request, context):
         """Consecutive finalized blocks from `from_height`, one per stream message, for sync. Ends early
-        at the tip (an empty stream when from_height is above it). INVALID_ARGUMENT ("limit") for 0 or
-        above 1,000.
+        at the tip (an empty stream when from_height is above it). With `headers_only`, blocks come
+        without their transactions and the ledger reads only the block rows (for listings).
+        INVALID_ARGUMENT ("limit") for 0 or above 1,000.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

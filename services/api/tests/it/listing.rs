@@ -1,0 +1,130 @@
+//! Block listings: the REST summary answers as it always did (from the ledger's headers and
+//! transaction hashes, not whole blocks), `full=true` still carries the transactions, and a
+//! headers-only listing (REST and gRPC) carries no transactions and is charged as light work.
+
+use axum::http::StatusCode;
+use coinjecture_api::{ApiConfig, RateLimit};
+use coinjecture_proto::v1 as pb;
+use coinjecture_proto::v1::public_api_client::PublicApiClient;
+use serde_json::Value;
+
+use crate::support::{Chain, config, get, start};
+
+/// A chain of 4 blocks, the third with 3 transactions (the others 1).
+async fn chain() -> Chain {
+    let mut chain = Chain::new(2).await;
+    let txs = (0..3).map(|i| chain.chain.next_transfer(i, chain.chain.accounts[(i + 1) % 3], 5)).collect();
+    let block = chain.chain.push(txs);
+    chain.ledger.apply_block(&block, &chain.chain.certificate(&block)).await.unwrap();
+    chain.blocks.push(block);
+    chain.push_transfer().await;
+    chain
+}
+
+/// The summary the listing has always answered: the block's own JSON (`GET /v1/blocks/{h}`,
+/// read whole) with its transactions replaced by their hashes.
+fn summary_of(mut full: Value) -> Value {
+    let hashes: Vec<Value> = full["transactions"].as_array().unwrap().iter().map(|t| t["hash"].clone()).collect();
+    let map = full.as_object_mut().unwrap();
+    map.remove("transactions").unwrap();
+    map.insert("transaction_hashes".into(), hashes.into());
+    full
+}
+
+#[tokio::test]
+async fn the_summary_listing_answers_as_before_and_full_still_has_the_transactions() {
+    let chain = chain().await;
+    let api = start(&chain, config()).await;
+    let mut whole = Vec::new();
+    for h in 0..=4 {
+        whole.push(get(&api.url(&format!("/v1/blocks/{h}"))).await.json());
+    }
+    assert_eq!(whole[3]["transaction_count"], 3);
+
+    let page = get(&api.url("/v1/blocks?limit=100")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let expected: Vec<Value> = whole.iter().cloned().map(summary_of).collect();
+    assert_eq!(page.json(), serde_json::json!({ "blocks": expected, "next_from": null }));
+
+    let down = get(&api.url("/v1/blocks?order=desc&limit=2&from=3")).await.json();
+    assert_eq!(down, serde_json::json!({ "blocks": [expected[3], expected[2]], "next_from": 1 }));
+
+    let full = get(&api.url("/v1/blocks?limit=100&full=true")).await.json();
+    assert_eq!(full, serde_json::json!({ "blocks": whole, "next_from": null }));
+    assert_eq!(full["blocks"][3]["transactions"].as_array().unwrap().len(), 3);
+
+    // Headers only: the summary without the hashes.
+    let headers = get(&api.url("/v1/blocks?limit=100&headers_only=true")).await.json();
+    let without_hashes: Vec<Value> = expected
+        .iter()
+        .cloned()
+        .map(|mut b| {
+            b.as_object_mut().unwrap().remove("transaction_hashes");
+            b
+        })
+        .collect();
+    assert_eq!(headers, serde_json::json!({ "blocks": without_hashes, "next_from": null }));
+    let both = get(&api.url("/v1/blocks?full=true&headers_only=true")).await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    assert!(both.json()["message"].as_str().unwrap().starts_with("headers_only:"));
+}
+
+#[tokio::test]
+async fn a_grpc_headers_only_listing_has_counts_certificates_and_no_transactions() {
+    let chain = chain().await;
+    let api = start(&chain, config()).await;
+    let mut client = PublicApiClient::connect(api.url("")).await.unwrap();
+    let request = pb::ListBlocksRequest { from_height: Some(1), limit: 10, headers_only: true, ..Default::default() };
+    let page = client.list_blocks(request).await.unwrap().into_inner();
+    assert_eq!(page.blocks.len(), 4);
+    for (view, block) in page.blocks.iter().zip(&chain.blocks) {
+        let b = view.block.as_ref().unwrap();
+        assert!(b.transactions.is_empty() && view.transaction_hashes.is_empty());
+        assert_eq!(view.transaction_count as usize, block.transactions.len());
+        assert_eq!(view.block_hash, block.hash().0.to_vec());
+        assert_eq!(b.header.as_ref().unwrap().block_index, block.header.block_index);
+        assert!(b.commit_certificate.is_some());
+    }
+    let request = pb::ListBlocksRequest { from_height: Some(3), limit: 1, ..Default::default() };
+    let full = client.list_blocks(request).await.unwrap().into_inner().blocks.remove(0);
+    assert_eq!(
+        (full.block.unwrap().transactions.len(), full.transaction_hashes.len(), full.transaction_count),
+        (3, 3, 3)
+    );
+}
+
+#[tokio::test]
+async fn a_headers_only_listing_is_charged_as_light_work() {
+    let chain = chain().await;
+    // 30 units: a listing of 100 blocks is charged 100 (up front, per block), one of 100
+    // headers about 12.
+    let config = ApiConfig { rate_limit: Some(RateLimit { per_second: 0.01, burst: 30 }), ..config() };
+    let api = start(&chain, config).await;
+    for _ in 0..2 {
+        assert_eq!(get(&api.url("/v1/blocks?limit=100&headers_only=true")).await.status, StatusCode::OK);
+    }
+    let summaries = get(&api.url("/v1/blocks?limit=100")).await;
+    assert_eq!(summaries.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_byte_budget_bounds_summary_pages_which_go_on_where_they_stopped() {
+    let chain = chain().await;
+    let api = start(&chain, config()).await;
+    let expected = get(&api.url("/v1/blocks?limit=100")).await.json()["blocks"].clone();
+    let tight = start(&chain, ApiConfig { max_list_bytes: 1, ..config() }).await;
+    // Each page holds one block (at least one always comes back), and paging walks on.
+    let mut next = Value::from(0);
+    let mut walked = Vec::new();
+    while let Some(from) = next.as_u64() {
+        let page = get(&tight.url(&format!("/v1/blocks?limit=100&from={from}"))).await.json();
+        assert_eq!(page["blocks"].as_array().unwrap().len(), 1, "{page}");
+        walked.push(page["blocks"][0].clone());
+        next = page["next_from"].clone();
+    }
+    assert_eq!(Value::from(walked), expected);
+    let down = get(&tight.url("/v1/blocks?limit=100&order=desc")).await.json();
+    assert_eq!(down, serde_json::json!({ "blocks": [expected[4]], "next_from": 3 }));
+    let headers = get(&tight.url("/v1/blocks?limit=100&order=desc&headers_only=true")).await.json();
+    assert_eq!((headers["blocks"][0]["height"].as_u64(), headers["next_from"].as_u64()), (Some(4), Some(3)));
+}
