@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use coinjecture_consensus::{QuorumMode, ValidatorSchedule, ValidatorSet};
+use coinjecture_primitives::PublicKey;
 use eyre::{bail, eyre};
 use serde::Deserialize;
 
@@ -492,6 +494,29 @@ impl Config {
 }
 
 impl Config {
+    /// The validator schedule (`consensus.validators`, `consensus.validator_changes`,
+    /// `consensus.quorum`), the one that consensus votes with and the ledger verifies every
+    /// commit certificate against. Errors name the key.
+    pub(crate) fn validator_schedule(&self) -> eyre::Result<ValidatorSchedule> {
+        let mode = quorum(&self.consensus.quorum).map_err(|e| eyre!("consensus.quorum: {e}"))?;
+        let set = |list: &[String], key: &str| -> eyre::Result<ValidatorSet> {
+            let keys = list
+                .iter()
+                .enumerate()
+                .map(|(i, v)| PublicKey::from_hex_named(v, "public key").map_err(|e| eyre!("{key}[{i}]: {e}")))
+                .collect::<eyre::Result<_>>()?;
+            ValidatorSet::new(keys, mode).map_err(|e| eyre!("{key}: {e}"))
+        };
+        let mut entries = vec![(1, set(&self.consensus.validators, "consensus.validators")?)];
+        for (c, change) in self.consensus.validator_changes.iter().enumerate() {
+            entries.push((
+                change.height,
+                set(&change.validators, &format!("consensus.validator_changes[{c}].validators"))?,
+            ));
+        }
+        ValidatorSchedule::new(entries).map_err(|e| eyre!("consensus.validator_changes: {e}"))
+    }
+
     /// The internal port binds loopback, or authenticates both ends (mutual TLS).
     fn validate_internal_port(&self) -> eyre::Result<()> {
         let bind = self.api.grpc_bind.as_str();
@@ -534,10 +559,10 @@ pub(crate) fn parse_duration(s: &str) -> eyre::Result<Duration> {
 }
 
 /// `crash` or `byzantine`.
-pub(crate) fn quorum(s: &str) -> eyre::Result<coinjecture_consensus::QuorumMode> {
+pub(crate) fn quorum(s: &str) -> eyre::Result<QuorumMode> {
     match s {
-        "crash" => Ok(coinjecture_consensus::QuorumMode::Crash),
-        "byzantine" => Ok(coinjecture_consensus::QuorumMode::Byzantine),
+        "crash" => Ok(QuorumMode::Crash),
+        "byzantine" => Ok(QuorumMode::Byzantine),
         other => bail!("{other:?} is not one of crash, byzantine"),
     }
 }
@@ -574,6 +599,30 @@ mod tests {
         let mut c = Config::parse(&sample()).unwrap();
         c.consensus.quorum = "majority".into();
         assert!(c.validate().unwrap_err().to_string().starts_with("consensus.quorum"));
+    }
+
+    #[test]
+    fn the_validator_schedule_names_the_key_of_a_bad_value() {
+        let key = |b: u8| hex::encode([b; 32]);
+        let mut c = Config::parse(&sample()).unwrap();
+        c.consensus.quorum = "byzantine".into();
+        c.consensus.validator_changes = vec![ValidatorChange { height: 10, validators: vec![key(2), key(3)] }];
+        let schedule = c.validator_schedule().unwrap();
+        assert_eq!(schedule.entries().iter().map(|(h, s)| (*h, s.len())).collect::<Vec<_>>(), vec![(1, 1), (10, 2)]);
+        assert_eq!(schedule.at(10).mode(), QuorumMode::Byzantine);
+        let error = |c: &Config| c.validator_schedule().unwrap_err().to_string();
+        let mut bad = c.clone();
+        bad.consensus.quorum = "most".into();
+        assert_eq!(error(&bad), "consensus.quorum: \"most\" is not one of crash, byzantine");
+        let mut bad = c.clone();
+        bad.consensus.validator_changes[0].validators[1] = "abc".into();
+        assert!(error(&bad).starts_with("consensus.validator_changes[0].validators[1]: "), "{}", error(&bad));
+        let mut bad = c.clone();
+        bad.consensus.validator_changes[0].validators[1] = key(2);
+        assert!(error(&bad).starts_with("consensus.validator_changes[0].validators: validator "), "{}", error(&bad));
+        let mut bad = c.clone();
+        bad.consensus.validator_changes[0].height = 1;
+        assert!(error(&bad).starts_with("consensus.validator_changes: the validator schedule"), "{}", error(&bad));
     }
 
     #[test]

@@ -1,14 +1,10 @@
 //! `coinjectured db verify`: checks a whole ledger database offline (read-only), with a progress
-//! bar on stderr; exits non-zero naming the first bad height and row. And the ledger's view of
-//! the configured validators (`ledger_validators`), which the node and the split ledger service
-//! open the ledger with so that it verifies every commit certificate it writes.
+//! bar on stderr; exits non-zero naming the first bad height and row.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use coinjecture_ledger::{GenesisConfig, verify_database};
-use coinjecture_primitives::PublicKey;
-use coinjecture_primitives::validators::{QuorumMode, ValidatorSchedule, ValidatorSet};
 use eyre::eyre;
 
 use crate::config::Config;
@@ -28,33 +24,6 @@ pub(crate) enum DbCommand {
     },
 }
 
-/// The configured validator schedule (`consensus.validators`, `consensus.validator_changes`,
-/// `consensus.quorum`) as the ledger takes it.
-pub(crate) fn ledger_validators(config: &Config) -> eyre::Result<ValidatorSchedule> {
-    let mode = match config.consensus.quorum.as_str() {
-        "crash" => QuorumMode::Crash,
-        "byzantine" => QuorumMode::Byzantine,
-        other => return Err(eyre!("consensus.quorum: {other:?} is neither crash nor byzantine")),
-    };
-    let keys = |list: &[String], key: &str| -> eyre::Result<Vec<PublicKey>> {
-        list.iter()
-            .enumerate()
-            .map(|(i, v)| PublicKey::from_hex_named(v, "public key").map_err(|e| eyre!("{key}[{i}]: {e}")))
-            .collect()
-    };
-    let mut entries = vec![(
-        1,
-        ValidatorSet::new(keys(&config.consensus.validators, "consensus.validators")?, mode)
-            .map_err(|e| eyre!("consensus.validators: {e}"))?,
-    )];
-    for (i, change) in config.consensus.validator_changes.iter().enumerate() {
-        let key = format!("consensus.validator_changes[{i}]");
-        let set = ValidatorSet::new(keys(&change.validators, &key)?, mode).map_err(|e| eyre!("{key}: {e}"))?;
-        entries.push((change.height, set));
-    }
-    ValidatorSchedule::new(entries).map_err(|e| eyre!("consensus.validator_changes: {e}"))
-}
-
 pub(crate) async fn run(command: DbCommand) -> eyre::Result<()> {
     match command {
         DbCommand::Verify { database, config } => verify(database, config).await,
@@ -66,7 +35,7 @@ async fn verify(database: PathBuf, config: Option<PathBuf>) -> eyre::Result<()> 
         Some(path) => {
             let config = Config::load(path)?;
             let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
-            (Some(genesis), Some(ledger_validators(&config)?))
+            (Some(genesis), Some(config.validator_schedule()?))
         }
         None => (None, None),
     };

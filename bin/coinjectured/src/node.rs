@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coinjecture_consensus::driver::{self, DriverConfig, InProcessLedger, NetworkApi};
-use coinjecture_consensus::{EngineConfig, MempoolConfig, ValidatorSchedule, ValidatorSet};
+use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_ledger::genesis::GenesisConfig;
 use coinjecture_ledger::service::LedgerService;
 use coinjecture_ledger::{CryptoBackend, Ledger};
 use coinjecture_p2p_gateway::{BlockSource, BlockSourceError, P2pConfig, P2pHandle, P2pNode};
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey};
+use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
 use eyre::{bail, eyre};
@@ -96,27 +96,6 @@ pub(crate) struct RunningNode {
     pub(crate) tasks: Vec<tokio::task::JoinHandle<eyre::Result<()>>>,
 }
 
-pub(crate) fn schedule_from(config: &Config) -> eyre::Result<ValidatorSchedule> {
-    let mode = config::quorum(&config.consensus.quorum)?;
-    let keys = |list: &[String], key: &str| -> eyre::Result<Vec<PublicKey>> {
-        list.iter()
-            .enumerate()
-            .map(|(i, v)| PublicKey::from_hex_named(v, "public key").map_err(|e| eyre!("{key}[{i}]: {e}")))
-            .collect()
-    };
-    let mut entries = vec![(
-        1,
-        ValidatorSet::new(keys(&config.consensus.validators, "consensus.validators")?, mode)
-            .map_err(|e| eyre!("consensus.validators: {e}"))?,
-    )];
-    for (i, change) in config.consensus.validator_changes.iter().enumerate() {
-        let key = format!("consensus.validator_changes[{i}]");
-        let set = ValidatorSet::new(keys(&change.validators, &key)?, mode).map_err(|e| eyre!("{key}: {e}"))?;
-        entries.push((change.height, set));
-    }
-    ValidatorSchedule::new(entries).map_err(|e| eyre!("consensus.validator_changes: {e}"))
-}
-
 /// crypto-core: in process (Network A) or the shared service (Network B).
 pub(crate) async fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn CryptoBackend>> {
     Ok(match &config.crypto_core {
@@ -169,7 +148,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
             config.network.id
         );
     }
-    let schedule = schedule_from(config)?;
+    let schedule = config.validator_schedule()?;
     let block_time = config::parse_duration(&config.consensus.block_time)?;
 
     let crypto = crypto_backend(config).await?;
@@ -178,7 +157,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     }
 
     let ledger = Arc::new(
-        Ledger::open(&config.database.path, genesis, crate::db::ledger_validators(config)?, crypto)
+        Ledger::open(&config.database.path, genesis, schedule.clone(), crypto)
             .await
             .map_err(|e| eyre!("database.path: {e}"))?,
     );

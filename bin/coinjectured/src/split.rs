@@ -226,7 +226,7 @@ pub(crate) async fn run(
                 node::verify_golden_vectors(config).await?;
             }
             let ledger = Arc::new(
-                Ledger::open(&config.database.path, genesis, crate::db::ledger_validators(config)?, crypto)
+                Ledger::open(&config.database.path, genesis, config.validator_schedule()?, crypto)
                     .await
                     .map_err(|e| eyre!("database.path: {e}"))?,
             );
@@ -290,7 +290,7 @@ pub(crate) async fn run(
             let (status_ready, status_rx) = tokio::sync::oneshot::channel();
             let check = Arc::new(coinjecture_consensus::gossip::GossipCheck::new(
                 node::genesis_chain(config)?,
-                node::schedule_from(config)?,
+                config.validator_schedule()?,
             ));
             tokio::spawn(subscribe_validated(gateway.clone(), check, status_rx, inbound_tx));
             let block_time = config::parse_duration(&config.consensus.block_time)?;
@@ -300,7 +300,7 @@ pub(crate) async fn run(
                     node::genesis_chain(config)?,
                     u64::try_from(block_time.as_millis()).unwrap_or(2000),
                 ),
-                schedule: node::schedule_from(config)?,
+                schedule: config.validator_schedule()?,
                 mempool: MempoolConfig {
                     min_fee_per_byte: config.mempool.min_fee_per_byte,
                     ..MempoolConfig::default()

@@ -15,7 +15,8 @@ use crate::{BlockHeight, ChainId, CommitCertificate, Hash32, PublicKey, Round, S
 /// How many validators make a quorum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QuorumMode {
-    /// Majority, ⌊n/2⌋ + 1: tolerates ⌊(n−1)/2⌋ crashed validators, no Byzantine ones.
+    /// Majority, ⌊n/2⌋ + 1. Tolerates ⌊(n−1)/2⌋ *crashed* validators (3 survive 1 down) and no
+    /// Byzantine ones: two majorities always share a validator, which must be honest.
     Crash,
     /// ⌊2n/3⌋ + 1: tolerates f Byzantine validators when n ≥ 3f + 1.
     Byzantine,
@@ -52,8 +53,8 @@ pub enum ValidatorError {
     NoQuorum { found: usize, quorum: usize },
 }
 
-/// An ordered validator set with its quorum rule. The proposer of (height, round) is
-/// `validators[(height + round) mod n]`.
+/// An ordered validator set with its quorum rule. Order matters: the proposer of (height, round)
+/// is `validators[(height + round) mod n]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatorSet {
     validators: Vec<PublicKey>,
@@ -98,6 +99,12 @@ impl ValidatorSet {
     /// Votes needed for a quorum.
     pub fn quorum(&self) -> usize {
         self.mode.quorum(self.len())
+    }
+
+    /// Distinct validators whose messages for a higher round make us skip to it: enough that at
+    /// least one of them is correct (n − quorum + 1, i.e. f + 1).
+    pub fn skip_threshold(&self) -> usize {
+        self.len() - self.quorum() + 1
     }
 
     /// True if `key` is in the set.
@@ -167,7 +174,7 @@ impl CertificateSignatures {
 }
 
 /// Which validator set votes at which height: the genesis set from height 1, then each change
-/// from its activation height on.
+/// from its activation height on (the seed's gradual cutover, without a halt).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatorSchedule {
     /// (activation height, set), strictly increasing heights, the first at 1.
@@ -258,6 +265,42 @@ mod tests {
         assert_eq!(pending.conclude(&[true, true, true]), Ok(()));
         assert_eq!(pending.conclude(&[true, false, true]), Err(ValidatorError::BadSignature(keys(4)[1])));
         assert_eq!(pending.conclude(&[true, true]), Err(ValidatorError::BadSignature(keys(4)[2])));
+    }
+
+    #[test]
+    fn quorum_sizes_follow_the_documented_rules() {
+        let crash: Vec<usize> = (1..=7).map(|n| QuorumMode::Crash.quorum(n)).collect();
+        assert_eq!(crash, vec![1, 2, 2, 3, 3, 4, 4]);
+        let byz: Vec<usize> = (1..=7).map(|n| QuorumMode::Byzantine.quorum(n)).collect();
+        assert_eq!(byz, vec![1, 2, 3, 3, 4, 5, 5]);
+        let set = ValidatorSet::new(keys(4), QuorumMode::Byzantine).unwrap();
+        assert_eq!(set.skip_threshold(), 2);
+        let set = ValidatorSet::new(keys(3), QuorumMode::Crash).unwrap();
+        assert_eq!(set.skip_threshold(), 2);
+    }
+
+    #[test]
+    fn proposer_rotates_over_height_and_round() {
+        // keys(3) is [1; 32], [2; 32], [3; 32]: (height + round) mod 3 indexes it.
+        let set = ValidatorSet::new(keys(3), QuorumMode::Crash).unwrap();
+        assert_eq!(set.proposer(1, 0), PublicKey([2; 32]));
+        assert_eq!(set.proposer(1, 1), PublicKey([3; 32]));
+        assert_eq!(set.proposer(2, 0), PublicKey([3; 32]));
+        assert_eq!(set.proposer(3, 0), PublicKey([1; 32]));
+        assert_eq!(
+            set.proposer(u64::MAX, u32::MAX),
+            set.validators()[((u128::from(u64::MAX) + u128::from(u32::MAX)) % 3) as usize]
+        );
+    }
+
+    #[test]
+    fn empty_sets_and_duplicates_are_refused() {
+        assert_eq!(ValidatorSet::new(vec![], QuorumMode::Crash), Err(ValidatorError::Empty));
+        assert_eq!(
+            ValidatorSet::new(vec![PublicKey([1; 32]); 2], QuorumMode::Crash),
+            Err(ValidatorError::Duplicate(PublicKey([1; 32])))
+        );
+        assert_eq!(ValidatorSchedule::new(vec![]), Err(ValidatorError::Empty));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use coinjecture_primitives::consensus::{Proposal, Vote};
 use coinjecture_primitives::{Block, BlockHeight, ChainId, CommitCertificate, PublicKey, Signature, limits};
 
 use crate::engine::{DropReason, Message};
-use crate::validators::ValidatorSchedule;
+use crate::validators::{self, ValidatorSchedule};
 
 /// Why a message is not authentic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -92,9 +92,7 @@ pub fn check_decided(
     certificate: &CommitCertificate,
 ) -> Result<(), Inauthentic> {
     let height = block.header.block_index;
-    schedule
-        .at(height)
-        .verify_certificate(chain, height, &block.hash(), certificate)
+    validators::verify_certificate(schedule.at(height), chain, height, &block.hash(), certificate)
         .map_err(|_| Inauthentic::BadCertificate)
 }
 

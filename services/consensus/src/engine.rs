@@ -16,7 +16,7 @@ use coinjecture_primitives::{Block, BlockHeight, ChainId, CommitCertificate, Has
 use crate::admission::{self, HelpLimiter, NextHeightBuffer};
 use crate::lock_state::LockState;
 use crate::sign_state::{SignDecision, SignState, SignStep};
-use crate::validators::{ValidatorSchedule, ValidatorSet};
+use crate::validators::{self, ValidatorSchedule, ValidatorSet};
 
 /// Timing and resource limits of the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -943,7 +943,7 @@ impl Engine {
             return;
         }
         let hash = block.hash();
-        let verified = self.set().verify_certificate(&self.config.chain_id, height, &hash, &certificate);
+        let verified = validators::verify_certificate(self.set(), &self.config.chain_id, height, &hash, &certificate);
         if verified.is_err() {
             out.push(Action::Dropped(DropReason::BadCertificate));
             return;

@@ -76,9 +76,11 @@ async fn start_node(
     schedule: &ValidatorSchedule,
     bus: &Bus,
 ) -> Node {
-    let validators = ledger_validators(schedule);
+    // The ledger verifies every certificate it writes against the same schedule.
     let ledger = Arc::new(
-        Ledger::open(dir.join(format!("node{i}.db")), chain.genesis.clone(), validators, local_crypto()).await.unwrap(),
+        Ledger::open(dir.join(format!("node{i}.db")), chain.genesis.clone(), schedule.clone(), local_crypto())
+            .await
+            .unwrap(),
     );
     let api = InProcessLedger(Arc::new(LedgerService::new(ledger.clone())));
     let (inbox, inbound) = mpsc::channel(4096);
@@ -97,23 +99,6 @@ async fn start_node(
     };
     let (handle, task) = driver::start(config, key(i), api, Port { me: i, bus: bus.clone() }, inbound).await.unwrap();
     Node { handle, task, ledger }
-}
-
-/// `schedule` as the ledger takes it (the ledger verifies every certificate it writes).
-fn ledger_validators(schedule: &ValidatorSchedule) -> coinjecture_primitives::validators::ValidatorSchedule {
-    use coinjecture_primitives::validators as v;
-    let entries = schedule
-        .entries()
-        .iter()
-        .map(|(height, set)| {
-            let mode = match set.mode() {
-                QuorumMode::Crash => v::QuorumMode::Crash,
-                QuorumMode::Byzantine => v::QuorumMode::Byzantine,
-            };
-            (*height, v::ValidatorSet::new(set.validators().to_vec(), mode).unwrap())
-        })
-        .collect();
-    v::ValidatorSchedule::new(entries).unwrap()
 }
 
 /// Three validators (crash mode) on one bus, each with its own ledger file in `dir`.

@@ -274,19 +274,14 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
     let p1 = index(set.proposer(1, 0));
     let me = (p1 + 1) % 4;
     let other = (p1 + 2) % 4;
-    // The ledger verifies certificates against the same validators.
-    let ledger_validators = {
-        use coinjecture_primitives::validators as v;
-        v::ValidatorSchedule::fixed(v::ValidatorSet::new(set.validators().to_vec(), v::QuorumMode::Byzantine).unwrap())
-    };
     let schedule = ValidatorSchedule::fixed(set);
     let start = |test_chain: &TestChain| {
         let (schedule, dir) = (schedule.clone(), dir.path().to_path_buf());
-        let ledger_validators = ledger_validators.clone();
         let genesis = test_chain.genesis.clone();
         async move {
+            // The ledger verifies certificates against the same schedule as the driver.
             let ledger =
-                coinjecture_ledger::Ledger::open(dir.join("node.db"), genesis, ledger_validators, local_crypto())
+                coinjecture_ledger::Ledger::open(dir.join("node.db"), genesis, schedule.clone(), local_crypto())
                     .await
                     .unwrap();
             let api = InProcessLedger(Arc::new(LedgerService::new(Arc::new(ledger))));

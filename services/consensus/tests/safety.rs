@@ -68,14 +68,6 @@ struct Node {
     ledger: Arc<Ledger>,
 }
 
-/// The same validators as the ledger's type (it verifies certificates with them).
-fn ledger_validators(schedule: &ValidatorSchedule) -> coinjecture_primitives::validators::ValidatorSchedule {
-    use coinjecture_primitives::validators as v;
-    let set = schedule.at(1);
-    assert_eq!(set.mode(), QuorumMode::Crash);
-    v::ValidatorSchedule::fixed(v::ValidatorSet::new(set.validators().to_vec(), v::QuorumMode::Crash).unwrap())
-}
-
 fn key(i: usize) -> Keypair {
     Keypair::from_seed(&sha256(format!("safety test validator {i}").as_bytes()).0)
 }
@@ -118,7 +110,7 @@ impl Net {
             Ledger::open(
                 self.dir.path().join(format!("node{i}.db")),
                 self.chain.genesis.clone(),
-                ledger_validators(&self.schedule),
+                self.schedule.clone(),
                 local_crypto(),
             )
             .await

@@ -5,6 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
+use coinjecture_consensus::validators::verify_certificate;
 use coinjecture_consensus::{
     Action, Engine, EngineConfig, Input, LockState, Message, QuorumMode, SignState, Timeout, ValidatorSchedule,
     ValidatorSet,
@@ -498,7 +499,7 @@ impl Sim {
             "seed {}: node {i} committed a block not extending its chain",
             self.seed
         );
-        self.schedule.at(height).verify_certificate(&self.chain_id, height, &hash, &certificate).unwrap_or_else(|e| {
+        verify_certificate(self.schedule.at(height), &self.chain_id, height, &hash, &certificate).unwrap_or_else(|e| {
             panic!("seed {}: node {i} committed height {height} with a bad certificate: {e}", self.seed)
         });
         match self.decided.get(&height) {
