@@ -3,61 +3,20 @@
 //! processes over real sockets are the end-to-end suite's job).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle, InProcessLedger, LedgerApi, NetworkApi};
+use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle, InProcessLedger};
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_ledger::{Ledger, service::LedgerService};
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey, sha256};
+use coinjecture_primitives::{BlockHeight, PublicKey, sha256};
 use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
-use tonic::Status;
 
-/// Delivers every published message to every other node that is up.
-#[derive(Clone, Default)]
-struct Bus {
-    inboxes: Arc<Mutex<Vec<Option<mpsc::Sender<pb::ConsensusMessage>>>>>,
-    ledgers: Arc<Mutex<Vec<Option<InProcessLedger<LedgerService>>>>>,
-}
-
-struct Port {
-    me: usize,
-    bus: Bus,
-}
-
-#[tonic::async_trait]
-impl NetworkApi for Port {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        let inboxes: Vec<_> = self.bus.inboxes.lock().unwrap().clone();
-        for (i, inbox) in inboxes.into_iter().enumerate() {
-            if let (true, Some(tx)) = (i != self.me, inbox) {
-                let _ = tx.try_send(message.clone());
-            }
-        }
-        Ok(())
-    }
-
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
-        let ledgers: Vec<_> = self.bus.ledgers.lock().unwrap().clone();
-        for (i, ledger) in ledgers.into_iter().enumerate() {
-            let Some(ledger) = ledger.filter(|_| i != self.me) else { continue };
-            let mut out = Vec::new();
-            for h in from..from + u64::from(count) {
-                match ledger.finalized(h).await? {
-                    Some(b) => out.push(b),
-                    None => break,
-                }
-            }
-            if !out.is_empty() {
-                return Ok(out);
-            }
-        }
-        Ok(Vec::new())
-    }
-}
+mod bus;
+use bus::{Bus, Port};
 
 struct Node {
     handle: DriverHandle,
@@ -134,7 +93,18 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     let txs: Vec<_> = (0..10).map(|n| chain.transfer(0, recipient, 1_000 + n, n)).collect();
     let results = nodes[1].handle.submit(txs.clone()).await.unwrap();
     assert!(results.iter().all(|r| r.outcome.is_ok()), "{results:?}");
-    // A replay and a bad signature are refused with their reasons.
+    // A replay and a bad signature are refused with their reasons. The replay goes to another
+    // validator once gossip has brought it the transfers (in its mempool, or already final):
+    // before that it has never seen them and would rightly admit them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let final_nonce = nodes[2].ledger.account(&txs[0].from).await.map_or(0, |(account, _)| account.nonce);
+        if nodes[2].handle.status().mempool_size >= txs.len() || final_nonce > 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "gossip never brought validator 2 the transfers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let again = nodes[2].handle.submit(vec![txs[0].clone()]).await.unwrap();
     assert!(again[0].outcome.is_err());
     let mut forged = chain.transfer(1, recipient, 5, 0);

@@ -6,61 +6,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle, InProcessLedger, LedgerApi, NetworkApi};
+use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle, InProcessLedger};
 use coinjecture_consensus::tx_journal;
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, SignState, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_ledger::{Ledger, service::LedgerService};
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey, sha256};
-use coinjecture_proto::v1 as pb;
+use coinjecture_primitives::{BlockHeight, PublicKey, sha256};
 use tokio::sync::mpsc;
-use tonic::Status;
 
-#[derive(Clone, Default)]
-struct Bus {
-    inboxes: Arc<Mutex<Vec<Option<mpsc::Sender<pb::ConsensusMessage>>>>>,
-    ledgers: Arc<Mutex<Vec<Option<InProcessLedger<LedgerService>>>>>,
-}
-
-struct Port {
-    me: usize,
-    bus: Bus,
-}
-
-#[tonic::async_trait]
-impl NetworkApi for Port {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        let inboxes: Vec<_> = self.bus.inboxes.lock().unwrap().clone();
-        for (i, inbox) in inboxes.into_iter().enumerate() {
-            if let (true, Some(tx)) = (i != self.me, inbox) {
-                let _ = tx.try_send(message.clone());
-            }
-        }
-        Ok(())
-    }
-
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
-        let ledgers: Vec<_> = self.bus.ledgers.lock().unwrap().clone();
-        for (i, ledger) in ledgers.into_iter().enumerate() {
-            let Some(ledger) = ledger.filter(|_| i != self.me) else { continue };
-            let mut out = Vec::new();
-            for h in from..from + u64::from(count) {
-                match ledger.finalized(h).await? {
-                    Some(b) => out.push(b),
-                    None => break,
-                }
-            }
-            if !out.is_empty() {
-                return Ok(out);
-            }
-        }
-        Ok(Vec::new())
-    }
-}
+mod bus;
+use bus::{Bus, Port};
 
 struct Node {
     handle: DriverHandle,

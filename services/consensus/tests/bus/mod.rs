@@ -1,0 +1,54 @@
+//! The in-test message bus of the driver tests (`driver.rs`, `safety.rs`): each validator's
+//! driver publishes to the others that are up, and syncs from their real ledgers.
+
+use std::sync::{Arc, Mutex};
+
+use coinjecture_consensus::driver::{InProcessLedger, LedgerApi, NetworkApi};
+use coinjecture_ledger::service::LedgerService;
+use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
+use coinjecture_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tonic::Status;
+
+/// Delivers every published message to every other node that is up.
+#[derive(Clone, Default)]
+pub(crate) struct Bus {
+    pub(crate) inboxes: Arc<Mutex<Vec<Option<mpsc::Sender<pb::ConsensusMessage>>>>>,
+    pub(crate) ledgers: Arc<Mutex<Vec<Option<InProcessLedger<LedgerService>>>>>,
+}
+
+pub(crate) struct Port {
+    pub(crate) me: usize,
+    pub(crate) bus: Bus,
+}
+
+#[tonic::async_trait]
+impl NetworkApi for Port {
+    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
+        let inboxes: Vec<_> = self.bus.inboxes.lock().unwrap().clone();
+        for (i, inbox) in inboxes.into_iter().enumerate() {
+            if let (true, Some(tx)) = (i != self.me, inbox) {
+                let _ = tx.try_send(message.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+        let ledgers: Vec<_> = self.bus.ledgers.lock().unwrap().clone();
+        for (i, ledger) in ledgers.into_iter().enumerate() {
+            let Some(ledger) = ledger.filter(|_| i != self.me) else { continue };
+            let mut out = Vec::new();
+            for h in from..from + u64::from(count) {
+                match ledger.finalized(h).await? {
+                    Some(b) => out.push(b),
+                    None => break,
+                }
+            }
+            if !out.is_empty() {
+                return Ok(out);
+            }
+        }
+        Ok(Vec::new())
+    }
+}
