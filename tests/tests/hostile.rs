@@ -72,15 +72,16 @@ async fn http_from(source: IpAddr, port: u16, method: &str, path: &str, body: Op
 }
 
 /// Honest `GET /v1/status` from 127.0.0.1: the time until it was answered (a 429 is retried
-/// after its `Retry-After`, as a client would, within [`HONEST_BOUND`]), or None when it failed.
-async fn honest_status(port: u16) -> Option<Duration> {
+/// after its `Retry-After`, as a client would, within [`HONEST_BOUND`]), or what failed (status
+/// 0: no answer, the connection closed or timed out).
+async fn honest_status(port: u16) -> Result<Duration, String> {
     let started = Instant::now();
     loop {
-        let (status, _, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/status", None).await;
+        let (status, body, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/status", None).await;
         match status {
-            200 => return Some(started.elapsed()),
+            200 => return Ok(started.elapsed()),
             429 if started.elapsed() < HONEST_BOUND => tokio::time::sleep(Duration::from_secs(1)).await,
-            _ => return None,
+            _ => return Err(format!("status {status} after {:?}: {body}", started.elapsed())),
         }
     }
 }
@@ -101,7 +102,7 @@ async fn honest_requests_for(net: &Network, duration: Duration) -> Duration {
     while Instant::now() < until {
         let took = honest_status(port)
             .await
-            .unwrap_or_else(|| panic!("an honest status request failed\n{}", tail(&net.log(0))));
+            .unwrap_or_else(|e| panic!("an honest status request failed ({e})\n{}", tail(&net.log(0))));
         slowest = slowest.max(took);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
