@@ -12,8 +12,9 @@
 //! - The per-IP bucket refills at `per_second` up to `burst`. The global bucket does the same for
 //!   all clients together, with its last quarter kept for *light* clients (whose own bucket is at
 //!   least 90 % full): a flood drains the global budget down to that reserve and is then refused,
-//!   while an ordinary client is still served (each flooding address can also draw its light
-//!   tenth of a burst from the reserve, so many addresses together can still exhaust it).
+//!   while an ordinary client is still served. A request the global budget refuses still costs
+//!   its address, so a flooding address soon stops counting as light and cannot reach the
+//!   reserve (without that, many flooding addresses together drained it).
 //! - Requests in flight are capped per IP and globally; `StreamBlocks` streams separately.
 //!
 //! The peer address of the TCP connection is the key: behind a reverse proxy every client shares
@@ -154,8 +155,8 @@ impl RateLimiter {
         }
     }
 
-    /// Charges `cost` units to `ip` and to the global budget, or says why not (nothing is
-    /// charged then). A cost above the burst is charged once the bucket is full, leaving it in
+    /// Charges `cost` units to `ip` and to the global budget, or says why not (a refusal by the
+    /// global budget still costs `ip` its request; a per-IP refusal costs nothing). A cost above the burst is charged once the bucket is full, leaving it in
     /// debt: a batch larger than the burst is possible, but the client waits it off.
     pub(crate) fn charge(&self, ip: IpAddr, cost: f64, now: Instant) -> Result<(), Refusal> {
         let limit = self.limit;
@@ -183,6 +184,10 @@ impl RateLimiter {
             let floor = if light { 0.0 } else { g_burst / 4.0 };
             let g_needed = cost.min(g_burst / 4.0);
             if global.tokens - g_needed < floor {
+                // A refusal costs the address what it asked for: otherwise an address whose
+                // requests the global budget refuses keeps its own bucket full, counts as light,
+                // and many of them together drain the reserve kept for ordinary clients.
+                bucket.tokens -= needed;
                 return Err(Refusal::Global(global.wait_for(g, g_needed + floor)));
             }
             global.tokens -= cost;
