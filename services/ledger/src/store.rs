@@ -560,21 +560,32 @@ impl Store {
         }
     }
 
-    /// Up to `limit` consecutive blocks from `from`.
-    pub(crate) async fn block_range(
+    /// The `blocks` rows (height, hash, header, certificate, tx_count) of up to `limit`
+    /// consecutive heights from `from`; `what` names the read in an error.
+    async fn block_rows(
         conn: &mut SqliteConnection,
         from: BlockHeight,
         limit: u32,
-    ) -> Result<Vec<StoredBlock>, LedgerError> {
+        what: &'static str,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, LedgerError> {
         let Ok(from) = i64::try_from(from) else { return Ok(Vec::new()) };
-        let rows = sqlx::query(
+        sqlx::query(
             "SELECT height, hash, header, certificate, tx_count FROM blocks WHERE height >= ? ORDER BY height LIMIT ?",
         )
         .bind(from)
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await
-        .map_err(LedgerError::db("reading blocks"))?;
+        .map_err(LedgerError::db(what))
+    }
+
+    /// Up to `limit` consecutive blocks from `from`.
+    pub(crate) async fn block_range(
+        conn: &mut SqliteConnection,
+        from: BlockHeight,
+        limit: u32,
+    ) -> Result<Vec<StoredBlock>, LedgerError> {
+        let rows = Self::block_rows(conn, from, limit, "reading blocks").await?;
         Self::assemble(conn, rows).await
     }
 
@@ -588,15 +599,7 @@ impl Store {
         limit: u32,
         hashes: bool,
     ) -> Result<Vec<StoredHeader>, LedgerError> {
-        let Ok(from) = i64::try_from(from) else { return Ok(Vec::new()) };
-        let rows = sqlx::query(
-            "SELECT height, hash, header, certificate, tx_count FROM blocks WHERE height >= ? ORDER BY height LIMIT ?",
-        )
-        .bind(from)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(LedgerError::db("reading block headers"))?;
+        let rows = Self::block_rows(conn, from, limit, "reading block headers").await?;
         let mut by_height = if hashes { Self::transaction_hashes(conn, &rows).await? } else { HashMap::new() };
         rows.iter()
             .map(|row| {
