@@ -5,8 +5,8 @@
 //! contract for every implementation; `tests/committed.rs` fails when they drift from the code.
 
 use coinjecture_crypto_core::golden::{
-    Case, GeneratedLeaves, GoldenFile, HeaderJson, Input, InputError, PoaExtraJson, ProblemJson, SolutionJson, TxJson,
-    compute,
+    BlockTxJson, Case, Ed25519ItemJson, GeneratedLeaves, GoldenFile, HeaderJson, Input, InputError, PoaExtraJson,
+    ProblemJson, ProposalJson, SolutionJson, TxJson, compute,
 };
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::sha256;
@@ -200,7 +200,16 @@ fn header_cases() -> Vec<(String, Input)> {
 }
 
 fn tx(tx_type: &str, to: &str, amount: u64, nonce: u64, gas_limit: u64, gas_price: u64, timestamp: i64) -> TxJson {
-    TxJson { tx_type: tx_type.into(), to: pubkey_of(to), amount, nonce, gas_limit, gas_price, timestamp }
+    TxJson {
+        codec_version: 1,
+        tx_type: tx_type.into(),
+        to: pubkey_of(to),
+        amount,
+        nonce,
+        gas_limit,
+        gas_price,
+        timestamp,
+    }
 }
 
 fn transaction_cases() -> Vec<(String, Input)> {
@@ -436,7 +445,22 @@ fn subset_sum_cases() -> Vec<(String, Input)> {
         s("duplicate_index", problem("Mobile", seq(8), 2), solution(vec![0, 0])),
         s("index_out_of_range", problem("Mobile", seq(8), 8), solution(vec![8])),
         s("index_u32_max", problem("Mobile", seq(8), 1), solution(vec![u32::MAX])),
-        s("out_of_range_before_duplicate", problem("Mobile", seq(8), 1), solution(vec![9, 9])),
+        // Upstream's check order (§6.3): repetition over the whole list, then range and overflow
+        // index by index. (Until stop 26 `[9, 9]` was INDEX_OUT_OF_RANGE, in a case named
+        // `out_of_range_before_duplicate`; the verdict, invalid, is unchanged.)
+        s("duplicate_before_out_of_range", problem("Mobile", seq(8), 1), solution(vec![9, 9])),
+        s("duplicate_after_out_of_range", problem("Mobile", seq(8), 1), solution(vec![9, 0, 0])),
+        s(
+            "overflow_before_out_of_range",
+            problem("Mobile", vec![i64::MAX, 1, 3, 4, 5, 6, 7, 8], 0),
+            solution(vec![0, 1, 9]),
+        ),
+        s(
+            "out_of_range_before_overflow",
+            problem("Mobile", vec![i64::MAX, 1, 3, 4, 5, 6, 7, 8], 0),
+            solution(vec![9, 0, 1]),
+        ),
+        s("unknown_tier_is_a_verdict", problem("Laptop", seq(8), 1), solution(vec![0])),
         s("positive_overflow", problem("Mobile", vec![i64::MAX, 1, 3, 4, 5, 6, 7, 8], i64::MIN), solution(vec![0, 1])),
         s("negative_overflow", problem("Mobile", vec![i64::MIN, -1, 3, 4, 5, 6, 7, 8], i64::MAX), solution(vec![0, 1])),
         s("extremes_cancel", problem("Mobile", vec![i64::MIN, i64::MAX, 3, 4, 5, 6, 7, 8], -1), solution(vec![0, 1])),
@@ -505,6 +529,239 @@ fn consensus_cases() -> Vec<(String, Input)> {
     ]
 }
 
+fn evidence_cases() -> Vec<(String, Input)> {
+    let votes = |name: &str, vt: &str, a: Option<String>, b: Option<String>| {
+        case(
+            name,
+            Input::DuplicateVoteEvidence {
+                chain_id: NETWORK_A.into(),
+                secret_seed: seed_hex("validator-1"),
+                height: 7,
+                round: 2,
+                vote_type: vt.into(),
+                block_hash_a: a,
+                block_hash_b: b,
+            },
+        )
+    };
+    let block_header = |height: u64, salt: &str| HeaderJson {
+        parent_hash: h(&format!("parent {height}")),
+        merkle_root: h(&format!("merkle {salt}")),
+        ..header(height, 1_767_225_700, 0, 0, "")
+    };
+    let proposals = |name: &str, height: u64, a: ProposalJson, b: ProposalJson| {
+        case(
+            name,
+            Input::DuplicateProposalEvidence {
+                chain_id: NETWORK_A.into(),
+                secret_seed: seed_hex("validator-2"),
+                height,
+                round: 1,
+                proposals: vec![a, b],
+            },
+        )
+    };
+    let p = |pol_round: Option<u32>, timestamp_ms: i64, header: HeaderJson| ProposalJson {
+        pol_round,
+        timestamp_ms,
+        header,
+    };
+    vec![
+        votes("two_precommits_for_different_blocks", "precommit", Some(h("block a")), Some(h("block b"))),
+        votes("prevote_for_block_and_nil_prevote", "prevote", Some(h("block a")), None),
+        votes("same_vote_twice_is_not_evidence", "precommit", Some(h("block a")), Some(h("block a"))),
+        proposals(
+            "two_blocks_at_one_height_and_round",
+            9,
+            p(None, 1_767_225_700_000, block_header(9, "a")),
+            p(None, 1_767_225_700_000, block_header(9, "b")),
+        ),
+        proposals(
+            "same_block_different_pol_round_and_time",
+            9,
+            p(Some(0), 1_767_225_700_001, block_header(9, "a")),
+            p(None, 1_767_225_700_000, block_header(9, "a")),
+        ),
+        proposals(
+            "same_proposal_twice_is_not_evidence",
+            9,
+            p(None, 1_767_225_700_000, block_header(9, "a")),
+            p(None, 1_767_225_700_000, block_header(9, "a")),
+        ),
+    ]
+}
+
+/// Blocks (§3.5): our `{header, transactions}` map, and the transaction-count limit (§11.1).
+fn block_cases() -> Vec<(String, Input)> {
+    let btx = |signer: &str, nonce: u64| BlockTxJson {
+        chain_id: NETWORK_A.into(),
+        secret_seed: seed_hex(signer),
+        tx: tx("Transfer", "bob", 1_000, nonce, 21_000, 1, 1_767_225_600),
+        data_memo_hex: String::new(),
+    };
+    let block = |name: &str, transactions: Vec<BlockTxJson>, repeat: usize| {
+        case(name, Input::Block { header: header(3, 1_767_225_606, 0, 0, ""), transactions, repeat })
+    };
+    vec![
+        block("no_transactions", vec![], 1),
+        block("two_transactions", vec![btx("alice", 0), btx("carol", 0)], 1),
+        // Above upstream's 10,000 transactions per block, within ours (50,000).
+        block("10001_transactions", vec![btx("alice", 0)], 10_001),
+        block("50000_transactions", vec![btx("alice", 0)], 50_000),
+        block("50001_transactions_refused", vec![btx("alice", 0)], 50_001),
+    ]
+}
+
+/// Refusals (golden/README.md §1.4): inputs every implementation must refuse, with the field and
+/// the code. Each class here once had implementations that disagreed (issue #21).
+fn malformed_cases() -> Vec<(String, Input)> {
+    let mut cases = Vec::new();
+    // Header codec_version other than 1: no encoding, no hash.
+    for v in [0u8, 2, 255] {
+        cases.push(case(
+            &format!("header_codec_version_{v}"),
+            Input::Header {
+                header: HeaderJson { codec_version: v, ..header(1, 1_767_225_600, 0, 0, "") },
+                poa_extra: None,
+            },
+        ));
+    }
+    cases.push(case(
+        "header_extra_data_257_bytes",
+        Input::Header { header: header(1, 1_767_225_600, 0, 0, &"00".repeat(257)), poa_extra: None },
+    ));
+    cases.push(case(
+        "header_parent_hash_31_bytes",
+        Input::Header {
+            header: HeaderJson { parent_hash: "00".repeat(31), ..header(1, 1_767_225_600, 0, 0, "") },
+            poa_extra: None,
+        },
+    ));
+    cases.push(case(
+        "poa_extra_millis_1000",
+        Input::Header {
+            header: header(42, 1_767_225_684, 0, 0, ""),
+            poa_extra: Some(PoaExtraJson {
+                round: 0,
+                timestamp_millis: 1000,
+                state_commitment: h("state 42"),
+                chain_id: None,
+            }),
+        },
+    ));
+    cases.push(case(
+        "poa_extra_chain_id_upper_case",
+        Input::Header {
+            header: HeaderJson {
+                parent_hash: z32(),
+                merkle_root: z32(),
+                miner_address: z32(),
+                ..header(0, 1_767_225_600, 0, 0, "")
+            },
+            poa_extra: Some(PoaExtraJson {
+                round: 0,
+                timestamp_millis: 0,
+                state_commitment: h("genesis state"),
+                chain_id: Some("Coinjecture".into()),
+            }),
+        },
+    ));
+    // Transaction codec_version other than 1: no signing message, encoding or hash.
+    let t = |name: &str, chain: &str, tx: TxJson| {
+        case(
+            name,
+            Input::Transaction {
+                chain_id: chain.into(),
+                secret_seed: seed_hex("alice"),
+                tx,
+                data_memo_hex: String::new(),
+                tamper: None,
+            },
+        )
+    };
+    let transfer = || tx("Transfer", "bob", 1_000, 0, 21_000, 1, 1_767_225_600);
+    for v in [0u8, 2] {
+        cases.push(t(&format!("transaction_codec_version_{v}"), NETWORK_A, TxJson { codec_version: v, ..transfer() }));
+    }
+    cases.push(t("transaction_unknown_tx_type", NETWORK_A, TxJson { tx_type: "Transfex".into(), ..transfer() }));
+    cases.push(t("transaction_to_33_bytes", NETWORK_A, TxJson { to: "00".repeat(33), ..transfer() }));
+    cases.push(t("transaction_chain_id_empty", "", transfer()));
+    // ed25519 keys and signatures of the wrong length: refused alone and per item in a batch.
+    let (_, pk2, msg2, sig2) = RFC8032[1];
+    let ed = |name: &str, pk: &str, sig: &str| {
+        case(name, Input::Ed25519 { public_key: pk.into(), message_hex: msg2.into(), signature: sig.into() })
+    };
+    cases.push(ed("ed25519_public_key_31_bytes", &pk2[..62], sig2));
+    cases.push(ed("ed25519_public_key_33_bytes", &format!("{pk2}00"), sig2));
+    cases.push(ed("ed25519_public_key_empty", "", sig2));
+    cases.push(ed("ed25519_signature_63_bytes", pk2, &sig2[..126]));
+    cases.push(ed("ed25519_signature_65_bytes", pk2, &format!("{sig2}00")));
+    let item = |pk: &str, sig: &str| Ed25519ItemJson {
+        public_key: pk.into(),
+        message_hex: msg2.into(),
+        signature: sig.into(),
+    };
+    let mut flipped = hex::decode(sig2).unwrap_or_default();
+    if let Some(b) = flipped.get_mut(0) {
+        *b ^= 0x01;
+    }
+    cases.push(case(
+        "ed25519_batch_refuses_only_the_malformed_items",
+        Input::Ed25519Batch {
+            items: vec![
+                item(pk2, sig2),
+                item(&pk2[..62], sig2),
+                item(pk2, &hex::encode(&flipped)),
+                item(pk2, &format!("{sig2}00")),
+                item(pk2, sig2),
+            ],
+        },
+    ));
+    cases.push(case("ed25519_batch_all_valid", Input::Ed25519Batch { items: vec![item(pk2, sig2), item(pk2, sig2)] }));
+    cases.push(case("ed25519_batch_empty", Input::Ed25519Batch { items: vec![] }));
+    // Merkle leaves that are not 32 bytes; a proof of a leaf that does not exist.
+    let leaf = |i: usize| h(&format!("leaf {i}"));
+    cases.push(case(
+        "merkle_one_leaf_of_31_bytes",
+        Input::Merkle { leaves: vec![leaf(0)[..62].to_string()], generated_leaves: None, proof_indices: vec![] },
+    ));
+    cases.push(case(
+        "merkle_second_leaf_of_33_bytes",
+        Input::Merkle {
+            leaves: vec![leaf(0), format!("{}00", leaf(1)), leaf(2)],
+            generated_leaves: None,
+            proof_indices: vec![],
+        },
+    ));
+    cases.push(case(
+        "merkle_empty_leaf",
+        Input::Merkle { leaves: vec![leaf(0), String::new()], generated_leaves: None, proof_indices: vec![] },
+    ));
+    cases.push(case(
+        "merkle_proof_index_out_of_range",
+        Input::Merkle { leaves: vec![leaf(0), leaf(1), leaf(2)], generated_leaves: None, proof_indices: vec![0, 3] },
+    ));
+    // Addresses of keys of the wrong length.
+    cases.push(case("address_of_31_byte_key", Input::Address { public_key: "00".repeat(31) }));
+    // Consensus messages with an invalid chain id or vote type.
+    let vote = |name: &str, chain: &str, vt: &str| {
+        case(
+            name,
+            Input::Vote {
+                chain_id: chain.into(),
+                secret_seed: seed_hex("validator-1"),
+                height: 1,
+                round: 0,
+                vote_type: vt.into(),
+                block_hash: Some(h("block 1")),
+            },
+        )
+    };
+    cases.push(vote("vote_chain_id_65_bytes", &"a".repeat(65), "precommit"));
+    cases.push(vote("vote_unknown_type", NETWORK_A, "commit"));
+    cases
+}
+
 /// Every golden file: (file name relative to `golden/`, contents).
 pub fn generate_all() -> Result<Vec<(&'static str, GoldenFile)>, InputError> {
     Ok(vec![
@@ -534,6 +791,24 @@ pub fn generate_all() -> Result<Vec<(&'static str, GoldenFile)>, InputError> {
         (
             "consensus.json",
             file("consensus messages (our encoding): votes and commit certificates", consensus_cases())?,
+        ),
+        (
+            "blocks.json",
+            file("blocks (our format): {header, transactions} and the transaction-count limit", block_cases())?,
+        ),
+        (
+            "evidence.json",
+            file(
+                "evidence of equivocation (our encoding): kind 1 duplicate votes, kind 2 duplicate proposals",
+                evidence_cases(),
+            )?,
+        ),
+        (
+            "malformed.json",
+            file(
+                "refusals: malformed input every implementation refuses, with the field and the code",
+                malformed_cases(),
+            )?,
         ),
     ])
 }

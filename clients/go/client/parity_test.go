@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/coinjecture/coinjecture/clients/go/client"
 	coinjecturev1 "github.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1"
@@ -87,10 +91,29 @@ func show(v any) string {
 	return string(b)
 }
 
+// refusal returns the case's expected refusal, or nil when the case is answered.
+func refusal(t *testing.T, c *golden.Case) *reference.Refusal {
+	t.Helper()
+	var e struct {
+		Refused *struct {
+			Field string `json:"field"`
+			Code  string `json:"code"`
+		} `json:"refused"`
+	}
+	if err := json.Unmarshal(c.Expected, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Refused == nil {
+		return nil
+	}
+	return &reference.Refusal{Field: e.Refused.Field, Code: e.Refused.Code}
+}
+
+// forKind runs f for every answered case of kind (refusals are TestParityRefusals').
 func forKind(t *testing.T, cases []golden.Case, kind string, f func(t *testing.T, c *golden.Case)) int {
 	n := 0
 	for i := range cases {
-		if c := &cases[i]; c.Kind == kind {
+		if c := &cases[i]; c.Kind == kind && refusal(t, c) == nil {
 			n++
 			t.Run(c.ID(), func(t *testing.T) { f(t, c) })
 		}
@@ -276,6 +299,133 @@ func TestParityEd25519(t *testing.T) {
 	}
 }
 
+// The batch vectors (malformed.json): a malformed item is refused alone, its error naming the
+// field as the vector does, and the other items are answered.
+func TestParityEd25519BatchVectors(t *testing.T) {
+	cc, ctx := dial(t)
+	forKind(t, loadCases(t), "ed25519_batch", func(t *testing.T, c *golden.Case) {
+		items := make([]*coinjecturev1.Ed25519VerifyRequest, len(c.Items))
+		for i, it := range c.Items {
+			items[i] = &coinjecturev1.Ed25519VerifyRequest{PublicKey: it.PublicKey, Message: it.MessageHex, Signature: it.Signature}
+		}
+		r, err := cc.CryptoCore.Ed25519VerifyBatch(ctx, &coinjecturev1.Ed25519VerifyBatchRequest{Items: items})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Errors) != len(items) || len(r.Valid) != len(items) {
+			t.Fatalf("%d verdicts and %d errors for %d items", len(r.Valid), len(r.Errors), len(items))
+		}
+		var want struct {
+			Items []struct {
+				Refused *struct {
+					Field string `json:"field"`
+				} `json:"refused"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(c.Expected, &want); err != nil || len(want.Items) != len(items) {
+			t.Fatalf("expected items: %v", err)
+		}
+		answers := []any{}
+		for i, v := range r.Valid {
+			a := map[string]any{"valid": v}
+			if w := want.Items[i].Refused; w != nil {
+				if !strings.HasPrefix(r.Errors[i], w.Field+":") {
+					t.Errorf("item %d: error %q does not name %s", i, r.Errors[i], w.Field)
+				}
+				a["refused"] = map[string]any{"field": w.Field, "code": reference.RefusedWrongLength}
+			} else if r.Errors[i] != "" {
+				t.Errorf("item %d refused: %s", i, r.Errors[i])
+			}
+			answers = append(answers, a)
+		}
+		got := map[string]any{"all_valid": r.AllValid}
+		if len(answers) > 0 {
+			got["items"] = answers
+		}
+		expect(t, c, got)
+	})
+}
+
+// Every refusal vector that some RPC can express is INVALID_ARGUMENT from the service, naming
+// the field (as that RPC calls it). The chain tag, the PoA layout, consensus messages and
+// tx_type names have no RPC (they are built by the client libraries, which the reference golden
+// tests cover).
+func TestParityRefusals(t *testing.T) {
+	cc, ctx := dial(t)
+	checked := 0
+	for _, c := range loadCases(t) {
+		c := c
+		want := refusal(t, &c)
+		if want == nil {
+			continue
+		}
+		var err error
+		field := want.Field
+		switch {
+		case c.Kind == "header" && c.PoaExtra == nil:
+			h := &coinjecturev1.BlockHeader{
+				CodecVersion: uint32(c.Header.CodecVersion), BlockIndex: c.Header.BlockIndex, Timestamp: c.Header.Timestamp,
+				ParentHash: c.Header.ParentHash, MerkleRoot: c.Header.MerkleRoot, MinerAddress: c.Header.MinerAddress,
+				Commitment: c.Header.Commitment, DifficultyTarget: c.Header.DifficultyTarget, Nonce: c.Header.Nonce,
+				ExtraData: c.Header.ExtraData,
+			}
+			_, err = cc.CryptoCore.HashHeader(ctx, &coinjecturev1.HashHeaderRequest{Header: h})
+		case c.Kind == "transaction" && strings.HasPrefix(field, "tx.") && field != "tx.tx_type":
+			seed, _ := c.SecretSeed.H32("secret_seed")
+			tag, terr := reference.ChainTag(c.ChainID)
+			txType, perr := reference.ParseTxType(c.Tx.TxType)
+			if terr != nil || perr != nil {
+				t.Fatalf("%s: %v %v", c.ID(), terr, perr)
+			}
+			pk := reference.PublicKey(seed)
+			cv := uint32(reference.CodecVersion)
+			if c.Tx.CodecVersion != nil {
+				cv = uint32(*c.Tx.CodecVersion)
+			}
+			ptx := &coinjecturev1.Transaction{
+				CodecVersion: cv, TxType: coinjecturev1.TxType(txType), From: pk[:], To: c.Tx.To,
+				Amount: c.Tx.Amount, Nonce: c.Tx.Nonce, GasLimit: c.Tx.GasLimit, GasPrice: c.Tx.GasPrice,
+				Signature: make([]byte, 64), Data: append(tag, c.DataMemoHex...), Timestamp: c.Tx.Timestamp,
+			}
+			_, err = cc.CryptoCore.HashTransaction(ctx, &coinjecturev1.HashTransactionRequest{Transaction: ptx})
+			field = "transaction." + strings.TrimPrefix(field, "tx.")
+		case c.Kind == "ed25519":
+			req := &coinjecturev1.Ed25519VerifyRequest{PublicKey: c.PublicKey, Message: c.MessageHex, Signature: c.Signature}
+			b, berr := cc.CryptoCore.Ed25519VerifyBatch(ctx, &coinjecturev1.Ed25519VerifyBatchRequest{Items: []*coinjecturev1.Ed25519VerifyRequest{req}})
+			if berr != nil || len(b.Errors) != 1 || b.Valid[0] || !strings.HasPrefix(b.Errors[0], "items[0]."+field+":") {
+				t.Errorf("%s: the batch does not refuse the item as the single call does: %v %v", c.ID(), b, berr)
+			}
+			_, err = cc.CryptoCore.Ed25519Verify(ctx, req)
+		case c.Kind == "merkle" && strings.HasPrefix(field, "leaves["):
+			leaves := make([][]byte, len(c.Leaves))
+			for i, l := range c.Leaves {
+				leaves[i] = l
+			}
+			_, err = cc.CryptoCore.MerkleRoot(ctx, &coinjecturev1.MerkleRootRequest{Leaves: leaves})
+		case c.Kind == "merkle" && strings.HasPrefix(field, "proof_indices["):
+			var k int
+			fmt.Sscanf(field, "proof_indices[%d]", &k)
+			leaves := make([][]byte, len(c.Leaves))
+			for i, l := range c.Leaves {
+				leaves[i] = l
+			}
+			_, err = cc.CryptoCore.MerkleProof(ctx, &coinjecturev1.MerkleProofRequest{Leaves: leaves, Index: uint32(c.ProofIndices[k])})
+			field = "index"
+		case c.Kind == "address":
+			_, err = cc.CryptoCore.DeriveAddress(ctx, &coinjecturev1.DeriveAddressRequest{PublicKey: c.PublicKey})
+		default:
+			continue
+		}
+		checked++
+		if status.Code(err) != codes.InvalidArgument || !strings.HasPrefix(status.Convert(err).Message(), field+":") {
+			t.Errorf("%s: want INVALID_ARGUMENT naming %s, got %v", c.ID(), field, err)
+		}
+	}
+	if checked < 15 {
+		t.Errorf("only %d refusal vectors went through the service", checked)
+	}
+}
+
 func TestParityAddresses(t *testing.T) {
 	cc, ctx := dial(t)
 	forKind(t, loadCases(t), "address", func(t *testing.T, c *golden.Case) {
@@ -291,9 +441,11 @@ func TestParitySubsetSum(t *testing.T) {
 	cc, ctx := dial(t)
 	forKind(t, loadCases(t), "subset_sum", func(t *testing.T, c *golden.Case) {
 		p, s, err := c.BuildProblem()
-		if err != nil {
+		_, _, knownTier := p.Tier.Bounds()
+		if err != nil && knownTier {
 			t.Fatal(err)
 		}
+		// An unknown tier name is sent as the unspecified tier: INVALID_TIER.
 		r, err := cc.CryptoCore.VerifySubsetSum(ctx, &coinjecturev1.VerifySubsetSumRequest{Problem: client.Problem(&p), Solution: client.Solution(&s)})
 		if err != nil {
 			t.Fatal(err)
@@ -312,7 +464,7 @@ func TestParitySubsetSum(t *testing.T) {
 		}
 		// The problem and solution hashes through CommitRevealCommitment, where they have an
 		// encoding (the salts do not matter for these two values).
-		if len(p.Elements) <= reference.MaxSubsetSum && len(s.Indices) <= reference.MaxSubsetSum {
+		if knownTier && len(p.Elements) <= reference.MaxSubsetSum && len(s.Indices) <= reference.MaxSubsetSum {
 			cr, err := cc.CryptoCore.CommitRevealCommitment(ctx, &coinjecturev1.CommitRevealCommitmentRequest{
 				ParentHash: make([]byte, 32), MinerSalt: make([]byte, 32), Problem: client.Problem(&p), Solution: client.Solution(&s),
 			})

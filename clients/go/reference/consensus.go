@@ -45,7 +45,7 @@ func ParseVoteType(s string) (VoteType, error) {
 	case "precommit":
 		return Precommit, nil
 	}
-	return 0, fmt.Errorf("unknown vote type %q", s)
+	return 0, refuse("vote_type", RefusedUnknownVariant, "unknown vote type %q", s)
 }
 
 func appendChainID(b []byte, chainID string) ([]byte, error) {
@@ -115,7 +115,11 @@ func (v *Vote) Sign(seed [32]byte) error {
 // Verify reports whether Signature is Validator's strict ed25519 signature of the signing bytes.
 func (v *Vote) Verify() bool {
 	msg, err := v.SigningBytes()
-	return err == nil && VerifyStrict(v.Validator[:], msg, v.Signature[:])
+	if err != nil {
+		return false
+	}
+	valid, err := VerifyStrict(v.Validator[:], msg, v.Signature[:])
+	return valid && err == nil
 }
 
 // Proposal is a proposer's block proposal (§10.3).
@@ -157,6 +161,18 @@ func (p *Proposal) SigningBytes() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, h[:]...), nil
+}
+
+// Sign sets Proposer to the public key of seed and Signature to its signature over the signing
+// bytes.
+func (p *Proposal) Sign(seed [32]byte) error {
+	msg, err := p.SigningBytes()
+	if err != nil {
+		return err
+	}
+	p.Proposer = PublicKey(seed)
+	p.Signature = Sign(seed, msg)
+	return nil
 }
 
 // Encode returns the proposal's wire encoding: version ‖ chain id ‖ height ‖ round ‖ pol_round ‖
@@ -251,7 +267,7 @@ func DuplicateVoteEvidence(a, b *Vote) ([]byte, error) {
 	sameHash := (a.BlockHash == nil) == (b.BlockHash == nil) && (a.BlockHash == nil || *a.BlockHash == *b.BlockHash)
 	if a.Validator != b.Validator || a.ChainID != b.ChainID || a.Height != b.Height ||
 		a.Round != b.Round || a.Type != b.Type || sameHash {
-		return nil, errors.New("the votes do not conflict")
+		return nil, refuse("b", RefusedNotConflicting, "the votes do not conflict")
 	}
 	ea, err := a.Encode()
 	if err != nil {
@@ -261,12 +277,52 @@ func DuplicateVoteEvidence(a, b *Vote) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return evidence(1, ea, eb), nil
+}
+
+// evidence returns 01 ‖ kind ‖ len(a) u32 BE ‖ a ‖ len(b) u32 BE ‖ b with the two encodings in
+// bytewise ascending order.
+func evidence(kind byte, ea, eb []byte) []byte {
 	if bytes.Compare(ea, eb) > 0 {
 		ea, eb = eb, ea
 	}
-	out := []byte{ConsensusFormatVersion, 1}
+	out := []byte{ConsensusFormatVersion, kind}
 	out = binary.BigEndian.AppendUint32(out, uint32(len(ea)))
 	out = append(out, ea...)
 	out = binary.BigEndian.AppendUint32(out, uint32(len(eb)))
-	return append(out, eb...), nil
+	return append(out, eb...)
+}
+
+// DuplicateProposalEvidence returns the evidence encoding of two conflicting proposals (§10.5,
+// kind 2): 01 ‖ 02 ‖ len(a) u32 BE ‖ a ‖ len(b) u32 BE ‖ b, the proposal encodings with their
+// blocks' transactions dropped (the signatures cover the block hash, which the header alone
+// fixes), in bytewise ascending order. The proposals must share proposer, chain id, height and
+// round and differ in their signing bytes.
+func DuplicateProposalEvidence(a, b *Proposal) ([]byte, error) {
+	sa, err := a.SigningBytes()
+	if err != nil {
+		return nil, err
+	}
+	sb, err := b.SigningBytes()
+	if err != nil {
+		return nil, err
+	}
+	if a.Proposer != b.Proposer || a.ChainID != b.ChainID || a.Height != b.Height || a.Round != b.Round ||
+		bytes.Equal(sa, sb) {
+		return nil, refuse("b", RefusedNotConflicting, "the proposals do not conflict")
+	}
+	bare := func(p *Proposal) ([]byte, error) {
+		q := *p
+		q.Block = Block{Header: p.Block.Header}
+		return q.Encode()
+	}
+	ea, err := bare(a)
+	if err != nil {
+		return nil, err
+	}
+	eb, err := bare(b)
+	if err != nil {
+		return nil, err
+	}
+	return evidence(2, ea, eb), nil
 }

@@ -2,6 +2,7 @@ package reference
 
 import (
 	"crypto/ed25519"
+	"fmt"
 	"math/big"
 )
 
@@ -31,31 +32,52 @@ func Sign(seed [32]byte, message []byte) [64]byte {
 //     k = SHA-512(R ‖ A ‖ message) mod L.
 //
 // crypto/ed25519.Verify checks 4 and 5 but accepts small-order keys and R values, so checks
-// 1–3 are done here first. A key or signature of the wrong length is simply invalid.
-func VerifyStrict(publicKey, message, signature []byte) bool {
-	if len(publicKey) != ed25519.PublicKeySize || len(signature) != ed25519.SignatureSize {
-		return false
+// 1–3 are done here first. A key that is not 32 bytes or a signature that is not 64 is refused
+// (a WRONG_LENGTH *Refusal of "public_key" or "signature", §1.4), not answered.
+func VerifyStrict(publicKey, message, signature []byte) (bool, error) {
+	if len(publicKey) != ed25519.PublicKeySize {
+		return false, refuse("public_key", RefusedWrongLength, "expected 32 bytes, found %d", len(publicKey))
+	}
+	if len(signature) != ed25519.SignatureSize {
+		return false, refuse("signature", RefusedWrongLength, "expected 64 bytes, found %d", len(signature))
 	}
 	a, ok := decodePoint(publicKey)
 	if !ok || a.isSmallOrder() {
-		return false
+		return false, nil
 	}
 	r, ok := decodePoint(signature[:32])
 	if !ok || r.isSmallOrder() {
-		return false
+		return false, nil
 	}
 	if !isCanonicalScalar(signature[32:]) {
-		return false
+		return false, nil
 	}
-	return ed25519.Verify(ed25519.PublicKey(publicKey), message, signature)
+	return ed25519.Verify(ed25519.PublicKey(publicKey), message, signature), nil
 }
 
-// VerifyBatch returns one verdict per item: always exactly what VerifyStrict answers for it
-// (§8, "Batches": no random-linear-combination batch equation).
-func VerifyBatch(publicKeys, messages, signatures [][]byte) []bool {
-	out := make([]bool, len(publicKeys))
-	for i := range publicKeys {
-		out[i] = i < len(messages) && i < len(signatures) && VerifyStrict(publicKeys[i], messages[i], signatures[i])
+// VerifyItem is one signature check of a batch.
+type VerifyItem struct {
+	PublicKey, Message, Signature []byte
+}
+
+// BatchVerdict is one item's answer in a batch (§1.4): Valid, and for a refused item Valid false
+// with the refusal, its field under "items[i].".
+type BatchVerdict struct {
+	Valid   bool
+	Refused *Refusal
+}
+
+// VerifyBatch returns one answer per item: always exactly what VerifyStrict answers for it, or
+// its refusal (§8 "Batches": no random-linear-combination batch equation; §1.4: a malformed item
+// is refused alone, the others are answered).
+func VerifyBatch(items []VerifyItem) []BatchVerdict {
+	out := make([]BatchVerdict, len(items))
+	for i, it := range items {
+		valid, err := VerifyStrict(it.PublicKey, it.Message, it.Signature)
+		out[i].Valid = valid && err == nil
+		if r, ok := err.(*Refusal); ok {
+			out[i].Refused = r.Within(fmt.Sprintf("items[%d].", i))
+		}
 	}
 	return out
 }

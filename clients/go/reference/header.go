@@ -23,14 +23,19 @@ const (
 
 // ValidateChainID reports whether id is a valid chain id (§3.3): 1 to 64 bytes, each a
 // lower-case ASCII letter, a digit, '-', '_' or '.'.
+// An invalid id is an INVALID_CHAIN_ID *Refusal of "chain_id".
 func ValidateChainID(id string) error {
+	shown := id
+	if len(shown) > 80 {
+		shown = shown[:80]
+	}
 	if len(id) == 0 || len(id) > MaxChainIDLen {
-		return fmt.Errorf("invalid chain id %q: must be 1 to %d bytes", id, MaxChainIDLen)
+		return refuse("chain_id", RefusedInvalidChainID, "invalid chain id %q: must be 1 to %d bytes", shown, MaxChainIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("invalid chain id %q: byte %d is not one of a-z 0-9 - _ .", id, i)
+			return refuse("chain_id", RefusedInvalidChainID, "invalid chain id %q: byte %d is not one of a-z 0-9 - _ .", shown, i)
 		}
 	}
 	return nil
@@ -51,14 +56,14 @@ type BlockHeader struct {
 }
 
 // Encode returns the canonical MessagePack encoding of the header (§3.1): a fixmap of 10
-// entries keyed by field name in declaration order. It fails when CodecVersion is not 1 or
-// ExtraData is longer than 256 bytes.
+// entries keyed by field name in declaration order. It refuses (*Refusal, §1.4) a CodecVersion
+// other than 1 and ExtraData longer than 256 bytes.
 func (h *BlockHeader) Encode() ([]byte, error) {
 	if h.CodecVersion != CodecVersion {
-		return nil, fmt.Errorf("header codec_version %d: must be %d", h.CodecVersion, CodecVersion)
+		return nil, refuse("codec_version", RefusedUnsupportedCodecVersion, "must be %d, found %d", CodecVersion, h.CodecVersion)
 	}
 	if len(h.ExtraData) > MaxExtraData {
-		return nil, fmt.Errorf("header extra_data is %d bytes: at most %d", len(h.ExtraData), MaxExtraData)
+		return nil, refuse("extra_data", RefusedTooLong, "%d bytes, at most %d", len(h.ExtraData), MaxExtraData)
 	}
 	return h.appendTo(make([]byte, 0, 270+2*len(h.ExtraData))), nil
 }
@@ -111,7 +116,7 @@ type PoaExtra struct {
 // commitment ‖ chain id (genesis only). 39 bytes, plus the chain id's length in genesis.
 func (x *PoaExtra) Encode() ([]byte, error) {
 	if x.TimestampMillis > 999 {
-		return nil, fmt.Errorf("timestamp_millis %d: must be 0..999", x.TimestampMillis)
+		return nil, refuse("timestamp_millis", RefusedOutOfRange, "%d: must be 0..999", x.TimestampMillis)
 	}
 	if x.ChainID != "" {
 		if err := ValidateChainID(x.ChainID); err != nil {
@@ -157,10 +162,24 @@ type Block struct {
 	Transactions []Transaction
 }
 
+// Limits of a block (§2.1): as many transactions and encoded bytes as a decoder accepts.
+const (
+	MaxBlockTransactions = 50_000
+	MaxBlockBytes        = 16 * 1024 * 1024
+)
+
 // Encode returns the block encoding: a fixmap of 2, "header" (the header map) then
-// "transactions" (an array of transaction maps).
+// "transactions" (an array of transaction maps). It refuses more than 50,000 transactions
+// ("transactions") and an encoding over 16 MiB ("block"), as a decoder would, and what the
+// header and each transaction refuse ("header.…", "transactions[i].…").
 func (blk *Block) Encode() ([]byte, error) {
+	if n := len(blk.Transactions); n > MaxBlockTransactions {
+		return nil, refuse("transactions", RefusedTooLong, "%d, at most %d", n, MaxBlockTransactions)
+	}
 	if _, err := blk.Header.Encode(); err != nil {
+		if r, ok := err.(*Refusal); ok {
+			return nil, r.Within("header.")
+		}
 		return nil, err
 	}
 	b := msgpack.AppendMapHeader(nil, 2)
@@ -170,10 +189,16 @@ func (blk *Block) Encode() ([]byte, error) {
 	b = msgpack.AppendArrayHeader(b, len(blk.Transactions))
 	for i := range blk.Transactions {
 		enc, err := blk.Transactions[i].Encode()
+		if r, ok := err.(*Refusal); ok {
+			return nil, r.Within(fmt.Sprintf("transactions[%d].", i))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("transactions[%d]: %w", i, err)
 		}
 		b = append(b, enc...)
+	}
+	if len(b) > MaxBlockBytes {
+		return nil, refuse("block", RefusedTooLong, "%d bytes, at most %d", len(b), MaxBlockBytes)
 	}
 	return b, nil
 }

@@ -1,7 +1,5 @@
 package reference
 
-import "fmt"
-
 // MerkleStep is one level of an inclusion proof (§5.2), from the leaf upwards.
 type MerkleStep struct {
 	Sibling Hash
@@ -46,9 +44,12 @@ func MerkleRoot(leaves []Hash) Hash {
 // MerkleProof returns the inclusion proof of leaves[index] (§5.2), leaf level first, and the
 // root. A level at which the node is the promoted odd last node adds no step; a one-leaf tree
 // has an empty proof.
+//
+// An index that is not a leaf's is an OUT_OF_RANGE *Refusal of "index". (Leaves are typed 32-byte
+// hashes here; Fixed32 refuses a leaf of another length when converting bytes.)
 func MerkleProof(leaves []Hash, index int) ([]MerkleStep, Hash, error) {
 	if index < 0 || index >= len(leaves) {
-		return nil, Hash{}, fmt.Errorf("merkle proof index %d out of range for %d leaves", index, len(leaves))
+		return nil, Hash{}, refuse("index", RefusedOutOfRange, "%d is out of range for %d leaves", index, len(leaves))
 	}
 	var steps []MerkleStep
 	level, i := leaves, index

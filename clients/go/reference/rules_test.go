@@ -162,16 +162,35 @@ func TestStatelessTransactionRulesInOrder(t *testing.T) {
 func TestSignedTransactionVerifiesAndTamperingBreaksIt(t *testing.T) {
 	tag, _ := ChainTag("coinjecture-go-testnet")
 	tx := Transaction{CodecVersion: 1, TxType: TxTransfer, Amount: 5, GasLimit: 21000, GasPrice: 1, Data: tag}
-	tx.Sign([32]byte{7})
-	if !tx.VerifySignature() {
-		t.Fatal("own signature rejected")
+	if err := tx.Sign([32]byte{7}); err != nil {
+		t.Fatal(err)
 	}
-	if len(tx.SigningMessage()) != 110+len(tag) {
-		t.Errorf("signing message is %d bytes", len(tx.SigningMessage()))
+	if ok, err := tx.VerifySignature(); !ok || err != nil {
+		t.Fatalf("own signature rejected: %v", err)
+	}
+	if msg, _ := tx.SigningMessage(); len(msg) != 110+len(tag) {
+		t.Errorf("signing message is %d bytes", len(msg))
 	}
 	tx.Amount++
-	if tx.VerifySignature() {
+	if ok, _ := tx.VerifySignature(); ok {
 		t.Error("tampered amount accepted")
+	}
+}
+
+// A transaction of another codec version has no signing message, encoding or signature: it is
+// refused, naming codec_version (golden/README.md §1.4).
+func TestOtherCodecVersionsAreRefused(t *testing.T) {
+	tag, _ := ChainTag("coinjecture-go-testnet")
+	tx := Transaction{CodecVersion: 2, TxType: TxTransfer, GasLimit: 21000, GasPrice: 1, Data: tag}
+	for name, err := range map[string]error{
+		"Sign":           tx.Sign([32]byte{7}),
+		"Encode":         func() error { _, err := tx.Encode(); return err }(),
+		"SigningMessage": func() error { _, err := tx.SigningMessage(); return err }(),
+	} {
+		r, ok := err.(*Refusal)
+		if !ok || r.Field != "codec_version" || r.Code != RefusedUnsupportedCodecVersion {
+			t.Errorf("%s: %v, want a refusal of codec_version", name, err)
+		}
 	}
 }
 
@@ -183,8 +202,15 @@ func TestSubsetSumOverflowDependsOnIndexOrder(t *testing.T) {
 	if r := VerifySubsetSum(&p, &SubsetSumSolution{Indices: []uint32{0, 2, 1}}); r != SubsetSumValid {
 		t.Errorf("[0 2 1]: %q", r)
 	}
-	if r := VerifySubsetSum(&p, &SubsetSumSolution{Indices: []uint32{9, 9}}); r != ReasonIndexOutOfRange {
+	// Upstream's order: repetition over the whole list first, then range and overflow per index.
+	if r := VerifySubsetSum(&p, &SubsetSumSolution{Indices: []uint32{9, 9}}); r != ReasonDuplicateIndex {
 		t.Errorf("[9 9]: %q", r)
+	}
+	if r := VerifySubsetSum(&p, &SubsetSumSolution{Indices: []uint32{0, 1, 9}}); r != ReasonOverflow {
+		t.Errorf("[0 1 9]: %q", r)
+	}
+	if r := VerifySubsetSum(&p, &SubsetSumSolution{Indices: []uint32{9, 0, 1}}); r != ReasonIndexOutOfRange {
+		t.Errorf("[9 0 1]: %q", r)
 	}
 	bad := SubsetSumProblem{Tier: 0, Elements: p.Elements}
 	if r := VerifySubsetSum(&bad, &SubsetSumSolution{Indices: []uint32{0}}); r != ReasonInvalidTier {
@@ -289,7 +315,7 @@ func TestIdentityKeyForgeryIsRefused(t *testing.T) {
 	if !ed25519.Verify(pk, msg, sig) {
 		t.Skip("crypto/ed25519 now refuses small-order keys itself")
 	}
-	if VerifyStrict(pk, msg, sig) {
+	if ok, _ := VerifyStrict(pk, msg, sig); ok {
 		t.Error("identity-key forgery accepted")
 	}
 }
@@ -298,7 +324,7 @@ func TestNonCanonicalSIsRefused(t *testing.T) {
 	seed := [32]byte{42}
 	pk := PublicKey(seed)
 	sig := Sign(seed, []byte("m"))
-	if !VerifyStrict(pk[:], []byte("m"), sig[:]) {
+	if ok, _ := VerifyStrict(pk[:], []byte("m"), sig[:]); !ok {
 		t.Fatal("valid signature rejected")
 	}
 	// s + L: same point equation, non-canonical scalar.
@@ -308,11 +334,20 @@ func TestNonCanonicalSIsRefused(t *testing.T) {
 	for i := range 32 {
 		sig[32+i] = be[31-i]
 	}
-	if VerifyStrict(pk[:], []byte("m"), sig[:]) {
+	if ok, _ := VerifyStrict(pk[:], []byte("m"), sig[:]); ok {
 		t.Error("s + L accepted")
 	}
-	if VerifyStrict(pk[:31], []byte("m"), sig[:]) || VerifyStrict(pk[:], []byte("m"), sig[:63]) {
-		t.Error("wrong lengths accepted")
+	// Wrong lengths are refused, not answered (§1.4), alone and as batch items.
+	if _, err := VerifyStrict(pk[:31], []byte("m"), sig[:]); err == nil || err.(*Refusal).Field != "public_key" {
+		t.Errorf("31-byte key: %v", err)
+	}
+	if _, err := VerifyStrict(pk[:], []byte("m"), sig[:63]); err == nil || err.(*Refusal).Field != "signature" {
+		t.Errorf("63-byte signature: %v", err)
+	}
+	good := Sign(seed, []byte("m"))
+	v := VerifyBatch([]VerifyItem{{pk[:], []byte("m"), good[:]}, {pk[:31], []byte("m"), good[:]}})
+	if !v[0].Valid || v[0].Refused != nil || v[1].Valid || v[1].Refused == nil || v[1].Refused.Field != "items[1].public_key" {
+		t.Errorf("batch: %+v %+v", v[0], v[1])
 	}
 }
 

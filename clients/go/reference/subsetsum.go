@@ -3,6 +3,7 @@ package reference
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 
 	"github.com/coinjecture/coinjecture/clients/go/reference/msgpack"
 )
@@ -141,16 +142,17 @@ const (
 	ReasonElementCountOutside SubsetSumReason = "ELEMENT_COUNT_OUTSIDE_TIER"
 	ReasonEmptySolution       SubsetSumReason = "EMPTY_SOLUTION"
 	ReasonTooManyIndices      SubsetSumReason = "TOO_MANY_INDICES"
-	ReasonIndexOutOfRange     SubsetSumReason = "INDEX_OUT_OF_RANGE"
 	ReasonDuplicateIndex      SubsetSumReason = "DUPLICATE_INDEX"
+	ReasonIndexOutOfRange     SubsetSumReason = "INDEX_OUT_OF_RANGE"
 	ReasonOverflow            SubsetSumReason = "OVERFLOW"
 	ReasonSumMismatch         SubsetSumReason = "SUM_MISMATCH"
 )
 
 // VerifySubsetSum checks a solution against a problem by §6.3 and returns SubsetSumValid or the
 // reason of the first failed check. An unknown tier is ReasonInvalidTier, checked first (as
-// crypto-core does). Indices are checked in the order given (range before repetition at each
-// position), and overflow is judged on the running i64 sum in that order. O(n), n ≤ 32.
+// crypto-core does). Repetition is checked over the whole index list first; then each index in
+// the order given is range-checked and added to the running i64 sum, whose overflow is judged
+// in that order (upstream's order). O(n²), n ≤ 32.
 func VerifySubsetSum(p *SubsetSumProblem, s *SubsetSumSolution) SubsetSumReason {
 	lo, hi, ok := p.Tier.Bounds()
 	if !ok {
@@ -167,18 +169,18 @@ func VerifySubsetSum(p *SubsetSumProblem, s *SubsetSumSolution) SubsetSumReason 
 	case len(s.Indices) > n:
 		return ReasonTooManyIndices
 	}
-	var seen uint64 // n ≤ 32, so one bit per element
+	// Repetition over the whole list first, before any range check (upstream's order); at most
+	// 32 indices here, so the quadratic scan is bounded.
+	for pos, i := range s.Indices {
+		if slices.Contains(s.Indices[:pos], i) {
+			return ReasonDuplicateIndex
+		}
+	}
+	var sum int64
 	for _, i := range s.Indices {
 		if uint64(i) >= uint64(n) {
 			return ReasonIndexOutOfRange
 		}
-		if seen&(1<<i) != 0 {
-			return ReasonDuplicateIndex
-		}
-		seen |= 1 << i
-	}
-	var sum int64
-	for _, i := range s.Indices {
 		next, overflow := addInt64(sum, p.Elements[i])
 		if overflow {
 			return ReasonOverflow

@@ -37,14 +37,15 @@ func (t TxType) String() string {
 
 func (t TxType) valid() bool { _, ok := txTypeNames[t]; return ok }
 
-// ParseTxType returns the TxType of a variant name.
+// ParseTxType returns the TxType of a variant name; an unknown name is an UNKNOWN_VARIANT
+// *Refusal of "tx_type".
 func ParseTxType(name string) (TxType, error) {
 	for t, s := range txTypeNames {
 		if s == name {
 			return t, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown tx_type %q", name)
+	return 0, refuse("tx_type", RefusedUnknownVariant, "unknown tx_type %q", name)
 }
 
 // ChainTag returns "cj:" ‖ chain id ‖ "\n", the required start of a transaction's data on our
@@ -71,15 +72,26 @@ type Transaction struct {
 	Timestamp    int64    // Unix seconds
 }
 
-// Encode returns the canonical MessagePack encoding (§4.1): a fixmap of 11 entries, signature
-// included. It fails for an unknown TxType or Data over 1 MiB. (CodecVersion is encoded as
-// given; CheckStateless rejects a value other than 1.)
-func (tx *Transaction) Encode() ([]byte, error) {
+// Validate refuses (*Refusal, §1.4) a transaction that has no encoding and no signing message:
+// CodecVersion other than 1, an unknown TxType, Data over 1 MiB.
+func (tx *Transaction) Validate() error {
+	if tx.CodecVersion != CodecVersion {
+		return refuse("codec_version", RefusedUnsupportedCodecVersion, "must be %d, found %d", CodecVersion, tx.CodecVersion)
+	}
 	if !tx.TxType.valid() {
-		return nil, fmt.Errorf("unknown tx_type %d", tx.TxType)
+		return refuse("tx_type", RefusedUnknownVariant, "unknown tx_type %d", tx.TxType)
 	}
 	if len(tx.Data) > MaxTxData {
-		return nil, fmt.Errorf("transaction data is %d bytes: at most %d", len(tx.Data), MaxTxData)
+		return refuse("data", RefusedTooLong, "%d bytes, at most %d", len(tx.Data), MaxTxData)
+	}
+	return nil
+}
+
+// Encode returns the canonical MessagePack encoding (§4.1): a fixmap of 11 entries, signature
+// included. It refuses what Validate refuses.
+func (tx *Transaction) Encode() ([]byte, error) {
+	if err := tx.Validate(); err != nil {
+		return nil, err
 	}
 	b := make([]byte, 0, 330+2*len(tx.Data))
 	b = msgpack.AppendMapHeader(b, 11)
@@ -118,8 +130,12 @@ func (tx *Transaction) Hash() (Hash, error) {
 
 // SigningMessage returns the bytes the sender signs (§4.3), with little-endian integers:
 // codec_version ‖ type code ‖ from ‖ to ‖ amount ‖ nonce ‖ gas_limit ‖ gas_price ‖
-// len(data) u32 ‖ data ‖ timestamp. The signature is not part of it.
-func (tx *Transaction) SigningMessage() []byte {
+// len(data) u32 ‖ data ‖ timestamp. The signature is not part of it. It refuses what Validate
+// refuses.
+func (tx *Transaction) SigningMessage() ([]byte, error) {
+	if err := tx.Validate(); err != nil {
+		return nil, err
+	}
 	b := make([]byte, 0, 110+len(tx.Data))
 	b = append(b, tx.CodecVersion, byte(tx.TxType))
 	b = append(b, tx.From[:]...)
@@ -130,20 +146,29 @@ func (tx *Transaction) SigningMessage() []byte {
 	b = binary.LittleEndian.AppendUint64(b, tx.GasPrice)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(tx.Data)))
 	b = append(b, tx.Data...)
-	return binary.LittleEndian.AppendUint64(b, uint64(tx.Timestamp))
+	return binary.LittleEndian.AppendUint64(b, uint64(tx.Timestamp)), nil
 }
 
 // Sign sets From to the public key of seed and Signature to the ed25519 signature of the
-// signing message by seed.
-func (tx *Transaction) Sign(seed [32]byte) {
+// signing message by seed. It refuses what Validate refuses.
+func (tx *Transaction) Sign(seed [32]byte) error {
 	tx.From = PublicKey(seed)
-	tx.Signature = Sign(seed, tx.SigningMessage())
+	msg, err := tx.SigningMessage()
+	if err != nil {
+		return err
+	}
+	tx.Signature = Sign(seed, msg)
+	return nil
 }
 
 // VerifySignature reports whether Signature is a valid strict ed25519 signature (§8) by From
-// over the signing message.
-func (tx *Transaction) VerifySignature() bool {
-	return VerifyStrict(tx.From[:], tx.SigningMessage(), tx.Signature[:])
+// over the signing message. It refuses what Validate refuses.
+func (tx *Transaction) VerifySignature() (bool, error) {
+	msg, err := tx.SigningMessage()
+	if err != nil {
+		return false, err
+	}
+	return VerifyStrict(tx.From[:], msg, tx.Signature[:])
 }
 
 // TxRejection names the first stateless rule a transaction breaks (§4.5); "" means none.

@@ -27,6 +27,9 @@ OUR_FILES = [
     "subset_sum.json",
     "commit_reveal.json",
     "consensus.json",
+    "blocks.json",
+    "evidence.json",
+    "malformed.json",
 ]
 
 
@@ -71,8 +74,43 @@ def _header(j: dict) -> r.BlockHeader:
     )
 
 
+def _refusal(e: r.Refused) -> dict:
+    return {"refused": {"field": e.field, "code": e.code}}
+
+
 def compute(case: dict) -> dict:
-    """The ``expected`` object of a case, from its inputs alone (README §1.1)."""
+    """The ``expected`` object of a case, from its inputs alone (README §1.1); a refused input
+    gives ``{"refused": {field, code}}`` (README §1.4), its field a path into the case's inputs."""
+    try:
+        return _compute(case)
+    except r.Refused as e:
+        return _refusal(e)
+
+
+def _within(prefix: str, f, *args):
+    try:
+        return f(*args)
+    except r.Refused as e:
+        raise e.within(prefix) from None
+
+
+def _signed_proposal(case: dict, i: int, p: dict) -> r.Proposal:
+    hdr = _within(f"proposals[{i}].header.", lambda: _checked_header(p["header"]))
+    if hdr.block_index != case["height"]:
+        raise r.Refused(f"proposals[{i}].header.block_index", "OUT_OF_RANGE")
+    block = r.Block(hdr)
+    return r.Proposal(case["chain_id"], case["height"], case["round"], p.get("pol_round"), p["timestamp_ms"], block).sign(
+        h(case["secret_seed"])
+    )
+
+
+def _checked_header(j: dict) -> r.BlockHeader:
+    hdr = _header(j)
+    hdr.validate()
+    return hdr
+
+
+def _compute(case: dict) -> dict:
     kind = case["kind"]
     e: dict = {}
     if kind == "sha256":
@@ -86,8 +124,12 @@ def compute(case: dict) -> dict:
         root = r.merkle_root(leaves)
         e["root"] = root.hex()
         proofs = []
-        for i in case["proof_indices"]:
-            steps = r.merkle_proof(leaves, i)
+        for k, i in enumerate(case["proof_indices"]):
+            try:
+                steps = r.merkle_proof(leaves, i)
+            except r.Refused as err:
+                assert err.field == "index", err
+                raise r.Refused(f"proof_indices[{k}]", err.code) from None
             assert r.root_from_proof(leaves[i], steps) == root
             proofs.append(
                 {"index": i, "steps": [{"sibling": s.hex(), "current_is_right": right} for s, right in steps]}
@@ -100,10 +142,10 @@ def compute(case: dict) -> dict:
         if x is not None:
             assert hdr.extra_data == b""
             extra = r.PoaExtra(x["round"], x["timestamp_millis"], h(x["state_commitment"]), x.get("chain_id"))
-            hdr.extra_data = extra.encode()
+            hdr.extra_data = _within("poa_extra.", extra.encode)
             assert r.PoaExtra.decode(hdr.extra_data) == extra
             e["extra_data"] = hdr.extra_data.hex()
-        enc = hdr.encode()
+        enc = _within("header.", hdr.encode)
         e["hash"] = r.sha256(enc).hex()
         e["encoding"] = enc.hex()
     elif kind == "transaction":
@@ -119,7 +161,9 @@ def compute(case: dict) -> dict:
             gas_price=t["gas_price"],
             data=r.chain_tag(case["chain_id"]) + h(case["data_memo_hex"]),
             timestamp=t["timestamp"],
-        ).sign(seed)
+            codec_version=t.get("codec_version", r.CODEC_VERSION),
+        )
+        _within("tx.", tx.sign, seed)
         tamper = case.get("tamper")
         if tamper == "signature":
             tx.signature = tx.signature[:63] + bytes([tx.signature[63] ^ 0x01])
@@ -142,6 +186,16 @@ def compute(case: dict) -> dict:
         )
     elif kind == "ed25519":
         e["valid"] = r.ed25519_verify_strict(h(case["public_key"]), h(case["message_hex"]), h(case["signature"]))
+    elif kind == "ed25519_batch":
+        verdicts = r.ed25519_verify_batch_verdicts(
+            [(h(i["public_key"]), h(i["message_hex"]), h(i["signature"])) for i in case["items"]]
+        )
+        if verdicts:
+            e["items"] = [
+                {"valid": v.valid} if v.refused is None else {"valid": v.valid, **_refusal(v.refused)}
+                for v in verdicts
+            ]
+        e["all_valid"] = all(verdicts)
     elif kind == "address":
         e["address"] = r.derive_address(h(case["public_key"])).hex()
     elif kind == "subset_sum":
@@ -150,7 +204,7 @@ def compute(case: dict) -> dict:
         e["valid"] = reason is None
         if reason is not None:
             e["reason"] = reason
-        if len(p.elements) <= r.MAX_SUBSET_SUM_ELEMENTS and len(s.indices) <= r.MAX_SUBSET_SUM_ELEMENTS:
+        if p.tier in r.TIERS and len(p.elements) <= r.MAX_SUBSET_SUM_ELEMENTS and len(s.indices) <= r.MAX_SUBSET_SUM_ELEMENTS:
             e["problem_encoding"] = p.encode().hex()
             e["problem_hash"] = p.hash().hex()
             e["solution_encoding"] = s.encode().hex()
@@ -182,6 +236,50 @@ def compute(case: dict) -> dict:
         e["signing_message"] = msg.hex()
         e["signers"] = [pk.hex() for pk, _ in cert.signatures]
         e["encoding"] = cert.encode().hex()
+    elif kind == "block":
+        hdr = _within("header.", lambda: _checked_header(case["header"]))
+        count = len(case["transactions"]) * case.get("repeat", 1)
+        if count > r.MAX_BLOCK_TRANSACTIONS:  # refused before building anything
+            raise r.Refused("transactions", "TOO_LONG")
+        txs = []
+        for i, t in enumerate(case["transactions"]):
+            seed, j = h(t["secret_seed"]), t["tx"]
+            tx = r.Transaction(
+                tx_type=j["tx_type"], from_=r.ed25519_public_key(seed), to=h(j["to"]), amount=j["amount"],
+                nonce=j["nonce"], gas_limit=j["gas_limit"], gas_price=j["gas_price"],
+                data=r.chain_tag(t["chain_id"]) + h(t["data_memo_hex"]), timestamp=j["timestamp"],
+                codec_version=j.get("codec_version", r.CODEC_VERSION),
+            )  # fmt: skip
+            _within(f"transactions[{i}].tx.", tx.sign, seed)
+            txs.append(tx)
+        block = r.Block(hdr, txs * case.get("repeat", 1))
+        enc = block.encode()
+        e["hash"] = block.hash().hex()
+        e["encoding_len"] = len(enc)
+        e["encoding_hash"] = r.sha256(enc).hex()
+        if len(enc) <= 64 * 1024:
+            e["encoding"] = enc.hex()
+    elif kind == "duplicate_vote_evidence":
+        seed = h(case["secret_seed"])
+        votes = []
+        for side in ("a", "b"):
+            bh = case.get(f"block_hash_{side}")
+            votes.append(r.Vote(case["chain_id"], case["height"], case["round"], case["vote_type"], h(bh) if bh else None))
+        try:
+            e["encoding"] = r.duplicate_vote_evidence(votes[0].sign(seed), votes[1].sign(seed)).hex()
+        except r.Refused as err:
+            if err.code != "NOT_CONFLICTING":
+                raise
+            raise r.Refused("block_hash_b", err.code) from None
+    elif kind == "duplicate_proposal_evidence":
+        r.validate_chain_id(case["chain_id"])
+        pa, pb = (_signed_proposal(case, i, p) for i, p in enumerate(case["proposals"]))
+        try:
+            e["encoding"] = r.duplicate_proposal_evidence(pa, pb).hex()
+        except r.Refused as err:
+            if err.code != "NOT_CONFLICTING":
+                raise
+            raise r.Refused("proposals[1]", err.code) from None
     else:
         raise AssertionError(f"unknown kind {kind!r}")
     return e

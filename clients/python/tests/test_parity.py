@@ -46,12 +46,17 @@ def _all_cases() -> list[dict]:
     return [case for name in OUR_FILES for case in _load(name)["cases"]] if ADDR else []
 
 
+def _answered() -> list[dict]:
+    """The cases with an answer (refusals are tested by ``test_refusal``)."""
+    return [c for c in _all_cases() if "refused" not in c["expected"]]
+
+
 def _params(kind: str):
-    return [pytest.param(c, id=c["name"]) for c in _all_cases() if c["kind"] == kind]
+    return [pytest.param(c, id=c["name"]) for c in _answered() if c["kind"] == kind]
 
 
 def _cases(kind: str) -> list[dict]:
-    out = [c for c in _all_cases() if c["kind"] == kind]
+    out = [c for c in _answered() if c["kind"] == kind]
     assert out, f"no {kind} cases"
     return out
 
@@ -177,6 +182,88 @@ def test_ed25519_batch(cc):
     assert all_valid == all(verdicts)
 
 
+@pytest.mark.parametrize("case", _params("ed25519_batch"))
+def test_ed25519_batch_vectors(cc, case):
+    """A malformed item is refused alone (its error names the vector's field); the rest answered."""
+    items = [(h(i["public_key"]), h(i["message_hex"]), h(i["signature"])) for i in case["items"]]
+    all_valid, verdicts, errors = cc.ed25519_verify_batch_detailed(items)
+    assert len(verdicts) == len(errors) == len(items)
+    got_items = []
+    for want, v, err in zip(case["expected"].get("items", []), verdicts, errors):
+        item: dict = {"valid": v}
+        if "refused" in want:
+            assert err.startswith(want["refused"]["field"] + ":"), err
+            item["refused"] = want["refused"]
+        else:
+            assert err == "", err
+        got_items.append(item)
+    got: dict = {"all_valid": all_valid}
+    if got_items:
+        got["items"] = got_items
+    expect(case, got)
+
+
+def _refusal_call(cc, case: dict):
+    """(call, field as the RPC names it) for a refusal vector some RPC expresses, else None."""
+    kind, field = case["kind"], case["expected"]["refused"]["field"]
+    s = cc.stub
+    if kind == "header" and "poa_extra" not in case:
+        j = case["header"]
+        hdr = types_pb2.BlockHeader(
+            codec_version=j["codec_version"], block_index=j["block_index"], timestamp=j["timestamp"],
+            parent_hash=h(j["parent_hash"]), merkle_root=h(j["merkle_root"]), miner_address=h(j["miner_address"]),
+            commitment=h(j["commitment"]), difficulty_target=j["difficulty_target"], nonce=j["nonce"],
+            extra_data=h(j["extra_data"]),
+        )  # fmt: skip
+        return (lambda: s.HashHeader(crypto_pb2.HashHeaderRequest(header=hdr))), field
+    if kind == "transaction" and field.startswith("tx.") and field != "tx.tx_type":
+        t, seed = case["tx"], h(case["secret_seed"])
+        tx = types_pb2.Transaction(
+            codec_version=t.get("codec_version", 1), tx_type=r.TX_TYPE_CODES[t["tx_type"]], to=h(t["to"]),
+            amount=t["amount"], nonce=t["nonce"], gas_limit=t["gas_limit"], gas_price=t["gas_price"],
+            signature=bytes(64), data=r.chain_tag(case["chain_id"]) + h(case["data_memo_hex"]), timestamp=t["timestamp"],
+            **{"from": r.ed25519_public_key(seed)},
+        )  # fmt: skip
+        return (lambda: s.HashTransaction(crypto_pb2.HashTransactionRequest(transaction=tx))), "transaction." + field[3:]
+    if kind == "ed25519":
+        req = crypto_pb2.Ed25519VerifyRequest(
+            public_key=h(case["public_key"]), message=h(case["message_hex"]), signature=h(case["signature"])
+        )
+        return (lambda: s.Ed25519Verify(req)), field
+    if kind == "merkle" and field.startswith("leaves["):
+        return (lambda: s.MerkleRoot(crypto_pb2.MerkleRootRequest(leaves=[h(x) for x in case["leaves"]]))), field
+    if kind == "merkle" and field.startswith("proof_indices["):
+        index = case["proof_indices"][int(field[len("proof_indices[") : -1])]
+        req = crypto_pb2.MerkleProofRequest(leaves=[h(x) for x in case["leaves"]], index=index)
+        return (lambda: s.MerkleProof(req)), "index"
+    if kind == "address":
+        return (lambda: s.DeriveAddress(crypto_pb2.DeriveAddressRequest(public_key=h(case["public_key"])))), field
+    return None  # the chain tag, the PoA layout, consensus messages and tx_type names have no RPC
+
+
+def _refused_params():
+    return [pytest.param(c, id=c["name"]) for c in _all_cases() if "refused" in c["expected"]]
+
+
+@pytest.mark.parametrize("case", _refused_params())
+def test_refusal(cc, case):
+    """Every refusal vector an RPC can express is INVALID_ARGUMENT naming the field; the batch
+    refuses the same ed25519 item alone."""
+    call = _refusal_call(cc, case)
+    if call is None:
+        return
+    f, field = call
+    with pytest.raises(grpc.RpcError) as err:
+        f()
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value
+    assert err.value.details().startswith(field + ":"), err.value.details()
+    if case["kind"] == "ed25519":
+        _, verdicts, errors = cc.ed25519_verify_batch_detailed(
+            [(h(case["public_key"]), h(case["message_hex"]), h(case["signature"]))]
+        )
+        assert verdicts == [False] and errors[0].startswith(f"items[0].{field}:"), errors
+
+
 @pytest.mark.parametrize("case", _params("address"))
 def test_address(cc, case):
     expect(case, {"address": cc.derive_address(h(case["public_key"])).hex()})
@@ -185,6 +272,16 @@ def test_address(cc, case):
 @pytest.mark.parametrize("case", _params("subset_sum"))
 def test_subset_sum(cc, case):
     p, s = _problem(case["problem"]), _solution(case["solution"])
+    if p.tier not in r.TIERS:  # an unknown tier name: over gRPC, the unspecified tier
+        resp = cc.stub.VerifySubsetSum(
+            crypto_pb2.VerifySubsetSumRequest(
+                problem=types_pb2.SubsetSumProblem(tier=0, elements=p.elements, target=p.target, timestamp=p.timestamp),
+                solution=types_pb2.SubsetSumSolution(indices=s.indices, timestamp=s.timestamp),
+            )
+        )
+        name = crypto_pb2.SubsetSumRejectReason.Name(resp.reason).removeprefix("SUBSET_SUM_REJECT_REASON_")
+        expect(case, {"valid": resp.valid, "reason": name})
+        return
     v = cc.verify_subset_sum(p, s)
     got: dict = {"valid": v.valid}
     if v.reason is not None:

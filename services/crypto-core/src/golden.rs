@@ -8,10 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use coinjecture_primitives::consensus::{CommitCertificate, Vote, VoteType};
+use coinjecture_primitives::consensus::{CommitCertificate, Evidence, Proposal, Vote, VoteType};
 use coinjecture_primitives::{
-    BlockHeader, ChainId, Hash32, PoaExtra, PublicKey, Signature, SubsetSumProblem, SubsetSumSolution, Tier,
-    Transaction, TxType, chain_tag, derive_address, sha256,
+    Block, BlockHeader, ChainId, Hash32, PoaExtra, PublicKey, Signature, SubsetSumProblem, SubsetSumSolution, Tier,
+    Transaction, TxType, ValidationError, chain_tag, derive_address, sha256,
 };
 
 use crate::{commit_reveal, merkle, signatures, subset_sum};
@@ -98,10 +98,119 @@ pub enum Input {
     },
     /// A commit certificate of precommits by the keys with these seeds.
     CommitCertificate { chain_id: String, height: u64, round: u32, block_hash: String, signer_seeds: Vec<String> },
+    /// Many ed25519 verifications in one batch: each item answers exactly as a single one.
+    Ed25519Batch { items: Vec<Ed25519ItemJson> },
+    /// A block (§3.5): `header` and the transactions of `transactions` (built as in the
+    /// `transaction` kind), that list repeated `repeat` times (default 1).
+    Block {
+        header: HeaderJson,
+        transactions: Vec<BlockTxJson>,
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        repeat: usize,
+    },
+    /// Evidence (kind 1) of two votes signed by `secret_seed` that differ only in block hash
+    /// (`block_hash_a`/`block_hash_b`; absent = a nil vote).
+    DuplicateVoteEvidence {
+        chain_id: String,
+        secret_seed: String,
+        height: u64,
+        round: u32,
+        vote_type: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        block_hash_a: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        block_hash_b: Option<String>,
+    },
+    /// Evidence (kind 2) of two proposals signed by `secret_seed` for one (height, round).
+    DuplicateProposalEvidence {
+        chain_id: String,
+        secret_seed: String,
+        height: u64,
+        round: u32,
+        proposals: Vec<ProposalJson>,
+    },
+}
+
+/// One transaction of a `block` case (the inputs of the `transaction` kind, untampered).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockTxJson {
+    pub chain_id: String,
+    pub secret_seed: String,
+    pub tx: TxJson,
+    pub data_memo_hex: String,
+}
+
+/// Blocks whose encoding is longer than this have `encoding_len` and `encoding_hash` in their
+/// expected values but not the `encoding` itself.
+pub const MAX_INLINE_BLOCK_ENCODING: usize = 64 * 1024;
+
+/// One item of an `ed25519_batch` case (as the `ed25519` kind's inputs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ed25519ItemJson {
+    pub public_key: String,
+    pub message_hex: String,
+    pub signature: String,
+}
+
+/// One proposal of a `duplicate_proposal_evidence` case: the block is `header` with no
+/// transactions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pol_round: Option<u32>,
+    pub timestamp_ms: i64,
+    pub header: HeaderJson,
+}
+
+/// Why every implementation refuses a case's input (golden/README.md §1.4): the input field
+/// at fault (a path into the case's inputs, e.g. `header.codec_version`, `leaves[1]`) and one
+/// of the codes of [`refusal`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefusalJson {
+    pub field: String,
+    pub code: String,
+}
+
+/// The refusal codes (golden/README.md §1.4).
+pub mod refusal {
+    /// A fixed-size byte string (hash, key, signature) of another length.
+    pub const WRONG_LENGTH: &str = "WRONG_LENGTH";
+    /// A variable byte string or list over its limit.
+    pub const TOO_LONG: &str = "TOO_LONG";
+    /// A header or transaction `codec_version` other than 1.
+    pub const UNSUPPORTED_CODEC_VERSION: &str = "UNSUPPORTED_CODEC_VERSION";
+    /// A name that is not one of the type's variants (`tx_type`, `vote_type`).
+    pub const UNKNOWN_VARIANT: &str = "UNKNOWN_VARIANT";
+    /// A chain id that is not 1–64 of `a-z 0-9 - _ .`.
+    pub const INVALID_CHAIN_ID: &str = "INVALID_CHAIN_ID";
+    /// A number outside its field's range (a proof index, PoA milliseconds above 999).
+    pub const OUT_OF_RANGE: &str = "OUT_OF_RANGE";
+    /// Evidence of two messages that do not conflict.
+    pub const NOT_CONFLICTING: &str = "NOT_CONFLICTING";
+}
+
+/// One item's answer in an `ed25519_batch` case: `valid`, and for a refused item `valid` false
+/// with the refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchItemJson {
+    pub valid: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<RefusalJson>,
 }
 
 fn one() -> usize {
     1
+}
+fn codec_one() -> u8 {
+    1
+}
+fn is_codec_one(v: &u8) -> bool {
+    *v == 1
 }
 fn is_one(n: &usize) -> bool {
     *n == 1
@@ -147,6 +256,9 @@ pub struct PoaExtraJson {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TxJson {
+    /// Absent means 1, the only supported version; any other value is refused.
+    #[serde(default = "codec_one", skip_serializing_if = "is_codec_one")]
+    pub codec_version: u8,
     pub tx_type: String,
     pub to: String,
     pub amount: u64,
@@ -220,6 +332,17 @@ pub struct Expected {
     pub public_key: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<BatchItemJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_valid: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding_len: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding_hash: Option<String>,
+    /// Present (and alone) when the input is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<RefusalJson>,
 }
 
 /// One inclusion proof in JSON.
@@ -238,13 +361,61 @@ pub struct ProofStepJson {
     pub current_is_right: bool,
 }
 
-/// Why a case's inputs cannot be evaluated.
+/// Why a case's inputs cannot be evaluated (a broken vector, not a refusal).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct InputError(pub String);
 
+/// Why a case computes no expected values: the library refuses the input (which is the case's
+/// answer), or the vector itself is broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComputeError {
+    #[error("refused: {}: {}", .0.field, .0.code)]
+    Refused(RefusalJson),
+    #[error("{0}")]
+    Input(#[from] InputError),
+}
+
 fn err(e: impl std::fmt::Display) -> InputError {
     InputError(e.to_string())
+}
+
+fn refuse(field: impl Into<String>, code: &str) -> ComputeError {
+    ComputeError::Refused(RefusalJson { field: field.into(), code: code.into() })
+}
+
+/// The refusal code of a library validation error; `None` for errors that only a broken vector
+/// can cause (bad hex).
+fn refusal_code(e: &ValidationError) -> Option<&'static str> {
+    match e {
+        ValidationError::WrongLength { .. } => Some(refusal::WRONG_LENGTH),
+        ValidationError::TooLong { .. } => Some(refusal::TOO_LONG),
+        ValidationError::CodecVersion { .. } => Some(refusal::UNSUPPORTED_CODEC_VERSION),
+        ValidationError::ChainId { .. } => Some(refusal::INVALID_CHAIN_ID),
+        ValidationError::Field { .. } => Some(refusal::OUT_OF_RANGE),
+        ValidationError::Hex { .. } => None,
+    }
+}
+
+/// `e` as a refusal of the input field `field`.
+fn refused_at(e: ValidationError, field: &str) -> ComputeError {
+    match refusal_code(&e) {
+        Some(code) => refuse(field, code),
+        None => ComputeError::Input(err(e)),
+    }
+}
+
+/// `e` as a refusal of the field it names, under `prefix` (e.g. `header.`).
+fn refused_within(e: ValidationError, prefix: &str) -> ComputeError {
+    let field = match &e {
+        ValidationError::WrongLength { field, .. }
+        | ValidationError::TooLong { field, .. }
+        | ValidationError::Field { field, .. } => (*field).to_string(),
+        ValidationError::CodecVersion { .. } => "codec_version".into(),
+        ValidationError::ChainId { .. } => "chain_id".into(),
+        ValidationError::Hex { .. } => return ComputeError::Input(err(e)),
+    };
+    refused_at(e, &format!("{prefix}{field}"))
 }
 
 fn hex_bytes(s: &str) -> Result<Vec<u8>, InputError> {
@@ -255,21 +426,77 @@ fn seed(s: &str) -> Result<[u8; 32], InputError> {
     hex_bytes(s)?.try_into().map_err(|_| InputError(format!("seed {s:?} is not 32 bytes")))
 }
 
+fn chain(id: &str, field: &str) -> Result<ChainId, ComputeError> {
+    ChainId::new(id).map_err(|e| refused_at(e, field))
+}
+
+/// A fixed-size value from hex; the wrong length is a refusal of `field`.
+fn fixed<T>(
+    s: &str,
+    field: &str,
+    from_slice: impl FnOnce(&[u8]) -> Result<T, ValidationError>,
+) -> Result<T, ComputeError> {
+    from_slice(&hex_bytes(s)?).map_err(|e| refused_at(e, field))
+}
+
+fn hash32(s: &str, field: &str) -> Result<Hash32, ComputeError> {
+    fixed(s, field, Hash32::from_slice)
+}
+
+fn public_key(s: &str, field: &str) -> Result<PublicKey, ComputeError> {
+    fixed(s, field, PublicKey::from_slice)
+}
+
+fn signature(s: &str, field: &str) -> Result<Signature, ComputeError> {
+    fixed(s, field, Signature::from_slice)
+}
+
 impl HeaderJson {
-    /// The header it describes.
-    pub fn to_header(&self) -> Result<BlockHeader, InputError> {
+    /// The header it describes (not yet validated: see [`BlockHeader::validate`]); a hash of
+    /// the wrong length is refused, naming `header.<field>`.
+    pub fn to_header(&self) -> Result<BlockHeader, ComputeError> {
         Ok(BlockHeader {
             codec_version: self.codec_version,
             block_index: self.block_index,
             timestamp: self.timestamp,
-            parent_hash: Hash32::from_hex_named(&self.parent_hash, "parent_hash").map_err(err)?,
-            merkle_root: Hash32::from_hex_named(&self.merkle_root, "merkle_root").map_err(err)?,
-            miner_address: PublicKey::from_hex_named(&self.miner_address, "miner_address").map_err(err)?,
-            commitment: Hash32::from_hex_named(&self.commitment, "commitment").map_err(err)?,
+            parent_hash: hash32(&self.parent_hash, "header.parent_hash")?,
+            merkle_root: hash32(&self.merkle_root, "header.merkle_root")?,
+            miner_address: public_key(&self.miner_address, "header.miner_address")?,
+            commitment: hash32(&self.commitment, "header.commitment")?,
             difficulty_target: self.difficulty_target,
             nonce: self.nonce,
             extra_data: hex_bytes(&self.extra_data)?,
         })
+    }
+
+    /// The validated header, its PoA `extra_data` built from `poa_extra` when given; refusals
+    /// name `<prefix>header.<field>` or `<prefix>poa_extra.<field>`.
+    fn build(&self, poa_extra: Option<&PoaExtraJson>, prefix: &str) -> Result<BlockHeader, ComputeError> {
+        let mut h = self.to_header().map_err(|e| match e {
+            ComputeError::Refused(r) => refuse(format!("{prefix}{}", r.field), &r.code),
+            other => other,
+        })?;
+        if let Some(x) = poa_extra {
+            if !h.extra_data.is_empty() {
+                return Err(InputError("header.extra_data must be empty when poa_extra is given".into()).into());
+            }
+            if x.timestamp_millis > 999 {
+                return Err(refuse(format!("{prefix}poa_extra.timestamp_millis"), refusal::OUT_OF_RANGE));
+            }
+            let extra = PoaExtra {
+                round: x.round,
+                timestamp_millis: x.timestamp_millis,
+                state_commitment: hash32(&x.state_commitment, &format!("{prefix}poa_extra.state_commitment"))?,
+                chain_id: x
+                    .chain_id
+                    .as_deref()
+                    .map(|c| chain(c, &format!("{prefix}poa_extra.chain_id")))
+                    .transpose()?,
+            };
+            h.extra_data = extra.encode();
+        }
+        h.validate().map_err(|e| refused_within(e, &format!("{prefix}header.")))?;
+        Ok(h)
     }
 }
 
@@ -288,25 +515,26 @@ impl SolutionJson {
     }
 }
 
-/// Builds the signed (and possibly tampered) transaction of a `transaction` case.
+/// Builds the signed (and possibly tampered) transaction of a `transaction` case. Refuses an
+/// invalid `chain_id`, an unknown `tx.tx_type`, a `tx.to` of the wrong length and a
+/// `tx.codec_version` other than 1 (before signing: such a transaction has no signing message).
 pub fn build_transaction(
     chain_id: &str,
     secret_seed: &str,
     tx: &TxJson,
     data_memo_hex: &str,
     tamper: Option<&str>,
-) -> Result<Transaction, InputError> {
-    let chain = ChainId::new(chain_id).map_err(err)?;
+) -> Result<Transaction, ComputeError> {
+    let chain = chain(chain_id, "chain_id")?;
     let keys = signatures::Keypair::from_seed(&seed(secret_seed)?);
     let mut data = chain_tag(&chain);
     data.extend_from_slice(&hex_bytes(data_memo_hex)?);
-    let tx_type =
-        TxType::from_name(&tx.tx_type).ok_or_else(|| InputError(format!("unknown tx_type {:?}", tx.tx_type)))?;
+    let tx_type = TxType::from_name(&tx.tx_type).ok_or_else(|| refuse("tx.tx_type", refusal::UNKNOWN_VARIANT))?;
     let mut t = Transaction {
-        codec_version: 1,
+        codec_version: tx.codec_version,
         tx_type,
         from: keys.public_key(),
-        to: PublicKey::from_hex_named(&tx.to, "to").map_err(err)?,
+        to: public_key(&tx.to, "tx.to")?,
         amount: tx.amount,
         nonce: tx.nonce,
         gas_limit: tx.gas_limit,
@@ -315,12 +543,13 @@ pub fn build_transaction(
         data,
         timestamp: tx.timestamp,
     };
+    t.validate().map_err(|e| refused_within(e, "tx."))?;
     t.signature = keys.sign(&t.signing_message());
     match tamper {
         None => {}
         Some("signature") => t.signature.0[63] ^= 0x01,
         Some("amount") => t.amount = t.amount.wrapping_add(1),
-        Some(other) => return Err(InputError(format!("unknown tamper {other:?}"))),
+        Some(other) => return Err(InputError(format!("unknown tamper {other:?}")).into()),
     }
     Ok(t)
 }
@@ -330,16 +559,47 @@ pub fn generated_leaves(g: &GeneratedLeaves) -> Vec<Hash32> {
     (0..g.count).map(|i| sha256(format!("{}{}", g.prefix, i).as_bytes())).collect()
 }
 
-fn vote_type(name: &str) -> Result<VoteType, InputError> {
+fn vote_type(name: &str) -> Result<VoteType, ComputeError> {
     match name {
         "prevote" => Ok(VoteType::Prevote),
         "precommit" => Ok(VoteType::Precommit),
-        other => Err(InputError(format!("unknown vote_type {other:?}"))),
+        _ => Err(refuse("vote_type", refusal::UNKNOWN_VARIANT)),
     }
 }
 
-/// Computes every expected value of a case from its inputs.
+/// A vote signed by `keys` (the validator is its public key).
+fn signed_vote(
+    keys: &signatures::Keypair,
+    chain_id: ChainId,
+    height: u64,
+    round: u32,
+    vote_type: VoteType,
+    block_hash: Option<Hash32>,
+) -> Vote {
+    let mut vote = Vote {
+        chain_id,
+        height,
+        round,
+        vote_type,
+        block_hash,
+        validator: keys.public_key(),
+        signature: Signature::ZERO,
+    };
+    vote.signature = keys.sign(&vote.signing_bytes());
+    vote
+}
+
+/// Computes every expected value of a case from its inputs. A refused input gives an expected
+/// object with `refused` alone; only a broken vector is an error.
 pub fn compute(input: &Input) -> Result<Expected, InputError> {
+    match compute_or_refuse(input) {
+        Ok(e) => Ok(e),
+        Err(ComputeError::Refused(r)) => Ok(Expected { refused: Some(r), ..Expected::default() }),
+        Err(ComputeError::Input(e)) => Err(e),
+    }
+}
+
+fn compute_or_refuse(input: &Input) -> Result<Expected, ComputeError> {
     let mut e = Expected::default();
     match input {
         Input::Sha256 { input_hex, repeat } => {
@@ -349,13 +609,16 @@ pub fn compute(input: &Input) -> Result<Expected, InputError> {
         Input::Merkle { leaves, generated_leaves: generated, proof_indices } => {
             let leaves: Vec<Hash32> = match generated {
                 Some(g) => generated_leaves(g),
-                None => {
-                    leaves.iter().map(|l| Hash32::from_hex_named(l, "leaf")).collect::<Result<_, _>>().map_err(err)?
-                }
+                None => leaves
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| hash32(l, &format!("leaves[{i}]")))
+                    .collect::<Result<_, _>>()?,
             };
             e.root = Some(merkle::merkle_root(&leaves).to_hex());
-            for &index in proof_indices {
-                let steps = merkle::merkle_proof(&leaves, index).map_err(err)?;
+            for (k, &index) in proof_indices.iter().enumerate() {
+                let steps = merkle::merkle_proof(&leaves, index)
+                    .map_err(|_| refuse(format!("proof_indices[{k}]"), refusal::OUT_OF_RANGE))?;
                 let steps = steps
                     .iter()
                     .map(|s| ProofStepJson { sibling: s.sibling.to_hex(), current_is_right: s.current_is_right })
@@ -364,21 +627,10 @@ pub fn compute(input: &Input) -> Result<Expected, InputError> {
             }
         }
         Input::Header { header, poa_extra } => {
-            let mut h = header.to_header()?;
-            if let Some(x) = poa_extra {
-                if !h.extra_data.is_empty() {
-                    return Err(InputError("header.extra_data must be empty when poa_extra is given".into()));
-                }
-                let extra = PoaExtra {
-                    round: x.round,
-                    timestamp_millis: x.timestamp_millis,
-                    state_commitment: Hash32::from_hex_named(&x.state_commitment, "state_commitment").map_err(err)?,
-                    chain_id: x.chain_id.as_deref().map(ChainId::new).transpose().map_err(err)?,
-                };
-                h.extra_data = extra.encode();
+            let h = header.build(poa_extra.as_ref(), "")?;
+            if poa_extra.is_some() {
                 e.extra_data = Some(hex::encode(&h.extra_data));
             }
-            h.validate().map_err(err)?;
             let encoding = h.encode();
             e.hash = Some(sha256(&encoding).to_hex());
             e.encoding = Some(hex::encode(encoding));
@@ -395,18 +647,76 @@ pub fn compute(input: &Input) -> Result<Expected, InputError> {
             e.hash = Some(sha256(&encoding).to_hex());
             e.encoding = Some(hex::encode(encoding));
         }
-        Input::Ed25519 { public_key, message_hex, signature } => {
-            let pk = PublicKey::from_hex_named(public_key, "public_key").map_err(err)?;
-            let sig = Signature::from_hex_named(signature, "signature").map_err(err)?;
+        Input::Ed25519 { public_key: pk, message_hex, signature: sig } => {
+            let pk = public_key(pk, "public_key")?;
+            let sig = signature(sig, "signature")?;
             e.valid = Some(signatures::verify(&pk, &hex_bytes(message_hex)?, &sig));
         }
-        Input::Address { public_key } => {
-            let pk = PublicKey::from_hex_named(public_key, "public_key").map_err(err)?;
+        Input::Ed25519Batch { items } => {
+            for (i, item) in items.iter().enumerate() {
+                let one = Input::Ed25519 {
+                    public_key: item.public_key.clone(),
+                    message_hex: item.message_hex.clone(),
+                    signature: item.signature.clone(),
+                };
+                e.items.push(match compute_or_refuse(&one) {
+                    Ok(single) => BatchItemJson { valid: single.valid.unwrap_or(false), refused: None },
+                    Err(ComputeError::Refused(r)) => BatchItemJson {
+                        valid: false,
+                        refused: Some(RefusalJson { field: format!("items[{i}].{}", r.field), code: r.code }),
+                    },
+                    Err(input) => return Err(input),
+                });
+            }
+            e.all_valid = Some(e.items.iter().all(|i| i.valid));
+        }
+        Input::Block { header, transactions, repeat } => {
+            let count = transactions.len().saturating_mul(*repeat);
+            if count > coinjecture_primitives::limits::MAX_BLOCK_TRANSACTIONS {
+                return Err(refuse("transactions", refusal::TOO_LONG));
+            }
+            let header = header.build(None, "")?;
+            let mut txs = Vec::with_capacity(transactions.len());
+            for (i, t) in transactions.iter().enumerate() {
+                let tx = build_transaction(&t.chain_id, &t.secret_seed, &t.tx, &t.data_memo_hex, None).map_err(
+                    |e| match e {
+                        ComputeError::Refused(r) => refuse(format!("transactions[{i}].{}", r.field), &r.code),
+                        other => other,
+                    },
+                )?;
+                txs.push(tx);
+            }
+            let transactions = std::iter::repeat_n(txs, *repeat).flatten().collect();
+            let block = Block { header, transactions };
+            let encoding = block.encode();
+            if encoding.len() > coinjecture_primitives::limits::MAX_MESSAGE_BYTES {
+                return Err(refuse("block", refusal::TOO_LONG));
+            }
+            e.hash = Some(block.hash().to_hex());
+            e.encoding_len = Some(encoding.len());
+            e.encoding_hash = Some(sha256(&encoding).to_hex());
+            if encoding.len() <= MAX_INLINE_BLOCK_ENCODING {
+                e.encoding = Some(hex::encode(&encoding));
+            }
+        }
+        Input::Address { public_key: pk } => {
+            let pk = public_key(pk, "public_key")?;
             e.address = Some(derive_address(&pk).to_hex());
         }
         Input::SubsetSum { problem, solution } => {
-            let p = problem.to_problem()?;
             let s = solution.to_solution();
+            let Some(tier) = Tier::from_name(&problem.tier) else {
+                // Not a refusal: an unknown tier is a verdict, as over gRPC (§6.3).
+                e.valid = Some(false);
+                e.reason = Some("INVALID_TIER".into());
+                return Ok(e);
+            };
+            let p = SubsetSumProblem {
+                tier,
+                elements: problem.elements.clone(),
+                target: problem.target,
+                timestamp: problem.timestamp,
+            };
             let verdict = subset_sum::verify_subset_sum(&p, &s);
             e.valid = Some(verdict.is_ok());
             e.reason = verdict.err().map(|r| r.code().to_string());
@@ -421,7 +731,7 @@ pub fn compute(input: &Input) -> Result<Expected, InputError> {
         }
         Input::CommitReveal { miner_secret, parent_hash, block_index, problem, solution } => {
             let secret = seed(miner_secret)?;
-            let parent = Hash32::from_hex_named(parent_hash, "parent_hash").map_err(err)?;
+            let parent = hash32(parent_hash, "parent_hash")?;
             let p = problem.to_problem()?;
             let s = solution.to_solution();
             e.epoch_salt = Some(commit_reveal::epoch_salt(&parent, *block_index).to_hex());
@@ -432,32 +742,20 @@ pub fn compute(input: &Input) -> Result<Expected, InputError> {
         }
         Input::Vote { chain_id, secret_seed, height, round, vote_type: vt, block_hash } => {
             let keys = signatures::Keypair::from_seed(&seed(secret_seed)?);
-            let mut vote = Vote {
-                chain_id: ChainId::new(chain_id.as_str()).map_err(err)?,
-                height: *height,
-                round: *round,
-                vote_type: vote_type(vt)?,
-                block_hash: block_hash
-                    .as_deref()
-                    .map(|h| Hash32::from_hex_named(h, "block_hash"))
-                    .transpose()
-                    .map_err(err)?,
-                validator: keys.public_key(),
-                signature: Signature::ZERO,
-            };
-            let message = vote.signing_bytes();
-            vote.signature = keys.sign(&message);
+            let chain = chain(chain_id, "chain_id")?;
+            let block_hash = block_hash.as_deref().map(|h| hash32(h, "block_hash")).transpose()?;
+            let vote = signed_vote(&keys, chain, *height, *round, vote_type(vt)?, block_hash);
             e.public_key = Some(vote.validator.to_hex());
-            e.signing_message = Some(hex::encode(&message));
+            e.signing_message = Some(hex::encode(vote.signing_bytes()));
             e.signature = Some(vote.signature.to_hex());
             e.encoding = Some(hex::encode(vote.encode()));
         }
         Input::CommitCertificate { chain_id, height, round, block_hash, signer_seeds } => {
-            let chain = ChainId::new(chain_id.as_str()).map_err(err)?;
+            let chain = chain(chain_id, "chain_id")?;
             let mut cert = CommitCertificate {
                 height: *height,
                 round: *round,
-                block_hash: Hash32::from_hex_named(block_hash, "block_hash").map_err(err)?,
+                block_hash: hash32(block_hash, "block_hash")?,
                 signatures: Vec::new(),
             };
             let message = cert.signing_bytes(&chain);
@@ -469,6 +767,58 @@ pub fn compute(input: &Input) -> Result<Expected, InputError> {
             e.signing_message = Some(hex::encode(&message));
             e.signers = cert.signatures.iter().map(|(pk, _)| pk.to_hex()).collect();
             e.encoding = Some(hex::encode(cert.encode()));
+        }
+        Input::DuplicateVoteEvidence {
+            chain_id,
+            secret_seed,
+            height,
+            round,
+            vote_type: vt,
+            block_hash_a,
+            block_hash_b,
+        } => {
+            let keys = signatures::Keypair::from_seed(&seed(secret_seed)?);
+            let chain = chain(chain_id, "chain_id")?;
+            let vt = vote_type(vt)?;
+            let a = block_hash_a.as_deref().map(|h| hash32(h, "block_hash_a")).transpose()?;
+            let b = block_hash_b.as_deref().map(|h| hash32(h, "block_hash_b")).transpose()?;
+            let va = signed_vote(&keys, chain.clone(), *height, *round, vt, a);
+            let vb = signed_vote(&keys, chain, *height, *round, vt, b);
+            let evidence =
+                Evidence::duplicate_vote(va, vb).ok_or_else(|| refuse("block_hash_b", refusal::NOT_CONFLICTING))?;
+            e.encoding = Some(hex::encode(evidence.encode()));
+        }
+        Input::DuplicateProposalEvidence { chain_id, secret_seed, height, round, proposals } => {
+            let keys = signatures::Keypair::from_seed(&seed(secret_seed)?);
+            let chain = chain(chain_id, "chain_id")?;
+            let [pa, pb] = proposals.as_slice() else {
+                return Err(InputError("proposals must hold exactly two proposals".into()).into());
+            };
+            let mut signed = Vec::with_capacity(2);
+            for (i, p) in [pa, pb].into_iter().enumerate() {
+                let header = p.header.build(None, &format!("proposals[{i}]."))?;
+                if header.block_index != *height {
+                    return Err(refuse(format!("proposals[{i}].header.block_index"), refusal::OUT_OF_RANGE));
+                }
+                let mut proposal = Proposal {
+                    chain_id: chain.clone(),
+                    height: *height,
+                    round: *round,
+                    pol_round: p.pol_round,
+                    timestamp_ms: p.timestamp_ms,
+                    block: Block { header, transactions: Vec::new() },
+                    proposer: keys.public_key(),
+                    signature: Signature::ZERO,
+                };
+                proposal.signature = keys.sign(&proposal.signing_bytes());
+                signed.push(proposal);
+            }
+            let (Some(b), Some(a)) = (signed.pop(), signed.pop()) else {
+                return Err(InputError("two proposals".into()).into());
+            };
+            let evidence =
+                Evidence::duplicate_proposal(a, b).ok_or_else(|| refuse("proposals[1]", refusal::NOT_CONFLICTING))?;
+            e.encoding = Some(hex::encode(evidence.encode()));
         }
     }
     Ok(e)
@@ -626,6 +976,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("subset_sum.json", include_str!("../../../golden/subset_sum.json")),
     ("commit_reveal.json", include_str!("../../../golden/commit_reveal.json")),
     ("consensus.json", include_str!("../../../golden/consensus.json")),
+    ("blocks.json", include_str!("../../../golden/blocks.json")),
+    ("evidence.json", include_str!("../../../golden/evidence.json")),
+    ("malformed.json", include_str!("../../../golden/malformed.json")),
 ];
 
 /// The upstream v4 vectors compiled into this library.

@@ -263,19 +263,23 @@ impl CryptoCore for CryptoCoreService {
     ) -> Result<Response<pb::Ed25519VerifyBatchResponse>, Status> {
         let items = request.into_inner().items;
         check_batch(items.len(), "items")?;
-        let valid = blocking(move || {
-            // Wrong-length fields make that item false (not an RPC error), per the contract.
-            let parsed: Vec<Option<(prim::PublicKey, prim::Signature)>> = items
+        let (valid, errors) = blocking(move || {
+            // An item Ed25519Verify would refuse is refused alone, naming its field; the others
+            // are verified (golden/README.md §1.4).
+            let parsed: Vec<Result<(prim::PublicKey, prim::Signature), String>> = items
                 .iter()
-                .map(|i| {
-                    Some((convert::public_key(&i.public_key, "").ok()?, convert::signature(&i.signature, "").ok()?))
+                .enumerate()
+                .map(|(n, i)| {
+                    let pk = convert::public_key(&i.public_key, &format!("items[{n}].public_key"));
+                    let sig = convert::signature(&i.signature, &format!("items[{n}].signature"));
+                    Ok((pk.map_err(|e| e.to_string())?, sig.map_err(|e| e.to_string())?))
                 })
                 .collect();
             let batch: Vec<signatures::VerifyItem<'_>> = parsed
                 .iter()
                 .zip(&items)
                 .filter_map(|(p, i)| {
-                    p.as_ref().map(|(pk, sig)| signatures::VerifyItem {
+                    p.as_ref().ok().map(|(pk, sig)| signatures::VerifyItem {
                         public_key: pk,
                         message: &i.message,
                         signature: sig,
@@ -283,10 +287,16 @@ impl CryptoCore for CryptoCoreService {
                 })
                 .collect();
             let mut verdicts = signatures::verify_batch(&batch).into_iter();
-            parsed.iter().map(|p| p.is_some() && verdicts.next().unwrap_or(false)).collect::<Vec<bool>>()
+            parsed
+                .iter()
+                .map(|p| match p {
+                    Ok(_) => (verdicts.next().unwrap_or(false), String::new()),
+                    Err(e) => (false, e.clone()),
+                })
+                .unzip::<bool, String, Vec<bool>, Vec<String>>()
         })
         .await?;
-        Ok(Response::new(pb::Ed25519VerifyBatchResponse { all_valid: valid.iter().all(|v| *v), valid }))
+        Ok(Response::new(pb::Ed25519VerifyBatchResponse { all_valid: valid.iter().all(|v| *v), valid, errors }))
     }
 
     async fn derive_address(

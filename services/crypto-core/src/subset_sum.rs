@@ -1,15 +1,19 @@
 //! Bounded verification of subset-sum proofs of useful work (v4 rules).
 //!
-//! Checks, in this order (the first failure is the reason reported):
+//! Checks, in this order (the first failure is the reason reported; golden/README.md §6.3). From
+//! check 3 on this is upstream's order (`verify_subset_sum` of the v4 core, with the empty check of
+//! its `quick_validate_solution` first):
 //! 1. at most 32 elements, and the element count within the problem's tier bounds;
 //! 2. the solution is not empty (we reject the empty solution even when the target is 0:
 //!    it proves no work; upstream is inconsistent here, see golden/README.md);
 //! 3. no more indices than elements;
-//! 4. each index, in the order given: in range, then not seen before;
-//! 5. the sum of the chosen elements, added in index order, never overflows i64;
+//! 4. no index occurs twice in the whole list (before any range check, so `[9, 9]` on 8
+//!    elements is `DUPLICATE_INDEX`);
+//! 5. each index, in the order given: in range, then adding its element to the running i64 sum
+//!    does not overflow;
 //! 6. the sum equals the target.
 //!
-//! Work is O(n) with n ≤ 32, whatever the input.
+//! Work is O(n²) with n ≤ 32 (at most 496 comparisons), whatever the input.
 
 use coinjecture_primitives::limits::MAX_SUBSET_SUM_ELEMENTS;
 use coinjecture_primitives::{SubsetSumProblem, SubsetSumSolution, Tier};
@@ -67,21 +71,18 @@ pub fn verify_subset_sum(problem: &SubsetSumProblem, solution: &SubsetSumSolutio
     if solution.indices.len() > n {
         return Err(SubsetSumRejection::TooManyIndices { indices: solution.indices.len(), elements: n });
     }
-    let mut seen: u32 = 0; // n ≤ 32: one bit per element
-    for &index in &solution.indices {
-        let i = index as usize;
-        if i >= n {
-            return Err(SubsetSumRejection::IndexOutOfRange { index, elements: n });
-        }
-        let bit = 1u32 << i;
-        if seen & bit != 0 {
+    // At most 32 indices here (check 3), so the quadratic scan is bounded.
+    for (pos, &index) in solution.indices.iter().enumerate() {
+        if solution.indices[..pos].contains(&index) {
             return Err(SubsetSumRejection::DuplicateIndex { index });
         }
-        seen |= bit;
     }
     let mut sum: i64 = 0;
     for &index in &solution.indices {
-        sum = sum.checked_add(problem.elements[index as usize]).ok_or(SubsetSumRejection::Overflow)?;
+        let Some(&element) = problem.elements.get(index as usize) else {
+            return Err(SubsetSumRejection::IndexOutOfRange { index, elements: n });
+        };
+        sum = sum.checked_add(element).ok_or(SubsetSumRejection::Overflow)?;
     }
     if sum != problem.target {
         return Err(SubsetSumRejection::WrongSum { sum, target: problem.target });
@@ -121,6 +122,9 @@ mod tests {
         assert_eq!(r(vec![8]), "INDEX_OUT_OF_RANGE");
         assert_eq!(r(vec![u32::MAX]), "INDEX_OUT_OF_RANGE");
         assert_eq!(r(vec![0, 0]), "DUPLICATE_INDEX");
+        // Upstream's order: repetition over the whole list first, then range and overflow per index.
+        assert_eq!(r(vec![9, 9]), "DUPLICATE_INDEX");
+        assert_eq!(r(vec![9, 0, 0]), "DUPLICATE_INDEX");
         assert_eq!(r(vec![0, 1]), "SUM_MISMATCH");
         let small = problem((1..=7).collect(), 3);
         assert_eq!(verify_subset_sum(&small, &solution(vec![0, 1])).unwrap_err().code(), "ELEMENT_COUNT_OUTSIDE_TIER");
@@ -129,7 +133,16 @@ mod tests {
         let mut els = vec![1; 8];
         els[0] = i64::MAX;
         els[1] = 1;
-        assert_eq!(verify_subset_sum(&problem(els, 0), &solution(vec![0, 1])).unwrap_err().code(), "OVERFLOW");
+        assert_eq!(verify_subset_sum(&problem(els.clone(), 0), &solution(vec![0, 1])).unwrap_err().code(), "OVERFLOW");
+        // The overflow at the second index is found before the out-of-range third one.
+        assert_eq!(
+            verify_subset_sum(&problem(els.clone(), 0), &solution(vec![0, 1, 9])).unwrap_err().code(),
+            "OVERFLOW"
+        );
+        assert_eq!(
+            verify_subset_sum(&problem(els, 0), &solution(vec![9, 0, 1])).unwrap_err().code(),
+            "INDEX_OUT_OF_RANGE"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -23,12 +24,24 @@ func (c *Case) MerkleLeaves() ([]reference.Hash, error) {
 	return hashes(c.Leaves, "leaves")
 }
 
+// within prefixes the field of a refusal (other errors pass unchanged).
+func within(prefix string, err error) error {
+	var r *reference.Refusal
+	if errors.As(err, &r) {
+		return r.Within(prefix)
+	}
+	return err
+}
+
 // BuildHeader returns the header of a header case, with extra_data replaced by the PoA layout
 // when poa_extra is present (then also returned, else nil).
 func (c *Case) BuildHeader() (reference.BlockHeader, []byte, error) {
 	h, err := c.Header.Header()
-	if err != nil || c.PoaExtra == nil {
-		return h, nil, err
+	if err != nil {
+		return h, nil, within("header.", err)
+	}
+	if c.PoaExtra == nil {
+		return h, nil, nil
 	}
 	if len(h.ExtraData) != 0 {
 		return h, nil, fmt.Errorf("poa_extra given but header.extra_data is not empty")
@@ -41,7 +54,7 @@ func (c *Case) BuildHeader() (reference.BlockHeader, []byte, error) {
 		x.ChainID = *c.PoaExtra.ChainID
 	}
 	if h.ExtraData, err = x.Encode(); err != nil {
-		return h, nil, err
+		return h, nil, within("poa_extra.", err)
 	}
 	back, err := reference.DecodePoaExtra(h.ExtraData)
 	if err != nil || back != x {
@@ -59,7 +72,7 @@ func (c *Case) BuildTransaction() (reference.Transaction, error) {
 		return tx, err
 	}
 	if tx.TxType, err = reference.ParseTxType(c.Tx.TxType); err != nil {
-		return tx, err
+		return tx, within("tx.", err)
 	}
 	if tx.To, err = c.Tx.To.H32("tx.to"); err != nil {
 		return tx, err
@@ -69,10 +82,15 @@ func (c *Case) BuildTransaction() (reference.Transaction, error) {
 		return tx, err
 	}
 	tx.CodecVersion = reference.CodecVersion
+	if c.Tx.CodecVersion != nil {
+		tx.CodecVersion = *c.Tx.CodecVersion
+	}
 	tx.Amount, tx.Nonce, tx.GasLimit, tx.GasPrice = c.Tx.Amount, c.Tx.Nonce, c.Tx.GasLimit, c.Tx.GasPrice
 	tx.Timestamp = c.Tx.Timestamp
 	tx.Data = append(tag, c.DataMemoHex...)
-	tx.Sign(seed)
+	if err := tx.Sign(seed); err != nil {
+		return tx, within("tx.", err)
+	}
 	if c.Tamper != nil {
 		switch *c.Tamper {
 		case "signature":
@@ -143,9 +161,70 @@ func (c *Case) BuildCertificate() (reference.CommitCertificate, []byte, error) {
 
 func hx(b []byte) string { return hex.EncodeToString(b) }
 
+// BuildProposals returns the two signed proposals of a duplicate_proposal_evidence case (blocks
+// without transactions).
+func (c *Case) BuildProposals() ([]reference.Proposal, error) {
+	seed, err := c.SecretSeed.H32("secret_seed")
+	if err != nil {
+		return nil, err
+	}
+	if err := reference.ValidateChainID(c.ChainID); err != nil {
+		return nil, err
+	}
+	if len(c.Proposals) != 2 {
+		return nil, fmt.Errorf("proposals must hold exactly two proposals")
+	}
+	out := make([]reference.Proposal, 2)
+	for i, pj := range c.Proposals {
+		prefix := fmt.Sprintf("proposals[%d].", i)
+		h, err := pj.Header.Header()
+		if err != nil {
+			return nil, within(prefix+"header.", err)
+		}
+		if _, err := h.Encode(); err != nil {
+			return nil, within(prefix+"header.", err)
+		}
+		if h.BlockIndex != c.Height {
+			return nil, &reference.Refusal{Field: prefix + "header.block_index", Code: reference.RefusedOutOfRange}
+		}
+		out[i] = reference.Proposal{
+			ChainID: c.ChainID, Height: c.Height, Round: c.Round, PolRound: pj.PolRound,
+			TimestampMs: pj.TimestampMs, Block: reference.Block{Header: h},
+		}
+		if err := out[i].Sign(seed); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// notConflicting renames the NOT_CONFLICTING refusal of an evidence constructor (whose field is
+// its second argument) to the case's input field.
+func notConflicting(err error, field string) error {
+	var r *reference.Refusal
+	if errors.As(err, &r) && r.Code == reference.RefusedNotConflicting {
+		return &reference.Refusal{Field: field, Code: r.Code, Detail: r.Detail}
+	}
+	return err
+}
+
+func refusalJSON(r *reference.Refusal) map[string]any {
+	return map[string]any{"field": r.Field, "code": r.Code}
+}
+
 // Compute returns the expected object of a case, computed from its inputs alone by the Go
-// reference (§1.1): exactly the fields that apply, with JSON-ready values.
+// reference (§1.1): exactly the fields that apply, with JSON-ready values. An input the
+// reference refuses gives {"refused": {field, code}} (§1.4), the field a path into the inputs.
 func Compute(c *Case) (map[string]any, error) {
+	e, err := compute(c)
+	var r *reference.Refusal
+	if errors.As(err, &r) {
+		return map[string]any{"refused": refusalJSON(r)}, nil
+	}
+	return e, err
+}
+
+func compute(c *Case) (map[string]any, error) {
 	e := map[string]any{}
 	switch c.Kind {
 	case "sha256":
@@ -164,8 +243,12 @@ func Compute(c *Case) (map[string]any, error) {
 		root := reference.MerkleRoot(leaves)
 		e["root"] = hx(root[:])
 		var proofs []any
-		for _, i := range c.ProofIndices {
+		for k, i := range c.ProofIndices {
 			steps, proofRoot, err := reference.MerkleProof(leaves, i)
+			var r *reference.Refusal
+			if errors.As(err, &r) {
+				return nil, &reference.Refusal{Field: fmt.Sprintf("proof_indices[%d]", k), Code: r.Code}
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -192,7 +275,7 @@ func Compute(c *Case) (map[string]any, error) {
 		}
 		enc, err := h.Encode()
 		if err != nil {
-			return nil, err
+			return nil, within("header.", err)
 		}
 		hash := reference.Sha256(enc)
 		e["encoding"], e["hash"] = hx(enc), hx(hash[:])
@@ -207,16 +290,48 @@ func Compute(c *Case) (map[string]any, error) {
 			return nil, err
 		}
 		hash := reference.Sha256(enc)
+		msg, err := tx.SigningMessage()
+		if err != nil {
+			return nil, err
+		}
+		valid, err := tx.VerifySignature()
+		if err != nil {
+			return nil, err
+		}
 		e["from"] = hx(tx.From[:])
 		e["data"] = hx(tx.Data)
-		e["signing_message"] = hx(tx.SigningMessage())
+		e["signing_message"] = hx(msg)
 		e["signature"] = hx(tx.Signature[:])
-		e["valid"] = tx.VerifySignature()
+		e["valid"] = valid
 		e["encoding"] = hx(enc)
 		e["hash"] = hx(hash[:])
 
 	case "ed25519":
-		e["valid"] = reference.VerifyStrict(c.PublicKey, c.MessageHex, c.Signature)
+		valid, err := reference.VerifyStrict(c.PublicKey, c.MessageHex, c.Signature)
+		if err != nil {
+			return nil, err
+		}
+		e["valid"] = valid
+
+	case "ed25519_batch":
+		items := make([]reference.VerifyItem, len(c.Items))
+		for i, it := range c.Items {
+			items[i] = reference.VerifyItem{PublicKey: it.PublicKey, Message: it.MessageHex, Signature: it.Signature}
+		}
+		answers := []any{}
+		all := true
+		for _, v := range reference.VerifyBatch(items) {
+			a := map[string]any{"valid": v.Valid}
+			if v.Refused != nil {
+				a["refused"] = refusalJSON(v.Refused)
+			}
+			answers = append(answers, a)
+			all = all && v.Valid
+		}
+		if len(answers) > 0 {
+			e["items"] = answers
+		}
+		e["all_valid"] = all
 
 	case "address":
 		pk, err := c.PublicKey.H32("public_key")
@@ -227,16 +342,15 @@ func Compute(c *Case) (map[string]any, error) {
 		e["address"] = hx(a[:])
 
 	case "subset_sum":
-		p, s, err := c.BuildProblem()
-		if err != nil {
-			return nil, err
-		}
+		// An unknown tier name is Tier(0): VerifySubsetSum answers INVALID_TIER (a verdict,
+		// as over gRPC), and the problem has no encoding.
+		p, s, _ := c.BuildProblem()
 		reason := reference.VerifySubsetSum(&p, &s)
 		e["valid"] = reason == reference.SubsetSumValid
 		if reason != reference.SubsetSumValid {
 			e["reason"] = string(reason)
 		}
-		if len(p.Elements) <= reference.MaxSubsetSum && len(s.Indices) <= reference.MaxSubsetSum {
+		if _, _, known := p.Tier.Bounds(); known && len(p.Elements) <= reference.MaxSubsetSum && len(s.Indices) <= reference.MaxSubsetSum {
 			pe, err := p.Encode()
 			if err != nil {
 				return nil, err
@@ -309,6 +423,88 @@ func Compute(c *Case) (map[string]any, error) {
 		}
 		e["signing_message"] = hx(msg)
 		e["signers"] = signers
+		e["encoding"] = hx(enc)
+
+	case "block":
+		n := 1
+		if c.Repeat != nil {
+			n = *c.Repeat
+		}
+		if len(c.Transactions)*n > reference.MaxBlockTransactions {
+			return nil, &reference.Refusal{Field: "transactions", Code: reference.RefusedTooLong}
+		}
+		h, err := c.Header.Header()
+		if err != nil {
+			return nil, within("header.", err)
+		}
+		blk := reference.Block{Header: h}
+		var txs []reference.Transaction
+		for i, t := range c.Transactions {
+			one := Case{ChainID: t.ChainID, SecretSeed: t.SecretSeed, Tx: t.Tx, DataMemoHex: t.DataMemoHex}
+			tx, err := one.BuildTransaction()
+			if err != nil {
+				var r *reference.Refusal
+				if errors.As(err, &r) {
+					return nil, r.Within(fmt.Sprintf("transactions[%d].", i))
+				}
+				return nil, err
+			}
+			txs = append(txs, tx)
+		}
+		for range n {
+			blk.Transactions = append(blk.Transactions, txs...)
+		}
+		enc, err := blk.Encode()
+		if err != nil {
+			return nil, err
+		}
+		hash, err := blk.Hash()
+		if err != nil {
+			return nil, err
+		}
+		sum := reference.Sha256(enc)
+		e["hash"], e["encoding_len"], e["encoding_hash"] = hx(hash[:]), len(enc), hx(sum[:])
+		if len(enc) <= 64*1024 {
+			e["encoding"] = hx(enc)
+		}
+
+	case "duplicate_vote_evidence":
+		seed, err := c.SecretSeed.H32("secret_seed")
+		if err != nil {
+			return nil, err
+		}
+		votes := make([]reference.Vote, 2)
+		for i, bh := range []Hex{c.BlockHashA, c.BlockHashB} {
+			votes[i] = reference.Vote{ChainID: c.ChainID, Height: c.Height, Round: c.Round}
+			if votes[i].Type, err = reference.ParseVoteType(c.VoteType); err != nil {
+				return nil, err
+			}
+			if bh != nil {
+				h, err := bh.H32(fmt.Sprintf("block_hash_%c", 'a'+i))
+				if err != nil {
+					return nil, err
+				}
+				votes[i].BlockHash = &h
+			}
+			if err := votes[i].Sign(seed); err != nil {
+				return nil, err
+			}
+		}
+		enc, err := reference.DuplicateVoteEvidence(&votes[0], &votes[1])
+		if err != nil {
+			return nil, notConflicting(err, "block_hash_b")
+		}
+		e["encoding"] = hx(enc)
+
+	case "duplicate_proposal_evidence":
+		ps, err := c.BuildProposals()
+		if err != nil {
+			return nil, err
+		}
+		enc, err := reference.DuplicateProposalEvidence(&ps[0], &ps[1])
+		if err != nil {
+			return nil, notConflicting(err, "proposals[1]")
+		}
 		e["encoding"] = hx(enc)
 
 	default:

@@ -26,6 +26,9 @@ var OurFiles = []string{
 	"subset_sum.json",
 	"commit_reveal.json",
 	"consensus.json",
+	"blocks.json",
+	"evidence.json",
+	"malformed.json",
 }
 
 // UpstreamFile is the v4 core's vector file, relative to the golden directory (§1.2).
@@ -69,14 +72,9 @@ func (h *Hex) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// H32 returns h as a 32-byte array, or an error naming what for when it is another length.
+// H32 returns h as a 32-byte array, or a WRONG_LENGTH *reference.Refusal of what.
 func (h Hex) H32(what string) ([32]byte, error) {
-	var out [32]byte
-	if len(h) != 32 {
-		return out, fmt.Errorf("%s: %d bytes, want 32", what, len(h))
-	}
-	copy(out[:], h)
-	return out, nil
+	return reference.Fixed32(h, what)
 }
 
 // HeaderJSON is the ten header fields (§1.1 kind header; the upstream BLOCK_HEADER header).
@@ -130,13 +128,14 @@ type PoaExtraJSON struct {
 
 // TxJSON is the tx input of a transaction case.
 type TxJSON struct {
-	TxType    string `json:"tx_type"`
-	To        Hex    `json:"to"`
-	Amount    uint64 `json:"amount"`
-	Nonce     uint64 `json:"nonce"`
-	GasLimit  uint64 `json:"gas_limit"`
-	GasPrice  uint64 `json:"gas_price"`
-	Timestamp int64  `json:"timestamp"`
+	CodecVersion *uint8 `json:"codec_version"` // absent means 1
+	TxType       string `json:"tx_type"`
+	To           Hex    `json:"to"`
+	Amount       uint64 `json:"amount"`
+	Nonce        uint64 `json:"nonce"`
+	GasLimit     uint64 `json:"gas_limit"`
+	GasPrice     uint64 `json:"gas_price"`
+	Timestamp    int64  `json:"timestamp"`
 }
 
 // ProblemJSON is a subset-sum problem input.
@@ -201,12 +200,33 @@ type Case struct {
 	ParentHash  Hex           `json:"parent_hash"`
 	BlockIndex  uint64        `json:"block_index"`
 	// vote, commit_certificate
-	Height      uint64          `json:"height"`
-	Round       uint32          `json:"round"`
-	VoteType    string          `json:"vote_type"`
-	BlockHash   Hex             `json:"block_hash"`
-	SignerSeeds []Hex           `json:"signer_seeds"`
-	Expected    json.RawMessage `json:"expected"`
+	Height      uint64 `json:"height"`
+	Round       uint32 `json:"round"`
+	VoteType    string `json:"vote_type"`
+	BlockHash   Hex    `json:"block_hash"`
+	SignerSeeds []Hex  `json:"signer_seeds"`
+	// block
+	Transactions []struct {
+		ChainID     string  `json:"chain_id"`
+		SecretSeed  Hex     `json:"secret_seed"`
+		Tx          *TxJSON `json:"tx"`
+		DataMemoHex Hex     `json:"data_memo_hex"`
+	} `json:"transactions"`
+	// ed25519_batch
+	Items []struct {
+		PublicKey  Hex `json:"public_key"`
+		MessageHex Hex `json:"message_hex"`
+		Signature  Hex `json:"signature"`
+	} `json:"items"`
+	// duplicate_vote_evidence, duplicate_proposal_evidence
+	BlockHashA Hex `json:"block_hash_a"`
+	BlockHashB Hex `json:"block_hash_b"`
+	Proposals  []struct {
+		PolRound    *uint32    `json:"pol_round"`
+		TimestampMs int64      `json:"timestamp_ms"`
+		Header      HeaderJSON `json:"header"`
+	} `json:"proposals"`
+	Expected json.RawMessage `json:"expected"`
 }
 
 // ID is "file:case", unique across all files.

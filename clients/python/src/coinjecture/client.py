@@ -436,6 +436,19 @@ class CryptoCoreClient(_Client):
         r = self.stub.Ed25519VerifyBatch(req, timeout=self.timeout)
         return r.all_valid, list(r.valid)
 
+    def ed25519_verify_batch_detailed(
+        self, items: list[tuple[bytes, bytes, bytes]]
+    ) -> tuple[bool, list[bool], list[str]]:
+        """(all_valid, per-item verdicts, per-item errors): an item the single check refuses (a key
+        not 32 bytes, a signature not 64) is ``False`` with an error naming its field
+        (``items[3].public_key: …``); the others have ``""`` (golden/README.md §1.4)."""
+        req = crypto_pb2.Ed25519VerifyBatchRequest(
+            items=[crypto_pb2.Ed25519VerifyRequest(public_key=k, message=m, signature=s) for k, m, s in items]
+        )
+        r = self.stub.Ed25519VerifyBatch(req, timeout=self.timeout)
+        errors = list(r.errors) or [""] * len(r.valid)  # a server before stop 26 sends none
+        return r.all_valid, list(r.valid), errors
+
     def derive_address(self, public_key: bytes) -> bytes:
         req = crypto_pb2.DeriveAddressRequest(public_key=public_key)
         return self.stub.DeriveAddress(req, timeout=self.timeout).address

@@ -38,6 +38,43 @@ def sha256(data: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
+# §1.4 Refusals: one rule for malformed input
+# --------------------------------------------------------------------------------------------
+
+#: The refusal codes of README §1.4.
+REFUSAL_CODES = (
+    "WRONG_LENGTH",
+    "TOO_LONG",
+    "UNSUPPORTED_CODEC_VERSION",
+    "UNKNOWN_VARIANT",
+    "INVALID_CHAIN_ID",
+    "OUT_OF_RANGE",
+    "NOT_CONFLICTING",
+)
+
+
+class Refused(ValueError):
+    """Malformed input, refused (README §1.4): it has no encoding, hash or verdict. ``field``
+    names the input at fault (``codec_version``, ``leaves[1]``, ``public_key``), ``code`` is one
+    of :data:`REFUSAL_CODES`. A ``ValueError``, so existing ``except ValueError`` still catches it."""
+
+    def __init__(self, field: str, code: str, detail: str = "") -> None:
+        assert code in REFUSAL_CODES, code
+        super().__init__(f"{field}: {detail or code}")
+        self.field, self.code, self.detail = field, code, detail
+
+    def within(self, prefix: str) -> "Refused":
+        """The same refusal with ``prefix`` before the field (``header.`` + ``codec_version``)."""
+        return Refused(prefix + self.field, self.code, self.detail)
+
+
+def _fixed(b: bytes, n: int, field: str) -> bytes:
+    if len(b) != n:
+        raise Refused(field, "WRONG_LENGTH", f"expected {n} bytes, found {len(b)}")
+    return b
+
+
+# --------------------------------------------------------------------------------------------
 # §2 Canonical MessagePack (encoder)
 # --------------------------------------------------------------------------------------------
 
@@ -281,7 +318,7 @@ _CHAIN_ID = re.compile(r"[a-z0-9._-]{1,64}")
 
 def validate_chain_id(chain_id: str) -> str:
     if not _CHAIN_ID.fullmatch(chain_id):
-        raise ValueError(f"invalid chain id {chain_id!r}: 1-64 of a-z 0-9 - _ .")
+        raise Refused("chain_id", "INVALID_CHAIN_ID", f"invalid chain id {chain_id[:80]!r}: 1-64 of a-z 0-9 - _ .")
     return chain_id
 
 
@@ -305,11 +342,18 @@ class BlockHeader:
     nonce: int = 0
     extra_data: bytes = b""
 
-    def encode(self) -> bytes:
-        if not 0 <= self.codec_version <= U8_MAX:
-            raise ValueError("codec_version is a u8")
+    def validate(self) -> None:
+        """Refuses (README §1.4) a header that has no encoding: ``codec_version`` other than 1, a
+        hash of the wrong length, ``extra_data`` over 256 bytes."""
+        if self.codec_version != CODEC_VERSION:
+            raise Refused("codec_version", "UNSUPPORTED_CODEC_VERSION", f"must be 1, found {self.codec_version}")
+        for name in ("parent_hash", "merkle_root", "miner_address", "commitment"):
+            _fixed(getattr(self, name), 32, name)
         if len(self.extra_data) > MAX_EXTRA_DATA:
-            raise ValueError("extra_data longer than 256 bytes")
+            raise Refused("extra_data", "TOO_LONG", f"{len(self.extra_data)} bytes, at most {MAX_EXTRA_DATA}")
+
+    def encode(self) -> bytes:
+        self.validate()
         return mp_map(
             [
                 ("codec_version", mp_uint(self.codec_version)),
@@ -369,11 +413,10 @@ class PoaExtra:
 
     def encode(self) -> bytes:
         if not 0 <= self.round <= U32_MAX:
-            raise ValueError("round is a u32")
+            raise Refused("round", "OUT_OF_RANGE", "round is a u32")
         if not 0 <= self.timestamp_millis <= 999:
-            raise ValueError("timestamp_millis must be 0..999")
-        if len(self.state_commitment) != 32:
-            raise ValueError("state_commitment is 32 bytes")
+            raise Refused("timestamp_millis", "OUT_OF_RANGE", f"{self.timestamp_millis}: must be 0..999")
+        _fixed(self.state_commitment, 32, "state_commitment")
         chain = validate_chain_id(self.chain_id).encode("ascii") if self.chain_id is not None else b""
         return (
             bytes([self.LAYOUT_VERSION])
@@ -426,11 +469,22 @@ class Transaction:
     timestamp: int = 0
     codec_version: int = CODEC_VERSION
 
-    def encode(self) -> bytes:
+    def validate(self) -> None:
+        """Refuses (README §1.4) a transaction that has no encoding and no signing message:
+        ``codec_version`` other than 1, an unknown ``tx_type``, a key or signature of the wrong
+        length, ``data`` over 1 MiB."""
+        if self.codec_version != CODEC_VERSION:
+            raise Refused("codec_version", "UNSUPPORTED_CODEC_VERSION", f"must be 1, found {self.codec_version}")
         if self.tx_type not in TX_TYPE_CODES:
-            raise ValueError(f"unknown tx_type {self.tx_type!r}")
+            raise Refused("tx_type", "UNKNOWN_VARIANT", f"unknown tx_type {self.tx_type[:64]!r}")
+        _fixed(self.from_, 32, "from")
+        _fixed(self.to, 32, "to")
+        _fixed(self.signature, 64, "signature")
         if len(self.data) > MAX_TX_DATA:
-            raise ValueError("data longer than 1 MiB")
+            raise Refused("data", "TOO_LONG", f"{len(self.data)} bytes, at most {MAX_TX_DATA}")
+
+    def encode(self) -> bytes:
+        self.validate()
         return mp_map(
             [
                 ("codec_version", mp_uint(self.codec_version)),
@@ -453,6 +507,7 @@ class Transaction:
 
     def signing_message(self) -> bytes:
         """The little-endian byte string the sender signs (§4.3)."""
+        self.validate()
         return (
             bytes([self.codec_version, TX_TYPE_CODES[self.tx_type]])
             + self.from_
@@ -527,14 +582,32 @@ class Block:
     transactions: list[Transaction] = field(default_factory=list)
 
     def encode(self) -> bytes:
-        return (
+        """The encoding (§3.5). Refuses more than 50,000 transactions (``transactions``) and an
+        encoding over 16 MiB (``block``), as the decoder does, and what the header and each
+        transaction refuse (``header.…``, ``transactions[i].…``)."""
+        if len(self.transactions) > MAX_BLOCK_TRANSACTIONS:
+            raise Refused("transactions", "TOO_LONG", f"{len(self.transactions)}, at most {MAX_BLOCK_TRANSACTIONS}")
+        try:
+            header = self.header.encode()
+        except Refused as e:
+            raise e.within("header.") from None
+        parts = []
+        for i, t in enumerate(self.transactions):
+            try:
+                parts.append(t.encode())
+            except Refused as e:
+                raise e.within(f"transactions[{i}].") from None
+        out = (
             mp_map_header(2)
             + mp_str("header")
-            + self.header.encode()
+            + header
             + mp_str("transactions")
             + mp_array_header(len(self.transactions))
-            + b"".join(t.encode() for t in self.transactions)
+            + b"".join(parts)
         )
+        if len(out) > MAX_MESSAGE_BYTES:
+            raise Refused("block", "TOO_LONG", f"{len(out)} bytes, at most {MAX_MESSAGE_BYTES}")
+        return out
 
     def hash(self) -> bytes:
         return self.header.hash()
@@ -568,7 +641,14 @@ def _next_level(nodes: list[bytes]) -> list[bytes]:
     return out
 
 
+def _check_leaves(leaves: list[bytes]) -> None:
+    for i, leaf in enumerate(leaves):
+        _fixed(leaf, 32, f"leaves[{i}]")
+
+
 def merkle_root(leaves: list[bytes]) -> bytes:
+    """The root (§5.1); a leaf that is not 32 bytes is refused (``leaves[i]``, WRONG_LENGTH)."""
+    _check_leaves(leaves)
     if not leaves:
         return ZERO32
     level = list(leaves)
@@ -578,9 +658,11 @@ def merkle_root(leaves: list[bytes]) -> bytes:
 
 
 def merkle_proof(leaves: list[bytes], index: int) -> list[tuple[bytes, bool]]:
-    """Steps ``(sibling, current_is_right)`` from the leaf level up (§5.2)."""
+    """Steps ``(sibling, current_is_right)`` from the leaf level up (§5.2). Refuses a leaf that is
+    not 32 bytes and an index that is not a leaf's (``index``, OUT_OF_RANGE)."""
+    _check_leaves(leaves)
     if not 0 <= index < len(leaves):
-        raise IndexError(f"index {index} out of range for {len(leaves)} leaves")
+        raise Refused("index", "OUT_OF_RANGE", f"{index} is out of range for {len(leaves)} leaves")
     steps: list[tuple[bytes, bool]] = []
     level, i = list(leaves), index
     while len(level) > 1:
@@ -662,6 +744,8 @@ class SubsetSumSolution:
 
 def verify_subset_sum(problem: SubsetSumProblem, solution: SubsetSumSolution) -> str | None:
     """None when valid, else the reason code of the first failed check (§6.3)."""
+    if problem.tier not in TIERS:
+        return "INVALID_TIER"  # a verdict, not a refusal (as over gRPC)
     n = len(problem.elements)
     if n > MAX_SUBSET_SUM_ELEMENTS:
         return "TOO_MANY_ELEMENTS"
@@ -672,15 +756,12 @@ def verify_subset_sum(problem: SubsetSumProblem, solution: SubsetSumSolution) ->
         return "EMPTY_SOLUTION"
     if len(solution.indices) > n:
         return "TOO_MANY_INDICES"
-    seen: set[int] = set()
+    if len(set(solution.indices)) != len(solution.indices):
+        return "DUPLICATE_INDEX"  # over the whole list, before any range check (upstream's order)
+    total = 0
     for i in solution.indices:
         if i >= n:
             return "INDEX_OUT_OF_RANGE"
-        if i in seen:
-            return "DUPLICATE_INDEX"
-        seen.add(i)
-    total = 0
-    for i in solution.indices:
         total += problem.elements[i]
         if not I64_MIN <= total <= I64_MAX:
             return "OVERFLOW"
@@ -779,9 +860,11 @@ def ed25519_sign(seed: bytes, message: bytes) -> bytes:
 
 
 def ed25519_verify_strict(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Strict verification (README §8): checks 1–4 here, then the equation (5) via OpenSSL."""
-    if len(public_key) != 32 or len(signature) != 64:
-        return False
+    """Strict verification (README §8): checks 1–4 here, then the equation (5) via OpenSSL. A key
+    that is not 32 bytes or a signature that is not 64 is refused (:class:`Refused`,
+    WRONG_LENGTH), not answered: README §1.4."""
+    _fixed(public_key, 32, "public_key")
+    _fixed(signature, 64, "signature")
     a = _decode_point(public_key)
     if a is None or _is_small_order(a):
         return False
@@ -797,9 +880,34 @@ def ed25519_verify_strict(public_key: bytes, message: bytes, signature: bytes) -
     return True
 
 
+@dataclass
+class BatchVerdict:
+    """One item's answer in a batch (README §1.4): ``valid``, and for a refused item ``valid``
+    False with the refusal, its field under ``items[i].``. Truthy exactly when valid."""
+
+    valid: bool
+    refused: Refused | None = None
+
+    def __bool__(self) -> bool:
+        return self.valid
+
+
+def ed25519_verify_batch_verdicts(items: list[tuple[bytes, bytes, bytes]]) -> list[BatchVerdict]:
+    """One answer per (public_key, message, signature): the single strict answer, or the single
+    check's refusal (the other items are answered all the same)."""
+    out = []
+    for i, (pk, m, s) in enumerate(items):
+        try:
+            out.append(BatchVerdict(ed25519_verify_strict(pk, m, s)))
+        except Refused as e:
+            out.append(BatchVerdict(False, e.within(f"items[{i}].")))
+    return out
+
+
 def ed25519_verify_batch(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    """One verdict per (public_key, message, signature): always the single strict answer."""
-    return [ed25519_verify_strict(pk, m, s) for pk, m, s in items]
+    """The ``valid`` column of :func:`ed25519_verify_batch_verdicts` (a refused item is False;
+    its refusal is in the verdicts), as crypto-core's ``Ed25519VerifyBatch.valid``."""
+    return [v.valid for v in ed25519_verify_batch_verdicts(items)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -808,9 +916,7 @@ def ed25519_verify_batch(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
 
 
 def derive_address(public_key: bytes) -> bytes:
-    if len(public_key) != 32:
-        raise ValueError("public key is 32 bytes")
-    return sha256(public_key)
+    return sha256(_fixed(public_key, 32, "public_key"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -831,9 +937,7 @@ def _chain_id_field(chain_id: str) -> bytes:
 def _option_hash(h: bytes | None) -> bytes:
     if h is None:
         return b"\x00"
-    if len(h) != 32:
-        raise ValueError("hash is 32 bytes")
-    return b"\x01" + h
+    return b"\x01" + _fixed(h, 32, "block_hash")
 
 
 def _option_u32(v: int | None) -> bytes:
@@ -841,6 +945,8 @@ def _option_u32(v: int | None) -> bytes:
 
 
 def _vote_body(chain_id: str, height: int, round_: int, vote_type: str, block_hash: bytes | None) -> bytes:
+    if vote_type not in VOTE_TYPES:
+        raise Refused("vote_type", "UNKNOWN_VARIANT", f"unknown vote type {vote_type[:64]!r}")
     return (
         _chain_id_field(chain_id)
         + height.to_bytes(8, "big")
@@ -994,6 +1100,32 @@ def duplicate_vote_evidence(a: Vote, b: Vote) -> bytes:
         and a.block_hash != b.block_hash
     )
     if not conflicting:
-        raise ValueError("the votes do not conflict")
-    ea, eb = sorted([a.encode(), b.encode()])
-    return bytes([CONSENSUS_FORMAT_VERSION, 1]) + len(ea).to_bytes(4, "big") + ea + len(eb).to_bytes(4, "big") + eb
+        raise Refused("b", "NOT_CONFLICTING", "the votes do not conflict")
+    return _evidence(1, a.encode(), b.encode())
+
+
+def _evidence(kind: int, a: bytes, b: bytes) -> bytes:
+    ea, eb = sorted([a, b])
+    return bytes([CONSENSUS_FORMAT_VERSION, kind]) + len(ea).to_bytes(4, "big") + ea + len(eb).to_bytes(4, "big") + eb
+
+
+def duplicate_proposal_evidence(a: Proposal, b: Proposal) -> bytes:
+    """Evidence of two conflicting proposals (§10.5, kind 2): same proposer, chain id, height and
+    round, different signing bytes; the blocks are kept without their transactions (the
+    signatures cover the block hash, which the header alone fixes); canonical order."""
+    conflicting = (
+        a.proposer == b.proposer
+        and a.chain_id == b.chain_id
+        and a.height == b.height
+        and a.round == b.round
+        and a.signing_bytes() != b.signing_bytes()
+    )
+    if not conflicting:
+        raise Refused("b", "NOT_CONFLICTING", "the proposals do not conflict")
+
+    def bare(p: Proposal) -> bytes:
+        return Proposal(
+            p.chain_id, p.height, p.round, p.pol_round, p.timestamp_ms, Block(p.block.header), p.proposer, p.signature
+        ).encode()
+
+    return _evidence(2, bare(a), bare(b))

@@ -51,14 +51,34 @@ async fn malformed_fields_are_named_and_the_service_keeps_serving() {
         .await
         .unwrap_err();
     assert_eq!(err.message(), "signature: expected 64 bytes, found 63");
+    // A batch refuses exactly the items the single call refuses, naming them, and answers the rest.
+    let seed = [5u8; 32];
+    let keys = coinjecture_crypto_core::signatures::Keypair::from_seed(&seed);
+    let good = pb::Ed25519VerifyRequest {
+        public_key: keys.public_key().0.to_vec(),
+        message: b"m".to_vec(),
+        signature: keys.sign(b"m").0.to_vec(),
+    };
     let batch = c
         .ed25519_verify_batch(pb::Ed25519VerifyBatchRequest {
-            items: vec![pb::Ed25519VerifyRequest { public_key: vec![1], message: vec![], signature: vec![] }],
+            items: vec![
+                pb::Ed25519VerifyRequest { public_key: vec![1], message: vec![], signature: vec![] },
+                good.clone(),
+                pb::Ed25519VerifyRequest { signature: vec![0; 63], ..good.clone() },
+            ],
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((batch.all_valid, batch.valid), (false, vec![false]));
+    assert_eq!((batch.all_valid, batch.valid), (false, vec![false, true, false]));
+    assert_eq!(
+        batch.errors,
+        vec![
+            "items[0].public_key: expected 32 bytes, found 1".to_string(),
+            String::new(),
+            "items[2].signature: expected 64 bytes, found 63".to_string(),
+        ]
+    );
 
     let err = c
         .verify_subset_sum(pb::VerifySubsetSumRequest { problem: None, solution: Some(Default::default()) })

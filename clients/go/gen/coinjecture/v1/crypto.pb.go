@@ -1342,8 +1342,12 @@ type Ed25519VerifyBatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when every item is valid (true for an empty batch).
 	AllValid bool `protobuf:"varint,1,opt,name=all_valid,json=allValid,proto3" json:"all_valid,omitempty"`
-	// One result per item, in request order.
-	Valid         []bool `protobuf:"varint,2,rep,packed,name=valid,proto3" json:"valid,omitempty"`
+	// One result per item, in request order; false for a refused item.
+	Valid []bool `protobuf:"varint,2,rep,packed,name=valid,proto3" json:"valid,omitempty"`
+	// One entry per item, in request order: empty when the item was verified, else why it was
+	// refused, naming the field (e.g. "items[3].signature: expected 64 bytes, found 63"). Added in
+	// stop 26; older servers send none, and then every item was verified or answered false.
+	Errors        []string `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1388,6 +1392,13 @@ func (x *Ed25519VerifyBatchResponse) GetAllValid() bool {
 func (x *Ed25519VerifyBatchResponse) GetValid() []bool {
 	if x != nil {
 		return x.Valid
+	}
+	return nil
+}
+
+func (x *Ed25519VerifyBatchResponse) GetErrors() []string {
+	if x != nil {
+		return x.Errors
 	}
 	return nil
 }
@@ -2004,10 +2015,11 @@ const file_coinjecture_v1_crypto_proto_rawDesc = "" +
 	"\x15Ed25519VerifyResponse\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\"W\n" +
 	"\x19Ed25519VerifyBatchRequest\x12:\n" +
-	"\x05items\x18\x01 \x03(\v2$.coinjecture.v1.Ed25519VerifyRequestR\x05items\"O\n" +
+	"\x05items\x18\x01 \x03(\v2$.coinjecture.v1.Ed25519VerifyRequestR\x05items\"g\n" +
 	"\x1aEd25519VerifyBatchResponse\x12\x1b\n" +
 	"\tall_valid\x18\x01 \x01(\bR\ballValid\x12\x14\n" +
-	"\x05valid\x18\x02 \x03(\bR\x05valid\"5\n" +
+	"\x05valid\x18\x02 \x03(\bR\x05valid\x12\x16\n" +
+	"\x06errors\x18\x03 \x03(\tR\x06errors\"5\n" +
 	"\x14DeriveAddressRequest\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\"1\n" +

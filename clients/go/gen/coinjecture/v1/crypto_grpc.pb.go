@@ -95,7 +95,10 @@ type CryptoCoreClient interface {
 	Ed25519Verify(ctx context.Context, in *Ed25519VerifyRequest, opts ...grpc.CallOption) (*Ed25519VerifyResponse, error)
 	// Verifies many ed25519 signatures. Each item's result equals Ed25519Verify's answer for it: a
 	// batch verifier is only a fast path and must never accept an item that the single check
-	// rejects. Wrong-length fields make that item false. INVALID_ARGUMENT ("items") above 100,000.
+	// rejects. An item Ed25519Verify would refuse (a key not 32 bytes, a signature not 64) is
+	// refused alone: `valid` false and `errors[i]` naming the field ("items[3].public_key: expected
+	// 32 bytes, found 31"); the other items are answered (golden/README.md §1.4). INVALID_ARGUMENT
+	// ("items") above 100,000.
 	Ed25519VerifyBatch(ctx context.Context, in *Ed25519VerifyBatchRequest, opts ...grpc.CallOption) (*Ed25519VerifyBatchResponse, error)
 	// The v4 address of a public key: SHA-256(public key). (Transactions and accounts use the raw
 	// public key; this exists for v4 parity.) INVALID_ARGUMENT ("public_key" not 32 bytes).
@@ -314,7 +317,10 @@ type CryptoCoreServer interface {
 	Ed25519Verify(context.Context, *Ed25519VerifyRequest) (*Ed25519VerifyResponse, error)
 	// Verifies many ed25519 signatures. Each item's result equals Ed25519Verify's answer for it: a
 	// batch verifier is only a fast path and must never accept an item that the single check
-	// rejects. Wrong-length fields make that item false. INVALID_ARGUMENT ("items") above 100,000.
+	// rejects. An item Ed25519Verify would refuse (a key not 32 bytes, a signature not 64) is
+	// refused alone: `valid` false and `errors[i]` naming the field ("items[3].public_key: expected
+	// 32 bytes, found 31"); the other items are answered (golden/README.md §1.4). INVALID_ARGUMENT
+	// ("items") above 100,000.
 	Ed25519VerifyBatch(context.Context, *Ed25519VerifyBatchRequest) (*Ed25519VerifyBatchResponse, error)
 	// The v4 address of a public key: SHA-256(public key). (Transactions and accounts use the raw
 	// public key; this exists for v4 parity.) INVALID_ARGUMENT ("public_key" not 32 bytes).

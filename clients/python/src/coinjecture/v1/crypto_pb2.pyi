@@ -204,12 +204,14 @@ class Ed25519VerifyBatchRequest(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[Ed25519VerifyRequest, _Mapping]]] = ...) -> None: ...
 
 class Ed25519VerifyBatchResponse(_message.Message):
-    __slots__ = ("all_valid", "valid")
+    __slots__ = ("all_valid", "valid", "errors")
     ALL_VALID_FIELD_NUMBER: _ClassVar[int]
     VALID_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
     all_valid: bool
     valid: _containers.RepeatedScalarFieldContainer[bool]
-    def __init__(self, all_valid: _Optional[bool] = ..., valid: _Optional[_Iterable[bool]] = ...) -> None: ...
+    errors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, all_valid: _Optional[bool] = ..., valid: _Optional[_Iterable[bool]] = ..., errors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeriveAddressRequest(_message.Message):
     __slots__ = ("public_key",)

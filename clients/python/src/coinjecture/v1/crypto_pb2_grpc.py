@@ -204,7 +204,10 @@ class CryptoCoreServicer:
     def Ed25519VerifyBatch(self, request, context):
         """Verifies many ed25519 signatures. Each item's result equals Ed25519Verify's answer for it: a
         batch verifier is only a fast path and must never accept an item that the single check
-        rejects. Wrong-length fields make that item false. INVALID_ARGUMENT ("items") above 100,000.
+        rejects. An item Ed25519Verify would refuse (a key not 32 bytes, a signature not 64) is
+        refused alone: `valid` false and `errors[i]` naming the field ("items[3].public_key: expected
+        32 bytes, found 31"); the other items are answered (golden/README.md §1.4). INVALID_ARGUMENT
+        ("items") above 100,000.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
