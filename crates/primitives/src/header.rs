@@ -170,6 +170,18 @@ impl PoaExtra {
     /// Encoded length without the genesis chain id.
     pub const BASE_LEN: usize = 39;
 
+    /// Checks what [`Self::decode`] would refuse in the encoding: milliseconds above 999 (the
+    /// chain id is valid by construction). [`Self::encode`] assumes this holds.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.timestamp_millis > 999 {
+            return Err(ValidationError::Field {
+                field: "timestamp_millis",
+                reason: format!("{} is above 999", self.timestamp_millis),
+            });
+        }
+        Ok(())
+    }
+
     /// The `extra_data` bytes.
     pub fn encode(&self) -> Vec<u8> {
         let chain = self.chain_id.as_ref().map(|c| c.as_str().as_bytes()).unwrap_or_default();
@@ -283,6 +295,13 @@ mod tests {
         let mut bad_millis = bytes.clone();
         bad_millis[5..7].copy_from_slice(&1000u16.to_be_bytes());
         assert!(PoaExtra::decode(&bad_millis).is_err());
+        // What the decoder refuses, validation refuses before encoding (golden/README.md §1.4).
+        assert!(extra.validate().is_ok());
+        let too_many_millis = PoaExtra { timestamp_millis: 1000, ..extra.clone() };
+        assert_eq!(
+            too_many_millis.validate(),
+            Err(ValidationError::Field { field: "timestamp_millis", reason: "1000 is above 999".into() })
+        );
         let mut bad_version = bytes.clone();
         bad_version[0] = 2;
         assert!(PoaExtra::decode(&bad_version).is_err());

@@ -480,9 +480,6 @@ impl HeaderJson {
             if !h.extra_data.is_empty() {
                 return Err(InputError("header.extra_data must be empty when poa_extra is given".into()).into());
             }
-            if x.timestamp_millis > 999 {
-                return Err(refuse(format!("{prefix}poa_extra.timestamp_millis"), refusal::OUT_OF_RANGE));
-            }
             let extra = PoaExtra {
                 round: x.round,
                 timestamp_millis: x.timestamp_millis,
@@ -493,6 +490,7 @@ impl HeaderJson {
                     .map(|c| chain(c, &format!("{prefix}poa_extra.chain_id")))
                     .transpose()?,
             };
+            extra.validate().map_err(|e| refused_within(e, &format!("{prefix}poa_extra.")))?;
             h.extra_data = extra.encode();
         }
         h.validate().map_err(|e| refused_within(e, &format!("{prefix}header.")))?;
