@@ -223,10 +223,9 @@ async fn compute_remote(client: &mut Client, input: &Input, expected: &Expected)
                 })
                 .collect();
             let r = client.ed25519_verify_batch(pb::Ed25519VerifyBatchRequest { items }).await.unwrap().into_inner();
-            assert_eq!(r.errors.len(), r.valid.len());
-            for (valid, error) in r.valid.iter().zip(&r.errors) {
+            assert_eq!((r.valid.len(), r.errors.len()), (expected.items.len(), expected.items.len()));
+            for ((valid, error), want) in r.valid.iter().zip(&r.errors).zip(&expected.items) {
                 // The service's message names the field; the vector's code is checked by the library.
-                let want = expected.items.get(e.items.len())?;
                 let refused = want.refused.clone().filter(|w| error.starts_with(&format!("{}:", w.field)));
                 assert_eq!(refused.is_some(), !error.is_empty(), "{error:?} vs {want:?}");
                 e.items.push(BatchItemJson { valid: *valid, refused });
