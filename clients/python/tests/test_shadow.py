@@ -181,6 +181,7 @@ def test_live_devnet():
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "parity summary: 5 blocks checked up to height 5, 0 divergences" in p.stderr
+    assert p.stderr.count("parity summary:") == 1, p.stderr  # once, not again at exit
     assert "WARN" not in p.stderr
 
 
