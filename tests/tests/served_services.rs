@@ -41,7 +41,9 @@ async fn listed(port: u16) -> Vec<String> {
             host: String::new(),
             message_request: Some(MessageRequest::ListServices(String::new())),
         };
-        match ServerReflectionClient::new(channel.clone()).server_reflection_info(tokio_stream::iter(vec![request])).await
+        match ServerReflectionClient::new(channel.clone())
+            .server_reflection_info(tokio_stream::iter(vec![request]))
+            .await
         {
             Ok(response) => {
                 let answer = response.into_inner().message().await.unwrap().unwrap();
@@ -111,14 +113,19 @@ fn promtool_check(text: &str) -> Option<(bool, String)> {
     };
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    Some((out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+    Some((
+        out.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    ))
 }
 
 /// Every `network="…"` label value in `text`.
 fn network_labels(text: &str) -> std::collections::BTreeSet<String> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once("network=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v.to_string()))
+        .filter_map(|l| {
+            l.split_once("network=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v.to_string())
+        })
         .collect()
 }
 
@@ -199,4 +206,49 @@ async fn each_port_lists_and_serves_only_its_services_and_metrics_pass_promtool(
     assert!(text.contains("coinjecture_database_filesystem_avail_bytes "), "{text}");
     let (_, ledger_metrics) = scrape(net.split_metrics_port(1, 0), Some("text/plain"));
     assert!(ledger_metrics.contains("coinjecture_database_size_bytes "), "{ledger_metrics}");
+
+    // Every metric the alert rules and the Grafana dashboard use is one a live node exports.
+    let mut exported = sample_names(&text);
+    for k in 0..3 {
+        exported.extend(sample_names(&scrape(net.split_metrics_port(1, k), Some("text/plain")).1));
+    }
+    let monitoring = coinjecture_e2e::workspace().join("deploy/monitoring");
+    for file in ["alerts.yml", "grafana-dashboard.json"] {
+        let content = std::fs::read_to_string(monitoring.join(file)).unwrap();
+        let used = metric_names(&content);
+        assert!(used.len() >= 10, "{file}: only {used:?}");
+        // A family without series is not exported: drops appear with the first dropped message.
+        let missing: Vec<&String> = used
+            .iter()
+            .filter(|n| !exported.contains(*n) && n.as_str() != "coinjecture_consensus_dropped_messages_total")
+            .collect();
+        assert!(missing.is_empty(), "{file} uses metrics no node exports: {missing:?}");
+    }
+}
+
+/// The sample names of a classic-format scrape.
+fn sample_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `coinjecture_*` and `process_*` metric names in a rules or dashboard file.
+fn metric_names(content: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let bytes = content.as_bytes();
+    for prefix in ["coinjecture_", "process_"] {
+        for (start, _) in content.match_indices(prefix) {
+            if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+                continue;
+            }
+            let end = content[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(content.len(), |n| start + n);
+            names.insert(content[start..end].to_string());
+        }
+    }
+    names
 }
