@@ -349,7 +349,7 @@ pub(crate) async fn run(
             let _ = status_ready.send(handle.watch());
             // The node's metrics (height, blocks produced, mempool, drops, block production).
             let mut metric_tasks = Vec::new();
-            node::register_node_metrics(&registry, node::network_label(&config), handle.watch(), &mut metric_tasks);
+            node::register_node_metrics(&registry, node::network_label(config), handle.watch(), &mut metric_tasks);
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health
