@@ -146,7 +146,10 @@ impl Browser {
             }
             if Instant::now() >= deadline {
                 let page = self.eval("(() => { try { return location.href + '\\n' + document.body.innerText; } catch (e) { return String(e); } })()");
-                panic!("timed out waiting for {what} ({expression}); the page shows:\n{}", page.as_str().unwrap_or_default());
+                panic!(
+                    "timed out waiting for {what} ({expression}); the page shows:\n{}",
+                    page.as_str().unwrap_or_default()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
