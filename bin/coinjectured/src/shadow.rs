@@ -10,8 +10,9 @@
 //!
 //! Every disagreement is logged (`WARN parity divergence height=… value=… node=… ours=…`) and
 //! counted in `coinjecture_parity_divergence_total{value}`, served with the other shadow metrics
-//! on `--metrics-port` (`/metrics`: OpenMetrics, or Prometheus text to `Accept: text/plain`); a summary is logged every
-//! `--summary-every` blocks. A broken stream is resumed from the next height.
+//! on `--metrics-port` (`/metrics`: OpenMetrics, or Prometheus text to `Accept: text/plain`); a
+//! summary is logged every `--summary-every` blocks. A broken stream is resumed from the next
+//! height.
 
 use std::future::Future;
 use std::net::SocketAddr;
