@@ -26,11 +26,31 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+step "promtool for the monitoring checks (Debian's prometheus package)"
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) ||
+      echo "prometheus (promtool) could not be installed: the monitoring step below fails"
+  else
+    echo "promtool is missing (apt-get install prometheus, as root): the monitoring step below fails"
+  fi
+fi
+
 step "cargo test"
 cargo test --workspace --locked
 
 step "golden files match the generator"
 cargo run --quiet --locked -p coinjecture-golden -- --check
+
+step "monitoring: alert rules (promtool check/test rules), prometheus.yml, Grafana dashboard queries"
+# (promtool check metrics on live scrapes runs in cargo test: tests/tests/served_services.rs)
+deploy/monitoring/check.sh
+
+step "Python package type-checks (mypy, with the package's py.typed)"
+if ! python3 -m mypy --version >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check "mypy>=1.10" types-protobuf types-grpcio types-PyYAML
+fi
+(cd clients/python && python3 -m mypy)
 
 step "Go and Python stubs are current; go vet; gofmt"
 scripts/gen-go.sh --check

@@ -1,7 +1,11 @@
 //! The block explorer in a real browser: headless Chromium (Debian's `chromium`; scripts/test.sh
-//! installs it) loads `/` of a running node, shows the chain's height, and a mouse click on a
-//! block row opens that block with its transaction. Screenshots of both views are saved under
-//! `target/test-artifacts/`.
+//! installs it) loads `/` of a running node and is used as a person would: the header shows the
+//! chain's height, the chart draws block times and TPS, a click on a block row opens that block,
+//! the search box (typed into, then the Search button clicked) finds a transaction by its hash, an
+//! account by its address, a block by its height and by its hash, and refuses other text with a
+//! message; links lead from a transaction to its block and to its accounts; the Validators page
+//! lists the validator; the block list pages past its first page. Screenshots of each view are
+//! saved under `target/test-artifacts/` (explorer-*.png).
 //!
 //! Chromium is driven over the DevTools protocol on `--remote-debugging-pipe` (JSON messages
 //! separated by NUL on file descriptors 3 and 4), so the test needs no WebSocket client and no
@@ -140,7 +144,13 @@ impl Browser {
             if !matches!(value, Value::Null | Value::Bool(false)) && value != json!("") {
                 return value;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what} ({expression})");
+            if Instant::now() >= deadline {
+                let page = self.eval("(() => { try { return location.href + '\\n' + document.body.innerText; } catch (e) { return String(e); } })()");
+                panic!(
+                    "timed out waiting for {what} ({expression}); the page shows:\n{}",
+                    page.as_str().unwrap_or_default()
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -161,6 +171,15 @@ impl Browser {
                 json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
             );
         }
+    }
+
+    /// Types `text` into the input `selector` selects as a keyboard would (a click to focus it,
+    /// its old text selected and replaced).
+    fn type_into(&mut self, selector: &str, text: &str) {
+        self.click(selector);
+        let selector_json = serde_json::to_string(selector).unwrap();
+        self.eval(&format!("document.querySelector({selector_json}).select()"));
+        self.call("Input.insertText", json!({ "text": text }));
     }
 
     /// Saves a PNG screenshot of the page.
@@ -208,17 +227,19 @@ fn field(json: &str, key: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_explorer_shows_the_height_and_a_clicked_block_in_headless_chromium() {
+async fn the_explorer_searches_pages_and_charts_the_chain_in_headless_chromium() {
     let Some(executable) = chromium() else {
         println!("SKIPPED: no chromium on PATH (scripts/test.sh installs Debian's chromium; or set CHROMIUM)");
         return;
     };
     let started = Instant::now();
-    let net = Network::start(1, "1s");
+    let net = Network::start(1, "500ms");
     net.wait_for_height(&[0], 2, Duration::from_secs(60)).await;
 
     // A transfer, so the block we open has a transaction to show.
-    let tx = transfer(&net.faucet(), PublicKey([0x77; 32]), 4_242, 0);
+    let recipient = PublicKey([0x77; 32]);
+    let recipient_hex = hex::encode(recipient.0);
+    let tx = transfer(&net.faucet(), recipient, 4_242, 0);
     let tx_hash = tx.hash().to_string();
     let body = format!("{{\"raw\":\"{}\"}}", hex::encode(tx.encode()));
     let (code, answer) = net.rest_post(0, "/v1/transactions", &body);
@@ -236,11 +257,15 @@ async fn the_explorer_shows_the_height_and_a_clicked_block_in_headless_chromium(
     };
     let (_, block) = net.rest_get(0, &format!("/v1/blocks/{tx_height}"));
     let block_hash = field(&block, "hash").unwrap();
+    // Enough blocks for two pages of 5 below the transaction's block.
+    net.wait_for_height(&[0], tx_height.max(12) + 1, Duration::from_secs(60)).await;
+    let validator_hex = hex::encode(net.validator_key(0).0);
 
     let artifacts = workspace().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let mut browser = Browser::launch(&executable, net.dir.path().join("chromium.log"));
-    let url = format!("http://127.0.0.1:{}/", net.api_base);
+    // Pages of 5 blocks (the default is 15), so paging is exercised without waiting for 30 blocks.
+    let url = format!("http://127.0.0.1:{}/?page_size=5", net.api_base);
     browser.call("Page.navigate", json!({ "url": url }));
 
     // The header shows the node's height: a number no lower than the transaction's block and no
@@ -255,32 +280,134 @@ async fn the_explorer_shows_the_height_and_a_clicked_block_in_headless_chromium(
     assert!((tx_height..=node_height).contains(&shown), "shown {shown}, node {node_height}, tx block {tx_height}");
     let network = browser.eval("document.getElementById('network').textContent");
     assert_eq!(network, json!("devnet · coinjecture-devnet"));
-    let row = format!("#latest-blocks tr.block-row[data-height='{tx_height}']");
-    browser.wait_for(
-        "the transaction's block in the latest blocks",
-        &format!("document.querySelector(\"{row}\") !== null"),
+
+    // The chart: one point per block interval, block times near the configured 500 ms, and the
+    // transfer's block counted in the TPS line (a nonzero maximum).
+    let points = browser.wait_for(
+        "the block-time chart",
+        "(() => { const p = document.querySelector('#chart-block-time polyline'); \
+         return p && p.getAttribute('points').split(' ').length >= 5 ? p.getAttribute('points').split(' ').length : null; })()",
     );
+    let summary = browser.eval("document.getElementById('chart-summary').textContent");
+    let summary = summary.as_str().unwrap().to_string();
+    let mean_block_time: f64 = summary
+        .strip_prefix("mean block time ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("chart summary: {summary}"));
+    assert!((0.3..5.0).contains(&mean_block_time), "{summary}");
+    assert!(browser.eval("document.querySelectorAll('#chart-tps polyline').length") == json!(1), "no TPS line");
+    let tps_label = browser.eval("document.querySelector('#chart-tps text').textContent");
+    assert!(tps_label.as_str().is_some_and(|l| l.starts_with("max ")), "{tps_label}");
     browser.screenshot(&artifacts.join("explorer-home.png"));
 
-    // Click the block: its detail view shows its hash and the transaction; the URL remembers it.
-    browser.click(&row);
-    let detail = browser.wait_for(
-        "the block view",
+    // Paging: the first page is the 5 newest blocks; Older shows the 5 below them, Newer returns.
+    let first_page = browser.wait_for(
+        "a first page of 5 blocks",
+        "(() => { const r = [...document.querySelectorAll('#latest-blocks tr.block-row')].map(r => Number(r.dataset.height)); \
+         return r.length === 5 ? r : null; })()",
+    );
+    browser.click("#older");
+    let first_lowest = first_page.as_array().unwrap().iter().map(|h| h.as_u64().unwrap()).min().unwrap();
+    let second_page = browser.wait_for(
+        "the older page",
         &format!(
-            "(() => {{ const d = document.getElementById('block-detail'); \
-             return d.querySelector('.tx-row') && d.textContent.includes('{block_hash}') ? d.innerText : null; }})()"
+            "(() => {{ const r = [...document.querySelectorAll('#latest-blocks tr.block-row')].map(r => Number(r.dataset.height)); \
+             return r.length === 5 && Math.max(...r) < {first_lowest} ? r : null; }})()"
+        ),
+    );
+    let second: Vec<u64> = second_page.as_array().unwrap().iter().map(|h| h.as_u64().unwrap()).collect();
+    assert_eq!(second, (first_lowest - 5..first_lowest).rev().collect::<Vec<_>>(), "the older page");
+    assert_eq!(browser.eval("document.getElementById('newer').disabled"), json!(false));
+    browser.screenshot(&artifacts.join("explorer-page-2.png"));
+    browser.click("#newer");
+    browser.wait_for(
+        "the newest page again",
+        &format!("[...document.querySelectorAll('#latest-blocks tr.block-row')].some(r => Number(r.dataset.height) >= {first_lowest})"),
+    );
+
+    // Search by transaction hash: the transaction page, with its amount and block.
+    browser.type_into("#search", &tx_hash);
+    browser.click("#search-button");
+    let detail = browser.wait_for(
+        "the transaction page",
+        &format!(
+            "(() => {{ const d = document.getElementById('tx-detail'); return d && d.textContent.includes('{tx_hash}') ? d.innerText : null; }})()"
         ),
     );
     let detail = detail.as_str().unwrap();
     assert!(detail.contains("4242"), "the transfer's amount is not shown: {detail}");
+    assert_eq!(browser.eval("location.hash"), json!(format!("#tx/{tx_hash}")));
+    browser.screenshot(&artifacts.join("explorer-transaction.png"));
+
+    // Its block link: the block page with the transaction, whose hash links back to it.
+    browser.click(&format!("#tx-detail a[href='#block/{tx_height}']"));
+    let detail = browser.wait_for(
+        "the block view",
+        &format!(
+            "(() => {{ const d = document.getElementById('block-detail'); \
+             return d && d.querySelector('.tx-row') && d.textContent.includes('{block_hash}') ? d.innerText : null; }})()"
+        ),
+    );
+    assert!(detail.as_str().unwrap().contains("4242"), "{detail}");
     let tx_title = browser.eval("document.querySelector('#block-detail .tx-row td').title");
     assert_eq!(tx_title, json!(tx_hash));
     assert_eq!(browser.eval("location.hash"), json!(format!("#block/{tx_height}")));
-    let selected = browser.eval("document.querySelector('#latest-blocks tr.selected')?.dataset.height");
-    assert_eq!(selected, json!(tx_height.to_string()));
     browser.screenshot(&artifacts.join("explorer-block.png"));
+
+    // A click on a row of the block list opens that block.
+    let row = "#latest-blocks tr.block-row:nth-child(2)";
+    let clicked = browser.eval(&format!("document.querySelector('{row}').dataset.height"));
+    browser.click(row);
+    browser.wait_for(
+        "the clicked block",
+        &format!("document.querySelector('#view h2').textContent === 'Block ' + {clicked}"),
+    );
+    assert_eq!(browser.eval("document.querySelector('#latest-blocks tr.selected')?.dataset.height"), clicked);
+
+    // Search by block height and by block hash.
+    browser.type_into("#search", &tx_height.to_string());
+    browser.click("#search-button");
+    browser.wait_for("the block by height", &format!("location.hash === '#block/{tx_height}' && document.getElementById('block-detail')?.textContent.includes('{block_hash}')"));
+    browser.type_into("#search", &block_hash);
+    browser.click("#search-button");
+    browser.wait_for(
+        "the block by hash",
+        &format!("location.hash === '#block/{block_hash}' && document.querySelector('#view h2').textContent === 'Block {tx_height}'"),
+    );
+
+    // Search by account address: balance and history with the transfer.
+    browser.type_into("#search", &recipient_hex);
+    browser.click("#search-button");
+    let account = browser.wait_for(
+        "the account page",
+        &format!(
+            "(() => {{ const d = document.getElementById('account-detail'); \
+             return d && d.textContent.includes('{recipient_hex}') && d.querySelector('.tx-row') ? d.innerText : null; }})()"
+        ),
+    );
+    let account = account.as_str().unwrap();
+    assert!(account.contains("balance\t4242") || account.contains("balance\n4242"), "{account}");
+    assert_eq!(browser.eval("document.querySelector('#account-detail .tx-row td').title"), json!(tx_hash));
+    browser.screenshot(&artifacts.join("explorer-account.png"));
+
+    // Text that is none of these: a message, and the view stays.
+    browser.type_into("#search", "not a hash");
+    browser.click("#search-button");
+    let refusal = browser.wait_for("the refusal", "document.getElementById('search-error').textContent");
+    assert!(refusal.as_str().unwrap().contains("expected a block height"), "{refusal}");
+    assert_eq!(browser.eval("location.hash"), json!(format!("#account/{recipient_hex}")));
+
+    // The Validators page lists the validator.
+    browser.click("#nav-validators");
+    let validators = browser.wait_for(
+        "the validators page",
+        "(() => { const t = document.getElementById('validators'); return t ? [...t.querySelectorAll('.validator-row a')].map(a => a.title) : null; })()",
+    );
+    assert_eq!(validators, json!([validator_hex]));
+    browser.screenshot(&artifacts.join("explorer-validators.png"));
     println!(
-        "e2e explorer: height {shown} shown, block {tx_height} opened by a click, screenshots in {}, {:.1}s",
+        "e2e explorer: height {shown}, chart of {points} points ({summary}), paging, search by tx/block/height/account, validators; screenshots in {}, {:.1}s",
         artifacts.display(),
         started.elapsed().as_secs_f64()
     );

@@ -11,6 +11,7 @@ mod gossip_in;
 mod keys;
 mod limits;
 mod node;
+mod process_metrics;
 mod safety_flags;
 mod shadow;
 mod split;

@@ -164,6 +164,9 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
 
     let registry = new_registry();
+    if let Ok(mut r) = registry.lock() {
+        crate::process_metrics::register_database(&mut r, &config.database.path);
+    }
     let p2p_config = p2p_config(config, key.seed())?;
     let (p2p, p2p_task) = P2pNode::start(p2p_config, Arc::new(LocalBlocks(ledger.clone())), Some(registry.clone()))
         .await
@@ -223,7 +226,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     ];
 
     // Node metrics beside the gateway's: height, blocks produced, mempool, from the driver.
-    register_node_metrics(&registry, &config.network.name, consensus.watch(), &mut tasks);
+    register_node_metrics(&registry, network_label(config), consensus.watch(), &mut tasks);
 
     // The public API (REST + PublicApi gRPC) on api.port.
     let api_addr: SocketAddr =
@@ -271,11 +274,13 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
 pub(crate) type Registry = Arc<Mutex<prometheus_client::registry::Registry>>;
 
 /// A registry holding the gRPC server latencies (`coinjecture_rpc_duration_seconds`), which
-/// every service records.
+/// every service records, the ledger's corrupt-read counter, the `process_*` metrics and
+/// `coinjecture_build_info`.
 pub(crate) fn new_registry() -> Registry {
     let mut registry = prometheus_client::registry::Registry::default();
     coinjecture_proto::server::register_metrics(&mut registry);
     coinjecture_ledger::register_metrics(&mut registry);
+    crate::process_metrics::register(&mut registry);
     Arc::new(Mutex::new(registry))
 }
 
@@ -300,28 +305,48 @@ pub(crate) fn api_config(config: &Config, registry: Registry) -> coinjecture_api
     api
 }
 
-/// `coinjecture_block_height`, `coinjecture_validator_blocks_produced`,
-/// `coinjecture_mempool_transactions` (label `network`), updated on every driver status change.
+/// The value of every metric's `network` label: the chain id (`network.id`, e.g.
+/// `coinjecture-devnet`), which is in the genesis and the signing bytes, so two chains scraped by
+/// one Prometheus never share it (the display name `network.name`, e.g. `devnet`, may repeat). The
+/// p2p gateway labels its metrics with the same id.
+pub(crate) fn network_label(config: &Config) -> &str {
+    &config.network.id
+}
+
+type Labels = Vec<(String, String)>;
+type CounterFamily = prometheus_client::metrics::family::Family<Labels, prometheus_client::metrics::counter::Counter>;
+type GaugeFamily = prometheus_client::metrics::family::Family<Labels, prometheus_client::metrics::gauge::Gauge>;
+
+/// Raises a counter to `total` (a running total the driver reports; counters never go down).
+fn raise_to(counter: &prometheus_client::metrics::counter::Counter, total: u64) {
+    let now = counter.get();
+    if total > now {
+        counter.inc_by(total - now);
+    }
+}
+
+/// `coinjecture_block_height`, `coinjecture_validator_blocks_produced_total`,
+/// `coinjecture_mempool_transactions`, `coinjecture_consensus_dropped_messages_total` (label
+/// `network`: [`network_label`]), updated on every driver status change.
 pub(crate) fn register_node_metrics(
     registry: &Registry,
     network: &str,
     mut status: tokio::sync::watch::Receiver<driver::DriverStatus>,
     tasks: &mut Vec<tokio::task::JoinHandle<eyre::Result<()>>>,
 ) {
-    use prometheus_client::metrics::family::Family;
-    use prometheus_client::metrics::gauge::Gauge;
-    type Labels = Vec<(String, String)>;
-    let height: Family<Labels, Gauge> = Family::default();
-    let produced: Family<Labels, Gauge> = Family::default();
-    let mempool: Family<Labels, Gauge> = Family::default();
-    let dropped: Family<Labels, Gauge> = Family::default();
+    let height = GaugeFamily::default();
+    let produced = CounterFamily::default();
+    let mempool = GaugeFamily::default();
+    let dropped = CounterFamily::default();
     let safety = SafetyMetrics::default();
-    let production: Family<Labels, prometheus_client::metrics::histogram::Histogram> =
-        Family::new_with_constructor(|| {
-            prometheus_client::metrics::histogram::Histogram::new([
-                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ])
-        });
+    let production: prometheus_client::metrics::family::Family<
+        Labels,
+        prometheus_client::metrics::histogram::Histogram,
+    > = prometheus_client::metrics::family::Family::new_with_constructor(|| {
+        prometheus_client::metrics::histogram::Histogram::new([
+            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ])
+    });
     if let Ok(mut r) = registry.lock() {
         r.register("coinjecture_block_height", "Height of the latest finalized block", height.clone());
         r.register(
@@ -339,6 +364,8 @@ pub(crate) fn register_node_metrics(
         safety.register(&mut r);
     }
     let label = vec![("network".to_string(), network.to_string())];
+    // Present from the start (0), so rates and alerts see the series before the first event.
+    drop(produced.get_or_create(&label));
     tasks.push(tokio::spawn(async move {
         let mut built = 0;
         while status.changed().await.is_ok() {
@@ -348,12 +375,12 @@ pub(crate) fn register_node_metrics(
                 production.get_or_create(&label).observe(s.last_build_seconds);
             }
             height.get_or_create(&label).set(i64::try_from(s.finalized_height).unwrap_or(i64::MAX));
-            produced.get_or_create(&label).set(i64::try_from(s.blocks_produced).unwrap_or(i64::MAX));
+            raise_to(&produced.get_or_create(&label), s.blocks_produced);
             mempool.get_or_create(&label).set(i64::try_from(s.mempool_size).unwrap_or(i64::MAX));
             for (reason, n) in &s.dropped {
                 let mut l = label.clone();
                 l.push(("reason".to_string(), reason.clone()));
-                dropped.get_or_create(&l).set(i64::try_from(*n).unwrap_or(i64::MAX));
+                raise_to(&dropped.get_or_create(&l), *n);
             }
             safety.update(&label, &s);
         }
@@ -364,15 +391,13 @@ pub(crate) fn register_node_metrics(
 /// Signing pauses and the transaction journal, as metrics (label `network`).
 #[derive(Default)]
 struct SafetyMetrics {
-    paused: prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>,
-    persist_failures:
-        prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>,
-    journal:
-        [prometheus_client::metrics::family::Family<Vec<(String, String)>, prometheus_client::metrics::gauge::Gauge>;
-            4],
+    paused: GaugeFamily,
+    persist_failures: CounterFamily,
+    journal: [CounterFamily; 3],
+    journal_bytes: GaugeFamily,
     journal_seconds: prometheus_client::metrics::family::Family<
-        Vec<(String, String)>,
-        prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
+        Labels,
+        prometheus_client::metrics::counter::Counter<f64, std::sync::atomic::AtomicU64>,
     >,
 }
 
@@ -392,11 +417,11 @@ impl SafetyMetrics {
             ("coinjecture_tx_journal_transactions", "Accepted transactions journaled (durable before the answer)"),
             ("coinjecture_tx_journal_syncs", "Group commits of the transaction journal (one fsync each)"),
             ("coinjecture_tx_journal_failures", "Journal writes that failed (their submitters got UNAVAILABLE)"),
-            ("coinjecture_tx_journal_bytes", "Size of the transaction journal file"),
         ];
         for ((name, help), family) in names.into_iter().zip(&self.journal) {
             r.register(name, help, family.clone());
         }
+        r.register("coinjecture_tx_journal_bytes", "Size of the transaction journal file", self.journal_bytes.clone());
         r.register(
             "coinjecture_tx_journal_sync_seconds",
             "Time spent writing and syncing the transaction journal",
@@ -404,22 +429,22 @@ impl SafetyMetrics {
         );
     }
 
-    fn update(&self, label: &Vec<(String, String)>, s: &driver::DriverStatus) {
+    fn update(&self, label: &Labels, s: &driver::DriverStatus) {
         use std::sync::atomic::Ordering::Relaxed;
-        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.paused.get_or_create(label).set(i64::from(s.signing_paused.is_some()));
-        self.persist_failures.get_or_create(label).set(int(s.persist_failures));
+        raise_to(&self.persist_failures.get_or_create(label), s.persist_failures);
         if let Some(j) = &s.journal {
-            let values = [
-                j.transactions.load(Relaxed),
-                j.syncs.load(Relaxed),
-                j.failures.load(Relaxed),
-                j.file_bytes.load(Relaxed),
-            ];
-            for (family, value) in self.journal.iter().zip(values) {
-                family.get_or_create(label).set(int(value));
+            let totals = [j.transactions.load(Relaxed), j.syncs.load(Relaxed), j.failures.load(Relaxed)];
+            for (family, total) in self.journal.iter().zip(totals) {
+                raise_to(&family.get_or_create(label), total);
             }
-            self.journal_seconds.get_or_create(label).set(j.sync_micros.load(Relaxed) as f64 / 1e6);
+            self.journal_bytes.get_or_create(label).set(i64::try_from(j.file_bytes.load(Relaxed)).unwrap_or(i64::MAX));
+            let seconds = self.journal_seconds.get_or_create(label);
+            let total = j.sync_micros.load(Relaxed) as f64 / 1e6;
+            let now = seconds.get();
+            if total > now {
+                seconds.inc_by(total - now);
+            }
         }
     }
 }
@@ -443,7 +468,12 @@ async fn serve_internal(
     crate::tls::builder(tls)?
         .max_concurrent_streams(max_streams_per_connection)
         .add_service(health_service)
-        .add_optional_service(coinjecture_proto::server::reflection())
+        .add_optional_service(coinjecture_proto::server::reflection(&[
+            pb::ledger_server::SERVICE_NAME,
+            pb::consensus_server::SERVICE_NAME,
+            pb::p2p_gateway_server::SERVICE_NAME,
+            pb::crypto_core_server::SERVICE_NAME,
+        ]))
         .add_service(
             pb::ledger_server::LedgerServer::from_arc(ledger)
                 .max_decoding_message_size(limit)

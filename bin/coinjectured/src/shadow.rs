@@ -10,8 +10,9 @@
 //!
 //! Every disagreement is logged (`WARN parity divergence height=… value=… node=… ours=…`) and
 //! counted in `coinjecture_parity_divergence_total{value}`, served with the other shadow metrics
-//! on `--metrics-port` (Prometheus text, `/metrics`); a summary is logged every
-//! `--summary-every` blocks. A broken stream is resumed from the next height.
+//! on `--metrics-port` (`/metrics`: OpenMetrics, or Prometheus text to `Accept: text/plain`); a
+//! summary is logged every `--summary-every` blocks. A broken stream is resumed from the next
+//! height.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -364,12 +365,24 @@ async fn serve_metrics(listener: tokio::net::TcpListener, registry: Arc<Mutex<Re
             let request = String::from_utf8_lossy(&buf[..n]);
             let path = request.split_whitespace().nth(1).unwrap_or("");
             let response = if path == "/metrics" || path == "/" {
+                use coinjecture_api::exposition::{
+                    OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, openmetrics_to_text, prefers_text,
+                };
                 let mut body = String::new();
                 if let Ok(r) = registry.lock() {
                     let _ = prometheus_client::encoding::text::encode(&mut body, &r);
                 }
+                // OpenMetrics, or the classic format for a scraper that prefers text/plain.
+                let accept = request.lines().find_map(|l| {
+                    l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case("accept")).map(|(_, v)| v.trim())
+                });
+                let (content_type, body) = if prefers_text(accept) {
+                    (TEXT_CONTENT_TYPE, openmetrics_to_text(&body))
+                } else {
+                    (OPENMETRICS_CONTENT_TYPE, body)
+                };
                 format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 )
             } else {
@@ -496,5 +509,32 @@ mod tests {
         assert!(text.contains("# TYPE coinjecture_parity_divergence counter"), "{text}");
         assert!(text.contains(r#"coinjecture_parity_divergence_total{value="block_hash"} 0"#), "{text}");
         assert!(text.contains(r#"coinjecture_parity_divergence_total{value="merkle_root"} 1"#), "{text}");
+    }
+
+    /// GET /metrics on `port` with `accept`: the whole HTTP response.
+    async fn get_metrics(port: u16, accept: Option<&str>) -> String {
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        let accept = accept.map(|a| format!("Accept: {a}\r\n")).unwrap_or_default();
+        conn.write_all(format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{accept}\r\n").as_bytes()).await.expect("write");
+        let mut response = String::new();
+        conn.read_to_string(&mut response).await.expect("read");
+        response
+    }
+
+    #[tokio::test]
+    async fn metrics_endpoint_answers_openmetrics_or_text_as_asked() {
+        let metrics = Metrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(serve_metrics(listener, Arc::new(Mutex::new(registry))));
+        let openmetrics = get_metrics(port, None).await;
+        assert!(openmetrics.contains("Content-Type: application/openmetrics-text"), "{openmetrics}");
+        assert!(openmetrics.trim_end().ends_with("# EOF"), "{openmetrics}");
+        let text = get_metrics(port, Some("text/plain")).await;
+        assert!(text.contains("Content-Type: text/plain; version=0.0.4"), "{text}");
+        assert!(text.contains("# TYPE coinjecture_parity_divergence_total counter"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
     }
 }

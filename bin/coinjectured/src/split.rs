@@ -66,7 +66,7 @@ pub(crate) async fn serve_crypto_core(
     crate::tls::builder(tls)?
         .max_concurrent_streams(max_streams_per_connection)
         .add_service(health_service)
-        .add_optional_service(coinjecture_proto::server::reflection())
+        .add_optional_service(coinjecture_proto::server::reflection(&[pb::crypto_core_server::SERVICE_NAME]))
         .add_service(coinjecture_crypto_core::service::CryptoCoreService.into_server())
         .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
         .await
@@ -112,11 +112,24 @@ pub(crate) async fn serve_metrics(
     let Some(addr) = addr else { return Ok(None) };
     let listener = crate::limits::listen("metrics", addr, "--metrics-listen", limits).await?;
     crate::limits::register_metrics(&registry, &listener);
-    let render = move || {
+    // OpenMetrics, or the classic text format for a scraper that prefers `text/plain` (as the
+    // api's /metrics).
+    let render = move |headers: axum::http::HeaderMap| {
+        use coinjecture_api::exposition::{
+            OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, openmetrics_to_text, prefers_text,
+        };
         let text = node::metrics_text(&registry);
-        ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+        let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok());
+        if prefers_text(accept) {
+            ([(axum::http::header::CONTENT_TYPE, TEXT_CONTENT_TYPE)], openmetrics_to_text(&text))
+        } else {
+            ([(axum::http::header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text)
+        }
     };
-    let app = axum::Router::new().route("/metrics", axum::routing::get(move || std::future::ready(render())));
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move |headers: axum::http::HeaderMap| std::future::ready(render(headers))),
+    );
     tracing::info!(%addr, "serving /metrics");
     Ok(Some(AbortOnDrop(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -230,6 +243,9 @@ pub(crate) async fn run(
                     .await
                     .map_err(|e| eyre!("database.path: {e}"))?,
             );
+            if let Ok(mut r) = registry.lock() {
+                crate::process_metrics::register_database(&mut r, &config.database.path);
+            }
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
@@ -238,7 +254,7 @@ pub(crate) async fn run(
             let served = crate::tls::builder(tls)?
                 .max_concurrent_streams(streams)
                 .add_service(health_service)
-                .add_optional_service(coinjecture_proto::server::reflection())
+                .add_optional_service(coinjecture_proto::server::reflection(&[pb::ledger_server::SERVICE_NAME]))
                 .add_service(coinjecture_ledger::LedgerService::new(ledger.clone()).into_server())
                 .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
                 .await;
@@ -263,7 +279,7 @@ pub(crate) async fn run(
             let served = crate::tls::builder(tls)?
                 .max_concurrent_streams(streams)
                 .add_service(health_service)
-                .add_optional_service(coinjecture_proto::server::reflection())
+                .add_optional_service(coinjecture_proto::server::reflection(&[pb::p2p_gateway_server::SERVICE_NAME]))
                 .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(handle.clone()).into_server())
                 .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
                 .await;
@@ -333,7 +349,7 @@ pub(crate) async fn run(
             let _ = status_ready.send(handle.watch());
             // The node's metrics (height, blocks produced, mempool, drops, block production).
             let mut metric_tasks = Vec::new();
-            node::register_node_metrics(&registry, &config.network.name, handle.watch(), &mut metric_tasks);
+            node::register_node_metrics(&registry, node::network_label(config), handle.watch(), &mut metric_tasks);
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health
@@ -344,7 +360,7 @@ pub(crate) async fn run(
             let server = crate::tls::builder(tls)?
                 .max_concurrent_streams(streams)
                 .add_service(health_service)
-                .add_optional_service(coinjecture_proto::server::reflection())
+                .add_optional_service(coinjecture_proto::server::reflection(&[pb::consensus_server::SERVICE_NAME]))
                 .add_service(coinjecture_consensus::service::ConsensusService::new(handle).into_server())
                 .serve_with_incoming_shutdown(bind(listen, "--listen").await?.into_incoming(), shutdown);
             tokio::select! {

@@ -133,9 +133,10 @@ def _submit_transfers(api: PublicApiClient, chain_id: str, n: int) -> list[bytes
         ).sign(seed)
         for i in range(n)
     ]  # fmt: skip
-    resp = api.submit_transactions(txs)
-    assert resp.accepted_count == n, [x.message for x in resp.results]
-    return [bytes(x.tx_hash) for x in resp.results]
+    results = api.submit_transactions(txs)
+    assert all(x.accepted for x in results), [x.message for x in results]
+    assert [x.tx_hash for x in results] == [t.hash().hex() for t in txs]
+    return [bytes.fromhex(x.tx_hash) for x in results]
 
 
 @pytest.mark.skipif(not NODE, reason="COINJECTURE_NODE is not set: start a devnet and set COINJECTURE_NODE=127.0.0.1:8300 (its api port)")
@@ -180,6 +181,7 @@ def test_live_devnet():
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "parity summary: 5 blocks checked up to height 5, 0 divergences" in p.stderr
+    assert p.stderr.count("parity summary:") == 1, p.stderr  # once, not again at exit
     assert "WARN" not in p.stderr
 
 

@@ -121,8 +121,17 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let started = std::time::Instant::now();
         let call = inner.call(request);
+        let unserved = unserved_message(&service, &method);
         Box::pin(async move {
-            let result = call.instrument(span.clone()).await;
+            let mut result = call.instrument(span.clone()).await;
+            // A service or method this server does not have: tonic answers UNIMPLEMENTED with no
+            // message; say what was asked for.
+            if let Ok(response) = &mut result
+                && response.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == b"12")
+                && !response.headers().contains_key("grpc-message")
+            {
+                let _ = tonic::Status::unimplemented(unserved).add_header(response.headers_mut());
+            }
             let code = match &result {
                 Ok(response) => response
                     .headers()
@@ -140,6 +149,13 @@ where
             result
         })
     }
+}
+
+/// The message of an UNIMPLEMENTED answer for `service`/`method`, which this server does not serve.
+pub fn unserved_message(service: &str, method: &str) -> String {
+    format!(
+        "{service}/{method}: not served on this port (service {service}, or its method {method}, is not here; gRPC reflection lists the services this port serves)"
+    )
 }
 
 /// The canonical gRPC status name (`OK`, `INVALID_ARGUMENT`, …).
@@ -166,14 +182,19 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// gRPC reflection (v1) over `proto/coinjecture/v1` and `grpc.health.v1`; `None`, with a
-/// warning, if the descriptors cannot be loaded (the service then runs without reflection).
-pub fn reflection()
--> Option<tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>> {
-    let built = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1();
+/// The name under which gRPC reflection (v1) lists itself.
+pub const REFLECTION_SERVICE: &str = "grpc.reflection.v1.ServerReflection";
+/// The gRPC health service's name.
+pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+
+/// gRPC reflection (v1) over `proto/coinjecture/v1` and `grpc.health.v1`, listing `services`
+/// (the ones the port serves, e.g. `coinjecture.v1.Ledger`) plus health and reflection itself;
+/// every message type stays resolvable. `None`, with a warning, if the descriptors cannot be
+/// loaded (the service then runs without reflection).
+pub fn reflection(
+    services: &[&str],
+) -> Option<tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>> {
+    let built = reflection_builder(services).build_v1();
     match built {
         Ok(r) => Some(r),
         Err(e) => {
@@ -181,4 +202,15 @@ pub fn reflection()
             None
         }
     }
+}
+
+/// The reflection builder [`reflection`] uses (for a server that also wants `v1alpha`).
+pub fn reflection_builder(services: &[&str]) -> tonic_reflection::server::Builder<'static> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    for name in services.iter().copied().chain([HEALTH_SERVICE, REFLECTION_SERVICE]) {
+        builder = builder.with_service_name(name);
+    }
+    builder
 }

@@ -79,6 +79,7 @@
 pub mod backend;
 mod config;
 mod error;
+pub mod exposition;
 mod grpc;
 mod json;
 mod rate_limit;
@@ -113,11 +114,9 @@ pub async fn router(config: ApiConfig, service: PublicApiService) -> Result<Rout
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<PublicApiServer<PublicApiService>>().await;
     let mut grpc = tonic::service::Routes::new(health).add_service(service.clone().into_server());
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(coinjecture_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
+    // Reflection lists what this port serves: PublicApi (plus health and reflection).
+    let reflection =
+        || coinjecture_proto::server::reflection_builder(&[coinjecture_proto::v1::public_api_server::SERVICE_NAME]);
     // v1 for current tools, v1alpha for older grpcurl and clients.
     match reflection().build_v1() {
         Ok(r) => grpc = grpc.add_service(r),

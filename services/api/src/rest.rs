@@ -197,18 +197,23 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    use crate::exposition::{OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, openmetrics_to_text, prefers_text};
     let Some(render) = &s.config.metrics else {
         return RestError::not_found("metrics: not enabled on this node").into_response();
     };
     let text = render();
-    // prometheus-client writes OpenMetrics (ending in "# EOF"); anything else is the classic format.
-    let content_type = if text.trim_end().ends_with("# EOF") {
-        "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    } else {
-        "text/plain; version=0.0.4; charset=utf-8"
+    // The registry writes OpenMetrics (ending in "# EOF"); a scraper that prefers `text/plain`
+    // gets the classic format derived from it. A renderer that writes the classic format already
+    // is served as it is.
+    let openmetrics = text.trim_end().ends_with("# EOF");
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let (content_type, body) = match (openmetrics, prefers_text(accept)) {
+        (true, false) => (OPENMETRICS_CONTENT_TYPE, text),
+        (true, true) => (TEXT_CONTENT_TYPE, openmetrics_to_text(&text)),
+        (false, _) => (TEXT_CONTENT_TYPE, text),
     };
-    ([(header::CONTENT_TYPE, content_type)], text).into_response()
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn status(State(s): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> RestResult {
@@ -417,7 +422,10 @@ async fn submit(
 /// Unknown paths: a JSON 404 (`no_route`), or `UNIMPLEMENTED` for a gRPC call.
 pub(crate) async fn fallback(request: Request) -> Response {
     if is_grpc(request.headers()) {
-        return Status::unimplemented(format!("{}: no such service", request.uri().path())).into_http();
+        let path = request.uri().path().trim_start_matches('/');
+        let (service, method) = path.split_once('/').unwrap_or((path, ""));
+        return Status::unimplemented(coinjecture_proto::server::unserved_message(&clip(service), &clip(method)))
+            .into_http();
     }
     RestError::new(
         StatusCode::NOT_FOUND,

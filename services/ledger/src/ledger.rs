@@ -823,6 +823,7 @@ impl Ledger {
         let new_view = AccountView { tip: hash, journal_start: Store::journal_start(&mut tx, height).await? };
         let written = started.elapsed();
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
+        crate::verify::count_applied(block.transactions.len());
         let new_era = era.era != writer.era;
         *writer = era;
         self.accounts.advance(&view, new_view, &accounts);

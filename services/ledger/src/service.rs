@@ -398,7 +398,7 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<LedgerServer<LedgerService>>().await;
-    let reflection = coinjecture_proto::server::reflection();
+    let reflection = coinjecture_proto::server::reflection(&[coinjecture_proto::v1::ledger_server::SERVICE_NAME]);
     let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?local, path = %ledger.path().display(), "ledger serving gRPC (Ledger, health, reflection)");
     coinjecture_proto::server::builder()

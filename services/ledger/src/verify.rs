@@ -21,14 +21,38 @@ pub const CORRUPT_READS_METRIC: &str = "coinjecture_ledger_corrupt_reads";
 /// Reads that found stored data not matching its hashes, in this process.
 static CORRUPT_READS: LazyLock<Counter> = LazyLock::new(Counter::default);
 
+/// Finalized blocks and their transactions applied by this process (throughput: blocks and
+/// transactions per second are their rates).
+static BLOCKS_APPLIED: LazyLock<Counter> = LazyLock::new(Counter::default);
+static TRANSACTIONS_APPLIED: LazyLock<Counter> = LazyLock::new(Counter::default);
+
 /// Registers `coinjecture_ledger_corrupt_reads_total` (blocks or transactions read from the
-/// database that did not match their stored hashes; each such read was refused).
+/// database that did not match their stored hashes; each such read was refused), and
+/// `coinjecture_ledger_blocks_applied_total` / `coinjecture_ledger_transactions_applied_total`
+/// (finalized blocks and transactions this process applied: their rates are the chain's block
+/// rate and TPS).
 pub fn register_metrics(registry: &mut prometheus_client::registry::Registry) {
     registry.register(
         CORRUPT_READS_METRIC,
         "Blocks or transactions read from the ledger database that did not match their stored hashes (each read was refused)",
         CORRUPT_READS.clone(),
     );
+    registry.register(
+        "coinjecture_ledger_blocks_applied",
+        "Finalized blocks applied to the ledger by this process",
+        BLOCKS_APPLIED.clone(),
+    );
+    registry.register(
+        "coinjecture_ledger_transactions_applied",
+        "Transactions of finalized blocks applied to the ledger by this process (its rate is the chain's TPS)",
+        TRANSACTIONS_APPLIED.clone(),
+    );
+}
+
+/// Counts a block (with `transactions`) applied.
+pub(crate) fn count_applied(transactions: usize) {
+    BLOCKS_APPLIED.inc();
+    TRANSACTIONS_APPLIED.inc_by(transactions as u64);
 }
 
 /// How many corrupt reads this process has refused.

@@ -197,7 +197,7 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<P2pGatewayServer<P2pGatewayService>>().await;
-    let reflection = coinjecture_proto::server::reflection();
+    let reflection = coinjecture_proto::server::reflection(&[coinjecture_proto::v1::p2p_gateway_server::SERVICE_NAME]);
     let local: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?local, peer_id = %handle.local_peer_id(), "p2p-gateway serving gRPC (P2pGateway, health, reflection)");
     coinjecture_proto::server::builder()

@@ -14,8 +14,9 @@ Addresses are ``host:port`` (plaintext gRPC); an ``http://`` prefix is accepted 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Self, cast
 
 import grpc
 
@@ -73,7 +74,7 @@ class TlsFiles:
 def channel(address: str, tls: TlsFiles | None = None) -> grpc.Channel:
     """A channel with the services' 16 MiB message limits: plaintext, or mutual TLS with
     ``tls``."""
-    options = [
+    options: list[tuple[str, int | str]] = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ]
@@ -123,7 +124,7 @@ def transaction_to_proto(t: ref.Transaction) -> types_pb2.Transaction:
     """The TxType numbers are the signing-message codes (1 Transfer, 2 ProblemSubmission, 3 BountyPayment)."""
     return types_pb2.Transaction(
         codec_version=t.codec_version,
-        tx_type=ref.TX_TYPE_CODES[t.tx_type],
+        tx_type=cast(types_pb2.TxType, ref.TX_TYPE_CODES[t.tx_type]),
         to=t.to,
         amount=t.amount,
         nonce=t.nonce,
@@ -289,7 +290,7 @@ def finalized_block_from_proto(p: types_pb2.Block) -> tuple[ref.Block, ref.Commi
 
 def problem_to_proto(p: ref.SubsetSumProblem) -> types_pb2.SubsetSumProblem:
     return types_pb2.SubsetSumProblem(
-        tier=TIER_NUMBERS[p.tier], elements=list(p.elements), target=p.target, timestamp=p.timestamp
+        tier=cast(types_pb2.SubsetSumTier, TIER_NUMBERS[p.tier]), elements=list(p.elements), target=p.target, timestamp=p.timestamp
     )
 
 
@@ -333,7 +334,7 @@ class _Client:
         if self._own:
             self.channel.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -347,6 +348,23 @@ class TransactionHash:
     tx_hash: bytes
     signing_message: bytes
     encoding: bytes
+
+
+@dataclass
+class SubmitResult:
+    """What SubmitTransaction answers for one transaction: ``tx_hash`` as 64 hex digits (what the
+    REST API, the explorer and ``coinjectured wallet`` show), ``reason`` the refusal's name
+    (``TX_REJECT_REASON_…``; None when accepted) and ``message`` its detail."""
+
+    tx_hash: str
+    accepted: bool
+    reason: str | None
+    message: str
+
+    @classmethod
+    def from_proto(cls, p: types_pb2.TransactionResult) -> SubmitResult:
+        reason = None if p.accepted else types_pb2.TxRejectReason.Name(p.reason)
+        return cls(bytes(p.tx_hash).hex(), p.accepted, reason, p.message)
 
 
 @dataclass
@@ -506,13 +524,17 @@ class PublicApiClient(_Client):
         req = api_pb2.GetTransactionRequest(tx_hash=tx_hash)
         return self.stub.GetTransaction(req, timeout=self.timeout).transaction
 
-    def submit_transaction(self, tx: ref.Transaction | types_pb2.Transaction) -> types_pb2.TransactionResult:
+    def submit_transaction(self, tx: ref.Transaction | types_pb2.Transaction) -> SubmitResult:
+        """Submits one transaction; its hash (hex) and whether the mempool took it."""
         p = transaction_to_proto(tx) if isinstance(tx, ref.Transaction) else tx
-        return self.stub.SubmitTransaction(api_pb2.SubmitTransactionRequest(transaction=p), timeout=self.timeout).result
+        req = api_pb2.SubmitTransactionRequest(transaction=p)
+        return SubmitResult.from_proto(self.stub.SubmitTransaction(req, timeout=self.timeout).result)
 
-    def submit_transactions(self, txs: list[ref.Transaction | types_pb2.Transaction]) -> api_pb2.SubmitTransactionsResponse:
+    def submit_transactions(self, txs: list[ref.Transaction | types_pb2.Transaction]) -> list[SubmitResult]:
+        """Submits a batch; one result per transaction, in order."""
         ps = [transaction_to_proto(t) if isinstance(t, ref.Transaction) else t for t in txs]
-        return self.stub.SubmitTransactions(api_pb2.SubmitTransactionsRequest(transactions=ps), timeout=self.timeout)
+        resp = self.stub.SubmitTransactions(api_pb2.SubmitTransactionsRequest(transactions=ps), timeout=self.timeout)
+        return [SubmitResult.from_proto(r) for r in resp.results]
 
     def account(self, address: bytes) -> types_pb2.Account:
         return self.stub.GetAccount(api_pb2.GetAccountRequest(address=address), timeout=self.timeout).account
@@ -523,7 +545,7 @@ class PublicApiClient(_Client):
             req.height = height
         return self.stub.GetValidators(req, timeout=self.timeout).validator_set
 
-    def stream_blocks(self, from_height: int = 0) -> Iterator[api_pb2.BlockView]:
+    def stream_blocks(self, from_height: int = 0) -> Generator[api_pb2.BlockView, None, None]:
         """Finalized blocks from ``from_height`` on, then each new one; cancel by closing the iterator
         (or the client). No timeout applies."""
         call = self.stub.StreamBlocks(api_pb2.StreamBlocksRequest(from_height=from_height))

@@ -392,8 +392,10 @@ class BlockHeader:
                 fields[name] = r.uint(U64_MAX, name)
             elif kind == "i64":
                 fields[name] = r.int64(name)
-            else:
+            elif isinstance(kind, int):
                 fields[name] = r.bin_fixed(kind, name)
+            else:  # pragma: no cover (the table above has no other kind)
+                raise AssertionError(kind)
         r.key("extra_data")
         fields["extra_data"] = r.byte_array(MAX_EXTRA_DATA, "extra_data")
         return cls(**fields)
@@ -537,17 +539,17 @@ class Transaction:
         from_ = r.bin_fixed(32, "from")
         r.key("to")
         to = r.bin_fixed(32, "to")
-        numbers = []
+        numbers: dict[str, int] = {}
         for name in ("amount", "nonce", "gas_limit", "gas_price"):
             r.key(name)
-            numbers.append(r.uint(U64_MAX, name))
+            numbers[name] = r.uint(U64_MAX, name)
         r.key("signature")
         signature = r.bin_fixed(64, "signature")
         r.key("data")
         data = r.byte_array(MAX_TX_DATA, "data")
         r.key("timestamp")
         timestamp = r.int64("timestamp")
-        return cls(tx_type, from_, to, *numbers, signature, data, timestamp, codec_version)
+        return cls(tx_type, from_, to, **numbers, signature=signature, data=data, timestamp=timestamp, codec_version=codec_version)
 
     def check_stateless(self, chain_id: str) -> str | None:
         """The first stateless rule broken (§4.5), or None."""

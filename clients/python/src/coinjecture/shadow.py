@@ -59,6 +59,8 @@ class Checker:
     last_hash: bytes | None = None
     divergences: dict[str, int] = field(default_factory=lambda: {v: 0 for v in VALUES})
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # blocks_checked when the last summary line was logged (None: never).
+    summarized_at: int | None = None
 
     @property
     def total_divergences(self) -> int:
@@ -76,15 +78,16 @@ class Checker:
             show = lambda v: v.hex() if isinstance(v, bytes) else str(v)  # noqa: E731
             found.append(Divergence(height, value, show(node), show(ours), index))
 
+        ours_hash: bytes | None = None
         try:
             block = block_from_proto(view.block)
             ours_hash = block.header.hash()
             ours_tx = [t.hash() for t in block.transactions]
         except (ValueError, KeyError) as e:  # the node sent something our encoder refuses
             diverge("decode", "?", str(e))
-            block, ours_hash, ours_tx = None, None, None
+            ours_hash = None
 
-        if block is not None:
+        if ours_hash is not None:
             if bytes(view.block_hash) != ours_hash:
                 diverge("block_hash", bytes(view.block_hash), ours_hash)
             if view.block.HasField("commit_certificate") and bytes(view.block.commit_certificate.block_hash) != ours_hash:
@@ -173,7 +176,7 @@ def follow(
     stop = stop or threading.Event()
     while not stop.is_set():
         client = PublicApiClient(node)
-        stream = client.stream_blocks(next_height)
+        stream = client.stream_blocks(next_height)  # a generator: close() cancels the call
         try:
             log.info("following %s from height %d", node, next_height)
             for view in stream:
@@ -195,7 +198,12 @@ def follow(
     return checker
 
 
-def log_summary(checker: Checker) -> None:
+def log_summary(checker: Checker, unless_logged: bool = False) -> None:
+    """Logs the summary line; with ``unless_logged``, only if the last one logged was for fewer
+    blocks (the final summary is not repeated when the periodic one just said the same)."""
+    if unless_logged and checker.summarized_at == checker.blocks_checked:
+        return
+    checker.summarized_at = checker.blocks_checked
     nonzero = {k: v for k, v in checker.divergences.items() if v}
     log.info(
         "parity summary: %d blocks checked up to height %s, %d divergences%s",
@@ -224,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        log_summary(checker)
+        log_summary(checker, unless_logged=True)
         if server is not None:
             server.shutdown()
     return 1 if checker.total_divergences else 0

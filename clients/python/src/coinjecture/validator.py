@@ -48,6 +48,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import grpc
 import yaml
@@ -773,6 +774,7 @@ class Validator:
             self.new_engine()
             if self.listen:
                 server = await self.serve()
+            assert self.engine is not None
             fields = {
                 "network": self.config.network_name,
                 "validator": self.me.hex(),
@@ -825,7 +827,7 @@ class Validator:
             self.crypto,
         )
         lock = self.durable_lock
-        if not held and lock is not None and self.engine.restore_lock(lock):
+        if not held and lock is not None and self.engine.restore_lock(lock) and self.engine.locked is not None:
             fields = {"height": lock.height, "round": lock.round, "block": self.engine.locked[1].hex()}
             log.info("resuming locked on a block", extra={"fields": fields})
 
@@ -1065,7 +1067,10 @@ class Validator:
                     reason, message = refused
             results.append(
                 types_pb2.TransactionResult(
-                    tx_hash=tx_hash, accepted=reason is None, reason=reason or 0, message=message
+                    tx_hash=tx_hash,
+                    accepted=reason is None,
+                    reason=cast(types_pb2.TxRejectReason, reason or 0),
+                    message=message,
                 )
             )
         if gossip and admitted:
@@ -1083,7 +1088,7 @@ class Validator:
             ]
         )
         consensus_pb2_grpc.add_ConsensusServicer_to_server(_ConsensusService(self), server)
-        if server.add_insecure_port(self.listen) == 0:
+        if self.listen is None or server.add_insecure_port(self.listen) == 0:
             raise OSError(f"--listen: cannot listen on {self.listen}")
         await server.start()
         return server

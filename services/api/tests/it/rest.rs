@@ -195,7 +195,8 @@ async fn validators_mempool_metrics_explorer() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.header("content-type").unwrap().starts_with("text/html"));
     let html = String::from_utf8_lossy(&page.body);
-    for id in ["id=\"height\"", "id=\"latest-blocks\"", "id=\"block-detail\"", "id=\"account-form\""] {
+    for id in ["id=\"height\"", "id=\"latest-blocks\"", "id=\"search-form\"", "id=\"view\"", "id=\"chart-block-time\""]
+    {
         assert!(html.contains(id), "explorer lacks {id}");
     }
 }
