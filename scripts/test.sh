@@ -29,8 +29,14 @@ fi
 step "promtool for the monitoring checks (Debian's prometheus package)"
 if ! command -v promtool >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    # Only promtool is wanted: a policy-rc.d that refuses every start keeps the package's
+    # Prometheus server from starting (and listening on :9090) during the tests.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1; fi
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) ||
       echo "prometheus (promtool) could not be installed: the monitoring step below fails"
+    if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
   else
     echo "promtool is missing (apt-get install prometheus, as root): the monitoring step below fails"
   fi
