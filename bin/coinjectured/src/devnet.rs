@@ -72,7 +72,11 @@ pub(crate) fn prepare(validators: usize, dir: &Path, ports: Ports, block_time: &
     }
     let validator_list: String = keys_and_peers.iter().map(|(k, _)| format!("    - {}\n", k.public_key())).collect();
     let (mut configs, mut kept, mut written) = (Vec::new(), Vec::new(), Vec::new());
-    if genesis_existed { kept.push(genesis_path) } else { written.push(genesis_path) }
+    if genesis_existed {
+        kept.push(genesis_path)
+    } else {
+        written.push(genesis_path)
+    }
     for (i, (_, _)) in keys_and_peers.iter().enumerate() {
         let path = dir.join(format!("validator-{}.yaml", i + 1));
         configs.push(path.clone());

@@ -118,7 +118,8 @@ impl Node {
         stream.write_all(head.as_bytes()).map_err(unreachable)?;
         stream.write_all(body.as_bytes()).map_err(unreachable)?;
         let mut reader = BufReader::new(stream);
-        let (status, text) = read_response(&mut reader).map_err(|e| eyre!("node {}: {method} {path}: {e}", self.url))?;
+        let (status, text) =
+            read_response(&mut reader).map_err(|e| eyre!("node {}: {method} {path}: {e}", self.url))?;
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(Answer { status, json, text })
     }
@@ -201,7 +202,8 @@ mod tests {
     fn bodies_by_length_chunks_or_close() {
         let by_length = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(read_response(&mut &by_length[..]).unwrap(), (200, "{}".into()));
-        let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n";
+        let chunked =
+            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n";
         assert_eq!(read_response(&mut &chunked[..]).unwrap(), (404, "{\"a\":1}".into()));
         let close = b"HTTP/1.1 503 Service Unavailable\r\n\r\nnope";
         assert_eq!(read_response(&mut &close[..]).unwrap(), (503, "nope".into()));

@@ -256,7 +256,9 @@ fn send(args: &SendArgs) -> eyre::Result<()> {
         gas_price: 1,
         signature: Signature::ZERO,
         data: chain_tag(&chain),
-        timestamp: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        timestamp: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
     };
     let floor = tx.min_fee().max(TRANSFER_GAS);
     let fee = match args.fee {
