@@ -368,6 +368,11 @@ fn spawn_block_log(url: &str, configs: &[PathBuf], stop: &std::sync::Arc<std::sy
                 let (Some(height), Some(txs)) = (block["height"].as_u64(), block["transaction_count"].as_u64()) else {
                     continue;
                 };
+                if height == 0 {
+                    // Genesis is not a produced block: wait for height 1.
+                    next = Some(1);
+                    continue;
+                }
                 let proposer = block["miner_address"].as_str().unwrap_or("");
                 let name = names.get(proposer).cloned().unwrap_or_else(|| proposer.chars().take(16).collect());
                 println!(
