@@ -189,6 +189,12 @@ fn a_new_user_sends_coins_from_the_faucet_and_sees_them_final() {
         assert!(Instant::now() < deadline, "validator-1 not ready after 60 s: {body}");
         std::thread::sleep(Duration::from_millis(500));
     }
+    // The container healthcheck command (the image has no curl) agrees.
+    let probe = |url: String| Command::new(binary()).args(["healthcheck", &url]).output().unwrap();
+    let ok = probe(format!("{node}/ready"));
+    assert!(ok.status.success() && stdout(&ok).contains(r#""ready":true"#), "{}", stderr(&ok));
+    let refused = probe(format!("{node}/v1/validators?height=99999999"));
+    assert!(!refused.status.success() && stderr(&refused).contains("answered 404"), "{}", stderr(&refused));
     let (_, latest) = http_get(devnet.api, "/v1/blocks/latest");
     let latest: serde_json::Value = serde_json::from_str(&latest).unwrap();
     assert!(latest["height"].as_u64().unwrap() >= height, "{latest}");

@@ -109,9 +109,10 @@ impl Node {
         } else {
             String::new()
         };
+        let target = format!("{}{path}", self.prefix);
+        let target = if target.is_empty() { "/".to_string() } else { target };
         let head = format!(
-            "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: coinjectured/{}\r\n{content}Connection: close\r\n\r\n",
-            self.prefix,
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: coinjectured/{}\r\n{content}Connection: close\r\n\r\n",
             self.authority,
             env!("CARGO_PKG_VERSION"),
         );

@@ -99,6 +99,12 @@ enum Command {
         #[arg(long)]
         reset: bool,
     },
+    /// Exit 0 when URL answers 2xx, else print the answer and exit 1: a container healthcheck
+    /// (the image has no shell or curl), e.g. `coinjectured healthcheck http://127.0.0.1:8080/ready`.
+    Healthcheck {
+        /// What to GET, e.g. http://127.0.0.1:8080/ready or http://127.0.0.1:9100/metrics.
+        url: String,
+    },
     /// Accounts from the command line: new key, address, balance, nonce, send.
     #[command(subcommand)]
     Wallet(wallet::WalletCommand),
@@ -247,6 +253,16 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             }
             return devnet::run(*validators, dir, ports, block_time);
         }
+        Command::Healthcheck { url } => {
+            let answer = http::Node::parse(url)?.get("")?;
+            if !(200..300).contains(&answer.status) {
+                eyre::bail!("{url} answered {}: {}", answer.status, answer.text.trim());
+            }
+            if url.ends_with("/ready") || url.ends_with("/health") {
+                println!("{}", answer.text.trim());
+            }
+            return Ok(());
+        }
         Command::Wallet(command) => {
             // Warnings (a key file others can read) go to stderr as text.
             let _telemetry = coinjecture_telemetry::init(LogFormat::Text, "warn", None)?;
@@ -308,7 +324,8 @@ async fn run(command: Command) -> eyre::Result<()> {
         | Command::CheckConfig { .. }
         | Command::Devnet { .. }
         | Command::Tls(_)
-        | Command::Wallet(_) => Ok(()),
+        | Command::Wallet(_)
+        | Command::Healthcheck { .. } => Ok(()),
         Command::Node { config } => {
             let config = config::Config::load(&config)?;
             let running = node::start(&config).await?;
