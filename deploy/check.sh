@@ -112,6 +112,11 @@ for i in range(validators):
             labels = peer.get("podSelector", {}).get("matchLabels", {})
             if set(labels.values()) != {f"validator-{i}"} or "namespaceSelector" in peer:
                 fail(f"validator-{i}-internal admits {peer}, not only validator-{i}'s pods")
+# Probes: liveness on /health (the process), readiness on /ready (synced, peers, signing).
+container = pod["containers"][0]
+for probe, path in [("livenessProbe", "/health"), ("readinessProbe", "/ready")]:
+    if container.get(probe, {}).get("httpGet", {}).get("path") != path:
+        fail(f"the validator's {probe} must GET {path}")
 has_core = "crypto-core" in by.get("Deployment", {})
 if has_core != (network == "b"):
     fail("the crypto-core Deployment belongs to Network B only")
@@ -167,6 +172,16 @@ for config in sorted(pathlib.Path(sys.argv[2]).glob("validator-*.yaml")):
     used = [s for s, d in compose["services"].items() if f"/config/{config.name}" in d.get("command", [])]
     if len(used) != 4:
         sys.exit(f"{config.name}: {len(used)} compose services use it, expected 4 (ledger, p2p, consensus, api)")
-print(f"compose: {len(services)} services; every name in the configs is one of them")
+# Healthchecks run the image's binary: api containers GET /ready, the others their metrics port.
+for name, service in compose["services"].items():
+    test = service.get("healthcheck", {}).get("test", [])
+    want = "http://127.0.0.1:8080/ready" if name.endswith("-api") else "http://127.0.0.1:9100/metrics"
+    if test != ["CMD", "/usr/local/bin/coinjectured", "healthcheck", want]:
+        sys.exit(f"deploy/compose.yaml: {name} needs healthcheck [CMD, /usr/local/bin/coinjectured, healthcheck, {want}], found {test}")
+    for port in service.get("ports", []):
+        # Host ports are picked free unless the operator sets VALIDATOR_N_API_PORT.
+        if not re.fullmatch(r"127\.0\.0\.1:\$\{VALIDATOR_\d+_API_PORT:-\}:\d+", port):
+            sys.exit(f"deploy/compose.yaml: {name} publishes fixed host port {port!r}")
+print(f"compose: {len(services)} services; every name in the configs is one of them; healthchecks and free host ports")
 PY
 echo "deploy/check.sh: k8s overlays network-a and network-b valid (kubernetes-validate --strict), compose configs valid"

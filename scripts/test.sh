@@ -3,12 +3,33 @@
 # property, integration over real sockets, golden vectors, the consensus simulation), the
 # golden-file drift check, the Python and Go references' golden tests, and the Go client's
 # parity run against a live crypto-core service. Usage: scripts/test.sh
-# Needs once: python3 -m pip install -e clients/python pytest (CI's .ci/run does it); Go stubs'
-# tools (protoc, plugins) are installed by scripts/gen-go.sh when missing.
+# The Python package and pytest go into a project-local virtual environment, .venv/ (git-ignored),
+# created on first run and used for every Python step; Go stubs' tools (protoc, plugins) are
+# installed by scripts/gen-go.sh when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "Python virtual environment .venv (clients/python, pytest, mypy; created on first run)"
+venv="$PWD/.venv"
+venv_packages=(-e clients/python pytest "mypy>=1.10" types-protobuf types-grpcio types-PyYAML)
+if ! "$venv/bin/python" -c 'import coinjecture, pytest, mypy' 2>/dev/null; then
+  if ! python3 -m venv "$venv"; then
+    # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) separately, in python3-venv.
+    rm -rf "$venv"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$venv"
+    else
+      echo "python3 -m venv failed: install python3-venv (apt-get install python3-venv, as root) and run again" >&2
+      exit 1
+    fi
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${venv_packages[@]}"
+fi
+# Every python3 below (pytest, clients/python/gen.sh, deploy/check.sh) is the environment's.
+export VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -8,6 +8,7 @@ mod db;
 mod devnet;
 mod equivocate;
 mod gossip_in;
+mod http;
 mod keys;
 mod limits;
 mod node;
@@ -16,6 +17,7 @@ mod safety_flags;
 mod shadow;
 mod split;
 mod tls;
+mod wallet;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -92,7 +94,21 @@ enum Command {
         /// Only write keys, genesis and configs (to edit, or to start the nodes yourself).
         #[arg(long)]
         init_only: bool,
+        /// Start over: delete the keys, genesis, configs, databases and logs a previous run
+        /// left in --dir (and nothing else there), then generate new ones. Without it, existing
+        /// files are kept and only missing ones are written.
+        #[arg(long)]
+        reset: bool,
     },
+    /// Exit 0 when URL answers 2xx, else print the answer and exit 1: a container healthcheck
+    /// (the image has no shell or curl), e.g. `coinjectured healthcheck http://127.0.0.1:8080/ready`.
+    Healthcheck {
+        /// What to GET, e.g. http://127.0.0.1:8080/ready or http://127.0.0.1:9100/metrics.
+        url: String,
+    },
+    /// Accounts from the command line: new key, address, balance, nonce, send.
+    #[command(subcommand)]
+    Wallet(wallet::WalletCommand),
     /// Check a configuration file (and its environment overrides) without starting anything.
     CheckConfig {
         #[arg(long)]
@@ -216,16 +232,42 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             println!("key:  {} (mode 0600)", generated.key.display());
             return Ok(());
         }
-        Command::Devnet { validators, dir, p2p_port, api_port, grpc_port, block_time, init_only } => {
+        Command::Devnet { validators, dir, p2p_port, api_port, grpc_port, block_time, init_only, reset } => {
             let _telemetry = coinjecture_telemetry::init(cli.log_format, &cli.log_level, None)?;
             let ports = devnet::Ports { p2p: *p2p_port, api: *api_port, grpc: *grpc_port };
+            if *reset {
+                let removed = devnet::reset(dir)?;
+                if removed.is_empty() {
+                    println!("--reset: nothing to remove in {}", dir.display());
+                }
+                for path in removed {
+                    println!("--reset: removed {}", path.display());
+                }
+            }
             if *init_only {
-                for config in devnet::prepare(*validators, dir, ports, block_time)? {
+                let prepared = devnet::prepare(*validators, dir, ports, block_time)?;
+                devnet::print_files(&prepared);
+                for config in prepared.configs {
                     println!("{}", config.display());
                 }
                 return Ok(());
             }
             return devnet::run(*validators, dir, ports, block_time);
+        }
+        Command::Healthcheck { url } => {
+            let answer = http::Node::parse(url)?.get("")?;
+            if !(200..300).contains(&answer.status) {
+                eyre::bail!("{url} answered {}: {}", answer.status, answer.text.trim());
+            }
+            if url.ends_with("/ready") || url.ends_with("/health") {
+                println!("{}", answer.text.trim());
+            }
+            return Ok(());
+        }
+        Command::Wallet(command) => {
+            // Warnings (a key file others can read) go to stderr as text.
+            let _telemetry = coinjecture_telemetry::init(LogFormat::Text, "warn", None)?;
+            return wallet::run(command);
         }
         Command::Service { .. } | Command::Node { .. } | Command::Shadow(_) | Command::Db { .. } => {}
     }
@@ -279,7 +321,12 @@ fn init_telemetry(cli: &Cli) -> eyre::Result<coinjecture_telemetry::Telemetry> {
 
 async fn run(command: Command) -> eyre::Result<()> {
     match command {
-        Command::Keygen { .. } | Command::CheckConfig { .. } | Command::Devnet { .. } | Command::Tls(_) => Ok(()),
+        Command::Keygen { .. }
+        | Command::CheckConfig { .. }
+        | Command::Devnet { .. }
+        | Command::Tls(_)
+        | Command::Wallet(_)
+        | Command::Healthcheck { .. } => Ok(()),
         Command::Node { config } => {
             let config = config::Config::load(&config)?;
             let running = node::start(&config).await?;

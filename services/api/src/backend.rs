@@ -70,10 +70,16 @@ pub trait ConsensusSource: Send + Sync + 'static {
     async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status>;
 }
 
-/// The p2p-gateway call the API makes (`proto/coinjecture/v1/p2p.proto`): peer counts.
+/// The p2p-gateway calls the API makes (`proto/coinjecture/v1/p2p.proto`): peer counts, and the
+/// connected peers (which validators are connected).
 #[tonic::async_trait]
 pub trait PeerSource: Send + Sync + 'static {
     async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status>;
+    /// The connected peers; by default unknown (`UNIMPLEMENTED`), and validators then show
+    /// `connected: null`.
+    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
+        Err(Status::unimplemented("this peer source does not list peers"))
+    }
 }
 
 /// A service linked into this process, called through its generated server trait.
@@ -203,12 +209,18 @@ impl<T: P2pGateway> PeerSource for InProcess<T> {
     async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
         Ok(self.0.get_network_info(Request::new(pb::GetNetworkInfoRequest {})).await?.into_inner())
     }
+    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
+        Ok(self.0.list_peers(Request::new(pb::ListPeersRequest {})).await?.into_inner())
+    }
 }
 
 #[tonic::async_trait]
 impl PeerSource for Remote<P2pGatewayClient<TracedChannel>> {
     async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
         Ok(self.0.clone().get_network_info(pb::GetNetworkInfoRequest {}).await?.into_inner())
+    }
+    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
+        Ok(self.0.clone().list_peers(pb::ListPeersRequest {}).await?.into_inner())
     }
 }
 

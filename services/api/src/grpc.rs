@@ -140,7 +140,7 @@ impl PublicApiService {
         self.inner.shutdown.send_replace(true);
     }
 
-    fn backends(&self) -> &Backends {
+    pub(crate) fn backends(&self) -> &Backends {
         &self.inner.backends
     }
 
@@ -193,7 +193,7 @@ impl PublicApiService {
         self.backends().consensus.get_mempool_stats().await.map_err(upstream("consensus"))
     }
 
-    async fn tip_height(&self) -> Result<u64, Status> {
+    pub(crate) async fn tip_height(&self) -> Result<u64, Status> {
         Ok(self.backends().ledger.get_chain_info().await.map_err(upstream("ledger"))?.tip_height)
     }
 
@@ -406,8 +406,25 @@ impl PublicApi for PublicApiService {
         if height == Some(0) {
             return Err(Status::invalid_argument("height: must be at least 1 (genesis is not voted on)"));
         }
+        if let Some(h) = height {
+            // Sets are known up to the height being decided; above it the answer would be a guess.
+            let tip = self.tip_height().await?;
+            if h > tip.saturating_add(1) {
+                return Err(Status::not_found(format!(
+                    "height: {h} is above the height being decided ({}); validator sets are known up to it",
+                    tip.saturating_add(1)
+                )));
+            }
+        }
         let set = self.backends().consensus.get_validator_set(height).await.map_err(upstream("consensus"))?;
-        Ok(Response::new(pb::GetValidatorsResponse { validator_set: set.validator_set, height: set.height }))
+        let mut validator_set = set.validator_set;
+        // A validator's peer id is its public key's (the node's network identity is its key).
+        for v in validator_set.iter_mut().flat_map(|s| s.validators.iter_mut()) {
+            if v.peer_id.is_empty() {
+                v.peer_id = crate::peer_id::of_ed25519(&v.public_key).unwrap_or_default();
+            }
+        }
+        Ok(Response::new(pb::GetValidatorsResponse { validator_set, height: set.height }))
     }
 
     type StreamBlocksStream = BlockStream;

@@ -144,7 +144,15 @@ pub(crate) fn account(a: &pb::Account, height: u64) -> Value {
     json!({ "address": hex::encode(&a.address), "balance": a.balance, "nonce": a.nonce, "height": height })
 }
 
-pub(crate) fn validator_set(set: &pb::ValidatorSet, height: u64) -> Value {
+/// A validator set. Each validator's `peer_id` is derived from its public key when the set does
+/// not carry it; `connected` says whether this node has a p2p connection to it (`None`: unknown,
+/// e.g. no p2p gateway), `local` marks this node's own key.
+pub(crate) fn validator_set(
+    set: &pb::ValidatorSet,
+    height: u64,
+    connected: Option<&std::collections::HashSet<String>>,
+    local: &[u8],
+) -> Value {
     let quorum = match pb::QuorumMode::try_from(set.quorum_mode) {
         Ok(pb::QuorumMode::Crash) => Value::from("CRASH"),
         Ok(pb::QuorumMode::Byzantine) => Value::from("BYZANTINE"),
@@ -154,11 +162,17 @@ pub(crate) fn validator_set(set: &pb::ValidatorSet, height: u64) -> Value {
         "height": height,
         "activation_height": set.activation_height,
         "quorum_mode": quorum,
-        "validators": set.validators.iter().map(|v| json!({
-            "index": v.index,
-            "public_key": hex::encode(&v.public_key),
-            "peer_id": if v.peer_id.is_empty() { Value::Null } else { v.peer_id.clone().into() },
-        })).collect::<Vec<_>>(),
+        "validators": set.validators.iter().map(|v| {
+            let peer_id = if v.peer_id.is_empty() { crate::peer_id::of_ed25519(&v.public_key) } else { Some(v.peer_id.clone()) };
+            let is_local = !local.is_empty() && v.public_key == local;
+            json!({
+                "index": v.index,
+                "public_key": hex::encode(&v.public_key),
+                "peer_id": peer_id,
+                "local": is_local,
+                "connected": if is_local { None } else { connected.map(|c| peer_id.as_ref().is_some_and(|p| c.contains(p))) },
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 

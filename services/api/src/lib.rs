@@ -15,6 +15,8 @@
 //! | `grpc`        | [`PublicApiService`]: every `PublicApi` RPC, the limits, `StreamBlocks`     |
 //! | `rest`        | axum handlers calling the same `PublicApi` methods; [`ROUTES`]; middleware  |
 //! | `json`        | JSON shapes out, transaction JSON in (field-named errors)                   |
+//! | `health`      | `/health` and `/ready`: the readiness rule                                  |
+//! | `peer_id`     | a validator's libp2p peer id from its ed25519 key                           |
 //! | `rate_limit`  | admission by cost: per-IP and global token buckets ([`RateLimit`]), requests in flight and streams ([`ConcurrencyLimits`]) |
 //! | [`ApiConfig`] | network label, version, limits, CORS origins, the `/metrics` closure        |
 //!
@@ -49,7 +51,9 @@
 //! `payload_too_large`, 415 `unsupported_media_type` (a POST that is not `application/json`), 429
 //! `rate_limited` (with `Retry-After`), 503 `unavailable` / `failed_precondition`, 504 `timeout`.
 //! The routes are in [`ROUTES`] and described in `static/openapi.json` (served at
-//! `/v1/openapi.json`).
+//! `/v1/openapi.json`). `GET /v1/blocks` lists newest first unless `order=asc`; `latest` stands
+//! for the tip's height in `/v1/blocks/latest`, `from=` and the validators' `height=`.
+//! `GET /health` (liveness) and `GET /ready` (readiness, 503 naming why not) are in `health`.
 //!
 //! `POST /v1/transactions` takes one transaction (JSON fields or `{"raw": "<hex of the
 //! canonical v4 encoding>"}`, so a client can submit exactly the bytes it signed) or
@@ -81,7 +85,9 @@ mod config;
 mod error;
 pub mod exposition;
 mod grpc;
+mod health;
 mod json;
+mod peer_id;
 mod rate_limit;
 mod rest;
 mod time;

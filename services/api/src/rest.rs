@@ -2,7 +2,7 @@
 //! process and render JSON ([`crate::json`]), plus the static explorer page, the OpenAPI document
 //! and `/metrics`; and the middleware (rate limit, CORS, timeout, JSON errors).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,8 @@ use crate::time::rfc3339_millis;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/metrics"),
+    ("GET", "/health"),
+    ("GET", "/ready"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/status"),
     ("GET", "/v1/blocks"),
@@ -83,6 +85,8 @@ pub(crate) fn routes(api: PublicApiService, config: Arc<ApiConfig>) -> Result<Ro
     let reads = Router::new()
         .route("/", get(explorer))
         .route("/metrics", get(metrics))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/status", get(status))
         .route("/v1/blocks", get(list_blocks))
@@ -180,7 +184,7 @@ fn block_selector(id: &str) -> Result<Selector, RestError> {
         });
     }
     Err(RestError::invalid(format!(
-        "height_or_hash: expected a decimal height or a 64-hex-digit block hash, found {:?}",
+        "height_or_hash: expected a decimal height, a 64-hex-digit block hash or latest, found {:?}",
         clip(id)
     )))
 }
@@ -191,6 +195,18 @@ fn block_selector(id: &str) -> Result<Selector, RestError> {
 
 async fn explorer() -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], EXPLORER_HTML).into_response()
+}
+
+/// Liveness: the process serves HTTP (asks nothing else; see [`crate::health`]).
+async fn health() -> Response {
+    ok(json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 or 503 with the reasons (the rule is in [`crate::health`]).
+async fn ready(State(s): State<AppState>) -> Response {
+    let (ready, body) = crate::health::readiness(&s.api).await;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
 }
 
 async fn openapi() -> Response {
@@ -239,7 +255,8 @@ async fn status(State(s): State<AppState>, query: Result<Query<Vec<(String, Stri
 }
 
 async fn block(State(s): State<AppState>, path: Result<Path<String>, PathRejection>) -> RestResult {
-    let selector = block_selector(&path_param(path)?)?;
+    let id = path_param(path)?;
+    let selector = if id == "latest" { Selector::Height(s.api.tip_height().await?) } else { block_selector(&id)? };
     let found = s.api.get_block(tonic::Request::new(pb::GetBlockRequest { selector: Some(selector) })).await?;
     Ok(ok(json::block(&found.into_inner().block.unwrap_or_default(), true)))
 }
@@ -254,9 +271,10 @@ async fn list_blocks(
     if limit == 0 || limit > u64::from(MAX_BLOCK_PAGE) {
         return Err(RestError::invalid(format!("limit: must be from 1 to {MAX_BLOCK_PAGE}, found {limit}")));
     }
+    // Newest first unless asked otherwise.
     let descending = match p.get("order").map(String::as_str) {
-        None | Some("asc") => false,
-        Some("desc") => true,
+        Some("asc") => false,
+        None | Some("desc") => true,
         Some(other) => return Err(RestError::invalid(format!("order: must be asc or desc, found {:?}", clip(other)))),
     };
     let full = param_bool(&p, "full")?.unwrap_or(false);
@@ -272,7 +290,10 @@ async fn list_blocks(
         (false, true) => Listing::Headers,
     };
     let request = pb::ListBlocksRequest {
-        from_height: param_u64(&p, "from")?,
+        from_height: match p.get("from").map(String::as_str) {
+            Some("latest") => Some(s.api.tip_height().await?),
+            _ => param_u64(&p, "from")?,
+        },
         limit: u32::try_from(limit).unwrap_or(MAX_BLOCK_PAGE),
         descending,
         headers_only,
@@ -338,9 +359,24 @@ async fn validators(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> RestResult {
     let p = params(query, &["height"])?;
-    let height = param_u64(&p, "height")?;
+    let height = match p.get("height").map(String::as_str) {
+        Some("latest") => Some(s.api.tip_height().await?.max(1)),
+        _ => param_u64(&p, "height")?,
+    };
     let found = s.api.get_validators(tonic::Request::new(pb::GetValidatorsRequest { height })).await?.into_inner();
-    Ok(ok(json::validator_set(&found.validator_set.unwrap_or_default(), found.height)))
+    let b = s.api.backends();
+    let (peers, status) = tokio::join!(
+        async {
+            match &b.peers {
+                Some(p) => p.list_peers().await.ok(),
+                None => None,
+            }
+        },
+        b.consensus.get_status()
+    );
+    let connected: Option<HashSet<String>> = peers.map(|p| p.peers.into_iter().map(|p| p.peer_id).collect());
+    let local = status.map(|s| s.local_validator).unwrap_or_default();
+    Ok(ok(json::validator_set(&found.validator_set.unwrap_or_default(), found.height, connected.as_ref(), &local)))
 }
 
 async fn mempool(State(s): State<AppState>, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> RestResult {

@@ -41,7 +41,7 @@ async fn the_summary_listing_answers_as_before_and_full_still_has_the_transactio
     }
     assert_eq!(whole[3]["transaction_count"], 3);
 
-    let page = get(&api.url("/v1/blocks?limit=100")).await;
+    let page = get(&api.url("/v1/blocks?limit=100&order=asc")).await;
     assert_eq!(page.status, StatusCode::OK);
     let expected: Vec<Value> = whole.iter().cloned().map(summary_of).collect();
     assert_eq!(page.json(), serde_json::json!({ "blocks": expected, "next_from": null }));
@@ -49,12 +49,12 @@ async fn the_summary_listing_answers_as_before_and_full_still_has_the_transactio
     let down = get(&api.url("/v1/blocks?order=desc&limit=2&from=3")).await.json();
     assert_eq!(down, serde_json::json!({ "blocks": [expected[3], expected[2]], "next_from": 1 }));
 
-    let full = get(&api.url("/v1/blocks?limit=100&full=true")).await.json();
+    let full = get(&api.url("/v1/blocks?order=asc&limit=100&full=true")).await.json();
     assert_eq!(full, serde_json::json!({ "blocks": whole, "next_from": null }));
     assert_eq!(full["blocks"][3]["transactions"].as_array().unwrap().len(), 3);
 
     // Headers only: the summary without the hashes.
-    let headers = get(&api.url("/v1/blocks?limit=100&headers_only=true")).await.json();
+    let headers = get(&api.url("/v1/blocks?order=asc&limit=100&headers_only=true")).await.json();
     let without_hashes: Vec<Value> = expected
         .iter()
         .cloned()
@@ -103,7 +103,7 @@ async fn a_headers_only_listing_is_charged_as_light_work() {
     for _ in 0..2 {
         assert_eq!(get(&api.url("/v1/blocks?limit=100&headers_only=true")).await.status, StatusCode::OK);
     }
-    let summaries = get(&api.url("/v1/blocks?limit=100")).await;
+    let summaries = get(&api.url("/v1/blocks?limit=100&order=asc")).await;
     assert_eq!(summaries.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -111,13 +111,13 @@ async fn a_headers_only_listing_is_charged_as_light_work() {
 async fn the_byte_budget_bounds_summary_pages_which_go_on_where_they_stopped() {
     let chain = chain().await;
     let api = start(&chain, config()).await;
-    let expected = get(&api.url("/v1/blocks?limit=100")).await.json()["blocks"].clone();
+    let expected = get(&api.url("/v1/blocks?limit=100&order=asc")).await.json()["blocks"].clone();
     let tight = start(&chain, ApiConfig { max_list_bytes: 1, ..config() }).await;
     // Each page holds one block (at least one always comes back), and paging walks on.
     let mut next = Value::from(0);
     let mut walked = Vec::new();
     while let Some(from) = next.as_u64() {
-        let page = get(&tight.url(&format!("/v1/blocks?limit=100&from={from}"))).await.json();
+        let page = get(&tight.url(&format!("/v1/blocks?order=asc&limit=100&from={from}"))).await.json();
         assert_eq!(page["blocks"].as_array().unwrap().len(), 1, "{page}");
         walked.push(page["blocks"][0].clone());
         next = page["next_from"].clone();

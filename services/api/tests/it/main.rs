@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests: a panic is the report")]
 
 mod grpc;
+mod health;
 mod listing;
 mod openapi;
 mod rest;

@@ -117,7 +117,7 @@ async fn bad_block_ids_hashes_addresses_and_params_are_400_naming_them() {
 async fn block_pages_walk_up_and_down() {
     let chain = Chain::new(5).await;
     let api = start(&chain, config()).await;
-    let up = get(&api.url("/v1/blocks?from=1&limit=2")).await.json();
+    let up = get(&api.url("/v1/blocks?order=asc&from=1&limit=2")).await.json();
     let heights: Vec<u64> = up["blocks"].as_array().unwrap().iter().map(|b| b["height"].as_u64().unwrap()).collect();
     assert_eq!(heights, vec![1, 2]);
     assert_eq!(up["next_from"], 3);
@@ -131,10 +131,22 @@ async fn block_pages_walk_up_and_down() {
     assert_eq!(latest["next_from"], 2);
     assert_eq!(latest["blocks"][0]["transactions"][0]["hash"], chain.blocks[4].transactions[0].hash().to_hex());
 
-    let end = get(&api.url("/v1/blocks?from=4")).await.json();
+    // Newest first by default; `latest` names the tip wherever a height is taken.
+    let newest = get(&api.url("/v1/blocks?limit=2")).await.json();
+    let heights: Vec<u64> =
+        newest["blocks"].as_array().unwrap().iter().map(|b| b["height"].as_u64().unwrap()).collect();
+    assert_eq!((heights, newest["next_from"].as_u64()), (vec![5, 4], Some(3)));
+    let tip = get(&api.url("/v1/blocks/latest")).await;
+    assert_eq!(tip.status, StatusCode::OK);
+    assert_eq!(tip.json()["height"], 5);
+    assert_eq!(tip.json()["hash"], chain.blocks[4].hash().to_hex());
+    let from_latest = get(&api.url("/v1/blocks?from=latest&limit=1")).await.json();
+    assert_eq!(from_latest["blocks"][0]["height"], 5);
+
+    let end = get(&api.url("/v1/blocks?order=asc&from=4")).await.json();
     assert_eq!(end["blocks"].as_array().unwrap().len(), 2);
     assert_eq!(end["next_from"], serde_json::Value::Null);
-    let beyond = get(&api.url("/v1/blocks?from=50")).await.json();
+    let beyond = get(&api.url("/v1/blocks?order=asc&from=50")).await.json();
     assert!(beyond["blocks"].as_array().unwrap().is_empty());
 }
 
@@ -181,7 +193,15 @@ async fn validators_mempool_metrics_explorer() {
     let v = get(&api.url("/v1/validators")).await.json();
     assert_eq!(v["validators"][0]["public_key"], "09".repeat(32));
     assert_eq!(v["quorum_mode"], "CRASH");
-    assert_eq!(get(&api.url("/v1/validators?height=5")).await.json()["height"], 5);
+    // The chain's tip is 1: sets are known up to height 2 (being decided); above, 404.
+    assert_eq!(get(&api.url("/v1/validators?height=2")).await.json()["height"], 2);
+    assert_eq!(get(&api.url("/v1/validators?height=latest")).await.json()["height"], 1);
+    for height in ["3", "99999999"] {
+        let beyond = get(&api.url(&format!("/v1/validators?height={height}"))).await;
+        assert_eq!(beyond.status, StatusCode::NOT_FOUND, "height={height}");
+        assert_eq!(beyond.json()["code"], "not_found");
+        assert!(beyond.json()["message"].as_str().unwrap().starts_with("height:"), "{}", beyond.json());
+    }
 
     let m = get(&api.url("/v1/mempool")).await.json();
     assert_eq!(m["capacity_transactions"], 100_000);

@@ -29,6 +29,9 @@ pub(crate) const REFUSED_AMOUNT: u64 = 13;
 pub(crate) struct FakeConsensus {
     pub local_validator: Vec<u8>,
     pub syncing: bool,
+    /// Size of the current set as GetStatus reports it (the set itself has one validator).
+    pub validator_count: u32,
+    pub signing_paused: String,
     /// Delay of GetMempoolStats (for the timeout test).
     pub mempool_delay: Duration,
     pub submitted: Mutex<Vec<pb::Transaction>>,
@@ -76,6 +79,8 @@ impl Consensus for FakeConsensus {
             chain_id: CHAIN_ID.into(),
             local_validator: self.local_validator.clone(),
             syncing: self.syncing,
+            validator_count: self.validator_count,
+            signing_paused: self.signing_paused.clone(),
             mempool_size: self.submitted.lock().unwrap().len() as u64,
             ..Default::default()
         }))
@@ -116,7 +121,11 @@ impl Consensus for FakeConsensus {
     }
 }
 
-/// A p2p gateway with a fixed number of peers.
+/// The libp2p peer id of the fake set's validator (public key 09…09), as libp2p derives it.
+pub(crate) const VALIDATOR_PEER_ID: &str = "12D3KooWARdq2qmoWawXfhkzZHgcPg2hgkwT6GFrzGMvuQZHcwdJ";
+
+/// A p2p gateway with a fixed number of peers; the fake set's validator is one of them when
+/// there are any.
 #[derive(Debug)]
 pub(crate) struct FakePeers(pub u32);
 
@@ -124,6 +133,15 @@ pub(crate) struct FakePeers(pub u32);
 impl PeerSource for FakePeers {
     async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
         Ok(pb::GetNetworkInfoResponse { connected_peers: self.0, ..Default::default() })
+    }
+    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
+        let peers = (0..self.0)
+            .map(|i| pb::PeerInfo {
+                peer_id: if i == 0 { VALIDATOR_PEER_ID.to_string() } else { format!("12D3KooWother{i}") },
+                ..Default::default()
+            })
+            .collect();
+        Ok(pb::ListPeersResponse { peers })
     }
 }
 
