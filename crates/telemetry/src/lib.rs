@@ -143,10 +143,8 @@ pub fn check_filter(level: &str) -> Result<(), TelemetryError> {
         if let Some(target) = target
             && !is_target(target)
         {
-            return Err(bad(format!(
-                "{directive:?}: {target:?} is neither a level ({}) nor a module path",
-                LEVELS.join(", ")
-            )));
+            let what = if target == directive { String::new() } else { format!("{directive:?}: ") };
+            return Err(bad(format!("{what}{target:?} is neither a level ({}) nor a module path", LEVELS.join(", "))));
         }
         if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) {
             return Err(bad(format!("{directive:?}: {lvl:?} is not a level ({})", LEVELS.join(", "))));
@@ -265,7 +263,12 @@ mod tests {
             assert!(check_filter(bad).is_err(), "{bad:?} passed");
         }
         let err = check_filter("bogus!!").unwrap_err().to_string();
-        assert!(err.contains("\"bogus!!\" is neither a level"), "{err}");
+        assert!(
+            err.ends_with(
+                "is invalid: \"bogus!!\" is neither a level (off, error, warn, info, debug, trace) nor a module path"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
