@@ -2,6 +2,7 @@
 //! the key (and the environment variable when one set it), and the node refuses it the same way
 //! before it binds anything (#20 item 9, #23 item 3). Real processes on a config written by
 //! `coinjectured devnet --init-only`.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -58,7 +59,8 @@ fn check_config_refuses_what_the_node_refuses_naming_the_key() {
         good.replacen(from, to, 1)
     };
     // (config text, environment, what the error starts with after "error: ")
-    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    type Env<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(String, Env<'_>, &str)> = vec![
         (swap("level: info", "level: bogus!!"), vec![], "logger.level: log level \"bogus!!\" is invalid"),
         (swap("block_time: 2s", "block_time: 0.0001ms"), vec![], "consensus.block_time: \"0.0001ms\" is not a whole"),
         (swap("block_time: 2s", "block_time: 2h"), vec![], "consensus.block_time: \"2h\" must be between 1ms and 1h"),
