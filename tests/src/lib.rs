@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_primitives::{ChainId, PublicKey, Signature, Transaction, TxType, chain_tag};
+use coinjecture_primitives::PublicKey;
 use coinjecture_proto::v1 as pb;
 use tonic::transport::Channel;
 
@@ -550,31 +550,7 @@ pub fn tail(s: &str) -> String {
     s.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
-/// A signed transfer on the devnet chain (fee 21,000: enough for amounts up to 210,000,000).
-pub fn transfer(from: &Keypair, to: PublicKey, amount: u64, nonce: u64) -> Transaction {
-    transfer_with_gas_price(from, to, amount, nonce, 1)
-}
-
-/// A signed transfer with a fee of 21,000 × `gas_price` (the ledger wants at least
-/// amount / 10,000).
-pub fn transfer_with_gas_price(from: &Keypair, to: PublicKey, amount: u64, nonce: u64, gas_price: u64) -> Transaction {
-    let chain = ChainId::new("coinjecture-devnet").unwrap();
-    let mut tx = Transaction {
-        codec_version: 1,
-        tx_type: TxType::Transfer,
-        from: from.public_key(),
-        to,
-        amount,
-        nonce,
-        gas_limit: 21_000,
-        gas_price,
-        signature: Signature::ZERO,
-        data: chain_tag(&chain),
-        timestamp: 1_767_225_600,
-    };
-    tx.signature = from.sign(&tx.signing_message());
-    tx
-}
+pub use coinjecture_test_utils::{skip, transfer, transfer_with_gas_price};
 
 /// A plain HTTP/1.1 GET of `path` on a local port: (status code, body).
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
@@ -583,19 +559,6 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
 
 /// A plain HTTP/1.1 request on a local port: (status code, body).
 fn http(port: u16, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let body = json.unwrap_or_default();
-    let content = if json.is_some() {
-        format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())
-    } else {
-        String::new()
-    };
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{content}Connection: close\r\n\r\n{body}").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
+    coinjecture_test_utils::http(port, method, path, json, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{method} {path} on port {port}: {e}"))
 }

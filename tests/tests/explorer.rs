@@ -9,7 +9,7 @@
 //!
 //! Chromium is driven over the DevTools protocol on `--remote-debugging-pipe` (JSON messages
 //! separated by NUL on file descriptors 3 and 4), so the test needs no WebSocket client and no
-//! browser download. Without a Chromium binary the test prints why and passes as skipped.
+//! browser download. Without a Chromium binary the test fails unless `COINJECTURE_ALLOW_SKIP=explorer`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 use std::io::{BufRead, BufReader, Write};
@@ -229,7 +229,10 @@ fn field(json: &str, key: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_explorer_searches_pages_and_charts_the_chain_in_headless_chromium() {
     let Some(executable) = chromium() else {
-        println!("SKIPPED: no chromium on PATH (scripts/test.sh installs Debian's chromium; or set CHROMIUM)");
+        coinjecture_e2e::skip(
+            "explorer",
+            "no chromium on PATH (scripts/test.sh installs Debian's chromium; or set CHROMIUM)",
+        );
         return;
     };
     let started = Instant::now();

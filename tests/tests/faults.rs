@@ -501,7 +501,7 @@ async fn a_read_only_database_directory_pauses_signing_and_it_resumes_without_a_
     let read_only = match ReadOnlyDir::apply(&data) {
         Ok(guard) => guard,
         Err(reason) => {
-            println!("faults read-only-disk: SKIPPED: {reason}");
+            coinjecture_e2e::skip("faults_read_only_disk", &reason);
             return;
         }
     };

@@ -43,13 +43,7 @@ fn keygen(path: &Path) -> String {
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response.split_once("\r\n\r\n")?.1.to_string())
+    coinjecture_test_utils::http(port, "GET", path, None, Duration::from_secs(5)).ok().map(|(_, body)| body)
 }
 
 /// `"key":value` of a flat JSON object, as text.

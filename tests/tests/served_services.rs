@@ -144,7 +144,10 @@ fn check_metrics(what: &str, port: u16, chain_id: &str) {
     let networks = network_labels(&text);
     assert!(networks.iter().all(|n| n == chain_id), "{what}: network labels {networks:?}, chain id {chain_id}");
     match promtool_check(&text) {
-        None => println!("SKIPPED promtool check metrics for {what}: no promtool on PATH (apt-get install prometheus)"),
+        None => coinjecture_e2e::skip(
+            "served_services_promtool",
+            &format!("no promtool on PATH for {what}'s scrape (apt-get install prometheus)"),
+        ),
         Some((ok, output)) => assert!(ok, "{what}: promtool check metrics failed:\n{output}\n--- scraped:\n{text}"),
     }
 }

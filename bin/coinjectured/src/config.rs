@@ -1,14 +1,22 @@
 //! Node configuration: YAML files shaped like `configs/network-a-validator.yaml`, every key
-//! overridable by a `COINJECTURE_<SECTION>_<KEY>` environment variable, validated at start-up
-//! with a one-line error that names the key.
+//! overridable by a `COINJECTURE_<SECTION>_<KEY>` environment variable (`env_overrides.rs`).
+//!
+//! Parsed once: the file's YAML tree, with the overrides merged in, is deserialized once into
+//! typed values (durations, IP addresses, multiaddrs, public keys, the log filter), so nothing
+//! downstream parses a config string again. Every error is one line that names the key (and the
+//! variable, when the value came from one).
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use coinjecture_consensus::{QuorumMode, ValidatorSchedule, ValidatorSet};
-use coinjecture_primitives::PublicKey;
+use coinjecture_p2p_gateway::Multiaddr;
+use coinjecture_primitives::{ChainId, PublicKey};
+use coinjecture_telemetry::LogFormat;
 use eyre::{bail, eyre};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -61,9 +69,11 @@ pub(crate) struct ApiLimitsSection {
     /// Open connections from one IP per listener; past it new ones are closed.
     pub(crate) max_connections_per_ip: usize,
     /// From a client's first unanswered byte to the start of the answer (e.g. `15s`).
-    pub(crate) header_read_timeout: String,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) header_read_timeout: Duration,
     /// No byte either way for this long closes a connection (e.g. `60s`).
-    pub(crate) idle_timeout: String,
+    #[serde(deserialize_with = "duration")]
+    pub(crate) idle_timeout: Duration,
     /// File descriptors never given to sockets (the soft RLIMIT_NOFILE is raised to the hard
     /// limit at start; the listeners together use at most the soft limit minus this).
     pub(crate) fd_reserve: usize,
@@ -95,8 +105,8 @@ impl Default for ApiLimitsSection {
         Self {
             max_connections: connections.max_connections,
             max_connections_per_ip: connections.max_connections_per_ip,
-            header_read_timeout: format!("{}s", connections.header_read_timeout.as_secs()),
-            idle_timeout: format!("{}s", connections.idle_timeout.as_secs()),
+            header_read_timeout: connections.header_read_timeout,
+            idle_timeout: connections.idle_timeout,
             fd_reserve: 256,
             max_requests_in_flight: concurrency.max_requests_in_flight,
             max_requests_in_flight_per_ip: concurrency.max_requests_in_flight_per_ip,
@@ -114,18 +124,16 @@ impl Default for ApiLimitsSection {
 
 impl ApiLimitsSection {
     /// The listeners' connection limits.
-    pub(crate) fn connections(&self) -> eyre::Result<coinjecture_api::ConnectionLimits> {
-        Ok(coinjecture_api::ConnectionLimits {
+    pub(crate) fn connections(&self) -> coinjecture_api::ConnectionLimits {
+        coinjecture_api::ConnectionLimits {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
-            header_read_timeout: parse_duration(&self.header_read_timeout)
-                .map_err(|e| eyre!("api.limits.header_read_timeout: {e}"))?,
-            idle_timeout: parse_duration(&self.idle_timeout).map_err(|e| eyre!("api.limits.idle_timeout: {e}"))?,
-        })
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+        }
     }
 
     fn validate(&self) -> eyre::Result<()> {
-        self.connections()?;
         for (key, value) in [
             ("max_connections", self.max_connections),
             ("max_connections_per_ip", self.max_connections_per_ip),
@@ -161,11 +169,11 @@ impl ApiLimitsSection {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ServicesSection {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_grpc_url")]
     pub(crate) ledger: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_grpc_url")]
     pub(crate) consensus: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_grpc_url")]
     pub(crate) p2p_gateway: Option<String>,
 }
 
@@ -173,8 +181,10 @@ pub(crate) struct ServicesSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NetworkSection {
     /// The chain id, e.g. `coinjecture-go-testnet`.
-    pub(crate) id: String,
-    /// A short label for logs and metrics, e.g. `A`.
+    #[serde(deserialize_with = "parsed")]
+    pub(crate) id: ChainId,
+    /// A short label for logs and metrics, e.g. `A` (`name: 2` reads as "2").
+    #[serde(deserialize_with = "text")]
     pub(crate) name: String,
     /// The genesis file (YAML; see `configs/`).
     pub(crate) genesis: PathBuf,
@@ -183,14 +193,17 @@ pub(crate) struct NetworkSection {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConsensusSection {
-    /// e.g. `2s`, `500ms`.
-    pub(crate) block_time: String,
+    /// e.g. `2s`, `500ms`: 1 ms to 1 h.
+    #[serde(deserialize_with = "block_time")]
+    pub(crate) block_time: Duration,
     /// `crash` or `byzantine`.
-    pub(crate) quorum: String,
+    #[serde(deserialize_with = "quorum_mode")]
+    pub(crate) quorum: QuorumMode,
     /// This node's validator key file (also its p2p identity).
     pub(crate) validator_key: PathBuf,
     /// Public keys (hex) of the validators, in proposer order.
-    pub(crate) validators: Vec<String>,
+    #[serde(deserialize_with = "public_keys")]
+    pub(crate) validators: Vec<PublicKey>,
     /// Validator-set changes: from `height` on, `validators` vote.
     #[serde(default)]
     pub(crate) validator_changes: Vec<ValidatorChange>,
@@ -200,17 +213,19 @@ pub(crate) struct ConsensusSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ValidatorChange {
     pub(crate) height: u64,
-    pub(crate) validators: Vec<String>,
+    #[serde(deserialize_with = "public_keys")]
+    pub(crate) validators: Vec<PublicKey>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct P2pSection {
     /// Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/9000`.
-    pub(crate) listen_addrs: Vec<String>,
+    #[serde(deserialize_with = "parsed_list")]
+    pub(crate) listen_addrs: Vec<Multiaddr>,
     /// Peers to dial, `/ip4/1.2.3.4/tcp/9000/p2p/<peer id>`.
-    #[serde(default)]
-    pub(crate) bootstrap_peers: Vec<String>,
+    #[serde(default, deserialize_with = "parsed_list")]
+    pub(crate) bootstrap_peers: Vec<Multiaddr>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -218,9 +233,9 @@ pub(crate) struct P2pSection {
 pub(crate) struct ApiSection {
     /// REST and public gRPC port.
     pub(crate) port: u16,
-    /// Address to bind, default 0.0.0.0.
-    #[serde(default = "default_bind")]
-    pub(crate) bind: String,
+    /// IP address to bind, default 0.0.0.0.
+    #[serde(default = "default_bind", deserialize_with = "parsed")]
+    pub(crate) bind: IpAddr,
     /// Internal gRPC port of the services (consensus, ledger, p2p-gateway, crypto-core) when run split.
     #[serde(default)]
     pub(crate) grpc_port: Option<u16>,
@@ -229,15 +244,22 @@ pub(crate) struct ApiSection {
     pub(crate) limits: ApiLimitsSection,
     /// Address the internal gRPC port binds, default 127.0.0.1. Anything but loopback needs
     /// `internal_tls` (see the README's "Trust model").
-    #[serde(default = "default_grpc_bind")]
-    pub(crate) grpc_bind: String,
+    #[serde(default = "default_grpc_bind", deserialize_with = "parsed")]
+    pub(crate) grpc_bind: IpAddr,
     /// Mutual TLS of the internal gRPC port, of split services' listeners and of their clients.
     #[serde(default)]
     pub(crate) internal_tls: Option<InternalTlsSection>,
 }
 
-fn default_grpc_bind() -> String {
-    "127.0.0.1".into()
+fn default_grpc_bind() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+
+impl ApiSection {
+    /// Where the public API listens (`api.bind`, `api.port`).
+    pub(crate) fn address(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
 }
 
 /// PEM files for mutual TLS on internal gRPC (`coinjectured tls gen` writes them).
@@ -258,13 +280,8 @@ impl InternalTlsSection {
     }
 }
 
-/// Whether `host` (an IP address or `localhost`) only accepts connections from this machine.
-pub(crate) fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-fn default_bind() -> String {
-    "0.0.0.0".into()
+fn default_bind() -> IpAddr {
+    IpAddr::from([0, 0, 0, 0])
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -277,29 +294,29 @@ pub(crate) struct DatabaseSection {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoggerSection {
-    #[serde(default = "default_level")]
+    /// The log filter (`RUST_LOG` syntax), checked strictly (`coinjecture_telemetry::check_filter`).
+    #[serde(default = "default_level", deserialize_with = "log_filter")]
     pub(crate) level: String,
-    #[serde(default = "default_format")]
-    pub(crate) format: String,
+    /// `json` or `text`.
+    #[serde(default, deserialize_with = "parsed")]
+    pub(crate) format: LogFormat,
 }
 
 impl Default for LoggerSection {
     fn default() -> Self {
-        Self { level: default_level(), format: default_format() }
+        Self { level: default_level(), format: LogFormat::default() }
     }
 }
 
 fn default_level() -> String {
     "info".into()
 }
-fn default_format() -> String {
-    "json".into()
-}
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CryptoCoreSection {
     /// e.g. `http://crypto-core:50051`.
+    #[serde(deserialize_with = "grpc_url")]
     pub(crate) endpoint: String,
 }
 
@@ -320,108 +337,38 @@ pub(crate) struct OtelSection {
     pub(crate) endpoint: String,
 }
 
-/// `COINJECTURE_*` overrides (flat: `COINJECTURE_API_PORT=8081`, lists comma-separated).
-#[derive(Debug, Default, Deserialize)]
-struct EnvOverrides {
-    network_id: Option<String>,
-    network_name: Option<String>,
-    network_genesis: Option<PathBuf>,
-    consensus_block_time: Option<String>,
-    consensus_quorum: Option<String>,
-    consensus_validator_key: Option<PathBuf>,
-    consensus_validators: Option<String>,
-    p2p_listen_addrs: Option<String>,
-    p2p_bootstrap_peers: Option<String>,
-    api_port: Option<u16>,
-    api_bind: Option<String>,
-    api_grpc_port: Option<u16>,
-    api_grpc_bind: Option<String>,
-    api_internal_tls_ca: Option<PathBuf>,
-    api_internal_tls_cert: Option<PathBuf>,
-    api_internal_tls_key: Option<PathBuf>,
-    database_path: Option<PathBuf>,
-    logger_level: Option<String>,
-    logger_format: Option<String>,
-    crypto_core_endpoint: Option<String>,
-    rust_verify_golden_vectors: Option<bool>,
-    otel_endpoint: Option<String>,
-}
-
-fn list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
-}
-
 impl Config {
-    /// Loads `path`, applies `COINJECTURE_*` overrides from the environment, validates.
+    /// Loads `path`, merges the `COINJECTURE_*` environment overrides into its YAML tree, parses
+    /// the result once into typed values, and validates.
     pub(crate) fn load(path: &Path) -> eyre::Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| eyre!("cannot read config {}: {e}", path.display()))?;
-        let mut config = Self::parse(&text).map_err(|e| eyre!("config {}: {e}", path.display()))?;
-        config.apply_env(std::env::vars())?;
+        let mut config =
+            Self::parse_with_env(&text, std::env::vars()).map_err(|e| eyre!("config {}: {e}", path.display()))?;
         config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
         config.validate()?;
         Ok(config)
     }
 
-    /// Parses YAML text; unknown keys are errors naming the key.
+    /// Parses YAML text without environment overrides; unknown keys are errors naming the key.
+    #[cfg(test)]
     pub(crate) fn parse(text: &str) -> eyre::Result<Self> {
-        serde_yaml::from_str(text).map_err(|e| eyre!("{e}"))
+        Self::parse_with_env(text, std::iter::empty())
     }
 
-    /// Applies overrides from `(name, value)` pairs (the environment).
-    pub(crate) fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> eyre::Result<()> {
-        let o: EnvOverrides = envy::prefixed("COINJECTURE_")
-            .from_iter(vars.into_iter().filter(|(k, _)| k.starts_with("COINJECTURE_")))
-            .map_err(|e| eyre!("environment override (COINJECTURE_<SECTION>_<KEY>): {e}"))?;
-        let set = |dst: &mut String, v: Option<String>| {
-            if let Some(v) = v {
-                *dst = v;
-            }
-        };
-        set(&mut self.network.id, o.network_id);
-        set(&mut self.network.name, o.network_name);
-        if let Some(v) = o.network_genesis {
-            self.network.genesis = v;
-        }
-        set(&mut self.consensus.block_time, o.consensus_block_time);
-        set(&mut self.consensus.quorum, o.consensus_quorum);
-        if let Some(v) = o.consensus_validator_key {
-            self.consensus.validator_key = v;
-        }
-        if let Some(v) = o.consensus_validators {
-            self.consensus.validators = list(&v);
-        }
-        if let Some(v) = o.p2p_listen_addrs {
-            self.p2p.listen_addrs = list(&v);
-        }
-        if let Some(v) = o.p2p_bootstrap_peers {
-            self.p2p.bootstrap_peers = list(&v);
-        }
-        if let Some(v) = o.api_port {
-            self.api.port = v;
-        }
-        set(&mut self.api.bind, o.api_bind);
-        if o.api_grpc_port.is_some() {
-            self.api.grpc_port = o.api_grpc_port;
-        }
-        set(&mut self.api.grpc_bind, o.api_grpc_bind);
-        if let (Some(ca), Some(cert), Some(key)) =
-            (o.api_internal_tls_ca, o.api_internal_tls_cert, o.api_internal_tls_key)
-        {
-            self.api.internal_tls = Some(InternalTlsSection { ca, cert, key });
-        }
-        if let Some(v) = o.database_path {
-            self.database.path = v;
-        }
-        set(&mut self.logger.level, o.logger_level);
-        set(&mut self.logger.format, o.logger_format);
-        if let Some(endpoint) = o.crypto_core_endpoint {
-            self.crypto_core = Some(CryptoCoreSection { endpoint });
-        }
-        if let Some(v) = o.rust_verify_golden_vectors {
-            self.rust.verify_golden_vectors = v;
-        }
-        set(&mut self.otel.endpoint, o.otel_endpoint);
-        Ok(())
+    /// Parses YAML text with the `COINJECTURE_*` overrides among `vars` merged in (see
+    /// `env_overrides.rs`). An error names the key, and the variable when it set the key.
+    pub(crate) fn parse_with_env(text: &str, vars: impl IntoIterator<Item = (String, String)>) -> eyre::Result<Self> {
+        let mut tree: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| eyre!("{e}"))?;
+        let applied = crate::env_overrides::merge::<Self>(&mut tree, vars)?;
+        serde_path_to_error::deserialize(tree).map_err(|e| {
+            let path = e.path().to_string();
+            let from = applied
+                .iter()
+                .find(|(key, _)| path == *key || path.strip_prefix(key.as_str()).is_some_and(|r| r.starts_with('[')))
+                .map(|(_, var)| format!(" (set by {var})"))
+                .unwrap_or_default();
+            eyre!("{e}{from}")
+        })
     }
 
     /// Relative file paths are relative to the config file's directory (`./data/a.db` next to
@@ -438,35 +385,19 @@ impl Config {
         }
     }
 
-    /// Checks every value, naming the key of the first bad one.
+    /// Checks what the types alone do not (lists not empty, keys that depend on each other, files
+    /// present), naming the key of the first bad value.
     pub(crate) fn validate(&self) -> eyre::Result<()> {
-        coinjecture_primitives::ChainId::new(self.network.id.as_str()).map_err(|e| eyre!("network.id: {e}"))?;
-        parse_duration(&self.consensus.block_time).map_err(|e| eyre!("consensus.block_time: {e}"))?;
-        quorum(&self.consensus.quorum).map_err(|e| eyre!("consensus.quorum: {e}"))?;
         if self.consensus.validators.is_empty() {
             bail!("consensus.validators: at least one validator is needed");
         }
-        for (i, v) in self.consensus.validators.iter().enumerate() {
-            coinjecture_primitives::PublicKey::from_hex_named(v, "public key")
-                .map_err(|e| eyre!("consensus.validators[{i}]: {e}"))?;
-        }
-        for (c, change) in self.consensus.validator_changes.iter().enumerate() {
-            for (i, v) in change.validators.iter().enumerate() {
-                coinjecture_primitives::PublicKey::from_hex_named(v, "public key")
-                    .map_err(|e| eyre!("consensus.validator_changes[{c}].validators[{i}]: {e}"))?;
-            }
-        }
+        self.validator_schedule()?;
         if self.p2p.listen_addrs.is_empty() {
             bail!("p2p.listen_addrs: at least one listen address is needed");
         }
-        for (i, a) in self.p2p.listen_addrs.iter().enumerate() {
-            if !a.starts_with('/') {
-                bail!("p2p.listen_addrs[{i}]: {a:?} is not a multiaddr (e.g. /ip4/0.0.0.0/tcp/9000)");
-            }
-        }
         for (i, a) in self.p2p.bootstrap_peers.iter().enumerate() {
-            if !a.starts_with('/') || !a.contains("/p2p/") {
-                bail!("p2p.bootstrap_peers[{i}]: {a:?} must be a multiaddr ending in /p2p/<peer id>");
+            if !a.to_string().contains("/p2p/") {
+                bail!("p2p.bootstrap_peers[{i}]: {a} must end in /p2p/<peer id>");
             }
         }
         if self.api.port == 0 {
@@ -474,12 +405,6 @@ impl Config {
         }
         self.validate_internal_port()?;
         self.api.limits.validate()?;
-        self.logger.format.parse::<coinjecture_telemetry::LogFormat>().map_err(|e| eyre!("logger.format: {e}"))?;
-        if let Some(cc) = &self.crypto_core
-            && !(cc.endpoint.starts_with("http://") || cc.endpoint.starts_with("https://"))
-        {
-            bail!("crypto_core.endpoint: {:?} must start with http:// or https://", cc.endpoint);
-        }
         if !self.consensus.validator_key.exists() {
             bail!(
                 "consensus.validator_key: {} does not exist (create it with `coinjectured keygen --output FILE`)",
@@ -498,14 +423,9 @@ impl Config {
     /// `consensus.quorum`), the one that consensus votes with and the ledger verifies every
     /// commit certificate against. Errors name the key.
     pub(crate) fn validator_schedule(&self) -> eyre::Result<ValidatorSchedule> {
-        let mode = quorum(&self.consensus.quorum).map_err(|e| eyre!("consensus.quorum: {e}"))?;
-        let set = |list: &[String], key: &str| -> eyre::Result<ValidatorSet> {
-            let keys = list
-                .iter()
-                .enumerate()
-                .map(|(i, v)| PublicKey::from_hex_named(v, "public key").map_err(|e| eyre!("{key}[{i}]: {e}")))
-                .collect::<eyre::Result<_>>()?;
-            ValidatorSet::new(keys, mode).map_err(|e| eyre!("{key}: {e}"))
+        let mode = self.consensus.quorum;
+        let set = |keys: &[PublicKey], key: &str| -> eyre::Result<ValidatorSet> {
+            ValidatorSet::new(keys.to_vec(), mode).map_err(|e| eyre!("{key}: {e}"))
         };
         let mut entries = vec![(1, set(&self.consensus.validators, "consensus.validators")?)];
         for (c, change) in self.consensus.validator_changes.iter().enumerate() {
@@ -519,11 +439,8 @@ impl Config {
 
     /// The internal port binds loopback, or authenticates both ends (mutual TLS).
     fn validate_internal_port(&self) -> eyre::Result<()> {
-        let bind = self.api.grpc_bind.as_str();
-        if bind.parse::<std::net::IpAddr>().is_err() {
-            bail!("api.grpc_bind: {bind:?} is not an IP address (e.g. 127.0.0.1)");
-        }
-        if self.api.grpc_port.is_some() && !is_loopback(bind) && self.api.internal_tls.is_none() {
+        let bind = self.api.grpc_bind;
+        if self.api.grpc_port.is_some() && !bind.is_loopback() && self.api.internal_tls.is_none() {
             bail!(
                 "api.internal_tls: api.grpc_bind {bind} is not loopback, and the internal port (Ledger, Consensus, \
                  P2pGateway, CryptoCore) must not be open without mutual TLS: set api.internal_tls {{ca, cert, key}} \
@@ -541,21 +458,94 @@ impl Config {
     }
 }
 
-/// `2s`, `500ms`, `1m`, `1.5s`.
+/// The bounds of `consensus.block_time` and of the listeners' timeouts.
+const DURATION_BOUNDS: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(3600));
+
+/// A duration in the project's one grammar (`coinjecture_primitives::duration`: `2s`, `500ms`,
+/// `1.5m`, `1h`), 1 ms to 1 h.
 pub(crate) fn parse_duration(s: &str) -> eyre::Result<Duration> {
-    let s = s.trim();
-    let (number, unit) = s.find(|c: char| c.is_ascii_alphabetic()).map_or((s, ""), |i| s.split_at(i));
-    let value: f64 = number.trim().parse().map_err(|_| eyre!("{s:?} is not a duration like 2s or 500ms"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => bail!("{s:?} has no unit (use ms, s or m)"),
-    };
-    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) {
-        bail!("{s:?} must be between 1ms and 1h");
+    let (min, max) = DURATION_BOUNDS;
+    Ok(coinjecture_primitives::duration::parse_between(s, min, max)?)
+}
+
+/// A scalar as text: `block_time: 2` reads as "2" (and is then refused for its missing unit,
+/// rather than for its YAML type).
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct Text;
+    impl de::Visitor<'_> for Text {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
     }
-    Ok(Duration::from_secs_f64(seconds))
+    d.deserialize_any(Text)
+}
+
+/// A value read from its text with `FromStr`; the error quotes the text.
+fn parsed<'de, D: Deserializer<'de>, T: FromStr<Err: std::fmt::Display>>(d: D) -> Result<T, D::Error> {
+    let s = text(d)?;
+    s.trim().parse().map_err(|e| de::Error::custom(format!("{s:?}: {e}")))
+}
+
+/// A list of values read with `FromStr`; the error names the item (`p2p.listen_addrs[1]: …`).
+fn parsed_list<'de, D: Deserializer<'de>, T: FromStr<Err: std::fmt::Display>>(d: D) -> Result<Vec<T>, D::Error> {
+    #[derive(Deserialize)]
+    struct Item<T: FromStr<Err: std::fmt::Display>>(#[serde(deserialize_with = "parsed")] T);
+    Ok(Vec::<Item<T>>::deserialize(d)?.into_iter().map(|Item(v)| v).collect())
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    parse_duration(&text(d)?).map_err(de::Error::custom)
+}
+
+fn block_time<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration(d)
+}
+
+fn quorum_mode<'de, D: Deserializer<'de>>(d: D) -> Result<QuorumMode, D::Error> {
+    quorum(&text(d)?).map_err(de::Error::custom)
+}
+
+fn public_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PublicKey>, D::Error> {
+    #[derive(Deserialize)]
+    struct Key(#[serde(deserialize_with = "public_key")] PublicKey);
+    Ok(Vec::<Key>::deserialize(d)?.into_iter().map(|Key(k)| k).collect())
+}
+
+fn public_key<'de, D: Deserializer<'de>>(d: D) -> Result<PublicKey, D::Error> {
+    PublicKey::from_hex_named(&text(d)?, "public key").map_err(de::Error::custom)
+}
+
+fn log_filter<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let filter = text(d)?;
+    coinjecture_telemetry::check_filter(&filter).map_err(de::Error::custom)?;
+    Ok(filter)
+}
+
+/// An `http://` or `https://` URL a gRPC client can dial.
+fn grpc_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let url = text(d)?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(de::Error::custom(format!("{url:?} must start with http:// or https://")));
+    }
+    tonic::transport::Endpoint::from_shared(url.clone()).map_err(|e| de::Error::custom(format!("{url:?}: {e}")))?;
+    Ok(url)
+}
+
+fn optional_grpc_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    grpc_url(d).map(Some)
 }
 
 /// `crash` or `byzantine`.
@@ -576,6 +566,22 @@ mod tests {
         std::fs::read_to_string(format!("{dir}/../../configs/network-a-validator.yaml")).unwrap()
     }
 
+    /// The sample with `key: …` (the first line that starts with it, indentation kept) replaced.
+    fn with(key: &str, value: &str) -> String {
+        let text = sample();
+        let line = text.lines().find(|l| l.trim_start().starts_with(&format!("{key}:"))).unwrap();
+        let indent = &line[..line.len() - line.trim_start().len()];
+        text.replacen(line, &format!("{indent}{key}: {value}"), 1)
+    }
+
+    fn error(text: &str) -> String {
+        Config::parse(text).unwrap_err().to_string()
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
     #[test]
     fn shipped_configs_parse() {
         let dir = env!("CARGO_MANIFEST_DIR");
@@ -587,60 +593,181 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
-        let bad = sample().replace("block_time:", "block_tme:");
-        let err = Config::parse(&bad).unwrap_err().to_string();
-        assert!(err.contains("block_tme"), "{err}");
-        let mut c = Config::parse(&sample()).unwrap();
-        c.consensus.block_time = "2 parsecs".into();
-        assert!(c.validate().unwrap_err().to_string().starts_with("consensus.block_time"));
-        let mut c = Config::parse(&sample()).unwrap();
-        c.consensus.validators[0] = "abc".into();
-        assert!(c.validate().unwrap_err().to_string().starts_with("consensus.validators[0]"));
-        let mut c = Config::parse(&sample()).unwrap();
-        c.consensus.quorum = "majority".into();
-        assert!(c.validate().unwrap_err().to_string().starts_with("consensus.quorum"));
+        let err = error(&sample().replace("block_time:", "block_tme:"));
+        assert!(err.starts_with("consensus.block_tme: unknown field `block_tme`"), "{err}");
+        assert!(error(&with("block_time", "2 parsecs")).starts_with("consensus.block_time: "));
+        let err = error(
+            &sample().replace("    - 0000000000000000000000000000000000000000000000000000000000000001", "    - abc"),
+        );
+        assert!(err.starts_with("consensus.validators[0]: "), "{err}");
+        assert_eq!(error(&with("quorum", "majority")), "consensus.quorum: \"majority\" is not one of crash, byzantine");
+        assert!(error(&with("id", "Not A Chain")).starts_with("network.id: "));
+    }
+
+    /// #20: values `check-config` used to pass although the node refused them or misbehaved.
+    #[test]
+    fn what_the_node_would_refuse_is_refused_at_parse_naming_the_key() {
+        for (text, want) in [
+            (with("level", "bogus!!"), "logger.level: log level \"bogus!!\" is invalid"),
+            (with("format", "xml"), "logger.format: \"xml\": log format"),
+            (
+                with("block_time", "0.0001ms"),
+                "consensus.block_time: \"0.0001ms\" is not a whole number of milliseconds",
+            ),
+            (with("block_time", "0ms"), "consensus.block_time: \"0ms\" must be between 1ms and 1h"),
+            (with("block_time", "2h"), "consensus.block_time: \"2h\" must be between 1ms and 1h"),
+            (with("block_time", "2"), "consensus.block_time: \"2\" has no unit"),
+            (with("port", "8080\n  bind: 0.0.0.0.0"), "api.bind: \"0.0.0.0.0\": invalid IP address syntax"),
+            (with("port", "8080\n  grpc_bind: node-1"), "api.grpc_bind: \"node-1\": invalid IP address syntax"),
+            (
+                sample().replace("- /ip4/0.0.0.0/tcp/9000", "- /ip4/0.0.0.0/tcp/x"),
+                "p2p.listen_addrs[0]: \"/ip4/0.0.0.0/tcp/x\": ",
+            ),
+            (sample().replace("- /ip4/0.0.0.0/tcp/9000", "- 0.0.0.0:9000"), "p2p.listen_addrs[0]: \"0.0.0.0:9000\": "),
+            (with("port", "70000"), "api.port: invalid value: integer `70000`"),
+        ] {
+            let err = error(&text);
+            assert!(err.starts_with(want), "{want}\n  got: {err}");
+        }
+        assert_eq!(Config::parse(&with("name", "2")).unwrap().network.name, "2");
+        let c = Config::parse(&with("level", "coinjecture_api=debug,warn")).unwrap();
+        assert_eq!(c.logger.level, "coinjecture_api=debug,warn");
+        let c = Config::parse(&with("port", "8080\n  bind: \"::\"")).unwrap();
+        assert_eq!(c.api.address(), "[::]:8080".parse().unwrap());
     }
 
     #[test]
     fn the_validator_schedule_names_the_key_of_a_bad_value() {
-        let key = |b: u8| hex::encode([b; 32]);
+        let key = |b: u8| PublicKey::from_hex_named(&hex::encode([b; 32]), "k").unwrap();
         let mut c = Config::parse(&sample()).unwrap();
-        c.consensus.quorum = "byzantine".into();
+        c.consensus.quorum = QuorumMode::Byzantine;
         c.consensus.validator_changes = vec![ValidatorChange { height: 10, validators: vec![key(2), key(3)] }];
         let schedule = c.validator_schedule().unwrap();
         assert_eq!(schedule.entries().iter().map(|(h, s)| (*h, s.len())).collect::<Vec<_>>(), vec![(1, 1), (10, 2)]);
         assert_eq!(schedule.at(10).mode(), QuorumMode::Byzantine);
         let error = |c: &Config| c.validator_schedule().unwrap_err().to_string();
         let mut bad = c.clone();
-        bad.consensus.quorum = "most".into();
-        assert_eq!(error(&bad), "consensus.quorum: \"most\" is not one of crash, byzantine");
-        let mut bad = c.clone();
-        bad.consensus.validator_changes[0].validators[1] = "abc".into();
-        assert!(error(&bad).starts_with("consensus.validator_changes[0].validators[1]: "), "{}", error(&bad));
-        let mut bad = c.clone();
         bad.consensus.validator_changes[0].validators[1] = key(2);
         assert!(error(&bad).starts_with("consensus.validator_changes[0].validators: validator "), "{}", error(&bad));
         let mut bad = c.clone();
         bad.consensus.validator_changes[0].height = 1;
         assert!(error(&bad).starts_with("consensus.validator_changes: the validator schedule"), "{}", error(&bad));
+        let text = sample().replace(
+            "  validator_key:",
+            &format!(
+                "  validator_changes:\n    - height: 5\n      validators: [\"{}\", abc]\n  validator_key:",
+                hex::encode([2; 32])
+            ),
+        );
+        assert!(super::tests::error(&text).starts_with("consensus.validator_changes[0].validators[1]: "));
     }
 
     #[test]
     fn environment_overrides_win() {
-        let mut c = Config::parse(&sample()).unwrap();
-        let vars = [
+        let vars = env(&[
             ("COINJECTURE_API_PORT", "8081"),
-            ("COINJECTURE_P2P_BOOTSTRAP_PEERS", "/ip4/127.0.0.1/tcp/9001/p2p/x, /ip4/127.0.0.1/tcp/9002/p2p/y"),
+            (
+                "COINJECTURE_P2P_BOOTSTRAP_PEERS",
+                "/ip4/127.0.0.1/tcp/9001/p2p/12D3KooWGbMq7vGw4uWHMPkXfL6TmPaH1xjVYLUw3x2cTwWSDrFo, /dns4/a/tcp/9002",
+            ),
             ("COINJECTURE_CRYPTO_CORE_ENDPOINT", "http://127.0.0.1:50051"),
+            ("COINJECTURE_CONSENSUS_BLOCK_TIME", "750ms"),
+            ("COINJECTURE_API_LIMITS_IDLE_TIMEOUT", "5s"),
+            ("COINJECTURE_API_LIMITS_RATE_PER_SECOND", "2.5"),
+            ("COINJECTURE_RUST_VERIFY_GOLDEN_VECTORS", "true"),
+            ("COINJECTURE_MEMPOOL_MIN_FEE_PER_BYTE", "3"),
             ("UNRELATED", "1"),
-        ];
-        c.apply_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        ]);
+        let c = Config::parse_with_env(&sample(), vars).unwrap();
         assert_eq!(c.api.port, 8081);
         assert_eq!(c.p2p.bootstrap_peers.len(), 2);
         assert_eq!(c.crypto_core.unwrap().endpoint, "http://127.0.0.1:50051");
-        let mut c = Config::parse(&sample()).unwrap();
-        let err = c.apply_env([("COINJECTURE_API_PORT".to_string(), "eighty".to_string())]).unwrap_err();
-        assert!(err.to_string().contains("API_PORT"), "{err}");
+        assert_eq!(c.consensus.block_time, Duration::from_millis(750));
+        assert_eq!(c.api.limits.idle_timeout, Duration::from_secs(5));
+        assert_eq!(c.api.limits.rate_per_second, 2.5);
+        assert!(c.rust.verify_golden_vectors);
+        assert_eq!(c.mempool.min_fee_per_byte, 3);
+        // An empty list variable empties the list.
+        let c = Config::parse_with_env(&sample(), env(&[("COINJECTURE_P2P_BOOTSTRAP_PEERS", "")])).unwrap();
+        assert!(c.p2p.bootstrap_peers.is_empty());
+    }
+
+    #[test]
+    fn a_bad_or_unknown_coinjecture_variable_is_an_error_naming_it() {
+        let parse = |vars: &[(&str, &str)]| Config::parse_with_env(&sample(), env(vars)).unwrap_err().to_string();
+        let err = parse(&[("COINJECTURE_API_PORT", "eighty")]);
+        assert_eq!(err, "COINJECTURE_API_PORT: \"eighty\" is not a whole number");
+        let err = parse(&[("COINJECTURE_API_PROT", "8081")]);
+        assert!(err.starts_with("COINJECTURE_API_PROT: no such configuration key"), "{err}");
+        let err = parse(&[("COINJECTURE_APII_PORT", "8081")]);
+        assert!(err.starts_with("COINJECTURE_APII_PORT: no such configuration key"), "{err}");
+        let err = parse(&[("COINJECTURE_API_LIMITS", "x")]);
+        assert!(err.starts_with("COINJECTURE_API_LIMITS: api.limits is a section"), "{err}");
+        let err = parse(&[("COINJECTURE_CONSENSUS_BLOCK_TIME", "0.0001ms")]);
+        assert_eq!(
+            err,
+            "consensus.block_time: \"0.0001ms\" is not a whole number of milliseconds (set by COINJECTURE_CONSENSUS_BLOCK_TIME)"
+        );
+        let err = parse(&[("COINJECTURE_CONSENSUS_VALIDATORS", "abc")]);
+        assert!(
+            err.starts_with("consensus.validators[0]: ") && err.ends_with("(set by COINJECTURE_CONSENSUS_VALIDATORS)")
+        );
+        let err = parse(&[("COINJECTURE_RUST_VERIFY_GOLDEN_VECTORS", "yes")]);
+        assert_eq!(err, "COINJECTURE_RUST_VERIFY_GOLDEN_VECTORS: \"yes\" is not true or false");
+        // The names that belong to clients, tools and tests are left alone.
+        let vars: Vec<_> = crate::env_overrides::NOT_THE_NODES.iter().map(|n| (*n, "127.0.0.1:1")).collect();
+        Config::parse_with_env(&sample(), env(&vars)).unwrap();
+    }
+
+    /// Every `COINJECTURE_*` name the repository's code, scripts and manifests use is a config key
+    /// or one of the names the node leaves alone: a new tool variable must be added to
+    /// `env_overrides::NOT_THE_NODES`, or every node started where it is set would refuse to start.
+    /// Names the tests and the README spell wrong on purpose.
+    const MISSPELLED_ON_PURPOSE: &[&str] = &["COINJECTURE_API_PROT", "COINJECTURE_APII_PORT"];
+
+    #[test]
+    fn every_coinjecture_variable_in_the_repository_is_a_key_or_listed() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut names = std::collections::BTreeSet::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if path.is_dir() {
+                    if !name.starts_with('.')
+                        && !["target", "node_modules", "__pycache__", "shared"].contains(&name.as_str())
+                    {
+                        dirs.push(path);
+                    }
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else { continue };
+                for (i, _) in text.match_indices("COINJECTURE_") {
+                    let rest = &text[i..];
+                    let end = rest
+                        .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                        .unwrap_or(rest.len());
+                    let var = &rest[..end];
+                    // Skip prefixes written as patterns (`COINJECTURE_API_INTERNAL_TLS_{CA,…}`,
+                    // `COINJECTURE_<SECTION>_<KEY>`, `COINJECTURE_*`) and COINJECTURE_V4 (a file name).
+                    if var.ends_with('_') || var == "COINJECTURE_V4" || MISSPELLED_ON_PURPOSE.contains(&var) {
+                        continue;
+                    }
+                    names.insert(var.to_string());
+                }
+            }
+        }
+        assert!(names.contains("COINJECTURE_API_PORT") && names.contains("COINJECTURE_CRYPTO_CORE"), "{names:?}");
+        for name in names {
+            if crate::env_overrides::NOT_THE_NODES.contains(&name.as_str()) {
+                continue;
+            }
+            let key = name.trim_start_matches("COINJECTURE_").to_ascii_lowercase();
+            let ok = Config::parse_with_env(&sample(), env(&[(&name, "1")]))
+                .map_or_else(|e| !e.to_string().contains("no such configuration key"), |_| true);
+            assert!(ok, "{name} (key {key}) is neither a config key nor in env_overrides::NOT_THE_NODES");
+        }
     }
 
     #[test]
@@ -654,53 +781,61 @@ mod tests {
     #[test]
     fn internal_port_binds_loopback_by_default_and_needs_tls_off_it() {
         let mut c = Config::parse(&sample()).unwrap();
-        assert_eq!(c.api.grpc_bind, "127.0.0.1");
+        assert_eq!(c.api.grpc_bind, IpAddr::from([127, 0, 0, 1]));
         c.api.grpc_port = Some(50051);
         c.validate_internal_port().unwrap();
-        c.api.grpc_bind = "0.0.0.0".into();
+        c.api.grpc_bind = IpAddr::from([0, 0, 0, 0]);
         let err = c.validate_internal_port().unwrap_err().to_string();
         assert!(err.starts_with("api.internal_tls:") && err.contains("api.grpc_bind 0.0.0.0 is not loopback"), "{err}");
-        c.api.grpc_bind = "::1".into();
+        c.api.grpc_bind = "::1".parse().unwrap();
         c.validate_internal_port().unwrap();
-        c.api.grpc_bind = "node-1".into();
-        assert!(c.validate_internal_port().unwrap_err().to_string().starts_with("api.grpc_bind:"));
-        let vars = [
+        let vars = env(&[
+            ("COINJECTURE_API_GRPC_PORT", "50051"),
             ("COINJECTURE_API_GRPC_BIND", "10.0.0.7"),
             ("COINJECTURE_API_INTERNAL_TLS_CA", "/tls/ca.pem"),
             ("COINJECTURE_API_INTERNAL_TLS_CERT", "/tls/node.pem"),
             ("COINJECTURE_API_INTERNAL_TLS_KEY", "/tls/node-key.pem"),
-        ];
-        c.apply_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
-        assert_eq!(c.api.grpc_bind, "10.0.0.7");
+        ]);
+        let c = Config::parse_with_env(&sample(), vars).unwrap();
+        assert_eq!(c.api.grpc_bind, IpAddr::from([10, 0, 0, 7]));
         let err = c.validate_internal_port().unwrap_err().to_string();
         assert!(err.starts_with("api.internal_tls.ca: /tls/ca.pem does not exist"), "{err}");
+        // Half a TLS section is named, not silently dropped.
+        let err = Config::parse_with_env(&sample(), env(&[("COINJECTURE_API_INTERNAL_TLS_CA", "/tls/ca.pem")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("api.internal_tls: missing field `cert`"), "{err}");
     }
 
     #[test]
     fn limits_have_safe_defaults_and_bad_ones_name_the_key() {
         let c = Config::parse(&sample()).unwrap();
         assert_eq!(c.api.limits, ApiLimitsSection::default());
-        assert_eq!(c.api.limits.connections().unwrap().max_connections_per_ip, 32);
+        assert_eq!(c.api.limits.connections().max_connections_per_ip, 32);
         assert_eq!(c.mempool.min_fee_per_byte, coinjecture_consensus::mempool::DEFAULT_MIN_FEE_PER_BYTE);
         let text = sample().replace("api:\n", "api:\n  limits:\n    max_streams_per_ip: 2\n    idle_timeout: 30s\n");
         let c = Config::parse(&text).unwrap();
         assert_eq!(c.api.limits.max_streams_per_ip, 2);
-        assert_eq!(c.api.limits.connections().unwrap().idle_timeout, Duration::from_secs(30));
+        assert_eq!(c.api.limits.connections().idle_timeout, Duration::from_secs(30));
         let mut c = Config::parse(&sample()).unwrap();
         c.api.limits.max_connections_per_ip = 0;
         assert!(c.api.limits.validate().unwrap_err().to_string().starts_with("api.limits.max_connections_per_ip"));
-        c.api.limits.max_connections_per_ip = 1;
-        c.api.limits.idle_timeout = "forever".into();
-        assert!(c.api.limits.validate().unwrap_err().to_string().starts_with("api.limits.idle_timeout"));
+        let bad = sample().replace("api:\n", "api:\n  limits:\n    idle_timeout: forever\n");
+        assert!(error(&bad).starts_with("api.limits.idle_timeout: \"forever\""), "{}", error(&bad));
         let bad = sample().replace("api:\n", "api:\n  limits:\n    max_conections: 2\n");
-        assert!(Config::parse(&bad).unwrap_err().to_string().contains("max_conections"));
+        assert!(error(&bad).contains("max_conections"));
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert!(parse_duration("2").is_err());
-        assert!(parse_duration("0s").is_err());
+    fn every_key_is_overridable_and_its_kind_known() {
+        use crate::env_overrides::{Kind, kind_at};
+        assert_eq!(kind_at::<Config>(&["api", "port"]), Some(Kind::Integer));
+        assert_eq!(kind_at::<Config>(&["api", "bind"]), Some(Kind::Text));
+        assert_eq!(kind_at::<Config>(&["api", "limits", "rate_per_second"]), Some(Kind::Float));
+        assert_eq!(kind_at::<Config>(&["p2p", "listen_addrs"]), Some(Kind::List));
+        assert_eq!(kind_at::<Config>(&["rust", "verify_golden_vectors"]), Some(Kind::Bool));
+        assert_eq!(kind_at::<Config>(&["crypto_core", "endpoint"]), Some(Kind::Text));
+        assert_eq!(kind_at::<Config>(&["api", "nope"]), None);
+        assert!(matches!(kind_at::<Config>(&["api", "internal_tls"]), Some(Kind::Section(f)) if f.contains(&"ca")));
     }
 }

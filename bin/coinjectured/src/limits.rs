@@ -26,7 +26,7 @@ pub(crate) async fn listen(
     limits: &ApiLimitsSection,
 ) -> eyre::Result<LimitedListener> {
     let budget = fd_budget(limits);
-    let limits = limits.connections()?;
+    let limits = limits.connections();
     let listener =
         tokio::net::TcpListener::bind(addr).await.wrap_err_with(|| format!("{key}: cannot listen on {addr}"))?;
     Ok(LimitedListener::new(name, listener, limits, budget))

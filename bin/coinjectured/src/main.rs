@@ -6,6 +6,7 @@
 mod config;
 mod db;
 mod devnet;
+mod env_overrides;
 mod equivocate;
 mod gossip_in;
 mod http;
@@ -207,8 +208,10 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             return Ok(());
         }
         Command::CheckConfig { config } => {
+            // Everything `node` refuses before it binds a socket: the typed parse and checks of
+            // `Config::load`, then the files (key, genesis, TLS) and client endpoints.
             let c = config::Config::load(config)?;
-            keys::read(&c.consensus.validator_key).map_err(|e| eyre::eyre!("consensus.validator_key: {e:#}"))?;
+            node::preflight(&c)?;
             let mut secrets = vec![("consensus.validator_key", c.consensus.validator_key.clone())];
             secrets.extend(c.api.internal_tls.as_ref().map(|t| ("api.internal_tls.key", t.key.clone())));
             for (key, path) in secrets {
@@ -300,9 +303,8 @@ fn init_telemetry(cli: &Cli) -> eyre::Result<coinjecture_telemetry::Telemetry> {
         Command::Node { config } => {
             // A node logs as its configuration says (COINJECTURE_LOGGER_* overrides apply).
             let c = config::Config::load(config)?;
-            let format = c.logger.format.parse().map_err(|e| eyre::eyre!("logger.format: {e}"))?;
             let traces = traces(c.otel.endpoint, "coinjectured", Some(c.network.name));
-            coinjecture_telemetry::init(format, &c.logger.level, traces)?
+            coinjecture_telemetry::init(c.logger.format, &c.logger.level, traces)?
         }
         Command::Service { name, config: Some(config), .. } => {
             let c = config::Config::load(config)?;

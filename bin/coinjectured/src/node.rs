@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tonic::Status;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::keys;
 
 /// Serves finalized blocks to peers straight from the local ledger.
@@ -117,39 +117,57 @@ pub(crate) async fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn Cryp
 
 /// The gateway's configuration from the node's.
 pub(crate) fn p2p_config(config: &Config, seed: [u8; 32]) -> eyre::Result<P2pConfig> {
-    let mut p2p_config = P2pConfig::new(config.network.id.clone(), seed);
+    let mut p2p_config = P2pConfig::new(config.network.id.as_str().to_string(), seed);
     // Consensus validates every topic: nothing is relayed unchecked while it starts or restarts.
     p2p_config.limits.relay_unvalidated = false;
-    p2p_config.listen_addrs = config
-        .p2p
-        .listen_addrs
-        .iter()
-        .enumerate()
-        .map(|(i, a)| a.parse().map_err(|e| eyre!("p2p.listen_addrs[{i}]: {a:?}: {e}")))
-        .collect::<eyre::Result<_>>()?;
-    p2p_config.bootstrap_peers = config
-        .p2p
-        .bootstrap_peers
-        .iter()
-        .enumerate()
-        .map(|(i, a)| a.parse().map_err(|e| eyre!("p2p.bootstrap_peers[{i}]: {a:?}: {e}")))
-        .collect::<eyre::Result<_>>()?;
+    p2p_config.listen_addrs.clone_from(&config.p2p.listen_addrs);
+    p2p_config.bootstrap_peers.clone_from(&config.p2p.bootstrap_peers);
     Ok(p2p_config)
+}
+
+/// What a node reads from its files before it starts anything: the checks `coinjectured
+/// check-config` runs too, so it refuses every file a node would refuse (README, "Configuration").
+pub(crate) struct Preflight {
+    pub(crate) key: coinjecture_crypto_core::signatures::Keypair,
+    pub(crate) genesis: GenesisConfig,
+}
+
+/// Reads and checks the files the config names: the validator key, the genesis (whose chain must
+/// be `network.id`), the internal TLS files (PEM), and the clients' endpoints (`crypto_core`,
+/// `services`; built, not dialled). Errors name the key.
+pub(crate) fn preflight(config: &Config) -> eyre::Result<Preflight> {
+    let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+    let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
+    if genesis.chain_id != config.network.id {
+        bail!(
+            "network.genesis: the genesis is for chain {:?}, the config (network.id) for {:?}",
+            genesis.chain_id.as_str(),
+            config.network.id.as_str()
+        );
+    }
+    if let Some(tls) = &config.api.internal_tls {
+        coinjecture_proto::tls::server_config(&tls.files()).map_err(|e| eyre!("api.internal_tls.{e}"))?;
+    }
+    if let Some(cc) = &config.crypto_core {
+        crate::tls::endpoint(&cc.endpoint, "crypto_core.endpoint", config)?;
+    }
+    if let Some(services) = &config.services {
+        for (key, url) in
+            [("ledger", &services.ledger), ("consensus", &services.consensus), ("p2p_gateway", &services.p2p_gateway)]
+        {
+            if let Some(url) = url {
+                crate::tls::endpoint(url, &format!("services.{key}"), config)?;
+            }
+        }
+    }
+    Ok(Preflight { key, genesis })
 }
 
 /// Starts every service of a node. Returns once all are up.
 pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
-    let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
-    let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
-    if genesis.chain_id.as_str() != config.network.id {
-        bail!(
-            "network.genesis: the genesis is for chain {:?}, the config for {:?}",
-            genesis.chain_id.as_str(),
-            config.network.id
-        );
-    }
+    let Preflight { key, genesis } = preflight(config)?;
     let schedule = config.validator_schedule()?;
-    let block_time = config::parse_duration(&config.consensus.block_time)?;
+    let block_time = config.consensus.block_time;
 
     let crypto = crypto_backend(config).await?;
     if config.rust.verify_golden_vectors {
@@ -229,9 +247,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     register_node_metrics(&registry, network_label(config), consensus.watch(), &mut tasks);
 
     // The public API (REST + PublicApi gRPC) on api.port.
-    let api_addr: SocketAddr =
-        format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
-    let api_listener = crate::limits::listen("api", api_addr, "api.port", &config.api.limits).await?;
+    let api_listener = crate::limits::listen("api", config.api.address(), "api.port", &config.api.limits).await?;
     crate::limits::register_metrics(&registry, &api_listener);
     let consensus_service = Arc::new(coinjecture_consensus::service::ConsensusService::new(consensus.clone()));
     let peers_service = Arc::new(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()));
@@ -250,8 +266,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
 
     if let Some(port) = config.api.grpc_port {
         // Loopback unless configured otherwise; off loopback only with mutual TLS (validated).
-        let ip: std::net::IpAddr = config.api.grpc_bind.parse().map_err(|e| eyre!("api.grpc_bind: {e}"))?;
-        let addr = SocketAddr::new(ip, port);
+        let addr = SocketAddr::new(config.api.grpc_bind, port);
         let tls = crate::tls::server_tls(config)?;
         let listener = crate::limits::listen("internal gRPC", addr, "api.grpc_port", &config.api.limits).await?;
         crate::limits::register_metrics(&registry, &listener);
@@ -310,7 +325,7 @@ pub(crate) fn api_config(config: &Config, registry: Registry) -> coinjecture_api
 /// one Prometheus never share it (the display name `network.name`, e.g. `devnet`, may repeat). The
 /// p2p gateway labels its metrics with the same id.
 pub(crate) fn network_label(config: &Config) -> &str {
-    &config.network.id
+    config.network.id.as_str()
 }
 
 type Labels = Vec<(String, String)>;
@@ -450,7 +465,7 @@ impl SafetyMetrics {
 }
 
 pub(crate) fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primitives::ChainId> {
-    coinjecture_primitives::ChainId::new(config.network.id.as_str()).map_err(|e| eyre!("network.id: {e}"))
+    Ok(config.network.id.clone())
 }
 
 /// The internal gRPC port: Ledger, Consensus, P2pGateway and CryptoCore with health and reflection.

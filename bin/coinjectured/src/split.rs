@@ -309,7 +309,7 @@ pub(crate) async fn run(
                 config.validator_schedule()?,
             ));
             tokio::spawn(subscribe_validated(gateway.clone(), check, status_rx, inbound_tx));
-            let block_time = config::parse_duration(&config.consensus.block_time)?;
+            let block_time = config.consensus.block_time;
             let (max_txs, max_bytes) = driver::default_block_limits();
             let driver_config = DriverConfig {
                 engine: EngineConfig::with_block_time(
@@ -395,9 +395,7 @@ pub(crate) async fn run(
             )?)));
             // /metrics of a lone api: its own gRPC latencies (coinjecture_rpc_duration_seconds).
             let _metrics = serve_metrics(metrics_listen, registry.clone(), &config.api.limits).await?;
-            let addr: SocketAddr =
-                format!("{}:{}", config.api.bind, config.api.port).parse().map_err(|e| eyre!("api.bind: {e}"))?;
-            let listener = crate::limits::listen("api", addr, "api.port", &config.api.limits).await?;
+            let listener = crate::limits::listen("api", config.api.address(), "api.port", &config.api.limits).await?;
             crate::limits::register_metrics(&registry, &listener);
             let api_config = node::api_config(config, registry);
             coinjecture_api::serve(api_config, backends, listener, shutdown).await.map_err(|e| eyre!("api: {e}"))?;

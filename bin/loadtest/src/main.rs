@@ -74,19 +74,9 @@ struct Args {
     lanes_per_node: usize,
 }
 
+/// The project's one duration grammar (`coinjecture_primitives::duration`: `60s`, `500ms`, `5m`, `1h`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("{s:?}: expected a number and a unit (ms, s, m, h)"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" | "" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("{s:?}: unknown unit {other:?} (use ms, s, m or h)")),
-    };
-    Ok(Duration::from_secs_f64(seconds))
+    coinjecture_primitives::duration::parse(s).map_err(|e| e.to_string())
 }
 
 /// What we know about one transaction we sent.
@@ -675,7 +665,8 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2"), Err("\"2\" has no unit (use ms, s, m or h)".into()));
         assert!(parse_duration("2 parsecs").is_err());
     }
 }

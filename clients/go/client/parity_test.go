@@ -18,6 +18,7 @@ import (
 	"github.com/coinjecture/coinjecture/clients/go/client"
 	coinjecturev1 "github.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1"
 	"github.com/coinjecture/coinjecture/clients/go/internal/golden"
+	"github.com/coinjecture/coinjecture/clients/go/internal/skip"
 	"github.com/coinjecture/coinjecture/clients/go/reference"
 )
 
@@ -32,7 +33,7 @@ func dial(t *testing.T) (*client.Client, context.Context) {
 	t.Helper()
 	addr := os.Getenv(envAddr)
 	if addr == "" {
-		t.Skipf("%s is not set: start `coinjectured service crypto-core --listen 127.0.0.1:50151` and set %s=127.0.0.1:50151 to run the parity tests against it", envAddr, envAddr)
+		skip.Unless(t, fmt.Sprintf("%s is not set: start `coinjectured service crypto-core --listen 127.0.0.1:50151` and set %s=127.0.0.1:50151 to run the parity tests against it", envAddr, envAddr))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)

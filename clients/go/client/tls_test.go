@@ -13,6 +13,7 @@ import (
 
 	"github.com/coinjecture/coinjecture/clients/go/client"
 	coinjecturev1 "github.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1"
+	"github.com/coinjecture/coinjecture/clients/go/internal/skip"
 	"github.com/coinjecture/coinjecture/clients/go/reference"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -25,7 +26,7 @@ func startTLSCryptoCore(t *testing.T) (string, string) {
 	t.Helper()
 	bin := os.Getenv("COINJECTURED")
 	if bin == "" {
-		t.Skip("COINJECTURED is not set: the path of a coinjectured binary runs the mutual-TLS test against it")
+		skip.Unless(t, "COINJECTURED is not set: the path of a coinjectured binary runs the mutual-TLS test against it")
 	}
 	dir := t.TempDir()
 	run := func(args ...string) {

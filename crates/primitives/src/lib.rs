@@ -22,6 +22,7 @@
 pub mod block;
 pub mod chain;
 pub mod consensus;
+pub mod duration;
 pub mod error;
 pub mod hash;
 pub mod header;

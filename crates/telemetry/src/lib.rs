@@ -112,6 +112,47 @@ impl Drop for Telemetry {
     }
 }
 
+/// Checks a log filter (`RUST_LOG` syntax) strictly: every comma-separated directive is a level
+/// (`off`, `error`, `warn`, `info`, `debug`, `trace`), or `TARGET=LEVEL`, or a bare `TARGET`, where
+/// a target is a Rust module path (`coinjecture_api::rest`); span filters (`[span{field}]`) are
+/// left to `EnvFilter`. `EnvFilter` itself reads `bogus!!` as a target that never logs, so a
+/// mistyped level silences the node; [`init`] refuses what this refuses.
+pub fn check_filter(level: &str) -> Result<(), TelemetryError> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let bad = |reason: String| TelemetryError::Filter { level: level.to_string(), reason };
+    let is_target = |t: &str| {
+        !t.is_empty()
+            && t.split("::").all(|part| {
+                part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
+    };
+    if level.trim().is_empty() {
+        return Err(bad("empty (use e.g. info)".into()));
+    }
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if directive.contains('[') {
+            EnvFilter::try_new(directive).map_err(|e| bad(format!("{directive:?}: {e}")))?;
+            continue;
+        }
+        let (target, lvl) = match directive.split_once('=') {
+            Some((target, lvl)) => (Some(target), lvl),
+            None if LEVELS.contains(&directive.to_ascii_lowercase().as_str()) => (None, directive),
+            None => (Some(directive), "trace"),
+        };
+        if let Some(target) = target
+            && !is_target(target)
+        {
+            let what = if target == directive { String::new() } else { format!("{directive:?}: ") };
+            return Err(bad(format!("{what}{target:?} is neither a level ({}) nor a module path", LEVELS.join(", "))));
+        }
+        if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) {
+            return Err(bad(format!("{directive:?}: {lvl:?} is not a level ({})", LEVELS.join(", "))));
+        }
+    }
+    Ok(())
+}
+
 /// Installs the global logger and, with `traces`, the OTLP span exporter. `level` is a
 /// `RUST_LOG`-style filter; `RUST_LOG`, when set, takes precedence so operators can raise
 /// verbosity without editing configs. With `traces`, call it inside a Tokio runtime (the gRPC
@@ -120,8 +161,11 @@ pub fn init(format: LogFormat, level: &str, traces: Option<Traces>) -> Result<Te
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => EnvFilter::try_new(&env)
             .map_err(|e| TelemetryError::Filter { level: env.clone(), reason: e.to_string() })?,
-        _ => EnvFilter::try_new(level)
-            .map_err(|e| TelemetryError::Filter { level: level.into(), reason: e.to_string() })?,
+        _ => {
+            check_filter(level)?;
+            EnvFilter::try_new(level)
+                .map_err(|e| TelemetryError::Filter { level: level.into(), reason: e.to_string() })?
+        }
     };
     let logs = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -209,6 +253,23 @@ impl<'a, F: Fn(&str) -> Option<&'a str>> Extractor for FnExtractor<'a, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_filters_that_would_silence_the_node_are_refused() {
+        for good in ["info", "WARN", "coinjecture_api=debug,info", "coinjecture_api::rest=trace", "tower", "off"] {
+            check_filter(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        for bad in ["bogus!!", "", "info,coinjecture_api=loud", "=info", "debug=", "a b"] {
+            assert!(check_filter(bad).is_err(), "{bad:?} passed");
+        }
+        let err = check_filter("bogus!!").unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "is invalid: \"bogus!!\" is neither a level (off, error, warn, info, debug, trace) nor a module path"
+            ),
+            "{err}"
+        );
+    }
 
     #[test]
     fn formats_parse_and_unknown_ones_are_named() {

@@ -15,7 +15,8 @@ use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, SignState, 
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_ledger::{Ledger, service::LedgerService};
-use coinjecture_primitives::{BlockHeight, PublicKey, sha256};
+use coinjecture_primitives::{BlockHeight, PublicKey};
+use coinjecture_test_utils::wait_for;
 use tokio::sync::mpsc;
 
 mod bus;
@@ -28,7 +29,7 @@ struct Node {
 }
 
 fn key(i: usize) -> Keypair {
-    Keypair::from_seed(&sha256(format!("safety test validator {i}").as_bytes()).0)
+    coinjecture_test_utils::key("safety test validator", i)
 }
 
 struct Net {
@@ -124,7 +125,10 @@ impl Net {
     async fn wait_height(&self, nodes: &[usize], height: BlockHeight) {
         for &i in nodes {
             let h = self.handle(i).clone();
-            wait_for(&format!("validator {i} at height {height}"), 60, || h.status().finalized_height >= height).await;
+            wait_for(&format!("validator {i} at height {height}"), Duration::from_secs(60), || {
+                h.status().finalized_height >= height
+            })
+            .await;
         }
     }
 
@@ -141,14 +145,6 @@ impl Drop for Net {
         for node in self.nodes.iter().flatten() {
             node.task.abort();
         }
-    }
-}
-
-async fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -237,7 +233,7 @@ async fn the_dangerous_reset_starts_a_damaged_validator_that_signs_only_after_it
     // It follows; once tip + 1 is final it signs again, never at or below tip + 1.
     net.wait_height(&[0, 1, 2], tip + 2).await;
     let h = net.handle(2).clone();
-    wait_for("signing to resume", 30, || h.status().signing_paused.is_none()).await;
+    wait_for("signing to resume", Duration::from_secs(30), || h.status().signing_paused.is_none()).await;
     let me = key(2).public_key();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut height = tip + 1;
@@ -265,7 +261,7 @@ async fn a_signing_state_that_cannot_be_written_pauses_signing_and_the_validator
     let blocker = temp_of(&net.sign_state_path(2));
     std::fs::create_dir(&blocker).unwrap();
     let h = net.handle(2).clone();
-    wait_for("signing to pause", 30, || h.status().signing_paused.is_some()).await;
+    wait_for("signing to pause", Duration::from_secs(30), || h.status().signing_paused.is_some()).await;
     let reason = h.status().signing_paused.unwrap();
     assert!(reason.contains("node2.sign_state") && reason.contains("Is a directory"), "{reason}");
     assert!(h.status().persist_failures >= 1);
@@ -286,7 +282,7 @@ async fn a_signing_state_that_cannot_be_written_pauses_signing_and_the_validator
 
     // The disk recovers: signing resumes in the same driver.
     std::fs::remove_dir(&blocker).unwrap();
-    wait_for("signing to resume", 30, || h.status().signing_paused.is_none()).await;
+    wait_for("signing to resume", Duration::from_secs(30), || h.status().signing_paused.is_none()).await;
     let from = net.height(0) + 1;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut height = from;
@@ -314,7 +310,7 @@ async fn transactions_accepted_before_a_crash_are_readmitted_from_the_journal_an
     let r = net.handle(0).submit(vec![first]).await.unwrap();
     assert!(r[0].outcome.is_ok(), "{r:?}");
     let h = net.handle(0).clone();
-    wait_for("the first transfer to be final", 30, || h.status().mempool_size == 0).await;
+    wait_for("the first transfer to be final", Duration::from_secs(30), || h.status().mempool_size == 0).await;
 
     // Validators 1 and 2 go down: no quorum, so what validator 0 accepts now stays pending.
     net.crash(1).await;

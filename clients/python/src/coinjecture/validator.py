@@ -80,22 +80,55 @@ class ConfigError(ValueError):
     """A bad config value; the message starts with the key."""
 
 
-def parse_duration_ms(text: str) -> int:
-    """``2s``, ``500ms``, ``1m``, ``1.5s`` (the Rust node's rule)."""
+#: The largest duration the grammar reads: 100 days (as the Rust parser).
+MAX_DURATION_MS = 100 * 24 * 3600 * 1000
+
+_DURATION_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000}
+
+
+def parse_duration_millis(text: str) -> int:
+    """Milliseconds of a duration in the project's one grammar (Rust:
+    ``coinjecture_primitives::duration::parse_millis``): ``DIGITS [. DIGITS] UNIT`` with
+    ``UNIT`` one of ``ms``, ``s``, ``m``, ``h``, after trimming surrounding whitespace; a whole
+    number of milliseconds, at most 100 days. Both run the cases of
+    ``crates/primitives/tests/data/durations.json``."""
     s = str(text).strip()
-    i = next((k for k, ch in enumerate(s) if ch.isalpha()), len(s))
-    number, unit = s[:i].strip(), s[i:]
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"{s!r} is not a duration like 2s or 500ms") from None
-    factor = {"ms": 0.001, "s": 1.0, "m": 60.0}.get(unit)
-    if factor is None:
-        raise ValueError(f"{s!r} has no unit (use ms, s or m)")
-    seconds = value * factor
-    if not 0 < seconds <= 3600:
-        raise ValueError(f"{s!r} must be between 1ms and 1h")
-    return max(1, round(seconds * 1000))
+    n = 0
+    while n < len(s) and (s[n] in "0123456789."):
+        n += 1
+    number, unit = s[:n], s[n:]
+    whole, dot, fraction = number.partition(".")
+
+    def digits(d: str) -> bool:
+        return d != "" and all(ch in "0123456789" for ch in d)
+
+    if not digits(whole) or (dot and not digits(fraction)):
+        raise ValueError(f"{s!r} is not a duration like 2s, 500ms, 1.5m or 1h")
+    if unit == "":
+        raise ValueError(f"{s!r} has no unit (use ms, s, m or h)")
+    if unit not in _DURATION_UNITS_MS:
+        if unit.isascii() and unit.isalpha():
+            raise ValueError(f"{s!r}: unknown unit {unit!r} (use ms, s, m or h)")
+        raise ValueError(f"{s!r} is not a duration like 2s, 500ms, 1.5m or 1h")
+    unit_ms = _DURATION_UNITS_MS[unit]
+    fraction = fraction.rstrip("0")
+    scale = 10 ** len(fraction)
+    frac = int(fraction) if fraction else 0
+    if (frac * unit_ms) % scale:
+        raise ValueError(f"{s!r} is not a whole number of milliseconds")
+    ms = int(whole) * unit_ms + frac * unit_ms // scale
+    if ms > MAX_DURATION_MS:
+        raise ValueError(f"{s!r} is longer than 100 days")
+    return ms
+
+
+def parse_duration_ms(text: str) -> int:
+    """A block time: the project's duration grammar (:func:`parse_duration_millis`), 1 ms to
+    1 h (as the Rust node's ``consensus.block_time``)."""
+    ms = parse_duration_millis(text)
+    if not 1 <= ms <= 3_600_000:
+        raise ValueError(f"{str(text).strip()!r} must be between 1ms and 1h")
+    return ms
 
 
 def read_key(path: Path) -> bytes:
