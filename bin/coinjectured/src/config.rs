@@ -194,6 +194,34 @@ pub(crate) struct ConsensusSection {
     /// Validator-set changes: from `height` on, `validators` vote.
     #[serde(default)]
     pub(crate) validator_changes: Vec<ValidatorChange>,
+    /// How far beyond this node's clock a fresh proposal's block may be stamped before it gets
+    /// a nil prevote, e.g. `2s` (default: the larger of the block time and 500ms; see
+    /// [`ConsensusSection::max_future_drift_ms`]).
+    #[serde(default)]
+    pub(crate) max_future_drift: Option<String>,
+}
+
+/// The smallest `consensus.max_future_drift`: below it, the ordinary clock skew between
+/// validators' clocks would get honest proposals nil prevotes.
+pub(crate) const MIN_FUTURE_DRIFT: Duration = Duration::from_millis(100);
+
+impl ConsensusSection {
+    /// `consensus.max_future_drift` in milliseconds, or the engine's default for
+    /// `block_time_ms` when it is not set. Between 100ms and 1h: a larger bound would let one
+    /// fast clock (or a Byzantine proposer) hold round 0 of every later height back that long.
+    pub(crate) fn max_future_drift_ms(&self, block_time_ms: u64) -> eyre::Result<u64> {
+        let Some(text) = &self.max_future_drift else {
+            return Ok(coinjecture_consensus::EngineConfig::default_max_future_drift_ms(block_time_ms));
+        };
+        let drift = parse_duration(text).map_err(|e| eyre!("consensus.max_future_drift: {e}"))?;
+        if drift < MIN_FUTURE_DRIFT {
+            bail!(
+                "consensus.max_future_drift: {text:?} is below {}ms; ordinary clock skew between validators would get honest proposals nil prevotes",
+                MIN_FUTURE_DRIFT.as_millis()
+            );
+        }
+        Ok(u64::try_from(drift.as_millis()).unwrap_or(u64::MAX))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -441,7 +469,8 @@ impl Config {
     /// Checks every value, naming the key of the first bad one.
     pub(crate) fn validate(&self) -> eyre::Result<()> {
         coinjecture_primitives::ChainId::new(self.network.id.as_str()).map_err(|e| eyre!("network.id: {e}"))?;
-        parse_duration(&self.consensus.block_time).map_err(|e| eyre!("consensus.block_time: {e}"))?;
+        let block_time = parse_duration(&self.consensus.block_time).map_err(|e| eyre!("consensus.block_time: {e}"))?;
+        self.consensus.max_future_drift_ms(u64::try_from(block_time.as_millis()).unwrap_or(u64::MAX))?;
         quorum(&self.consensus.quorum).map_err(|e| eyre!("consensus.quorum: {e}"))?;
         if self.consensus.validators.is_empty() {
             bail!("consensus.validators: at least one validator is needed");
@@ -694,6 +723,23 @@ mod tests {
         assert!(c.api.limits.validate().unwrap_err().to_string().starts_with("api.limits.idle_timeout"));
         let bad = sample().replace("api:\n", "api:\n  limits:\n    max_conections: 2\n");
         assert!(Config::parse(&bad).unwrap_err().to_string().contains("max_conections"));
+    }
+
+    #[test]
+    fn max_future_drift_defaults_to_the_engine_bound_and_bad_values_name_the_key() {
+        let c = Config::parse(&sample()).unwrap();
+        assert_eq!(c.consensus.max_future_drift, None);
+        assert_eq!(c.consensus.max_future_drift_ms(2_000).unwrap(), 2_000);
+        assert_eq!(c.consensus.max_future_drift_ms(200).unwrap(), 500);
+        let text = sample().replace("  block_time:", "  max_future_drift: 1500ms\n  block_time:");
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.consensus.max_future_drift_ms(2_000).unwrap(), 1_500);
+        for (bad, says) in [("50ms", "is below 100ms"), ("2h", "between 1ms and 1h"), ("soon", "not a duration")] {
+            let mut c = Config::parse(&sample()).unwrap();
+            c.consensus.max_future_drift = Some(bad.into());
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.starts_with("consensus.max_future_drift: ") && err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]
