@@ -613,8 +613,11 @@ pub async fn start_in<L: LedgerApi, N: NetworkApi>(
     env: DriverEnv,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let DriverEnv { clock, inline_sync_hazard } = env;
-    crate::clock::with_clock(clock.clone(), start_task(config, key, ledger, network, inbound, clock, inline_sync_hazard))
-        .await
+    crate::clock::with_clock(
+        clock.clone(),
+        start_task(config, key, ledger, network, inbound, clock, inline_sync_hazard),
+    )
+    .await
 }
 
 async fn start_task<L: LedgerApi, N: NetworkApi>(

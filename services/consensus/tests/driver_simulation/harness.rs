@@ -91,8 +91,18 @@ pub(crate) enum Verdict {
     /// As the network parameters say.
     Pass,
     Drop,
-    /// Delivered no earlier than this virtual time (ms since the epoch).
-    HoldUntil(i64),
+    /// Kept back (under a tag) until a rule releases that tag ([`Control::release`]).
+    Hold(u8),
+}
+
+/// What a rule may change besides its verdict.
+#[derive(Debug, Default)]
+pub(crate) struct Control {
+    /// Deliver the messages held under these tags now (with the network's delays).
+    pub(crate) release: Vec<u8>,
+    /// Per node: every ledger call takes this long (a stalled disk), instead of the seeded
+    /// latency.
+    pub(crate) slow_ledger_ms: Vec<Option<u64>>,
 }
 
 /// A published message as a rule sees it.
@@ -109,7 +119,7 @@ pub(crate) enum Parsed {
     Proposal(Proposal),
     Vote(Vote),
     Finalized(BlockHeight),
-    Transactions(usize),
+    Transactions,
     Other,
 }
 
@@ -119,10 +129,9 @@ impl Parsed {
         match &message.kind {
             Some(Kind::Proposal(p)) => Proposal::try_from(p).map_or(Self::Other, Self::Proposal),
             Some(Kind::Vote(v)) => Vote::try_from(v).map_or(Self::Other, Self::Vote),
-            Some(Kind::FinalizedBlock(b)) => {
-                coinjecture_proto::convert::finalized_block(b).map_or(Self::Other, |(b, _)| Self::Finalized(b.header.block_index))
-            }
-            Some(Kind::Transactions(t)) => Self::Transactions(t.transactions.len()),
+            Some(Kind::FinalizedBlock(b)) => coinjecture_proto::convert::finalized_block(b)
+                .map_or(Self::Other, |(b, _)| Self::Finalized(b.header.block_index)),
+            Some(Kind::Transactions(_)) => Self::Transactions,
             None => Self::Other,
         }
     }
@@ -140,7 +149,7 @@ impl Parsed {
     }
 }
 
-type Rule = Box<dyn FnMut(&Hop<'_>) -> Verdict + Send>;
+type Rule = Box<dyn FnMut(&Hop<'_>, &mut Control) -> Verdict + Send>;
 type CrashTrigger = Box<dyn FnMut(usize, &Parsed) -> bool + Send>;
 
 /// One node's ledger: in memory, kept across the node's crashes (it is its "disk").
@@ -170,6 +179,10 @@ pub(crate) struct World {
     seen_sign: Vec<Option<(BlockHeight, u32, SignStep)>>,
     seen_lock: Vec<Option<(BlockHeight, u32)>>,
     pub(crate) rule: Option<Rule>,
+    pub(crate) control: Control,
+    held: Vec<(u8, usize, pb::ConsensusMessage)>,
+    /// Every signed message published: (node, time, signer's position).
+    pub(crate) published: Vec<(usize, i64, BlockHeight, u32, SignStep)>,
     /// Crashes a node (at its next await) right after it publishes a message this accepts.
     pub(crate) crash_trigger: Option<CrashTrigger>,
     pub(crate) crashes_triggered: Vec<(usize, i64)>,
@@ -198,7 +211,9 @@ impl World {
                 if let Some(seen) = self.seen_sign[i]
                     && position < seen
                 {
-                    self.violation(format!("node {i}: its signing state on disk went back from {seen:?} to {position:?}"));
+                    self.violation(format!(
+                        "node {i}: its signing state on disk went back from {seen:?} to {position:?}"
+                    ));
                 }
                 self.seen_sign[i] = self.seen_sign[i].max(Some(position));
             }
@@ -251,6 +266,28 @@ impl World {
         }
     }
 
+    /// Sends `message` to `to` as the network parameters say (loss, duplication, delay).
+    fn send(&mut self, world: &Shared, to: usize, message: &pb::ConsensusMessage) {
+        if self.rng.chance(self.net.drop) {
+            return;
+        }
+        let copies = if self.rng.chance(self.net.duplicate) { 2 } else { 1 };
+        let digest = sha256(&message.encode_to_vec());
+        for _ in 0..copies {
+            let delay = self.rng.range(self.net.min_delay_ms, self.net.max_delay_ms);
+            let (world, message) = (world.clone(), message.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                let mut w = world.lock().unwrap();
+                let Some(inbox) = w.inboxes[to].clone().filter(|_| w.up[to]) else { return };
+                let now = w.now();
+                w.trace(&[&now.to_be_bytes(), &(to as u64).to_be_bytes(), &digest.0]);
+                w.delivered += 1;
+                let _ = inbox.try_send(message);
+            });
+        }
+    }
+
     fn trace(&mut self, parts: &[&[u8]]) {
         for p in parts {
             self.trace.update((p.len() as u64).to_be_bytes());
@@ -271,41 +308,35 @@ struct NetPort {
 impl NetworkApi for NetPort {
     async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
         let parsed = Parsed::of(&message);
-        let mut w = self.world.lock().unwrap();
+        let mut guard = self.world.lock().unwrap();
+        let w = &mut *guard;
         w.check_disk(self.me);
         w.record_signed(&parsed);
         let now = w.now();
-        let bytes = message.encode_to_vec();
+        if let Some((_, height, round, step, _)) = parsed.position() {
+            w.published.push((self.me, now, height, round, step));
+        }
         for to in 0..w.up.len() {
             if to == self.me || !w.up[to] || w.group[to] != w.group[self.me] {
                 continue;
             }
             let verdict = match w.rule.as_mut() {
-                Some(rule) => rule(&Hop { from: self.me, to, now, message: &parsed }),
+                Some(rule) => rule(&Hop { from: self.me, to, now, message: &parsed }, &mut w.control),
                 None => Verdict::Pass,
             };
-            let (drop, duplicate) = (w.net.drop, w.net.duplicate);
-            if verdict == Verdict::Drop || w.rng.chance(drop) {
-                continue;
+            match verdict {
+                Verdict::Drop => {}
+                Verdict::Hold(tag) => w.held.push((tag, to, message.clone())),
+                Verdict::Pass => w.send(&self.world, to, &message),
             }
-            let copies = if w.rng.chance(duplicate) { 2 } else { 1 };
-            for _ in 0..copies {
-                let (lo, hi) = (w.net.min_delay_ms, w.net.max_delay_ms);
-                let mut at = now + w.rng.range(lo, hi) as i64;
-                if let Verdict::HoldUntil(t) = verdict {
-                    at = at.max(t);
-                }
-                let (world, message) = (self.world.clone(), message.clone());
-                let digest = sha256(&bytes);
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis((at - now).max(0) as u64)).await;
-                    let mut w = world.lock().unwrap();
-                    let Some(inbox) = w.inboxes[to].clone().filter(|_| w.up[to]) else { return };
-                    let now = w.now();
-                    w.trace(&[&now.to_be_bytes(), &(to as u64).to_be_bytes(), &digest.0]);
-                    w.delivered += 1;
-                    let _ = inbox.try_send(message);
-                });
+        }
+        let release = std::mem::take(&mut w.control.release);
+        if !release.is_empty() {
+            let (now_due, kept) =
+                std::mem::take(&mut w.held).into_iter().partition(|(tag, _, _)| release.contains(tag));
+            w.held = kept;
+            for (_, to, message) in now_due {
+                w.send(&self.world, to, &message);
             }
         }
         let crash = match w.crash_trigger.as_mut() {
@@ -380,7 +411,8 @@ impl LedgerPort {
             let mut w = self.world.lock().unwrap();
             w.check_disk(self.me);
             let max = w.ledger_latency_ms;
-            w.rng.range(0, max)
+            let seeded = w.rng.range(0, max);
+            w.control.slow_ledger_ms[self.me].unwrap_or(seeded)
         };
         if ms > 0 {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -573,8 +605,8 @@ impl Sim {
         // which costs nothing there and real milliseconds on a disk (time the simulation
         // would spend waiting, not simulating).
         let shm = std::path::Path::new("/dev/shm");
-        let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }
-            .expect("a temporary directory");
+        let dir =
+            if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.expect("a temporary directory");
         let clock = VirtualClock::starting_at(START_MS);
         let genesis_accounts: BTreeMap<PublicKey, (u64, u64)> =
             chain.accounts.iter().map(|a| (*a, (chain.account(a).balance, 0))).collect();
@@ -603,6 +635,9 @@ impl Sim {
             seen_sign: vec![None; setup.n],
             seen_lock: vec![None; setup.n],
             rule: None,
+            control: Control { release: Vec::new(), slow_ledger_ms: vec![None; setup.n] },
+            held: Vec::new(),
+            published: Vec::new(),
             crash_trigger: None,
             crashes_triggered: Vec::new(),
             clock,
@@ -660,11 +695,15 @@ impl Sim {
             // The journal runs on its own thread: not in a deterministic world.
             tx_journal: false,
         };
-        let env = DriverEnv { inline_sync_hazard: self.setup.inline_sync_hazard, ..DriverEnv::with_clock(Arc::new(self.clock)) };
+        let env = DriverEnv {
+            inline_sync_hazard: self.setup.inline_sync_hazard,
+            ..DriverEnv::with_clock(Arc::new(self.clock))
+        };
         let network = NetPort { me: i, world: self.world.clone() };
-        let (handle, task) = driver::start_in(config, Keypair::from_seed(&self.seeds[i]), ledger, network, inbound, env)
-            .await
-            .unwrap_or_else(|e| panic!("seed {}: node {i} did not start: {e}", self.setup.seed));
+        let (handle, task) =
+            driver::start_in(config, Keypair::from_seed(&self.seeds[i]), ledger, network, inbound, env)
+                .await
+                .unwrap_or_else(|e| panic!("seed {}: node {i} did not start: {e}", self.setup.seed));
         self.world.lock().unwrap().aborts[i] = Some(task.abort_handle());
         self.nodes[i] = Node { handle: Some(handle), task: Some(task) };
     }

@@ -40,15 +40,8 @@ pub(crate) async fn random_run(seed: u64, n: usize, mode: QuorumMode, inline_syn
         min_delay_ms: rng.range(1, 30),
         max_delay_ms: rng.range(30, 300),
     };
-    let setup = Setup {
-        seed,
-        n,
-        mode,
-        net,
-        block_time_ms: 1000,
-        ledger_latency_ms: rng.range(0, 20),
-        inline_sync_hazard,
-    };
+    let setup =
+        Setup { seed, n, mode, net, block_time_ms: 1000, ledger_latency_ms: rng.range(0, 20), inline_sync_hazard };
     let mut sim = Sim::new(setup).await;
     let recipient = PublicKey([9; 32]);
 
