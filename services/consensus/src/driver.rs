@@ -523,6 +523,7 @@ struct Driver<L, N> {
 }
 
 /// What woke the driver's main loop.
+#[allow(clippy::large_enum_variant, reason = "one at a time, on the stack, handled at once")]
 enum Wake {
     Message(Option<pb::ConsensusMessage>),
     Command(Option<Command>),

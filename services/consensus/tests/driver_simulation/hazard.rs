@@ -126,7 +126,9 @@ pub(crate) async fn inline_sync_scenario(seed: u64, inline_sync_hazard: bool) ->
     }
     let (reached, k_crashed) = {
         let w = sim.world.lock().unwrap();
-        let signed = |height, round, step| w.published.iter().any(|p| *p == (K, p.1, height, round, step));
+        let signed = |height, round, step| {
+            w.published.iter().any(|&(node, _, h, r, s)| node == K && (h, r, s) == (height, round, step))
+        };
         (
             signed(H, 2, SignStep::Prevote) && signed(H + 1, 0, SignStep::Proposal),
             w.crashes_triggered.iter().any(|(node, _)| *node == K),
