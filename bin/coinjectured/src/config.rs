@@ -734,7 +734,7 @@ mod tests {
         let text = sample().replace("  block_time:", "  max_future_drift: 1500ms\n  block_time:");
         let c = Config::parse(&text).unwrap();
         assert_eq!(c.consensus.max_future_drift_ms(2_000).unwrap(), 1_500);
-        for (bad, says) in [("50ms", "is below 100ms"), ("2h", "between 1ms and 1h"), ("soon", "not a duration")] {
+        for (bad, says) in [("50ms", "is below 100ms"), ("61m", "between 1ms and 1h"), ("soon", "not a duration")] {
             let mut c = Config::parse(&sample()).unwrap();
             c.consensus.max_future_drift = Some(bad.into());
             let err = c.validate().unwrap_err().to_string();
