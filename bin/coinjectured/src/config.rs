@@ -207,6 +207,34 @@ pub(crate) struct ConsensusSection {
     /// Validator-set changes: from `height` on, `validators` vote.
     #[serde(default)]
     pub(crate) validator_changes: Vec<ValidatorChange>,
+    /// How far beyond this node's clock a fresh proposal's block may be stamped before it gets
+    /// a nil prevote, e.g. `2s` (default: the larger of the block time and 500ms; see
+    /// [`ConsensusSection::max_future_drift_ms`]).
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub(crate) max_future_drift: Option<Duration>,
+}
+
+/// The smallest `consensus.max_future_drift`: below it, the ordinary clock skew between
+/// validators' clocks would get honest proposals nil prevotes.
+pub(crate) const MIN_FUTURE_DRIFT: Duration = Duration::from_millis(100);
+
+impl ConsensusSection {
+    /// `consensus.max_future_drift` in milliseconds, or the engine's default for
+    /// `block_time_ms` when it is not set. Between 100ms and 1h: a larger bound would let one
+    /// fast clock (or a Byzantine proposer) hold round 0 of every later height back that long.
+    pub(crate) fn max_future_drift_ms(&self, block_time_ms: u64) -> eyre::Result<u64> {
+        let Some(drift) = self.max_future_drift else {
+            return Ok(coinjecture_consensus::EngineConfig::default_max_future_drift_ms(block_time_ms));
+        };
+        if drift < MIN_FUTURE_DRIFT {
+            bail!(
+                "consensus.max_future_drift: {}ms is below {}ms; ordinary clock skew between validators would get honest proposals nil prevotes",
+                drift.as_millis(),
+                MIN_FUTURE_DRIFT.as_millis()
+            );
+        }
+        Ok(u64::try_from(drift.as_millis()).unwrap_or(u64::MAX))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -388,6 +416,7 @@ impl Config {
     /// Checks what the types alone do not (lists not empty, keys that depend on each other, files
     /// present), naming the key of the first bad value.
     pub(crate) fn validate(&self) -> eyre::Result<()> {
+        self.consensus.max_future_drift_ms(u64::try_from(self.consensus.block_time.as_millis()).unwrap_or(u64::MAX))?;
         if self.consensus.validators.is_empty() {
             bail!("consensus.validators: at least one validator is needed");
         }
@@ -508,6 +537,10 @@ fn parsed_list<'de, D: Deserializer<'de>, T: FromStr<Err: std::fmt::Display>>(d:
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&text(d)?).map_err(de::Error::custom)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }
 
 fn block_time<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -837,5 +870,24 @@ mod tests {
         assert_eq!(kind_at::<Config>(&["crypto_core", "endpoint"]), Some(Kind::Text));
         assert_eq!(kind_at::<Config>(&["api", "nope"]), None);
         assert!(matches!(kind_at::<Config>(&["api", "internal_tls"]), Some(Kind::Section(f)) if f.contains(&"ca")));
+    }
+
+    #[test]
+    fn max_future_drift_defaults_to_the_engine_bound_and_bad_values_name_the_key() {
+        let c = Config::parse(&sample()).unwrap();
+        assert_eq!(c.consensus.max_future_drift, None);
+        assert_eq!(c.consensus.max_future_drift_ms(2_000).unwrap(), 2_000);
+        assert_eq!(c.consensus.max_future_drift_ms(200).unwrap(), 500);
+        let text = sample().replace("  block_time:", "  max_future_drift: 1500ms\n  block_time:");
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.consensus.max_future_drift_ms(2_000).unwrap(), 1_500);
+        for (bad, says) in [("50ms", "is below 100ms"), ("61m", "1h"), ("soon", "")] {
+            let text = sample().replace("  block_time:", &format!("  max_future_drift: {bad}\n  block_time:"));
+            let err = match Config::parse(&text) {
+                Ok(c) => c.validate().unwrap_err().to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            assert!(err.contains("consensus.max_future_drift") && err.contains(says), "{bad}: {err}");
+        }
     }
 }

@@ -39,8 +39,12 @@ pub(crate) const NOT_THE_NODES: &[&str] = &[
     "COINJECTURE_CRYPTO_CORE",
     "COINJECTURE_NODE",
     "COINJECTURE_FAUCET_KEY",
-    // `coinjectured wallet --devnet-dir` (where `--faucet` finds the devnet's faucet key).
+    // `coinjectured wallet`: `--devnet-dir` (where `--faucet` finds the devnet's faucet key) and
+    // `--node` (the REST API to talk to).
     "COINJECTURE_DEVNET_DIR",
+    "COINJECTURE_NODE_URL",
+    // Read at build time by bin/coinjectured/build.rs (`coinjecture_build_info{commit}`).
+    "COINJECTURE_GIT_COMMIT",
     // Test suites and scripts.
     "COINJECTURE_ALLOW_SKIP",
     "COINJECTURE_GOLDEN_DIR",

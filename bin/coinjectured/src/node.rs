@@ -199,11 +199,11 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
 
     let (max_txs, max_bytes) = driver::default_block_limits();
+    let mut engine =
+        EngineConfig::with_block_time(genesis_chain(config)?, u64::try_from(block_time.as_millis()).unwrap_or(2000));
+    engine.max_future_drift_ms = config.consensus.max_future_drift_ms(engine.block_time_ms)?;
     let driver_config = DriverConfig {
-        engine: EngineConfig::with_block_time(
-            genesis_chain(config)?,
-            u64::try_from(block_time.as_millis()).unwrap_or(2000),
-        ),
+        engine,
         schedule,
         mempool: MempoolConfig { min_fee_per_byte: config.mempool.min_fee_per_byte, ..MempoolConfig::default() },
         max_block_transactions: max_txs,

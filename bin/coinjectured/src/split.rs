@@ -311,11 +311,13 @@ pub(crate) async fn run(
             tokio::spawn(subscribe_validated(gateway.clone(), check, status_rx, inbound_tx));
             let block_time = config.consensus.block_time;
             let (max_txs, max_bytes) = driver::default_block_limits();
+            let mut engine = EngineConfig::with_block_time(
+                node::genesis_chain(config)?,
+                u64::try_from(block_time.as_millis()).unwrap_or(2000),
+            );
+            engine.max_future_drift_ms = config.consensus.max_future_drift_ms(engine.block_time_ms)?;
             let driver_config = DriverConfig {
-                engine: EngineConfig::with_block_time(
-                    node::genesis_chain(config)?,
-                    u64::try_from(block_time.as_millis()).unwrap_or(2000),
-                ),
+                engine,
                 schedule: config.validator_schedule()?,
                 mempool: MempoolConfig {
                     min_fee_per_byte: config.mempool.min_fee_per_byte,

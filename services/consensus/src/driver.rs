@@ -514,6 +514,20 @@ struct Driver<L, N> {
     journal: Option<TxJournal>,
     /// Journaled transactions to re-admit before the first input.
     replay: Vec<Transaction>,
+    /// See [`DriverEnv::inline_sync_hazard`] (tests only).
+    inline_sync_hazard: bool,
+    /// Which source the main loop looks at first this time (inbound messages, commands,
+    /// timers, in turn): fair, like `tokio::select!`, but without its random start, so a run
+    /// in virtual time can be replayed.
+    turn: usize,
+}
+
+/// What woke the driver's main loop.
+#[allow(clippy::large_enum_variant, reason = "one at a time, on the stack, handled at once")]
+enum Wake {
+    Message(Option<pb::ConsensusMessage>),
+    Command(Option<Command>),
+    Timer,
 }
 
 /// Positions of what is on disk: (height, round, step) of the signing state and (height,
@@ -547,6 +561,74 @@ pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
     network: N,
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
     clock: Arc<dyn crate::clock::Clock>,
+) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
+    start_in(config, key, ledger, network, inbound, DriverEnv::with_clock(clock)).await
+}
+
+/// What a driver runs with besides its configuration and its ports (ledger, network): the
+/// clock, and switches that only tests set.
+///
+/// The driver runs on the tokio runtime it is started on. Its only sources of
+/// nondeterminism are that runtime's scheduling, the clock and the ports: on a current-thread
+/// runtime with paused time (`start_paused`), a [`crate::clock::VirtualClock`] and in-memory
+/// ports, several drivers run the same way every time (the driver simulation,
+/// `tests/driver_simulation`).
+#[derive(Clone)]
+pub struct DriverEnv {
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// TEST ONLY: puts issue #19 item 5's hazard back, to show that the driver simulation
+    /// catches it. `RequestSync` is then carried out inline, in the middle of the action batch
+    /// that asked for it (the fetched blocks are committed at once and the engine may sign at
+    /// the next height), and the signing state and lock on disk may go backwards (an older
+    /// `PersistSignState`/`PersistLock` of the same batch is written over the newer one). The
+    /// node never sets it.
+    #[doc(hidden)]
+    pub inline_sync_hazard: bool,
+}
+
+impl DriverEnv {
+    /// The system clock; no test switch.
+    pub fn system() -> Self {
+        Self::with_clock(Arc::new(crate::clock::SystemClock))
+    }
+
+    /// Another clock; no test switch.
+    pub fn with_clock(clock: Arc<dyn crate::clock::Clock>) -> Self {
+        Self { clock, inline_sync_hazard: false }
+    }
+}
+
+impl std::fmt::Debug for DriverEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverEnv").field("inline_sync_hazard", &self.inline_sync_hazard).finish_non_exhaustive()
+    }
+}
+
+/// [`start`] in `env` (see [`DriverEnv`]).
+pub async fn start_in<L: LedgerApi, N: NetworkApi>(
+    config: DriverConfig,
+    key: Keypair,
+    ledger: L,
+    network: N,
+    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    env: DriverEnv,
+) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
+    let DriverEnv { clock, inline_sync_hazard } = env;
+    crate::clock::with_clock(
+        clock.clone(),
+        start_task(config, key, ledger, network, inbound, clock, inline_sync_hazard),
+    )
+    .await
+}
+
+async fn start_task<L: LedgerApi, N: NetworkApi>(
+    config: DriverConfig,
+    key: Keypair,
+    ledger: L,
+    network: N,
+    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    clock: Arc<dyn crate::clock::Clock>,
+    inline_sync_hazard: bool,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?;
     // Evidence recorded before a restart is served again (ListEvidence).
@@ -658,6 +740,8 @@ pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
         engine_generation: 0,
         journal,
         replay,
+        inline_sync_hazard,
+        turn: 0,
     };
     let task = tokio::spawn(crate::clock::with_clock(clock, driver.run(inbound, command_rx)));
     Ok((handle, task))
@@ -677,22 +761,38 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let sleep = async {
-                match next_timer {
-                    Some(at) => tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)).await,
-                    None => std::future::pending().await,
+            let sleep = next_timer.map(|at| tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)));
+            let mut sleep = std::pin::pin!(sleep);
+            let first = self.turn;
+            self.turn = (self.turn + 1) % 3;
+            let wake = std::future::poll_fn(|cx| {
+                use std::task::Poll;
+                for k in 0..3 {
+                    let ready = match (first + k) % 3 {
+                        0 => inbound.poll_recv(cx).map(Wake::Message),
+                        1 => commands.poll_recv(cx).map(Wake::Command),
+                        _ => match sleep.as_mut().as_pin_mut() {
+                            Some(s) => std::future::Future::poll(s, cx).map(|()| Wake::Timer),
+                            None => Poll::Pending,
+                        },
+                    };
+                    if ready.is_ready() {
+                        return ready;
+                    }
                 }
-            };
-            tokio::select! {
-                message = inbound.recv() => match message {
+                Poll::Pending
+            })
+            .await;
+            match wake {
+                Wake::Message(message) => match message {
                     Some(m) => self.on_message(m).await?,
                     None => return Ok(()),
                 },
-                command = commands.recv() => match command {
+                Wake::Command(command) => match command {
                     Some(c) => self.on_command(c).await?,
                     None => return Ok(()),
                 },
-                () = sleep => {
+                Wake::Timer => {
                     let now = now_ms();
                     if self.pause.as_ref().is_some_and(|p| p.retry_at_ms <= now) {
                         self.retry_signing().await?;
@@ -893,7 +993,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 // Never backwards (the engine's signing state only moves forward; this guards
                 // the order in which the driver carries its actions out).
                 let position = (state.height, state.round, state.step);
-                if self.persisted.sign.is_some_and(|p| p > position) {
+                if self.persisted.sign.is_some_and(|p| p > position) && !self.inline_sync_hazard {
                     tracing::error!(?position, newer = ?self.persisted.sign, "refusing to move the signing state back");
                 } else {
                     store_sign_state(&self.config.sign_state_path, &state)?;
@@ -904,7 +1004,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             // A paused engine still locks (it follows the rounds) but never signs the precommit
             // the lock is for: nothing to persist, and no file to write on a failing disk.
             Action::PersistLock(_) if self.pause.is_some() => {}
-            Action::PersistLock(lock) if self.persisted.lock.is_some_and(|p| p > (lock.height, lock.round)) => {
+            Action::PersistLock(lock)
+                if self.persisted.lock.is_some_and(|p| p > (lock.height, lock.round)) && !self.inline_sync_hazard =>
+            {
                 tracing::error!(height = lock.height, round = lock.round, newer = ?self.persisted.lock, "refusing to move the lock back");
             }
             Action::PersistLock(lock) => {
@@ -971,6 +1073,17 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             Action::RequestSync { from_height } => {
                 self.syncing = true;
                 match self.network.request_blocks(from_height, 100).await {
+                    // The driver before issue #19 item 5's fix (tests only, see DriverEnv).
+                    Ok(blocks) if self.inline_sync_hazard => {
+                        for (block, certificate) in blocks {
+                            let actions = self.engine.handle(now_ms(), Input::DecidedBlock { block, certificate });
+                            for a in actions {
+                                if let Some(next) = Box::pin(self.act(a)).await? {
+                                    Box::pin(self.input(next)).await?;
+                                }
+                            }
+                        }
+                    }
                     // Fed in order as inputs after the rest of this batch (the engine buffers
                     // and checks certificates). Not here: committing them would move the engine
                     // on, and the batch's remaining (older) persist actions would then be

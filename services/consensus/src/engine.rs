@@ -70,8 +70,14 @@ impl EngineConfig {
             sync_retry_ms: block_time_ms,
             rebroadcast_ms: block_time_ms / 4,
             max_pending_decided: 256,
-            max_future_drift_ms: block_time_ms.max(500),
+            max_future_drift_ms: Self::default_max_future_drift_ms(block_time_ms),
         }
+    }
+
+    /// The default of [`Self::max_future_drift_ms`]: the larger of the block time and 500 ms
+    /// (operators set it with `consensus.max_future_drift`).
+    pub fn default_max_future_drift_ms(block_time_ms: u64) -> u64 {
+        block_time_ms.max(500)
     }
 
     fn timeout(&self, base: u64, round: Round) -> u64 {
