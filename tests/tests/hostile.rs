@@ -74,14 +74,20 @@ async fn http_from(source: IpAddr, port: u16, method: &str, path: &str, body: Op
 /// Honest `GET /v1/status` from 127.0.0.1: the time until it was answered (a 429 is retried
 /// after its `Retry-After`, as a client would, within [`HONEST_BOUND`]), or what failed (status
 /// 0: no answer, the connection closed or timed out).
-async fn honest_status(port: u16) -> Result<Duration, String> {
+async fn honest_status(port: u16) -> Result<(Duration, String), String> {
     let started = Instant::now();
+    // Each attempt's status and time, so a slow answer says whether it was refused or slow.
+    let mut trail = String::new();
     loop {
-        let (status, body, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/status", None).await;
+        let (status, body, took) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/status", None).await;
+        trail.push_str(&format!("{status} in {took:?}; "));
         match status {
-            200 => return Ok(started.elapsed()),
-            429 if started.elapsed() < HONEST_BOUND => tokio::time::sleep(Duration::from_secs(1)).await,
-            _ => return Err(format!("status {status} after {:?}: {body}", started.elapsed())),
+            200 => return Ok((started.elapsed(), trail)),
+            429 if started.elapsed() < HONEST_BOUND => {
+                trail.push_str(&format!("({}) ", body.chars().take(120).collect::<String>()));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            _ => return Err(format!("status {status} after {:?}: {body} (attempts: {trail})", started.elapsed())),
         }
     }
 }
@@ -100,9 +106,13 @@ async fn honest_requests_for(net: &Network, duration: Duration) -> Duration {
     let until = Instant::now() + duration;
     let mut slowest = Duration::ZERO;
     while Instant::now() < until {
-        let took = honest_status(port)
+        let (took, trail) = honest_status(port)
             .await
             .unwrap_or_else(|e| panic!("an honest status request failed ({e})\n{}", tail(&net.log(0))));
+        if took > HONEST_BOUND {
+            let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+            panic!("an honest request took {took:?} (bound {HONEST_BOUND:?}; attempts: {trail}; load {load})");
+        }
         slowest = slowest.max(took);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -230,6 +240,23 @@ fn bad_signature_batch(count: usize, seed: u64) -> String {
     format!("{{\"transactions\":[{}]}}", items.join(","))
 }
 
+/// `coinjecture_api_refusals_total{reason}` from the node's `/metrics`, by reason.
+async fn refusals(port: u16) -> std::collections::HashMap<String, u64> {
+    let (status, text, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/metrics", None).await;
+    assert_eq!(status, 200, "/metrics: {text}");
+    let counts: std::collections::HashMap<String, u64> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("coinjecture_api_refusals_total{")?;
+            let reason = rest.split("reason=\"").nth(1)?.split('"').next()?;
+            let value = line.rsplit(' ').next()?.parse::<f64>().ok()?;
+            Some((reason.to_string(), value as u64))
+        })
+        .collect();
+    assert!(counts.contains_key("global_budget"), "no coinjecture_api_refusals_total in /metrics:\n{text}");
+    counts
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unread_streams_bad_signature_floods_and_large_data_leave_the_validator_serving() {
     let _serial = one_at_a_time().await;
@@ -304,6 +331,11 @@ async fn unread_streams_bad_signature_floods_and_large_data_leave_the_validator_
     let processed = statuses.iter().filter(|s| **s == 200).count();
     assert!(processed <= 3, "only the burst's worth of floods should be processed: {statuses:?}");
     assert!(open_streams.len() <= 4, "{} unread streams were opened from one address", open_streams.len());
+    // Each refusal is counted by its reason.
+    let counted = refusals(port).await;
+    assert!(counted["streams_per_ip"] >= 1 && counted["streams_per_ip"] <= refused, "{counted:?}, {refused} refused");
+    let floods_refused = (statuses.len() - processed) as u64;
+    assert!(counted["per_ip_budget"] + counted["global_budget"] >= floods_refused, "{counted:?}, floods {statuses:?}");
 
     assert_finalizing(&net, &before, 5).await;
     let rss_after = net.rss_kib(0).unwrap();
@@ -363,9 +395,100 @@ async fn reads_flooded_from_many_addresses_meet_the_global_budget_and_honest_rea
     assert!(net.exit_status(0).is_none(), "validator 0 exited under the attack:\n{}", tail(&net.log(0)));
     assert!(slowest <= HONEST_BOUND, "an honest request took {slowest:?} (bound {HONEST_BOUND:?})");
     assert!(global > 0, "the flood never met the global budget (served {served}, other {other})");
+    let counted = refusals(port).await;
+    assert!(counted["global_budget"] >= u64::from(global), "{counted:?}: {global} answers named the global budget");
     assert_finalizing(&net, &before, 5).await;
     println!(
         "listings served {served}, refused by the global budget {global}, otherwise {other}; honest slowest {slowest:?}; heights {before:?} -> {:?}",
         heights(&net).await
     );
+}
+
+/// The p2p port flooded: 1,100 TCP connections from 50 addresses to a validator with 1,024
+/// descriptors, every other one starting libp2p's handshake (multistream-select) and stalling.
+/// The validator stays up and keeps finalizing, drops what exceeds `p2p.limits` (pending
+/// handshakes beyond 32 at once, handshakes after 10 s), and an honest validator restarted
+/// during the flood connects to it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooded_p2p_port_keeps_the_validator_finalizing_and_open_to_honest_peers() {
+    let _serial = one_at_a_time().await;
+    raise_own_fd_limit();
+    let mut net = Network::lay_out(3, "500ms");
+    net.start_validator_with_fd_limit(0, 1024);
+    net.start_validator(1);
+    net.start_validator(2);
+    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    let p2p = net.p2p_port(0);
+    let before = heights(&net).await;
+
+    let mut flood = Vec::new();
+    for k in 0..1_100u32 {
+        let source = attacker(6, 1 + u8::try_from(k % 50).unwrap());
+        flood.push(tokio::spawn(async move {
+            let mut s = connect_from(source, p2p).await.ok()?;
+            if k % 2 == 0 {
+                // "/multistream/1.0.0\n", length-prefixed: how every libp2p connection starts.
+                s.write_all(b"\x13/multistream/1.0.0\n").await.ok()?;
+            }
+            Some(s)
+        }));
+    }
+    let pid = net.pid(0).unwrap();
+    let sampler = tokio::spawn(async move {
+        let mut most = 0;
+        for _ in 0..80 {
+            most = most.max(std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        most
+    });
+    // An honest peer connecting during the flood: validator 2 restarts.
+    net.kill(2);
+    net.start_validator(2);
+    let most_fds = sampler.await.unwrap();
+
+    // After 20 s, the connections the node has closed (read: end of stream or reset).
+    let mut open = Vec::new();
+    let mut refused = 0;
+    for f in flood {
+        match f.await.unwrap() {
+            Some(s) => open.push(s),
+            None => refused += 1,
+        }
+    }
+    let mut closed = 0;
+    for s in &mut open {
+        let mut byte = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::from_millis(20), s.read(&mut byte)).await {
+                Ok(Ok(0) | Err(_)) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(Ok(_)) => continue, // the node's half of multistream-select
+                Err(_) => break,       // still open
+            }
+        }
+    }
+    assert!(net.exit_status(0).is_none(), "validator 0 exited under the flood:\n{}", tail(&net.log(0)));
+    let log = net.log(0);
+    assert!(!log.contains("Too many open files"), "validator 0 ran out of descriptors:\n{}", tail(&log));
+    assert!(most_fds < 1_000, "validator 0 came within reach of its descriptor limit: {most_fds}");
+    assert!(
+        closed + refused >= 1_000,
+        "only {closed} of {} connections closed by the node ({refused} never connected)",
+        open.len()
+    );
+    assert_finalizing(&net, &before, 5).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while net.peer_count(0).await.unwrap_or(0) < 2 {
+        assert!(Instant::now() < deadline, "the restarted validator 2 never reconnected to validator 0");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!(
+        "p2p flood: {closed} of {} connections closed by the node, {refused} not connected; at most {most_fds} descriptors; heights {before:?} -> {:?}",
+        open.len(),
+        heights(&net).await
+    );
+    drop(open);
 }

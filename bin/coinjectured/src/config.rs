@@ -211,6 +211,56 @@ pub(crate) struct P2pSection {
     /// Peers to dial, `/ip4/1.2.3.4/tcp/9000/p2p/<peer id>`.
     #[serde(default)]
     pub(crate) bootstrap_peers: Vec<String>,
+    /// Connection limits of the p2p port.
+    #[serde(default)]
+    pub(crate) limits: P2pLimitsSection,
+}
+
+/// `p2p.limits`: the libp2p swarm's connection limits (see the README, "Running a public node").
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct P2pLimitsSection {
+    /// Established connections, all peers together.
+    pub(crate) max_connections: u32,
+    /// Established connections to one peer.
+    pub(crate) max_connections_per_peer: u32,
+    /// Incoming connections still in their handshake.
+    pub(crate) max_pending_incoming: u32,
+    /// A connection nothing keeps alive is closed after this long.
+    pub(crate) idle_connection_timeout: String,
+}
+
+impl Default for P2pLimitsSection {
+    fn default() -> Self {
+        let l = coinjecture_p2p_gateway::Limits::default();
+        Self {
+            max_connections: l.max_peers,
+            max_connections_per_peer: l.max_connections_per_peer,
+            max_pending_incoming: l.max_pending_incoming,
+            idle_connection_timeout: format!("{}m", l.idle_connection_timeout.as_secs() / 60),
+        }
+    }
+}
+
+impl P2pLimitsSection {
+    /// Sets these limits on the gateway's.
+    pub(crate) fn apply(&self, limits: &mut coinjecture_p2p_gateway::Limits) -> eyre::Result<()> {
+        for (key, value) in [
+            ("max_connections", self.max_connections),
+            ("max_connections_per_peer", self.max_connections_per_peer),
+            ("max_pending_incoming", self.max_pending_incoming),
+        ] {
+            if value == 0 {
+                bail!("p2p.limits.{key}: must be at least 1");
+            }
+        }
+        limits.max_peers = self.max_connections;
+        limits.max_connections_per_peer = self.max_connections_per_peer;
+        limits.max_pending_incoming = self.max_pending_incoming;
+        limits.idle_connection_timeout = parse_duration(&self.idle_connection_timeout)
+            .map_err(|e| eyre!("p2p.limits.idle_connection_timeout: {e}"))?;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -456,6 +506,7 @@ impl Config {
                     .map_err(|e| eyre!("consensus.validator_changes[{c}].validators[{i}]: {e}"))?;
             }
         }
+        self.p2p.limits.apply(&mut coinjecture_p2p_gateway::Limits::default())?;
         if self.p2p.listen_addrs.is_empty() {
             bail!("p2p.listen_addrs: at least one listen address is needed");
         }

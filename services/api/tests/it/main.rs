@@ -5,6 +5,7 @@
 mod grpc;
 mod listing;
 mod openapi;
+mod refusals;
 mod rest;
 mod submit;
 mod support;
