@@ -1,7 +1,8 @@
 //! Hostile clients against a 3-validator devnet of real processes (issue 17): each attack class,
 //! and what a user would check while it runs — the validator stays up and keeps finalizing (the
 //! height rises on every node), honest requests from another address are answered within
-//! [`HONEST_BOUND`], memory stays bounded, nothing accepted is lost.
+//! [`HONEST_BOUND`], memory stays bounded, nothing accepted is lost. The API's refusals are
+//! read back from `/metrics`; the p2p port is flooded too.
 //!
 //! Attackers use loopback source addresses other than 127.0.0.1 (all of 127/8 is local on
 //! Linux), the honest client uses 127.0.0.1.
@@ -491,4 +492,148 @@ async fn a_flooded_p2p_port_keeps_the_validator_finalizing_and_open_to_honest_pe
         heights(&net).await
     );
     drop(open);
+}
+
+/// Whole-block listings over a range of large blocks (8 transactions of 900 KiB of data), from
+/// 20 addresses at once for 15 s: every answer is cut at `max_list_bytes` (4 MiB) and names
+/// where to go on, the pages followed from there list every block once, memory stays bounded,
+/// the chain keeps finalizing and honest requests are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listings_of_large_blocks_are_cut_at_the_byte_bound_and_memory_stays_bounded() {
+    let _serial = one_at_a_time().await;
+    raise_own_fd_limit();
+    let net = Network::start(3, "500ms");
+    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    let port = net.api_port(0);
+
+    // 8 transactions of 900 KiB each, paying for their size.
+    let faucet = net.faucet();
+    let first_nonce = net.nonce(0, &faucet.public_key()).await;
+    let mut expected_data = 0;
+    for k in 0..8u64 {
+        let mut tx = transfer_with_gas_price(&faucet, PublicKey([7; 32]), 1, first_nonce + k, 1_000);
+        tx.data.extend(std::iter::repeat_n(0u8, 900 * 1024));
+        expected_data += tx.data.len();
+        tx.signature = faucet.sign(&tx.signing_message());
+        let raw = format!("{{\"raw\":\"{}\"}}", hex::encode(tx.encode()));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, answer, _) =
+                http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "POST", "/v1/transactions", Some(&raw)).await;
+            if code == 202 {
+                break;
+            }
+            assert!(code == 429 && Instant::now() < deadline, "a large transaction was refused: {code} {answer}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while net.nonce(0, &faucet.public_key()).await < first_nonce + 8 {
+        assert!(Instant::now() < deadline, "the large transactions never became final");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // One listing: cut by bytes (fewer blocks than asked and than exist), with a place to go on.
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+    let tip = net.height(0).await.unwrap();
+    let (code, body, _) =
+        http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/blocks?limit=100&full=true", None).await;
+    assert_eq!(code, 200, "{}", tail(&body));
+    let page = json(&body);
+    let listed = page["blocks"].as_array().unwrap().len() as u64;
+    assert!(listed < 100.min(tip + 1), "{listed} blocks listed of {} (tip {tip}): not cut by bytes", 100.min(tip + 1));
+    let data_bytes = |page: &serde_json::Value| -> usize {
+        page["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["transactions"].as_array().unwrap().iter())
+            .map(|t| t["data"].as_str().map_or(0, str::len) / 2)
+            .sum()
+    };
+    // At most the bound, or one block if that one alone is larger.
+    let first_data = data_bytes(&page);
+    assert!(
+        first_data <= 4 * 1024 * 1024 || listed == 1,
+        "{first_data} bytes of data in one answer of {listed} blocks"
+    );
+    // Followed by next_from, the pages list every block up to the tip once, with all the data.
+    let mut next = page["next_from"].as_u64();
+    let (mut walked, mut data) = (listed, first_data);
+    assert!(next.is_some(), "a page cut at the bound must say where to go on");
+    while let Some(from) = next {
+        if from > tip {
+            break;
+        }
+        let (code, body, _) = http_from(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+            "GET",
+            &format!("/v1/blocks?limit=100&full=true&from={from}"),
+            None,
+        )
+        .await;
+        if code == 429 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        assert_eq!(code, 200, "{}", tail(&body));
+        let page = json(&body);
+        let blocks = page["blocks"].as_array().unwrap();
+        assert_eq!(blocks.first().and_then(|b| b["height"].as_u64()), Some(from));
+        walked += blocks.iter().filter(|b| b["height"].as_u64().unwrap() <= tip).count() as u64;
+        data += data_bytes(&page);
+        next = page["next_from"].as_u64();
+    }
+    assert_eq!(walked, tip + 1, "the pages listed every block up to {tip} once");
+    assert_eq!(data, expected_data, "the pages carried every large transaction");
+
+    // 20 addresses listing whole blocks for 15 s.
+    let rss_before = net.rss_kib(0).unwrap();
+    let before = heights(&net).await;
+    let until = Instant::now() + Duration::from_secs(15);
+    let floods: Vec<_> = (0..40u32)
+        .map(|k| {
+            let source = attacker(7, 1 + u8::try_from(k % 20).unwrap());
+            tokio::spawn(async move {
+                let (mut served, mut refused) = (0u32, 0u32);
+                while Instant::now() < until {
+                    let (status, _, _) = http_from(source, port, "GET", "/v1/blocks?limit=100&full=true", None).await;
+                    match status {
+                        200 => served += 1,
+                        _ => refused += 1,
+                    }
+                }
+                (served, refused)
+            })
+        })
+        .collect();
+    let pid = net.pid(0).unwrap();
+    let sampler = tokio::spawn(async move {
+        let mut most = 0u64;
+        while Instant::now() < until {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let rss =
+                status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok());
+            most = most.max(rss.unwrap_or(0));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        most
+    });
+    let slowest = honest_requests_for(&net, Duration::from_secs(15)).await;
+    let (mut served, mut refused) = (0, 0);
+    for f in floods {
+        let (s, r) = f.await.unwrap();
+        served += s;
+        refused += r;
+    }
+    let most_rss = sampler.await.unwrap();
+    let grown_mib = most_rss.saturating_sub(rss_before) / 1024;
+    assert!(served > 0, "no flood listing was served ({refused} refused)");
+    assert!(slowest <= HONEST_BOUND, "an honest request took {slowest:?} (bound {HONEST_BOUND:?})");
+    assert!(grown_mib < 300, "RSS grew {grown_mib} MiB under the listings ({rss_before} -> {most_rss} KiB)");
+    assert_finalizing(&net, &before, 5).await;
+    println!(
+        "large-block listings: first page {listed} blocks / {first_data} data bytes; flood served {served}, refused {refused}; RSS +{grown_mib} MiB at most; honest slowest {slowest:?}"
+    );
 }

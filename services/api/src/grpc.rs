@@ -68,7 +68,15 @@ struct Inner {
     admission: OnceLock<Arc<Admission>>,
     /// Largest `ListBlocks` answer, bytes.
     max_list_bytes: AtomicUsize,
+    /// Ledger reads of transactions (whole blocks, or their hashes) at once, all clients: the
+    /// ledger's SQLite pool has 4 connections, and reads of large blocks admitted by the budget
+    /// would otherwise hold them all while a status or account lookup waits behind them (seen:
+    /// an honest `/v1/status` unanswered for 16 s under full listings of 900 KiB transactions).
+    heavy_reads: tokio::sync::Semaphore,
 }
+
+/// Ledger reads of transactions in flight at once (see `Inner::heavy_reads`).
+const HEAVY_READS: usize = 2;
 
 /// The client's address: the connection's peer (set by the server for gRPC; the REST gateway
 /// copies it onto the requests it makes).
@@ -99,6 +107,7 @@ impl PublicApiService {
                 shutdown,
                 admission: OnceLock::new(),
                 max_list_bytes: AtomicUsize::new(LIST_BLOCKS_BUDGET),
+                heavy_reads: tokio::sync::Semaphore::new(HEAVY_READS),
             }),
         }
     }
@@ -229,6 +238,13 @@ impl PublicApiService {
             headers_only: listing != Listing::Full,
             with_transaction_hashes: listing == Listing::Hashes,
             with_transactions_bytes: false,
+        };
+        // Reads of transactions wait their turn; header reads do not.
+        let _turn = match listing {
+            Listing::Headers => None,
+            Listing::Full | Listing::Hashes => Some(
+                self.inner.heavy_reads.acquire().await.map_err(|_| Status::unavailable("the API is shutting down"))?,
+            ),
         };
         let range = self.backends().ledger.get_block_range(request).await.map_err(upstream("ledger"))?;
         range.into_iter().map(|r| range_view(r, listing)).collect()
