@@ -748,6 +748,25 @@ mod tests {
     }
 
     #[test]
+    fn p2p_limits_have_safe_defaults_reach_the_gateway_and_bad_ones_name_the_key() {
+        let c = Config::parse(&sample()).unwrap();
+        let mut limits = coinjecture_p2p_gateway::Limits::default();
+        c.p2p.limits.apply(&mut limits).unwrap();
+        assert_eq!((limits.max_peers, limits.max_connections_per_peer, limits.max_pending_incoming), (128, 2, 32));
+        assert_eq!(limits.idle_connection_timeout, Duration::from_secs(600));
+        let text = sample()
+            .replace("p2p:\n", "p2p:\n  limits:\n    max_pending_incoming: 8\n    idle_connection_timeout: 90s\n");
+        Config::parse(&text).unwrap().p2p.limits.apply(&mut limits).unwrap();
+        assert_eq!((limits.max_pending_incoming, limits.idle_connection_timeout), (8, Duration::from_secs(90)));
+        let text = sample().replace("p2p:\n", "p2p:\n  limits:\n    max_connections: 0\n");
+        let err = Config::parse(&text).and_then(|c| c.validate()).unwrap_err().to_string();
+        assert!(err.starts_with("p2p.limits.max_connections"), "{err}");
+        let text = sample().replace("p2p:\n", "p2p:\n  limits:\n    idle_connection_timeout: never\n");
+        let err = Config::parse(&text).and_then(|c| c.validate()).unwrap_err().to_string();
+        assert!(err.starts_with("p2p.limits.idle_connection_timeout"), "{err}");
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
