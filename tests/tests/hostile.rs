@@ -106,6 +106,7 @@ async fn honest_requests_for(net: &Network, duration: Duration) -> Duration {
     let port = net.api_port(0);
     let until = Instant::now() + duration;
     let mut slowest = Duration::ZERO;
+    let mut slowest_trail = String::new();
     while Instant::now() < until {
         let (took, trail) = honest_status(port)
             .await
@@ -114,9 +115,13 @@ async fn honest_requests_for(net: &Network, duration: Duration) -> Duration {
             let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
             panic!("an honest request took {took:?} (bound {HONEST_BOUND:?}; attempts: {trail}; load {load})");
         }
-        slowest = slowest.max(took);
+        if took > slowest {
+            slowest = took;
+            slowest_trail = trail;
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    println!("slowest honest request: {slowest:?} (attempts: {slowest_trail})");
     slowest
 }
 

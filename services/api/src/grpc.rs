@@ -68,14 +68,14 @@ struct Inner {
     admission: OnceLock<Arc<Admission>>,
     /// Largest `ListBlocks` answer, bytes.
     max_list_bytes: AtomicUsize,
-    /// Ledger reads of transactions (whole blocks, or their hashes) at once, all clients: the
-    /// ledger's SQLite pool has 4 connections, and reads of large blocks admitted by the budget
-    /// would otherwise hold them all while a status or account lookup waits behind them (seen:
-    /// an honest `/v1/status` unanswered for 16 s under full listings of 900 KiB transactions).
+    /// Block listings and stream reads at once, all clients: the ledger's SQLite pool has 4
+    /// connections, and listings admitted by the budget would otherwise hold them all while a
+    /// status or account lookup waits behind them (seen: an honest `/v1/status` unanswered for
+    /// 16 s under full listings of 900 KiB transactions).
     heavy_reads: tokio::sync::Semaphore,
 }
 
-/// Ledger reads of transactions in flight at once (see `Inner::heavy_reads`).
+/// Block listings and stream reads in flight at once (see `Inner::heavy_reads`).
 const HEAVY_READS: usize = 2;
 
 /// The client's address: the connection's peer (set by the server for gRPC; the REST gateway
@@ -239,15 +239,13 @@ impl PublicApiService {
             with_transaction_hashes: listing == Listing::Hashes,
             with_transactions_bytes: false,
         };
-        // Reads of transactions wait their turn; header reads do not.
-        let _turn = match listing {
-            Listing::Headers => None,
-            Listing::Full | Listing::Hashes => Some(
-                self.inner.heavy_reads.acquire().await.map_err(|_| Status::unavailable("the API is shutting down"))?,
-            ),
-        };
         let range = self.backends().ledger.get_block_range(request).await.map_err(upstream("ledger"))?;
         range.into_iter().map(|r| range_view(r, listing)).collect()
+    }
+
+    /// A turn among the block reads of listings and streams (see `Inner::heavy_reads`).
+    async fn read_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Status> {
+        self.inner.heavy_reads.acquire().await.map_err(|_| Status::unavailable("the API is shutting down"))
     }
 
     /// What each of `count` blocks from `from` will weigh in a `listing` (protobuf bytes, an
@@ -525,6 +523,8 @@ impl PublicApiService {
         let limit = u64::from(check_limit(request.limit, MAX_BLOCK_PAGE, DEFAULT_BLOCK_PAGE)?);
         let per_block = if listing == Listing::Headers { cost::HEADER } else { cost::BLOCK };
         self.charge(ip, limit as f64 * per_block)?;
+        // Every block read of a listing (headers, sizes, transactions) within one turn.
+        let _turn = self.read_turn().await?;
         let tip = self.tip_height().await?;
         let budget = self.inner.max_list_bytes.load(Ordering::Relaxed);
         // The heights to list, lowest first.
@@ -643,7 +643,11 @@ impl StreamState {
             };
             if self.next <= tip {
                 let count = (tip - self.next + 1).min(self.chunk);
-                match self.api.block_range(self.next, count, Listing::Full).await {
+                let read = async {
+                    let _turn = self.api.read_turn().await?;
+                    self.api.block_range(self.next, count, Listing::Full).await
+                };
+                match read.await {
                     Ok(blocks) if !blocks.is_empty() => {
                         let largest = blocks.iter().map(Message::encoded_len).max().unwrap_or(0);
                         self.chunk = if largest > STREAM_SMALL_BLOCK { 1 } else { STREAM_READ_CHUNK };
