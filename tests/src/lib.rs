@@ -190,6 +190,12 @@ impl Network {
         self.ports[i].0
     }
 
+    /// Validator `i`'s libp2p port (`devnet --p2p-port`: the p2p, api and grpc bases are
+    /// `validators` ports apart).
+    pub fn p2p_port(&self, i: usize) -> u16 {
+        self.api_base - self.validators as u16 + i as u16
+    }
+
     /// Validator `i`'s public API port (REST and PublicApi gRPC).
     pub fn api_port(&self, i: usize) -> u16 {
         self.api_base + i as u16

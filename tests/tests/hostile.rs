@@ -1,7 +1,8 @@
 //! Hostile clients against a 3-validator devnet of real processes (issue 17): each attack class,
 //! and what a user would check while it runs — the validator stays up and keeps finalizing (the
 //! height rises on every node), honest requests from another address are answered within
-//! [`HONEST_BOUND`], memory stays bounded, nothing accepted is lost.
+//! [`HONEST_BOUND`], memory stays bounded, nothing accepted is lost. The API's refusals are
+//! read back from `/metrics`; the p2p port is flooded too.
 //!
 //! Attackers use loopback source addresses other than 127.0.0.1 (all of 127/8 is local on
 //! Linux), the honest client uses 127.0.0.1.
@@ -74,14 +75,20 @@ async fn http_from(source: IpAddr, port: u16, method: &str, path: &str, body: Op
 /// Honest `GET /v1/status` from 127.0.0.1: the time until it was answered (a 429 is retried
 /// after its `Retry-After`, as a client would, within [`HONEST_BOUND`]), or what failed (status
 /// 0: no answer, the connection closed or timed out).
-async fn honest_status(port: u16) -> Result<Duration, String> {
+async fn honest_status(port: u16) -> Result<(Duration, String), String> {
     let started = Instant::now();
+    // Each attempt's status and time, so a slow answer says whether it was refused or slow.
+    let mut trail = String::new();
     loop {
-        let (status, body, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/status", None).await;
+        let (status, body, took) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/status", None).await;
+        trail.push_str(&format!("{status} in {took:?}; "));
         match status {
-            200 => return Ok(started.elapsed()),
-            429 if started.elapsed() < HONEST_BOUND => tokio::time::sleep(Duration::from_secs(1)).await,
-            _ => return Err(format!("status {status} after {:?}: {body}", started.elapsed())),
+            200 => return Ok((started.elapsed(), trail)),
+            429 if started.elapsed() < HONEST_BOUND => {
+                trail.push_str(&format!("({}) ", body.chars().take(120).collect::<String>()));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            _ => return Err(format!("status {status} after {:?}: {body} (attempts: {trail})", started.elapsed())),
         }
     }
 }
@@ -99,13 +106,22 @@ async fn honest_requests_for(net: &Network, duration: Duration) -> Duration {
     let port = net.api_port(0);
     let until = Instant::now() + duration;
     let mut slowest = Duration::ZERO;
+    let mut slowest_trail = String::new();
     while Instant::now() < until {
-        let took = honest_status(port)
+        let (took, trail) = honest_status(port)
             .await
             .unwrap_or_else(|e| panic!("an honest status request failed ({e})\n{}", tail(&net.log(0))));
-        slowest = slowest.max(took);
+        if took > HONEST_BOUND {
+            let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+            panic!("an honest request took {took:?} (bound {HONEST_BOUND:?}; attempts: {trail}; load {load})");
+        }
+        if took > slowest {
+            slowest = took;
+            slowest_trail = trail;
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    println!("slowest honest request: {slowest:?} (attempts: {slowest_trail})");
     slowest
 }
 
@@ -230,6 +246,23 @@ fn bad_signature_batch(count: usize, seed: u64) -> String {
     format!("{{\"transactions\":[{}]}}", items.join(","))
 }
 
+/// `coinjecture_api_refusals_total{reason}` from the node's `/metrics`, by reason.
+async fn refusals(port: u16) -> std::collections::HashMap<String, u64> {
+    let (status, text, _) = http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/metrics", None).await;
+    assert_eq!(status, 200, "/metrics: {text}");
+    let counts: std::collections::HashMap<String, u64> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("coinjecture_api_refusals_total{")?;
+            let reason = rest.split("reason=\"").nth(1)?.split('"').next()?;
+            let value = line.rsplit(' ').next()?.parse::<f64>().ok()?;
+            Some((reason.to_string(), value as u64))
+        })
+        .collect();
+    assert!(counts.contains_key("global_budget"), "no coinjecture_api_refusals_total in /metrics:\n{text}");
+    counts
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unread_streams_bad_signature_floods_and_large_data_leave_the_validator_serving() {
     let _serial = one_at_a_time().await;
@@ -304,6 +337,11 @@ async fn unread_streams_bad_signature_floods_and_large_data_leave_the_validator_
     let processed = statuses.iter().filter(|s| **s == 200).count();
     assert!(processed <= 3, "only the burst's worth of floods should be processed: {statuses:?}");
     assert!(open_streams.len() <= 4, "{} unread streams were opened from one address", open_streams.len());
+    // Each refusal is counted by its reason.
+    let counted = refusals(port).await;
+    assert!(counted["streams_per_ip"] >= 1 && counted["streams_per_ip"] <= refused, "{counted:?}, {refused} refused");
+    let floods_refused = (statuses.len() - processed) as u64;
+    assert!(counted["per_ip_budget"] + counted["global_budget"] >= floods_refused, "{counted:?}, floods {statuses:?}");
 
     assert_finalizing(&net, &before, 5).await;
     let rss_after = net.rss_kib(0).unwrap();
@@ -363,9 +401,244 @@ async fn reads_flooded_from_many_addresses_meet_the_global_budget_and_honest_rea
     assert!(net.exit_status(0).is_none(), "validator 0 exited under the attack:\n{}", tail(&net.log(0)));
     assert!(slowest <= HONEST_BOUND, "an honest request took {slowest:?} (bound {HONEST_BOUND:?})");
     assert!(global > 0, "the flood never met the global budget (served {served}, other {other})");
+    let counted = refusals(port).await;
+    assert!(counted["global_budget"] >= u64::from(global), "{counted:?}: {global} answers named the global budget");
     assert_finalizing(&net, &before, 5).await;
     println!(
         "listings served {served}, refused by the global budget {global}, otherwise {other}; honest slowest {slowest:?}; heights {before:?} -> {:?}",
         heights(&net).await
+    );
+}
+
+/// The p2p port flooded: 1,100 TCP connections from 50 addresses to a validator with 1,024
+/// descriptors, every other one starting libp2p's handshake (multistream-select) and stalling.
+/// The validator stays up and keeps finalizing, drops what exceeds `p2p.limits` (pending
+/// handshakes beyond 32 at once, handshakes after 10 s), and an honest validator restarted
+/// during the flood connects to it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooded_p2p_port_keeps_the_validator_finalizing_and_open_to_honest_peers() {
+    let _serial = one_at_a_time().await;
+    raise_own_fd_limit();
+    let mut net = Network::lay_out(3, "500ms");
+    net.start_validator_with_fd_limit(0, 1024);
+    net.start_validator(1);
+    net.start_validator(2);
+    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    let p2p = net.p2p_port(0);
+    let before = heights(&net).await;
+
+    let mut flood = Vec::new();
+    for k in 0..1_100u32 {
+        let source = attacker(6, 1 + u8::try_from(k % 50).unwrap());
+        flood.push(tokio::spawn(async move {
+            let mut s = connect_from(source, p2p).await.ok()?;
+            if k % 2 == 0 {
+                // "/multistream/1.0.0\n", length-prefixed: how every libp2p connection starts.
+                s.write_all(b"\x13/multistream/1.0.0\n").await.ok()?;
+            }
+            Some(s)
+        }));
+    }
+    let pid = net.pid(0).unwrap();
+    let sampler = tokio::spawn(async move {
+        let mut most = 0;
+        for _ in 0..80 {
+            most = most.max(std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        most
+    });
+    // An honest peer connecting during the flood: validator 2 restarts.
+    net.kill(2);
+    net.start_validator(2);
+    let most_fds = sampler.await.unwrap();
+
+    // After 20 s, the connections the node has closed (read: end of stream or reset).
+    let mut open = Vec::new();
+    let mut refused = 0;
+    for f in flood {
+        match f.await.unwrap() {
+            Some(s) => open.push(s),
+            None => refused += 1,
+        }
+    }
+    let mut closed = 0;
+    for s in &mut open {
+        let mut byte = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::from_millis(20), s.read(&mut byte)).await {
+                Ok(Ok(0) | Err(_)) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(Ok(_)) => continue, // the node's half of multistream-select
+                Err(_) => break,       // still open
+            }
+        }
+    }
+    assert!(net.exit_status(0).is_none(), "validator 0 exited under the flood:\n{}", tail(&net.log(0)));
+    let log = net.log(0);
+    assert!(!log.contains("Too many open files"), "validator 0 ran out of descriptors:\n{}", tail(&log));
+    assert!(most_fds < 1_000, "validator 0 came within reach of its descriptor limit: {most_fds}");
+    assert!(
+        closed + refused >= 1_000,
+        "only {closed} of {} connections closed by the node ({refused} never connected)",
+        open.len()
+    );
+    assert_finalizing(&net, &before, 5).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while net.peer_count(0).await.unwrap_or(0) < 2 {
+        assert!(Instant::now() < deadline, "the restarted validator 2 never reconnected to validator 0");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!(
+        "p2p flood: {closed} of {} connections closed by the node, {refused} not connected; at most {most_fds} descriptors; heights {before:?} -> {:?}",
+        open.len(),
+        heights(&net).await
+    );
+    drop(open);
+}
+
+/// Whole-block listings over a range of large blocks (8 transactions of 900 KiB of data), from
+/// 20 addresses at once for 15 s: every answer is cut at `max_list_bytes` (4 MiB) and names
+/// where to go on, the pages followed from there list every block once, memory stays bounded,
+/// the chain keeps finalizing and honest requests are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listings_of_large_blocks_are_cut_at_the_byte_bound_and_memory_stays_bounded() {
+    let _serial = one_at_a_time().await;
+    raise_own_fd_limit();
+    let net = Network::start(3, "500ms");
+    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    let port = net.api_port(0);
+
+    // 8 transactions of 900 KiB each, paying for their size.
+    let faucet = net.faucet();
+    let first_nonce = net.nonce(0, &faucet.public_key()).await;
+    let mut expected_data = 0;
+    for k in 0..8u64 {
+        let mut tx = transfer_with_gas_price(&faucet, PublicKey([7; 32]), 1, first_nonce + k, 1_000);
+        tx.data.extend(std::iter::repeat_n(0u8, 900 * 1024));
+        expected_data += tx.data.len();
+        tx.signature = faucet.sign(&tx.signing_message());
+        let raw = format!("{{\"raw\":\"{}\"}}", hex::encode(tx.encode()));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, answer, _) =
+                http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "POST", "/v1/transactions", Some(&raw)).await;
+            if code == 202 {
+                break;
+            }
+            assert!(code == 429 && Instant::now() < deadline, "a large transaction was refused: {code} {answer}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while net.nonce(0, &faucet.public_key()).await < first_nonce + 8 {
+        assert!(Instant::now() < deadline, "the large transactions never became final");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // One listing: cut by bytes (fewer blocks than asked and than exist), with a place to go on.
+    let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+    let tip = net.height(0).await.unwrap();
+    let (code, body, _) =
+        http_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port, "GET", "/v1/blocks?limit=100&full=true", None).await;
+    assert_eq!(code, 200, "{}", tail(&body));
+    let page = json(&body);
+    let listed = page["blocks"].as_array().unwrap().len() as u64;
+    assert!(listed < 100.min(tip + 1), "{listed} blocks listed of {} (tip {tip}): not cut by bytes", 100.min(tip + 1));
+    let data_bytes = |page: &serde_json::Value| -> usize {
+        page["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["transactions"].as_array().unwrap().iter())
+            .map(|t| t["data"].as_str().map_or(0, str::len) / 2)
+            .sum()
+    };
+    // At most the bound, or one block if that one alone is larger.
+    let first_data = data_bytes(&page);
+    assert!(
+        first_data <= 4 * 1024 * 1024 || listed == 1,
+        "{first_data} bytes of data in one answer of {listed} blocks"
+    );
+    // Followed by next_from, the pages list every block up to the tip once, with all the data.
+    let mut next = page["next_from"].as_u64();
+    let (mut walked, mut data) = (listed, first_data);
+    assert!(next.is_some(), "a page cut at the bound must say where to go on");
+    while let Some(from) = next {
+        if from > tip {
+            break;
+        }
+        let (code, body, _) = http_from(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+            "GET",
+            &format!("/v1/blocks?limit=100&full=true&from={from}"),
+            None,
+        )
+        .await;
+        if code == 429 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        assert_eq!(code, 200, "{}", tail(&body));
+        let page = json(&body);
+        let blocks = page["blocks"].as_array().unwrap();
+        assert_eq!(blocks.first().and_then(|b| b["height"].as_u64()), Some(from));
+        walked += blocks.iter().filter(|b| b["height"].as_u64().unwrap() <= tip).count() as u64;
+        data += data_bytes(&page);
+        next = page["next_from"].as_u64();
+    }
+    assert_eq!(walked, tip + 1, "the pages listed every block up to {tip} once");
+    assert_eq!(data, expected_data, "the pages carried every large transaction");
+
+    // 20 addresses listing whole blocks for 15 s.
+    let rss_before = net.rss_kib(0).unwrap();
+    let before = heights(&net).await;
+    let until = Instant::now() + Duration::from_secs(15);
+    let floods: Vec<_> = (0..40u32)
+        .map(|k| {
+            let source = attacker(7, 1 + u8::try_from(k % 20).unwrap());
+            tokio::spawn(async move {
+                let (mut served, mut refused) = (0u32, 0u32);
+                while Instant::now() < until {
+                    let (status, _, _) = http_from(source, port, "GET", "/v1/blocks?limit=100&full=true", None).await;
+                    match status {
+                        200 => served += 1,
+                        _ => refused += 1,
+                    }
+                }
+                (served, refused)
+            })
+        })
+        .collect();
+    let pid = net.pid(0).unwrap();
+    let sampler = tokio::spawn(async move {
+        let mut most = 0u64;
+        while Instant::now() < until {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let rss =
+                status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok());
+            most = most.max(rss.unwrap_or(0));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        most
+    });
+    let slowest = honest_requests_for(&net, Duration::from_secs(15)).await;
+    let (mut served, mut refused) = (0, 0);
+    for f in floods {
+        let (s, r) = f.await.unwrap();
+        served += s;
+        refused += r;
+    }
+    let most_rss = sampler.await.unwrap();
+    let grown_mib = most_rss.saturating_sub(rss_before) / 1024;
+    assert!(served > 0, "no flood listing was served ({refused} refused)");
+    assert!(slowest <= HONEST_BOUND, "an honest request took {slowest:?} (bound {HONEST_BOUND:?})");
+    assert!(grown_mib < 300, "RSS grew {grown_mib} MiB under the listings ({rss_before} -> {most_rss} KiB)");
+    assert_finalizing(&net, &before, 5).await;
+    println!(
+        "large-block listings: first page {listed} blocks / {first_data} data bytes; flood served {served}, refused {refused}; RSS +{grown_mib} MiB at most; honest slowest {slowest:?}"
     );
 }

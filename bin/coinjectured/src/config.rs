@@ -254,6 +254,56 @@ pub(crate) struct P2pSection {
     /// Peers to dial, `/ip4/1.2.3.4/tcp/9000/p2p/<peer id>`.
     #[serde(default, deserialize_with = "parsed_list")]
     pub(crate) bootstrap_peers: Vec<Multiaddr>,
+    /// Connection limits of the p2p port.
+    #[serde(default)]
+    pub(crate) limits: P2pLimitsSection,
+}
+
+/// `p2p.limits`: the libp2p swarm's connection limits (see the README, "Running a public node").
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct P2pLimitsSection {
+    /// Established connections, all peers together.
+    pub(crate) max_connections: u32,
+    /// Established connections to one peer.
+    pub(crate) max_connections_per_peer: u32,
+    /// Incoming connections still in their handshake.
+    pub(crate) max_pending_incoming: u32,
+    /// A connection nothing keeps alive is closed after this long.
+    #[serde(deserialize_with = "duration")]
+    pub(crate) idle_connection_timeout: Duration,
+}
+
+impl Default for P2pLimitsSection {
+    fn default() -> Self {
+        let l = coinjecture_p2p_gateway::Limits::default();
+        Self {
+            max_connections: l.max_peers,
+            max_connections_per_peer: l.max_connections_per_peer,
+            max_pending_incoming: l.max_pending_incoming,
+            idle_connection_timeout: l.idle_connection_timeout,
+        }
+    }
+}
+
+impl P2pLimitsSection {
+    /// Sets these limits on the gateway's.
+    pub(crate) fn apply(&self, limits: &mut coinjecture_p2p_gateway::Limits) -> eyre::Result<()> {
+        for (key, value) in [
+            ("max_connections", self.max_connections),
+            ("max_connections_per_peer", self.max_connections_per_peer),
+            ("max_pending_incoming", self.max_pending_incoming),
+        ] {
+            if value == 0 {
+                bail!("p2p.limits.{key}: must be at least 1");
+            }
+        }
+        limits.max_peers = self.max_connections;
+        limits.max_connections_per_peer = self.max_connections_per_peer;
+        limits.max_pending_incoming = self.max_pending_incoming;
+        limits.idle_connection_timeout = self.idle_connection_timeout;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -421,6 +471,7 @@ impl Config {
             bail!("consensus.validators: at least one validator is needed");
         }
         self.validator_schedule()?;
+        self.p2p.limits.apply(&mut coinjecture_p2p_gateway::Limits::default())?;
         if self.p2p.listen_addrs.is_empty() {
             bail!("p2p.listen_addrs: at least one listen address is needed");
         }
@@ -889,5 +940,23 @@ mod tests {
             };
             assert!(err.contains("consensus.max_future_drift") && err.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn p2p_limits_have_safe_defaults_reach_the_gateway_and_bad_ones_name_the_key() {
+        let c = Config::parse(&sample()).unwrap();
+        let mut limits = coinjecture_p2p_gateway::Limits::default();
+        c.p2p.limits.apply(&mut limits).unwrap();
+        assert_eq!((limits.max_peers, limits.max_connections_per_peer, limits.max_pending_incoming), (128, 2, 32));
+        assert_eq!(limits.idle_connection_timeout, Duration::from_secs(600));
+        let text = sample()
+            .replace("p2p:\n", "p2p:\n  limits:\n    max_pending_incoming: 8\n    idle_connection_timeout: 90s\n");
+        Config::parse(&text).unwrap().p2p.limits.apply(&mut limits).unwrap();
+        assert_eq!((limits.max_pending_incoming, limits.idle_connection_timeout), (8, Duration::from_secs(90)));
+        let text = sample().replace("p2p:\n", "p2p:\n  limits:\n    max_connections: 0\n");
+        let err = Config::parse(&text).and_then(|c| c.validate()).unwrap_err().to_string();
+        assert!(err.starts_with("p2p.limits.max_connections"), "{err}");
+        let text = sample().replace("p2p:\n", "p2p:\n  limits:\n    idle_connection_timeout: never\n");
+        assert!(error(&text).starts_with("p2p.limits.idle_connection_timeout"), "{}", error(&text));
     }
 }

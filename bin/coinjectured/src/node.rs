@@ -120,6 +120,7 @@ pub(crate) fn p2p_config(config: &Config, seed: [u8; 32]) -> eyre::Result<P2pCon
     let mut p2p_config = P2pConfig::new(config.network.id.as_str().to_string(), seed);
     // Consensus validates every topic: nothing is relayed unchecked while it starts or restarts.
     p2p_config.limits.relay_unvalidated = false;
+    config.p2p.limits.apply(&mut p2p_config.limits)?;
     p2p_config.listen_addrs.clone_from(&config.p2p.listen_addrs);
     p2p_config.bootstrap_peers.clone_from(&config.p2p.bootstrap_peers);
     Ok(p2p_config)
@@ -310,6 +311,7 @@ pub(crate) fn metrics_text(registry: &Registry) -> String {
 
 /// The api's settings: the network label, and `/metrics` serving `registry` in Prometheus text.
 pub(crate) fn api_config(config: &Config, registry: Registry) -> coinjecture_api::ApiConfig {
+    let registry_for_refusals = registry.clone();
     let metrics: coinjecture_api::MetricsFn = Arc::new(move || metrics_text(&registry));
     let mut api = coinjecture_api::ApiConfig {
         network_label: Some(config.network.name.clone()),
@@ -317,6 +319,9 @@ pub(crate) fn api_config(config: &Config, registry: Registry) -> coinjecture_api
         ..Default::default()
     };
     crate::limits::apply_api(config, &mut api);
+    if let Ok(mut r) = registry_for_refusals.lock() {
+        r.register_collector(Box::new(RefusalMetrics(std::sync::Arc::clone(&api.refusals))));
+    }
     api
 }
 
@@ -337,6 +342,28 @@ fn raise_to(counter: &prometheus_client::metrics::counter::Counter, total: u64) 
     let now = counter.get();
     if total > now {
         counter.inc_by(total - now);
+    }
+}
+
+/// `coinjecture_api_refusals_total{reason}`: requests the API's admission refused since start
+/// (`coinjecture_api::RefusalReason` names the reasons), read from its counters on each scrape.
+#[derive(Debug)]
+struct RefusalMetrics(Arc<coinjecture_api::Refusals>);
+
+impl prometheus_client::collector::Collector for RefusalMetrics {
+    fn encode(&self, mut encoder: prometheus_client::encoding::DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        let mut family = encoder.encode_descriptor(
+            "coinjecture_api_refusals",
+            "Requests the API refused at admission (429 / RESOURCE_EXHAUSTED, or 413), by reason, since start",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (reason, count) in self.0.snapshot() {
+            let labels = [("reason", reason.label())];
+            prometheus_client::metrics::counter::ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
 
-use crate::rate_limit::{ConcurrencyLimits, RateLimit};
+use crate::rate_limit::{ConcurrencyLimits, RateLimit, Refusals};
 
 /// Produces the Prometheus exposition served at `/metrics` (the node passes its registry's
 /// encoder). Called once per scrape.
@@ -44,6 +44,8 @@ pub struct ApiConfig {
     pub shutdown_grace: Duration,
     /// `/metrics` text; `None` answers 404.
     pub metrics: Option<MetricsFn>,
+    /// Where admission counts the requests it refuses, by reason (for the caller to export).
+    pub refusals: Arc<Refusals>,
 }
 
 impl Default for ApiConfig {
@@ -61,6 +63,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             metrics: None,
+            refusals: Arc::default(),
         }
     }
 }

@@ -68,7 +68,15 @@ struct Inner {
     admission: OnceLock<Arc<Admission>>,
     /// Largest `ListBlocks` answer, bytes.
     max_list_bytes: AtomicUsize,
+    /// Block listings and stream reads at once, all clients: the ledger's SQLite pool has 4
+    /// connections, and listings admitted by the budget would otherwise hold them all while a
+    /// status or account lookup waits behind them (seen: an honest `/v1/status` unanswered for
+    /// 16 s under full listings of 900 KiB transactions).
+    heavy_reads: tokio::sync::Semaphore,
 }
+
+/// Block listings and stream reads in flight at once (see `Inner::heavy_reads`).
+const HEAVY_READS: usize = 2;
 
 /// The client's address: the connection's peer (set by the server for gRPC; the REST gateway
 /// copies it onto the requests it makes).
@@ -99,6 +107,7 @@ impl PublicApiService {
                 shutdown,
                 admission: OnceLock::new(),
                 max_list_bytes: AtomicUsize::new(LIST_BLOCKS_BUDGET),
+                heavy_reads: tokio::sync::Semaphore::new(HEAVY_READS),
             }),
         }
     }
@@ -118,6 +127,21 @@ impl PublicApiService {
         match (ip, self.inner.admission.get()) {
             (Some(ip), Some(a)) => a.charge(ip, work).map_err(|r| exhausted(r.message(ip))),
             _ => Ok(()),
+        }
+    }
+
+    /// [`Self::charge`] without counting a refusal (a stream waits instead).
+    fn throttle(&self, ip: Option<IpAddr>, work: f64) -> Result<(), Status> {
+        match (ip, self.inner.admission.get()) {
+            (Some(ip), Some(a)) => a.charge_uncounted(ip, work).map_err(|r| exhausted(r.message(ip))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a refusal made outside admission (a REST body over the limit).
+    pub(crate) fn count_refusal(&self, reason: crate::rate_limit::RefusalReason) {
+        if let Some(a) = self.inner.admission.get() {
+            a.refusals.count(reason);
         }
     }
 
@@ -161,8 +185,17 @@ impl PublicApiService {
         });
         let info = info.map_err(upstream("ledger"))?;
         let consensus = consensus.map_err(upstream("consensus"))?;
-        let latest_block_time_ms = match b.ledger.get_block_by_height(info.tip_height).await {
-            Ok(pb::GetBlockByHeightResponse { block: Some(pb::Block { header: Some(h), .. }), .. }) => {
+        // The tip's header alone (not the whole block: a status must stay cheap while the node
+        // serves large blocks).
+        let tip_header = pb::GetBlockRangeRequest {
+            from_height: info.tip_height,
+            limit: 1,
+            headers_only: true,
+            ..Default::default()
+        };
+        let tip = b.ledger.get_block_range(tip_header).await.map(|mut r| r.pop().and_then(|r| r.block?.header));
+        let latest_block_time_ms = match tip {
+            Ok(Some(h)) if h.block_index == info.tip_height => {
                 let millis = p::PoaExtra::decode(&h.extra_data).map_or(0, |e| i64::from(e.timestamp_millis));
                 h.timestamp.saturating_mul(1000).saturating_add(millis)
             }
@@ -204,11 +237,51 @@ impl PublicApiService {
             limit: u32::try_from(count).unwrap_or(u32::MAX),
             headers_only: listing != Listing::Full,
             with_transaction_hashes: listing == Listing::Hashes,
+            with_transactions_bytes: false,
         };
         let range = self.backends().ledger.get_block_range(request).await.map_err(upstream("ledger"))?;
         range.into_iter().map(|r| range_view(r, listing)).collect()
     }
+
+    /// A turn among the block reads of listings and streams (see `Inner::heavy_reads`).
+    async fn read_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Status> {
+        self.inner.heavy_reads.acquire().await.map_err(|_| Status::unavailable("the API is shutting down"))
+    }
+
+    /// What each of `count` blocks from `from` will weigh in a `listing` (protobuf bytes, an
+    /// upper bound), from the ledger's headers and stored lengths: no transaction is read, so
+    /// a byte-bounded listing reads only the blocks that fit. A ledger older than
+    /// `with_transactions_bytes` answers 0 for the transactions; the listing is then trimmed
+    /// after reading, as before.
+    async fn listed_sizes(&self, from: u64, count: u64, listing: Listing) -> Result<Vec<usize>, Status> {
+        let request = pb::GetBlockRangeRequest {
+            from_height: from,
+            limit: u32::try_from(count).unwrap_or(u32::MAX),
+            headers_only: true,
+            with_transaction_hashes: false,
+            with_transactions_bytes: listing == Listing::Full,
+        };
+        let range = self.backends().ledger.get_block_range(request).await.map_err(upstream("ledger"))?;
+        range
+            .into_iter()
+            .map(|r| {
+                let transactions = r.transaction_count as usize;
+                // The stored MessagePack of a transaction (field names included) is longer
+                // than its protobuf with the field's tag and length.
+                let bodies = if listing == Listing::Full {
+                    usize::try_from(r.transactions_bytes).unwrap_or(usize::MAX)
+                } else {
+                    0
+                };
+                let header = range_view(r, Listing::Headers)?.encoded_len();
+                Ok(header.saturating_add(transactions * TRANSACTION_HASH_BYTES).saturating_add(bodies))
+            })
+            .collect()
+    }
 }
+
+/// One transaction hash in a `BlockView`: 32 bytes, tag and length.
+const TRANSACTION_HASH_BYTES: usize = 34;
 
 /// What a block listing carries of each block's transactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -467,6 +540,8 @@ impl PublicApiService {
         let limit = u64::from(check_limit(request.limit, MAX_BLOCK_PAGE, DEFAULT_BLOCK_PAGE)?);
         let per_block = if listing == Listing::Headers { cost::HEADER } else { cost::BLOCK };
         self.charge(ip, limit as f64 * per_block)?;
+        // Every block read of a listing (headers, sizes, transactions) within one turn.
+        let _turn = self.read_turn().await?;
         let tip = self.tip_height().await?;
         let budget = self.inner.max_list_bytes.load(Ordering::Relaxed);
         // The heights to list, lowest first.
@@ -478,15 +553,15 @@ impl PublicApiService {
             let from = request.from_height.unwrap_or(0);
             (from, if from > tip { 0 } else { limit.min(tip - from + 1) })
         };
-        if listing == Listing::Hashes && count > 1 {
-            // Hashing a block's transactions means reading them: first the headers (with the
-            // counts) to see how many summaries fit in the byte budget, then hashes for those.
-            let mut headers = self.block_range(from, count, Listing::Headers).await?;
+        if listing != Listing::Headers && count > 1 {
+            // Listing transactions (or their hashes) means reading them: first the headers,
+            // with the transaction counts and stored sizes, to see how many blocks fit in the
+            // byte budget; then only those are read.
+            let mut sizes = self.listed_sizes(from, count, listing).await?;
             if request.descending {
-                headers.reverse();
+                sizes.reverse();
             }
-            let fit = fitting(headers.iter().map(|h| h.encoded_len() + h.transaction_count as usize * 34), budget);
-            let fit = fit as u64;
+            let fit = fitting(sizes.into_iter(), budget) as u64;
             if request.descending {
                 from += count - fit.min(count);
             }
@@ -562,7 +637,7 @@ impl StreamState {
             if let Some(block) = self.buffer.pop_front() {
                 // Charged per block and byte; past the budget the stream slows down, it does not fail.
                 let work = cost::BLOCK + cost::bytes(block.encoded_len());
-                while let Err(e) = self.api.charge(self.ip, work) {
+                while let Err(e) = self.api.throttle(self.ip, work) {
                     if *self.shutdown.borrow() {
                         break;
                     }
@@ -585,7 +660,11 @@ impl StreamState {
             };
             if self.next <= tip {
                 let count = (tip - self.next + 1).min(self.chunk);
-                match self.api.block_range(self.next, count, Listing::Full).await {
+                let read = async {
+                    let _turn = self.api.read_turn().await?;
+                    self.api.block_range(self.next, count, Listing::Full).await
+                };
+                match read.await {
                     Ok(blocks) if !blocks.is_empty() => {
                         let largest = blocks.iter().map(Message::encoded_len).max().unwrap_or(0);
                         self.chunk = if largest > STREAM_SMALL_BLOCK { 1 } else { STREAM_READ_CHUNK };

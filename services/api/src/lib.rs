@@ -108,7 +108,7 @@ pub use config::{ApiConfig, MetricsFn};
 pub use error::{ApiError, RestError};
 pub use grpc::{DEFAULT_BLOCK_PAGE, MAX_BLOCK_PAGE, MAX_HISTORY_PAGE, PublicApiService};
 pub use json::MAX_REST_BATCH;
-pub use rate_limit::{ConcurrencyLimits, RateLimit};
+pub use rate_limit::{ConcurrencyLimits, RateLimit, RefusalReason, Refusals};
 pub use rest::{EXPLORER_HTML, OPENAPI_JSON, ROUTES};
 
 /// The whole API as one axum router (REST, gRPC with health and reflection, rate limit), for
@@ -134,8 +134,14 @@ pub async fn router(config: ApiConfig, service: PublicApiService) -> Result<Rout
     }
     // gRPC calls get the same span and latency metric as every other gRPC server of the node.
     let grpc = grpc.prepare().into_axum_router().layer(coinjecture_proto::server::RpcLayer);
-    let admission = service
-        .admission_or(|| rate_limit::Admission::new(config.rate_limit, config.global_rate_limit, config.concurrency));
+    let admission = service.admission_or(|| {
+        rate_limit::Admission::new(
+            config.rate_limit,
+            config.global_rate_limit,
+            config.concurrency,
+            Arc::clone(&config.refusals),
+        )
+    });
     service.set_max_list_bytes(config.max_list_bytes);
     let mut app = grpc.merge(rest::routes(service, Arc::clone(&config))?);
     app = app.fallback(rest::fallback);

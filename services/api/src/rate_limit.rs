@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -104,6 +105,70 @@ impl Bucket {
     }
 }
 
+/// Why admission refused a request (429 / `RESOURCE_EXHAUSTED`, or 413), as counted in
+/// [`Refusals`] and labelled `reason` in `coinjecture_api_refusals_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// The client's own budget of work ([`ApiConfig::rate_limit`](crate::ApiConfig)).
+    PerIpBudget,
+    /// The node's budget of all clients together.
+    GlobalBudget,
+    /// The client's requests in flight.
+    InFlightPerIp,
+    /// All requests in flight.
+    InFlightGlobal,
+    /// The client's open `StreamBlocks` streams.
+    StreamsPerIp,
+    /// All open `StreamBlocks` streams.
+    StreamsGlobal,
+    /// A REST body over `max_body_bytes` (413).
+    BodyTooLarge,
+}
+
+impl RefusalReason {
+    /// Every reason, in label order.
+    pub const ALL: [Self; 7] = [
+        Self::PerIpBudget,
+        Self::GlobalBudget,
+        Self::InFlightPerIp,
+        Self::InFlightGlobal,
+        Self::StreamsPerIp,
+        Self::StreamsGlobal,
+        Self::BodyTooLarge,
+    ];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PerIpBudget => "per_ip_budget",
+            Self::GlobalBudget => "global_budget",
+            Self::InFlightPerIp => "in_flight_per_ip",
+            Self::InFlightGlobal => "in_flight_global",
+            Self::StreamsPerIp => "streams_per_ip",
+            Self::StreamsGlobal => "streams_global",
+            Self::BodyTooLarge => "body_too_large",
+        }
+    }
+}
+
+/// Requests refused by admission since start, by [`RefusalReason`]; shared with whoever exports
+/// them (`coinjectured` registers them as `coinjecture_api_refusals_total{reason}`).
+#[derive(Debug, Default)]
+pub struct Refusals {
+    counts: [AtomicU64; RefusalReason::ALL.len()],
+}
+
+impl Refusals {
+    pub(crate) fn count(&self, reason: RefusalReason) {
+        self.counts[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Each reason with its count so far.
+    pub fn snapshot(&self) -> Vec<(RefusalReason, u64)> {
+        RefusalReason::ALL.iter().map(|&r| (r, self.counts[r as usize].load(Ordering::Relaxed))).collect()
+    }
+}
+
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Refusal {
@@ -117,6 +182,13 @@ impl Refusal {
     pub(crate) fn retry_after(&self) -> Duration {
         match self {
             Self::PerIp(d) | Self::Global(d) => *d,
+        }
+    }
+
+    fn reason(&self) -> RefusalReason {
+        match self {
+            Self::PerIp(_) => RefusalReason::PerIpBudget,
+            Self::Global(_) => RefusalReason::GlobalBudget,
         }
     }
 
@@ -245,11 +317,43 @@ pub(crate) struct Slots {
     max_per_ip: usize,
     what: &'static str,
     counts: Mutex<Counts>,
+    /// Refusals counted as (per IP, global).
+    refused: Option<(Arc<Refusals>, RefusalReason, RefusalReason)>,
 }
 
 impl Slots {
+    #[cfg(test)]
     pub(crate) fn new(what: &'static str, max: usize, max_per_ip: usize) -> Arc<Self> {
-        Arc::new(Self { max: max.max(1), max_per_ip: max_per_ip.max(1), what, counts: Mutex::new(Counts::default()) })
+        Arc::new(Self::build(what, max, max_per_ip))
+    }
+
+    fn build(what: &'static str, max: usize, max_per_ip: usize) -> Self {
+        Self {
+            max: max.max(1),
+            max_per_ip: max_per_ip.max(1),
+            what,
+            counts: Mutex::new(Counts::default()),
+            refused: None,
+        }
+    }
+
+    fn counted(
+        what: &'static str,
+        max: usize,
+        max_per_ip: usize,
+        refusals: &Arc<Refusals>,
+        reasons: (RefusalReason, RefusalReason),
+    ) -> Arc<Self> {
+        let mut slots = Self::build(what, max, max_per_ip);
+        slots.refused = Some((Arc::clone(refusals), reasons.0, reasons.1));
+        Arc::new(slots)
+    }
+
+    fn refuse(&self, per_ip: bool, message: String) -> Result<SlotGuard, String> {
+        if let Some((refusals, mine, all)) = &self.refused {
+            refusals.count(if per_ip { *mine } else { *all });
+        }
+        Err(message)
     }
 
     /// A slot for `ip`, held until the guard is dropped; or the refusal message.
@@ -257,10 +361,12 @@ impl Slots {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let mine = counts.per_ip.get(&ip).copied().unwrap_or(0);
         if mine >= self.max_per_ip {
-            return Err(format!("too many {} from {ip} (at most {} at once)", self.what, self.max_per_ip));
+            return self
+                .refuse(true, format!("too many {} from {ip} (at most {} at once)", self.what, self.max_per_ip));
         }
         if counts.total >= self.max {
-            return Err(format!("the node is serving its maximum of {} {}; retry later", self.max, self.what));
+            return self
+                .refuse(false, format!("the node is serving its maximum of {} {}; retry later", self.max, self.what));
         }
         counts.total += 1;
         *counts.per_ip.entry(ip).or_insert(0) += 1;
@@ -294,18 +400,33 @@ pub(crate) struct Admission {
     pub(crate) rate: Option<RateLimiter>,
     pub(crate) requests: Arc<Slots>,
     pub(crate) streams: Arc<Slots>,
+    pub(crate) refusals: Arc<Refusals>,
 }
 
 impl Admission {
-    pub(crate) fn new(rate: Option<RateLimit>, global: Option<RateLimit>, limits: ConcurrencyLimits) -> Self {
+    pub(crate) fn new(
+        rate: Option<RateLimit>,
+        global: Option<RateLimit>,
+        limits: ConcurrencyLimits,
+        refusals: Arc<Refusals>,
+    ) -> Self {
         Self {
             rate: rate.map(|r| RateLimiter::new(r, global)),
-            requests: Slots::new(
+            requests: Slots::counted(
                 "requests in flight",
                 limits.max_requests_in_flight,
                 limits.max_requests_in_flight_per_ip,
+                &refusals,
+                (RefusalReason::InFlightPerIp, RefusalReason::InFlightGlobal),
             ),
-            streams: Slots::new("block streams", limits.max_streams, limits.max_streams_per_ip),
+            streams: Slots::counted(
+                "block streams",
+                limits.max_streams,
+                limits.max_streams_per_ip,
+                &refusals,
+                (RefusalReason::StreamsPerIp, RefusalReason::StreamsGlobal),
+            ),
+            refusals,
         }
     }
 
@@ -316,8 +437,14 @@ impl Admission {
         }
     }
 
-    /// Charges `cost` to `ip` (no-op without a rate limit).
+    /// Charges `cost` to `ip` (no-op without a rate limit); a refusal is counted.
     pub(crate) fn charge(&self, ip: IpAddr, cost: f64) -> Result<(), Refusal> {
+        self.charge_uncounted(ip, cost).inspect_err(|r| self.refusals.count(r.reason()))
+    }
+
+    /// [`Self::charge`] without counting a refusal: for work that waits for the budget instead
+    /// of being refused (a throttled stream).
+    pub(crate) fn charge_uncounted(&self, ip: IpAddr, cost: f64) -> Result<(), Refusal> {
         match &self.rate {
             Some(r) => r.charge(ip, cost, Instant::now()),
             None => Ok(()),

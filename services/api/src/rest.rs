@@ -405,6 +405,7 @@ async fn submit(
     }
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            s.api.count_refusal(crate::rate_limit::RefusalReason::BodyTooLarge);
             RestError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",

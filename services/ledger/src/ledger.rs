@@ -25,8 +25,8 @@ use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
 use crate::store::{
-    AccountRow, BlockWrite, ERA_TRANSACTIONS, INDEX_BITS, IndexedTransaction, Store, StoredBlock, StoredHeader, Tip,
-    hash_key, position,
+    AccountRow, BlockWrite, ERA_TRANSACTIONS, HeaderExtras, INDEX_BITS, IndexedTransaction, Store, StoredBlock,
+    StoredHeader, Tip, hash_key, position,
 };
 
 /// Most blocks one range read returns.
@@ -591,11 +591,22 @@ impl Ledger {
         limit: u32,
         hashes: bool,
     ) -> Result<Vec<StoredHeader>, LedgerError> {
+        let extras = if hashes { HeaderExtras::Hashes } else { HeaderExtras::None };
+        self.header_range_with(from, limit, extras).await
+    }
+
+    /// [`Self::header_range`], choosing what is read besides the block rows ([`HeaderExtras`]).
+    pub async fn header_range_with(
+        &self,
+        from: BlockHeight,
+        limit: u32,
+        extras: HeaderExtras,
+    ) -> Result<Vec<StoredHeader>, LedgerError> {
         if limit == 0 || limit > MAX_BLOCK_RANGE {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_BLOCK_RANGE}")));
         }
         let mut tx = self.read().await?;
-        Store::header_range(&mut tx, from, limit, hashes).await
+        Store::header_range(&mut tx, from, limit, extras).await
     }
 
     /// A finalized transaction by hash, with its block height, index and block hash.

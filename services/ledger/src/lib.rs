@@ -137,5 +137,5 @@ pub use ledger::{
 };
 pub use service::{LedgerService, serve};
 pub use state::{AccountState, STATE_COMMITMENT_DOMAIN, next_state_commitment};
-pub use store::{IndexedTransaction, StoredBlock, StoredHeader, Tip};
+pub use store::{HeaderExtras, IndexedTransaction, StoredBlock, StoredHeader, Tip};
 pub use verify::{corrupt_reads, register_metrics};

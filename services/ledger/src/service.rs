@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::error::LedgerError;
 use crate::execute::TxVerdict;
 use crate::ledger::{BlockExecution, DEFAULT_HISTORY_PAGE, HistoryCursor, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE};
-use crate::store::{IndexedTransaction, StoredBlock, StoredHeader};
+use crate::store::{HeaderExtras, IndexedTransaction, StoredBlock, StoredHeader};
 
 /// Blocks read per database query while streaming a range.
 const RANGE_READ_CHUNK: u32 = 8;
@@ -63,6 +63,7 @@ fn range_item(stored: &StoredBlock) -> pb::GetBlockRangeResponse {
         block_hash: stored.hash.0.to_vec(),
         transaction_count: u32::try_from(stored.block.transactions.len()).unwrap_or(u32::MAX),
         transaction_hashes: Vec::new(),
+        transactions_bytes: 0,
     }
 }
 
@@ -79,6 +80,7 @@ fn header_to_pb(stored: &StoredHeader) -> pb::GetBlockRangeResponse {
         block_hash: stored.hash.0.to_vec(),
         transaction_count: stored.transaction_count,
         transaction_hashes: stored.transaction_hashes.iter().flatten().map(|h| h.0.to_vec()).collect(),
+        transactions_bytes: stored.transactions_bytes.unwrap_or(0),
     }
 }
 
@@ -220,6 +222,11 @@ impl LedgerRpc for LedgerService {
         let ledger = Arc::clone(&self.ledger);
         let headers_only = req.headers_only;
         let hashes = req.headers_only && req.with_transaction_hashes;
+        let extras = match (hashes, req.with_transactions_bytes) {
+            (true, _) => HeaderExtras::Hashes,
+            (false, true) => HeaderExtras::Sizes,
+            (false, false) => HeaderExtras::None,
+        };
         let read_chunk = if headers_only && !hashes { HEADER_READ_CHUNK } else { RANGE_READ_CHUNK };
         tokio::spawn(async move {
             let mut next = req.from_height;
@@ -227,7 +234,7 @@ impl LedgerRpc for LedgerService {
             while remaining > 0 {
                 let chunk = remaining.min(read_chunk);
                 let items = if headers_only {
-                    ledger.header_range(next, chunk, hashes).await.map(|h| h.iter().map(header_to_pb).collect())
+                    ledger.header_range_with(next, chunk, extras).await.map(|h| h.iter().map(header_to_pb).collect())
                 } else {
                     ledger.block_range(next, chunk).await.map(|b| b.iter().map(range_item).collect::<Vec<_>>())
                 };

@@ -70,6 +70,21 @@ pub struct StoredHeader {
     pub transaction_count: u32,
     /// The transactions' hashes in block order, when asked for (read and hashed, not decoded).
     pub transaction_hashes: Option<Vec<Hash32>>,
+    /// The summed length of the transactions' stored encodings, when asked for (SQLite's
+    /// `length()`, which does not read a long value's content).
+    pub transactions_bytes: Option<u64>,
+}
+
+/// What a header listing reads besides the `blocks` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderExtras {
+    /// Nothing.
+    None,
+    /// The transactions' hashes (their rows read and hashed).
+    Hashes,
+    /// The transactions' stored sizes (their lengths only): what a byte-bounded listing of
+    /// whole blocks decides on before reading any.
+    Sizes,
 }
 
 /// A finalized transaction with its location.
@@ -590,17 +605,21 @@ impl Store {
     }
 
     /// Up to `limit` consecutive block headers from `from`, from the `blocks` rows only, each
-    /// checked against its stored hash (`verify::BlockRow::check_header`). With `hashes`, also
-    /// the transactions' hashes: their rows are read in one range scan and hashed (checked
-    /// against their hash keys, the row count and the header's Merkle root) but not decoded.
+    /// checked against its stored hash (`verify::BlockRow::check_header`). With
+    /// [`HeaderExtras::Hashes`], also the transactions' hashes: their rows are read in one range
+    /// scan and hashed (checked against their hash keys, the row count and the header's Merkle
+    /// root) but not decoded. With [`HeaderExtras::Sizes`], the transactions' stored sizes.
     pub(crate) async fn header_range(
         conn: &mut SqliteConnection,
         from: BlockHeight,
         limit: u32,
-        hashes: bool,
+        extras: HeaderExtras,
     ) -> Result<Vec<StoredHeader>, LedgerError> {
+        let hashes = extras == HeaderExtras::Hashes;
         let rows = Self::block_rows(conn, from, limit, "reading block headers").await?;
         let mut by_height = if hashes { Self::transaction_hashes(conn, &rows).await? } else { HashMap::new() };
+        let sizes =
+            if extras == HeaderExtras::Sizes { Some(Self::transaction_sizes(conn, &rows).await?) } else { None };
         rows.iter()
             .map(|row| {
                 let height = from_i64(int(row, "height")?, "blocks.height")?;
@@ -630,7 +649,38 @@ impl Store {
                     // check_header bounded it by the block limit.
                     transaction_count: u32::try_from(stored.tx_count).unwrap_or(u32::MAX),
                     transaction_hashes,
+                    transactions_bytes: sizes.as_ref().map(|s| s.get(&height).copied().unwrap_or(0)),
                 })
+            })
+            .collect()
+    }
+
+    /// The summed stored length of the transactions of block rows (ascending, consecutive), by
+    /// height: one range scan of lengths. `length()` of a blob reads its size from the record
+    /// header, not the value (nor its overflow pages), so this costs far less than the blocks.
+    async fn transaction_sizes(
+        conn: &mut SqliteConnection,
+        rows: &[SqliteRow],
+    ) -> Result<HashMap<BlockHeight, u64>, LedgerError> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(HashMap::new()) };
+        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let size_rows = sqlx::query(
+            "SELECT position >> ? AS height, SUM(length(encoded)) AS bytes FROM transactions \
+             WHERE position >= ? AND position < ? GROUP BY position >> ?",
+        )
+        .bind(i64::from(INDEX_BITS))
+        .bind(position(first_height, 0)?)
+        .bind(position(last_height + 1, 0)?)
+        .bind(i64::from(INDEX_BITS))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(LedgerError::db("reading block sizes"))?;
+        size_rows
+            .iter()
+            .map(|row| {
+                let height = from_i64(int(row, "height")?, "transactions.position")?;
+                Ok((height, from_i64(int(row, "bytes")?, "a block's transaction bytes")?))
             })
             .collect()
     }

@@ -20,10 +20,18 @@ pub const ENVELOPE_MARGIN_BYTES: usize = 64 * 1024;
 pub struct Limits {
     /// Largest payload published or accepted, bytes (default 16 MiB).
     pub max_message_bytes: usize,
-    /// Most connected peers (default 128).
+    /// Most established connections, all peers together (default 128). Each holds a file
+    /// descriptor: with `max_pending_incoming` it stays inside the node's descriptor reserve
+    /// (`api.limits.fd_reserve`, 256), so a flood of the p2p port cannot starve the database.
     pub max_peers: u32,
     /// Most simultaneous connections to one peer (default 2: a redial may race an inbound one).
     pub max_connections_per_peer: u32,
+    /// Most incoming connections still in their handshake (TCP accepted, Noise and yamux not yet
+    /// negotiated; each is dropped after 10 s) (default 32). More are closed at once.
+    pub max_pending_incoming: u32,
+    /// A connection no protocol keeps alive (not in a gossip mesh, no sync request, no
+    /// stream) is closed after this long (default 10 min).
+    pub idle_connection_timeout: Duration,
     /// How long a message waits for its validating subscriber before it is ignored (default 5 s).
     pub validation_timeout: Duration,
     /// Most received messages waiting for validation at once; beyond, new ones are ignored.
@@ -62,6 +70,8 @@ impl Default for Limits {
             max_message_bytes: MAX_MESSAGE_BYTES,
             max_peers: 128,
             max_connections_per_peer: 2,
+            max_pending_incoming: 32,
+            idle_connection_timeout: Duration::from_secs(600),
             validation_timeout: Duration::from_secs(5),
             max_pending_validations: 100_000,
             subscriber_buffer: 65_536,
@@ -155,11 +165,14 @@ impl P2pConfig {
         if l.subscriber_buffer == 0 {
             return Err(ConfigError::new("p2p.limits.subscriber_buffer", "must be positive"));
         }
-        if l.max_connections_per_peer == 0 || l.max_peers == 0 {
+        if l.max_connections_per_peer == 0 || l.max_peers == 0 || l.max_pending_incoming == 0 {
             return Err(ConfigError::new(
                 "p2p.limits.max_peers",
-                "peer and per-peer connection limits must be positive",
+                "peer, per-peer and pending connection limits must be positive",
             ));
+        }
+        if l.idle_connection_timeout.is_zero() {
+            return Err(ConfigError::new("p2p.limits.idle_connection_timeout", "must be positive"));
         }
         if l.disconnect_score_threshold > 0.0 {
             return Err(ConfigError::new("p2p.limits.disconnect_score_threshold", "must be zero or negative"));

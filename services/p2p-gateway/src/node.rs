@@ -173,9 +173,9 @@ fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -
         request_response::Config::default().with_request_timeout(limits.sync_request_timeout),
     );
     let connection_limits = connection_limits::ConnectionLimits::default()
-        .with_max_established(Some(limits.max_peers.saturating_mul(limits.max_connections_per_peer)))
+        .with_max_established(Some(limits.max_peers))
         .with_max_established_per_peer(Some(limits.max_connections_per_peer))
-        .with_max_pending_incoming(Some(limits.max_peers))
+        .with_max_pending_incoming(Some(limits.max_pending_incoming))
         .with_max_pending_outgoing(Some(limits.max_peers));
     Ok(Behaviour {
         limits: connection_limits::Behaviour::new(connection_limits),
@@ -205,6 +205,7 @@ impl P2pNode {
         let local_peer_id = keypair.public().to_peer_id();
         let topics = Arc::new(TopicNames::new(&config.network_id));
         let behaviour = build_behaviour(&config, &keypair, &topics)?;
+        let idle_timeout = config.limits.idle_connection_timeout;
         let dns_config = system_dns_config();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
@@ -215,8 +216,9 @@ impl P2pNode {
             .with_dns_config(dns_config.0, dns_config.1)
             .with_behaviour(|_| behaviour)
             .map_err(|e| P2pError::Transport(format!("behaviour: {e}")))?
-            // Validators keep their connections: no idle disconnects.
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(24 * 3600)))
+            // Mesh peers and requests in flight keep a connection alive; one nothing uses (a
+            // dialer that never subscribes) gives its slot back after the idle timeout.
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle_timeout))
             .build();
 
         let mut waiting = HashSet::new();

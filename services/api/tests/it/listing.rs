@@ -2,13 +2,17 @@
 //! transaction hashes, not whole blocks), `full=true` still carries the transactions, and a
 //! headers-only listing (REST and gRPC) carries no transactions and is charged as light work.
 
+use std::sync::{Arc, Mutex};
+
 use axum::http::StatusCode;
-use coinjecture_api::{ApiConfig, RateLimit};
+use coinjecture_api::{ApiConfig, Backends, InProcess, LedgerSource, RateLimit};
+use coinjecture_ledger::LedgerService;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::public_api_client::PublicApiClient;
 use serde_json::Value;
+use tonic::Status;
 
-use crate::support::{Chain, config, get, start};
+use crate::support::{Chain, FakeConsensus, config, get, serve, start};
 
 /// A chain of 4 blocks, the third with 3 transactions (the others 1).
 async fn chain() -> Chain {
@@ -127,4 +131,135 @@ async fn the_byte_budget_bounds_summary_pages_which_go_on_where_they_stopped() {
     assert_eq!(down, serde_json::json!({ "blocks": [expected[4]], "next_from": 3 }));
     let headers = get(&tight.url("/v1/blocks?limit=100&order=desc&headers_only=true")).await.json();
     assert_eq!((headers["blocks"][0]["height"].as_u64(), headers["next_from"].as_u64()), (Some(4), Some(3)));
+}
+
+/// The ledger as the API reaches it, recording every range read.
+struct Recording {
+    inner: InProcess<LedgerService>,
+    ranges: Mutex<Vec<pb::GetBlockRangeRequest>>,
+}
+
+impl Recording {
+    /// The heights read whole (with transactions) since the last call.
+    fn whole_reads(&self) -> Vec<u64> {
+        let ranges = std::mem::take(&mut *self.ranges.lock().unwrap());
+        ranges
+            .iter()
+            .filter(|r| !r.headers_only)
+            .flat_map(|r| r.from_height..r.from_height + u64::from(r.limit))
+            .collect()
+    }
+}
+
+#[tonic::async_trait]
+impl LedgerSource for Recording {
+    async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status> {
+        self.inner.get_chain_info().await
+    }
+    async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status> {
+        self.inner.get_block_by_height(height).await
+    }
+    async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status> {
+        self.inner.get_block_by_hash(block_hash).await
+    }
+    async fn get_block_range(
+        &self,
+        request: pb::GetBlockRangeRequest,
+    ) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
+        self.ranges.lock().unwrap().push(request);
+        self.inner.get_block_range(request).await
+    }
+    async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status> {
+        self.inner.get_transaction(tx_hash).await
+    }
+    async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status> {
+        self.inner.get_account(address).await
+    }
+    async fn get_account_history(
+        &self,
+        request: pb::GetAccountHistoryRequest,
+    ) -> Result<pb::GetAccountHistoryResponse, Status> {
+        self.inner.get_account_history(request).await
+    }
+}
+
+/// Whole-block listings (REST `full=true`, gRPC `ListBlocks`) are cut at `max_list_bytes` with
+/// a height to go on from, and the ledger is asked for the transactions of the blocks sent
+/// only: sizes come first, from the stored lengths.
+#[tokio::test]
+async fn a_byte_bounded_listing_of_whole_blocks_reads_only_the_blocks_it_sends() {
+    // Blocks 1..=6 with 6, 1, 5, 2, 6, 3 transfers.
+    let mut chain = Chain::new(0).await;
+    for count in [6u64, 1, 5, 2, 6, 3] {
+        let txs = (0..count)
+            .map(|k| {
+                let from = (k % 3) as usize;
+                let nonce = chain.chain.nonce(from) + k / 3;
+                chain.chain.transfer(from, chain.chain.accounts[(from + 1) % 3], 7, nonce)
+            })
+            .collect();
+        let block = chain.chain.push(txs);
+        chain.ledger.apply_block(&block, &chain.chain.certificate(&block)).await.unwrap();
+        chain.blocks.push(block);
+    }
+    let all = get(&start(&chain, config()).await.url("/v1/blocks?limit=100&full=true")).await.json();
+    let all = all["blocks"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 7);
+
+    let recording = Arc::new(Recording { inner: chain.ledger_service(), ranges: Mutex::new(Vec::new()) });
+    let consensus = Arc::new(FakeConsensus::default());
+    let backends = Backends {
+        ledger: recording.clone(),
+        consensus: Arc::new(InProcess(Arc::clone(&consensus))),
+        peers: None,
+        tip_updates: None,
+    };
+    // About two blocks of transfers a page.
+    let api = serve(ApiConfig { max_list_bytes: 3_000, ..config() }, backends, consensus).await;
+
+    for order in ["asc", "desc"] {
+        let mut next = Value::from(if order == "asc" { 0 } else { 6 });
+        let mut walked = Vec::new();
+        let mut pages = 0;
+        while let Some(from) = next.as_u64() {
+            recording.whole_reads();
+            let page = get(&api.url(&format!("/v1/blocks?limit=100&full=true&order={order}&from={from}"))).await;
+            assert_eq!(page.status, StatusCode::OK);
+            let page = page.json();
+            let blocks = page["blocks"].as_array().unwrap();
+            let size = page["blocks"].to_string().len();
+            assert!(blocks.len() == 1 || size < 3 * 3_000, "page of {} blocks, {size} bytes of JSON", blocks.len());
+            let mut heights: Vec<u64> = blocks.iter().map(|b| b["height"].as_u64().unwrap()).collect();
+            heights.sort_unstable();
+            assert_eq!(recording.whole_reads(), heights, "the ledger read whole only the blocks sent");
+            walked.extend(blocks.iter().cloned());
+            next = page["next_from"].clone();
+            pages += 1;
+        }
+        if order == "desc" {
+            walked.reverse();
+        }
+        assert_eq!(walked, all, "{order}: the pages, followed by next_from, list every block once");
+        assert!((3..7).contains(&pages), "{order}: {pages} pages; a page holds blocks up to the byte bound");
+    }
+
+    // gRPC ListBlocks likewise.
+    let mut client = PublicApiClient::connect(format!("http://{}", api.addr)).await.unwrap();
+    let mut next = Some(0);
+    let mut heights = Vec::new();
+    while let Some(from) = next {
+        recording.whole_reads();
+        let page = client
+            .list_blocks(pb::ListBlocksRequest { from_height: Some(from), limit: 100, ..Default::default() })
+            .await
+            .unwrap()
+            .into_inner();
+        let sent: Vec<u64> =
+            page.blocks.iter().map(|b| b.block.as_ref().unwrap().header.as_ref().unwrap().block_index).collect();
+        assert!(page.blocks.iter().all(|b| b.block.as_ref().unwrap().transactions.len() as u32 == b.transaction_count));
+        assert_eq!(recording.whole_reads(), sent);
+        heights.extend(sent);
+        next = page.next_height;
+    }
+    assert_eq!(heights, (0..=6).collect::<Vec<u64>>());
 }

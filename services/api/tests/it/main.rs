@@ -6,6 +6,7 @@ mod grpc;
 mod health;
 mod listing;
 mod openapi;
+mod refusals;
 mod rest;
 mod submit;
 mod support;

@@ -1,7 +1,7 @@
 //! Headers-only range reads (listings): the block rows alone, checked like every stored read,
 //! without reading the transactions (or, when asked, hashing them without decoding them).
 
-use coinjecture_ledger::LedgerService;
+use coinjecture_ledger::{HeaderExtras, LedgerService};
 use coinjecture_primitives::{Hash32, Transaction};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::ledger_server::Ledger as LedgerRpc;
@@ -34,11 +34,25 @@ async fn a_header_range_has_the_blocks_headers_counts_and_certificates_without_t
     assert!(ledger.header_range(9, 5, false).await.unwrap().is_empty(), "above the tip");
     assert!(ledger.header_range(0, 0, false).await.is_err(), "limit 0");
 
+    // With sizes: each block's stored transaction bytes, for a byte-bounded listing to decide on.
+    let sized = ledger.header_range_with(0, 10, HeaderExtras::Sizes).await.unwrap();
+    let expected: Vec<Option<u64>> =
+        blocks.iter().map(|b| Some(b.block.transactions.iter().map(|t| t.encode().len() as u64).sum())).collect();
+    assert_eq!(sized.iter().map(|h| h.transactions_bytes).collect::<Vec<_>>(), expected);
+    assert!(expected[1].unwrap() > 0 && expected[0] == Some(0), "genesis has none");
+    assert!(sized.iter().all(|h| h.transaction_hashes.is_none()));
+    assert!(ledger.header_range(0, 10, true).await.unwrap().iter().all(|h| h.transactions_bytes.is_none()));
+
     // The same over the service: blocks without transactions, with their counts.
     let service = LedgerService::new(ledger.clone());
     for with_transaction_hashes in [false, true] {
-        let request =
-            pb::GetBlockRangeRequest { from_height: 1, limit: 10, headers_only: true, with_transaction_hashes };
+        let request = pb::GetBlockRangeRequest {
+            from_height: 1,
+            limit: 10,
+            headers_only: true,
+            with_transaction_hashes,
+            with_transactions_bytes: false,
+        };
         let mut stream = service.get_block_range(Request::new(request)).await.unwrap().into_inner();
         let mut seen = Vec::new();
         while let Some(item) = tokio_stream::StreamExt::next(&mut stream).await {
@@ -53,6 +67,21 @@ async fn a_header_range_has_the_blocks_headers_counts_and_certificates_without_t
         let expected: Vec<_> = blocks[1..].iter().map(|b| (b.height, b.hash.0.to_vec())).collect();
         assert_eq!(seen, expected);
     }
+    let sized = pb::GetBlockRangeRequest {
+        from_height: 1,
+        limit: 10,
+        headers_only: true,
+        with_transactions_bytes: true,
+        ..Default::default()
+    };
+    let mut stream = service.get_block_range(Request::new(sized)).await.unwrap().into_inner();
+    let mut bytes = Vec::new();
+    while let Some(item) = tokio_stream::StreamExt::next(&mut stream).await {
+        let item = item.unwrap();
+        assert!(item.block.unwrap().transactions.is_empty());
+        bytes.push(Some(item.transactions_bytes));
+    }
+    assert_eq!(bytes, expected[1..]);
     let full = pb::GetBlockRangeRequest { from_height: 1, limit: 1, ..Default::default() };
     let mut stream = service.get_block_range(Request::new(full)).await.unwrap().into_inner();
     let item = tokio_stream::StreamExt::next(&mut stream).await.unwrap().unwrap();

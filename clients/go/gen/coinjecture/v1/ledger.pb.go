@@ -574,6 +574,10 @@ type GetBlockRangeRequest struct {
 	// reads the stored transactions to hash them (and checks them against the header's Merkle
 	// root) but neither decodes nor sends them. Ignored without headers_only.
 	WithTransactionHashes bool `protobuf:"varint,4,opt,name=with_transaction_hashes,json=withTransactionHashes,proto3" json:"with_transaction_hashes,omitempty"`
+	// With headers_only (and without with_transaction_hashes): also send transactions_bytes, read
+	// from the stored lengths without reading the transactions. A byte-bounded listing of whole
+	// blocks asks this first, then reads only the blocks that fit.
+	WithTransactionsBytes bool `protobuf:"varint,5,opt,name=with_transactions_bytes,json=withTransactionsBytes,proto3" json:"with_transactions_bytes,omitempty"`
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }
@@ -636,6 +640,13 @@ func (x *GetBlockRangeRequest) GetWithTransactionHashes() bool {
 	return false
 }
 
+func (x *GetBlockRangeRequest) GetWithTransactionsBytes() bool {
+	if x != nil {
+		return x.WithTransactionsBytes
+	}
+	return false
+}
+
 // One message of the Ledger.GetBlockRange stream.
 type GetBlockRangeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -648,6 +659,10 @@ type GetBlockRangeResponse struct {
 	// With headers_only and with_transaction_hashes: the hashes of the block's transactions in
 	// block order, 32 bytes each; empty otherwise.
 	TransactionHashes [][]byte `protobuf:"bytes,4,rep,name=transaction_hashes,json=transactionHashes,proto3" json:"transaction_hashes,omitempty"`
+	// With headers_only and with_transactions_bytes: the summed length of the block's stored
+	// transaction encodings (canonical MessagePack), an upper bound on their protobuf size; 0
+	// otherwise.
+	TransactionsBytes uint64 `protobuf:"varint,5,opt,name=transactions_bytes,json=transactionsBytes,proto3" json:"transactions_bytes,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -708,6 +723,13 @@ func (x *GetBlockRangeResponse) GetTransactionHashes() [][]byte {
 		return x.TransactionHashes
 	}
 	return nil
+}
+
+func (x *GetBlockRangeResponse) GetTransactionsBytes() uint64 {
+	if x != nil {
+		return x.TransactionsBytes
+	}
+	return 0
 }
 
 // Input of Ledger.GetTransaction.
@@ -1674,19 +1696,21 @@ const file_coinjecture_v1_ledger_proto_rawDesc = "" +
 	"block_hash\x18\x01 \x01(\fR\tblockHash\"]\n" +
 	"\x16GetBlockByHashResponse\x12+\n" +
 	"\x05block\x18\x01 \x01(\v2\x15.coinjecture.v1.BlockR\x05block\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x04R\x06height\"\xa8\x01\n" +
+	"\x06height\x18\x02 \x01(\x04R\x06height\"\xe0\x01\n" +
 	"\x14GetBlockRangeRequest\x12\x1f\n" +
 	"\vfrom_height\x18\x01 \x01(\x04R\n" +
 	"fromHeight\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x12!\n" +
 	"\fheaders_only\x18\x03 \x01(\bR\vheadersOnly\x126\n" +
-	"\x17with_transaction_hashes\x18\x04 \x01(\bR\x15withTransactionHashes\"\xbf\x01\n" +
+	"\x17with_transaction_hashes\x18\x04 \x01(\bR\x15withTransactionHashes\x126\n" +
+	"\x17with_transactions_bytes\x18\x05 \x01(\bR\x15withTransactionsBytes\"\xee\x01\n" +
 	"\x15GetBlockRangeResponse\x12+\n" +
 	"\x05block\x18\x01 \x01(\v2\x15.coinjecture.v1.BlockR\x05block\x12\x1d\n" +
 	"\n" +
 	"block_hash\x18\x02 \x01(\fR\tblockHash\x12+\n" +
 	"\x11transaction_count\x18\x03 \x01(\rR\x10transactionCount\x12-\n" +
-	"\x12transaction_hashes\x18\x04 \x03(\fR\x11transactionHashes\"6\n" +
+	"\x12transaction_hashes\x18\x04 \x03(\fR\x11transactionHashes\x12-\n" +
+	"\x12transactions_bytes\x18\x05 \x01(\x04R\x11transactionsBytes\"6\n" +
 	"\x1bLedgerGetTransactionRequest\x12\x17\n" +
 	"\atx_hash\x18\x01 \x01(\fR\x06txHash\"d\n" +
 	"\x1cLedgerGetTransactionResponse\x12D\n" +

@@ -94,28 +94,32 @@ class GetBlockByHashResponse(_message.Message):
     def __init__(self, block: _Optional[_Union[_types_pb2.Block, _Mapping]] = ..., height: _Optional[int] = ...) -> None: ...
 
 class GetBlockRangeRequest(_message.Message):
-    __slots__ = ("from_height", "limit", "headers_only", "with_transaction_hashes")
+    __slots__ = ("from_height", "limit", "headers_only", "with_transaction_hashes", "with_transactions_bytes")
     FROM_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     HEADERS_ONLY_FIELD_NUMBER: _ClassVar[int]
     WITH_TRANSACTION_HASHES_FIELD_NUMBER: _ClassVar[int]
+    WITH_TRANSACTIONS_BYTES_FIELD_NUMBER: _ClassVar[int]
     from_height: int
     limit: int
     headers_only: bool
     with_transaction_hashes: bool
-    def __init__(self, from_height: _Optional[int] = ..., limit: _Optional[int] = ..., headers_only: _Optional[bool] = ..., with_transaction_hashes: _Optional[bool] = ...) -> None: ...
+    with_transactions_bytes: bool
+    def __init__(self, from_height: _Optional[int] = ..., limit: _Optional[int] = ..., headers_only: _Optional[bool] = ..., with_transaction_hashes: _Optional[bool] = ..., with_transactions_bytes: _Optional[bool] = ...) -> None: ...
 
 class GetBlockRangeResponse(_message.Message):
-    __slots__ = ("block", "block_hash", "transaction_count", "transaction_hashes")
+    __slots__ = ("block", "block_hash", "transaction_count", "transaction_hashes", "transactions_bytes")
     BLOCK_FIELD_NUMBER: _ClassVar[int]
     BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_HASHES_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_BYTES_FIELD_NUMBER: _ClassVar[int]
     block: _types_pb2.Block
     block_hash: bytes
     transaction_count: int
     transaction_hashes: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, block: _Optional[_Union[_types_pb2.Block, _Mapping]] = ..., block_hash: _Optional[bytes] = ..., transaction_count: _Optional[int] = ..., transaction_hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    transactions_bytes: int
+    def __init__(self, block: _Optional[_Union[_types_pb2.Block, _Mapping]] = ..., block_hash: _Optional[bytes] = ..., transaction_count: _Optional[int] = ..., transaction_hashes: _Optional[_Iterable[bytes]] = ..., transactions_bytes: _Optional[int] = ...) -> None: ...
 
 class LedgerGetTransactionRequest(_message.Message):
     __slots__ = ("tx_hash",)
