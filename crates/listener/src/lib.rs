@@ -219,15 +219,16 @@ struct Registry {
 }
 
 impl Registry {
-    /// Evicts the least recently active connection not already evicted; false if none.
+    /// Evicts the least recently active connection not already evicted (of two as recent, the
+    /// older one: activity is timed in milliseconds); false if none.
     fn evict_lru(&self) -> bool {
         let victim = self
             .by_id
-            .values()
-            .filter(|c| !c.evicted.load(Ordering::Acquire))
-            .min_by_key(|c| c.last_activity_ms.load(Ordering::Relaxed));
+            .iter()
+            .filter(|(_, c)| !c.evicted.load(Ordering::Acquire))
+            .min_by_key(|(id, c)| (c.last_activity_ms.load(Ordering::Relaxed), **id));
         match victim {
-            Some(c) => {
+            Some((_, c)) => {
                 c.evict();
                 true
             }
