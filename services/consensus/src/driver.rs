@@ -14,7 +14,8 @@ use std::time::Duration;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, limits,
+    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedTransaction,
+    Transaction, limits,
 };
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -60,7 +61,7 @@ pub trait LedgerApi: Send + Sync + 'static {
     async fn tip(&self) -> Result<Tip, Status>;
     async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status>;
     /// One result per transaction: `Ok` or (reason, message).
-    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status>;
+    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status>;
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status>;
     async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status>;
     async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status>;
@@ -151,9 +152,9 @@ impl<T: pb::ledger_server::Ledger> LedgerApi for InProcessLedger<T> {
         )?;
         Ok(r.account.map_or(0, |a| a.nonce))
     }
-    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
         let l = &self.0;
-        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(Into::into).collect() };
+        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(|t| t.transaction().into()).collect() };
         Ok(results(ledger_api_impl!(l, check_transactions, tonic::Request::new(req))?.results))
     }
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
@@ -198,9 +199,9 @@ impl LedgerApi for RemoteLedger {
         let r = ledger_api_impl!(l, get_account, pb::LedgerGetAccountRequest { address: address.0.to_vec() })?;
         Ok(r.account.map_or(0, |a| a.nonce))
     }
-    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
         let mut l = self.0.clone();
-        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(Into::into).collect() };
+        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(|t| t.transaction().into()).collect() };
         Ok(results(ledger_api_impl!(l, check_transactions, req)?.results))
     }
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
@@ -303,7 +304,7 @@ pub struct SubmitResult {
 enum Command {
     /// `span`: the caller's, so the admission joins the submitter's trace.
     Submit {
-        txs: Vec<Transaction>,
+        txs: Vec<SealedTransaction>,
         gossip: bool,
         reply: Option<oneshot::Sender<Result<Vec<SubmitResult>, Status>>>,
         span: tracing::Span,
@@ -338,7 +339,9 @@ impl std::fmt::Debug for Command {
 impl DriverHandle {
     /// Submits transactions: checked against the ledger, admitted to the mempool, gossiped.
     /// UNAVAILABLE once the node is stopping, so the client sends them to another node.
-    pub async fn submit(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitResult>, Status> {
+    /// Sealed transactions keep their encoding and hash all the way; plain ones are sealed here.
+    pub async fn submit<T: Into<SealedTransaction>>(&self, txs: Vec<T>) -> Result<Vec<SubmitResult>, Status> {
+        let txs: Vec<SealedTransaction> = txs.into_iter().map(Into::into).collect();
         if !self.admitting.load(std::sync::atomic::Ordering::Acquire) {
             return Err(Status::unavailable("the node is stopping; submit the transaction to another node"));
         }
@@ -839,7 +842,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             },
             Some(Kind::Transactions(batch)) => match convert::transactions(&batch.transactions, "transactions") {
                 Ok(txs) => {
-                    self.submit(txs, false).await?;
+                    self.submit(txs.into_iter().map(SealedTransaction::seal).collect(), false).await?;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "malformed transaction batch dropped");
@@ -878,7 +881,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     }
 
     /// [`Self::admit`], for transactions that need no journal (gossip).
-    async fn submit(&mut self, txs: Vec<Transaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
+    async fn submit(&mut self, txs: Vec<SealedTransaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
         Ok(self.admit(txs, gossip).await?.0)
     }
 
@@ -887,9 +890,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     /// Returns each one's result and the admitted ones.
     async fn admit(
         &mut self,
-        txs: Vec<Transaction>,
+        txs: Vec<SealedTransaction>,
         gossip: bool,
-    ) -> Result<(Vec<SubmitResult>, Vec<Transaction>), DriverError> {
+    ) -> Result<(Vec<SubmitResult>, Vec<SealedTransaction>), DriverError> {
         if txs.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -902,6 +905,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = Vec::new();
         for (tx, verdict) in txs.into_iter().zip(verdicts) {
+            // Sealed: computed once, when the transaction was sealed.
             let hash = tx.hash();
             let outcome = match verdict {
                 Ok(()) => Ok(()),
@@ -913,29 +917,26 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 Err(e) => Err(e),
             };
             let outcome = match outcome {
-                Ok(()) => {
-                    let size = tx.encoded_len_hint();
-                    match self.mempool.add(tx.clone(), hash, size) {
-                        Ok(()) => {
-                            admitted.push(tx);
-                            Ok(())
-                        }
-                        Err(MempoolError::Duplicate(_)) => {
-                            Err((pb::TxRejectReason::Duplicate, "already pending".into()))
-                        }
-                        Err(e @ MempoolError::NonceTaken { .. }) => Err((pb::TxRejectReason::Duplicate, e.to_string())),
-                        Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => {
-                            Err((pb::TxRejectReason::FeeTooLow, e.to_string()))
-                        }
-                        Err(e) => Err((pb::TxRejectReason::MempoolFull, e.to_string())),
+                Ok(()) => match self.mempool.add(tx.transaction().clone(), hash, tx.encoded_len()) {
+                    Ok(()) => {
+                        admitted.push(tx);
+                        Ok(())
                     }
-                }
+                    Err(MempoolError::Duplicate(_)) => Err((pb::TxRejectReason::Duplicate, "already pending".into())),
+                    Err(e @ MempoolError::NonceTaken { .. }) => Err((pb::TxRejectReason::Duplicate, e.to_string())),
+                    Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => {
+                        Err((pb::TxRejectReason::FeeTooLow, e.to_string()))
+                    }
+                    Err(e) => Err((pb::TxRejectReason::MempoolFull, e.to_string())),
+                },
                 Err(e) => Err(e),
             };
             results.push(SubmitResult { tx_hash: hash, outcome });
         }
         if gossip && !admitted.is_empty() {
-            let batch = pb::TransactionBatch { transactions: admitted.iter().map(Into::into).collect() };
+            let batch = pb::TransactionBatch {
+                transactions: admitted.iter().map(|t| pb::Transaction::from(t.transaction())).collect(),
+            };
             let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
             let span = tracing::info_span!("gossip transactions", txs = admitted.len());
             if let Err(e) = self.network.publish(message).instrument(span).await {

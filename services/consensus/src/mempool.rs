@@ -64,13 +64,12 @@ pub enum MempoolError {
 }
 
 impl Mempool {
-    /// The size-aware fee policy: `Err` names the required fee.
-    pub fn check_fee_per_byte(&self, tx: &Transaction) -> Result<(), MempoolError> {
+    /// The size-aware fee policy for `tx` of `bytes` encoded bytes: `Err` names the required fee.
+    pub fn check_fee_per_byte(&self, tx: &Transaction, bytes: usize) -> Result<(), MempoolError> {
         let per_byte = self.config.min_fee_per_byte;
         if per_byte == 0 {
             return Ok(());
         }
-        let bytes = tx.encode().len();
         let required = u64::try_from(bytes).unwrap_or(u64::MAX).saturating_mul(per_byte);
         let fee = tx.gas_limit.saturating_mul(tx.gas_price);
         if fee >= required {
@@ -151,12 +150,13 @@ impl Mempool {
         self.by_hash.keys()
     }
 
-    /// Admits a transaction (already checked by the ledger) whose hash and encoded size are given.
+    /// Admits a transaction (already checked by the ledger) whose hash and encoded size are given
+    /// (a sealed transaction's: nothing is encoded or hashed here).
     pub fn add(&mut self, tx: Transaction, hash: Hash32, size: usize) -> Result<(), MempoolError> {
         if self.by_hash.contains_key(&hash) {
             return Err(MempoolError::Duplicate(hash));
         }
-        self.check_fee_per_byte(&tx)?;
+        self.check_fee_per_byte(&tx, size)?;
         let sender = tx.from;
         let replaced = match self.by_sender.get(&sender).and_then(|q| q.get(&tx.nonce)) {
             Some(existing) if existing.tx.gas_price >= tx.gas_price => {

@@ -1,0 +1,127 @@
+//! Issue #23's done-when for transactions: in one process, a transaction submitted over REST is
+//! encoded once and SHA-256'd once on its way into the mempool (admission, journal and gossip
+//! included). Real services: the API's router, the consensus service over a running driver, a
+//! real SQLite ledger with in-process crypto-core; the primitives' `counters` feature counts
+//! every transaction encoding and hash in the process (this test is alone in its binary).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use coinjecture_api::{ApiConfig, Backends, InProcess, PublicApiService};
+use coinjecture_consensus::driver::{self, DriverConfig, InProcessLedger, NetworkApi};
+use coinjecture_consensus::service::ConsensusService;
+use coinjecture_consensus::{EngineConfig, MempoolConfig};
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_ledger::Ledger;
+use coinjecture_ledger::service::LedgerService;
+use coinjecture_ledger::test_utils::{TestChain, local_crypto};
+use coinjecture_primitives::transaction::counters;
+use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey, Transaction, sha256};
+use coinjecture_proto::v1 as pb;
+use http_body_util::BodyExt;
+use tonic::Status;
+use tower::ServiceExt;
+
+/// Records what the driver gossips; no peers.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<pb::ConsensusMessage>>>);
+
+#[tonic::async_trait]
+impl NetworkApi for Recorder {
+    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
+        self.0.lock().unwrap().push(message);
+        Ok(())
+    }
+    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+        Ok(Vec::new())
+    }
+}
+
+fn json_fields(tx: &Transaction) -> serde_json::Value {
+    serde_json::json!({
+        "codec_version": tx.codec_version,
+        "tx_type": tx.tx_type.name(),
+        "from": hex::encode(tx.from.0),
+        "to": hex::encode(tx.to.0),
+        "amount": tx.amount,
+        "nonce": tx.nonce,
+        "gas_limit": tx.gas_limit,
+        "gas_price": tx.gas_price,
+        "signature": hex::encode(tx.signature.0),
+        "data": hex::encode(&tx.data),
+        "timestamp": tx.timestamp,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to_the_mempool() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("coinjecture-sealed-test", 2, 1_000_000_000);
+    let schedule = chain.validators();
+    let ledger = Arc::new(
+        Ledger::open(dir.path().join("node.db"), chain.genesis.clone(), schedule.clone(), local_crypto())
+            .await
+            .unwrap(),
+    );
+    let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
+    // A full node: its key is not in the set, so it never proposes (no block encodes the
+    // transactions while we count) and only admits, journals and gossips them.
+    let key = Keypair::from_seed(&sha256(b"sealed test full node").0);
+    let config = DriverConfig {
+        engine: EngineConfig::with_block_time(chain.chain_id().clone(), 300),
+        schedule,
+        mempool: MempoolConfig::default(),
+        max_block_transactions: 1000,
+        max_block_bytes: 4 * 1024 * 1024,
+        sign_state_path: dir.path().join("node.sign_state"),
+        network_label: "test".into(),
+        unsafe_reset_signing_state: false,
+        tx_journal: true,
+    };
+    let gossip = Recorder::default();
+    let (_inbox, inbound) = tokio::sync::mpsc::channel(16);
+    let (handle, _task) =
+        driver::start(config, key, InProcessLedger(ledger_service.clone()), gossip.clone(), inbound).await.unwrap();
+    let backends = Backends {
+        ledger: Arc::new(InProcess(ledger_service)),
+        consensus: Arc::new(InProcess(Arc::new(ConsensusService::new(handle.clone())))),
+        peers: None,
+        tip_updates: None,
+    };
+    let router = coinjecture_api::router(ApiConfig::default(), PublicApiService::new(backends, "test")).await.unwrap();
+
+    let recipient = PublicKey([7; 32]);
+    let first = chain.transfer(0, recipient, 1_000, 0);
+    let second = chain.transfer(1, recipient, 2_000, 0);
+    let bodies = [json_fields(&first), serde_json::json!({ "raw": hex::encode(second.encode()) })];
+    let mut counts = Vec::new();
+    for (i, (body, tx)) in bodies.iter().zip([&first, &second]).enumerate() {
+        let (encodes, hashes) = (counters::encodes(), counters::hashes());
+        let request = Request::post("/v1/transactions")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let text = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).to_string();
+        assert_eq!(status, StatusCode::ACCEPTED, "submission {i}: {text}");
+        // The journal writes on its own thread before the reply: counted already.
+        let (encodes, hashes) = (counters::encodes() - encodes, counters::hashes() - hashes);
+        assert_eq!(handle.status().mempool_size, i + 1, "submission {i} is in the mempool");
+        assert!(text.contains(&tx.hash().to_hex()), "submission {i}: the verdict names the hash: {text}");
+        eprintln!("submission {i} ({}): {encodes} encodings, {hashes} hashes", if i == 0 { "fields" } else { "raw" });
+        counts.push((encodes, hashes));
+    }
+    assert_eq!(counts, [(1, 1), (1, 1)], "encodings and hashes up to the mempool (JSON fields, raw)");
+    // Both were gossiped (once each).
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while gossip.0.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("both transactions gossiped");
+}
