@@ -154,8 +154,10 @@ impl<T: pb::ledger_server::Ledger> LedgerApi for InProcessLedger<T> {
     }
     async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
         let l = &self.0;
-        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(|t| t.transaction().into()).collect() };
-        Ok(results(ledger_api_impl!(l, check_transactions, tonic::Request::new(req))?.results))
+        // In process the sealed values travel as they are (coinjecture_proto::sealed).
+        let mut req = tonic::Request::new(pb::CheckTransactionsRequest { transactions: Vec::new() });
+        req.extensions_mut().insert(coinjecture_proto::sealed::SealedBatch(txs.to_vec()));
+        Ok(results(ledger_api_impl!(l, check_transactions, req)?.results))
     }
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
         let l = &self.0;

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
-    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, limits, sha256,
+    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedTransaction, Transaction,
+    limits, sha256,
 };
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -19,7 +20,7 @@ use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
 use sqlx::SqliteConnection;
 
 use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes, VerifiedSignatures};
-use crate::crypto::CryptoBackend;
+use crate::crypto::{CryptoBackend, TxDigest};
 use crate::error::LedgerError;
 use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
@@ -666,11 +667,56 @@ impl Ledger {
                 .map_err(|status| LedgerError::Crypto { call: "HashTransactionBatch", status: Box::new(status) })?
         };
         self.verified.insert(digests.iter().filter(|d| d.signature_valid).filter_map(|d| d.tx_hash));
+        self.check_digested(&converted, &digests).await
+    }
+
+    /// [`Self::check_transactions`] for sealed transactions (one process: consensus passes what
+    /// it sealed at admission). Their hashes are known, so nothing is encoded or hashed here;
+    /// signatures verified before (see [`SignatureCheck`]) are not verified again, the others
+    /// in one crypto-core batch call.
+    pub async fn check_sealed(&self, txs: &[SealedTransaction]) -> Result<CheckedTransactions, LedgerError> {
+        if txs.len() > limits::MAX_BATCH_ITEMS {
+            return Err(LedgerError::invalid(
+                "transactions",
+                format!("{} items exceed the maximum {}", txs.len(), limits::MAX_BATCH_ITEMS),
+            ));
+        }
+        let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
+        let mut valid = self.verified.known(&hashes);
+        let unknown: Vec<usize> = valid.iter().enumerate().filter(|(_, known)| !**known).map(|(i, _)| i).collect();
+        if !unknown.is_empty() {
+            let to_verify: Vec<SealedTransaction> = unknown.iter().filter_map(|i| txs.get(*i).cloned()).collect();
+            let verdicts = self
+                .crypto
+                .verify_transactions(&to_verify)
+                .await
+                .map_err(|status| LedgerError::Crypto { call: "Ed25519VerifyBatch", status: Box::new(status) })?;
+            for (i, v) in unknown.into_iter().zip(verdicts) {
+                valid[i] = v;
+            }
+            self.verified.insert(hashes.iter().zip(&valid).filter(|(_, v)| **v).map(|(h, _)| *h));
+        }
+        let converted: Vec<Result<Transaction, convert::ConversionError>> =
+            txs.iter().map(|t| Ok(t.transaction().clone())).collect();
+        let digests: Vec<TxDigest> = hashes
+            .iter()
+            .zip(valid)
+            .map(|(h, signature_valid)| TxDigest { tx_hash: Some(*h), signature_valid, error: String::new() })
+            .collect();
+        self.check_digested(&converted, &digests).await
+    }
+
+    /// The state half of a CheckTransactions: `converted` and `digests` are one per transaction.
+    async fn check_digested(
+        &self,
+        converted: &[Result<Transaction, convert::ConversionError>],
+        digests: &[TxDigest],
+    ) -> Result<CheckedTransactions, LedgerError> {
         let mut good_index = Vec::new();
         let mut good_txs = Vec::new();
         let mut hashes = Vec::new();
         let mut signatures = Vec::new();
-        for (i, (tx, digest)) in converted.iter().zip(&digests).enumerate() {
+        for (i, (tx, digest)) in converted.iter().zip(digests).enumerate() {
             if let (Ok(tx), Some(hash)) = (tx, digest.tx_hash) {
                 good_index.push(i);
                 good_txs.push(tx.clone());
@@ -686,7 +732,7 @@ impl Ledger {
         let transition = run_batch(&self.genesis.chain_id, &batch, &initial, &good_txs, &hashes, Some(&signatures));
         let mut verdicts: Vec<TxVerdict> = converted
             .iter()
-            .zip(&digests)
+            .zip(digests)
             .map(|(tx, digest)| {
                 let message = match tx {
                     Err(e) => e.to_string(),

@@ -304,7 +304,12 @@ impl LedgerRpc for LedgerService {
         &self,
         request: Request<pb::CheckTransactionsRequest>,
     ) -> Result<Response<pb::CheckTransactionsResponse>, Status> {
-        let checked = self.ledger.check_transactions(request.into_inner().transactions).await?;
+        // One process: consensus hands over the transactions it sealed (no second hash).
+        let sealed = coinjecture_proto::sealed::sealed_batch(&request, request.get_ref().transactions.len())?.cloned();
+        let checked = match sealed {
+            Some(batch) => self.ledger.check_sealed(&batch.0).await?,
+            None => self.ledger.check_transactions(request.into_inner().transactions).await?,
+        };
         Ok(Response::new(pb::CheckTransactionsResponse {
             results: checked.verdicts.iter().map(verdict_to_pb).collect(),
             height: checked.height,

@@ -355,6 +355,14 @@ impl coinjecture_ledger::CryptoBackend for CountingCrypto {
         self.inner.hash_transactions(txs, verify_signatures).await
     }
 
+    async fn verify_transactions(
+        &self,
+        txs: &[coinjecture_primitives::SealedTransaction],
+    ) -> Result<Vec<bool>, tonic::Status> {
+        self.verified.fetch_add(txs.len(), std::sync::atomic::Ordering::SeqCst);
+        self.inner.verify_transactions(txs).await
+    }
+
     async fn merkle_root(
         &self,
         leaves: Vec<coinjecture_primitives::Hash32>,
