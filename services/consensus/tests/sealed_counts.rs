@@ -82,7 +82,7 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
         tx_journal: true,
     };
     let gossip = Recorder::default();
-    let (_inbox, inbound) = tokio::sync::mpsc::channel(16);
+    let (inbox, inbound) = tokio::sync::mpsc::channel(16);
     let (handle, _task) =
         driver::start(config, key, InProcessLedger(ledger_service.clone()), gossip.clone(), inbound).await.unwrap();
     let backends = Backends {
@@ -116,7 +116,25 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
         counts.push((encodes, hashes));
     }
     assert_eq!(counts, [(1, 1), (1, 1)], "encodings and hashes up to the mempool (JSON fields, raw)");
-    // Both were gossiped (once each).
+    // Gossip in: a batch from a peer (as the gateway delivers it, validated) is admitted with
+    // one encoding and one hash per transaction too.
+    let third = chain.transfer(0, recipient, 3_000, 1);
+    let batch = pb::TransactionBatch { transactions: vec![pb::Transaction::from(&third)] };
+    let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
+    let (encodes, hashes) = (counters::encodes(), counters::hashes());
+    inbox.send(message).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while handle.status().mempool_size < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the gossiped transaction reaches the mempool");
+    let gossiped = (counters::encodes() - encodes, counters::hashes() - hashes);
+    eprintln!("gossiped in: {} encodings, {} hashes", gossiped.0, gossiped.1);
+    assert_eq!(gossiped, (1, 1), "a gossiped transaction: encodings and hashes up to the mempool");
+
+    // The submitted ones were gossiped out (once each; what came in by gossip is not re-sent).
     tokio::time::timeout(Duration::from_secs(5), async {
         while gossip.0.lock().unwrap().len() < 2 {
             tokio::time::sleep(Duration::from_millis(20)).await;
