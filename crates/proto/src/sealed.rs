@@ -25,3 +25,20 @@ pub fn sealed_batch<T>(
         found => Ok(found),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+    use super::*;
+
+    #[test]
+    fn a_request_with_both_lists_is_refused_and_one_without_extension_has_no_batch() {
+        let mut request = tonic::Request::new(());
+        assert!(sealed_batch(&request, 3).unwrap().is_none());
+        request.extensions_mut().insert(SealedBatch::default());
+        assert!(sealed_batch(&request, 0).unwrap().is_some());
+        let refused = sealed_batch(&request, 1).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(refused.message().contains("send one list"), "{}", refused.message());
+    }
+}

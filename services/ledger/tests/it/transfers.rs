@@ -418,3 +418,50 @@ async fn a_signature_checked_at_admission_is_not_verified_again_in_the_block_but
     assert_eq!(count(), 2);
     assert_eq!(&ledger.tip().await.unwrap(), chain.tip());
 }
+
+#[tokio::test]
+async fn sealed_transactions_get_the_same_verdicts_and_a_signature_is_verified_once() {
+    use coinjecture_primitives::SealedTransaction;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain();
+    let crypto = std::sync::Arc::new(CountingCrypto {
+        inner: coinjecture_ledger::test_utils::local_crypto(),
+        verified: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let ledger = coinjecture_ledger::Ledger::open(
+        dir.path().join("ledger.db"),
+        chain.genesis.clone(),
+        chain.validators(),
+        crypto.clone(),
+    )
+    .await
+    .unwrap();
+    let count = || crypto.verified.load(std::sync::atomic::Ordering::SeqCst);
+    let good = chain.next_transfer(0, chain.accounts[1], 10);
+    let mut forged = chain.next_transfer(1, chain.accounts[0], 10);
+    forged.signature.0[0] ^= 1;
+    let too_early = chain.transfer(2, chain.accounts[0], 10, 5);
+    let txs = vec![good.clone(), forged, too_early];
+    let sealed: Vec<SealedTransaction> = txs.iter().cloned().map(SealedTransaction::seal).collect();
+
+    let by_sealed = ledger.check_sealed(&sealed).await.unwrap();
+    assert_eq!(count(), 3, "each signature verified once");
+    let by_protobuf = ledger.check_transactions(txs.iter().map(Into::into).collect()).await.unwrap();
+    let reasons = |c: &coinjecture_ledger::CheckedTransactions| {
+        c.verdicts.iter().map(|v| (v.tx_hash, v.rejection.as_ref().map(|r| r.reason))).collect::<Vec<_>>()
+    };
+    assert_eq!(reasons(&by_sealed), reasons(&by_protobuf));
+    assert_eq!(
+        reasons(&by_sealed),
+        vec![
+            (Some(good.hash()), None),
+            (Some(sealed[1].hash()), Some(TxRejectReason::BadSignature)),
+            (Some(sealed[2].hash()), Some(TxRejectReason::NonceTooHigh)),
+        ]
+    );
+    // Checked again (a resubmission): the valid signatures are not verified again.
+    let before = count();
+    let again = ledger.check_sealed(&sealed).await.unwrap();
+    assert_eq!(reasons(&again), reasons(&by_sealed));
+    assert_eq!(count() - before, 1, "only the bad signature is verified again");
+}
