@@ -441,7 +441,7 @@ async fn sealed_transactions_get_the_same_verdicts_and_a_signature_is_verified_o
     let mut forged = chain.next_transfer(1, chain.accounts[0], 10);
     forged.signature.0[0] ^= 1;
     let too_early = chain.transfer(2, chain.accounts[0], 10, 5);
-    let txs = vec![good.clone(), forged, too_early];
+    let txs = [good.clone(), forged, too_early];
     let sealed: Vec<SealedTransaction> = txs.iter().cloned().map(SealedTransaction::seal).collect();
 
     let by_sealed = ledger.check_sealed(&sealed).await.unwrap();
