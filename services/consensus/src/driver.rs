@@ -1210,8 +1210,8 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
         let height = block.header.block_index;
         self.ledger.apply(&block, &certificate).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
-        let hashes: Vec<Hash32> = block.transactions.iter().map(Transaction::hash).collect();
-        self.mempool.remove_committed(&hashes);
+        // The block's transactions leave the mempool by nonce (the prune below: each used its
+        // sender's nonce), so none is hashed again here.
         for tx in &block.transactions {
             let next = tx.nonce.saturating_add(1);
             let n = self.nonces.entry(tx.from).or_insert(next);
