@@ -222,6 +222,13 @@ impl Transaction {
         hash_encoding(&self.encode())
     }
 
+    /// The canonical encoding and the hash, from one encoding (for whoever stores the bytes).
+    pub fn encode_and_hash(&self) -> (Vec<u8>, Hash32) {
+        let encoded = self.encode();
+        let hash = hash_encoding(&encoded);
+        (encoded, hash)
+    }
+
     /// Decodes one transaction, rejecting anything but its canonical encoding.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         if bytes.len() > limits::MAX_TX_BYTES {

@@ -63,6 +63,17 @@ pub trait LedgerApi: Send + Sync + 'static {
     /// One result per transaction: `Ok` or (reason, message).
     async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status>;
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status>;
+    /// [`Self::execute`] of a block whose transactions are `txs`, sealed (the proposer's own
+    /// block): a ledger in the same process uses their hashes instead of hashing again. The
+    /// default executes the block as usual.
+    async fn execute_sealed(
+        &self,
+        block: &Block,
+        _txs: &[SealedTransaction],
+        draft: bool,
+    ) -> Result<Execution, Status> {
+        self.execute(block, draft).await
+    }
     async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status>;
     async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status>;
     /// Stores evidence durably, once (`Ledger.RecordEvidence`). The default keeps nothing.
@@ -163,6 +174,12 @@ impl<T: pb::ledger_server::Ledger> LedgerApi for InProcessLedger<T> {
         let l = &self.0;
         let req = pb::ExecuteBlockRequest { block: Some(block.into()), draft };
         Ok(execution(ledger_api_impl!(l, execute_block, tonic::Request::new(req))?))
+    }
+    async fn execute_sealed(&self, block: &Block, txs: &[SealedTransaction], draft: bool) -> Result<Execution, Status> {
+        let l = &self.0;
+        let mut req = tonic::Request::new(pb::ExecuteBlockRequest { block: Some(block.into()), draft });
+        req.extensions_mut().insert(coinjecture_proto::sealed::SealedBatch(txs.to_vec()));
+        Ok(execution(ledger_api_impl!(l, execute_block, req)?))
     }
     async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status> {
         let l = &self.0;
@@ -919,7 +936,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 Err(e) => Err(e),
             };
             let outcome = match outcome {
-                Ok(()) => match self.mempool.add(tx.transaction().clone(), hash, tx.encoded_len()) {
+                Ok(()) => match self.mempool.add(tx.clone(), tx.encoded_len()) {
                     Ok(()) => {
                         admitted.push(tx);
                         Ok(())
@@ -1173,18 +1190,20 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         // ledger rejects (e.g. balance spent by an earlier one) leave the block and the mempool.
         for _ in 0..3 {
             header.extra_data = extra(Hash32::ZERO).encode();
-            let draft = Block { header: header.clone(), transactions: txs.clone() };
-            let e = self.ledger.execute(&draft, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+            let draft =
+                Block { header: header.clone(), transactions: txs.iter().map(|t| t.transaction().clone()).collect() };
+            let e =
+                self.ledger.execute_sealed(&draft, &txs, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
             if e.rejected.is_empty() {
                 if let (Some(root), Some(state)) = (e.merkle_root, e.state_commitment) {
                     header.merkle_root = root;
                     header.extra_data = extra(state).encode();
                     tracing::debug!(height, txs = txs.len(), ms = started.elapsed().as_millis() as u64, "block built");
-                    return Ok(Block { header, transactions: txs });
+                    return Ok(Block { header, transactions: draft.transactions });
                 }
                 break;
             }
-            let bad: Vec<Hash32> = e.rejected.iter().filter_map(|i| txs.get(*i)).map(Transaction::hash).collect();
+            let bad: Vec<Hash32> = e.rejected.iter().filter_map(|i| txs.get(*i)).map(SealedTransaction::hash).collect();
             // Rare (admission checked them against an earlier tip), and a dropped transaction
             // is gone from this validator: say which and why.
             tracing::warn!(
@@ -1195,7 +1214,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 "transactions the ledger rejected leave the proposal and the mempool"
             );
             self.mempool.remove_committed(&bad);
-            let keep: Vec<Transaction> =
+            let keep: Vec<SealedTransaction> =
                 txs.into_iter().enumerate().filter(|(i, _)| !e.rejected.contains(i)).map(|(_, t)| t).collect();
             txs = keep;
         }

@@ -2,7 +2,8 @@
 //! encoded once and SHA-256'd once on its way into the mempool (admission, journal and gossip
 //! included). Real services: the API's router, the consensus service over a running driver, a
 //! real SQLite ledger with in-process crypto-core; the primitives' `counters` feature counts
-//! every transaction encoding and hash in the process (this test is alone in its binary).
+//! every transaction encoding and hash in the process (this binary's tests run one at a time,
+//! see [`SERIAL`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 use std::sync::{Arc, Mutex};
@@ -17,13 +18,16 @@ use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::Ledger;
 use coinjecture_ledger::service::LedgerService;
-use coinjecture_ledger::test_utils::{TestChain, local_crypto};
+use coinjecture_ledger::test_utils::{TestChain, local_crypto, validator_key};
 use coinjecture_primitives::transaction::counters;
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey, Transaction, sha256};
 use coinjecture_proto::v1 as pb;
 use http_body_util::BodyExt;
 use tonic::Status;
 use tower::ServiceExt;
+
+/// The counters are process-wide: one test at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Records what the driver gossips; no peers.
 #[derive(Clone, Default)]
@@ -58,6 +62,7 @@ fn json_fields(tx: &Transaction) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to_the_mempool() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let chain = TestChain::new("coinjecture-sealed-test", 2, 1_000_000_000);
     let schedule = chain.validators();
@@ -142,4 +147,57 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
     })
     .await
     .expect("both transactions gossiped");
+}
+
+/// The block half of the done-when is not reached yet: from the proposal to the commit on the
+/// proposing validator, the transaction is encoded 3 times (the lock file's copy of the block,
+/// the ledger's stored row, and crypto-core hashing it when the validator validates the
+/// proposal it voted on) and hashed twice (the last two). Before sealing: 5 and 4 (also the
+/// draft execution, and the driver's commit). Lower these numbers when a `SealedBlock` lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposed_transaction_is_encoded_three_times_and_hashed_twice_up_to_its_commit() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("coinjecture-sealed-test", 2, 1_000_000_000);
+    let schedule = chain.validators();
+    let ledger = Arc::new(
+        Ledger::open(dir.path().join("node.db"), chain.genesis.clone(), schedule.clone(), local_crypto())
+            .await
+            .unwrap(),
+    );
+    // The test chain's single validator: it proposes and commits every block alone.
+    let config = DriverConfig {
+        engine: EngineConfig::with_block_time(chain.chain_id().clone(), 2000),
+        schedule,
+        mempool: MempoolConfig::default(),
+        max_block_transactions: 1000,
+        max_block_bytes: 4 * 1024 * 1024,
+        sign_state_path: dir.path().join("node.sign_state"),
+        network_label: "test".into(),
+        unsafe_reset_signing_state: false,
+        tx_journal: true,
+    };
+    let (_inbox, inbound) = tokio::sync::mpsc::channel(16);
+    let ledger_api = InProcessLedger(Arc::new(LedgerService::new(ledger.clone())));
+    let (handle, _task) =
+        driver::start(config, validator_key(), ledger_api, Recorder::default(), inbound).await.unwrap();
+    let tx = coinjecture_primitives::SealedTransaction::seal(chain.transfer(0, PublicKey([7; 32]), 1_000, 0));
+    let from = tx.from;
+    let (encodes, hashes) = (counters::encodes(), counters::hashes());
+    let results = handle.submit(vec![tx]).await.unwrap();
+    assert!(results[0].outcome.is_ok(), "{results:?}");
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while ledger.account(&from).await.map_or(0, |(a, _)| a.nonce) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the transaction is committed");
+    let counted = (counters::encodes() - encodes, counters::hashes() - hashes);
+    eprintln!("sealed, then proposed and committed: {} encodings, {} hashes", counted.0, counted.1);
+    assert_eq!(
+        counted,
+        (3, 2),
+        "encodings and hashes from admission of a sealed transaction to its commit (one round)"
+    );
 }

@@ -320,6 +320,7 @@ impl LedgerRpc for LedgerService {
         &self,
         request: Request<pb::ExecuteBlockRequest>,
     ) -> Result<Response<pb::ExecuteBlockResponse>, Status> {
+        let sealed = request.extensions().get::<coinjecture_proto::sealed::SealedBatch>().cloned();
         let req = request.into_inner();
         let (block, pb_block) = request_block(req.block.as_ref())?;
         if pb_block.work.is_some() {
@@ -330,7 +331,11 @@ impl LedgerRpc for LedgerService {
                 ..Default::default()
             }));
         }
-        let execution = self.ledger.execute_block(&block, req.draft).await?;
+        // One process: the proposer hands over its block's transactions sealed (no second hash).
+        let execution = match sealed {
+            Some(batch) => self.ledger.execute_block_sealed(&block, batch.0, req.draft).await?,
+            None => self.ledger.execute_block(&block, req.draft).await?,
+        };
         Ok(Response::new(execution_to_pb(&execution)))
     }
 
