@@ -465,3 +465,27 @@ async fn sealed_transactions_get_the_same_verdicts_and_a_signature_is_verified_o
     assert_eq!(reasons(&again), reasons(&by_sealed));
     assert_eq!(count() - before, 1, "only the bad signature is verified again");
 }
+
+#[tokio::test]
+async fn a_block_executed_with_its_sealed_transactions_gets_the_same_answer_and_others_are_refused() {
+    use coinjecture_primitives::SealedTransaction;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    let txs = vec![chain.next_transfer(0, chain.accounts[1], 10), chain.next_transfer(1, chain.accounts[0], 20)];
+    let block = chain.block(txs.clone());
+    let sealed: Vec<SealedTransaction> = txs.iter().cloned().map(SealedTransaction::seal).collect();
+    for draft in [true, false] {
+        let plain = ledger.execute_block(&block, draft).await.unwrap();
+        assert!(plain.is_valid(), "{plain:?}");
+        let by_sealed = ledger.execute_block_sealed(&block, sealed.clone(), draft).await.unwrap();
+        assert_eq!(by_sealed.is_valid(), plain.is_valid());
+        assert_eq!(by_sealed.merkle_root, plain.merkle_root);
+        assert_eq!(by_sealed.state_commitment, plain.state_commitment);
+    }
+    let mut other = sealed.clone();
+    other.reverse();
+    let refused = ledger.execute_block_sealed(&block, other, true).await.unwrap_err();
+    assert!(matches!(refused, LedgerError::InvalidArgument { .. }), "{refused}");
+    assert!(refused.to_string().contains("not the block's transactions"), "{refused}");
+}
