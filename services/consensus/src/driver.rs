@@ -921,6 +921,14 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             .instrument(tracing::info_span!("check transactions", txs = txs.len()))
             .await
             .map_err(|e| DriverError::Ledger(e.to_string()))?;
+        // A ledger that ignored the sealed batch (coinjecture_proto::sealed) would answer none.
+        if verdicts.len() != txs.len() {
+            return Err(DriverError::Ledger(format!(
+                "CheckTransactions answered {} verdicts for {} transactions",
+                verdicts.len(),
+                txs.len()
+            )));
+        }
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = Vec::new();
         for (tx, verdict) in txs.into_iter().zip(verdicts) {
