@@ -79,6 +79,34 @@ pub const MIN_FEE: u64 = 1_000;
 /// Divisor of the amount-proportional part of the fee floor.
 pub const FEE_AMOUNT_DIVISOR: u64 = 10_000;
 
+/// SHA-256 of a transaction's canonical encoding: its hash (counted with the `counters` feature).
+pub(crate) fn hash_encoding(encoding: &[u8]) -> Hash32 {
+    #[cfg(feature = "counters")]
+    counters::HASHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sha256(encoding)
+}
+
+/// Process-wide counts of transaction encodings and hashes, for tests that check a path encodes
+/// and hashes a transaction once (feature `counters`; never enable it in a release build).
+#[cfg(feature = "counters")]
+pub mod counters {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub(crate) static ENCODES: AtomicU64 = AtomicU64::new(0);
+    pub(crate) static HASHES: AtomicU64 = AtomicU64::new(0);
+
+    /// Canonical encodings of a transaction produced so far (each [`super::Transaction::encode_into`],
+    /// also inside a block's encoding).
+    pub fn encodes() -> u64 {
+        ENCODES.load(Ordering::Relaxed)
+    }
+
+    /// SHA-256 computations of a transaction's encoding so far (each transaction hash).
+    pub fn hashes() -> u64 {
+        HASHES.load(Ordering::Relaxed)
+    }
+}
+
 /// A v4 transaction (field order is the encoding order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
@@ -149,6 +177,8 @@ impl Transaction {
 
     /// Appends the canonical MessagePack encoding to `w`.
     pub fn encode_into(&self, w: &mut Writer) {
+        #[cfg(feature = "counters")]
+        counters::ENCODES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         w.map_header(TX_FIELDS);
         w.key("codec_version");
         w.uint(self.codec_version.into());
@@ -189,7 +219,14 @@ impl Transaction {
     /// The transaction hash: SHA-256 of [`Self::encode`], signature included (so the hash names
     /// exactly one signed transaction).
     pub fn hash(&self) -> Hash32 {
-        sha256(&self.encode())
+        hash_encoding(&self.encode())
+    }
+
+    /// The canonical encoding and the hash, from one encoding (for whoever stores the bytes).
+    pub fn encode_and_hash(&self) -> (Vec<u8>, Hash32) {
+        let encoded = self.encode();
+        let hash = hash_encoding(&encoded);
+        (encoded, hash)
     }
 
     /// Decodes one transaction, rejecting anything but its canonical encoding.

@@ -26,10 +26,14 @@
 //!
 //! [`convert`] turns protobuf values into primitives (naming the bad field on failure) and back.
 //!
+//! [`sealed`]: in one process, callers pass sealed transactions (encoded and hashed once) in a
+//! request extension instead of the protobuf list.
+//!
 //! [`FILE_DESCRIPTOR_SET`] is the compiled descriptor of all six files, for `tonic-reflection`.
 
 pub mod client;
 pub mod convert;
+pub mod sealed;
 pub mod server;
 pub mod tls;
 

@@ -14,7 +14,8 @@ use std::time::Duration;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, limits,
+    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedTransaction,
+    Transaction, limits,
 };
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -60,8 +61,19 @@ pub trait LedgerApi: Send + Sync + 'static {
     async fn tip(&self) -> Result<Tip, Status>;
     async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status>;
     /// One result per transaction: `Ok` or (reason, message).
-    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status>;
+    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status>;
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status>;
+    /// [`Self::execute`] of a block whose transactions are `txs`, sealed (the proposer's own
+    /// block): a ledger in the same process uses their hashes instead of hashing again. The
+    /// default executes the block as usual.
+    async fn execute_sealed(
+        &self,
+        block: &Block,
+        _txs: &[SealedTransaction],
+        draft: bool,
+    ) -> Result<Execution, Status> {
+        self.execute(block, draft).await
+    }
     async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status>;
     async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status>;
     /// Stores evidence durably, once (`Ledger.RecordEvidence`). The default keeps nothing.
@@ -151,15 +163,23 @@ impl<T: pb::ledger_server::Ledger> LedgerApi for InProcessLedger<T> {
         )?;
         Ok(r.account.map_or(0, |a| a.nonce))
     }
-    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
         let l = &self.0;
-        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(Into::into).collect() };
-        Ok(results(ledger_api_impl!(l, check_transactions, tonic::Request::new(req))?.results))
+        // In process the sealed values travel as they are (coinjecture_proto::sealed).
+        let mut req = tonic::Request::new(pb::CheckTransactionsRequest { transactions: Vec::new() });
+        req.extensions_mut().insert(coinjecture_proto::sealed::SealedBatch(txs.to_vec()));
+        Ok(results(ledger_api_impl!(l, check_transactions, req)?.results))
     }
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
         let l = &self.0;
         let req = pb::ExecuteBlockRequest { block: Some(block.into()), draft };
         Ok(execution(ledger_api_impl!(l, execute_block, tonic::Request::new(req))?))
+    }
+    async fn execute_sealed(&self, block: &Block, txs: &[SealedTransaction], draft: bool) -> Result<Execution, Status> {
+        let l = &self.0;
+        let mut req = tonic::Request::new(pb::ExecuteBlockRequest { block: Some(block.into()), draft });
+        req.extensions_mut().insert(coinjecture_proto::sealed::SealedBatch(txs.to_vec()));
+        Ok(execution(ledger_api_impl!(l, execute_block, req)?))
     }
     async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status> {
         let l = &self.0;
@@ -198,9 +218,9 @@ impl LedgerApi for RemoteLedger {
         let r = ledger_api_impl!(l, get_account, pb::LedgerGetAccountRequest { address: address.0.to_vec() })?;
         Ok(r.account.map_or(0, |a| a.nonce))
     }
-    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
         let mut l = self.0.clone();
-        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(Into::into).collect() };
+        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(|t| t.transaction().into()).collect() };
         Ok(results(ledger_api_impl!(l, check_transactions, req)?.results))
     }
     async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
@@ -303,7 +323,7 @@ pub struct SubmitResult {
 enum Command {
     /// `span`: the caller's, so the admission joins the submitter's trace.
     Submit {
-        txs: Vec<Transaction>,
+        txs: Vec<SealedTransaction>,
         gossip: bool,
         reply: Option<oneshot::Sender<Result<Vec<SubmitResult>, Status>>>,
         span: tracing::Span,
@@ -338,7 +358,9 @@ impl std::fmt::Debug for Command {
 impl DriverHandle {
     /// Submits transactions: checked against the ledger, admitted to the mempool, gossiped.
     /// UNAVAILABLE once the node is stopping, so the client sends them to another node.
-    pub async fn submit(&self, txs: Vec<Transaction>) -> Result<Vec<SubmitResult>, Status> {
+    /// Sealed transactions keep their encoding and hash all the way; plain ones are sealed here.
+    pub async fn submit<T: Into<SealedTransaction>>(&self, txs: Vec<T>) -> Result<Vec<SubmitResult>, Status> {
+        let txs: Vec<SealedTransaction> = txs.into_iter().map(Into::into).collect();
         if !self.admitting.load(std::sync::atomic::Ordering::Acquire) {
             return Err(Status::unavailable("the node is stopping; submit the transaction to another node"));
         }
@@ -839,7 +861,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             },
             Some(Kind::Transactions(batch)) => match convert::transactions(&batch.transactions, "transactions") {
                 Ok(txs) => {
-                    self.submit(txs, false).await?;
+                    self.submit(txs.into_iter().map(SealedTransaction::seal).collect(), false).await?;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "malformed transaction batch dropped");
@@ -878,7 +900,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     }
 
     /// [`Self::admit`], for transactions that need no journal (gossip).
-    async fn submit(&mut self, txs: Vec<Transaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
+    async fn submit(&mut self, txs: Vec<SealedTransaction>, gossip: bool) -> Result<Vec<SubmitResult>, DriverError> {
         Ok(self.admit(txs, gossip).await?.0)
     }
 
@@ -887,9 +909,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     /// Returns each one's result and the admitted ones.
     async fn admit(
         &mut self,
-        txs: Vec<Transaction>,
+        txs: Vec<SealedTransaction>,
         gossip: bool,
-    ) -> Result<(Vec<SubmitResult>, Vec<Transaction>), DriverError> {
+    ) -> Result<(Vec<SubmitResult>, Vec<SealedTransaction>), DriverError> {
         if txs.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -899,9 +921,18 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             .instrument(tracing::info_span!("check transactions", txs = txs.len()))
             .await
             .map_err(|e| DriverError::Ledger(e.to_string()))?;
+        // A ledger that ignored the sealed batch (coinjecture_proto::sealed) would answer none.
+        if verdicts.len() != txs.len() {
+            return Err(DriverError::Ledger(format!(
+                "CheckTransactions answered {} verdicts for {} transactions",
+                verdicts.len(),
+                txs.len()
+            )));
+        }
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = Vec::new();
         for (tx, verdict) in txs.into_iter().zip(verdicts) {
+            // Sealed: computed once, when the transaction was sealed.
             let hash = tx.hash();
             let outcome = match verdict {
                 Ok(()) => Ok(()),
@@ -913,29 +944,26 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 Err(e) => Err(e),
             };
             let outcome = match outcome {
-                Ok(()) => {
-                    let size = tx.encoded_len_hint();
-                    match self.mempool.add(tx.clone(), hash, size) {
-                        Ok(()) => {
-                            admitted.push(tx);
-                            Ok(())
-                        }
-                        Err(MempoolError::Duplicate(_)) => {
-                            Err((pb::TxRejectReason::Duplicate, "already pending".into()))
-                        }
-                        Err(e @ MempoolError::NonceTaken { .. }) => Err((pb::TxRejectReason::Duplicate, e.to_string())),
-                        Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => {
-                            Err((pb::TxRejectReason::FeeTooLow, e.to_string()))
-                        }
-                        Err(e) => Err((pb::TxRejectReason::MempoolFull, e.to_string())),
+                Ok(()) => match self.mempool.add(tx.clone(), tx.encoded_len()) {
+                    Ok(()) => {
+                        admitted.push(tx);
+                        Ok(())
                     }
-                }
+                    Err(MempoolError::Duplicate(_)) => Err((pb::TxRejectReason::Duplicate, "already pending".into())),
+                    Err(e @ MempoolError::NonceTaken { .. }) => Err((pb::TxRejectReason::Duplicate, e.to_string())),
+                    Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => {
+                        Err((pb::TxRejectReason::FeeTooLow, e.to_string()))
+                    }
+                    Err(e) => Err((pb::TxRejectReason::MempoolFull, e.to_string())),
+                },
                 Err(e) => Err(e),
             };
             results.push(SubmitResult { tx_hash: hash, outcome });
         }
         if gossip && !admitted.is_empty() {
-            let batch = pb::TransactionBatch { transactions: admitted.iter().map(Into::into).collect() };
+            let batch = pb::TransactionBatch {
+                transactions: admitted.iter().map(|t| pb::Transaction::from(t.transaction())).collect(),
+            };
             let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
             let span = tracing::info_span!("gossip transactions", txs = admitted.len());
             if let Err(e) = self.network.publish(message).instrument(span).await {
@@ -1170,18 +1198,20 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         // ledger rejects (e.g. balance spent by an earlier one) leave the block and the mempool.
         for _ in 0..3 {
             header.extra_data = extra(Hash32::ZERO).encode();
-            let draft = Block { header: header.clone(), transactions: txs.clone() };
-            let e = self.ledger.execute(&draft, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+            let draft =
+                Block { header: header.clone(), transactions: txs.iter().map(|t| t.transaction().clone()).collect() };
+            let e =
+                self.ledger.execute_sealed(&draft, &txs, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
             if e.rejected.is_empty() {
                 if let (Some(root), Some(state)) = (e.merkle_root, e.state_commitment) {
                     header.merkle_root = root;
                     header.extra_data = extra(state).encode();
                     tracing::debug!(height, txs = txs.len(), ms = started.elapsed().as_millis() as u64, "block built");
-                    return Ok(Block { header, transactions: txs });
+                    return Ok(Block { header, transactions: draft.transactions });
                 }
                 break;
             }
-            let bad: Vec<Hash32> = e.rejected.iter().filter_map(|i| txs.get(*i)).map(Transaction::hash).collect();
+            let bad: Vec<Hash32> = e.rejected.iter().filter_map(|i| txs.get(*i)).map(SealedTransaction::hash).collect();
             // Rare (admission checked them against an earlier tip), and a dropped transaction
             // is gone from this validator: say which and why.
             tracing::warn!(
@@ -1192,7 +1222,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 "transactions the ledger rejected leave the proposal and the mempool"
             );
             self.mempool.remove_committed(&bad);
-            let keep: Vec<Transaction> =
+            let keep: Vec<SealedTransaction> =
                 txs.into_iter().enumerate().filter(|(i, _)| !e.rejected.contains(i)).map(|(_, t)| t).collect();
             txs = keep;
         }
@@ -1207,8 +1237,8 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
         let height = block.header.block_index;
         self.ledger.apply(&block, &certificate).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
-        let hashes: Vec<Hash32> = block.transactions.iter().map(Transaction::hash).collect();
-        self.mempool.remove_committed(&hashes);
+        // The block's transactions leave the mempool by nonce (the prune below: each used its
+        // sender's nonce), so none is hashed again here.
         for tx in &block.transactions {
             let next = tx.nonce.saturating_add(1);
             let n = self.nonces.entry(tx.from).or_insert(next);

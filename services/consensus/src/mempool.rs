@@ -17,7 +17,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use coinjecture_primitives::{Hash32, PublicKey, Transaction};
+use coinjecture_primitives::{Hash32, PublicKey, SealedTransaction, Transaction};
 
 /// Mempool bounds and policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +64,12 @@ pub enum MempoolError {
 }
 
 impl Mempool {
-    /// The size-aware fee policy: `Err` names the required fee.
-    pub fn check_fee_per_byte(&self, tx: &Transaction) -> Result<(), MempoolError> {
+    /// The size-aware fee policy for `tx` of `bytes` encoded bytes: `Err` names the required fee.
+    pub fn check_fee_per_byte(&self, tx: &Transaction, bytes: usize) -> Result<(), MempoolError> {
         let per_byte = self.config.min_fee_per_byte;
         if per_byte == 0 {
             return Ok(());
         }
-        let bytes = tx.encode().len();
         let required = u64::try_from(bytes).unwrap_or(u64::MAX).saturating_mul(per_byte);
         let fee = tx.gas_limit.saturating_mul(tx.gas_price);
         if fee >= required {
@@ -83,7 +82,7 @@ impl Mempool {
 
 #[derive(Debug, Clone)]
 struct Entry {
-    tx: Transaction,
+    tx: SealedTransaction,
     hash: Hash32,
     size: usize,
     arrival: u64,
@@ -151,12 +150,14 @@ impl Mempool {
         self.by_hash.keys()
     }
 
-    /// Admits a transaction (already checked by the ledger) whose hash and encoded size are given.
-    pub fn add(&mut self, tx: Transaction, hash: Hash32, size: usize) -> Result<(), MempoolError> {
+    /// Admits a sealed transaction (already checked by the ledger) charged `size` bytes (its
+    /// encoded size, [`SealedTransaction::encoded_len`]). Nothing is encoded or hashed here.
+    pub fn add(&mut self, tx: SealedTransaction, size: usize) -> Result<(), MempoolError> {
+        let hash = tx.hash();
         if self.by_hash.contains_key(&hash) {
             return Err(MempoolError::Duplicate(hash));
         }
-        self.check_fee_per_byte(&tx)?;
+        self.check_fee_per_byte(&tx, size)?;
         let sender = tx.from;
         let replaced = match self.by_sender.get(&sender).and_then(|q| q.get(&tx.nonce)) {
             Some(existing) if existing.tx.gas_price >= tx.gas_price => {
@@ -193,7 +194,7 @@ impl Mempool {
         max_transactions: usize,
         max_bytes: usize,
         account_nonce: impl Fn(&PublicKey) -> u64,
-    ) -> Vec<Transaction> {
+    ) -> Vec<SealedTransaction> {
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
             let nonce = account_nonce(sender);
@@ -293,7 +294,8 @@ mod tests {
 
     fn add(m: &mut Mempool, from: u8, nonce: u64, price: u64) -> Result<(), MempoolError> {
         let (t, h) = tx(from, nonce, price);
-        m.add(t, h, 200)
+        debug_assert_eq!(h, t.hash());
+        m.add(SealedTransaction::seal(t), 200)
     }
 
     #[test]
@@ -335,13 +337,12 @@ mod tests {
     #[test]
     fn the_fee_must_cover_the_encoded_size_and_the_refusal_names_the_required_fee() {
         let mut m = Mempool::new(MempoolConfig::default());
-        let (small, h) = tx(1, 0, 1);
-        m.add(small, h, 200).expect("an ordinary transfer at gas price 1 pays for its size");
+        let (small, _) = tx(1, 0, 1);
+        m.add(SealedTransaction::seal(small), 200).expect("an ordinary transfer at gas price 1 pays for its size");
         let (mut large, _) = tx(2, 0, 1);
         large.data = vec![7; 1024 * 1024];
-        let h = large.hash();
         let bytes = large.encode().len();
-        let err = m.add(large.clone(), h, bytes).unwrap_err();
+        let err = m.add(SealedTransaction::seal(large.clone()), bytes).unwrap_err();
         let MempoolError::FeeBelowSizeMinimum { fee, required, required_gas_price, .. } = err.clone() else {
             panic!("{err:?}")
         };
@@ -349,15 +350,14 @@ mod tests {
         assert_eq!(required, bytes as u64 * DEFAULT_MIN_FEE_PER_BYTE);
         assert!(err.to_string().contains(&required.to_string()), "{err}");
         large.gas_price = required_gas_price;
-        let h = large.hash();
-        m.add(large, h, bytes).expect("paying the named fee is enough");
+        m.add(SealedTransaction::seal(large), bytes).expect("paying the named fee is enough");
     }
 
     #[test]
     fn committed_and_stale_transactions_are_evicted() {
         let mut m = Mempool::new(MempoolConfig::default());
         let (t, h) = tx(1, 0, 1);
-        m.add(t, h, 100).unwrap();
+        m.add(SealedTransaction::seal(t), 100).unwrap();
         add(&mut m, 1, 1, 1).unwrap();
         add(&mut m, 2, 0, 1).unwrap();
         m.remove_committed(&[h]);

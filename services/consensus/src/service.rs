@@ -69,7 +69,8 @@ impl Consensus for ConsensusService {
         for (i, t) in txs.iter().enumerate() {
             match coinjecture_primitives::Transaction::try_from(t) {
                 Ok(tx) => {
-                    good.push(tx);
+                    // Sealed once here: encoded and hashed once for the whole way in.
+                    good.push(coinjecture_primitives::SealedTransaction::seal(tx));
                     results.push(None);
                 }
                 Err(e) => results.push(Some(pb::TransactionResult {

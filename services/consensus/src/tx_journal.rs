@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use coinjecture_primitives::{Hash32, Transaction, sha256};
+use coinjecture_primitives::{Hash32, SealedTransaction, Transaction, sha256};
 
 const MAGIC: &[u8; 4] = b"CJTJ";
 const VERSION: u8 = 1;
@@ -42,7 +42,7 @@ const MAX_BATCH_REQUESTS: usize = 4096;
 pub type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 enum Request {
-    Append { txs: Vec<Transaction>, done: Done },
+    Append { txs: Vec<SealedTransaction>, done: Done },
     Compact { keep: HashSet<Hash32> },
 }
 
@@ -134,9 +134,9 @@ impl TxJournal {
         Ok((Self { requests, stats }, replay))
     }
 
-    /// Appends these transactions (encoded on the journal's thread, not the caller's); `done`
-    /// is called once they are durable (or could not be made so).
-    pub fn append(&self, txs: Vec<Transaction>, done: Done) {
+    /// Appends these transactions (their sealed bytes: no encoding or hashing here); `done` is
+    /// called once they are durable (or could not be made so).
+    pub fn append(&self, txs: Vec<SealedTransaction>, done: Done) {
         if let Err(std::sync::mpsc::SendError(Request::Append { done, .. })) =
             self.requests.send(Request::Append { txs, done })
         {
@@ -236,8 +236,7 @@ impl Writer {
                 match request {
                     Request::Append { txs, done } => {
                         for tx in &txs {
-                            let payload = tx.encode();
-                            record(&sha256(&payload), &payload, &mut buf);
+                            record(&tx.hash(), tx.bytes(), &mut buf);
                         }
                         count += txs.len();
                         dones.push(done);
@@ -403,7 +402,10 @@ mod tests {
 
     fn append(journal: &TxJournal, txs: &[Transaction]) -> Result<(), String> {
         let (done, rx) = mpsc::channel();
-        journal.append(txs.to_vec(), Box::new(move |r| done.send(r).unwrap()));
+        journal.append(
+            txs.iter().cloned().map(SealedTransaction::seal).collect(),
+            Box::new(move |r| done.send(r).unwrap()),
+        );
         rx.recv().unwrap()
     }
 

@@ -11,8 +11,7 @@ use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSc
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, Transaction,
-    sha256,
+    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, sha256,
 };
 use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
@@ -51,7 +50,10 @@ impl LedgerApi for Shared<Ledger> {
     async fn account_nonce(&self, _: PublicKey) -> Result<u64, Status> {
         Ok(0)
     }
-    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+    async fn check(
+        &self,
+        txs: &[coinjecture_primitives::SealedTransaction],
+    ) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
         Ok(txs.iter().map(|_| Ok(())).collect())
     }
     async fn execute(&self, _: &Block, _: bool) -> Result<Execution, Status> {

@@ -3,7 +3,7 @@
 
 use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
-use coinjecture_primitives::{Hash32, PublicKey, Signature};
+use coinjecture_primitives::{Hash32, PublicKey, SealedTransaction, Signature};
 use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -36,6 +36,11 @@ pub trait CryptoBackend: Send + Sync + 'static {
         verify_signatures: bool,
     ) -> Result<Vec<TxDigest>, Status>;
 
+    /// Verifies each sealed transaction's signature over its signing message (crypto-core
+    /// `Ed25519VerifyBatch`; their hashes are known, so nothing is hashed). One verdict per
+    /// transaction, in order.
+    async fn verify_transactions(&self, txs: &[SealedTransaction]) -> Result<Vec<bool>, Status>;
+
     /// The v4 Merkle root of `leaves` (crypto-core `MerkleRoot`).
     async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status>;
 
@@ -56,6 +61,19 @@ fn verify_request(message: &[u8], signatures: &[(PublicKey, Signature)]) -> pb::
                 public_key: key.0.to_vec(),
                 message: message.to_vec(),
                 signature: signature.0.to_vec(),
+            })
+            .collect(),
+    }
+}
+
+fn transactions_verify_request(txs: &[SealedTransaction]) -> pb::Ed25519VerifyBatchRequest {
+    pb::Ed25519VerifyBatchRequest {
+        items: txs
+            .iter()
+            .map(|t| pb::Ed25519VerifyRequest {
+                public_key: t.from.0.to_vec(),
+                message: t.signing_message(),
+                signature: t.signature.0.to_vec(),
             })
             .collect(),
     }
@@ -119,6 +137,12 @@ impl CryptoBackend for CryptoCoreService {
         digests(response.into_inner(), n)
     }
 
+    async fn verify_transactions(&self, txs: &[SealedTransaction]) -> Result<Vec<bool>, Status> {
+        let request = Request::new(transactions_verify_request(txs));
+        let response = CryptoCore::ed25519_verify_batch(self, request).await?;
+        verdicts(response.into_inner(), txs.len())
+    }
+
     async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status> {
         let response = CryptoCore::merkle_root(self, Request::new(merkle_request(&leaves))).await?;
         root(response.into_inner())
@@ -148,6 +172,12 @@ impl CryptoBackend for CryptoCoreClient<TracedChannel> {
         let request = batch_request(txs, verify_signatures);
         let response = CryptoCoreClient::hash_transaction_batch(&mut self.clone(), request).await?;
         digests(response.into_inner(), n)
+    }
+
+    async fn verify_transactions(&self, txs: &[SealedTransaction]) -> Result<Vec<bool>, Status> {
+        let request = transactions_verify_request(txs);
+        let response = CryptoCoreClient::ed25519_verify_batch(&mut self.clone(), request).await?;
+        verdicts(response.into_inner(), txs.len())
     }
 
     async fn merkle_root(&self, leaves: Vec<Hash32>) -> Result<Hash32, Status> {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
-    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, limits, sha256,
+    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedTransaction, Transaction, limits,
 };
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -19,7 +19,7 @@ use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
 use sqlx::SqliteConnection;
 
 use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes, VerifiedSignatures};
-use crate::crypto::CryptoBackend;
+use crate::crypto::{CryptoBackend, TxDigest};
 use crate::error::LedgerError;
 use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
@@ -191,6 +191,9 @@ enum Verification {
     Full,
     /// Signatures verified before; these are the hashes (computed locally).
     Verified(Vec<Hash32>),
+    /// The block's transactions, sealed (one process: the proposer's own block): their hashes
+    /// are known, signatures not verified before are verified. `draft` as for [`Self::Draft`].
+    Sealed { txs: Vec<SealedTransaction>, draft: bool },
 }
 
 /// The writer's state (behind the write lock): the hash-index era ApplyBlock writes to and how
@@ -677,11 +680,69 @@ impl Ledger {
                 .map_err(|status| LedgerError::Crypto { call: "HashTransactionBatch", status: Box::new(status) })?
         };
         self.verified.insert(digests.iter().filter(|d| d.signature_valid).filter_map(|d| d.tx_hash));
+        self.check_digested(&converted, &digests).await
+    }
+
+    /// [`Self::check_transactions`] for sealed transactions (one process: consensus passes what
+    /// it sealed at admission). Their hashes are known, so nothing is encoded or hashed here;
+    /// signatures verified before (see [`SignatureCheck`]) are not verified again, the others
+    /// in one crypto-core batch call.
+    pub async fn check_sealed(&self, txs: &[SealedTransaction]) -> Result<CheckedTransactions, LedgerError> {
+        if txs.len() > limits::MAX_BATCH_ITEMS {
+            return Err(LedgerError::invalid(
+                "transactions",
+                format!("{} items exceed the maximum {}", txs.len(), limits::MAX_BATCH_ITEMS),
+            ));
+        }
+        let (hashes, valid) = self.verify_sealed(txs).await?;
+        let converted: Vec<Result<Transaction, convert::ConversionError>> =
+            txs.iter().map(|t| Ok(t.transaction().clone())).collect();
+        let digests: Vec<TxDigest> = hashes
+            .iter()
+            .zip(valid)
+            .map(|(h, signature_valid)| TxDigest { tx_hash: Some(*h), signature_valid, error: String::new() })
+            .collect();
+        self.check_digested(&converted, &digests).await
+    }
+
+    /// The hashes of sealed transactions and whether each signature is valid: verified before
+    /// (the cache), or now in one crypto-core batch call.
+    async fn verify_sealed(&self, txs: &[SealedTransaction]) -> Result<(Vec<Hash32>, Vec<bool>), LedgerError> {
+        let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
+        let mut valid = self.verified.known(&hashes);
+        let unknown: Vec<usize> = valid.iter().enumerate().filter(|(_, known)| !**known).map(|(i, _)| i).collect();
+        if !unknown.is_empty() {
+            let to_verify: Vec<SealedTransaction> = unknown.iter().filter_map(|i| txs.get(*i).cloned()).collect();
+            let verdicts = self
+                .crypto
+                .verify_transactions(&to_verify)
+                .await
+                .map_err(|status| LedgerError::Crypto { call: "Ed25519VerifyBatch", status: Box::new(status) })?;
+            if verdicts.len() != to_verify.len() {
+                return Err(LedgerError::Crypto {
+                    call: "Ed25519VerifyBatch",
+                    status: Box::new(tonic::Status::internal("answered a different count")),
+                });
+            }
+            for (i, v) in unknown.into_iter().zip(verdicts) {
+                valid[i] = v;
+            }
+            self.verified.insert(hashes.iter().zip(&valid).filter(|(_, v)| **v).map(|(h, _)| *h));
+        }
+        Ok((hashes, valid))
+    }
+
+    /// The state half of a CheckTransactions: `converted` and `digests` are one per transaction.
+    async fn check_digested(
+        &self,
+        converted: &[Result<Transaction, convert::ConversionError>],
+        digests: &[TxDigest],
+    ) -> Result<CheckedTransactions, LedgerError> {
         let mut good_index = Vec::new();
         let mut good_txs = Vec::new();
         let mut hashes = Vec::new();
         let mut signatures = Vec::new();
-        for (i, (tx, digest)) in converted.iter().zip(&digests).enumerate() {
+        for (i, (tx, digest)) in converted.iter().zip(digests).enumerate() {
             if let (Ok(tx), Some(hash)) = (tx, digest.tx_hash) {
                 good_index.push(i);
                 good_txs.push(tx.clone());
@@ -697,7 +758,7 @@ impl Ledger {
         let transition = run_batch(&self.genesis.chain_id, &batch, &initial, &good_txs, &hashes, Some(&signatures));
         let mut verdicts: Vec<TxVerdict> = converted
             .iter()
-            .zip(&digests)
+            .zip(digests)
             .map(|(tx, digest)| {
                 let message = match tx {
                     Err(e) => e.to_string(),
@@ -721,8 +782,37 @@ impl Ledger {
     /// their values. Errors (not answers) when the block is not for tip + 1 or its parent is not
     /// the tip.
     pub async fn execute_block(&self, block: &Block, draft: bool) -> Result<BlockExecution, LedgerError> {
-        let (mut read, tip, view) = self.read_at_tip().await?;
         let verification = if draft { Verification::Draft } else { Verification::Full };
+        self.execute_verifying(block, verification, draft).await
+    }
+
+    /// [`Self::execute_block`] of a block whose transactions are `txs`, sealed (one process:
+    /// the proposer's own block): their hashes are used, not computed again. `txs` must be the
+    /// block's transactions, in order (InvalidArgument otherwise).
+    pub async fn execute_block_sealed(
+        &self,
+        block: &Block,
+        txs: Vec<SealedTransaction>,
+        draft: bool,
+    ) -> Result<BlockExecution, LedgerError> {
+        if txs.len() != block.transactions.len()
+            || txs.iter().zip(&block.transactions).any(|(sealed, tx)| sealed.transaction() != tx)
+        {
+            return Err(LedgerError::invalid(
+                "transactions",
+                "the sealed transactions are not the block's transactions",
+            ));
+        }
+        self.execute_verifying(block, Verification::Sealed { txs, draft }, draft).await
+    }
+
+    async fn execute_verifying(
+        &self,
+        block: &Block,
+        verification: Verification,
+        draft: bool,
+    ) -> Result<BlockExecution, LedgerError> {
+        let (mut read, tip, view) = self.read_at_tip().await?;
         let execution = self.execute_on(&mut read, &tip, &view, block, verification).await?;
         drop(read);
         if !draft && execution.is_valid() {
@@ -1007,9 +1097,13 @@ impl Ledger {
             ));
         }
 
-        let draft = matches!(verification, Verification::Draft);
+        let draft = matches!(verification, Verification::Draft | Verification::Sealed { draft: true, .. });
         let (hashes, signature_valid) = match verification {
             Verification::Verified(hashes) => (hashes, None),
+            Verification::Sealed { txs, .. } => {
+                let (hashes, valid) = self.verify_sealed(&txs).await?;
+                (hashes, Some(valid))
+            }
             Verification::Draft | Verification::Full => {
                 let (hashes, valid) = self.hash_and_verify(block).await?;
                 (hashes, Some(valid))
@@ -1233,15 +1327,8 @@ fn history_links(
 /// Each transaction's canonical encoding and its hash (SHA-256 of the encoding), the two halves
 /// of a large block on two threads.
 fn encode_and_hash(txs: &[Transaction]) -> (Vec<Vec<u8>>, Vec<Hash32>) {
-    let work = |txs: &[Transaction]| -> Vec<(Vec<u8>, Hash32)> {
-        txs.iter()
-            .map(|tx| {
-                let encoded = tx.encode();
-                let hash = sha256(&encoded);
-                (encoded, hash)
-            })
-            .collect()
-    };
+    let work =
+        |txs: &[Transaction]| -> Vec<(Vec<u8>, Hash32)> { txs.iter().map(Transaction::encode_and_hash).collect() };
     if txs.len() < 2_048 {
         return work(txs).into_iter().unzip();
     }

@@ -311,7 +311,12 @@ impl LedgerRpc for LedgerService {
         &self,
         request: Request<pb::CheckTransactionsRequest>,
     ) -> Result<Response<pb::CheckTransactionsResponse>, Status> {
-        let checked = self.ledger.check_transactions(request.into_inner().transactions).await?;
+        // One process: consensus hands over the transactions it sealed (no second hash).
+        let sealed = coinjecture_proto::sealed::sealed_batch(&request, request.get_ref().transactions.len())?.cloned();
+        let checked = match sealed {
+            Some(batch) => self.ledger.check_sealed(&batch.0).await?,
+            None => self.ledger.check_transactions(request.into_inner().transactions).await?,
+        };
         Ok(Response::new(pb::CheckTransactionsResponse {
             results: checked.verdicts.iter().map(verdict_to_pb).collect(),
             height: checked.height,
@@ -322,6 +327,7 @@ impl LedgerRpc for LedgerService {
         &self,
         request: Request<pb::ExecuteBlockRequest>,
     ) -> Result<Response<pb::ExecuteBlockResponse>, Status> {
+        let sealed = request.extensions().get::<coinjecture_proto::sealed::SealedBatch>().cloned();
         let req = request.into_inner();
         let (block, pb_block) = request_block(req.block.as_ref())?;
         if pb_block.work.is_some() {
@@ -332,7 +338,11 @@ impl LedgerRpc for LedgerService {
                 ..Default::default()
             }));
         }
-        let execution = self.ledger.execute_block(&block, req.draft).await?;
+        // One process: the proposer hands over its block's transactions sealed (no second hash).
+        let execution = match sealed {
+            Some(batch) => self.ledger.execute_block_sealed(&block, batch.0, req.draft).await?,
+            None => self.ledger.execute_block(&block, req.draft).await?,
+        };
         Ok(Response::new(execution_to_pb(&execution)))
     }
 

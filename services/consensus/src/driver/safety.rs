@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_primitives::{BlockHeight, Hash32, Transaction};
+use coinjecture_primitives::{BlockHeight, Hash32, SealedTransaction};
 use tokio::sync::oneshot;
 use tonic::Status;
 
@@ -151,7 +151,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
     /// they are found pending or final).
     pub(super) fn journal_then_reply(
         &self,
-        admitted: Vec<Transaction>,
+        admitted: Vec<SealedTransaction>,
         results: Vec<SubmitResult>,
         reply: oneshot::Sender<Result<Vec<SubmitResult>, Status>>,
     ) {
@@ -184,7 +184,8 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         let mut readmitted = 0;
         let mut keep = std::collections::HashSet::new();
         for chunk in txs.chunks(10_000) {
-            let (results, admitted) = self.admit(chunk.to_vec(), true).await?;
+            let (results, admitted) =
+                self.admit(chunk.iter().cloned().map(SealedTransaction::seal).collect(), true).await?;
             readmitted += admitted.len();
             keep.extend(results.iter().filter(|r| r.outcome.is_ok()).map(|r| r.tx_hash));
         }

@@ -490,7 +490,10 @@ impl LedgerApi for LedgerPort {
     async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status> {
         Ok(self.state.lock().unwrap().accounts.get(&address).map_or(0, |a| a.1))
     }
-    async fn check(&self, txs: &[Transaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+    async fn check(
+        &self,
+        txs: &[coinjecture_primitives::SealedTransaction],
+    ) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
         self.latency().await;
         let s = self.state.lock().unwrap();
         Ok(txs.iter().map(|tx| self.check_one(&s.accounts, tx)).collect())

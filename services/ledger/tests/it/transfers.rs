@@ -355,6 +355,14 @@ impl coinjecture_ledger::CryptoBackend for CountingCrypto {
         self.inner.hash_transactions(txs, verify_signatures).await
     }
 
+    async fn verify_transactions(
+        &self,
+        txs: &[coinjecture_primitives::SealedTransaction],
+    ) -> Result<Vec<bool>, tonic::Status> {
+        self.verified.fetch_add(txs.len(), std::sync::atomic::Ordering::SeqCst);
+        self.inner.verify_transactions(txs).await
+    }
+
     async fn merkle_root(
         &self,
         leaves: Vec<coinjecture_primitives::Hash32>,
@@ -409,4 +417,75 @@ async fn a_signature_checked_at_admission_is_not_verified_again_in_the_block_but
     ledger.apply_block(&block, &certificate(ledger.chain_id(), &block)).await.unwrap();
     assert_eq!(count(), 2);
     assert_eq!(&ledger.tip().await.unwrap(), chain.tip());
+}
+
+#[tokio::test]
+async fn sealed_transactions_get_the_same_verdicts_and_a_signature_is_verified_once() {
+    use coinjecture_primitives::SealedTransaction;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain();
+    let crypto = std::sync::Arc::new(CountingCrypto {
+        inner: coinjecture_ledger::test_utils::local_crypto(),
+        verified: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let ledger = coinjecture_ledger::Ledger::open(
+        dir.path().join("ledger.db"),
+        chain.genesis.clone(),
+        chain.validators(),
+        crypto.clone(),
+    )
+    .await
+    .unwrap();
+    let count = || crypto.verified.load(std::sync::atomic::Ordering::SeqCst);
+    let good = chain.next_transfer(0, chain.accounts[1], 10);
+    let mut forged = chain.next_transfer(1, chain.accounts[0], 10);
+    forged.signature.0[0] ^= 1;
+    let too_early = chain.transfer(2, chain.accounts[0], 10, 5);
+    let txs = [good.clone(), forged, too_early];
+    let sealed: Vec<SealedTransaction> = txs.iter().cloned().map(SealedTransaction::seal).collect();
+
+    let by_sealed = ledger.check_sealed(&sealed).await.unwrap();
+    assert_eq!(count(), 3, "each signature verified once");
+    let by_protobuf = ledger.check_transactions(txs.iter().map(Into::into).collect()).await.unwrap();
+    let reasons = |c: &coinjecture_ledger::CheckedTransactions| {
+        c.verdicts.iter().map(|v| (v.tx_hash, v.rejection.as_ref().map(|r| r.reason))).collect::<Vec<_>>()
+    };
+    assert_eq!(reasons(&by_sealed), reasons(&by_protobuf));
+    assert_eq!(
+        reasons(&by_sealed),
+        vec![
+            (Some(good.hash()), None),
+            (Some(sealed[1].hash()), Some(TxRejectReason::BadSignature)),
+            (Some(sealed[2].hash()), Some(TxRejectReason::NonceTooHigh)),
+        ]
+    );
+    // Checked again (a resubmission): the valid signatures are not verified again.
+    let before = count();
+    let again = ledger.check_sealed(&sealed).await.unwrap();
+    assert_eq!(reasons(&again), reasons(&by_sealed));
+    assert_eq!(count() - before, 1, "only the bad signature is verified again");
+}
+
+#[tokio::test]
+async fn a_block_executed_with_its_sealed_transactions_gets_the_same_answer_and_others_are_refused() {
+    use coinjecture_primitives::SealedTransaction;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = chain();
+    let ledger = open_ledger(dir.path(), &chain).await;
+    let txs = vec![chain.next_transfer(0, chain.accounts[1], 10), chain.next_transfer(1, chain.accounts[0], 20)];
+    let block = chain.block(txs.clone());
+    let sealed: Vec<SealedTransaction> = txs.iter().cloned().map(SealedTransaction::seal).collect();
+    for draft in [true, false] {
+        let plain = ledger.execute_block(&block, draft).await.unwrap();
+        assert!(plain.is_valid(), "{plain:?}");
+        let by_sealed = ledger.execute_block_sealed(&block, sealed.clone(), draft).await.unwrap();
+        assert_eq!(by_sealed.is_valid(), plain.is_valid());
+        assert_eq!(by_sealed.merkle_root, plain.merkle_root);
+        assert_eq!(by_sealed.state_commitment, plain.state_commitment);
+    }
+    let mut other = sealed.clone();
+    other.reverse();
+    let refused = ledger.execute_block_sealed(&block, other, true).await.unwrap_err();
+    assert!(matches!(refused, LedgerError::InvalidArgument { .. }), "{refused}");
+    assert!(refused.to_string().contains("not the block's transactions"), "{refused}");
 }

@@ -1,0 +1,155 @@
+//! Sealed values: a value together with its canonical encoding and its hash, computed once.
+//!
+//! A [`SealedTransaction`] is built only by sealing a transaction ([`SealedTransaction::seal`]:
+//! one encoding, one SHA-256) or by decoding canonical bytes ([`SealedTransaction::decode`]: the
+//! bytes are kept, one SHA-256). It cannot be changed afterwards (no `&mut` access), so its bytes
+//! and hash always describe its transaction; clones share one allocation. Inside a process the
+//! services pass sealed values, so a transaction submitted once is encoded and hashed once, not
+//! once per service it crosses.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::error::DecodeError;
+use crate::hash::Hash32;
+use crate::transaction::{Transaction, hash_encoding};
+
+/// A transaction with its canonical MessagePack encoding and its hash (SHA-256 of the
+/// encoding). Cheap to clone (one `Arc`). Dereferences to the [`Transaction`].
+#[derive(Clone)]
+pub struct SealedTransaction(Arc<Sealed>);
+
+struct Sealed {
+    tx: Transaction,
+    bytes: Box<[u8]>,
+    hash: Hash32,
+}
+
+impl SealedTransaction {
+    /// Seals a built (or converted) transaction: encodes it once and hashes the encoding once.
+    pub fn seal(tx: Transaction) -> Self {
+        let bytes = tx.encode().into_boxed_slice();
+        let hash = hash_encoding(&bytes);
+        Self(Arc::new(Sealed { tx, bytes, hash }))
+    }
+
+    /// Decodes one transaction from its canonical encoding, keeping the bytes (no re-encoding)
+    /// and hashing them once.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let tx = Transaction::decode(bytes)?;
+        let hash = hash_encoding(bytes);
+        Ok(Self(Arc::new(Sealed { tx, bytes: bytes.into(), hash })))
+    }
+
+    /// The transaction.
+    pub fn transaction(&self) -> &Transaction {
+        &self.0.tx
+    }
+
+    /// The transaction hash (SHA-256 of [`Self::bytes`]), computed when sealed.
+    pub fn hash(&self) -> Hash32 {
+        self.0.hash
+    }
+
+    /// The canonical MessagePack encoding.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.bytes
+    }
+
+    /// The exact encoded size in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.0.bytes.len()
+    }
+
+    /// The transaction, without its seal (cloned only when the seal is shared).
+    pub fn into_transaction(self) -> Transaction {
+        match Arc::try_unwrap(self.0) {
+            Ok(sealed) => sealed.tx,
+            Err(shared) => shared.tx.clone(),
+        }
+    }
+}
+
+impl Deref for SealedTransaction {
+    type Target = Transaction;
+    fn deref(&self) -> &Transaction {
+        &self.0.tx
+    }
+}
+
+impl From<Transaction> for SealedTransaction {
+    fn from(tx: Transaction) -> Self {
+        Self::seal(tx)
+    }
+}
+
+/// Equal when the hashes are: the hash covers the whole encoding, signature included.
+impl PartialEq for SealedTransaction {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.hash == other.0.hash
+    }
+}
+
+impl Eq for SealedTransaction {}
+
+impl std::hash::Hash for SealedTransaction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash.hash(state);
+    }
+}
+
+impl fmt::Debug for SealedTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedTransaction")
+            .field("hash", &self.0.hash)
+            .field("bytes", &self.0.bytes.len())
+            .field("tx", &self.0.tx)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+    use super::*;
+    use crate::hash::{PublicKey, Signature};
+    use crate::transaction::TxType;
+
+    fn tx() -> Transaction {
+        Transaction {
+            codec_version: crate::CODEC_VERSION,
+            tx_type: TxType::Transfer,
+            from: PublicKey([1; 32]),
+            to: PublicKey([2; 32]),
+            amount: 5,
+            nonce: 7,
+            gas_limit: 21_000,
+            gas_price: 1,
+            signature: Signature([3; 64]),
+            data: vec![9; 10],
+            timestamp: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn a_sealed_transaction_carries_the_same_bytes_and_hash_as_the_transaction() {
+        let t = tx();
+        let sealed = SealedTransaction::seal(t.clone());
+        assert_eq!(sealed.bytes(), t.encode().as_slice());
+        assert_eq!(sealed.hash(), t.hash());
+        assert_eq!(sealed.encoded_len(), t.encode().len());
+        assert_eq!(*sealed, t);
+        let decoded = SealedTransaction::decode(sealed.bytes()).unwrap();
+        assert_eq!(decoded, sealed);
+        assert_eq!(decoded.transaction(), &t);
+        assert_eq!(decoded.clone().into_transaction(), t);
+    }
+
+    #[test]
+    fn decoding_refuses_what_the_transaction_decoder_refuses() {
+        let mut bytes = tx().encode();
+        bytes.push(0);
+        assert!(SealedTransaction::decode(&bytes).is_err());
+    }
+}
