@@ -202,7 +202,7 @@ async fn a_byte_bounded_listing_of_whole_blocks_reads_only_the_blocks_it_sends()
         chain.ledger.apply_block(&block, &chain.chain.certificate(&block)).await.unwrap();
         chain.blocks.push(block);
     }
-    let all = get(&start(&chain, config()).await.url("/v1/blocks?limit=100&full=true")).await.json();
+    let all = get(&start(&chain, config()).await.url("/v1/blocks?limit=100&full=true&order=asc")).await.json();
     let all = all["blocks"].as_array().unwrap().clone();
     assert_eq!(all.len(), 7);
 
