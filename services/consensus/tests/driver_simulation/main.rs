@@ -11,6 +11,8 @@
 
 mod harness;
 mod hazard;
+#[path = "../rng/mod.rs"]
+mod rng;
 
 use coinjecture_consensus::QuorumMode;
 use coinjecture_primitives::PublicKey;

@@ -7,6 +7,8 @@
 
 mod harness;
 mod hostile;
+#[path = "../rng/mod.rs"]
+mod rng;
 mod scenarios;
 
 use coinjecture_consensus::QuorumMode;
