@@ -215,6 +215,17 @@ fn int(row: &SqliteRow, column: &str) -> Result<i64, LedgerError> {
     row.try_get(column).map_err(LedgerError::db("reading a row"))
 }
 
+/// A `blocks` row (`height`, `hash`, `header`, `tx_count`, `certificate`) as stored, for checking.
+fn block_row(row: &SqliteRow) -> Result<verify::BlockRow<'_>, LedgerError> {
+    Ok(verify::BlockRow {
+        height: from_i64(int(row, "height")?, "blocks.height")?,
+        hash: Hash32(blob(row, "hash")?),
+        header_bytes: row.try_get("header").map_err(LedgerError::db("reading a row"))?,
+        tx_count: int(row, "tx_count")?,
+        certificate: row.try_get("certificate").map_err(LedgerError::db("reading a row"))?,
+    })
+}
+
 /// The SQL of a multi-row statement for a chunk of rows: built once for the full chunks (so
 /// sqlx prepares and caches one statement), separately for the last, shorter one.
 struct ChunkedSql {
@@ -622,17 +633,8 @@ impl Store {
             if extras == HeaderExtras::Sizes { Some(Self::transaction_sizes(conn, &rows).await?) } else { None };
         rows.iter()
             .map(|row| {
-                let height = from_i64(int(row, "height")?, "blocks.height")?;
-                let header_bytes: &[u8] = row.try_get("header").map_err(LedgerError::db("reading a row"))?;
-                let certificate: Option<&[u8]> =
-                    row.try_get("certificate").map_err(LedgerError::db("reading a row"))?;
-                let stored = verify::BlockRow {
-                    height,
-                    hash: Hash32(blob(row, "hash")?),
-                    header_bytes,
-                    tx_count: int(row, "tx_count")?,
-                    certificate,
-                };
+                let stored = block_row(row)?;
+                let height = stored.height;
                 let (header, certificate, transaction_hashes) = if hashes {
                     let tx_hashes = by_height.remove(&height).unwrap_or_default();
                     let (header, certificate) = stored.check(&tx_hashes)?;
@@ -757,17 +759,8 @@ impl Store {
         }
         rows.iter()
             .map(|row| {
-                let height = from_i64(int(row, "height")?, "blocks.height")?;
-                let header_bytes: &[u8] = row.try_get("header").map_err(LedgerError::db("reading a row"))?;
-                let certificate: Option<&[u8]> =
-                    row.try_get("certificate").map_err(LedgerError::db("reading a row"))?;
-                let stored = verify::BlockRow {
-                    height,
-                    hash: Hash32(blob(row, "hash")?),
-                    header_bytes,
-                    tx_count: int(row, "tx_count")?,
-                    certificate,
-                };
+                let stored = block_row(row)?;
+                let height = stored.height;
                 let (transactions, hashes) = by_height.remove(&height).unwrap_or_default();
                 let (header, certificate) = stored.check(&hashes)?;
                 Ok(StoredBlock { height, hash: stored.hash, block: Block { header, transactions }, certificate })
