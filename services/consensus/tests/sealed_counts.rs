@@ -20,6 +20,7 @@ use coinjecture_ledger::Ledger;
 use coinjecture_ledger::service::LedgerService;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto, validator_key};
 use coinjecture_primitives::transaction::counters;
+use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey, Transaction, sha256};
 use coinjecture_proto::v1 as pb;
 use http_body_util::BodyExt;
@@ -60,17 +61,21 @@ fn json_fields(tx: &Transaction) -> serde_json::Value {
     })
 }
 
+/// The test chain (2 funded accounts, one validator) and its SQLite ledger in `dir`.
+async fn open_chain(dir: &std::path::Path) -> (TestChain, ValidatorSchedule, Arc<Ledger>) {
+    let chain = TestChain::new("coinjecture-sealed-test", 2, 1_000_000_000);
+    let schedule = chain.validators();
+    let ledger = Arc::new(
+        Ledger::open(dir.join("node.db"), chain.genesis.clone(), schedule.clone(), local_crypto()).await.unwrap(),
+    );
+    (chain, schedule, ledger)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to_the_mempool() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let chain = TestChain::new("coinjecture-sealed-test", 2, 1_000_000_000);
-    let schedule = chain.validators();
-    let ledger = Arc::new(
-        Ledger::open(dir.path().join("node.db"), chain.genesis.clone(), schedule.clone(), local_crypto())
-            .await
-            .unwrap(),
-    );
+    let (chain, schedule, ledger) = open_chain(dir.path()).await;
     let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
     // A full node: its key is not in the set, so it never proposes (no block encodes the
     // transactions while we count) and only admits, journals and gossips them.
@@ -158,13 +163,7 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
 async fn a_proposed_transaction_is_encoded_three_times_and_hashed_twice_up_to_its_commit() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let chain = TestChain::new("coinjecture-sealed-test", 2, 1_000_000_000);
-    let schedule = chain.validators();
-    let ledger = Arc::new(
-        Ledger::open(dir.path().join("node.db"), chain.genesis.clone(), schedule.clone(), local_crypto())
-            .await
-            .unwrap(),
-    );
+    let (chain, schedule, ledger) = open_chain(dir.path()).await;
     // The test chain's single validator: it proposes and commits every block alone.
     let config = DriverConfig {
         engine: EngineConfig::with_block_time(chain.chain_id().clone(), 2000),
