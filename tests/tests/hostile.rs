@@ -129,6 +129,16 @@ async fn honest_requests_for(net: &Network, duration: Duration) -> Duration {
     slowest
 }
 
+/// Three validators at height 2, validator 0 started under `ulimit -n 1024` (the usual soft limit).
+async fn three_validators_the_first_with_1024_descriptors() -> Network {
+    let mut net = Network::lay_out(3, "500ms");
+    net.start_validator_with_fd_limit(0, 1024);
+    net.start_validator(1);
+    net.start_validator(2);
+    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    net
+}
+
 async fn assert_finalizing(net: &Network, before: &[u64], by: u64) {
     let target = before.iter().copied().max().unwrap_or(0) + by;
     net.wait_for_height(&[0, 1, 2], target, Duration::from_secs(90)).await;
@@ -138,11 +148,7 @@ async fn assert_finalizing(net: &Network, before: &[u64], by: u64) {
 async fn idle_and_slowloris_connections_do_not_stop_a_validator_with_1024_descriptors() {
     let _serial = one_at_a_time().await;
     raise_own_fd_limit();
-    let mut net = Network::lay_out(3, "500ms");
-    net.start_validator_with_fd_limit(0, 1024);
-    net.start_validator(1);
-    net.start_validator(2);
-    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    let mut net = three_validators_the_first_with_1024_descriptors().await;
     let port = net.api_port(0);
     let before = heights(&net).await;
 
@@ -423,11 +429,7 @@ async fn reads_flooded_from_many_addresses_meet_the_global_budget_and_honest_rea
 async fn a_flooded_p2p_port_keeps_the_validator_finalizing_and_open_to_honest_peers() {
     let _serial = one_at_a_time().await;
     raise_own_fd_limit();
-    let mut net = Network::lay_out(3, "500ms");
-    net.start_validator_with_fd_limit(0, 1024);
-    net.start_validator(1);
-    net.start_validator(2);
-    net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
+    let mut net = three_validators_the_first_with_1024_descriptors().await;
     let p2p = net.p2p_port(0);
     let before = heights(&net).await;
 
