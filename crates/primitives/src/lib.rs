@@ -33,6 +33,7 @@ pub mod sealed;
 pub mod subset_sum;
 pub mod transaction;
 pub mod validators;
+pub mod verdict;
 
 pub use block::Block;
 pub use chain::{BlockHeight, CODEC_VERSION, ChainId, Round, limits};
@@ -43,3 +44,4 @@ pub use header::{BlockHeader, PoaExtra};
 pub use sealed::SealedTransaction;
 pub use subset_sum::{SubsetSumProblem, SubsetSumSolution, Tier};
 pub use transaction::{StatelessRejection, Transaction, TxType, chain_tag};
+pub use verdict::{RejectReason, Rejection, TxVerdict};

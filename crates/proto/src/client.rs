@@ -33,3 +33,19 @@ impl tonic::service::Interceptor for TraceContext {
         Ok(request)
     }
 }
+
+/// Largest gRPC message between the services: the chain's 16 MiB plus framing.
+pub const MESSAGE_LIMIT: usize = coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024;
+
+/// How long a connection attempt to another service may take before the call fails
+/// (`UNAVAILABLE`), instead of the operating system's TCP connect timeout.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The one way a service connects to another: `endpoint` (plain or with TLS configured by the
+/// caller) gets `TCP_NODELAY` and [`CONNECT_TIMEOUT`], connects lazily (a service may start
+/// before the services it calls; calls fail with `UNAVAILABLE` until they are up), and every
+/// call carries the caller's trace context. Generated clients built over it should take
+/// [`MESSAGE_LIMIT`] both ways (the `Remote*` ports in [`crate::ports`] do).
+pub fn connect(endpoint: tonic::transport::Endpoint) -> TracedChannel {
+    traced(endpoint.tcp_nodelay(true).connect_timeout(CONNECT_TIMEOUT).connect_lazy())
+}

@@ -26,6 +26,8 @@
 //!
 //! [`convert`] turns protobuf values into primitives (naming the bad field on failure) and back.
 //!
+//! [`ports`]: the one domain-typed trait per service contract, with its remote implementation.
+//!
 //! [`sealed`]: in one process, callers pass sealed transactions (encoded and hashed once) in a
 //! request extension instead of the protobuf list.
 //!
@@ -33,6 +35,7 @@
 
 pub mod client;
 pub mod convert;
+pub mod ports;
 pub mod sealed;
 pub mod server;
 pub mod tls;

@@ -1,0 +1,1 @@
+//! The consensus port (see [`super`]): filled in by the ports refactor.

@@ -1,0 +1,1 @@
+//! The crypto port (see [`super`]): filled in by the ports refactor.

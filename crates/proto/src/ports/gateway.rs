@@ -1,0 +1,1 @@
+//! The gateway port (see [`super`]): filled in by the ports refactor.

@@ -1,0 +1,1 @@
+//! The ledger port (see [`super`]): filled in by the ports refactor.
