@@ -396,6 +396,69 @@ impl From<&p::Evidence> for v1::Evidence {
     }
 }
 
+impl From<p::RejectReason> for v1::TxRejectReason {
+    fn from(r: p::RejectReason) -> Self {
+        use p::RejectReason as R;
+        match r {
+            R::Malformed => Self::Malformed,
+            R::BadSignature => Self::BadSignature,
+            R::NonceTooLow => Self::NonceTooLow,
+            R::NonceTooHigh => Self::NonceTooHigh,
+            R::InsufficientBalance => Self::InsufficientBalance,
+            R::FeeTooLow => Self::FeeTooLow,
+            R::GasLimitTooLow => Self::GasLimitTooLow,
+            R::Overflow => Self::Overflow,
+            R::Duplicate => Self::Duplicate,
+            R::MempoolFull => Self::MempoolFull,
+            R::WrongChain => Self::WrongChain,
+        }
+    }
+}
+
+/// The domain reason of a wire reason; `None` for `TX_REJECT_REASON_UNSPECIFIED` (not a refusal).
+pub fn reject_reason(r: v1::TxRejectReason) -> Option<p::RejectReason> {
+    use p::RejectReason as R;
+    use v1::TxRejectReason as W;
+    Some(match r {
+        W::Unspecified => return None,
+        W::Malformed => R::Malformed,
+        W::BadSignature => R::BadSignature,
+        W::NonceTooLow => R::NonceTooLow,
+        W::NonceTooHigh => R::NonceTooHigh,
+        W::InsufficientBalance => R::InsufficientBalance,
+        W::FeeTooLow => R::FeeTooLow,
+        W::GasLimitTooLow => R::GasLimitTooLow,
+        W::Overflow => R::Overflow,
+        W::Duplicate => R::Duplicate,
+        W::MempoolFull => R::MempoolFull,
+        W::WrongChain => R::WrongChain,
+    })
+}
+
+/// A verdict as the wire's `TransactionResult` (`tx_hash` filled in by the caller when known).
+pub fn transaction_result(verdict: &p::TxVerdict, tx_hash: Vec<u8>) -> v1::TransactionResult {
+    match verdict {
+        Ok(()) => v1::TransactionResult { accepted: true, tx_hash, ..Default::default() },
+        Err(r) => v1::TransactionResult {
+            accepted: false,
+            tx_hash,
+            reason: v1::TxRejectReason::from(r.reason).into(),
+            message: r.message.clone(),
+        },
+    }
+}
+
+/// The verdict a wire `TransactionResult` carries. A refusal without a known reason (an unknown
+/// enum value from a newer peer, or `UNSPECIFIED`) reads as `Malformed`, keeping its message.
+pub fn verdict(result: &v1::TransactionResult) -> p::TxVerdict {
+    if result.accepted {
+        return Ok(());
+    }
+    let reason =
+        v1::TxRejectReason::try_from(result.reason).ok().and_then(reject_reason).unwrap_or(p::RejectReason::Malformed);
+    Err(p::Rejection::new(reason, result.message.clone()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,67 +535,4 @@ mod tests {
         assert!(tier(0).is_err());
         assert!(tier(99).is_err());
     }
-}
-
-impl From<p::RejectReason> for v1::TxRejectReason {
-    fn from(r: p::RejectReason) -> Self {
-        use p::RejectReason as R;
-        match r {
-            R::Malformed => Self::Malformed,
-            R::BadSignature => Self::BadSignature,
-            R::NonceTooLow => Self::NonceTooLow,
-            R::NonceTooHigh => Self::NonceTooHigh,
-            R::InsufficientBalance => Self::InsufficientBalance,
-            R::FeeTooLow => Self::FeeTooLow,
-            R::GasLimitTooLow => Self::GasLimitTooLow,
-            R::Overflow => Self::Overflow,
-            R::Duplicate => Self::Duplicate,
-            R::MempoolFull => Self::MempoolFull,
-            R::WrongChain => Self::WrongChain,
-        }
-    }
-}
-
-/// The domain reason of a wire reason; `None` for `TX_REJECT_REASON_UNSPECIFIED` (not a refusal).
-pub fn reject_reason(r: v1::TxRejectReason) -> Option<p::RejectReason> {
-    use p::RejectReason as R;
-    use v1::TxRejectReason as W;
-    Some(match r {
-        W::Unspecified => return None,
-        W::Malformed => R::Malformed,
-        W::BadSignature => R::BadSignature,
-        W::NonceTooLow => R::NonceTooLow,
-        W::NonceTooHigh => R::NonceTooHigh,
-        W::InsufficientBalance => R::InsufficientBalance,
-        W::FeeTooLow => R::FeeTooLow,
-        W::GasLimitTooLow => R::GasLimitTooLow,
-        W::Overflow => R::Overflow,
-        W::Duplicate => R::Duplicate,
-        W::MempoolFull => R::MempoolFull,
-        W::WrongChain => R::WrongChain,
-    })
-}
-
-/// A verdict as the wire's `TransactionResult` (`tx_hash` filled in by the caller when known).
-pub fn transaction_result(verdict: &p::TxVerdict, tx_hash: Vec<u8>) -> v1::TransactionResult {
-    match verdict {
-        Ok(()) => v1::TransactionResult { accepted: true, tx_hash, ..Default::default() },
-        Err(r) => v1::TransactionResult {
-            accepted: false,
-            tx_hash,
-            reason: v1::TxRejectReason::from(r.reason).into(),
-            message: r.message.clone(),
-        },
-    }
-}
-
-/// The verdict a wire `TransactionResult` carries. A refusal without a known reason (an unknown
-/// enum value from a newer peer, or `UNSPECIFIED`) reads as `Malformed`, keeping its message.
-pub fn verdict(result: &v1::TransactionResult) -> p::TxVerdict {
-    if result.accepted {
-        return Ok(());
-    }
-    let reason =
-        v1::TxRejectReason::try_from(result.reason).ok().and_then(reject_reason).unwrap_or(p::RejectReason::Malformed);
-    Err(p::Rejection::new(reason, result.message.clone()))
 }
