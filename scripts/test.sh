@@ -46,9 +46,9 @@ step "headless Chromium for the explorer test (Debian's chromium)"
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ||
-      echo "chromium could not be installed: tests/tests/explorer.rs will fail (COINJECTURE_ALLOW_SKIP=explorer lets it skip)"
+      echo "chromium could not be installed: tests/tests/it/explorer.rs will fail (COINJECTURE_ALLOW_SKIP=explorer lets it skip)"
   else
-    echo "chromium is missing (apt-get install chromium, as root): tests/tests/explorer.rs will fail (COINJECTURE_ALLOW_SKIP=explorer lets it skip)"
+    echo "chromium is missing (apt-get install chromium, as root): tests/tests/it/explorer.rs will fail (COINJECTURE_ALLOW_SKIP=explorer lets it skip)"
   fi
 fi
 
@@ -87,7 +87,7 @@ step "golden files match the generator"
 cargo run --quiet --locked -p coinjecture-golden -- --check
 
 step "monitoring: alert rules (promtool check/test rules), prometheus.yml, Grafana dashboard queries"
-# (promtool check metrics on live scrapes runs in cargo test: tests/tests/served_services.rs)
+# (promtool check metrics on live scrapes runs in cargo test: tests/tests/it/served_services.rs)
 deploy/monitoring/check.sh
 
 step "Python package type-checks (mypy, with the package's py.typed)"

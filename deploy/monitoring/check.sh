@@ -3,7 +3,7 @@
 # (`promtool check rules`) and their unit tests (`promtool test rules alerts_test.yml`), the
 # example prometheus.yml, and every query of grafana-dashboard.json (each is parsed by promtool as
 # a recording rule, with Grafana's $__rate_interval and $instance filled in). Usage:
-# deploy/monitoring/check.sh (scripts/test.sh runs it). tests/tests/served_services.rs checks that
+# deploy/monitoring/check.sh (scripts/test.sh runs it). tests/tests/it/served_services.rs checks that
 # every metric these files use is exported by a live node.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -69,6 +69,53 @@ pub fn free_port_base(count: u16) -> u16 {
     panic!("no free port range");
 }
 
+/// The machine the tests of the e2e binary share. They run side by side in threads, as many at
+/// a time as libtest runs (the default: one per core); a test that loads the machine on purpose
+/// (the hostile clients, whose honest-latency bound is about the node under attack) takes it
+/// alone with [`machine_alone`], and other tests' processes wait for it: every [`Network`] holds
+/// a share ([`share_machine`]), as do the tests that start processes without one.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+thread_local! {
+    /// Whether this thread's test holds [`MACHINE`] alone (its own networks take no share).
+    /// The body of a `#[tokio::test]` runs on the test's thread in both runtime flavors.
+    static ALONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The machine to this test alone (see [`MACHINE`]); hold it for the whole test.
+#[derive(Debug)]
+pub struct MachineAlone {
+    _guard: tokio::sync::RwLockWriteGuard<'static, ()>,
+}
+
+impl Drop for MachineAlone {
+    fn drop(&mut self) {
+        ALONE.set(false);
+    }
+}
+
+/// Waits until every test sharing the machine is done, then holds it alone.
+pub async fn machine_alone() -> MachineAlone {
+    let guard = MACHINE.write().await;
+    ALONE.set(true);
+    MachineAlone { _guard: guard }
+}
+
+/// A share of the machine (see [`MACHINE`]), waiting while a test holds it alone; `None` in the
+/// test that holds it alone. Blocks the calling thread (it is called before a test's processes
+/// start).
+pub fn share_machine() -> Option<tokio::sync::RwLockReadGuard<'static, ()>> {
+    if ALONE.get() {
+        return None;
+    }
+    loop {
+        if let Ok(guard) = MACHINE.try_read() {
+            return Some(guard);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A running local network of validator processes.
 #[derive(Debug)]
 pub struct Network {
@@ -84,6 +131,8 @@ pub struct Network {
     /// Environment variables given to every process started from now on (e.g.
     /// `COINJECTURE_OTEL_ENDPOINT`).
     pub env: Vec<(String, String)>,
+    /// This test's share of the machine (see [`MACHINE`]).
+    _machine: Option<tokio::sync::RwLockReadGuard<'static, ()>>,
 }
 
 impl Network {
@@ -100,6 +149,7 @@ impl Network {
     /// validator) without starting anything, so a test can edit the configs first
     /// ([`Self::edit_config`]) and then start the validators.
     pub fn lay_out(validators: usize, block_time: &str) -> Self {
+        let machine = share_machine();
         let dir = tempfile::tempdir().unwrap();
         // Per validator: p2p, api, grpc; three for its split services; three for their /metrics.
         let base = free_port_base(9 * validators as u16);
@@ -124,6 +174,7 @@ impl Network {
             spare_base,
             children: (0..validators).map(|_| Vec::new()).collect(),
             env: Vec::new(),
+            _machine: machine,
         }
     }
 

@@ -1,4 +1,4 @@
-//! **TEST ONLY.** A Byzantine validator for the fault-tolerance suite (`tests/tests/faults.rs`):
+//! **TEST ONLY.** A Byzantine validator for the fault-tolerance suite (`tests/tests/it/faults.rs`):
 //! every vote this node publishes is preceded by a second, conflicting vote for the same
 //! (height, round, type), signed with the validator key *outside* the engine, so the persisted
 //! double-sign protection (`sign_state`) never sees it.

@@ -1,6 +1,6 @@
 """The persisted lock (``coinjecture.consensus.LockState``, the Rust ``lock_state.rs`` format).
 
-Ports of the two Rust scenarios of ``services/consensus/tests/simulation/scenarios.rs`` that
+Ports of the two Rust scenarios of ``services/consensus/tests/it/simulation/scenarios.rs`` that
 prove what the lock is for (a restarted locked validator stays locked; a restarted locked
 proposer re-proposes its block with the proof of lock), the file format's round trip and
 refusals, the cross-implementation check against bytes written by the Rust ``LockState::encode``

@@ -32,7 +32,7 @@
 //!
 //! ## Shape
 //! [`Engine`] is sans-I/O: `handle(now, Input) -> Vec<Action>`. The simulator
-//! (`tests/simulation`) drives many engines over a seeded lossy network with virtual time.
+//! (`tests/it/simulation`) drives many engines over a seeded lossy network with virtual time.
 //! [`admission`] holds what a peer's message must prove (chain, membership at its height,
 //! signature) before the engine does anything costly for it, and the engine's bounded buffers;
 //! `gossip` (with the driver) the verdict consensus reports to the p2p-gateway for each received

@@ -2,8 +2,8 @@
 //! encoded once and SHA-256'd once on its way into the mempool (admission, journal and gossip
 //! included). Real services: the API's router, the consensus service over a running driver, a
 //! real SQLite ledger with in-process crypto-core; the primitives' `counters` feature counts
-//! every transaction encoding and hash in the process (this binary's tests run one at a time,
-//! see [`SERIAL`]).
+//! every transaction encoding and hash in the process, so each test here runs alone in a child
+//! process of the test binary (see [`rerun_alone`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,31 @@ use http_body_util::BodyExt;
 use tonic::Status;
 use tower::ServiceExt;
 
-/// The counters are process-wide: one test at a time.
+/// The counters are process-wide and the binary's other tests run beside these in threads: in
+/// the test binary's own process, a test here runs itself again, alone, in a child process
+/// (where [`ALONE`] is set) and returns true when that passed; the caller then returns. In the
+/// child it returns false and the test counts.
+fn rerun_alone(test: &str) -> bool {
+    if std::env::var_os(ALONE).is_some() {
+        return false;
+    }
+    let name = format!("sealed_counts::{test}");
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(ALONE, "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    eprintln!("{name} in its own process:\n{stdout}{stderr}");
+    assert!(output.status.success(), "{name} failed in its own process ({})", output.status);
+    assert!(stdout.contains("1 passed"), "{name} did not run in its own process");
+    true
+}
+
+/// Set in the child process that [`rerun_alone`] starts.
+const ALONE: &str = "COINJECTURE_COUNTING_ALONE";
+
+/// One test at a time (also in a child process, which runs one).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Records what the driver gossips; no peers.
@@ -73,6 +97,9 @@ async fn open_chain(dir: &std::path::Path) -> (TestChain, ValidatorSchedule, Arc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to_the_mempool() {
+    if rerun_alone("a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to_the_mempool") {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let (chain, schedule, ledger) = open_chain(dir.path()).await;
@@ -161,6 +188,9 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
 /// draft execution, and the driver's commit). Lower these numbers when a `SealedBlock` lands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proposed_transaction_is_encoded_three_times_and_hashed_twice_up_to_its_commit() {
+    if rerun_alone("a_proposed_transaction_is_encoded_three_times_and_hashed_twice_up_to_its_commit") {
+        return;
+    }
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let (chain, schedule, ledger) = open_chain(dir.path()).await;

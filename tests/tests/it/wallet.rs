@@ -98,6 +98,7 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn a_new_user_sends_coins_from_the_faucet_and_sees_them_final() {
+    let _machine = coinjecture_e2e::share_machine();
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("devnet");
     let mut devnet = Devnet::start(&dir);

@@ -5,7 +5,7 @@ use coinjecture_primitives::duration::parse_millis;
 
 #[test]
 fn every_case_of_the_shared_table() {
-    let text = include_str!("data/durations.json");
+    let text = include_str!("../data/durations.json");
     let table: serde_json::Value = serde_json::from_str(text).expect("durations.json is JSON");
     let cases = table["cases"].as_array().expect("a `cases` array");
     assert!(cases.len() > 30, "the table lost its cases");

@@ -54,6 +54,7 @@ fn field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 
 #[test]
 fn network_a_and_network_b_validators_run_side_by_side_on_one_host() {
+    let _machine = coinjecture_e2e::share_machine();
     let started = Instant::now();
     let shipped_a = std::fs::read_to_string(workspace().join("configs/network-a-validator.yaml")).unwrap();
     let shipped_b = std::fs::read_to_string(workspace().join("configs/network-b-go-validator.yaml")).unwrap();

@@ -1,14 +1,12 @@
 //! The deterministic simulation of the consensus engine (the heart of its test suite).
 //!
 //! Replay one seed: `SIM_SEED=<seed> SIM_N=<validators> SIM_MODE=<crash|byzantine> cargo test -p
-//! coinjecture-consensus --test simulation replay_one_seed -- --ignored --nocapture`.
+//! coinjecture-consensus --test it -- --ignored --exact simulation::replay_one_seed --nocapture`.
 //! More seeds: `SIM_SEEDS=<count per configuration>` (default 125 × 8 configurations = 1,000).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 mod harness;
 mod hostile;
-#[path = "../rng/mod.rs"]
-mod rng;
 mod scenarios;
 
 use coinjecture_consensus::QuorumMode;
@@ -134,8 +132,8 @@ fn run_seeds(n: usize, mode: QuorumMode) {
                 let mode_name = if mode == QuorumMode::Crash { "crash" } else { "byzantine" };
                 eprintln!(
                     "simulation failed: seed {seed}, n={n}, mode={mode_name}\nreplay: SIM_SEED={seed} SIM_N={n} \
-                     SIM_MODE={mode_name} cargo test -p coinjecture-consensus --test simulation replay_one_seed -- \
-                     --ignored --nocapture"
+                     SIM_MODE={mode_name} cargo test -p coinjecture-consensus --test it -- \
+                     --ignored --exact simulation::replay_one_seed --nocapture"
                 );
                 std::panic::resume_unwind(panic);
             }
@@ -179,7 +177,7 @@ fn seeds_7_validators_byzantine_mode() {
 
 /// The nightly-style run: 2,500 seeds per configuration (20,000 in all), beyond CI's 1,000.
 #[test]
-#[ignore = "long: cargo test -p coinjecture-consensus --test simulation -- --ignored many_seeds"]
+#[ignore = "long: cargo test -p coinjecture-consensus --test it -- --ignored --exact simulation::many_seeds_all_configurations"]
 fn many_seeds_all_configurations() {
     let per = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2_500u64);
     for n in [3, 4, 5, 7] {
@@ -190,7 +188,7 @@ fn many_seeds_all_configurations() {
                     let m = if mode == QuorumMode::Crash { "crash" } else { "byzantine" };
                     eprintln!(
                         "simulation failed: replay with SIM_SEED={seed} SIM_N={n} SIM_MODE={m} cargo test -p \
-                         coinjecture-consensus --test simulation replay_one_seed -- --ignored --nocapture"
+                         coinjecture-consensus --test it -- --ignored --exact simulation::replay_one_seed --nocapture"
                     );
                     std::panic::resume_unwind(panic);
                 }
@@ -212,4 +210,4 @@ fn replay_one_seed() {
     println!("{report:#?}");
 }
 
-pub(crate) use {SECOND as SEC, perfect as perfect_net};
+use {SECOND as SEC, perfect as perfect_net};

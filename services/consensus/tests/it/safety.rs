@@ -19,8 +19,7 @@ use coinjecture_primitives::{BlockHeight, PublicKey};
 use coinjecture_test_utils::wait_for;
 use tokio::sync::mpsc;
 
-mod bus;
-use bus::{Bus, Port};
+use crate::bus::{Bus, Port};
 
 struct Node {
     handle: DriverHandle,

@@ -3,8 +3,8 @@
 
 use coinjecture_consensus::QuorumMode;
 
-use crate::harness::{EventSpec, Sim};
-use crate::{SEC, perfect_net};
+use super::harness::{EventSpec, Sim};
+use super::{SEC, perfect_net};
 
 /// Heights of the nodes not in `faulty`.
 fn honest_heights(sim: &Sim, faulty: &[usize]) -> Vec<u64> {
@@ -128,7 +128,7 @@ fn the_nightly_seeds_that_stalled_now_pass() {
     // Found by the nightly run (SIM_SEEDS=150) and a longer run: one equivocating validator
     // whose re-sent votes each came with a new conflicting version.
     for (seed, n) in [(1_000_143, 5), (1_000_162, 4), (11_000_232, 5)] {
-        crate::random_run(seed, n, QuorumMode::Byzantine);
+        super::random_run(seed, n, QuorumMode::Byzantine);
     }
 }
 
@@ -169,7 +169,7 @@ fn measure(sim: &mut Sim, secs: i64, faulty: &[usize]) -> (u64, i64) {
     (honest_heights(sim, faulty).into_iter().min().unwrap_or(0) - first, stall)
 }
 
-/// The README's liveness table: `cargo test -p coinjecture-consensus --test simulation --
+/// The README's liveness table: `cargo test -p coinjecture-consensus --test it --
 /// --ignored --nocapture liveness_figures` (1 s blocks, 5–20 ms links, 10 seeds each).
 #[test]
 #[ignore = "prints figures for the README"]

@@ -8,7 +8,7 @@
 //! Each test prints one summary line (`faults <name>: N blocks, M txs final, max stall S`); the
 //! max stall is the longest time the highest finalized height seen on the validators that are
 //! up did not move (`coinjecture_e2e::monitor`). `soak` runs for an hour and is `#[ignore]`d:
-//! `COINJECTURE_SOAK_SECS=600 cargo test -p coinjecture-e2e --test faults -- --ignored soak`.
+//! `COINJECTURE_SOAK_SECS=600 cargo test -p coinjecture-e2e --test it -- --ignored faults::soak`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 use std::path::{Path, PathBuf};

@@ -15,8 +15,7 @@ use coinjecture_primitives::{BlockHeight, PublicKey, sha256};
 use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
 
-mod bus;
-use bus::{Bus, Port};
+use crate::bus::{Bus, Port};
 
 struct Node {
     handle: DriverHandle,

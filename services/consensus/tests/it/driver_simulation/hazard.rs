@@ -26,7 +26,7 @@
 use coinjecture_consensus::{QuorumMode, SignStep};
 use coinjecture_primitives::BlockHeight;
 
-use crate::harness::{NetParams, Parsed, Report, Setup, Sim, Verdict, run};
+use super::harness::{NetParams, Parsed, Report, Setup, Sim, Verdict, run};
 
 const H: BlockHeight = 4;
 const N: usize = 5;

@@ -4,15 +4,13 @@
 //! seed. See `harness.rs` for why a run is deterministic and what is checked.
 //!
 //! Replay one seed: `DSIM_SEED=<seed> DSIM_N=<validators> DSIM_MODE=<crash|byzantine> cargo test
-//! -p coinjecture-consensus --test driver_simulation replay_one_seed -- --ignored --nocapture`.
+//! -p coinjecture-consensus --test it -- --ignored --exact driver_simulation::replay_one_seed --nocapture`.
 //! The wider sweep: `DSIM_SEEDS=<count per configuration> cargo test -p coinjecture-consensus
-//! --test driver_simulation -- --ignored many_seeds` (default 100 × 4 configurations).
+//! --test it -- --ignored driver_simulation::many_seeds` (default 100 × 4 configurations).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 mod harness;
 mod hazard;
-#[path = "../rng/mod.rs"]
-mod rng;
 
 use coinjecture_consensus::QuorumMode;
 use coinjecture_primitives::PublicKey;
@@ -138,8 +136,8 @@ pub(crate) async fn random_run(seed: u64, n: usize, mode: QuorumMode, inline_syn
 
 fn replay_command(seed: u64, n: usize, mode: QuorumMode) -> String {
     format!(
-        "DSIM_SEED={seed} DSIM_N={n} DSIM_MODE={} cargo test -p coinjecture-consensus --test driver_simulation \
-         replay_one_seed -- --ignored --nocapture",
+        "DSIM_SEED={seed} DSIM_N={n} DSIM_MODE={} cargo test -p coinjecture-consensus --test it -- \
+         --ignored --exact driver_simulation::replay_one_seed --nocapture",
         mode_name(mode)
     )
 }
@@ -189,7 +187,7 @@ fn a_seed_replays_to_the_same_trace() {
 
 /// The wider sweep (`DSIM_SEEDS` per configuration, default 100).
 #[test]
-#[ignore = "long: cargo test -p coinjecture-consensus --test driver_simulation -- --ignored many_seeds"]
+#[ignore = "long: cargo test -p coinjecture-consensus --test it -- --ignored driver_simulation::many_seeds"]
 fn many_seeds_all_configurations() {
     let per: u64 = std::env::var("DSIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     for n in [3, 4, 5] {

@@ -25,11 +25,11 @@ fn attacker(a: u8, b: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, a, b))
 }
 
-/// One attack at a time: each test loads the machine on purpose, and the honest-latency bound
-/// is about the node under attack, not about three attacks sharing two cores.
-async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
-    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    SERIAL.lock().await
+/// One attack at a time, and nothing else of the suite beside it: each test loads the machine on
+/// purpose, and the honest-latency bound is about the node under attack, not about three attacks
+/// (or other tests' networks) sharing two cores.
+async fn one_at_a_time() -> coinjecture_e2e::MachineAlone {
+    coinjecture_e2e::machine_alone().await
 }
 
 /// Raises this test process's soft file-descriptor limit (it holds >1,100 sockets).

@@ -8,8 +8,8 @@ use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Proposal, VoteType};
 use coinjecture_primitives::{Block, BlockHeader, ChainId, Hash32, PoaExtra, Signature, sha256};
 
-use crate::harness::{EventSpec, NetParams, Sim};
-use crate::{SEC, perfect_net};
+use super::harness::{EventSpec, NetParams, Sim};
+use super::{SEC, perfect_net};
 
 #[test]
 fn three_validators_finalize_a_block_every_block_time() {
