@@ -72,10 +72,23 @@ pub enum TelemetryError {
     Format(String),
     #[error("log level {level:?} is invalid: {reason}")]
     Filter { level: String, reason: String },
+    /// `EnvFilter` refuses the filter (or a span directive of it).
+    #[error("log level {level:?} is invalid: {source}")]
+    FilterSyntax {
+        level: String,
+        #[source]
+        source: tracing_subscriber::filter::ParseError,
+    },
     #[error("a global logger is already installed")]
     AlreadyInstalled,
-    #[error("otel.endpoint {endpoint:?}: {reason}")]
-    Exporter { endpoint: String, reason: String },
+    #[error("otel.endpoint {endpoint:?}: the OTLP exporter must be started inside the Tokio runtime")]
+    OutsideRuntime { endpoint: String },
+    #[error("otel.endpoint {endpoint:?}: {source}")]
+    Exporter {
+        endpoint: String,
+        #[source]
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
 }
 
 /// What [`init`] installed. Keep it for the life of the process; [`Telemetry::shutdown`] (or
@@ -132,7 +145,8 @@ pub fn check_filter(level: &str) -> Result<(), TelemetryError> {
     }
     for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
         if directive.contains('[') {
-            EnvFilter::try_new(directive).map_err(|e| bad(format!("{directive:?}: {e}")))?;
+            EnvFilter::try_new(directive)
+                .map_err(|source| TelemetryError::FilterSyntax { level: level.to_string(), source })?;
             continue;
         }
         let (target, lvl) = match directive.split_once('=') {
@@ -159,12 +173,12 @@ pub fn check_filter(level: &str) -> Result<(), TelemetryError> {
 /// exporter's connection is spawned on it).
 pub fn init(format: LogFormat, level: &str, traces: Option<Traces>) -> Result<Telemetry, TelemetryError> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(env) if !env.is_empty() => EnvFilter::try_new(&env)
-            .map_err(|e| TelemetryError::Filter { level: env.clone(), reason: e.to_string() })?,
+        Ok(env) if !env.is_empty() => {
+            EnvFilter::try_new(&env).map_err(|source| TelemetryError::FilterSyntax { level: env.clone(), source })?
+        }
         _ => {
             check_filter(level)?;
-            EnvFilter::try_new(level)
-                .map_err(|e| TelemetryError::Filter { level: level.into(), reason: e.to_string() })?
+            EnvFilter::try_new(level).map_err(|source| TelemetryError::FilterSyntax { level: level.into(), source })?
         }
     };
     let logs = match format {
@@ -191,15 +205,14 @@ pub fn init(format: LogFormat, level: &str, traces: Option<Traces>) -> Result<Te
 
 fn exporter(traces: Traces) -> Result<SdkTracerProvider, TelemetryError> {
     use opentelemetry_otlp::WithExportConfig as _;
-    let error = |reason: String| TelemetryError::Exporter { endpoint: traces.endpoint.clone(), reason };
     if tokio::runtime::Handle::try_current().is_err() {
-        return Err(error("the OTLP exporter must be started inside the Tokio runtime".into()));
+        return Err(TelemetryError::OutsideRuntime { endpoint: traces.endpoint });
     }
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(traces.endpoint.clone())
         .build()
-        .map_err(|e| error(e.to_string()))?;
+        .map_err(|source| TelemetryError::Exporter { endpoint: traces.endpoint.clone(), source })?;
     let mut resource = opentelemetry_sdk::Resource::builder().with_service_name(traces.service_name.clone());
     if let Some(network) = &traces.network {
         resource = resource.with_attribute(opentelemetry::KeyValue::new("coinjecture.network", network.clone()));
