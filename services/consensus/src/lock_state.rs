@@ -80,7 +80,7 @@ impl LockState {
                 Self::decode(&v1)
             }
         };
-        lock.map(|l| (l, format)).map_err(|e| SafetyFileError::Payload(e.to_string()))
+        lock.map(|l| (l, format)).map_err(SafetyFileError::Payload)
     }
 
     /// Strict inverse of [`Self::encode`].

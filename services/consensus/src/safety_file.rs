@@ -82,7 +82,7 @@ pub enum SafetyFileError {
     #[error("checksum mismatch")]
     ChecksumMismatch,
     #[error("damaged contents: {0}")]
-    Payload(String),
+    Payload(#[source] coinjecture_primitives::DecodeError),
 }
 
 /// Wraps `payload` in the format-2 envelope.

@@ -111,7 +111,7 @@ impl SignState {
                 Self::decode(&v1)
             }
         };
-        state.map(|s| (s, format)).map_err(|e| SafetyFileError::Payload(e.to_string()))
+        state.map(|s| (s, format)).map_err(SafetyFileError::Payload)
     }
 
     /// Strict inverse of [`Self::encode`].

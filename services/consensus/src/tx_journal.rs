@@ -91,10 +91,24 @@ impl std::fmt::Debug for Request {
 
 /// Errors opening the journal.
 #[derive(Debug, thiserror::Error)]
-#[error("the transaction journal {path}: {reason}")]
-pub struct JournalError {
-    pub path: PathBuf,
-    pub reason: String,
+pub enum JournalError {
+    /// The file exists but cannot be read.
+    #[error("the transaction journal {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a journal this node reads (`reason` says how).
+    #[error("the transaction journal {path}: {reason}")]
+    Contents { path: PathBuf, reason: String },
+    /// The journal's writer thread could not be started.
+    #[error("the transaction journal {path}: starting its thread: {source}")]
+    Thread {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Where the journal is kept for a signing state at `sign_state_path`: the same name with the
@@ -108,17 +122,17 @@ impl TxJournal {
     /// A journal that cannot be read at all is an error naming it; one that cannot be written
     /// is not: appends fail (and the API answers UNAVAILABLE) until the disk takes writes.
     pub fn open(path: PathBuf) -> Result<(Self, Replay), JournalError> {
-        let err = |reason: String| JournalError { path: path.clone(), reason };
         let (replay, good_len) = match std::fs::read(&path) {
-            Ok(bytes) => parse(&bytes).map_err(err)?,
+            Ok(bytes) => parse(&bytes).map_err(|reason| JournalError::Contents { path: path.clone(), reason })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Replay::default(), 0),
-            Err(e) => return Err(err(e.to_string())),
+            Err(source) => return Err(JournalError::Read { path, source }),
         };
         let stats = Arc::new(JournalStats::default());
         stats.file_bytes.store(good_len, Ordering::Relaxed);
         stats.compact_at.store(MIN_COMPACT_BYTES, Ordering::Relaxed);
         let (requests, rx) = std::sync::mpsc::channel();
-        let mut writer = Writer { path, file: None, good_len, stats: stats.clone() };
+        let thread_error = |source| JournalError::Thread { path: path.clone(), source };
+        let mut writer = Writer { path: path.clone(), file: None, good_len, stats: stats.clone() };
         // Opened now, so a directory that later stops taking new files (read-only, out of
         // inodes) does not stop the journal; the torn tail is cut, so new records follow the
         // last good one.
@@ -127,10 +141,7 @@ impl TxJournal {
             tracing::warn!(path = %writer.path.display(), error = %e, "cannot open the transaction journal yet; submissions are refused until it can be written");
             writer.file = None;
         }
-        std::thread::Builder::new()
-            .name("tx-journal".into())
-            .spawn(move || writer.run(&rx))
-            .map_err(|e| JournalError { path: PathBuf::new(), reason: format!("starting its thread: {e}") })?;
+        std::thread::Builder::new().name("tx-journal".into()).spawn(move || writer.run(&rx)).map_err(thread_error)?;
         Ok((Self { requests, stats }, replay))
     }
 
@@ -163,11 +174,12 @@ impl TxJournal {
 
 /// What the journal at `path` holds, without opening it for writing (tools and tests).
 pub fn read(path: &Path) -> Result<Replay, JournalError> {
-    let err = |reason: String| JournalError { path: path.to_path_buf(), reason };
     match std::fs::read(path) {
-        Ok(bytes) => parse(&bytes).map(|(replay, _)| replay).map_err(err),
+        Ok(bytes) => parse(&bytes)
+            .map(|(replay, _)| replay)
+            .map_err(|reason| JournalError::Contents { path: path.to_path_buf(), reason }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Replay::default()),
-        Err(e) => Err(err(e.to_string())),
+        Err(source) => Err(JournalError::Read { path: path.to_path_buf(), source }),
     }
 }
 
