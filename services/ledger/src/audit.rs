@@ -54,18 +54,17 @@ pub async fn verify_database(
     validators: Option<&ValidatorSchedule>,
     mut progress: impl FnMut(BlockHeight, BlockHeight),
 ) -> Result<AuditReport, LedgerError> {
-    let open_err = |reason: String| LedgerError::Open { path: path.to_path_buf(), reason };
+    let open_err = |e: sqlx::Error| LedgerError::open_failed(path, "")(e.into());
     if !path.is_file() {
-        return Err(open_err("no such database file".into()));
+        return Err(LedgerError::open(path, "no such database file"));
     }
     let options = SqliteConnectOptions::from_str("sqlite:")
-        .map_err(|e| open_err(e.to_string()))?
+        .map_err(open_err)?
         .filename(path)
         .read_only(true)
         .create_if_missing(false);
-    let pool =
-        SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(|e| open_err(e.to_string()))?;
-    let mut conn = pool.begin().await.map_err(|e| open_err(e.to_string()))?;
+    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(open_err)?;
+    let mut conn = pool.begin().await.map_err(open_err)?;
     let tip = Store::tip(&mut conn).await?.ok_or_else(|| bad("no blocks are stored (not even genesis)".into()))?;
     let chain_id = match genesis {
         Some(genesis) => {

@@ -1,6 +1,6 @@
 //! The ledger's error type, and how each kind maps onto a gRPC status.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use coinjecture_primitives::{BlockHeight, Hash32};
 
@@ -11,8 +11,14 @@ use crate::genesis::GenesisError;
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// The database file could not be created, opened, migrated or read at start.
-    #[error("cannot open the ledger database {path}: {reason}")]
-    Open { path: PathBuf, reason: String },
+    /// `reason` says what failed, and `source` (when there is one) why; the message is both.
+    #[error("cannot open the ledger database {path}: {reason}{}", source.as_ref().map(ToString::to_string).unwrap_or_default())]
+    Open {
+        path: PathBuf,
+        reason: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 
     /// The database was initialised with another genesis block.
     #[error(
@@ -81,6 +87,21 @@ pub enum LedgerError {
 impl LedgerError {
     pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
         move |source| Self::Database { context, hint: sqlite_hint(&source), source }
+    }
+
+    /// [`Self::Open`] for `path` without an underlying error (`reason` is the whole story).
+    pub(crate) fn open(path: &Path, reason: impl Into<String>) -> Self {
+        Self::Open { path: path.to_path_buf(), reason: reason.into(), source: None }
+    }
+
+    /// [`Self::Open`] for `path` because of `source`; `context` (e.g. `"schema migration
+    /// failed: "`, or empty) goes before its message.
+    pub(crate) fn open_failed(
+        path: &Path,
+        context: impl Into<String>,
+    ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Self {
+        let (path, reason) = (path.to_path_buf(), context.into());
+        move |source| Self::Open { path, reason, source: Some(source) }
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {

@@ -282,8 +282,8 @@ impl Ledger {
         let genesis_block = genesis.block();
         let genesis_hash = genesis_block.hash();
         let store = Store::open(path).await?;
-        let open_err = |reason: String| LedgerError::Open { path: path.to_path_buf(), reason };
-        let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| open_err(e.to_string()))?;
+        let open_err = |e: sqlx::Error| LedgerError::open_failed(path, "")(e.into());
+        let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(open_err)?;
         match Store::meta(&mut tx, META_GENESIS_HASH).await? {
             Some(stored) => {
                 let stored = Hash32::from_slice(&stored)
@@ -335,7 +335,7 @@ impl Ledger {
         }
         let recent = Arc::new(RecentHashes::default());
         let era = {
-            let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| open_err(e.to_string()))?;
+            let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(open_err)?;
             let (era, transactions, first_position) = Store::current_era(&mut tx).await?;
             // Eras a crash left unsealed (their last block committed, the seal not).
             for unsealed in Store::unsealed_eras(&mut tx, era).await? {

@@ -264,10 +264,11 @@ impl Store {
     /// Opens (creating if missing) the database at `path`: parent directories, WAL journal,
     /// `synchronous = FULL`, foreign keys, busy timeout, a quick integrity check, migrations.
     pub(crate) async fn open(path: &Path) -> Result<Self, LedgerError> {
-        let fail = |reason: String| LedgerError::Open { path: path.to_path_buf(), reason };
+        let fail = |reason: String| LedgerError::open(path, reason);
+        let failed = |context: String| LedgerError::open_failed(path, context);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
-                .map_err(|e| fail(format!("cannot create the directory {}: {e}", parent.display())))?;
+                .map_err(|e| failed(format!("cannot create the directory {}: ", parent.display()))(e.into()))?;
         }
         // SQLite reports garbage only on first use ("file is not a database"); say it plainly.
         match std::fs::metadata(path) {
@@ -278,13 +279,13 @@ impl Store {
                 match read {
                     Ok(()) if header == SQLITE_HEADER => {}
                     Ok(()) => return Err(fail("not an SQLite database (bad file header)".into())),
-                    Err(e) => return Err(fail(format!("cannot read the file header: {e}"))),
+                    Err(e) => return Err(failed("cannot read the file header: ".into())(e.into())),
                 }
             }
             _ => {}
         }
         let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| failed(String::new())(e.into()))?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -307,10 +308,10 @@ impl Store {
             .min_connections(1)
             .connect_with(options)
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| failed(String::new())(e.into()))?;
         let store = Self { pool, path: path.to_path_buf() };
         store.quick_check().await.map_err(|reason| fail(format!("integrity check failed: {reason}")))?;
-        sqlx::migrate!().run(&store.pool).await.map_err(|e| fail(format!("schema migration failed: {e}")))?;
+        sqlx::migrate!().run(&store.pool).await.map_err(|e| failed("schema migration failed: ".into())(e.into()))?;
         Ok(store)
     }
 
