@@ -34,7 +34,7 @@ pub enum PayloadError {
     },
     /// Not a protobuf `ConsensusMessage`.
     #[error("does not decode as a ConsensusMessage: {0}")]
-    Undecodable(String),
+    Undecodable(#[source] prost::DecodeError),
     /// A `ConsensusMessage` with no variant set.
     #[error("ConsensusMessage has no variant set")]
     NoVariant,
@@ -77,9 +77,16 @@ pub enum P2pError {
     /// Every peer's send queue is full.
     #[error("gossip queues to all {0} peers are full")]
     QueuesFull(usize),
-    /// Listening or building the swarm failed.
-    #[error("transport: {0}")]
-    Transport(String),
+    /// Listening or building the swarm failed: `what` says where, `source` (when the library
+    /// gave an error value) why; the message is both.
+    #[error("transport: {what}{}", source.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Transport {
+        /// The step that failed (`noise`, `publish`, ...) or the whole story.
+        what: String,
+        /// The library's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The gateway task has stopped.
     #[error("the p2p gateway has stopped")]
     Stopped,
@@ -88,6 +95,19 @@ pub enum P2pError {
 impl P2pError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Self::InvalidArgument { field: field.into(), reason: reason.to_string() }
+    }
+
+    /// [`Self::Transport`] in our own words (the library's error is no error value, or none).
+    pub(crate) fn transport(what: impl Into<String>) -> Self {
+        Self::Transport { what: what.into(), source: None }
+    }
+
+    /// [`Self::Transport`] at step `what`, caused by `source`.
+    pub(crate) fn transport_failed(
+        what: impl Into<String>,
+    ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Self {
+        let what = what.into();
+        move |source| Self::Transport { what, source: Some(source) }
     }
 }
 
@@ -101,7 +121,7 @@ impl From<P2pError> for Status {
             P2pError::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             P2pError::NotFound(_) => Status::not_found(message),
             P2pError::QueuesFull(_) => Status::resource_exhausted(message),
-            P2pError::Transport(_) => Status::internal(message),
+            P2pError::Transport { .. } => Status::internal(message),
         }
     }
 }

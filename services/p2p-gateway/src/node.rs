@@ -119,7 +119,6 @@ fn score_params(topics: &TopicNames) -> PeerScoreParams {
 
 fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -> Result<Behaviour, P2pError> {
     let limits = &config.limits;
-    let transport = |e: String| P2pError::Transport(e);
     let heartbeat = limits.heartbeat_interval;
     // Unvalidated messages live in gossipsub's cache for `history_length` heartbeats: keep them
     // at least as long as the validation timeout, or a late ACCEPT could not be forwarded.
@@ -144,15 +143,17 @@ fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -
         // with AllQueuesFull; gossipsub's default is 5,000.
         .connection_handler_queue_len(16_384)
         .build()
-        .map_err(|e| transport(format!("gossipsub config: {e}")))?;
+        .map_err(|e| P2pError::transport_failed("gossipsub config")(e.into()))?;
     let mut gossipsub =
         gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(keypair.clone()), gossip_config)
-            .map_err(|e| transport(format!("gossipsub: {e}")))?;
+            .map_err(|e| P2pError::transport(format!("gossipsub: {e}")))?;
     let thresholds =
         PeerScoreThresholds { graylist_threshold: limits.disconnect_score_threshold.min(-80.0), ..Default::default() };
-    gossipsub.with_peer_score(score_params(topics), thresholds).map_err(|e| transport(format!("peer score: {e}")))?;
+    gossipsub
+        .with_peer_score(score_params(topics), thresholds)
+        .map_err(|e| P2pError::transport(format!("peer score: {e}")))?;
     for (_, topic) in topics.iter() {
-        gossipsub.subscribe(topic).map_err(|e| transport(format!("subscribe {topic}: {e}")))?;
+        gossipsub.subscribe(topic).map_err(|e| P2pError::transport_failed(format!("subscribe {topic}"))(e.into()))?;
     }
 
     // No address cache: identify would otherwise remember the listen addresses peers announce and
@@ -166,7 +167,7 @@ fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -
             .with_cache_size(0),
     );
     let sync_protocol = StreamProtocol::try_from_owned(topics::sync_protocol(&config.network_id))
-        .map_err(|e| transport(format!("sync protocol name: {e}")))?;
+        .map_err(|e| P2pError::transport_failed("sync protocol name")(e.into()))?;
     let sync = request_response::Behaviour::with_codec(
         SyncCodec::new(limits.max_sync_response_bytes),
         [(sync_protocol, ProtocolSupport::Full)],
@@ -210,12 +211,12 @@ impl P2pNode {
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-            .map_err(|e| P2pError::Transport(format!("noise: {e}")))?
+            .map_err(|e| P2pError::transport_failed("noise")(e.into()))?
             // `/dns4/<name>/tcp/<port>/p2p/<id>` bootstrap peers (Kubernetes StatefulSet pods and
             // compose services have stable names, not stable IPs); resolved again on every redial.
             .with_dns_config(dns_config.0, dns_config.1)
             .with_behaviour(|_| behaviour)
-            .map_err(|e| P2pError::Transport(format!("behaviour: {e}")))?
+            .map_err(|e| P2pError::transport_failed("behaviour")(e.into()))?
             // Mesh peers and requests in flight keep a connection alive; one nothing uses (a
             // dialer that never subscribes) gives its slot back after the idle timeout.
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle_timeout))
@@ -236,14 +237,14 @@ impl P2pNode {
         while !waiting.is_empty() {
             let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
                 .await
-                .map_err(|_| P2pError::Transport("listeners did not bind within 10 s".into()))?;
+                .map_err(|_| P2pError::transport("listeners did not bind within 10 s"))?;
             match event {
                 SwarmEvent::NewListenAddr { listener_id, address } => {
                     waiting.remove(&listener_id);
                     listen_addrs.push(address);
                 }
                 SwarmEvent::ListenerClosed { reason: Err(e), .. } | SwarmEvent::ListenerError { error: e, .. } => {
-                    return Err(P2pError::Transport(format!("listening failed: {e}")));
+                    return Err(P2pError::transport_failed("listening failed")(e.into()));
                 }
                 _ => {}
             }
@@ -460,7 +461,7 @@ impl Actor {
                 return Err(P2pError::invalid("payload", format!("{len} bytes exceed the gossip transmit limit")));
             }
             Err(gossipsub::PublishError::AllQueuesFull(n)) => return Err(P2pError::QueuesFull(n)),
-            Err(e) => return Err(P2pError::Transport(format!("publish: {e}"))),
+            Err(e) => return Err(P2pError::transport_failed("publish")(e.into())),
         };
         let label = TopicLabel { topic: topic_label(topic) };
         self.metrics.messages_published.get_or_create(&label).inc();

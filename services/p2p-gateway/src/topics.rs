@@ -101,7 +101,7 @@ pub fn check_payload(topic: pb::Topic, payload: &[u8], max_bytes: usize) -> Resu
     if payload.len() > max_bytes {
         return Err(PayloadError::TooLarge { len: payload.len(), max: max_bytes });
     }
-    let message = pb::ConsensusMessage::decode(payload).map_err(|e| PayloadError::Undecodable(e.to_string()))?;
+    let message = pb::ConsensusMessage::decode(payload).map_err(PayloadError::Undecodable)?;
     let kind = message.kind.as_ref().ok_or(PayloadError::NoVariant)?;
     let found = variant_name(kind);
     if found != expected_variant(topic) {
