@@ -80,7 +80,19 @@ thread_local! {
     /// Whether this thread's test holds [`MACHINE`] alone (its own networks take no share).
     /// The body of a `#[tokio::test]` runs on the test's thread in both runtime flavors.
     static ALONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The share this thread's test holds, if any: a test's second network reuses it (taking
+    /// a second read guard could wait forever behind a queued [`machine_alone`]).
+    static SHARE: std::cell::RefCell<std::sync::Weak<MachineShareGuard>> = const { std::cell::RefCell::new(std::sync::Weak::new()) };
 }
+
+/// A read guard on [`MACHINE`].
+#[derive(Debug)]
+pub struct MachineShareGuard(
+    #[allow(dead_code, reason = "held for its Drop")] tokio::sync::RwLockReadGuard<'static, ()>,
+);
+
+/// A test's share of the machine (see [`MACHINE`]); the machine is shared while one is held.
+pub type MachineShare = std::sync::Arc<MachineShareGuard>;
 
 /// The machine to this test alone (see [`MACHINE`]); hold it for the whole test.
 #[derive(Debug)]
@@ -102,18 +114,23 @@ pub async fn machine_alone() -> MachineAlone {
 }
 
 /// A share of the machine (see [`MACHINE`]), waiting while a test holds it alone; `None` in the
-/// test that holds it alone. Blocks the calling thread (it is called before a test's processes
-/// start).
-pub fn share_machine() -> Option<tokio::sync::RwLockReadGuard<'static, ()>> {
+/// test that holds it alone, and the same share again while this thread's test holds one. Blocks
+/// the calling thread (it is called before a test's processes start).
+pub fn share_machine() -> Option<MachineShare> {
     if ALONE.get() {
         return None;
     }
-    loop {
+    if let Some(share) = SHARE.with_borrow(std::sync::Weak::upgrade) {
+        return Some(share);
+    }
+    let share = loop {
         if let Ok(guard) = MACHINE.try_read() {
-            return Some(guard);
+            break std::sync::Arc::new(MachineShareGuard(guard));
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    SHARE.set(std::sync::Arc::downgrade(&share));
+    Some(share)
 }
 
 /// A running local network of validator processes.
@@ -132,7 +149,7 @@ pub struct Network {
     /// `COINJECTURE_OTEL_ENDPOINT`).
     pub env: Vec<(String, String)>,
     /// This test's share of the machine (see [`MACHINE`]).
-    _machine: Option<tokio::sync::RwLockReadGuard<'static, ()>>,
+    _machine: Option<MachineShare>,
 }
 
 impl Network {
