@@ -82,6 +82,14 @@ pub enum LedgerError {
     /// Data read from the database does not make sense (manual edits, disk corruption).
     #[error("the ledger database is corrupt: {0}")]
     Corrupt(String),
+
+    /// A stored value that does not decode (`what` names it); `source` is the decoder's error.
+    #[error("the ledger database is corrupt: {what}: {source}")]
+    CorruptValue {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl LedgerError {
@@ -102,6 +110,14 @@ impl LedgerError {
     ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Self {
         let (path, reason) = (path.to_path_buf(), context.into());
         move |source| Self::Open { path, reason, source: Some(source) }
+    }
+
+    /// [`Self::CorruptValue`]: the stored `what` does not decode.
+    pub(crate) fn corrupt_value<E: std::error::Error + Send + Sync + 'static>(
+        what: impl Into<String>,
+    ) -> impl FnOnce(E) -> Self {
+        let what = what.into();
+        move |source| Self::CorruptValue { what, source: Box::new(source) }
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -137,7 +153,9 @@ impl From<LedgerError> for tonic::Status {
             LedgerError::Crypto { status, .. } if status.code() == tonic::Code::Unavailable => {
                 tonic::Status::unavailable(message)
             }
-            LedgerError::Corrupt(_) | LedgerError::StoredCertificate { .. } => tonic::Status::data_loss(message),
+            LedgerError::Corrupt(_) | LedgerError::CorruptValue { .. } | LedgerError::StoredCertificate { .. } => {
+                tonic::Status::data_loss(message)
+            }
             LedgerError::Open { .. } => tonic::Status::unavailable(message),
             LedgerError::Crypto { .. } | LedgerError::Database { .. } => tonic::Status::internal(message),
         }

@@ -156,7 +156,7 @@ pub(crate) fn encode_journal(rows: &[(PublicKey, AccountRow)]) -> Result<Vec<u8>
 /// Decodes an `account_journal.changes` blob; errors name the height and the byte offset.
 pub(crate) fn decode_journal(height: i64, bytes: &[u8]) -> Result<Vec<(PublicKey, AccountRow)>, LedgerError> {
     let corrupt = |e: coinjecture_primitives::DecodeError| {
-        LedgerError::Corrupt(format!("account_journal row of block {height}: {e}"))
+        LedgerError::corrupt_value(format!("account_journal row of block {height}"))(e)
     };
     let mut r = BinReader::new(bytes);
     let count = r.u32().map_err(corrupt)? as usize;
@@ -403,10 +403,10 @@ impl Store {
                 .try_get(0)
                 .map_err(LedgerError::db("reading accounts"))?;
             let rows: Vec<(String, i64, i64, Option<i64>)> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
-                .map_err(|e| LedgerError::Corrupt(format!("account rows: {e}")))?;
+                .map_err(LedgerError::corrupt_value("account rows"))?;
             for (address, balance, nonce, last_tx) in rows {
                 let address = PublicKey::from_hex_named(&address, "accounts.address")
-                    .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+                    .map_err(LedgerError::corrupt_value("an accounts row"))?;
                 let balance = from_i64(balance, "accounts.balance")?;
                 let nonce = from_i64(nonce, "accounts.nonce")?;
                 found.insert(address, AccountRow { state: AccountState { balance, nonce }, last_tx });

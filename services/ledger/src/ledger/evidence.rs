@@ -56,7 +56,7 @@ impl Ledger {
             .map(|(id, bytes, at)| {
                 Evidence::decode(&bytes)
                     .map(|e| (e, at))
-                    .map_err(|e| LedgerError::Corrupt(format!("evidence row {id} does not decode: {e}")))
+                    .map_err(LedgerError::corrupt_value(format!("evidence row {id} does not decode")))
             })
             .collect()
     }
