@@ -199,8 +199,14 @@ pub(crate) struct ConsensusSection {
     /// `crash` or `byzantine`.
     #[serde(deserialize_with = "quorum_mode")]
     pub(crate) quorum: QuorumMode,
-    /// This node's validator key file (also its p2p identity).
-    pub(crate) validator_key: PathBuf,
+    /// `validator` (default: signs, and its key must be in the validator schedule) or
+    /// `follower` (never signs; its key, if any, must not be a validator's).
+    #[serde(default, deserialize_with = "role")]
+    pub(crate) role: Role,
+    /// This node's key file: its validator identity and its p2p identity. A follower may leave
+    /// it out and gets a new p2p identity at every start.
+    #[serde(default)]
+    pub(crate) validator_key: Option<PathBuf>,
     /// Public keys (hex) of the validators, in proposer order.
     #[serde(deserialize_with = "public_keys")]
     pub(crate) validators: Vec<PublicKey>,
@@ -212,6 +218,27 @@ pub(crate) struct ConsensusSection {
     /// [`ConsensusSection::max_future_drift_ms`]).
     #[serde(default, deserialize_with = "optional_duration")]
     pub(crate) max_future_drift: Option<Duration>,
+}
+
+/// What a node does in consensus (`consensus.role`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Proposes and votes with `consensus.validator_key`, which must be in the validator
+    /// schedule (`consensus.validators` or a `consensus.validator_changes` entry).
+    #[default]
+    Validator,
+    /// Follows the chain (gossip and block sync), serves the API and relays submitted
+    /// transactions, and never signs.
+    Follower,
+}
+
+impl Role {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Validator => "validator",
+            Self::Follower => "follower",
+        }
+    }
 }
 
 /// The smallest `consensus.max_future_drift`: below it, the ordinary clock skew between
@@ -452,7 +479,8 @@ impl Config {
     /// Relative file paths are relative to the config file's directory (`./data/a.db` next to
     /// `/etc/cj/node.yaml` is `/etc/cj/data/a.db`, without the `./`, as errors show it).
     fn resolve_paths(&mut self, base: &Path) {
-        let mut paths = vec![&mut self.network.genesis, &mut self.consensus.validator_key, &mut self.database.path];
+        let mut paths = vec![&mut self.network.genesis, &mut self.database.path];
+        paths.extend(self.consensus.validator_key.as_mut());
         if let Some(tls) = &mut self.api.internal_tls {
             paths.extend([&mut tls.ca, &mut tls.cert, &mut tls.key]);
         }
@@ -485,11 +513,16 @@ impl Config {
         }
         self.validate_internal_port()?;
         self.api.limits.validate()?;
-        if !self.consensus.validator_key.exists() {
-            bail!(
+        match (&self.consensus.validator_key, self.consensus.role) {
+            (Some(key), _) if !key.exists() => bail!(
                 "consensus.validator_key: {} does not exist (create it with `coinjectured keygen --output FILE`)",
-                self.consensus.validator_key.display()
-            );
+                key.display()
+            ),
+            (None, Role::Validator) => bail!(
+                "consensus.validator_key: a validator needs its key file (create it with `coinjectured keygen \
+                 --output FILE`); a node that only follows the chain sets `consensus.role: follower`"
+            ),
+            _ => {}
         }
         if !self.network.genesis.exists() {
             bail!("network.genesis: {} does not exist", self.network.genesis.display());
@@ -600,6 +633,14 @@ fn block_time<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 
 fn quorum_mode<'de, D: Deserializer<'de>>(d: D) -> Result<QuorumMode, D::Error> {
     quorum(&text(d)?).map_err(de::Error::custom)
+}
+
+fn role<'de, D: Deserializer<'de>>(d: D) -> Result<Role, D::Error> {
+    match text(d)?.as_str() {
+        "validator" => Ok(Role::Validator),
+        "follower" => Ok(Role::Follower),
+        other => Err(de::Error::custom(format!("{other:?} is not one of validator, follower"))),
+    }
 }
 
 fn public_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PublicKey>, D::Error> {
