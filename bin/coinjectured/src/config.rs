@@ -710,10 +710,30 @@ mod tests {
     #[test]
     fn shipped_configs_parse() {
         let dir = env!("CARGO_MANIFEST_DIR");
-        for name in ["network-a-validator.yaml", "network-b-go-validator.yaml"] {
+        for name in ["network-a-validator.yaml", "network-b-go-validator.yaml", "network-a-follower.yaml"] {
             let text = std::fs::read_to_string(format!("{dir}/../../configs/{name}")).unwrap();
             Config::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    #[test]
+    fn the_role_defaults_to_validator_and_a_follower_needs_no_key() {
+        assert_eq!(Config::parse(&sample()).unwrap().consensus.role, Role::Validator);
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let text = std::fs::read_to_string(format!("{dir}/../../configs/network-a-follower.yaml")).unwrap();
+        let follower = Config::parse(&text).unwrap();
+        assert_eq!((follower.consensus.role, follower.consensus.validator_key), (Role::Follower, None));
+        // The follower's chain settings are Network A's validator's.
+        let validator = Config::parse(&sample()).unwrap();
+        assert_eq!(follower.network, validator.network);
+        assert_eq!(follower.consensus.validators, validator.consensus.validators);
+        assert_eq!(follower.consensus.quorum, validator.consensus.quorum);
+        assert_eq!(
+            error(&with("quorum", "crash\n  role: observer")),
+            "consensus.role: \"observer\" is not one of validator, follower"
+        );
+        let overridden = Config::parse_with_env(&sample(), env(&[("COINJECTURE_CONSENSUS_ROLE", "follower")])).unwrap();
+        assert_eq!(overridden.consensus.role, Role::Follower);
     }
 
     #[test]
