@@ -217,8 +217,8 @@ fn follower_config_number(file_name: &str) -> Option<usize> {
     file_name.strip_prefix("follower-")?.strip_suffix(".yaml")?.parse().ok()
 }
 
-/// `devnet --reset`: deletes the keys, genesis, configs (validators' and followers'), databases and logs a previous run left
-/// in `dir` (and nothing else), returning what it removed.
+/// `devnet --reset`: deletes the keys, genesis, configs (validators' and followers'), databases
+/// and logs a previous run left in `dir` (and nothing else), returning what it removed.
 pub(crate) fn reset(dir: &Path) -> eyre::Result<Vec<PathBuf>> {
     let paths = generated_paths(dir)?;
     for path in &paths {
