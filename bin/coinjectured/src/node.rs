@@ -138,14 +138,7 @@ pub(crate) struct Preflight {
 /// nothing), a follower's must not (it would share a validator's p2p identity, and a validator
 /// key is safest on one machine). A follower without a key file gets a new identity.
 pub(crate) fn node_key(config: &Config) -> eyre::Result<coinjecture_crypto_core::signatures::Keypair> {
-    let key = match &config.consensus.validator_key {
-        Some(path) => keys::read(path).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?,
-        None => {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| eyre!("no randomness from the operating system: {e}"))?;
-            coinjecture_crypto_core::signatures::Keypair::from_seed(&seed)
-        }
-    };
+    let key = node_identity(config)?;
     let schedule = config.validator_schedule()?;
     let public = key.public_key();
     let member = schedule.entries().iter().find(|(_, set)| set.contains(&public)).map(|(height, _)| *height);
@@ -162,6 +155,20 @@ pub(crate) fn node_key(config: &Config) -> eyre::Result<coinjecture_crypto_core:
         ),
         _ => Ok(key),
     }
+}
+
+/// The key in `consensus.validator_key`, or a new one when there is none (a follower's), without
+/// the role check: the p2p identity of a split `service p2p-gateway` (the consensus service and
+/// whole nodes check the role, [`node_key`]).
+pub(crate) fn node_identity(config: &Config) -> eyre::Result<coinjecture_crypto_core::signatures::Keypair> {
+    Ok(match &config.consensus.validator_key {
+        Some(path) => keys::read(path).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?,
+        None => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| eyre!("no randomness from the operating system: {e}"))?;
+            coinjecture_crypto_core::signatures::Keypair::from_seed(&seed)
+        }
+    })
 }
 
 /// Reads and checks the files the config names: the validator key, the genesis (whose chain must

@@ -262,7 +262,7 @@ pub(crate) async fn run(
             served.map_err(|e| eyre!("ledger server: {e}"))?;
         }
         ServiceName::P2pGateway => {
-            let key = node::node_key(config)?;
+            let key = node::node_identity(config)?;
             let source = LedgerBlockSource::from_channel(channel(services.ledger.as_ref(), "ledger", config)?);
             let (handle, task) =
                 P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry.clone()))
