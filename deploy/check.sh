@@ -4,8 +4,10 @@
 #    kustomize from the Go module proxy where kubectl is missing) builds them;
 #    `kubernetes-validate --strict` validates every object against the Kubernetes schemas; the
 #    built objects wire what a pod needs (its key, the generated ConfigMaps, the replica count);
-#    each overlay's validator.yaml with the environment a pod gets passes `coinjectured check-config`
-#    and keeps the chain settings of its file in configs/.
+#    the follower Deployment is the public Service's only backend (no public Service selects
+#    validators) and holds no key; each overlay's validator.yaml and follower.yaml with the
+#    environment a pod gets pass `coinjectured check-config`, the validator's keeps the chain
+#    settings of its file in configs/, the follower's the validator's.
 #  - deploy/compose.yaml: deploy/gen-network.sh's configs pass check-config, and every host name
 #    they use is a service of the compose file.
 # Usage: deploy/check.sh   (COINJECTURED=path: the binary to use; default target/debug, built if missing)
@@ -117,10 +119,38 @@ container = pod["containers"][0]
 for probe, path in [("livenessProbe", "/health"), ("readinessProbe", "/ready")]:
     if container.get(probe, {}).get("httpGet", {}).get("path") != path:
         fail(f"the validator's {probe} must GET {path}")
+# Followers: a Deployment behind the public Service, with the network's generated genesis and
+# validator list, no key and no internal port; no public (non-headless) Service selects validators.
+follower = by["Deployment"].get("follower")
+if follower is None:
+    fail("no follower Deployment")
+fpod = follower["spec"]["template"]["spec"]
+fvolumes = {v["name"]: v for v in fpod["volumes"]}
+frefs = {
+    "follower-config": fvolumes["config"]["configMap"]["name"],
+    "validator-genesis": fvolumes["genesis"]["configMap"]["name"],
+    "validator-network": fpod["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+}
+for base, ref in frefs.items():
+    if generated.get(base) != ref:
+        fail(f"the follower pod refers to {ref}, the generated object is {generated.get(base)}")
+if any("secret" in v for v in fpod["volumes"]) or any(p["name"] == "grpc" for p in fpod["containers"][0]["ports"]):
+    fail("followers hold no key or certificate and have no internal port")
+if fpod["containers"][0].get("readinessProbe", {}).get("httpGet", {}).get("path") != "/ready":
+    fail("the follower's readinessProbe must GET /ready (not ready while it replays the chain)")
+follower_labels = follower["spec"]["template"]["metadata"]["labels"]
+public = by["Service"].get("public-api")
+if public is None or any(follower_labels.get(k) != v for k, v in public["spec"]["selector"].items()):
+    fail("Service public-api must select the follower pods")
+for name, service in by["Service"].items():
+    if service["spec"].get("clusterIP") == "None":
+        continue
+    if service["spec"].get("selector", {}).get("app.kubernetes.io/component") == "validator":
+        fail(f"Service {name} puts the validators' API behind a public address; the followers serve it")
 has_core = "crypto-core" in by.get("Deployment", {})
 if has_core != (network == "b"):
     fail("the crypto-core Deployment belongs to Network B only")
-print(f"network-{network}: {len(docs)} objects, {validators} validators"
+print(f"network-{network}: {len(docs)} objects, {validators} validators, {follower['spec']['replicas']} followers behind public-api"
       + (", shared crypto-core" if has_core else "") + ": wired")
 PY
   # The overlay's config with what validator-1's pod gets from the environment.
@@ -136,6 +166,26 @@ PY
       COINJECTURE_NETWORK_GENESIS=$overlay/generated/genesis.yaml \
       "$bin" check-config --config "$overlay/validator.yaml"
   )
+  # The followers' config with what a follower pod gets from the environment (no key).
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$overlay/generated/network.env"
+    set +a
+    COINJECTURE_NETWORK_GENESIS=$overlay/generated/genesis.yaml \
+      "$bin" check-config --config "$overlay/follower.yaml"
+  )
+  # The followers' chain settings are the validators'.
+  python3 - "$overlay/validator.yaml" "$overlay/follower.yaml" <<'PY'
+import sys, yaml
+validator, follower = (yaml.safe_load(open(p)) for p in sys.argv[1:3])
+for section, key in [("network", "id"), ("network", "name"), ("network", "genesis"), ("consensus", "block_time"),
+                     ("consensus", "quorum")]:
+    if validator[section][key] != follower[section][key]:
+        sys.exit(f"{sys.argv[2]}: {section}.{key} is {follower[section][key]!r}, {sys.argv[1]} says {validator[section][key]!r}")
+if follower["consensus"].get("role") != "follower" or "validator_key" in follower["consensus"]:
+    sys.exit(f"{sys.argv[2]}: consensus.role must be follower, with no validator_key (each pod its own identity)")
+PY
   # The overlay's config is configs/'s with the pod's paths: the chain settings must agree.
   python3 - "configs/network-$network-$([[ $network == a ]] && echo validator || echo go-validator).yaml" \
     "$overlay/validator.yaml" <<'PY'

@@ -1,8 +1,9 @@
 //! # coinjecture-e2e
 //!
 //! Harness for end-to-end tests: builds `coinjectured`, lays out a devnet with
-//! `coinjectured devnet --init-only`, runs each validator as its own process, and talks to them
-//! over their gRPC ports. Processes are killed when the [`Network`] is dropped.
+//! `coinjectured devnet --init-only`, runs each validator (and follower) as its own process, and
+//! talks to them over their gRPC ports. Processes are killed when the [`Network`] is dropped.
+//! Nodes are numbered validators first (`0..validators`), then followers.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test harness: a panic is the failure report")]
 
 use std::net::TcpListener;
@@ -133,11 +134,15 @@ pub fn share_machine() -> Option<MachineShare> {
     Some(share)
 }
 
-/// A running local network of validator processes.
+/// A running local network of validator (and follower) processes.
 #[derive(Debug)]
 pub struct Network {
     pub dir: tempfile::TempDir,
     pub validators: usize,
+    /// Nodes outside the validator set (`consensus.role: follower`), numbered after the
+    /// validators: node `validators + f` is follower `f`.
+    pub followers: usize,
+    pub p2p_base: u16,
     pub grpc_base: u16,
     pub api_base: u16,
     /// Per validator: (ledger gRPC port, consensus gRPC port); both the internal port unless split.
@@ -166,13 +171,21 @@ impl Network {
     /// validator) without starting anything, so a test can edit the configs first
     /// ([`Self::edit_config`]) and then start the validators.
     pub fn lay_out(validators: usize, block_time: &str) -> Self {
+        Self::lay_out_with_followers(validators, 0, block_time)
+    }
+
+    /// Like [`Self::lay_out`], with `followers` follower configs (`devnet --followers`) after the
+    /// validators'.
+    pub fn lay_out_with_followers(validators: usize, followers: usize, block_time: &str) -> Self {
         let machine = share_machine();
         let dir = tempfile::tempdir().unwrap();
-        // Per validator: p2p, api, grpc; three for its split services; three for their /metrics.
-        let base = free_port_base(9 * validators as u16);
-        let (p2p, api, grpc) = (base, base + validators as u16, base + 2 * validators as u16);
+        let nodes = validators + followers;
+        // Per node: p2p, api, grpc; three for its split services; three for their /metrics.
+        let base = free_port_base(9 * nodes as u16);
+        let (p2p, api, grpc) = (base, base + nodes as u16, base + 2 * nodes as u16);
         let out = Command::new(binary())
             .args(["devnet", "--init-only", "--validators", &validators.to_string()])
+            .args(["--followers", &followers.to_string()])
             .arg("--dir")
             .arg(dir.path())
             .args(["--p2p-port", &p2p.to_string(), "--api-port", &api.to_string(), "--grpc-port", &grpc.to_string()])
@@ -180,18 +193,34 @@ impl Network {
             .output()
             .unwrap();
         assert!(out.status.success(), "devnet --init-only: {}", String::from_utf8_lossy(&out.stderr));
-        let ports = (0..validators).map(|i| (grpc + i as u16, grpc + i as u16)).collect();
-        let spare_base = base + 3 * validators as u16;
+        let ports = (0..nodes).map(|i| (grpc + i as u16, grpc + i as u16)).collect();
+        let spare_base = base + 3 * nodes as u16;
         Self {
             dir,
             validators,
+            followers,
+            p2p_base: p2p,
             grpc_base: grpc,
             api_base: api,
             ports,
             spare_base,
-            children: (0..validators).map(|_| Vec::new()).collect(),
+            children: (0..nodes).map(|_| Vec::new()).collect(),
             env: Vec::new(),
             _machine: machine,
+        }
+    }
+
+    /// Validators and followers.
+    pub fn nodes(&self) -> usize {
+        self.validators + self.followers
+    }
+
+    /// Node `i`'s name, as its config, key and log files are named: `validator-N` or `follower-N`.
+    pub fn name(&self, i: usize) -> String {
+        if i < self.validators {
+            format!("validator-{}", i + 1)
+        } else {
+            format!("follower-{}", i - self.validators + 1)
         }
     }
 
@@ -212,7 +241,7 @@ impl Network {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.path().join(format!("logs/validator-{}.log", i + 1)))
+            .open(self.dir.path().join(format!("logs/{}.log", self.name(i))))
             .unwrap();
         let mut command = match fd_limit {
             None => Command::new(binary()),
@@ -258,10 +287,9 @@ impl Network {
         self.ports[i].0
     }
 
-    /// Validator `i`'s libp2p port (`devnet --p2p-port`: the p2p, api and grpc bases are
-    /// `validators` ports apart).
+    /// Node `i`'s libp2p port.
     pub fn p2p_port(&self, i: usize) -> u16 {
-        self.api_base - self.validators as u16 + i as u16
+        self.p2p_base + i as u16
     }
 
     /// Validator `i`'s public API port (REST and PublicApi gRPC).
@@ -269,9 +297,9 @@ impl Network {
         self.api_base + i as u16
     }
 
-    /// Validator `i`'s config file.
+    /// Node `i`'s config file.
     pub fn config_path(&self, i: usize) -> PathBuf {
-        self.dir.path().join(format!("validator-{}.yaml", i + 1))
+        self.dir.path().join(format!("{}.yaml", self.name(i)))
     }
 
     /// Rewrites validator `i`'s config (read on its next start).
@@ -412,7 +440,7 @@ impl Network {
 
     /// The validator's log so far (for failure messages).
     pub fn log(&self, i: usize) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("logs/validator-{}.log", i + 1))).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join(format!("logs/{}.log", self.name(i)))).unwrap_or_default()
     }
 
     /// A channel to validator `i`'s ledger (its internal gRPC port, or the split ledger service),

@@ -2,7 +2,8 @@
 //! one after another over the public API (`PublicApi.SubmitTransaction` on `api.port`), and the
 //! check that every transaction the API accepted ended up final, once, on every validator.
 //!
-//! Sender `s` talks to validator `s % n` and moves to the next validator when its own does not
+//! Sender `s` talks to validator `s % n` (or to node `s % n` of the list given to
+//! [`Load::start_on`], e.g. followers) and moves to the next one when its own does not
 //! answer (it is down) or is told to avoid it ([`Load::avoid`], used to drain a validator before
 //! it is stopped). A transaction is resubmitted unchanged until a validator gives a definite
 //! answer: accepted, `DUPLICATE` (an earlier attempt is pending) or `NONCE_TOO_LOW` (an earlier
@@ -40,7 +41,7 @@ pub struct Sent {
     /// The API accepted it (directly, or answered DUPLICATE / NONCE_TOO_LOW for a resubmission).
     /// `false` only for a last transaction still unanswered when the load stopped.
     pub accepted: bool,
-    /// Which validator gave the answer, what it was ("accepted", "DUPLICATE", "NONCE_TOO_LOW")
+    /// Which node gave the answer, what it was ("accepted", "DUPLICATE", "NONCE_TOO_LOW")
     /// and when (since the load started): what a failure report needs.
     pub answered_by: usize,
     pub answer: &'static str,
@@ -169,7 +170,7 @@ async fn lost_report(net: &Network, i: usize, s: &SenderReport, nonce: u64) -> S
         .sent
         .iter()
         .filter(|t| t.accepted && t.nonce >= nonce)
-        .map(|t| format!("nonce {} {} by validator {} at {:.1}s", t.nonce, t.answer, t.answered_by, t.at.as_secs_f64()))
+        .map(|t| format!("nonce {} {} by {} at {:.1}s", t.nonce, t.answer, net.name(t.answered_by), t.at.as_secs_f64()))
         .collect();
     let mut mempools = Vec::new();
     for j in 0..net.validators {
@@ -196,8 +197,16 @@ pub struct Load {
 
 impl Load {
     /// Funds `senders` fresh accounts from the faucet (waits until that is final on validator
-    /// 0) and starts them, each sending one transfer every `interval`.
+    /// 0) and starts them, each sending one transfer every `interval` to the validators.
     pub async fn start(net: &Network, senders: usize, interval: Duration) -> Self {
+        let validators: Vec<usize> = (0..net.validators).collect();
+        Self::start_on(net, &validators, senders, interval).await
+    }
+
+    /// Like [`Self::start`], with the senders submitting to the public API of `nodes` only
+    /// (validators or followers).
+    pub async fn start_on(net: &Network, nodes: &[usize], senders: usize, interval: Duration) -> Self {
+        assert!(!nodes.is_empty(), "Load::start_on: no node to submit to");
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let keys: Vec<Keypair> = (0..senders)
             .map(|s| Keypair::from_seed(&coinjecture_primitives::sha256(format!("e2e load {nanos} {s}").as_bytes()).0))
@@ -228,8 +237,9 @@ impl Load {
             }
         }
 
-        let channels: Vec<Channel> = (0..net.validators)
-            .map(|i| {
+        let channels: Vec<Channel> = nodes
+            .iter()
+            .map(|&i| {
                 Endpoint::from_shared(format!("http://127.0.0.1:{}", net.api_port(i)))
                     .unwrap()
                     .connect_timeout(Duration::from_millis(500))
@@ -248,6 +258,7 @@ impl Load {
                     recipient: recipient(&key),
                     key,
                     node: s % channels.len(),
+                    nodes: nodes.to_vec(),
                     channels: channels.clone(),
                     avoid: avoid.clone(),
                     stop: stop_rx.clone(),
@@ -291,7 +302,10 @@ fn recipient(sender: &Keypair) -> PublicKey {
 struct Sender {
     key: Keypair,
     recipient: PublicKey,
+    /// Index into `nodes` and `channels`.
     node: usize,
+    /// The network's node number of each channel.
+    nodes: Vec<usize>,
     channels: Vec<Channel>,
     avoid: Arc<Mutex<HashSet<usize>>>,
     stop: watch::Receiver<bool>,
@@ -324,7 +338,7 @@ impl Sender {
             let mut stopped_at = None;
             let answered = loop {
                 self.skip_avoided();
-                let node = self.node;
+                let node = self.nodes[self.node];
                 match self.submit(&tx).await {
                     Answer::In(answer) => break Some((node, answer)),
                     Answer::Refused(reason) => {
@@ -348,7 +362,7 @@ impl Sender {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
-            let (answered_by, answer) = answered.unwrap_or((self.node, "none"));
+            let (answered_by, answer) = answered.unwrap_or((self.nodes[self.node], "none"));
             let at = self.started.elapsed();
             report.sent.push(Sent { hash, nonce, amount, accepted: answered.is_some(), answered_by, answer, at });
             if answered.is_none() {
@@ -363,7 +377,7 @@ impl Sender {
     fn skip_avoided(&mut self) {
         let avoid = self.avoid.lock().unwrap();
         for _ in 0..self.channels.len() {
-            if !avoid.contains(&self.node) {
+            if !avoid.contains(&self.nodes[self.node]) {
                 return;
             }
             self.node = (self.node + 1) % self.channels.len();

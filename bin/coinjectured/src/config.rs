@@ -199,8 +199,14 @@ pub(crate) struct ConsensusSection {
     /// `crash` or `byzantine`.
     #[serde(deserialize_with = "quorum_mode")]
     pub(crate) quorum: QuorumMode,
-    /// This node's validator key file (also its p2p identity).
-    pub(crate) validator_key: PathBuf,
+    /// `validator` (default: signs, and its key must be in the validator schedule) or
+    /// `follower` (never signs; its key, if any, must not be a validator's).
+    #[serde(default, deserialize_with = "role")]
+    pub(crate) role: Role,
+    /// This node's key file: its validator identity and its p2p identity. A follower may leave
+    /// it out and gets a new p2p identity at every start.
+    #[serde(default)]
+    pub(crate) validator_key: Option<PathBuf>,
     /// Public keys (hex) of the validators, in proposer order.
     #[serde(deserialize_with = "public_keys")]
     pub(crate) validators: Vec<PublicKey>,
@@ -212,6 +218,27 @@ pub(crate) struct ConsensusSection {
     /// [`ConsensusSection::max_future_drift_ms`]).
     #[serde(default, deserialize_with = "optional_duration")]
     pub(crate) max_future_drift: Option<Duration>,
+}
+
+/// What a node does in consensus (`consensus.role`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Proposes and votes with `consensus.validator_key`, which must be in the validator
+    /// schedule (`consensus.validators` or a `consensus.validator_changes` entry).
+    #[default]
+    Validator,
+    /// Follows the chain (gossip and block sync), serves the API and relays submitted
+    /// transactions, and never signs.
+    Follower,
+}
+
+impl Role {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Validator => "validator",
+            Self::Follower => "follower",
+        }
+    }
 }
 
 /// The smallest `consensus.max_future_drift`: below it, the ordinary clock skew between
@@ -452,7 +479,8 @@ impl Config {
     /// Relative file paths are relative to the config file's directory (`./data/a.db` next to
     /// `/etc/cj/node.yaml` is `/etc/cj/data/a.db`, without the `./`, as errors show it).
     fn resolve_paths(&mut self, base: &Path) {
-        let mut paths = vec![&mut self.network.genesis, &mut self.consensus.validator_key, &mut self.database.path];
+        let mut paths = vec![&mut self.network.genesis, &mut self.database.path];
+        paths.extend(self.consensus.validator_key.as_mut());
         if let Some(tls) = &mut self.api.internal_tls {
             paths.extend([&mut tls.ca, &mut tls.cert, &mut tls.key]);
         }
@@ -485,11 +513,16 @@ impl Config {
         }
         self.validate_internal_port()?;
         self.api.limits.validate()?;
-        if !self.consensus.validator_key.exists() {
-            bail!(
+        match (&self.consensus.validator_key, self.consensus.role) {
+            (Some(key), _) if !key.exists() => bail!(
                 "consensus.validator_key: {} does not exist (create it with `coinjectured keygen --output FILE`)",
-                self.consensus.validator_key.display()
-            );
+                key.display()
+            ),
+            (None, Role::Validator) => bail!(
+                "consensus.validator_key: a validator needs its key file (create it with `coinjectured keygen \
+                 --output FILE`); a node that only follows the chain sets `consensus.role: follower`"
+            ),
+            _ => {}
         }
         if !self.network.genesis.exists() {
             bail!("network.genesis: {} does not exist", self.network.genesis.display());
@@ -602,6 +635,14 @@ fn quorum_mode<'de, D: Deserializer<'de>>(d: D) -> Result<QuorumMode, D::Error> 
     quorum(&text(d)?).map_err(de::Error::custom)
 }
 
+fn role<'de, D: Deserializer<'de>>(d: D) -> Result<Role, D::Error> {
+    match text(d)?.as_str() {
+        "validator" => Ok(Role::Validator),
+        "follower" => Ok(Role::Follower),
+        other => Err(de::Error::custom(format!("{other:?} is not one of validator, follower"))),
+    }
+}
+
 fn public_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PublicKey>, D::Error> {
     #[derive(Deserialize)]
     struct Key(#[serde(deserialize_with = "public_key")] PublicKey);
@@ -669,10 +710,30 @@ mod tests {
     #[test]
     fn shipped_configs_parse() {
         let dir = env!("CARGO_MANIFEST_DIR");
-        for name in ["network-a-validator.yaml", "network-b-go-validator.yaml"] {
+        for name in ["network-a-validator.yaml", "network-b-go-validator.yaml", "network-a-follower.yaml"] {
             let text = std::fs::read_to_string(format!("{dir}/../../configs/{name}")).unwrap();
             Config::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    #[test]
+    fn the_role_defaults_to_validator_and_a_follower_needs_no_key() {
+        assert_eq!(Config::parse(&sample()).unwrap().consensus.role, Role::Validator);
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let text = std::fs::read_to_string(format!("{dir}/../../configs/network-a-follower.yaml")).unwrap();
+        let follower = Config::parse(&text).unwrap();
+        assert_eq!((follower.consensus.role, follower.consensus.validator_key), (Role::Follower, None));
+        // The follower's chain settings are Network A's validator's.
+        let validator = Config::parse(&sample()).unwrap();
+        assert_eq!(follower.network, validator.network);
+        assert_eq!(follower.consensus.validators, validator.consensus.validators);
+        assert_eq!(follower.consensus.quorum, validator.consensus.quorum);
+        assert_eq!(
+            error(&with("quorum", "crash\n  role: observer")),
+            "consensus.role: \"observer\" is not one of validator, follower"
+        );
+        let overridden = Config::parse_with_env(&sample(), env(&[("COINJECTURE_CONSENSUS_ROLE", "follower")])).unwrap();
+        assert_eq!(overridden.consensus.role, Role::Follower);
     }
 
     #[test]

@@ -77,10 +77,14 @@ enum Command {
         /// Number of validators.
         #[arg(long, default_value_t = 3)]
         validators: usize,
+        /// Number of followers: nodes outside the validator set (`consensus.role: follower`)
+        /// that follow the chain and serve the API and explorer (ports after the validators').
+        #[arg(long, default_value_t = 0)]
+        followers: usize,
         /// Where keys, genesis, configs, databases and logs go (reused when it exists).
         #[arg(long, default_value = "./devnet")]
         dir: PathBuf,
-        /// First p2p port (validator i listens on base + i).
+        /// First p2p port (validator i listens on base + i, follower j on base + validators + j).
         #[arg(long, default_value_t = 9000)]
         p2p_port: u16,
         /// First REST/API port (validator i serves on base + i).
@@ -212,7 +216,8 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             // `Config::load`, then the files (key, genesis, TLS) and client endpoints.
             let c = config::Config::load(config)?;
             node::preflight(&c)?;
-            let mut secrets = vec![("consensus.validator_key", c.consensus.validator_key.clone())];
+            let mut secrets: Vec<_> =
+                c.consensus.validator_key.iter().map(|k| ("consensus.validator_key", k.clone())).collect();
             secrets.extend(c.api.internal_tls.as_ref().map(|t| ("api.internal_tls.key", t.key.clone())));
             for (key, path) in secrets {
                 if let Some(warning) = keys::exposure_warning(&path) {
@@ -220,10 +225,11 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
                 }
             }
             println!(
-                "{}: ok (network {}, {} validators)",
+                "{}: ok (network {}, {} validators, role {})",
                 config.display(),
                 c.network.id,
-                c.consensus.validators.len()
+                c.consensus.validators.len(),
+                c.consensus.role.as_str()
             );
             return Ok(());
         }
@@ -235,9 +241,10 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             println!("key:  {} (mode 0600)", generated.key.display());
             return Ok(());
         }
-        Command::Devnet { validators, dir, p2p_port, api_port, grpc_port, block_time, init_only, reset } => {
+        Command::Devnet { validators, followers, dir, p2p_port, api_port, grpc_port, block_time, init_only, reset } => {
             let _telemetry = coinjecture_telemetry::init(cli.log_format, &cli.log_level, None)?;
             let ports = devnet::Ports { p2p: *p2p_port, api: *api_port, grpc: *grpc_port };
+            let nodes = devnet::Nodes { validators: *validators, followers: *followers };
             if *reset {
                 let removed = devnet::reset(dir)?;
                 if removed.is_empty() {
@@ -248,14 +255,14 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
                 }
             }
             if *init_only {
-                let prepared = devnet::prepare(*validators, dir, ports, block_time)?;
+                let prepared = devnet::prepare(nodes, dir, ports, block_time)?;
                 devnet::print_files(&prepared);
                 for config in prepared.configs {
                     println!("{}", config.display());
                 }
                 return Ok(());
             }
-            return devnet::run(*validators, dir, ports, block_time);
+            return devnet::run(nodes, dir, ports, block_time);
         }
         Command::Healthcheck { url } => {
             let answer = http::Node::parse(url)?.get("")?;

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tonic::Status;
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::keys;
 
 /// Serves finalized blocks to peers straight from the local ledger.
@@ -133,11 +133,49 @@ pub(crate) struct Preflight {
     pub(crate) genesis: GenesisConfig,
 }
 
+/// The node's key (`consensus.validator_key`), checked against its role (`consensus.role`): a
+/// validator's key must be in the validator schedule (else the node would silently sign
+/// nothing), a follower's must not (it would share a validator's p2p identity, and a validator
+/// key is safest on one machine). A follower without a key file gets a new identity.
+pub(crate) fn node_key(config: &Config) -> eyre::Result<coinjecture_crypto_core::signatures::Keypair> {
+    let key = node_identity(config)?;
+    let schedule = config.validator_schedule()?;
+    let public = key.public_key();
+    let member = schedule.entries().iter().find(|(_, set)| set.contains(&public)).map(|(height, _)| *height);
+    match (config.consensus.role, member) {
+        (Role::Validator, None) => bail!(
+            "consensus.validator_key: {public} is not among consensus.validators (nor in any \
+             consensus.validator_changes), so this node would never sign: list it there, or set \
+             `consensus.role: follower` to run a node that only follows the chain"
+        ),
+        (Role::Follower, Some(height)) => bail!(
+            "consensus.role: follower, but consensus.validator_key ({public}) is a validator's key (in the \
+             validator set from height {height}): a follower needs a key of its own (`coinjectured keygen`) or \
+             none at all"
+        ),
+        _ => Ok(key),
+    }
+}
+
+/// The key in `consensus.validator_key`, or a new one when there is none (a follower's), without
+/// the role check: the p2p identity of a split `service p2p-gateway` (the consensus service and
+/// whole nodes check the role, [`node_key`]).
+pub(crate) fn node_identity(config: &Config) -> eyre::Result<coinjecture_crypto_core::signatures::Keypair> {
+    Ok(match &config.consensus.validator_key {
+        Some(path) => keys::read(path).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?,
+        None => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| eyre!("no randomness from the operating system: {e}"))?;
+            coinjecture_crypto_core::signatures::Keypair::from_seed(&seed)
+        }
+    })
+}
+
 /// Reads and checks the files the config names: the validator key, the genesis (whose chain must
 /// be `network.id`), the internal TLS files (PEM), and the clients' endpoints (`crypto_core`,
 /// `services`; built, not dialled). Errors name the key.
 pub(crate) fn preflight(config: &Config) -> eyre::Result<Preflight> {
-    let key = keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+    let key = node_key(config)?;
     let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
     if genesis.chain_id != config.network.id {
         bail!(

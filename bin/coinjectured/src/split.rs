@@ -23,7 +23,7 @@ use tonic::Status;
 use tonic::transport::Channel;
 
 use crate::config::{self, Config};
-use crate::{keys, node};
+use crate::node;
 
 /// Which service to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -262,8 +262,7 @@ pub(crate) async fn run(
             served.map_err(|e| eyre!("ledger server: {e}"))?;
         }
         ServiceName::P2pGateway => {
-            let key =
-                keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+            let key = node::node_identity(config)?;
             let source = LedgerBlockSource::from_channel(channel(services.ledger.as_ref(), "ledger", config)?);
             let (handle, task) =
                 P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry.clone()))
@@ -288,8 +287,7 @@ pub(crate) async fn run(
             served.map_err(|e| eyre!("p2p-gateway server: {e}"))?;
         }
         ServiceName::Consensus => {
-            let key =
-                keys::read(&config.consensus.validator_key).map_err(|e| eyre!("consensus.validator_key: {e:#}"))?;
+            let key = node::node_key(config)?;
             let ledger = RemoteLedger(
                 pb::ledger_client::LedgerClient::new(traced(channel(services.ledger.as_ref(), "ledger", config)?))
                     .max_decoding_message_size(limit())

@@ -197,6 +197,38 @@ fn many_seeds_all_configurations() {
     }
 }
 
+/// The wide run: networks beyond 7 validators, up to 21 (#22), each in both quorum modes
+/// (`SIM_SEEDS` seeds per configuration, default 20). Ignored: the 21-validator runs take long.
+#[test]
+#[ignore = "long: cargo test -p coinjecture-consensus --test it -- --ignored --exact simulation::wide_networks_up_to_21_validators"]
+fn wide_networks_up_to_21_validators() {
+    let per = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20u64);
+    for n in [10, 13, 16, 21] {
+        for mode in [QuorumMode::Crash, QuorumMode::Byzantine] {
+            let started = std::time::Instant::now();
+            let mut heights = 0;
+            for seed in 2_000_000..2_000_000 + per {
+                let outcome = std::panic::catch_unwind(|| random_run(seed, n, mode));
+                match outcome {
+                    Ok(report) => heights += report.max_height,
+                    Err(panic) => {
+                        let m = if mode == QuorumMode::Crash { "crash" } else { "byzantine" };
+                        eprintln!(
+                            "simulation failed: replay with SIM_SEED={seed} SIM_N={n} SIM_MODE={m} cargo test -p \
+                             coinjecture-consensus --test it -- --ignored --exact simulation::replay_one_seed --nocapture"
+                        );
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            }
+            println!(
+                "wide: n={n} {mode:?}: {per} seeds, {heights} blocks finalized, {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
 #[test]
 #[ignore = "replays one seed from SIM_SEED / SIM_N / SIM_MODE"]
 fn replay_one_seed() {
