@@ -119,6 +119,7 @@ mod error;
 mod execute;
 pub mod genesis;
 mod ledger;
+mod port;
 pub mod service;
 pub mod state;
 mod store;
