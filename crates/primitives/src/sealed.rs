@@ -15,6 +15,7 @@ use crate::block::Block;
 use crate::error::DecodeError;
 use crate::hash::Hash32;
 use crate::header::BlockHeader;
+use crate::msgpack::Writer;
 use crate::transaction::{Transaction, hash_encoding};
 
 /// A transaction with its canonical MessagePack encoding and its hash (SHA-256 of the
@@ -166,6 +167,22 @@ impl SealedBlock {
         self.0.transactions.iter().map(SealedTransaction::hash).collect()
     }
 
+    /// The block's canonical encoding ([`Block::encode`]), built from the sealed transactions'
+    /// bytes: no transaction is encoded again.
+    pub fn encode(&self) -> Vec<u8> {
+        let body: usize = self.0.transactions.iter().map(SealedTransaction::encoded_len).sum();
+        let mut w = Writer::with_capacity(300 + self.0.block.header.extra_data.len() + body + 5);
+        w.map_header(2);
+        w.key("header");
+        self.0.block.header.encode_into(&mut w);
+        w.key("transactions");
+        w.array_header(self.0.transactions.len());
+        for tx in &self.0.transactions {
+            w.raw(tx.bytes());
+        }
+        w.into_bytes()
+    }
+
     /// The transactions' canonical encodings in block order, without encoding anything.
     pub fn transaction_bytes(&self) -> impl Iterator<Item = &[u8]> {
         self.0.transactions.iter().map(SealedTransaction::bytes)
@@ -247,5 +264,18 @@ mod tests {
         let mut bytes = tx().encode();
         bytes.push(0);
         assert!(SealedTransaction::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn a_sealed_block_encodes_as_its_block_without_encoding_a_transaction_again() {
+        let header = BlockHeader { codec_version: 1, block_index: 3, extra_data: vec![1, 2], ..Default::default() };
+        let block = Block { header, transactions: vec![tx(), Transaction { nonce: 8, ..tx() }] };
+        let sealed = SealedBlock::seal(block.clone());
+        assert_eq!(sealed.hash(), block.hash());
+        assert_eq!(sealed.transaction_hashes(), block.transaction_hashes());
+        assert_eq!(sealed.encode(), block.encode());
+        let from_sealed = SealedBlock::from_sealed(block.header.clone(), sealed.transactions().to_vec());
+        assert_eq!(from_sealed, sealed);
+        assert_eq!(from_sealed.block(), &block);
     }
 }

@@ -278,8 +278,12 @@ pub fn load_lock_state(path: &Path) -> Result<Option<LockState>, DriverError> {
 
 /// Writes the lock durably (format 2, as the signing state).
 pub fn store_lock_state(path: &Path, lock: &LockState) -> Result<(), DriverError> {
-    write_durably(path, &lock.to_file_bytes())
-        .map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
+    store_lock_file(path, &lock.to_file_bytes())
+}
+
+/// Writes a lock file's bytes durably.
+fn store_lock_file(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
+    write_durably(path, bytes).map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
 }
 
 /// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
@@ -315,6 +319,9 @@ struct Driver<N> {
     engine: Engine,
     me: PublicKey,
     ledger: Arc<dyn LedgerPort>,
+    /// The last few blocks sealed here (built, validated, committed), newest last: a block
+    /// passes from proposal through validation, the lock file and the commit sealed once.
+    sealed_blocks: VecDeque<SealedBlock>,
     network: N,
     mempool: Mempool,
     nonces: HashMap<PublicKey, u64>,
@@ -370,6 +377,10 @@ struct Persisted {
 }
 
 const MAX_EVIDENCE: usize = 10_000;
+
+/// Sealed blocks a driver keeps (see `Driver::sealed_blocks`): a height's proposals over a few
+/// rounds.
+const SEALED_BLOCKS_KEPT: usize = 8;
 
 /// Starts a driver; returns its handle and the task (which ends with an error only when the
 /// ledger or the signing-state file fails: the node must stop rather than sign blindly).
@@ -549,6 +560,7 @@ async fn start_task<N: NetworkApi>(
         engine,
         me,
         ledger,
+        sealed_blocks: VecDeque::new(),
         network,
         nonces: HashMap::new(),
         timers: BTreeSet::new(),
@@ -697,6 +709,25 @@ impl<N: NetworkApi> Driver<N> {
         }
         self.publish_status();
         Ok(())
+    }
+
+    /// `block`, sealed: the one sealed here before (built or received: same hash, same
+    /// transactions), else sealed now (each transaction encoded and hashed once) and kept.
+    fn sealed(&mut self, block: &Block) -> SealedBlock {
+        let hash = block.hash();
+        if let Some(known) = self.sealed_blocks.iter().find(|s| s.hash() == hash && s.block() == block) {
+            return known.clone();
+        }
+        let sealed = SealedBlock::seal(block.clone());
+        self.remember_sealed(sealed.clone());
+        sealed
+    }
+
+    fn remember_sealed(&mut self, block: SealedBlock) {
+        if self.sealed_blocks.len() >= SEALED_BLOCKS_KEPT {
+            self.sealed_blocks.pop_front();
+        }
+        self.sealed_blocks.push_back(block);
     }
 
     async fn nonce_of(&mut self, sender: PublicKey) -> Result<u64, DriverError> {
@@ -849,7 +880,9 @@ impl<N: NetworkApi> Driver<N> {
             }
             Action::PersistLock(lock) => {
                 let started = std::time::Instant::now();
-                store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
+                // The locked block is one this validator validated: sealed already.
+                let block = self.sealed(&lock.block).encode();
+                store_lock_file(&lock_state_path(&self.config.sign_state_path), &lock.to_file_bytes_with(&block))?;
                 self.persisted.lock = Some((lock.height, lock.round));
                 tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
                 self.durable_lock = Some(*lock);
@@ -882,7 +915,7 @@ impl<N: NetworkApi> Driver<N> {
             Action::ValidateBlock(block) => {
                 let hash = block.hash();
                 let span = tracing::info_span!("validate block", height = block.header.block_index);
-                let sealed = SealedBlock::seal(block);
+                let sealed = self.sealed(&block);
                 let valid = match self.ledger.execute_block(&sealed, false).instrument(span).await {
                     Ok(e) => {
                         if let Some(rejection) = &e.rejection {
@@ -1017,7 +1050,11 @@ impl<N: NetworkApi> Driver<N> {
                     header.merkle_root = root;
                     header.extra_data = extra(state).encode();
                     tracing::debug!(height, txs = txs.len(), ms = started.elapsed().as_millis() as u64, "block built");
-                    return Ok(Block { header, transactions: draft.block().transactions.clone() });
+                    // Sealed from the mempool's sealed transactions: validating, locking and
+                    // committing it encodes and hashes nothing again.
+                    let built = SealedBlock::from_sealed(header, txs);
+                    self.remember_sealed(built.clone());
+                    return Ok(built.block().clone());
                 }
                 break;
             }
@@ -1047,7 +1084,7 @@ impl<N: NetworkApi> Driver<N> {
 
     async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
         let height = block.header.block_index;
-        let sealed = SealedBlock::seal(block);
+        let sealed = self.sealed(&block);
         self.ledger.apply_block(&sealed, &certificate).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
         let block = sealed.block();
         // The block's transactions leave the mempool by nonce (the prune below: each used its
