@@ -591,6 +591,30 @@ impl RemoteLedger {
         self.client.clone()
     }
 
+    /// `GetChainInfo` and the tip from it: the wire's chain info has the tip time in seconds, the
+    /// tip block has the milliseconds (a second call).
+    async fn info_and_tip(&self) -> LedgerResult<(pb::GetChainInfoResponse, Tip)> {
+        let call = "GetChainInfo";
+        let info = self
+            .client()
+            .get_chain_info(pb::GetChainInfoRequest {})
+            .await
+            .map_err(|s| LedgerPortError::from_status(call, s))?
+            .into_inner();
+        let state_commitment = convert::hash32(&info.state_commitment, "state_commitment")
+            .map_err(|e| LedgerPortError::malformed_answer(call, e))?;
+        let block = self.block_by_height(info.tip_height).await?.ok_or_else(|| {
+            LedgerPortError::Internal(format!("the ledger's tip block {} is not served", info.tip_height))
+        })?;
+        let tip = Tip {
+            height: block.height,
+            hash: block.hash,
+            timestamp_ms: block.block.header.timestamp_ms(),
+            state_commitment,
+        };
+        Ok((info, tip))
+    }
+
     /// Collects a range stream (stopping at `max_bytes` of transactions, at least one block).
     async fn range(
         &self,
@@ -618,40 +642,16 @@ impl RemoteLedger {
 #[tonic::async_trait]
 impl LedgerPort for RemoteLedger {
     async fn chain_info(&self) -> LedgerResult<ChainInfo> {
-        let call = "GetChainInfo";
-        let info = self
-            .client()
-            .get_chain_info(pb::GetChainInfoRequest {})
-            .await
-            .map_err(|s| LedgerPortError::from_status(call, s))?
-            .into_inner();
-        let tip = self.tip().await?;
-        let chain_id = ChainId::new(&info.chain_id)
-            .map_err(|e| LedgerPortError::malformed_answer(call, ConversionError::new("chain_id", e.to_string())))?;
-        let genesis_hash = convert::hash32(&info.genesis_hash, "genesis_hash")
-            .map_err(|e| LedgerPortError::malformed_answer(call, e))?;
+        let (info, tip) = self.info_and_tip().await?;
+        let malformed = |e| LedgerPortError::malformed_answer("GetChainInfo", e);
+        let chain_id =
+            ChainId::new(&info.chain_id).map_err(|e| malformed(ConversionError::new("chain_id", e.to_string())))?;
+        let genesis_hash = convert::hash32(&info.genesis_hash, "genesis_hash").map_err(malformed)?;
         Ok(ChainInfo { chain_id, genesis_hash, tip })
     }
 
     async fn tip(&self) -> LedgerResult<Tip> {
-        // The wire's chain info has the tip time in seconds; the tip block has the milliseconds.
-        let info = self
-            .client()
-            .get_chain_info(pb::GetChainInfoRequest {})
-            .await
-            .map_err(|s| LedgerPortError::from_status("GetChainInfo", s))?
-            .into_inner();
-        let state_commitment = convert::hash32(&info.state_commitment, "state_commitment")
-            .map_err(|e| LedgerPortError::malformed_answer("GetChainInfo", e))?;
-        let block = self.block_by_height(info.tip_height).await?.ok_or_else(|| {
-            LedgerPortError::Internal(format!("the ledger's tip block {} is not served", info.tip_height))
-        })?;
-        Ok(Tip {
-            height: block.height,
-            hash: block.hash,
-            timestamp_ms: block.block.header.timestamp_ms(),
-            state_commitment,
-        })
+        Ok(self.info_and_tip().await?.1)
     }
 
     async fn block_by_height(&self, height: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
