@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, InProcessLedger, NetworkApi};
+use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_ledger::genesis::GenesisConfig;
 use coinjecture_ledger::service::LedgerService;
 use coinjecture_ledger::{CryptoBackend, Ledger};
-use coinjecture_p2p_gateway::{BlockSource, BlockSourceError, P2pConfig, P2pHandle, P2pNode};
+use coinjecture_p2p_gateway::{P2pConfig, P2pHandle, P2pNode};
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -24,28 +24,6 @@ use tonic::Status;
 
 use crate::config::{Config, Role};
 use crate::keys;
-
-/// Serves finalized blocks to peers straight from the local ledger.
-struct LocalBlocks(Arc<Ledger>);
-
-#[tonic::async_trait]
-impl BlockSource for LocalBlocks {
-    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError> {
-        let stored = self.0.block_range(from_height, count).await.map_err(|e| BlockSourceError(e.to_string()))?;
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        for b in stored {
-            let Some(cert) = b.certificate else { continue };
-            let block = convert::finalized_block_to_pb(&b.block, &cert);
-            bytes += block.encoded_len();
-            out.push(block);
-            if bytes >= max_bytes {
-                break;
-            }
-        }
-        Ok(out)
-    }
-}
 
 /// Consensus's network: the p2p-gateway handle.
 pub(crate) struct Gossip(pub(crate) P2pHandle);
@@ -225,9 +203,8 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         crate::process_metrics::register_database(&mut r, &config.database.path);
     }
     let p2p_config = p2p_config(config, key.seed())?;
-    let (p2p, p2p_task) = P2pNode::start(p2p_config, Arc::new(LocalBlocks(ledger.clone())), Some(registry.clone()))
-        .await
-        .map_err(|e| eyre!("p2p: {e}"))?;
+    let (p2p, p2p_task) =
+        P2pNode::start(p2p_config, ledger.clone(), Some(registry.clone())).await.map_err(|e| eyre!("p2p: {e}"))?;
 
     // Gossip in → consensus, validated before it is relayed (see gossip_in.rs). Subscribed now so
     // nothing is missed; the loop starts once the driver reports its height.
@@ -253,14 +230,13 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         unsafe_reset_signing_state: crate::safety_flags::reset_signing_state(),
         tx_journal: crate::safety_flags::tx_journal(),
     };
-    let ledger_api = InProcessLedger(ledger_service.clone());
     let (consensus, driver_task) = if crate::equivocate::enabled() {
         tracing::warn!("TEST ONLY: this validator equivocates on every vote ({})", crate::equivocate::FLAG);
         let twin_key = coinjecture_crypto_core::signatures::Keypair::from_seed(&key.seed());
         let network = crate::equivocate::Equivocating::new(Gossip(p2p.clone()), twin_key);
-        driver::start(driver_config, key, ledger_api, network, inbound_rx).await
+        driver::start(driver_config, key, ledger.clone(), network, inbound_rx).await
     } else {
-        driver::start(driver_config, key, ledger_api, Gossip(p2p.clone()), inbound_rx).await
+        driver::start(driver_config, key, ledger.clone(), Gossip(p2p.clone()), inbound_rx).await
     }
     .map_err(|e| eyre!("consensus: {e}"))?;
     let check = coinjecture_consensus::gossip::GossipCheck::new(consensus.chain_id.clone(), consensus.schedule.clone());
@@ -290,12 +266,9 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     crate::limits::register_metrics(&registry, &api_listener);
     let consensus_service = Arc::new(coinjecture_consensus::service::ConsensusService::new(consensus.clone()));
     let peers_service = Arc::new(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()));
-    let backends = coinjecture_api::Backends::new(
-        coinjecture_api::InProcess(ledger_service.clone()),
-        coinjecture_api::InProcess(consensus_service),
-    )
-    .with_peers(coinjecture_api::InProcess(peers_service))
-    .with_tip_updates(consensus.watch());
+    let backends = coinjecture_api::Backends::new(ledger.clone(), coinjecture_api::InProcess(consensus_service))
+        .with_peers(coinjecture_api::InProcess(peers_service))
+        .with_tip_updates(consensus.watch());
     let api_config = api_config(config, registry.clone());
     tasks.push(tokio::spawn(async move {
         coinjecture_api::serve(api_config, backends, api_listener, std::future::pending())

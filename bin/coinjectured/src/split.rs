@@ -7,14 +7,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi, RemoteLedger};
+use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::{GenesisConfig, Ledger};
-use coinjecture_p2p_gateway::{LedgerBlockSource, P2pNode};
+use coinjecture_p2p_gateway::P2pNode;
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
 use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::convert;
+use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
 use coinjecture_proto::v1 as pb;
 use eyre::{bail, eyre};
 use prost::Message as _;
@@ -42,6 +43,13 @@ pub(crate) enum ServiceName {
 
 fn limit() -> usize {
     coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024
+}
+
+/// The ledger at `services.ledger`, through its port (mutual TLS for an `https://` URL; connects
+/// lazily).
+fn remote_ledger(url: Option<&String>, config: &Config) -> eyre::Result<Arc<dyn LedgerPort>> {
+    let url = url.ok_or_else(|| eyre!("services.ledger: needed to run this service on its own"))?;
+    Ok(Arc::new(RemoteLedger::connect(crate::tls::endpoint(url, "services.ledger", config)?)))
 }
 
 /// A lazy channel to `services.<key>` (mutual TLS for an `https://` URL).
@@ -263,11 +271,10 @@ pub(crate) async fn run(
         }
         ServiceName::P2pGateway => {
             let key = node::node_identity(config)?;
-            let source = LedgerBlockSource::from_channel(channel(services.ledger.as_ref(), "ledger", config)?);
-            let (handle, task) =
-                P2pNode::start(node::p2p_config(config, key.seed())?, Arc::new(source), Some(registry.clone()))
-                    .await
-                    .map_err(|e| eyre!("p2p: {e}"))?;
+            let ledger = remote_ledger(services.ledger.as_ref(), config)?;
+            let (handle, task) = P2pNode::start(node::p2p_config(config, key.seed())?, ledger, Some(registry.clone()))
+                .await
+                .map_err(|e| eyre!("p2p: {e}"))?;
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
@@ -288,11 +295,7 @@ pub(crate) async fn run(
         }
         ServiceName::Consensus => {
             let key = node::node_key(config)?;
-            let ledger = RemoteLedger(
-                pb::ledger_client::LedgerClient::new(traced(channel(services.ledger.as_ref(), "ledger", config)?))
-                    .max_decoding_message_size(limit())
-                    .max_encoding_message_size(limit()),
-            );
+            let ledger = remote_ledger(services.ledger.as_ref(), config)?;
             let gateway = pb::p2p_gateway_client::P2pGatewayClient::new(traced(channel(
                 services.p2p_gateway.as_ref(),
                 "p2p_gateway",
@@ -330,10 +333,10 @@ pub(crate) async fn run(
             };
             // The ledger may still be starting: wait for it (up to a minute) rather than fail.
             let mut attempt = 0;
-            while let Err(e) = driver::LedgerApi::tip(&ledger).await {
+            while let Err(e) = ledger.tip().await {
                 attempt += 1;
                 if attempt > 120 {
-                    bail!("services.ledger: not reachable: {}", e.message());
+                    bail!("services.ledger: not reachable: {e}");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -378,11 +381,7 @@ pub(crate) async fn run(
             let upstream =
                 |u: Option<&String>, key: &str| -> eyre::Result<TracedChannel> { Ok(traced(channel(u, key, config)?)) };
             let backends = coinjecture_api::Backends::new(
-                coinjecture_api::Remote(
-                    pb::ledger_client::LedgerClient::new(upstream(services.ledger.as_ref(), "ledger")?)
-                        .max_decoding_message_size(limit())
-                        .max_encoding_message_size(limit()),
-                ),
+                remote_ledger(services.ledger.as_ref(), config)?,
                 coinjecture_api::Remote(
                     pb::consensus_client::ConsensusClient::new(upstream(services.consensus.as_ref(), "consensus")?)
                         .max_decoding_message_size(limit())

@@ -15,7 +15,8 @@
 //! - **Validator sets** ([`validators`]): quorum rules, the schedule of set changes, and the
 //!   certificate checks every writer of a finalized block shares.
 //! - **Sealed values** ([`sealed`]): a [`SealedTransaction`] keeps its canonical bytes and hash,
-//!   computed once, so services in one process never re-encode or re-hash it.
+//!   computed once, so services in one process never re-encode or re-hash it; a [`SealedBlock`]
+//!   is a block with its hash and its transactions sealed.
 //! - **Replay protection** across networks: [`chain_tag`] at the start of a transaction's data.
 //!
 //! Decoders are strict: one value has exactly one accepted encoding, so hashes cannot be
@@ -41,7 +42,7 @@ pub use consensus::{CommitCertificate, Evidence, Proposal, Vote, VoteType};
 pub use error::{DecodeError, ValidationError};
 pub use hash::{Hash32, PublicKey, Signature, derive_address, sha256, sha256_concat};
 pub use header::{BlockHeader, PoaExtra};
-pub use sealed::SealedTransaction;
+pub use sealed::{SealedBlock, SealedTransaction};
 pub use subset_sum::{SubsetSumProblem, SubsetSumSolution, Tier};
 pub use transaction::{StatelessRejection, Transaction, TxType, chain_tag};
 pub use verdict::{RejectReason, Rejection, TxVerdict};

@@ -11,8 +11,11 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::block::Block;
 use crate::error::DecodeError;
 use crate::hash::Hash32;
+use crate::header::BlockHeader;
+use crate::msgpack::Writer;
 use crate::transaction::{Transaction, hash_encoding};
 
 /// A transaction with its canonical MessagePack encoding and its hash (SHA-256 of the
@@ -109,6 +112,116 @@ impl fmt::Debug for SealedTransaction {
     }
 }
 
+/// A block with its hash and its transactions sealed ([`SealedTransaction`]): built once where
+/// a block enters a validator (the proposer's draft from sealed mempool transactions, a
+/// received proposal or synced block decoded and sealed once), then passed by reference from
+/// validation to storage, so no step encodes or hashes its transactions again. Cheap to clone
+/// (one `Arc`); it cannot be changed, so the hashes always describe the block.
+#[derive(Clone)]
+pub struct SealedBlock(Arc<SealedBlockInner>);
+
+struct SealedBlockInner {
+    block: Block,
+    transactions: Vec<SealedTransaction>,
+    hash: Hash32,
+}
+
+impl SealedBlock {
+    /// Seals a block: each transaction encoded and hashed once, the header hashed once.
+    pub fn seal(block: Block) -> Self {
+        let transactions = block.transactions.iter().cloned().map(SealedTransaction::seal).collect();
+        let hash = block.hash();
+        Self(Arc::new(SealedBlockInner { block, transactions, hash }))
+    }
+
+    /// A block of transactions sealed already (a proposer's mempool selection): only the header
+    /// is hashed.
+    pub fn from_sealed(header: BlockHeader, transactions: Vec<SealedTransaction>) -> Self {
+        let block = Block { header, transactions: transactions.iter().map(|t| t.transaction().clone()).collect() };
+        let hash = block.hash();
+        Self(Arc::new(SealedBlockInner { block, transactions, hash }))
+    }
+
+    /// The block.
+    pub fn block(&self) -> &Block {
+        &self.0.block
+    }
+
+    /// The header.
+    pub fn header(&self) -> &BlockHeader {
+        &self.0.block.header
+    }
+
+    /// The block hash (the header's), computed when sealed.
+    pub fn hash(&self) -> Hash32 {
+        self.0.hash
+    }
+
+    /// The transactions, sealed, in block order.
+    pub fn transactions(&self) -> &[SealedTransaction] {
+        &self.0.transactions
+    }
+
+    /// The transactions' hashes in block order (the Merkle leaves), without hashing anything.
+    pub fn transaction_hashes(&self) -> Vec<Hash32> {
+        self.0.transactions.iter().map(SealedTransaction::hash).collect()
+    }
+
+    /// The block's canonical encoding ([`Block::encode`]), built from the sealed transactions'
+    /// bytes: no transaction is encoded again.
+    pub fn encode(&self) -> Vec<u8> {
+        let body: usize = self.0.transactions.iter().map(SealedTransaction::encoded_len).sum();
+        let mut w = Writer::with_capacity(300 + self.0.block.header.extra_data.len() + body + 5);
+        w.map_header(2);
+        w.key("header");
+        self.0.block.header.encode_into(&mut w);
+        w.key("transactions");
+        w.array_header(self.0.transactions.len());
+        for tx in &self.0.transactions {
+            w.raw(tx.bytes());
+        }
+        w.into_bytes()
+    }
+
+    /// The transactions' canonical encodings in block order, without encoding anything.
+    pub fn transaction_bytes(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.transactions.iter().map(SealedTransaction::bytes)
+    }
+}
+
+impl Deref for SealedBlock {
+    type Target = Block;
+    fn deref(&self) -> &Block {
+        &self.0.block
+    }
+}
+
+impl From<Block> for SealedBlock {
+    fn from(block: Block) -> Self {
+        Self::seal(block)
+    }
+}
+
+/// Equal when the blocks are (the hash covers the header, which commits to the transactions
+/// only through a Merkle root the block may not match, so the transactions are compared too).
+impl PartialEq for SealedBlock {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.hash == other.0.hash && self.0.transactions == other.0.transactions
+    }
+}
+
+impl Eq for SealedBlock {}
+
+impl fmt::Debug for SealedBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedBlock")
+            .field("hash", &self.0.hash)
+            .field("height", &self.0.block.header.block_index)
+            .field("transactions", &self.0.transactions.len())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
@@ -151,5 +264,18 @@ mod tests {
         let mut bytes = tx().encode();
         bytes.push(0);
         assert!(SealedTransaction::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn a_sealed_block_encodes_as_its_block_without_encoding_a_transaction_again() {
+        let header = BlockHeader { codec_version: 1, block_index: 3, extra_data: vec![1, 2], ..Default::default() };
+        let block = Block { header, transactions: vec![tx(), Transaction { nonce: 8, ..tx() }] };
+        let sealed = SealedBlock::seal(block.clone());
+        assert_eq!(sealed.hash(), block.hash());
+        assert_eq!(sealed.transaction_hashes(), block.transaction_hashes());
+        assert_eq!(sealed.encode(), block.encode());
+        let from_sealed = SealedBlock::from_sealed(block.header.clone(), sealed.transactions().to_vec());
+        assert_eq!(from_sealed, sealed);
+        assert_eq!(from_sealed.block(), &block);
     }
 }

@@ -28,15 +28,11 @@
 //!
 //! [`ports`]: the one domain-typed trait per service contract, with its remote implementation.
 //!
-//! [`sealed`]: in one process, callers pass sealed transactions (encoded and hashed once) in a
-//! request extension instead of the protobuf list.
-//!
 //! [`FILE_DESCRIPTOR_SET`] is the compiled descriptor of all six files, for `tonic-reflection`.
 
 pub mod client;
 pub mod convert;
 pub mod ports;
-pub mod sealed;
 pub mod server;
 pub mod tls;
 

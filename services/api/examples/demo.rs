@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_api::{ApiConfig, Backends, InProcess};
+use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
-use coinjecture_ledger::{Ledger, LedgerService};
 use coinjecture_primitives::Transaction;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::consensus_server::Consensus;
@@ -93,8 +93,7 @@ async fn main() {
             .unwrap(),
     );
     let consensus = StandInConsensus { validator: chain.proposer.0.to_vec() };
-    let backends =
-        Backends::new(InProcess(Arc::new(LedgerService::new(Arc::clone(&ledger)))), InProcess(Arc::new(consensus)));
+    let backends = Backends::new(ledger.clone(), InProcess(Arc::new(consensus)));
 
     let grower = Arc::clone(&ledger);
     tokio::spawn(async move {

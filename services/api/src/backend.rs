@@ -1,5 +1,8 @@
-//! What the API reads and writes through: the ledger, consensus and (optionally) the p2p gateway,
-//! each behind a small trait over its **generated gRPC contract**, with two implementations:
+//! What the API reads and writes through: the ledger, consensus and (optionally) the p2p gateway.
+//! The ledger is its port, `Arc<dyn LedgerPort>` (`coinjecture_proto::ports::ledger`): the
+//! ledger itself in one process, a `RemoteLedger` split ([`connect_ledger`]). Consensus and the
+//! p2p gateway are each behind a small trait over its **generated gRPC contract**, with two
+//! implementations:
 //!
 //! - [`InProcess`]`<T>` wraps an `Arc<T>` where `T` implements the generated server trait
 //!   (`Ledger`, `Consensus`, `P2pGateway`) and calls its methods with `tonic::Request::new`: the
@@ -18,11 +21,10 @@ use std::time::Duration;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
 use coinjecture_proto::client::{TracedChannel, traced};
+use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::consensus_client::ConsensusClient;
 use coinjecture_proto::v1::consensus_server::Consensus;
-use coinjecture_proto::v1::ledger_client::LedgerClient;
-use coinjecture_proto::v1::ledger_server::Ledger;
 use coinjecture_proto::v1::p2p_gateway_client::P2pGatewayClient;
 use coinjecture_proto::v1::p2p_gateway_server::P2pGateway;
 use futures::{Stream, StreamExt};
@@ -37,26 +39,6 @@ use crate::error::ApiError;
 const UPSTREAM_MESSAGE_LIMIT: usize = MAX_MESSAGE_BYTES + 64 * 1024;
 /// How long a connection attempt to an upstream may take.
 const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The ledger reads the API needs (`proto/coinjecture/v1/ledger.proto`).
-#[tonic::async_trait]
-pub trait LedgerSource: Send + Sync + 'static {
-    async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status>;
-    async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status>;
-    async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status>;
-    /// `GetBlockRange`, collected (the API asks for at most 100 blocks; listings of headers ask
-    /// with `headers_only`).
-    async fn get_block_range(
-        &self,
-        request: pb::GetBlockRangeRequest,
-    ) -> Result<Vec<pb::GetBlockRangeResponse>, Status>;
-    async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status>;
-    async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status>;
-    async fn get_account_history(
-        &self,
-        request: pb::GetAccountHistoryRequest,
-    ) -> Result<pb::GetAccountHistoryResponse, Status>;
-}
 
 /// The consensus calls the API makes (`proto/coinjecture/v1/consensus.proto`).
 #[tonic::async_trait]
@@ -95,74 +77,6 @@ impl<T> Clone for InProcess<T> {
 /// A service in another process, called through its generated client.
 #[derive(Debug, Clone)]
 pub struct Remote<C>(pub C);
-
-#[tonic::async_trait]
-impl<T: Ledger> LedgerSource for InProcess<T> {
-    async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status> {
-        Ok(self.0.get_chain_info(Request::new(pb::GetChainInfoRequest {})).await?.into_inner())
-    }
-    async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status> {
-        Ok(self.0.get_block_by_height(Request::new(pb::GetBlockByHeightRequest { height })).await?.into_inner())
-    }
-    async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status> {
-        Ok(self.0.get_block_by_hash(Request::new(pb::GetBlockByHashRequest { block_hash })).await?.into_inner())
-    }
-    async fn get_block_range(
-        &self,
-        request: pb::GetBlockRangeRequest,
-    ) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
-        let stream = self.0.get_block_range(Request::new(request)).await?.into_inner();
-        stream.collect::<Vec<_>>().await.into_iter().collect()
-    }
-    async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status> {
-        Ok(self.0.get_transaction(Request::new(pb::LedgerGetTransactionRequest { tx_hash })).await?.into_inner())
-    }
-    async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status> {
-        Ok(self.0.get_account(Request::new(pb::LedgerGetAccountRequest { address })).await?.into_inner())
-    }
-    async fn get_account_history(
-        &self,
-        request: pb::GetAccountHistoryRequest,
-    ) -> Result<pb::GetAccountHistoryResponse, Status> {
-        Ok(self.0.get_account_history(Request::new(request)).await?.into_inner())
-    }
-}
-
-#[tonic::async_trait]
-impl LedgerSource for Remote<LedgerClient<TracedChannel>> {
-    async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status> {
-        Ok(self.0.clone().get_chain_info(pb::GetChainInfoRequest {}).await?.into_inner())
-    }
-    async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status> {
-        Ok(self.0.clone().get_block_by_height(pb::GetBlockByHeightRequest { height }).await?.into_inner())
-    }
-    async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status> {
-        Ok(self.0.clone().get_block_by_hash(pb::GetBlockByHashRequest { block_hash }).await?.into_inner())
-    }
-    async fn get_block_range(
-        &self,
-        request: pb::GetBlockRangeRequest,
-    ) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
-        let mut stream = self.0.clone().get_block_range(request).await?.into_inner();
-        let mut blocks = Vec::new();
-        while let Some(item) = stream.message().await? {
-            blocks.push(item);
-        }
-        Ok(blocks)
-    }
-    async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status> {
-        Ok(self.0.clone().get_transaction(pb::LedgerGetTransactionRequest { tx_hash }).await?.into_inner())
-    }
-    async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status> {
-        Ok(self.0.clone().get_account(pb::LedgerGetAccountRequest { address }).await?.into_inner())
-    }
-    async fn get_account_history(
-        &self,
-        request: pb::GetAccountHistoryRequest,
-    ) -> Result<pb::GetAccountHistoryResponse, Status> {
-        Ok(self.0.clone().get_account_history(request).await?.into_inner())
-    }
-}
 
 #[tonic::async_trait]
 impl<T: Consensus> ConsensusSource for InProcess<T> {
@@ -235,12 +149,13 @@ fn lazy_channel(endpoint: &str, service: &'static str) -> Result<TracedChannel, 
 
 /// A remote ledger at `endpoint` (e.g. `http://127.0.0.1:50052`). Connects on first use, so the
 /// API can start before the ledger; until it is reachable, calls fail with `UNAVAILABLE`.
-pub fn connect_ledger(endpoint: &str) -> Result<Remote<LedgerClient<TracedChannel>>, ApiError> {
-    Ok(Remote(
-        LedgerClient::new(lazy_channel(endpoint, "ledger")?)
-            .max_decoding_message_size(UPSTREAM_MESSAGE_LIMIT)
-            .max_encoding_message_size(UPSTREAM_MESSAGE_LIMIT),
-    ))
+pub fn connect_ledger(endpoint: &str) -> Result<RemoteLedger, ApiError> {
+    let endpoint = Endpoint::from_shared(endpoint.to_string()).map_err(|e| ApiError::Endpoint {
+        service: "ledger",
+        endpoint: endpoint.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(RemoteLedger::connect(endpoint))
 }
 
 /// A remote consensus service at `endpoint`; lazy like [`connect_ledger`].
@@ -260,8 +175,9 @@ pub fn connect_p2p_gateway(endpoint: &str) -> Result<Remote<P2pGatewayClient<Tra
 /// The services behind the API.
 #[derive(Clone)]
 pub struct Backends {
-    /// Blocks, transactions, accounts, chain identity and tip.
-    pub ledger: Arc<dyn LedgerSource>,
+    /// Blocks, transactions, accounts, chain identity and tip: the ledger's port (the ledger
+    /// itself in one process, a [`RemoteLedger`] split).
+    pub ledger: Arc<dyn LedgerPort>,
     /// Submission, node status (validator key, syncing), validator sets, mempool.
     pub consensus: Arc<dyn ConsensusSource>,
     /// Peer counts; `None` when the node runs without a gateway (peers = 0).
@@ -286,8 +202,8 @@ impl std::fmt::Debug for Backends {
 
 impl Backends {
     /// A ledger and consensus, without peers or height announcements.
-    pub fn new(ledger: impl LedgerSource, consensus: impl ConsensusSource) -> Self {
-        Self { ledger: Arc::new(ledger), consensus: Arc::new(consensus), peers: None, tip_updates: None }
+    pub fn new(ledger: Arc<dyn LedgerPort>, consensus: impl ConsensusSource) -> Self {
+        Self { ledger, consensus: Arc::new(consensus), peers: None, tip_updates: None }
     }
 
     /// With a p2p gateway for peer counts.

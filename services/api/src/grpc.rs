@@ -21,6 +21,7 @@ use tracing::Instrument as _;
 
 use crate::backend::Backends;
 use crate::error::upstream;
+use crate::ledger_view::LedgerView as _;
 use crate::rate_limit::{Admission, SlotGuard, cost};
 
 /// Default and maximum of `ListBlocks.limit`.

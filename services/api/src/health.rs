@@ -16,6 +16,7 @@ use coinjecture_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use crate::grpc::PublicApiService;
+use crate::ledger_view::LedgerView as _;
 
 /// What readiness is decided on.
 #[derive(Debug, Default, Clone)]

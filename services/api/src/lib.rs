@@ -11,7 +11,8 @@
 //!
 //! | module        | owns                                                                        |
 //! |---------------|-----------------------------------------------------------------------------|
-//! | [`backend`]   | [`LedgerSource`], [`ConsensusSource`], [`PeerSource`] over the generated contracts; [`InProcess`] / [`Remote`]; [`Backends`] |
+//! | [`backend`]   | [`Backends`]: the ledger's port; [`ConsensusSource`], [`PeerSource`] over the generated contracts; [`InProcess`] / [`Remote`] |
+//! | `ledger_view` | the ledger port's answers as the wire messages the API embeds (the port's conversions) |
 //! | `grpc`        | [`PublicApiService`]: every `PublicApi` RPC, the limits, `StreamBlocks`     |
 //! | `rest`        | axum handlers calling the same `PublicApi` methods; [`ROUTES`]; middleware  |
 //! | `json`        | JSON shapes out, transaction JSON in (field-named errors)                   |
@@ -22,17 +23,19 @@
 //!
 //! ## Calling the other services
 //!
-//! Only through their generated gRPC contracts (ARCHITECTURE.md §1): [`InProcess`] wraps a
+//! The ledger through its port, `Arc<dyn LedgerPort>` (`coinjecture_proto::ports::ledger`): the
+//! `Ledger` itself in one process, a `RemoteLedger` split ([`connect_ledger`]). Consensus and the
+//! p2p gateway through their generated gRPC contracts (ARCHITECTURE.md §1): [`InProcess`] wraps a
 //! service object of the same process and calls its generated server trait (no socket);
-//! [`Remote`] wraps the generated client (split deployment; see [`connect_ledger`]). Upstream
+//! [`Remote`] wraps the generated client (split deployment). Upstream
 //! failures are reported as 503 / `UNAVAILABLE` naming the service; rule answers
 //! (`INVALID_ARGUMENT`, `NOT_FOUND`, `FAILED_PRECONDITION`) pass through.
 //!
-//! Wiring in the one-process node (`LedgerService`, the consensus service and
+//! Wiring in the one-process node (`ledger: Arc<Ledger>`; the consensus service and
 //! `P2pGatewayService` implement the generated server traits):
 //!
 //! ```text
-//! let backends = Backends::new(InProcess(Arc::new(LedgerService::new(ledger))), InProcess(consensus_service))
+//! let backends = Backends::new(ledger, InProcess(consensus_service))
 //!     .with_peers(InProcess(p2p_gateway_service))
 //!     .with_tip_updates(driver_handle.watch()); // optional: StreamBlocks wakes on changes
 //! coinjecture_api::serve(ApiConfig { network_label: Some("A".into()), metrics: Some(encoder), ..Default::default() },
@@ -87,6 +90,7 @@ pub mod exposition;
 mod grpc;
 mod health;
 mod json;
+mod ledger_view;
 mod peer_id;
 mod rate_limit;
 mod rest;
@@ -100,8 +104,8 @@ use axum::Router;
 use coinjecture_proto::v1::public_api_server::PublicApiServer;
 
 pub use backend::{
-    Backends, ConsensusSource, InProcess, LedgerSource, PeerSource, Remote, TipUpdates, connect_consensus,
-    connect_ledger, connect_p2p_gateway,
+    Backends, ConsensusSource, InProcess, PeerSource, Remote, TipUpdates, connect_consensus, connect_ledger,
+    connect_p2p_gateway,
 };
 pub use coinjecture_listener::{FdBudget, LimitedListener, Limits as ConnectionLimits};
 pub use config::{ApiConfig, MetricsFn};

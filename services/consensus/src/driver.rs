@@ -1,5 +1,5 @@
-//! The driver: runs an [`Engine`] against the real world — the ledger (through the `Ledger`
-//! gRPC contract), the network (p2p-gateway), a clock with timers, the mempool, and the
+//! The driver: runs an [`Engine`] against the real world — the ledger (through its port,
+//! [`LedgerPort`]: the ledger itself in one process, a `RemoteLedger` split), the network (p2p-gateway), a clock with timers, the mempool, and the
 //! persisted signing state — and serves the `Consensus` gRPC service through a [`DriverHandle`].
 //!
 //! One task owns everything; inputs are processed one at a time and every action is carried out
@@ -14,10 +14,11 @@ use std::time::Duration;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedTransaction,
-    Transaction, limits,
+    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock,
+    SealedTransaction, Transaction, limits,
 };
 use coinjecture_proto::convert;
+use coinjecture_proto::ports::ledger::{self as ledger_port, LedgerPort, LedgerPortError};
 use coinjecture_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot, watch};
 use tonic::Status;
@@ -44,62 +45,19 @@ pub struct Tip {
     pub timestamp_ms: i64,
 }
 
-/// The ledger's answer to a block execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Execution {
-    pub valid: bool,
-    pub message: String,
-    pub state_commitment: Option<Hash32>,
-    pub merkle_root: Option<Hash32>,
-    /// Indices of rejected transactions.
-    pub rejected: Vec<usize>,
-}
-
-/// What consensus needs from the ledger, as whole-batch calls.
-#[tonic::async_trait]
-pub trait LedgerApi: Send + Sync + 'static {
-    async fn tip(&self) -> Result<Tip, Status>;
-    async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status>;
-    /// One result per transaction: `Ok` or (reason, message).
-    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status>;
-    async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status>;
-    /// [`Self::execute`] of a block whose transactions are `txs`, sealed (the proposer's own
-    /// block): a ledger in the same process uses their hashes instead of hashing again. The
-    /// default executes the block as usual.
-    async fn execute_sealed(
-        &self,
-        block: &Block,
-        _txs: &[SealedTransaction],
-        draft: bool,
-    ) -> Result<Execution, Status> {
-        self.execute(block, draft).await
-    }
-    async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status>;
-    async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status>;
-    /// Stores evidence durably, once (`Ledger.RecordEvidence`). The default keeps nothing.
-    async fn record_evidence(&self, _evidence: &Evidence, _detected_at_ms: i64) -> Result<(), Status> {
-        Ok(())
-    }
-    /// The newest `limit` stored records, oldest first (`Ledger.ListRecordedEvidence`). The
-    /// default has none.
-    async fn recorded_evidence(&self, _limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
-        Ok(Vec::new())
+impl From<ledger_port::Tip> for Tip {
+    fn from(t: ledger_port::Tip) -> Self {
+        Self { height: t.height, hash: t.hash, timestamp_ms: t.timestamp_ms }
     }
 }
 
-fn evidence_request(evidence: &Evidence, detected_at_ms: i64) -> pb::RecordEvidenceRequest {
-    pb::RecordEvidenceRequest { evidence: evidence.encode(), detected_at_ms }
-}
-
-fn recorded(records: Vec<pb::RecordedEvidence>) -> Result<Vec<(Evidence, i64)>, Status> {
-    records
-        .into_iter()
-        .map(|r| {
-            Evidence::decode(&r.evidence)
-                .map(|e| (e, r.detected_at_ms))
-                .map_err(|e| Status::data_loss(format!("stored evidence does not decode: {e}")))
-        })
-        .collect()
+/// The finalized block at `height` with its certificate; `None` above the tip and for genesis
+/// (never served as a decided block: it has no certificate).
+pub(crate) async fn finalized(
+    ledger: &dyn LedgerPort,
+    height: BlockHeight,
+) -> Result<Option<(Block, CommitCertificate)>, LedgerPortError> {
+    Ok(ledger.block_by_height(height).await?.and_then(|b| Some((b.block, b.certificate?))))
 }
 
 /// What consensus needs from the network.
@@ -108,155 +66,6 @@ pub trait NetworkApi: Send + Sync + 'static {
     async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status>;
     /// Finalized blocks from `from` on, fetched from peers.
     async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status>;
-}
-
-/// An in-process service implementing the generated `Ledger` server trait (Network A's short
-/// cut: no socket, same contract).
-#[derive(Debug, Clone)]
-pub struct InProcessLedger<T>(pub Arc<T>);
-
-/// A remote ledger over gRPC (build the client over `coinjecture_proto::client::traced`, so
-/// calls carry the trace context).
-#[derive(Debug, Clone)]
-pub struct RemoteLedger(pub pb::ledger_client::LedgerClient<coinjecture_proto::client::TracedChannel>);
-
-fn results(rs: Vec<pb::TransactionResult>) -> Vec<Result<(), (pb::TxRejectReason, String)>> {
-    rs.into_iter().map(|r| if r.accepted { Ok(()) } else { Err((r.reason(), r.message)) }).collect()
-}
-
-fn execution(r: pb::ExecuteBlockResponse) -> Execution {
-    let hash = |b: &[u8]| convert::hash32(b, "").ok();
-    Execution {
-        valid: r.valid,
-        state_commitment: hash(&r.state_commitment),
-        merkle_root: hash(&r.merkle_root),
-        rejected: r.results.iter().enumerate().filter(|(_, t)| !t.accepted).map(|(i, _)| i).collect(),
-        message: r.message,
-    }
-}
-
-/// The tip from the latest block (its header carries the millisecond time in `extra_data`).
-fn tip_of(block: Option<pb::Block>) -> Result<Tip, Status> {
-    let block = block.ok_or_else(|| Status::internal("the ledger returned no latest block"))?;
-    let block = Block::try_from(&block).map_err(Status::from)?;
-    Ok(Tip { height: block.header.block_index, hash: block.hash(), timestamp_ms: block.header.timestamp_ms() })
-}
-
-macro_rules! ledger_api_impl {
-    ($self:ident, $call:ident, $req:expr) => {{ $self.$call($req).await.map(|r| r.into_inner()) }};
-}
-
-#[tonic::async_trait]
-impl<T: pb::ledger_server::Ledger> LedgerApi for InProcessLedger<T> {
-    async fn tip(&self) -> Result<Tip, Status> {
-        let l = &self.0;
-        let info = ledger_api_impl!(l, get_chain_info, tonic::Request::new(pb::GetChainInfoRequest {}))?;
-        let req = pb::GetBlockByHeightRequest { height: info.tip_height };
-        tip_of(ledger_api_impl!(l, get_block_by_height, tonic::Request::new(req))?.block)
-    }
-    async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status> {
-        let l = &self.0;
-        let r = ledger_api_impl!(
-            l,
-            get_account,
-            tonic::Request::new(pb::LedgerGetAccountRequest { address: address.0.to_vec() })
-        )?;
-        Ok(r.account.map_or(0, |a| a.nonce))
-    }
-    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
-        let l = &self.0;
-        // In process the sealed values travel as they are (coinjecture_proto::sealed).
-        let mut req = tonic::Request::new(pb::CheckTransactionsRequest { transactions: Vec::new() });
-        req.extensions_mut().insert(coinjecture_proto::sealed::SealedBatch(txs.to_vec()));
-        Ok(results(ledger_api_impl!(l, check_transactions, req)?.results))
-    }
-    async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
-        let l = &self.0;
-        let req = pb::ExecuteBlockRequest { block: Some(block.into()), draft };
-        Ok(execution(ledger_api_impl!(l, execute_block, tonic::Request::new(req))?))
-    }
-    async fn execute_sealed(&self, block: &Block, txs: &[SealedTransaction], draft: bool) -> Result<Execution, Status> {
-        let l = &self.0;
-        let mut req = tonic::Request::new(pb::ExecuteBlockRequest { block: Some(block.into()), draft });
-        req.extensions_mut().insert(coinjecture_proto::sealed::SealedBatch(txs.to_vec()));
-        Ok(execution(ledger_api_impl!(l, execute_block, req)?))
-    }
-    async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status> {
-        let l = &self.0;
-        let req = pb::ApplyBlockRequest { block: Some(convert::finalized_block_to_pb(block, certificate)) };
-        ledger_api_impl!(l, apply_block, tonic::Request::new(req)).map(|_| ())
-    }
-    async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status> {
-        let l = &self.0;
-        match ledger_api_impl!(l, get_block_by_height, tonic::Request::new(pb::GetBlockByHeightRequest { height })) {
-            Ok(r) => finalized_from(r.block),
-            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
-            Err(s) => Err(s),
-        }
-    }
-    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> Result<(), Status> {
-        let l = &self.0;
-        ledger_api_impl!(l, record_evidence, tonic::Request::new(evidence_request(evidence, detected_at_ms)))
-            .map(|_| ())
-    }
-    async fn recorded_evidence(&self, limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
-        let l = &self.0;
-        let req = pb::ListRecordedEvidenceRequest { limit };
-        recorded(ledger_api_impl!(l, list_recorded_evidence, tonic::Request::new(req))?.records)
-    }
-}
-
-#[tonic::async_trait]
-impl LedgerApi for RemoteLedger {
-    async fn tip(&self) -> Result<Tip, Status> {
-        let mut l = self.0.clone();
-        let info = ledger_api_impl!(l, get_chain_info, pb::GetChainInfoRequest {})?;
-        tip_of(ledger_api_impl!(l, get_block_by_height, pb::GetBlockByHeightRequest { height: info.tip_height })?.block)
-    }
-    async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status> {
-        let mut l = self.0.clone();
-        let r = ledger_api_impl!(l, get_account, pb::LedgerGetAccountRequest { address: address.0.to_vec() })?;
-        Ok(r.account.map_or(0, |a| a.nonce))
-    }
-    async fn check(&self, txs: &[SealedTransaction]) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
-        let mut l = self.0.clone();
-        let req = pb::CheckTransactionsRequest { transactions: txs.iter().map(|t| t.transaction().into()).collect() };
-        Ok(results(ledger_api_impl!(l, check_transactions, req)?.results))
-    }
-    async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
-        let mut l = self.0.clone();
-        Ok(execution(ledger_api_impl!(l, execute_block, pb::ExecuteBlockRequest { block: Some(block.into()), draft })?))
-    }
-    async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status> {
-        let mut l = self.0.clone();
-        let req = pb::ApplyBlockRequest { block: Some(convert::finalized_block_to_pb(block, certificate)) };
-        ledger_api_impl!(l, apply_block, req).map(|_| ())
-    }
-    async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status> {
-        let mut l = self.0.clone();
-        match ledger_api_impl!(l, get_block_by_height, pb::GetBlockByHeightRequest { height }) {
-            Ok(r) => finalized_from(r.block),
-            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
-            Err(s) => Err(s),
-        }
-    }
-    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> Result<(), Status> {
-        let mut l = self.0.clone();
-        ledger_api_impl!(l, record_evidence, evidence_request(evidence, detected_at_ms)).map(|_| ())
-    }
-    async fn recorded_evidence(&self, limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
-        let mut l = self.0.clone();
-        recorded(ledger_api_impl!(l, list_recorded_evidence, pb::ListRecordedEvidenceRequest { limit })?.records)
-    }
-}
-
-fn finalized_from(block: Option<pb::Block>) -> Result<Option<(Block, CommitCertificate)>, Status> {
-    match block {
-        None => Ok(None),
-        // Genesis has no certificate; it is never served as a decided block.
-        Some(b) if b.commit_certificate.is_none() => Ok(None),
-        Some(b) => convert::finalized_block(&b).map(Some).map_err(Status::from),
-    }
 }
 
 /// Driver settings.
@@ -469,8 +278,12 @@ pub fn load_lock_state(path: &Path) -> Result<Option<LockState>, DriverError> {
 
 /// Writes the lock durably (format 2, as the signing state).
 pub fn store_lock_state(path: &Path, lock: &LockState) -> Result<(), DriverError> {
-    write_durably(path, &lock.to_file_bytes())
-        .map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
+    store_lock_file(path, &lock.to_file_bytes())
+}
+
+/// Writes a lock file's bytes durably.
+fn store_lock_file(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
+    write_durably(path, bytes).map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
 }
 
 /// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
@@ -501,11 +314,14 @@ pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The running driver's state.
-struct Driver<L, N> {
+struct Driver<N> {
     config: DriverConfig,
     engine: Engine,
     me: PublicKey,
-    ledger: L,
+    ledger: Arc<dyn LedgerPort>,
+    /// The last few blocks sealed here (built, validated, committed), newest last: a block
+    /// passes from proposal through validation, the lock file and the commit sealed once.
+    sealed_blocks: VecDeque<SealedBlock>,
     network: N,
     mempool: Mempool,
     nonces: HashMap<PublicKey, u64>,
@@ -562,12 +378,16 @@ struct Persisted {
 
 const MAX_EVIDENCE: usize = 10_000;
 
+/// Sealed blocks a driver keeps (see `Driver::sealed_blocks`): a height's proposals over a few
+/// rounds.
+const SEALED_BLOCKS_KEPT: usize = 8;
+
 /// Starts a driver; returns its handle and the task (which ends with an error only when the
 /// ledger or the signing-state file fails: the node must stop rather than sign blindly).
-pub async fn start<L: LedgerApi, N: NetworkApi>(
+pub async fn start<N: NetworkApi>(
     config: DriverConfig,
     key: Keypair,
-    ledger: L,
+    ledger: Arc<dyn LedgerPort>,
     network: N,
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
@@ -576,10 +396,10 @@ pub async fn start<L: LedgerApi, N: NetworkApi>(
 
 /// [`start`] with another clock (e.g. a [`crate::clock::VirtualClock`] in a test running in
 /// tokio's paused time).
-pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
+pub async fn start_with_clock<N: NetworkApi>(
     config: DriverConfig,
     key: Keypair,
-    ledger: L,
+    ledger: Arc<dyn LedgerPort>,
     network: N,
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
     clock: Arc<dyn crate::clock::Clock>,
@@ -627,10 +447,10 @@ impl std::fmt::Debug for DriverEnv {
 }
 
 /// [`start`] in `env` (see [`DriverEnv`]).
-pub async fn start_in<L: LedgerApi, N: NetworkApi>(
+pub async fn start_in<N: NetworkApi>(
     config: DriverConfig,
     key: Keypair,
-    ledger: L,
+    ledger: Arc<dyn LedgerPort>,
     network: N,
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
     env: DriverEnv,
@@ -643,16 +463,16 @@ pub async fn start_in<L: LedgerApi, N: NetworkApi>(
     .await
 }
 
-async fn start_task<L: LedgerApi, N: NetworkApi>(
+async fn start_task<N: NetworkApi>(
     config: DriverConfig,
     key: Keypair,
-    ledger: L,
+    ledger: Arc<dyn LedgerPort>,
     network: N,
     inbound: mpsc::Receiver<pb::ConsensusMessage>,
     clock: Arc<dyn crate::clock::Clock>,
     inline_sync_hazard: bool,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
-    let tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+    let tip: Tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?.into();
     // Evidence recorded before a restart is served again (ListEvidence).
     let evidence: VecDeque<(Evidence, i64)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
         Ok(records) => records.into(),
@@ -671,7 +491,7 @@ async fn start_task<L: LedgerApi, N: NetworkApi>(
         &lock_path,
         &tip,
         me,
-        &ledger,
+        &*ledger,
         config.unsafe_reset_signing_state,
         now_ms(),
     )
@@ -740,6 +560,7 @@ async fn start_task<L: LedgerApi, N: NetworkApi>(
         engine,
         me,
         ledger,
+        sealed_blocks: VecDeque::new(),
         network,
         nonces: HashMap::new(),
         timers: BTreeSet::new(),
@@ -769,7 +590,7 @@ async fn start_task<L: LedgerApi, N: NetworkApi>(
     Ok((handle, task))
 }
 
-impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
+impl<N: NetworkApi> Driver<N> {
     async fn run(
         mut self,
         mut inbound: mpsc::Receiver<pb::ConsensusMessage>,
@@ -890,11 +711,30 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         Ok(())
     }
 
+    /// `block`, sealed: the one sealed here before (built or received: same hash, same
+    /// transactions), else sealed now (each transaction encoded and hashed once) and kept.
+    fn sealed(&mut self, block: &Block) -> SealedBlock {
+        let hash = block.hash();
+        if let Some(known) = self.sealed_blocks.iter().find(|s| s.hash() == hash && s.block() == block) {
+            return known.clone();
+        }
+        let sealed = SealedBlock::seal(block.clone());
+        self.remember_sealed(sealed.clone());
+        sealed
+    }
+
+    fn remember_sealed(&mut self, block: SealedBlock) {
+        if self.sealed_blocks.len() >= SEALED_BLOCKS_KEPT {
+            self.sealed_blocks.pop_front();
+        }
+        self.sealed_blocks.push_back(block);
+    }
+
     async fn nonce_of(&mut self, sender: PublicKey) -> Result<u64, DriverError> {
         if let Some(n) = self.nonces.get(&sender) {
             return Ok(*n);
         }
-        let n = self.ledger.account_nonce(sender).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let n = self.ledger.account(&sender).await.map_err(|e| DriverError::Ledger(e.to_string()))?.nonce;
         self.nonces.insert(sender, n);
         Ok(n)
     }
@@ -917,11 +757,11 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         }
         let verdicts = self
             .ledger
-            .check(&txs)
+            .check_transactions(&txs)
             .instrument(tracing::info_span!("check transactions", txs = txs.len()))
             .await
-            .map_err(|e| DriverError::Ledger(e.to_string()))?;
-        // A ledger that ignored the sealed batch (coinjecture_proto::sealed) would answer none.
+            .map_err(|e| DriverError::Ledger(e.to_string()))?
+            .results;
         if verdicts.len() != txs.len() {
             return Err(DriverError::Ledger(format!(
                 "CheckTransactions answered {} verdicts for {} transactions",
@@ -931,7 +771,8 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         }
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = Vec::new();
-        for (tx, verdict) in txs.into_iter().zip(verdicts) {
+        for (tx, checked) in txs.into_iter().zip(verdicts) {
+            let verdict = checked.verdict.map_err(|r| (pb::TxRejectReason::from(r.reason), r.message));
             // Sealed: computed once, when the transaction was sealed.
             let hash = tx.hash();
             let outcome = match verdict {
@@ -1039,7 +880,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             }
             Action::PersistLock(lock) => {
                 let started = std::time::Instant::now();
-                store_lock_state(&lock_state_path(&self.config.sign_state_path), &lock)?;
+                // The locked block is one this validator validated: sealed already.
+                let block = self.sealed(&lock.block).encode();
+                store_lock_file(&lock_state_path(&self.config.sign_state_path), &lock.to_file_bytes_with(&block))?;
                 self.persisted.lock = Some((lock.height, lock.round));
                 tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
                 self.durable_lock = Some(*lock);
@@ -1072,18 +915,19 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             Action::ValidateBlock(block) => {
                 let hash = block.hash();
                 let span = tracing::info_span!("validate block", height = block.header.block_index);
-                let valid = match self.ledger.execute(&block, false).instrument(span).await {
+                let sealed = self.sealed(&block);
+                let valid = match self.ledger.execute_block(&sealed, false).instrument(span).await {
                     Ok(e) => {
-                        if !e.valid {
-                            tracing::info!(block = %hash, reason = %e.message, "proposed block rejected");
+                        if let Some(rejection) = &e.rejection {
+                            tracing::info!(block = %hash, reason = %rejection.message, "proposed block rejected");
                         }
-                        e.valid
+                        e.is_valid()
                     }
                     // The ledger refuses a block that does not fit its tip (wrong parent) or
                     // does not decode: the proposer's fault, an invalid block, not a reason for
                     // this validator to stop.
-                    Err(e) if matches!(e.code(), tonic::Code::FailedPrecondition | tonic::Code::InvalidArgument) => {
-                        tracing::info!(block = %hash, reason = %e.message(), "proposed block refused by the ledger");
+                    Err(e @ (LedgerPortError::FailedPrecondition(_) | LedgerPortError::InvalidArgument(_))) => {
+                        tracing::info!(block = %hash, reason = %e, "proposed block refused by the ledger");
                         false
                     }
                     Err(e) => return Err(DriverError::Ledger(e.to_string())),
@@ -1123,7 +967,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 }
             }
             Action::BroadcastDecided { height } => {
-                if let Ok(Some((block, certificate))) = self.ledger.finalized(height).await {
+                if let Ok(Some((block, certificate))) = finalized(&*self.ledger, height).await {
                     let pb_block = convert::finalized_block_to_pb(&block, &certificate);
                     self.broadcast(pb::ConsensusMessage { kind: Some(Kind::FinalizedBlock(pb_block)) }).await;
                 }
@@ -1198,37 +1042,41 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         // ledger rejects (e.g. balance spent by an earlier one) leave the block and the mempool.
         for _ in 0..3 {
             header.extra_data = extra(Hash32::ZERO).encode();
-            let draft =
-                Block { header: header.clone(), transactions: txs.iter().map(|t| t.transaction().clone()).collect() };
-            let e =
-                self.ledger.execute_sealed(&draft, &txs, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
-            if e.rejected.is_empty() {
+            let draft = SealedBlock::from_sealed(header.clone(), txs.clone());
+            let e = self.ledger.execute_block(&draft, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+            let rejected = e.rejected();
+            if rejected.is_empty() {
                 if let (Some(root), Some(state)) = (e.merkle_root, e.state_commitment) {
                     header.merkle_root = root;
                     header.extra_data = extra(state).encode();
                     tracing::debug!(height, txs = txs.len(), ms = started.elapsed().as_millis() as u64, "block built");
-                    return Ok(Block { header, transactions: draft.transactions });
+                    // Sealed from the mempool's sealed transactions: validating, locking and
+                    // committing it encodes and hashes nothing again.
+                    let built = SealedBlock::from_sealed(header, txs);
+                    self.remember_sealed(built.clone());
+                    return Ok(built.block().clone());
                 }
                 break;
             }
-            let bad: Vec<Hash32> = e.rejected.iter().filter_map(|i| txs.get(*i)).map(SealedTransaction::hash).collect();
+            let message = e.rejection.as_ref().map(|r| r.message.clone()).unwrap_or_default();
+            let bad: Vec<Hash32> = rejected.iter().filter_map(|i| txs.get(*i)).map(SealedTransaction::hash).collect();
             // Rare (admission checked them against an earlier tip), and a dropped transaction
             // is gone from this validator: say which and why.
             tracing::warn!(
                 height,
                 dropped = bad.len(),
                 first = %bad.first().map(ToString::to_string).unwrap_or_default(),
-                reason = %e.message,
+                reason = %message,
                 "transactions the ledger rejected leave the proposal and the mempool"
             );
             self.mempool.remove_committed(&bad);
             let keep: Vec<SealedTransaction> =
-                txs.into_iter().enumerate().filter(|(i, _)| !e.rejected.contains(i)).map(|(_, t)| t).collect();
+                txs.into_iter().enumerate().filter(|(i, _)| !rejected.contains(i)).map(|(_, t)| t).collect();
             txs = keep;
         }
         // Fall back to an empty block (always valid) rather than miss the slot.
-        let empty = Block { header: header.clone(), transactions: Vec::new() };
-        let e = self.ledger.execute(&empty, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let empty = SealedBlock::from_sealed(header.clone(), Vec::new());
+        let e = self.ledger.execute_block(&empty, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
         header.merkle_root = e.merkle_root.unwrap_or(Hash32::ZERO);
         header.extra_data = extra(e.state_commitment.unwrap_or(Hash32::ZERO)).encode();
         Ok(Block { header, transactions: Vec::new() })
@@ -1236,7 +1084,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
 
     async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
         let height = block.header.block_index;
-        self.ledger.apply(&block, &certificate).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let sealed = self.sealed(&block);
+        self.ledger.apply_block(&sealed, &certificate).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let block = sealed.block();
         // The block's transactions leave the mempool by nonce (the prune below: each used its
         // sender's nonce), so none is hashed again here.
         for tx in &block.transactions {

@@ -43,14 +43,19 @@ impl LockState {
     /// Encoding for the lock file: version 1, height, round, the block's canonical encoding with
     /// its length (u32), then the prevotes (count u16, each with its length u16). Big-endian.
     pub fn encode(&self) -> Vec<u8> {
-        let block = self.block.encode();
+        self.encode_with(&self.block.encode())
+    }
+
+    /// [`Self::encode`] given the block's canonical encoding (a sealed block's, so that the
+    /// driver does not encode its transactions again).
+    pub fn encode_with(&self, block: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(1 + 8 + 4 + 4 + block.len() + 2 + self.prevotes.len() * 200);
         out.push(LOCK_STATE_VERSION);
         out.extend_from_slice(&self.height.to_be_bytes());
         out.extend_from_slice(&self.round.to_be_bytes());
         // Blocks are bounded far below 4 GiB by the chain's limits.
         out.extend_from_slice(&u32::try_from(block.len()).unwrap_or(u32::MAX).to_be_bytes());
-        out.extend_from_slice(&block);
+        out.extend_from_slice(block);
         let votes = &self.prevotes[..self.prevotes.len().min(MAX_LOCK_PREVOTES)];
         out.extend_from_slice(&(votes.len() as u16).to_be_bytes());
         for vote in votes {
@@ -64,7 +69,12 @@ impl LockState {
     /// The file's bytes: [`Self::encode`] in the checked envelope (format 2, see
     /// [`safety_file`]).
     pub fn to_file_bytes(&self) -> Vec<u8> {
-        safety_file::seal(FileKind::LockState, &self.encode()[1..])
+        self.to_file_bytes_with(&self.block.encode())
+    }
+
+    /// [`Self::to_file_bytes`] given the block's canonical encoding (see [`Self::encode_with`]).
+    pub fn to_file_bytes_with(&self, block: &[u8]) -> Vec<u8> {
+        safety_file::seal(FileKind::LockState, &self.encode_with(block)[1..])
     }
 
     /// Reads a lock file in format 2 (checked) or format 1 (the old, unchecked one, to be

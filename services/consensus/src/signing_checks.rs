@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 
 use coinjecture_primitives::{BlockHeight, PublicKey};
 
-use crate::driver::{DriverError, LedgerApi, Tip};
+use coinjecture_proto::ports::ledger::LedgerPort;
+
+use crate::driver::{DriverError, Tip};
 use crate::lock_state::LockState;
 use crate::safety_file::{Format, SafetyFileError};
 use crate::sign_state::SignState;
@@ -67,12 +69,12 @@ pub fn temp_path(path: &Path) -> PathBuf {
 }
 
 /// Reads and checks both files against `tip`; see the module documentation.
-pub async fn check<L: LedgerApi>(
+pub async fn check(
     sign_path: &Path,
     lock_path: &Path,
     tip: &Tip,
     me: PublicKey,
-    ledger: &L,
+    ledger: &dyn LedgerPort,
     reset: bool,
     now_ms: i64,
 ) -> Result<Checked, DriverError> {
@@ -218,14 +220,14 @@ fn read<T>(path: &Path, decode: impl Fn(&[u8]) -> Result<(T, Format), SafetyFile
 
 /// The height of the latest of the last [`CERTIFICATE_LOOKBACK`] certificates that carries
 /// `me`'s signature.
-async fn signed_recently<L: LedgerApi>(
-    ledger: &L,
+async fn signed_recently(
+    ledger: &dyn LedgerPort,
     tip: &Tip,
     me: PublicKey,
 ) -> Result<Option<BlockHeight>, DriverError> {
     let lowest = tip.height.saturating_sub(CERTIFICATE_LOOKBACK - 1).max(1);
     for height in (lowest..=tip.height).rev() {
-        let found = ledger.finalized(height).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let found = crate::driver::finalized(ledger, height).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
         if let Some((_, certificate)) = found
             && certificate.signatures.iter().any(|(validator, _)| *validator == me)
         {

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
-    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedTransaction, Transaction, limits,
+    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock, SealedTransaction,
+    Transaction, limits,
 };
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -29,8 +30,6 @@ use crate::store::{
     StoredHeader, Tip, hash_key, position,
 };
 
-/// Most blocks one range read returns.
-pub const MAX_BLOCK_RANGE: u32 = 1_000;
 /// Most transactions one history page returns.
 pub const MAX_HISTORY_PAGE: u32 = 1_000;
 /// History page size when the caller asks for 0.
@@ -117,22 +116,7 @@ pub enum SignatureCheck {
     AlreadyVerified,
 }
 
-/// The result of [`Ledger::apply_block`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// The tip after the call.
-    pub tip: Tip,
-    /// True when this exact block was already final (nothing was written).
-    pub already_applied: bool,
-}
-
-/// Chain identity and the tip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainInfo {
-    pub chain_id: ChainId,
-    pub genesis_hash: Hash32,
-    pub tip: Tip,
-}
+pub use coinjecture_proto::ports::ledger::{Applied, ChainInfo, MAX_BLOCK_RANGE};
 
 /// Where an account-history page starts: strictly after this transaction in the page order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -846,7 +830,28 @@ impl Ledger {
         certificate: &CommitCertificate,
         signatures: SignatureCheck,
     ) -> Result<Applied, LedgerError> {
-        let hash = block.hash();
+        self.apply_with(block, None, certificate, signatures).await
+    }
+
+    /// [`Self::apply_block`] of a sealed block (one process: consensus's block): the stored
+    /// transaction rows are its sealed encodings and hashes, nothing is encoded or hashed again;
+    /// signatures not verified before (see [`SignatureCheck`]) are verified.
+    pub async fn apply_sealed_block(
+        &self,
+        block: &SealedBlock,
+        certificate: &CommitCertificate,
+    ) -> Result<Applied, LedgerError> {
+        self.apply_with(block.block(), Some(block), certificate, SignatureCheck::Verify).await
+    }
+
+    async fn apply_with(
+        &self,
+        block: &Block,
+        sealed: Option<&SealedBlock>,
+        certificate: &CommitCertificate,
+        signatures: SignatureCheck,
+    ) -> Result<Applied, LedgerError> {
+        let hash = sealed.map_or_else(|| block.hash(), SealedBlock::hash);
         let height = block.header.block_index;
         if certificate.block_hash != hash {
             return Err(LedgerError::invalid(
@@ -865,7 +870,10 @@ impl Ledger {
         }
         let started = std::time::Instant::now();
         self.verify_certificate(height, &hash, certificate).await?;
-        let (encodings, hashes) = encode_and_hash(&block.transactions);
+        let (encodings, hashes) = match sealed {
+            Some(sealed) => (sealed.transaction_bytes().map(<[u8]>::to_vec).collect(), sealed.transaction_hashes()),
+            None => encode_and_hash(&block.transactions),
+        };
 
         let mut writer = self.write_lock.lock().await;
         let era = writer.for_block(block.transactions.len());
@@ -890,9 +898,12 @@ impl Ledger {
         let execution = match self.remembered_execution(&tip, &hash, &hashes) {
             Some(execution) => execution,
             None => {
-                let verification = match signatures {
-                    SignatureCheck::AlreadyVerified => Verification::Verified(hashes.clone()),
-                    SignatureCheck::Verify => Verification::Full,
+                let verification = match (signatures, sealed) {
+                    (SignatureCheck::AlreadyVerified, _) => Verification::Verified(hashes.clone()),
+                    (SignatureCheck::Verify, Some(sealed)) => {
+                        Verification::Sealed { txs: sealed.transactions().to_vec(), draft: false }
+                    }
+                    (SignatureCheck::Verify, None) => Verification::Full,
                 };
                 self.execute_on(&mut tx, &tip, &view, block, verification).await?
             }

@@ -17,7 +17,8 @@
 //! | [`verify`]    | reads verified against stored hashes; `coinjecture_ledger_corrupt_reads_total` |
 //! | `audit`       | [`verify_database`]: a whole database checked offline (`coinjectured db verify`) |
 //! | [`Ledger`]    | the rules of a block, reads, CheckTransactions, ExecuteBlock, ApplyBlock   |
-//! | [`service`]   | [`LedgerService`]: the generated `Ledger` trait over a [`Ledger`]; `serve` |
+//! | `port`        | `LedgerPort` for [`Ledger`]: the contract other services hold           |
+//! | [`service`]   | [`LedgerService`]: the generated `Ledger` trait over the port; `serve`     |
 //!
 //! ## Trust
 //!
@@ -29,8 +30,11 @@
 //! Nor does it trust its file: every block and transaction read is checked against its stored
 //! hashes before it is returned (see [`verify`]).
 //!
-//! The in-process handle *is* [`LedgerService`]: other services in the same process call its
-//! `Ledger` trait methods directly (no socket), exactly as a remote caller would over gRPC.
+//! The ledger's contract is its port, `coinjecture_proto::ports::ledger::LedgerPort`, which
+//! [`Ledger`] implements (`port`): other services in the same process hold `Arc<Ledger>` as their
+//! `Arc<dyn LedgerPort>` and call it directly (no socket, no protobuf, sealed values as they
+//! are); split, they hold a `RemoteLedger`, and [`LedgerService`] serves the same port over gRPC
+//! with the port's wire conversions.
 //!
 //! ## Crypto through the contract
 //!
@@ -119,6 +123,7 @@ mod error;
 mod execute;
 pub mod genesis;
 mod ledger;
+mod port;
 pub mod service;
 pub mod state;
 mod store;

@@ -1,6 +1,7 @@
-//! The `Ledger` gRPC service: the generated trait implemented over a [`Ledger`], and [`serve`]
-//! (with gRPC health and reflection). [`LedgerService`] is also the in-process handle: call its
-//! trait methods directly with `tonic::Request::new(..)`.
+//! The `Ledger` gRPC service: the generated trait implemented over a [`Ledger`] through its port
+//! ([`LedgerPort`]) with the port's wire conversions (`coinjecture_proto::ports::ledger`), and
+//! [`serve`] (with gRPC health and reflection). In one process nothing calls this: callers hold
+//! the [`Ledger`] itself as their `Arc<dyn LedgerPort>`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,10 +17,15 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status};
 
+use coinjecture_primitives::SealedBlock;
+use coinjecture_proto::ports::ledger::{
+    LedgerPort, account_to_pb, applied_to_pb, block_to_pb, chain_info_to_pb, checked_to_pb, execution_to_pb,
+    header_to_pb, indexed_to_pb, range_item_to_pb, range_request_extras,
+};
+
 use crate::error::LedgerError;
-use crate::execute::TxVerdict;
-use crate::ledger::{BlockExecution, DEFAULT_HISTORY_PAGE, HistoryCursor, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE};
-use crate::store::{HeaderExtras, IndexedTransaction, StoredBlock, StoredHeader};
+use crate::ledger::{Ledger, MAX_BLOCK_RANGE};
+use crate::store::HeaderExtras;
 
 /// Blocks read per database query while streaming a range.
 const RANGE_READ_CHUNK: u32 = 8;
@@ -48,69 +54,6 @@ impl LedgerService {
         LedgerServer::new(self)
             .max_decoding_message_size(MAX_MESSAGE_BYTES + 64 * 1024)
             .max_encoding_message_size(MAX_MESSAGE_BYTES + 64 * 1024)
-    }
-}
-
-fn block_to_pb(stored: &StoredBlock) -> pb::Block {
-    let mut block = pb::Block::from(&stored.block);
-    block.commit_certificate = stored.certificate.as_ref().map(Into::into);
-    block
-}
-
-fn range_item(stored: &StoredBlock) -> pb::GetBlockRangeResponse {
-    pb::GetBlockRangeResponse {
-        block: Some(block_to_pb(stored)),
-        block_hash: stored.hash.0.to_vec(),
-        transaction_count: u32::try_from(stored.block.transactions.len()).unwrap_or(u32::MAX),
-        transaction_hashes: Vec::new(),
-        transactions_bytes: 0,
-    }
-}
-
-/// A headers-only range item: the block without its transactions.
-fn header_to_pb(stored: &StoredHeader) -> pb::GetBlockRangeResponse {
-    let block = pb::Block {
-        header: Some((&stored.header).into()),
-        transactions: Vec::new(),
-        commit_certificate: stored.certificate.as_ref().map(Into::into),
-        work: None,
-    };
-    pb::GetBlockRangeResponse {
-        block: Some(block),
-        block_hash: stored.hash.0.to_vec(),
-        transaction_count: stored.transaction_count,
-        transaction_hashes: stored.transaction_hashes.iter().flatten().map(|h| h.0.to_vec()).collect(),
-        transactions_bytes: stored.transactions_bytes.unwrap_or(0),
-    }
-}
-
-fn indexed_to_pb(t: &IndexedTransaction) -> pb::IndexedTransaction {
-    pb::IndexedTransaction {
-        transaction: Some((&t.transaction).into()),
-        tx_hash: t.tx_hash.0.to_vec(),
-        block_height: t.block_height,
-        block_hash: t.block_hash.0.to_vec(),
-        index: t.index,
-    }
-}
-
-fn verdict_to_pb(v: &TxVerdict) -> pb::TransactionResult {
-    pb::TransactionResult {
-        tx_hash: v.tx_hash.map(|h| h.0.to_vec()).unwrap_or_default(),
-        accepted: v.accepted(),
-        reason: v.rejection.as_ref().map_or(pb::TxRejectReason::Unspecified, |r| r.reason).into(),
-        message: v.rejection.as_ref().map(|r| r.message.clone()).unwrap_or_default(),
-    }
-}
-
-fn execution_to_pb(e: &BlockExecution) -> pb::ExecuteBlockResponse {
-    pb::ExecuteBlockResponse {
-        valid: e.is_valid(),
-        reason: e.rejection.as_ref().map_or(pb::BlockRejectReason::Unspecified, |r| r.reason).into(),
-        message: e.rejection.as_ref().map(|r| r.message.clone()).unwrap_or_default(),
-        state_commitment: e.state_commitment.map(|h| h.0.to_vec()).unwrap_or_default(),
-        merkle_root: e.merkle_root.map(|h| h.0.to_vec()).unwrap_or_default(),
-        results: e.verdicts.iter().map(verdict_to_pb).collect(),
     }
 }
 
@@ -167,15 +110,8 @@ impl LedgerRpc for LedgerService {
         &self,
         _request: Request<pb::GetChainInfoRequest>,
     ) -> Result<Response<pb::GetChainInfoResponse>, Status> {
-        let info = self.ledger.chain_info().await?;
-        Ok(Response::new(pb::GetChainInfoResponse {
-            chain_id: info.chain_id.to_string(),
-            genesis_hash: info.genesis_hash.0.to_vec(),
-            tip_height: info.tip.height,
-            tip_hash: info.tip.hash.0.to_vec(),
-            tip_timestamp: info.tip.timestamp_ms.div_euclid(1000),
-            state_commitment: info.tip.state_commitment.0.to_vec(),
-        }))
+        let info = LedgerPort::chain_info(&*self.ledger).await?;
+        Ok(Response::new(chain_info_to_pb(&info)))
     }
 
     async fn get_block_by_height(
@@ -183,9 +119,7 @@ impl LedgerRpc for LedgerService {
         request: Request<pb::GetBlockByHeightRequest>,
     ) -> Result<Response<pb::GetBlockByHeightResponse>, Status> {
         let height = request.into_inner().height;
-        let stored = self
-            .ledger
-            .block_by_height(height)
+        let stored = LedgerPort::block_by_height(&*self.ledger, height)
             .await?
             .ok_or_else(|| Status::not_found(format!("no finalized block at height {height}")))?;
         Ok(Response::new(pb::GetBlockByHeightResponse {
@@ -199,9 +133,7 @@ impl LedgerRpc for LedgerService {
         request: Request<pb::GetBlockByHashRequest>,
     ) -> Result<Response<pb::GetBlockByHashResponse>, Status> {
         let hash = convert::hash32(&request.into_inner().block_hash, "block_hash")?;
-        let stored = self
-            .ledger
-            .block_by_hash(&hash)
+        let stored = LedgerPort::block_by_hash(&*self.ledger, &hash)
             .await?
             .ok_or_else(|| Status::not_found(format!("no finalized block has hash {hash}")))?;
         Ok(Response::new(pb::GetBlockByHashResponse { block: Some(block_to_pb(&stored)), height: stored.height }))
@@ -220,23 +152,25 @@ impl LedgerRpc for LedgerService {
         // Blocks are read a few at a time so a range of large blocks never sits in memory whole.
         let (sender, receiver) = tokio::sync::mpsc::channel(RANGE_READ_CHUNK as usize);
         let ledger = Arc::clone(&self.ledger);
-        let headers_only = req.headers_only;
-        let hashes = req.headers_only && req.with_transaction_hashes;
-        let extras = match (hashes, req.with_transactions_bytes) {
-            (true, _) => HeaderExtras::Hashes,
-            (false, true) => HeaderExtras::Sizes,
-            (false, false) => HeaderExtras::None,
+        let headers = range_request_extras(&req);
+        let read_chunk = match headers {
+            Some(HeaderExtras::None | HeaderExtras::Sizes) => HEADER_READ_CHUNK,
+            Some(HeaderExtras::Hashes) | None => RANGE_READ_CHUNK,
         };
-        let read_chunk = if headers_only && !hashes { HEADER_READ_CHUNK } else { RANGE_READ_CHUNK };
         tokio::spawn(async move {
             let mut next = req.from_height;
             let mut remaining = req.limit;
             while remaining > 0 {
                 let chunk = remaining.min(read_chunk);
-                let items = if headers_only {
-                    ledger.header_range_with(next, chunk, extras).await.map(|h| h.iter().map(header_to_pb).collect())
-                } else {
-                    ledger.block_range(next, chunk).await.map(|b| b.iter().map(range_item).collect::<Vec<_>>())
+                let items = match headers {
+                    Some(extras) => ledger
+                        .header_range_with(next, chunk, extras)
+                        .await
+                        .map(|h| h.iter().map(header_to_pb).collect()),
+                    None => ledger
+                        .block_range(next, chunk)
+                        .await
+                        .map(|b| b.iter().map(range_item_to_pb).collect::<Vec<_>>()),
                 };
                 let items = match items {
                     Ok(items) => items,
@@ -266,9 +200,7 @@ impl LedgerRpc for LedgerService {
         request: Request<pb::LedgerGetTransactionRequest>,
     ) -> Result<Response<pb::LedgerGetTransactionResponse>, Status> {
         let hash = convert::hash32(&request.into_inner().tx_hash, "tx_hash")?;
-        let found = self
-            .ledger
-            .transaction(&hash)
+        let found = LedgerPort::transaction(&*self.ledger, &hash)
             .await?
             .ok_or_else(|| Status::not_found(format!("no finalized transaction has hash {hash}")))?;
         Ok(Response::new(pb::LedgerGetTransactionResponse { transaction: Some(indexed_to_pb(&found)) }))
@@ -279,11 +211,8 @@ impl LedgerRpc for LedgerService {
         request: Request<pb::LedgerGetAccountRequest>,
     ) -> Result<Response<pb::LedgerGetAccountResponse>, Status> {
         let address: PublicKey = convert::public_key(&request.into_inner().address, "address")?;
-        let (account, height) = self.ledger.account(&address).await?;
-        Ok(Response::new(pb::LedgerGetAccountResponse {
-            account: Some(pb::Account { address: address.0.to_vec(), balance: account.balance, nonce: account.nonce }),
-            height,
-        }))
+        let account = LedgerPort::account(&*self.ledger, &address).await?;
+        Ok(Response::new(account_to_pb(&account)))
     }
 
     async fn get_account_history(
@@ -292,18 +221,10 @@ impl LedgerRpc for LedgerService {
     ) -> Result<Response<pb::GetAccountHistoryResponse>, Status> {
         let req = request.into_inner();
         let address = convert::public_key(&req.address, "address")?;
-        let limit = match req.limit {
-            0 => DEFAULT_HISTORY_PAGE,
-            n if n > MAX_HISTORY_PAGE => {
-                return Err(Status::invalid_argument(format!("limit: {n} exceeds the maximum {MAX_HISTORY_PAGE}")));
-            }
-            n => n,
-        };
-        let cursor = if req.page_token.is_empty() { None } else { Some(HistoryCursor::from_token(&req.page_token)?) };
-        let page = self.ledger.account_history(&address, cursor, limit).await?;
+        let page = LedgerPort::account_history(&*self.ledger, &address, &req.page_token, req.limit).await?;
         Ok(Response::new(pb::GetAccountHistoryResponse {
             transactions: page.transactions.iter().map(indexed_to_pb).collect(),
-            next_page_token: page.next.map(HistoryCursor::to_token).unwrap_or_default(),
+            next_page_token: page.next_page_token,
         }))
     }
 
@@ -311,14 +232,11 @@ impl LedgerRpc for LedgerService {
         &self,
         request: Request<pb::CheckTransactionsRequest>,
     ) -> Result<Response<pb::CheckTransactionsResponse>, Status> {
-        // One process: consensus hands over the transactions it sealed (no second hash).
-        let sealed = coinjecture_proto::sealed::sealed_batch(&request, request.get_ref().transactions.len())?.cloned();
-        let checked = match sealed {
-            Some(batch) => self.ledger.check_sealed(&batch.0).await?,
-            None => self.ledger.check_transactions(request.into_inner().transactions).await?,
-        };
+        // A remote caller's transactions, which may not even convert: each malformed one is a
+        // per-item MALFORMED verdict naming its field.
+        let checked = self.ledger.check_transactions(request.into_inner().transactions).await?;
         Ok(Response::new(pb::CheckTransactionsResponse {
-            results: checked.verdicts.iter().map(verdict_to_pb).collect(),
+            results: checked.verdicts.iter().map(|v| checked_to_pb(&crate::port::checked(v))).collect(),
             height: checked.height,
         }))
     }
@@ -327,7 +245,6 @@ impl LedgerRpc for LedgerService {
         &self,
         request: Request<pb::ExecuteBlockRequest>,
     ) -> Result<Response<pb::ExecuteBlockResponse>, Status> {
-        let sealed = request.extensions().get::<coinjecture_proto::sealed::SealedBatch>().cloned();
         let req = request.into_inner();
         let (block, pb_block) = request_block(req.block.as_ref())?;
         if pb_block.work.is_some() {
@@ -338,11 +255,8 @@ impl LedgerRpc for LedgerService {
                 ..Default::default()
             }));
         }
-        // One process: the proposer hands over its block's transactions sealed (no second hash).
-        let execution = match sealed {
-            Some(batch) => self.ledger.execute_block_sealed(&block, batch.0, req.draft).await?,
-            None => self.ledger.execute_block(&block, req.draft).await?,
-        };
+        // Sealed once here, as a caller in the ledger's process seals it.
+        let execution = LedgerPort::execute_block(&*self.ledger, &SealedBlock::seal(block), req.draft).await?;
         Ok(Response::new(execution_to_pb(&execution)))
     }
 
@@ -366,13 +280,8 @@ impl LedgerRpc for LedgerService {
             }
             .into());
         }
-        let applied = self.ledger.apply_block(&block, &certificate).await?;
-        Ok(Response::new(pb::ApplyBlockResponse {
-            tip_height: applied.tip.height,
-            tip_hash: applied.tip.hash.0.to_vec(),
-            state_commitment: applied.tip.state_commitment.0.to_vec(),
-            already_applied: applied.already_applied,
-        }))
+        let applied = LedgerPort::apply_block(&*self.ledger, &SealedBlock::seal(block), &certificate).await?;
+        Ok(Response::new(applied_to_pb(&applied)))
     }
 
     async fn record_evidence(
@@ -389,7 +298,7 @@ impl LedgerRpc for LedgerService {
         }
         let evidence = coinjecture_primitives::Evidence::decode(&req.evidence)
             .map_err(|e| Status::invalid_argument(format!("evidence: {e}")))?;
-        let recorded = self.ledger.record_evidence(&evidence, req.detected_at_ms).await?;
+        let recorded = LedgerPort::record_evidence(&*self.ledger, &evidence, req.detected_at_ms).await?;
         Ok(Response::new(pb::RecordEvidenceResponse { recorded }))
     }
 
@@ -397,7 +306,7 @@ impl LedgerRpc for LedgerService {
         &self,
         request: Request<pb::ListRecordedEvidenceRequest>,
     ) -> Result<Response<pb::ListRecordedEvidenceResponse>, Status> {
-        let records = self.ledger.recorded_evidence(request.into_inner().limit).await?;
+        let records = LedgerPort::recorded_evidence(&*self.ledger, request.into_inner().limit).await?;
         Ok(Response::new(pb::ListRecordedEvidenceResponse {
             records: records
                 .into_iter()

@@ -37,66 +37,8 @@ const PAGE_CACHE_KIB: u32 = 64 * 1024;
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
 
-/// The finalized tip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tip {
-    pub height: BlockHeight,
-    pub hash: Hash32,
-    /// Block time in Unix milliseconds (header seconds × 1000 + PoA milliseconds).
-    pub timestamp_ms: i64,
-    /// State commitment after the tip block.
-    pub state_commitment: Hash32,
-}
-
-/// A finalized block as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredBlock {
-    pub height: BlockHeight,
-    pub hash: Hash32,
-    pub block: Block,
-    /// `None` only for genesis.
-    pub certificate: Option<CommitCertificate>,
-}
-
-/// A finalized block's header as stored, without its transactions (a headers-only read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredHeader {
-    pub height: BlockHeight,
-    pub hash: Hash32,
-    pub header: BlockHeader,
-    /// `None` only for genesis.
-    pub certificate: Option<CommitCertificate>,
-    /// How many transactions the block has.
-    pub transaction_count: u32,
-    /// The transactions' hashes in block order, when asked for (read and hashed, not decoded).
-    pub transaction_hashes: Option<Vec<Hash32>>,
-    /// The summed length of the transactions' stored encodings, when asked for (SQLite's
-    /// `length()`, which does not read a long value's content).
-    pub transactions_bytes: Option<u64>,
-}
-
-/// What a header listing reads besides the `blocks` rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeaderExtras {
-    /// Nothing.
-    None,
-    /// The transactions' hashes (their rows read and hashed).
-    Hashes,
-    /// The transactions' stored sizes (their lengths only): what a byte-bounded listing of
-    /// whole blocks decides on before reading any.
-    Sizes,
-}
-
-/// A finalized transaction with its location.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexedTransaction {
-    pub transaction: Transaction,
-    pub tx_hash: Hash32,
-    pub block_height: BlockHeight,
-    pub block_hash: Hash32,
-    /// Zero-based position within the block.
-    pub index: u32,
-}
+// The stored shapes are the ledger port's domain types (one definition, used by every caller).
+pub use coinjecture_proto::ports::ledger::{HeaderExtras, IndexedTransaction, StoredBlock, StoredHeader, Tip};
 
 /// An `accounts` row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -125,8 +125,3 @@ impl From<P2pError> for Status {
         }
     }
 }
-
-/// A block source could not answer.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("block source: {0}")]
-pub struct BlockSourceError(pub String);

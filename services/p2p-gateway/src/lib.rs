@@ -46,8 +46,8 @@
 //!   every last-connection close logs `WARN P2P peer disconnected peer_id=…`.
 //! - **Block sync** ([`sync`]). Request `(from_height, count ≤ 1000)`, response = the protobuf
 //!   blocks with commit certificates, bounded by a byte budget (≥ 1 block). The responder
-//!   answers from a [`BlockSource`] ([`LedgerBlockSource`] over `Ledger.GetBlockRange` in a node;
-//!   [`MemoryBlockSource`] in tests). [`P2pHandle::request_blocks`] walks peers by score, fails over, checks
+//!   answers from the ledger's port (`Arc<dyn LedgerPort>`, `coinjecture_proto::ports::ledger`:
+//!   the ledger itself in one process, a `RemoteLedger` split; [`MemoryBlockSource`] in tests). [`P2pHandle::request_blocks`] walks peers by score, fails over, checks
 //!   the heights are contiguous and streams blocks; they are unverified.
 //! - **Metrics** ([`P2pMetrics`]): peers, messages and payload bytes in/out by topic,
 //!   validation outcomes, score disconnects, and `coinjecture_block_propagation_seconds`
@@ -69,7 +69,7 @@ pub use config::{
     ENVELOPE_MARGIN_BYTES, Limits, MAX_SYNC_BLOCKS, P2pConfig, bootstrap_peer_id, loopback_any_port,
     validate_network_id,
 };
-pub use error::{BlockSourceError, ConfigError, P2pError, PayloadError};
+pub use error::{ConfigError, P2pError, PayloadError};
 pub use handle::{
     BlockStream, InboundMessage, MessageId, NetworkInfo, P2pHandle, PeerSummary, PublishOutcome, ReportOutcome,
     Subscription, SyncedBlock, Validation,
@@ -77,7 +77,7 @@ pub use handle::{
 pub use metrics::P2pMetrics;
 pub use node::{P2pNode, keypair_from_seed, peer_id_from_seed};
 pub use service::{P2pGatewayService, serve};
-pub use sync::{BlockSource, LedgerBlockSource, MemoryBlockSource, NoBlocks};
+pub use sync::{MemoryBlockSource, NoBlocks};
 pub use topics::{
     ALL_TOPICS, TopicNames, check_payload, identify_protocol, origin_timestamp_ms, sync_protocol, topic_kind,
 };

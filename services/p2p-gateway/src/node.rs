@@ -30,8 +30,9 @@ use crate::handle::{
     Subscription, Validation,
 };
 use crate::metrics::{P2pMetrics, TopicLabel};
-use crate::sync::{BlockSource, SyncCodec, SyncRequest, SyncResponse, within_budget};
+use crate::sync::{SyncCodec, SyncRequest, SyncResponse, served_blocks, within_budget};
 use crate::topics::{self, TopicNames};
+use coinjecture_proto::ports::ledger::LedgerPort;
 
 /// The resolver configuration of `/etc/resolv.conf`. Without a usable one (no file, no
 /// `nameserver` line) `/dns*` addresses fail to resolve, and `/ip4`, `/ip6` ones work as before.
@@ -198,7 +199,7 @@ impl P2pNode {
     /// swarm task. `registry`: where the metrics go (a fresh one when `None`).
     pub async fn start(
         config: P2pConfig,
-        block_source: Arc<dyn BlockSource>,
+        ledger: Arc<dyn LedgerPort>,
         registry: Option<Arc<Mutex<Registry>>>,
     ) -> Result<(P2pHandle, JoinHandle<()>), P2pError> {
         config.validate()?;
@@ -284,7 +285,7 @@ impl P2pNode {
             config,
             topics,
             metrics,
-            block_source,
+            ledger,
             commands: command_rx,
             internal_tx,
             internal: internal_rx,
@@ -352,7 +353,7 @@ struct Actor {
     config: P2pConfig,
     topics: Arc<TopicNames>,
     metrics: P2pMetrics,
-    block_source: Arc<dyn BlockSource>,
+    ledger: Arc<dyn LedgerPort>,
     commands: mpsc::Receiver<Command>,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal: mpsc::UnboundedReceiver<Internal>,
@@ -767,7 +768,7 @@ impl Actor {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
                     let count = request.count.min(MAX_SYNC_BLOCKS);
-                    let source = self.block_source.clone();
+                    let ledger = self.ledger.clone();
                     let internal = self.internal_tx.clone();
                     let budget = self.config.limits.max_sync_response_bytes;
                     tracing::debug!(peer_id = %peer, from = request.from_height, count, "P2P serving blocks");
@@ -775,7 +776,7 @@ impl Actor {
                         let blocks = if count == 0 {
                             Vec::new()
                         } else {
-                            match source.blocks(request.from_height, count, budget).await {
+                            match served_blocks(&*ledger, request.from_height, count, budget).await {
                                 Ok(blocks) => blocks,
                                 Err(e) => {
                                     tracing::warn!(peer_id = %peer, error = %e, "P2P could not serve blocks");

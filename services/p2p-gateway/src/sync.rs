@@ -1,5 +1,8 @@
 //! Block sync over libp2p request-response.
 //!
+//! The responder serves from the ledger's port ([`LedgerPort::blocks`]): the ledger itself in one
+//! process, a `RemoteLedger` split; [`MemoryBlockSource`] in tests.
+//!
 //! Wire format on `/coinjecture/<network_id>/sync/1`: each side writes one frame, a 4-byte
 //! big-endian length then that many bytes of protobuf — [`SyncRequest`] one way, [`SyncResponse`]
 //! the other. Lengths are checked before anything is allocated. A responder answers at most
@@ -11,17 +14,18 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::RwLock;
 
-use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
-use coinjecture_proto::client::{TracedChannel, traced};
+use coinjecture_primitives::consensus::Evidence;
+use coinjecture_primitives::{CommitCertificate, PublicKey, SealedBlock, SealedTransaction};
+use coinjecture_proto::ports::ledger::{
+    AccountAtTip, Applied, ChainInfo, CheckedTransactions, Execution, LedgerPort, LedgerPortError, LedgerResult,
+    StoredBlock, Tip, block_to_pb, stored_block_from_pb,
+};
 use coinjecture_proto::v1 as pb;
-use coinjecture_proto::v1::ledger_client::LedgerClient;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use prost::Message as _;
-use tonic::transport::Channel;
 
-use crate::config::{ENVELOPE_MARGIN_BYTES, MAX_SYNC_BLOCKS};
-use crate::error::BlockSourceError;
+use crate::config::MAX_SYNC_BLOCKS;
 
 /// Largest request frame: two integers.
 const MAX_REQUEST_BYTES: usize = 64;
@@ -46,34 +50,56 @@ pub struct SyncResponse {
     pub blocks: Vec<pb::Block>,
 }
 
-/// Where a gateway finds the finalized blocks it serves to peers. The node implements it with
-/// a Ledger gRPC client (`Ledger.GetBlockRange`); tests use [`MemoryBlockSource`].
-#[async_trait::async_trait]
-pub trait BlockSource: Send + Sync + 'static {
-    /// Finalized blocks (with certificates) from `from_height`, at most `count` of them,
-    /// ascending by one; fewer (or none) when the chain is shorter. A source should stop once the
-    /// blocks' encoded size reaches `max_bytes` (the gateway trims to that budget anyway, keeping
-    /// at least one block), so a range of large blocks never sits in memory whole.
-    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError>;
+/// A [`LedgerPort`] impl for a block-serving double: the given methods, and "not offered" for
+/// the rest.
+macro_rules! serves_blocks_only {
+    ($ty:ty, { $($served:tt)* }) => {
+        #[async_trait::async_trait]
+        impl LedgerPort for $ty {
+        $($served)*
+        async fn chain_info(&self) -> LedgerResult<ChainInfo> {
+            Err(LedgerPortError::Unimplemented("chain_info"))
+        }
+        async fn tip(&self) -> LedgerResult<Tip> {
+            Err(LedgerPortError::Unimplemented("tip"))
+        }
+        async fn account(&self, _: &PublicKey) -> LedgerResult<AccountAtTip> {
+            Err(LedgerPortError::Unimplemented("account"))
+        }
+        async fn check_transactions(&self, _: &[SealedTransaction]) -> LedgerResult<CheckedTransactions> {
+            Err(LedgerPortError::Unimplemented("check_transactions"))
+        }
+        async fn execute_block(&self, _: &SealedBlock, _: bool) -> LedgerResult<Execution> {
+            Err(LedgerPortError::Unimplemented("execute_block"))
+        }
+        async fn apply_block(&self, _: &SealedBlock, _: &CommitCertificate) -> LedgerResult<Applied> {
+            Err(LedgerPortError::Unimplemented("apply_block"))
+        }
+        async fn record_evidence(&self, _: &Evidence, _: i64) -> LedgerResult<bool> {
+            Err(LedgerPortError::Unimplemented("record_evidence"))
+        }
+        async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(Evidence, i64)>> {
+            Err(LedgerPortError::Unimplemented("recorded_evidence"))
+        }
+        }
+    };
 }
 
-/// A source without blocks, for nodes that do not serve sync.
+/// A ledger without blocks, for gateways that do not serve sync (benchmarks, tests).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoBlocks;
 
-#[async_trait::async_trait]
-impl BlockSource for NoBlocks {
-    async fn blocks(
-        &self,
-        _from_height: u64,
-        _count: u32,
-        _max_bytes: usize,
-    ) -> Result<Vec<pb::Block>, BlockSourceError> {
+serves_blocks_only!(NoBlocks, {
+    async fn block_by_height(&self, _: u64) -> LedgerResult<Option<StoredBlock>> {
+        Ok(None)
+    }
+    async fn blocks(&self, _: u64, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
         Ok(Vec::new())
     }
-}
+});
 
-/// Blocks held in memory, keyed by height.
+/// Finalized blocks held in memory, keyed by height: a test double of the ledger that serves
+/// sync (only [`LedgerPort::blocks`] and [`LedgerPort::block_by_height`]).
 #[derive(Debug, Default)]
 pub struct MemoryBlockSource {
     blocks: RwLock<BTreeMap<u64, pb::Block>>,
@@ -104,10 +130,18 @@ impl MemoryBlockSource {
     }
 }
 
-#[async_trait::async_trait]
-impl BlockSource for MemoryBlockSource {
-    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError> {
-        let blocks = self.blocks.read().map_err(|_| BlockSourceError("poisoned lock".into()))?;
+fn stored(block: &pb::Block) -> LedgerResult<StoredBlock> {
+    stored_block_from_pb(block, "block").map_err(|e| LedgerPortError::Corrupt(e.to_string()))
+}
+
+serves_blocks_only!(MemoryBlockSource, {
+    async fn block_by_height(&self, height: u64) -> LedgerResult<Option<StoredBlock>> {
+        let blocks = self.blocks.read().map_err(|_| LedgerPortError::Internal("poisoned lock".into()))?;
+        blocks.get(&height).map(stored).transpose()
+    }
+
+    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+        let blocks = self.blocks.read().map_err(|_| LedgerPortError::Internal("poisoned lock".into()))?;
         let mut out = Vec::new();
         let mut next = from_height;
         let mut bytes = 0usize;
@@ -116,64 +150,25 @@ impl BlockSource for MemoryBlockSource {
                 break;
             }
             bytes += block.encoded_len();
-            out.push(block.clone());
+            out.push(stored(block)?);
             next = next.saturating_add(1);
         }
         Ok(out)
     }
-}
+});
 
-/// Serves sync from the ledger over gRPC (`Ledger.GetBlockRange`): the node's block source.
-#[derive(Debug, Clone)]
-pub struct LedgerBlockSource {
-    client: LedgerClient<TracedChannel>,
-}
-
-impl LedgerBlockSource {
-    /// A source over a ledger client; raises its decoding limit to the chain's 16 MiB.
-    pub fn new(client: LedgerClient<TracedChannel>) -> Self {
-        Self { client: client.max_decoding_message_size(MAX_MESSAGE_BYTES + ENVELOPE_MARGIN_BYTES) }
-    }
-
-    /// A source over a channel to the ledger service (calls carry the caller's trace context).
-    pub fn from_channel(channel: Channel) -> Self {
-        Self::new(LedgerClient::new(traced(channel)))
-    }
-}
-
-#[async_trait::async_trait]
-impl BlockSource for LedgerBlockSource {
-    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> Result<Vec<pb::Block>, BlockSourceError> {
-        let request =
-            pb::GetBlockRangeRequest { from_height, limit: count.clamp(1, MAX_SYNC_BLOCKS), ..Default::default() };
-        let mut stream = self
-            .client
-            .clone()
-            .get_block_range(request)
-            .await
-            .map_err(|s| BlockSourceError(format!("Ledger.GetBlockRange: {}", s.message())))?
-            .into_inner();
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        // Dropping the stream early cancels the rest of the range.
-        while bytes < max_bytes {
-            match stream.message().await {
-                Ok(Some(item)) => {
-                    let Some(block) = item.block else { break };
-                    bytes += block.encoded_len();
-                    out.push(block);
-                }
-                Ok(None) => break,
-                Err(s) => {
-                    if out.is_empty() {
-                        return Err(BlockSourceError(format!("Ledger.GetBlockRange: {}", s.message())));
-                    }
-                    break;
-                }
-            }
-        }
-        Ok(out)
-    }
+/// What the gateway answers a sync request with: the finalized blocks (with certificates; genesis
+/// has none and is never served) the ledger holds from `from_height`, at most `count`, reading no
+/// more than about `max_bytes` of transactions. The same call in both deployments: the ledger
+/// itself in one process, a `RemoteLedger` split.
+pub(crate) async fn served_blocks(
+    ledger: &dyn LedgerPort,
+    from_height: u64,
+    count: u32,
+    max_bytes: usize,
+) -> LedgerResult<Vec<pb::Block>> {
+    let stored = ledger.blocks(from_height, count.clamp(1, MAX_SYNC_BLOCKS), max_bytes).await?;
+    Ok(stored.iter().filter(|b| b.certificate.is_some()).map(block_to_pb).collect())
 }
 
 /// Trims `blocks` to the byte budget, keeping at least the first block.
@@ -269,10 +264,30 @@ mod tests {
     use super::*;
 
     fn block(height: u64, data: usize) -> pb::Block {
-        pb::Block {
-            header: Some(pb::BlockHeader { block_index: height, extra_data: vec![0; data], ..Default::default() }),
+        let header = coinjecture_primitives::BlockHeader {
+            codec_version: 1,
+            block_index: height,
+            extra_data: vec![0; data],
             ..Default::default()
-        }
+        };
+        pb::Block::from(&coinjecture_primitives::Block { header, transactions: Vec::new() })
+    }
+
+    /// A transfer carrying `data` bytes.
+    pub(crate) fn transfer(data: usize) -> pb::Transaction {
+        pb::Transaction::from(&coinjecture_primitives::Transaction {
+            codec_version: 1,
+            tx_type: coinjecture_primitives::TxType::Transfer,
+            from: PublicKey([1; 32]),
+            to: PublicKey([2; 32]),
+            amount: 1,
+            nonce: 0,
+            gas_limit: 21_000,
+            gas_price: 1,
+            signature: coinjecture_primitives::Signature([0; 64]),
+            data: vec![0xAA; data],
+            timestamp: 0,
+        })
     }
 
     #[tokio::test]
@@ -282,18 +297,25 @@ mod tests {
             source.insert(block(h, 0));
         }
         let got = source.blocks(1, 10, usize::MAX).await.unwrap();
-        assert_eq!(got.iter().map(|b| b.header.as_ref().unwrap().block_index).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(got.iter().map(|b| b.height).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(source.blocks(2, 1, usize::MAX).await.unwrap().len(), 1);
         assert!(source.blocks(4, 10, usize::MAX).await.unwrap().is_empty());
         // The byte budget stops the range (after at least one block).
-        assert_eq!(source.blocks(1, 10, 1).await.unwrap().len(), 1);
+        let big = |height| pb::Block { transactions: vec![transfer(10)], ..block(height, 0) };
+        let heavy = MemoryBlockSource::new();
+        for h in [1, 2] {
+            heavy.insert(big(h));
+        }
+        assert_eq!(heavy.blocks(1, 10, 1).await.unwrap().len(), 1);
     }
 
     #[test]
     fn budget_keeps_at_least_one_block() {
         let blocks = vec![block(1, 100), block(2, 100), block(3, 100)];
         assert_eq!(within_budget(blocks.clone(), 10).len(), 1);
-        assert_eq!(within_budget(blocks.clone(), 250).len(), 2);
+        // 1 tag byte + up to 5 length bytes each.
+        let one = blocks[0].encoded_len() + 6;
+        assert_eq!(within_budget(blocks.clone(), 2 * one + one / 2).len(), 2);
         assert_eq!(within_budget(blocks, 10_000).len(), 3);
     }
 

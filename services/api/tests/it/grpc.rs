@@ -176,9 +176,11 @@ async fn a_remote_ledger_answers_like_the_in_process_one() {
         let _ = ledger_stopped.await;
     }));
     let consensus = fake_consensus();
-    let remote =
-        Backends::new(connect_ledger(&format!("http://{ledger_addr}")).unwrap(), InProcess(Arc::clone(&consensus)))
-            .with_peers(FakePeers(4));
+    let remote = Backends::new(
+        Arc::new(connect_ledger(&format!("http://{ledger_addr}")).unwrap()),
+        InProcess(Arc::clone(&consensus)),
+    )
+    .with_peers(FakePeers(4));
     let remote_api = serve(config(), remote, consensus).await;
     let local_api = start(&chain, config()).await;
 

@@ -5,12 +5,15 @@
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
-use coinjecture_api::{ApiConfig, Backends, InProcess, LedgerSource, RateLimit};
-use coinjecture_ledger::LedgerService;
+use coinjecture_api::{ApiConfig, Backends, InProcess, RateLimit};
+use coinjecture_primitives::{BlockHeight, CommitCertificate, Hash32, PublicKey, SealedBlock, SealedTransaction};
+use coinjecture_proto::ports::ledger::{
+    AccountAtTip, Applied, ChainInfo, CheckedTransactions, Execution, HeaderExtras, HistoryPage, IndexedTransaction,
+    LedgerPort, LedgerResult, StoredBlock, StoredHeader, Tip,
+};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::public_api_client::PublicApiClient;
 use serde_json::Value;
-use tonic::Status;
 
 use crate::support::{Chain, FakeConsensus, config, get, serve, start};
 
@@ -133,53 +136,64 @@ async fn the_byte_budget_bounds_summary_pages_which_go_on_where_they_stopped() {
     assert_eq!((headers["blocks"][0]["height"].as_u64(), headers["next_from"].as_u64()), (Some(4), Some(3)));
 }
 
-/// The ledger as the API reaches it, recording every range read.
+/// The ledger as the API reaches it, recording every range read of whole blocks.
 struct Recording {
-    inner: InProcess<LedgerService>,
-    ranges: Mutex<Vec<pb::GetBlockRangeRequest>>,
+    inner: Arc<dyn LedgerPort>,
+    ranges: Mutex<Vec<(u64, u32)>>,
 }
 
 impl Recording {
     /// The heights read whole (with transactions) since the last call.
     fn whole_reads(&self) -> Vec<u64> {
         let ranges = std::mem::take(&mut *self.ranges.lock().unwrap());
-        ranges
-            .iter()
-            .filter(|r| !r.headers_only)
-            .flat_map(|r| r.from_height..r.from_height + u64::from(r.limit))
-            .collect()
+        ranges.iter().flat_map(|(from, limit)| *from..*from + u64::from(*limit)).collect()
     }
 }
 
 #[tonic::async_trait]
-impl LedgerSource for Recording {
-    async fn get_chain_info(&self) -> Result<pb::GetChainInfoResponse, Status> {
-        self.inner.get_chain_info().await
+impl LedgerPort for Recording {
+    async fn chain_info(&self) -> LedgerResult<ChainInfo> {
+        self.inner.chain_info().await
     }
-    async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status> {
-        self.inner.get_block_by_height(height).await
+    async fn tip(&self) -> LedgerResult<Tip> {
+        self.inner.tip().await
     }
-    async fn get_block_by_hash(&self, block_hash: Vec<u8>) -> Result<pb::GetBlockByHashResponse, Status> {
-        self.inner.get_block_by_hash(block_hash).await
+    async fn block_by_height(&self, height: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
+        self.inner.block_by_height(height).await
     }
-    async fn get_block_range(
-        &self,
-        request: pb::GetBlockRangeRequest,
-    ) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
-        self.ranges.lock().unwrap().push(request);
-        self.inner.get_block_range(request).await
+    async fn block_by_hash(&self, hash: &Hash32) -> LedgerResult<Option<StoredBlock>> {
+        self.inner.block_by_hash(hash).await
     }
-    async fn get_transaction(&self, tx_hash: Vec<u8>) -> Result<pb::LedgerGetTransactionResponse, Status> {
-        self.inner.get_transaction(tx_hash).await
+    async fn blocks(&self, from: BlockHeight, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+        self.ranges.lock().unwrap().push((from, limit));
+        self.inner.blocks(from, limit, max_bytes).await
     }
-    async fn get_account(&self, address: Vec<u8>) -> Result<pb::LedgerGetAccountResponse, Status> {
-        self.inner.get_account(address).await
+    async fn headers(&self, from: BlockHeight, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
+        self.inner.headers(from, limit, extras).await
     }
-    async fn get_account_history(
-        &self,
-        request: pb::GetAccountHistoryRequest,
-    ) -> Result<pb::GetAccountHistoryResponse, Status> {
-        self.inner.get_account_history(request).await
+    async fn transaction(&self, hash: &Hash32) -> LedgerResult<Option<IndexedTransaction>> {
+        self.inner.transaction(hash).await
+    }
+    async fn account(&self, address: &PublicKey) -> LedgerResult<AccountAtTip> {
+        self.inner.account(address).await
+    }
+    async fn account_history(&self, address: &PublicKey, page_token: &[u8], limit: u32) -> LedgerResult<HistoryPage> {
+        self.inner.account_history(address, page_token, limit).await
+    }
+    async fn check_transactions(&self, txs: &[SealedTransaction]) -> LedgerResult<CheckedTransactions> {
+        self.inner.check_transactions(txs).await
+    }
+    async fn execute_block(&self, block: &SealedBlock, draft: bool) -> LedgerResult<Execution> {
+        self.inner.execute_block(block, draft).await
+    }
+    async fn apply_block(&self, block: &SealedBlock, certificate: &CommitCertificate) -> LedgerResult<Applied> {
+        self.inner.apply_block(block, certificate).await
+    }
+    async fn record_evidence(&self, evidence: &coinjecture_primitives::Evidence, at: i64) -> LedgerResult<bool> {
+        self.inner.record_evidence(evidence, at).await
+    }
+    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, i64)>> {
+        self.inner.recorded_evidence(limit).await
     }
 }
 

@@ -8,9 +8,10 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use coinjecture_api::{ApiConfig, Backends, InProcess, PeerSource};
+use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
-use coinjecture_ledger::{Ledger, LedgerService};
 use coinjecture_primitives::{Block, Transaction};
+use coinjecture_proto::ports::ledger::LedgerPort;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::consensus_server::Consensus;
 use http_body_util::{BodyExt, Full};
@@ -178,8 +179,9 @@ impl Chain {
         block
     }
 
-    pub(crate) fn ledger_service(&self) -> InProcess<LedgerService> {
-        InProcess(Arc::new(LedgerService::new(Arc::clone(&self.ledger))))
+    /// The ledger as the API holds it in one process: the ledger itself, through its port.
+    pub(crate) fn ledger_service(&self) -> Arc<dyn LedgerPort> {
+        self.ledger.clone()
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use coinjecture_consensus::driver::{InProcessLedger, LedgerApi, NetworkApi};
-use coinjecture_ledger::service::LedgerService;
+use coinjecture_consensus::driver::NetworkApi;
+use coinjecture_ledger::Ledger;
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
+use coinjecture_proto::ports::ledger::LedgerPort;
 use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -14,7 +15,7 @@ use tonic::Status;
 #[derive(Clone, Default)]
 pub(crate) struct Bus {
     pub(crate) inboxes: Arc<Mutex<Vec<Option<mpsc::Sender<pb::ConsensusMessage>>>>>,
-    pub(crate) ledgers: Arc<Mutex<Vec<Option<InProcessLedger<LedgerService>>>>>,
+    pub(crate) ledgers: Arc<Mutex<Vec<Option<Arc<Ledger>>>>>,
 }
 
 pub(crate) struct Port {
@@ -40,7 +41,8 @@ impl NetworkApi for Port {
             let Some(ledger) = ledger.filter(|_| i != self.me) else { continue };
             let mut out = Vec::new();
             for h in from..from + u64::from(count) {
-                match ledger.finalized(h).await? {
+                let found = LedgerPort::block_by_height(&*ledger, h).await.map_err(Status::from)?;
+                match found.and_then(|b| Some((b.block, b.certificate?))) {
                     Some(b) => out.push(b),
                     None => break,
                 }

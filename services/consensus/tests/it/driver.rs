@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle, InProcessLedger};
+use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle};
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
-use coinjecture_ledger::{Ledger, service::LedgerService};
 use coinjecture_primitives::{BlockHeight, PublicKey, sha256};
 use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
@@ -40,10 +40,9 @@ async fn start_node(
             .await
             .unwrap(),
     );
-    let api = InProcessLedger(Arc::new(LedgerService::new(ledger.clone())));
     let (inbox, inbound) = mpsc::channel(4096);
     bus.inboxes.lock().unwrap()[i] = Some(inbox);
-    bus.ledgers.lock().unwrap()[i] = Some(api.clone());
+    bus.ledgers.lock().unwrap()[i] = Some(ledger.clone());
     let config = DriverConfig {
         engine: EngineConfig::with_block_time(chain.chain_id().clone(), 300),
         schedule: schedule.clone(),
@@ -55,7 +54,8 @@ async fn start_node(
         unsafe_reset_signing_state: false,
         tx_journal: true,
     };
-    let (handle, task) = driver::start(config, key(i), api, Port { me: i, bus: bus.clone() }, inbound).await.unwrap();
+    let (handle, task) =
+        driver::start(config, key(i), ledger.clone(), Port { me: i, bus: bus.clone() }, inbound).await.unwrap();
     Node { handle, task, ledger }
 }
 

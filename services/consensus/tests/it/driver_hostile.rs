@@ -6,12 +6,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, Execution, LedgerApi, NetworkApi, Tip};
+use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi};
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
     Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, sha256,
+};
+use coinjecture_proto::ports::ledger::{
+    AccountAtTip, Applied, CheckedTransaction, CheckedTransactions, Execution, LedgerPort, LedgerResult, StoredBlock,
+    Tip,
 };
 use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
@@ -42,35 +46,61 @@ struct Ledger {
     applied: Mutex<Vec<BlockHeight>>,
 }
 
+impl Ledger {
+    fn tip(&self) -> Tip {
+        Tip { height: 0, hash: self.genesis, timestamp_ms: self.genesis_ms, state_commitment: Hash32::ZERO }
+    }
+}
+
 #[tonic::async_trait]
-impl LedgerApi for Shared<Ledger> {
-    async fn tip(&self) -> Result<Tip, Status> {
-        Ok(Tip { height: 0, hash: self.genesis, timestamp_ms: self.genesis_ms })
-    }
-    async fn account_nonce(&self, _: PublicKey) -> Result<u64, Status> {
-        Ok(0)
-    }
-    async fn check(
-        &self,
-        txs: &[coinjecture_primitives::SealedTransaction],
-    ) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
-        Ok(txs.iter().map(|_| Ok(())).collect())
-    }
-    async fn execute(&self, _: &Block, _: bool) -> Result<Execution, Status> {
-        Ok(Execution {
-            valid: true,
-            message: String::new(),
-            state_commitment: Some(Hash32([1; 32])),
-            merkle_root: Some(Hash32::ZERO),
-            rejected: Vec::new(),
+impl LedgerPort for Ledger {
+    async fn chain_info(&self) -> LedgerResult<coinjecture_proto::ports::ledger::ChainInfo> {
+        Ok(coinjecture_proto::ports::ledger::ChainInfo {
+            chain_id: chain(),
+            genesis_hash: self.genesis,
+            tip: self.tip(),
         })
     }
-    async fn apply(&self, block: &Block, _: &CommitCertificate) -> Result<(), Status> {
-        self.applied.lock().unwrap().push(block.header.block_index);
-        Ok(())
+    async fn tip(&self) -> LedgerResult<Tip> {
+        Ok(Ledger::tip(self))
     }
-    async fn finalized(&self, _: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status> {
+    async fn block_by_height(&self, _: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
         Ok(None)
+    }
+    async fn blocks(&self, _: BlockHeight, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
+        Ok(Vec::new())
+    }
+    async fn account(&self, address: &PublicKey) -> LedgerResult<AccountAtTip> {
+        Ok(AccountAtTip { address: *address, balance: 0, nonce: 0, height: 0 })
+    }
+    async fn check_transactions(
+        &self,
+        txs: &[coinjecture_primitives::SealedTransaction],
+    ) -> LedgerResult<CheckedTransactions> {
+        let results = txs.iter().map(|t| CheckedTransaction { tx_hash: Some(t.hash()), verdict: Ok(()) }).collect();
+        Ok(CheckedTransactions { results, height: 0 })
+    }
+    async fn execute_block(&self, _: &coinjecture_primitives::SealedBlock, _: bool) -> LedgerResult<Execution> {
+        Ok(Execution {
+            rejection: None,
+            state_commitment: Some(Hash32([1; 32])),
+            merkle_root: Some(Hash32::ZERO),
+            results: Vec::new(),
+        })
+    }
+    async fn apply_block(
+        &self,
+        block: &coinjecture_primitives::SealedBlock,
+        _: &CommitCertificate,
+    ) -> LedgerResult<Applied> {
+        self.applied.lock().unwrap().push(block.header().block_index);
+        Ok(Applied { tip: Ledger::tip(self), already_applied: false })
+    }
+    async fn record_evidence(&self, _: &coinjecture_primitives::Evidence, _: i64) -> LedgerResult<bool> {
+        Ok(false)
+    }
+    async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, i64)>> {
+        Ok(Vec::new())
     }
 }
 
@@ -183,16 +213,10 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
         tx_journal: false,
     };
     let (inbox, inbound) = mpsc::channel(64);
-    let (handle, task) = driver::start_with_clock(
-        config,
-        key(me),
-        Shared(ledger.clone()),
-        Shared(network.clone()),
-        inbound,
-        Arc::new(clock),
-    )
-    .await
-    .unwrap();
+    let (handle, task) =
+        driver::start_with_clock(config, key(me), ledger.clone(), Shared(network.clone()), inbound, Arc::new(clock))
+            .await
+            .unwrap();
     let send = |m: pb::consensus_message::Kind| inbox.send(pb::ConsensusMessage { kind: Some(m) });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let requests = || *network.requests.lock().unwrap();
@@ -250,8 +274,6 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_restart() {
-    use coinjecture_consensus::driver::InProcessLedger;
-    use coinjecture_ledger::service::LedgerService;
     use coinjecture_ledger::test_utils::{TestChain, local_crypto};
     use coinjecture_primitives::consensus::Evidence;
 
@@ -286,7 +308,7 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
                 coinjecture_ledger::Ledger::open(dir.join("node.db"), genesis, schedule.clone(), local_crypto())
                     .await
                     .unwrap();
-            let api = InProcessLedger(Arc::new(LedgerService::new(Arc::new(ledger))));
+            let api = Arc::new(ledger);
             let mut engine = EngineConfig::with_block_time(chain(), 200);
             (engine.timeout_propose_ms, engine.timeout_vote_ms, engine.timeout_cap_ms) = (60_000, 60_000, 60_000);
             let config = DriverConfig {

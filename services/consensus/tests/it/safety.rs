@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle, InProcessLedger};
+use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle};
 use coinjecture_consensus::tx_journal;
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, SignState, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
-use coinjecture_ledger::{Ledger, service::LedgerService};
 use coinjecture_primitives::{BlockHeight, PublicKey};
 use coinjecture_test_utils::wait_for;
 use tokio::sync::mpsc;
@@ -75,7 +75,6 @@ impl Net {
             .await
             .unwrap(),
         );
-        let api = InProcessLedger(Arc::new(LedgerService::new(ledger.clone())));
         let (inbox, inbound) = mpsc::channel(4096);
         let config = DriverConfig {
             engine: EngineConfig::with_block_time(self.chain.chain_id().clone(), 300),
@@ -89,7 +88,7 @@ impl Net {
             tx_journal: true,
         };
         let port = Port { me: i, bus: self.bus.clone() };
-        let (handle, task) = match driver::start(config, key(i), api.clone(), port, inbound).await {
+        let (handle, task) = match driver::start(config, key(i), ledger.clone(), port, inbound).await {
             Ok(started) => started,
             Err(e) => {
                 ledger.close().await;
@@ -97,7 +96,7 @@ impl Net {
             }
         };
         self.bus.inboxes.lock().unwrap()[i] = Some(inbox);
-        self.bus.ledgers.lock().unwrap()[i] = Some(api);
+        self.bus.ledgers.lock().unwrap()[i] = Some(ledger.clone());
         self.nodes[i] = Some(Node { handle, task, ledger });
         Ok(())
     }

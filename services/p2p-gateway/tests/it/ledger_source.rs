@@ -1,11 +1,11 @@
-//! `LedgerBlockSource` against a mock Ledger gRPC server on a real socket: the gateway serves
-//! sync from `Ledger.GetBlockRange`.
+//! The gateway over a `RemoteLedger` against a mock Ledger gRPC server on a real socket: split,
+//! it serves sync from `Ledger.GetBlockRange` through the ledger's port.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_p2p_gateway::{BlockSource, LedgerBlockSource};
+use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
 use coinjecture_proto::v1::{self as pb, ledger_server::Ledger, ledger_server::LedgerServer};
 use futures::{Stream, StreamExt};
 use tokio::net::TcpListener;
@@ -133,8 +133,8 @@ async fn a_gateway_serves_sync_from_the_ledger_over_grpc() {
             .add_service(LedgerServer::new(MockLedger { blocks: chain(120) }))
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let source = LedgerBlockSource::from_channel(channel);
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let source = RemoteLedger::connect(endpoint);
     assert_eq!(source.blocks(100, 50, usize::MAX).await.unwrap().len(), 21);
     assert_eq!(source.blocks(1, 50, 1).await.unwrap().len(), 1, "byte budget");
     assert!(source.blocks(500, 10, usize::MAX).await.unwrap().is_empty());

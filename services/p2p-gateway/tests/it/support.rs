@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_p2p_gateway::{
-    BlockSource, InboundMessage, Limits, Multiaddr, NoBlocks, P2pConfig, P2pHandle, P2pNode, Subscription,
+    InboundMessage, Limits, Multiaddr, NoBlocks, P2pConfig, P2pHandle, P2pNode, Subscription,
 };
+use coinjecture_proto::ports::ledger::LedgerPort;
 use coinjecture_proto::v1::{self as pb, consensus_message::Kind};
 use prost::Message as _;
 use tokio::task::JoinHandle;
@@ -53,7 +54,7 @@ impl TestNode {
         Self::start_with(config, Arc::new(NoBlocks)).await
     }
 
-    pub(crate) async fn start_with(config: P2pConfig, source: Arc<dyn BlockSource>) -> Self {
+    pub(crate) async fn start_with(config: P2pConfig, source: Arc<dyn LedgerPort>) -> Self {
         let (handle, task) = P2pNode::start(config, source, None).await.expect("node starts");
         let info = handle.network_info().await.expect("info");
         let addr = info.listen_addrs[0].clone().with_p2p(handle.local_peer_id()).expect("p2p suffix");

@@ -3,12 +3,30 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_p2p_gateway::{BlockSource, MemoryBlockSource, P2pError};
+use coinjecture_p2p_gateway::{MemoryBlockSource, P2pError};
 use coinjecture_primitives as prim;
+use coinjecture_proto::ports::ledger::LedgerPort;
 use coinjecture_proto::v1 as pb;
 use futures::StreamExt;
 
 use crate::support::*;
+
+/// A transfer carrying `data` bytes (not signed: the gateway does not check transactions).
+fn transfer(data: usize) -> prim::Transaction {
+    prim::Transaction {
+        codec_version: prim::CODEC_VERSION,
+        tx_type: prim::TxType::Transfer,
+        from: prim::PublicKey([1; 32]),
+        to: prim::PublicKey([2; 32]),
+        amount: 1,
+        nonce: 0,
+        gas_limit: 21_000,
+        gas_price: 1,
+        signature: prim::Signature([0; 64]),
+        data: vec![0xAA; data],
+        timestamp: 0,
+    }
+}
 
 /// A chain of `n` empty blocks after a zero genesis hash, each with a dummy certificate for its
 /// hash (the gateway does not verify certificates; consensus does).
@@ -109,7 +127,7 @@ async fn large_ranges_are_split_by_the_byte_budget_and_refetched() {
         if let Some(h) = b.header.as_mut() {
             h.extra_data.clear();
         }
-        b.transactions = vec![pb::Transaction { data: vec![0xAA; 100_000], ..Default::default() }];
+        b.transactions = vec![pb::Transaction::from(&transfer(100_000))];
         source.insert(b);
     }
     let mut cfg = config(NET, 1, vec![]);

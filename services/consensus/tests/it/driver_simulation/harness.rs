@@ -27,9 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coinjecture_consensus::clock::VirtualClock;
-use coinjecture_consensus::driver::{
-    self, DriverConfig, DriverEnv, DriverError, DriverHandle, Execution, LedgerApi, NetworkApi, Tip,
-};
+use coinjecture_consensus::driver::{self, DriverConfig, DriverEnv, DriverError, DriverHandle, NetworkApi};
 use coinjecture_consensus::validators::verify_certificate;
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, SignStep, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::merkle::merkle_root;
@@ -38,6 +36,10 @@ use coinjecture_ledger::test_utils::{GENESIS_TIME_MS, TestChain};
 use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
     Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, chain_tag, sha256,
+};
+use coinjecture_proto::ports::ledger::{
+    AccountAtTip, Applied, BlockRejectReason, BlockRejection, ChainInfo, CheckedTransaction, CheckedTransactions,
+    Execution, LedgerPort, LedgerPortError, LedgerResult, StoredBlock, Tip,
 };
 use coinjecture_proto::v1 as pb;
 use prost::Message as _;
@@ -366,7 +368,7 @@ impl NetworkApi for NetPort {
 /// Node `me`'s ledger port: an in-memory ledger with the real one's contract (parent and
 /// height checks, certificate verification at apply, transfers with signatures, nonces and
 /// balances), and a made-up but deterministic state commitment.
-struct LedgerPort {
+struct SimLedger {
     me: usize,
     world: Shared,
     state: Arc<Mutex<LedgerState>>,
@@ -381,7 +383,7 @@ fn fee(tx: &Transaction) -> u64 {
     tx.gas_limit.saturating_mul(tx.gas_price)
 }
 
-impl LedgerPort {
+impl SimLedger {
     /// Waits a seeded latency (other tasks run meanwhile) and checks the node's disk.
     async fn latency(&self) {
         let ms = {
@@ -398,8 +400,15 @@ impl LedgerPort {
 
     fn tip_of(&self, s: &LedgerState) -> Tip {
         match s.blocks.last() {
-            Some((b, _)) => Tip { height: b.header.block_index, hash: b.hash(), timestamp_ms: b.header.timestamp_ms() },
-            None => Tip { height: 0, hash: self.genesis.0, timestamp_ms: self.genesis.1 },
+            Some((b, _)) => Tip {
+                height: b.header.block_index,
+                hash: b.hash(),
+                timestamp_ms: b.header.timestamp_ms(),
+                state_commitment: s.commitment,
+            },
+            None => {
+                Tip { height: 0, hash: self.genesis.0, timestamp_ms: self.genesis.1, state_commitment: s.commitment }
+            }
         }
     }
 
@@ -458,29 +467,65 @@ impl LedgerPort {
     }
 }
 
+fn verdict(r: Result<(), (pb::TxRejectReason, String)>) -> coinjecture_primitives::TxVerdict {
+    r.map_err(|(reason, message)| {
+        coinjecture_primitives::Rejection::new(
+            coinjecture_proto::convert::reject_reason(reason)
+                .unwrap_or(coinjecture_primitives::RejectReason::Malformed),
+            message,
+        )
+    })
+}
+
 #[tonic::async_trait]
-impl LedgerApi for LedgerPort {
-    async fn tip(&self) -> Result<Tip, Status> {
+impl LedgerPort for SimLedger {
+    async fn chain_info(&self) -> LedgerResult<ChainInfo> {
+        let tip = LedgerPort::tip(self).await?;
+        Ok(ChainInfo { chain_id: self.chain_id.clone(), genesis_hash: self.genesis.0, tip })
+    }
+    async fn tip(&self) -> LedgerResult<Tip> {
         let s = self.state.lock().unwrap();
         Ok(self.tip_of(&s))
     }
-    async fn account_nonce(&self, address: PublicKey) -> Result<u64, Status> {
-        Ok(self.state.lock().unwrap().accounts.get(&address).map_or(0, |a| a.1))
+    async fn block_by_height(&self, height: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
+        let s = self.state.lock().unwrap();
+        let i = usize::try_from(height).unwrap_or(usize::MAX);
+        Ok(if i == 0 { None } else { s.blocks.get(i - 1).cloned() }.map(|(block, certificate)| StoredBlock {
+            height,
+            hash: block.hash(),
+            block,
+            certificate: Some(certificate),
+        }))
     }
-    async fn check(
+    async fn blocks(&self, _: BlockHeight, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
+        Err(LedgerPortError::Unimplemented("blocks"))
+    }
+    async fn account(&self, address: &PublicKey) -> LedgerResult<AccountAtTip> {
+        let s = self.state.lock().unwrap();
+        let (balance, nonce) = s.accounts.get(address).copied().unwrap_or((0, 0));
+        Ok(AccountAtTip { address: *address, balance, nonce, height: self.tip_of(&s).height })
+    }
+    async fn check_transactions(
         &self,
         txs: &[coinjecture_primitives::SealedTransaction],
-    ) -> Result<Vec<Result<(), (pb::TxRejectReason, String)>>, Status> {
+    ) -> LedgerResult<CheckedTransactions> {
         self.latency().await;
         let s = self.state.lock().unwrap();
-        Ok(txs.iter().map(|tx| self.check_one(&s.accounts, tx)).collect())
+        let results = txs
+            .iter()
+            .map(|tx| CheckedTransaction {
+                tx_hash: Some(tx.hash()),
+                verdict: verdict(self.check_one(&s.accounts, tx)),
+            })
+            .collect();
+        Ok(CheckedTransactions { results, height: self.tip_of(&s).height })
     }
-    async fn execute(&self, block: &Block, draft: bool) -> Result<Execution, Status> {
+    async fn execute_block(&self, block: &coinjecture_primitives::SealedBlock, draft: bool) -> LedgerResult<Execution> {
         self.latency().await;
         let s = self.state.lock().unwrap();
         let tip = self.tip_of(&s);
         if block.header.parent_hash != tip.hash || block.header.block_index != tip.height + 1 {
-            return Err(Status::failed_precondition("the block does not extend the tip"));
+            return Err(LedgerPortError::FailedPrecondition("the block does not extend the tip".into()));
         }
         let (rejected, _) = self.run(&s, &block.transactions);
         let (root, commitment) = Self::roots(&s, &block.transactions);
@@ -488,42 +533,66 @@ impl LedgerApi for LedgerPort {
         let valid = rejected.is_empty()
             && (draft || (block.header.merkle_root == root && stated == Some(commitment)))
             && (draft || block.header.timestamp_ms() > tip.timestamp_ms);
+        let results = (0..block.transactions.len())
+            .map(|i| CheckedTransaction {
+                tx_hash: None,
+                verdict: if rejected.contains(&i) {
+                    Err(coinjecture_primitives::Rejection::new(
+                        coinjecture_primitives::RejectReason::Malformed,
+                        "rejected",
+                    ))
+                } else {
+                    Ok(())
+                },
+            })
+            .collect();
         Ok(Execution {
-            valid,
-            message: if valid { String::new() } else { "invalid block".into() },
+            rejection: (!valid).then(|| BlockRejection {
+                reason: BlockRejectReason::InvalidTransaction,
+                message: "invalid block".into(),
+            }),
             state_commitment: Some(commitment),
             merkle_root: Some(root),
-            rejected,
+            results,
         })
     }
-    async fn apply(&self, block: &Block, certificate: &CommitCertificate) -> Result<(), Status> {
+    async fn apply_block(
+        &self,
+        block: &coinjecture_primitives::SealedBlock,
+        certificate: &CommitCertificate,
+    ) -> LedgerResult<Applied> {
         self.latency().await;
         let mut s = self.state.lock().unwrap();
         let tip = self.tip_of(&s);
         let height = block.header.block_index;
         if block.header.parent_hash != tip.hash || height != tip.height + 1 {
-            return Err(Status::failed_precondition(format!("block {height} does not extend the tip {}", tip.height)));
+            return Err(LedgerPortError::FailedPrecondition(format!(
+                "block {height} does not extend the tip {}",
+                tip.height
+            )));
         }
         verify_certificate(self.schedule.at(height), &self.chain_id, height, &block.hash(), certificate)
-            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+            .map_err(|e| LedgerPortError::FailedPrecondition(e.to_string()))?;
         let (rejected, accounts) = self.run(&s, &block.transactions);
         if !rejected.is_empty() {
-            return Err(Status::failed_precondition("a finalized block with an invalid transaction"));
+            return Err(LedgerPortError::FailedPrecondition("a finalized block with an invalid transaction".into()));
         }
         let (_, commitment) = Self::roots(&s, &block.transactions);
         s.accounts = accounts;
         s.commitment = commitment;
-        s.blocks.push((block.clone(), certificate.clone()));
+        s.blocks.push((block.block().clone(), certificate.clone()));
+        let tip = self.tip_of(&s);
         drop(s);
         let mut w = self.world.lock().unwrap();
         let now = w.now();
         w.trace(&[b"apply", &(self.me as u64).to_be_bytes(), &now.to_be_bytes(), &block.hash().0]);
-        Ok(())
+        Ok(Applied { tip, already_applied: false })
     }
-    async fn finalized(&self, height: BlockHeight) -> Result<Option<(Block, CommitCertificate)>, Status> {
-        let s = self.state.lock().unwrap();
-        let i = usize::try_from(height).unwrap_or(usize::MAX);
-        Ok(if i == 0 { None } else { s.blocks.get(i - 1).cloned() })
+    async fn record_evidence(&self, _: &coinjecture_primitives::Evidence, _: i64) -> LedgerResult<bool> {
+        Ok(false)
+    }
+    async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, i64)>> {
+        Ok(Vec::new())
     }
 }
 
@@ -655,7 +724,7 @@ impl Sim {
             w.inboxes[i] = Some(inbox);
             w.ledgers[i].clone()
         };
-        let ledger = LedgerPort {
+        let ledger = SimLedger {
             me: i,
             world: self.world.clone(),
             state,
@@ -681,7 +750,7 @@ impl Sim {
         };
         let network = NetPort { me: i, world: self.world.clone() };
         let (handle, task) =
-            driver::start_in(config, Keypair::from_seed(&self.seeds[i]), ledger, network, inbound, env)
+            driver::start_in(config, Keypair::from_seed(&self.seeds[i]), Arc::new(ledger), network, inbound, env)
                 .await
                 .unwrap_or_else(|e| panic!("seed {}: node {i} did not start: {e}", self.setup.seed));
         self.world.lock().unwrap().aborts[i] = Some(task.abort_handle());
