@@ -264,7 +264,7 @@ impl BenchResult {
             }
             t.push('\n');
         }
-        t
+        t.lines().map(|l| format!("{}\n", l.trim_end())).collect()
     }
 }
 
