@@ -79,7 +79,10 @@ const COLORS: [RGBColor; 3] = [BLUE, RGBColor(230, 120, 0), RGBColor(150, 0, 150
 fn draw(series: &[Series], bound: Option<f64>, output: &str) -> Result<(), Box<dyn std::error::Error>> {
     let all = || series.iter().flat_map(|s| s.points.iter());
     let max_offered = all().map(|p| p.0).chain(bound).fold(1.0, f64::max) * 1.5;
-    let min_offered = all().map(|p| p.0).fold(f64::INFINITY, f64::min).max(1.0) / 1.5;
+    // One range for both log axes (the ideal line stays the diagonal), low enough for a final
+    // rate far below the lowest offered one.
+    let min_offered =
+        all().map(|p| p.0).chain(all().map(|p| p.1).filter(|v| *v > 0.0)).fold(f64::INFINITY, f64::min).max(1.0) / 1.5;
     let root = BitMapBackend::new(output, (1200, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     let panels = root.split_evenly((1, 2));
