@@ -15,8 +15,9 @@ use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_loadtest::report::Report;
 use coinjecture_loadtest::schedule::{self, Batch, Counters, Schedule};
 use coinjecture_loadtest::stats::{self, LatencySummary};
+use coinjecture_loadtest::transfer::{TRANSFER_GAS, transfer};
 use coinjecture_loadtest::{http, procstat};
-use coinjecture_primitives::{ChainId, PublicKey, Signature, Transaction, TxType, chain_tag};
+use coinjecture_primitives::{ChainId, Transaction};
 use coinjecture_proto::v1 as pb;
 use eyre::{WrapErr as _, bail, eyre};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,8 +29,6 @@ use tonic::transport::Channel;
 type Client = PublicApiClient<Channel>;
 type TxHash = [u8; 32];
 
-/// Minimum gas of a transfer.
-const TRANSFER_GAS: u64 = 21_000;
 /// Funding transfers per SubmitTransactions call, and per wait-until-final round (below the
 /// mempool's per-account limit of 10,000 and a block's 10,000 transactions).
 const FUNDING_RPC_BATCH: usize = 1_000;
@@ -72,6 +71,11 @@ struct Args {
     /// Concurrent submission lanes per node (each lane owns its accounts, so nonces stay in order).
     #[arg(long, default_value_t = 4)]
     lanes_per_node: usize,
+    /// Sign (and encode and hash) every transaction before the offered period, so signing does
+    /// not compete with the nodes for the cores while they are measured. Costs memory: about
+    /// 0.5 KiB per transaction (rate × duration of them; the report says how much it took).
+    #[arg(long)]
+    presign: bool,
 }
 
 /// The project's one duration grammar (`coinjecture_primitives::duration`: `60s`, `500ms`, `5m`, `1h`).
@@ -191,26 +195,6 @@ fn unix_seconds() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A signed transfer; the fee covers the minimum for `amount`.
-fn transfer(chain: &ChainId, from: &Keypair, to: PublicKey, amount: u64, nonce: u64, timestamp: i64) -> Transaction {
-    let min_fee = (amount / 10_000).max(1_000);
-    let mut tx = Transaction {
-        codec_version: 1,
-        tx_type: TxType::Transfer,
-        from: from.public_key(),
-        to,
-        amount,
-        nonce,
-        gas_limit: TRANSFER_GAS,
-        gas_price: min_fee.div_ceil(TRANSFER_GAS).max(1),
-        signature: Signature::ZERO,
-        data: chain_tag(chain),
-        timestamp,
-    };
-    tx.signature = from.sign(&tx.signing_message());
-    tx
-}
-
 fn random_keypair() -> eyre::Result<Keypair> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| eyre!("random seed: {e}"))?;
@@ -321,6 +305,56 @@ struct Lane {
     counters: Arc<Counters>,
     /// Batches taken after this instant are dropped (the offered period is over).
     end: Instant,
+    /// `--presign`: this lane's transactions, signed in advance, per account in nonce order.
+    presigned: Presigned,
+}
+
+/// A transaction signed before the offered period.
+#[derive(Debug)]
+struct Ready {
+    nonce: u64,
+    hash: TxHash,
+    wire: pb::Transaction,
+}
+
+/// Pre-signed transactions per account, in nonce order.
+type Presigned = HashMap<u32, VecDeque<Ready>>;
+
+/// Signs `count` transfers in the order a lane sends them (its accounts round robin, nonces from
+/// 0), as `Lane::run` would sign them one batch at a time.
+fn presign_lane(chain: &ChainId, keys: &[Keypair], owned: &[u32], count: u64, timestamp: i64) -> Presigned {
+    let mut out: Presigned = HashMap::new();
+    if owned.is_empty() {
+        return out;
+    }
+    let n = keys.len() as u32;
+    for k in 0..count {
+        let account = owned[k as usize % owned.len()];
+        let queue = out.entry(account).or_default();
+        let nonce = queue.len() as u64;
+        let to = keys[((account + 1) % n) as usize].public_key();
+        let tx = transfer(chain, &keys[account as usize], to, 1 + k % 1_000, nonce, timestamp);
+        queue.push_back(Ready { nonce, hash: tx.hash().0, wire: pb::Transaction::from(&tx) });
+    }
+    out
+}
+
+/// The pre-signed transaction of `account` with `nonce`, if there is one: entries below `nonce`
+/// are dropped; one above it (a rejection made the lane re-use a lower nonce) stays for later.
+fn take_presigned(presigned: &mut Presigned, account: u32, nonce: u64) -> Option<Ready> {
+    let queue = presigned.get_mut(&account)?;
+    while queue.front().is_some_and(|r| r.nonce < nonce) {
+        queue.pop_front();
+    }
+    if queue.front()?.nonce == nonce { queue.pop_front() } else { None }
+}
+
+/// The process's resident set in bytes (Linux `/proc/self/statm`), 0 elsewhere.
+fn own_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
 }
 
 impl Lane {
@@ -341,24 +375,27 @@ impl Lane {
                 let account = self.owned[cursor % self.owned.len()];
                 cursor += 1;
                 let nonce = next_nonce.entry(account).or_insert(0);
-                let to = self.keys[((account + 1) % n) as usize].public_key();
-                // The amount varies with the sequence number so a re-used nonce is a new hash.
-                let tx = transfer(&self.chain, &self.keys[account as usize], to, 1 + seq % 1_000, *nonce, timestamp);
+                let ready = take_presigned(&mut self.presigned, account, *nonce).unwrap_or_else(|| {
+                    let to = self.keys[((account + 1) % n) as usize].public_key();
+                    // The amount varies with the sequence number so a re-used nonce is a new hash.
+                    let tx =
+                        transfer(&self.chain, &self.keys[account as usize], to, 1 + seq % 1_000, *nonce, timestamp);
+                    Ready { nonce: tx.nonce, hash: tx.hash().0, wire: pb::Transaction::from(&tx) }
+                });
                 *nonce += 1;
-                let hash = tx.hash().0;
                 self.tracker.register(
-                    hash,
+                    ready.hash,
                     TxInfo {
                         load: true,
                         account,
-                        nonce: tx.nonce,
+                        nonce: ready.nonce,
                         scheduled_at: batch.scheduled_at,
                         accepted: false,
                         final_at: None,
                     },
                 );
-                meta.push((hash, account, tx.nonce));
-                txs.push(pb::Transaction::from(&tx));
+                meta.push((ready.hash, account, ready.nonce));
+                txs.push(ready.wire);
             }
             self.tracker.submitted.fetch_add(batch.count, Ordering::Relaxed);
             let outcome = self.client.submit_transactions(pb::SubmitTransactionsRequest { transactions: txs }).await;
@@ -433,14 +470,48 @@ async fn main() -> eyre::Result<()> {
 
     // Lanes: `lanes_per_node` per node; account i belongs to lane i mod lanes.
     let lane_count = nodes.len() * args.lanes_per_node.max(1);
+    let owned_by_lane: Vec<Vec<u32>> = (0..lane_count)
+        .map(|lane| (0..args.accounts as u32).filter(|a| *a as usize % lane_count == lane).collect())
+        .collect();
+    let mut presigned: Vec<Presigned> = (0..lane_count).map(|_| Presigned::new()).collect();
+    let mut presign_stats = None;
+    if args.presign {
+        // Batches go round robin over the lanes: a lane sends at most this many.
+        let per_lane = schedule.total().div_ceil(batch).div_ceil(lane_count as u64) * batch;
+        let (rss_before, started) = (own_rss_bytes(), Instant::now());
+        let timestamp = unix_seconds();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        presigned = std::thread::scope(|scope| {
+            let workers: Vec<_> = owned_by_lane
+                .chunks(lane_count.div_ceil(threads))
+                .map(|lanes| {
+                    let (chain, keys) = (&chain, &keys);
+                    scope.spawn(move || {
+                        lanes
+                            .iter()
+                            .map(|owned| presign_lane(chain, keys, owned, per_lane, timestamp))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+        });
+        if presigned.len() != lane_count {
+            bail!("pre-signing failed ({} of {lane_count} lanes)", presigned.len());
+        }
+        let count = per_lane * lane_count as u64;
+        let seconds = started.elapsed().as_secs_f64();
+        let rss_mib = own_rss_bytes().saturating_sub(rss_before) as f64 / (1 << 20) as f64;
+        eprintln!("presigned {count} transactions in {seconds:.1} s (RSS +{rss_mib:.0} MiB)");
+        presign_stats = Some((count, seconds, rss_mib));
+    }
     let counters = Arc::new(Counters::default());
     let start = Instant::now() + Duration::from_millis(100);
     let end = start + args.duration;
     let mut senders = Vec::new();
     let mut lanes = Vec::new();
-    for lane in 0..lane_count {
+    for (lane, (owned, presigned)) in owned_by_lane.into_iter().zip(presigned).enumerate() {
         let client = connect(&nodes[lane % nodes.len()]).await?;
-        let owned = (0..args.accounts as u32).filter(|a| *a as usize % lane_count == lane).collect();
         let (tx, rx) = mpsc::unbounded_channel();
         senders.push(tx);
         let l = Lane {
@@ -451,6 +522,7 @@ async fn main() -> eyre::Result<()> {
             tracker: tracker.clone(),
             counters: counters.clone(),
             end,
+            presigned,
         };
         lanes.push(tokio::spawn(l.run(rx)));
     }
@@ -480,9 +552,12 @@ async fn main() -> eyre::Result<()> {
     let _ = stop_tx.send(true);
     let _ = follower.await;
 
-    let report =
+    let mut report =
         build_report(&args, &nodes, batch, &schedule, &tracker, &counters, start, end, usage, &propagation_before)
             .await;
+    if let Some((count, seconds, rss_mib)) = presign_stats {
+        (report.presigned, report.presign_seconds, report.presign_rss_mib) = (count, Some(seconds), Some(rss_mib));
+    }
     println!("{}", report.table());
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -641,11 +716,13 @@ async fn build_report(
         block_propagation_p50_s: stats::histogram_quantile(&buckets, 0.5),
         block_propagation_p99_s: stats::histogram_quantile(&buckets, 0.99),
         node_usage,
+        ..Report::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     #[test]
@@ -658,6 +735,52 @@ mod tests {
         assert_eq!(sustained_rate(&times, at(5_000)), Some(100.0));
         assert_eq!(sustained_rate(&times, at(500)), None);
         assert_eq!(sustained_rate(&[], at(500)), None);
+    }
+
+    fn keys(n: u8) -> Vec<Keypair> {
+        (0..n).map(|i| Keypair::from_seed(&[i + 1; 32])).collect()
+    }
+
+    #[test]
+    fn presigned_transfers_follow_the_lanes_send_order_and_verify() {
+        let chain = ChainId::new("coinjecture-devnet".to_string()).unwrap();
+        let keys = keys(4);
+        // A lane owning accounts 1 and 3 sends 1, 3, 1, 3, 1: nonces 0, 0, 1, 1, 2.
+        let mut ready = presign_lane(&chain, &keys, &[1, 3], 5, 1_700_000_000);
+        assert_eq!(ready[&1].iter().map(|r| r.nonce).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(ready[&3].iter().map(|r| r.nonce).collect::<Vec<_>>(), [0, 1]);
+        let first = take_presigned(&mut ready, 1, 0).unwrap();
+        let tx = Transaction::try_from(&first.wire).unwrap();
+        assert_eq!(tx.from, keys[1].public_key());
+        assert_eq!(tx.to, keys[2].public_key());
+        assert_eq!(tx.hash().0, first.hash);
+        assert!(coinjecture_crypto_core::signatures::verify(&tx.from, &tx.signing_message(), &tx.signature));
+        let hashes: HashSet<TxHash> = ready.values().flatten().map(|r| r.hash).collect();
+        assert_eq!(hashes.len(), 4, "every pre-signed transfer is distinct");
+        assert!(presign_lane(&chain, &keys, &[], 5, 0).is_empty());
+    }
+
+    #[test]
+    fn a_rejection_falls_back_to_signing_until_the_presigned_nonce_comes_round() {
+        let chain = ChainId::new("coinjecture-devnet".to_string()).unwrap();
+        let mut ready = presign_lane(&chain, &keys(2), &[0], 4, 1_700_000_000);
+        assert_eq!(take_presigned(&mut ready, 0, 0).map(|r| r.nonce), Some(0));
+        assert_eq!(take_presigned(&mut ready, 0, 1).map(|r| r.nonce), Some(1));
+        // Nonce 1 was rejected: the lane re-sends nonce 1, which must be signed afresh.
+        assert!(take_presigned(&mut ready, 0, 1).is_none());
+        assert_eq!(take_presigned(&mut ready, 0, 2).map(|r| r.nonce), Some(2));
+        // Skipping ahead drops what is behind; an account without any has none.
+        assert!(take_presigned(&mut ready, 0, 9).is_none());
+        assert!(ready[&0].is_empty());
+        assert!(take_presigned(&mut ready, 1, 0).is_none());
+    }
+
+    #[test]
+    fn presign_is_a_flag_and_off_by_default() {
+        let base = ["coinjecture-loadtest", "--txrate", "10"];
+        assert!(!Args::try_parse_from(base).unwrap().presign);
+        assert!(Args::try_parse_from(base.iter().copied().chain(["--presign"])).unwrap().presign);
+        assert!(Args::try_parse_from(base.iter().copied().chain(["--presign=yes"])).is_err());
     }
 
     #[test]

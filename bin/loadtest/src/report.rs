@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::procstat::NodeUsage;
 use crate::stats::LatencySummary;
 
-/// Everything a run measured. Counts are transactions; times are seconds.
+/// Everything a run measured. Counts are transactions; times are seconds. Missing fields read
+/// as their defaults (the CometBFT anchor's generator writes the same names, without ours).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Report {
     pub nodes: Vec<String>,
     pub accounts: u64,
@@ -58,6 +60,11 @@ pub struct Report {
     /// CPU (% of one core, over the load phase) and RSS of local `coinjectured node` processes;
     /// empty when none were found in `/proc`.
     pub node_usage: Vec<NodeUsage>,
+    /// `--presign`: transactions signed before the offered period (0 without it), how long that
+    /// took and what it added to the generator's RSS (`None` without it).
+    pub presigned: u64,
+    pub presign_seconds: Option<f64>,
+    pub presign_rss_mib: Option<f64>,
 }
 
 fn secs(v: Option<f64>) -> String {
@@ -79,6 +86,9 @@ impl Report {
                 self.offered_tps, self.duration_s, self.accounts, self.batch
             ),
         );
+        if let (Some(secs), Some(mib)) = (self.presign_seconds, self.presign_rss_mib) {
+            row("presigned before the window", format!("{} in {secs:.1} s, RSS +{mib:.0} MiB", self.presigned));
+        }
         row("scheduled", self.scheduled.to_string());
         row("submitted", self.submitted.to_string());
         row("accepted", self.accepted.to_string());
@@ -189,5 +199,23 @@ mod tests {
             assert!(t.contains(needle), "{needle} not in\n{t}");
         }
         assert!(Report::default().table().contains("node CPU / RSS"));
+        assert!(!t.contains("presigned"), "{t}");
+        let presigned =
+            Report { presigned: 600_000, presign_seconds: Some(40.2), presign_rss_mib: Some(310.4), ..sample() };
+        let t = presigned.table();
+        assert!(t.contains("presigned before the window") && t.contains("600000 in 40.2 s, RSS +310 MiB"), "{t}");
+    }
+
+    #[test]
+    fn a_report_with_only_the_shared_fields_reads_with_defaults() {
+        // What the CometBFT anchor's generator writes: our names, without ours-only fields.
+        let r: Report = serde_json::from_str(
+            r#"{"offered_tps": 1000, "sustained_final_tps": 990.5, "lost": 0, "duplicated": 0, "variant": "signed",
+                "latency": {"count": 3, "p50": 1.0, "p95": 2.0, "p99": 2.5, "max": 3.0, "mean": 1.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.sustained_final_tps, 990.5);
+        assert_eq!(r.latency.p99, Some(2.5));
+        assert!(r.node_usage.is_empty() && r.block_propagation_p99_s.is_none());
     }
 }
