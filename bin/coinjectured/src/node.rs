@@ -250,14 +250,11 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     // The public API (REST + PublicApi gRPC) on api.port.
     let api_listener = crate::limits::listen("api", config.api.address(), "api.port", &config.api.limits).await?;
     crate::limits::register_metrics(&registry, &api_listener);
-    let consensus_service = Arc::new(coinjecture_consensus::service::ConsensusService::new(consensus.clone()));
     let peers_service = Arc::new(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()));
-    let backends = coinjecture_api::Backends::new(
-        coinjecture_api::InProcess(ledger_service.clone()),
-        coinjecture_api::InProcess(consensus_service),
-    )
-    .with_peers(coinjecture_api::InProcess(peers_service))
-    .with_tip_updates(consensus.watch());
+    let backends =
+        coinjecture_api::Backends::new(coinjecture_api::InProcess(ledger_service.clone()), consensus.clone())
+            .with_peers(coinjecture_api::InProcess(peers_service))
+            .with_tip_updates(consensus.watch());
     let api_config = api_config(config, registry.clone());
     tasks.push(tokio::spawn(async move {
         coinjecture_api::serve(api_config, backends, api_listener, std::future::pending())
@@ -521,7 +518,7 @@ async fn serve_internal(
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         )
-        .add_service(coinjecture_consensus::service::ConsensusService::new(consensus).into_server())
+        .add_service(coinjecture_consensus::service::server(consensus))
         .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(p2p).into_server())
         .add_service(CryptoCoreService.into_server())
         .serve_with_incoming(listener.into_incoming())

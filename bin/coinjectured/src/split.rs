@@ -44,6 +44,13 @@ fn limit() -> usize {
     coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024
 }
 
+/// The endpoint of `services.<key>` (mutual TLS for an `https://` URL), for the ports'
+/// `Remote*::new` (which connect through `coinjecture_proto::client::connect`).
+fn endpoint(url: Option<&String>, key: &str, config: &Config) -> eyre::Result<tonic::transport::Endpoint> {
+    let url = url.ok_or_else(|| eyre!("services.{key}: needed to run this service on its own"))?;
+    crate::tls::endpoint(url, &format!("services.{key}"), config)
+}
+
 /// A lazy channel to `services.<key>` (mutual TLS for an `https://` URL).
 fn channel(url: Option<&String>, key: &str, config: &Config) -> eyre::Result<Channel> {
     let url = url.ok_or_else(|| eyre!("services.{key}: needed to run this service on its own"))?;
@@ -355,15 +362,14 @@ pub(crate) async fn run(
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health
-                .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>(
-                )
+                .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_proto::ports::consensus::ConsensusGrpc>>()
                 .await;
             tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "consensus serving gRPC");
             let server = crate::tls::builder(tls)?
                 .max_concurrent_streams(streams)
                 .add_service(health_service)
                 .add_optional_service(coinjecture_proto::server::reflection(&[pb::consensus_server::SERVICE_NAME]))
-                .add_service(coinjecture_consensus::service::ConsensusService::new(handle).into_server())
+                .add_service(coinjecture_consensus::service::server(handle))
                 .serve_with_incoming_shutdown(bind(listen, "--listen").await?.into_incoming(), shutdown);
             tokio::select! {
                 r = server => r?,
@@ -385,11 +391,11 @@ pub(crate) async fn run(
                         .max_decoding_message_size(limit())
                         .max_encoding_message_size(limit()),
                 ),
-                coinjecture_api::Remote(
-                    pb::consensus_client::ConsensusClient::new(upstream(services.consensus.as_ref(), "consensus")?)
-                        .max_decoding_message_size(limit())
-                        .max_encoding_message_size(limit()),
-                ),
+                coinjecture_proto::ports::consensus::RemoteConsensus::new(endpoint(
+                    services.consensus.as_ref(),
+                    "consensus",
+                    config,
+                )?),
             )
             .with_peers(coinjecture_api::Remote(pb::p2p_gateway_client::P2pGatewayClient::new(upstream(
                 services.p2p_gateway.as_ref(),

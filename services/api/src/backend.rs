@@ -1,5 +1,7 @@
-//! What the API reads and writes through: the ledger, consensus and (optionally) the p2p gateway,
-//! each behind a small trait over its **generated gRPC contract**, with two implementations:
+//! What the API reads and writes through: the ledger, consensus and (optionally) the p2p gateway.
+//! Consensus is its port, `coinjecture_proto::ports::consensus::ConsensusPort` (the running
+//! driver in one process, `RemoteConsensus` split). The others are each behind a small trait over
+//! its **generated gRPC contract**, with two implementations:
 //!
 //! - [`InProcess`]`<T>` wraps an `Arc<T>` where `T` implements the generated server trait
 //!   (`Ledger`, `Consensus`, `P2pGateway`) and calls its methods with `tonic::Request::new`: the
@@ -18,9 +20,8 @@ use std::time::Duration;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
 use coinjecture_proto::client::{TracedChannel, traced};
+use coinjecture_proto::ports::consensus::ConsensusPort;
 use coinjecture_proto::v1 as pb;
-use coinjecture_proto::v1::consensus_client::ConsensusClient;
-use coinjecture_proto::v1::consensus_server::Consensus;
 use coinjecture_proto::v1::ledger_client::LedgerClient;
 use coinjecture_proto::v1::ledger_server::Ledger;
 use coinjecture_proto::v1::p2p_gateway_client::P2pGatewayClient;
@@ -56,18 +57,6 @@ pub trait LedgerSource: Send + Sync + 'static {
         &self,
         request: pb::GetAccountHistoryRequest,
     ) -> Result<pb::GetAccountHistoryResponse, Status>;
-}
-
-/// The consensus calls the API makes (`proto/coinjecture/v1/consensus.proto`).
-#[tonic::async_trait]
-pub trait ConsensusSource: Send + Sync + 'static {
-    async fn submit_transactions(
-        &self,
-        transactions: Vec<pb::Transaction>,
-    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status>;
-    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status>;
-    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status>;
-    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status>;
 }
 
 /// The p2p-gateway calls the API makes (`proto/coinjecture/v1/p2p.proto`): peer counts, and the
@@ -165,46 +154,6 @@ impl LedgerSource for Remote<LedgerClient<TracedChannel>> {
 }
 
 #[tonic::async_trait]
-impl<T: Consensus> ConsensusSource for InProcess<T> {
-    async fn submit_transactions(
-        &self,
-        transactions: Vec<pb::Transaction>,
-    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status> {
-        let request = pb::ConsensusSubmitTransactionsRequest { transactions };
-        Ok(self.0.submit_transactions(Request::new(request)).await?.into_inner())
-    }
-    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status> {
-        Ok(self.0.get_status(Request::new(pb::ConsensusGetStatusRequest {})).await?.into_inner())
-    }
-    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status> {
-        Ok(self.0.get_validator_set(Request::new(pb::GetValidatorSetRequest { height })).await?.into_inner())
-    }
-    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status> {
-        Ok(self.0.get_mempool_stats(Request::new(pb::GetMempoolStatsRequest {})).await?.into_inner())
-    }
-}
-
-#[tonic::async_trait]
-impl ConsensusSource for Remote<ConsensusClient<TracedChannel>> {
-    async fn submit_transactions(
-        &self,
-        transactions: Vec<pb::Transaction>,
-    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status> {
-        let request = pb::ConsensusSubmitTransactionsRequest { transactions };
-        Ok(self.0.clone().submit_transactions(request).await?.into_inner())
-    }
-    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status> {
-        Ok(self.0.clone().get_status(pb::ConsensusGetStatusRequest {}).await?.into_inner())
-    }
-    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status> {
-        Ok(self.0.clone().get_validator_set(pb::GetValidatorSetRequest { height }).await?.into_inner())
-    }
-    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status> {
-        Ok(self.0.clone().get_mempool_stats(pb::GetMempoolStatsRequest {}).await?.into_inner())
-    }
-}
-
-#[tonic::async_trait]
 impl<T: P2pGateway> PeerSource for InProcess<T> {
     async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
         Ok(self.0.get_network_info(Request::new(pb::GetNetworkInfoRequest {})).await?.into_inner())
@@ -243,15 +192,6 @@ pub fn connect_ledger(endpoint: &str) -> Result<Remote<LedgerClient<TracedChanne
     ))
 }
 
-/// A remote consensus service at `endpoint`; lazy like [`connect_ledger`].
-pub fn connect_consensus(endpoint: &str) -> Result<Remote<ConsensusClient<TracedChannel>>, ApiError> {
-    Ok(Remote(
-        ConsensusClient::new(lazy_channel(endpoint, "consensus")?)
-            .max_decoding_message_size(UPSTREAM_MESSAGE_LIMIT)
-            .max_encoding_message_size(UPSTREAM_MESSAGE_LIMIT),
-    ))
-}
-
 /// A remote p2p gateway at `endpoint`; lazy like [`connect_ledger`].
 pub fn connect_p2p_gateway(endpoint: &str) -> Result<Remote<P2pGatewayClient<TracedChannel>>, ApiError> {
     Ok(Remote(P2pGatewayClient::new(lazy_channel(endpoint, "p2p-gateway")?)))
@@ -263,7 +203,7 @@ pub struct Backends {
     /// Blocks, transactions, accounts, chain identity and tip.
     pub ledger: Arc<dyn LedgerSource>,
     /// Submission, node status (validator key, syncing), validator sets, mempool.
-    pub consensus: Arc<dyn ConsensusSource>,
+    pub consensus: Arc<dyn ConsensusPort>,
     /// Peer counts; `None` when the node runs without a gateway (peers = 0).
     pub peers: Option<Arc<dyn PeerSource>>,
     /// Announces that the tip may have moved (any watched value, e.g. consensus's driver
@@ -286,7 +226,7 @@ impl std::fmt::Debug for Backends {
 
 impl Backends {
     /// A ledger and consensus, without peers or height announcements.
-    pub fn new(ledger: impl LedgerSource, consensus: impl ConsensusSource) -> Self {
+    pub fn new(ledger: impl LedgerSource, consensus: impl ConsensusPort) -> Self {
         Self { ledger: Arc::new(ledger), consensus: Arc::new(consensus), peers: None, tip_updates: None }
     }
 

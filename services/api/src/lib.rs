@@ -11,7 +11,7 @@
 //!
 //! | module        | owns                                                                        |
 //! |---------------|-----------------------------------------------------------------------------|
-//! | [`backend`]   | [`LedgerSource`], [`ConsensusSource`], [`PeerSource`] over the generated contracts; [`InProcess`] / [`Remote`]; [`Backends`] |
+//! | [`backend`]   | [`Backends`]: consensus's port (`ConsensusPort`), [`LedgerSource`], [`PeerSource`] over the generated contracts; [`InProcess`] / [`Remote`] |
 //! | `grpc`        | [`PublicApiService`]: every `PublicApi` RPC, the limits, `StreamBlocks`     |
 //! | `rest`        | axum handlers calling the same `PublicApi` methods; [`ROUTES`]; middleware  |
 //! | `json`        | JSON shapes out, transaction JSON in (field-named errors)                   |
@@ -22,7 +22,9 @@
 //!
 //! ## Calling the other services
 //!
-//! Only through their generated gRPC contracts (ARCHITECTURE.md §1): [`InProcess`] wraps a
+//! Consensus through its port (`coinjecture_proto::ports::consensus::ConsensusPort`): the running
+//! driver in one process, `RemoteConsensus` split. The others through their generated gRPC
+//! contracts (ARCHITECTURE.md §1): [`InProcess`] wraps a
 //! service object of the same process and calls its generated server trait (no socket);
 //! [`Remote`] wraps the generated client (split deployment; see [`connect_ledger`]). Upstream
 //! failures are reported as 503 / `UNAVAILABLE` naming the service; rule answers
@@ -32,14 +34,14 @@
 //! `P2pGatewayService` implement the generated server traits):
 //!
 //! ```text
-//! let backends = Backends::new(InProcess(Arc::new(LedgerService::new(ledger))), InProcess(consensus_service))
+//! let backends = Backends::new(InProcess(Arc::new(LedgerService::new(ledger))), driver_handle.clone())
 //!     .with_peers(InProcess(p2p_gateway_service))
 //!     .with_tip_updates(driver_handle.watch()); // optional: StreamBlocks wakes on changes
 //! coinjecture_api::serve(ApiConfig { network_label: Some("A".into()), metrics: Some(encoder), ..Default::default() },
 //!     backends, TcpListener::bind(("0.0.0.0", api.port)).await?, shutdown).await?;
 //! ```
 //!
-//! and in the split deployment `Backends::new(connect_ledger(url)?, connect_consensus(url)?)
+//! and in the split deployment `Backends::new(connect_ledger(url)?, RemoteConsensus::from_url(url)?)
 //! .with_peers(connect_p2p_gateway(url)?)`.
 //!
 //! ## REST
@@ -100,8 +102,7 @@ use axum::Router;
 use coinjecture_proto::v1::public_api_server::PublicApiServer;
 
 pub use backend::{
-    Backends, ConsensusSource, InProcess, LedgerSource, PeerSource, Remote, TipUpdates, connect_consensus,
-    connect_ledger, connect_p2p_gateway,
+    Backends, InProcess, LedgerSource, PeerSource, Remote, TipUpdates, connect_ledger, connect_p2p_gateway,
 };
 pub use coinjecture_listener::{FdBudget, LimitedListener, Limits as ConnectionLimits};
 pub use config::{ApiConfig, MetricsFn};

@@ -372,10 +372,10 @@ async fn validators(
                 None => None,
             }
         },
-        b.consensus.get_status()
+        b.consensus.status()
     );
     let connected: Option<HashSet<String>> = peers.map(|p| p.peers.into_iter().map(|p| p.peer_id).collect());
-    let local = status.map(|s| s.local_validator).unwrap_or_default();
+    let local = status.ok().and_then(|s| s.local_validator).map(|k| k.0.to_vec()).unwrap_or_default();
     Ok(ok(json::validator_set(&found.validator_set.unwrap_or_default(), found.height, connected.as_ref(), &local)))
 }
 

@@ -17,7 +17,9 @@ use coinjecture_primitives::{
     Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedTransaction,
     Transaction, limits,
 };
+use coinjecture_primitives::{RejectReason, Rejection, TxVerdict};
 use coinjecture_proto::convert;
+use coinjecture_proto::ports::consensus::ConsensusError;
 use coinjecture_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot, watch};
 use tonic::Status;
@@ -85,6 +87,13 @@ pub trait LedgerApi: Send + Sync + 'static {
     async fn recorded_evidence(&self, _limit: u32) -> Result<Vec<(Evidence, i64)>, Status> {
         Ok(Vec::new())
     }
+}
+
+/// The ledger's check result as a verdict.
+fn ledger_verdict(r: Result<(), (pb::TxRejectReason, String)>) -> TxVerdict {
+    r.map_err(|(reason, message)| {
+        Rejection::new(convert::reject_reason(reason).unwrap_or(RejectReason::Malformed), message)
+    })
 }
 
 fn evidence_request(evidence: &Evidence, detected_at_ms: i64) -> pb::RecordEvidenceRequest {
@@ -313,19 +322,15 @@ pub struct DriverStatus {
     pub journal: Option<Arc<tx_journal::JournalStats>>,
 }
 
-/// The result of submitting one transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubmitResult {
-    pub tx_hash: Hash32,
-    pub outcome: Result<(), (pb::TxRejectReason, String)>,
-}
+/// The result of submitting one transaction (the consensus port's).
+pub use coinjecture_proto::ports::consensus::SubmitResult;
 
 enum Command {
     /// `span`: the caller's, so the admission joins the submitter's trace.
     Submit {
         txs: Vec<SealedTransaction>,
         gossip: bool,
-        reply: Option<oneshot::Sender<Result<Vec<SubmitResult>, Status>>>,
+        reply: Option<oneshot::Sender<Result<Vec<SubmitResult>, ConsensusError>>>,
         span: tracing::Span,
     },
     Evidence {
@@ -359,17 +364,17 @@ impl DriverHandle {
     /// Submits transactions: checked against the ledger, admitted to the mempool, gossiped.
     /// UNAVAILABLE once the node is stopping, so the client sends them to another node.
     /// Sealed transactions keep their encoding and hash all the way; plain ones are sealed here.
-    pub async fn submit<T: Into<SealedTransaction>>(&self, txs: Vec<T>) -> Result<Vec<SubmitResult>, Status> {
+    pub async fn submit<T: Into<SealedTransaction>>(&self, txs: Vec<T>) -> Result<Vec<SubmitResult>, ConsensusError> {
         let txs: Vec<SealedTransaction> = txs.into_iter().map(Into::into).collect();
         if !self.admitting.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Status::unavailable("the node is stopping; submit the transaction to another node"));
+            return Err(ConsensusError::Stopping);
         }
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Submit { txs, gossip: true, reply: Some(reply), span: tracing::Span::current() })
             .await
-            .map_err(|_| Status::unavailable("consensus driver stopped"))?;
-        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))?
+            .map_err(|_| ConsensusError::Stopped)?;
+        rx.await.map_err(|_| ConsensusError::Stopped)?
     }
 
     /// Stops admitting submitted transactions (every clone of this handle refuses them from
@@ -390,13 +395,10 @@ impl DriverHandle {
     }
 
     /// Evidence recorded so far, with detection times.
-    pub async fn evidence(&self) -> Result<Vec<(Evidence, i64)>, Status> {
+    pub async fn evidence(&self) -> Result<Vec<(Evidence, i64)>, ConsensusError> {
         let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Evidence { reply })
-            .await
-            .map_err(|_| Status::unavailable("consensus driver stopped"))?;
-        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))
+        self.commands.send(Command::Evidence { reply }).await.map_err(|_| ConsensusError::Stopped)?;
+        rx.await.map_err(|_| ConsensusError::Stopped)
     }
 }
 
@@ -931,30 +933,28 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         }
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = Vec::new();
-        for (tx, verdict) in txs.into_iter().zip(verdicts) {
+        for (tx, verdict) in txs.into_iter().zip(verdicts.into_iter().map(ledger_verdict)) {
             // Sealed: computed once, when the transaction was sealed.
             let hash = tx.hash();
             let outcome = match verdict {
-                Ok(()) => Ok(()),
-                Err((pb::TxRejectReason::NonceTooHigh, message)) => {
+                Err(r) if r.reason == RejectReason::NonceTooHigh => {
                     let base = self.nonce_of(tx.from).await?;
                     let pending_up_to = (base..tx.nonce).all(|n| self.mempool_has(tx.from, n));
-                    if pending_up_to { Ok(()) } else { Err((pb::TxRejectReason::NonceTooHigh, message)) }
+                    if pending_up_to { Ok(()) } else { Err(r) }
                 }
-                Err(e) => Err(e),
+                other => other,
             };
+            let refuse = |reason, message: String| Err(Rejection::new(reason, message));
             let outcome = match outcome {
                 Ok(()) => match self.mempool.add(tx.clone(), tx.encoded_len()) {
                     Ok(()) => {
                         admitted.push(tx);
                         Ok(())
                     }
-                    Err(MempoolError::Duplicate(_)) => Err((pb::TxRejectReason::Duplicate, "already pending".into())),
-                    Err(e @ MempoolError::NonceTaken { .. }) => Err((pb::TxRejectReason::Duplicate, e.to_string())),
-                    Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => {
-                        Err((pb::TxRejectReason::FeeTooLow, e.to_string()))
-                    }
-                    Err(e) => Err((pb::TxRejectReason::MempoolFull, e.to_string())),
+                    Err(MempoolError::Duplicate(_)) => refuse(RejectReason::Duplicate, "already pending".into()),
+                    Err(e @ MempoolError::NonceTaken { .. }) => refuse(RejectReason::Duplicate, e.to_string()),
+                    Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => refuse(RejectReason::FeeTooLow, e.to_string()),
+                    Err(e) => refuse(RejectReason::MempoolFull, e.to_string()),
                 },
                 Err(e) => Err(e),
             };

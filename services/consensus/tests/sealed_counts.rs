@@ -13,7 +13,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use coinjecture_api::{ApiConfig, Backends, InProcess, PublicApiService};
 use coinjecture_consensus::driver::{self, DriverConfig, InProcessLedger, NetworkApi};
-use coinjecture_consensus::service::ConsensusService;
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::Ledger;
@@ -97,7 +96,7 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
         driver::start(config, key, InProcessLedger(ledger_service.clone()), gossip.clone(), inbound).await.unwrap();
     let backends = Backends {
         ledger: Arc::new(InProcess(ledger_service)),
-        consensus: Arc::new(InProcess(Arc::new(ConsensusService::new(handle.clone())))),
+        consensus: Arc::new(handle.clone()),
         peers: None,
         tip_updates: None,
     };

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::{BlockHeight, Hash32, SealedTransaction};
+use coinjecture_proto::ports::consensus::ConsensusError;
 use tokio::sync::oneshot;
-use tonic::Status;
 
 use super::{
     Driver, DriverConfig, DriverError, LedgerApi, NetworkApi, SubmitResult, Tip, now_ms, store_sign_state,
@@ -153,7 +153,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         &self,
         admitted: Vec<SealedTransaction>,
         results: Vec<SubmitResult>,
-        reply: oneshot::Sender<Result<Vec<SubmitResult>, Status>>,
+        reply: oneshot::Sender<Result<Vec<SubmitResult>, ConsensusError>>,
     ) {
         match &self.journal {
             Some(journal) if !admitted.is_empty() => journal.append(
@@ -161,7 +161,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
                 Box::new(move |durable| {
                     let _ = reply.send(match durable {
                         Ok(()) => Ok(results),
-                        Err(e) => Err(Status::unavailable(format!(
+                        Err(e) => Err(ConsensusError::NotDurable(format!(
                             "{e}; the transactions are pending here but not durable: submit them to another node"
                         ))),
                     });
