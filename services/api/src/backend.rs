@@ -1,7 +1,8 @@
 //! What the API reads and writes through: the ledger, consensus and (optionally) the p2p gateway.
-//! Consensus is its port, `coinjecture_proto::ports::consensus::ConsensusPort` (the running
-//! driver in one process, `RemoteConsensus` split). The others are each behind a small trait over
-//! its **generated gRPC contract**, with two implementations:
+//! Consensus and the gateway are their ports, `coinjecture_proto::ports::consensus::ConsensusPort`
+//! and `coinjecture_proto::ports::gateway::GatewayPort` (the running driver and the swarm's
+//! handle in one process, `RemoteConsensus` and `RemoteGateway` split). The ledger is behind a
+//! small trait over its **generated gRPC contract**, with two implementations:
 //!
 //! - [`InProcess`]`<T>` wraps an `Arc<T>` where `T` implements the generated server trait
 //!   (`Ledger`, `Consensus`, `P2pGateway`) and calls its methods with `tonic::Request::new`: the
@@ -21,11 +22,10 @@ use std::time::Duration;
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
 use coinjecture_proto::client::{TracedChannel, traced};
 use coinjecture_proto::ports::consensus::ConsensusPort;
+use coinjecture_proto::ports::gateway::GatewayPort;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::ledger_client::LedgerClient;
 use coinjecture_proto::v1::ledger_server::Ledger;
-use coinjecture_proto::v1::p2p_gateway_client::P2pGatewayClient;
-use coinjecture_proto::v1::p2p_gateway_server::P2pGateway;
 use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
@@ -57,18 +57,6 @@ pub trait LedgerSource: Send + Sync + 'static {
         &self,
         request: pb::GetAccountHistoryRequest,
     ) -> Result<pb::GetAccountHistoryResponse, Status>;
-}
-
-/// The p2p-gateway calls the API makes (`proto/coinjecture/v1/p2p.proto`): peer counts, and the
-/// connected peers (which validators are connected).
-#[tonic::async_trait]
-pub trait PeerSource: Send + Sync + 'static {
-    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status>;
-    /// The connected peers; by default unknown (`UNIMPLEMENTED`), and validators then show
-    /// `connected: null`.
-    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
-        Err(Status::unimplemented("this peer source does not list peers"))
-    }
 }
 
 /// A service linked into this process, called through its generated server trait.
@@ -153,26 +141,6 @@ impl LedgerSource for Remote<LedgerClient<TracedChannel>> {
     }
 }
 
-#[tonic::async_trait]
-impl<T: P2pGateway> PeerSource for InProcess<T> {
-    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
-        Ok(self.0.get_network_info(Request::new(pb::GetNetworkInfoRequest {})).await?.into_inner())
-    }
-    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
-        Ok(self.0.list_peers(Request::new(pb::ListPeersRequest {})).await?.into_inner())
-    }
-}
-
-#[tonic::async_trait]
-impl PeerSource for Remote<P2pGatewayClient<TracedChannel>> {
-    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
-        Ok(self.0.clone().get_network_info(pb::GetNetworkInfoRequest {}).await?.into_inner())
-    }
-    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
-        Ok(self.0.clone().list_peers(pb::ListPeersRequest {}).await?.into_inner())
-    }
-}
-
 fn lazy_channel(endpoint: &str, service: &'static str) -> Result<TracedChannel, ApiError> {
     let endpoint = Endpoint::from_shared(endpoint.to_string())
         .map_err(|e| ApiError::Endpoint { service, endpoint: endpoint.to_string(), reason: e.to_string() })?
@@ -192,11 +160,6 @@ pub fn connect_ledger(endpoint: &str) -> Result<Remote<LedgerClient<TracedChanne
     ))
 }
 
-/// A remote p2p gateway at `endpoint`; lazy like [`connect_ledger`].
-pub fn connect_p2p_gateway(endpoint: &str) -> Result<Remote<P2pGatewayClient<TracedChannel>>, ApiError> {
-    Ok(Remote(P2pGatewayClient::new(lazy_channel(endpoint, "p2p-gateway")?)))
-}
-
 /// The services behind the API.
 #[derive(Clone)]
 pub struct Backends {
@@ -205,7 +168,7 @@ pub struct Backends {
     /// Submission, node status (validator key, syncing), validator sets, mempool.
     pub consensus: Arc<dyn ConsensusPort>,
     /// Peer counts; `None` when the node runs without a gateway (peers = 0).
-    pub peers: Option<Arc<dyn PeerSource>>,
+    pub peers: Option<Arc<dyn GatewayPort>>,
     /// Announces that the tip may have moved (any watched value, e.g. consensus's driver
     /// status); `StreamBlocks` then wakes on each change instead of polling the ledger tip every
     /// 200 ms. Set with [`Backends::with_tip_updates`].
@@ -231,7 +194,7 @@ impl Backends {
     }
 
     /// With a p2p gateway for peer counts.
-    pub fn with_peers(mut self, peers: impl PeerSource) -> Self {
+    pub fn with_peers(mut self, peers: impl GatewayPort) -> Self {
         self.peers = Some(Arc::new(peers));
         self
     }

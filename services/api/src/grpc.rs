@@ -174,8 +174,8 @@ impl PublicApiService {
         let (info, consensus, peers) = tokio::join!(b.ledger.get_chain_info(), b.consensus.status(), async {
             match &b.peers {
                 None => 0,
-                Some(peers) => match peers.get_network_info().await {
-                    Ok(info) => info.connected_peers,
+                Some(peers) => match peers.connected_peers().await {
+                    Ok(n) => n,
                     Err(e) => {
                         tracing::warn!(error = %e, "p2p-gateway did not answer GetNetworkInfo; reporting 0 peers");
                         0

@@ -80,7 +80,7 @@ pub(crate) async fn readiness(api: &PublicApiService) -> (bool, Value) {
     let (ledger, consensus, peers) = tokio::join!(b.ledger.get_chain_info(), b.consensus.status(), async {
         match &b.peers {
             None => None,
-            Some(p) => Some(p.get_network_info().await.map(|i| i.connected_peers).map_err(|e| e.message().to_string())),
+            Some(p) => Some(p.connected_peers().await.map_err(|e| e.to_string())),
         }
     });
     let inputs = Inputs {

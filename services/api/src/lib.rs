@@ -11,7 +11,7 @@
 //!
 //! | module        | owns                                                                        |
 //! |---------------|-----------------------------------------------------------------------------|
-//! | [`backend`]   | [`Backends`]: consensus's port (`ConsensusPort`), [`LedgerSource`], [`PeerSource`] over the generated contracts; [`InProcess`] / [`Remote`] |
+//! | [`backend`]   | [`Backends`]: the consensus and gateway ports (`ConsensusPort`, `GatewayPort`), [`LedgerSource`] over the generated contract; [`InProcess`] / [`Remote`] |
 //! | `grpc`        | [`PublicApiService`]: every `PublicApi` RPC, the limits, `StreamBlocks`     |
 //! | `rest`        | axum handlers calling the same `PublicApi` methods; [`ROUTES`]; middleware  |
 //! | `json`        | JSON shapes out, transaction JSON in (field-named errors)                   |
@@ -22,27 +22,27 @@
 //!
 //! ## Calling the other services
 //!
-//! Consensus through its port (`coinjecture_proto::ports::consensus::ConsensusPort`): the running
-//! driver in one process, `RemoteConsensus` split. The others through their generated gRPC
-//! contracts (ARCHITECTURE.md §1): [`InProcess`] wraps a
+//! Consensus and the p2p-gateway through their ports (`coinjecture_proto::ports::{consensus,
+//! gateway}`): the running driver and the swarm's handle in one process, `RemoteConsensus` and
+//! `RemoteGateway` split. The ledger through its generated gRPC contract (ARCHITECTURE.md §1): [`InProcess`] wraps a
 //! service object of the same process and calls its generated server trait (no socket);
 //! [`Remote`] wraps the generated client (split deployment; see [`connect_ledger`]). Upstream
 //! failures are reported as 503 / `UNAVAILABLE` naming the service; rule answers
 //! (`INVALID_ARGUMENT`, `NOT_FOUND`, `FAILED_PRECONDITION`) pass through.
 //!
-//! Wiring in the one-process node (`LedgerService`, the consensus service and
-//! `P2pGatewayService` implement the generated server traits):
+//! Wiring in the one-process node (`LedgerService` implements the generated server trait; the
+//! driver's handle and the gateway's handle implement their ports):
 //!
 //! ```text
 //! let backends = Backends::new(InProcess(Arc::new(LedgerService::new(ledger))), driver_handle.clone())
-//!     .with_peers(InProcess(p2p_gateway_service))
+//!     .with_peers(p2p_handle.clone())
 //!     .with_tip_updates(driver_handle.watch()); // optional: StreamBlocks wakes on changes
 //! coinjecture_api::serve(ApiConfig { network_label: Some("A".into()), metrics: Some(encoder), ..Default::default() },
 //!     backends, TcpListener::bind(("0.0.0.0", api.port)).await?, shutdown).await?;
 //! ```
 //!
 //! and in the split deployment `Backends::new(connect_ledger(url)?, RemoteConsensus::from_url(url)?)
-//! .with_peers(connect_p2p_gateway(url)?)`.
+//! .with_peers(RemoteGateway::from_url(url)?)`.
 //!
 //! ## REST
 //!
@@ -101,9 +101,7 @@ use std::sync::Arc;
 use axum::Router;
 use coinjecture_proto::v1::public_api_server::PublicApiServer;
 
-pub use backend::{
-    Backends, InProcess, LedgerSource, PeerSource, Remote, TipUpdates, connect_ledger, connect_p2p_gateway,
-};
+pub use backend::{Backends, InProcess, LedgerSource, Remote, TipUpdates, connect_ledger};
 pub use coinjecture_listener::{FdBudget, LimitedListener, Limits as ConnectionLimits};
 pub use config::{ApiConfig, MetricsFn};
 pub use error::{ApiError, RestError};

@@ -20,6 +20,7 @@ use coinjecture_primitives::{
 use coinjecture_primitives::{RejectReason, Rejection, TxVerdict};
 use coinjecture_proto::convert;
 use coinjecture_proto::ports::consensus::ConsensusError;
+use coinjecture_proto::ports::gateway::{GatewayPort, GossipMessage};
 use coinjecture_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot, watch};
 use tonic::Status;
@@ -109,14 +110,6 @@ fn recorded(records: Vec<pb::RecordedEvidence>) -> Result<Vec<(Evidence, i64)>, 
                 .map_err(|e| Status::data_loss(format!("stored evidence does not decode: {e}")))
         })
         .collect()
-}
-
-/// What consensus needs from the network.
-#[tonic::async_trait]
-pub trait NetworkApi: Send + Sync + 'static {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status>;
-    /// Finalized blocks from `from` on, fetched from peers.
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status>;
 }
 
 /// An in-process service implementing the generated `Ledger` server trait (Network A's short
@@ -549,7 +542,7 @@ struct Driver<L, N> {
 /// What woke the driver's main loop.
 #[allow(clippy::large_enum_variant, reason = "one at a time, on the stack, handled at once")]
 enum Wake {
-    Message(Option<pb::ConsensusMessage>),
+    Message(Option<GossipMessage>),
     Command(Option<Command>),
     Timer,
 }
@@ -566,24 +559,24 @@ const MAX_EVIDENCE: usize = 10_000;
 
 /// Starts a driver; returns its handle and the task (which ends with an error only when the
 /// ledger or the signing-state file fails: the node must stop rather than sign blindly).
-pub async fn start<L: LedgerApi, N: NetworkApi>(
+pub async fn start<L: LedgerApi, N: GatewayPort>(
     config: DriverConfig,
     key: Keypair,
     ledger: L,
     network: N,
-    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    inbound: mpsc::Receiver<GossipMessage>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     start_with_clock(config, key, ledger, network, inbound, Arc::new(crate::clock::SystemClock)).await
 }
 
 /// [`start`] with another clock (e.g. a [`crate::clock::VirtualClock`] in a test running in
 /// tokio's paused time).
-pub async fn start_with_clock<L: LedgerApi, N: NetworkApi>(
+pub async fn start_with_clock<L: LedgerApi, N: GatewayPort>(
     config: DriverConfig,
     key: Keypair,
     ledger: L,
     network: N,
-    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    inbound: mpsc::Receiver<GossipMessage>,
     clock: Arc<dyn crate::clock::Clock>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     start_in(config, key, ledger, network, inbound, DriverEnv::with_clock(clock)).await
@@ -629,12 +622,12 @@ impl std::fmt::Debug for DriverEnv {
 }
 
 /// [`start`] in `env` (see [`DriverEnv`]).
-pub async fn start_in<L: LedgerApi, N: NetworkApi>(
+pub async fn start_in<L: LedgerApi, N: GatewayPort>(
     config: DriverConfig,
     key: Keypair,
     ledger: L,
     network: N,
-    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    inbound: mpsc::Receiver<GossipMessage>,
     env: DriverEnv,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let DriverEnv { clock, inline_sync_hazard } = env;
@@ -645,12 +638,12 @@ pub async fn start_in<L: LedgerApi, N: NetworkApi>(
     .await
 }
 
-async fn start_task<L: LedgerApi, N: NetworkApi>(
+async fn start_task<L: LedgerApi, N: GatewayPort>(
     config: DriverConfig,
     key: Keypair,
     ledger: L,
     network: N,
-    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    inbound: mpsc::Receiver<GossipMessage>,
     clock: Arc<dyn crate::clock::Clock>,
     inline_sync_hazard: bool,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
@@ -771,10 +764,10 @@ async fn start_task<L: LedgerApi, N: NetworkApi>(
     Ok((handle, task))
 }
 
-impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
+impl<L: LedgerApi, N: GatewayPort> Driver<L, N> {
     async fn run(
         mut self,
-        mut inbound: mpsc::Receiver<pb::ConsensusMessage>,
+        mut inbound: mpsc::Receiver<GossipMessage>,
         mut commands: mpsc::Receiver<Command>,
     ) -> Result<(), DriverError> {
         self.replay_journal().await?;
@@ -837,40 +830,17 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         *self.dropped.entry(reason.to_string()).or_default() += 1;
     }
 
-    async fn on_message(&mut self, message: pb::ConsensusMessage) -> Result<(), DriverError> {
-        use pb::consensus_message::Kind;
-        match message.kind {
-            Some(Kind::Proposal(p)) => match coinjecture_primitives::Proposal::try_from(&p) {
-                Ok(p) => self.input(Input::Proposal(p)).await?,
-                Err(e) => {
-                    tracing::debug!(error = %e, "malformed proposal dropped");
-                    self.count_drop("malformed");
-                }
-            },
-            Some(Kind::Vote(v)) => match coinjecture_primitives::Vote::try_from(&v) {
-                Ok(v) => self.input(Input::Vote(v)).await?,
-                Err(e) => {
-                    tracing::debug!(error = %e, "malformed vote dropped");
-                    self.count_drop("malformed");
-                }
-            },
-            Some(Kind::FinalizedBlock(b)) => match convert::finalized_block(&b) {
-                Ok((block, certificate)) => self.input(Input::DecidedBlock { block, certificate }).await?,
-                Err(e) => {
-                    tracing::debug!(error = %e, "malformed finalized block dropped");
-                    self.count_drop("malformed");
-                }
-            },
-            Some(Kind::Transactions(batch)) => match convert::transactions(&batch.transactions, "transactions") {
-                Ok(txs) => {
-                    self.submit(txs.into_iter().map(SealedTransaction::seal).collect(), false).await?;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "malformed transaction batch dropped");
-                    self.count_drop("malformed");
-                }
-            },
-            None => self.count_drop("malformed"),
+    async fn on_message(&mut self, message: GossipMessage) -> Result<(), DriverError> {
+        match message {
+            GossipMessage::Proposal(p) => self.input(Input::Proposal(p)).await?,
+            GossipMessage::Vote(v) => self.input(Input::Vote(v)).await?,
+            GossipMessage::FinalizedBlock { block, certificate } => {
+                self.input(Input::DecidedBlock { block, certificate }).await?;
+            }
+            // Sealed when it was decoded: not encoded or hashed again here.
+            GossipMessage::Transactions(txs) => {
+                self.submit(txs, false).await?;
+            }
         }
         Ok(())
     }
@@ -961,12 +931,9 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             results.push(SubmitResult { tx_hash: hash, outcome });
         }
         if gossip && !admitted.is_empty() {
-            let batch = pb::TransactionBatch {
-                transactions: admitted.iter().map(|t| pb::Transaction::from(t.transaction())).collect(),
-            };
-            let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
+            let message = GossipMessage::Transactions(admitted.clone());
             let span = tracing::info_span!("gossip transactions", txs = admitted.len());
-            if let Err(e) = self.network.publish(message).instrument(span).await {
+            if let Err(e) = self.network.publish(&message).instrument(span).await {
                 tracing::warn!(error = %e, "gossiping transactions failed");
             }
         }
@@ -1007,15 +974,14 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
         Ok(())
     }
 
-    async fn broadcast(&self, message: pb::ConsensusMessage) {
-        if let Err(e) = self.network.publish(message).await {
+    async fn broadcast(&self, message: GossipMessage) {
+        if let Err(e) = self.network.publish(&message).await {
             tracing::warn!(error = %e, "publishing a consensus message failed");
         }
     }
 
     /// Carries out one action; returns an input to feed back (answers to engine requests).
     async fn act(&mut self, action: Action) -> Result<Option<Input>, DriverError> {
-        use pb::consensus_message::Kind;
         match action {
             Action::PersistSignState(state) => {
                 // Never backwards (the engine's signing state only moves forward; this guards
@@ -1053,10 +1019,10 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             }
             Action::Broadcast(Message::Proposal(p)) => {
                 let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
-                self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Proposal((&p).into())) }).instrument(span).await;
+                self.broadcast(GossipMessage::Proposal(p)).instrument(span).await;
             }
             Action::Broadcast(Message::Vote(v)) => {
-                self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Vote((&v).into())) }).await;
+                self.broadcast(GossipMessage::Vote(v)).await;
             }
             Action::ScheduleTimeout { at_ms, timeout } => {
                 self.timers.insert((at_ms, timeout));
@@ -1124,8 +1090,7 @@ impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
             }
             Action::BroadcastDecided { height } => {
                 if let Ok(Some((block, certificate))) = self.ledger.finalized(height).await {
-                    let pb_block = convert::finalized_block_to_pb(&block, &certificate);
-                    self.broadcast(pb::ConsensusMessage { kind: Some(Kind::FinalizedBlock(pb_block)) }).await;
+                    self.broadcast(GossipMessage::FinalizedBlock { block, certificate }).await;
                 }
             }
             Action::Evidence(e) => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use coinjecture_api::{ApiConfig, Backends, InProcess, PublicApiService};
-use coinjecture_consensus::driver::{self, DriverConfig, InProcessLedger, NetworkApi};
+use coinjecture_consensus::driver::{self, DriverConfig, InProcessLedger};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::Ledger;
@@ -21,9 +21,10 @@ use coinjecture_ledger::test_utils::{TestChain, local_crypto, validator_key};
 use coinjecture_primitives::transaction::counters;
 use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, PublicKey, Transaction, sha256};
+use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::v1 as pb;
 use http_body_util::BodyExt;
-use tonic::Status;
+use prost::Message as _;
 use tower::ServiceExt;
 
 /// The counters are process-wide: one test at a time.
@@ -31,15 +32,15 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Records what the driver gossips; no peers.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<pb::ConsensusMessage>>>);
+struct Recorder(Arc<Mutex<Vec<GossipMessage>>>);
 
 #[tonic::async_trait]
-impl NetworkApi for Recorder {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        self.0.lock().unwrap().push(message);
+impl GatewayPort for Recorder {
+    async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
+        self.0.lock().unwrap().push(message.clone());
         Ok(())
     }
-    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         Ok(Vec::new())
     }
 }
@@ -129,8 +130,10 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
     // one encoding and one hash per transaction too.
     let third = chain.transfer(0, recipient, 3_000, 1);
     let batch = pb::TransactionBatch { transactions: vec![pb::Transaction::from(&third)] };
-    let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
+    let payload = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) }.encode_to_vec();
     let (encodes, hashes) = (counters::encodes(), counters::hashes());
+    // Decoded as the gossip loop decodes it (the transactions are sealed there).
+    let message = coinjecture_proto::ports::gateway::decode_gossip(&payload).unwrap();
     inbox.send(message).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         while handle.status().mempool_size < 3 {

@@ -7,22 +7,22 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use coinjecture_api::{ApiConfig, Backends, InProcess, PeerSource};
+use coinjecture_api::{ApiConfig, Backends, InProcess};
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_ledger::{Ledger, LedgerService};
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSet};
 use coinjecture_primitives::{
-    Block, ChainId, Hash32, PublicKey, RejectReason, Rejection, SealedTransaction, Transaction,
+    Block, ChainId, CommitCertificate, Hash32, PublicKey, RejectReason, Rejection, SealedTransaction, Transaction,
 };
 use coinjecture_proto::ports::consensus::{
     ConsensusError, ConsensusPort, ConsensusStatus, EvidencePage, MempoolStats, SubmitResult, ValidatorSetAt,
 };
+use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage, PeerInfo};
 use coinjecture_proto::v1 as pb;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use tonic::Status;
 
 pub(crate) const CHAIN_ID: &str = "coinjecture-api-test";
 /// The fake consensus refuses transfers of this amount (INSUFFICIENT_BALANCE).
@@ -107,18 +107,24 @@ pub(crate) const VALIDATOR_PEER_ID: &str = "12D3KooWARdq2qmoWawXfhkzZHgcPg2hgkwT
 pub(crate) struct FakePeers(pub u32);
 
 #[tonic::async_trait]
-impl PeerSource for FakePeers {
-    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
-        Ok(pb::GetNetworkInfoResponse { connected_peers: self.0, ..Default::default() })
+impl GatewayPort for FakePeers {
+    async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
+        Ok(())
     }
-    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
-        let peers = (0..self.0)
-            .map(|i| pb::PeerInfo {
+    async fn request_blocks(&self, _: u64, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+        Ok(Vec::new())
+    }
+    async fn peers(&self) -> Result<Vec<PeerInfo>, GatewayError> {
+        Ok((0..self.0)
+            .map(|i| PeerInfo {
                 peer_id: if i == 0 { VALIDATOR_PEER_ID.to_string() } else { format!("12D3KooWother{i}") },
-                ..Default::default()
+                addresses: Vec::new(),
+                connected_since_ms: 0,
+                score: 0.0,
+                outbound: true,
+                agent_version: String::new(),
             })
-            .collect();
-        Ok(pb::ListPeersResponse { peers })
+            .collect())
     }
 }
 

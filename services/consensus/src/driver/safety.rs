@@ -9,10 +9,7 @@ use coinjecture_primitives::{BlockHeight, Hash32, SealedTransaction};
 use coinjecture_proto::ports::consensus::ConsensusError;
 use tokio::sync::oneshot;
 
-use super::{
-    Driver, DriverConfig, DriverError, LedgerApi, NetworkApi, SubmitResult, Tip, now_ms, store_sign_state,
-    write_durably,
-};
+use super::{Driver, DriverConfig, DriverError, LedgerApi, SubmitResult, Tip, now_ms, store_sign_state, write_durably};
 use crate::engine::{Engine, Input};
 use crate::lock_state::LockState;
 use crate::sign_state::SignState;
@@ -64,7 +61,7 @@ fn probe_writable(path: &Path) -> Result<(), DriverError> {
         .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
 }
 
-impl<L: LedgerApi, N: NetworkApi> Driver<L, N> {
+impl<L: LedgerApi, N: coinjecture_proto::ports::gateway::GatewayPort> Driver<L, N> {
     /// Stops signing after a failed write of a safety file (`reason` names the file and the OS
     /// error): the engine is rebuilt from what is on disk, as after a crash, but refusing to
     /// sign, so the node keeps following the chain; [`Self::retry_signing`] tries the disk
