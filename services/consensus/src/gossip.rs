@@ -366,6 +366,15 @@ mod tests {
     }
 
     #[test]
+    fn an_undecodable_payload_is_rejected_as_malformed() {
+        let o = check().check_payload(&[0x0f, 0xff, 0x01], AT);
+        assert_eq!((o.verdict, o.reason, o.deliver.is_some()), (GossipVerdict::Reject, "malformed", false));
+        let (_, payload) =
+            coinjecture_proto::ports::gateway::encode_gossip(&vote_message(&keys()[1], chain(), 10, 0, true));
+        assert_eq!(check().check_payload(&payload, AT).verdict, GossipVerdict::Accept);
+    }
+
+    #[test]
     fn transactions_are_relayed_only_with_our_chain_tag_and_valid_signatures() {
         let sender = Keypair::from_seed(&[42; 32]);
         let good = transfer(&sender, chain_tag(&chain()), true);

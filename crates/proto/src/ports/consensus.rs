@@ -523,3 +523,68 @@ impl Consensus for ConsensusGrpc {
         Ok(Response::new(mempool_stats_to_pb(&self.0.mempool_stats().await?)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+    use super::*;
+
+    fn status() -> ConsensusStatus {
+        ConsensusStatus {
+            chain_id: ChainId::new("coinjecture-port").unwrap(),
+            finalized_height: 41,
+            finalized_hash: Hash32([3; 32]),
+            height: 42,
+            round: 2,
+            step: Some(RoundStep::Prevote),
+            proposer: Some(PublicKey([1; 32])),
+            local_validator: None,
+            syncing: true,
+            mempool_size: 9,
+            quorum_mode: QuorumMode::Byzantine,
+            validator_count: 4,
+            signing_paused: Some("waiting for height 42 to be final".into()),
+        }
+    }
+
+    #[test]
+    fn the_status_survives_the_wire_both_ways() {
+        let s = status();
+        let wire = status_to_pb(&s);
+        assert!(wire.local_validator.is_empty(), "not a validator: empty on the wire");
+        assert_eq!(status_from_pb(&wire).unwrap(), s);
+    }
+
+    #[test]
+    fn a_malformed_submission_gets_its_own_result_in_order() {
+        let good = pb::Transaction {
+            codec_version: 1,
+            tx_type: 1,
+            from: vec![1; 32],
+            to: vec![2; 32],
+            signature: vec![0; 64],
+            ..Default::default()
+        };
+        let mut bad = good.clone();
+        bad.from = vec![1; 31];
+        let (sealed, refused) = seal_all(&[bad, good], "transactions");
+        assert_eq!(sealed.len(), 1);
+        let verdicts = vec![SubmitResult { tx_hash: sealed[0].hash(), outcome: Ok(()) }];
+        let merged: Vec<pb::TransactionResult> =
+            merge_results(refused, verdicts).iter().map(submit_result_to_pb).collect();
+        assert_eq!(merged[0].reason(), pb::TxRejectReason::Malformed);
+        assert_eq!(merged[0].message, "transactions[0].from: expected 32 bytes, found 31");
+        assert!(merged[0].tx_hash.is_empty(), "no hash for what does not decode");
+        assert!(merged[1].accepted);
+        assert_eq!(merged[1].tx_hash, sealed[0].hash().0.to_vec());
+    }
+
+    #[test]
+    fn errors_map_to_the_codes_clients_act_on() {
+        assert_eq!(Status::from(ConsensusError::Stopping).code(), Code::Unavailable);
+        assert!(Status::from(ConsensusError::Stopping).message().contains("another node"));
+        assert_eq!(Status::from(ConsensusError::InvalidArgument("height: x".into())).code(), Code::InvalidArgument);
+        let remote = ConsensusError::from(Status::deadline_exceeded("slow"));
+        assert_eq!(Status::from(remote).code(), Code::DeadlineExceeded);
+    }
+}

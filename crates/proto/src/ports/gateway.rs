@@ -423,3 +423,54 @@ impl GatewayPort for RemoteGateway {
         Ok(self.0.clone().get_network_info(pb::GetNetworkInfoRequest {}).await?.into_inner().connected_peers)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+    use coinjecture_primitives::consensus::VoteType;
+    use coinjecture_primitives::{ChainId, PublicKey, Signature};
+
+    use super::*;
+
+    fn vote() -> Vote {
+        Vote {
+            chain_id: ChainId::new("coinjecture-port").unwrap(),
+            height: 7,
+            round: 1,
+            vote_type: VoteType::Precommit,
+            block_hash: None,
+            validator: PublicKey([4; 32]),
+            signature: Signature([5; 64]),
+        }
+    }
+
+    #[test]
+    fn a_gossip_message_survives_its_payload_and_goes_on_its_topic() {
+        let message = GossipMessage::Vote(vote());
+        let (topic, payload) = encode_gossip(&message);
+        assert_eq!(topic, Topic::Votes);
+        assert_eq!(decode_gossip(&payload).unwrap(), message);
+        // The wire is the protobuf ConsensusMessage the gateway checks against the topic.
+        let wire = pb::ConsensusMessage::decode(payload.as_slice()).unwrap();
+        assert!(matches!(wire.kind, Some(Kind::Vote(_))));
+    }
+
+    #[test]
+    fn an_undecodable_or_empty_payload_is_an_error_naming_it() {
+        let e = decode_gossip(&[0x0f, 0xff]).unwrap_err();
+        assert_eq!(e.field, "payload");
+        let e = decode_gossip(&[]).unwrap_err();
+        assert_eq!(e.to_string(), "kind: is required");
+    }
+
+    #[test]
+    fn remote_failures_keep_their_code_and_rule_answers_map_back() {
+        let e = GatewayError::from(Status::unavailable("connection refused"));
+        assert!(matches!(e, GatewayError::Remote(_)));
+        assert_eq!(e.to_string(), "connection refused");
+        assert_eq!(Status::from(e).code(), Code::Unavailable);
+        let e = GatewayError::from(Status::not_found("no connected peer served block 9"));
+        assert!(matches!(e, GatewayError::NotFound(_)));
+        assert_eq!(Status::from(e).code(), Code::NotFound);
+    }
+}
