@@ -215,8 +215,31 @@ pub async fn forward(
     inbound: mpsc::Sender<GossipMessage>,
 ) {
     let check = Arc::new(check);
+    let mut status = status;
     let mut subscription = gateway.subscribe_validated().await;
-    let Ok(status) = status.await else { return };
+    // While the driver starts, keep trying to subscribe (a remote gateway may still be starting):
+    // a message that arrives while no validating subscriber holds its topic is dropped, and its
+    // sender's re-sends are duplicates, so a late subscription can lose a round's votes.
+    let status = loop {
+        if subscription.is_ok() {
+            match (&mut status).await {
+                Ok(s) => break s,
+                Err(_) => return,
+            }
+        }
+        tokio::select! {
+            s = &mut status => match s {
+                Ok(s) => break s,
+                Err(_) => return,
+            },
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                subscription = gateway.subscribe_validated().await;
+            }
+        }
+    };
+    if subscription.is_err() {
+        subscription = gateway.subscribe_validated().await;
+    }
     loop {
         match subscription {
             Ok(mut messages) => {
