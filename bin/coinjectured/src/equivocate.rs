@@ -9,11 +9,9 @@
 //! accident. Honest nodes must record the pairs as equivocation evidence (`ListEvidence`) and stay
 //! safe as long as fewer than a third of the validators do this (`quorum: byzantine`).
 
-use coinjecture_consensus::driver::NetworkApi;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, Vote, sha256};
-use coinjecture_proto::v1 as pb;
-use tonic::Status;
+use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -38,7 +36,8 @@ pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::SeqCst)
 }
 
-/// Wraps the node's network: publishes a conflicting twin before each of its votes.
+/// Wraps the node's network as consensus sees it (publish, block sync): publishes a conflicting
+/// twin before each of its votes.
 pub(crate) struct Equivocating<N> {
     inner: N,
     key: Keypair,
@@ -68,22 +67,24 @@ impl<N> Equivocating<N> {
 }
 
 #[tonic::async_trait]
-impl<N: NetworkApi> NetworkApi for Equivocating<N> {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        if let Some(pb::consensus_message::Kind::Vote(v)) = &message.kind
-            && let Ok(vote) = Vote::try_from(v)
+impl<N: GatewayPort> GatewayPort for Equivocating<N> {
+    async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
+        if let GossipMessage::Vote(vote) = message
             && vote.validator == self.key.public_key()
         {
-            let twin = self.twin(&vote);
-            let twin = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Vote((&twin).into())) };
-            if let Err(e) = self.inner.publish(twin).await {
+            let twin = GossipMessage::Vote(self.twin(vote));
+            if let Err(e) = self.inner.publish(&twin).await {
                 tracing::debug!(error = %e, "publishing the equivocating twin failed");
             }
         }
         self.inner.publish(message).await
     }
 
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+    async fn request_blocks(
+        &self,
+        from: BlockHeight,
+        count: u32,
+    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         self.inner.request_blocks(from, count).await
     }
 }
@@ -97,11 +98,15 @@ mod tests {
     struct Nowhere;
 
     #[tonic::async_trait]
-    impl NetworkApi for Nowhere {
-        async fn publish(&self, _: pb::ConsensusMessage) -> Result<(), Status> {
+    impl GatewayPort for Nowhere {
+        async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
             Ok(())
         }
-        async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+        async fn request_blocks(
+            &self,
+            _: BlockHeight,
+            _: u32,
+        ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
             Ok(Vec::new())
         }
     }

@@ -8,7 +8,6 @@ mod db;
 mod devnet;
 mod env_overrides;
 mod equivocate;
-mod gossip_in;
 mod http;
 mod keys;
 mod limits;

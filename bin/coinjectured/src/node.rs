@@ -4,67 +4,21 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi};
+use coinjecture_consensus::driver::{self, DriverConfig};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_ledger::genesis::GenesisConfig;
 use coinjecture_ledger::service::LedgerService;
 use coinjecture_ledger::{CryptoBackend, Ledger};
 use coinjecture_p2p_gateway::{P2pConfig, P2pHandle, P2pNode};
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
-use coinjecture_proto::convert;
+use coinjecture_proto::ports::gateway::GatewayPort;
 use coinjecture_proto::v1 as pb;
 use eyre::{bail, eyre};
-use prost::Message as _;
 use tokio::sync::mpsc;
-use tokio_stream::StreamExt;
-use tonic::Status;
 
 use crate::config::{Config, Role};
 use crate::keys;
-
-/// Consensus's network: the p2p-gateway handle.
-pub(crate) struct Gossip(pub(crate) P2pHandle);
-
-pub(crate) fn topic_of(message: &pb::ConsensusMessage) -> pb::Topic {
-    use pb::consensus_message::Kind;
-    match message.kind {
-        Some(Kind::Proposal(_)) => pb::Topic::Proposals,
-        Some(Kind::Vote(_)) => pb::Topic::Votes,
-        Some(Kind::FinalizedBlock(_)) => pb::Topic::Blocks,
-        Some(Kind::Transactions(_)) | None => pb::Topic::Transactions,
-    }
-}
-
-#[tonic::async_trait]
-impl NetworkApi for Gossip {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        let topic = topic_of(&message);
-        // Publishing with no connected peers is not an error (a single-node devnet).
-        self.0.publish(topic, message.encode_to_vec()).await.map(|_| ()).map_err(|e| Status::unavailable(e.to_string()))
-    }
-
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
-        let mut stream = match self.0.request_blocks(from, count.clamp(1, 1000), None).await {
-            Ok(s) => s,
-            Err(e) => return Err(Status::unavailable(e.to_string())),
-        };
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while let Ok(Some(synced)) = tokio::time::timeout_at(deadline, stream.next()).await {
-            match convert::finalized_block(&synced.block) {
-                Ok(b) => out.push(b),
-                Err(e) => {
-                    tracing::warn!(peer_id = %synced.peer_id, error = %e, "peer served a malformed block");
-                    break;
-                }
-            }
-        }
-        Ok(out)
-    }
-}
 
 /// Everything a running node holds (what `devnet` and tests inspect).
 pub(crate) struct RunningNode {
@@ -206,13 +160,17 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let (p2p, p2p_task) =
         P2pNode::start(p2p_config, ledger.clone(), Some(registry.clone())).await.map_err(|e| eyre!("p2p: {e}"))?;
 
-    // Gossip in → consensus, validated before it is relayed (see gossip_in.rs). Subscribed now so
-    // nothing is missed; the loop starts once the driver reports its height.
-    let subscription = p2p
-        .subscribe(&[pb::Topic::Transactions, pb::Topic::Proposals, pb::Topic::Votes, pb::Topic::Blocks], true)
-        .await
-        .map_err(|e| eyre!("p2p subscribe: {e}"))?;
+    // Gossip in → consensus, validated before it is relayed (coinjecture_consensus::gossip::forward,
+    // the same loop as `service consensus`). It subscribes now so nothing is missed; judging starts
+    // once the driver reports its height.
     let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
+    let (status_ready, status_rx) = tokio::sync::oneshot::channel();
+    let gateway: Arc<dyn GatewayPort> = Arc::new(p2p.clone());
+    let check = coinjecture_consensus::gossip::GossipCheck::new(genesis_chain(config)?, schedule.clone());
+    let forward = tokio::spawn(async move {
+        coinjecture_consensus::gossip::forward(gateway, check, status_rx, inbound_tx).await;
+        eyre::Ok(())
+    });
 
     let (max_txs, max_bytes) = driver::default_block_limits();
     let mut engine =
@@ -233,15 +191,13 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let (consensus, driver_task) = if crate::equivocate::enabled() {
         tracing::warn!("TEST ONLY: this validator equivocates on every vote ({})", crate::equivocate::FLAG);
         let twin_key = coinjecture_crypto_core::signatures::Keypair::from_seed(&key.seed());
-        let network = crate::equivocate::Equivocating::new(Gossip(p2p.clone()), twin_key);
+        let network = crate::equivocate::Equivocating::new(p2p.clone(), twin_key);
         driver::start(driver_config, key, ledger.clone(), network, inbound_rx).await
     } else {
-        driver::start(driver_config, key, ledger.clone(), Gossip(p2p.clone()), inbound_rx).await
+        driver::start(driver_config, key, ledger.clone(), p2p.clone(), inbound_rx).await
     }
     .map_err(|e| eyre!("consensus: {e}"))?;
-    let check = coinjecture_consensus::gossip::GossipCheck::new(consensus.chain_id.clone(), consensus.schedule.clone());
-    let forward =
-        tokio::spawn(crate::gossip_in::forward(subscription, p2p.clone(), check, consensus.watch(), inbound_tx));
+    let _ = status_ready.send(consensus.watch());
 
     let mut tasks = vec![
         forward,
@@ -264,10 +220,8 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     // The public API (REST + PublicApi gRPC) on api.port.
     let api_listener = crate::limits::listen("api", config.api.address(), "api.port", &config.api.limits).await?;
     crate::limits::register_metrics(&registry, &api_listener);
-    let consensus_service = Arc::new(coinjecture_consensus::service::ConsensusService::new(consensus.clone()));
-    let peers_service = Arc::new(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()));
-    let backends = coinjecture_api::Backends::new(ledger.clone(), coinjecture_api::InProcess(consensus_service))
-        .with_peers(coinjecture_api::InProcess(peers_service))
+    let backends = coinjecture_api::Backends::new(ledger.clone(), consensus.clone())
+        .with_peers(p2p.clone())
         .with_tip_updates(consensus.watch());
     let api_config = api_config(config, registry.clone());
     tasks.push(tokio::spawn(async move {
@@ -532,7 +486,7 @@ async fn serve_internal(
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         )
-        .add_service(coinjecture_consensus::service::ConsensusService::new(consensus).into_server())
+        .add_service(coinjecture_consensus::service::server(consensus))
         .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(p2p).into_server())
         .add_service(CryptoCoreService.into_server())
         .serve_with_incoming(listener.into_incoming())

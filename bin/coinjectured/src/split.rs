@@ -7,21 +7,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi};
+use coinjecture_consensus::driver::{self, DriverConfig};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::{GenesisConfig, Ledger};
 use coinjecture_p2p_gateway::P2pNode;
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
-use coinjecture_proto::client::{TracedChannel, traced};
-use coinjecture_proto::convert;
+use coinjecture_proto::ports::gateway::RemoteGateway;
 use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
 use coinjecture_proto::v1 as pb;
 use eyre::{bail, eyre};
-use prost::Message as _;
 use tokio::sync::mpsc;
-use tonic::Status;
-use tonic::transport::Channel;
 
 use crate::config::{self, Config};
 use crate::node;
@@ -41,21 +36,17 @@ pub(crate) enum ServiceName {
     Api,
 }
 
-fn limit() -> usize {
-    coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024
-}
-
 /// The ledger at `services.ledger`, through its port (mutual TLS for an `https://` URL; connects
 /// lazily).
 fn remote_ledger(url: Option<&String>, config: &Config) -> eyre::Result<Arc<dyn LedgerPort>> {
-    let url = url.ok_or_else(|| eyre!("services.ledger: needed to run this service on its own"))?;
-    Ok(Arc::new(RemoteLedger::connect(crate::tls::endpoint(url, "services.ledger", config)?)))
+    Ok(Arc::new(RemoteLedger::connect(endpoint(url, "ledger", config)?)))
 }
 
-/// A lazy channel to `services.<key>` (mutual TLS for an `https://` URL).
-fn channel(url: Option<&String>, key: &str, config: &Config) -> eyre::Result<Channel> {
+/// The endpoint of `services.<key>` (mutual TLS for an `https://` URL), for the ports'
+/// `Remote*::new` (which connect through `coinjecture_proto::client::connect`).
+fn endpoint(url: Option<&String>, key: &str, config: &Config) -> eyre::Result<tonic::transport::Endpoint> {
     let url = url.ok_or_else(|| eyre!("services.{key}: needed to run this service on its own"))?;
-    Ok(crate::tls::endpoint(url, &format!("services.{key}"), config)?.connect_lazy())
+    crate::tls::endpoint(url, &format!("services.{key}"), config)
 }
 
 /// Serves CryptoCore (with health and reflection) on `listener` until `shutdown`, over mutual
@@ -79,35 +70,6 @@ pub(crate) async fn serve_crypto_core(
         .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
         .await
         .map_err(|e| eyre!("crypto-core server: {e}"))
-}
-
-/// Consensus's network over the p2p-gateway's gRPC service.
-struct RemoteGossip(pb::p2p_gateway_client::P2pGatewayClient<TracedChannel>);
-
-#[tonic::async_trait]
-impl NetworkApi for RemoteGossip {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        let request = pb::PublishRequest { topic: node::topic_of(&message).into(), payload: message.encode_to_vec() };
-        self.0.clone().publish(request).await.map(|_| ())
-    }
-
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
-        let request =
-            pb::RequestBlocksRequest { from_height: from, count: count.clamp(1, 1000), peer_id: String::new() };
-        let mut stream = self.0.clone().request_blocks(request).await?.into_inner();
-        let mut out = Vec::new();
-        while let Ok(Ok(Some(item))) = tokio::time::timeout(Duration::from_secs(10), stream.message()).await {
-            let Some(block) = item.block else { break };
-            match convert::finalized_block(&block) {
-                Ok(b) => out.push(b),
-                Err(e) => {
-                    tracing::warn!(error = %e, "p2p-gateway served a malformed block");
-                    break;
-                }
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// Serves `GET /metrics` (Prometheus text of `registry`) on `addr`, when given
@@ -156,57 +118,6 @@ impl Drop for AbortOnDrop {
 }
 
 /// Runs one service until `shutdown`; with `metrics_listen`, serves its `/metrics` there too.
-/// Keeps a validating subscription to the gateway open (resubscribing after it restarts) once
-/// consensus is running: judges each message (see gossip_in.rs), reports the verdicts, and
-/// hands the authentic ones to consensus.
-async fn subscribe_validated(
-    mut gateway: pb::p2p_gateway_client::P2pGatewayClient<TracedChannel>,
-    check: Arc<coinjecture_consensus::gossip::GossipCheck>,
-    status: tokio::sync::oneshot::Receiver<tokio::sync::watch::Receiver<driver::DriverStatus>>,
-    inbound: mpsc::Sender<pb::ConsensusMessage>,
-) {
-    let Ok(status) = status.await else { return };
-    loop {
-        let request = pb::SubscribeRequest {
-            topics: vec![
-                pb::Topic::Transactions.into(),
-                pb::Topic::Proposals.into(),
-                pb::Topic::Votes.into(),
-                pb::Topic::Blocks.into(),
-            ],
-            validate: true,
-        };
-        if let Ok(response) = gateway.subscribe(request).await {
-            let mut stream = response.into_inner();
-            while let Ok(Some(m)) = stream.message().await {
-                let received = crate::gossip_in::Received {
-                    topic: m.topic(),
-                    message_id: m.message_id,
-                    payload: m.payload,
-                    source: m.source_peer_id,
-                };
-                let (verdicts, deliver) = crate::gossip_in::judge(&check, &status, vec![received]).await;
-                let reports = verdicts
-                    .into_iter()
-                    .map(|(message_id, v)| pb::ValidationReport {
-                        message_id,
-                        result: crate::gossip_in::validation_result(v).into(),
-                    })
-                    .collect();
-                if let Err(e) = gateway.report_validation(pb::ReportValidationRequest { reports }).await {
-                    tracing::debug!(error = %e, "reporting gossip validation failed");
-                }
-                for message in deliver {
-                    if inbound.send(message).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 pub(crate) async fn run(
     name: ServiceName,
     config: &Config,
@@ -296,20 +207,20 @@ pub(crate) async fn run(
         ServiceName::Consensus => {
             let key = node::node_key(config)?;
             let ledger = remote_ledger(services.ledger.as_ref(), config)?;
-            let gateway = pb::p2p_gateway_client::P2pGatewayClient::new(traced(channel(
-                services.p2p_gateway.as_ref(),
-                "p2p_gateway",
-                config,
-            )?))
-            .max_decoding_message_size(limit())
-            .max_encoding_message_size(limit());
+            let gateway = RemoteGateway::new(endpoint(services.p2p_gateway.as_ref(), "p2p_gateway", config)?);
+            // Gossip in → consensus, validated: the same loop as the one-process node's.
             let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
             let (status_ready, status_rx) = tokio::sync::oneshot::channel();
-            let check = Arc::new(coinjecture_consensus::gossip::GossipCheck::new(
+            let check = coinjecture_consensus::gossip::GossipCheck::new(
                 node::genesis_chain(config)?,
                 config.validator_schedule()?,
+            );
+            tokio::spawn(coinjecture_consensus::gossip::forward(
+                Arc::new(gateway.clone()),
+                check,
+                status_rx,
+                inbound_tx,
             ));
-            tokio::spawn(subscribe_validated(gateway.clone(), check, status_rx, inbound_tx));
             let block_time = config.consensus.block_time;
             let (max_txs, max_bytes) = driver::default_block_limits();
             let mut engine = EngineConfig::with_block_time(
@@ -340,15 +251,10 @@ pub(crate) async fn run(
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            let (handle, task) = driver::start(
-                driver_config,
-                Keypair::from_seed(&key.seed()),
-                ledger,
-                RemoteGossip(gateway),
-                inbound_rx,
-            )
-            .await
-            .map_err(|e| eyre!("consensus: {e}"))?;
+            let (handle, task) =
+                driver::start(driver_config, Keypair::from_seed(&key.seed()), ledger, gateway, inbound_rx)
+                    .await
+                    .map_err(|e| eyre!("consensus: {e}"))?;
             let _ = status_ready.send(handle.watch());
             // The node's metrics (height, blocks produced, mempool, drops, block production).
             let mut metric_tasks = Vec::new();
@@ -356,15 +262,14 @@ pub(crate) async fn run(
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let (health, health_service) = tonic_health::server::health_reporter();
             health
-                .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_consensus::service::ConsensusService>>(
-                )
+                .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_proto::ports::consensus::ConsensusGrpc>>()
                 .await;
             tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "consensus serving gRPC");
             let server = crate::tls::builder(tls)?
                 .max_concurrent_streams(streams)
                 .add_service(health_service)
                 .add_optional_service(coinjecture_proto::server::reflection(&[pb::consensus_server::SERVICE_NAME]))
-                .add_service(coinjecture_consensus::service::ConsensusService::new(handle).into_server())
+                .add_service(coinjecture_consensus::service::server(handle))
                 .serve_with_incoming_shutdown(bind(listen, "--listen").await?.into_incoming(), shutdown);
             tokio::select! {
                 r = server => r?,
@@ -378,20 +283,19 @@ pub(crate) async fn run(
         ServiceName::Api => {
             // Upstreams over internal gRPC (mutual TLS for https:// URLs); lazy, so the api can
             // start before them and answers 503 until they are reachable.
-            let upstream =
-                |u: Option<&String>, key: &str| -> eyre::Result<TracedChannel> { Ok(traced(channel(u, key, config)?)) };
             let backends = coinjecture_api::Backends::new(
                 remote_ledger(services.ledger.as_ref(), config)?,
-                coinjecture_api::Remote(
-                    pb::consensus_client::ConsensusClient::new(upstream(services.consensus.as_ref(), "consensus")?)
-                        .max_decoding_message_size(limit())
-                        .max_encoding_message_size(limit()),
-                ),
+                coinjecture_proto::ports::consensus::RemoteConsensus::new(endpoint(
+                    services.consensus.as_ref(),
+                    "consensus",
+                    config,
+                )?),
             )
-            .with_peers(coinjecture_api::Remote(pb::p2p_gateway_client::P2pGatewayClient::new(upstream(
+            .with_peers(RemoteGateway::new(endpoint(
                 services.p2p_gateway.as_ref(),
                 "p2p_gateway",
-            )?)));
+                config,
+            )?));
             // /metrics of a lone api: its own gRPC latencies (coinjecture_rpc_duration_seconds).
             let _metrics = serve_metrics(metrics_listen, registry.clone(), &config.api.limits).await?;
             let listener = crate::limits::listen("api", config.api.address(), "api.port", &config.api.limits).await?;

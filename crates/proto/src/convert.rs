@@ -396,6 +396,24 @@ impl From<&p::Evidence> for v1::Evidence {
     }
 }
 
+impl TryFrom<&v1::Evidence> for p::Evidence {
+    type Error = ConversionError;
+    fn try_from(e: &v1::Evidence) -> Result<Self, Self::Error> {
+        match required(&e.kind, "kind")? {
+            v1::evidence::Kind::DuplicateVote(d) => Ok(p::Evidence::DuplicateVote {
+                vote_a: p::Vote::try_from(required(&d.vote_a, "vote_a")?).map_err(|e| e.within("vote_a"))?,
+                vote_b: p::Vote::try_from(required(&d.vote_b, "vote_b")?).map_err(|e| e.within("vote_b"))?,
+            }),
+            v1::evidence::Kind::DuplicateProposal(d) => Ok(p::Evidence::DuplicateProposal {
+                proposal_a: p::Proposal::try_from(required(&d.proposal_a, "proposal_a")?)
+                    .map_err(|e| e.within("proposal_a"))?,
+                proposal_b: p::Proposal::try_from(required(&d.proposal_b, "proposal_b")?)
+                    .map_err(|e| e.within("proposal_b"))?,
+            }),
+        }
+    }
+}
+
 impl From<p::RejectReason> for v1::TxRejectReason {
     fn from(r: p::RejectReason) -> Self {
         use p::RejectReason as R;

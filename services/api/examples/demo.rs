@@ -11,74 +11,56 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_api::{ApiConfig, Backends, InProcess};
+use coinjecture_api::{ApiConfig, Backends};
 use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
-use coinjecture_primitives::Transaction;
-use coinjecture_proto::v1 as pb;
-use coinjecture_proto::v1::consensus_server::Consensus;
-use tonic::{Request, Response, Status};
+use coinjecture_primitives::validators::{QuorumMode, ValidatorSet};
+use coinjecture_primitives::{ChainId, Hash32, PublicKey, SealedTransaction};
+use coinjecture_proto::ports::consensus::{
+    ConsensusError, ConsensusPort, ConsensusStatus, EvidencePage, MempoolStats, SubmitResult, ValidatorSetAt,
+};
 
 /// Accepts every well-formed transaction (and forgets it).
 #[derive(Debug)]
 struct StandInConsensus {
-    validator: Vec<u8>,
+    validator: PublicKey,
+    chain_id: ChainId,
 }
 
 #[tonic::async_trait]
-impl Consensus for StandInConsensus {
-    async fn submit_transactions(
-        &self,
-        request: Request<pb::ConsensusSubmitTransactionsRequest>,
-    ) -> Result<Response<pb::ConsensusSubmitTransactionsResponse>, Status> {
-        let results = request
-            .into_inner()
-            .transactions
-            .iter()
-            .map(|tx| match Transaction::try_from(tx) {
-                Ok(t) => pb::TransactionResult { tx_hash: t.hash().0.to_vec(), accepted: true, ..Default::default() },
-                Err(e) => pb::TransactionResult {
-                    reason: pb::TxRejectReason::Malformed.into(),
-                    message: e.to_string(),
-                    ..Default::default()
-                },
-            })
-            .collect();
-        Ok(Response::new(pb::ConsensusSubmitTransactionsResponse { results }))
+impl ConsensusPort for StandInConsensus {
+    async fn submit(&self, txs: Vec<SealedTransaction>) -> Result<Vec<SubmitResult>, ConsensusError> {
+        Ok(txs.iter().map(|t| SubmitResult { tx_hash: t.hash(), outcome: Ok(()) }).collect())
     }
-    async fn get_status(
-        &self,
-        _: Request<pb::ConsensusGetStatusRequest>,
-    ) -> Result<Response<pb::ConsensusGetStatusResponse>, Status> {
-        Ok(Response::new(pb::ConsensusGetStatusResponse {
-            local_validator: self.validator.clone(),
-            ..Default::default()
-        }))
+    async fn status(&self) -> Result<ConsensusStatus, ConsensusError> {
+        Ok(ConsensusStatus {
+            chain_id: self.chain_id.clone(),
+            finalized_height: 0,
+            finalized_hash: Hash32::ZERO,
+            height: 1,
+            round: 0,
+            step: None,
+            proposer: None,
+            local_validator: Some(self.validator),
+            syncing: false,
+            mempool_size: 0,
+            quorum_mode: QuorumMode::Crash,
+            validator_count: 1,
+            signing_paused: None,
+        })
     }
-    async fn get_validator_set(
-        &self,
-        request: Request<pb::GetValidatorSetRequest>,
-    ) -> Result<Response<pb::GetValidatorSetResponse>, Status> {
-        Ok(Response::new(pb::GetValidatorSetResponse {
-            validator_set: Some(pb::ValidatorSet {
-                validators: vec![pb::ValidatorInfo { public_key: self.validator.clone(), ..Default::default() }],
-                activation_height: 1,
-                quorum_mode: pb::QuorumMode::Crash.into(),
-            }),
-            height: request.into_inner().height.unwrap_or(1),
-        }))
+    async fn validator_set(&self, height: Option<u64>) -> Result<ValidatorSetAt, ConsensusError> {
+        Ok(ValidatorSetAt {
+            height: height.unwrap_or(1),
+            activation_height: 1,
+            set: ValidatorSet::new(vec![self.validator], QuorumMode::Crash).unwrap(),
+        })
     }
-    async fn list_evidence(
-        &self,
-        _: Request<pb::ListEvidenceRequest>,
-    ) -> Result<Response<pb::ListEvidenceResponse>, Status> {
-        Ok(Response::new(pb::ListEvidenceResponse::default()))
+    async fn evidence(&self, _offset: u64, _limit: u32) -> Result<EvidencePage, ConsensusError> {
+        Ok(EvidencePage::default())
     }
-    async fn get_mempool_stats(
-        &self,
-        _: Request<pb::GetMempoolStatsRequest>,
-    ) -> Result<Response<pb::GetMempoolStatsResponse>, Status> {
-        Ok(Response::new(pb::GetMempoolStatsResponse::default()))
+    async fn mempool_stats(&self) -> Result<MempoolStats, ConsensusError> {
+        Ok(MempoolStats::default())
     }
 }
 
@@ -92,8 +74,8 @@ async fn main() {
             .await
             .unwrap(),
     );
-    let consensus = StandInConsensus { validator: chain.proposer.0.to_vec() };
-    let backends = Backends::new(ledger.clone(), InProcess(Arc::new(consensus)));
+    let consensus = StandInConsensus { validator: chain.proposer, chain_id: chain.genesis.chain_id.clone() };
+    let backends = Backends::new(ledger.clone(), consensus);
 
     let grower = Arc::clone(&ledger);
     tokio::spawn(async move {

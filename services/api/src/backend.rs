@@ -1,151 +1,24 @@
 //! What the API reads and writes through: the ledger, consensus and (optionally) the p2p gateway.
-//! The ledger is its port, `Arc<dyn LedgerPort>` (`coinjecture_proto::ports::ledger`): the
-//! ledger itself in one process, a `RemoteLedger` split ([`connect_ledger`]). Consensus and the
-//! p2p gateway are each behind a small trait over its **generated gRPC contract**, with two
-//! implementations:
-//!
-//! - [`InProcess`]`<T>` wraps an `Arc<T>` where `T` implements the generated server trait
-//!   (`Ledger`, `Consensus`, `P2pGateway`) and calls its methods with `tonic::Request::new`: the
-//!   one-process node, no socket.
-//! - [`Remote`]`<C>` wraps the generated client over a traced channel (calls carry the caller's
-//!   trace context; `coinjecture_proto::client`): the split deployment (`coinjectured service
-//!   api`). [`connect_ledger`] and friends build them lazily, so the API starts before its
-//!   upstreams and answers 503 / `UNAVAILABLE` until they are up.
-//!
-//! The methods take and return the protobuf messages unchanged: the API's logic (validation,
-//! paging, JSON) lives in [`crate::PublicApiService`], once, whichever way the calls travel.
+//! Each is its port (`coinjecture_proto::ports`): `LedgerPort`, `ConsensusPort` and
+//! `GatewayPort`. In one process they are the ledger, the running driver and the swarm's handle
+//! themselves; split they are `RemoteLedger` ([`connect_ledger`]), `RemoteConsensus` and
+//! `RemoteGateway`, built over `coinjecture_proto::client::connect`: lazy, so the API starts
+//! before its upstreams and answers 503 / `UNAVAILABLE` until they are up. The API's logic
+//! (validation, paging, JSON) lives in [`crate::PublicApiService`], once, whichever way the calls
+//! travel.
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
-use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
-use coinjecture_proto::client::{TracedChannel, traced};
+use coinjecture_proto::ports::consensus::ConsensusPort;
+use coinjecture_proto::ports::gateway::GatewayPort;
 use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
-use coinjecture_proto::v1 as pb;
-use coinjecture_proto::v1::consensus_client::ConsensusClient;
-use coinjecture_proto::v1::consensus_server::Consensus;
-use coinjecture_proto::v1::p2p_gateway_client::P2pGatewayClient;
-use coinjecture_proto::v1::p2p_gateway_server::P2pGateway;
 use futures::{Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
 use tonic::transport::Endpoint;
-use tonic::{Request, Status};
 
 use crate::error::ApiError;
-
-/// gRPC message limit towards the upstream services: the chain's 16 MiB plus framing.
-const UPSTREAM_MESSAGE_LIMIT: usize = MAX_MESSAGE_BYTES + 64 * 1024;
-/// How long a connection attempt to an upstream may take.
-const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The consensus calls the API makes (`proto/coinjecture/v1/consensus.proto`).
-#[tonic::async_trait]
-pub trait ConsensusSource: Send + Sync + 'static {
-    async fn submit_transactions(
-        &self,
-        transactions: Vec<pb::Transaction>,
-    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status>;
-    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status>;
-    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status>;
-    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status>;
-}
-
-/// The p2p-gateway calls the API makes (`proto/coinjecture/v1/p2p.proto`): peer counts, and the
-/// connected peers (which validators are connected).
-#[tonic::async_trait]
-pub trait PeerSource: Send + Sync + 'static {
-    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status>;
-    /// The connected peers; by default unknown (`UNIMPLEMENTED`), and validators then show
-    /// `connected: null`.
-    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
-        Err(Status::unimplemented("this peer source does not list peers"))
-    }
-}
-
-/// A service linked into this process, called through its generated server trait.
-#[derive(Debug)]
-pub struct InProcess<T>(pub Arc<T>);
-
-impl<T> Clone for InProcess<T> {
-    fn clone(&self) -> Self {
-        Self(Arc::clone(&self.0))
-    }
-}
-
-/// A service in another process, called through its generated client.
-#[derive(Debug, Clone)]
-pub struct Remote<C>(pub C);
-
-#[tonic::async_trait]
-impl<T: Consensus> ConsensusSource for InProcess<T> {
-    async fn submit_transactions(
-        &self,
-        transactions: Vec<pb::Transaction>,
-    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status> {
-        let request = pb::ConsensusSubmitTransactionsRequest { transactions };
-        Ok(self.0.submit_transactions(Request::new(request)).await?.into_inner())
-    }
-    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status> {
-        Ok(self.0.get_status(Request::new(pb::ConsensusGetStatusRequest {})).await?.into_inner())
-    }
-    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status> {
-        Ok(self.0.get_validator_set(Request::new(pb::GetValidatorSetRequest { height })).await?.into_inner())
-    }
-    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status> {
-        Ok(self.0.get_mempool_stats(Request::new(pb::GetMempoolStatsRequest {})).await?.into_inner())
-    }
-}
-
-#[tonic::async_trait]
-impl ConsensusSource for Remote<ConsensusClient<TracedChannel>> {
-    async fn submit_transactions(
-        &self,
-        transactions: Vec<pb::Transaction>,
-    ) -> Result<pb::ConsensusSubmitTransactionsResponse, Status> {
-        let request = pb::ConsensusSubmitTransactionsRequest { transactions };
-        Ok(self.0.clone().submit_transactions(request).await?.into_inner())
-    }
-    async fn get_status(&self) -> Result<pb::ConsensusGetStatusResponse, Status> {
-        Ok(self.0.clone().get_status(pb::ConsensusGetStatusRequest {}).await?.into_inner())
-    }
-    async fn get_validator_set(&self, height: Option<u64>) -> Result<pb::GetValidatorSetResponse, Status> {
-        Ok(self.0.clone().get_validator_set(pb::GetValidatorSetRequest { height }).await?.into_inner())
-    }
-    async fn get_mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status> {
-        Ok(self.0.clone().get_mempool_stats(pb::GetMempoolStatsRequest {}).await?.into_inner())
-    }
-}
-
-#[tonic::async_trait]
-impl<T: P2pGateway> PeerSource for InProcess<T> {
-    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
-        Ok(self.0.get_network_info(Request::new(pb::GetNetworkInfoRequest {})).await?.into_inner())
-    }
-    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
-        Ok(self.0.list_peers(Request::new(pb::ListPeersRequest {})).await?.into_inner())
-    }
-}
-
-#[tonic::async_trait]
-impl PeerSource for Remote<P2pGatewayClient<TracedChannel>> {
-    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
-        Ok(self.0.clone().get_network_info(pb::GetNetworkInfoRequest {}).await?.into_inner())
-    }
-    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
-        Ok(self.0.clone().list_peers(pb::ListPeersRequest {}).await?.into_inner())
-    }
-}
-
-fn lazy_channel(endpoint: &str, service: &'static str) -> Result<TracedChannel, ApiError> {
-    let endpoint = Endpoint::from_shared(endpoint.to_string())
-        .map_err(|e| ApiError::Endpoint { service, endpoint: endpoint.to_string(), reason: e.to_string() })?
-        .tcp_nodelay(true)
-        // A blackholed upstream fails in seconds (503), not after the OS's TCP connect timeout.
-        .connect_timeout(UPSTREAM_CONNECT_TIMEOUT);
-    Ok(traced(endpoint.connect_lazy()))
-}
 
 /// A remote ledger at `endpoint` (e.g. `http://127.0.0.1:50052`). Connects on first use, so the
 /// API can start before the ledger; until it is reachable, calls fail with `UNAVAILABLE`.
@@ -158,20 +31,6 @@ pub fn connect_ledger(endpoint: &str) -> Result<RemoteLedger, ApiError> {
     Ok(RemoteLedger::connect(endpoint))
 }
 
-/// A remote consensus service at `endpoint`; lazy like [`connect_ledger`].
-pub fn connect_consensus(endpoint: &str) -> Result<Remote<ConsensusClient<TracedChannel>>, ApiError> {
-    Ok(Remote(
-        ConsensusClient::new(lazy_channel(endpoint, "consensus")?)
-            .max_decoding_message_size(UPSTREAM_MESSAGE_LIMIT)
-            .max_encoding_message_size(UPSTREAM_MESSAGE_LIMIT),
-    ))
-}
-
-/// A remote p2p gateway at `endpoint`; lazy like [`connect_ledger`].
-pub fn connect_p2p_gateway(endpoint: &str) -> Result<Remote<P2pGatewayClient<TracedChannel>>, ApiError> {
-    Ok(Remote(P2pGatewayClient::new(lazy_channel(endpoint, "p2p-gateway")?)))
-}
-
 /// The services behind the API.
 #[derive(Clone)]
 pub struct Backends {
@@ -179,9 +38,9 @@ pub struct Backends {
     /// itself in one process, a [`RemoteLedger`] split).
     pub ledger: Arc<dyn LedgerPort>,
     /// Submission, node status (validator key, syncing), validator sets, mempool.
-    pub consensus: Arc<dyn ConsensusSource>,
+    pub consensus: Arc<dyn ConsensusPort>,
     /// Peer counts; `None` when the node runs without a gateway (peers = 0).
-    pub peers: Option<Arc<dyn PeerSource>>,
+    pub peers: Option<Arc<dyn GatewayPort>>,
     /// Announces that the tip may have moved (any watched value, e.g. consensus's driver
     /// status); `StreamBlocks` then wakes on each change instead of polling the ledger tip every
     /// 200 ms. Set with [`Backends::with_tip_updates`].
@@ -202,12 +61,12 @@ impl std::fmt::Debug for Backends {
 
 impl Backends {
     /// A ledger and consensus, without peers or height announcements.
-    pub fn new(ledger: Arc<dyn LedgerPort>, consensus: impl ConsensusSource) -> Self {
+    pub fn new(ledger: Arc<dyn LedgerPort>, consensus: impl ConsensusPort) -> Self {
         Self { ledger, consensus: Arc::new(consensus), peers: None, tip_updates: None }
     }
 
     /// With a p2p gateway for peer counts.
-    pub fn with_peers(mut self, peers: impl PeerSource) -> Self {
+    pub fn with_peers(mut self, peers: impl GatewayPort) -> Self {
         self.peers = Some(Arc::new(peers));
         self
     }

@@ -108,6 +108,11 @@ pub(crate) fn upstream(service: &'static str) -> impl Fn(Status) -> Status {
     }
 }
 
+/// [`upstream`] for an error of the consensus port (its remote form keeps the gRPC status).
+pub(crate) fn consensus_upstream(e: coinjecture_proto::ports::consensus::ConsensusError) -> Status {
+    upstream("consensus")(Status::from(e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

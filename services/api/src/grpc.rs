@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use coinjecture_primitives as p;
 use coinjecture_primitives::limits::{MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
-use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::public_api_server::{PublicApi, PublicApiServer};
+use coinjecture_proto::{convert, ports};
 use futures::{Stream, StreamExt};
 use prost::Message;
 use tokio::sync::watch;
@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
 use crate::backend::Backends;
-use crate::error::upstream;
+use crate::error::{consensus_upstream, upstream};
 use crate::ledger_view::LedgerView as _;
 use crate::rate_limit::{Admission, SlotGuard, cost};
 
@@ -172,11 +172,11 @@ impl PublicApiService {
     /// GetStatus with the tip's millisecond time and the mempool size.
     pub(crate) async fn status_detail(&self) -> Result<StatusDetail, Status> {
         let b = self.backends();
-        let (info, consensus, peers) = tokio::join!(b.ledger.get_chain_info(), b.consensus.get_status(), async {
+        let (info, consensus, peers) = tokio::join!(b.ledger.get_chain_info(), b.consensus.status(), async {
             match &b.peers {
                 None => 0,
-                Some(peers) => match peers.get_network_info().await {
-                    Ok(info) => info.connected_peers,
+                Some(peers) => match peers.connected_peers().await {
+                    Ok(n) => n,
                     Err(e) => {
                         tracing::warn!(error = %e, "p2p-gateway did not answer GetNetworkInfo; reporting 0 peers");
                         0
@@ -185,7 +185,7 @@ impl PublicApiService {
             }
         });
         let info = info.map_err(upstream("ledger"))?;
-        let consensus = consensus.map_err(upstream("consensus"))?;
+        let consensus = consensus.map_err(consensus_upstream)?;
         // The tip's header alone (not the whole block: a status must stay cheap while the node
         // serves large blocks).
         let tip_header = pb::GetBlockRangeRequest {
@@ -210,12 +210,12 @@ impl PublicApiService {
                 block_height: info.tip_height,
                 latest_block_hash: info.tip_hash,
                 latest_block_time: info.tip_timestamp,
-                validator: consensus.local_validator,
+                validator: consensus.local_validator.map(|k| k.0.to_vec()).unwrap_or_default(),
                 peers,
                 syncing: consensus.syncing,
                 version: self.inner.version.clone(),
                 genesis_hash: info.genesis_hash,
-                signing_paused: consensus.signing_paused.clone(),
+                signing_paused: consensus.signing_paused.clone().unwrap_or_default(),
             },
             latest_block_time_ms,
             mempool_size: consensus.mempool_size,
@@ -224,7 +224,8 @@ impl PublicApiService {
 
     /// Mempool size and capacity (REST `GET /v1/mempool`; not part of `PublicApi`).
     pub(crate) async fn mempool_stats(&self) -> Result<pb::GetMempoolStatsResponse, Status> {
-        self.backends().consensus.get_mempool_stats().await.map_err(upstream("consensus"))
+        let stats = self.backends().consensus.mempool_stats().await.map_err(consensus_upstream)?;
+        Ok(ports::consensus::mempool_stats_to_pb(&stats))
     }
 
     pub(crate) async fn tip_height(&self) -> Result<u64, Status> {
@@ -490,15 +491,15 @@ impl PublicApi for PublicApiService {
                 )));
             }
         }
-        let set = self.backends().consensus.get_validator_set(height).await.map_err(upstream("consensus"))?;
-        let mut validator_set = set.validator_set;
+        let at = self.backends().consensus.validator_set(height).await.map_err(consensus_upstream)?;
+        let mut validator_set = Some(ports::consensus::validator_set_to_pb(&at.set, at.activation_height));
         // A validator's peer id is its public key's (the node's network identity is its key).
         for v in validator_set.iter_mut().flat_map(|s| s.validators.iter_mut()) {
             if v.peer_id.is_empty() {
                 v.peer_id = crate::peer_id::of_ed25519(&v.public_key).unwrap_or_default();
             }
         }
-        Ok(Response::new(pb::GetValidatorsResponse { validator_set, height: set.height }))
+        Ok(Response::new(pb::GetValidatorsResponse { validator_set, height: at.height }))
     }
 
     type StreamBlocksStream = BlockStream;
@@ -591,21 +592,25 @@ impl PublicApiService {
     async fn submit(&self, transactions: Vec<pb::Transaction>) -> Result<Vec<pb::TransactionResult>, Status> {
         let n = transactions.len();
         let span = tracing::info_span!("submit transactions", txs = n);
-        let results = self
-            .backends()
-            .consensus
-            .submit_transactions(transactions)
-            .instrument(span)
-            .await
-            .map_err(upstream("consensus"))?
-            .results;
-        if results.len() != n {
+        // Sealed once here (encoded and hashed once for the whole way in); a malformed one gets
+        // its own result.
+        let (sealed, refused) = ports::consensus::seal_all(&transactions, "transactions");
+        let sealed_count = sealed.len();
+        let verdicts = if sealed.is_empty() {
+            Vec::new()
+        } else {
+            self.backends().consensus.submit(sealed).instrument(span).await.map_err(consensus_upstream)?
+        };
+        if verdicts.len() != sealed_count {
             return Err(Status::internal(format!(
-                "consensus: answered {} results for {n} transactions",
-                results.len()
+                "consensus: answered {} results for {sealed_count} transactions",
+                verdicts.len()
             )));
         }
-        Ok(results)
+        Ok(ports::consensus::merge_results(refused, verdicts)
+            .iter()
+            .map(ports::consensus::submit_result_to_pb)
+            .collect())
     }
 }
 

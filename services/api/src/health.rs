@@ -12,7 +12,7 @@
 //!   5. when the current set has a validator other than this node, at least one peer is
 //!      connected (`no peers: …`): a lone validator needs none, a non-validator needs one.
 
-use coinjecture_proto::v1 as pb;
+use coinjecture_proto::ports::consensus::ConsensusStatus;
 use serde_json::{Value, json};
 
 use crate::grpc::PublicApiService;
@@ -23,7 +23,7 @@ use crate::ledger_view::LedgerView as _;
 pub(crate) struct Inputs {
     /// `Err`: the ledger did not answer, with why.
     pub(crate) ledger: Option<Result<u64, String>>,
-    pub(crate) consensus: Option<Result<pb::ConsensusGetStatusResponse, String>>,
+    pub(crate) consensus: Option<Result<ConsensusStatus, String>>,
     /// `None` without a p2p gateway; `Err` when it did not answer.
     pub(crate) peers: Option<Result<u32, String>>,
 }
@@ -50,20 +50,17 @@ pub(crate) fn verdict(inputs: &Inputs) -> (Vec<String>, Value) {
     checks.insert("peers".into(), peers.into());
     match &inputs.consensus {
         Some(Ok(s)) => {
-            let is_validator = !s.local_validator.is_empty();
+            let is_validator = s.local_validator.is_some();
             let others = s.validator_count.saturating_sub(u32::from(is_validator));
             checks.insert("syncing".into(), s.syncing.into());
             checks.insert("validator".into(), is_validator.into());
             checks.insert("validator_count".into(), s.validator_count.into());
-            checks.insert(
-                "signing_paused".into(),
-                if s.signing_paused.is_empty() { Value::Null } else { s.signing_paused.clone().into() },
-            );
+            checks.insert("signing_paused".into(), s.signing_paused.clone().map_or(Value::Null, Value::from));
             if s.syncing {
                 reasons.push("syncing: catching up from peers".into());
             }
-            if is_validator && !s.signing_paused.is_empty() {
-                reasons.push(format!("signing paused: {}", s.signing_paused));
+            if is_validator && let Some(paused) = &s.signing_paused {
+                reasons.push(format!("signing paused: {paused}"));
             }
             if others > 0 && peers == Some(0) {
                 reasons.push(format!(
@@ -81,15 +78,15 @@ pub(crate) fn verdict(inputs: &Inputs) -> (Vec<String>, Value) {
 /// Asks the ledger, consensus and p2p-gateway, and decides.
 pub(crate) async fn readiness(api: &PublicApiService) -> (bool, Value) {
     let b = api.backends();
-    let (ledger, consensus, peers) = tokio::join!(b.ledger.get_chain_info(), b.consensus.get_status(), async {
+    let (ledger, consensus, peers) = tokio::join!(b.ledger.get_chain_info(), b.consensus.status(), async {
         match &b.peers {
             None => None,
-            Some(p) => Some(p.get_network_info().await.map(|i| i.connected_peers).map_err(|e| e.message().to_string())),
+            Some(p) => Some(p.connected_peers().await.map_err(|e| e.to_string())),
         }
     });
     let inputs = Inputs {
         ledger: Some(ledger.map(|i| i.tip_height).map_err(|e| e.message().to_string())),
-        consensus: Some(consensus.map_err(|e| e.message().to_string())),
+        consensus: Some(consensus.map_err(|e| e.to_string())),
         peers,
     };
     let (reasons, checks) = verdict(&inputs);
@@ -102,15 +99,25 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
-    fn status(validator: bool, count: u32) -> pb::ConsensusGetStatusResponse {
-        pb::ConsensusGetStatusResponse {
-            local_validator: if validator { vec![1; 32] } else { Vec::new() },
+    fn status(validator: bool, count: u32) -> ConsensusStatus {
+        ConsensusStatus {
+            chain_id: coinjecture_primitives::ChainId::new("coinjecture-health").unwrap(),
+            finalized_height: 7,
+            finalized_hash: coinjecture_primitives::Hash32::ZERO,
+            height: 8,
+            round: 0,
+            step: None,
+            proposer: None,
+            local_validator: validator.then_some(coinjecture_primitives::PublicKey([1; 32])),
+            syncing: false,
+            mempool_size: 0,
+            quorum_mode: coinjecture_primitives::validators::QuorumMode::Crash,
             validator_count: count,
-            ..Default::default()
+            signing_paused: None,
         }
     }
 
-    fn inputs(consensus: pb::ConsensusGetStatusResponse, peers: u32) -> Inputs {
+    fn inputs(consensus: ConsensusStatus, peers: u32) -> Inputs {
         Inputs { ledger: Some(Ok(7)), consensus: Some(Ok(consensus)), peers: Some(Ok(peers)) }
     }
 
@@ -130,7 +137,7 @@ mod tests {
         assert_eq!(r, ["no peers: 1 other validator to reach, 0 connected"]);
         let mut s = status(true, 3);
         s.syncing = true;
-        s.signing_paused = "waiting for height 9 to be final".into();
+        s.signing_paused = Some("waiting for height 9 to be final".into());
         let (r, checks) = verdict(&inputs(s, 2));
         assert_eq!(r, ["syncing: catching up from peers", "signing paused: waiting for height 9 to be final"]);
         assert_eq!(checks["peers"], 2);

@@ -11,7 +11,7 @@
 //!
 //! | module        | owns                                                                        |
 //! |---------------|-----------------------------------------------------------------------------|
-//! | [`backend`]   | [`Backends`]: the ledger's port; [`ConsensusSource`], [`PeerSource`] over the generated contracts; [`InProcess`] / [`Remote`] |
+//! | [`backend`]   | [`Backends`]: the ledger, consensus and gateway ports (`LedgerPort`, `ConsensusPort`, `GatewayPort`) |
 //! | `ledger_view` | the ledger port's answers as the wire messages the API embeds (the port's conversions) |
 //! | `grpc`        | [`PublicApiService`]: every `PublicApi` RPC, the limits, `StreamBlocks`     |
 //! | `rest`        | axum handlers calling the same `PublicApi` methods; [`ROUTES`]; middleware  |
@@ -23,27 +23,25 @@
 //!
 //! ## Calling the other services
 //!
-//! The ledger through its port, `Arc<dyn LedgerPort>` (`coinjecture_proto::ports::ledger`): the
-//! `Ledger` itself in one process, a `RemoteLedger` split ([`connect_ledger`]). Consensus and the
-//! p2p gateway through their generated gRPC contracts (ARCHITECTURE.md §1): [`InProcess`] wraps a
-//! service object of the same process and calls its generated server trait (no socket);
-//! [`Remote`] wraps the generated client (split deployment). Upstream
-//! failures are reported as 503 / `UNAVAILABLE` naming the service; rule answers
+//! The ledger, consensus and the p2p-gateway through their ports (`coinjecture_proto::ports::{ledger,
+//! consensus, gateway}`): the `Ledger`, the running driver and the swarm's handle themselves in one
+//! process; `RemoteLedger` ([`connect_ledger`]), `RemoteConsensus` and `RemoteGateway` split
+//! (ARCHITECTURE.md §1). Upstream failures are reported as 503 / `UNAVAILABLE` naming the service; rule answers
 //! (`INVALID_ARGUMENT`, `NOT_FOUND`, `FAILED_PRECONDITION`) pass through.
 //!
-//! Wiring in the one-process node (`ledger: Arc<Ledger>`; the consensus service and
-//! `P2pGatewayService` implement the generated server traits):
+//! Wiring in the one-process node (`ledger: Arc<Ledger>`; the driver's handle and the gateway's
+//! handle implement their ports):
 //!
 //! ```text
-//! let backends = Backends::new(ledger, InProcess(consensus_service))
-//!     .with_peers(InProcess(p2p_gateway_service))
+//! let backends = Backends::new(ledger, driver_handle.clone())
+//!     .with_peers(p2p_handle.clone())
 //!     .with_tip_updates(driver_handle.watch()); // optional: StreamBlocks wakes on changes
 //! coinjecture_api::serve(ApiConfig { network_label: Some("A".into()), metrics: Some(encoder), ..Default::default() },
 //!     backends, TcpListener::bind(("0.0.0.0", api.port)).await?, shutdown).await?;
 //! ```
 //!
-//! and in the split deployment `Backends::new(connect_ledger(url)?, connect_consensus(url)?)
-//! .with_peers(connect_p2p_gateway(url)?)`.
+//! and in the split deployment `Backends::new(connect_ledger(url)?, RemoteConsensus::from_url(url)?)
+//! .with_peers(RemoteGateway::from_url(url)?)`.
 //!
 //! ## REST
 //!
@@ -103,10 +101,7 @@ use std::sync::Arc;
 use axum::Router;
 use coinjecture_proto::v1::public_api_server::PublicApiServer;
 
-pub use backend::{
-    Backends, ConsensusSource, InProcess, PeerSource, Remote, TipUpdates, connect_consensus, connect_ledger,
-    connect_p2p_gateway,
-};
+pub use backend::{Backends, TipUpdates, connect_ledger};
 pub use coinjecture_listener::{FdBudget, LimitedListener, Limits as ConnectionLimits};
 pub use config::{ApiConfig, MetricsFn};
 pub use error::{ApiError, RestError};

@@ -368,14 +368,14 @@ async fn validators(
     let (peers, status) = tokio::join!(
         async {
             match &b.peers {
-                Some(p) => p.list_peers().await.ok(),
+                Some(p) => p.peers().await.ok(),
                 None => None,
             }
         },
-        b.consensus.get_status()
+        b.consensus.status()
     );
-    let connected: Option<HashSet<String>> = peers.map(|p| p.peers.into_iter().map(|p| p.peer_id).collect());
-    let local = status.map(|s| s.local_validator).unwrap_or_default();
+    let connected: Option<HashSet<String>> = peers.map(|p| p.into_iter().map(|p| p.peer_id).collect());
+    let local = status.ok().and_then(|s| s.local_validator).map(|k| k.0.to_vec()).unwrap_or_default();
     Ok(ok(json::validator_set(&found.validator_set.unwrap_or_default(), found.height, connected.as_ref(), &local)))
 }
 

@@ -17,11 +17,11 @@ use coinjecture_primitives::{
     Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock,
     SealedTransaction, Transaction, limits,
 };
-use coinjecture_proto::convert;
+use coinjecture_primitives::{RejectReason, Rejection};
+use coinjecture_proto::ports::consensus::ConsensusError;
+use coinjecture_proto::ports::gateway::{GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::{self as ledger_port, LedgerPort, LedgerPortError};
-use coinjecture_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot, watch};
-use tonic::Status;
 use tracing::Instrument as _;
 
 use crate::engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout};
@@ -58,14 +58,6 @@ pub(crate) async fn finalized(
     height: BlockHeight,
 ) -> Result<Option<(Block, CommitCertificate)>, LedgerPortError> {
     Ok(ledger.block_by_height(height).await?.and_then(|b| Some((b.block, b.certificate?))))
-}
-
-/// What consensus needs from the network.
-#[tonic::async_trait]
-pub trait NetworkApi: Send + Sync + 'static {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status>;
-    /// Finalized blocks from `from` on, fetched from peers.
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status>;
 }
 
 /// Driver settings.
@@ -122,19 +114,15 @@ pub struct DriverStatus {
     pub journal: Option<Arc<tx_journal::JournalStats>>,
 }
 
-/// The result of submitting one transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubmitResult {
-    pub tx_hash: Hash32,
-    pub outcome: Result<(), (pb::TxRejectReason, String)>,
-}
+/// The result of submitting one transaction (the consensus port's).
+pub use coinjecture_proto::ports::consensus::SubmitResult;
 
 enum Command {
     /// `span`: the caller's, so the admission joins the submitter's trace.
     Submit {
         txs: Vec<SealedTransaction>,
         gossip: bool,
-        reply: Option<oneshot::Sender<Result<Vec<SubmitResult>, Status>>>,
+        reply: Option<oneshot::Sender<Result<Vec<SubmitResult>, ConsensusError>>>,
         span: tracing::Span,
     },
     Evidence {
@@ -168,17 +156,17 @@ impl DriverHandle {
     /// Submits transactions: checked against the ledger, admitted to the mempool, gossiped.
     /// UNAVAILABLE once the node is stopping, so the client sends them to another node.
     /// Sealed transactions keep their encoding and hash all the way; plain ones are sealed here.
-    pub async fn submit<T: Into<SealedTransaction>>(&self, txs: Vec<T>) -> Result<Vec<SubmitResult>, Status> {
+    pub async fn submit<T: Into<SealedTransaction>>(&self, txs: Vec<T>) -> Result<Vec<SubmitResult>, ConsensusError> {
         let txs: Vec<SealedTransaction> = txs.into_iter().map(Into::into).collect();
         if !self.admitting.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Status::unavailable("the node is stopping; submit the transaction to another node"));
+            return Err(ConsensusError::Stopping);
         }
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Submit { txs, gossip: true, reply: Some(reply), span: tracing::Span::current() })
             .await
-            .map_err(|_| Status::unavailable("consensus driver stopped"))?;
-        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))?
+            .map_err(|_| ConsensusError::Stopped)?;
+        rx.await.map_err(|_| ConsensusError::Stopped)?
     }
 
     /// Stops admitting submitted transactions (every clone of this handle refuses them from
@@ -199,13 +187,10 @@ impl DriverHandle {
     }
 
     /// Evidence recorded so far, with detection times.
-    pub async fn evidence(&self) -> Result<Vec<(Evidence, i64)>, Status> {
+    pub async fn evidence(&self) -> Result<Vec<(Evidence, i64)>, ConsensusError> {
         let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Evidence { reply })
-            .await
-            .map_err(|_| Status::unavailable("consensus driver stopped"))?;
-        rx.await.map_err(|_| Status::unavailable("consensus driver stopped"))
+        self.commands.send(Command::Evidence { reply }).await.map_err(|_| ConsensusError::Stopped)?;
+        rx.await.map_err(|_| ConsensusError::Stopped)
     }
 }
 
@@ -363,7 +348,7 @@ struct Driver<N> {
 /// What woke the driver's main loop.
 #[allow(clippy::large_enum_variant, reason = "one at a time, on the stack, handled at once")]
 enum Wake {
-    Message(Option<pb::ConsensusMessage>),
+    Message(Option<GossipMessage>),
     Command(Option<Command>),
     Timer,
 }
@@ -384,24 +369,24 @@ const SEALED_BLOCKS_KEPT: usize = 8;
 
 /// Starts a driver; returns its handle and the task (which ends with an error only when the
 /// ledger or the signing-state file fails: the node must stop rather than sign blindly).
-pub async fn start<N: NetworkApi>(
+pub async fn start<N: GatewayPort>(
     config: DriverConfig,
     key: Keypair,
     ledger: Arc<dyn LedgerPort>,
     network: N,
-    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    inbound: mpsc::Receiver<GossipMessage>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     start_with_clock(config, key, ledger, network, inbound, Arc::new(crate::clock::SystemClock)).await
 }
 
 /// [`start`] with another clock (e.g. a [`crate::clock::VirtualClock`] in a test running in
 /// tokio's paused time).
-pub async fn start_with_clock<N: NetworkApi>(
+pub async fn start_with_clock<N: GatewayPort>(
     config: DriverConfig,
     key: Keypair,
     ledger: Arc<dyn LedgerPort>,
     network: N,
-    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    inbound: mpsc::Receiver<GossipMessage>,
     clock: Arc<dyn crate::clock::Clock>,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     start_in(config, key, ledger, network, inbound, DriverEnv::with_clock(clock)).await
@@ -447,12 +432,12 @@ impl std::fmt::Debug for DriverEnv {
 }
 
 /// [`start`] in `env` (see [`DriverEnv`]).
-pub async fn start_in<N: NetworkApi>(
+pub async fn start_in<N: GatewayPort>(
     config: DriverConfig,
     key: Keypair,
     ledger: Arc<dyn LedgerPort>,
     network: N,
-    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    inbound: mpsc::Receiver<GossipMessage>,
     env: DriverEnv,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let DriverEnv { clock, inline_sync_hazard } = env;
@@ -463,12 +448,12 @@ pub async fn start_in<N: NetworkApi>(
     .await
 }
 
-async fn start_task<N: NetworkApi>(
+async fn start_task<N: GatewayPort>(
     config: DriverConfig,
     key: Keypair,
     ledger: Arc<dyn LedgerPort>,
     network: N,
-    inbound: mpsc::Receiver<pb::ConsensusMessage>,
+    inbound: mpsc::Receiver<GossipMessage>,
     clock: Arc<dyn crate::clock::Clock>,
     inline_sync_hazard: bool,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
@@ -590,10 +575,10 @@ async fn start_task<N: NetworkApi>(
     Ok((handle, task))
 }
 
-impl<N: NetworkApi> Driver<N> {
+impl<N: GatewayPort> Driver<N> {
     async fn run(
         mut self,
-        mut inbound: mpsc::Receiver<pb::ConsensusMessage>,
+        mut inbound: mpsc::Receiver<GossipMessage>,
         mut commands: mpsc::Receiver<Command>,
     ) -> Result<(), DriverError> {
         self.replay_journal().await?;
@@ -656,40 +641,17 @@ impl<N: NetworkApi> Driver<N> {
         *self.dropped.entry(reason.to_string()).or_default() += 1;
     }
 
-    async fn on_message(&mut self, message: pb::ConsensusMessage) -> Result<(), DriverError> {
-        use pb::consensus_message::Kind;
-        match message.kind {
-            Some(Kind::Proposal(p)) => match coinjecture_primitives::Proposal::try_from(&p) {
-                Ok(p) => self.input(Input::Proposal(p)).await?,
-                Err(e) => {
-                    tracing::debug!(error = %e, "malformed proposal dropped");
-                    self.count_drop("malformed");
-                }
-            },
-            Some(Kind::Vote(v)) => match coinjecture_primitives::Vote::try_from(&v) {
-                Ok(v) => self.input(Input::Vote(v)).await?,
-                Err(e) => {
-                    tracing::debug!(error = %e, "malformed vote dropped");
-                    self.count_drop("malformed");
-                }
-            },
-            Some(Kind::FinalizedBlock(b)) => match convert::finalized_block(&b) {
-                Ok((block, certificate)) => self.input(Input::DecidedBlock { block, certificate }).await?,
-                Err(e) => {
-                    tracing::debug!(error = %e, "malformed finalized block dropped");
-                    self.count_drop("malformed");
-                }
-            },
-            Some(Kind::Transactions(batch)) => match convert::transactions(&batch.transactions, "transactions") {
-                Ok(txs) => {
-                    self.submit(txs.into_iter().map(SealedTransaction::seal).collect(), false).await?;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "malformed transaction batch dropped");
-                    self.count_drop("malformed");
-                }
-            },
-            None => self.count_drop("malformed"),
+    async fn on_message(&mut self, message: GossipMessage) -> Result<(), DriverError> {
+        match message {
+            GossipMessage::Proposal(p) => self.input(Input::Proposal(p)).await?,
+            GossipMessage::Vote(v) => self.input(Input::Vote(v)).await?,
+            GossipMessage::FinalizedBlock { block, certificate } => {
+                self.input(Input::DecidedBlock { block, certificate }).await?;
+            }
+            // Sealed when it was decoded: not encoded or hashed again here.
+            GossipMessage::Transactions(txs) => {
+                self.submit(txs, false).await?;
+            }
         }
         Ok(())
     }
@@ -772,42 +734,37 @@ impl<N: NetworkApi> Driver<N> {
         let mut results = Vec::with_capacity(txs.len());
         let mut admitted = Vec::new();
         for (tx, checked) in txs.into_iter().zip(verdicts) {
-            let verdict = checked.verdict.map_err(|r| (pb::TxRejectReason::from(r.reason), r.message));
+            let verdict = checked.verdict;
             // Sealed: computed once, when the transaction was sealed.
             let hash = tx.hash();
             let outcome = match verdict {
-                Ok(()) => Ok(()),
-                Err((pb::TxRejectReason::NonceTooHigh, message)) => {
+                Err(r) if r.reason == RejectReason::NonceTooHigh => {
                     let base = self.nonce_of(tx.from).await?;
                     let pending_up_to = (base..tx.nonce).all(|n| self.mempool_has(tx.from, n));
-                    if pending_up_to { Ok(()) } else { Err((pb::TxRejectReason::NonceTooHigh, message)) }
+                    if pending_up_to { Ok(()) } else { Err(r) }
                 }
-                Err(e) => Err(e),
+                other => other,
             };
+            let refuse = |reason, message: String| Err(Rejection::new(reason, message));
             let outcome = match outcome {
                 Ok(()) => match self.mempool.add(tx.clone(), tx.encoded_len()) {
                     Ok(()) => {
                         admitted.push(tx);
                         Ok(())
                     }
-                    Err(MempoolError::Duplicate(_)) => Err((pb::TxRejectReason::Duplicate, "already pending".into())),
-                    Err(e @ MempoolError::NonceTaken { .. }) => Err((pb::TxRejectReason::Duplicate, e.to_string())),
-                    Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => {
-                        Err((pb::TxRejectReason::FeeTooLow, e.to_string()))
-                    }
-                    Err(e) => Err((pb::TxRejectReason::MempoolFull, e.to_string())),
+                    Err(MempoolError::Duplicate(_)) => refuse(RejectReason::Duplicate, "already pending".into()),
+                    Err(e @ MempoolError::NonceTaken { .. }) => refuse(RejectReason::Duplicate, e.to_string()),
+                    Err(e @ MempoolError::FeeBelowSizeMinimum { .. }) => refuse(RejectReason::FeeTooLow, e.to_string()),
+                    Err(e) => refuse(RejectReason::MempoolFull, e.to_string()),
                 },
                 Err(e) => Err(e),
             };
             results.push(SubmitResult { tx_hash: hash, outcome });
         }
         if gossip && !admitted.is_empty() {
-            let batch = pb::TransactionBatch {
-                transactions: admitted.iter().map(|t| pb::Transaction::from(t.transaction())).collect(),
-            };
-            let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
+            let message = GossipMessage::Transactions(admitted.clone());
             let span = tracing::info_span!("gossip transactions", txs = admitted.len());
-            if let Err(e) = self.network.publish(message).instrument(span).await {
+            if let Err(e) = self.network.publish(&message).instrument(span).await {
                 tracing::warn!(error = %e, "gossiping transactions failed");
             }
         }
@@ -848,15 +805,14 @@ impl<N: NetworkApi> Driver<N> {
         Ok(())
     }
 
-    async fn broadcast(&self, message: pb::ConsensusMessage) {
-        if let Err(e) = self.network.publish(message).await {
+    async fn broadcast(&self, message: GossipMessage) {
+        if let Err(e) = self.network.publish(&message).await {
             tracing::warn!(error = %e, "publishing a consensus message failed");
         }
     }
 
     /// Carries out one action; returns an input to feed back (answers to engine requests).
     async fn act(&mut self, action: Action) -> Result<Option<Input>, DriverError> {
-        use pb::consensus_message::Kind;
         match action {
             Action::PersistSignState(state) => {
                 // Never backwards (the engine's signing state only moves forward; this guards
@@ -896,10 +852,10 @@ impl<N: NetworkApi> Driver<N> {
             }
             Action::Broadcast(Message::Proposal(p)) => {
                 let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
-                self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Proposal((&p).into())) }).instrument(span).await;
+                self.broadcast(GossipMessage::Proposal(p)).instrument(span).await;
             }
             Action::Broadcast(Message::Vote(v)) => {
-                self.broadcast(pb::ConsensusMessage { kind: Some(Kind::Vote((&v).into())) }).await;
+                self.broadcast(GossipMessage::Vote(v)).await;
             }
             Action::ScheduleTimeout { at_ms, timeout } => {
                 self.timers.insert((at_ms, timeout));
@@ -968,8 +924,7 @@ impl<N: NetworkApi> Driver<N> {
             }
             Action::BroadcastDecided { height } => {
                 if let Ok(Some((block, certificate))) = finalized(&*self.ledger, height).await {
-                    let pb_block = convert::finalized_block_to_pb(&block, &certificate);
-                    self.broadcast(pb::ConsensusMessage { kind: Some(Kind::FinalizedBlock(pb_block)) }).await;
+                    self.broadcast(GossipMessage::FinalizedBlock { block, certificate }).await;
                 }
             }
             Action::Evidence(e) => {

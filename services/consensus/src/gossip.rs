@@ -18,27 +18,22 @@
 //! for a vote or proposal (plus the block hash), one per signer for a certificate (at most the
 //! set's size), one per transaction (the payload limit bounds their number).
 
+use std::sync::Arc;
+
 use coinjecture_crypto_core::signatures;
 use coinjecture_primitives::{BlockHeight, ChainId, Round, chain_tag};
-use coinjecture_proto::convert;
-use coinjecture_proto::v1 as pb;
+use coinjecture_proto::ports::gateway::{self, GatewayPort, GossipMessage, InboundGossip, Topic};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::admission::{self, Inauthentic};
+use crate::driver::DriverStatus;
 use crate::validators::ValidatorSchedule;
 
 /// Rounds ahead of the node's own that are still relayed (the engine's default window).
 pub const MAX_ROUNDS_AHEAD: Round = 16;
 
-/// The outcome to report to the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GossipVerdict {
-    /// Valid: relay.
-    Accept,
-    /// Invalid: drop and penalise the sender.
-    Reject,
-    /// Valid but not worth relaying, or not ours to judge: drop without penalty.
-    Ignore,
-}
+/// The outcome to report to the gateway (the gateway port's [`gateway::Validation`]).
+pub use coinjecture_proto::ports::gateway::Validation as GossipVerdict;
 
 /// What to do with one received message.
 #[derive(Debug, Clone)]
@@ -47,17 +42,17 @@ pub struct GossipOutcome {
     /// Why (a short label for logs and metrics).
     pub reason: &'static str,
     /// The message for consensus, when it is worth handing over.
-    pub deliver: Option<pb::ConsensusMessage>,
+    pub deliver: Option<GossipMessage>,
 }
 
 impl GossipOutcome {
     fn reject(reason: &'static str) -> Self {
         Self { verdict: GossipVerdict::Reject, reason, deliver: None }
     }
-    fn ignore(reason: &'static str, deliver: Option<pb::ConsensusMessage>) -> Self {
+    fn ignore(reason: &'static str, deliver: Option<GossipMessage>) -> Self {
         Self { verdict: GossipVerdict::Ignore, reason, deliver }
     }
-    fn accept(deliver: pb::ConsensusMessage) -> Self {
+    fn accept(deliver: GossipMessage) -> Self {
         Self { verdict: GossipVerdict::Accept, reason: "valid", deliver: Some(deliver) }
     }
 }
@@ -92,21 +87,16 @@ impl GossipCheck {
         Self { chain_id, schedule }
     }
 
-    /// The verdict on one received message (decoded from the payload; an undecodable payload
-    /// is a REJECT), given the node's position.
-    pub fn check(&self, message: pb::ConsensusMessage, at: NodePosition) -> GossipOutcome {
-        use pb::consensus_message::Kind;
+    /// The verdict on one received message, given the node's position.
+    pub fn check(&self, message: GossipMessage, at: NodePosition) -> GossipOutcome {
         let in_window = |height: BlockHeight, round: Round| {
             height.saturating_add(1) >= at.height
                 && height <= at.height.saturating_add(1)
                 && (height != at.height || round <= at.round.saturating_add(MAX_ROUNDS_AHEAD))
         };
-        match &message.kind {
-            Some(Kind::Vote(v)) => {
-                let Ok(vote) = coinjecture_primitives::Vote::try_from(v) else {
-                    return GossipOutcome::reject("malformed");
-                };
-                if let Err(e) = admission::check_vote(&self.schedule, &self.chain_id, &vote) {
+        match &message {
+            GossipMessage::Vote(vote) => {
+                if let Err(e) = admission::check_vote(&self.schedule, &self.chain_id, vote) {
                     return GossipOutcome::reject(reason(e));
                 }
                 if in_window(vote.height, vote.round) {
@@ -115,11 +105,8 @@ impl GossipCheck {
                     GossipOutcome::ignore("outside_window", Some(message))
                 }
             }
-            Some(Kind::Proposal(p)) => {
-                let Ok(proposal) = coinjecture_primitives::Proposal::try_from(p) else {
-                    return GossipOutcome::reject("malformed");
-                };
-                if let Err(e) = admission::check_proposal(&self.schedule, &self.chain_id, &proposal) {
+            GossipMessage::Proposal(proposal) => {
+                if let Err(e) = admission::check_proposal(&self.schedule, &self.chain_id, proposal) {
                     return GossipOutcome::reject(reason(e));
                 }
                 if in_window(proposal.height, proposal.round) {
@@ -128,15 +115,12 @@ impl GossipCheck {
                     GossipOutcome::ignore("outside_window", Some(message))
                 }
             }
-            Some(Kind::FinalizedBlock(b)) => {
-                let Ok((block, certificate)) = convert::finalized_block(b) else {
-                    return GossipOutcome::reject("malformed");
-                };
+            GossipMessage::FinalizedBlock { block, certificate } => {
                 let height = block.header.block_index;
                 if height < at.height {
                     return GossipOutcome::ignore("already_final", None);
                 }
-                if let Err(e) = admission::check_decided(&self.schedule, &self.chain_id, &block, &certificate) {
+                if let Err(e) = admission::check_decided(&self.schedule, &self.chain_id, block, certificate) {
                     return GossipOutcome::reject(reason(e));
                 }
                 if height <= at.height.saturating_add(1) {
@@ -145,10 +129,7 @@ impl GossipCheck {
                     GossipOutcome::ignore("outside_window", Some(message))
                 }
             }
-            Some(Kind::Transactions(batch)) => {
-                let Ok(txs) = convert::transactions(&batch.transactions, "transactions") else {
-                    return GossipOutcome::reject("malformed");
-                };
+            GossipMessage::Transactions(txs) => {
                 if txs.is_empty() {
                     return GossipOutcome::ignore("empty", None);
                 }
@@ -167,8 +148,126 @@ impl GossipCheck {
                 }
                 GossipOutcome::accept(message)
             }
-            None => GossipOutcome::reject("malformed"),
         }
+    }
+
+    /// Decodes a received payload and judges it; an undecodable payload is a REJECT.
+    pub fn check_payload(&self, payload: &[u8], at: NodePosition) -> GossipOutcome {
+        match gateway::decode_gossip(payload) {
+            Ok(message) => self.check(message, at),
+            Err(_) => GossipOutcome::reject("malformed"),
+        }
+    }
+}
+
+/// Most messages judged (and reported in one call) at a time.
+pub const REPORT_BATCH: usize = 256;
+
+/// Transaction batches larger than this are decoded and checked on the blocking pool (one
+/// signature per transaction), so a big batch never holds up an async worker.
+const INLINE_BYTES: usize = 64 * 1024;
+
+/// Judges a batch of received messages: one verdict per message (in order), and the messages to
+/// hand to consensus (in order).
+pub async fn judge(
+    check: &Arc<GossipCheck>,
+    status: &watch::Receiver<DriverStatus>,
+    batch: Vec<InboundGossip>,
+) -> (Vec<([u8; 32], GossipVerdict)>, Vec<GossipMessage>) {
+    let mut verdicts = Vec::with_capacity(batch.len());
+    let mut deliver = Vec::new();
+    for m in batch {
+        let at = {
+            let s = status.borrow();
+            NodePosition { height: s.height, round: s.round }
+        };
+        let outcome = if m.topic == Topic::Transactions && m.payload.len() > INLINE_BYTES {
+            let check = check.clone();
+            let payload = m.payload;
+            match tokio::task::spawn_blocking(move || check.check_payload(&payload, at)).await {
+                Ok(outcome) => outcome,
+                // Only a panic in verification gets here: not the sender's fault as far as we know.
+                Err(_) => GossipOutcome::ignore("check_failed", None),
+            }
+        } else {
+            check.check_payload(&m.payload, at)
+        };
+        if outcome.verdict == GossipVerdict::Reject {
+            tracing::debug!(peer_id = %m.source, topic = ?m.topic, reason = outcome.reason, "gossip rejected");
+        }
+        verdicts.push((m.message_id, outcome.verdict));
+        deliver.extend(outcome.deliver);
+    }
+    (verdicts, deliver)
+}
+
+/// Gossip in → consensus, validated: consensus is the gateway's validating subscriber of every
+/// topic, so a message is relayed to other peers only after [`GossipCheck`] accepted it, and a
+/// peer whose messages are rejected loses gossipsub score until the gateway disconnects it.
+/// The same loop for a gateway in this process and one over gRPC: it subscribes at once (so
+/// nothing is missed while the driver starts), starts judging once `status` arrives (the
+/// driver's), reports each batch's verdicts and hands the authentic messages to `inbound`. It
+/// subscribes again (every 500 ms) when the gateway restarts, and ends when consensus stops.
+pub async fn forward(
+    gateway: Arc<dyn GatewayPort>,
+    check: GossipCheck,
+    status: oneshot::Receiver<watch::Receiver<DriverStatus>>,
+    inbound: mpsc::Sender<GossipMessage>,
+) {
+    let check = Arc::new(check);
+    let mut status = status;
+    let mut subscription = gateway.subscribe_validated().await;
+    // While the driver starts, keep trying to subscribe (a remote gateway may still be starting):
+    // a message that arrives while no validating subscriber holds its topic is dropped, and its
+    // sender's re-sends are duplicates, so a late subscription can lose a round's votes.
+    let status = loop {
+        if subscription.is_ok() {
+            match (&mut status).await {
+                Ok(s) => break s,
+                Err(_) => return,
+            }
+        }
+        tokio::select! {
+            s = &mut status => match s {
+                Ok(s) => break s,
+                Err(_) => return,
+            },
+            () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                subscription = gateway.subscribe_validated().await;
+            }
+        }
+    };
+    if subscription.is_err() {
+        subscription = gateway.subscribe_validated().await;
+    }
+    loop {
+        match subscription {
+            Ok(mut messages) => {
+                while let Some(first) = messages.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < REPORT_BATCH
+                        && let Ok(m) = messages.try_recv()
+                    {
+                        batch.push(m);
+                    }
+                    let (verdicts, deliver) = judge(&check, &status, batch).await;
+                    if let Err(e) = gateway.report_validation(verdicts).await {
+                        tracing::debug!(error = %e, "reporting gossip validation failed");
+                    }
+                    for message in deliver {
+                        if inbound.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "subscribing to gossip failed; retrying"),
+        }
+        if inbound.is_closed() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        subscription = gateway.subscribe_validated().await;
     }
 }
 
@@ -178,7 +277,6 @@ mod tests {
     use coinjecture_crypto_core::signatures::Keypair;
     use coinjecture_primitives::consensus::{Vote, VoteType};
     use coinjecture_primitives::{Block, BlockHeader, CommitCertificate, Signature, Transaction, TxType};
-    use pb::consensus_message::Kind;
 
     use super::*;
     use crate::{QuorumMode, ValidatorSet};
@@ -198,7 +296,7 @@ mod tests {
 
     const AT: NodePosition = NodePosition { height: 10, round: 0 };
 
-    fn vote_message(key: &Keypair, chain_id: ChainId, height: u64, round: u32, sign: bool) -> pb::ConsensusMessage {
+    fn vote_message(key: &Keypair, chain_id: ChainId, height: u64, round: u32, sign: bool) -> GossipMessage {
         let mut v = Vote {
             chain_id,
             height,
@@ -211,10 +309,10 @@ mod tests {
         if sign {
             v.signature = key.sign(&v.signing_bytes());
         }
-        pb::ConsensusMessage { kind: Some(Kind::Vote((&v).into())) }
+        GossipMessage::Vote(v)
     }
 
-    fn verdict(m: pb::ConsensusMessage) -> (GossipVerdict, &'static str, bool) {
+    fn verdict(m: GossipMessage) -> (GossipVerdict, &'static str, bool) {
         let o = check().check(m, AT);
         (o.verdict, o.reason, o.deliver.is_some())
     }
@@ -245,7 +343,7 @@ mod tests {
         }
     }
 
-    fn finalized(height: u64, forge: bool) -> pb::ConsensusMessage {
+    fn finalized(height: u64, forge: bool) -> GossipMessage {
         let b = block(height);
         let mut c = CommitCertificate { height, round: 0, block_hash: b.hash(), signatures: Vec::new() };
         let bytes = c.signing_bytes(&chain());
@@ -255,7 +353,7 @@ mod tests {
             .map(|k| (k.public_key(), if forge { Signature([3; 64]) } else { k.sign(&bytes) }))
             .collect();
         let c = c.sorted();
-        pb::ConsensusMessage { kind: Some(Kind::FinalizedBlock(convert::finalized_block_to_pb(&b, &c))) }
+        GossipMessage::FinalizedBlock { block: b, certificate: c }
     }
 
     #[test]
@@ -286,9 +384,17 @@ mod tests {
         t
     }
 
-    fn batch(txs: &[Transaction]) -> pb::ConsensusMessage {
-        let batch = pb::TransactionBatch { transactions: txs.iter().map(Into::into).collect() };
-        pb::ConsensusMessage { kind: Some(Kind::Transactions(batch)) }
+    fn batch(txs: &[Transaction]) -> GossipMessage {
+        GossipMessage::Transactions(txs.iter().cloned().map(coinjecture_primitives::SealedTransaction::seal).collect())
+    }
+
+    #[test]
+    fn an_undecodable_payload_is_rejected_as_malformed() {
+        let o = check().check_payload(&[0x0f, 0xff, 0x01], AT);
+        assert_eq!((o.verdict, o.reason, o.deliver.is_some()), (GossipVerdict::Reject, "malformed", false));
+        let (_, payload) =
+            coinjecture_proto::ports::gateway::encode_gossip(&vote_message(&keys()[1], chain(), 10, 0, true));
+        assert_eq!(check().check_payload(&payload, AT).verdict, GossipVerdict::Accept);
     }
 
     #[test]

@@ -36,7 +36,9 @@
 //! [`admission`] holds what a peer's message must prove (chain, membership at its height,
 //! signature) before the engine does anything costly for it, and the engine's bounded buffers;
 //! `gossip` (with the driver) the verdict consensus reports to the p2p-gateway for each received
-//! message, so nothing unchecked is relayed.
+//! message, so nothing unchecked is relayed, and `gossip::forward`, the one inbound loop over the
+//! gateway port (in process or remote). `service`: the driver's handle as the consensus port
+//! (`coinjecture_proto::ports::consensus`), which the api calls and the gRPC server serves.
 
 pub mod admission;
 #[cfg(feature = "driver")]

@@ -43,16 +43,8 @@ impl From<InboundMessage> for pb::InboundMessage {
     }
 }
 
-/// A validation outcome reported by a validating subscriber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Validation {
-    /// Valid: deliver and forward.
-    Accept,
-    /// Invalid: drop and penalise the sender.
-    Reject,
-    /// Not useful: drop without penalty.
-    Ignore,
-}
+/// A validation outcome reported by a validating subscriber (the gateway port's).
+pub use coinjecture_proto::ports::gateway::Validation;
 
 /// What [`P2pHandle::publish`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

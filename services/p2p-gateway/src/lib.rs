@@ -61,6 +61,7 @@ mod error;
 mod handle;
 mod metrics;
 mod node;
+mod port;
 mod service;
 pub mod sync;
 mod topics;

@@ -55,14 +55,7 @@ fn topic(value: i32, field: &str) -> Result<pb::Topic, Status> {
 }
 
 fn peer_summary(p: crate::handle::PeerSummary) -> pb::PeerInfo {
-    pb::PeerInfo {
-        peer_id: p.peer_id.to_base58(),
-        addresses: p.addresses.iter().map(ToString::to_string).collect(),
-        connected_since_ms: p.connected_since_ms,
-        score: p.score,
-        outbound: p.outbound,
-        agent_version: p.agent_version,
-    }
+    coinjecture_proto::ports::gateway::peer_to_pb(&crate::port::peer_info(p))
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_api::{Backends, InProcess, connect_ledger};
+use coinjecture_api::{Backends, connect_ledger};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::get_block_request::Selector;
 use coinjecture_proto::v1::public_api_client::PublicApiClient;
@@ -176,11 +176,9 @@ async fn a_remote_ledger_answers_like_the_in_process_one() {
         let _ = ledger_stopped.await;
     }));
     let consensus = fake_consensus();
-    let remote = Backends::new(
-        Arc::new(connect_ledger(&format!("http://{ledger_addr}")).unwrap()),
-        InProcess(Arc::clone(&consensus)),
-    )
-    .with_peers(FakePeers(4));
+    let remote =
+        Backends::new(Arc::new(connect_ledger(&format!("http://{ledger_addr}")).unwrap()), Arc::clone(&consensus))
+            .with_peers(FakePeers(4));
     let remote_api = serve(config(), remote, consensus).await;
     let local_api = start(&chain, config()).await;
 
@@ -210,7 +208,7 @@ async fn stream_blocks_wakes_on_tip_updates() {
     let mut chain = Chain::new(1).await;
     let consensus = fake_consensus();
     let (announce, updates) = tokio::sync::watch::channel(1u64);
-    let backends = Backends::new(chain.ledger_service(), InProcess(Arc::clone(&consensus))).with_tip_updates(updates);
+    let backends = Backends::new(chain.ledger_service(), Arc::clone(&consensus)).with_tip_updates(updates);
     let api = serve(config(), backends, consensus).await;
     let mut client = client(api.url("")).await;
     let mut stream = client.stream_blocks(pb::StreamBlocksRequest { from_height: 1 }).await.unwrap().into_inner();

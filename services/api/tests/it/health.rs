@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use coinjecture_api::{Backends, InProcess, connect_consensus};
+use coinjecture_api::Backends;
+use coinjecture_proto::ports::consensus::RemoteConsensus;
 
 use crate::support::{Chain, FakeConsensus, FakePeers, VALIDATOR_PEER_ID, config, get, serve};
 
@@ -19,8 +20,7 @@ fn consensus(syncing: bool, validator_count: u32, signing_paused: &str) -> Arc<F
 }
 
 async fn ready_answer(chain: &Chain, consensus: Arc<FakeConsensus>, peers: u32) -> (StatusCode, serde_json::Value) {
-    let backends =
-        Backends::new(chain.ledger_service(), InProcess(Arc::clone(&consensus))).with_peers(FakePeers(peers));
+    let backends = Backends::new(chain.ledger_service(), Arc::clone(&consensus)).with_peers(FakePeers(peers));
     let api = serve(config(), backends, consensus).await;
     let answer = get(&api.url("/ready")).await;
     (answer.status, answer.json())
@@ -60,7 +60,7 @@ async fn health_answers_while_ready_says_consensus_is_down() {
     // Consensus in "another process" that is not running.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let backends =
-        Backends::new(chain.ledger_service(), connect_consensus(&format!("http://127.0.0.1:{port}")).unwrap());
+        Backends::new(chain.ledger_service(), RemoteConsensus::from_url(&format!("http://127.0.0.1:{port}")).unwrap());
     let api = serve(config(), backends, Arc::new(FakeConsensus::default())).await;
     let health = get(&api.url("/health")).await;
     assert_eq!(health.status, StatusCode::OK);
@@ -76,8 +76,7 @@ async fn validators_show_peer_ids_and_whether_they_are_connected() {
     let chain = Chain::new(1).await;
     for (peers, connected) in [(2, serde_json::json!(true)), (0, serde_json::json!(false))] {
         let consensus = consensus(false, 1, "");
-        let backends =
-            Backends::new(chain.ledger_service(), InProcess(Arc::clone(&consensus))).with_peers(FakePeers(peers));
+        let backends = Backends::new(chain.ledger_service(), Arc::clone(&consensus)).with_peers(FakePeers(peers));
         let api = serve(config(), backends, consensus).await;
         let v = get(&api.url("/v1/validators")).await.json();
         let validator = &v["validators"][0];
@@ -87,7 +86,7 @@ async fn validators_show_peer_ids_and_whether_they_are_connected() {
     }
     // This node's own key is marked local (connected: null).
     let me = Arc::new(FakeConsensus { local_validator: vec![9; 32], ..Default::default() });
-    let backends = Backends::new(chain.ledger_service(), InProcess(Arc::clone(&me))).with_peers(FakePeers(1));
+    let backends = Backends::new(chain.ledger_service(), Arc::clone(&me)).with_peers(FakePeers(1));
     let api = serve(config(), backends, me).await;
     let v = get(&api.url("/v1/validators")).await.json();
     assert_eq!(

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
-use coinjecture_api::{ApiConfig, Backends, InProcess, RateLimit};
+use coinjecture_api::{ApiConfig, Backends, RateLimit};
 use coinjecture_primitives::{BlockHeight, CommitCertificate, Hash32, PublicKey, SealedBlock, SealedTransaction};
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, ChainInfo, CheckedTransactions, Execution, HeaderExtras, HistoryPage, IndexedTransaction,
@@ -222,12 +222,8 @@ async fn a_byte_bounded_listing_of_whole_blocks_reads_only_the_blocks_it_sends()
 
     let recording = Arc::new(Recording { inner: chain.ledger_service(), ranges: Mutex::new(Vec::new()) });
     let consensus = Arc::new(FakeConsensus::default());
-    let backends = Backends {
-        ledger: recording.clone(),
-        consensus: Arc::new(InProcess(Arc::clone(&consensus))),
-        peers: None,
-        tip_updates: None,
-    };
+    let backends =
+        Backends { ledger: recording.clone(), consensus: Arc::clone(&consensus) as _, peers: None, tip_updates: None };
     // About two blocks of transfers a page.
     let api = serve(ApiConfig { max_list_bytes: 3_000, ..config() }, backends, consensus).await;
 

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use coinjecture_api::{ApiConfig, Backends, InProcess, RateLimit, connect_consensus};
+use coinjecture_api::{ApiConfig, Backends, RateLimit};
 use coinjecture_primitives::Transaction;
+use coinjecture_proto::ports::consensus::RemoteConsensus;
 
 use crate::support::{CHAIN_ID, Chain, FakeConsensus, config, get, request, serve, start};
 
@@ -36,8 +37,7 @@ async fn status_reports_the_tip_validator_peers_and_version() {
 async fn without_a_p2p_gateway_peers_is_zero_and_validator_null_when_not_a_validator() {
     let chain = Chain::new(0).await;
     let consensus = Arc::new(FakeConsensus::default());
-    let api =
-        serve(config(), Backends::new(chain.ledger_service(), InProcess(Arc::clone(&consensus))), consensus).await;
+    let api = serve(config(), Backends::new(chain.ledger_service(), Arc::clone(&consensus)), consensus).await;
     let s = get(&api.url("/v1/status")).await.json();
     assert_eq!(s["peers"], 0);
     assert_eq!(s["validator"], serde_json::Value::Null);
@@ -290,7 +290,7 @@ async fn a_slow_upstream_times_out_with_504_and_a_missing_one_is_503() {
     let chain = Chain::new(0).await;
     let slow = Arc::new(FakeConsensus { mempool_delay: Duration::from_secs(5), ..Default::default() });
     let config = ApiConfig { request_timeout: Duration::from_millis(200), ..config() };
-    let api = serve(config, Backends::new(chain.ledger_service(), InProcess(Arc::clone(&slow))), slow).await;
+    let api = serve(config, Backends::new(chain.ledger_service(), Arc::clone(&slow)), slow).await;
     let answer = get(&api.url("/v1/mempool")).await;
     assert_eq!(answer.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(answer.json()["code"], "timeout");
@@ -299,7 +299,7 @@ async fn a_slow_upstream_times_out_with_504_and_a_missing_one_is_503() {
     let unused = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = format!("http://{}", unused.local_addr().unwrap());
     drop(unused);
-    let backends = Backends::new(chain.ledger_service(), connect_consensus(&dead).unwrap());
+    let backends = Backends::new(chain.ledger_service(), RemoteConsensus::from_url(&dead).unwrap());
     let api = serve(crate::support::config(), backends, Arc::new(FakeConsensus::default())).await;
     let answer = get(&api.url("/v1/status")).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);

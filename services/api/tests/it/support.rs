@@ -7,18 +7,23 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use coinjecture_api::{ApiConfig, Backends, InProcess, PeerSource};
+use coinjecture_api::{ApiConfig, Backends};
 use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
-use coinjecture_primitives::{Block, Transaction};
+use coinjecture_primitives::validators::{QuorumMode, ValidatorSet};
+use coinjecture_primitives::{
+    Block, ChainId, CommitCertificate, Hash32, PublicKey, RejectReason, Rejection, SealedTransaction, Transaction,
+};
+use coinjecture_proto::ports::consensus::{
+    ConsensusError, ConsensusPort, ConsensusStatus, EvidencePage, MempoolStats, SubmitResult, ValidatorSetAt,
+};
+use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage, PeerInfo};
 use coinjecture_proto::ports::ledger::LedgerPort;
 use coinjecture_proto::v1 as pb;
-use coinjecture_proto::v1::consensus_server::Consensus;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use tonic::{Request as GrpcRequest, Response, Status};
 
 pub(crate) const CHAIN_ID: &str = "coinjecture-api-test";
 /// The fake consensus refuses transfers of this amount (INSUFFICIENT_BALANCE).
@@ -39,86 +44,58 @@ pub(crate) struct FakeConsensus {
 }
 
 #[tonic::async_trait]
-impl Consensus for FakeConsensus {
-    async fn submit_transactions(
-        &self,
-        request: GrpcRequest<pb::ConsensusSubmitTransactionsRequest>,
-    ) -> Result<Response<pb::ConsensusSubmitTransactionsResponse>, Status> {
-        let txs = request.into_inner().transactions;
+impl ConsensusPort for FakeConsensus {
+    async fn submit(&self, txs: Vec<SealedTransaction>) -> Result<Vec<SubmitResult>, ConsensusError> {
         let results = txs
             .iter()
-            .map(|tx| match Transaction::try_from(tx) {
-                Err(e) => pb::TransactionResult {
-                    tx_hash: vec![],
-                    accepted: false,
-                    reason: pb::TxRejectReason::Malformed.into(),
-                    message: e.to_string(),
-                },
-                Ok(t) if t.amount == REFUSED_AMOUNT => pb::TransactionResult {
-                    tx_hash: t.hash().0.to_vec(),
-                    accepted: false,
-                    reason: pb::TxRejectReason::InsufficientBalance.into(),
-                    message: "amount + fee exceeds the balance".into(),
-                },
-                Ok(t) => pb::TransactionResult {
-                    tx_hash: t.hash().0.to_vec(),
-                    accepted: true,
-                    reason: 0,
-                    message: String::new(),
+            .map(|t| SubmitResult {
+                tx_hash: t.hash(),
+                outcome: if t.amount == REFUSED_AMOUNT {
+                    Err(Rejection::new(RejectReason::InsufficientBalance, "amount + fee exceeds the balance"))
+                } else {
+                    Ok(())
                 },
             })
             .collect();
-        self.submitted.lock().unwrap().extend(txs);
-        Ok(Response::new(pb::ConsensusSubmitTransactionsResponse { results }))
+        self.submitted.lock().unwrap().extend(txs.iter().map(|t| pb::Transaction::from(t.transaction())));
+        Ok(results)
     }
 
-    async fn get_status(
-        &self,
-        _: GrpcRequest<pb::ConsensusGetStatusRequest>,
-    ) -> Result<Response<pb::ConsensusGetStatusResponse>, Status> {
-        Ok(Response::new(pb::ConsensusGetStatusResponse {
-            chain_id: CHAIN_ID.into(),
-            local_validator: self.local_validator.clone(),
+    async fn status(&self) -> Result<ConsensusStatus, ConsensusError> {
+        Ok(ConsensusStatus {
+            chain_id: ChainId::new(CHAIN_ID).unwrap(),
+            finalized_height: 0,
+            finalized_hash: Hash32::ZERO,
+            height: 1,
+            round: 0,
+            step: None,
+            proposer: None,
+            local_validator: (!self.local_validator.is_empty())
+                .then(|| PublicKey(self.local_validator.as_slice().try_into().unwrap())),
             syncing: self.syncing,
-            validator_count: self.validator_count,
-            signing_paused: self.signing_paused.clone(),
             mempool_size: self.submitted.lock().unwrap().len() as u64,
-            ..Default::default()
-        }))
+            quorum_mode: QuorumMode::Crash,
+            validator_count: self.validator_count,
+            signing_paused: (!self.signing_paused.is_empty()).then(|| self.signing_paused.clone()),
+        })
     }
 
-    async fn get_validator_set(
-        &self,
-        request: GrpcRequest<pb::GetValidatorSetRequest>,
-    ) -> Result<Response<pb::GetValidatorSetResponse>, Status> {
-        Ok(Response::new(pb::GetValidatorSetResponse {
-            validator_set: Some(pb::ValidatorSet {
-                validators: vec![pb::ValidatorInfo { public_key: vec![9; 32], peer_id: String::new(), index: 0 }],
-                activation_height: 1,
-                quorum_mode: pb::QuorumMode::Crash.into(),
-            }),
-            height: request.into_inner().height.unwrap_or(7),
-        }))
+    async fn validator_set(&self, height: Option<u64>) -> Result<ValidatorSetAt, ConsensusError> {
+        Ok(ValidatorSetAt {
+            height: height.unwrap_or(7),
+            activation_height: 1,
+            set: ValidatorSet::new(vec![PublicKey([9; 32])], QuorumMode::Crash).unwrap(),
+        })
     }
 
-    async fn list_evidence(
-        &self,
-        _: GrpcRequest<pb::ListEvidenceRequest>,
-    ) -> Result<Response<pb::ListEvidenceResponse>, Status> {
-        Ok(Response::new(pb::ListEvidenceResponse::default()))
+    async fn evidence(&self, _offset: u64, _limit: u32) -> Result<EvidencePage, ConsensusError> {
+        Ok(EvidencePage::default())
     }
 
-    async fn get_mempool_stats(
-        &self,
-        _: GrpcRequest<pb::GetMempoolStatsRequest>,
-    ) -> Result<Response<pb::GetMempoolStatsResponse>, Status> {
+    async fn mempool_stats(&self) -> Result<MempoolStats, ConsensusError> {
         tokio::time::sleep(self.mempool_delay).await;
         let n = self.submitted.lock().unwrap().len() as u64;
-        Ok(Response::new(pb::GetMempoolStatsResponse {
-            transaction_count: n,
-            capacity_transactions: 100_000,
-            ..Default::default()
-        }))
+        Ok(MempoolStats { transaction_count: n, capacity_transactions: 100_000, ..Default::default() })
     }
 }
 
@@ -131,18 +108,24 @@ pub(crate) const VALIDATOR_PEER_ID: &str = "12D3KooWARdq2qmoWawXfhkzZHgcPg2hgkwT
 pub(crate) struct FakePeers(pub u32);
 
 #[tonic::async_trait]
-impl PeerSource for FakePeers {
-    async fn get_network_info(&self) -> Result<pb::GetNetworkInfoResponse, Status> {
-        Ok(pb::GetNetworkInfoResponse { connected_peers: self.0, ..Default::default() })
+impl GatewayPort for FakePeers {
+    async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
+        Ok(())
     }
-    async fn list_peers(&self) -> Result<pb::ListPeersResponse, Status> {
-        let peers = (0..self.0)
-            .map(|i| pb::PeerInfo {
+    async fn request_blocks(&self, _: u64, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+        Ok(Vec::new())
+    }
+    async fn peers(&self) -> Result<Vec<PeerInfo>, GatewayError> {
+        Ok((0..self.0)
+            .map(|i| PeerInfo {
                 peer_id: if i == 0 { VALIDATOR_PEER_ID.to_string() } else { format!("12D3KooWother{i}") },
-                ..Default::default()
+                addresses: Vec::new(),
+                connected_since_ms: 0,
+                score: 0.0,
+                outbound: true,
+                agent_version: String::new(),
             })
-            .collect();
-        Ok(pb::ListPeersResponse { peers })
+            .collect())
     }
 }
 
@@ -245,7 +228,7 @@ pub(crate) async fn serve(config: ApiConfig, backends: Backends, consensus: Arc<
 /// The usual set-up: the chain's ledger in process, the fake consensus, 4 peers.
 pub(crate) async fn start(chain: &Chain, config: ApiConfig) -> Running {
     let consensus = fake_consensus();
-    let backends = Backends::new(chain.ledger_service(), InProcess(Arc::clone(&consensus))).with_peers(FakePeers(4));
+    let backends = Backends::new(chain.ledger_service(), Arc::clone(&consensus)).with_peers(FakePeers(4));
     serve(config, backends, consensus).await
 }
 

@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::{BlockHeight, Hash32, SealedTransaction};
+use coinjecture_proto::ports::consensus::ConsensusError;
 use tokio::sync::oneshot;
-use tonic::Status;
 
-use super::{
-    Driver, DriverConfig, DriverError, NetworkApi, SubmitResult, Tip, now_ms, store_sign_state, write_durably,
-};
+use super::{Driver, DriverConfig, DriverError, SubmitResult, Tip, now_ms, store_sign_state, write_durably};
 use crate::engine::{Engine, Input};
 use crate::lock_state::LockState;
 use crate::sign_state::SignState;
@@ -63,7 +61,7 @@ fn probe_writable(path: &Path) -> Result<(), DriverError> {
         .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
 }
 
-impl<N: NetworkApi> Driver<N> {
+impl<N: coinjecture_proto::ports::gateway::GatewayPort> Driver<N> {
     /// Stops signing after a failed write of a safety file (`reason` names the file and the OS
     /// error): the engine is rebuilt from what is on disk, as after a crash, but refusing to
     /// sign, so the node keeps following the chain; [`Self::retry_signing`] tries the disk
@@ -152,7 +150,7 @@ impl<N: NetworkApi> Driver<N> {
         &self,
         admitted: Vec<SealedTransaction>,
         results: Vec<SubmitResult>,
-        reply: oneshot::Sender<Result<Vec<SubmitResult>, Status>>,
+        reply: oneshot::Sender<Result<Vec<SubmitResult>, ConsensusError>>,
     ) {
         match &self.journal {
             Some(journal) if !admitted.is_empty() => journal.append(
@@ -160,7 +158,7 @@ impl<N: NetworkApi> Driver<N> {
                 Box::new(move |durable| {
                     let _ = reply.send(match durable {
                         Ok(()) => Ok(results),
-                        Err(e) => Err(Status::unavailable(format!(
+                        Err(e) => Err(ConsensusError::NotDurable(format!(
                             "{e}; the transactions are pending here but not durable: submit them to another node"
                         ))),
                     });

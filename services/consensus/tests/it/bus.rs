@@ -3,18 +3,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use coinjecture_consensus::driver::NetworkApi;
 use coinjecture_ledger::Ledger;
 use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
+use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::LedgerPort;
-use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
-use tonic::Status;
 
 /// Delivers every published message to every other node that is up.
 #[derive(Clone, Default)]
 pub(crate) struct Bus {
-    pub(crate) inboxes: Arc<Mutex<Vec<Option<mpsc::Sender<pb::ConsensusMessage>>>>>,
+    pub(crate) inboxes: Arc<Mutex<Vec<Option<mpsc::Sender<GossipMessage>>>>>,
     pub(crate) ledgers: Arc<Mutex<Vec<Option<Arc<Ledger>>>>>,
 }
 
@@ -24,8 +22,8 @@ pub(crate) struct Port {
 }
 
 #[tonic::async_trait]
-impl NetworkApi for Port {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
+impl GatewayPort for Port {
+    async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
         let inboxes: Vec<_> = self.bus.inboxes.lock().unwrap().clone();
         for (i, inbox) in inboxes.into_iter().enumerate() {
             if let (true, Some(tx)) = (i != self.me, inbox) {
@@ -35,13 +33,19 @@ impl NetworkApi for Port {
         Ok(())
     }
 
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+    async fn request_blocks(
+        &self,
+        from: BlockHeight,
+        count: u32,
+    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let ledgers: Vec<_> = self.bus.ledgers.lock().unwrap().clone();
         for (i, ledger) in ledgers.into_iter().enumerate() {
             let Some(ledger) = ledger.filter(|_| i != self.me) else { continue };
             let mut out = Vec::new();
             for h in from..from + u64::from(count) {
-                let found = LedgerPort::block_by_height(&*ledger, h).await.map_err(Status::from)?;
+                let found = LedgerPort::block_by_height(&*ledger, h)
+                    .await
+                    .map_err(|e| GatewayError::Unavailable(e.to_string()))?;
                 match found.and_then(|b| Some((b.block, b.certificate?))) {
                     Some(b) => out.push(b),
                     None => break,

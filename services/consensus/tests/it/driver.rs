@@ -109,7 +109,7 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     let mut forged = chain.transfer(1, recipient, 5, 0);
     forged.signature.0[0] ^= 1;
     let bad = nodes[0].handle.submit(vec![forged]).await.unwrap();
-    assert_eq!(bad[0].outcome.as_ref().unwrap_err().0, pb::TxRejectReason::BadSignature);
+    assert_eq!(bad[0].outcome.as_ref().unwrap_err().reason, coinjecture_primitives::RejectReason::BadSignature);
 
     let expected: u64 = (0..10).map(|n| 1_000 + n).sum();
     for node in &nodes {
@@ -170,7 +170,7 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     let next = chain.transfer(1, recipient, 5, 0);
     let api_side = nodes[0].handle.clone();
     nodes[0].handle.stop_admitting();
-    let refused = api_side.submit(vec![next.clone()]).await.unwrap_err();
+    let refused = tonic::Status::from(api_side.submit(vec![next.clone()]).await.unwrap_err());
     assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
     assert!(refused.message().contains("stopping"), "{refused:?}");
     let admitted = nodes[1].handle.submit(vec![next]).await.unwrap();
@@ -191,7 +191,6 @@ async fn futures_hashes(nodes: &[Node], height: BlockHeight) -> Vec<coinjecture_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consensus_grpc_service_answers_on_a_socket_and_names_bad_fields() {
-    use coinjecture_consensus::service::ConsensusService;
     use pb::consensus_client::ConsensusClient;
 
     let dir = tempfile::tempdir().unwrap();
@@ -200,7 +199,7 @@ async fn the_consensus_grpc_service_answers_on_a_socket_and_names_bad_fields() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tonic::transport::Server::builder()
-        .add_service(ConsensusService::new(nodes[0].handle.clone()).into_server())
+        .add_service(coinjecture_consensus::service::server(nodes[0].handle.clone()))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     let server = tokio::spawn(server);
     let mut client = ConsensusClient::connect(format!("http://{addr}")).await.unwrap();

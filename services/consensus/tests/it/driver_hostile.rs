@@ -6,20 +6,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi};
+use coinjecture_consensus::driver::{self, DriverConfig};
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
     Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, sha256,
 };
+use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, CheckedTransaction, CheckedTransactions, Execution, LedgerPort, LedgerResult, StoredBlock,
     Tip,
 };
-use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
-use tonic::Status;
 
 fn chain() -> ChainId {
     ChainId::new("coinjecture-ordering").unwrap()
@@ -111,11 +110,11 @@ struct Network {
 }
 
 #[tonic::async_trait]
-impl NetworkApi for Shared<Network> {
-    async fn publish(&self, _: pb::ConsensusMessage) -> Result<(), Status> {
+impl GatewayPort for Shared<Network> {
+    async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
         Ok(())
     }
-    async fn request_blocks(&self, from: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+    async fn request_blocks(&self, from: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let mut n = self.requests.lock().unwrap();
         *n += 1;
         Ok(if *n >= 2 && from == 1 { vec![self.decided.clone()] } else { Vec::new() })
@@ -217,11 +216,11 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
         driver::start_with_clock(config, key(me), ledger.clone(), Shared(network.clone()), inbound, Arc::new(clock))
             .await
             .unwrap();
-    let send = |m: pb::consensus_message::Kind| inbox.send(pb::ConsensusMessage { kind: Some(m) });
+    let send = |m: GossipMessage| inbox.send(m);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let requests = || *network.requests.lock().unwrap();
     for v in &precommits {
-        send(pb::consensus_message::Kind::Vote(v.into())).await.unwrap();
+        send(GossipMessage::Vote(v.clone())).await.unwrap();
     }
     // The precommit quorum made it ask for the block; the peers had nothing yet.
     while requests() < 1 {
@@ -242,14 +241,14 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
         signature: Signature::ZERO,
     };
     proposal.signature = keys[p1].sign(&proposal.signing_bytes());
-    send(pb::consensus_message::Kind::Proposal((&proposal).into())).await.unwrap();
+    send(GossipMessage::Proposal(proposal.clone())).await.unwrap();
     let prevote = |i: usize| {
         let mut v = precommit(&keys[i], y.hash());
         v.vote_type = VoteType::Prevote;
         v.signature = keys[i].sign(&v.signing_bytes());
         v
     };
-    send(pb::consensus_message::Kind::Vote((&prevote(others[0])).into())).await.unwrap();
+    send(GossipMessage::Vote(prevote(others[0]))).await.unwrap();
     while driver::load_sign_state(&sign_state_path).unwrap().is_none() {
         assert!(tokio::time::Instant::now() < deadline, "no prevote");
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -258,7 +257,7 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
     // Past the retry interval, the third prevote for Y: one batch asks for sync again (now the
     // peers have height 1's block) and locks on Y and precommits it at height 1.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    send(pb::consensus_message::Kind::Vote((&prevote(others[1])).into())).await.unwrap();
+    send(GossipMessage::Vote(prevote(others[1]))).await.unwrap();
 
     while handle.status().height < 2 {
         assert!(tokio::time::Instant::now() < deadline, "height 1 not committed: {:?}", handle.status());
@@ -280,11 +279,15 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
     /// Peers that never answer and swallow everything.
     struct Silent;
     #[tonic::async_trait]
-    impl NetworkApi for Silent {
-        async fn publish(&self, _: pb::ConsensusMessage) -> Result<(), Status> {
+    impl GatewayPort for Silent {
+        async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
             Ok(())
         }
-        async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+        async fn request_blocks(
+            &self,
+            _: BlockHeight,
+            _: u32,
+        ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
             Ok(Vec::new())
         }
     }
@@ -354,11 +357,11 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
         p.signature = keys[p1].sign(&p.signing_bytes());
         p
     };
-    let send = |m: pb::consensus_message::Kind| inbox.send(pb::ConsensusMessage { kind: Some(m) });
-    send(pb::consensus_message::Kind::Vote((&prevote).into())).await.unwrap();
-    send(pb::consensus_message::Kind::Vote((&conflicting).into())).await.unwrap();
-    send(pb::consensus_message::Kind::Proposal((&proposal(1)).into())).await.unwrap();
-    send(pb::consensus_message::Kind::Proposal((&proposal(2)).into())).await.unwrap();
+    let send = |m: GossipMessage| inbox.send(m);
+    send(GossipMessage::Vote(prevote.clone())).await.unwrap();
+    send(GossipMessage::Vote(conflicting.clone())).await.unwrap();
+    send(GossipMessage::Proposal(proposal(1))).await.unwrap();
+    send(GossipMessage::Proposal(proposal(2))).await.unwrap();
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut before = Vec::new();
@@ -392,9 +395,8 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
     task.abort();
 }
 
-async fn send_again(inbox: &mpsc::Sender<pb::ConsensusMessage>, a: &Vote, b: &Vote) {
+async fn send_again(inbox: &mpsc::Sender<GossipMessage>, a: &Vote, b: &Vote) {
     for v in [a, b] {
-        let kind = pb::consensus_message::Kind::Vote(v.into());
-        inbox.send(pb::ConsensusMessage { kind: Some(kind) }).await.unwrap();
+        inbox.send(GossipMessage::Vote(v.clone())).await.unwrap();
     }
 }

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use coinjecture_api::{ApiConfig, Backends, InProcess, PublicApiService};
-use coinjecture_consensus::driver::{self, DriverConfig, NetworkApi};
-use coinjecture_consensus::service::ConsensusService;
+use coinjecture_api::{ApiConfig, Backends, PublicApiService};
+use coinjecture_consensus::driver::{self, DriverConfig};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_consensus::{QuorumMode, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
@@ -24,9 +23,10 @@ use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
     Block, BlockHeight, CommitCertificate, PublicKey, SealedTransaction, Transaction, sha256,
 };
+use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::v1 as pb;
 use http_body_util::BodyExt;
-use tonic::Status;
+use prost::Message as _;
 use tower::ServiceExt;
 
 /// The counters are process-wide and the binary's other tests run beside these in threads: in
@@ -58,15 +58,15 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Records what the driver gossips; no peers.
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<pb::ConsensusMessage>>>);
+struct Recorder(Arc<Mutex<Vec<GossipMessage>>>);
 
 #[tonic::async_trait]
-impl NetworkApi for Recorder {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        self.0.lock().unwrap().push(message);
+impl GatewayPort for Recorder {
+    async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
+        self.0.lock().unwrap().push(message.clone());
         Ok(())
     }
-    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         Ok(Vec::new())
     }
 }
@@ -122,12 +122,8 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
     let gossip = Recorder::default();
     let (inbox, inbound) = tokio::sync::mpsc::channel(16);
     let (handle, _task) = driver::start(config, key, ledger.clone(), gossip.clone(), inbound).await.unwrap();
-    let backends = Backends {
-        ledger: ledger.clone(),
-        consensus: Arc::new(InProcess(Arc::new(ConsensusService::new(handle.clone())))),
-        peers: None,
-        tip_updates: None,
-    };
+    let backends =
+        Backends { ledger: ledger.clone(), consensus: Arc::new(handle.clone()), peers: None, tip_updates: None };
     let router = coinjecture_api::router(ApiConfig::default(), PublicApiService::new(backends, "test")).await.unwrap();
 
     let recipient = PublicKey([7; 32]);
@@ -157,8 +153,10 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
     // one encoding and one hash per transaction too.
     let third = chain.transfer(0, recipient, 3_000, 1);
     let batch = pb::TransactionBatch { transactions: vec![pb::Transaction::from(&third)] };
-    let message = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) };
+    let payload = pb::ConsensusMessage { kind: Some(pb::consensus_message::Kind::Transactions(batch)) }.encode_to_vec();
     let (encodes, hashes) = (counters::encodes(), counters::hashes());
+    // Decoded as the gossip loop decodes it (the transactions are sealed there).
+    let message = coinjecture_proto::ports::gateway::decode_gossip(&payload).unwrap();
     inbox.send(message).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         while handle.status().mempool_size < 3 {
@@ -299,22 +297,22 @@ async fn committed(ledger: &Ledger, from: PublicKey) {
 /// transactions do not (only the proposer admits the one counted).
 #[derive(Clone, Default)]
 struct Link {
-    peer: Arc<Mutex<Option<tokio::sync::mpsc::Sender<pb::ConsensusMessage>>>>,
+    peer: Arc<Mutex<Option<tokio::sync::mpsc::Sender<GossipMessage>>>>,
 }
 
 #[tonic::async_trait]
-impl NetworkApi for Link {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        if matches!(message.kind, Some(pb::consensus_message::Kind::Transactions(_))) {
+impl GatewayPort for Link {
+    async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
+        if matches!(message, GossipMessage::Transactions(_)) {
             return Ok(());
         }
         let peer = self.peer.lock().unwrap().clone();
         if let Some(peer) = peer {
-            let _ = peer.try_send(message);
+            let _ = peer.try_send(message.clone());
         }
         Ok(())
     }
-    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         Ok(Vec::new())
     }
 }

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coinjecture_consensus::clock::VirtualClock;
-use coinjecture_consensus::driver::{self, DriverConfig, DriverEnv, DriverError, DriverHandle, NetworkApi};
+use coinjecture_consensus::driver::{self, DriverConfig, DriverEnv, DriverError, DriverHandle};
 use coinjecture_consensus::validators::verify_certificate;
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, SignStep, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::merkle::merkle_root;
@@ -37,15 +37,14 @@ use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
     Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, chain_tag, sha256,
 };
+use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, BlockRejectReason, BlockRejection, ChainInfo, CheckedTransaction, CheckedTransactions,
     Execution, LedgerPort, LedgerPortError, LedgerResult, StoredBlock, Tip,
 };
 use coinjecture_proto::v1 as pb;
-use prost::Message as _;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use tonic::Status;
 
 pub(crate) use crate::rng::Rng;
 
@@ -99,19 +98,15 @@ pub(crate) enum Parsed {
     Vote(Vote),
     Finalized(BlockHeight),
     Transactions,
-    Other,
 }
 
 impl Parsed {
-    fn of(message: &pb::ConsensusMessage) -> Self {
-        use pb::consensus_message::Kind;
-        match &message.kind {
-            Some(Kind::Proposal(p)) => Proposal::try_from(p).map_or(Self::Other, Self::Proposal),
-            Some(Kind::Vote(v)) => Vote::try_from(v).map_or(Self::Other, Self::Vote),
-            Some(Kind::FinalizedBlock(b)) => coinjecture_proto::convert::finalized_block(b)
-                .map_or(Self::Other, |(b, _)| Self::Finalized(b.header.block_index)),
-            Some(Kind::Transactions(_)) => Self::Transactions,
-            None => Self::Other,
+    fn of(message: &GossipMessage) -> Self {
+        match message {
+            GossipMessage::Proposal(p) => Self::Proposal(p.clone()),
+            GossipMessage::Vote(v) => Self::Vote(v.clone()),
+            GossipMessage::FinalizedBlock { block, .. } => Self::Finalized(block.header.block_index),
+            GossipMessage::Transactions(_) => Self::Transactions,
         }
     }
 
@@ -146,7 +141,7 @@ pub(crate) struct World {
     pub(crate) net: NetParams,
     pub(crate) up: Vec<bool>,
     pub(crate) group: Vec<u32>,
-    inboxes: Vec<Option<mpsc::Sender<pb::ConsensusMessage>>>,
+    inboxes: Vec<Option<mpsc::Sender<GossipMessage>>>,
     pub(crate) ledgers: Vec<Arc<Mutex<LedgerState>>>,
     aborts: Vec<Option<tokio::task::AbortHandle>>,
     trace: Sha256,
@@ -159,7 +154,7 @@ pub(crate) struct World {
     seen_lock: Vec<Option<(BlockHeight, u32)>>,
     pub(crate) rule: Option<Rule>,
     pub(crate) control: Control,
-    held: Vec<(u8, usize, pb::ConsensusMessage)>,
+    held: Vec<(u8, usize, GossipMessage)>,
     /// Every signed message published: (node, time, signer's position).
     pub(crate) published: Vec<(usize, i64, BlockHeight, u32, SignStep)>,
     /// Crashes a node (at its next await) right after it publishes a message this accepts.
@@ -246,12 +241,13 @@ impl World {
     }
 
     /// Sends `message` to `to` as the network parameters say (loss, duplication, delay).
-    fn send(&mut self, world: &Shared, to: usize, message: &pb::ConsensusMessage) {
+    fn send(&mut self, world: &Shared, to: usize, message: &GossipMessage) {
         if self.rng.chance(self.net.drop) {
             return;
         }
         let copies = if self.rng.chance(self.net.duplicate) { 2 } else { 1 };
-        let digest = sha256(&message.encode_to_vec());
+        // The payload as gossiped (the same bytes, so the same trace, as before the port).
+        let digest = sha256(&coinjecture_proto::ports::gateway::encode_gossip(message).1);
         for _ in 0..copies {
             let delay = self.rng.range(self.net.min_delay_ms, self.net.max_delay_ms);
             let (world, message) = (world.clone(), message.clone());
@@ -284,9 +280,9 @@ struct NetPort {
 }
 
 #[tonic::async_trait]
-impl NetworkApi for NetPort {
-    async fn publish(&self, message: pb::ConsensusMessage) -> Result<(), Status> {
-        let parsed = Parsed::of(&message);
+impl GatewayPort for NetPort {
+    async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
+        let parsed = Parsed::of(message);
         let mut guard = self.world.lock().unwrap();
         let w = &mut *guard;
         w.check_disk(self.me);
@@ -306,7 +302,7 @@ impl NetworkApi for NetPort {
             match verdict {
                 Verdict::Drop => {}
                 Verdict::Hold(tag) => w.held.push((tag, to, message.clone())),
-                Verdict::Pass => w.send(&self.world, to, &message),
+                Verdict::Pass => w.send(&self.world, to, message),
             }
         }
         let release = std::mem::take(&mut w.control.release);
@@ -332,7 +328,11 @@ impl NetworkApi for NetPort {
         Ok(())
     }
 
-    async fn request_blocks(&self, from: BlockHeight, count: u32) -> Result<Vec<(Block, CommitCertificate)>, Status> {
+    async fn request_blocks(
+        &self,
+        from: BlockHeight,
+        count: u32,
+    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let (rtt, lost, first) = {
             let mut w = self.world.lock().unwrap();
             w.check_disk(self.me);
@@ -345,7 +345,7 @@ impl NetworkApi for NetPort {
         };
         tokio::time::sleep(Duration::from_millis(rtt)).await;
         if lost {
-            return Err(Status::unavailable("the sync request was lost"));
+            return Err(GatewayError::Unavailable("the sync request was lost".into()));
         }
         let w = self.world.lock().unwrap();
         let n = w.up.len();
