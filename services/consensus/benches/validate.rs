@@ -67,6 +67,7 @@ fn validate(c: &mut Criterion) {
     let mut g = c.benchmark_group("validate_10000_tx_block");
     g.sample_size(10);
     g.throughput(Throughput::Elements(TXS as u64));
+    // Cold, then warm, each in process then remote, so that A and B run close in time.
     for (name, ledger) in &ledgers {
         g.bench_function(format!("cold/{name}"), |b| {
             b.iter_batched(
@@ -75,6 +76,8 @@ fn validate(c: &mut Criterion) {
                 criterion::BatchSize::PerIteration,
             )
         });
+    }
+    for (name, ledger) in &ledgers {
         g.bench_function(format!("warm/{name}"), |b| b.iter(|| execute(ledger)));
     }
     g.finish();

@@ -179,8 +179,10 @@ pub fn verify_items(request: &pb::Ed25519VerifyBatchRequest) -> Result<Vec<Reque
         .iter()
         .enumerate()
         .map(|(n, item)| {
-            let key = convert::public_key(&item.public_key, &format!("items[{n}].public_key"))?;
-            let signature = convert::signature(&item.signature, &format!("items[{n}].signature"))?;
+            // The path is formatted only for a refused item (this runs for every signature).
+            let at = |e: ConversionError| e.within(&format!("items[{n}]"));
+            let key = convert::public_key(&item.public_key, "public_key").map_err(at)?;
+            let signature = convert::signature(&item.signature, "signature").map_err(at)?;
             Ok((key, signature))
         })
         .collect())
@@ -221,7 +223,7 @@ pub fn merkle_leaves(request: &pb::MerkleRootRequest) -> Result<Vec<Hash32>, ton
         .leaves
         .iter()
         .enumerate()
-        .map(|(i, l)| convert::hash32(l, &format!("leaves[{i}]")))
+        .map(|(i, l)| convert::hash32(l, "").map_err(|e| e.within(&format!("leaves[{i}]"))))
         .collect::<Result<Vec<Hash32>, ConversionError>>()?;
     Ok(leaves)
 }
