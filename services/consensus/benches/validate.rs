@@ -52,8 +52,10 @@ fn validate(c: &mut Criterion) {
     let remote: Arc<dyn CryptoPort> =
         Arc::new(rt.block_on(async { RemoteCrypto::new(coinjecture_proto::client::connect(endpoint)) }));
 
-    let ledgers: Vec<(&str, Ledger)> = [("in_process", local_crypto()), ("grpc", remote)]
-        .into_iter()
+    let ports = [("in_process", local_crypto()), ("grpc", remote)];
+    let ledgers: Vec<(&str, Ledger)> = ports
+        .iter()
+        .cloned()
         .map(|(name, crypto)| {
             let path = dir.path().join(format!("{name}.db"));
             (name, rt.block_on(Ledger::open(path, chain.genesis.clone(), chain.validators(), crypto)).unwrap())
@@ -79,6 +81,15 @@ fn validate(c: &mut Criterion) {
     }
     for (name, ledger) in &ledgers {
         g.bench_function(format!("warm/{name}"), |b| b.iter(|| execute(ledger)));
+    }
+    g.finish();
+
+    // The crypto alone, as a breakdown of the warm case: the block's Merkle root through the port.
+    let hashes: Vec<_> = sealed.iter().map(SealedTransaction::hash).collect();
+    let mut g = c.benchmark_group("merkle_root_10000_leaves");
+    g.sample_size(10);
+    for (name, port) in &ports {
+        g.bench_function(*name, |b| b.iter(|| rt.block_on(port.verify_block(&hashes, &[])).unwrap()));
     }
     g.finish();
 }
