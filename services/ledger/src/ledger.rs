@@ -1140,22 +1140,29 @@ impl Ledger {
         }
 
         let draft = matches!(verification, Verification::Draft | Verification::Sealed { draft: true, .. });
-        let (hashes, signature_valid, merkle_root) = match verification {
-            Verification::Verified(hashes) => {
-                let merkle_root = self.crypto.verify_block(&hashes, &[]).await?.merkle_root;
-                (hashes, None, merkle_root)
-            }
-            Verification::Sealed { txs, .. } => {
-                let (hashes, valid, merkle_root) = self.verify_block(&txs).await?;
-                (hashes, Some(valid), merkle_root)
-            }
-            Verification::Draft | Verification::Full => {
-                let txs: Vec<SealedTransaction> =
-                    block.transactions.iter().cloned().map(SealedTransaction::seal).collect();
-                let (hashes, valid, merkle_root) = self.verify_block(&txs).await?;
-                (hashes, Some(valid), merkle_root)
-            }
+        // The block's crypto (one crypto-core call) runs while its accounts are read: with a
+        // remote crypto-core (Network B) the round trip overlaps the reads.
+        let crypto = async move {
+            Ok::<_, LedgerError>(match verification {
+                Verification::Verified(hashes) => {
+                    let merkle_root = self.crypto.verify_block(&hashes, &[]).await?.merkle_root;
+                    (hashes, None, merkle_root)
+                }
+                Verification::Sealed { txs, .. } => {
+                    let (hashes, valid, merkle_root) = self.verify_block(&txs).await?;
+                    (hashes, Some(valid), merkle_root)
+                }
+                Verification::Draft | Verification::Full => {
+                    let txs: Vec<SealedTransaction> =
+                        block.transactions.iter().cloned().map(SealedTransaction::seal).collect();
+                    let (hashes, valid, merkle_root) = self.verify_block(&txs).await?;
+                    (hashes, Some(valid), merkle_root)
+                }
+            })
         };
+        let batch = BatchAccounts::new(&block.transactions, Some(&header.miner_address));
+        let (crypto, loaded) = tokio::join!(crypto, self.load_accounts(conn, view, &batch.accounts));
+        let (hashes, signature_valid, merkle_root) = crypto?;
         if !draft && merkle_root != header.merkle_root {
             let mut rejected = BlockExecution::rejected(
                 R::BadMerkleRoot,
@@ -1164,9 +1171,7 @@ impl Ledger {
             rejected.merkle_root = Some(merkle_root);
             return Ok(rejected);
         }
-
-        let batch = BatchAccounts::new(&block.transactions, Some(&header.miner_address));
-        let loaded = self.load_accounts(conn, view, &batch.accounts).await?;
+        let loaded = loaded?;
         let initial: Vec<AccountState> = loaded.iter().map(|(_, row)| row.state).collect();
         let transition = run_batch(
             &self.genesis.chain_id,
