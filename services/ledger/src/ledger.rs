@@ -190,10 +190,10 @@ struct TxDigest {
 
 /// What execution needs to know about the block's transactions before running them.
 enum Verification {
-    /// Draft: hashes and signatures through crypto-core; Merkle root and state commitment are
-    /// computed, not compared.
+    /// Draft: the transactions are sealed here (hashed locally), their signatures and Merkle
+    /// root go to crypto-core; Merkle root and state commitment are computed, not compared.
     Draft,
-    /// Hashes and signatures through crypto-core, everything compared.
+    /// As [`Self::Draft`], everything compared.
     Full,
     /// Signatures verified before; these are the hashes (computed locally).
     Verified(Vec<Hash32>),
