@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use coinjecture_consensus::driver::{self, DriverConfig};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::service::CryptoCoreService;
+use coinjecture_ledger::Ledger;
 use coinjecture_ledger::genesis::GenesisConfig;
 use coinjecture_ledger::service::LedgerService;
-use coinjecture_ledger::{CryptoBackend, Ledger};
 use coinjecture_p2p_gateway::{P2pConfig, P2pHandle, P2pNode};
+use coinjecture_proto::ports::crypto::{CryptoPort, RemoteCrypto};
 use coinjecture_proto::ports::gateway::GatewayPort;
 use coinjecture_proto::v1 as pb;
 use eyre::{bail, eyre};
@@ -28,21 +29,14 @@ pub(crate) struct RunningNode {
     pub(crate) tasks: Vec<tokio::task::JoinHandle<eyre::Result<()>>>,
 }
 
-/// crypto-core: in process (Network A) or the shared service (Network B).
-pub(crate) async fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn CryptoBackend>> {
+/// crypto-core: in process (Network A) or the shared service (Network B), behind the one
+/// port. The remote connection is lazy: calls fail `UNAVAILABLE` until the service is up.
+pub(crate) fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn CryptoPort>> {
     Ok(match &config.crypto_core {
         None => Arc::new(CryptoCoreService),
         Some(cc) => {
-            let channel = crate::tls::endpoint(&cc.endpoint, "crypto_core.endpoint", config)?
-                .connect()
-                .await
-                .map_err(|e| eyre!("crypto_core.endpoint: cannot connect to {}: {e}", cc.endpoint))?;
-            let limit = coinjecture_primitives::limits::MAX_MESSAGE_BYTES + 64 * 1024;
-            Arc::new(
-                pb::crypto_core_client::CryptoCoreClient::new(coinjecture_proto::client::traced(channel))
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit),
-            )
+            let endpoint = crate::tls::endpoint(&cc.endpoint, "crypto_core.endpoint", config)?;
+            Arc::new(RemoteCrypto::new(coinjecture_proto::client::connect(endpoint)))
         }
     })
 }
@@ -140,7 +134,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let schedule = config.validator_schedule()?;
     let block_time = config.consensus.block_time;
 
-    let crypto = crypto_backend(config).await?;
+    let crypto = crypto_backend(config)?;
     if config.rust.verify_golden_vectors {
         verify_golden_vectors(config).await?;
     }

@@ -153,7 +153,7 @@ pub(crate) async fn run(
         }
         ServiceName::Ledger => {
             let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
-            let crypto = node::crypto_backend(config).await?;
+            let crypto = node::crypto_backend(config)?;
             if config.rust.verify_golden_vectors {
                 node::verify_golden_vectors(config).await?;
             }

@@ -11,7 +11,7 @@
 //! crafted signature split the nodes that batch from those that do not (the Go and Python
 //! references, or our own fallback path). `golden/ed25519.json` holds both crafted cases.
 
-use coinjecture_primitives::{PublicKey, Signature};
+use coinjecture_primitives::{PublicKey, SealedTransaction, Signature};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 /// One item of a batch verification.
@@ -37,12 +37,23 @@ const PARALLEL_THRESHOLD: usize = 64;
 /// Verifies many signatures; returns one verdict per item, in order, each equal to
 /// [`verify`]'s answer for that item.
 pub fn verify_batch(items: &[VerifyItem<'_>]) -> Vec<bool> {
-    let check = |i: &VerifyItem<'_>| verify(i.public_key, i.message, i.signature);
+    spread(items, |i| verify(i.public_key, i.message, i.signature))
+}
+
+/// Verifies each transaction's signature by `from` over its signing message (built on the
+/// verifying thread); one verdict per transaction, in order, each equal to [`verify`]'s.
+pub fn verify_transactions(txs: &[SealedTransaction]) -> Vec<bool> {
+    spread(txs, |t| verify(&t.from, &t.signing_message(), &t.signature))
+}
+
+/// `check` of every item, in order, spread over the machine's cores for large batches.
+fn spread<T: Sync>(items: &[T], check: impl Fn(&T) -> bool + Sync) -> Vec<bool> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if items.len() < PARALLEL_THRESHOLD || threads == 1 {
         return items.iter().map(check).collect();
     }
     let chunk = items.len().div_ceil(threads);
+    let check = &check;
     std::thread::scope(|scope| {
         let workers: Vec<_> = items
             .chunks(chunk)

@@ -259,6 +259,15 @@ impl VerifiedSignatures {
         }
     }
 
+    /// Forgets every hash (benchmarks measure validation with no signature verified before).
+    #[cfg(feature = "test-utils")]
+    pub(crate) fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.0.clear();
+            inner.1.clear();
+        }
+    }
+
     /// Remembers hashes whose signature verified.
     pub(crate) fn insert(&self, hashes: impl IntoIterator<Item = Hash32>) {
         let Ok(mut inner) = self.inner.lock() else { return };

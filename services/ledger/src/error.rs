@@ -65,9 +65,9 @@ pub enum LedgerError {
     #[error("block {height} ({hash}) does not apply on the tip: {reason}")]
     InvalidBlock { height: BlockHeight, hash: Hash32, reason: String },
 
-    /// The crypto backend (crypto-core) failed or answered inconsistently.
-    #[error("crypto-core call {call} failed: {status}")]
-    Crypto { call: &'static str, status: Box<tonic::Status> },
+    /// crypto-core (in process or remote) failed or answered inconsistently.
+    #[error(transparent)]
+    Crypto(#[from] coinjecture_proto::ports::crypto::CryptoError),
 
     /// The database failed while the ledger was running. `hint` says what SQLite's error code
     /// usually means for an operator (disk full, read-only, failing disk), or is empty.
@@ -150,14 +150,12 @@ impl From<LedgerError> for tonic::Status {
             | LedgerError::InvalidBlock { .. }
             | LedgerError::BadCertificate { .. }
             | LedgerError::GenesisMismatch { .. } => tonic::Status::failed_precondition(message),
-            LedgerError::Crypto { status, .. } if status.code() == tonic::Code::Unavailable => {
-                tonic::Status::unavailable(message)
-            }
+            LedgerError::Crypto(e) if e.is_unavailable() => tonic::Status::unavailable(message),
             LedgerError::Corrupt(_) | LedgerError::CorruptValue { .. } | LedgerError::StoredCertificate { .. } => {
                 tonic::Status::data_loss(message)
             }
             LedgerError::Open { .. } => tonic::Status::unavailable(message),
-            LedgerError::Crypto { .. } | LedgerError::Database { .. } => tonic::Status::internal(message),
+            LedgerError::Crypto(_) | LedgerError::Database { .. } => tonic::Status::internal(message),
         }
     }
 }

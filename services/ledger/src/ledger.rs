@@ -15,12 +15,12 @@ use coinjecture_primitives::{
     Transaction, limits,
 };
 use coinjecture_proto::convert;
+use coinjecture_proto::ports::crypto::{CryptoError, CryptoPort};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
 use sqlx::SqliteConnection;
 
 use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes, VerifiedSignatures};
-use crate::crypto::{CryptoBackend, TxDigest};
 use crate::error::LedgerError;
 use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
@@ -166,12 +166,18 @@ pub struct HistoryPage {
     pub next: Option<HistoryCursor>,
 }
 
+/// One transaction's hash (`None`: it could not be converted) and signature verdict.
+struct TxDigest {
+    tx_hash: Option<Hash32>,
+    signature_valid: bool,
+}
+
 /// What execution needs to know about the block's transactions before running them.
 enum Verification {
-    /// Draft: hashes and signatures through crypto-core; Merkle root and state commitment are
-    /// computed, not compared.
+    /// Draft: the transactions are sealed here (hashed locally), their signatures and Merkle
+    /// root go to crypto-core; Merkle root and state commitment are computed, not compared.
     Draft,
-    /// Hashes and signatures through crypto-core, everything compared.
+    /// As [`Self::Draft`], everything compared.
     Full,
     /// Signatures verified before; these are the hashes (computed locally).
     Verified(Vec<Hash32>),
@@ -216,7 +222,7 @@ struct Executed {
 /// concurrently, each on one consistent snapshot.
 pub struct Ledger {
     store: Store,
-    crypto: Arc<dyn CryptoBackend>,
+    crypto: Arc<dyn CryptoPort>,
     genesis: GenesisConfig,
     /// Who signs the commit certificate of each height (ApplyBlock verifies every one).
     validators: ValidatorSchedule,
@@ -259,7 +265,7 @@ impl Ledger {
         path: impl AsRef<Path>,
         genesis: GenesisConfig,
         validators: ValidatorSchedule,
-        crypto: Arc<dyn CryptoBackend>,
+        crypto: Arc<dyn CryptoPort>,
     ) -> Result<Self, LedgerError> {
         let path = path.as_ref();
         genesis.validate()?;
@@ -425,6 +431,13 @@ impl Ledger {
         &self.validators
     }
 
+    /// Forgets which signatures were verified before, so the next calls verify every signature
+    /// again (benchmarks: validation of a block none of whose transactions was seen before).
+    #[cfg(feature = "test-utils")]
+    pub fn forget_verified_signatures(&self) {
+        self.verified.clear();
+    }
+
     /// Verifies `certificate` as the proof that block `hash` is final at `height`: it names
     /// that block and height, its signers are members of the validator set of that height and
     /// reach its quorum, and every signature is a valid precommit (one batched crypto-core
@@ -439,11 +452,7 @@ impl Ledger {
         let set = self.validators.at(height);
         let pending =
             set.check_certificate(&self.genesis.chain_id, height, hash, certificate).map_err(|e| bad(e.to_string()))?;
-        let valid = self
-            .crypto
-            .verify_signatures(&pending.message, &pending.signatures)
-            .await
-            .map_err(|status| LedgerError::Crypto { call: "Ed25519VerifyBatch", status: Box::new(status) })?;
+        let valid = self.crypto.verify_signatures(&pending.message, &pending.signatures).await?;
         pending.conclude(&valid).map_err(|e| bad(e.to_string()))
     }
 
@@ -642,7 +651,8 @@ impl Ledger {
 
     /// The mempool's admission test: checks `txs` in order against the tip, each on the state
     /// left by the earlier accepted ones. Malformed transactions (wrong field lengths) are
-    /// per-item MALFORMED verdicts naming the field. One crypto-core batch call.
+    /// per-item MALFORMED verdicts naming the field. The others are sealed here (encoded and
+    /// hashed once) and checked as [`Self::check_sealed`] does.
     pub async fn check_transactions(&self, txs: Vec<pb::Transaction>) -> Result<CheckedTransactions, LedgerError> {
         if txs.len() > limits::MAX_BATCH_ITEMS {
             return Err(LedgerError::invalid(
@@ -650,20 +660,27 @@ impl Ledger {
                 format!("{} items exceed the maximum {}", txs.len(), limits::MAX_BATCH_ITEMS),
             ));
         }
-        let converted: Vec<Result<Transaction, convert::ConversionError>> = txs
+        let converted: Vec<Result<SealedTransaction, convert::ConversionError>> = txs
             .iter()
             .enumerate()
-            .map(|(i, t)| Transaction::try_from(t).map_err(|e| e.within(&format!("transactions[{i}]"))))
+            .map(|(i, t)| {
+                Transaction::try_from(t)
+                    .map(SealedTransaction::seal)
+                    .map_err(|e| e.within(&format!("transactions[{i}]")))
+            })
             .collect();
-        let digests = if txs.is_empty() {
-            Vec::new()
-        } else {
-            self.crypto
-                .hash_transactions(txs, true)
-                .await
-                .map_err(|status| LedgerError::Crypto { call: "HashTransactionBatch", status: Box::new(status) })?
-        };
-        self.verified.insert(digests.iter().filter(|d| d.signature_valid).filter_map(|d| d.tx_hash));
+        let sealed: Vec<SealedTransaction> = converted.iter().filter_map(|t| t.as_ref().ok().cloned()).collect();
+        let (_, mut valid) = self.verify_sealed(&sealed).await?;
+        valid.reverse();
+        let digests: Vec<TxDigest> = converted
+            .iter()
+            .map(|t| match t {
+                Ok(t) => TxDigest { tx_hash: Some(t.hash()), signature_valid: valid.pop().unwrap_or(false) },
+                Err(_) => TxDigest { tx_hash: None, signature_valid: false },
+            })
+            .collect();
+        let converted: Vec<Result<Transaction, convert::ConversionError>> =
+            converted.into_iter().map(|t| t.map(SealedTransaction::into_transaction)).collect();
         self.check_digested(&converted, &digests).await
     }
 
@@ -684,7 +701,7 @@ impl Ledger {
         let digests: Vec<TxDigest> = hashes
             .iter()
             .zip(valid)
-            .map(|(h, signature_valid)| TxDigest { tx_hash: Some(*h), signature_valid, error: String::new() })
+            .map(|(h, signature_valid)| TxDigest { tx_hash: Some(*h), signature_valid })
             .collect();
         self.check_digested(&converted, &digests).await
     }
@@ -693,27 +710,53 @@ impl Ledger {
     /// (the cache), or now in one crypto-core batch call.
     async fn verify_sealed(&self, txs: &[SealedTransaction]) -> Result<(Vec<Hash32>, Vec<bool>), LedgerError> {
         let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
-        let mut valid = self.verified.known(&hashes);
-        let unknown: Vec<usize> = valid.iter().enumerate().filter(|(_, known)| !**known).map(|(i, _)| i).collect();
+        let (mut valid, unknown) = self.unverified(&hashes);
         if !unknown.is_empty() {
             let to_verify: Vec<SealedTransaction> = unknown.iter().filter_map(|i| txs.get(*i).cloned()).collect();
-            let verdicts = self
-                .crypto
-                .verify_transactions(&to_verify)
-                .await
-                .map_err(|status| LedgerError::Crypto { call: "Ed25519VerifyBatch", status: Box::new(status) })?;
-            if verdicts.len() != to_verify.len() {
-                return Err(LedgerError::Crypto {
-                    call: "Ed25519VerifyBatch",
-                    status: Box::new(tonic::Status::internal("answered a different count")),
-                });
-            }
-            for (i, v) in unknown.into_iter().zip(verdicts) {
-                valid[i] = v;
-            }
-            self.verified.insert(hashes.iter().zip(&valid).filter(|(_, v)| **v).map(|(h, _)| *h));
+            let verdicts = self.crypto.verify_transactions(&to_verify).await?;
+            self.learn(&hashes, &mut valid, &unknown, verdicts)?;
         }
         Ok((hashes, valid))
+    }
+
+    /// A block's transaction hashes, signature verdicts and Merkle root, in one crypto-core
+    /// call: the signatures verified before (the cache) are not sent.
+    async fn verify_block(&self, txs: &[SealedTransaction]) -> Result<(Vec<Hash32>, Vec<bool>, Hash32), LedgerError> {
+        let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
+        let (mut valid, unknown) = self.unverified(&hashes);
+        let to_verify: Vec<SealedTransaction> = unknown.iter().filter_map(|i| txs.get(*i).cloned()).collect();
+        let crypto = self.crypto.verify_block(&hashes, &to_verify).await?;
+        self.learn(&hashes, &mut valid, &unknown, crypto.signatures_valid)?;
+        Ok((hashes, valid, crypto.merkle_root))
+    }
+
+    /// Which of `hashes` carry a signature verified before, and the positions of the others.
+    fn unverified(&self, hashes: &[Hash32]) -> (Vec<bool>, Vec<usize>) {
+        let valid = self.verified.known(hashes);
+        let unknown = valid.iter().enumerate().filter(|(_, known)| !**known).map(|(i, _)| i).collect();
+        (valid, unknown)
+    }
+
+    /// Records crypto-core's `verdicts` for the `unknown` positions of `hashes` in `valid`, and
+    /// remembers the valid ones.
+    fn learn(
+        &self,
+        hashes: &[Hash32],
+        valid: &mut [bool],
+        unknown: &[usize],
+        verdicts: Vec<bool>,
+    ) -> Result<(), LedgerError> {
+        if verdicts.len() != unknown.len() {
+            return Err(LedgerError::Crypto(CryptoError::BadAnswer {
+                call: "Ed25519VerifyBatch",
+                reason: format!("{} verdicts for {} signatures", verdicts.len(), unknown.len()),
+            }));
+        }
+        for (i, v) in unknown.iter().zip(verdicts) {
+            valid[*i] = v;
+        }
+        self.verified.insert(unknown.iter().filter(|i| valid[**i]).map(|i| hashes[*i]));
+        Ok(())
     }
 
     /// The state half of a CheckTransactions: `converted` and `digests` are one per transaction.
@@ -746,8 +789,7 @@ impl Ledger {
             .map(|(tx, digest)| {
                 let message = match tx {
                     Err(e) => e.to_string(),
-                    Ok(_) if !digest.error.is_empty() => digest.error.clone(),
-                    Ok(_) => "crypto-core returned no hash".to_string(),
+                    Ok(_) => "the transaction has no hash".to_string(),
                 };
                 TxVerdict {
                     tx_hash: digest.tx_hash,
@@ -1109,22 +1151,29 @@ impl Ledger {
         }
 
         let draft = matches!(verification, Verification::Draft | Verification::Sealed { draft: true, .. });
-        let (hashes, signature_valid) = match verification {
-            Verification::Verified(hashes) => (hashes, None),
-            Verification::Sealed { txs, .. } => {
-                let (hashes, valid) = self.verify_sealed(&txs).await?;
-                (hashes, Some(valid))
-            }
-            Verification::Draft | Verification::Full => {
-                let (hashes, valid) = self.hash_and_verify(block).await?;
-                (hashes, Some(valid))
-            }
+        // The block's crypto (one crypto-core call) runs while its accounts are read: with a
+        // remote crypto-core (Network B) the round trip overlaps the reads.
+        let crypto = async move {
+            Ok::<_, LedgerError>(match verification {
+                Verification::Verified(hashes) => {
+                    let merkle_root = self.crypto.verify_block(&hashes, &[]).await?.merkle_root;
+                    (hashes, None, merkle_root)
+                }
+                Verification::Sealed { txs, .. } => {
+                    let (hashes, valid, merkle_root) = self.verify_block(&txs).await?;
+                    (hashes, Some(valid), merkle_root)
+                }
+                Verification::Draft | Verification::Full => {
+                    let txs: Vec<SealedTransaction> =
+                        block.transactions.iter().cloned().map(SealedTransaction::seal).collect();
+                    let (hashes, valid, merkle_root) = self.verify_block(&txs).await?;
+                    (hashes, Some(valid), merkle_root)
+                }
+            })
         };
-        let merkle_root = self
-            .crypto
-            .merkle_root(hashes.clone())
-            .await
-            .map_err(|status| LedgerError::Crypto { call: "MerkleRoot", status: Box::new(status) })?;
+        let batch = BatchAccounts::new(&block.transactions, Some(&header.miner_address));
+        let (crypto, loaded) = tokio::join!(crypto, self.load_accounts(conn, view, &batch.accounts));
+        let (hashes, signature_valid, merkle_root) = crypto?;
         if !draft && merkle_root != header.merkle_root {
             let mut rejected = BlockExecution::rejected(
                 R::BadMerkleRoot,
@@ -1133,9 +1182,7 @@ impl Ledger {
             rejected.merkle_root = Some(merkle_root);
             return Ok(rejected);
         }
-
-        let batch = BatchAccounts::new(&block.transactions, Some(&header.miner_address));
-        let loaded = self.load_accounts(conn, view, &batch.accounts).await?;
+        let loaded = loaded?;
         let initial: Vec<AccountState> = loaded.iter().map(|(_, row)| row.state).collect();
         let transition = run_batch(
             &self.genesis.chain_id,
@@ -1181,53 +1228,6 @@ impl Ledger {
             batch,
             loaded,
         })
-    }
-
-    /// The block's transaction hashes and signature verdicts, through crypto-core: one
-    /// HashTransactionBatch call that hashes, then one that verifies only the signatures not
-    /// verified before (see [`VerifiedSignatures`]); none when all were.
-    async fn hash_and_verify(&self, block: &Block) -> Result<(Vec<Hash32>, Vec<bool>), LedgerError> {
-        if block.transactions.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let crypto_err = |status| LedgerError::Crypto { call: "HashTransactionBatch", status: Box::new(status) };
-        let hashed = |digests: Vec<crate::TxDigest>| {
-            digests
-                .into_iter()
-                .enumerate()
-                .map(|(i, d)| match d.tx_hash {
-                    Some(hash) => Ok((hash, d.signature_valid)),
-                    None => {
-                        Err(crypto_err(tonic::Status::internal(format!("no hash for transactions[{i}]: {}", d.error))))
-                    }
-                })
-                .collect::<Result<Vec<(Hash32, bool)>, LedgerError>>()
-        };
-        let all: Vec<pb::Transaction> = block.transactions.iter().map(Into::into).collect();
-        let hashes: Vec<Hash32> = hashed(self.crypto.hash_transactions(all.clone(), false).await.map_err(crypto_err)?)?
-            .into_iter()
-            .map(|(hash, _)| hash)
-            .collect();
-        let mut valid = self.verified.known(&hashes);
-        let unknown: Vec<usize> = valid.iter().enumerate().filter(|(_, known)| !**known).map(|(i, _)| i).collect();
-        if unknown.is_empty() {
-            return Ok((hashes, valid));
-        }
-        let to_verify: Vec<pb::Transaction> = unknown.iter().filter_map(|i| all.get(*i).cloned()).collect();
-        let verdicts = hashed(self.crypto.hash_transactions(to_verify, true).await.map_err(crypto_err)?)?;
-        if verdicts.len() != unknown.len() {
-            return Err(crypto_err(tonic::Status::internal("HashTransactionBatch answered a different count")));
-        }
-        for (i, (hash, signature_valid)) in unknown.into_iter().zip(verdicts) {
-            if hashes.get(i) != Some(&hash) {
-                return Err(crypto_err(tonic::Status::internal(format!(
-                    "transactions[{i}] hashed to two different values"
-                ))));
-            }
-            valid[i] = signature_valid;
-        }
-        self.verified.insert(hashes.iter().zip(&valid).filter(|(_, v)| **v).map(|(h, _)| *h));
-        Ok((hashes, valid))
     }
 }
 

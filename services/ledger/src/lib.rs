@@ -12,7 +12,6 @@
 //! | [`genesis`]   | [`GenesisConfig`], its YAML/JSON file format and the genesis block         |
 //! | [`state`]     | [`AccountState`] and the state commitment                                  |
 //! | `execute`     | the state transition, pure (no I/O): transactions in, verdicts and changes out |
-//! | [`crypto`]    | [`CryptoBackend`]: the two batched crypto-core calls the ledger makes      |
 //! | `store`       | SQLite: pragmas, migrations (`services/ledger/migrations`), rows, queries |
 //! | [`verify`]    | reads verified against stored hashes; `coinjecture_ledger_corrupt_reads_total` |
 //! | `audit`       | [`verify_database`]: a whole database checked offline (`coinjectured db verify`) |
@@ -36,18 +35,18 @@
 //! are); split, they hold a `RemoteLedger`, and [`LedgerService`] serves the same port over gRPC
 //! with the port's wire conversions.
 //!
-//! ## Crypto through the contract
+//! ## Crypto through the port
 //!
-//! Signatures and Merkle roots go through crypto-core's gRPC contract, batched — never one call
-//! per transaction: one `HashTransactionBatch` with `verify_signatures = true` per
-//! CheckTransactions call; per block one that only hashes, then one that verifies just the
-//! signatures this ledger has not verified before (a transaction admitted to the mempool is not
-//! verified again inside a proposal: the hashes of the last 262,144 verified ones are kept, and
-//! the hash covers the signature); one `MerkleRoot` per block; one `Ed25519VerifyBatch` per
-//! applied block (its certificate). [`CryptoBackend`] is
-//! implemented for `coinjecture_crypto_core::service::CryptoCoreService` (Network A: the
-//! generated `CryptoCore` trait methods called in process) and for
-//! `CryptoCoreClient<TracedChannel>` (Network B: a remote crypto-core, see [`connect_crypto_core`]).
+//! Signatures and Merkle roots go through crypto-core's port
+//! (`coinjecture_proto::ports::crypto::CryptoPort`), batched — never one call per transaction.
+//! Transactions are sealed (encoded and hashed once, by `coinjecture-primitives`), so only
+//! signatures and Merkle leaves go to crypto-core: one `verify_transactions` per
+//! CheckTransactions call, one `verify_block` per executed block (its Merkle root and the
+//! signatures this ledger has not verified before: a transaction admitted to the mempool is not
+//! verified again inside a proposal, the hashes of the last 262,144 verified ones are kept, and
+//! the hash covers the signature), one `verify_signatures` per applied block (its certificate).
+//! The port is crypto-core itself in one process (Network A) or `RemoteCrypto` over gRPC
+//! (Network B); the ledger's code is the same.
 //!
 //! When ExecuteBlock has found a block valid, the ledger remembers the result (the last 4, each
 //! with the tip it ran on), and ApplyBlock of that same block on that same tip writes it without
@@ -118,7 +117,6 @@
 
 mod audit;
 mod cache;
-pub mod crypto;
 mod error;
 mod execute;
 pub mod genesis;
@@ -132,7 +130,6 @@ pub mod test_utils;
 pub mod verify;
 
 pub use audit::{AuditReport, verify_database};
-pub use crypto::{CryptoBackend, TxDigest, connect_crypto_core};
 pub use error::LedgerError;
 pub use execute::{TxRejection, TxVerdict};
 pub use genesis::{GenesisConfig, GenesisError};

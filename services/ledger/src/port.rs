@@ -32,14 +32,12 @@ impl From<LedgerError> for LedgerPortError {
             | LedgerError::InvalidBlock { .. }
             | LedgerError::BadCertificate { .. }
             | LedgerError::GenesisMismatch { .. } => Self::FailedPrecondition(message),
-            LedgerError::Crypto { status, .. } if status.code() == tonic::Code::Unavailable => {
-                Self::Unavailable(message)
-            }
+            LedgerError::Crypto(e) if e.is_unavailable() => Self::Unavailable(message),
             LedgerError::Corrupt(_) | LedgerError::CorruptValue { .. } | LedgerError::StoredCertificate { .. } => {
                 Self::Corrupt(message)
             }
             LedgerError::Open { .. } => Self::Unavailable(message),
-            LedgerError::Crypto { .. } | LedgerError::Database { .. } => Self::Internal(message),
+            LedgerError::Crypto(_) | LedgerError::Database { .. } => Self::Internal(message),
         }
     }
 }

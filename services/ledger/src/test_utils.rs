@@ -14,8 +14,8 @@ use coinjecture_primitives::{
     Block, BlockHeader, CODEC_VERSION, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, Transaction,
     TxType, chain_tag, sha256,
 };
+use coinjecture_proto::ports::crypto::CryptoPort;
 
-use crate::crypto::CryptoBackend;
 use crate::execute::run_transactions;
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
@@ -26,8 +26,8 @@ pub const GENESIS_TIME_MS: i64 = 1_767_225_600_000;
 /// Gas limit of test transfers (the v4 minimum).
 pub const GAS_LIMIT: u64 = 21_000;
 
-/// The in-process crypto backend (Network A).
-pub fn local_crypto() -> Arc<dyn CryptoBackend> {
+/// crypto-core in process (Network A).
+pub fn local_crypto() -> Arc<dyn CryptoPort> {
     Arc::new(CryptoCoreService)
 }
 

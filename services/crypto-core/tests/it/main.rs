@@ -1,8 +1,10 @@
-//! Integration tests of the CryptoCore gRPC service on a real TCP socket.
+//! Integration tests of the CryptoCore gRPC service on a real TCP socket, and of the crypto
+//! port in process and remote.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 mod bad_input;
 mod golden_over_grpc;
+mod port;
 
 use coinjecture_proto::v1::crypto_core_client::CryptoCoreClient;
 use tonic::transport::Channel;

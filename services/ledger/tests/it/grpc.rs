@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use coinjecture_ledger::test_utils::{TestChain, certificate};
-use coinjecture_ledger::{Ledger, LedgerService, connect_crypto_core};
+use coinjecture_ledger::{Ledger, LedgerService};
 use coinjecture_primitives::{Block, ChainId, Signature, Transaction};
+use coinjecture_proto::ports::crypto::RemoteCrypto;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::ledger_client::LedgerClient;
 use coinjecture_proto::v1::ledger_server::Ledger as LedgerRpc;
@@ -29,7 +30,8 @@ pub(crate) async fn start(dir: &std::path::Path, chain: &TestChain) -> Running {
     tokio::spawn(coinjecture_crypto_core::service::serve(crypto_listener, async {
         let _ = crypto_stopped.await;
     }));
-    let remote = connect_crypto_core(&format!("http://{crypto_addr}")).await.unwrap();
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{crypto_addr}")).unwrap();
+    let remote = RemoteCrypto::new(coinjecture_proto::client::connect(endpoint));
     let ledger = Arc::new(
         Ledger::open(dir.join("ledger.db"), chain.genesis.clone(), chain.validators(), Arc::new(remote)).await.unwrap(),
     );

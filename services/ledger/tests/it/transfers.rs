@@ -3,6 +3,7 @@
 use coinjecture_ledger::test_utils::{TestChain, certificate, sign, unsigned_transfer};
 use coinjecture_ledger::{HistoryCursor, LedgerError, SignatureCheck};
 use coinjecture_primitives::{ChainId, PublicKey, Transaction};
+use coinjecture_proto::ports::crypto::{BlockCrypto, CryptoError, CryptoPort};
 use coinjecture_proto::v1::{self as pb, BlockRejectReason, TxRejectReason};
 
 use crate::{apply, open_ledger, snapshot};
@@ -338,43 +339,34 @@ async fn transactions_are_found_by_hash_in_every_era_of_the_index_also_after_reo
 
 /// Counts the signatures crypto-core is asked to verify.
 struct CountingCrypto {
-    inner: std::sync::Arc<dyn coinjecture_ledger::CryptoBackend>,
+    inner: std::sync::Arc<dyn CryptoPort>,
     verified: std::sync::atomic::AtomicUsize,
 }
 
 #[tonic::async_trait]
-impl coinjecture_ledger::CryptoBackend for CountingCrypto {
-    async fn hash_transactions(
+impl CryptoPort for CountingCrypto {
+    async fn verify_block(
         &self,
-        txs: Vec<pb::Transaction>,
-        verify_signatures: bool,
-    ) -> Result<Vec<coinjecture_ledger::TxDigest>, tonic::Status> {
-        if verify_signatures {
-            self.verified.fetch_add(txs.len(), std::sync::atomic::Ordering::SeqCst);
-        }
-        self.inner.hash_transactions(txs, verify_signatures).await
+        tx_hashes: &[coinjecture_primitives::Hash32],
+        unverified: &[coinjecture_primitives::SealedTransaction],
+    ) -> Result<BlockCrypto, CryptoError> {
+        self.verified.fetch_add(unverified.len(), std::sync::atomic::Ordering::SeqCst);
+        self.inner.verify_block(tx_hashes, unverified).await
     }
 
     async fn verify_transactions(
         &self,
         txs: &[coinjecture_primitives::SealedTransaction],
-    ) -> Result<Vec<bool>, tonic::Status> {
+    ) -> Result<Vec<bool>, CryptoError> {
         self.verified.fetch_add(txs.len(), std::sync::atomic::Ordering::SeqCst);
         self.inner.verify_transactions(txs).await
-    }
-
-    async fn merkle_root(
-        &self,
-        leaves: Vec<coinjecture_primitives::Hash32>,
-    ) -> Result<coinjecture_primitives::Hash32, tonic::Status> {
-        self.inner.merkle_root(leaves).await
     }
 
     async fn verify_signatures(
         &self,
         message: &[u8],
         signatures: &[(coinjecture_primitives::PublicKey, coinjecture_primitives::Signature)],
-    ) -> Result<Vec<bool>, tonic::Status> {
+    ) -> Result<Vec<bool>, CryptoError> {
         self.inner.verify_signatures(message, signatures).await
     }
 }
