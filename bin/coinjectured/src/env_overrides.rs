@@ -54,6 +54,9 @@ pub(crate) const NOT_THE_NODES: &[&str] = &[
     "COINJECTURE_VALIDATOR_ARGS",
     "COINJECTURE_LEDGER_CRASH_WORKER_DB",
     "COINJECTURE_LEDGER_DISK_FULL_WORKER_DB",
+    // services/consensus/tests/it/sealed_counts.rs: set in the child process a counting test
+    // re-runs itself in, alone.
+    "COINJECTURE_COUNTING_ALONE",
     // Deployment (compose, k8s scripts).
     "COINJECTURE_IMAGE",
     "COINJECTURE_NETWORK_DIR",
