@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use coinjecture_consensus::driver::{self, DriverConfig};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
@@ -16,7 +17,6 @@ use coinjecture_proto::ports::crypto::{CryptoPort, RemoteCrypto};
 use coinjecture_proto::ports::gateway::GatewayPort;
 use coinjecture_proto::v1 as pb;
 use eyre::{bail, eyre};
-use tokio::sync::mpsc;
 
 use crate::config::{Config, Role};
 use crate::keys;
@@ -132,7 +132,6 @@ pub(crate) fn preflight(config: &Config) -> eyre::Result<Preflight> {
 pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let Preflight { key, genesis } = preflight(config)?;
     let schedule = config.validator_schedule()?;
-    let block_time = config.consensus.block_time;
 
     let crypto = crypto_backend(config)?;
     if config.rust.verify_golden_vectors {
@@ -154,47 +153,27 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let (p2p, p2p_task) =
         P2pNode::start(p2p_config, ledger.clone(), Some(registry.clone())).await.map_err(|e| eyre!("p2p: {e}"))?;
 
-    // Gossip in → consensus, validated before it is relayed (coinjecture_consensus::gossip::forward,
-    // the same loop as `service consensus`). It subscribes now so nothing is missed; judging starts
-    // once the driver reports its height.
-    let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
-    let (status_ready, status_rx) = tokio::sync::oneshot::channel();
+    // The consensus service, as `service consensus` starts it (coinjecture_consensus::service::run):
+    // validated gossip in from the gateway, the ledger and the gateway as its ports.
     let gateway: Arc<dyn GatewayPort> = Arc::new(p2p.clone());
-    let check = coinjecture_consensus::gossip::GossipCheck::new(genesis_chain(config)?, schedule.clone());
-    let forward = tokio::spawn(async move {
-        coinjecture_consensus::gossip::forward(gateway, check, status_rx, inbound_tx).await;
-        eyre::Ok(())
-    });
-
-    let (max_txs, max_bytes) = driver::default_block_limits();
-    let mut engine =
-        EngineConfig::with_block_time(genesis_chain(config)?, u64::try_from(block_time.as_millis()).unwrap_or(2000));
-    engine.max_future_drift_ms = config.consensus.max_future_drift_ms(engine.block_time_ms)?;
-    let driver_config = DriverConfig {
-        engine,
-        schedule,
-        mempool: MempoolConfig { min_fee_per_byte: config.mempool.min_fee_per_byte, ..MempoolConfig::default() },
-        max_block_transactions: max_txs,
-        max_block_bytes: max_bytes,
-        // Beside the database: one validator, one database, one signing state.
-        sign_state_path: config.database.path.with_extension("sign_state"),
-        network_label: config.network.name.clone(),
-        unsafe_reset_signing_state: crate::safety_flags::reset_signing_state(),
-        tx_journal: crate::safety_flags::tx_journal(),
-    };
-    let (consensus, driver_task) = if crate::equivocate::enabled() {
+    let driver_config = driver_config(config)?;
+    let ledger_port: Arc<dyn coinjecture_proto::ports::ledger::LedgerPort> = ledger.clone();
+    let started = if crate::equivocate::enabled() {
         tracing::warn!("TEST ONLY: this validator equivocates on every vote ({})", crate::equivocate::FLAG);
         let twin_key = coinjecture_crypto_core::signatures::Keypair::from_seed(&key.seed());
         let network = crate::equivocate::Equivocating::new(p2p.clone(), twin_key);
-        driver::start(driver_config, key, ledger.clone(), network, inbound_rx).await
+        coinjecture_consensus::service::run(driver_config, key, ledger_port, gateway, network, Duration::ZERO).await
     } else {
-        driver::start(driver_config, key, ledger.clone(), p2p.clone(), inbound_rx).await
+        coinjecture_consensus::service::run(driver_config, key, ledger_port, gateway, p2p.clone(), Duration::ZERO).await
     }
     .map_err(|e| eyre!("consensus: {e}"))?;
-    let _ = status_ready.send(consensus.watch());
+    let coinjecture_consensus::service::Running { handle: consensus, driver: driver_task, gossip_in } = started;
 
     let mut tasks = vec![
-        forward,
+        tokio::spawn(async move {
+            let _ = gossip_in.await;
+            eyre::Ok(())
+        }),
         tokio::spawn(async move {
             p2p_task.await.map_err(|e| eyre!("p2p task: {e}"))?;
             Ok(())
@@ -243,6 +222,26 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     }
 
     Ok(RunningNode { ledger, consensus, p2p, tasks })
+}
+
+/// The consensus driver's settings from the node's config (one process and `service consensus`).
+pub(crate) fn driver_config(config: &Config) -> eyre::Result<DriverConfig> {
+    let (max_txs, max_bytes) = driver::default_block_limits();
+    let block_time_ms = u64::try_from(config.consensus.block_time.as_millis()).unwrap_or(2000);
+    let mut engine = EngineConfig::with_block_time(genesis_chain(config)?, block_time_ms);
+    engine.max_future_drift_ms = config.consensus.max_future_drift_ms(engine.block_time_ms)?;
+    Ok(DriverConfig {
+        engine,
+        schedule: config.validator_schedule()?,
+        mempool: MempoolConfig { min_fee_per_byte: config.mempool.min_fee_per_byte, ..MempoolConfig::default() },
+        max_block_transactions: max_txs,
+        max_block_bytes: max_bytes,
+        // Beside the database: one validator, one database, one signing state.
+        sign_state_path: config.database.path.with_extension("sign_state"),
+        network_label: config.network.name.clone(),
+        unsafe_reset_signing_state: crate::safety_flags::reset_signing_state(),
+        tx_journal: crate::safety_flags::tx_journal(),
+    })
 }
 
 /// A process's metrics registry.

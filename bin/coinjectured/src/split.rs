@@ -7,16 +7,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coinjecture_consensus::driver::{self, DriverConfig};
-use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::{GenesisConfig, Ledger};
 use coinjecture_p2p_gateway::P2pNode;
 use coinjecture_proto::ports::gateway::RemoteGateway;
 use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
-use coinjecture_proto::v1 as pb;
 use eyre::{bail, eyre};
-use tokio::sync::mpsc;
 
 use crate::config::{self, Config};
 use crate::node;
@@ -49,6 +45,41 @@ fn endpoint(url: Option<&String>, key: &str, config: &Config) -> eyre::Result<to
     crate::tls::endpoint(url, &format!("services.{key}"), config)
 }
 
+/// Serves one service's gRPC contract on `listener` until `shutdown`, the same way for every
+/// service: health (`grpc.health.v1`, SERVING), reflection of this service only, at most
+/// `streams` concurrent streams per connection, mutual TLS when `tls` is given.
+async fn serve_grpc<S>(
+    listener: coinjecture_api::LimitedListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    streams: u32,
+    service: S,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> eyre::Result<()>
+where
+    S: tonic::codegen::Service<
+            tonic::codegen::http::Request<tonic::body::Body>,
+            Response = tonic::codegen::http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_service_status(S::NAME, tonic_health::ServingStatus::Serving).await;
+    tracing::info!(addr = ?listener.local_addr().ok(), mutual_tls = tls.is_some(), service = S::NAME, "serving gRPC");
+    crate::tls::builder(tls)?
+        .max_concurrent_streams(streams)
+        .add_service(health_service)
+        .add_optional_service(coinjecture_proto::server::reflection(&[S::NAME]))
+        .add_service(service)
+        .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
+        .await
+        .map_err(|e| eyre!("{} server: {e}", S::NAME))
+}
+
 /// Serves CryptoCore (with health and reflection) on `listener` until `shutdown`, over mutual
 /// TLS when `tls` is given.
 pub(crate) async fn serve_crypto_core(
@@ -57,19 +88,8 @@ pub(crate) async fn serve_crypto_core(
     max_streams_per_connection: u32,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> eyre::Result<()> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<pb::crypto_core_server::CryptoCoreServer<coinjecture_crypto_core::service::CryptoCoreService>>()
-        .await;
-    tracing::info!(addr = ?listener.local_addr().ok(), mutual_tls = tls.is_some(), "crypto-core serving gRPC");
-    crate::tls::builder(tls)?
-        .max_concurrent_streams(max_streams_per_connection)
-        .add_service(health_service)
-        .add_optional_service(coinjecture_proto::server::reflection(&[pb::crypto_core_server::SERVICE_NAME]))
-        .add_service(coinjecture_crypto_core::service::CryptoCoreService.into_server())
-        .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
-        .await
-        .map_err(|e| eyre!("crypto-core server: {e}"))
+    let service = coinjecture_crypto_core::service::CryptoCoreService.into_server();
+    serve_grpc(listener, tls, max_streams_per_connection, service, shutdown).await
 }
 
 /// Serves `GET /metrics` (Prometheus text of `registry`) on `addr`, when given
@@ -167,18 +187,10 @@ pub(crate) async fn run(
             }
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
-            let (health, health_service) = tonic_health::server::health_reporter();
-            health.set_serving::<pb::ledger_server::LedgerServer<coinjecture_ledger::LedgerService>>().await;
-            tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "ledger serving gRPC");
-            let served = crate::tls::builder(tls)?
-                .max_concurrent_streams(streams)
-                .add_service(health_service)
-                .add_optional_service(coinjecture_proto::server::reflection(&[pb::ledger_server::SERVICE_NAME]))
-                .add_service(coinjecture_ledger::LedgerService::new(ledger.clone()).into_server())
-                .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
-                .await;
+            let service = coinjecture_ledger::LedgerService::new(ledger.clone()).into_server();
+            let served = serve_grpc(listener, tls, streams, service, shutdown).await;
             ledger.close().await;
-            served.map_err(|e| eyre!("ledger server: {e}"))?;
+            served?;
         }
         ServiceName::P2pGateway => {
             let key = node::node_identity(config)?;
@@ -188,89 +200,35 @@ pub(crate) async fn run(
                 .map_err(|e| eyre!("p2p: {e}"))?;
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
-            let (health, health_service) = tonic_health::server::health_reporter();
-            health
-                .set_serving::<pb::p2p_gateway_server::P2pGatewayServer<coinjecture_p2p_gateway::P2pGatewayService>>()
-                .await;
-            tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "p2p-gateway serving gRPC");
-            let served = crate::tls::builder(tls)?
-                .max_concurrent_streams(streams)
-                .add_service(health_service)
-                .add_optional_service(coinjecture_proto::server::reflection(&[pb::p2p_gateway_server::SERVICE_NAME]))
-                .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(handle.clone()).into_server())
-                .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
-                .await;
+            let service = coinjecture_p2p_gateway::P2pGatewayService::new(handle.clone()).into_server();
+            let served = serve_grpc(listener, tls, streams, service, shutdown).await;
             handle.shutdown().await;
             let _ = task.await;
-            served.map_err(|e| eyre!("p2p-gateway server: {e}"))?;
+            served?;
         }
         ServiceName::Consensus => {
             let key = node::node_key(config)?;
             let ledger = remote_ledger(services.ledger.as_ref(), config)?;
             let gateway = RemoteGateway::new(endpoint(services.p2p_gateway.as_ref(), "p2p_gateway", config)?);
-            // Gossip in → consensus, validated: the same loop as the one-process node's.
-            let (inbound_tx, inbound_rx) = mpsc::channel(16_384);
-            let (status_ready, status_rx) = tokio::sync::oneshot::channel();
-            let check = coinjecture_consensus::gossip::GossipCheck::new(
-                node::genesis_chain(config)?,
-                config.validator_schedule()?,
-            );
-            tokio::spawn(coinjecture_consensus::gossip::forward(
-                Arc::new(gateway.clone()),
-                check,
-                status_rx,
-                inbound_tx,
-            ));
-            let block_time = config.consensus.block_time;
-            let (max_txs, max_bytes) = driver::default_block_limits();
-            let mut engine = EngineConfig::with_block_time(
-                node::genesis_chain(config)?,
-                u64::try_from(block_time.as_millis()).unwrap_or(2000),
-            );
-            engine.max_future_drift_ms = config.consensus.max_future_drift_ms(engine.block_time_ms)?;
-            let driver_config = DriverConfig {
-                engine,
-                schedule: config.validator_schedule()?,
-                mempool: MempoolConfig {
-                    min_fee_per_byte: config.mempool.min_fee_per_byte,
-                    ..MempoolConfig::default()
-                },
-                max_block_transactions: max_txs,
-                max_block_bytes: max_bytes,
-                sign_state_path: config.database.path.with_extension("sign_state"),
-                network_label: config.network.name.clone(),
-                unsafe_reset_signing_state: crate::safety_flags::reset_signing_state(),
-                tx_journal: crate::safety_flags::tx_journal(),
-            };
-            // The ledger may still be starting: wait for it (up to a minute) rather than fail.
-            let mut attempt = 0;
-            while let Err(e) = ledger.tip().await {
-                attempt += 1;
-                if attempt > 120 {
-                    bail!("services.ledger: not reachable: {e}");
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            let (handle, task) =
-                driver::start(driver_config, Keypair::from_seed(&key.seed()), ledger, gateway, inbound_rx)
-                    .await
-                    .map_err(|e| eyre!("consensus: {e}"))?;
-            let _ = status_ready.send(handle.watch());
+            // The same service as in one process (coinjecture_consensus::service::run), its ports
+            // remote; the ledger may still be starting: it waits for it up to a minute.
+            let coinjecture_consensus::service::Running { handle, driver: task, gossip_in: _gossip_in } =
+                coinjecture_consensus::service::run(
+                    node::driver_config(config)?,
+                    Keypair::from_seed(&key.seed()),
+                    ledger,
+                    Arc::new(gateway.clone()),
+                    gateway,
+                    Duration::from_secs(60),
+                )
+                .await
+                .map_err(|e| eyre!("consensus: {e}"))?;
             // The node's metrics (height, blocks produced, mempool, drops, block production).
             let mut metric_tasks = Vec::new();
             node::register_node_metrics(&registry, node::network_label(config), handle.watch(), &mut metric_tasks);
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
-            let (health, health_service) = tonic_health::server::health_reporter();
-            health
-                .set_serving::<pb::consensus_server::ConsensusServer<coinjecture_proto::ports::consensus::ConsensusGrpc>>()
-                .await;
-            tracing::info!(addr = %listen, mutual_tls = tls.is_some(), "consensus serving gRPC");
-            let server = crate::tls::builder(tls)?
-                .max_concurrent_streams(streams)
-                .add_service(health_service)
-                .add_optional_service(coinjecture_proto::server::reflection(&[pb::consensus_server::SERVICE_NAME]))
-                .add_service(coinjecture_consensus::service::server(handle))
-                .serve_with_incoming_shutdown(bind(listen, "--listen").await?.into_incoming(), shutdown);
+            let listener = bind(listen, "--listen").await?;
+            let server = serve_grpc(listener, tls, streams, coinjecture_consensus::service::server(handle), shutdown);
             tokio::select! {
                 r = server => r?,
                 r = task => match r {

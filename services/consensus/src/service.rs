@@ -1,9 +1,14 @@
 //! Consensus as a service: the running driver ([`DriverHandle`]) implements the consensus port
 //! ([`ConsensusPort`]), which the api calls directly in one process and the `Consensus` gRPC
 //! server ([`ConsensusGrpc`], in `coinjecture_proto::ports::consensus` with the wire
-//! conversions) serves to a split deployment.
+//! conversions) serves to a split deployment. [`run`] starts the service the same way in both.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_proto::ports::gateway::GatewayPort;
+use coinjecture_proto::ports::ledger::LedgerPort;
 
 use coinjecture_primitives::{BlockHeight, SealedTransaction};
 use coinjecture_proto::ports::consensus::{
@@ -12,8 +17,59 @@ use coinjecture_proto::ports::consensus::{
 };
 use coinjecture_proto::v1::consensus_server::ConsensusServer;
 
-use crate::driver::DriverHandle;
+use crate::driver::{self, DriverConfig, DriverError, DriverHandle};
 use crate::engine::Step;
+use crate::gossip::{self, GossipCheck};
+
+/// A running consensus service (see [`run`]).
+#[derive(Debug)]
+pub struct Running {
+    /// The driver: the consensus port, status and submissions.
+    pub handle: DriverHandle,
+    /// The driver's task; it ends with an error only when the ledger or a safety file fails.
+    pub driver: tokio::task::JoinHandle<Result<(), DriverError>>,
+    /// The inbound gossip loop (validated gossip → the driver).
+    pub gossip_in: tokio::task::JoinHandle<()>,
+}
+
+/// Inbound gossip waiting for the driver (a burst of transaction batches, votes and proposals).
+const INBOX: usize = 16_384;
+
+/// Starts the consensus service, the same in one process and split; only the objects behind the
+/// ports differ. It subscribes to validated gossip through `gateway` first (nothing is missed
+/// while the driver starts), waits up to `ledger_wait` for the ledger to answer (a split ledger
+/// may still be starting), then starts the driver, which publishes through `network` (the
+/// gateway itself, or a wrapper of it) and reads and writes the chain through `ledger`.
+pub async fn run<N: GatewayPort>(
+    config: DriverConfig,
+    key: Keypair,
+    ledger: Arc<dyn LedgerPort>,
+    gateway: Arc<dyn GatewayPort>,
+    network: N,
+    ledger_wait: Duration,
+) -> Result<Running, DriverError> {
+    let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(INBOX);
+    let (status_ready, status_rx) = tokio::sync::oneshot::channel();
+    let check = GossipCheck::new(config.engine.chain_id.clone(), config.schedule.clone());
+    let gossip_in = tokio::spawn(gossip::forward(gateway, check, status_rx, inbound_tx));
+    let deadline = tokio::time::Instant::now() + ledger_wait;
+    while let Err(e) = ledger.tip().await {
+        if tokio::time::Instant::now() >= deadline {
+            gossip_in.abort();
+            return Err(DriverError::Ledger(format!("not reachable: {e}")));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (handle, driver) = match driver::start(config, key, ledger, network, inbound_rx).await {
+        Ok(started) => started,
+        Err(e) => {
+            gossip_in.abort();
+            return Err(e);
+        }
+    };
+    let _ = status_ready.send(handle.watch());
+    Ok(Running { handle, driver, gossip_in })
+}
 
 /// The `Consensus` gRPC server over a running driver.
 pub fn server(handle: DriverHandle) -> ConsensusServer<ConsensusGrpc> {
