@@ -212,8 +212,15 @@ pub enum DriverError {
     SafetyFileRefused { what: &'static str, path: PathBuf, problem: String, action: String },
     #[error("{0}")]
     Journal(String),
+    /// A ledger call failed (the port's error, which keeps the gRPC code of a remote ledger).
     #[error("the ledger failed: {0}")]
-    Ledger(String),
+    Ledger(#[from] LedgerPortError),
+    /// The ledger could not be reached within the start-up wait.
+    #[error("the ledger is not reachable: {0}")]
+    LedgerUnreachable(#[source] LedgerPortError),
+    /// The ledger answered something that does not fit the question.
+    #[error("the ledger's answer does not fit: {0}")]
+    LedgerAnswer(String),
 }
 
 /// The driver's clock (see [`crate::clock`]): the system clock unless started with another.
@@ -457,7 +464,7 @@ async fn start_task<N: GatewayPort>(
     clock: Arc<dyn crate::clock::Clock>,
     inline_sync_hazard: bool,
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
-    let tip: Tip = ledger.tip().await.map_err(|e| DriverError::Ledger(e.to_string()))?.into();
+    let tip: Tip = ledger.tip().await?.into();
     // Evidence recorded before a restart is served again (ListEvidence).
     let evidence: VecDeque<(Evidence, i64)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
         Ok(records) => records.into(),
@@ -696,7 +703,7 @@ impl<N: GatewayPort> Driver<N> {
         if let Some(n) = self.nonces.get(&sender) {
             return Ok(*n);
         }
-        let n = self.ledger.account(&sender).await.map_err(|e| DriverError::Ledger(e.to_string()))?.nonce;
+        let n = self.ledger.account(&sender).await?.nonce;
         self.nonces.insert(sender, n);
         Ok(n)
     }
@@ -721,11 +728,10 @@ impl<N: GatewayPort> Driver<N> {
             .ledger
             .check_transactions(&txs)
             .instrument(tracing::info_span!("check transactions", txs = txs.len()))
-            .await
-            .map_err(|e| DriverError::Ledger(e.to_string()))?
+            .await?
             .results;
         if verdicts.len() != txs.len() {
-            return Err(DriverError::Ledger(format!(
+            return Err(DriverError::LedgerAnswer(format!(
                 "CheckTransactions answered {} verdicts for {} transactions",
                 verdicts.len(),
                 txs.len()
@@ -886,7 +892,7 @@ impl<N: GatewayPort> Driver<N> {
                         tracing::info!(block = %hash, reason = %e, "proposed block refused by the ledger");
                         false
                     }
-                    Err(e) => return Err(DriverError::Ledger(e.to_string())),
+                    Err(e) => return Err(DriverError::Ledger(e)),
                 };
                 return Ok(Some(Input::BlockValidity { block_hash: hash, valid }));
             }
@@ -998,7 +1004,7 @@ impl<N: GatewayPort> Driver<N> {
         for _ in 0..3 {
             header.extra_data = extra(Hash32::ZERO).encode();
             let draft = SealedBlock::from_sealed(header.clone(), txs.clone());
-            let e = self.ledger.execute_block(&draft, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+            let e = self.ledger.execute_block(&draft, true).await?;
             let rejected = e.rejected();
             if rejected.is_empty() {
                 if let (Some(root), Some(state)) = (e.merkle_root, e.state_commitment) {
@@ -1031,7 +1037,7 @@ impl<N: GatewayPort> Driver<N> {
         }
         // Fall back to an empty block (always valid) rather than miss the slot.
         let empty = SealedBlock::from_sealed(header.clone(), Vec::new());
-        let e = self.ledger.execute_block(&empty, true).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let e = self.ledger.execute_block(&empty, true).await?;
         header.merkle_root = e.merkle_root.unwrap_or(Hash32::ZERO);
         header.extra_data = extra(e.state_commitment.unwrap_or(Hash32::ZERO)).encode();
         Ok(Block { header, transactions: Vec::new() })
@@ -1040,7 +1046,7 @@ impl<N: GatewayPort> Driver<N> {
     async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
         let height = block.header.block_index;
         let sealed = self.sealed(&block);
-        self.ledger.apply_block(&sealed, &certificate).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        self.ledger.apply_block(&sealed, &certificate).await?;
         let block = sealed.block();
         // The block's transactions leave the mempool by nonce (the prune below: each used its
         // sender's nonce), so none is hashed again here.

@@ -56,7 +56,7 @@ pub async fn run<N: GatewayPort>(
     while let Err(e) = ledger.tip().await {
         if tokio::time::Instant::now() >= deadline {
             gossip_in.abort();
-            return Err(DriverError::Ledger(format!("not reachable: {e}")));
+            return Err(DriverError::LedgerUnreachable(e));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -227,7 +227,7 @@ async fn signed_recently(
 ) -> Result<Option<BlockHeight>, DriverError> {
     let lowest = tip.height.saturating_sub(CERTIFICATE_LOOKBACK - 1).max(1);
     for height in (lowest..=tip.height).rev() {
-        let found = crate::driver::finalized(ledger, height).await.map_err(|e| DriverError::Ledger(e.to_string()))?;
+        let found = crate::driver::finalized(ledger, height).await?;
         if let Some((_, certificate)) = found
             && certificate.signatures.iter().any(|(validator, _)| *validator == me)
         {

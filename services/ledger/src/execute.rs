@@ -2,8 +2,8 @@
 //! out. No I/O: the caller loads the accounts the transactions touch and verifies signatures (in
 //! one batch) before, and stores the result after.
 
+use coinjecture_primitives::RejectReason as TxRejectReason;
 use coinjecture_primitives::{ChainId, Hash32, PublicKey, StatelessRejection, Transaction};
-use coinjecture_proto::v1::TxRejectReason;
 
 use crate::state::AccountState;
 use crate::store::hash_key;

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use coinjecture_primitives::RejectReason as TxRejectReason;
 use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
     Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock, SealedTransaction,
@@ -16,8 +17,8 @@ use coinjecture_primitives::{
 };
 use coinjecture_proto::convert;
 use coinjecture_proto::ports::crypto::{CryptoError, CryptoPort};
+use coinjecture_proto::ports::ledger::BlockRejectReason;
 use coinjecture_proto::v1 as pb;
-use coinjecture_proto::v1::{BlockRejectReason, TxRejectReason};
 use sqlx::SqliteConnection;
 
 use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes, VerifiedSignatures};

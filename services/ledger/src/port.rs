@@ -7,11 +7,10 @@ use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::{
     BlockHeight, CommitCertificate, Hash32, PublicKey, Rejection, SealedBlock, SealedTransaction, TxVerdict, limits,
 };
-use coinjecture_proto::convert;
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, BLOCK_OVERHEAD_BYTES, BlockRejection, ChainInfo, CheckedTransaction, CheckedTransactions,
     Execution, HeaderExtras, HistoryPage, IndexedTransaction, LedgerPort, LedgerPortError, LedgerResult, StoredBlock,
-    StoredHeader, Tip, block_reject_reason,
+    StoredHeader, Tip,
 };
 
 use crate::error::LedgerError;
@@ -46,10 +45,7 @@ impl From<LedgerError> for LedgerPortError {
 pub(crate) fn checked(v: &execute::TxVerdict) -> CheckedTransaction {
     let verdict: TxVerdict = match &v.rejection {
         None => Ok(()),
-        Some(r) => Err(Rejection::new(
-            convert::reject_reason(r.reason).unwrap_or(coinjecture_primitives::RejectReason::Malformed),
-            r.message.clone(),
-        )),
+        Some(r) => Err(Rejection::new(r.reason, r.message.clone())),
     };
     CheckedTransaction { tx_hash: v.tx_hash, verdict }
 }
@@ -57,11 +53,7 @@ pub(crate) fn checked(v: &execute::TxVerdict) -> CheckedTransaction {
 /// A block execution in the port's terms.
 pub(crate) fn execution(e: &BlockExecution) -> Execution {
     Execution {
-        rejection: e.rejection.as_ref().map(|r| BlockRejection {
-            reason: block_reject_reason(r.reason)
-                .unwrap_or(coinjecture_proto::ports::ledger::BlockRejectReason::InvalidTransaction),
-            message: r.message.clone(),
-        }),
+        rejection: e.rejection.as_ref().map(|r| BlockRejection { reason: r.reason, message: r.message.clone() }),
         state_commitment: e.state_commitment,
         merkle_root: e.merkle_root,
         results: e.verdicts.iter().map(checked).collect(),

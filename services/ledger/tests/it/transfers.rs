@@ -2,9 +2,11 @@
 
 use coinjecture_ledger::test_utils::{TestChain, certificate, sign, unsigned_transfer};
 use coinjecture_ledger::{HistoryCursor, LedgerError, SignatureCheck};
+use coinjecture_primitives::RejectReason as TxRejectReason;
 use coinjecture_primitives::{ChainId, PublicKey, Transaction};
 use coinjecture_proto::ports::crypto::{BlockCrypto, CryptoError, CryptoPort};
-use coinjecture_proto::v1::{self as pb, BlockRejectReason, TxRejectReason};
+use coinjecture_proto::ports::ledger::BlockRejectReason;
+use coinjecture_proto::v1 as pb;
 
 use crate::{apply, open_ledger, snapshot};
 
