@@ -8,19 +8,9 @@ use coinjecture_primitives::{ChainId, Hash32, PublicKey, StatelessRejection, Tra
 use crate::state::AccountState;
 use crate::store::hash_key;
 
-/// Why one transaction is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxRejection {
-    pub reason: TxRejectReason,
-    /// Names the offending field or value.
-    pub message: String,
-}
-
-impl TxRejection {
-    pub(crate) fn new(reason: TxRejectReason, message: impl Into<String>) -> Self {
-        Self { reason, message: message.into() }
-    }
-}
+/// Why one transaction is refused: the domain rejection every port carries (reason, and a
+/// message naming the offending field or value).
+pub use coinjecture_primitives::Rejection as TxRejection;
 
 /// The verdict on one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,7 @@ use coinjecture_primitives::{
 use coinjecture_proto::convert;
 use coinjecture_proto::ports::crypto::{CryptoError, CryptoPort};
 use coinjecture_proto::ports::ledger::BlockRejectReason;
+pub use coinjecture_proto::ports::ledger::BlockRejection;
 use coinjecture_proto::v1 as pb;
 use sqlx::SqliteConnection;
 
@@ -49,14 +50,6 @@ const FOLD_JOURNAL_BLOCKS: usize = 256;
 const META_CHAIN_ID: &str = "chain_id";
 const META_GENESIS_HASH: &str = "genesis_hash";
 const META_CREATED_BY: &str = "created_by";
-
-/// Why a candidate block is invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockRejection {
-    pub reason: BlockRejectReason,
-    /// Names the field or the first bad transaction (`transactions[3]: ...`).
-    pub message: String,
-}
 
 /// The outcome of executing a block on the tip.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,11 +5,11 @@
 
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::{
-    BlockHeight, CommitCertificate, Hash32, PublicKey, Rejection, SealedBlock, SealedTransaction, TxVerdict, limits,
+    BlockHeight, CommitCertificate, Hash32, PublicKey, SealedBlock, SealedTransaction, limits,
 };
 use coinjecture_proto::ports::ledger::{
-    AccountAtTip, Applied, BLOCK_OVERHEAD_BYTES, BlockRejection, ChainInfo, CheckedTransaction, CheckedTransactions,
-    Execution, HeaderExtras, HistoryPage, IndexedTransaction, LedgerPort, LedgerPortError, LedgerResult, StoredBlock,
+    AccountAtTip, Applied, BLOCK_OVERHEAD_BYTES, ChainInfo, CheckedTransaction, CheckedTransactions, Execution,
+    HeaderExtras, HistoryPage, IndexedTransaction, LedgerPort, LedgerPortError, LedgerResult, StoredBlock,
     StoredHeader, Tip,
 };
 
@@ -43,17 +43,13 @@ impl From<LedgerError> for LedgerPortError {
 
 /// The ledger's verdict in the port's terms.
 pub(crate) fn checked(v: &execute::TxVerdict) -> CheckedTransaction {
-    let verdict: TxVerdict = match &v.rejection {
-        None => Ok(()),
-        Some(r) => Err(Rejection::new(r.reason, r.message.clone())),
-    };
-    CheckedTransaction { tx_hash: v.tx_hash, verdict }
+    CheckedTransaction { tx_hash: v.tx_hash, verdict: v.rejection.clone().map_or(Ok(()), Err) }
 }
 
 /// A block execution in the port's terms.
 pub(crate) fn execution(e: &BlockExecution) -> Execution {
     Execution {
-        rejection: e.rejection.as_ref().map(|r| BlockRejection { reason: r.reason, message: r.message.clone() }),
+        rejection: e.rejection.clone(),
         state_commitment: e.state_commitment,
         merkle_root: e.merkle_root,
         results: e.verdicts.iter().map(checked).collect(),
