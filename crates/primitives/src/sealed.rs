@@ -6,10 +6,15 @@
 //! and hash always describe its transaction; clones share one allocation. Inside a process the
 //! services pass sealed values, so a transaction submitted once is encoded and hashed once, not
 //! once per service it crosses.
+//!
+//! A sealed transaction also carries the verdict on its signature once someone in the process
+//! verified it ([`SealedTransaction::signature_verdict`]; crypto-core's `verify_transactions`
+//! records it), so the checks after the first (gossip validation, admission, block validation)
+//! reuse it instead of verifying again. A transaction decoded from the wire starts without one.
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::block::Block;
 use crate::error::DecodeError;
@@ -27,6 +32,8 @@ struct Sealed {
     tx: Transaction,
     bytes: Box<[u8]>,
     hash: Hash32,
+    /// Whether the signature verifies, once someone verified it.
+    signature: OnceLock<bool>,
 }
 
 impl SealedTransaction {
@@ -34,7 +41,7 @@ impl SealedTransaction {
     pub fn seal(tx: Transaction) -> Self {
         let bytes = tx.encode().into_boxed_slice();
         let hash = hash_encoding(&bytes);
-        Self(Arc::new(Sealed { tx, bytes, hash }))
+        Self(Arc::new(Sealed { tx, bytes, hash, signature: OnceLock::new() }))
     }
 
     /// Decodes one transaction from its canonical encoding, keeping the bytes (no re-encoding)
@@ -42,7 +49,7 @@ impl SealedTransaction {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let tx = Transaction::decode(bytes)?;
         let hash = hash_encoding(bytes);
-        Ok(Self(Arc::new(Sealed { tx, bytes: bytes.into(), hash })))
+        Ok(Self(Arc::new(Sealed { tx, bytes: bytes.into(), hash, signature: OnceLock::new() })))
     }
 
     /// The transaction.
@@ -53,6 +60,19 @@ impl SealedTransaction {
     /// The transaction hash (SHA-256 of [`Self::bytes`]), computed when sealed.
     pub fn hash(&self) -> Hash32 {
         self.0.hash
+    }
+
+    /// The verdict on the signature (`from` over the signing message), if it was verified in
+    /// this process: shared by every clone.
+    pub fn signature_verdict(&self) -> Option<bool> {
+        self.0.signature.get().copied()
+    }
+
+    /// Records the verdict of a verification of this transaction's signature (the first one
+    /// recorded stays). Only code that verified it calls this: crypto-core, or a service that
+    /// got the verdict from crypto-core.
+    pub fn record_signature_verdict(&self, valid: bool) {
+        let _ = self.0.signature.set(valid);
     }
 
     /// The canonical MessagePack encoding.

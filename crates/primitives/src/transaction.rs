@@ -94,6 +94,7 @@ pub mod counters {
 
     pub(crate) static ENCODES: AtomicU64 = AtomicU64::new(0);
     pub(crate) static HASHES: AtomicU64 = AtomicU64::new(0);
+    static VERIFICATIONS: AtomicU64 = AtomicU64::new(0);
 
     /// Canonical encodings of a transaction produced so far (each [`super::Transaction::encode_into`],
     /// also inside a block's encoding).
@@ -104,6 +105,18 @@ pub mod counters {
     /// SHA-256 computations of a transaction's encoding so far (each transaction hash).
     pub fn hashes() -> u64 {
         HASHES.load(Ordering::Relaxed)
+    }
+
+    /// ed25519 verifications of a transaction's signature so far (counted by crypto-core with
+    /// its `counters` feature).
+    pub fn verifications() -> u64 {
+        VERIFICATIONS.load(Ordering::Relaxed)
+    }
+
+    /// Counts one verification of a transaction's signature (crypto-core calls it).
+    #[doc(hidden)]
+    pub fn count_verification() {
+        VERIFICATIONS.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -5,6 +5,21 @@
 //! One task owns everything; inputs are processed one at a time and every action is carried out
 //! before the next input, in order, so `PersistSignState` is durable before the `Broadcast` after
 //! it and a `Commit` is in SQLite before the engine sees anything else.
+//!
+//! **Consensus first.** Votes, proposals and finalized blocks are handled ahead of transaction
+//! intake: the main loop moves everything that arrived into two queues — consensus messages,
+//! and gossiped transaction batches (bounded, see [`MAX_QUEUED_GOSSIP_TRANSACTIONS`]) — and takes
+//! a consensus message or a due timer whenever there is one; only then one intake item (a
+//! submission or a gossiped batch, in turn). A burst of transactions therefore delays a vote by
+//! at most the one intake batch being admitted. Signatures are verified before intake reaches
+//! the driver (by [`DriverHandle::submit`] on the verification pool, or by the gossip
+//! validation), so admission here only checks state.
+//!
+//! **Backpressure.** At or above the mempool's high-water mark
+//! ([`MempoolConfig::high_water_transactions`] / `_bytes`) submissions are refused as a whole
+//! with [`ConsensusError::Overloaded`] (RESOURCE_EXHAUSTED / 503 with `Retry-After`: one block
+//! time), and gossiped transactions are dropped and counted (`dropped{reason}`:
+//! `transactions_backpressure`, `transactions_queue_full`).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -130,6 +145,14 @@ enum Command {
     },
 }
 
+/// Most gossiped transactions queued for admission; a batch that would go past it is dropped
+/// (and counted): peers re-gossip, and the transactions reach this node again in a proposal.
+pub const MAX_QUEUED_GOSSIP_TRANSACTIONS: usize = 20_000;
+
+/// Submission batches being verified (on the verification pool) at once, per driver: further
+/// submitters wait, so a flood queues in the API instead of in memory here.
+const VERIFYING_BATCHES: usize = 64;
+
 /// A cloneable handle to a running driver (what the gRPC service and the API use).
 #[derive(Debug, Clone)]
 pub struct DriverHandle {
@@ -141,6 +164,11 @@ pub struct DriverHandle {
     pub schedule: ValidatorSchedule,
     pub local_validator: PublicKey,
     pub mempool_config: MempoolConfig,
+    /// `Retry-After` of a backpressure refusal: one block time (what a block takes out of the
+    /// mempool), in whole seconds, at least 1.
+    retry_after_secs: u64,
+    /// Bounds the submission batches verified at once ([`VERIFYING_BATCHES`]).
+    verifying: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Command {
@@ -161,12 +189,42 @@ impl DriverHandle {
         if !self.admitting.load(std::sync::atomic::Ordering::Acquire) {
             return Err(ConsensusError::Stopping);
         }
+        self.refuse_above_high_water()?;
+        // Verified here, on the verification pool (bounded), not on the driver's task: each
+        // verdict is recorded on its sealed transaction, and the ledger's admission check uses
+        // it instead of verifying again.
+        let current_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        if current_thread {
+            // No pool to hand it to without leaving the (deterministic) thread: verify here.
+            coinjecture_crypto_core::signatures::verify_transactions(&txs);
+        } else if txs.iter().any(|t| t.signature_verdict().is_none()) {
+            let _permit = self.verifying.acquire().await.map_err(|_| ConsensusError::Stopped)?;
+            let (done, verified) = oneshot::channel();
+            coinjecture_crypto_core::signatures::verify_transactions_then(txs.clone(), move |v| {
+                let _ = done.send(v);
+            });
+            verified.await.map_err(|_| ConsensusError::Stopped)?;
+        }
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Submit { txs, gossip: true, reply: Some(reply), span: tracing::Span::current() })
             .await
             .map_err(|_| ConsensusError::Stopped)?;
         rx.await.map_err(|_| ConsensusError::Stopped)?
+    }
+
+    /// [`ConsensusError::Overloaded`] when the mempool (as last published) is at or above its
+    /// high-water mark.
+    fn refuse_above_high_water(&self) -> Result<(), ConsensusError> {
+        let (count, bytes) = {
+            let s = self.status.borrow();
+            (s.mempool_size, s.mempool_bytes)
+        };
+        if self.mempool_config.above_high_water(count, bytes) {
+            return Err(overloaded(&self.mempool_config, count, bytes, self.retry_after_secs));
+        }
+        Ok(())
     }
 
     /// Stops admitting submitted transactions (every clone of this handle refuses them from
@@ -191,6 +249,18 @@ impl DriverHandle {
         let (reply, rx) = oneshot::channel();
         self.commands.send(Command::Evidence { reply }).await.map_err(|_| ConsensusError::Stopped)?;
         rx.await.map_err(|_| ConsensusError::Stopped)
+    }
+}
+
+/// The backpressure refusal of a mempool holding `count` transactions and `bytes` bytes.
+fn overloaded(config: &MempoolConfig, count: usize, bytes: usize, retry_after_secs: u64) -> ConsensusError {
+    ConsensusError::Overloaded {
+        message: format!(
+            "the mempool is above its high-water mark ({count} transactions, {bytes} bytes; the mark is {} \
+             transactions or {} bytes): the node takes no new transactions until blocks drain it",
+            config.high_water_transactions, config.high_water_bytes
+        ),
+        retry_after_secs,
     }
 }
 
@@ -346,9 +416,15 @@ struct Driver<N> {
     replay: Vec<Transaction>,
     /// See [`DriverEnv::inline_sync_hazard`] (tests only).
     inline_sync_hazard: bool,
-    /// Which source the main loop looks at first this time (inbound messages, commands,
-    /// timers, in turn): fair, like `tokio::select!`, but without its random start, so a run
-    /// in virtual time can be replayed.
+    /// Consensus messages received and not handled yet (handled before any intake).
+    consensus_inbox: VecDeque<GossipMessage>,
+    /// Gossiped transaction batches waiting for admission, and how many transactions they hold
+    /// (at most [`MAX_QUEUED_GOSSIP_TRANSACTIONS`]).
+    gossip_inbox: VecDeque<Vec<SealedTransaction>>,
+    gossip_queued: usize,
+    /// Which intake source goes first next time (submissions, gossiped batches, in turn): fair
+    /// between them, and without `tokio::select!`'s random start, so a run in virtual time can be
+    /// replayed.
     turn: usize,
 }
 
@@ -545,6 +621,8 @@ async fn start_task<N: GatewayPort>(
         schedule: config.schedule.clone(),
         local_validator: me,
         mempool_config: config.mempool.clone(),
+        retry_after_secs: config.engine.block_time_ms.div_ceil(1000).max(1),
+        verifying: Arc::new(tokio::sync::Semaphore::new(VERIFYING_BATCHES)),
     };
     let driver = Driver {
         mempool: Mempool::new(config.mempool.clone()),
@@ -576,6 +654,9 @@ async fn start_task<N: GatewayPort>(
         journal,
         replay,
         inline_sync_hazard,
+        consensus_inbox: VecDeque::new(),
+        gossip_inbox: VecDeque::new(),
+        gossip_queued: 0,
         turn: 0,
     };
     let task = tokio::spawn(crate::clock::with_clock(clock, driver.run(inbound, command_rx)));
@@ -590,56 +671,118 @@ impl<N: GatewayPort> Driver<N> {
     ) -> Result<(), DriverError> {
         self.replay_journal().await?;
         self.input(Input::Start).await?;
+        let mut inbound_open = true;
         loop {
+            // Everything that arrived, sorted into the queues (consensus first).
+            while inbound_open {
+                match inbound.try_recv() {
+                    Ok(m) => self.sort_in(m),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => inbound_open = false,
+                }
+            }
             let retry = self.pause.as_ref().map(|p| p.retry_at_ms);
             let next_timer = match (self.timers.first().map(|(at, _)| *at), retry) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            if next_timer.is_some_and(|at| at <= now_ms()) {
+                self.on_timers().await?;
+                continue;
+            }
+            if let Some(m) = self.consensus_inbox.pop_front() {
+                self.on_message(m).await?;
+                continue;
+            }
+            // Then one intake item: a submission or a gossiped batch, in turn.
+            let first = self.turn;
+            self.turn = (self.turn + 1) % 2;
+            let mut took = false;
+            for k in 0..2 {
+                if (first + k).is_multiple_of(2) {
+                    match commands.try_recv() {
+                        Ok(c) => self.on_command(c).await?,
+                        Err(mpsc::error::TryRecvError::Empty) => continue,
+                        Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+                    }
+                } else {
+                    let Some(txs) = self.gossip_inbox.pop_front() else { continue };
+                    self.gossip_queued = self.gossip_queued.saturating_sub(txs.len());
+                    self.submit(txs, false).await?;
+                }
+                took = true;
+                break;
+            }
+            if took {
+                continue;
+            }
+            if !inbound_open {
+                return Ok(());
+            }
+            // Nothing to do: wait for a message, a command or the next timer (in that order of
+            // preference when several are ready).
             let sleep = next_timer.map(|at| tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)));
             let mut sleep = std::pin::pin!(sleep);
-            let first = self.turn;
-            self.turn = (self.turn + 1) % 3;
             let wake = std::future::poll_fn(|cx| {
                 use std::task::Poll;
-                for k in 0..3 {
-                    let ready = match (first + k) % 3 {
-                        0 => inbound.poll_recv(cx).map(Wake::Message),
-                        1 => commands.poll_recv(cx).map(Wake::Command),
-                        _ => match sleep.as_mut().as_pin_mut() {
-                            Some(s) => std::future::Future::poll(s, cx).map(|()| Wake::Timer),
-                            None => Poll::Pending,
-                        },
-                    };
-                    if ready.is_ready() {
-                        return ready;
-                    }
+                if let Poll::Ready(m) = inbound.poll_recv(cx) {
+                    return Poll::Ready(Wake::Message(m));
                 }
-                Poll::Pending
+                if let Some(s) = sleep.as_mut().as_pin_mut()
+                    && std::future::Future::poll(s, cx).is_ready()
+                {
+                    return Poll::Ready(Wake::Timer);
+                }
+                commands.poll_recv(cx).map(Wake::Command)
             })
             .await;
             match wake {
-                Wake::Message(message) => match message {
-                    Some(m) => self.on_message(m).await?,
-                    None => return Ok(()),
-                },
-                Wake::Command(command) => match command {
-                    Some(c) => self.on_command(c).await?,
-                    None => return Ok(()),
-                },
-                Wake::Timer => {
-                    let now = now_ms();
-                    if self.pause.as_ref().is_some_and(|p| p.retry_at_ms <= now) {
-                        self.retry_signing().await?;
-                    }
-                    while let Some((at, t)) = self.timers.first().copied() {
-                        if at > now {
-                            break;
-                        }
-                        self.timers.pop_first();
-                        self.input(Input::Timeout(t)).await?;
-                    }
-                }
+                Wake::Message(Some(m)) => self.sort_in(m),
+                Wake::Message(None) => inbound_open = false,
+                Wake::Command(Some(c)) => self.on_command(c).await?,
+                Wake::Command(None) => return Ok(()),
+                Wake::Timer => self.on_timers().await?,
+            }
+        }
+    }
+
+    /// Due timers and a due signing retry.
+    async fn on_timers(&mut self) -> Result<(), DriverError> {
+        let now = now_ms();
+        if self.pause.as_ref().is_some_and(|p| p.retry_at_ms <= now) {
+            self.retry_signing().await?;
+        }
+        while let Some((at, t)) = self.timers.first().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.input(Input::Timeout(t)).await?;
+        }
+        Ok(())
+    }
+
+    /// A received message into its queue: consensus messages always; a gossiped batch only
+    /// below the high-water mark and while the queue has room (else dropped and counted).
+    fn sort_in(&mut self, message: GossipMessage) {
+        let GossipMessage::Transactions(txs) = message else {
+            self.consensus_inbox.push_back(message);
+            return;
+        };
+        let drop = if self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes()) {
+            Some("transactions_backpressure")
+        } else if self.gossip_queued.saturating_add(txs.len()) > MAX_QUEUED_GOSSIP_TRANSACTIONS {
+            Some("transactions_queue_full")
+        } else {
+            None
+        };
+        match drop {
+            Some(reason) => {
+                *self.dropped.entry(reason.to_string()).or_default() += txs.len() as u64;
+            }
+            None => {
+                self.gossip_queued += txs.len();
+                self.gossip_inbox.push_back(txs);
             }
         }
     }
@@ -666,6 +809,16 @@ impl<N: GatewayPort> Driver<N> {
     async fn on_command(&mut self, command: Command) -> Result<(), DriverError> {
         match command {
             Command::Submit { txs, gossip, reply, span } => {
+                // Queued before the mempool crossed its high-water mark: refused now.
+                let (count, bytes) = (self.mempool.len(), self.mempool.bytes());
+                if self.config.mempool.above_high_water(count, bytes) {
+                    if let Some(reply) = reply {
+                        let retry = self.config.engine.block_time_ms.div_ceil(1000).max(1);
+                        let _ = reply.send(Err(overloaded(&self.config.mempool, count, bytes, retry)));
+                    }
+                    self.publish_status();
+                    return Ok(());
+                }
                 let span = tracing::info_span!(parent: &span, "admit transactions", txs = txs.len());
                 let (results, admitted) = self.admit(txs, gossip).instrument(span).await?;
                 if let Some(reply) = reply {

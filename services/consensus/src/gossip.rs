@@ -137,13 +137,9 @@ impl GossipCheck {
                 if txs.iter().any(|t| !t.data.starts_with(&tag)) {
                     return GossipOutcome::reject("wrong_chain");
                 }
-                let messages: Vec<Vec<u8>> = txs.iter().map(|t| t.signing_message()).collect();
-                let items: Vec<signatures::VerifyItem<'_>> = txs
-                    .iter()
-                    .zip(&messages)
-                    .map(|(t, m)| signatures::VerifyItem { public_key: &t.from, message: m, signature: &t.signature })
-                    .collect();
-                if signatures::verify_batch(&items).iter().any(|ok| !ok) {
+                // Each verdict is recorded on its sealed transaction, which goes on to admission
+                // and block validation: verified once here, not again there.
+                if signatures::verify_transactions(txs).iter().any(|ok| !ok) {
                     return GossipOutcome::reject("bad_signature");
                 }
                 GossipOutcome::accept(message)

@@ -29,7 +29,17 @@ pub struct MempoolConfig {
     /// (`gas_limit × gas_price`) must be at least this much per byte of the transaction's
     /// canonical encoding, so large `data` pays for the space it takes on every node.
     pub min_fee_per_byte: u64,
+    /// Backpressure: at or above this many transactions (or [`Self::high_water_bytes`]) new
+    /// submissions are refused as a whole (`Overloaded`: RESOURCE_EXHAUSTED / 503 with
+    /// `Retry-After`) and gossiped transactions are dropped, so intake cannot outrun what blocks
+    /// take out. Below `max_transactions`, so the mempool never fills up under load.
+    pub high_water_transactions: usize,
+    pub high_water_bytes: usize,
 }
+
+/// Default high-water mark, as a fraction of `max_transactions` and `max_bytes`
+/// (`mempool.high_water`): 50,000 transactions, five blocks of 10,000.
+pub const DEFAULT_HIGH_WATER: f64 = 0.25;
 
 /// Default of [`MempoolConfig::min_fee_per_byte`]: an ordinary transfer (~200 bytes) needs
 /// ~2,000, well under the 21,000 of its minimum gas at price 1; 1 MiB of data needs ~10.5 M.
@@ -42,7 +52,25 @@ impl Default for MempoolConfig {
             max_bytes: 256 * 1024 * 1024,
             max_per_account: 10_000,
             min_fee_per_byte: DEFAULT_MIN_FEE_PER_BYTE,
+            high_water_transactions: 50_000,
+            high_water_bytes: 64 * 1024 * 1024,
         }
+    }
+}
+
+impl MempoolConfig {
+    /// Sets the high-water marks to `fraction` (0 < fraction ≤ 1) of the bounds.
+    pub fn with_high_water(mut self, fraction: f64) -> Self {
+        let part = |n: usize| ((n as f64) * fraction).ceil().max(1.0) as usize;
+        self.high_water_transactions = part(self.max_transactions).min(self.max_transactions);
+        self.high_water_bytes = part(self.max_bytes).min(self.max_bytes);
+        self
+    }
+
+    /// Whether a mempool of `count` transactions and `bytes` bytes is at or above the
+    /// high-water mark (intake pauses).
+    pub fn above_high_water(&self, count: usize, bytes: usize) -> bool {
+        count >= self.high_water_transactions || bytes >= self.high_water_bytes
     }
 }
 
@@ -315,12 +343,29 @@ mod tests {
     }
 
     #[test]
+    fn the_high_water_mark_is_a_fraction_of_the_bounds_and_counts_either_one() {
+        let c = MempoolConfig { max_transactions: 1000, max_bytes: 1_000_000, ..MempoolConfig::default() }
+            .with_high_water(0.25);
+        assert_eq!((c.high_water_transactions, c.high_water_bytes), (250, 250_000));
+        assert!(!c.above_high_water(249, 249_999));
+        assert!(c.above_high_water(250, 0), "by count");
+        assert!(c.above_high_water(1, 250_000), "by bytes");
+        let d = MempoolConfig::default();
+        assert_eq!(
+            MempoolConfig::default().with_high_water(DEFAULT_HIGH_WATER),
+            d,
+            "the default is the documented fraction"
+        );
+    }
+
+    #[test]
     fn bounds_duplicates_and_fee_bumps() {
         let mut m = Mempool::new(MempoolConfig {
             max_transactions: 3,
             max_bytes: 10_000,
             max_per_account: 2,
             min_fee_per_byte: 0,
+            ..MempoolConfig::default()
         });
         add(&mut m, 1, 0, 1).unwrap();
         assert!(matches!(add(&mut m, 1, 0, 1), Err(MempoolError::Duplicate(_))));

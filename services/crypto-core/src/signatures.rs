@@ -34,6 +34,9 @@ pub fn verify(public_key: &PublicKey, message: &[u8], signature: &Signature) -> 
 /// Batches smaller than this are verified on the calling thread.
 const PARALLEL_THRESHOLD: usize = 64;
 
+/// Items one pool task verifies at a time.
+const CHUNK: usize = 32;
+
 /// Verifies many signatures; returns one verdict per item, in order, each equal to
 /// [`verify`]'s answer for that item.
 pub fn verify_batch(items: &[VerifyItem<'_>]) -> Vec<bool> {
@@ -42,30 +45,41 @@ pub fn verify_batch(items: &[VerifyItem<'_>]) -> Vec<bool> {
 
 /// Verifies each transaction's signature by `from` over its signing message (built on the
 /// verifying thread); one verdict per transaction, in order, each equal to [`verify`]'s.
+///
+/// A transaction that carries a verdict already
+/// ([`SealedTransaction::signature_verdict`]: verified before in this process) is not verified
+/// again; the others are, and get their verdict recorded, so each sealed transaction is
+/// verified at most once however many checks it passes.
 pub fn verify_transactions(txs: &[SealedTransaction]) -> Vec<bool> {
-    spread(txs, |t| verify(&t.from, &t.signing_message(), &t.signature))
+    spread(txs, |t| match t.signature_verdict() {
+        Some(known) => known,
+        None => {
+            #[cfg(feature = "counters")]
+            coinjecture_primitives::transaction::counters::count_verification();
+            let valid = verify(&t.from, &t.signing_message(), &t.signature);
+            t.record_signature_verdict(valid);
+            valid
+        }
+    })
 }
 
-/// `check` of every item, in order, spread over the machine's cores for large batches.
+/// [`verify_transactions`] on the verification pool, calling `done` with the verdicts there:
+/// for async callers that must not block their thread (a caller awaits a channel `done` sends
+/// on).
+pub fn verify_transactions_then(txs: Vec<SealedTransaction>, done: impl FnOnce(Vec<bool>) + Send + 'static) {
+    rayon::spawn(move || done(verify_transactions(&txs)))
+}
+
+/// `check` of every item, in order. Large batches are spread over rayon's global pool (one
+/// worker thread per core, started once; the calling thread takes part), so a call spawns no
+/// thread and concurrent callers share the cores instead of each starting its own workers.
 fn spread<T: Sync>(items: &[T], check: impl Fn(&T) -> bool + Sync) -> Vec<bool> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items.len() < PARALLEL_THRESHOLD || threads == 1 {
+    use rayon::prelude::*;
+    if items.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() == 1 {
         return items.iter().map(check).collect();
     }
-    let chunk = items.len().div_ceil(threads);
     let check = &check;
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<bool>>()))
-            .collect();
-        // A worker only panics if verification itself panics; count such items as invalid.
-        workers
-            .into_iter()
-            .zip(items.chunks(chunk))
-            .flat_map(|(w, part)| w.join().unwrap_or_else(|_| vec![false; part.len()]))
-            .collect()
-    })
+    items.par_iter().with_min_len(CHUNK).map(check).collect()
 }
 
 /// An ed25519 key pair from its 32-byte secret seed.

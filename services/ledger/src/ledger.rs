@@ -701,40 +701,61 @@ impl Ledger {
     }
 
     /// The hashes of sealed transactions and whether each signature is valid: verified before
-    /// (the cache), or now in one crypto-core batch call.
+    /// (the cache, or the verdict the sealed transaction carries), or now in one crypto-core
+    /// batch call.
     async fn verify_sealed(&self, txs: &[SealedTransaction]) -> Result<(Vec<Hash32>, Vec<bool>), LedgerError> {
         let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
-        let (mut valid, unknown) = self.unverified(&hashes);
+        let (mut valid, unknown) = self.unverified(txs, &hashes);
         if !unknown.is_empty() {
             let to_verify: Vec<SealedTransaction> = unknown.iter().filter_map(|i| txs.get(*i).cloned()).collect();
             let verdicts = self.crypto.verify_transactions(&to_verify).await?;
-            self.learn(&hashes, &mut valid, &unknown, verdicts)?;
+            self.learn(txs, &hashes, &mut valid, &unknown, verdicts)?;
         }
         Ok((hashes, valid))
     }
 
     /// A block's transaction hashes, signature verdicts and Merkle root, in one crypto-core
-    /// call: the signatures verified before (the cache) are not sent.
+    /// call: the signatures verified before (the cache, the sealed verdicts) are not sent.
     async fn verify_block(&self, txs: &[SealedTransaction]) -> Result<(Vec<Hash32>, Vec<bool>, Hash32), LedgerError> {
         let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
-        let (mut valid, unknown) = self.unverified(&hashes);
+        let (mut valid, unknown) = self.unverified(txs, &hashes);
         let to_verify: Vec<SealedTransaction> = unknown.iter().filter_map(|i| txs.get(*i).cloned()).collect();
         let crypto = self.crypto.verify_block(&hashes, &to_verify).await?;
-        self.learn(&hashes, &mut valid, &unknown, crypto.signatures_valid)?;
+        self.learn(txs, &hashes, &mut valid, &unknown, crypto.signatures_valid)?;
         Ok((hashes, valid, crypto.merkle_root))
     }
 
-    /// Which of `hashes` carry a signature verified before, and the positions of the others.
-    fn unverified(&self, hashes: &[Hash32]) -> (Vec<bool>, Vec<usize>) {
-        let valid = self.verified.known(hashes);
-        let unknown = valid.iter().enumerate().filter(|(_, known)| !**known).map(|(i, _)| i).collect();
+    /// Which of `txs` (with their `hashes`) carry a verdict already — a signature verified
+    /// before here (the cache), or a verdict carried by the sealed transaction (verified where
+    /// it entered this process: the API's intake or gossip validation) — and the positions of
+    /// the others. Valid carried verdicts join the cache, so the transaction's later arrival
+    /// in a block (sealed again from the proposal) is not verified either.
+    fn unverified(&self, txs: &[SealedTransaction], hashes: &[Hash32]) -> (Vec<bool>, Vec<usize>) {
+        let mut valid = self.verified.known(hashes);
+        let mut unknown = Vec::new();
+        let mut carried = Vec::new();
+        for (i, tx) in txs.iter().enumerate() {
+            if valid[i] {
+                continue;
+            }
+            match tx.signature_verdict() {
+                Some(true) => {
+                    valid[i] = true;
+                    carried.push(hashes[i]);
+                }
+                Some(false) => {}
+                None => unknown.push(i),
+            }
+        }
+        self.verified.insert(carried);
         (valid, unknown)
     }
 
-    /// Records crypto-core's `verdicts` for the `unknown` positions of `hashes` in `valid`, and
-    /// remembers the valid ones.
+    /// Records crypto-core's `verdicts` for the `unknown` positions of `hashes` in `valid` (and
+    /// on the sealed transactions), and remembers the valid ones.
     fn learn(
         &self,
+        txs: &[SealedTransaction],
         hashes: &[Hash32],
         valid: &mut [bool],
         unknown: &[usize],
@@ -748,6 +769,9 @@ impl Ledger {
         }
         for (i, v) in unknown.iter().zip(verdicts) {
             valid[*i] = v;
+            if let Some(tx) = txs.get(*i) {
+                tx.record_signature_verdict(v);
+            }
         }
         self.verified.insert(unknown.iter().filter(|i| valid[**i]).map(|i| hashes[*i]));
         Ok(())

@@ -120,6 +120,12 @@ pub enum ConsensusError {
     /// The consensus driver is not running.
     #[error("consensus driver stopped")]
     Stopped,
+    /// Backpressure: the mempool is above its high-water mark (or the node's intake is full);
+    /// nothing of the call was admitted. The client retries after `retry_after_secs`
+    /// (RESOURCE_EXHAUSTED with a `retry-after` metadata entry; the REST API answers 503 with
+    /// `Retry-After`).
+    #[error("{message}; retry in {retry_after_secs} s")]
+    Overloaded { message: String, retry_after_secs: u64 },
     /// A remote consensus service failed or could not be reached (its status keeps the code).
     #[error("{}", .0.message())]
     Unavailable(#[source] Status),
@@ -133,9 +139,26 @@ impl From<ConsensusError> for Status {
             ConsensusError::Stopping | ConsensusError::Stopped | ConsensusError::NotDurable(_) => {
                 Status::unavailable(e.to_string())
             }
+            ConsensusError::Overloaded { retry_after_secs, .. } => {
+                let mut status = Status::resource_exhausted(e.to_string());
+                status.metadata_mut().insert(RETRY_AFTER, retry_after_secs.into());
+                status
+            }
             ConsensusError::Unavailable(status) => status,
         }
     }
+}
+
+/// The gRPC metadata key of a backpressure refusal ([`ConsensusError::Overloaded`]): whole
+/// seconds after which the client may retry. A RESOURCE_EXHAUSTED without it is a rate limit.
+pub const RETRY_AFTER: &str = "retry-after";
+
+/// The seconds of a backpressure refusal's `retry-after` (None for any other status).
+pub fn overloaded_retry_after(status: &Status) -> Option<u64> {
+    if status.code() != Code::ResourceExhausted {
+        return None;
+    }
+    status.metadata().get(RETRY_AFTER)?.to_str().ok()?.parse().ok()
 }
 
 impl From<Status> for ConsensusError {
@@ -143,7 +166,15 @@ impl From<Status> for ConsensusError {
         match status.code() {
             Code::InvalidArgument => Self::InvalidArgument(status.message().to_string()),
             Code::NotFound => Self::NotFound(status.message().to_string()),
-            _ => Self::Unavailable(status),
+            _ => match overloaded_retry_after(&status) {
+                Some(retry_after_secs) => {
+                    // The message without the suffix Display adds back.
+                    let message = status.message();
+                    let message = message.rsplit_once("; retry in ").map_or(message, |(m, _)| m).to_string();
+                    Self::Overloaded { message, retry_after_secs }
+                }
+                None => Self::Unavailable(status),
+            },
         }
     }
 }
@@ -584,6 +615,14 @@ mod tests {
         assert_eq!(Status::from(ConsensusError::Stopping).code(), Code::Unavailable);
         assert!(Status::from(ConsensusError::Stopping).message().contains("another node"));
         assert_eq!(Status::from(ConsensusError::InvalidArgument("height: x".into())).code(), Code::InvalidArgument);
+        let busy = || ConsensusError::Overloaded {
+            message: "the mempool is above its high-water mark".into(),
+            retry_after_secs: 2,
+        };
+        let status = Status::from(busy());
+        assert_eq!((status.code(), overloaded_retry_after(&status)), (Code::ResourceExhausted, Some(2)));
+        assert_eq!(ConsensusError::from(status).to_string(), busy().to_string(), "the same error across the wire");
+        assert_eq!(overloaded_retry_after(&Status::resource_exhausted("rate limited")), None);
         let remote = ConsensusError::from(Status::deadline_exceeded("slow"));
         assert_eq!(Status::from(remote).code(), Code::DeadlineExceeded);
     }

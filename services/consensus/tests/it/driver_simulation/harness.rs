@@ -8,7 +8,8 @@
 //! timer; the drivers read a [`VirtualClock`] over that time; the network and the ledgers
 //! draw every random choice (delay, loss, duplication, latency) from one seeded [`Rng`], in the
 //! order the single thread makes the calls; the driver's main loop picks its next input in a
-//! fixed rotation, not at random (`tokio::select!` would start at a random branch). Nothing
+//! fixed order (consensus first, then intake in turn), not at random (`tokio::select!` would
+//! start at a random branch). Nothing
 //! else runs: no sockets, no blocking threads (the transaction journal is off). Two runs of
 //! one seed give the same trace hash ([`Report::trace_hash`]), which the tests check.
 //!
@@ -799,6 +800,13 @@ impl Sim {
     pub(crate) fn heights(&self) -> Vec<BlockHeight> {
         let w = self.world.lock().unwrap();
         w.ledgers.iter().map(|l| l.lock().unwrap().blocks.len() as BlockHeight).collect()
+    }
+
+    /// Hands `message` to node `i` at once, as its gossip validation would (false when it is
+    /// down or its inbox is full).
+    pub(crate) fn deliver(&self, i: usize, message: GossipMessage) -> bool {
+        let w = self.world.lock().unwrap();
+        w.inboxes[i].as_ref().filter(|_| w.up[i]).is_some_and(|inbox| inbox.try_send(message).is_ok())
     }
 
     /// Submits transactions to node `i` (if up); returns how many it admitted.

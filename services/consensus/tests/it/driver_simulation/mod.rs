@@ -11,6 +11,7 @@
 
 mod harness;
 mod hazard;
+mod intake;
 
 use coinjecture_consensus::QuorumMode;
 use coinjecture_primitives::PublicKey;
