@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use coinjecture_consensus::{QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_p2p_gateway::Multiaddr;
-use coinjecture_primitives::{ChainId, PublicKey};
+use coinjecture_primitives::{ChainId, PublicKey, limits};
 use coinjecture_telemetry::LogFormat;
 use eyre::{bail, eyre};
 use serde::{Deserialize, Deserializer, de};
@@ -51,11 +51,51 @@ pub(crate) struct Config {
 pub(crate) struct MempoolSection {
     /// Least fee (`gas_limit × gas_price`) per byte of a transaction's canonical encoding.
     pub(crate) min_fee_per_byte: u64,
+    /// Most transactions waiting in the mempool.
+    pub(crate) max_transactions: usize,
+    /// Most bytes (canonical encodings) waiting in the mempool.
+    pub(crate) max_bytes: usize,
+    /// Backpressure: the fraction (0 < f ≤ 1) of `max_transactions` and of `max_bytes` at which
+    /// new submissions are refused (503 / RESOURCE_EXHAUSTED with `Retry-After`) and gossiped
+    /// transactions dropped, until blocks drain the mempool below it.
+    pub(crate) high_water: f64,
 }
 
 impl Default for MempoolSection {
     fn default() -> Self {
-        Self { min_fee_per_byte: coinjecture_consensus::mempool::DEFAULT_MIN_FEE_PER_BYTE }
+        let d = coinjecture_consensus::MempoolConfig::default();
+        Self {
+            min_fee_per_byte: coinjecture_consensus::mempool::DEFAULT_MIN_FEE_PER_BYTE,
+            max_transactions: d.max_transactions,
+            max_bytes: d.max_bytes,
+            high_water: coinjecture_consensus::mempool::DEFAULT_HIGH_WATER,
+        }
+    }
+}
+
+impl MempoolSection {
+    /// The mempool's settings; errors name the key.
+    pub(crate) fn config(&self) -> eyre::Result<coinjecture_consensus::MempoolConfig> {
+        if self.max_transactions == 0 {
+            bail!("mempool.max_transactions: must be at least 1");
+        }
+        if self.max_bytes < limits::MAX_MESSAGE_BYTES {
+            bail!(
+                "mempool.max_bytes: {} is less than one largest transaction ({} bytes)",
+                self.max_bytes,
+                limits::MAX_MESSAGE_BYTES
+            );
+        }
+        if !(self.high_water > 0.0 && self.high_water <= 1.0) {
+            bail!("mempool.high_water: {} is not a fraction in (0, 1] of the mempool's bounds", self.high_water);
+        }
+        Ok(coinjecture_consensus::MempoolConfig {
+            min_fee_per_byte: self.min_fee_per_byte,
+            max_transactions: self.max_transactions,
+            max_bytes: self.max_bytes,
+            ..coinjecture_consensus::MempoolConfig::default()
+        }
+        .with_high_water(self.high_water))
     }
 }
 
@@ -513,6 +553,7 @@ impl Config {
         }
         self.validate_internal_port()?;
         self.api.limits.validate()?;
+        self.mempool.config()?;
         match (&self.consensus.validator_key, self.consensus.role) {
             (Some(key), _) if !key.exists() => bail!(
                 "consensus.validator_key: {} does not exist (create it with `coinjectured keygen --output FILE`)",
@@ -805,6 +846,25 @@ mod tests {
             ),
         );
         assert!(super::tests::error(&text).starts_with("consensus.validator_changes[0].validators[1]: "));
+    }
+
+    #[test]
+    fn the_mempool_bounds_and_high_water_mark_are_keys_and_bad_values_name_them() {
+        let c = Config::parse(&sample()).unwrap().mempool.config().unwrap();
+        assert_eq!(c, coinjecture_consensus::MempoolConfig::default(), "the documented defaults");
+        let vars = env(&[("COINJECTURE_MEMPOOL_MAX_TRANSACTIONS", "2000"), ("COINJECTURE_MEMPOOL_HIGH_WATER", "0.1")]);
+        let c = Config::parse_with_env(&sample(), vars).unwrap().mempool.config().unwrap();
+        assert_eq!((c.max_transactions, c.high_water_transactions), (2000, 200));
+        for (vars, want) in [
+            (vec![("COINJECTURE_MEMPOOL_HIGH_WATER", "1.5")], "mempool.high_water: 1.5 is not a fraction"),
+            (vec![("COINJECTURE_MEMPOOL_HIGH_WATER", "0")], "mempool.high_water: 0 is not a fraction"),
+            (vec![("COINJECTURE_MEMPOOL_MAX_TRANSACTIONS", "0")], "mempool.max_transactions: must be at least 1"),
+            (vec![("COINJECTURE_MEMPOOL_MAX_BYTES", "1000")], "mempool.max_bytes: 1000 is less than"),
+        ] {
+            let c = Config::parse_with_env(&sample(), env(&vars)).unwrap();
+            let err = c.mempool.config().unwrap_err().to_string();
+            assert!(err.starts_with(want), "{want}\n  got: {err}");
+        }
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use coinjecture_consensus::EngineConfig;
 use coinjecture_consensus::driver::{self, DriverConfig};
-use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_ledger::Ledger;
 use coinjecture_ledger::genesis::GenesisConfig;
@@ -233,7 +233,7 @@ pub(crate) fn driver_config(config: &Config) -> eyre::Result<DriverConfig> {
     Ok(DriverConfig {
         engine,
         schedule: config.validator_schedule()?,
-        mempool: MempoolConfig { min_fee_per_byte: config.mempool.min_fee_per_byte, ..MempoolConfig::default() },
+        mempool: config.mempool.config()?,
         max_block_transactions: max_txs,
         max_block_bytes: max_bytes,
         // Beside the database: one validator, one database, one signing state.

@@ -115,6 +115,8 @@ struct Tracker {
     submitted: AtomicU64,
     accepted: AtomicU64,
     rejected_total: AtomicU64,
+    /// Refused by backpressure, or held back while backing off (see `Report::refused_backpressure`).
+    refused_backpressure: AtomicU64,
     final_load: AtomicU64,
     duplicated: AtomicU64,
     unsent: AtomicU64,
@@ -307,6 +309,9 @@ struct Lane {
     end: Instant,
     /// `--presign`: this lane's transactions, signed in advance, per account in nonce order.
     presigned: Presigned,
+    /// After a backpressure refusal: no batch is sent before this instant (each one taken
+    /// meanwhile counts as refused).
+    backoff_until: Option<Instant>,
 }
 
 /// A transaction signed before the offered period.
@@ -369,6 +374,10 @@ impl Lane {
                 self.tracker.unsent.fetch_add(batch.count, Ordering::Relaxed);
                 continue;
             }
+            if self.backoff_until.is_some_and(|until| Instant::now() < until) {
+                self.tracker.refused_backpressure.fetch_add(batch.count, Ordering::Relaxed);
+                continue;
+            }
             let mut txs = Vec::with_capacity(batch.count as usize);
             let mut meta = Vec::with_capacity(batch.count as usize);
             for seq in batch.first_seq..batch.first_seq + batch.count {
@@ -399,6 +408,21 @@ impl Lane {
             }
             self.tracker.submitted.fetch_add(batch.count, Ordering::Relaxed);
             let outcome = self.client.submit_transactions(pb::SubmitTransactionsRequest { transactions: txs }).await;
+            if let Err(status) = &outcome
+                && let Some(seconds) = coinjecture_proto::ports::consensus::overloaded_retry_after(status)
+            {
+                // Backpressure: nothing of the batch was admitted. Back off as asked, and send
+                // these nonces again later (signed afresh).
+                self.backoff_until = Some(Instant::now() + Duration::from_secs(seconds.max(1)));
+                self.tracker.refused_backpressure.fetch_add(batch.count, Ordering::Relaxed);
+                let mut txs = self.tracker.txs.lock().expect("tracker lock");
+                for (hash, account, nonce) in &meta {
+                    txs.remove(hash);
+                    let next = next_nonce.entry(*account).or_insert(0);
+                    *next = (*next).min(*nonce);
+                }
+                continue;
+            }
             let results: Vec<Result<(), String>> = match outcome {
                 Ok(r) => {
                     let r = r.into_inner().results;
@@ -523,6 +547,7 @@ async fn main() -> eyre::Result<()> {
             counters: counters.clone(),
             end,
             presigned,
+            backoff_until: None,
         };
         lanes.push(tokio::spawn(l.run(rx)));
     }
@@ -701,6 +726,7 @@ async fn build_report(
         final_count,
         rejected: tracker.rejected.lock().expect("tracker lock").clone(),
         rejected_total: tracker.rejected_total.load(Ordering::Relaxed),
+        refused_backpressure: tracker.refused_backpressure.load(Ordering::Relaxed),
         max_backlog: counters.max_backlog.load(Ordering::Relaxed),
         unsent_backlog: unsent,
         sustained_final_tps,

@@ -29,6 +29,10 @@ pub struct Report {
     /// Rejections by reason (`NONCE_TOO_HIGH`, `MEMPOOL_FULL`, `rpc: Unavailable`, ...).
     pub rejected: BTreeMap<String, u64>,
     pub rejected_total: u64,
+    /// Refused by the node's backpressure (RESOURCE_EXHAUSTED with `retry-after`: its mempool
+    /// above the high-water mark), or not sent while backing off after such a refusal: never
+    /// accepted, so not lost; the generator waited the `retry-after` before sending again.
+    pub refused_backpressure: u64,
     /// Largest backlog (scheduled, not yet sent) during the run.
     pub max_backlog: u64,
     /// Scheduled but never sent when the offered period ended (dropped, counted here).
@@ -97,6 +101,7 @@ impl Report {
         for (reason, n) in &self.rejected {
             row(&format!("  {reason}"), n.to_string());
         }
+        row("refused: backpressure", self.refused_backpressure.to_string());
         row("backlog max / unsent at end", format!("{} / {}", self.max_backlog, self.unsent_backlog));
         row("sustained final TPS", format!("{:.1}", self.sustained_final_tps));
         row("overall final TPS", format!("{:.1}", self.overall_final_tps));
@@ -182,6 +187,7 @@ mod tests {
             "block_propagation_p99_s",
             "node_usage",
             "unsent_backlog",
+            "refused_backpressure",
         ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }
@@ -195,7 +201,16 @@ mod tests {
     #[test]
     fn table_names_every_figure_and_says_na_when_missing() {
         let t = sample().table();
-        for needle in ["submitted", "final", "MEMPOOL_FULL", "1200.0 ms", "2500.0 ms", "4.0 ms / n/a", "12% / 40 MiB"] {
+        for needle in [
+            "submitted",
+            "final",
+            "MEMPOOL_FULL",
+            "refused: backpressure",
+            "1200.0 ms",
+            "2500.0 ms",
+            "4.0 ms / n/a",
+            "12% / 40 MiB",
+        ] {
             assert!(t.contains(needle), "{needle} not in\n{t}");
         }
         assert!(Report::default().table().contains("node CPU / RSS"));

@@ -31,7 +31,7 @@ pub struct RestError {
     pub code: &'static str,
     /// What went wrong, naming the field or parameter.
     pub message: String,
-    /// Seconds after which a retry may succeed (429).
+    /// Seconds after which a retry may succeed (429 rate limit, 503 backpressure).
     pub retry_after: Option<u64>,
 }
 
@@ -75,6 +75,13 @@ impl IntoResponse for RestError {
 /// gRPC status → REST error: the status code picks the HTTP status, the message is kept.
 impl From<Status> for RestError {
     fn from(status: Status) -> Self {
+        // Backpressure (the mempool above its high-water mark): 503 with `Retry-After`, not the
+        // 429 of a rate limit: the node as a whole is busy, whoever asks.
+        if let Some(seconds) = coinjecture_proto::ports::consensus::overloaded_retry_after(&status) {
+            let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", status.message().to_string());
+            e.retry_after = Some(seconds);
+            return e;
+        }
         let (http, code) = match status.code() {
             Code::InvalidArgument | Code::OutOfRange => (StatusCode::BAD_REQUEST, "invalid_argument"),
             Code::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -131,6 +138,20 @@ mod tests {
             let e = RestError::from(status);
             assert_eq!((e.status, e.code, e.message), (http, code, message));
         }
+        let busy = coinjecture_proto::ports::consensus::ConsensusError::Overloaded {
+            message: "the mempool is above its high-water mark".into(),
+            retry_after_secs: 2,
+        };
+        let e = RestError::from(consensus_upstream(busy));
+        assert_eq!((e.status, e.code, e.retry_after), (StatusCode::SERVICE_UNAVAILABLE, "overloaded", Some(2)));
+        let response = e.into_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("2"));
+        let limited = RestError::from(Status::resource_exhausted("rate limited"));
+        assert_eq!(
+            (limited.status, limited.retry_after),
+            (StatusCode::TOO_MANY_REQUESTS, None),
+            "a rate limit stays 429"
+        );
     }
 
     #[test]

@@ -599,7 +599,15 @@ impl PublicApiService {
         let verdicts = if sealed.is_empty() {
             Vec::new()
         } else {
-            self.backends().consensus.submit(sealed).instrument(span).await.map_err(consensus_upstream)?
+            match self.backends().consensus.submit(sealed).instrument(span).await {
+                Ok(verdicts) => verdicts,
+                Err(e) => {
+                    if matches!(e, ports::consensus::ConsensusError::Overloaded { .. }) {
+                        self.count_refusal(crate::rate_limit::RefusalReason::Backpressure);
+                    }
+                    return Err(consensus_upstream(e));
+                }
+            }
         };
         if verdicts.len() != sealed_count {
             return Err(Status::internal(format!(

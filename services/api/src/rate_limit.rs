@@ -123,11 +123,14 @@ pub enum RefusalReason {
     StreamsGlobal,
     /// A REST body over `max_body_bytes` (413).
     BodyTooLarge,
+    /// A submission refused because the node's mempool is above its high-water mark
+    /// (backpressure: 503 / RESOURCE_EXHAUSTED with `Retry-After`).
+    Backpressure,
 }
 
 impl RefusalReason {
     /// Every reason, in label order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::PerIpBudget,
         Self::GlobalBudget,
         Self::InFlightPerIp,
@@ -135,6 +138,7 @@ impl RefusalReason {
         Self::StreamsPerIp,
         Self::StreamsGlobal,
         Self::BodyTooLarge,
+        Self::Backpressure,
     ];
 
     /// The metric label.
@@ -147,6 +151,7 @@ impl RefusalReason {
             Self::StreamsPerIp => "streams_per_ip",
             Self::StreamsGlobal => "streams_global",
             Self::BodyTooLarge => "body_too_large",
+            Self::Backpressure => "backpressure",
         }
     }
 }
