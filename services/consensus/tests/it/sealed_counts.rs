@@ -2,8 +2,9 @@
 //! encoded once and SHA-256'd once on its way into the mempool (admission, journal and gossip
 //! included). Real services: the API's router, the consensus service over a running driver, a
 //! real SQLite ledger with in-process crypto-core; the primitives' `counters` feature counts
-//! every transaction encoding and hash in the process, so each test here runs alone in a child
-//! process of the test binary (see [`rerun_alone`]).
+//! every transaction encoding and hash in the process (and crypto-core's, every transaction
+//! signature verification), so each test here runs alone in a child process of the test binary
+//! (see [`rerun_alone`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use coinjecture_api::{ApiConfig, Backends, PublicApiService};
 use coinjecture_consensus::driver::{self, DriverConfig};
+use coinjecture_consensus::gossip::{GossipCheck, NodePosition};
 use coinjecture_consensus::{EngineConfig, MempoolConfig};
 use coinjecture_consensus::{QuorumMode, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
@@ -265,6 +267,141 @@ async fn a_received_proposal_is_encoded_once_and_hashed_once_up_to_its_commit() 
     let counted = (counters::encodes() - encodes, counters::hashes() - hashes);
     eprintln!("proposed by one validator, committed by both: {} encodings, {} hashes", counted.0, counted.1);
     assert_eq!(counted, (1, 1), "the proposer adds nothing, the other validator seals the proposal once");
+}
+
+/// Issue #24 item 4: each node verifies a transaction's signature once, wherever it first
+/// arrives. Two validators with real SQLite ledgers and in-process crypto-core; the transaction
+/// enters the first over REST (the real API router), reaches the second by gossip through the
+/// real gossip validation ([`GossipCheck`], as `gossip::forward` runs it: protobuf bytes in,
+/// signatures checked, then admission), and is proposed, validated and committed by both. The
+/// transaction's signature is verified twice in all: once per node. Before the verdict rode on
+/// the sealed transaction, the receiving validator verified it twice (gossip validation and
+/// admission), and a proposal that arrived before the gossip made gossip validation verify
+/// it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_validator_verifies_a_transactions_signature_once_from_rest_through_gossip_to_commit() {
+    if rerun_alone("each_validator_verifies_a_transactions_signature_once_from_rest_through_gossip_to_commit") {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("coinjecture-sealed-test", 2, 1_000_000_000);
+    let keys: Vec<Keypair> = (0..2).map(|i| Keypair::from_seed(&sha256(format!("sealed {i}").as_bytes()).0)).collect();
+    let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Crash).unwrap();
+    let schedule = ValidatorSchedule::fixed(set);
+    let links: Vec<GossipLink> = (0..2).map(|_| GossipLink::new(&chain, &schedule)).collect();
+    let mut nodes = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let ledger = Arc::new(
+            Ledger::open(
+                dir.path().join(format!("node{i}.db")),
+                chain.genesis.clone(),
+                schedule.clone(),
+                local_crypto(),
+            )
+            .await
+            .unwrap(),
+        );
+        let (inbox, inbound) = tokio::sync::mpsc::channel(1024);
+        let mut config = validator_config(&chain, schedule.clone(), dir.path(), &format!("node{i}"));
+        config.engine = EngineConfig::with_block_time(chain.chain_id().clone(), 300);
+        let key = Keypair::from_seed(&key.seed());
+        let (handle, task) = driver::start(config, key, ledger.clone(), links[i].clone(), inbound).await.unwrap();
+        *links[1 - i].peer.lock().unwrap() = Some((inbox, handle.watch()));
+        nodes.push((handle, task, ledger));
+    }
+    for (_, _, ledger) in &nodes {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while ledger.tip().await.map_or(0, |t| t.height) < 1 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("blocks are finalized");
+    }
+    let backends = Backends {
+        ledger: nodes[0].2.clone(),
+        consensus: Arc::new(nodes[0].0.clone()),
+        peers: None,
+        tip_updates: None,
+    };
+    let router = coinjecture_api::router(ApiConfig::default(), PublicApiService::new(backends, "test")).await.unwrap();
+    let tx = chain.transfer(0, PublicKey([7; 32]), 1_000, 0);
+    let from = tx.from;
+    let (encodes, hashes, verifications) = (counters::encodes(), counters::hashes(), counters::verifications());
+    let request = Request::post("/v1/transactions")
+        .header("content-type", "application/json")
+        .body(Body::from(json_fields(&tx).to_string()))
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    for (_, _, ledger) in &nodes {
+        committed(ledger, from).await;
+    }
+    // The gossip reached the second validator's validation (it is committed there either way).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while links.iter().map(|l| l.transactions_checked.load(std::sync::atomic::Ordering::Relaxed)).sum::<usize>() < 1
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the transaction was gossiped and validated");
+    let counted =
+        (counters::encodes() - encodes, counters::hashes() - hashes, counters::verifications() - verifications);
+    eprintln!(
+        "REST, gossip, proposal, validation and commit on two validators: {} encodings, {} hashes, {} signature verifications",
+        counted.0, counted.1, counted.2
+    );
+    assert_eq!(counted.2, 2, "one signature verification per validator");
+}
+
+/// A link that carries everything, transactions included, as the p2p gateway and
+/// `gossip::forward` do: encoded to protobuf, decoded (transactions sealed there), judged by the
+/// receiver's [`GossipCheck`] at its position, and handed over when authentic.
+#[derive(Clone)]
+struct GossipLink {
+    check: Arc<GossipCheck>,
+    peer: Arc<
+        Mutex<Option<(tokio::sync::mpsc::Sender<GossipMessage>, tokio::sync::watch::Receiver<driver::DriverStatus>)>>,
+    >,
+    transactions_checked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl GossipLink {
+    fn new(chain: &TestChain, schedule: &ValidatorSchedule) -> Self {
+        Self {
+            check: Arc::new(GossipCheck::new(chain.chain_id().clone(), schedule.clone())),
+            peer: Arc::default(),
+            transactions_checked: Arc::default(),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl GatewayPort for GossipLink {
+    async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
+        let Some((inbox, status)) = self.peer.lock().unwrap().clone() else { return Ok(()) };
+        let (_, payload) = coinjecture_proto::ports::gateway::encode_gossip(message);
+        let (check, checked) = (self.check.clone(), self.transactions_checked.clone());
+        tokio::spawn(async move {
+            let at = {
+                let s = status.borrow();
+                NodePosition { height: s.height, round: s.round }
+            };
+            let outcome = check.check_payload(&payload, at);
+            if matches!(outcome.deliver, Some(GossipMessage::Transactions(_))) {
+                checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            if let Some(m) = outcome.deliver {
+                let _ = inbox.send(m).await;
+            }
+        });
+        Ok(())
+    }
+    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Driver settings of the block tests.
