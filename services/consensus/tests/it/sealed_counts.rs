@@ -356,15 +356,16 @@ async fn each_validator_verifies_a_transactions_signature_once_from_rest_through
     assert_eq!(counted.2, 2, "one signature verification per validator");
 }
 
+/// The receiving end of a [`GossipLink`]: its inbox and its driver's status (its position).
+type Peer = (tokio::sync::mpsc::Sender<GossipMessage>, tokio::sync::watch::Receiver<driver::DriverStatus>);
+
 /// A link that carries everything, transactions included, as the p2p gateway and
 /// `gossip::forward` do: encoded to protobuf, decoded (transactions sealed there), judged by the
 /// receiver's [`GossipCheck`] at its position, and handed over when authentic.
 #[derive(Clone)]
 struct GossipLink {
     check: Arc<GossipCheck>,
-    peer: Arc<
-        Mutex<Option<(tokio::sync::mpsc::Sender<GossipMessage>, tokio::sync::watch::Receiver<driver::DriverStatus>)>>,
-    >,
+    peer: Arc<Mutex<Option<Peer>>>,
     transactions_checked: Arc<std::sync::atomic::AtomicUsize>,
 }
 
