@@ -708,7 +708,12 @@ impl<N: GatewayPort> Driver<N> {
                 } else {
                     let Some(txs) = self.gossip_inbox.pop_front() else { continue };
                     self.gossip_queued = self.gossip_queued.saturating_sub(txs.len());
-                    self.submit(txs, false).await?;
+                    if self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes()) {
+                        // Crossed the mark while it waited.
+                        *self.dropped.entry("transactions_backpressure".to_string()).or_default() += txs.len() as u64;
+                    } else {
+                        self.submit(txs, false).await?;
+                    }
                 }
                 took = true;
                 break;

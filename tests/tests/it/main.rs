@@ -2,6 +2,7 @@
 //! `... --test it -- faults::`): real `coinjectured` processes on loopback. Modules run side by
 //! side in libtest's threads; `hostile` takes the machine alone (`coinjecture_e2e::machine_alone`).
 
+mod backpressure;
 mod check_config;
 mod devnet;
 mod explorer;
