@@ -453,9 +453,17 @@ async fn sealed_transactions_get_the_same_verdicts_and_a_signature_is_verified_o
             (Some(sealed[2].hash()), Some(TxRejectReason::NonceTooHigh)),
         ]
     );
-    // Checked again (a resubmission): the valid signatures are not verified again.
+    // Checked again as the same sealed values: nothing is verified again (each verdict, the
+    // bad one's too, rides on its sealed transaction).
     let before = count();
     let again = ledger.check_sealed(&sealed).await.unwrap();
+    assert_eq!(reasons(&again), reasons(&by_sealed));
+    assert_eq!(count() - before, 0, "the sealed transactions carry their verdicts");
+    // A resubmission (sealed afresh from the same bytes): the valid signatures are in the
+    // ledger's cache; only the bad one is verified again.
+    let resealed: Vec<SealedTransaction> =
+        sealed.iter().map(|t| SealedTransaction::decode(t.bytes()).unwrap()).collect();
+    let again = ledger.check_sealed(&resealed).await.unwrap();
     assert_eq!(reasons(&again), reasons(&by_sealed));
     assert_eq!(count() - before, 1, "only the bad signature is verified again");
 }
