@@ -218,6 +218,16 @@ pub(crate) struct ConsensusSection {
     /// [`ConsensusSection::max_future_drift_ms`]).
     #[serde(default, deserialize_with = "optional_duration")]
     pub(crate) max_future_drift: Option<Duration>,
+    /// Publish proposals compact: the header and the transaction hashes, the block rebuilt by
+    /// each validator from its mempool (default `true`). Nodes take proposals in either form;
+    /// set `false` on every node of a network that a validator without compact proposals (the
+    /// Python validator) takes part in.
+    #[serde(default = "default_true")]
+    pub(crate) compact_proposals: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// What a node does in consensus (`consensus.role`).
