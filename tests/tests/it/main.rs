@@ -3,6 +3,7 @@
 //! side in libtest's threads; `hostile` takes the machine alone (`coinjecture_e2e::machine_alone`).
 
 mod check_config;
+mod compact_proposals;
 mod devnet;
 mod explorer;
 mod faults;
