@@ -795,7 +795,7 @@ impl<N: GatewayPort> Driver<N> {
     /// Keeps a full proposal to answer `full_block` requests with.
     fn remember_full(&mut self, proposal: &Proposal) {
         let hash = proposal.block.hash();
-        if self.recent_full.iter().any(|p| p.block.hash() == hash) {
+        if self.recent_full.iter().any(|p| p.round == proposal.round && p.block.hash() == hash) {
             return;
         }
         if self.recent_full.len() >= SEALED_BLOCKS_KEPT {
@@ -818,6 +818,15 @@ impl<N: GatewayPort> Driver<N> {
             || self.recent_full.iter().any(|p| p.block.hash() == hash && p.round == round)
         {
             return Ok(());
+        }
+        // A block known here already (a re-proposal in a later round, or a rebroadcast): whole.
+        if let Some(known) = self.sealed_blocks.iter().find(|b| b.hash() == hash).cloned()
+            && known.transaction_hashes() == compact.tx_hashes
+        {
+            let mut proposal = compact.proposal;
+            proposal.block = known.block().clone();
+            self.remember_full(&proposal);
+            return self.input(Input::Proposal(proposal)).await;
         }
         let retry_at = now_ms() + compact::retry_ms(self.config.engine.timeout_propose_ms);
         let mempool = &self.mempool;
