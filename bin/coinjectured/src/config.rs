@@ -1014,6 +1014,18 @@ mod tests {
     }
 
     #[test]
+    fn compact_proposals_default_on_reach_the_driver_and_a_bad_value_names_the_key() {
+        let c = Config::parse(&sample()).unwrap();
+        assert!(crate::node::driver_config(&c).unwrap().compact_proposals);
+        let text = sample().replace("  block_time:", "  compact_proposals: false\n  block_time:");
+        let c = Config::parse(&text).unwrap();
+        assert!(!crate::node::driver_config(&c).unwrap().compact_proposals);
+        let text = sample().replace("  block_time:", "  compact_proposals: sometimes\n  block_time:");
+        let err = format!("{:#}", Config::parse(&text).unwrap_err());
+        assert!(err.contains("consensus.compact_proposals"), "{err}");
+    }
+
+    #[test]
     fn p2p_limits_have_safe_defaults_reach_the_gateway_and_bad_ones_name_the_key() {
         let c = Config::parse(&sample()).unwrap();
         let mut limits = coinjecture_p2p_gateway::Limits::default();
