@@ -258,6 +258,16 @@ pub(crate) struct ConsensusSection {
     /// [`ConsensusSection::max_future_drift_ms`]).
     #[serde(default, deserialize_with = "optional_duration")]
     pub(crate) max_future_drift: Option<Duration>,
+    /// Publish proposals compact: the header and the transaction hashes, the block rebuilt by
+    /// each validator from its mempool (default `true`). Nodes take proposals in either form;
+    /// set `false` on every node of a network that a validator without compact proposals (the
+    /// Python validator) takes part in.
+    #[serde(default = "default_true")]
+    pub(crate) compact_proposals: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// What a node does in consensus (`consensus.role`).
@@ -1061,6 +1071,18 @@ mod tests {
             };
             assert!(err.contains("consensus.max_future_drift") && err.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn compact_proposals_default_on_reach_the_driver_and_a_bad_value_names_the_key() {
+        let c = Config::parse(&sample()).unwrap();
+        assert!(crate::node::driver_config(&c).unwrap().compact_proposals);
+        let text = sample().replace("  block_time:", "  compact_proposals: false\n  block_time:");
+        let c = Config::parse(&text).unwrap();
+        assert!(!crate::node::driver_config(&c).unwrap().compact_proposals);
+        let text = sample().replace("  block_time:", "  compact_proposals: sometimes\n  block_time:");
+        let err = format!("{:#}", Config::parse(&text).unwrap_err());
+        assert!(err.contains("consensus.compact_proposals"), "{err}");
     }
 
     #[test]

@@ -241,6 +241,7 @@ pub(crate) fn driver_config(config: &Config) -> eyre::Result<DriverConfig> {
         network_label: config.network.name.clone(),
         unsafe_reset_signing_state: crate::safety_flags::reset_signing_state(),
         tx_journal: crate::safety_flags::tx_journal(),
+        compact_proposals: config.consensus.compact_proposals,
     })
 }
 
@@ -339,6 +340,7 @@ pub(crate) fn register_node_metrics(
     let mempool = GaugeFamily::default();
     let dropped = CounterFamily::default();
     let safety = SafetyMetrics::default();
+    let proposals = ProposalMetrics::default();
     let production: prometheus_client::metrics::family::Family<
         Labels,
         prometheus_client::metrics::histogram::Histogram,
@@ -362,6 +364,7 @@ pub(crate) fn register_node_metrics(
             production.clone(),
         );
         safety.register(&mut r);
+        proposals.register(&mut r);
     }
     let label = vec![("network".to_string(), network.to_string())];
     // Present from the start (0), so rates and alerts see the series before the first event.
@@ -383,9 +386,117 @@ pub(crate) fn register_node_metrics(
                 raise_to(&dropped.get_or_create(&l), *n);
             }
             safety.update(&label, &s);
+            proposals.update(&label, &s);
         }
         Ok(())
     }));
+}
+
+type HistogramFamily =
+    prometheus_client::metrics::family::Family<Labels, prometheus_client::metrics::histogram::Histogram>;
+
+/// Compact proposals (issue #24 item 1), as metrics (label `network`, and `form`: `compact` or
+/// `full`): the bytes of each proposal this validator published beside its block's transaction
+/// bytes, and propagation: from the proposer's publish (its signed `timestamp_ms`) to the
+/// complete block here (received full, or rebuilt from the mempool and fetched transactions).
+struct ProposalMetrics {
+    bytes: HistogramFamily,
+    block_bytes: HistogramFamily,
+    propagation: HistogramFamily,
+    fetched: CounterFamily,
+    requests: CounterFamily,
+    mismatches: CounterFamily,
+    answers: CounterFamily,
+}
+
+impl Default for ProposalMetrics {
+    fn default() -> Self {
+        use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+        let sizes: fn() -> Histogram = || Histogram::new(exponential_buckets(256.0, 4.0, 10));
+        let seconds: fn() -> Histogram =
+            || Histogram::new([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0]);
+        Self {
+            bytes: HistogramFamily::new_with_constructor(sizes),
+            block_bytes: HistogramFamily::new_with_constructor(sizes),
+            propagation: HistogramFamily::new_with_constructor(seconds),
+            fetched: CounterFamily::default(),
+            requests: CounterFamily::default(),
+            mismatches: CounterFamily::default(),
+            answers: CounterFamily::default(),
+        }
+    }
+}
+
+impl ProposalMetrics {
+    fn register(&self, r: &mut prometheus_client::registry::Registry) {
+        r.register(
+            "coinjecture_proposal_bytes",
+            "Gossip payload bytes of each proposal this validator published, by form (compact: header and transaction hashes; full: every transaction)",
+            self.bytes.clone(),
+        );
+        r.register(
+            "coinjecture_proposal_block_bytes",
+            "Encoded transaction bytes of the blocks this validator proposed (what a full proposal carries)",
+            self.block_bytes.clone(),
+        );
+        r.register(
+            "coinjecture_proposal_propagation_seconds",
+            "From the proposer's publish (its signed timestamp) to the complete block here (received full, or rebuilt from the mempool and fetched transactions), by form",
+            self.propagation.clone(),
+        );
+        r.register(
+            "coinjecture_proposal_fetched_transactions",
+            "Transactions of compact proposals that this validator did not hold and got from peers",
+            self.fetched.clone(),
+        );
+        r.register(
+            "coinjecture_proposal_requests",
+            "Requests this validator published while rebuilding compact proposals, by kind (transactions, full_block)",
+            self.requests.clone(),
+        );
+        r.register(
+            "coinjecture_proposal_merkle_mismatches",
+            "Compact proposals dropped because their transaction hashes did not give the header's Merkle root",
+            self.mismatches.clone(),
+        );
+        r.register(
+            "coinjecture_proposal_answers",
+            "Peers' requests for transactions or full proposals this node answered",
+            self.answers.clone(),
+        );
+    }
+
+    fn update(&self, label: &Labels, s: &driver::DriverStatus) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let form = |compact: bool| {
+            let mut l = label.clone();
+            l.push(("form".to_string(), if compact { "compact" } else { "full" }.to_string()));
+            l
+        };
+        for sample in s.proposals.drain() {
+            match sample {
+                driver::ProposalSample::Published { compact, bytes, block_bytes } => {
+                    self.bytes.get_or_create(&form(compact)).observe(bytes as f64);
+                    self.block_bytes.get_or_create(label).observe(block_bytes as f64);
+                }
+                driver::ProposalSample::Received { compact, seconds, fetched } => {
+                    self.propagation.get_or_create(&form(compact)).observe(seconds);
+                    self.fetched.get_or_create(label).inc_by(fetched as u64);
+                }
+            }
+        }
+        let p = &s.proposals;
+        for (kind, total) in [
+            ("transactions", p.transaction_requests.load(Relaxed)),
+            ("full_block", p.full_block_requests.load(Relaxed)),
+        ] {
+            let mut l = label.clone();
+            l.push(("kind".to_string(), kind.to_string()));
+            raise_to(&self.requests.get_or_create(&l), total);
+        }
+        raise_to(&self.mismatches.get_or_create(label), p.merkle_mismatches.load(Relaxed));
+        raise_to(&self.answers.get_or_create(label), p.answers.load(Relaxed));
+    }
 }
 
 /// Signing pauses and the transaction journal, as metrics (label `network`).

@@ -602,8 +602,16 @@ fn sustained_rate(final_times: &[Instant], end: Instant) -> Option<f64> {
     (span >= 1.0).then(|| count as f64 / span)
 }
 
-/// `coinjecture_block_propagation_seconds` buckets summed over every node that exports it.
-async fn propagation_buckets(nodes: &[String]) -> Vec<(f64, f64)> {
+/// Propagation histograms summed over every node that exports them: the gateway's
+/// `coinjecture_block_propagation_seconds` (proposer's timestamp to the payload's arrival) and
+/// consensus's `coinjecture_proposal_propagation_seconds` (to the complete block, rebuilt or full).
+#[derive(Debug, Clone, Default)]
+struct Propagation {
+    gateway: Vec<(f64, f64)>,
+    proposal: Vec<(f64, f64)>,
+}
+
+async fn propagation_buckets(nodes: &[String]) -> Propagation {
     let mut metrics = String::new();
     for node in nodes {
         // Each node's text on its own lines; buckets of one bound add up across nodes.
@@ -612,7 +620,10 @@ async fn propagation_buckets(nodes: &[String]) -> Vec<(f64, f64)> {
             metrics.push('\n');
         }
     }
-    stats::histogram_buckets(&metrics, "coinjecture_block_propagation_seconds")
+    Propagation {
+        gateway: stats::histogram_buckets(&metrics, "coinjecture_block_propagation_seconds"),
+        proposal: stats::histogram_buckets(&metrics, "coinjecture_proposal_propagation_seconds"),
+    }
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -670,10 +681,12 @@ async fn build_report(
     start: Instant,
     end: Instant,
     node_usage: Vec<procstat::NodeUsage>,
-    propagation_before: &[(f64, f64)],
+    propagation_before: &Propagation,
 ) -> Report {
     // The metrics first: no lock is held across an await.
-    let buckets = stats::histogram_delta(propagation_before, &propagation_buckets(nodes).await);
+    let after = propagation_buckets(nodes).await;
+    let buckets = stats::histogram_delta(&propagation_before.gateway, &after.gateway);
+    let proposal = stats::histogram_delta(&propagation_before.proposal, &after.proposal);
     let txs = tracker.txs.lock().expect("tracker lock");
     let rejected_nonce = tracker.rejected_nonce.lock().expect("tracker lock").clone();
     let mut latencies = Vec::new();
@@ -741,6 +754,8 @@ async fn build_report(
         max_txs_per_block,
         block_propagation_p50_s: stats::histogram_quantile(&buckets, 0.5),
         block_propagation_p99_s: stats::histogram_quantile(&buckets, 0.99),
+        proposal_propagation_p50_s: stats::histogram_quantile(&proposal, 0.5),
+        proposal_propagation_p99_s: stats::histogram_quantile(&proposal, 0.99),
         node_usage,
         ..Report::default()
     }

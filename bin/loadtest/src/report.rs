@@ -61,6 +61,13 @@ pub struct Report {
     /// exports it or nothing was observed.
     pub block_propagation_p50_s: Option<f64>,
     pub block_propagation_p99_s: Option<f64>,
+    /// Block propagation as consensus sees it, from `coinjecture_proposal_propagation_seconds`:
+    /// the proposer's publish to the complete block on each other validator (received full or
+    /// rebuilt from a compact proposal); `None` when not exported or nothing observed.
+    #[serde(default)]
+    pub proposal_propagation_p50_s: Option<f64>,
+    #[serde(default)]
+    pub proposal_propagation_p99_s: Option<f64>,
     /// CPU (% of one core, over the load phase) and RSS of local `coinjectured node` processes;
     /// empty when none were found in `/proc`.
     pub node_usage: Vec<NodeUsage>,
@@ -125,6 +132,10 @@ impl Report {
         row(
             "block propagation p50 / p99",
             format!("{} / {}", secs(self.block_propagation_p50_s), secs(self.block_propagation_p99_s)),
+        );
+        row(
+            "complete block p50 / p99",
+            format!("{} / {}", secs(self.proposal_propagation_p50_s), secs(self.proposal_propagation_p99_s)),
         );
         if self.node_usage.is_empty() {
             row("node CPU / RSS", "n/a".to_string());

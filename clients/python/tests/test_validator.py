@@ -157,6 +157,8 @@ def test_python_validator_with_two_rust_validators_then_cutover_to_all_rust(netw
         config["consensus"]["quorum"] = "byzantine"
         config["consensus"]["validators"] = hexes[:3]
         config["consensus"]["validator_changes"] = [{"height": CUTOVER, "validators": [hexes[0], hexes[1], hexes[3]]}]
+        # The Python validator takes full proposals only: the Rust nodes publish them full.
+        config["consensus"]["compact_proposals"] = False
         path.write_text(yaml.safe_dump(config, sort_keys=False))
     # Validator 3: split, Network B (its ledger hashes through crypto-core), consensus in Python.
     split = yaml.safe_load((d / "validator-3.yaml").read_text())

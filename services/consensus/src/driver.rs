@@ -27,14 +27,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_primitives::consensus::Evidence;
+use coinjecture_primitives::consensus::{Evidence, Proposal};
 use coinjecture_primitives::{
     Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock,
     SealedTransaction, Transaction, limits,
 };
 use coinjecture_primitives::{RejectReason, Rejection};
 use coinjecture_proto::ports::consensus::ConsensusError;
-use coinjecture_proto::ports::gateway::{GatewayPort, GossipMessage};
+use coinjecture_proto::ports::gateway::{CompactProposal, GatewayPort, GossipMessage, TransactionRequest};
 use coinjecture_proto::ports::ledger::{self as ledger_port, LedgerPort, LedgerPortError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument as _;
@@ -49,7 +49,9 @@ use crate::signing_pause::SigningPause;
 use crate::tx_journal::{self, TxJournal};
 use crate::validators::ValidatorSchedule;
 
+mod compact;
 mod safety;
+use compact::Rebuild;
 use safety::new_engine;
 
 /// The finalized tip as the ledger reports it.
@@ -98,6 +100,58 @@ pub struct DriverConfig {
     /// Journal the transactions submitted through [`DriverHandle::submit`] before answering
     /// (`<database>.tx_journal`, see [`tx_journal`]). Off only for measurements.
     pub tx_journal: bool,
+    /// Publish proposals compact (header and transaction hashes; see [`compact`]) rather than
+    /// with every transaction. Received proposals are taken in either form.
+    pub compact_proposals: bool,
+}
+
+/// One proposal event, for the node's metrics (see [`ProposalStats`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ProposalSample {
+    /// This validator published a proposal: `bytes` of gossip payload (the protobuf
+    /// `ConsensusMessage`) for a block whose transactions encode to `block_bytes`.
+    Published { compact: bool, bytes: usize, block_bytes: usize },
+    /// A proposal from another validator is complete here (received full, or rebuilt):
+    /// `seconds` from the proposer's publish (its signed `timestamp_ms`) to the complete block,
+    /// `fetched` transactions of it asked from peers.
+    Received { compact: bool, seconds: f64, fetched: usize },
+}
+
+/// Proposal sizes and propagation, recorded by the driver and drained by the node's metrics
+/// (`coinjecture_proposal_bytes`, `coinjecture_proposal_propagation_seconds`, ...).
+#[derive(Debug, Default)]
+pub struct ProposalStats {
+    samples: std::sync::Mutex<VecDeque<ProposalSample>>,
+    /// Requests for missing transactions, and for full proposals, this node published.
+    pub transaction_requests: std::sync::atomic::AtomicU64,
+    pub full_block_requests: std::sync::atomic::AtomicU64,
+    /// Compact proposals dropped because their hashes did not give the header's Merkle root.
+    pub merkle_mismatches: std::sync::atomic::AtomicU64,
+    /// Requests this node answered (with transactions or a full proposal).
+    pub answers: std::sync::atomic::AtomicU64,
+}
+
+/// Samples kept until the metrics drain them (the oldest go first).
+const MAX_PROPOSAL_SAMPLES: usize = 1024;
+
+impl ProposalStats {
+    fn record(&self, sample: ProposalSample) {
+        if let Ok(mut q) = self.samples.lock() {
+            if q.len() >= MAX_PROPOSAL_SAMPLES {
+                q.pop_front();
+            }
+            q.push_back(sample);
+        }
+    }
+
+    /// The samples recorded since the last call.
+    pub fn drain(&self) -> Vec<ProposalSample> {
+        self.samples.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+    }
+
+    fn count(counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Status snapshot published after every input.
@@ -127,6 +181,8 @@ pub struct DriverStatus {
     pub persist_failures: u64,
     /// The transaction journal's counters (None without a journal).
     pub journal: Option<Arc<tx_journal::JournalStats>>,
+    /// Proposal sizes and propagation (see [`ProposalStats`]).
+    pub proposals: Arc<ProposalStats>,
 }
 
 /// The result of submitting one transaction (the consensus port's).
@@ -426,6 +482,17 @@ struct Driver<N> {
     /// between them, and without `tokio::select!`'s random start, so a run in virtual time can be
     /// replayed.
     turn: usize,
+    /// Compact proposals being rebuilt (see [`compact`]), oldest first.
+    rebuilds: VecDeque<Rebuild>,
+    /// Full proposals known here (published or received or rebuilt), newest last: what a
+    /// `full_block` request is answered with.
+    recent_full: VecDeque<Proposal>,
+    /// Requests answered per (height, round).
+    answered: HashMap<(BlockHeight, u32), u32>,
+    /// The last (height, round) this validator published a proposal for (re-broadcasts of the
+    /// same proposal are not sampled again).
+    last_published: Option<(BlockHeight, u32)>,
+    proposal_stats: Arc<ProposalStats>,
 }
 
 /// What woke the driver's main loop.
@@ -603,6 +670,7 @@ async fn start_task<N: GatewayPort>(
     };
     // The tip from the start, not zeros: the node logs and serves its status (height, hash)
     // before the driver task has handled its first input.
+    let proposal_stats = Arc::new(ProposalStats::default());
     let (status_tx, status_rx) = watch::channel(DriverStatus {
         finalized_height: tip.height,
         finalized_hash: tip.hash,
@@ -610,6 +678,7 @@ async fn start_task<N: GatewayPort>(
         height: tip.height + 1,
         signing_paused: checked.pause.as_ref().map(SigningPause::reason),
         journal: journal.as_ref().map(|j| j.stats().clone()),
+        proposals: proposal_stats.clone(),
         ..DriverStatus::default()
     });
     let (commands, command_rx) = mpsc::channel(1024);
@@ -658,6 +727,11 @@ async fn start_task<N: GatewayPort>(
         gossip_inbox: VecDeque::new(),
         gossip_queued: 0,
         turn: 0,
+        rebuilds: VecDeque::new(),
+        recent_full: VecDeque::new(),
+        answered: HashMap::new(),
+        last_published: None,
+        proposal_stats,
     };
     let task = tokio::spawn(crate::clock::with_clock(clock, driver.run(inbound, command_rx)));
     Ok((handle, task))
@@ -682,10 +756,8 @@ impl<N: GatewayPort> Driver<N> {
                 }
             }
             let retry = self.pause.as_ref().map(|p| p.retry_at_ms);
-            let next_timer = match (self.timers.first().map(|(at, _)| *at), retry) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let rebuild = self.rebuilds.iter().map(|r| r.retry_at_ms).filter(|at| *at < i64::MAX).min();
+            let next_timer = [self.timers.first().map(|(at, _)| *at), retry, rebuild].into_iter().flatten().min();
             if next_timer.is_some_and(|at| at <= now_ms()) {
                 self.on_timers().await?;
                 continue;
@@ -757,6 +829,7 @@ impl<N: GatewayPort> Driver<N> {
         if self.pause.as_ref().is_some_and(|p| p.retry_at_ms <= now) {
             self.retry_signing().await?;
         }
+        self.retry_rebuilds(now).await;
         while let Some((at, t)) = self.timers.first().copied() {
             if at > now {
                 break;
@@ -798,13 +871,33 @@ impl<N: GatewayPort> Driver<N> {
 
     async fn on_message(&mut self, message: GossipMessage) -> Result<(), DriverError> {
         match message {
-            GossipMessage::Proposal(p) => self.input(Input::Proposal(p)).await?,
+            GossipMessage::Proposal(p) => {
+                let hash = p.block.hash();
+                let rebuilding = self.rebuilds.len();
+                self.rebuilds.retain(|r| r.block_hash != hash);
+                if p.proposer != self.me {
+                    let seconds = (now_ms() - p.timestamp_ms).max(0) as f64 / 1000.0;
+                    self.proposal_stats.record(ProposalSample::Received { compact: false, seconds, fetched: 0 });
+                    if rebuilding != self.rebuilds.len() {
+                        tracing::debug!(
+                            height = p.height,
+                            round = p.round,
+                            "full proposal received while rebuilding it"
+                        );
+                    }
+                }
+                self.remember_full(&p);
+                self.input(Input::Proposal(p)).await?;
+            }
+            GossipMessage::CompactProposal(c) => self.on_compact(c).await?,
+            GossipMessage::TransactionRequest(r) => self.answer(r).await,
             GossipMessage::Vote(v) => self.input(Input::Vote(v)).await?,
             GossipMessage::FinalizedBlock { block, certificate } => {
                 self.input(Input::DecidedBlock { block, certificate }).await?;
             }
             // Sealed when it was decoded: not encoded or hashed again here.
             GossipMessage::Transactions(txs) => {
+                self.fill_rebuilds(&txs).await?;
                 self.submit(txs, false).await?;
             }
         }
@@ -855,6 +948,169 @@ impl<N: GatewayPort> Driver<N> {
             self.sealed_blocks.pop_front();
         }
         self.sealed_blocks.push_back(block);
+    }
+
+    /// Keeps a full proposal to answer `full_block` requests with.
+    fn remember_full(&mut self, proposal: &Proposal) {
+        let hash = proposal.block.hash();
+        if self.recent_full.iter().any(|p| p.round == proposal.round && p.block.hash() == hash) {
+            return;
+        }
+        if self.recent_full.len() >= SEALED_BLOCKS_KEPT {
+            self.recent_full.pop_front();
+        }
+        self.recent_full.push_back(proposal.clone());
+    }
+
+    /// A compact proposal: rebuilt from the mempool at once, or kept until what it misses
+    /// arrives (see [`compact`]).
+    async fn on_compact(&mut self, compact: CompactProposal) -> Result<(), DriverError> {
+        let (height, round) = (compact.proposal.height, compact.proposal.round);
+        // The engine would drop it anyway: not worth a request.
+        if height < self.engine.height() || height > self.engine.height().saturating_add(1) {
+            self.count_drop("compact_outside_window");
+            return Ok(());
+        }
+        let hash = compact.proposal.block.hash();
+        if self.rebuilds.iter().any(|r| r.block_hash == hash)
+            || self.recent_full.iter().any(|p| p.block.hash() == hash && p.round == round)
+        {
+            return Ok(());
+        }
+        // A block known here already (a re-proposal in a later round, or a rebroadcast): whole.
+        if let Some(known) = self.sealed_blocks.iter().find(|b| b.hash() == hash).cloned()
+            && known.transaction_hashes() == compact.tx_hashes
+        {
+            let mut proposal = compact.proposal;
+            proposal.block = known.block().clone();
+            self.remember_full(&proposal);
+            return self.input(Input::Proposal(proposal)).await;
+        }
+        let retry_at = now_ms() + compact::retry_ms(self.config.engine.timeout_propose_ms);
+        let mempool = &self.mempool;
+        let rebuild = match Rebuild::start(compact, |h| mempool.get(h).cloned(), retry_at) {
+            Ok(r) => r,
+            Err(compact::Refused::MerkleMismatch) => {
+                // The engine never sees it: it prevotes nil when its propose timeout fires.
+                tracing::info!(height, round, block = %hash, "compact proposal refused: its transaction hashes do not give the header's Merkle root");
+                ProposalStats::count(&self.proposal_stats.merkle_mismatches);
+                self.count_drop("compact_merkle_mismatch");
+                return Ok(());
+            }
+        };
+        if rebuild.is_complete() {
+            return self.finish_rebuild(rebuild).await;
+        }
+        tracing::debug!(
+            height,
+            round,
+            missing = rebuild.missing_count(),
+            "compact proposal misses transactions; asking peers"
+        );
+        let request = rebuild.request(false);
+        let engine_height = self.engine.height();
+        self.rebuilds.retain(|r| r.proposal.height >= engine_height);
+        if self.rebuilds.len() >= compact::MAX_REBUILDS {
+            self.rebuilds.pop_front();
+        }
+        self.rebuilds.push_back(rebuild);
+        ProposalStats::count(&self.proposal_stats.transaction_requests);
+        self.broadcast(GossipMessage::TransactionRequest(request)).await;
+        Ok(())
+    }
+
+    /// Hands a rebuilt proposal to the engine (its block sealed already).
+    async fn finish_rebuild(&mut self, rebuild: Rebuild) -> Result<(), DriverError> {
+        let fetched = rebuild.fetched;
+        let Some((proposal, sealed)) = rebuild.finish() else { return Ok(()) };
+        let seconds = (now_ms() - proposal.timestamp_ms).max(0) as f64 / 1000.0;
+        self.proposal_stats.record(ProposalSample::Received { compact: true, seconds, fetched });
+        self.remember_sealed(sealed);
+        self.remember_full(&proposal);
+        self.input(Input::Proposal(proposal)).await
+    }
+
+    /// Transactions that arrived: those a rebuild misses fill it; complete ones go to the engine.
+    async fn fill_rebuilds(&mut self, txs: &[SealedTransaction]) -> Result<(), DriverError> {
+        if self.rebuilds.is_empty() {
+            return Ok(());
+        }
+        for r in &mut self.rebuilds {
+            for tx in txs {
+                r.fill(tx);
+            }
+        }
+        while let Some(i) = self.rebuilds.iter().position(Rebuild::is_complete) {
+            if let Some(done) = self.rebuilds.remove(i) {
+                self.finish_rebuild(done).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds still incomplete when their wait is over ask for the full proposal (once).
+    async fn retry_rebuilds(&mut self, now: i64) {
+        let engine_height = self.engine.height();
+        self.rebuilds.retain(|r| r.proposal.height >= engine_height);
+        let mut requests = Vec::new();
+        for r in &mut self.rebuilds {
+            if r.retry_at_ms <= now {
+                r.retry_at_ms = i64::MAX;
+                if !r.asked_full {
+                    r.asked_full = true;
+                    tracing::info!(
+                        height = r.proposal.height,
+                        round = r.proposal.round,
+                        missing = r.missing_count(),
+                        "compact proposal still incomplete; asking for the full proposal"
+                    );
+                    requests.push(r.request(true));
+                }
+            }
+        }
+        for request in requests {
+            ProposalStats::count(&self.proposal_stats.full_block_requests);
+            self.broadcast(GossipMessage::TransactionRequest(request)).await;
+        }
+    }
+
+    /// Answers a peer's request with what this node holds (bounded: see [`compact`]).
+    async fn answer(&mut self, request: TransactionRequest) {
+        let key = (request.height, request.round);
+        let engine_height = self.engine.height();
+        self.answered.retain(|(h, _), _| h.saturating_add(1) >= engine_height);
+        let count = self.answered.entry(key).or_default();
+        if *count >= compact::MAX_ANSWERS {
+            self.count_drop("transaction_request_over_limit");
+            return;
+        }
+        *count += 1;
+        let message = if request.full_block {
+            match self.recent_full.iter().find(|p| p.block.hash() == request.block_hash && p.round == request.round) {
+                Some(p) => GossipMessage::Proposal(p.clone()),
+                None => return,
+            }
+        } else {
+            let block = self.sealed_blocks.iter().find(|b| b.hash() == request.block_hash).cloned();
+            let in_block: HashMap<Hash32, &SealedTransaction> =
+                block.as_ref().map(|b| b.transactions().iter().map(|t| (t.hash(), t)).collect()).unwrap_or_default();
+            let mut bytes = 0;
+            let mut found = Vec::new();
+            for h in &request.tx_hashes {
+                let Some(tx) = self.mempool.get(h).or_else(|| in_block.get(h).copied()) else { continue };
+                bytes += tx.encoded_len();
+                if bytes > compact::MAX_ANSWER_BYTES {
+                    break;
+                }
+                found.push(tx.clone());
+            }
+            if found.is_empty() {
+                return;
+            }
+            GossipMessage::Transactions(found)
+        };
+        ProposalStats::count(&self.proposal_stats.answers);
+        self.broadcast(message).await;
     }
 
     async fn nonce_of(&mut self, sender: PublicKey) -> Result<u64, DriverError> {
@@ -1016,7 +1272,21 @@ impl<N: GatewayPort> Driver<N> {
             }
             Action::Broadcast(Message::Proposal(p)) => {
                 let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
-                self.broadcast(GossipMessage::Proposal(p)).instrument(span).await;
+                let sealed = self.sealed(&p.block);
+                let block_bytes = sealed.transactions().iter().map(SealedTransaction::encoded_len).sum();
+                self.remember_full(&p);
+                let compact = self.config.compact_proposals;
+                let message = if compact {
+                    GossipMessage::CompactProposal(CompactProposal::of(&p, sealed.transaction_hashes()))
+                } else {
+                    GossipMessage::Proposal(p.clone())
+                };
+                if self.last_published != Some((p.height, p.round)) {
+                    self.last_published = Some((p.height, p.round));
+                    let bytes = coinjecture_proto::ports::gateway::gossip_encoded_len(&message);
+                    self.proposal_stats.record(ProposalSample::Published { compact, bytes, block_bytes });
+                }
+                self.broadcast(message).instrument(span).await;
             }
             Action::Broadcast(Message::Vote(v)) => {
                 self.broadcast(GossipMessage::Vote(v)).await;
@@ -1266,6 +1536,7 @@ impl<N: GatewayPort> Driver<N> {
             signing_paused: self.pause.as_ref().map(SigningPause::reason),
             persist_failures: self.persist_failures,
             journal: self.journal.as_ref().map(|j| j.stats().clone()),
+            proposals: self.proposal_stats.clone(),
         };
         self.status.send_replace(status);
     }

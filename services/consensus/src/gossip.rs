@@ -11,6 +11,8 @@
 //! | vote, proposal | wrong chain, signer not a validator at the message's height (not the proposer of its round), bad signature, malformed | authentic but outside the relay window (height not within ±1 of the height being decided, or round more than [`MAX_ROUNDS_AHEAD`] ahead) | if authentic |
 //! | finalized block | certificate does not verify against its height's set, malformed | height already final here, or beyond the relay window | if verified and not yet final |
 //! | transactions | a transaction without our chain tag or with a bad signature, malformed | empty batch | if every one checks out |
+//! | compact proposal | as a proposal, or its transaction hashes do not give the header's Merkle root | as a proposal | if authentic |
+//! | transaction request | malformed (more than 65,536 hashes) | outside the relay window | if in the window |
 //!
 //! A REJECT is objective (a signature, a set membership, a chain id that every honest node
 //! computes the same), so honest relays are never penalised; everything that depends on the
@@ -127,6 +129,30 @@ impl GossipCheck {
                     GossipOutcome::accept(message)
                 } else {
                     GossipOutcome::ignore("outside_window", Some(message))
+                }
+            }
+            GossipMessage::CompactProposal(compact) => {
+                let proposal = &compact.proposal;
+                if let Err(e) = admission::check_proposal(&self.schedule, &self.chain_id, proposal) {
+                    return GossipOutcome::reject(reason(e));
+                }
+                // Objective, and cheap (one SHA-256 per pair of hashes): a list that does not
+                // give the signed header's root names another block than the one signed.
+                if coinjecture_crypto_core::merkle::merkle_root(&compact.tx_hashes) != proposal.block.header.merkle_root
+                {
+                    return GossipOutcome::reject("merkle_mismatch");
+                }
+                if in_window(proposal.height, proposal.round) {
+                    GossipOutcome::accept(message)
+                } else {
+                    GossipOutcome::ignore("outside_window", Some(message))
+                }
+            }
+            GossipMessage::TransactionRequest(request) => {
+                if in_window(request.height, request.round) {
+                    GossipOutcome::accept(message)
+                } else {
+                    GossipOutcome::ignore("outside_window", None)
                 }
             }
             GossipMessage::Transactions(txs) => {

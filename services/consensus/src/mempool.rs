@@ -173,6 +173,12 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
+    /// The pending transaction with this hash, sealed.
+    pub fn get(&self, hash: &Hash32) -> Option<&SealedTransaction> {
+        let (sender, nonce) = self.by_hash.get(hash)?;
+        self.by_sender.get(sender)?.get(nonce).map(|e| &e.tx)
+    }
+
     /// The hashes of every pending transaction.
     pub fn hashes(&self) -> impl Iterator<Item = &Hash32> {
         self.by_hash.keys()

@@ -21,14 +21,14 @@ pub fn topic_kind(topic: pb::Topic) -> Option<&'static str> {
     }
 }
 
-/// The `ConsensusMessage` variant that belongs on a topic.
-fn expected_variant(topic: pb::Topic) -> &'static str {
+/// The `ConsensusMessage` variants that belong on a topic.
+fn expected_variants(topic: pb::Topic) -> &'static [&'static str] {
     match topic {
-        pb::Topic::Transactions => "transactions",
-        pb::Topic::Proposals => "proposal",
-        pb::Topic::Votes => "vote",
-        pb::Topic::Blocks => "finalized_block",
-        pb::Topic::Unspecified => "(none)",
+        pb::Topic::Transactions => &["transactions"],
+        pb::Topic::Proposals => &["proposal", "compact_proposal", "transaction_request"],
+        pb::Topic::Votes => &["vote"],
+        pb::Topic::Blocks => &["finalized_block"],
+        pb::Topic::Unspecified => &[],
     }
 }
 
@@ -38,6 +38,8 @@ fn variant_name(kind: &Kind) -> &'static str {
         Kind::Vote(_) => "vote",
         Kind::FinalizedBlock(_) => "finalized_block",
         Kind::Transactions(_) => "transactions",
+        Kind::CompactProposal(_) => "compact_proposal",
+        Kind::TransactionRequest(_) => "transaction_request",
     }
 }
 
@@ -104,7 +106,7 @@ pub fn check_payload(topic: pb::Topic, payload: &[u8], max_bytes: usize) -> Resu
     let message = pb::ConsensusMessage::decode(payload).map_err(PayloadError::Undecodable)?;
     let kind = message.kind.as_ref().ok_or(PayloadError::NoVariant)?;
     let found = variant_name(kind);
-    if found != expected_variant(topic) {
+    if !expected_variants(topic).contains(&found) {
         return Err(PayloadError::WrongVariant { found, topic: topic.as_str_name() });
     }
     Ok(message)
@@ -115,6 +117,7 @@ pub fn check_payload(topic: pb::Topic, payload: &[u8], max_bytes: usize) -> Resu
 pub fn origin_timestamp_ms(message: &pb::ConsensusMessage) -> Option<i64> {
     match message.kind.as_ref()? {
         Kind::Proposal(p) => Some(p.timestamp_ms),
+        Kind::CompactProposal(c) => c.proposal.as_ref().map(|p| p.timestamp_ms),
         Kind::FinalizedBlock(b) => {
             let header = b.header.as_ref()?;
             let millis = coinjecture_primitives::PoaExtra::decode(&header.extra_data)
@@ -122,7 +125,7 @@ pub fn origin_timestamp_ms(message: &pb::ConsensusMessage) -> Option<i64> {
                 .unwrap_or(0);
             Some(header.timestamp.saturating_mul(1000).saturating_add(millis))
         }
-        Kind::Vote(_) | Kind::Transactions(_) => None,
+        Kind::Vote(_) | Kind::Transactions(_) | Kind::TransactionRequest(_) => None,
     }
 }
 

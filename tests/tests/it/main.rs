@@ -4,6 +4,7 @@
 
 mod backpressure;
 mod check_config;
+mod compact_proposals;
 mod devnet;
 mod explorer;
 mod faults;

@@ -12,6 +12,7 @@ disconnects and bans a peer below its threshold), IGNORE drops it without penalt
   against its height's set; delivered when verified.
 - transactions: REJECT when one lacks this chain's tag or has a bad signature; delivered when
   every one checks out.
+- compact proposal, transaction request: IGNORE (this validator takes full proposals only).
 
 A REJECT is objective (signatures, set membership, chain id), so honest relays are never
 penalised; everything that depends on the node's own position is an IGNORE.
@@ -112,6 +113,11 @@ def check(
             if not all(crypto.verify_batch([(t.from_, t.signing_message(), t.signature) for t in txs])):
                 return Verdict(REJECT, "bad_signature", False)
             return Verdict(ACCEPT, "valid", True)
+        if kind in ("compact_proposal", "transaction_request"):
+            # Compact proposals (issue #24): this validator takes full proposals only. Not
+            # malformed, so no penalty for the relay; not delivered. A network with a Python
+            # validator runs with `consensus.compact_proposals: false` on every node.
+            return Verdict(IGNORE, "compact_unsupported", False)
     except ValueError:
         return Verdict(REJECT, "malformed", False)
     return Verdict(REJECT, "malformed", False)

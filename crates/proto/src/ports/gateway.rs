@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_primitives::consensus::{Proposal, Vote};
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, SealedTransaction};
+use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, Hash32, Round, SealedTransaction};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
@@ -40,6 +40,52 @@ pub enum GossipMessage {
     FinalizedBlock { block: Block, certificate: CommitCertificate },
     /// New transactions for the mempools, sealed (encoded and hashed once).
     Transactions(Vec<SealedTransaction>),
+    /// A signed proposal whose block carries transaction hashes instead of transactions.
+    CompactProposal(CompactProposal),
+    /// A request for the transactions (or the full proposal) a validator misses.
+    TransactionRequest(TransactionRequest),
+}
+
+/// Most transaction hashes one [`TransactionRequest`] names.
+pub const MAX_REQUESTED_TRANSACTIONS: usize = 65_536;
+
+/// A compact proposal (protobuf `CompactProposal`): the signed proposal with a block of header
+/// only (`proposal.block.transactions` is empty) and the block's transaction hashes in order.
+/// The signature covers the block hash, which the header alone determines: it is the full
+/// proposal's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactProposal {
+    pub proposal: Proposal,
+    pub tx_hashes: Vec<Hash32>,
+}
+
+impl CompactProposal {
+    /// The compact form of `proposal` whose block's transactions have `tx_hashes` (in order).
+    pub fn of(proposal: &Proposal, tx_hashes: Vec<Hash32>) -> Self {
+        let block = Block { header: proposal.block.header.clone(), transactions: Vec::new() };
+        let proposal = Proposal {
+            chain_id: proposal.chain_id.clone(),
+            height: proposal.height,
+            round: proposal.round,
+            pol_round: proposal.pol_round,
+            timestamp_ms: proposal.timestamp_ms,
+            block,
+            proposer: proposal.proposer,
+            signature: proposal.signature,
+        };
+        Self { proposal, tx_hashes }
+    }
+}
+
+/// A request for what a validator misses to rebuild a compact proposal (protobuf
+/// `TransactionRequest`): the transactions `tx_hashes`, or with `full_block` the full proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionRequest {
+    pub height: BlockHeight,
+    pub round: Round,
+    pub block_hash: Hash32,
+    pub tx_hashes: Vec<Hash32>,
+    pub full_block: bool,
 }
 
 impl GossipMessage {
@@ -50,6 +96,7 @@ impl GossipMessage {
             Self::Vote(_) => Topic::Votes,
             Self::FinalizedBlock { .. } => Topic::Blocks,
             Self::Transactions(_) => Topic::Transactions,
+            Self::CompactProposal(_) | Self::TransactionRequest(_) => Topic::Proposals,
         }
     }
 }
@@ -261,8 +308,24 @@ pub fn gossip_to_pb(message: &GossipMessage) -> pb::ConsensusMessage {
         GossipMessage::Transactions(txs) => Kind::Transactions(pb::TransactionBatch {
             transactions: txs.iter().map(|t| pb::Transaction::from(t.transaction())).collect(),
         }),
+        GossipMessage::CompactProposal(c) => Kind::CompactProposal(pb::CompactProposal {
+            proposal: Some((&c.proposal).into()),
+            tx_hashes: concat_hashes(&c.tx_hashes),
+        }),
+        GossipMessage::TransactionRequest(r) => Kind::TransactionRequest(pb::TransactionRequest {
+            height: r.height,
+            round: r.round,
+            block_hash: r.block_hash.0.to_vec(),
+            tx_hashes: concat_hashes(&r.tx_hashes),
+            full_block: r.full_block,
+        }),
     };
     pb::ConsensusMessage { kind: Some(kind) }
+}
+
+/// The size of a gossip message's payload, in bytes (without encoding it).
+pub fn gossip_encoded_len(message: &GossipMessage) -> usize {
+    gossip_to_pb(message).encoded_len()
 }
 
 /// The topic and payload a gossip message is published with.
@@ -287,8 +350,61 @@ pub fn gossip_from_pb(message: &pb::ConsensusMessage) -> Result<GossipMessage, C
                 .map(SealedTransaction::seal)
                 .collect(),
         )),
+        Some(Kind::CompactProposal(c)) => {
+            let proposal =
+                c.proposal.as_ref().ok_or_else(|| ConversionError::new("compact_proposal.proposal", "is required"))?;
+            let proposal = Proposal::try_from(proposal).map_err(|e| e.within("compact_proposal.proposal"))?;
+            if !proposal.block.transactions.is_empty() {
+                return Err(ConversionError::new(
+                    "compact_proposal.proposal.block.transactions",
+                    "must be empty (the block's transactions are named by tx_hashes)",
+                ));
+            }
+            let tx_hashes = split_hashes(&c.tx_hashes, "compact_proposal.tx_hashes")?;
+            Ok(GossipMessage::CompactProposal(CompactProposal { proposal, tx_hashes }))
+        }
+        Some(Kind::TransactionRequest(r)) => {
+            let tx_hashes = split_hashes(&r.tx_hashes, "transaction_request.tx_hashes")?;
+            if tx_hashes.len() > MAX_REQUESTED_TRANSACTIONS {
+                return Err(ConversionError::new(
+                    "transaction_request.tx_hashes",
+                    format!("{} hashes exceed the maximum {MAX_REQUESTED_TRANSACTIONS}", tx_hashes.len()),
+                ));
+            }
+            Ok(GossipMessage::TransactionRequest(TransactionRequest {
+                height: r.height,
+                round: r.round,
+                block_hash: convert::hash32(&r.block_hash, "transaction_request.block_hash")?,
+                tx_hashes,
+                full_block: r.full_block,
+            }))
+        }
         None => Err(ConversionError::new("kind", "is required")),
     }
+}
+
+/// 32-byte hashes, concatenated (the `tx_hashes` fields).
+fn concat_hashes(hashes: &[Hash32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hashes.len() * 32);
+    for h in hashes {
+        out.extend_from_slice(&h.0);
+    }
+    out
+}
+
+/// The hashes of a `tx_hashes` field: a multiple of 32 bytes.
+fn split_hashes(bytes: &[u8], field: &str) -> Result<Vec<Hash32>, ConversionError> {
+    if !bytes.len().is_multiple_of(32) {
+        return Err(ConversionError::new(field, format!("{} bytes is not a multiple of 32", bytes.len())));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0; 32];
+            h.copy_from_slice(c);
+            Hash32(h)
+        })
+        .collect())
 }
 
 /// Decodes a received payload (bytes as published) into a gossip message.
@@ -453,6 +569,65 @@ mod tests {
         // The wire is the protobuf ConsensusMessage the gateway checks against the topic.
         let wire = pb::ConsensusMessage::decode(payload.as_slice()).unwrap();
         assert!(matches!(wire.kind, Some(Kind::Vote(_))));
+    }
+
+    #[test]
+    fn a_compact_proposal_and_a_request_survive_their_payload_and_go_on_the_proposal_topic() {
+        use coinjecture_primitives::{BlockHeader, Signature};
+        let header = BlockHeader {
+            codec_version: 1,
+            block_index: 7,
+            timestamp: 1,
+            parent_hash: Hash32([1; 32]),
+            merkle_root: Hash32([2; 32]),
+            miner_address: PublicKey([3; 32]),
+            commitment: Hash32::ZERO,
+            difficulty_target: 0,
+            nonce: 0,
+            extra_data: Vec::new(),
+        };
+        let proposal = Proposal {
+            chain_id: ChainId::new("coinjecture-port").unwrap(),
+            height: 7,
+            round: 1,
+            pol_round: None,
+            timestamp_ms: 5,
+            block: Block { header, transactions: Vec::new() },
+            proposer: PublicKey([3; 32]),
+            signature: Signature([6; 64]),
+        };
+        let compact = CompactProposal::of(&proposal, vec![Hash32([8; 32]), Hash32([9; 32])]);
+        let message = GossipMessage::CompactProposal(compact.clone());
+        let (topic, payload) = encode_gossip(&message);
+        assert_eq!((topic, decode_gossip(&payload).unwrap()), (Topic::Proposals, message.clone()));
+        assert_eq!(gossip_encoded_len(&message), payload.len());
+        // The hashes travel packed: 32 bytes each, plus the header and signature.
+        assert!(payload.len() < 64 + 400, "{}", payload.len());
+        let request = GossipMessage::TransactionRequest(TransactionRequest {
+            height: 7,
+            round: 1,
+            block_hash: Hash32([4; 32]),
+            tx_hashes: vec![Hash32([8; 32])],
+            full_block: false,
+        });
+        let (topic, payload) = encode_gossip(&request);
+        assert_eq!((topic, decode_gossip(&payload).unwrap()), (Topic::Proposals, request));
+
+        // A hash list that is not a multiple of 32 bytes, or a compact block with transactions.
+        let mut wire = gossip_to_pb(&message);
+        if let Some(Kind::CompactProposal(c)) = &mut wire.kind {
+            c.tx_hashes.pop();
+        }
+        let e = gossip_from_pb(&wire).unwrap_err();
+        assert_eq!(e.to_string(), "compact_proposal.tx_hashes: 63 bytes is not a multiple of 32");
+        let request = pb::ConsensusMessage {
+            kind: Some(Kind::TransactionRequest(pb::TransactionRequest {
+                block_hash: vec![0; 32],
+                tx_hashes: vec![0; 32 * (MAX_REQUESTED_TRANSACTIONS + 1)],
+                ..Default::default()
+            })),
+        };
+        assert!(gossip_from_pb(&request).unwrap_err().to_string().contains("exceed the maximum 65536"));
     }
 
     #[test]

@@ -53,6 +53,7 @@ async fn start_node(
         network_label: "test".into(),
         unsafe_reset_signing_state: false,
         tx_journal: true,
+        compact_proposals: true,
     };
     let (handle, task) =
         driver::start(config, key(i), ledger.clone(), Port { me: i, bus: bus.clone() }, inbound).await.unwrap();

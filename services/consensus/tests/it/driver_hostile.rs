@@ -210,6 +210,7 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
         network_label: "test".into(),
         unsafe_reset_signing_state: false,
         tx_journal: false,
+        compact_proposals: true,
     };
     let (inbox, inbound) = mpsc::channel(64);
     let (handle, task) =
@@ -324,6 +325,7 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
                 network_label: "test".into(),
                 unsafe_reset_signing_state: false,
                 tx_journal: false,
+                compact_proposals: true,
             };
             let (inbox, inbound) = mpsc::channel(64);
             let (handle, task) = driver::start(config, key(me), api, Silent, inbound).await.unwrap();

@@ -86,6 +86,7 @@ impl Net {
             network_label: "test".into(),
             unsafe_reset_signing_state: reset,
             tx_journal: true,
+            compact_proposals: true,
         };
         let port = Port { me: i, bus: self.bus.clone() };
         let (handle, task) = match driver::start(config, key(i), ledger.clone(), port, inbound).await {

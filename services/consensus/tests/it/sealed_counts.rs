@@ -120,6 +120,8 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
         network_label: "test".into(),
         unsafe_reset_signing_state: false,
         tx_journal: true,
+        // Transactions do not cross the link here: the receiver gets full proposals.
+        compact_proposals: false,
     };
     let gossip = Recorder::default();
     let (inbox, inbound) = tokio::sync::mpsc::channel(16);
@@ -417,6 +419,8 @@ fn validator_config(chain: &TestChain, schedule: ValidatorSchedule, dir: &std::p
         network_label: "test".into(),
         unsafe_reset_signing_state: false,
         tx_journal: true,
+        // Transactions do not cross the link here: the receiver gets full proposals.
+        compact_proposals: false,
     }
 }
 

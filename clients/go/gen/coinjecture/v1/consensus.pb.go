@@ -144,8 +144,8 @@ func (x *TransactionBatch) GetTransactions() []*Transaction {
 
 // What consensus publishes and receives through P2pGateway: the protobuf encoding of this message
 // is the payload on every topic. The variant must match the topic (TOPIC_PROPOSALS: proposal,
-// TOPIC_VOTES: vote, TOPIC_BLOCKS: finalized_block, TOPIC_TRANSACTIONS: transactions); a mismatch
-// is rejected as invalid gossip.
+// compact_proposal or transaction_request; TOPIC_VOTES: vote, TOPIC_BLOCKS: finalized_block,
+// TOPIC_TRANSACTIONS: transactions); a mismatch is rejected as invalid gossip.
 type ConsensusMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The message; exactly one must be set.
@@ -156,6 +156,8 @@ type ConsensusMessage struct {
 	//	*ConsensusMessage_Vote
 	//	*ConsensusMessage_FinalizedBlock
 	//	*ConsensusMessage_Transactions
+	//	*ConsensusMessage_CompactProposal
+	//	*ConsensusMessage_TransactionRequest
 	Kind          isConsensusMessage_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -234,6 +236,24 @@ func (x *ConsensusMessage) GetTransactions() *TransactionBatch {
 	return nil
 }
 
+func (x *ConsensusMessage) GetCompactProposal() *CompactProposal {
+	if x != nil {
+		if x, ok := x.Kind.(*ConsensusMessage_CompactProposal); ok {
+			return x.CompactProposal
+		}
+	}
+	return nil
+}
+
+func (x *ConsensusMessage) GetTransactionRequest() *TransactionRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*ConsensusMessage_TransactionRequest); ok {
+			return x.TransactionRequest
+		}
+	}
+	return nil
+}
+
 type isConsensusMessage_Kind interface {
 	isConsensusMessage_Kind()
 }
@@ -258,6 +278,18 @@ type ConsensusMessage_Transactions struct {
 	Transactions *TransactionBatch `protobuf:"bytes,4,opt,name=transactions,proto3,oneof"`
 }
 
+type ConsensusMessage_CompactProposal struct {
+	// A signed block proposal carrying its transactions' hashes instead of the transactions:
+	// validators rebuild the block from their mempools.
+	CompactProposal *CompactProposal `protobuf:"bytes,5,opt,name=compact_proposal,json=compactProposal,proto3,oneof"`
+}
+
+type ConsensusMessage_TransactionRequest struct {
+	// A validator rebuilding a compact proposal asks its peers for the transactions it misses
+	// (answered with `transactions`) or for the full proposal (answered with `proposal`).
+	TransactionRequest *TransactionRequest `protobuf:"bytes,6,opt,name=transaction_request,json=transactionRequest,proto3,oneof"`
+}
+
 func (*ConsensusMessage_Proposal) isConsensusMessage_Kind() {}
 
 func (*ConsensusMessage_Vote) isConsensusMessage_Kind() {}
@@ -265,6 +297,153 @@ func (*ConsensusMessage_Vote) isConsensusMessage_Kind() {}
 func (*ConsensusMessage_FinalizedBlock) isConsensusMessage_Kind() {}
 
 func (*ConsensusMessage_Transactions) isConsensusMessage_Kind() {}
+
+func (*ConsensusMessage_CompactProposal) isConsensusMessage_Kind() {}
+
+func (*ConsensusMessage_TransactionRequest) isConsensusMessage_Kind() {}
+
+// A compact proposal: the signed proposal with a block of header only, and the block's
+// transaction hashes. The proposal's signature covers the block hash, which the header alone
+// determines, so it is the signature of the full proposal. A validator takes the transactions
+// from its mempool by hash, asks its peers for those it misses (TransactionRequest), and votes
+// only on a block whose hashes give the header's merkle_root.
+type CompactProposal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signed proposal; `proposal.block.transactions` is empty.
+	Proposal *Proposal `protobuf:"bytes,1,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	// The block's transaction hashes in block order, 32 bytes each, concatenated (a multiple of
+	// 32 bytes; their Merkle root is `proposal.block.header.merkle_root`).
+	TxHashes      []byte `protobuf:"bytes,2,opt,name=tx_hashes,json=txHashes,proto3" json:"tx_hashes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactProposal) Reset() {
+	*x = CompactProposal{}
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactProposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactProposal) ProtoMessage() {}
+
+func (x *CompactProposal) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactProposal.ProtoReflect.Descriptor instead.
+func (*CompactProposal) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CompactProposal) GetProposal() *Proposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+func (x *CompactProposal) GetTxHashes() []byte {
+	if x != nil {
+		return x.TxHashes
+	}
+	return nil
+}
+
+// A request for what a validator misses to rebuild a compact proposal. Peers holding any of
+// `tx_hashes` publish them (a `transactions` batch, in request order, within 4 MiB); with
+// `full_block`, a peer holding the whole block publishes the full `proposal` instead.
+type TransactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Height and round of the proposal.
+	Height uint64 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	Round  uint32 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	// The proposed block's hash, 32 bytes.
+	BlockHash []byte `protobuf:"bytes,3,opt,name=block_hash,json=blockHash,proto3" json:"block_hash,omitempty"`
+	// The transaction hashes wanted, 32 bytes each, concatenated; at most 65,536 hashes.
+	TxHashes []byte `protobuf:"bytes,4,opt,name=tx_hashes,json=txHashes,proto3" json:"tx_hashes,omitempty"`
+	// True: send the full proposal.
+	FullBlock     bool `protobuf:"varint,5,opt,name=full_block,json=fullBlock,proto3" json:"full_block,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransactionRequest) Reset() {
+	*x = TransactionRequest{}
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransactionRequest) ProtoMessage() {}
+
+func (x *TransactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransactionRequest.ProtoReflect.Descriptor instead.
+func (*TransactionRequest) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TransactionRequest) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *TransactionRequest) GetRound() uint32 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *TransactionRequest) GetBlockHash() []byte {
+	if x != nil {
+		return x.BlockHash
+	}
+	return nil
+}
+
+func (x *TransactionRequest) GetTxHashes() []byte {
+	if x != nil {
+		return x.TxHashes
+	}
+	return nil
+}
+
+func (x *TransactionRequest) GetFullBlock() bool {
+	if x != nil {
+		return x.FullBlock
+	}
+	return false
+}
 
 // Input of Consensus.SubmitTransactions.
 type ConsensusSubmitTransactionsRequest struct {
@@ -277,7 +456,7 @@ type ConsensusSubmitTransactionsRequest struct {
 
 func (x *ConsensusSubmitTransactionsRequest) Reset() {
 	*x = ConsensusSubmitTransactionsRequest{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[2]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +468,7 @@ func (x *ConsensusSubmitTransactionsRequest) String() string {
 func (*ConsensusSubmitTransactionsRequest) ProtoMessage() {}
 
 func (x *ConsensusSubmitTransactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[2]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +481,7 @@ func (x *ConsensusSubmitTransactionsRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ConsensusSubmitTransactionsRequest.ProtoReflect.Descriptor instead.
 func (*ConsensusSubmitTransactionsRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{2}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConsensusSubmitTransactionsRequest) GetTransactions() []*Transaction {
@@ -324,7 +503,7 @@ type ConsensusSubmitTransactionsResponse struct {
 
 func (x *ConsensusSubmitTransactionsResponse) Reset() {
 	*x = ConsensusSubmitTransactionsResponse{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[3]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +515,7 @@ func (x *ConsensusSubmitTransactionsResponse) String() string {
 func (*ConsensusSubmitTransactionsResponse) ProtoMessage() {}
 
 func (x *ConsensusSubmitTransactionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[3]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +528,7 @@ func (x *ConsensusSubmitTransactionsResponse) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use ConsensusSubmitTransactionsResponse.ProtoReflect.Descriptor instead.
 func (*ConsensusSubmitTransactionsResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{3}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ConsensusSubmitTransactionsResponse) GetResults() []*TransactionResult {
@@ -368,7 +547,7 @@ type ConsensusGetStatusRequest struct {
 
 func (x *ConsensusGetStatusRequest) Reset() {
 	*x = ConsensusGetStatusRequest{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[4]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +559,7 @@ func (x *ConsensusGetStatusRequest) String() string {
 func (*ConsensusGetStatusRequest) ProtoMessage() {}
 
 func (x *ConsensusGetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[4]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +572,7 @@ func (x *ConsensusGetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusGetStatusRequest.ProtoReflect.Descriptor instead.
 func (*ConsensusGetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{4}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{6}
 }
 
 // Output of Consensus.GetStatus.
@@ -433,7 +612,7 @@ type ConsensusGetStatusResponse struct {
 
 func (x *ConsensusGetStatusResponse) Reset() {
 	*x = ConsensusGetStatusResponse{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[5]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +624,7 @@ func (x *ConsensusGetStatusResponse) String() string {
 func (*ConsensusGetStatusResponse) ProtoMessage() {}
 
 func (x *ConsensusGetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[5]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +637,7 @@ func (x *ConsensusGetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsensusGetStatusResponse.ProtoReflect.Descriptor instead.
 func (*ConsensusGetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{5}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ConsensusGetStatusResponse) GetChainId() string {
@@ -563,7 +742,7 @@ type GetValidatorSetRequest struct {
 
 func (x *GetValidatorSetRequest) Reset() {
 	*x = GetValidatorSetRequest{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[6]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +754,7 @@ func (x *GetValidatorSetRequest) String() string {
 func (*GetValidatorSetRequest) ProtoMessage() {}
 
 func (x *GetValidatorSetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[6]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +767,7 @@ func (x *GetValidatorSetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetValidatorSetRequest.ProtoReflect.Descriptor instead.
 func (*GetValidatorSetRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{6}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetValidatorSetRequest) GetHeight() uint64 {
@@ -611,7 +790,7 @@ type GetValidatorSetResponse struct {
 
 func (x *GetValidatorSetResponse) Reset() {
 	*x = GetValidatorSetResponse{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[7]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +802,7 @@ func (x *GetValidatorSetResponse) String() string {
 func (*GetValidatorSetResponse) ProtoMessage() {}
 
 func (x *GetValidatorSetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[7]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +815,7 @@ func (x *GetValidatorSetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetValidatorSetResponse.ProtoReflect.Descriptor instead.
 func (*GetValidatorSetResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{7}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetValidatorSetResponse) GetValidatorSet() *ValidatorSet {
@@ -666,7 +845,7 @@ type ListEvidenceRequest struct {
 
 func (x *ListEvidenceRequest) Reset() {
 	*x = ListEvidenceRequest{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[8]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +857,7 @@ func (x *ListEvidenceRequest) String() string {
 func (*ListEvidenceRequest) ProtoMessage() {}
 
 func (x *ListEvidenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[8]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +870,7 @@ func (x *ListEvidenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEvidenceRequest.ProtoReflect.Descriptor instead.
 func (*ListEvidenceRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{8}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListEvidenceRequest) GetPageToken() []byte {
@@ -721,7 +900,7 @@ type EvidenceRecord struct {
 
 func (x *EvidenceRecord) Reset() {
 	*x = EvidenceRecord{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[9]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +912,7 @@ func (x *EvidenceRecord) String() string {
 func (*EvidenceRecord) ProtoMessage() {}
 
 func (x *EvidenceRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[9]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +925,7 @@ func (x *EvidenceRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvidenceRecord.ProtoReflect.Descriptor instead.
 func (*EvidenceRecord) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{9}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EvidenceRecord) GetEvidence() *Evidence {
@@ -776,7 +955,7 @@ type ListEvidenceResponse struct {
 
 func (x *ListEvidenceResponse) Reset() {
 	*x = ListEvidenceResponse{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[10]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +967,7 @@ func (x *ListEvidenceResponse) String() string {
 func (*ListEvidenceResponse) ProtoMessage() {}
 
 func (x *ListEvidenceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[10]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +980,7 @@ func (x *ListEvidenceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEvidenceResponse.ProtoReflect.Descriptor instead.
 func (*ListEvidenceResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{10}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListEvidenceResponse) GetRecords() []*EvidenceRecord {
@@ -827,7 +1006,7 @@ type GetMempoolStatsRequest struct {
 
 func (x *GetMempoolStatsRequest) Reset() {
 	*x = GetMempoolStatsRequest{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[11]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1018,7 @@ func (x *GetMempoolStatsRequest) String() string {
 func (*GetMempoolStatsRequest) ProtoMessage() {}
 
 func (x *GetMempoolStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[11]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1031,7 @@ func (x *GetMempoolStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMempoolStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetMempoolStatsRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{11}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{13}
 }
 
 // Output of Consensus.GetMempoolStats.
@@ -878,7 +1057,7 @@ type GetMempoolStatsResponse struct {
 
 func (x *GetMempoolStatsResponse) Reset() {
 	*x = GetMempoolStatsResponse{}
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[12]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +1069,7 @@ func (x *GetMempoolStatsResponse) String() string {
 func (*GetMempoolStatsResponse) ProtoMessage() {}
 
 func (x *GetMempoolStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_consensus_proto_msgTypes[12]
+	mi := &file_coinjecture_v1_consensus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +1082,7 @@ func (x *GetMempoolStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMempoolStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetMempoolStatsResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{12}
+	return file_coinjecture_v1_consensus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetMempoolStatsResponse) GetTransactionCount() uint64 {
@@ -961,13 +1140,26 @@ const file_coinjecture_v1_consensus_proto_rawDesc = "" +
 	"\n" +
 	"\x1ecoinjecture/v1/consensus.proto\x12\x0ecoinjecture.v1\x1a\x1acoinjecture/v1/types.proto\"S\n" +
 	"\x10TransactionBatch\x12?\n" +
-	"\ftransactions\x18\x01 \x03(\v2\x1b.coinjecture.v1.TransactionR\ftransactions\"\x88\x02\n" +
+	"\ftransactions\x18\x01 \x03(\v2\x1b.coinjecture.v1.TransactionR\ftransactions\"\xad\x03\n" +
 	"\x10ConsensusMessage\x126\n" +
 	"\bproposal\x18\x01 \x01(\v2\x18.coinjecture.v1.ProposalH\x00R\bproposal\x12*\n" +
 	"\x04vote\x18\x02 \x01(\v2\x14.coinjecture.v1.VoteH\x00R\x04vote\x12@\n" +
 	"\x0ffinalized_block\x18\x03 \x01(\v2\x15.coinjecture.v1.BlockH\x00R\x0efinalizedBlock\x12F\n" +
-	"\ftransactions\x18\x04 \x01(\v2 .coinjecture.v1.TransactionBatchH\x00R\ftransactionsB\x06\n" +
-	"\x04kind\"e\n" +
+	"\ftransactions\x18\x04 \x01(\v2 .coinjecture.v1.TransactionBatchH\x00R\ftransactions\x12L\n" +
+	"\x10compact_proposal\x18\x05 \x01(\v2\x1f.coinjecture.v1.CompactProposalH\x00R\x0fcompactProposal\x12U\n" +
+	"\x13transaction_request\x18\x06 \x01(\v2\".coinjecture.v1.TransactionRequestH\x00R\x12transactionRequestB\x06\n" +
+	"\x04kind\"d\n" +
+	"\x0fCompactProposal\x124\n" +
+	"\bproposal\x18\x01 \x01(\v2\x18.coinjecture.v1.ProposalR\bproposal\x12\x1b\n" +
+	"\ttx_hashes\x18\x02 \x01(\fR\btxHashes\"\x9d\x01\n" +
+	"\x12TransactionRequest\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x04R\x06height\x12\x14\n" +
+	"\x05round\x18\x02 \x01(\rR\x05round\x12\x1d\n" +
+	"\n" +
+	"block_hash\x18\x03 \x01(\fR\tblockHash\x12\x1b\n" +
+	"\ttx_hashes\x18\x04 \x01(\fR\btxHashes\x12\x1d\n" +
+	"\n" +
+	"full_block\x18\x05 \x01(\bR\tfullBlock\"e\n" +
 	"\"ConsensusSubmitTransactionsRequest\x12?\n" +
 	"\ftransactions\x18\x01 \x03(\v2\x1b.coinjecture.v1.TransactionR\ftransactions\"b\n" +
 	"#ConsensusSubmitTransactionsResponse\x12;\n" +
@@ -1041,59 +1233,64 @@ func file_coinjecture_v1_consensus_proto_rawDescGZIP() []byte {
 }
 
 var file_coinjecture_v1_consensus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_coinjecture_v1_consensus_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_coinjecture_v1_consensus_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_coinjecture_v1_consensus_proto_goTypes = []any{
 	(RoundStep)(0),                              // 0: coinjecture.v1.RoundStep
 	(*TransactionBatch)(nil),                    // 1: coinjecture.v1.TransactionBatch
 	(*ConsensusMessage)(nil),                    // 2: coinjecture.v1.ConsensusMessage
-	(*ConsensusSubmitTransactionsRequest)(nil),  // 3: coinjecture.v1.ConsensusSubmitTransactionsRequest
-	(*ConsensusSubmitTransactionsResponse)(nil), // 4: coinjecture.v1.ConsensusSubmitTransactionsResponse
-	(*ConsensusGetStatusRequest)(nil),           // 5: coinjecture.v1.ConsensusGetStatusRequest
-	(*ConsensusGetStatusResponse)(nil),          // 6: coinjecture.v1.ConsensusGetStatusResponse
-	(*GetValidatorSetRequest)(nil),              // 7: coinjecture.v1.GetValidatorSetRequest
-	(*GetValidatorSetResponse)(nil),             // 8: coinjecture.v1.GetValidatorSetResponse
-	(*ListEvidenceRequest)(nil),                 // 9: coinjecture.v1.ListEvidenceRequest
-	(*EvidenceRecord)(nil),                      // 10: coinjecture.v1.EvidenceRecord
-	(*ListEvidenceResponse)(nil),                // 11: coinjecture.v1.ListEvidenceResponse
-	(*GetMempoolStatsRequest)(nil),              // 12: coinjecture.v1.GetMempoolStatsRequest
-	(*GetMempoolStatsResponse)(nil),             // 13: coinjecture.v1.GetMempoolStatsResponse
-	(*Transaction)(nil),                         // 14: coinjecture.v1.Transaction
-	(*Proposal)(nil),                            // 15: coinjecture.v1.Proposal
-	(*Vote)(nil),                                // 16: coinjecture.v1.Vote
-	(*Block)(nil),                               // 17: coinjecture.v1.Block
-	(*TransactionResult)(nil),                   // 18: coinjecture.v1.TransactionResult
-	(QuorumMode)(0),                             // 19: coinjecture.v1.QuorumMode
-	(*ValidatorSet)(nil),                        // 20: coinjecture.v1.ValidatorSet
-	(*Evidence)(nil),                            // 21: coinjecture.v1.Evidence
+	(*CompactProposal)(nil),                     // 3: coinjecture.v1.CompactProposal
+	(*TransactionRequest)(nil),                  // 4: coinjecture.v1.TransactionRequest
+	(*ConsensusSubmitTransactionsRequest)(nil),  // 5: coinjecture.v1.ConsensusSubmitTransactionsRequest
+	(*ConsensusSubmitTransactionsResponse)(nil), // 6: coinjecture.v1.ConsensusSubmitTransactionsResponse
+	(*ConsensusGetStatusRequest)(nil),           // 7: coinjecture.v1.ConsensusGetStatusRequest
+	(*ConsensusGetStatusResponse)(nil),          // 8: coinjecture.v1.ConsensusGetStatusResponse
+	(*GetValidatorSetRequest)(nil),              // 9: coinjecture.v1.GetValidatorSetRequest
+	(*GetValidatorSetResponse)(nil),             // 10: coinjecture.v1.GetValidatorSetResponse
+	(*ListEvidenceRequest)(nil),                 // 11: coinjecture.v1.ListEvidenceRequest
+	(*EvidenceRecord)(nil),                      // 12: coinjecture.v1.EvidenceRecord
+	(*ListEvidenceResponse)(nil),                // 13: coinjecture.v1.ListEvidenceResponse
+	(*GetMempoolStatsRequest)(nil),              // 14: coinjecture.v1.GetMempoolStatsRequest
+	(*GetMempoolStatsResponse)(nil),             // 15: coinjecture.v1.GetMempoolStatsResponse
+	(*Transaction)(nil),                         // 16: coinjecture.v1.Transaction
+	(*Proposal)(nil),                            // 17: coinjecture.v1.Proposal
+	(*Vote)(nil),                                // 18: coinjecture.v1.Vote
+	(*Block)(nil),                               // 19: coinjecture.v1.Block
+	(*TransactionResult)(nil),                   // 20: coinjecture.v1.TransactionResult
+	(QuorumMode)(0),                             // 21: coinjecture.v1.QuorumMode
+	(*ValidatorSet)(nil),                        // 22: coinjecture.v1.ValidatorSet
+	(*Evidence)(nil),                            // 23: coinjecture.v1.Evidence
 }
 var file_coinjecture_v1_consensus_proto_depIdxs = []int32{
-	14, // 0: coinjecture.v1.TransactionBatch.transactions:type_name -> coinjecture.v1.Transaction
-	15, // 1: coinjecture.v1.ConsensusMessage.proposal:type_name -> coinjecture.v1.Proposal
-	16, // 2: coinjecture.v1.ConsensusMessage.vote:type_name -> coinjecture.v1.Vote
-	17, // 3: coinjecture.v1.ConsensusMessage.finalized_block:type_name -> coinjecture.v1.Block
+	16, // 0: coinjecture.v1.TransactionBatch.transactions:type_name -> coinjecture.v1.Transaction
+	17, // 1: coinjecture.v1.ConsensusMessage.proposal:type_name -> coinjecture.v1.Proposal
+	18, // 2: coinjecture.v1.ConsensusMessage.vote:type_name -> coinjecture.v1.Vote
+	19, // 3: coinjecture.v1.ConsensusMessage.finalized_block:type_name -> coinjecture.v1.Block
 	1,  // 4: coinjecture.v1.ConsensusMessage.transactions:type_name -> coinjecture.v1.TransactionBatch
-	14, // 5: coinjecture.v1.ConsensusSubmitTransactionsRequest.transactions:type_name -> coinjecture.v1.Transaction
-	18, // 6: coinjecture.v1.ConsensusSubmitTransactionsResponse.results:type_name -> coinjecture.v1.TransactionResult
-	0,  // 7: coinjecture.v1.ConsensusGetStatusResponse.step:type_name -> coinjecture.v1.RoundStep
-	19, // 8: coinjecture.v1.ConsensusGetStatusResponse.quorum_mode:type_name -> coinjecture.v1.QuorumMode
-	20, // 9: coinjecture.v1.GetValidatorSetResponse.validator_set:type_name -> coinjecture.v1.ValidatorSet
-	21, // 10: coinjecture.v1.EvidenceRecord.evidence:type_name -> coinjecture.v1.Evidence
-	10, // 11: coinjecture.v1.ListEvidenceResponse.records:type_name -> coinjecture.v1.EvidenceRecord
-	3,  // 12: coinjecture.v1.Consensus.SubmitTransactions:input_type -> coinjecture.v1.ConsensusSubmitTransactionsRequest
-	5,  // 13: coinjecture.v1.Consensus.GetStatus:input_type -> coinjecture.v1.ConsensusGetStatusRequest
-	7,  // 14: coinjecture.v1.Consensus.GetValidatorSet:input_type -> coinjecture.v1.GetValidatorSetRequest
-	9,  // 15: coinjecture.v1.Consensus.ListEvidence:input_type -> coinjecture.v1.ListEvidenceRequest
-	12, // 16: coinjecture.v1.Consensus.GetMempoolStats:input_type -> coinjecture.v1.GetMempoolStatsRequest
-	4,  // 17: coinjecture.v1.Consensus.SubmitTransactions:output_type -> coinjecture.v1.ConsensusSubmitTransactionsResponse
-	6,  // 18: coinjecture.v1.Consensus.GetStatus:output_type -> coinjecture.v1.ConsensusGetStatusResponse
-	8,  // 19: coinjecture.v1.Consensus.GetValidatorSet:output_type -> coinjecture.v1.GetValidatorSetResponse
-	11, // 20: coinjecture.v1.Consensus.ListEvidence:output_type -> coinjecture.v1.ListEvidenceResponse
-	13, // 21: coinjecture.v1.Consensus.GetMempoolStats:output_type -> coinjecture.v1.GetMempoolStatsResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	3,  // 5: coinjecture.v1.ConsensusMessage.compact_proposal:type_name -> coinjecture.v1.CompactProposal
+	4,  // 6: coinjecture.v1.ConsensusMessage.transaction_request:type_name -> coinjecture.v1.TransactionRequest
+	17, // 7: coinjecture.v1.CompactProposal.proposal:type_name -> coinjecture.v1.Proposal
+	16, // 8: coinjecture.v1.ConsensusSubmitTransactionsRequest.transactions:type_name -> coinjecture.v1.Transaction
+	20, // 9: coinjecture.v1.ConsensusSubmitTransactionsResponse.results:type_name -> coinjecture.v1.TransactionResult
+	0,  // 10: coinjecture.v1.ConsensusGetStatusResponse.step:type_name -> coinjecture.v1.RoundStep
+	21, // 11: coinjecture.v1.ConsensusGetStatusResponse.quorum_mode:type_name -> coinjecture.v1.QuorumMode
+	22, // 12: coinjecture.v1.GetValidatorSetResponse.validator_set:type_name -> coinjecture.v1.ValidatorSet
+	23, // 13: coinjecture.v1.EvidenceRecord.evidence:type_name -> coinjecture.v1.Evidence
+	12, // 14: coinjecture.v1.ListEvidenceResponse.records:type_name -> coinjecture.v1.EvidenceRecord
+	5,  // 15: coinjecture.v1.Consensus.SubmitTransactions:input_type -> coinjecture.v1.ConsensusSubmitTransactionsRequest
+	7,  // 16: coinjecture.v1.Consensus.GetStatus:input_type -> coinjecture.v1.ConsensusGetStatusRequest
+	9,  // 17: coinjecture.v1.Consensus.GetValidatorSet:input_type -> coinjecture.v1.GetValidatorSetRequest
+	11, // 18: coinjecture.v1.Consensus.ListEvidence:input_type -> coinjecture.v1.ListEvidenceRequest
+	14, // 19: coinjecture.v1.Consensus.GetMempoolStats:input_type -> coinjecture.v1.GetMempoolStatsRequest
+	6,  // 20: coinjecture.v1.Consensus.SubmitTransactions:output_type -> coinjecture.v1.ConsensusSubmitTransactionsResponse
+	8,  // 21: coinjecture.v1.Consensus.GetStatus:output_type -> coinjecture.v1.ConsensusGetStatusResponse
+	10, // 22: coinjecture.v1.Consensus.GetValidatorSet:output_type -> coinjecture.v1.GetValidatorSetResponse
+	13, // 23: coinjecture.v1.Consensus.ListEvidence:output_type -> coinjecture.v1.ListEvidenceResponse
+	15, // 24: coinjecture.v1.Consensus.GetMempoolStats:output_type -> coinjecture.v1.GetMempoolStatsResponse
+	20, // [20:25] is the sub-list for method output_type
+	15, // [15:20] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_coinjecture_v1_consensus_proto_init() }
@@ -1107,15 +1304,17 @@ func file_coinjecture_v1_consensus_proto_init() {
 		(*ConsensusMessage_Vote)(nil),
 		(*ConsensusMessage_FinalizedBlock)(nil),
 		(*ConsensusMessage_Transactions)(nil),
+		(*ConsensusMessage_CompactProposal)(nil),
+		(*ConsensusMessage_TransactionRequest)(nil),
 	}
-	file_coinjecture_v1_consensus_proto_msgTypes[6].OneofWrappers = []any{}
+	file_coinjecture_v1_consensus_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coinjecture_v1_consensus_proto_rawDesc), len(file_coinjecture_v1_consensus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from coinjecture.v1 import types_pb2 as coinjecture_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63oinjecture/v1/consensus.proto\x12\x0e\x63oinjecture.v1\x1a\x1a\x63oinjecture/v1/types.proto\"E\n\x10TransactionBatch\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.coinjecture.v1.Transaction\"\xda\x01\n\x10\x43onsensusMessage\x12,\n\x08proposal\x18\x01 \x01(\x0b\x32\x18.coinjecture.v1.ProposalH\x00\x12$\n\x04vote\x18\x02 \x01(\x0b\x32\x14.coinjecture.v1.VoteH\x00\x12\x30\n\x0f\x66inalized_block\x18\x03 \x01(\x0b\x32\x15.coinjecture.v1.BlockH\x00\x12\x38\n\x0ctransactions\x18\x04 \x01(\x0b\x32 .coinjecture.v1.TransactionBatchH\x00\x42\x06\n\x04kind\"W\n\"ConsensusSubmitTransactionsRequest\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.coinjecture.v1.Transaction\"Y\n#ConsensusSubmitTransactionsResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.coinjecture.v1.TransactionResult\"\x1b\n\x19\x43onsensusGetStatusRequest\"\xdc\x02\n\x1a\x43onsensusGetStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x18\n\x10\x66inalized_height\x18\x02 \x01(\x04\x12\x16\n\x0e\x66inalized_hash\x18\x03 \x01(\x0c\x12\x0e\n\x06height\x18\x04 \x01(\x04\x12\r\n\x05round\x18\x05 \x01(\r\x12\'\n\x04step\x18\x06 \x01(\x0e\x32\x19.coinjecture.v1.RoundStep\x12\x10\n\x08proposer\x18\x07 \x01(\x0c\x12\x17\n\x0flocal_validator\x18\x08 \x01(\x0c\x12\x0f\n\x07syncing\x18\t \x01(\x08\x12\x14\n\x0cmempool_size\x18\n \x01(\x04\x12/\n\x0bquorum_mode\x18\x0b \x01(\x0e\x32\x1a.coinjecture.v1.QuorumMode\x12\x17\n\x0fvalidator_count\x18\x0c \x01(\r\x12\x16\n\x0esigning_paused\x18\r \x01(\t\"8\n\x16GetValidatorSetRequest\x12\x13\n\x06height\x18\x01 \x01(\x04H\x00\x88\x01\x01\x42\t\n\x07_height\"^\n\x17GetValidatorSetResponse\x12\x33\n\rvalidator_set\x18\x01 \x01(\x0b\x32\x1c.coinjecture.v1.ValidatorSet\x12\x0e\n\x06height\x18\x02 \x01(\x04\"8\n\x13ListEvidenceRequest\x12\x12\n\npage_token\x18\x01 \x01(\x0c\x12\r\n\x05limit\x18\x02 \x01(\r\"T\n\x0e\x45videnceRecord\x12*\n\x08\x65vidence\x18\x01 \x01(\x0b\x32\x18.coinjecture.v1.Evidence\x12\x16\n\x0e\x64\x65tected_at_ms\x18\x02 \x01(\x03\"`\n\x14ListEvidenceResponse\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.coinjecture.v1.EvidenceRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\x0c\"\x18\n\x16GetMempoolStatsRequest\"\xc2\x01\n\x17GetMempoolStatsResponse\x12\x19\n\x11transaction_count\x18\x01 \x01(\x04\x12\x14\n\x0c\x66uture_count\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x14\n\x0csender_count\x18\x04 \x01(\x04\x12\x1d\n\x15\x63\x61pacity_transactions\x18\x05 \x01(\x04\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x06 \x01(\x04\x12\x15\n\roldest_age_ms\x18\x07 \x01(\x04*\x88\x01\n\tRoundStep\x12\x1a\n\x16ROUND_STEP_UNSPECIFIED\x10\x00\x12\x16\n\x12ROUND_STEP_PROPOSE\x10\x01\x12\x16\n\x12ROUND_STEP_PREVOTE\x10\x02\x12\x18\n\x14ROUND_STEP_PRECOMMIT\x10\x03\x12\x15\n\x11ROUND_STEP_COMMIT\x10\x04\x32\x91\x04\n\tConsensus\x12}\n\x12SubmitTransactions\x12\x32.coinjecture.v1.ConsensusSubmitTransactionsRequest\x1a\x33.coinjecture.v1.ConsensusSubmitTransactionsResponse\x12\x62\n\tGetStatus\x12).coinjecture.v1.ConsensusGetStatusRequest\x1a*.coinjecture.v1.ConsensusGetStatusResponse\x12\x62\n\x0fGetValidatorSet\x12&.coinjecture.v1.GetValidatorSetRequest\x1a\'.coinjecture.v1.GetValidatorSetResponse\x12Y\n\x0cListEvidence\x12#.coinjecture.v1.ListEvidenceRequest\x1a$.coinjecture.v1.ListEvidenceResponse\x12\x62\n\x0fGetMempoolStats\x12&.coinjecture.v1.GetMempoolStatsRequest\x1a\'.coinjecture.v1.GetMempoolStatsResponseBPZNgithub.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1;coinjecturev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63oinjecture/v1/consensus.proto\x12\x0e\x63oinjecture.v1\x1a\x1a\x63oinjecture/v1/types.proto\"E\n\x10TransactionBatch\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.coinjecture.v1.Transaction\"\xda\x02\n\x10\x43onsensusMessage\x12,\n\x08proposal\x18\x01 \x01(\x0b\x32\x18.coinjecture.v1.ProposalH\x00\x12$\n\x04vote\x18\x02 \x01(\x0b\x32\x14.coinjecture.v1.VoteH\x00\x12\x30\n\x0f\x66inalized_block\x18\x03 \x01(\x0b\x32\x15.coinjecture.v1.BlockH\x00\x12\x38\n\x0ctransactions\x18\x04 \x01(\x0b\x32 .coinjecture.v1.TransactionBatchH\x00\x12;\n\x10\x63ompact_proposal\x18\x05 \x01(\x0b\x32\x1f.coinjecture.v1.CompactProposalH\x00\x12\x41\n\x13transaction_request\x18\x06 \x01(\x0b\x32\".coinjecture.v1.TransactionRequestH\x00\x42\x06\n\x04kind\"P\n\x0f\x43ompactProposal\x12*\n\x08proposal\x18\x01 \x01(\x0b\x32\x18.coinjecture.v1.Proposal\x12\x11\n\ttx_hashes\x18\x02 \x01(\x0c\"n\n\x12TransactionRequest\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\r\x12\x12\n\nblock_hash\x18\x03 \x01(\x0c\x12\x11\n\ttx_hashes\x18\x04 \x01(\x0c\x12\x12\n\nfull_block\x18\x05 \x01(\x08\"W\n\"ConsensusSubmitTransactionsRequest\x12\x31\n\x0ctransactions\x18\x01 \x03(\x0b\x32\x1b.coinjecture.v1.Transaction\"Y\n#ConsensusSubmitTransactionsResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.coinjecture.v1.TransactionResult\"\x1b\n\x19\x43onsensusGetStatusRequest\"\xdc\x02\n\x1a\x43onsensusGetStatusResponse\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x18\n\x10\x66inalized_height\x18\x02 \x01(\x04\x12\x16\n\x0e\x66inalized_hash\x18\x03 \x01(\x0c\x12\x0e\n\x06height\x18\x04 \x01(\x04\x12\r\n\x05round\x18\x05 \x01(\r\x12\'\n\x04step\x18\x06 \x01(\x0e\x32\x19.coinjecture.v1.RoundStep\x12\x10\n\x08proposer\x18\x07 \x01(\x0c\x12\x17\n\x0flocal_validator\x18\x08 \x01(\x0c\x12\x0f\n\x07syncing\x18\t \x01(\x08\x12\x14\n\x0cmempool_size\x18\n \x01(\x04\x12/\n\x0bquorum_mode\x18\x0b \x01(\x0e\x32\x1a.coinjecture.v1.QuorumMode\x12\x17\n\x0fvalidator_count\x18\x0c \x01(\r\x12\x16\n\x0esigning_paused\x18\r \x01(\t\"8\n\x16GetValidatorSetRequest\x12\x13\n\x06height\x18\x01 \x01(\x04H\x00\x88\x01\x01\x42\t\n\x07_height\"^\n\x17GetValidatorSetResponse\x12\x33\n\rvalidator_set\x18\x01 \x01(\x0b\x32\x1c.coinjecture.v1.ValidatorSet\x12\x0e\n\x06height\x18\x02 \x01(\x04\"8\n\x13ListEvidenceRequest\x12\x12\n\npage_token\x18\x01 \x01(\x0c\x12\r\n\x05limit\x18\x02 \x01(\r\"T\n\x0e\x45videnceRecord\x12*\n\x08\x65vidence\x18\x01 \x01(\x0b\x32\x18.coinjecture.v1.Evidence\x12\x16\n\x0e\x64\x65tected_at_ms\x18\x02 \x01(\x03\"`\n\x14ListEvidenceResponse\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.coinjecture.v1.EvidenceRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\x0c\"\x18\n\x16GetMempoolStatsRequest\"\xc2\x01\n\x17GetMempoolStatsResponse\x12\x19\n\x11transaction_count\x18\x01 \x01(\x04\x12\x14\n\x0c\x66uture_count\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x14\n\x0csender_count\x18\x04 \x01(\x04\x12\x1d\n\x15\x63\x61pacity_transactions\x18\x05 \x01(\x04\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x06 \x01(\x04\x12\x15\n\roldest_age_ms\x18\x07 \x01(\x04*\x88\x01\n\tRoundStep\x12\x1a\n\x16ROUND_STEP_UNSPECIFIED\x10\x00\x12\x16\n\x12ROUND_STEP_PROPOSE\x10\x01\x12\x16\n\x12ROUND_STEP_PREVOTE\x10\x02\x12\x18\n\x14ROUND_STEP_PRECOMMIT\x10\x03\x12\x15\n\x11ROUND_STEP_COMMIT\x10\x04\x32\x91\x04\n\tConsensus\x12}\n\x12SubmitTransactions\x12\x32.coinjecture.v1.ConsensusSubmitTransactionsRequest\x1a\x33.coinjecture.v1.ConsensusSubmitTransactionsResponse\x12\x62\n\tGetStatus\x12).coinjecture.v1.ConsensusGetStatusRequest\x1a*.coinjecture.v1.ConsensusGetStatusResponse\x12\x62\n\x0fGetValidatorSet\x12&.coinjecture.v1.GetValidatorSetRequest\x1a\'.coinjecture.v1.GetValidatorSetResponse\x12Y\n\x0cListEvidence\x12#.coinjecture.v1.ListEvidenceRequest\x1a$.coinjecture.v1.ListEvidenceResponse\x12\x62\n\x0fGetMempoolStats\x12&.coinjecture.v1.GetMempoolStatsRequest\x1a\'.coinjecture.v1.GetMempoolStatsResponseBPZNgithub.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1;coinjecturev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,34 +33,38 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'coinjecture.v1.consensus_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZNgithub.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1;coinjecturev1'
-  _globals['_ROUNDSTEP']._serialized_start=1550
-  _globals['_ROUNDSTEP']._serialized_end=1686
+  _globals['_ROUNDSTEP']._serialized_start=1872
+  _globals['_ROUNDSTEP']._serialized_end=2008
   _globals['_TRANSACTIONBATCH']._serialized_start=78
   _globals['_TRANSACTIONBATCH']._serialized_end=147
   _globals['_CONSENSUSMESSAGE']._serialized_start=150
-  _globals['_CONSENSUSMESSAGE']._serialized_end=368
-  _globals['_CONSENSUSSUBMITTRANSACTIONSREQUEST']._serialized_start=370
-  _globals['_CONSENSUSSUBMITTRANSACTIONSREQUEST']._serialized_end=457
-  _globals['_CONSENSUSSUBMITTRANSACTIONSRESPONSE']._serialized_start=459
-  _globals['_CONSENSUSSUBMITTRANSACTIONSRESPONSE']._serialized_end=548
-  _globals['_CONSENSUSGETSTATUSREQUEST']._serialized_start=550
-  _globals['_CONSENSUSGETSTATUSREQUEST']._serialized_end=577
-  _globals['_CONSENSUSGETSTATUSRESPONSE']._serialized_start=580
-  _globals['_CONSENSUSGETSTATUSRESPONSE']._serialized_end=928
-  _globals['_GETVALIDATORSETREQUEST']._serialized_start=930
-  _globals['_GETVALIDATORSETREQUEST']._serialized_end=986
-  _globals['_GETVALIDATORSETRESPONSE']._serialized_start=988
-  _globals['_GETVALIDATORSETRESPONSE']._serialized_end=1082
-  _globals['_LISTEVIDENCEREQUEST']._serialized_start=1084
-  _globals['_LISTEVIDENCEREQUEST']._serialized_end=1140
-  _globals['_EVIDENCERECORD']._serialized_start=1142
-  _globals['_EVIDENCERECORD']._serialized_end=1226
-  _globals['_LISTEVIDENCERESPONSE']._serialized_start=1228
-  _globals['_LISTEVIDENCERESPONSE']._serialized_end=1324
-  _globals['_GETMEMPOOLSTATSREQUEST']._serialized_start=1326
-  _globals['_GETMEMPOOLSTATSREQUEST']._serialized_end=1350
-  _globals['_GETMEMPOOLSTATSRESPONSE']._serialized_start=1353
-  _globals['_GETMEMPOOLSTATSRESPONSE']._serialized_end=1547
-  _globals['_CONSENSUS']._serialized_start=1689
-  _globals['_CONSENSUS']._serialized_end=2218
+  _globals['_CONSENSUSMESSAGE']._serialized_end=496
+  _globals['_COMPACTPROPOSAL']._serialized_start=498
+  _globals['_COMPACTPROPOSAL']._serialized_end=578
+  _globals['_TRANSACTIONREQUEST']._serialized_start=580
+  _globals['_TRANSACTIONREQUEST']._serialized_end=690
+  _globals['_CONSENSUSSUBMITTRANSACTIONSREQUEST']._serialized_start=692
+  _globals['_CONSENSUSSUBMITTRANSACTIONSREQUEST']._serialized_end=779
+  _globals['_CONSENSUSSUBMITTRANSACTIONSRESPONSE']._serialized_start=781
+  _globals['_CONSENSUSSUBMITTRANSACTIONSRESPONSE']._serialized_end=870
+  _globals['_CONSENSUSGETSTATUSREQUEST']._serialized_start=872
+  _globals['_CONSENSUSGETSTATUSREQUEST']._serialized_end=899
+  _globals['_CONSENSUSGETSTATUSRESPONSE']._serialized_start=902
+  _globals['_CONSENSUSGETSTATUSRESPONSE']._serialized_end=1250
+  _globals['_GETVALIDATORSETREQUEST']._serialized_start=1252
+  _globals['_GETVALIDATORSETREQUEST']._serialized_end=1308
+  _globals['_GETVALIDATORSETRESPONSE']._serialized_start=1310
+  _globals['_GETVALIDATORSETRESPONSE']._serialized_end=1404
+  _globals['_LISTEVIDENCEREQUEST']._serialized_start=1406
+  _globals['_LISTEVIDENCEREQUEST']._serialized_end=1462
+  _globals['_EVIDENCERECORD']._serialized_start=1464
+  _globals['_EVIDENCERECORD']._serialized_end=1548
+  _globals['_LISTEVIDENCERESPONSE']._serialized_start=1550
+  _globals['_LISTEVIDENCERESPONSE']._serialized_end=1646
+  _globals['_GETMEMPOOLSTATSREQUEST']._serialized_start=1648
+  _globals['_GETMEMPOOLSTATSREQUEST']._serialized_end=1672
+  _globals['_GETMEMPOOLSTATSRESPONSE']._serialized_start=1675
+  _globals['_GETMEMPOOLSTATSRESPONSE']._serialized_end=1869
+  _globals['_CONSENSUS']._serialized_start=2011
+  _globals['_CONSENSUS']._serialized_end=2540
 # @@protoc_insertion_point(module_scope)

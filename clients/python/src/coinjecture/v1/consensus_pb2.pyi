@@ -28,16 +28,42 @@ class TransactionBatch(_message.Message):
     def __init__(self, transactions: _Optional[_Iterable[_Union[_types_pb2.Transaction, _Mapping]]] = ...) -> None: ...
 
 class ConsensusMessage(_message.Message):
-    __slots__ = ("proposal", "vote", "finalized_block", "transactions")
+    __slots__ = ("proposal", "vote", "finalized_block", "transactions", "compact_proposal", "transaction_request")
     PROPOSAL_FIELD_NUMBER: _ClassVar[int]
     VOTE_FIELD_NUMBER: _ClassVar[int]
     FINALIZED_BLOCK_FIELD_NUMBER: _ClassVar[int]
     TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    COMPACT_PROPOSAL_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_REQUEST_FIELD_NUMBER: _ClassVar[int]
     proposal: _types_pb2.Proposal
     vote: _types_pb2.Vote
     finalized_block: _types_pb2.Block
     transactions: TransactionBatch
-    def __init__(self, proposal: _Optional[_Union[_types_pb2.Proposal, _Mapping]] = ..., vote: _Optional[_Union[_types_pb2.Vote, _Mapping]] = ..., finalized_block: _Optional[_Union[_types_pb2.Block, _Mapping]] = ..., transactions: _Optional[_Union[TransactionBatch, _Mapping]] = ...) -> None: ...
+    compact_proposal: CompactProposal
+    transaction_request: TransactionRequest
+    def __init__(self, proposal: _Optional[_Union[_types_pb2.Proposal, _Mapping]] = ..., vote: _Optional[_Union[_types_pb2.Vote, _Mapping]] = ..., finalized_block: _Optional[_Union[_types_pb2.Block, _Mapping]] = ..., transactions: _Optional[_Union[TransactionBatch, _Mapping]] = ..., compact_proposal: _Optional[_Union[CompactProposal, _Mapping]] = ..., transaction_request: _Optional[_Union[TransactionRequest, _Mapping]] = ...) -> None: ...
+
+class CompactProposal(_message.Message):
+    __slots__ = ("proposal", "tx_hashes")
+    PROPOSAL_FIELD_NUMBER: _ClassVar[int]
+    TX_HASHES_FIELD_NUMBER: _ClassVar[int]
+    proposal: _types_pb2.Proposal
+    tx_hashes: bytes
+    def __init__(self, proposal: _Optional[_Union[_types_pb2.Proposal, _Mapping]] = ..., tx_hashes: _Optional[bytes] = ...) -> None: ...
+
+class TransactionRequest(_message.Message):
+    __slots__ = ("height", "round", "block_hash", "tx_hashes", "full_block")
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    TX_HASHES_FIELD_NUMBER: _ClassVar[int]
+    FULL_BLOCK_FIELD_NUMBER: _ClassVar[int]
+    height: int
+    round: int
+    block_hash: bytes
+    tx_hashes: bytes
+    full_block: bool
+    def __init__(self, height: _Optional[int] = ..., round: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., tx_hashes: _Optional[bytes] = ..., full_block: _Optional[bool] = ...) -> None: ...
 
 class ConsensusSubmitTransactionsRequest(_message.Message):
     __slots__ = ("transactions",)

@@ -99,12 +99,17 @@ pub(crate) enum Parsed {
     Vote(Vote),
     Finalized(BlockHeight),
     Transactions,
+    /// A request for missing transactions (or the full proposal) of a compact proposal.
+    Request,
 }
 
 impl Parsed {
     fn of(message: &GossipMessage) -> Self {
         match message {
             GossipMessage::Proposal(p) => Self::Proposal(p.clone()),
+            // The same signed bytes as the full proposal.
+            GossipMessage::CompactProposal(c) => Self::Proposal(c.proposal.clone()),
+            GossipMessage::TransactionRequest(_) => Self::Request,
             GossipMessage::Vote(v) => Self::Vote(v.clone()),
             GossipMessage::FinalizedBlock { block, .. } => Self::Finalized(block.header.block_index),
             GossipMessage::Transactions(_) => Self::Transactions,
@@ -126,6 +131,7 @@ impl Parsed {
 
 type Rule = Box<dyn FnMut(&Hop<'_>, &mut Control) -> Verdict + Send>;
 type CrashTrigger = Box<dyn FnMut(usize, &Parsed) -> bool + Send>;
+type Tamper = Box<dyn FnMut(usize, &GossipMessage) -> Option<GossipMessage> + Send>;
 
 /// One node's ledger: in memory, kept across the node's crashes (it is its "disk").
 #[derive(Debug, Default)]
@@ -161,6 +167,8 @@ pub(crate) struct World {
     /// Crashes a node (at its next await) right after it publishes a message this accepts.
     pub(crate) crash_trigger: Option<CrashTrigger>,
     pub(crate) crashes_triggered: Vec<(usize, i64)>,
+    /// Replaces what a node publishes (a lying proposer), before anything else sees it.
+    pub(crate) tamper: Option<Tamper>,
     clock: VirtualClock,
     keys: Vec<PublicKey>,
     /// Ledger calls take up to this long (virtual), so other tasks run meanwhile.
@@ -283,9 +291,11 @@ struct NetPort {
 #[tonic::async_trait]
 impl GatewayPort for NetPort {
     async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
-        let parsed = Parsed::of(message);
         let mut guard = self.world.lock().unwrap();
         let w = &mut *guard;
+        let tampered = w.tamper.as_mut().and_then(|t| t(self.me, message));
+        let message = tampered.as_ref().unwrap_or(message);
+        let parsed = Parsed::of(message);
         w.check_disk(self.me);
         w.record_signed(&parsed);
         let now = w.now();
@@ -690,6 +700,7 @@ impl Sim {
             published: Vec::new(),
             crash_trigger: None,
             crashes_triggered: Vec::new(),
+            tamper: None,
             clock,
             keys,
             ledger_latency_ms: setup.ledger_latency_ms,
@@ -744,6 +755,7 @@ impl Sim {
             unsafe_reset_signing_state: false,
             // The journal runs on its own thread: not in a deterministic world.
             tx_journal: false,
+            compact_proposals: true,
         };
         let env = DriverEnv {
             inline_sync_hazard: self.setup.inline_sync_hazard,
@@ -816,6 +828,19 @@ impl Sim {
             Ok(results) => results.iter().filter(|r| r.outcome.is_ok()).count(),
             Err(_) => 0,
         }
+    }
+
+    /// Node `i`'s driver status (`None` while it is down).
+    pub(crate) fn status(&self, i: usize) -> Option<coinjecture_consensus::driver::DriverStatus> {
+        self.nodes[i].handle.as_ref().map(DriverHandle::status)
+    }
+
+    /// The round of the certificate of node `i`'s finalized block at `height`.
+    pub(crate) fn commit_round(&self, i: usize, height: BlockHeight) -> Option<u32> {
+        let w = self.world.lock().unwrap();
+        let s = w.ledgers[i].lock().unwrap();
+        let index = usize::try_from(height).ok()?.checked_sub(1)?;
+        s.blocks.get(index).map(|(_, c)| c.round)
     }
 
     /// The balance of `account` in node `i`'s ledger.

@@ -9,6 +9,7 @@
 //! --test it -- --ignored driver_simulation::many_seeds` (default 100 × 4 configurations).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
+mod compact;
 mod harness;
 mod hazard;
 mod intake;
