@@ -384,6 +384,10 @@ impl Fetcher {
             let peer = *self.candidates.get(self.index)?;
             let result = self.handle.request_block_batch(peer, self.next, self.remaining).await;
             let blocks = match result {
+                Ok(SyncResponse { oldest_height: Some(oldest), .. }) => {
+                    tracing::debug!(peer_id = %peer, from = self.next, oldest, "peer pruned these blocks; trying the next peer");
+                    Vec::new()
+                }
                 Ok(response) => self.contiguous(response.blocks),
                 Err(e) => {
                     tracing::debug!(peer_id = %peer, error = %e, "block sync request failed; trying the next peer");

@@ -48,6 +48,10 @@ pub struct SyncResponse {
     /// The blocks.
     #[prost(message, repeated, tag = "1")]
     pub blocks: Vec<pb::Block>,
+    /// Set (with no blocks) when the responder pruned the first height asked for
+    /// (`ledger.keep_blocks`): the lowest height it serves. The requester asks another peer.
+    #[prost(uint64, optional, tag = "2")]
+    pub oldest_height: Option<u64>,
 }
 
 /// A [`LedgerPort`] impl for a block-serving double: the given methods, and "not offered" for
@@ -330,7 +334,10 @@ mod tests {
         assert_eq!(req, SyncRequest { from_height: 7, count: 3 });
 
         let mut buf = Vec::new();
-        codec.write_response(&proto, &mut buf, SyncResponse { blocks: vec![block(1, 2000)] }).await.unwrap();
+        codec
+            .write_response(&proto, &mut buf, SyncResponse { blocks: vec![block(1, 2000)], oldest_height: None })
+            .await
+            .unwrap();
         let err = codec.read_response(&proto, &mut buf.as_slice()).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         // Garbage never panics.
