@@ -178,6 +178,8 @@ pub struct P2pHandle {
     pub(crate) metrics: P2pMetrics,
     pub(crate) max_message_bytes: usize,
     pub(crate) dial_timeout: std::time::Duration,
+    /// Catch-up read-ahead of the gateway port (see `port::Prefetch`).
+    pub(crate) prefetch: Arc<std::sync::Mutex<Option<crate::port::Prefetch>>>,
 }
 
 impl std::fmt::Debug for Command {

@@ -263,6 +263,7 @@ impl P2pNode {
             metrics: metrics.clone(),
             max_message_bytes: config.limits.max_message_bytes,
             dial_timeout: config.limits.dial_timeout,
+            prefetch: Arc::default(),
         };
         let mut bootstrap = HashMap::new();
         for addr in &config.bootstrap_peers {

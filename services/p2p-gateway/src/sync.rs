@@ -161,6 +161,41 @@ serves_blocks_only!(MemoryBlockSource, {
     }
 });
 
+/// A pruning node's blocks, for tests: [`MemoryBlockSource`] whose blocks below `oldest` answer
+/// [`LedgerPortError::Pruned`] (as a ledger with `ledger.keep_blocks` does).
+#[derive(Debug, Default)]
+pub struct PrunedBlockSource {
+    /// The blocks held (those below `oldest` are never served).
+    pub blocks: MemoryBlockSource,
+    /// The lowest height served.
+    pub oldest: u64,
+}
+
+impl PrunedBlockSource {
+    fn refuse(&self, height: u64) -> LedgerResult<()> {
+        if height < self.oldest {
+            return Err(LedgerPortError::Pruned {
+                height,
+                oldest: self.oldest,
+                message: format!("block {height} is pruned: this node keeps the blocks from height {} on", self.oldest),
+            });
+        }
+        Ok(())
+    }
+}
+
+serves_blocks_only!(PrunedBlockSource, {
+    async fn block_by_height(&self, height: u64) -> LedgerResult<Option<StoredBlock>> {
+        self.refuse(height)?;
+        self.blocks.block_by_height(height).await
+    }
+
+    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+        self.refuse(from_height)?;
+        self.blocks.blocks(from_height, count, max_bytes).await
+    }
+});
+
 /// What the gateway answers a sync request with: the finalized blocks (with certificates; genesis
 /// has none and is never served) the ledger holds from `from_height`, at most `count`, reading no
 /// more than about `max_bytes` of transactions. The same call in both deployments: the ledger
