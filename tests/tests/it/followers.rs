@@ -215,5 +215,7 @@ async fn a_late_follower_replays_with_assume_valid_past_a_pruning_validator() {
         .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .unwrap_or(0.0);
     assert!(assumed >= 5.0, "the follower verified signatures it was told to assume valid: {assumed}");
-    println!("followers: pruning validator serves from {oldest}; late follower replayed {behind} blocks, {assumed} transactions assumed valid");
+    println!(
+        "followers: pruning validator serves from {oldest}; late follower replayed {behind} blocks, {assumed} transactions assumed valid"
+    );
 }

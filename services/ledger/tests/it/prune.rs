@@ -94,6 +94,11 @@ async fn a_pruning_ledger_serves_the_last_blocks_and_says_pruned_for_older_ones(
     // Reopened (even as an archive node) it still knows what it pruned, and extends the chain.
     ledger.close().await;
     drop(ledger);
+    // `db verify` cannot replay a pruned database from the genesis, and says why.
+    match coinjecture_ledger::verify_database(&path, Some(&genesis.genesis), None, |_, _| {}).await {
+        Err(LedgerError::Pruned { height: 1, oldest: OLDEST }) => {}
+        other => panic!("db verify of a pruned database must say it is pruned, got {other:?}"),
+    }
     let reopened = open(&path, &genesis, None).await;
     reopened.integrity_check().await.unwrap();
     assert_eq!(reopened.oldest_block(), OLDEST);
