@@ -1040,13 +1040,11 @@ impl Ledger {
             tracing::warn!(height = tip.height, "account state not at the tip; reloading the journal");
             self.load_journal(&mut tx, &tip).await?;
         }
+        let mut assumed_valid = false;
         let execution = match self.remembered_execution(&tip, &hash, &hashes) {
             Some(execution) => execution,
             None => {
-                let assumed_valid = signatures == SignatureCheck::Verify && height <= self.options.assume_valid_height;
-                if assumed_valid {
-                    crate::verify::count_assumed_valid(block.transactions.len());
-                }
+                assumed_valid = signatures == SignatureCheck::Verify && height <= self.options.assume_valid_height;
                 let verification = match (signatures, sealed) {
                     (SignatureCheck::AlreadyVerified, _) => Verification::Verified(hashes.clone()),
                     // Assume-valid (LedgerOptions::assume_valid_height): the certificate was
@@ -1088,6 +1086,9 @@ impl Ledger {
         let written = started.elapsed();
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
         crate::verify::count_applied(block.transactions.len());
+        if assumed_valid {
+            crate::verify::count_assumed_valid(block.transactions.len());
+        }
         let new_era = era.era != writer.era;
         *writer = era;
         self.accounts.advance(&view, new_view, &accounts);
