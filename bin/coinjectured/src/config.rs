@@ -43,6 +43,32 @@ pub(crate) struct Config {
     /// Mempool policy.
     #[serde(default)]
     pub(crate) mempool: MempoolSection,
+    /// Catch-up and pruning (node-local; the chain does not depend on them).
+    #[serde(default)]
+    pub(crate) ledger: LedgerSection,
+}
+
+/// `ledger:` — how this node replays and keeps the chain.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LedgerSection {
+    /// Assume-valid: certified blocks up to this height are applied without verifying their
+    /// transactions' signatures (certificate, Merkle root and state commitment still checked).
+    /// 0 (default): verify every signature.
+    pub(crate) assume_valid_height: u64,
+    /// Keep the transactions of the last `n` blocks only (at least 16); absent (default): an
+    /// archive node.
+    pub(crate) keep_blocks: Option<u64>,
+}
+
+impl LedgerSection {
+    /// The ledger's options.
+    pub(crate) fn options(&self) -> coinjecture_ledger::LedgerOptions {
+        coinjecture_ledger::LedgerOptions {
+            assume_valid_height: self.assume_valid_height,
+            keep_blocks: self.keep_blocks,
+        }
+    }
 }
 
 /// Mempool policy (node-local; block validity does not depend on it).
@@ -561,6 +587,14 @@ impl Config {
         if self.api.port == 0 {
             bail!("api.port: must not be 0");
         }
+        if let Some(keep) = self.ledger.keep_blocks
+            && keep < coinjecture_ledger::MIN_KEEP_BLOCKS
+        {
+            bail!(
+                "ledger.keep_blocks: {keep} is below the minimum {} (leave it out to keep every block)",
+                coinjecture_ledger::MIN_KEEP_BLOCKS
+            );
+        }
         self.validate_internal_port()?;
         self.api.limits.validate()?;
         self.mempool.config()?;
@@ -821,6 +855,7 @@ mod tests {
             ),
             (sample().replace("- /ip4/0.0.0.0/tcp/9000", "- 0.0.0.0:9000"), "p2p.listen_addrs[0]: \"0.0.0.0:9000\": "),
             (with("port", "70000"), "api.port: invalid value: integer `70000`"),
+            (format!("{}ledger:\n  keep_blocks: -1\n", sample()), "ledger.keep_blocks: invalid value"),
         ] {
             let err = error(&text);
             assert!(err.starts_with(want), "{want}\n  got: {err}");
@@ -830,6 +865,25 @@ mod tests {
         assert_eq!(c.logger.level, "coinjecture_api=debug,warn");
         let c = Config::parse(&with("port", "8080\n  bind: \"::\"")).unwrap();
         assert_eq!(c.api.address(), "[::]:8080".parse().unwrap());
+    }
+
+    /// #22: pruning and assume-valid default to an archive node verifying every signature; a
+    /// window below the minimum is refused naming the key (so `check-config` refuses it too).
+    #[test]
+    fn ledger_keys_default_to_archive_and_verify_and_a_tiny_window_is_refused() {
+        let c = Config::parse(&sample()).unwrap();
+        assert_eq!(c.ledger.options(), coinjecture_ledger::LedgerOptions::default());
+        let text = format!("{}ledger:\n  keep_blocks: 1000\n  assume_valid_height: 5000\n", sample());
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(
+            c.ledger.options(),
+            coinjecture_ledger::LedgerOptions { assume_valid_height: 5000, keep_blocks: Some(1000) }
+        );
+        let c = Config::parse_with_env(&sample(), env(&[("COINJECTURE_LEDGER_KEEP_BLOCKS", "64")])).unwrap();
+        assert_eq!(c.ledger.keep_blocks, Some(64));
+        let tiny = format!("{}ledger:\n  keep_blocks: 3\n", sample());
+        let err = Config::parse(&tiny).unwrap().validate().unwrap_err().to_string();
+        assert!(err.starts_with("ledger.keep_blocks: 3 is below the minimum 16"), "{err}");
     }
 
     #[test]

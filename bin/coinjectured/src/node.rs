@@ -139,7 +139,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     }
 
     let ledger = Arc::new(
-        Ledger::open(&config.database.path, genesis, schedule.clone(), crypto)
+        Ledger::open_with(&config.database.path, genesis, schedule.clone(), crypto, config.ledger.options())
             .await
             .map_err(|e| eyre!("database.path: {e}"))?,
     );

@@ -178,9 +178,15 @@ pub(crate) async fn run(
                 node::verify_golden_vectors(config).await?;
             }
             let ledger = Arc::new(
-                Ledger::open(&config.database.path, genesis, config.validator_schedule()?, crypto)
-                    .await
-                    .map_err(|e| eyre!("database.path: {e}"))?,
+                Ledger::open_with(
+                    &config.database.path,
+                    genesis,
+                    config.validator_schedule()?,
+                    crypto,
+                    config.ledger.options(),
+                )
+                .await
+                .map_err(|e| eyre!("database.path: {e}"))?,
             );
             if let Ok(mut r) = registry.lock() {
                 crate::process_metrics::register_database(&mut r, &config.database.path);

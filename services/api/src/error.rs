@@ -33,11 +33,14 @@ pub struct RestError {
     pub message: String,
     /// Seconds after which a retry may succeed (429 rate limit, 503 backpressure).
     pub retry_after: Option<u64>,
+    /// 410 `pruned`: the lowest height whose block this node still serves (the body's
+    /// `oldest_height`).
+    pub oldest_height: Option<u64>,
 }
 
 impl RestError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after: None }
+        Self { status, code, message: message.into(), retry_after: None, oldest_height: None }
     }
 
     /// 400 `invalid_argument`; the message should start with the field or parameter name.
@@ -58,7 +61,11 @@ impl RestError {
         } else {
             self.message.clone()
         };
-        serde_json::json!({ "code": self.code, "message": message })
+        let mut body = serde_json::json!({ "code": self.code, "message": message });
+        if let (Some(oldest), Some(fields)) = (self.oldest_height, body.as_object_mut()) {
+            fields.insert("oldest_height".into(), oldest.into());
+        }
+        body
     }
 }
 
@@ -81,6 +88,12 @@ impl From<Status> for RestError {
             let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", status.message().to_string());
             e.retry_after = Some(seconds);
             return e;
+        }
+        // A pruned height (ledger.keep_blocks): 410 Gone, naming the oldest height served.
+        if let Some(oldest) = coinjecture_proto::ports::ledger::pruned_oldest(&status) {
+            let mut gone = Self::new(StatusCode::GONE, "pruned", status.message().to_string());
+            gone.oldest_height = Some(oldest);
+            return gone;
         }
         let (http, code) = match status.code() {
             Code::InvalidArgument | Code::OutOfRange => (StatusCode::BAD_REQUEST, "invalid_argument"),

@@ -216,6 +216,7 @@ impl PublicApiService {
                 version: self.inner.version.clone(),
                 genesis_hash: info.genesis_hash,
                 signing_paused: consensus.signing_paused.clone().unwrap_or_default(),
+                oldest_block_height: info.oldest_block_height,
             },
             latest_block_time_ms,
             mempool_size: consensus.mempool_size,

@@ -242,6 +242,7 @@ async fn status(State(s): State<AppState>, query: Result<Query<Vec<(String, Stri
         "chain_id": st.chain_id,
         "genesis_hash": hex::encode(&st.genesis_hash),
         "block_height": st.block_height,
+        "oldest_block_height": st.oldest_block_height,
         "latest_block_hash": hex::encode(&st.latest_block_hash),
         "latest_block_time": rfc3339_millis(detail.latest_block_time_ms),
         "latest_block_time_ms": detail.latest_block_time_ms,

@@ -7,7 +7,8 @@
 //! it, every transaction's signature and effect is replayed from the genesis allocations, and
 //! each block's state commitment (header and row) is recomputed and compared, as is the final
 //! account state with the `accounts` table and journal. With the validators: every
-//! certificate's signers, quorum and signatures.
+//! certificate's signers, quorum and signatures. A pruned database (`ledger.keep_blocks`) is
+//! refused with [`LedgerError::Pruned`]: it cannot be replayed from the genesis.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -66,6 +67,12 @@ pub async fn verify_database(
     let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(open_err)?;
     let mut conn = pool.begin().await.map_err(open_err)?;
     let tip = Store::tip(&mut conn).await?.ok_or_else(|| bad("no blocks are stored (not even genesis)".into()))?;
+    // A pruned database (ledger.keep_blocks) cannot be replayed from the genesis: say so, rather
+    // than report the missing transactions as corruption.
+    let oldest = Store::oldest_kept(&mut conn).await?;
+    if oldest > 1 {
+        return Err(LedgerError::Pruned { height: 1, oldest });
+    }
     let chain_id = match genesis {
         Some(genesis) => {
             let stored = Store::meta(&mut conn, "genesis_hash").await?.unwrap_or_default();

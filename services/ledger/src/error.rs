@@ -79,6 +79,14 @@ pub enum LedgerError {
         hint: &'static str,
     },
 
+    /// The block at `height` was pruned (`ledger.keep_blocks`): its header and certificate are
+    /// kept, its transactions are not. `oldest` is the lowest height whose block is kept whole.
+    #[error(
+        "block {height} is pruned: this node keeps the blocks from height {oldest} on (ledger.keep_blocks); ask an \
+         archive node"
+    )]
+    Pruned { height: BlockHeight, oldest: BlockHeight },
+
     /// Data read from the database does not make sense (manual edits, disk corruption).
     #[error("the ledger database is corrupt: {0}")]
     Corrupt(String),
@@ -156,6 +164,7 @@ impl From<LedgerError> for tonic::Status {
             }
             LedgerError::Open { .. } => tonic::Status::unavailable(message),
             LedgerError::Crypto(_) | LedgerError::Database { .. } => tonic::Status::internal(message),
+            LedgerError::Pruned { oldest, .. } => coinjecture_proto::ports::ledger::pruned_status(message, oldest),
         }
     }
 }

@@ -2,7 +2,9 @@
 //! is what one Ledger RPC does, in Rust types.
 
 mod evidence;
+mod prune;
 pub(crate) use evidence::MAX_EVIDENCE_BYTES;
+pub use prune::{MIN_KEEP_BLOCKS, PRUNE_BATCH_TRANSACTIONS};
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -111,6 +113,24 @@ pub enum SignatureCheck {
 }
 
 pub use coinjecture_proto::ports::ledger::{Applied, ChainInfo, MAX_BLOCK_RANGE};
+
+/// The ledger's settings beyond its genesis and validators (config: `ledger.assume_valid_height`,
+/// `ledger.keep_blocks`). The default verifies every signature and keeps every block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LedgerOptions {
+    /// Assume-valid, for fast catch-up: ApplyBlock of a certified block at a height up to this
+    /// one does not verify its transactions' signatures (0, the default: every signature is
+    /// verified). Everything else is checked as always: the commit certificate (a quorum of
+    /// the validator set of that height), the parent, the header, the Merkle root of the
+    /// transactions' hashes, nonces, balances and the state commitment; so a forged block or a
+    /// wrong state is refused. What is trusted is that the quorum of validators who certified
+    /// the block verified its signatures (they did, when fewer than a third are faulty).
+    /// ExecuteBlock (a proposal before a vote) always verifies.
+    pub assume_valid_height: BlockHeight,
+    /// Pruning: keep the bodies (transactions) of the last `n` blocks only; `None` (default):
+    /// an archive node keeps every block. Headers and certificates are always kept.
+    pub keep_blocks: Option<u64>,
+}
 
 /// Where an account-history page starts: strictly after this transaction in the page order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,6 +256,14 @@ pub struct Ledger {
     maintaining: Arc<std::sync::atomic::AtomicBool>,
     /// The hash index of the unsealed eras.
     recent: Arc<RecentHashes>,
+    options: LedgerOptions,
+    /// The lowest height whose block is kept whole (0: nothing pruned); raised by the pruner
+    /// before its transaction commits, so a reader may refuse a block still in its snapshot,
+    /// never read a half-pruned one (reads that may meet pruned heights check their snapshot's
+    /// `meta`, see [`Ledger::oldest_in`]).
+    oldest: Arc<std::sync::atomic::AtomicU64>,
+    /// True while the pruner runs.
+    pruning: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl fmt::Debug for Ledger {
@@ -261,7 +289,26 @@ impl Ledger {
         validators: ValidatorSchedule,
         crypto: Arc<dyn CryptoPort>,
     ) -> Result<Self, LedgerError> {
+        Self::open_with(path, genesis, validators, crypto, LedgerOptions::default()).await
+    }
+
+    /// [`Self::open`] with [`LedgerOptions`] (assume-valid, pruning).
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        genesis: GenesisConfig,
+        validators: ValidatorSchedule,
+        crypto: Arc<dyn CryptoPort>,
+        options: LedgerOptions,
+    ) -> Result<Self, LedgerError> {
         let path = path.as_ref();
+        if let Some(keep) = options.keep_blocks
+            && keep < MIN_KEEP_BLOCKS
+        {
+            return Err(LedgerError::invalid(
+                "ledger.keep_blocks",
+                format!("{keep} is below the minimum {MIN_KEEP_BLOCKS}"),
+            ));
+        }
         genesis.validate()?;
         let genesis_block = genesis.block();
         let genesis_hash = genesis_block.hash();
@@ -351,15 +398,28 @@ impl Ledger {
             checkpointing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             maintaining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             recent,
+            options,
+            oldest: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            pruning: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let tip = {
             let mut read = ledger.read().await?;
             let tip = Self::tip_in(&mut read).await?;
             ledger.load_journal(&mut read, &tip).await?;
+            ledger.oldest.store(Store::oldest_kept(&mut read).await?, std::sync::atomic::Ordering::Release);
             tip
         };
         ledger.verify_stored_tip(&tip).await?;
-        tracing::info!(path = %path.display(), height = tip.height, tip = %tip.hash, "ledger open");
+        tracing::info!(
+            path = %path.display(),
+            height = tip.height,
+            tip = %tip.hash,
+            oldest_block = ledger.oldest_block(),
+            keep_blocks = ?options.keep_blocks,
+            assume_valid_height = options.assume_valid_height,
+            "ledger open"
+        );
+        ledger.spawn_prune(tip.height);
         Ok(ledger)
     }
 
@@ -393,6 +453,36 @@ impl Ledger {
     pub fn pending_maintenance_for_tests(&self) -> (usize, usize, usize) {
         let (blocks, rows) = self.accounts.journal_size().unwrap_or((0, 0));
         (blocks, rows, self.recent.len())
+    }
+
+    /// The settings this ledger was opened with.
+    pub fn options(&self) -> LedgerOptions {
+        self.options
+    }
+
+    /// The lowest height whose block this ledger keeps whole (0: every block; see
+    /// [`LedgerOptions::keep_blocks`]).
+    pub fn oldest_block(&self) -> BlockHeight {
+        self.oldest.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The oldest kept height in `conn`'s snapshot (0 without a read when this ledger never
+    /// pruned and does not prune).
+    async fn oldest_in(&self, conn: &mut SqliteConnection) -> Result<BlockHeight, LedgerError> {
+        if self.options.keep_blocks.is_none() && self.oldest_block() == 0 {
+            return Ok(0);
+        }
+        Store::oldest_kept(conn).await
+    }
+
+    /// Refuses reading the bodies of heights `from..from + count` when one of them (other than
+    /// genesis, which has none) is below `oldest`.
+    fn refuse_pruned(from: BlockHeight, count: u64, oldest: BlockHeight) -> Result<(), LedgerError> {
+        let first = from.max(1);
+        if first < oldest && first < from.saturating_add(count) {
+            return Err(LedgerError::Pruned { height: first, oldest });
+        }
+        Ok(())
     }
 
     /// The database file.
@@ -535,22 +625,35 @@ impl Ledger {
 
     /// Chain id, genesis hash and tip.
     pub async fn chain_info(&self) -> Result<ChainInfo, LedgerError> {
-        Ok(ChainInfo {
-            chain_id: self.genesis.chain_id.clone(),
-            genesis_hash: self.genesis_hash,
-            tip: self.tip().await?,
-        })
+        let mut conn = self.store.pool.acquire().await.map_err(LedgerError::db("reading the tip"))?;
+        let tip = Self::tip_in(&mut conn).await?;
+        let oldest_block = self.oldest_in(&mut conn).await?;
+        Ok(ChainInfo { chain_id: self.genesis.chain_id.clone(), genesis_hash: self.genesis_hash, tip, oldest_block })
     }
 
     /// The finalized block at `height`.
+    /// [`LedgerError::Pruned`] for a pruned height.
     pub async fn block_by_height(&self, height: BlockHeight) -> Result<Option<StoredBlock>, LedgerError> {
         let mut tx = self.read().await?;
+        Self::refuse_pruned(height, 1, self.oldest_in(&mut tx).await?)?;
         Store::block_by_height(&mut tx, height).await
     }
 
     /// The finalized block with `hash`.
+    /// [`LedgerError::Pruned`] for the hash of a pruned block.
     pub async fn block_by_hash(&self, hash: &Hash32) -> Result<Option<StoredBlock>, LedgerError> {
         let mut tx = self.read().await?;
+        let oldest = self.oldest_in(&mut tx).await?;
+        if oldest > 1 {
+            let height: Option<i64> = sqlx::query_scalar("SELECT height FROM blocks WHERE hash = ?")
+                .bind(hash.0.to_vec())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(LedgerError::db("reading a block"))?;
+            if let Some(height) = height.and_then(|h| u64::try_from(h).ok()) {
+                Self::refuse_pruned(height, 1, oldest)?;
+            }
+        }
         Store::block_by_hash(&mut tx, hash).await
     }
 
@@ -569,6 +672,7 @@ impl Ledger {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_BLOCK_RANGE}")));
         }
         let mut tx = self.read().await?;
+        Self::refuse_pruned(from, u64::from(limit), self.oldest_in(&mut tx).await?)?;
         Store::block_range(&mut tx, from, limit).await
     }
 
@@ -596,6 +700,10 @@ impl Ledger {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_BLOCK_RANGE}")));
         }
         let mut tx = self.read().await?;
+        if extras == HeaderExtras::Hashes {
+            // The headers of pruned blocks are kept; their transactions' hashes are not.
+            Self::refuse_pruned(from, u64::from(limit), self.oldest_in(&mut tx).await?)?;
+        }
         Store::header_range(&mut tx, from, limit, extras).await
     }
 
@@ -633,8 +741,9 @@ impl Ledger {
                 .first()
                 .and_then(|(_, row)| row.last_tx),
         };
+        let oldest = self.oldest_in(&mut tx).await?;
         let (transactions, more) =
-            Store::history(&mut tx, address, cursor.map(HistoryCursor::position), newest, limit).await?;
+            Store::history(&mut tx, address, cursor.map(HistoryCursor::position), newest, limit, oldest).await?;
         let next = if more {
             transactions.last().map(|t| HistoryCursor { height: t.block_height, index: t.index })
         } else {
@@ -955,11 +1064,16 @@ impl Ledger {
             tracing::warn!(height = tip.height, "account state not at the tip; reloading the journal");
             self.load_journal(&mut tx, &tip).await?;
         }
+        let mut assumed_valid = false;
         let execution = match self.remembered_execution(&tip, &hash, &hashes) {
             Some(execution) => execution,
             None => {
+                assumed_valid = signatures == SignatureCheck::Verify && height <= self.options.assume_valid_height;
                 let verification = match (signatures, sealed) {
                     (SignatureCheck::AlreadyVerified, _) => Verification::Verified(hashes.clone()),
+                    // Assume-valid (LedgerOptions::assume_valid_height): the certificate was
+                    // verified above; the Merkle root and state commitment are checked below.
+                    (SignatureCheck::Verify, _) if assumed_valid => Verification::Verified(hashes.clone()),
                     (SignatureCheck::Verify, Some(sealed)) => {
                         Verification::Sealed { txs: sealed.transactions().to_vec(), draft: false }
                     }
@@ -996,6 +1110,9 @@ impl Ledger {
         let written = started.elapsed();
         tx.commit().await.map_err(LedgerError::db("committing the block"))?;
         crate::verify::count_applied(block.transactions.len());
+        if assumed_valid {
+            crate::verify::count_assumed_valid(block.transactions.len());
+        }
         let new_era = era.era != writer.era;
         *writer = era;
         self.accounts.advance(&view, new_view, &accounts);
@@ -1016,6 +1133,7 @@ impl Ledger {
         } else {
             self.spawn_checkpoint();
         }
+        self.spawn_prune(height);
         Ok(Applied { tip: Tip { height, hash, timestamp_ms, state_commitment }, already_applied: false })
     }
 

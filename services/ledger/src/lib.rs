@@ -135,7 +135,8 @@ pub use execute::{TxRejection, TxVerdict};
 pub use genesis::{GenesisConfig, GenesisError};
 pub use ledger::{
     Applied, BlockExecution, BlockRejection, ChainInfo, CheckedTransactions, DEFAULT_HISTORY_PAGE, HistoryCursor,
-    HistoryPage, Ledger, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE, SignatureCheck,
+    HistoryPage, Ledger, LedgerOptions, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE, MIN_KEEP_BLOCKS, PRUNE_BATCH_TRANSACTIONS,
+    SignatureCheck,
 };
 pub use service::{LedgerService, serve};
 pub use state::{AccountState, STATE_COMMITMENT_DOMAIN, next_state_commitment};

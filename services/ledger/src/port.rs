@@ -37,6 +37,7 @@ impl From<LedgerError> for LedgerPortError {
             }
             LedgerError::Open { .. } => Self::Unavailable(message),
             LedgerError::Crypto(_) | LedgerError::Database { .. } => Self::Internal(message),
+            LedgerError::Pruned { height, oldest } => Self::Pruned { height, oldest, message },
         }
     }
 }

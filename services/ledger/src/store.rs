@@ -37,6 +37,9 @@ const PAGE_CACHE_KIB: u32 = 64 * 1024;
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
 
+/// `meta` key of the lowest height whose transactions are kept ([`Store::oldest_kept`]).
+const META_OLDEST_BLOCK: &str = "oldest_block";
+
 // The stored shapes are the ledger port's domain types (one definition, used by every caller).
 pub use coinjecture_proto::ports::ledger::{HeaderExtras, IndexedTransaction, StoredBlock, StoredHeader, Tip};
 
@@ -290,6 +293,82 @@ impl Store {
         .await
         .map_err(LedgerError::db("writing meta"))?;
         Ok(())
+    }
+
+    /// The lowest height whose block body (its transactions) is kept: 0 when nothing was
+    /// pruned (`meta.oldest_block`, 8 bytes big-endian, written by [`Self::prune_step`]).
+    /// Heights `1..oldest` keep their header and certificate only; genesis has no body.
+    pub(crate) async fn oldest_kept(conn: &mut SqliteConnection) -> Result<BlockHeight, LedgerError> {
+        match Self::meta(conn, META_OLDEST_BLOCK).await? {
+            None => Ok(0),
+            Some(bytes) => {
+                let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                    LedgerError::Corrupt(format!("meta.{META_OLDEST_BLOCK} holds {} bytes, not 8", bytes.len()))
+                })?;
+                Ok(u64::from_be_bytes(bytes))
+            }
+        }
+    }
+
+    /// One bounded step of pruning towards `target` (the oldest height to keep), from the
+    /// current oldest kept height `oldest`: deletes the transaction rows of the next blocks
+    /// below `target` holding at most `max_transactions` rows together (at least one block, at
+    /// most 1,000 blocks), the hash-index entries of the eras whose transactions are all gone
+    /// (never the newest sealed era, so sealing still finds where it stopped), and records the
+    /// new oldest kept height. Returns it and how many transaction rows were deleted. The caller owns the transaction (one per step).
+    pub(crate) async fn prune_step(
+        conn: &mut SqliteConnection,
+        oldest: BlockHeight,
+        target: BlockHeight,
+        max_transactions: u64,
+    ) -> Result<(BlockHeight, u64), LedgerError> {
+        let from = oldest.max(1);
+        if from >= target {
+            return Ok((oldest, 0));
+        }
+        let counts: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT height, tx_count FROM blocks WHERE height >= ? AND height < ? ORDER BY height LIMIT 1000",
+        )
+        .bind(to_i64(from, "height")?)
+        .bind(to_i64(target, "height")?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(LedgerError::db("reading the blocks to prune"))?;
+        let mut until = from;
+        let mut rows = 0u64;
+        for (height, count) in counts {
+            let count = from_i64(count, "blocks.tx_count")?;
+            if until > from && rows + count > max_transactions {
+                break;
+            }
+            rows += count;
+            until = from_i64(height, "blocks.height")? + 1;
+        }
+        if until == from {
+            // Heights missing below the target (cannot happen: blocks are contiguous).
+            return Err(LedgerError::Corrupt(format!("no block rows from height {from} to prune")));
+        }
+        let cut = position(until, 0)?;
+        sqlx::query("DELETE FROM transactions WHERE position >= ? AND position < ?")
+            .bind(position(from, 0)?)
+            .bind(cut)
+            .execute(&mut *conn)
+            .await
+            .map_err(LedgerError::db("pruning transactions"))?;
+        // The hash index of every era whose transactions are all gone now, except the newest
+        // sealed one (sealing finds where it stopped by it). At most one era more than this
+        // step's transactions: earlier steps deleted the eras they emptied.
+        sqlx::query(
+            "DELETE FROM tx_hash_index WHERE era IN (SELECT e.era FROM tx_eras e \
+             WHERE e.era < (SELECT coalesce(max(era), -1) FROM tx_hash_index) \
+             AND (SELECT first_position FROM tx_eras n WHERE n.era = e.era + 1) <= ?)",
+        )
+        .bind(cut)
+        .execute(&mut *conn)
+        .await
+        .map_err(LedgerError::db("pruning the hash index"))?;
+        Self::set_meta(conn, META_OLDEST_BLOCK, until.to_be_bytes().to_vec()).await?;
+        Ok((until, rows))
     }
 
     /// The highest stored block; `None` before genesis is written.
@@ -845,14 +924,17 @@ impl Store {
 
     /// Up to `limit` transactions sent or received by `address`, newest first, starting after
     /// the one at position `cursor`, or at `newest` (the account's `last_tx` at the snapshot's
-    /// tip) without a cursor. Also says whether older ones remain.
+    /// tip) without a cursor. Also says whether older ones remain. A pruned ledger's history
+    /// ends at its oldest kept block (`oldest_kept`): links below it are not followed.
     pub(crate) async fn history(
         conn: &mut SqliteConnection,
         address: &PublicKey,
         cursor: Option<i64>,
         newest: Option<i64>,
         limit: u32,
+        oldest_kept: BlockHeight,
     ) -> Result<(Vec<IndexedTransaction>, bool), LedgerError> {
+        let kept_from = position(oldest_kept, 0)?;
         let prev_of = |tx: &IndexedTransaction, links: (Option<i64>, Option<i64>)| {
             if tx.transaction.from == *address {
                 Some(links.0)
@@ -871,6 +953,7 @@ impl Store {
             }
         };
         let mut page = Vec::new();
+        next = next.filter(|p| *p >= kept_from);
         while let Some(position) = next {
             if page.len() >= limit as usize {
                 break;
@@ -878,9 +961,11 @@ impl Store {
             let (tx, links) = Self::transaction_at(&mut *conn, position).await?;
             let tx =
                 tx.ok_or_else(|| LedgerError::Corrupt(format!("history links to a missing position {position}")))?;
-            next = prev_of(&tx, links).ok_or_else(|| {
-                LedgerError::Corrupt(format!("history of {address} links to an unrelated position {position}"))
-            })?;
+            next = prev_of(&tx, links)
+                .ok_or_else(|| {
+                    LedgerError::Corrupt(format!("history of {address} links to an unrelated position {position}"))
+                })?
+                .filter(|p| *p >= kept_from);
             page.push(tx);
         }
         Ok((page, next.is_some()))

@@ -25,6 +25,8 @@ static CORRUPT_READS: LazyLock<Counter> = LazyLock::new(Counter::default);
 /// transactions per second are their rates).
 static BLOCKS_APPLIED: LazyLock<Counter> = LazyLock::new(Counter::default);
 static TRANSACTIONS_APPLIED: LazyLock<Counter> = LazyLock::new(Counter::default);
+static TRANSACTIONS_ASSUMED_VALID: LazyLock<Counter> = LazyLock::new(Counter::default);
+static TRANSACTIONS_PRUNED: LazyLock<Counter> = LazyLock::new(Counter::default);
 
 /// Registers `coinjecture_ledger_corrupt_reads_total` (blocks or transactions read from the
 /// database that did not match their stored hashes; each such read was refused), and
@@ -47,6 +49,26 @@ pub fn register_metrics(registry: &mut prometheus_client::registry::Registry) {
         "Transactions of finalized blocks applied to the ledger by this process (its rate is the chain's TPS)",
         TRANSACTIONS_APPLIED.clone(),
     );
+    registry.register(
+        "coinjecture_ledger_transactions_assumed_valid",
+        "Transactions of certified blocks applied without verifying their signatures (ledger.assume_valid_height)",
+        TRANSACTIONS_ASSUMED_VALID.clone(),
+    );
+    registry.register(
+        "coinjecture_ledger_transactions_pruned",
+        "Transactions of old blocks deleted by pruning (ledger.keep_blocks)",
+        TRANSACTIONS_PRUNED.clone(),
+    );
+}
+
+/// Counts transactions applied without verifying their signatures (assume-valid).
+pub(crate) fn count_assumed_valid(transactions: usize) {
+    TRANSACTIONS_ASSUMED_VALID.inc_by(transactions as u64);
+}
+
+/// Counts transactions deleted by pruning.
+pub(crate) fn count_pruned(transactions: u64) {
+    TRANSACTIONS_PRUNED.inc_by(transactions);
 }
 
 /// Counts a block (with `transactions`) applied.

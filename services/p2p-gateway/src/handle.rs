@@ -178,6 +178,8 @@ pub struct P2pHandle {
     pub(crate) metrics: P2pMetrics,
     pub(crate) max_message_bytes: usize,
     pub(crate) dial_timeout: std::time::Duration,
+    /// Catch-up read-ahead of the gateway port (see `port::Prefetch`).
+    pub(crate) prefetch: Arc<std::sync::Mutex<Option<crate::port::Prefetch>>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -384,6 +386,10 @@ impl Fetcher {
             let peer = *self.candidates.get(self.index)?;
             let result = self.handle.request_block_batch(peer, self.next, self.remaining).await;
             let blocks = match result {
+                Ok(SyncResponse { oldest_height: Some(oldest), .. }) => {
+                    tracing::debug!(peer_id = %peer, from = self.next, oldest, "peer pruned these blocks; trying the next peer");
+                    Vec::new()
+                }
                 Ok(response) => self.contiguous(response.blocks),
                 Err(e) => {
                     tracing::debug!(peer_id = %peer, error = %e, "block sync request failed; trying the next peer");

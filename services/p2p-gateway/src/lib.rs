@@ -78,7 +78,7 @@ pub use handle::{
 pub use metrics::P2pMetrics;
 pub use node::{P2pNode, keypair_from_seed, peer_id_from_seed};
 pub use service::{P2pGatewayService, serve};
-pub use sync::{MemoryBlockSource, NoBlocks};
+pub use sync::{MemoryBlockSource, NoBlocks, PrunedBlockSource};
 pub use topics::{
     ALL_TOPICS, TopicNames, check_payload, identify_protocol, origin_timestamp_ms, sync_protocol, topic_kind,
 };

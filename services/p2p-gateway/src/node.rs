@@ -32,7 +32,7 @@ use crate::handle::{
 use crate::metrics::{P2pMetrics, TopicLabel};
 use crate::sync::{SyncCodec, SyncRequest, SyncResponse, served_blocks, within_budget};
 use crate::topics::{self, TopicNames};
-use coinjecture_proto::ports::ledger::LedgerPort;
+use coinjecture_proto::ports::ledger::{LedgerPort, LedgerPortError};
 
 /// The resolver configuration of `/etc/resolv.conf`. Without a usable one (no file, no
 /// `nameserver` line) `/dns*` addresses fail to resolve, and `/ip4`, `/ip6` ones work as before.
@@ -263,6 +263,7 @@ impl P2pNode {
             metrics: metrics.clone(),
             max_message_bytes: config.limits.max_message_bytes,
             dial_timeout: config.limits.dial_timeout,
+            prefetch: Arc::default(),
         };
         let mut bootstrap = HashMap::new();
         for addr in &config.bootstrap_peers {
@@ -778,6 +779,13 @@ impl Actor {
                         } else {
                             match served_blocks(&*ledger, request.from_height, count, budget).await {
                                 Ok(blocks) => blocks,
+                                // Pruned here: say so at once, so the peer asks another.
+                                Err(LedgerPortError::Pruned { oldest, .. }) => {
+                                    tracing::debug!(peer_id = %peer, from = request.from_height, oldest, "P2P asked for pruned blocks");
+                                    let response = SyncResponse { blocks: Vec::new(), oldest_height: Some(oldest) };
+                                    let _ = internal.send(Internal::SyncAnswer { channel, response });
+                                    return;
+                                }
                                 Err(e) => {
                                     tracing::warn!(peer_id = %peer, error = %e, "P2P could not serve blocks");
                                     return; // dropping the channel tells the peer to try elsewhere
@@ -786,7 +794,8 @@ impl Actor {
                         };
                         let mut blocks = within_budget(blocks, budget);
                         blocks.truncate(count as usize);
-                        let _ = internal.send(Internal::SyncAnswer { channel, response: SyncResponse { blocks } });
+                        let response = SyncResponse { blocks, oldest_height: None };
+                        let _ = internal.send(Internal::SyncAnswer { channel, response });
                     });
                 }
                 request_response::Message::Response { request_id, response } => {

@@ -12,7 +12,58 @@ use coinjecture_proto::v1 as pb;
 use tokio_stream::StreamExt;
 
 use crate::error::P2pError;
-use crate::handle::{P2pHandle, PeerSummary};
+use crate::handle::{BlockStream, P2pHandle, PeerSummary};
+
+/// A prefetch older than this is dropped unused (the caller moved on, or caught up).
+const PREFETCH_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The read-ahead of catch-up: blocks `from..from + count` being fetched in the background
+/// since `started` (the fetch stream buffers up to 64 blocks; the rest are fetched as the
+/// caller reads). At most one per handle.
+pub(crate) struct Prefetch {
+    from: BlockHeight,
+    count: u32,
+    started: std::time::Instant,
+    fetch: tokio::task::JoinHandle<Result<BlockStream, P2pError>>,
+}
+
+impl std::fmt::Debug for Prefetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefetch").field("from", &self.from).field("count", &self.count).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.fetch.abort();
+    }
+}
+
+impl P2pHandle {
+    /// Starts fetching `from..from + count` in the background, replacing an earlier prefetch.
+    fn start_prefetch(&self, from: BlockHeight, count: u32) {
+        let handle = self.clone();
+        let fetch = tokio::spawn(async move { P2pHandle::request_blocks(&handle, from, count, None).await });
+        let prefetch = Prefetch { from, count, started: std::time::Instant::now(), fetch };
+        if let Ok(mut slot) = self.prefetch.lock() {
+            *slot = Some(prefetch);
+        }
+    }
+
+    /// The prefetched stream of `from..from + count`, if one was started recently and reached
+    /// a peer; anything else held is dropped.
+    async fn take_prefetch(&self, from: BlockHeight, count: u32) -> Option<BlockStream> {
+        let mut prefetch = self.prefetch.lock().ok()?.take()?;
+        if prefetch.from != from || prefetch.count != count || prefetch.started.elapsed() > PREFETCH_TTL {
+            return None;
+        }
+        match (&mut prefetch.fetch).await {
+            Ok(Ok(stream)) => Some(stream),
+            // No peer had them then (the tip), or the task failed: fetch now.
+            _ => None,
+        }
+    }
+}
 
 /// A peer as the port describes it.
 pub(crate) fn peer_info(p: PeerSummary) -> PeerInfo {
@@ -45,12 +96,19 @@ impl GatewayPort for P2pHandle {
         Ok(())
     }
 
+    /// Catch-up is pipelined: when a request is answered in full (peers likely have more), the
+    /// next `count` blocks are fetched in the background while the caller applies these, and
+    /// the caller's next request for them takes that fetch (see [`Prefetch`]).
     async fn request_blocks(
         &self,
         from: BlockHeight,
         count: u32,
     ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
-        let mut stream = P2pHandle::request_blocks(self, from, count.clamp(1, MAX_SYNC_BLOCKS), None).await?;
+        let count = count.clamp(1, MAX_SYNC_BLOCKS);
+        let mut stream = match self.take_prefetch(from, count).await {
+            Some(stream) => stream,
+            None => P2pHandle::request_blocks(self, from, count, None).await?,
+        };
         let mut out = Vec::new();
         while let Ok(Some(synced)) = tokio::time::timeout(SYNC_BLOCK_TIMEOUT, stream.next()).await {
             match convert::finalized_block(&synced.block) {
@@ -60,6 +118,9 @@ impl GatewayPort for P2pHandle {
                     break;
                 }
             }
+        }
+        if out.len() == count as usize {
+            self.start_prefetch(from.saturating_add(u64::from(count)), count);
         }
         Ok(out)
     }

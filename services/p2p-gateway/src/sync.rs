@@ -48,6 +48,10 @@ pub struct SyncResponse {
     /// The blocks.
     #[prost(message, repeated, tag = "1")]
     pub blocks: Vec<pb::Block>,
+    /// Set (with no blocks) when the responder pruned the first height asked for
+    /// (`ledger.keep_blocks`): the lowest height it serves. The requester asks another peer.
+    #[prost(uint64, optional, tag = "2")]
+    pub oldest_height: Option<u64>,
 }
 
 /// A [`LedgerPort`] impl for a block-serving double: the given methods, and "not offered" for
@@ -154,6 +158,41 @@ serves_blocks_only!(MemoryBlockSource, {
             next = next.saturating_add(1);
         }
         Ok(out)
+    }
+});
+
+/// A pruning node's blocks, for tests: [`MemoryBlockSource`] whose blocks below `oldest` answer
+/// [`LedgerPortError::Pruned`] (as a ledger with `ledger.keep_blocks` does).
+#[derive(Debug, Default)]
+pub struct PrunedBlockSource {
+    /// The blocks held (those below `oldest` are never served).
+    pub blocks: MemoryBlockSource,
+    /// The lowest height served.
+    pub oldest: u64,
+}
+
+impl PrunedBlockSource {
+    fn refuse(&self, height: u64) -> LedgerResult<()> {
+        if height < self.oldest {
+            return Err(LedgerPortError::Pruned {
+                height,
+                oldest: self.oldest,
+                message: format!("block {height} is pruned: this node keeps the blocks from height {} on", self.oldest),
+            });
+        }
+        Ok(())
+    }
+}
+
+serves_blocks_only!(PrunedBlockSource, {
+    async fn block_by_height(&self, height: u64) -> LedgerResult<Option<StoredBlock>> {
+        self.refuse(height)?;
+        self.blocks.block_by_height(height).await
+    }
+
+    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+        self.refuse(from_height)?;
+        self.blocks.blocks(from_height, count, max_bytes).await
     }
 });
 
@@ -330,7 +369,10 @@ mod tests {
         assert_eq!(req, SyncRequest { from_height: 7, count: 3 });
 
         let mut buf = Vec::new();
-        codec.write_response(&proto, &mut buf, SyncResponse { blocks: vec![block(1, 2000)] }).await.unwrap();
+        codec
+            .write_response(&proto, &mut buf, SyncResponse { blocks: vec![block(1, 2000)], oldest_height: None })
+            .await
+            .unwrap();
         let err = codec.read_response(&proto, &mut buf.as_slice()).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         // Garbage never panics.

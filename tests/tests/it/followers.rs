@@ -147,3 +147,75 @@ async fn a_follower_started_late_replays_the_chain_and_serves_the_api_and_submis
         started.elapsed().as_secs_f64()
     );
 }
+
+/// #22 items 2 and 3 with real processes: validator 1 prunes (`ledger.keep_blocks: 16`), the
+/// others are archive nodes; a follower started late with `ledger.assume_valid_height` covering
+/// the chain replays it (the pruned validator answers "pruned" for the early blocks and the
+/// follower takes them from an archive validator), agrees with every validator, and did not
+/// verify the replayed transactions' signatures (its metric says how many it assumed valid).
+/// The pruning validator answers 410 Gone for the pruned heights and reports its oldest height.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_follower_replays_with_assume_valid_past_a_pruning_validator() {
+    let mut net = Network::lay_out_with_followers(3, 1, BLOCK_TIME);
+    net.edit_config(0, |c| format!("{c}ledger:\n  keep_blocks: 16\n"));
+    let follower = 3;
+    net.edit_config(follower, |c| format!("{c}ledger:\n  assume_valid_height: 1000000000\n"));
+    for i in 0..3 {
+        net.start_validator(i);
+    }
+    net.wait_for_height(&[0, 1, 2], 3, CATCH_UP).await;
+    // Transfers in the early blocks (the ones validator 1 prunes).
+    let recipient = PublicKey([0x6b; 32]);
+    let faucet = net.faucet();
+    for nonce in 0..5 {
+        let tx = transfer(&faucet, recipient, 100 + nonce, nonce);
+        let body = format!("{{\"raw\":\"{}\"}}", hex::encode(tx.encode()));
+        let (code, answer) = net.rest_post(1, "/v1/transactions", &body);
+        assert_eq!(code, 202, "{answer}");
+    }
+    let deadline = Instant::now() + CATCH_UP;
+    while net.balance(1, &recipient).await != (100..105).sum::<u64>() {
+        assert!(Instant::now() < deadline, "the transfers are not final");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    net.wait_for_height(&[0, 1, 2], 40, CATCH_UP).await;
+
+    // The pruning validator: early blocks are gone, with the oldest height it serves.
+    let deadline = Instant::now() + CATCH_UP;
+    let oldest = loop {
+        let status = get_json(&net, 0, "/v1/status");
+        let oldest = status["oldest_block_height"].as_u64().unwrap();
+        if oldest > 20 {
+            break oldest;
+        }
+        assert!(Instant::now() < deadline, "validator 1 does not prune: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (code, body) = net.rest_get(0, "/v1/blocks/2");
+    assert_eq!(code, 410, "{body}");
+    let gone: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(gone["code"], "pruned", "{body}");
+    assert!(gone["oldest_height"].as_u64().unwrap() >= oldest, "{body}");
+    assert_eq!(get_json(&net, 1, "/v1/status")["oldest_block_height"], 0, "validator 2 is an archive node");
+
+    // The late follower replays from genesis and agrees.
+    let behind = net.height(1).await.unwrap();
+    net.start_validator(follower);
+    net.wait_for_height(&[follower], behind + 2, CATCH_UP).await;
+    let tip = net.height(1).await.unwrap();
+    net.wait_for_height(&[0, 1, 2, follower], tip, CATCH_UP).await;
+    net.assert_agree(&[1, 2, follower], tip).await;
+    assert_eq!(net.block_hash(follower, tip).await, net.block_hash(0, tip).await);
+    assert_eq!(net.balance(follower, &recipient).await, (100..105).sum::<u64>());
+    assert_eq!(get_json(&net, follower, "/v1/blocks/2")["height"], 2, "the follower keeps every block");
+    let (_, metrics) = coinjecture_e2e::http_get(net.api_port(follower), "/metrics");
+    let assumed = metrics
+        .lines()
+        .find(|l| l.starts_with("coinjecture_ledger_transactions_assumed_valid_total"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(assumed >= 5.0, "the follower verified signatures it was told to assume valid: {assumed}");
+    println!(
+        "followers: pruning validator serves from {oldest}; late follower replayed {behind} blocks, {assumed} transactions assumed valid"
+    );
+}

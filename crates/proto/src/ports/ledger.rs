@@ -48,6 +48,9 @@ pub struct ChainInfo {
     pub chain_id: ChainId,
     pub genesis_hash: Hash32,
     pub tip: Tip,
+    /// The lowest height whose block the ledger keeps whole: 0 on an archive node (see
+    /// [`LedgerPortError::Pruned`]).
+    pub oldest_block: BlockHeight,
 }
 
 /// A finalized block as stored.
@@ -210,6 +213,11 @@ pub enum LedgerPortError {
     /// The ledger failed (its database, crypto-core answering nonsense).
     #[error("{0}")]
     Internal(String),
+    /// The block at `height` was pruned by this ledger (`ledger.keep_blocks`); `oldest` is the
+    /// lowest height whose block it keeps whole. gRPC: OUT_OF_RANGE with the metadata
+    /// [`OLDEST_HEIGHT_METADATA`] = `oldest` (see [`pruned_status`]).
+    #[error("{message}")]
+    Pruned { height: BlockHeight, oldest: BlockHeight, message: String },
     /// This implementation does not offer the call (test doubles).
     #[error("the ledger port {0} is not implemented here")]
     Unimplemented(&'static str),
@@ -222,6 +230,34 @@ pub enum LedgerPortError {
     },
 }
 
+/// gRPC metadata key of a pruned-height answer (OUT_OF_RANGE): the lowest height whose block the
+/// ledger keeps whole, in decimal.
+pub const OLDEST_HEIGHT_METADATA: &str = "coinjecture-oldest-height";
+
+/// The status of a read of a pruned height: OUT_OF_RANGE, `message` (which names the height and
+/// the oldest kept one), and [`OLDEST_HEIGHT_METADATA`] = `oldest`.
+pub fn pruned_status(message: String, oldest: BlockHeight) -> tonic::Status {
+    let mut status = tonic::Status::out_of_range(message);
+    if let Ok(value) = oldest.to_string().parse() {
+        status.metadata_mut().insert(OLDEST_HEIGHT_METADATA, value);
+    }
+    status
+}
+
+/// The oldest kept height a pruned-height status carries ([`pruned_status`]); `None` for any
+/// other status.
+pub fn pruned_oldest(status: &tonic::Status) -> Option<BlockHeight> {
+    if status.code() != Code::OutOfRange {
+        return None;
+    }
+    status.metadata().get(OLDEST_HEIGHT_METADATA)?.to_str().ok()?.parse().ok()
+}
+
+/// The height a pruned-height message names ("block 12 is pruned: ...").
+fn pruned_height(message: &str) -> Option<BlockHeight> {
+    message.strip_prefix("block ")?.split(' ').next()?.parse().ok()
+}
+
 impl LedgerPortError {
     /// The error a remote `call` answered with.
     pub fn from_status(call: &'static str, status: tonic::Status) -> Self {
@@ -232,6 +268,10 @@ impl LedgerPortError {
             Code::DataLoss => Self::Corrupt(message),
             Code::Unavailable => Self::Unavailable(format!("Ledger.{call}: {message}")),
             Code::Unimplemented => Self::Unimplemented(call),
+            Code::OutOfRange => match pruned_oldest(&status) {
+                Some(oldest) => Self::Pruned { height: pruned_height(&message).unwrap_or(0), oldest, message },
+                None => Self::Remote { call, source: Box::new(status) },
+            },
             _ => Self::Remote { call, source: Box::new(status) },
         }
     }
@@ -251,6 +291,7 @@ impl From<LedgerPortError> for tonic::Status {
             LedgerPortError::Unavailable(_) => tonic::Status::unavailable(message),
             LedgerPortError::Internal(_) => tonic::Status::internal(message),
             LedgerPortError::Unimplemented(_) => tonic::Status::unimplemented(message),
+            LedgerPortError::Pruned { oldest, .. } => pruned_status(message, oldest),
             LedgerPortError::Remote { source, .. } => *source,
         }
     }
@@ -554,6 +595,7 @@ pub fn chain_info_to_pb(info: &ChainInfo) -> pb::GetChainInfoResponse {
         tip_hash: info.tip.hash.0.to_vec(),
         tip_timestamp: info.tip.timestamp_ms.div_euclid(1000),
         state_commitment: info.tip.state_commitment.0.to_vec(),
+        oldest_block_height: info.oldest_block,
     }
 }
 
@@ -647,7 +689,7 @@ impl LedgerPort for RemoteLedger {
         let chain_id =
             ChainId::new(&info.chain_id).map_err(|e| malformed(ConversionError::new("chain_id", e.to_string())))?;
         let genesis_hash = convert::hash32(&info.genesis_hash, "genesis_hash").map_err(malformed)?;
-        Ok(ChainInfo { chain_id, genesis_hash, tip })
+        Ok(ChainInfo { chain_id, genesis_hash, tip, oldest_block: info.oldest_block_height })
     }
 
     async fn tip(&self) -> LedgerResult<Tip> {

@@ -85,6 +85,40 @@ async fn blocks_by_height_and_by_hash_and_unknown_ones() {
     assert_eq!(unknown_hash.status, StatusCode::NOT_FOUND);
 }
 
+/// #22 item 3: a node keeping the last 16 of 20 blocks answers 410 Gone for the pruned ones,
+/// naming the oldest height it serves, and says it in /v1/status.
+#[tokio::test]
+async fn pruned_blocks_are_410_gone_naming_the_oldest_kept_height() {
+    let chain = Chain::pruning(20, 16).await;
+    let api = start(&chain, config()).await;
+    let status = get(&api.url("/v1/status")).await.json();
+    assert_eq!(status["oldest_block_height"], 5);
+    assert_eq!(status["block_height"], 20);
+
+    for path in [
+        "/v1/blocks/3".to_string(),
+        format!("/v1/blocks/{}", chain.blocks[0].hash().to_hex()),
+        "/v1/blocks?from=1&order=asc&limit=10".to_string(),
+    ] {
+        let gone = get(&api.url(&path)).await;
+        assert_eq!(gone.status, StatusCode::GONE, "{path}");
+        let body = gone.json();
+        assert_eq!(body["code"], "pruned", "{path}");
+        assert_eq!(body["oldest_height"], 5, "{path}");
+        assert!(body["message"].as_str().unwrap().contains("from height 5"), "{path}: {body}");
+    }
+    // The kept window and genesis are served; headers-only listings reach below it.
+    assert_eq!(get(&api.url("/v1/blocks/5")).await.status, StatusCode::OK);
+    assert_eq!(get(&api.url("/v1/blocks/0")).await.status, StatusCode::OK);
+    let headers = get(&api.url("/v1/blocks?from=1&order=asc&limit=10&headers_only=true")).await;
+    assert_eq!(headers.status, StatusCode::OK);
+    assert_eq!(headers.json()["blocks"].as_array().unwrap().len(), 10);
+    // An archive node says 0.
+    let archive = Chain::new(1).await;
+    let api = start(&archive, config()).await;
+    assert_eq!(get(&api.url("/v1/status")).await.json()["oldest_block_height"], 0);
+}
+
 #[tokio::test]
 async fn bad_block_ids_hashes_addresses_and_params_are_400_naming_them() {
     let chain = Chain::new(1).await;

@@ -153,6 +153,31 @@ impl Chain {
         this
     }
 
+    /// [`Self::new`] on a ledger keeping the last `keep` blocks (`ledger.keep_blocks`), pruned
+    /// to that window.
+    pub(crate) async fn pruning(blocks: usize, keep: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = TestChain::new(CHAIN_ID, 3, 1_000_000);
+        let options = coinjecture_ledger::LedgerOptions { assume_valid_height: 0, keep_blocks: Some(keep) };
+        let ledger = Arc::new(
+            Ledger::open_with(
+                dir.path().join("ledger.db"),
+                chain.genesis.clone(),
+                chain.validators(),
+                local_crypto(),
+                options,
+            )
+            .await
+            .unwrap(),
+        );
+        let mut this = Self { chain, ledger, blocks: Vec::new(), _dir: dir };
+        for _ in 0..blocks {
+            this.push_transfer().await;
+        }
+        this.ledger.prune_now_for_tests().await.unwrap();
+        this
+    }
+
     /// Finalizes one more block carrying a transfer from account 0 to account 1.
     pub(crate) async fn push_transfer(&mut self) -> Block {
         let tx = self.chain.next_transfer(0, self.chain.accounts[1], 100 + self.blocks.len() as u64);

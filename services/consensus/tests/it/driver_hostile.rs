@@ -58,6 +58,7 @@ impl LedgerPort for Ledger {
             chain_id: chain(),
             genesis_hash: self.genesis,
             tip: self.tip(),
+            oldest_block: 0,
         })
     }
     async fn tip(&self) -> LedgerResult<Tip> {

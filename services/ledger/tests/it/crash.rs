@@ -113,3 +113,85 @@ async fn sigkill_while_applying_leaves_the_last_fully_applied_block_as_tip_and_a
     apply_from_tip(&ledger, &blocks, false).await;
     assert_eq!(ledger.tip().await.unwrap().hash, blocks[BLOCKS - 1].hash());
 }
+
+const PRUNE_WORKER_KEEP: u64 = 16;
+
+/// Not a test on its own: the child of the pruning crash test (does nothing without the env
+/// var, or when the crash test above runs it).
+#[tokio::test]
+async fn crash_worker_pruning() {
+    let Ok(path) = std::env::var(WORKER_ENV) else { return };
+    let (genesis, blocks) = blocks();
+    let options = coinjecture_ledger::LedgerOptions { assume_valid_height: 0, keep_blocks: Some(PRUNE_WORKER_KEEP) };
+    let ledger =
+        Ledger::open_with(&path, genesis.genesis.clone(), genesis.validators(), local_crypto(), options).await.unwrap();
+    ledger.set_era_size_for_tests(250).await;
+    ledger.set_fold_threshold_for_tests(4, 1_000_000).await;
+    apply_from_tip(&ledger, &blocks, true).await;
+}
+
+/// #22 item 3: SIGKILL while a pruning ledger applies blocks (each followed by a pruning step,
+/// a seal or a fold in the background): the database is consistent, the tip is the last fully
+/// applied block, the oldest kept height is within the window and every kept block reads back
+/// whole, the state is the expected one, and applying (and pruning) resumes.
+#[tokio::test]
+async fn sigkill_while_pruning_leaves_a_consistent_window_and_applying_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let (genesis, blocks) = blocks();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["crash::crash_worker_pruning", "--exact", "--nocapture", "--test-threads=1"])
+        .env(WORKER_ENV, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut last_reported = 0;
+    let started = Instant::now();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(h) = line.strip_prefix("applied ") {
+            last_reported = h.trim().parse::<u64>().unwrap();
+            if last_reported >= 40 {
+                break;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "worker too slow");
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(last_reported >= 40, "worker died early: {last_reported}");
+
+    let options = coinjecture_ledger::LedgerOptions { assume_valid_height: 0, keep_blocks: Some(PRUNE_WORKER_KEEP) };
+    let ledger =
+        Ledger::open_with(&path, genesis.genesis.clone(), genesis.validators(), local_crypto(), options).await.unwrap();
+    ledger.integrity_check().await.unwrap();
+    let tip = ledger.tip().await.unwrap();
+    assert!(tip.height >= last_reported && tip.height <= last_reported + 1, "tip {} vs {last_reported}", tip.height);
+    assert_eq!(tip.hash, blocks[tip.height as usize - 1].hash());
+    let oldest = ledger.oldest_block();
+    assert!(
+        oldest <= tip.height + 1 - PRUNE_WORKER_KEEP,
+        "pruned into the window: oldest {oldest}, tip {}",
+        tip.height
+    );
+    // Every kept block reads back whole (hashes, Merkle root, rows checked by the read).
+    let kept = ledger.block_range(oldest.max(1), 1000).await.unwrap();
+    assert_eq!(kept.len() as u64, tip.height + 1 - oldest.max(1));
+    for stored in &kept {
+        assert_eq!(stored.block, blocks[stored.height as usize - 1]);
+    }
+    let mut expected = genesis.clone();
+    for b in &blocks[..tip.height as usize] {
+        expected.extend(b);
+    }
+    assert_eq!(expected.tip(), &tip);
+    for (address, state) in expected.state() {
+        assert_eq!(ledger.account(address).await.unwrap().0, *state);
+    }
+    apply_from_tip(&ledger, &blocks, false).await;
+    ledger.prune_now_for_tests().await.unwrap();
+    assert_eq!(ledger.oldest_block(), BLOCKS as u64 + 1 - PRUNE_WORKER_KEEP);
+    assert_eq!(ledger.tip().await.unwrap().hash, blocks[BLOCKS - 1].hash());
+}

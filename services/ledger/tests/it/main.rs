@@ -9,6 +9,8 @@ mod headers;
 mod journal;
 mod open;
 mod property;
+mod prune;
+mod replay;
 mod stored;
 mod transfers;
 

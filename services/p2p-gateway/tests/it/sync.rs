@@ -144,3 +144,78 @@ async fn large_ranges_are_split_by_the_byte_budget_and_refetched() {
         assert_eq!(b.block.header.as_ref().unwrap().block_index, i as u64 + 1);
     }
 }
+
+/// #22 item 3: a pruning peer asked for blocks it pruned answers at once that it pruned them
+/// (with the lowest height it serves), and the requester takes them from another peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pruned_peer_answers_pruned_at_once_and_sync_fails_over_to_an_archive_peer() {
+    init_tracing();
+    let blocks = chain(120);
+    let pruned = Arc::new(coinjecture_p2p_gateway::PrunedBlockSource { oldest: 90, ..Default::default() });
+    let archive = Arc::new(MemoryBlockSource::new());
+    for b in &blocks {
+        pruned.blocks.insert(b.clone());
+        archive.insert(b.clone());
+    }
+    let pruned_node = TestNode::start_with(config(NET, 1, vec![]), pruned).await;
+    let archive_node = TestNode::start_with(config(NET, 2, vec![]), archive).await;
+    let lagging = TestNode::start(config(NET, 3, vec![pruned_node.addr.clone(), archive_node.addr.clone()])).await;
+    wait_until(Duration::from_secs(10), "connected to both", || async { peer_count(&lagging).await == 2 }).await;
+
+    // Asked directly: "pruned, the oldest I serve is 90", no blocks (bounded wait: never hangs).
+    let answer = tokio::time::timeout(
+        Duration::from_secs(30),
+        lagging.handle.request_block_batch(pruned_node.handle.local_peer_id(), 1, 50),
+    )
+    .await
+    .expect("a pruned peer answers, it does not hang")
+    .unwrap();
+    assert!(answer.blocks.is_empty());
+    assert_eq!(answer.oldest_height, Some(90));
+    // Within its window it serves as usual.
+    let kept = lagging.handle.request_block_batch(pruned_node.handle.local_peer_id(), 95, 10).await.unwrap();
+    assert_eq!(kept.blocks.len(), 10);
+    assert_eq!(kept.oldest_height, None);
+
+    // Sync from 1, whatever the peers' order: every block, the pruned range from the archive.
+    let all: Vec<_> = lagging.handle.request_blocks(1, 120, None).await.unwrap().collect().await;
+    assert_eq!(all.len(), 120);
+    for (i, synced) in all.iter().enumerate() {
+        assert_eq!(synced.block.header.as_ref().unwrap().block_index, i as u64 + 1);
+        if i < 89 {
+            assert_eq!(synced.peer_id, archive_node.handle.local_peer_id(), "block {} is pruned elsewhere", i + 1);
+        }
+    }
+}
+
+/// Catch-up read-ahead: the gateway port answers consecutive full requests in order (the second
+/// from the fetch started after the first), and a request for other heights is not confused
+/// by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consecutive_catch_up_requests_are_answered_in_order_with_read_ahead() {
+    use coinjecture_proto::ports::gateway::GatewayPort;
+    init_tracing();
+    let source = Arc::new(MemoryBlockSource::new());
+    let blocks = chain(250);
+    for b in &blocks {
+        source.insert(b.clone());
+    }
+    let server = TestNode::start_with(config(NET, 1, vec![]), source).await;
+    let client = TestNode::start(config(NET, 2, vec![server.addr.clone()])).await;
+    wait_until(Duration::from_secs(10), "connected", || async { peer_count(&client).await == 1 }).await;
+
+    let port: &dyn GatewayPort = &client.handle;
+    let heights = |got: &[(prim::Block, prim::CommitCertificate)]| -> Vec<u64> {
+        got.iter().map(|(b, _)| b.header.block_index).collect()
+    };
+    let first = port.request_blocks(1, 100).await.unwrap();
+    assert_eq!(heights(&first), (1..=100).collect::<Vec<_>>());
+    let second = port.request_blocks(101, 100).await.unwrap();
+    assert_eq!(heights(&second), (101..=200).collect::<Vec<_>>());
+    // Not the read-ahead's range (201..=300): fetched afresh.
+    let other = port.request_blocks(150, 10).await.unwrap();
+    assert_eq!(heights(&other), (150..=159).collect::<Vec<_>>());
+    let last = port.request_blocks(201, 100).await.unwrap();
+    assert_eq!(heights(&last), (201..=250).collect::<Vec<_>>(), "ends at the tip");
+    assert_eq!(last[0].0, prim::Block::try_from(&blocks[200]).unwrap());
+}

@@ -99,8 +99,12 @@ type GetStatusResponse struct {
 	// the write is being retried, or it waits for a height); empty while it signs. The node keeps
 	// following the chain meanwhile.
 	SigningPaused string `protobuf:"bytes,11,opt,name=signing_paused,json=signingPaused,proto3" json:"signing_paused,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The lowest height whose block this node serves (0: every block, an archive node). Blocks
+	// below it were pruned (ledger.keep_blocks): reading them answers OUT_OF_RANGE with the
+	// metadata "coinjecture-oldest-height" (REST: 410 Gone, code "pruned", "oldest_height").
+	OldestBlockHeight uint64 `protobuf:"varint,12,opt,name=oldest_block_height,json=oldestBlockHeight,proto3" json:"oldest_block_height,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -208,6 +212,13 @@ func (x *GetStatusResponse) GetSigningPaused() string {
 		return x.SigningPaused
 	}
 	return ""
+}
+
+func (x *GetStatusResponse) GetOldestBlockHeight() uint64 {
+	if x != nil {
+		return x.OldestBlockHeight
+	}
+	return 0
 }
 
 // A finalized block as the public API returns it.
@@ -1253,7 +1264,7 @@ var File_coinjecture_v1_api_proto protoreflect.FileDescriptor
 const file_coinjecture_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"\x18coinjecture/v1/api.proto\x12\x0ecoinjecture.v1\x1a\x1acoinjecture/v1/types.proto\"\x12\n" +
-	"\x10GetStatusRequest\"\xfa\x02\n" +
+	"\x10GetStatusRequest\"\xaa\x03\n" +
 	"\x11GetStatusResponse\x12\x1d\n" +
 	"\n" +
 	"network_id\x18\x01 \x01(\tR\tnetworkId\x12\x19\n" +
@@ -1267,7 +1278,8 @@ const file_coinjecture_v1_api_proto_rawDesc = "" +
 	"\aversion\x18\t \x01(\tR\aversion\x12!\n" +
 	"\fgenesis_hash\x18\n" +
 	" \x01(\fR\vgenesisHash\x12%\n" +
-	"\x0esigning_paused\x18\v \x01(\tR\rsigningPaused\"\xb3\x01\n" +
+	"\x0esigning_paused\x18\v \x01(\tR\rsigningPaused\x12.\n" +
+	"\x13oldest_block_height\x18\f \x01(\x04R\x11oldestBlockHeight\"\xb3\x01\n" +
 	"\tBlockView\x12+\n" +
 	"\x05block\x18\x01 \x01(\v2\x15.coinjecture.v1.BlockR\x05block\x12\x1d\n" +
 	"\n" +

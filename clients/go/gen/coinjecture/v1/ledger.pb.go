@@ -280,8 +280,13 @@ type GetChainInfoResponse struct {
 	TipTimestamp int64 `protobuf:"varint,5,opt,name=tip_timestamp,json=tipTimestamp,proto3" json:"tip_timestamp,omitempty"`
 	// State commitment after the latest finalized block, 32 bytes.
 	StateCommitment []byte `protobuf:"bytes,6,opt,name=state_commitment,json=stateCommitment,proto3" json:"state_commitment,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The lowest height whose block this ledger keeps whole (header and transactions): 0 on an
+	// archive node; on a pruning node (ledger.keep_blocks) heights 1 to oldest_block_height - 1
+	// keep their header and certificate only, and reading them answers OUT_OF_RANGE with the
+	// metadata "coinjecture-oldest-height".
+	OldestBlockHeight uint64 `protobuf:"varint,7,opt,name=oldest_block_height,json=oldestBlockHeight,proto3" json:"oldest_block_height,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetChainInfoResponse) Reset() {
@@ -354,6 +359,13 @@ func (x *GetChainInfoResponse) GetStateCommitment() []byte {
 		return x.StateCommitment
 	}
 	return nil
+}
+
+func (x *GetChainInfoResponse) GetOldestBlockHeight() uint64 {
+	if x != nil {
+		return x.OldestBlockHeight
+	}
+	return 0
 }
 
 // Input of Ledger.GetBlockByHeight.
@@ -1676,7 +1688,7 @@ const file_coinjecture_v1_ledger_proto_rawDesc = "" +
 	"\bchain_id\x18\x03 \x01(\tR\achainId\x129\n" +
 	"\vallocations\x18\x04 \x03(\v2\x17.coinjecture.v1.AccountR\vallocations\x12A\n" +
 	"\rvalidator_set\x18\x05 \x01(\v2\x1c.coinjecture.v1.ValidatorSetR\fvalidatorSet\"\x15\n" +
-	"\x13GetChainInfoRequest\"\xde\x01\n" +
+	"\x13GetChainInfoRequest\"\x8e\x02\n" +
 	"\x14GetChainInfoResponse\x12\x19\n" +
 	"\bchain_id\x18\x01 \x01(\tR\achainId\x12!\n" +
 	"\fgenesis_hash\x18\x02 \x01(\fR\vgenesisHash\x12\x1d\n" +
@@ -1684,7 +1696,8 @@ const file_coinjecture_v1_ledger_proto_rawDesc = "" +
 	"tip_height\x18\x03 \x01(\x04R\ttipHeight\x12\x19\n" +
 	"\btip_hash\x18\x04 \x01(\fR\atipHash\x12#\n" +
 	"\rtip_timestamp\x18\x05 \x01(\x03R\ftipTimestamp\x12)\n" +
-	"\x10state_commitment\x18\x06 \x01(\fR\x0fstateCommitment\"1\n" +
+	"\x10state_commitment\x18\x06 \x01(\fR\x0fstateCommitment\x12.\n" +
+	"\x13oldest_block_height\x18\a \x01(\x04R\x11oldestBlockHeight\"1\n" +
 	"\x17GetBlockByHeightRequest\x12\x16\n" +
 	"\x06height\x18\x01 \x01(\x04R\x06height\"f\n" +
 	"\x18GetBlockByHeightResponse\x12+\n" +

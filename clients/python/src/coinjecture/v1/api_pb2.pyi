@@ -12,7 +12,7 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("network_id", "chain_id", "block_height", "latest_block_hash", "latest_block_time", "validator", "peers", "syncing", "version", "genesis_hash", "signing_paused")
+    __slots__ = ("network_id", "chain_id", "block_height", "latest_block_hash", "latest_block_time", "validator", "peers", "syncing", "version", "genesis_hash", "signing_paused", "oldest_block_height")
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     BLOCK_HEIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class GetStatusResponse(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     GENESIS_HASH_FIELD_NUMBER: _ClassVar[int]
     SIGNING_PAUSED_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_BLOCK_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     network_id: str
     chain_id: str
     block_height: int
@@ -35,7 +36,8 @@ class GetStatusResponse(_message.Message):
     version: str
     genesis_hash: bytes
     signing_paused: str
-    def __init__(self, network_id: _Optional[str] = ..., chain_id: _Optional[str] = ..., block_height: _Optional[int] = ..., latest_block_hash: _Optional[bytes] = ..., latest_block_time: _Optional[int] = ..., validator: _Optional[bytes] = ..., peers: _Optional[int] = ..., syncing: _Optional[bool] = ..., version: _Optional[str] = ..., genesis_hash: _Optional[bytes] = ..., signing_paused: _Optional[str] = ...) -> None: ...
+    oldest_block_height: int
+    def __init__(self, network_id: _Optional[str] = ..., chain_id: _Optional[str] = ..., block_height: _Optional[int] = ..., latest_block_hash: _Optional[bytes] = ..., latest_block_time: _Optional[int] = ..., validator: _Optional[bytes] = ..., peers: _Optional[int] = ..., syncing: _Optional[bool] = ..., version: _Optional[str] = ..., genesis_hash: _Optional[bytes] = ..., signing_paused: _Optional[str] = ..., oldest_block_height: _Optional[int] = ...) -> None: ...
 
 class BlockView(_message.Message):
     __slots__ = ("block", "block_hash", "transaction_hashes", "transaction_count")

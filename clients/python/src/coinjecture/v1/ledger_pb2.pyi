@@ -50,20 +50,22 @@ class GetChainInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetChainInfoResponse(_message.Message):
-    __slots__ = ("chain_id", "genesis_hash", "tip_height", "tip_hash", "tip_timestamp", "state_commitment")
+    __slots__ = ("chain_id", "genesis_hash", "tip_height", "tip_hash", "tip_timestamp", "state_commitment", "oldest_block_height")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     GENESIS_HASH_FIELD_NUMBER: _ClassVar[int]
     TIP_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     TIP_HASH_FIELD_NUMBER: _ClassVar[int]
     TIP_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     STATE_COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_BLOCK_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     genesis_hash: bytes
     tip_height: int
     tip_hash: bytes
     tip_timestamp: int
     state_commitment: bytes
-    def __init__(self, chain_id: _Optional[str] = ..., genesis_hash: _Optional[bytes] = ..., tip_height: _Optional[int] = ..., tip_hash: _Optional[bytes] = ..., tip_timestamp: _Optional[int] = ..., state_commitment: _Optional[bytes] = ...) -> None: ...
+    oldest_block_height: int
+    def __init__(self, chain_id: _Optional[str] = ..., genesis_hash: _Optional[bytes] = ..., tip_height: _Optional[int] = ..., tip_hash: _Optional[bytes] = ..., tip_timestamp: _Optional[int] = ..., state_commitment: _Optional[bytes] = ..., oldest_block_height: _Optional[int] = ...) -> None: ...
 
 class GetBlockByHeightRequest(_message.Message):
     __slots__ = ("height",)

@@ -492,7 +492,7 @@ fn verdict(r: Result<(), (pb::TxRejectReason, String)>) -> coinjecture_primitive
 impl LedgerPort for SimLedger {
     async fn chain_info(&self) -> LedgerResult<ChainInfo> {
         let tip = LedgerPort::tip(self).await?;
-        Ok(ChainInfo { chain_id: self.chain_id.clone(), genesis_hash: self.genesis.0, tip })
+        Ok(ChainInfo { chain_id: self.chain_id.clone(), genesis_hash: self.genesis.0, tip, oldest_block: 0 })
     }
     async fn tip(&self) -> LedgerResult<Tip> {
         let s = self.state.lock().unwrap();
