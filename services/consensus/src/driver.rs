@@ -780,6 +780,8 @@ impl<N: GatewayPort> Driver<N> {
                 } else {
                     let Some(txs) = self.gossip_inbox.pop_front() else { continue };
                     self.gossip_queued = self.gossip_queued.saturating_sub(txs.len());
+                    // A proposal may have started waiting for some of them since they were queued.
+                    self.fill_rebuilds(&txs).await?;
                     if self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes()) {
                         // Crossed the mark while it waited.
                         *self.dropped.entry("transactions_backpressure".to_string()).or_default() += txs.len() as u64;
@@ -843,10 +845,17 @@ impl<N: GatewayPort> Driver<N> {
     /// A received message into its queue: consensus messages always; a gossiped batch only
     /// below the high-water mark and while the queue has room (else dropped and counted).
     fn sort_in(&mut self, message: GossipMessage) {
-        let GossipMessage::Transactions(txs) = message else {
+        let GossipMessage::Transactions(txs) = &message else {
             self.consensus_inbox.push_back(message);
             return;
         };
+        // Transactions a proposal being rebuilt is waiting for (fetched, or gossip that raced the
+        // proposal) are consensus work: handled first, and never dropped for backpressure.
+        if self.rebuilds.iter().any(|r| txs.iter().any(|t| r.wants(&t.hash()))) {
+            self.consensus_inbox.push_back(message);
+            return;
+        }
+        let GossipMessage::Transactions(txs) = message else { return };
         let drop = if self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes()) {
             Some("transactions_backpressure")
         } else if self.gossip_queued.saturating_add(txs.len()) > MAX_QUEUED_GOSSIP_TRANSACTIONS {
@@ -898,7 +907,11 @@ impl<N: GatewayPort> Driver<N> {
             // Sealed when it was decoded: not encoded or hashed again here.
             GossipMessage::Transactions(txs) => {
                 self.fill_rebuilds(&txs).await?;
-                self.submit(txs, false).await?;
+                if self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes()) {
+                    *self.dropped.entry("transactions_backpressure".to_string()).or_default() += txs.len() as u64;
+                } else {
+                    self.submit(txs, false).await?;
+                }
             }
         }
         Ok(())

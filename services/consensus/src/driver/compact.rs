@@ -118,6 +118,11 @@ impl Rebuild {
         true
     }
 
+    /// Whether `hash` is one of the transactions still missing.
+    pub(crate) fn wants(&self, hash: &Hash32) -> bool {
+        self.missing.contains_key(hash)
+    }
+
     pub(crate) fn is_complete(&self) -> bool {
         self.missing.is_empty()
     }
