@@ -1,6 +1,7 @@
 //! [`PublicApiService`]: the generated `PublicApi` trait over the [`Backends`]. The REST gateway
 //! calls the same trait methods in process, so both faces of the API answer alike.
 
+use coinjecture_primitives::Height;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -491,7 +492,7 @@ impl PublicApi for PublicApiService {
                 )));
             }
         }
-        let at = self.backends().consensus.validator_set(height).await.map_err(consensus_upstream)?;
+        let at = self.backends().consensus.validator_set(height.map(Height)).await.map_err(consensus_upstream)?;
         let mut validator_set = Some(ports::consensus::validator_set_to_pb(&at.set, at.activation_height));
         // A validator's peer id is its public key's (the node's network identity is its key).
         for v in validator_set.iter_mut().flat_map(|s| s.validators.iter_mut()) {
@@ -499,7 +500,7 @@ impl PublicApi for PublicApiService {
                 v.peer_id = crate::peer_id::of_ed25519(&v.public_key).unwrap_or_default();
             }
         }
-        Ok(Response::new(pb::GetValidatorsResponse { validator_set, height: at.height }))
+        Ok(Response::new(pb::GetValidatorsResponse { validator_set, height: at.height.get() }))
     }
 
     type StreamBlocksStream = BlockStream;

@@ -14,10 +14,10 @@ use std::time::Duration;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock,
+    Block, BlockHeader, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, SealedBlock,
     SealedTransaction, Transaction, limits,
 };
-use coinjecture_primitives::{RejectReason, Rejection};
+use coinjecture_primitives::{RejectReason, Rejection, Round, UnixMillis};
 use coinjecture_proto::ports::consensus::ConsensusError;
 use coinjecture_proto::ports::gateway::{GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::{self as ledger_port, LedgerPort, LedgerPortError};
@@ -40,9 +40,9 @@ use safety::new_engine;
 /// The finalized tip as the ledger reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tip {
-    pub height: BlockHeight,
+    pub height: Height,
     pub hash: Hash32,
-    pub timestamp_ms: i64,
+    pub timestamp_ms: UnixMillis,
 }
 
 impl From<ledger_port::Tip> for Tip {
@@ -55,7 +55,7 @@ impl From<ledger_port::Tip> for Tip {
 /// (never served as a decided block: it has no certificate).
 pub(crate) async fn finalized(
     ledger: &dyn LedgerPort,
-    height: BlockHeight,
+    height: Height,
 ) -> Result<Option<(Block, CommitCertificate)>, LedgerPortError> {
     Ok(ledger.block_by_height(height).await?.and_then(|b| Some((b.block, b.certificate?))))
 }
@@ -88,11 +88,11 @@ pub struct DriverConfig {
 /// Status snapshot published after every input.
 #[derive(Debug, Clone, Default)]
 pub struct DriverStatus {
-    pub finalized_height: BlockHeight,
+    pub finalized_height: Height,
     pub finalized_hash: Hash32,
-    pub finalized_timestamp_ms: i64,
-    pub height: BlockHeight,
-    pub round: u32,
+    pub finalized_timestamp_ms: UnixMillis,
+    pub height: Height,
+    pub round: Round,
     pub step: Option<Step>,
     pub proposer: Option<PublicKey>,
     pub mempool_size: usize,
@@ -126,7 +126,7 @@ enum Command {
         span: tracing::Span,
     },
     Evidence {
-        reply: oneshot::Sender<Vec<(Evidence, i64)>>,
+        reply: oneshot::Sender<Vec<(Evidence, UnixMillis)>>,
     },
 }
 
@@ -187,7 +187,7 @@ impl DriverHandle {
     }
 
     /// Evidence recorded so far, with detection times.
-    pub async fn evidence(&self) -> Result<Vec<(Evidence, i64)>, ConsensusError> {
+    pub async fn evidence(&self) -> Result<Vec<(Evidence, UnixMillis)>, ConsensusError> {
         let (reply, rx) = oneshot::channel();
         self.commands.send(Command::Evidence { reply }).await.map_err(|_| ConsensusError::Stopped)?;
         rx.await.map_err(|_| ConsensusError::Stopped)
@@ -224,7 +224,7 @@ pub enum DriverError {
 }
 
 /// The driver's clock (see [`crate::clock`]): the system clock unless started with another.
-fn now_ms() -> i64 {
+fn now_ms() -> UnixMillis {
     crate::clock::now_ms()
 }
 
@@ -317,8 +317,8 @@ struct Driver<N> {
     network: N,
     mempool: Mempool,
     nonces: HashMap<PublicKey, u64>,
-    timers: BTreeSet<(i64, Timeout)>,
-    evidence: VecDeque<(Evidence, i64)>,
+    timers: BTreeSet<(UnixMillis, Timeout)>,
+    evidence: VecDeque<(Evidence, UnixMillis)>,
     status: watch::Sender<DriverStatus>,
     blocks_produced: u64,
     blocks_built: u64,
@@ -337,7 +337,7 @@ struct Driver<N> {
     /// Set while this validator does not sign (see [`crate::signing_pause`]).
     pause: Option<SigningPause>,
     /// The last pause's backoff and end time, for the next one's backoff.
-    last_pause: Option<(Duration, i64)>,
+    last_pause: Option<(Duration, UnixMillis)>,
     persist_failures: u64,
     /// Bumped whenever the engine is replaced: actions of the old one are not carried out.
     engine_generation: u64,
@@ -364,8 +364,8 @@ enum Wake {
 /// round) of the lock. Neither file is ever replaced by an older one.
 #[derive(Debug, Default)]
 struct Persisted {
-    sign: Option<(BlockHeight, u32, crate::sign_state::SignStep)>,
-    lock: Option<(BlockHeight, u32)>,
+    sign: Option<(Height, Round, crate::sign_state::SignStep)>,
+    lock: Option<(Height, Round)>,
 }
 
 const MAX_EVIDENCE: usize = 10_000;
@@ -466,7 +466,7 @@ async fn start_task<N: GatewayPort>(
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let tip: Tip = ledger.tip().await?.into();
     // Evidence recorded before a restart is served again (ListEvidence).
-    let evidence: VecDeque<(Evidence, i64)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
+    let evidence: VecDeque<(Evidence, UnixMillis)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
         Ok(records) => records.into(),
         Err(e) => {
             tracing::warn!(error = %e, "reading recorded evidence from the ledger failed; serving new evidence only");
@@ -531,7 +531,7 @@ async fn start_task<N: GatewayPort>(
         finalized_height: tip.height,
         finalized_hash: tip.hash,
         finalized_timestamp_ms: tip.timestamp_ms,
-        height: tip.height + 1,
+        height: tip.height.next(),
         signing_paused: checked.pause.as_ref().map(SigningPause::reason),
         journal: journal.as_ref().map(|j| j.stats().clone()),
         ..DriverStatus::default()
@@ -596,7 +596,7 @@ impl<N: GatewayPort> Driver<N> {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let sleep = next_timer.map(|at| tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)));
+            let sleep = next_timer.map(|at| tokio::time::sleep(at.duration_since(now_ms())));
             let mut sleep = std::pin::pin!(sleep);
             let first = self.turn;
             self.turn = (self.turn + 1) % 3;
@@ -838,7 +838,7 @@ impl<N: GatewayPort> Driver<N> {
             Action::PersistLock(lock)
                 if self.persisted.lock.is_some_and(|p| p > (lock.height, lock.round)) && !self.inline_sync_hazard =>
             {
-                tracing::error!(height = lock.height, round = lock.round, newer = ?self.persisted.lock, "refusing to move the lock back");
+                tracing::error!(height = lock.height.get(), round = lock.round.get(), newer = ?self.persisted.lock, "refusing to move the lock back");
             }
             Action::PersistLock(lock) => {
                 let started = std::time::Instant::now();
@@ -846,7 +846,7 @@ impl<N: GatewayPort> Driver<N> {
                 let block = self.sealed(&lock.block).encode();
                 store_lock_file(&lock_state_path(&self.config.sign_state_path), &lock.to_file_bytes_with(&block))?;
                 self.persisted.lock = Some((lock.height, lock.round));
-                tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
+                tracing::debug!(height = lock.height.get(), round = lock.round.get(), elapsed = ?started.elapsed(), "lock persisted");
                 self.durable_lock = Some(*lock);
             }
             Action::PersistOwnVotes(votes) => {
@@ -857,7 +857,7 @@ impl<N: GatewayPort> Driver<N> {
                 }
             }
             Action::Broadcast(Message::Proposal(p)) => {
-                let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
+                let span = tracing::info_span!("gossip proposal", height = p.height.get(), round = p.round.get());
                 self.broadcast(GossipMessage::Proposal(p)).instrument(span).await;
             }
             Action::Broadcast(Message::Vote(v)) => {
@@ -868,7 +868,7 @@ impl<N: GatewayPort> Driver<N> {
             }
             Action::BuildBlock { height, round, min_timestamp_ms } => {
                 let started = std::time::Instant::now();
-                let span = tracing::info_span!("propose block", height, round);
+                let span = tracing::info_span!("propose block", height = height.get(), round = round.get());
                 let block = self.build_block(height, round, min_timestamp_ms).instrument(span).await?;
                 self.blocks_built += 1;
                 self.last_build_seconds = started.elapsed().as_secs_f64();
@@ -876,7 +876,7 @@ impl<N: GatewayPort> Driver<N> {
             }
             Action::ValidateBlock(block) => {
                 let hash = block.hash();
-                let span = tracing::info_span!("validate block", height = block.header.block_index);
+                let span = tracing::info_span!("validate block", height = block.header.block_index.get());
                 let sealed = self.sealed(&block);
                 let valid = match self.ledger.execute_block(&sealed, false).instrument(span).await {
                     Ok(e) => {
@@ -899,7 +899,7 @@ impl<N: GatewayPort> Driver<N> {
             Action::Commit { block, certificate } => {
                 let span = tracing::info_span!(
                     "apply block",
-                    height = block.header.block_index,
+                    height = block.header.block_index.get(),
                     txs = block.transactions.len()
                 );
                 self.commit(block, certificate).instrument(span).await?;
@@ -925,7 +925,7 @@ impl<N: GatewayPort> Driver<N> {
                     Ok(blocks) => self.sync_results.extend(
                         blocks.into_iter().map(|(block, certificate)| Input::DecidedBlock { block, certificate }),
                     ),
-                    Err(e) => tracing::debug!(error = %e, from_height, "sync request failed"),
+                    Err(e) => tracing::debug!(error = %e, from_height = from_height.get(), "sync request failed"),
                 }
             }
             Action::BroadcastDecided { height } => {
@@ -937,7 +937,7 @@ impl<N: GatewayPort> Driver<N> {
                 let e = *e;
                 let ((height, round), validator) = (e.position(), e.offender());
                 let kind = if matches!(e, Evidence::DuplicateVote { .. }) { "vote" } else { "proposal" };
-                tracing::warn!(%validator, height, round, kind, "equivocation detected");
+                tracing::warn!(%validator, height = height.get(), round = round.get(), kind, "equivocation detected");
                 // Seen again after a restart: recorded already.
                 if self.evidence.iter().any(|(known, _)| *known == e) {
                     return Ok(None);
@@ -962,9 +962,9 @@ impl<N: GatewayPort> Driver<N> {
 
     async fn build_block(
         &mut self,
-        height: BlockHeight,
-        round: u32,
-        min_timestamp_ms: i64,
+        height: Height,
+        round: Round,
+        min_timestamp_ms: UnixMillis,
     ) -> Result<Block, DriverError> {
         let started = std::time::Instant::now();
         let senders: Vec<PublicKey> = self.mempool.senders().copied().collect();
@@ -978,13 +978,13 @@ impl<N: GatewayPort> Driver<N> {
             })
         };
         if txs.is_empty() {
-            tracing::warn!(network = %self.config.network_label, block_number = height, "No transactions in mempool");
+            tracing::warn!(network = %self.config.network_label, block_number = height.get(), "No transactions in mempool");
         }
         let timestamp_ms = now_ms().max(min_timestamp_ms);
         let mut header = BlockHeader {
             codec_version: 1,
             block_index: height,
-            timestamp: timestamp_ms.div_euclid(1000),
+            timestamp: timestamp_ms.whole_secs(),
             parent_hash: self.tip.hash,
             merkle_root: Hash32::ZERO,
             miner_address: self.me,
@@ -995,7 +995,7 @@ impl<N: GatewayPort> Driver<N> {
         };
         let extra = |state_commitment: Hash32| PoaExtra {
             round,
-            timestamp_millis: timestamp_ms.rem_euclid(1000) as u16,
+            timestamp_millis: timestamp_ms.secs_and_millis().1,
             state_commitment,
             chain_id: None,
         };
@@ -1010,7 +1010,12 @@ impl<N: GatewayPort> Driver<N> {
                 if let (Some(root), Some(state)) = (e.merkle_root, e.state_commitment) {
                     header.merkle_root = root;
                     header.extra_data = extra(state).encode();
-                    tracing::debug!(height, txs = txs.len(), ms = started.elapsed().as_millis() as u64, "block built");
+                    tracing::debug!(
+                        height = height.get(),
+                        txs = txs.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "block built"
+                    );
                     // Sealed from the mempool's sealed transactions: validating, locking and
                     // committing it encodes and hashes nothing again.
                     let built = SealedBlock::from_sealed(header, txs);
@@ -1024,7 +1029,7 @@ impl<N: GatewayPort> Driver<N> {
             // Rare (admission checked them against an earlier tip), and a dropped transaction
             // is gone from this validator: say which and why.
             tracing::warn!(
-                height,
+                height = height.get(),
                 dropped = bad.len(),
                 first = %bad.first().map(ToString::to_string).unwrap_or_default(),
                 reason = %message,
@@ -1070,7 +1075,7 @@ impl<N: GatewayPort> Driver<N> {
             self.blocks_produced += 1;
             tracing::info!(
                 network = %self.config.network_label,
-                block_number = height,
+                block_number = height.get(),
                 tx_count = block.transactions.len(),
                 block_hash = %self.tip.hash,
                 "New block produced"
@@ -1078,7 +1083,7 @@ impl<N: GatewayPort> Driver<N> {
         } else {
             tracing::info!(
                 network = %self.config.network_label,
-                block_number = height,
+                block_number = height.get(),
                 tx_count = block.transactions.len(),
                 validator = %proposer,
                 "Block accepted"

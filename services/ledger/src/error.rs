@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coinjecture_primitives::{BlockHeight, Hash32};
+use coinjecture_primitives::{Hash32, Height};
 
 use crate::genesis::GenesisError;
 
@@ -36,21 +36,21 @@ pub enum LedgerError {
     InvalidArgument { field: String, reason: String },
 
     /// A block that is not for tip + 1 (ApplyBlock: above it; ExecuteBlock: any other height).
-    #[error("block {height} is not for the next height {next}: the ledger's tip is {tip}", next = tip + 1)]
-    NotNextHeight { height: BlockHeight, tip: BlockHeight },
+    #[error("block {height} is not for the next height {next}: the ledger's tip is {tip}", next = tip.next())]
+    NotNextHeight { height: Height, tip: Height },
 
     /// A block whose height is final already with a different block.
     #[error("a different block is already final at height {height}: stored {stored}, offered {offered}")]
-    ConflictingBlock { height: BlockHeight, stored: Hash32, offered: Hash32 },
+    ConflictingBlock { height: Height, stored: Hash32, offered: Hash32 },
 
     /// A block for tip + 1 whose parent is not the tip.
     #[error("block {height} has parent_hash {parent}, but the tip (height {tip_height}) is {tip_hash}")]
-    WrongParent { height: BlockHeight, parent: Hash32, tip_height: BlockHeight, tip_hash: Hash32 },
+    WrongParent { height: Height, parent: Hash32, tip_height: Height, tip_hash: Hash32 },
 
     /// A commit certificate that does not prove the block final: a signer outside the validator
     /// set of that height, no quorum, or an invalid signature (ApplyBlock).
     #[error("block {height} ({hash}): block.commit_certificate does not verify: {reason}")]
-    BadCertificate { height: BlockHeight, hash: Hash32, reason: String },
+    BadCertificate { height: Height, hash: Hash32, reason: String },
 
     /// The stored tip's certificate does not verify at open: the database was written under
     /// another validator configuration, or it is corrupt.
@@ -59,11 +59,11 @@ pub enum LedgerError {
          configured validators: {reason}; check consensus.validators and consensus.validator_changes, or run \
          `coinjectured db verify --database {path}`"
     )]
-    StoredCertificate { path: PathBuf, height: BlockHeight, reason: String },
+    StoredCertificate { path: PathBuf, height: Height, reason: String },
 
     /// A finalized block that does not execute validly on the tip (ApplyBlock).
     #[error("block {height} ({hash}) does not apply on the tip: {reason}")]
-    InvalidBlock { height: BlockHeight, hash: Hash32, reason: String },
+    InvalidBlock { height: Height, hash: Hash32, reason: String },
 
     /// crypto-core (in process or remote) failed or answered inconsistently.
     #[error(transparent)]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use coinjecture_primitives::RejectReason as TxRejectReason;
 use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
-    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock, SealedTransaction,
+    Block, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, SealedBlock, SealedTransaction,
     Transaction, limits,
 };
 use coinjecture_proto::convert;
@@ -96,7 +96,7 @@ pub struct CheckedTransactions {
     /// One verdict per transaction, in request order.
     pub verdicts: Vec<TxVerdict>,
     /// The tip height the transactions were checked against.
-    pub height: BlockHeight,
+    pub height: Height,
 }
 
 /// Whether ApplyBlock verifies transaction signatures.
@@ -115,7 +115,7 @@ pub use coinjecture_proto::ports::ledger::{Applied, ChainInfo, MAX_BLOCK_RANGE};
 /// Where an account-history page starts: strictly after this transaction in the page order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HistoryCursor {
-    pub height: BlockHeight,
+    pub height: Height,
     pub index: u32,
 }
 
@@ -143,12 +143,12 @@ impl HistoryCursor {
         if index >= (1 << INDEX_BITS) || height > (i64::MAX >> INDEX_BITS) as u64 {
             return Err(bad());
         }
-        Ok(Self { height, index })
+        Ok(Self { height: Height(height), index })
     }
 
     fn position(self) -> i64 {
         // from_token and history rows bound both parts, so this cannot overflow.
-        ((self.height as i64) << INDEX_BITS) | i64::from(self.index)
+        ((self.height.get() as i64) << INDEX_BITS) | i64::from(self.index)
     }
 }
 
@@ -279,7 +279,7 @@ impl Ledger {
                         configured: genesis_hash,
                     });
                 }
-                if Store::hash_at(&mut tx, 0).await? != Some(genesis_hash) {
+                if Store::hash_at(&mut tx, Height(0)).await? != Some(genesis_hash) {
                     return Err(LedgerError::Corrupt("the genesis block row does not match meta.genesis_hash".into()));
                 }
                 tx.rollback().await.map_err(LedgerError::db("ending the open transaction"))?;
@@ -295,11 +295,11 @@ impl Ledger {
                     .collect();
                 let header = &genesis_block.header;
                 let write = BlockWrite {
-                    height: 0,
+                    height: Height(0),
                     hash: genesis_hash,
                     header,
                     certificate: None,
-                    timestamp_ms: header.timestamp_ms(),
+                    timestamp_ms: header.timestamp_ms().get(),
                     state_commitment: genesis.state_commitment(),
                     transactions: &[],
                     tx_encodings: &[],
@@ -359,7 +359,7 @@ impl Ledger {
             tip
         };
         ledger.verify_stored_tip(&tip).await?;
-        tracing::info!(path = %path.display(), height = tip.height, tip = %tip.hash, "ledger open");
+        tracing::info!(path = %path.display(), height = tip.height.get(), tip = %tip.hash, "ledger open");
         Ok(ledger)
     }
 
@@ -438,7 +438,7 @@ impl Ledger {
     /// call, in process or remote).
     pub async fn verify_certificate(
         &self,
-        height: BlockHeight,
+        height: Height,
         hash: &Hash32,
         certificate: &CommitCertificate,
     ) -> Result<(), LedgerError> {
@@ -453,7 +453,7 @@ impl Ledger {
     /// At open: the stored tip block is read (and so checked against its hashes) and its
     /// certificate verified against the configured validators.
     async fn verify_stored_tip(&self, tip: &Tip) -> Result<(), LedgerError> {
-        if tip.height == 0 {
+        if tip.height == Height(0) {
             return Ok(());
         }
         let refused = |reason: String| LedgerError::StoredCertificate {
@@ -500,7 +500,7 @@ impl Ledger {
     async fn load_journal(&self, conn: &mut SqliteConnection, tip: &Tip) -> Result<(), LedgerError> {
         let view = Self::view_in(conn, tip).await?;
         let (journaled, blocks, rows) = Store::read_journal(conn).await?;
-        tracing::debug!(height = tip.height, blocks, accounts = journaled.len(), "account journal loaded");
+        tracing::debug!(height = tip.height.get(), blocks, accounts = journaled.len(), "account journal loaded");
         self.accounts.reset(view, journaled, blocks, rows);
         Ok(())
     }
@@ -543,7 +543,7 @@ impl Ledger {
     }
 
     /// The finalized block at `height`.
-    pub async fn block_by_height(&self, height: BlockHeight) -> Result<Option<StoredBlock>, LedgerError> {
+    pub async fn block_by_height(&self, height: Height) -> Result<Option<StoredBlock>, LedgerError> {
         let mut tx = self.read().await?;
         Store::block_by_height(&mut tx, height).await
     }
@@ -564,7 +564,7 @@ impl Ledger {
     }
 
     /// Up to `limit` (1 to 1,000) consecutive blocks from `from`; fewer at the tip.
-    pub async fn block_range(&self, from: BlockHeight, limit: u32) -> Result<Vec<StoredBlock>, LedgerError> {
+    pub async fn block_range(&self, from: Height, limit: u32) -> Result<Vec<StoredBlock>, LedgerError> {
         if limit == 0 || limit > MAX_BLOCK_RANGE {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_BLOCK_RANGE}")));
         }
@@ -575,12 +575,7 @@ impl Ledger {
     /// Up to `limit` (1 to 1,000) consecutive block headers from `from`, without transactions
     /// (with their hashes when `hashes`); fewer at the tip. Reads the block rows only, unless
     /// `hashes`.
-    pub async fn header_range(
-        &self,
-        from: BlockHeight,
-        limit: u32,
-        hashes: bool,
-    ) -> Result<Vec<StoredHeader>, LedgerError> {
+    pub async fn header_range(&self, from: Height, limit: u32, hashes: bool) -> Result<Vec<StoredHeader>, LedgerError> {
         let extras = if hashes { HeaderExtras::Hashes } else { HeaderExtras::None };
         self.header_range_with(from, limit, extras).await
     }
@@ -588,7 +583,7 @@ impl Ledger {
     /// [`Self::header_range`], choosing what is read besides the block rows ([`HeaderExtras`]).
     pub async fn header_range_with(
         &self,
-        from: BlockHeight,
+        from: Height,
         limit: u32,
         extras: HeaderExtras,
     ) -> Result<Vec<StoredHeader>, LedgerError> {
@@ -607,7 +602,7 @@ impl Ledger {
     }
 
     /// An account at the tip (zero if never seen) and the tip height it was read at.
-    pub async fn account(&self, address: &PublicKey) -> Result<(AccountState, BlockHeight), LedgerError> {
+    pub async fn account(&self, address: &PublicKey) -> Result<(AccountState, Height), LedgerError> {
         let (mut tx, tip, view) = self.read_at_tip().await?;
         let accounts = self.load_accounts(&mut tx, &view, std::slice::from_ref(address)).await?;
         Ok((accounts.first().map(|(_, row)| row.state).unwrap_or_default(), tip.height))
@@ -901,7 +896,7 @@ impl Ledger {
                 format!("{} is not the block's height {height}", certificate.height),
             ));
         }
-        if height == 0 {
+        if height == Height(0) {
             return Err(LedgerError::invalid("block.header.block_index", "the genesis block is never applied"));
         }
         let started = std::time::Instant::now();
@@ -928,7 +923,7 @@ impl Ledger {
         let view = Self::view_in(&mut tx, &tip).await?;
         if !self.accounts.is_at(&view) {
             // A commit or fold whose in-memory step was lost (or a failed one): rebuild.
-            tracing::warn!(height = tip.height, "account state not at the tip; reloading the journal");
+            tracing::warn!(height = tip.height.get(), "account state not at the tip; reloading the journal");
             self.load_journal(&mut tx, &tip).await?;
         }
         let execution = match self.remembered_execution(&tip, &hash, &hashes) {
@@ -956,7 +951,7 @@ impl Ledger {
             hash,
             header: &block.header,
             certificate: Some(certificate),
-            timestamp_ms,
+            timestamp_ms: timestamp_ms.get(),
             state_commitment,
             transactions: &block.transactions,
             tx_encodings: &encodings,
@@ -978,7 +973,7 @@ impl Ledger {
         self.recent.push(era.era, keys);
         drop(writer);
         tracing::debug!(
-            height,
+            height = height.get(),
             block = %hash,
             txs = block.transactions.len(),
             accounts = accounts.len(),
@@ -1099,7 +1094,7 @@ impl Ledger {
     ) -> Result<BlockExecution, LedgerError> {
         let header = &block.header;
         let height = header.block_index;
-        if height != tip.height + 1 {
+        if height != tip.height.next() {
             return Err(LedgerError::NotNextHeight { height, tip: tip.height });
         }
         if header.parent_hash != tip.hash {
@@ -1278,7 +1273,7 @@ async fn maintain(
     let Some(rows) = accounts.journal(&view).filter(|rows| !rows.is_empty()) else { return Ok(()) };
     Store::fold_journal(&mut tx, &rows).await?;
     tx.commit().await.map_err(LedgerError::db("committing the fold"))?;
-    accounts.folded(&view, AccountView { tip: tip.hash, journal_start: tip.height + 1 });
+    accounts.folded(&view, AccountView { tip: tip.hash, journal_start: tip.height.next() });
     tracing::debug!(rows = rows.len(), elapsed = ?started.elapsed(), "account journal folded");
     Ok(())
 }
@@ -1288,7 +1283,7 @@ async fn maintain(
 /// state changed (the proposer), sorted by address.
 #[allow(clippy::type_complexity, reason = "a private helper's two outputs")]
 fn history_links(
-    height: BlockHeight,
+    height: Height,
     block: &Block,
     execution: &BlockExecution,
 ) -> Result<(Vec<(Option<i64>, Option<i64>)>, Vec<(PublicKey, AccountRow)>), LedgerError> {
@@ -1408,7 +1403,7 @@ mod tests {
         let rows = ledger.load_accounts(&mut old, &old_view, &[sender]).await.unwrap();
         assert_eq!(rows[0].1.state, at_b1, "a stale snapshot reads its own journal");
         drop(old);
-        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), 2));
+        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), Height(2)));
 
         // A snapshot at block 2, then a fold empties the journal: the snapshot (whose journal
         // still holds blocks 1 and 2, and whose accounts table predates them) reads block 2.
@@ -1422,6 +1417,6 @@ mod tests {
         let rows = ledger.load_accounts(&mut old, &old_view, &[sender]).await.unwrap();
         assert_eq!(rows[0].1.state, chain.account(&sender));
         drop(old);
-        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), 2));
+        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), Height(2)));
     }
 }

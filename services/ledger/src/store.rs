@@ -2,15 +2,14 @@
 //! one-transaction block write. Knows nothing of the chain rules; `ledger.rs` decides what to
 //! write.
 
+use coinjecture_primitives::UnixMillis;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use coinjecture_primitives::consensus::BinReader;
-use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, CommitCertificate, Hash32, PublicKey, Transaction, limits,
-};
+use coinjecture_primitives::{Block, BlockHeader, CommitCertificate, Hash32, Height, PublicKey, Transaction, limits};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
 
@@ -58,7 +57,7 @@ pub(crate) fn hash_key(hash: &Hash32) -> i64 {
 /// Everything one block writes.
 #[derive(Debug)]
 pub(crate) struct BlockWrite<'a> {
-    pub(crate) height: BlockHeight,
+    pub(crate) height: Height,
     pub(crate) hash: Hash32,
     pub(crate) header: &'a BlockHeader,
     pub(crate) certificate: Option<&'a CommitCertificate>,
@@ -131,8 +130,8 @@ pub(crate) fn decode_journal(height: i64, bytes: &[u8]) -> Result<Vec<(PublicKey
     Ok(rows)
 }
 
-pub(crate) fn position(height: BlockHeight, index: usize) -> Result<i64, LedgerError> {
-    let height = i64::try_from(height).map_err(|_| LedgerError::invalid("height", "above i64::MAX"))?;
+pub(crate) fn position(height: Height, index: usize) -> Result<i64, LedgerError> {
+    let height = height_to_i64(height)?;
     height
         .checked_mul(1 << INDEX_BITS)
         .map(|p| p + index as i64)
@@ -145,6 +144,16 @@ pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, LedgerError> {
 
 fn from_i64(value: i64, what: &str) -> Result<u64, LedgerError> {
     u64::try_from(value).map_err(|_| LedgerError::Corrupt(format!("{what} is negative ({value})")))
+}
+
+/// A height read from an SQLite `INTEGER` (a negative one is corrupt data).
+pub(crate) fn height_from_i64(value: i64, what: &str) -> Result<Height, LedgerError> {
+    Height::try_from(value).map_err(|_| LedgerError::Corrupt(format!("{what} is negative ({value})")))
+}
+
+/// A height as an SQLite `INTEGER` (one above `i64::MAX` cannot be stored).
+pub(crate) fn height_to_i64(height: Height) -> Result<i64, LedgerError> {
+    i64::try_from(height).map_err(|_| LedgerError::invalid("height", format!("{height} exceeds i64::MAX")))
 }
 
 fn blob<const N: usize>(row: &SqliteRow, column: &str) -> Result<[u8; N], LedgerError> {
@@ -160,7 +169,7 @@ fn int(row: &SqliteRow, column: &str) -> Result<i64, LedgerError> {
 /// A `blocks` row (`height`, `hash`, `header`, `tx_count`, `certificate`) as stored, for checking.
 fn block_row(row: &SqliteRow) -> Result<verify::BlockRow<'_>, LedgerError> {
     Ok(verify::BlockRow {
-        height: from_i64(int(row, "height")?, "blocks.height")?,
+        height: height_from_i64(int(row, "height")?, "blocks.height")?,
         hash: Hash32(blob(row, "hash")?),
         header_bytes: row.try_get("header").map_err(LedgerError::db("reading a row"))?,
         tx_count: int(row, "tx_count")?,
@@ -301,9 +310,9 @@ impl Store {
                 .map_err(LedgerError::db("reading the tip"))?;
         row.map(|row| {
             Ok(Tip {
-                height: from_i64(int(&row, "height")?, "blocks.height")?,
+                height: height_from_i64(int(&row, "height")?, "blocks.height")?,
                 hash: Hash32(blob(&row, "hash")?),
-                timestamp_ms: int(&row, "timestamp_ms")?,
+                timestamp_ms: UnixMillis(int(&row, "timestamp_ms")?),
                 state_commitment: Hash32(blob(&row, "state_commitment")?),
             })
         })
@@ -311,12 +320,9 @@ impl Store {
     }
 
     /// The hash of the block at `height`, if stored.
-    pub(crate) async fn hash_at(
-        conn: &mut SqliteConnection,
-        height: BlockHeight,
-    ) -> Result<Option<Hash32>, LedgerError> {
+    pub(crate) async fn hash_at(conn: &mut SqliteConnection, height: Height) -> Result<Option<Hash32>, LedgerError> {
         let row = sqlx::query("SELECT hash FROM blocks WHERE height = ?")
-            .bind(to_i64(height, "height")?)
+            .bind(height_to_i64(height)?)
             .fetch_optional(conn)
             .await
             .map_err(LedgerError::db("reading a block hash"))?;
@@ -360,7 +366,7 @@ impl Store {
     /// Writes one block: its row, its transactions, the changed accounts. The caller owns the
     /// SQLite transaction (so the block is all or nothing).
     pub(crate) async fn write_block(conn: &mut SqliteConnection, write: &BlockWrite<'_>) -> Result<(), LedgerError> {
-        let height = to_i64(write.height, "height")?;
+        let height = height_to_i64(write.height)?;
         sqlx::query(
             "INSERT INTO blocks (height, hash, parent_hash, header, certificate, timestamp_ms, tx_count, \
              state_commitment, proposer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -412,7 +418,7 @@ impl Store {
                 .await
                 .map_err(LedgerError::db("writing the era start"))?;
         }
-        if write.height == 0 {
+        if write.height == Height(0) {
             Self::write_accounts(conn, write.accounts).await
         } else if write.accounts.is_empty() {
             Ok(())
@@ -429,14 +435,14 @@ impl Store {
 
     /// The first height whose account changes are journaled, not yet in `accounts`:
     /// the lowest journal row, or `tip + 1` when the journal is empty.
-    pub(crate) async fn journal_start(conn: &mut SqliteConnection, tip: BlockHeight) -> Result<u64, LedgerError> {
+    pub(crate) async fn journal_start(conn: &mut SqliteConnection, tip: Height) -> Result<Height, LedgerError> {
         let start: Option<i64> = sqlx::query_scalar("SELECT min(height) FROM account_journal")
             .fetch_one(conn)
             .await
             .map_err(LedgerError::db("reading the account journal"))?;
         match start {
-            Some(start) => from_i64(start, "account_journal.height"),
-            None => Ok(tip + 1),
+            Some(start) => height_from_i64(start, "account_journal.height"),
+            None => Ok(tip.next()),
         }
     }
 
@@ -499,7 +505,7 @@ impl Store {
     /// One block by height, with its transactions.
     pub(crate) async fn block_by_height(
         conn: &mut SqliteConnection,
-        height: BlockHeight,
+        height: Height,
     ) -> Result<Option<StoredBlock>, LedgerError> {
         let Ok(height) = i64::try_from(height) else { return Ok(None) };
         let row = sqlx::query("SELECT height, hash, header, certificate, tx_count FROM blocks WHERE height = ?")
@@ -533,7 +539,7 @@ impl Store {
     /// consecutive heights from `from`; `what` names the read in an error.
     async fn block_rows(
         conn: &mut SqliteConnection,
-        from: BlockHeight,
+        from: Height,
         limit: u32,
         what: &'static str,
     ) -> Result<Vec<sqlx::sqlite::SqliteRow>, LedgerError> {
@@ -551,7 +557,7 @@ impl Store {
     /// Up to `limit` consecutive blocks from `from`.
     pub(crate) async fn block_range(
         conn: &mut SqliteConnection,
-        from: BlockHeight,
+        from: Height,
         limit: u32,
     ) -> Result<Vec<StoredBlock>, LedgerError> {
         let rows = Self::block_rows(conn, from, limit, "reading blocks").await?;
@@ -565,7 +571,7 @@ impl Store {
     /// root) but not decoded. With [`HeaderExtras::Sizes`], the transactions' stored sizes.
     pub(crate) async fn header_range(
         conn: &mut SqliteConnection,
-        from: BlockHeight,
+        from: Height,
         limit: u32,
         extras: HeaderExtras,
     ) -> Result<Vec<StoredHeader>, LedgerError> {
@@ -606,17 +612,17 @@ impl Store {
     async fn transaction_sizes(
         conn: &mut SqliteConnection,
         rows: &[SqliteRow],
-    ) -> Result<HashMap<BlockHeight, u64>, LedgerError> {
+    ) -> Result<HashMap<Height, u64>, LedgerError> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(HashMap::new()) };
-        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
-        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let first_height = height_from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = height_from_i64(int(last, "height")?, "blocks.height")?;
         let size_rows = sqlx::query(
             "SELECT position >> ? AS height, SUM(length(encoded)) AS bytes FROM transactions \
              WHERE position >= ? AND position < ? GROUP BY position >> ?",
         )
         .bind(i64::from(INDEX_BITS))
         .bind(position(first_height, 0)?)
-        .bind(position(last_height + 1, 0)?)
+        .bind(position(last_height.next(), 0)?)
         .bind(i64::from(INDEX_BITS))
         .fetch_all(&mut *conn)
         .await
@@ -624,7 +630,7 @@ impl Store {
         size_rows
             .iter()
             .map(|row| {
-                let height = from_i64(int(row, "height")?, "transactions.position")?;
+                let height = height_from_i64(int(row, "height")?, "transactions.position")?;
                 Ok((height, from_i64(int(row, "bytes")?, "a block's transaction bytes")?))
             })
             .collect()
@@ -635,25 +641,25 @@ impl Store {
     async fn transaction_hashes(
         conn: &mut SqliteConnection,
         rows: &[SqliteRow],
-    ) -> Result<HashMap<BlockHeight, Vec<Hash32>>, LedgerError> {
+    ) -> Result<HashMap<Height, Vec<Hash32>>, LedgerError> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(HashMap::new()) };
-        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
-        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let first_height = height_from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = height_from_i64(int(last, "height")?, "blocks.height")?;
         let tx_rows = sqlx::query(
             "SELECT position, hash_key, encoded FROM transactions WHERE position >= ? AND position < ? \
              ORDER BY position",
         )
         .bind(position(first_height, 0)?)
-        .bind(position(last_height + 1, 0)?)
+        .bind(position(last_height.next(), 0)?)
         .fetch_all(&mut *conn)
         .await
         .map_err(LedgerError::db("reading block transactions"))?;
-        let mut by_height: HashMap<BlockHeight, Vec<Hash32>> = HashMap::new();
+        let mut by_height: HashMap<Height, Vec<Hash32>> = HashMap::new();
         for row in tx_rows {
             let position = int(&row, "position")?;
             let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
             let hash = verify::transaction_hash(position, int(&row, "hash_key")?, encoded)?;
-            let height = from_i64(position >> INDEX_BITS, "transactions.position")?;
+            let height = height_from_i64(position >> INDEX_BITS, "transactions.position")?;
             let hashes = by_height.entry(height).or_default();
             if position & ((1 << INDEX_BITS) - 1) != hashes.len() as i64 {
                 return Err(verify::corrupt_read(format!(
@@ -672,23 +678,23 @@ impl Store {
     /// against its hash, Merkle root and row count (see `verify`): corrupt data is an error.
     async fn assemble(conn: &mut SqliteConnection, rows: Vec<SqliteRow>) -> Result<Vec<StoredBlock>, LedgerError> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(Vec::new()) };
-        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
-        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let first_height = height_from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = height_from_i64(int(last, "height")?, "blocks.height")?;
         let tx_rows = sqlx::query(
             "SELECT position, hash_key, encoded FROM transactions WHERE position >= ? AND position < ? \
              ORDER BY position",
         )
         .bind(position(first_height, 0)?)
-        .bind(position(last_height + 1, 0)?)
+        .bind(position(last_height.next(), 0)?)
         .fetch_all(&mut *conn)
         .await
         .map_err(LedgerError::db("reading block transactions"))?;
-        let mut by_height: HashMap<BlockHeight, (Vec<Transaction>, Vec<Hash32>)> = HashMap::new();
+        let mut by_height: HashMap<Height, (Vec<Transaction>, Vec<Hash32>)> = HashMap::new();
         for row in tx_rows {
             let position = int(&row, "position")?;
             let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
             let (tx, hash) = verify::transaction_row(position, int(&row, "hash_key")?, encoded)?;
-            let height = from_i64(position >> INDEX_BITS, "transactions.position")?;
+            let height = height_from_i64(position >> INDEX_BITS, "transactions.position")?;
             let (txs, hashes) = by_height.entry(height).or_default();
             if position & ((1 << INDEX_BITS) - 1) != txs.len() as i64 {
                 return Err(verify::corrupt_read(format!(
@@ -896,7 +902,7 @@ fn indexed(row: &SqliteRow) -> Result<IndexedTransaction, LedgerError> {
     Ok(IndexedTransaction {
         transaction,
         tx_hash,
-        block_height: position >> INDEX_BITS,
+        block_height: Height(position >> INDEX_BITS),
         block_hash: Hash32(blob(row, "block_hash")?),
         index: (position & ((1 << INDEX_BITS) - 1)) as u32,
     })

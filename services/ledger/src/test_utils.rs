@@ -3,6 +3,7 @@
 //! blocks (Merkle root, state commitment, parent, time) without a ledger.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a panic is the report")]
 
+use coinjecture_primitives::{Height, Round, UnixMillis};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -78,8 +79,12 @@ pub fn validators() -> ValidatorSchedule {
 
 /// The commit certificate of `block` on `chain`, signed by `signers` (round 0).
 pub fn certificate_by(chain: &ChainId, block: &Block, signers: &[&Keypair]) -> CommitCertificate {
-    let mut certificate =
-        CommitCertificate { height: block.header.block_index, round: 0, block_hash: block.hash(), signatures: vec![] };
+    let mut certificate = CommitCertificate {
+        height: block.header.block_index,
+        round: Round(0),
+        block_hash: block.hash(),
+        signatures: vec![],
+    };
     let message = certificate.signing_bytes(chain);
     certificate.signatures = signers.iter().map(|k| (k.public_key(), k.sign(&message))).collect();
     certificate.sorted()
@@ -128,9 +133,9 @@ impl TestChain {
         };
         let state = genesis.sorted_allocations().into_iter().collect();
         let tip = Tip {
-            height: 0,
+            height: Height(0),
             hash: genesis.hash(),
-            timestamp_ms: GENESIS_TIME_MS,
+            timestamp_ms: UnixMillis(GENESIS_TIME_MS),
             state_commitment: genesis.state_commitment(),
         };
         Self { genesis, accounts, keys, proposer: validator_key().public_key(), state, tip }
@@ -197,18 +202,13 @@ impl TestChain {
         } else {
             Hash32::ZERO
         };
-        let timestamp_ms = self.tip.timestamp_ms + 1_000;
-        let extra = PoaExtra {
-            round: 0,
-            timestamp_millis: (timestamp_ms % 1000) as u16,
-            state_commitment: commitment,
-            chain_id: None,
-        };
+        let (timestamp, timestamp_millis) = self.tip.timestamp_ms.saturating_add_millis(1_000).secs_and_millis();
+        let extra = PoaExtra { round: Round(0), timestamp_millis, state_commitment: commitment, chain_id: None };
         Block {
             header: BlockHeader {
                 codec_version: CODEC_VERSION,
-                block_index: self.tip.height + 1,
-                timestamp: timestamp_ms / 1000,
+                block_index: self.tip.height.next(),
+                timestamp,
                 parent_hash: self.tip.hash,
                 merkle_root: merkle_root(&hashes),
                 miner_address: self.proposer,
@@ -224,7 +224,7 @@ impl TestChain {
     /// Makes `block` (built by [`Self::block`] on the current tip) the tip; panics if one of its
     /// transactions is invalid.
     pub fn extend(&mut self, block: &Block) {
-        assert_eq!(block.header.block_index, self.tip.height + 1, "block is not for the next height");
+        assert_eq!(block.header.block_index, self.tip.height.next(), "block is not for the next height");
         let hashes: Vec<Hash32> = block.transactions.iter().map(Transaction::hash).collect();
         let transition = run_transactions(
             self.chain_id(),

@@ -1,6 +1,7 @@
 //! The swarm task: builds the libp2p swarm and runs it as an actor that owns all network state.
 //! [`P2pHandle`]s talk to it through a command channel.
 
+use coinjecture_primitives::Height;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
@@ -776,7 +777,7 @@ impl Actor {
                         let blocks = if count == 0 {
                             Vec::new()
                         } else {
-                            match served_blocks(&*ledger, request.from_height, count, budget).await {
+                            match served_blocks(&*ledger, Height(request.from_height), count, budget).await {
                                 Ok(blocks) => blocks,
                                 Err(e) => {
                                     tracing::warn!(peer_id = %peer, error = %e, "P2P could not serve blocks");

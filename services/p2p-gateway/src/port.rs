@@ -2,7 +2,7 @@
 //! what consensus and the api call in one process (a split deployment calls the same port as
 //! `RemoteGateway`, served by [`crate::P2pGatewayService`]).
 
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
+use coinjecture_primitives::{Block, CommitCertificate, Height, UnixMillis};
 use coinjecture_proto::convert;
 use coinjecture_proto::ports::gateway::{
     self, ALL_TOPICS, GatewayError, GatewayPort, GossipInbox, GossipMessage, InboundGossip, MAX_SYNC_BLOCKS, PeerInfo,
@@ -19,7 +19,7 @@ pub(crate) fn peer_info(p: PeerSummary) -> PeerInfo {
     PeerInfo {
         peer_id: p.peer_id.to_base58(),
         addresses: p.addresses.iter().map(ToString::to_string).collect(),
-        connected_since_ms: p.connected_since_ms,
+        connected_since_ms: UnixMillis(p.connected_since_ms),
         score: p.score,
         outbound: p.outbound,
         agent_version: p.agent_version,
@@ -45,12 +45,8 @@ impl GatewayPort for P2pHandle {
         Ok(())
     }
 
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
-        let mut stream = P2pHandle::request_blocks(self, from, count.clamp(1, MAX_SYNC_BLOCKS), None).await?;
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+        let mut stream = P2pHandle::request_blocks(self, from.get(), count.clamp(1, MAX_SYNC_BLOCKS), None).await?;
         let mut out = Vec::new();
         while let Ok(Some(synced)) = tokio::time::timeout(SYNC_BLOCK_TIMEOUT, stream.next()).await {
             match convert::finalized_block(&synced.block) {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_primitives::consensus::{Proposal, Vote};
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, SealedTransaction};
+use coinjecture_primitives::{Block, CommitCertificate, Height, SealedTransaction, UnixMillis};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
@@ -127,7 +127,7 @@ pub struct PeerInfo {
     /// libp2p peer id, base58.
     pub peer_id: String,
     pub addresses: Vec<String>,
-    pub connected_since_ms: i64,
+    pub connected_since_ms: UnixMillis,
     pub score: f64,
     pub outbound: bool,
     pub agent_version: String,
@@ -192,11 +192,7 @@ pub trait GatewayPort: Send + Sync + 'static {
     /// Finalized blocks from `from` on (at most `count`, clamped to 1..=[`MAX_SYNC_BLOCKS`]),
     /// fetched from peers, unverified; stops early when peers have no more, a block is
     /// malformed, or the next block takes longer than [`SYNC_BLOCK_TIMEOUT`].
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError>;
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError>;
 
     /// Subscribes to every topic as their validating subscriber: each message must be judged
     /// with [`Self::report_validation`] before the gateway relays it.
@@ -225,11 +221,7 @@ impl<T: GatewayPort + ?Sized> GatewayPort for Arc<T> {
     async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
         (**self).publish(message).await
     }
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         (**self).request_blocks(from, count).await
     }
     async fn subscribe_validated(&self) -> Result<GossipInbox, GatewayError> {
@@ -302,7 +294,7 @@ pub fn peer_to_pb(p: &PeerInfo) -> pb::PeerInfo {
     pb::PeerInfo {
         peer_id: p.peer_id.clone(),
         addresses: p.addresses.clone(),
-        connected_since_ms: p.connected_since_ms,
+        connected_since_ms: p.connected_since_ms.get(),
         score: p.score,
         outbound: p.outbound,
         agent_version: p.agent_version.clone(),
@@ -313,7 +305,7 @@ fn peer_from_pb(p: pb::PeerInfo) -> PeerInfo {
     PeerInfo {
         peer_id: p.peer_id,
         addresses: p.addresses,
-        connected_since_ms: p.connected_since_ms,
+        connected_since_ms: UnixMillis(p.connected_since_ms),
         score: p.score,
         outbound: p.outbound,
         agent_version: p.agent_version,
@@ -355,13 +347,9 @@ impl GatewayPort for RemoteGateway {
         Ok(())
     }
 
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let request = pb::RequestBlocksRequest {
-            from_height: from,
+            from_height: from.get(),
             count: count.clamp(1, MAX_SYNC_BLOCKS),
             peer_id: String::new(),
         };
@@ -428,15 +416,15 @@ impl GatewayPort for RemoteGateway {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
     use coinjecture_primitives::consensus::VoteType;
-    use coinjecture_primitives::{ChainId, PublicKey, Signature};
+    use coinjecture_primitives::{ChainId, PublicKey, Round, Signature};
 
     use super::*;
 
     fn vote() -> Vote {
         Vote {
             chain_id: ChainId::new("coinjecture-port").unwrap(),
-            height: 7,
-            round: 1,
+            height: Height(7),
+            round: Round(1),
             vote_type: VoteType::Precommit,
             block_hash: None,
             validator: PublicKey([4; 32]),

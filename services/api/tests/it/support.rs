@@ -1,6 +1,7 @@
 //! A running API over a real ledger with a few blocks, a fake consensus and fake peers, and a
 //! small HTTP client.
 
+use coinjecture_primitives::{Height, Round, UnixMillis};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,10 +65,10 @@ impl ConsensusPort for FakeConsensus {
     async fn status(&self) -> Result<ConsensusStatus, ConsensusError> {
         Ok(ConsensusStatus {
             chain_id: ChainId::new(CHAIN_ID).unwrap(),
-            finalized_height: 0,
+            finalized_height: Height(0),
             finalized_hash: Hash32::ZERO,
-            height: 1,
-            round: 0,
+            height: Height(1),
+            round: Round(0),
             step: None,
             proposer: None,
             local_validator: (!self.local_validator.is_empty())
@@ -80,10 +81,10 @@ impl ConsensusPort for FakeConsensus {
         })
     }
 
-    async fn validator_set(&self, height: Option<u64>) -> Result<ValidatorSetAt, ConsensusError> {
+    async fn validator_set(&self, height: Option<Height>) -> Result<ValidatorSetAt, ConsensusError> {
         Ok(ValidatorSetAt {
-            height: height.unwrap_or(7),
-            activation_height: 1,
+            height: Height(height.unwrap_or(Height(7)).get()),
+            activation_height: Height(1),
             set: ValidatorSet::new(vec![PublicKey([9; 32])], QuorumMode::Crash).unwrap(),
         })
     }
@@ -112,7 +113,7 @@ impl GatewayPort for FakePeers {
     async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
         Ok(())
     }
-    async fn request_blocks(&self, _: u64, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, _: Height, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         Ok(Vec::new())
     }
     async fn peers(&self) -> Result<Vec<PeerInfo>, GatewayError> {
@@ -120,7 +121,7 @@ impl GatewayPort for FakePeers {
             .map(|i| PeerInfo {
                 peer_id: if i == 0 { VALIDATOR_PEER_ID.to_string() } else { format!("12D3KooWother{i}") },
                 addresses: Vec::new(),
-                connected_since_ms: 0,
+                connected_since_ms: UnixMillis(0),
                 score: 0.0,
                 outbound: true,
                 agent_version: String::new(),

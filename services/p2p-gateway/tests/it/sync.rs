@@ -1,5 +1,6 @@
 //! Block sync over request-response: a node 500 blocks behind catches up.
 
+use coinjecture_primitives::{Height, Round};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ pub(crate) fn chain(n: u64) -> Vec<pb::Block> {
     (1..=n)
         .map(|height| {
             let extra = prim::PoaExtra {
-                round: 0,
+                round: Round(0),
                 timestamp_millis: 250,
                 state_commitment: prim::Hash32([9; 32]),
                 chain_id: None,
@@ -43,7 +44,7 @@ pub(crate) fn chain(n: u64) -> Vec<pb::Block> {
             let block = prim::Block {
                 header: prim::BlockHeader {
                     codec_version: prim::CODEC_VERSION,
-                    block_index: height,
+                    block_index: Height(height),
                     timestamp: 1_700_000_000 + height as i64 * 2,
                     parent_hash: parent,
                     merkle_root: prim::Hash32::ZERO,
@@ -92,7 +93,7 @@ async fn a_node_500_blocks_behind_catches_up_over_request_response() {
     while let Some(synced) = stream.next().await {
         assert_eq!(synced.peer_id, server.handle.local_peer_id(), "only the full node has blocks");
         let block = prim::Block::try_from(&synced.block).expect("valid block");
-        assert_eq!(block.header.block_index, height);
+        assert_eq!(block.header.block_index, Height(height));
         assert_eq!(block.header.parent_hash, parent, "hash chain at {height}");
         let certificate = synced.block.commit_certificate.as_ref().expect("certificate");
         assert_eq!(certificate.block_hash, block.hash().0.to_vec());
@@ -102,7 +103,7 @@ async fn a_node_500_blocks_behind_catches_up_over_request_response() {
     }
     assert_eq!(behind.len(), 500, "caught up");
     tracing::info!(elapsed = ?started.elapsed(), "synced 500 blocks");
-    assert_eq!(behind.blocks(500, 10, usize::MAX).await.unwrap().len(), 1);
+    assert_eq!(behind.blocks(Height(500), 10, usize::MAX).await.unwrap().len(), 1);
 
     // Asking beyond the tip: nobody has it.
     let err = lagging.handle.request_blocks(501, 10, None).await.unwrap_err();
