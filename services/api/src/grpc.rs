@@ -1,7 +1,6 @@
 //! [`PublicApiService`]: the generated `PublicApi` trait over the [`Backends`]. The REST gateway
 //! calls the same trait methods in process, so both faces of the API answer alike.
 
-use coinjecture_primitives::Height;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -10,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use coinjecture_primitives as p;
+use coinjecture_primitives::Height;
 use coinjecture_primitives::limits::{MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::public_api_server::{PublicApi, PublicApiServer};

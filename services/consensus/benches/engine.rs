@@ -3,7 +3,6 @@
 //! `cargo bench -p coinjecture-consensus --bench engine`
 #![allow(clippy::unwrap_used, missing_docs, reason = "benchmark harness")]
 
-use coinjecture_primitives::{Height, UnixMillis};
 use std::collections::VecDeque;
 
 use coinjecture_consensus::{
@@ -11,7 +10,8 @@ use coinjecture_consensus::{
 };
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::{
-    Block, BlockHeader, ChainId, Hash32, PoaExtra, PublicKey, Signature, Transaction, TxType, sha256,
+    Block, BlockHeader, ChainId, Hash32, Height, PoaExtra, PublicKey, Signature, Transaction, TxType, UnixMillis,
+    sha256,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -6,13 +6,12 @@
 //! references) must reproduce `expected` from the inputs alone. `golden/README.md` specifies
 //! each rule in words.
 
-use coinjecture_primitives::{Height, Round, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 use coinjecture_primitives::consensus::{CommitCertificate, Evidence, Proposal, Vote, VoteType};
 use coinjecture_primitives::{
-    Block, BlockHeader, ChainId, Hash32, PoaExtra, PublicKey, Signature, SubsetSumProblem, SubsetSumSolution, Tier,
-    Transaction, TxType, ValidationError, chain_tag, derive_address, sha256,
+    Block, BlockHeader, ChainId, Hash32, Height, PoaExtra, PublicKey, Round, Signature, SubsetSumProblem,
+    SubsetSumSolution, Tier, Transaction, TxType, UnixMillis, ValidationError, chain_tag, derive_address, sha256,
 };
 
 use crate::{commit_reveal, merkle, signatures, subset_sum};

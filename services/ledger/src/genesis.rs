@@ -10,11 +10,10 @@
 //!     balance: 1000000000000
 //! ```
 
-use coinjecture_primitives::{Height, Round};
 use std::path::{Path, PathBuf};
 
 use coinjecture_primitives::{
-    Block, BlockHeader, CODEC_VERSION, ChainId, Hash32, PoaExtra, PublicKey, ValidationError,
+    Block, BlockHeader, CODEC_VERSION, ChainId, Hash32, Height, PoaExtra, PublicKey, Round, ValidationError,
 };
 use serde::{Deserialize, Serialize};
 

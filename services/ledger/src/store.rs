@@ -2,12 +2,12 @@
 //! one-transaction block write. Knows nothing of the chain rules; `ledger.rs` decides what to
 //! write.
 
-use coinjecture_primitives::UnixMillis;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use coinjecture_primitives::UnixMillis;
 use coinjecture_primitives::consensus::BinReader;
 use coinjecture_primitives::{Block, BlockHeader, CommitCertificate, Hash32, Height, PublicKey, Transaction, limits};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};

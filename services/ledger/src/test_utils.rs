@@ -3,7 +3,6 @@
 //! blocks (Merkle root, state commitment, parent, time) without a ledger.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers: a panic is the report")]
 
-use coinjecture_primitives::{Height, Round, UnixMillis};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -12,8 +11,8 @@ use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_primitives::{
-    Block, BlockHeader, CODEC_VERSION, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, Transaction,
-    TxType, chain_tag, sha256,
+    Block, BlockHeader, CODEC_VERSION, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, Round,
+    Signature, Transaction, TxType, UnixMillis, chain_tag, sha256,
 };
 use coinjecture_proto::ports::crypto::CryptoPort;
 

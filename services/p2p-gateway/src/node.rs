@@ -1,12 +1,12 @@
 //! The swarm task: builds the libp2p swarm and runs it as an actor that owns all network state.
 //! [`P2pHandle`]s talk to it through a command channel.
 
-use coinjecture_primitives::Height;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use coinjecture_primitives::Height;
 use coinjecture_proto::v1 as pb;
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;

@@ -10,14 +10,13 @@
 //! Each message is converted in exactly one place: the `*_to_pb` / `*_from_pb` functions here,
 //! used by both [`RemoteConsensus`] and [`ConsensusGrpc`].
 
-use coinjecture_primitives::UnixMillis;
 use std::sync::Arc;
 
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSet};
 use coinjecture_primitives::{
     ChainId, Hash32, Height, PublicKey, RejectReason, Rejection, Round, SealedTransaction, Transaction, TxVerdict,
-    limits::MAX_BATCH_ITEMS,
+    UnixMillis, limits::MAX_BATCH_ITEMS,
 };
 use tonic::transport::Endpoint;
 use tonic::{Code, Request, Response, Status};

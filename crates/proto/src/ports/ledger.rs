@@ -11,11 +11,10 @@
 //! Deadlines: a [`RemoteLedger`] puts no deadline on its calls; callers bound what they wait for
 //! (the block reads are bounded by their `limit` and byte budget).
 
-use coinjecture_primitives::UnixMillis;
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::{
     Block, BlockHeader, ChainId, CommitCertificate, Hash32, Height, PublicKey, SealedBlock, SealedTransaction,
-    Transaction, TxVerdict,
+    Transaction, TxVerdict, UnixMillis,
 };
 use prost::Message as _;
 use tonic::Code;

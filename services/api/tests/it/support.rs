@@ -1,7 +1,6 @@
 //! A running API over a real ledger with a few blocks, a fake consensus and fake peers, and a
 //! small HTTP client.
 
-use coinjecture_primitives::{Height, Round, UnixMillis};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +12,8 @@ use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSet};
 use coinjecture_primitives::{
-    Block, ChainId, CommitCertificate, Hash32, PublicKey, RejectReason, Rejection, SealedTransaction, Transaction,
+    Block, ChainId, CommitCertificate, Hash32, Height, PublicKey, RejectReason, Rejection, Round, SealedTransaction,
+    Transaction, UnixMillis,
 };
 use coinjecture_proto::ports::consensus::{
     ConsensusError, ConsensusPort, ConsensusStatus, EvidencePage, MempoolStats, SubmitResult, ValidatorSetAt,

@@ -13,10 +13,9 @@ use coinjecture_consensus::{
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
-    Block, BlockHeader, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, Transaction, TxType,
-    chain_tag,
+    Block, BlockHeader, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, Round, Signature, Transaction,
+    TxType, UnixMillis, chain_tag,
 };
-use coinjecture_primitives::{Height, Round, UnixMillis};
 
 const N: usize = 4;
 

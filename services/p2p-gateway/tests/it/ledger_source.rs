@@ -1,11 +1,11 @@
 //! The gateway over a `RemoteLedger` against a mock Ledger gRPC server on a real socket: split,
 //! it serves sync from `Ledger.GetBlockRange` through the ledger's port.
 
-use coinjecture_primitives::Height;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use coinjecture_primitives::Height;
 use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
 use coinjecture_proto::v1::{self as pb, ledger_server::Ledger, ledger_server::LedgerServer};
 use futures::{Stream, StreamExt};

@@ -1,11 +1,11 @@
 //! Block sync over request-response: a node 500 blocks behind catches up.
 
-use coinjecture_primitives::{Height, Round};
 use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_p2p_gateway::{MemoryBlockSource, P2pError};
 use coinjecture_primitives as prim;
+use coinjecture_primitives::{Height, Round};
 use coinjecture_proto::ports::ledger::LedgerPort;
 use coinjecture_proto::v1 as pb;
 use futures::StreamExt;
