@@ -21,7 +21,6 @@
 //!   read, and their (height, round, step) may never be lower than one seen before;
 //! - **one chain**: at every height, every ledger holds the same block (checked at the end).
 
-use coinjecture_primitives::{Round, UnixMillis};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -36,14 +35,14 @@ use coinjecture_crypto_core::signatures::{self, Keypair};
 use coinjecture_ledger::test_utils::{GENESIS_TIME_MS, TestChain};
 use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
-    Block, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, Transaction, chain_tag, sha256,
+    Block, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, RejectReason, Rejection, Round,
+    Transaction, TxVerdict, UnixMillis, chain_tag, sha256,
 };
 use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, BlockRejectReason, BlockRejection, ChainInfo, CheckedTransaction, CheckedTransactions,
     Execution, LedgerPort, LedgerPortError, LedgerResult, StoredBlock, Tip,
 };
-use coinjecture_proto::v1 as pb;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -414,30 +413,28 @@ impl SimLedger {
         }
     }
 
-    fn check_one(
-        &self,
-        accounts: &BTreeMap<PublicKey, (u64, u64)>,
-        tx: &Transaction,
-    ) -> Result<(), (pb::TxRejectReason, String)> {
-        use pb::TxRejectReason as R;
+    /// The ledger's verdict on `tx` against `accounts` (the checks the real ledger makes, with
+    /// the same reasons).
+    fn check_one(&self, accounts: &BTreeMap<PublicKey, (u64, u64)>, tx: &Transaction) -> TxVerdict {
+        let refuse = |reason, message: String| Err(Rejection::new(reason, message));
         if tx.data != chain_tag(&self.chain_id) {
-            return Err((R::WrongChain, "not this chain".into()));
+            return refuse(RejectReason::WrongChain, "not this chain".into());
         }
         if tx.gas_limit < FEE_GAS {
-            return Err((R::GasLimitTooLow, "gas limit".into()));
+            return refuse(RejectReason::GasLimitTooLow, "gas limit".into());
         }
         if !signatures::verify(&tx.from, &tx.signing_message(), &tx.signature) {
-            return Err((R::BadSignature, "bad signature".into()));
+            return refuse(RejectReason::BadSignature, "bad signature".into());
         }
         let (balance, nonce) = accounts.get(&tx.from).copied().unwrap_or((0, 0));
         if tx.nonce < nonce {
-            return Err((R::NonceTooLow, format!("nonce {} < {nonce}", tx.nonce)));
+            return refuse(RejectReason::NonceTooLow, format!("nonce {} < {nonce}", tx.nonce));
         }
         if tx.nonce > nonce {
-            return Err((R::NonceTooHigh, format!("nonce {} > {nonce}", tx.nonce)));
+            return refuse(RejectReason::NonceTooHigh, format!("nonce {} > {nonce}", tx.nonce));
         }
         if balance < tx.amount.saturating_add(fee(tx)) {
-            return Err((R::InsufficientBalance, "balance".into()));
+            return refuse(RejectReason::InsufficientBalance, "balance".into());
         }
         Ok(())
     }
@@ -467,16 +464,6 @@ impl SimLedger {
         h.update(root.0);
         (root, Hash32(h.finalize().into()))
     }
-}
-
-fn verdict(r: Result<(), (pb::TxRejectReason, String)>) -> coinjecture_primitives::TxVerdict {
-    r.map_err(|(reason, message)| {
-        coinjecture_primitives::Rejection::new(
-            coinjecture_proto::convert::reject_reason(reason)
-                .unwrap_or(coinjecture_primitives::RejectReason::Malformed),
-            message,
-        )
-    })
 }
 
 #[tonic::async_trait]
@@ -515,10 +502,7 @@ impl LedgerPort for SimLedger {
         let s = self.state.lock().unwrap();
         let results = txs
             .iter()
-            .map(|tx| CheckedTransaction {
-                tx_hash: Some(tx.hash()),
-                verdict: verdict(self.check_one(&s.accounts, tx)),
-            })
+            .map(|tx| CheckedTransaction { tx_hash: Some(tx.hash()), verdict: self.check_one(&s.accounts, tx) })
             .collect();
         Ok(CheckedTransactions { results, height: self.tip_of(&s).height })
     }
