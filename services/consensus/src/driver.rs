@@ -197,21 +197,39 @@ impl DriverHandle {
 /// Errors that stop the driver (it never stops for bad input from peers).
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
-    #[error("reading the signing state {path}: {reason}")]
-    SignStateRead { path: PathBuf, reason: String },
-    #[error("writing the signing state {path}: {reason}")]
-    SignStateWrite { path: PathBuf, reason: String },
+    /// The signing state cannot be read or does not decode (an I/O or a decode error).
+    #[error("reading the signing state {path}: {source}")]
+    SignStateRead {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("writing the signing state {path}: {source}")]
+    SignStateWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The lock cannot be read or does not decode (an I/O or a decode error).
     #[error(
-        "reading the lock {path}: {reason} (it holds the block this validator precommitted; move it away only if the height it names is final everywhere)"
+        "reading the lock {path}: {source} (it holds the block this validator precommitted; move it away only if the height it names is final everywhere)"
     )]
-    LockStateRead { path: PathBuf, reason: String },
-    #[error("writing the lock {path}: {reason}")]
-    LockStateWrite { path: PathBuf, reason: String },
+    LockStateRead {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("writing the lock {path}: {source}")]
+    LockStateWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A safety file the node will not start with; `action` says what the operator can do.
     #[error("the {what} {path} {problem}: {action}")]
     SafetyFileRefused { what: &'static str, path: PathBuf, problem: String, action: String },
-    #[error("{0}")]
-    Journal(String),
+    #[error(transparent)]
+    Journal(#[from] crate::tx_journal::JournalError),
     /// A ledger call failed (the port's error, which keeps the gRPC code of a remote ledger).
     #[error("the ledger failed: {0}")]
     Ledger(#[from] LedgerPortError),
@@ -232,9 +250,10 @@ fn now_ms() -> UnixMillis {
 /// (checked) or 1 (see [`crate::safety_file`]). [`start`] reads it through
 /// [`signing_checks::check`], which also checks it against the chain.
 pub fn load_sign_state(path: &Path) -> Result<Option<SignState>, DriverError> {
-    let err = |reason: String| DriverError::SignStateRead { path: path.into(), reason };
-    let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
-    let state = bytes.map(|b| SignState::from_file_bytes(&b)).transpose().map_err(|e| err(e.to_string()))?;
+    let err =
+        |source: Box<dyn std::error::Error + Send + Sync>| DriverError::SignStateRead { path: path.into(), source };
+    let bytes = read_if_present(path).map_err(|e| err(e.into()))?;
+    let state = bytes.map(|b| SignState::from_file_bytes(&b)).transpose().map_err(|e| err(e.into()))?;
     Ok(state.map(|(s, _): (SignState, Format)| s))
 }
 
@@ -251,7 +270,7 @@ fn read_if_present(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// directory.
 pub fn store_sign_state(path: &Path, state: &SignState) -> Result<(), DriverError> {
     write_durably(path, &state.to_file_bytes())
-        .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
+        .map_err(|source| DriverError::SignStateWrite { path: path.into(), source })
 }
 
 /// Where the lock is kept for a signing state at `sign_state_path`: the same name with the
@@ -262,9 +281,10 @@ pub fn lock_state_path(sign_state_path: &Path) -> PathBuf {
 
 /// Loads the persisted lock (None when there is none), in format 2 (checked) or 1.
 pub fn load_lock_state(path: &Path) -> Result<Option<LockState>, DriverError> {
-    let err = |reason: String| DriverError::LockStateRead { path: path.into(), reason };
-    let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
-    let lock = bytes.map(|b| LockState::from_file_bytes(&b)).transpose().map_err(|e| err(e.to_string()))?;
+    let err =
+        |source: Box<dyn std::error::Error + Send + Sync>| DriverError::LockStateRead { path: path.into(), source };
+    let bytes = read_if_present(path).map_err(|e| err(e.into()))?;
+    let lock = bytes.map(|b| LockState::from_file_bytes(&b)).transpose().map_err(|e| err(e.into()))?;
     Ok(lock.map(|(l, _): (LockState, Format)| l))
 }
 
@@ -275,7 +295,7 @@ pub fn store_lock_state(path: &Path, lock: &LockState) -> Result<(), DriverError
 
 /// Writes a lock file's bytes durably.
 fn store_lock_file(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
-    write_durably(path, bytes).map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
+    write_durably(path, bytes).map_err(|source| DriverError::LockStateWrite { path: path.into(), source })
 }
 
 /// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
@@ -492,7 +512,7 @@ async fn start_task<N: GatewayPort>(
         tracing::warn!(reason = %pause.reason(), "signing paused");
     }
     let (journal, replay) = if config.tx_journal {
-        let (journal, replay) = TxJournal::open(journal_path).map_err(|e| DriverError::Journal(e.to_string()))?;
+        let (journal, replay) = TxJournal::open(journal_path)?;
         if replay.discarded_bytes > 0 || replay.undecodable > 0 {
             tracing::warn!(
                 discarded_bytes = replay.discarded_bytes,

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use coinjecture_primitives::validators::ValidatorError;
 use coinjecture_primitives::{Hash32, Height};
+use coinjecture_proto::ports::ledger::BlockRejection;
 
 use crate::genesis::GenesisError;
 
@@ -49,21 +51,37 @@ pub enum LedgerError {
 
     /// A commit certificate that does not prove the block final: a signer outside the validator
     /// set of that height, no quorum, or an invalid signature (ApplyBlock).
-    #[error("block {height} ({hash}): block.commit_certificate does not verify: {reason}")]
-    BadCertificate { height: Height, hash: Hash32, reason: String },
+    #[error("block {height} ({hash}): block.commit_certificate does not verify: {source}")]
+    BadCertificate {
+        height: Height,
+        hash: Hash32,
+        #[source]
+        source: ValidatorError,
+    },
 
     /// The stored tip's certificate does not verify at open: the database was written under
     /// another validator configuration, or it is corrupt.
     #[error(
         "the ledger database {path}: the stored certificate of the tip block {height} does not verify against the \
          configured validators: {reason}; check consensus.validators and consensus.validator_changes, or run \
-         `coinjectured db verify --database {path}`"
+         `coinjectured db verify --database {path}`",
+        reason = source
     )]
-    StoredCertificate { path: PathBuf, height: Height, reason: String },
+    StoredCertificate {
+        path: PathBuf,
+        height: Height,
+        #[source]
+        source: StoredCertificateError,
+    },
 
     /// A finalized block that does not execute validly on the tip (ApplyBlock).
-    #[error("block {height} ({hash}) does not apply on the tip: {reason}")]
-    InvalidBlock { height: Height, hash: Hash32, reason: String },
+    #[error("block {height} ({hash}) does not apply on the tip: {source}")]
+    InvalidBlock {
+        height: Height,
+        hash: Hash32,
+        #[source]
+        source: InvalidBlockError,
+    },
 
     /// crypto-core (in process or remote) failed or answered inconsistently.
     #[error(transparent)]
@@ -137,6 +155,35 @@ fn sqlite_hint(error: &sqlx::Error) -> &'static str {
         14 => " (a database file cannot be opened: check the directory and its permissions)",
         _ => "",
     }
+}
+
+/// Why the stored tip's certificate is refused at open (the source of
+/// [`LedgerError::StoredCertificate`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StoredCertificateError {
+    /// The tip row names a block that cannot be read.
+    #[error("the tip block is missing")]
+    TipMissing,
+    /// The tip block has no certificate.
+    #[error("it has no certificate")]
+    NoCertificate,
+    /// The certificate does not verify against the configured validators.
+    #[error(transparent)]
+    Invalid(#[from] ValidatorError),
+}
+
+/// Why a finalized block does not apply on the tip (the source of [`LedgerError::InvalidBlock`]).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidBlockError {
+    /// Execution refused it: the first rule that failed.
+    #[error("{}", .0.message)]
+    Rejected(BlockRejection),
+    /// Execution stopped early without naming a rule.
+    #[error("execution stopped")]
+    Stopped,
+    /// The block carries subset-sum work, which this ledger does not accept yet.
+    #[error("block.work: this ledger does not accept blocks carrying subset-sum work yet")]
+    Work,
 }
 
 impl From<LedgerError> for tonic::Status {

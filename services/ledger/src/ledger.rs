@@ -23,7 +23,7 @@ use coinjecture_proto::v1 as pb;
 use sqlx::SqliteConnection;
 
 use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes, VerifiedSignatures};
-use crate::error::LedgerError;
+use crate::error::{InvalidBlockError, LedgerError, StoredCertificateError};
 use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
@@ -442,12 +442,11 @@ impl Ledger {
         hash: &Hash32,
         certificate: &CommitCertificate,
     ) -> Result<(), LedgerError> {
-        let bad = |reason: String| LedgerError::BadCertificate { height, hash: *hash, reason };
+        let bad = |source| LedgerError::BadCertificate { height, hash: *hash, source };
         let set = self.validators.at(height);
-        let pending =
-            set.check_certificate(&self.genesis.chain_id, height, hash, certificate).map_err(|e| bad(e.to_string()))?;
+        let pending = set.check_certificate(&self.genesis.chain_id, height, hash, certificate).map_err(bad)?;
         let valid = self.crypto.verify_signatures(&pending.message, &pending.signatures).await?;
-        pending.conclude(&valid).map_err(|e| bad(e.to_string()))
+        pending.conclude(&valid).map_err(bad)
     }
 
     /// At open: the stored tip block is read (and so checked against its hashes) and its
@@ -456,17 +455,17 @@ impl Ledger {
         if tip.height == Height(0) {
             return Ok(());
         }
-        let refused = |reason: String| LedgerError::StoredCertificate {
+        let refused = |source: StoredCertificateError| LedgerError::StoredCertificate {
             path: self.store.path.clone(),
             height: tip.height,
-            reason,
+            source,
         };
         let stored =
-            self.block_by_height(tip.height).await?.ok_or_else(|| refused("the tip block is missing".into()))?;
-        let certificate = stored.certificate.ok_or_else(|| refused("it has no certificate".into()))?;
+            self.block_by_height(tip.height).await?.ok_or_else(|| refused(StoredCertificateError::TipMissing))?;
+        let certificate = stored.certificate.ok_or_else(|| refused(StoredCertificateError::NoCertificate))?;
         match self.verify_certificate(tip.height, &tip.hash, &certificate).await {
             Ok(()) => Ok(()),
-            Err(LedgerError::BadCertificate { reason, .. }) => Err(refused(reason)),
+            Err(LedgerError::BadCertificate { source, .. }) => Err(refused(source.into())),
             Err(e) => Err(e),
         }
     }
@@ -940,8 +939,8 @@ impl Ledger {
             }
         };
         let (Some(state_commitment), None) = (execution.state_commitment, &execution.rejection) else {
-            let reason = execution.rejection.map(|r| r.message).unwrap_or_else(|| "execution stopped".into());
-            return Err(LedgerError::InvalidBlock { height, hash, reason });
+            let source = execution.rejection.map_or(InvalidBlockError::Stopped, InvalidBlockError::Rejected);
+            return Err(LedgerError::InvalidBlock { height, hash, source });
         };
         let timestamp_ms = block.header.timestamp_ms();
         let executed = started.elapsed();

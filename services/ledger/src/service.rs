@@ -23,7 +23,7 @@ use coinjecture_proto::ports::ledger::{
     header_to_pb, indexed_to_pb, range_item_to_pb, range_request_extras,
 };
 
-use crate::error::LedgerError;
+use crate::error::{InvalidBlockError, LedgerError};
 use crate::ledger::{Ledger, MAX_BLOCK_RANGE};
 use crate::store::HeaderExtras;
 
@@ -65,7 +65,7 @@ fn request_block(block: Option<&pb::Block>) -> Result<(Block, &pb::Block), Statu
 }
 
 fn work_rejection() -> String {
-    "block.work: this ledger does not accept blocks carrying subset-sum work yet".into()
+    InvalidBlockError::Work.to_string()
 }
 
 #[tonic::async_trait]
@@ -276,7 +276,7 @@ impl LedgerRpc for LedgerService {
             return Err(LedgerError::InvalidBlock {
                 height: block.header.block_index,
                 hash: block.hash(),
-                reason: work_rejection(),
+                source: InvalidBlockError::Work,
             }
             .into());
         }

@@ -64,7 +64,7 @@ fn probe_writable(path: &Path) -> Result<(), DriverError> {
     let probe = PathBuf::from(probe);
     write_durably(&probe, b"probe")
         .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
+        .map_err(|source| DriverError::SignStateWrite { path: path.into(), source })
 }
 
 impl<N: coinjecture_proto::ports::gateway::GatewayPort> Driver<N> {
