@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_primitives::PublicKey;
+use coinjecture_primitives::{Height, PublicKey};
 use coinjecture_proto::v1 as pb;
 use tonic::transport::Channel;
 
@@ -578,7 +578,7 @@ impl Network {
             let before = out.len();
             while let Some(r) = stream.message().await.unwrap() {
                 let block = coinjecture_primitives::Block::try_from(&r.block.unwrap()).unwrap();
-                assert_eq!(block.header.block_index, next, "validator {i} served heights out of order");
+                assert_eq!(block.header.block_index, Height(next), "validator {i} served heights out of order");
                 out.push(block);
                 next += 1;
             }

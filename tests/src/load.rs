@@ -122,7 +122,7 @@ impl LoadReport {
             let mut at: HashMap<[u8; 32], u64> = HashMap::new();
             for block in net.blocks(i, 1, height).await {
                 for tx in &block.transactions {
-                    let again = at.insert(tx.hash().0, block.header.block_index);
+                    let again = at.insert(tx.hash().0, block.header.block_index.get());
                     assert!(again.is_none(), "validator {i}: transaction {} finalized twice", hex::encode(tx.hash().0));
                 }
             }

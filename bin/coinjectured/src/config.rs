@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use coinjecture_consensus::{QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_p2p_gateway::Multiaddr;
-use coinjecture_primitives::{ChainId, PublicKey, limits};
+use coinjecture_primitives::{ChainId, Height, PublicKey, limits};
 use coinjecture_telemetry::LogFormat;
 use eyre::{bail, eyre};
 use serde::{Deserialize, Deserializer, de};
@@ -65,7 +65,7 @@ impl LedgerSection {
     /// The ledger's options.
     pub(crate) fn options(&self) -> coinjecture_ledger::LedgerOptions {
         coinjecture_ledger::LedgerOptions {
-            assume_valid_height: self.assume_valid_height,
+            assume_valid_height: Height(self.assume_valid_height),
             keep_blocks: self.keep_blocks,
         }
     }
@@ -625,10 +625,10 @@ impl Config {
         let set = |keys: &[PublicKey], key: &str| -> eyre::Result<ValidatorSet> {
             ValidatorSet::new(keys.to_vec(), mode).map_err(|e| eyre!("{key}: {e}"))
         };
-        let mut entries = vec![(1, set(&self.consensus.validators, "consensus.validators")?)];
+        let mut entries = vec![(Height(1), set(&self.consensus.validators, "consensus.validators")?)];
         for (c, change) in self.consensus.validator_changes.iter().enumerate() {
             entries.push((
-                change.height,
+                Height(change.height),
                 set(&change.validators, &format!("consensus.validator_changes[{c}].validators"))?,
             ));
         }
@@ -770,6 +770,7 @@ pub(crate) fn quorum(s: &str) -> eyre::Result<QuorumMode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coinjecture_primitives::Height;
 
     fn sample() -> String {
         let dir = env!("CARGO_MANIFEST_DIR");
@@ -877,7 +878,7 @@ mod tests {
         let c = Config::parse(&text).unwrap();
         assert_eq!(
             c.ledger.options(),
-            coinjecture_ledger::LedgerOptions { assume_valid_height: 5000, keep_blocks: Some(1000) }
+            coinjecture_ledger::LedgerOptions { assume_valid_height: Height(5000), keep_blocks: Some(1000) }
         );
         let c = Config::parse_with_env(&sample(), env(&[("COINJECTURE_LEDGER_KEEP_BLOCKS", "64")])).unwrap();
         assert_eq!(c.ledger.keep_blocks, Some(64));
@@ -893,8 +894,11 @@ mod tests {
         c.consensus.quorum = QuorumMode::Byzantine;
         c.consensus.validator_changes = vec![ValidatorChange { height: 10, validators: vec![key(2), key(3)] }];
         let schedule = c.validator_schedule().unwrap();
-        assert_eq!(schedule.entries().iter().map(|(h, s)| (*h, s.len())).collect::<Vec<_>>(), vec![(1, 1), (10, 2)]);
-        assert_eq!(schedule.at(10).mode(), QuorumMode::Byzantine);
+        assert_eq!(
+            schedule.entries().iter().map(|(h, s)| (*h, s.len())).collect::<Vec<_>>(),
+            vec![(Height(1), 1), (Height(10), 2)]
+        );
+        assert_eq!(schedule.at(Height(10)).mode(), QuorumMode::Byzantine);
         let error = |c: &Config| c.validator_schedule().unwrap_err().to_string();
         let mut bad = c.clone();
         bad.consensus.validator_changes[0].validators[1] = key(2);

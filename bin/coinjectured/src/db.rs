@@ -48,8 +48,8 @@ async fn verify(database: PathBuf, config: Option<PathBuf>) -> eyre::Result<()> 
     bar.set_message(format!("verifying {}", database.display()));
     let started = std::time::Instant::now();
     let result = verify_database(&database, genesis.as_ref(), validators.as_ref(), |height, tip| {
-        bar.set_length(tip + 1);
-        bar.set_position(height + 1);
+        bar.set_length(tip.next().get());
+        bar.set_position(height.next().get());
     })
     .await;
     bar.finish_and_clear();

@@ -10,7 +10,7 @@
 //! safe as long as fewer than a third of the validators do this (`quorum: byzantine`).
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, Vote, sha256};
+use coinjecture_primitives::{Block, CommitCertificate, Height, Vote, sha256};
 use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,11 +80,7 @@ impl<N: GatewayPort> GatewayPort for Equivocating<N> {
         self.inner.publish(message).await
     }
 
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         self.inner.request_blocks(from, count).await
     }
 }
@@ -93,7 +89,7 @@ impl<N: GatewayPort> GatewayPort for Equivocating<N> {
 mod tests {
     use super::*;
     use coinjecture_primitives::consensus::{Evidence, VoteType};
-    use coinjecture_primitives::{ChainId, Hash32, Signature};
+    use coinjecture_primitives::{ChainId, Hash32, Round, Signature};
 
     struct Nowhere;
 
@@ -102,11 +98,7 @@ mod tests {
         async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
             Ok(())
         }
-        async fn request_blocks(
-            &self,
-            _: BlockHeight,
-            _: u32,
-        ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+        async fn request_blocks(&self, _: Height, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
             Ok(Vec::new())
         }
     }
@@ -118,8 +110,8 @@ mod tests {
         for block_hash in [Some(Hash32([1; 32])), None] {
             let mut vote = Vote {
                 chain_id: ChainId::new("coinjecture-devnet").unwrap(),
-                height: 7,
-                round: 2,
+                height: Height(7),
+                round: Round(2),
                 vote_type: VoteType::Prevote,
                 block_hash,
                 validator: key.public_key(),

@@ -343,7 +343,7 @@ async fn run(command: Command) -> eyre::Result<()> {
                 chain_id = %config.network.id,
                 validator = %running.consensus.local_validator,
                 peer_id = %running.p2p.local_peer_id(),
-                height = running.consensus.status().finalized_height,
+                height = running.consensus.status().finalized_height.get(),
                 "node started"
             );
             let mut tasks = running.tasks;
@@ -377,7 +377,7 @@ async fn run(command: Command) -> eyre::Result<()> {
                     }
                     running.ledger.close().await;
                     tracing::info!(
-                        height = running.consensus.status().finalized_height,
+                        height = running.consensus.status().finalized_height.get(),
                         "node stopped: database closed"
                     );
                     Ok(())

@@ -397,6 +397,7 @@ async fn serve_metrics(listener: tokio::net::TcpListener, registry: Arc<Mutex<Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coinjecture_primitives::Height;
 
     fn block(height: u64, parent: Hash32, n_tx: u8) -> p::Block {
         let txs: Vec<p::Transaction> = (0..n_tx)
@@ -417,7 +418,7 @@ mod tests {
         let hashes: Vec<Hash32> = txs.iter().map(p::Transaction::hash).collect();
         let header = p::BlockHeader {
             codec_version: p::CODEC_VERSION,
-            block_index: height,
+            block_index: Height(height),
             timestamp: 1_700_000_000 + i64::try_from(height).unwrap_or(0),
             parent_hash: parent,
             merkle_root: coinjecture_crypto_core::merkle::merkle_root(&hashes),
@@ -434,7 +435,7 @@ mod tests {
     fn view(b: &p::Block) -> pb::BlockView {
         let mut block = pb::Block::from(b);
         block.commit_certificate = Some(pb::CommitCertificate {
-            height: b.header.block_index,
+            height: b.header.block_index.get(),
             round: 0,
             block_hash: b.hash().0.to_vec(),
             signatures: vec![],

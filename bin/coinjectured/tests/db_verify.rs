@@ -7,7 +7,7 @@ use std::process::Command;
 
 use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto, validator_key};
-use coinjecture_primitives::Transaction;
+use coinjecture_primitives::{Height, Transaction};
 
 /// A database of 5 blocks of 2 signed transfers each (with real certificates), its genesis and
 /// a node configuration naming both, in `dir`. Returns the config path and every transaction.
@@ -96,7 +96,7 @@ async fn signature_of_block(database: &Path, chain: &TestChain, height: u64) -> 
     let copy = ledger_dir.path().join("copy.db");
     std::fs::copy(database, &copy).unwrap();
     let ledger = Ledger::open(&copy, chain.genesis.clone(), chain.validators(), local_crypto()).await.unwrap();
-    let certificate = ledger.block_by_height(height).await.unwrap().unwrap().certificate.unwrap();
+    let certificate = ledger.block_by_height(Height(height)).await.unwrap().unwrap().certificate.unwrap();
     ledger.close().await;
     certificate.signatures[0].1.0.to_vec()
 }

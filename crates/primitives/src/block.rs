@@ -66,6 +66,7 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Height;
     use crate::hash::{PublicKey, Signature};
     use crate::transaction::TxType;
 
@@ -85,7 +86,7 @@ mod tests {
             timestamp: -2,
         };
         let block = Block {
-            header: BlockHeader { codec_version: 1, block_index: 9, ..Default::default() },
+            header: BlockHeader { codec_version: 1, block_index: Height(9), ..Default::default() },
             transactions: vec![tx.clone(), tx],
         };
         let bytes = block.encode();

@@ -81,12 +81,6 @@ impl FromStr for ChainId {
     }
 }
 
-/// A block height (`block_index` in the v4 header).
-pub type BlockHeight = u64;
-
-/// A consensus round within one height.
-pub type Round = u32;
-
 #[cfg(test)]
 mod tests {
     use super::*;

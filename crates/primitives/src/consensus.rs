@@ -16,9 +16,10 @@
 //! the Merkle root.
 
 use crate::block::Block;
-use crate::chain::{BlockHeight, ChainId, Round, limits};
+use crate::chain::{ChainId, limits};
 use crate::error::DecodeError;
 use crate::hash::{Hash32, PublicKey, Signature};
+use crate::units::{Height, Round, UnixMillis};
 
 /// Version byte at the start of every consensus encoding.
 pub const CONSENSUS_FORMAT_VERSION: u8 = 1;
@@ -56,7 +57,7 @@ impl VoteType {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Vote {
     pub chain_id: ChainId,
-    pub height: BlockHeight,
+    pub height: Height,
     pub round: Round,
     pub vote_type: VoteType,
     /// `None` is a nil vote (no acceptable proposal seen in time).
@@ -69,13 +70,13 @@ pub struct Vote {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proposal {
     pub chain_id: ChainId,
-    pub height: BlockHeight,
+    pub height: Height,
     pub round: Round,
     /// Tendermint's proof-of-lock round: the round in which this block got a prevote quorum,
     /// if it is being re-proposed.
     pub pol_round: Option<Round>,
     /// The proposer's clock when it proposed, in Unix milliseconds (propagation metric).
-    pub timestamp_ms: i64,
+    pub timestamp_ms: UnixMillis,
     pub block: Block,
     pub proposer: PublicKey,
     pub signature: Signature,
@@ -84,7 +85,7 @@ pub struct Proposal {
 /// A quorum of precommit signatures for one block: proof that it is final.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitCertificate {
-    pub height: BlockHeight,
+    pub height: Height,
     pub round: Round,
     pub block_hash: Hash32,
     /// (validator, precommit signature), sorted by validator key, no duplicates.
@@ -148,8 +149,8 @@ impl Vote {
     fn read(r: &mut BinReader<'_>) -> Result<Self, DecodeError> {
         r.version()?;
         let chain_id = r.chain_id()?;
-        let height = r.u64()?;
-        let round = r.u32()?;
+        let height = Height(r.u64()?);
+        let round = Round(r.u32()?);
         let vote_type = VoteType::from_code(r.u8()?)?;
         let block_hash = r.option_hash("block_hash")?;
         let validator = PublicKey(r.array()?);
@@ -161,7 +162,7 @@ impl Vote {
 /// Signing bytes of a vote, also used to check the signatures of a commit certificate.
 pub fn vote_signing_bytes(
     chain: &ChainId,
-    height: BlockHeight,
+    height: Height,
     round: Round,
     vote_type: VoteType,
     block_hash: Option<&Hash32>,
@@ -226,10 +227,10 @@ impl Proposal {
         let mut r = BinReader::new(bytes);
         r.version()?;
         let chain_id = r.chain_id()?;
-        let height = r.u64()?;
-        let round = r.u32()?;
+        let height = Height(r.u64()?);
+        let round = Round(r.u32()?);
         let pol_round = r.option_round()?;
-        let timestamp_ms = r.i64()?;
+        let timestamp_ms = UnixMillis(r.i64()?);
         let proposer = PublicKey(r.array()?);
         let signature = Signature(r.array()?);
         let block_len = r.u32()? as usize;
@@ -277,8 +278,8 @@ impl CommitCertificate {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = BinReader::new(bytes);
         r.version()?;
-        let height = r.u64()?;
-        let round = r.u32()?;
+        let height = Height(r.u64()?);
+        let round = Round(r.u32()?);
         let block_hash = Hash32(r.array()?);
         let count = usize::from(r.u16()?);
         if count > limits::MAX_VALIDATORS {
@@ -355,7 +356,7 @@ impl Evidence {
     }
 
     /// (height, round) of the misbehaviour.
-    pub fn position(&self) -> (BlockHeight, Round) {
+    pub fn position(&self) -> (Height, Round) {
         match self {
             Self::DuplicateVote { vote_a, .. } => (vote_a.height, vote_a.round),
             Self::DuplicateProposal { proposal_a, .. } => (proposal_a.height, proposal_a.round),
@@ -491,7 +492,7 @@ impl<'a> BinReader<'a> {
     }
 
     fn option_round(&mut self) -> Result<Option<Round>, DecodeError> {
-        Ok(if self.flag("pol_round")? { Some(self.u32()?) } else { None })
+        Ok(if self.flag("pol_round")? { Some(Round(self.u32()?)) } else { None })
     }
 
     /// `Ok` when every byte was read.
@@ -515,8 +516,8 @@ mod tests {
     fn vote(hash: Option<Hash32>) -> Vote {
         Vote {
             chain_id: chain(),
-            height: 5,
-            round: 1,
+            height: Height(5),
+            round: Round(1),
             vote_type: VoteType::Precommit,
             block_hash: hash,
             validator: PublicKey([4; 32]),
@@ -554,30 +555,30 @@ mod tests {
     #[test]
     fn proposal_round_trips_and_checks_the_block_height() {
         let block = Block {
-            header: BlockHeader { codec_version: 1, block_index: 5, ..Default::default() },
+            header: BlockHeader { codec_version: 1, block_index: Height(5), ..Default::default() },
             transactions: vec![],
         };
         let p = Proposal {
             chain_id: chain(),
-            height: 5,
-            round: 0,
-            pol_round: Some(0),
-            timestamp_ms: 1_700_000_000_123,
+            height: Height(5),
+            round: Round(0),
+            pol_round: Some(Round(0)),
+            timestamp_ms: UnixMillis(1_700_000_000_123),
             block,
             proposer: PublicKey([7; 32]),
             signature: Signature([8; 64]),
         };
         assert_eq!(Proposal::decode(&p.encode()).unwrap(), p);
         assert!(p.signing_bytes().starts_with(PROPOSAL_DOMAIN));
-        let wrong = Proposal { height: 6, ..p };
+        let wrong = Proposal { height: Height(6), ..p };
         assert!(Proposal::decode(&wrong.encode()).is_err());
     }
 
     #[test]
     fn certificate_requires_sorted_unique_signers() {
         let cert = CommitCertificate {
-            height: 3,
-            round: 0,
+            height: Height(3),
+            round: Round(0),
             block_hash: Hash32([1; 32]),
             signatures: vec![(PublicKey([2; 32]), Signature([0; 64])), (PublicKey([1; 32]), Signature([0; 64]))],
         };
@@ -605,7 +606,7 @@ mod tests {
         let block = |salt: u8| Block {
             header: BlockHeader {
                 codec_version: 1,
-                block_index: 5,
+                block_index: Height(5),
                 merkle_root: Hash32([salt; 32]),
                 ..Default::default()
             },
@@ -613,20 +614,20 @@ mod tests {
         };
         let p = |salt: u8| Proposal {
             chain_id: chain(),
-            height: 5,
-            round: 1,
+            height: Height(5),
+            round: Round(1),
             pol_round: None,
-            timestamp_ms: 1_700_000_000_123,
+            timestamp_ms: UnixMillis(1_700_000_000_123),
             block: block(salt),
             proposer: PublicKey([7; 32]),
             signature: Signature([salt; 64]),
         };
         assert!(Evidence::duplicate_proposal(p(1), p(1)).is_none());
-        assert!(Evidence::duplicate_proposal(p(1), Proposal { round: 2, ..p(2) }).is_none());
+        assert!(Evidence::duplicate_proposal(p(1), Proposal { round: Round(2), ..p(2) }).is_none());
         let e1 = Evidence::duplicate_proposal(p(1), p(2)).unwrap();
         assert_eq!(e1, Evidence::duplicate_proposal(p(2), p(1)).unwrap());
         assert_eq!(Evidence::decode(&e1.encode()).unwrap(), e1);
-        assert_eq!((e1.offender(), e1.position()), (PublicKey([7; 32]), (5, 1)));
+        assert_eq!((e1.offender(), e1.position()), (PublicKey([7; 32]), (Height(5), Round(1))));
         // Swapped halves are not the canonical form.
         let Evidence::DuplicateProposal { proposal_a, proposal_b } = &e1 else { unreachable!() };
         let swapped = Evidence::DuplicateProposal { proposal_a: proposal_b.clone(), proposal_b: proposal_a.clone() };

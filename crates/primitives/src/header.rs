@@ -1,9 +1,10 @@
 //! The v4 block header, its MessagePack encoding and hash, and the PoA layout of `extra_data`.
 
-use crate::chain::{BlockHeight, CODEC_VERSION, ChainId, Round, limits};
+use crate::chain::{CODEC_VERSION, ChainId, limits};
 use crate::error::{DecodeError, ValidationError};
 use crate::hash::{Hash32, PublicKey, sha256};
 use crate::msgpack::{Reader, Writer};
+use crate::units::{Height, Round, UnixMillis};
 
 /// A block header exactly as the v4 core defines it (field order is the encoding order).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -11,7 +12,7 @@ pub struct BlockHeader {
     /// Always [`CODEC_VERSION`].
     pub codec_version: u8,
     /// The block height; genesis is 0.
-    pub block_index: BlockHeight,
+    pub block_index: Height,
     /// Unix time in seconds (the milliseconds of a PoA block are in [`PoaExtra`]).
     pub timestamp: i64,
     /// Hash of the parent header; zeros for genesis.
@@ -54,7 +55,7 @@ impl BlockHeader {
         w.key("codec_version");
         w.uint(self.codec_version.into());
         w.key("block_index");
-        w.uint(self.block_index);
+        w.uint(self.block_index.get());
         w.key("timestamp");
         w.int(self.timestamp);
         w.key("parent_hash");
@@ -102,7 +103,7 @@ impl BlockHeader {
             return Err(DecodeError::UnsupportedVersion { what: "header codec", version: codec_version });
         }
         r.key("block_index")?;
-        let block_index = r.uint(u64::MAX, "block_index")?;
+        let block_index = Height(r.uint(u64::MAX, "block_index")?);
         r.key("timestamp")?;
         let timestamp = r.int("timestamp")?;
         r.key("parent_hash")?;
@@ -135,9 +136,9 @@ impl BlockHeader {
 
     /// The block time in milliseconds since the Unix epoch, using the PoA extra data's
     /// millisecond remainder when present.
-    pub fn timestamp_ms(&self) -> i64 {
+    pub fn timestamp_ms(&self) -> UnixMillis {
         let millis = PoaExtra::decode(&self.extra_data).map(|e| i64::from(e.timestamp_millis)).unwrap_or(0);
-        self.timestamp.saturating_mul(1000).saturating_add(millis)
+        UnixMillis(self.timestamp.saturating_mul(1000).saturating_add(millis))
     }
 }
 
@@ -196,15 +197,15 @@ impl PoaExtra {
 
     /// Parses the `extra_data` of the block at `height`: the genesis block (height 0) must carry
     /// the chain id and every other block must not. This is the check block validation uses.
-    pub fn decode_at(bytes: &[u8], height: BlockHeight) -> Result<Self, DecodeError> {
+    pub fn decode_at(bytes: &[u8], height: Height) -> Result<Self, DecodeError> {
         let extra = Self::decode(bytes)?;
         match (height, extra.chain_id.is_some()) {
-            (0, false) => Err(DecodeError::OutOfRange {
+            (Height::GENESIS, false) => Err(DecodeError::OutOfRange {
                 offset: Self::BASE_LEN,
                 field: "extra_data.chain_id",
                 value: "absent in the genesis block".into(),
             }),
-            (h, true) if h > 0 => Err(DecodeError::OutOfRange {
+            (h, true) if h > Height::GENESIS => Err(DecodeError::OutOfRange {
                 offset: Self::BASE_LEN,
                 field: "extra_data.chain_id",
                 value: format!("present in block {h}; only genesis carries it"),
@@ -221,7 +222,7 @@ impl PoaExtra {
         if bytes[0] != Self::LAYOUT_VERSION {
             return Err(DecodeError::UnsupportedVersion { what: "extra_data layout", version: bytes[0] });
         }
-        let round = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+        let round = Round::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
         let timestamp_millis = u16::from_be_bytes([bytes[5], bytes[6]]);
         if timestamp_millis > 999 {
             return Err(DecodeError::OutOfRange {
@@ -284,7 +285,7 @@ mod tests {
     #[test]
     fn poa_extra_round_trips_and_rejects_bad_layouts() {
         let extra = PoaExtra {
-            round: 3,
+            round: Round(3),
             timestamp_millis: 999,
             state_commitment: sha256(b"state"),
             chain_id: Some(ChainId::new("coinjecture-go-testnet").unwrap()),
@@ -306,18 +307,18 @@ mod tests {
         bad_version[0] = 2;
         assert!(PoaExtra::decode(&bad_version).is_err());
         assert!(PoaExtra::decode(&bytes[..38]).is_err());
-        assert!(PoaExtra::decode_at(&bytes, 0).is_ok());
-        assert!(PoaExtra::decode_at(&bytes, 1).is_err());
+        assert!(PoaExtra::decode_at(&bytes, Height(0)).is_ok());
+        assert!(PoaExtra::decode_at(&bytes, Height(1)).is_err());
         let plain = PoaExtra { chain_id: None, ..extra }.encode();
-        assert!(PoaExtra::decode_at(&plain, 0).is_err());
-        assert!(PoaExtra::decode_at(&plain, 7).is_ok());
+        assert!(PoaExtra::decode_at(&plain, Height(0)).is_err());
+        assert!(PoaExtra::decode_at(&plain, Height(7)).is_ok());
     }
 
     #[test]
     fn timestamp_ms_combines_seconds_and_extra_millis() {
-        let extra = PoaExtra { round: 0, timestamp_millis: 250, state_commitment: Hash32::ZERO, chain_id: None };
+        let extra = PoaExtra { round: Round(0), timestamp_millis: 250, state_commitment: Hash32::ZERO, chain_id: None };
         let h = BlockHeader { timestamp: 10, extra_data: extra.encode(), ..upstream_genesis() };
-        assert_eq!(h.timestamp_ms(), 10_250);
-        assert_eq!(upstream_genesis().timestamp_ms(), 1_609_459_200_000);
+        assert_eq!(h.timestamp_ms(), UnixMillis(10_250));
+        assert_eq!(upstream_genesis().timestamp_ms(), UnixMillis(1_609_459_200_000));
     }
 }

@@ -17,6 +17,8 @@
 //! - **Sealed values** ([`sealed`]): a [`SealedTransaction`] keeps its canonical bytes and hash,
 //!   computed once, so services in one process never re-encode or re-hash it; a [`SealedBlock`]
 //!   is a block with its hash and its transactions sealed.
+//! - **Positions and time** ([`units`]): [`Height`], [`Round`] and [`UnixMillis`], newtypes over
+//!   the integers of the encodings, so a height is never a round, a count or seconds.
 //! - **Replay protection** across networks: [`chain_tag`] at the start of a transaction's data.
 //!
 //! Decoders are strict: one value has exactly one accepted encoding, so hashes cannot be
@@ -33,11 +35,12 @@ pub mod msgpack;
 pub mod sealed;
 pub mod subset_sum;
 pub mod transaction;
+pub mod units;
 pub mod validators;
 pub mod verdict;
 
 pub use block::Block;
-pub use chain::{BlockHeight, CODEC_VERSION, ChainId, Round, limits};
+pub use chain::{CODEC_VERSION, ChainId, limits};
 pub use consensus::{CommitCertificate, Evidence, Proposal, Vote, VoteType};
 pub use error::{DecodeError, ValidationError};
 pub use hash::{Hash32, PublicKey, Signature, derive_address, sha256, sha256_concat};
@@ -45,4 +48,5 @@ pub use header::{BlockHeader, PoaExtra};
 pub use sealed::{SealedBlock, SealedTransaction};
 pub use subset_sum::{SubsetSumProblem, SubsetSumSolution, Tier};
 pub use transaction::{StatelessRejection, Transaction, TxType, chain_tag};
+pub use units::{Height, Round, UnixMillis};
 pub use verdict::{RejectReason, Rejection, TxVerdict};

@@ -246,6 +246,7 @@ impl fmt::Debug for SealedBlock {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
     use super::*;
+    use crate::Height;
     use crate::hash::{PublicKey, Signature};
     use crate::transaction::TxType;
 
@@ -288,7 +289,8 @@ mod tests {
 
     #[test]
     fn a_sealed_block_encodes_as_its_block_without_encoding_a_transaction_again() {
-        let header = BlockHeader { codec_version: 1, block_index: 3, extra_data: vec![1, 2], ..Default::default() };
+        let header =
+            BlockHeader { codec_version: 1, block_index: Height(3), extra_data: vec![1, 2], ..Default::default() };
         let block = Block { header, transactions: vec![tx(), Transaction { nonce: 8, ..tx() }] };
         let sealed = SealedBlock::seal(block.clone());
         assert_eq!(sealed.hash(), block.hash());

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use crate::{BlockHeight, ChainId, CommitCertificate, Hash32, PublicKey, Round, Signature};
+use crate::{ChainId, CommitCertificate, Hash32, Height, PublicKey, Round, Signature};
 
 /// How many validators make a quorum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,7 +42,7 @@ pub enum ValidatorError {
     #[error("the validator schedule must start at height 1 and increase; found {0}")]
     Schedule(String),
     #[error("certificate is for height {found}, expected {expected}")]
-    CertificateHeight { expected: BlockHeight, found: BlockHeight },
+    CertificateHeight { expected: Height, found: Height },
     #[error("certificate is for block {found}, expected {expected}")]
     CertificateBlock { expected: Hash32, found: Hash32 },
     #[error("certificate signer {0} is not a validator at this height")]
@@ -113,7 +113,7 @@ impl ValidatorSet {
     }
 
     /// The round-robin proposer of (height, round).
-    pub fn proposer(&self, height: BlockHeight, round: Round) -> PublicKey {
+    pub fn proposer(&self, height: Height, round: Round) -> PublicKey {
         let n = self.validators.len() as u128;
         let index = (u128::from(height) + u128::from(round)) % n;
         self.validators[index as usize]
@@ -125,7 +125,7 @@ impl ValidatorSet {
     pub fn check_certificate(
         &self,
         chain: &ChainId,
-        height: BlockHeight,
+        height: Height,
         block_hash: &Hash32,
         certificate: &CommitCertificate,
     ) -> Result<CertificateSignatures, ValidatorError> {
@@ -178,19 +178,19 @@ impl CertificateSignatures {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatorSchedule {
     /// (activation height, set), strictly increasing heights, the first at 1.
-    entries: Vec<(BlockHeight, ValidatorSet)>,
+    entries: Vec<(Height, ValidatorSet)>,
 }
 
 impl ValidatorSchedule {
     /// A schedule with a single set from height 1.
     pub fn fixed(set: ValidatorSet) -> Self {
-        Self { entries: vec![(1, set)] }
+        Self { entries: vec![(Height(1), set)] }
     }
 
     /// A schedule from (activation height, set) pairs.
-    pub fn new(entries: Vec<(BlockHeight, ValidatorSet)>) -> Result<Self, ValidatorError> {
+    pub fn new(entries: Vec<(Height, ValidatorSet)>) -> Result<Self, ValidatorError> {
         match entries.first() {
-            Some((1, _)) => {}
+            Some((Height(1), _)) => {}
             Some((h, _)) => return Err(ValidatorError::Schedule(format!("first activation height {h}, must be 1"))),
             None => return Err(ValidatorError::Empty),
         }
@@ -201,13 +201,13 @@ impl ValidatorSchedule {
     }
 
     /// The set that votes on block `height`.
-    pub fn at(&self, height: BlockHeight) -> &ValidatorSet {
+    pub fn at(&self, height: Height) -> &ValidatorSet {
         let i = self.entries.partition_point(|(h, _)| *h <= height).saturating_sub(1);
         &self.entries[i].1
     }
 
     /// Every (activation height, set).
-    pub fn entries(&self) -> &[(BlockHeight, ValidatorSet)] {
+    pub fn entries(&self) -> &[(Height, ValidatorSet)] {
         &self.entries
     }
 }
@@ -222,10 +222,10 @@ mod tests {
         (1..=n).map(|i| PublicKey([i; 32])).collect()
     }
 
-    fn certificate(height: BlockHeight, signers: &[PublicKey]) -> CommitCertificate {
+    fn certificate(height: Height, signers: &[PublicKey]) -> CommitCertificate {
         CommitCertificate {
             height,
-            round: 0,
+            round: Round(0),
             block_hash: Hash32([9; 32]),
             signatures: signers.iter().map(|k| (*k, Signature([0; 64]))).collect(),
         }
@@ -237,31 +237,31 @@ mod tests {
         let set = ValidatorSet::new(keys(4), QuorumMode::Byzantine).unwrap();
         let hash = Hash32([9; 32]);
         let three = &keys(4)[..3];
-        assert!(set.check_certificate(&chain, 5, &hash, &certificate(5, three)).is_ok());
+        assert!(set.check_certificate(&chain, Height(5), &hash, &certificate(Height(5), three)).is_ok());
         assert_eq!(
-            set.check_certificate(&chain, 6, &hash, &certificate(5, three)),
-            Err(ValidatorError::CertificateHeight { expected: 6, found: 5 })
+            set.check_certificate(&chain, Height(6), &hash, &certificate(Height(5), three)),
+            Err(ValidatorError::CertificateHeight { expected: Height(6), found: Height(5) })
         );
         assert!(matches!(
-            set.check_certificate(&chain, 5, &Hash32([8; 32]), &certificate(5, three)),
+            set.check_certificate(&chain, Height(5), &Hash32([8; 32]), &certificate(Height(5), three)),
             Err(ValidatorError::CertificateBlock { .. })
         ));
         assert_eq!(
-            set.check_certificate(&chain, 5, &hash, &certificate(5, &[])),
+            set.check_certificate(&chain, Height(5), &hash, &certificate(Height(5), &[])),
             Err(ValidatorError::NoQuorum { found: 0, quorum: 3 })
         );
         // The same signer twice counts once.
         let twice = [keys(4)[0], keys(4)[0], keys(4)[1]];
         assert_eq!(
-            set.check_certificate(&chain, 5, &hash, &certificate(5, &twice)),
+            set.check_certificate(&chain, Height(5), &hash, &certificate(Height(5), &twice)),
             Err(ValidatorError::NoQuorum { found: 2, quorum: 3 })
         );
         let stranger = [keys(4)[0], keys(4)[1], PublicKey([77; 32])];
         assert_eq!(
-            set.check_certificate(&chain, 5, &hash, &certificate(5, &stranger)),
+            set.check_certificate(&chain, Height(5), &hash, &certificate(Height(5), &stranger)),
             Err(ValidatorError::UnknownSigner(PublicKey([77; 32])))
         );
-        let pending = set.check_certificate(&chain, 5, &hash, &certificate(5, three)).unwrap();
+        let pending = set.check_certificate(&chain, Height(5), &hash, &certificate(Height(5), three)).unwrap();
         assert_eq!(pending.conclude(&[true, true, true]), Ok(()));
         assert_eq!(pending.conclude(&[true, false, true]), Err(ValidatorError::BadSignature(keys(4)[1])));
         assert_eq!(pending.conclude(&[true, true]), Err(ValidatorError::BadSignature(keys(4)[2])));
@@ -283,12 +283,12 @@ mod tests {
     fn proposer_rotates_over_height_and_round() {
         // keys(3) is [1; 32], [2; 32], [3; 32]: (height + round) mod 3 indexes it.
         let set = ValidatorSet::new(keys(3), QuorumMode::Crash).unwrap();
-        assert_eq!(set.proposer(1, 0), PublicKey([2; 32]));
-        assert_eq!(set.proposer(1, 1), PublicKey([3; 32]));
-        assert_eq!(set.proposer(2, 0), PublicKey([3; 32]));
-        assert_eq!(set.proposer(3, 0), PublicKey([1; 32]));
+        assert_eq!(set.proposer(Height(1), Round(0)), PublicKey([2; 32]));
+        assert_eq!(set.proposer(Height(1), Round(1)), PublicKey([3; 32]));
+        assert_eq!(set.proposer(Height(2), Round(0)), PublicKey([3; 32]));
+        assert_eq!(set.proposer(Height(3), Round(0)), PublicKey([1; 32]));
         assert_eq!(
-            set.proposer(u64::MAX, u32::MAX),
+            set.proposer(Height(u64::MAX), Round(u32::MAX)),
             set.validators()[((u128::from(u64::MAX) + u128::from(u32::MAX)) % 3) as usize]
         );
     }
@@ -307,10 +307,10 @@ mod tests {
     fn the_schedule_names_the_set_of_each_height() {
         let a = ValidatorSet::new(keys(3), QuorumMode::Crash).unwrap();
         let b = ValidatorSet::new(keys(4), QuorumMode::Crash).unwrap();
-        assert!(ValidatorSchedule::new(vec![(2, a.clone())]).is_err());
-        assert!(ValidatorSchedule::new(vec![(1, a.clone()), (1, b.clone())]).is_err());
-        let s = ValidatorSchedule::new(vec![(1, a.clone()), (10, b.clone())]).unwrap();
-        assert_eq!((s.at(0), s.at(9), s.at(10), s.at(u64::MAX)), (&a, &a, &b, &b));
+        assert!(ValidatorSchedule::new(vec![(Height(2), a.clone())]).is_err());
+        assert!(ValidatorSchedule::new(vec![(Height(1), a.clone()), (Height(1), b.clone())]).is_err());
+        let s = ValidatorSchedule::new(vec![(Height(1), a.clone()), (Height(10), b.clone())]).unwrap();
+        assert_eq!((s.at(Height(0)), s.at(Height(9)), s.at(Height(10)), s.at(Height(u64::MAX))), (&a, &a, &b, &b));
         assert_eq!(QuorumMode::Crash.quorum(3), 2);
         assert_eq!(QuorumMode::Byzantine.quorum(4), 3);
     }

@@ -4,6 +4,7 @@
 //! `INVALID_ARGUMENT` with a message a client developer can act on.
 
 use coinjecture_primitives as p;
+use coinjecture_primitives::{Height, Round, UnixMillis};
 
 use crate::v1;
 
@@ -79,7 +80,7 @@ impl TryFrom<&v1::BlockHeader> for p::BlockHeader {
         }
         Ok(Self {
             codec_version: codec_version(h.codec_version)?,
-            block_index: h.block_index,
+            block_index: Height(h.block_index),
             timestamp: h.timestamp,
             parent_hash: hash32(&h.parent_hash, "parent_hash")?,
             merkle_root: hash32(&h.merkle_root, "merkle_root")?,
@@ -96,7 +97,7 @@ impl From<&p::BlockHeader> for v1::BlockHeader {
     fn from(h: &p::BlockHeader) -> Self {
         Self {
             codec_version: h.codec_version.into(),
-            block_index: h.block_index,
+            block_index: h.block_index.get(),
             timestamp: h.timestamp,
             parent_hash: h.parent_hash.0.to_vec(),
             merkle_root: h.merkle_root.0.to_vec(),
@@ -258,8 +259,8 @@ impl TryFrom<&v1::Vote> for p::Vote {
         Ok(Self {
             chain_id: p::ChainId::new(v.chain_id.as_str())
                 .map_err(|e| ConversionError::new("chain_id", e.to_string()))?,
-            height: v.height,
-            round: v.round,
+            height: Height(v.height),
+            round: Round(v.round),
             vote_type: vote_type(v.vote_type)?,
             block_hash: if v.block_hash.is_empty() { None } else { Some(hash32(&v.block_hash, "block_hash")?) },
             validator: public_key(&v.validator, "validator")?,
@@ -272,8 +273,8 @@ impl From<&p::Vote> for v1::Vote {
     fn from(v: &p::Vote) -> Self {
         Self {
             chain_id: v.chain_id.to_string(),
-            height: v.height,
-            round: v.round,
+            height: v.height.get(),
+            round: v.round.get(),
             vote_type: match v.vote_type {
                 p::VoteType::Prevote => v1::VoteType::Prevote.into(),
                 p::VoteType::Precommit => v1::VoteType::Precommit.into(),
@@ -306,15 +307,20 @@ impl TryFrom<&v1::CommitCertificate> for p::CommitCertificate {
                 ))
             })
             .collect::<Result<_, ConversionError>>()?;
-        Ok(Self { height: c.height, round: c.round, block_hash: hash32(&c.block_hash, "block_hash")?, signatures })
+        Ok(Self {
+            height: Height(c.height),
+            round: Round(c.round),
+            block_hash: hash32(&c.block_hash, "block_hash")?,
+            signatures,
+        })
     }
 }
 
 impl From<&p::CommitCertificate> for v1::CommitCertificate {
     fn from(c: &p::CommitCertificate) -> Self {
         Self {
-            height: c.height,
-            round: c.round,
+            height: c.height.get(),
+            round: c.round.get(),
             block_hash: c.block_hash.0.to_vec(),
             signatures: c
                 .signatures
@@ -331,16 +337,16 @@ impl TryFrom<&v1::Proposal> for p::Proposal {
         let block = p::Block::try_from(required(&pr.block, "block")?).map_err(|e| e.within("block"))?;
         let pol_round = match pr.pol_round {
             -1 => None,
-            r if r >= 0 => Some(r as u32),
+            r if r >= 0 => Some(Round(r as u32)),
             r => return Err(ConversionError::new("pol_round", format!("must be -1 or a round, found {r}"))),
         };
         Ok(Self {
             chain_id: p::ChainId::new(pr.chain_id.as_str())
                 .map_err(|e| ConversionError::new("chain_id", e.to_string()))?,
-            height: pr.height,
-            round: pr.round,
+            height: Height(pr.height),
+            round: Round(pr.round),
             pol_round,
-            timestamp_ms: pr.timestamp_ms,
+            timestamp_ms: UnixMillis(pr.timestamp_ms),
             block,
             proposer: public_key(&pr.proposer, "proposer")?,
             signature: signature(&pr.signature, "signature")?,
@@ -352,12 +358,12 @@ impl From<&p::Proposal> for v1::Proposal {
     fn from(pr: &p::Proposal) -> Self {
         Self {
             chain_id: pr.chain_id.to_string(),
-            height: pr.height,
-            round: pr.round,
-            pol_round: pr.pol_round.map_or(-1, |r| i32::try_from(r).unwrap_or(i32::MAX)),
+            height: pr.height.get(),
+            round: pr.round.get(),
+            pol_round: pr.pol_round.map_or(-1, |r| i32::try_from(r.get()).unwrap_or(i32::MAX)),
             block: Some((&pr.block).into()),
             proposer: pr.proposer.0.to_vec(),
-            timestamp_ms: pr.timestamp_ms,
+            timestamp_ms: pr.timestamp_ms.get(),
             signature: pr.signature.0.to_vec(),
         }
     }
@@ -524,15 +530,15 @@ mod tests {
     #[test]
     fn proposal_round_trips_and_pol_round_is_checked() {
         let block = p::Block {
-            header: p::BlockHeader { codec_version: 1, block_index: 4, ..Default::default() },
+            header: p::BlockHeader { codec_version: 1, block_index: Height(4), ..Default::default() },
             transactions: vec![],
         };
         let proposal = p::Proposal {
             chain_id: p::ChainId::new("coinjecture-go-testnet").unwrap(),
-            height: 4,
-            round: 2,
-            pol_round: Some(1),
-            timestamp_ms: 9,
+            height: Height(4),
+            round: Round(2),
+            pol_round: Some(Round(1)),
+            timestamp_ms: UnixMillis(9),
             block,
             proposer: p::PublicKey([1; 32]),
             signature: p::Signature([2; 64]),

@@ -15,7 +15,7 @@ use coinjecture_api::{ApiConfig, Backends};
 use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSet};
-use coinjecture_primitives::{ChainId, Hash32, PublicKey, SealedTransaction};
+use coinjecture_primitives::{ChainId, Hash32, Height, PublicKey, Round, SealedTransaction};
 use coinjecture_proto::ports::consensus::{
     ConsensusError, ConsensusPort, ConsensusStatus, EvidencePage, MempoolStats, SubmitResult, ValidatorSetAt,
 };
@@ -35,10 +35,10 @@ impl ConsensusPort for StandInConsensus {
     async fn status(&self) -> Result<ConsensusStatus, ConsensusError> {
         Ok(ConsensusStatus {
             chain_id: self.chain_id.clone(),
-            finalized_height: 0,
+            finalized_height: Height(0),
             finalized_hash: Hash32::ZERO,
-            height: 1,
-            round: 0,
+            height: Height(1),
+            round: Round(0),
             step: None,
             proposer: None,
             local_validator: Some(self.validator),
@@ -49,10 +49,10 @@ impl ConsensusPort for StandInConsensus {
             signing_paused: None,
         })
     }
-    async fn validator_set(&self, height: Option<u64>) -> Result<ValidatorSetAt, ConsensusError> {
+    async fn validator_set(&self, height: Option<Height>) -> Result<ValidatorSetAt, ConsensusError> {
         Ok(ValidatorSetAt {
-            height: height.unwrap_or(1),
-            activation_height: 1,
+            height: Height(height.unwrap_or(Height(1)).get()),
+            activation_height: Height(1),
             set: ValidatorSet::new(vec![self.validator], QuorumMode::Crash).unwrap(),
         })
     }
@@ -80,7 +80,7 @@ async fn main() {
     let grower = Arc::clone(&ledger);
     tokio::spawn(async move {
         loop {
-            let height = chain.tip().height;
+            let height = chain.tip().height.get();
             let txs = (0..(height % 4) as usize)
                 .map(|i| chain.next_transfer(i, chain.accounts[(i + 1) % 4], 1_000 + height))
                 .collect::<Vec<_>>();

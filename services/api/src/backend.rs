@@ -23,10 +23,10 @@ use crate::error::ApiError;
 /// A remote ledger at `endpoint` (e.g. `http://127.0.0.1:50052`). Connects on first use, so the
 /// API can start before the ledger; until it is reachable, calls fail with `UNAVAILABLE`.
 pub fn connect_ledger(endpoint: &str) -> Result<RemoteLedger, ApiError> {
-    let endpoint = Endpoint::from_shared(endpoint.to_string()).map_err(|e| ApiError::Endpoint {
+    let endpoint = Endpoint::from_shared(endpoint.to_string()).map_err(|source| ApiError::Endpoint {
         service: "ledger",
         endpoint: endpoint.to_string(),
-        reason: e.to_string(),
+        source,
     })?;
     Ok(RemoteLedger::connect(endpoint))
 }

@@ -10,8 +10,13 @@ use tonic::{Code, Status};
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// An upstream endpoint (from the config) is not a valid URI.
-    #[error("{service} endpoint {endpoint:?}: {reason}")]
-    Endpoint { service: &'static str, endpoint: String, reason: String },
+    #[error("{service} endpoint {endpoint:?}: {source}")]
+    Endpoint {
+        service: &'static str,
+        endpoint: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
     /// A CORS origin from the config is not a valid header value.
     #[error("api.cors_origins: {origin:?} is not a valid origin")]
     CorsOrigin { origin: String },
@@ -92,7 +97,7 @@ impl From<Status> for RestError {
         // A pruned height (ledger.keep_blocks): 410 Gone, naming the oldest height served.
         if let Some(oldest) = coinjecture_proto::ports::ledger::pruned_oldest(&status) {
             let mut gone = Self::new(StatusCode::GONE, "pruned", status.message().to_string());
-            gone.oldest_height = Some(oldest);
+            gone.oldest_height = Some(oldest.into());
             return gone;
         }
         let (http, code) = match status.code() {

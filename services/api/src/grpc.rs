@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use coinjecture_primitives as p;
+use coinjecture_primitives::Height;
 use coinjecture_primitives::limits::{MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES};
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::public_api_server::{PublicApi, PublicApiServer};
@@ -492,7 +493,7 @@ impl PublicApi for PublicApiService {
                 )));
             }
         }
-        let at = self.backends().consensus.validator_set(height).await.map_err(consensus_upstream)?;
+        let at = self.backends().consensus.validator_set(height.map(Height)).await.map_err(consensus_upstream)?;
         let mut validator_set = Some(ports::consensus::validator_set_to_pb(&at.set, at.activation_height));
         // A validator's peer id is its public key's (the node's network identity is its key).
         for v in validator_set.iter_mut().flat_map(|s| s.validators.iter_mut()) {
@@ -500,7 +501,7 @@ impl PublicApi for PublicApiService {
                 v.peer_id = crate::peer_id::of_ed25519(&v.public_key).unwrap_or_default();
             }
         }
-        Ok(Response::new(pb::GetValidatorsResponse { validator_set, height: at.height }))
+        Ok(Response::new(pb::GetValidatorsResponse { validator_set, height: at.height.get() }))
     }
 
     type StreamBlocksStream = BlockStream;

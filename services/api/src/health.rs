@@ -98,14 +98,15 @@ pub(crate) async fn readiness(api: &PublicApiService) -> (bool, Value) {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+    use coinjecture_primitives::{Height, Round};
 
     fn status(validator: bool, count: u32) -> ConsensusStatus {
         ConsensusStatus {
             chain_id: coinjecture_primitives::ChainId::new("coinjecture-health").unwrap(),
-            finalized_height: 7,
+            finalized_height: Height(7),
             finalized_hash: coinjecture_primitives::Hash32::ZERO,
-            height: 8,
-            round: 0,
+            height: Height(8),
+            round: Round(0),
             step: None,
             proposer: None,
             local_validator: validator.then_some(coinjecture_primitives::PublicKey([1; 32])),

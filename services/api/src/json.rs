@@ -107,7 +107,7 @@ pub(crate) fn block_shaped(view: &pb::BlockView, full: bool, hashes: bool) -> Va
     map.insert("difficulty_target".into(), header.difficulty_target.into());
     map.insert("nonce".into(), header.nonce.into());
     map.insert("extra_data".into(), hex::encode(&header.extra_data).into());
-    map.insert("round".into(), extra.as_ref().map(|e| e.round).into());
+    map.insert("round".into(), extra.as_ref().map(|e| e.round.get()).into());
     map.insert("state_commitment".into(), extra.as_ref().map(|e| e.state_commitment.to_hex()).into());
     map.insert("timestamp_ms".into(), timestamp_ms.into());
     map.insert("time".into(), rfc3339_millis(timestamp_ms).into());

@@ -5,6 +5,7 @@
 //! `PublicApi` and REST answers embed, with the port's own conversions
 //! (`coinjecture_proto::ports::ledger`), and its errors into statuses.
 
+use coinjecture_primitives::Height;
 use coinjecture_proto::convert;
 use coinjecture_proto::ports::ledger::{
     LedgerPort, account_to_pb, block_to_pb, chain_info_to_pb, header_to_pb, indexed_to_pb, range_item_to_pb,
@@ -41,7 +42,7 @@ impl LedgerView for dyn LedgerPort {
 
     async fn get_block_by_height(&self, height: u64) -> Result<pb::GetBlockByHeightResponse, Status> {
         let stored = self
-            .block_by_height(height)
+            .block_by_height(Height(height))
             .await?
             .ok_or_else(|| Status::not_found(format!("no finalized block at height {height}")))?;
         Ok(pb::GetBlockByHeightResponse { block: Some(block_to_pb(&stored)), block_hash: stored.hash.0.to_vec() })
@@ -53,7 +54,7 @@ impl LedgerView for dyn LedgerPort {
             .block_by_hash(&hash)
             .await?
             .ok_or_else(|| Status::not_found(format!("no finalized block has hash {hash}")))?;
-        Ok(pb::GetBlockByHashResponse { block: Some(block_to_pb(&stored)), height: stored.height })
+        Ok(pb::GetBlockByHashResponse { block: Some(block_to_pb(&stored)), height: stored.height.get() })
     }
 
     async fn get_block_range(
@@ -61,11 +62,14 @@ impl LedgerView for dyn LedgerPort {
         request: pb::GetBlockRangeRequest,
     ) -> Result<Vec<pb::GetBlockRangeResponse>, Status> {
         Ok(match range_request_extras(&request) {
-            Some(extras) => {
-                self.headers(request.from_height, request.limit, extras).await?.iter().map(header_to_pb).collect()
-            }
+            Some(extras) => self
+                .headers(Height(request.from_height), request.limit, extras)
+                .await?
+                .iter()
+                .map(header_to_pb)
+                .collect(),
             None => self
-                .blocks(request.from_height, request.limit, usize::MAX)
+                .blocks(Height(request.from_height), request.limit, usize::MAX)
                 .await?
                 .iter()
                 .map(range_item_to_pb)

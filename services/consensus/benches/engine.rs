@@ -10,7 +10,8 @@ use coinjecture_consensus::{
 };
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::{
-    Block, BlockHeader, ChainId, Hash32, PoaExtra, PublicKey, Signature, Transaction, TxType, sha256,
+    Block, BlockHeader, ChainId, Hash32, Height, PoaExtra, PublicKey, Signature, Transaction, TxType, UnixMillis,
+    sha256,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -42,7 +43,9 @@ fn run(heights: u64, txs: &[Transaction]) -> u64 {
     config.rebroadcast_ms = 1_000_000;
     let mut engines: Vec<Engine> = keys
         .iter()
-        .map(|k| Engine::new(config.clone(), schedule.clone(), Keypair::from_seed(&k.seed()), 1, 0, None))
+        .map(|k| {
+            Engine::new(config.clone(), schedule.clone(), Keypair::from_seed(&k.seed()), Height(1), UnixMillis(0), None)
+        })
         .collect();
     let mut now = 10i64;
     let mut queue: VecDeque<(usize, Input)> = (0..4).map(|i| (i, Input::Start)).collect();
@@ -53,7 +56,7 @@ fn run(heights: u64, txs: &[Transaction]) -> u64 {
             now += 1;
             continue;
         };
-        for action in engines[i].handle(now, input) {
+        for action in engines[i].handle(UnixMillis(now), input) {
             match action {
                 Action::Broadcast(m) => {
                     for j in (0..4).filter(|j| *j != i) {
@@ -90,7 +93,7 @@ fn run(heights: u64, txs: &[Transaction]) -> u64 {
                 Action::ScheduleTimeout { at_ms, timeout } => {
                     // Only the proposer's slot timer matters without faults: fire it right away.
                     if matches!(timeout.kind, coinjecture_consensus::TimeoutKind::BuildBlock) {
-                        now = now.max(at_ms);
+                        now = now.max(at_ms.get());
                         queue.push_back((i, Input::Timeout(timeout)));
                     }
                 }

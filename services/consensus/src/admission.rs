@@ -15,10 +15,11 @@
 //! height *and* overall, so alternating heights does not defeat the limit).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
 
 use coinjecture_crypto_core::signatures;
 use coinjecture_primitives::consensus::{Proposal, Vote};
-use coinjecture_primitives::{Block, BlockHeight, ChainId, CommitCertificate, PublicKey, Signature, limits};
+use coinjecture_primitives::{Block, ChainId, CommitCertificate, Height, PublicKey, Signature, UnixMillis, limits};
 
 use crate::engine::{DropReason, Message};
 use crate::validators::{self, ValidatorSchedule};
@@ -198,7 +199,7 @@ impl NextHeightBuffer {
 /// gets a few answers, not one per message.
 #[derive(Debug, Default)]
 pub struct HelpLimiter {
-    recent: VecDeque<(BlockHeight, i64)>,
+    recent: VecDeque<(Height, UnixMillis)>,
 }
 
 impl HelpLimiter {
@@ -206,16 +207,16 @@ impl HelpLimiter {
     pub const MAX_PER_INTERVAL: usize = 4;
 
     /// Whether a broadcast of `height` is allowed at `now`; `interval_ms` is the retry interval.
-    pub fn due(&mut self, height: BlockHeight, now: i64, interval_ms: u64) -> bool {
-        let interval = i64::try_from(interval_ms).unwrap_or(i64::MAX);
-        while self.recent.front().is_some_and(|(_, t)| now.saturating_sub(*t) >= interval) {
+    pub fn due(&mut self, height: Height, now: UnixMillis, interval_ms: u64) -> bool {
+        let interval = Duration::from_millis(interval_ms);
+        while self.recent.front().is_some_and(|(_, t)| now.duration_since(*t) >= interval) {
             self.recent.pop_front();
         }
         self.recent.len() < Self::MAX_PER_INTERVAL && !self.recent.iter().any(|(h, _)| *h == height)
     }
 
     /// Records a broadcast of `height` at `now`.
-    pub fn record(&mut self, height: BlockHeight, now: i64) {
+    pub fn record(&mut self, height: Height, now: UnixMillis) {
         self.recent.push_back((height, now));
     }
 }
@@ -228,14 +229,14 @@ mod tests {
     #[test]
     fn the_help_limiter_allows_one_per_height_and_a_few_overall_per_interval() {
         let mut l = HelpLimiter::default();
-        assert!(l.due(5, 0, 1000));
-        l.record(5, 0);
-        assert!(!l.due(5, 10, 1000));
+        assert!(l.due(Height(5), UnixMillis(0), 1000));
+        l.record(Height(5), UnixMillis(0));
+        assert!(!l.due(Height(5), UnixMillis(10), 1000));
         for h in 1..=3 {
-            assert!(l.due(h, 10, 1000));
-            l.record(h, 10);
+            assert!(l.due(Height(h), UnixMillis(10), 1000));
+            l.record(Height(h), UnixMillis(10));
         }
-        assert!(!l.due(9, 20, 1000), "the overall limit");
-        assert!(l.due(5, 1000, 1000), "a new interval");
+        assert!(!l.due(Height(9), UnixMillis(20), 1000), "the overall limit");
+        assert!(l.due(Height(5), UnixMillis(1000), 1000), "a new interval");
     }
 }

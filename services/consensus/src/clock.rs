@@ -5,11 +5,13 @@
 //! in real time and the same way every time.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-/// Milliseconds since the Unix epoch.
+use coinjecture_primitives::UnixMillis;
+
+/// Reads the time.
 pub trait Clock: Send + Sync + 'static {
-    fn now_ms(&self) -> i64;
+    fn now_ms(&self) -> UnixMillis;
 }
 
 /// The system clock.
@@ -17,29 +19,28 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    fn now_ms(&self) -> UnixMillis {
+        UnixMillis::from_system_time(SystemTime::now())
     }
 }
 
 /// `base_ms` plus the tokio time elapsed since it was made (virtual under `tokio::time::pause`).
 #[derive(Debug, Clone, Copy)]
 pub struct VirtualClock {
-    base_ms: i64,
+    base_ms: UnixMillis,
     start: tokio::time::Instant,
 }
 
 impl VirtualClock {
     /// A clock that reads `base_ms` now.
-    pub fn starting_at(base_ms: i64) -> Self {
+    pub fn starting_at(base_ms: UnixMillis) -> Self {
         Self { base_ms, start: tokio::time::Instant::now() }
     }
 }
 
 impl Clock for VirtualClock {
-    fn now_ms(&self) -> i64 {
-        let elapsed = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
-        self.base_ms.saturating_add(elapsed)
+    fn now_ms(&self) -> UnixMillis {
+        self.base_ms.saturating_add(self.start.elapsed())
     }
 }
 
@@ -49,7 +50,7 @@ tokio::task_local! {
 }
 
 /// The current driver's clock (the system clock outside a driver task).
-pub(crate) fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> UnixMillis {
     CLOCK.try_with(|c| c.now_ms()).unwrap_or_else(|_| SystemClock.now_ms())
 }
 

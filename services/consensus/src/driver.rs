@@ -29,10 +29,10 @@ use std::time::Duration;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Evidence, Proposal};
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock,
+    Block, BlockHeader, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, SealedBlock,
     SealedTransaction, Transaction, limits,
 };
-use coinjecture_primitives::{RejectReason, Rejection};
+use coinjecture_primitives::{RejectReason, Rejection, Round, UnixMillis};
 use coinjecture_proto::ports::consensus::ConsensusError;
 use coinjecture_proto::ports::gateway::{CompactProposal, GatewayPort, GossipMessage, TransactionRequest};
 use coinjecture_proto::ports::ledger::{self as ledger_port, LedgerPort, LedgerPortError};
@@ -57,9 +57,9 @@ use safety::new_engine;
 /// The finalized tip as the ledger reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tip {
-    pub height: BlockHeight,
+    pub height: Height,
     pub hash: Hash32,
-    pub timestamp_ms: i64,
+    pub timestamp_ms: UnixMillis,
 }
 
 impl From<ledger_port::Tip> for Tip {
@@ -72,7 +72,7 @@ impl From<ledger_port::Tip> for Tip {
 /// (never served as a decided block: it has no certificate).
 pub(crate) async fn finalized(
     ledger: &dyn LedgerPort,
-    height: BlockHeight,
+    height: Height,
 ) -> Result<Option<(Block, CommitCertificate)>, LedgerPortError> {
     Ok(ledger.block_by_height(height).await?.and_then(|b| Some((b.block, b.certificate?))))
 }
@@ -157,11 +157,11 @@ impl ProposalStats {
 /// Status snapshot published after every input.
 #[derive(Debug, Clone, Default)]
 pub struct DriverStatus {
-    pub finalized_height: BlockHeight,
+    pub finalized_height: Height,
     pub finalized_hash: Hash32,
-    pub finalized_timestamp_ms: i64,
-    pub height: BlockHeight,
-    pub round: u32,
+    pub finalized_timestamp_ms: UnixMillis,
+    pub height: Height,
+    pub round: Round,
     pub step: Option<Step>,
     pub proposer: Option<PublicKey>,
     pub mempool_size: usize,
@@ -197,7 +197,7 @@ enum Command {
         span: tracing::Span,
     },
     Evidence {
-        reply: oneshot::Sender<Vec<(Evidence, i64)>>,
+        reply: oneshot::Sender<Vec<(Evidence, UnixMillis)>>,
     },
 }
 
@@ -301,7 +301,7 @@ impl DriverHandle {
     }
 
     /// Evidence recorded so far, with detection times.
-    pub async fn evidence(&self) -> Result<Vec<(Evidence, i64)>, ConsensusError> {
+    pub async fn evidence(&self) -> Result<Vec<(Evidence, UnixMillis)>, ConsensusError> {
         let (reply, rx) = oneshot::channel();
         self.commands.send(Command::Evidence { reply }).await.map_err(|_| ConsensusError::Stopped)?;
         rx.await.map_err(|_| ConsensusError::Stopped)
@@ -323,21 +323,39 @@ fn overloaded(config: &MempoolConfig, count: usize, bytes: usize, retry_after_se
 /// Errors that stop the driver (it never stops for bad input from peers).
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
-    #[error("reading the signing state {path}: {reason}")]
-    SignStateRead { path: PathBuf, reason: String },
-    #[error("writing the signing state {path}: {reason}")]
-    SignStateWrite { path: PathBuf, reason: String },
+    /// The signing state cannot be read or does not decode (an I/O or a decode error).
+    #[error("reading the signing state {path}: {source}")]
+    SignStateRead {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("writing the signing state {path}: {source}")]
+    SignStateWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The lock cannot be read or does not decode (an I/O or a decode error).
     #[error(
-        "reading the lock {path}: {reason} (it holds the block this validator precommitted; move it away only if the height it names is final everywhere)"
+        "reading the lock {path}: {source} (it holds the block this validator precommitted; move it away only if the height it names is final everywhere)"
     )]
-    LockStateRead { path: PathBuf, reason: String },
-    #[error("writing the lock {path}: {reason}")]
-    LockStateWrite { path: PathBuf, reason: String },
+    LockStateRead {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("writing the lock {path}: {source}")]
+    LockStateWrite {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A safety file the node will not start with; `action` says what the operator can do.
     #[error("the {what} {path} {problem}: {action}")]
     SafetyFileRefused { what: &'static str, path: PathBuf, problem: String, action: String },
-    #[error("{0}")]
-    Journal(String),
+    #[error(transparent)]
+    Journal(#[from] crate::tx_journal::JournalError),
     /// A ledger call failed (the port's error, which keeps the gRPC code of a remote ledger).
     #[error("the ledger failed: {0}")]
     Ledger(#[from] LedgerPortError),
@@ -350,7 +368,7 @@ pub enum DriverError {
 }
 
 /// The driver's clock (see [`crate::clock`]): the system clock unless started with another.
-fn now_ms() -> i64 {
+fn now_ms() -> UnixMillis {
     crate::clock::now_ms()
 }
 
@@ -358,9 +376,10 @@ fn now_ms() -> i64 {
 /// (checked) or 1 (see [`crate::safety_file`]). [`start`] reads it through
 /// [`signing_checks::check`], which also checks it against the chain.
 pub fn load_sign_state(path: &Path) -> Result<Option<SignState>, DriverError> {
-    let err = |reason: String| DriverError::SignStateRead { path: path.into(), reason };
-    let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
-    let state = bytes.map(|b| SignState::from_file_bytes(&b)).transpose().map_err(|e| err(e.to_string()))?;
+    let err =
+        |source: Box<dyn std::error::Error + Send + Sync>| DriverError::SignStateRead { path: path.into(), source };
+    let bytes = read_if_present(path).map_err(|e| err(e.into()))?;
+    let state = bytes.map(|b| SignState::from_file_bytes(&b)).transpose().map_err(|e| err(e.into()))?;
     Ok(state.map(|(s, _): (SignState, Format)| s))
 }
 
@@ -377,7 +396,7 @@ fn read_if_present(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// directory.
 pub fn store_sign_state(path: &Path, state: &SignState) -> Result<(), DriverError> {
     write_durably(path, &state.to_file_bytes())
-        .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
+        .map_err(|source| DriverError::SignStateWrite { path: path.into(), source })
 }
 
 /// Where the lock is kept for a signing state at `sign_state_path`: the same name with the
@@ -388,9 +407,10 @@ pub fn lock_state_path(sign_state_path: &Path) -> PathBuf {
 
 /// Loads the persisted lock (None when there is none), in format 2 (checked) or 1.
 pub fn load_lock_state(path: &Path) -> Result<Option<LockState>, DriverError> {
-    let err = |reason: String| DriverError::LockStateRead { path: path.into(), reason };
-    let bytes = read_if_present(path).map_err(|e| err(e.to_string()))?;
-    let lock = bytes.map(|b| LockState::from_file_bytes(&b)).transpose().map_err(|e| err(e.to_string()))?;
+    let err =
+        |source: Box<dyn std::error::Error + Send + Sync>| DriverError::LockStateRead { path: path.into(), source };
+    let bytes = read_if_present(path).map_err(|e| err(e.into()))?;
+    let lock = bytes.map(|b| LockState::from_file_bytes(&b)).transpose().map_err(|e| err(e.into()))?;
     Ok(lock.map(|(l, _): (LockState, Format)| l))
 }
 
@@ -401,7 +421,7 @@ pub fn store_lock_state(path: &Path, lock: &LockState) -> Result<(), DriverError
 
 /// Writes a lock file's bytes durably.
 fn store_lock_file(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
-    write_durably(path, bytes).map_err(|e| DriverError::LockStateWrite { path: path.into(), reason: e.to_string() })
+    write_durably(path, bytes).map_err(|source| DriverError::LockStateWrite { path: path.into(), source })
 }
 
 /// Temp file, fsync, rename over `path`, fsync the directory: after a crash the file holds
@@ -443,8 +463,8 @@ struct Driver<N> {
     network: N,
     mempool: Mempool,
     nonces: HashMap<PublicKey, u64>,
-    timers: BTreeSet<(i64, Timeout)>,
-    evidence: VecDeque<(Evidence, i64)>,
+    timers: BTreeSet<(UnixMillis, Timeout)>,
+    evidence: VecDeque<(Evidence, UnixMillis)>,
     status: watch::Sender<DriverStatus>,
     blocks_produced: u64,
     blocks_built: u64,
@@ -463,7 +483,7 @@ struct Driver<N> {
     /// Set while this validator does not sign (see [`crate::signing_pause`]).
     pause: Option<SigningPause>,
     /// The last pause's backoff and end time, for the next one's backoff.
-    last_pause: Option<(Duration, i64)>,
+    last_pause: Option<(Duration, UnixMillis)>,
     persist_failures: u64,
     /// Bumped whenever the engine is replaced: actions of the old one are not carried out.
     engine_generation: u64,
@@ -488,10 +508,10 @@ struct Driver<N> {
     /// `full_block` request is answered with.
     recent_full: VecDeque<Proposal>,
     /// Requests answered per (height, round).
-    answered: HashMap<(BlockHeight, u32), u32>,
+    answered: HashMap<(Height, Round), u32>,
     /// The last (height, round) this validator published a proposal for (re-broadcasts of the
     /// same proposal are not sampled again).
-    last_published: Option<(BlockHeight, u32)>,
+    last_published: Option<(Height, Round)>,
     proposal_stats: Arc<ProposalStats>,
 }
 
@@ -507,8 +527,8 @@ enum Wake {
 /// round) of the lock. Neither file is ever replaced by an older one.
 #[derive(Debug, Default)]
 struct Persisted {
-    sign: Option<(BlockHeight, u32, crate::sign_state::SignStep)>,
-    lock: Option<(BlockHeight, u32)>,
+    sign: Option<(Height, Round, crate::sign_state::SignStep)>,
+    lock: Option<(Height, Round)>,
 }
 
 const MAX_EVIDENCE: usize = 10_000;
@@ -609,7 +629,7 @@ async fn start_task<N: GatewayPort>(
 ) -> Result<(DriverHandle, tokio::task::JoinHandle<Result<(), DriverError>>), DriverError> {
     let tip: Tip = ledger.tip().await?.into();
     // Evidence recorded before a restart is served again (ListEvidence).
-    let evidence: VecDeque<(Evidence, i64)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
+    let evidence: VecDeque<(Evidence, UnixMillis)> = match ledger.recorded_evidence(MAX_EVIDENCE as u32).await {
         Ok(records) => records.into(),
         Err(e) => {
             tracing::warn!(error = %e, "reading recorded evidence from the ledger failed; serving new evidence only");
@@ -635,7 +655,7 @@ async fn start_task<N: GatewayPort>(
         tracing::warn!(reason = %pause.reason(), "signing paused");
     }
     let (journal, replay) = if config.tx_journal {
-        let (journal, replay) = TxJournal::open(journal_path).map_err(|e| DriverError::Journal(e.to_string()))?;
+        let (journal, replay) = TxJournal::open(journal_path)?;
         if replay.discarded_bytes > 0 || replay.undecodable > 0 {
             tracing::warn!(
                 discarded_bytes = replay.discarded_bytes,
@@ -675,7 +695,7 @@ async fn start_task<N: GatewayPort>(
         finalized_height: tip.height,
         finalized_hash: tip.hash,
         finalized_timestamp_ms: tip.timestamp_ms,
-        height: tip.height + 1,
+        height: tip.height.next(),
         signing_paused: checked.pause.as_ref().map(SigningPause::reason),
         journal: journal.as_ref().map(|j| j.stats().clone()),
         proposals: proposal_stats.clone(),
@@ -756,7 +776,7 @@ impl<N: GatewayPort> Driver<N> {
                 }
             }
             let retry = self.pause.as_ref().map(|p| p.retry_at_ms);
-            let rebuild = self.rebuilds.iter().map(|r| r.retry_at_ms).filter(|at| *at < i64::MAX).min();
+            let rebuild = self.rebuilds.iter().map(|r| r.retry_at_ms).filter(|at| *at < UnixMillis(i64::MAX)).min();
             let next_timer = [self.timers.first().map(|(at, _)| *at), retry, rebuild].into_iter().flatten().min();
             if next_timer.is_some_and(|at| at <= now_ms()) {
                 self.on_timers().await?;
@@ -800,7 +820,7 @@ impl<N: GatewayPort> Driver<N> {
             }
             // Nothing to do: wait for a message, a command or the next timer (in that order of
             // preference when several are ready).
-            let sleep = next_timer.map(|at| tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)));
+            let sleep = next_timer.map(|at| tokio::time::sleep(at.duration_since(now_ms())));
             let mut sleep = std::pin::pin!(sleep);
             let wake = std::future::poll_fn(|cx| {
                 use std::task::Poll;
@@ -885,12 +905,12 @@ impl<N: GatewayPort> Driver<N> {
                 let rebuilding = self.rebuilds.len();
                 self.rebuilds.retain(|r| r.block_hash != hash);
                 if p.proposer != self.me {
-                    let seconds = (now_ms() - p.timestamp_ms).max(0) as f64 / 1000.0;
+                    let seconds = now_ms().millis_since(p.timestamp_ms).max(0) as f64 / 1000.0;
                     self.proposal_stats.record(ProposalSample::Received { compact: false, seconds, fetched: 0 });
                     if rebuilding != self.rebuilds.len() {
                         tracing::debug!(
-                            height = p.height,
-                            round = p.round,
+                            height = p.height.get(),
+                            round = p.round.get(),
                             "full proposal received while rebuilding it"
                         );
                     }
@@ -999,13 +1019,13 @@ impl<N: GatewayPort> Driver<N> {
             self.remember_full(&proposal);
             return self.input(Input::Proposal(proposal)).await;
         }
-        let retry_at = now_ms() + compact::retry_ms(self.config.engine.timeout_propose_ms);
+        let retry_at = now_ms().saturating_add_millis(compact::retry_ms(self.config.engine.timeout_propose_ms));
         let mempool = &self.mempool;
         let rebuild = match Rebuild::start(compact, |h| mempool.get(h).cloned(), retry_at) {
             Ok(r) => r,
             Err(compact::Refused::MerkleMismatch) => {
                 // The engine never sees it: it prevotes nil when its propose timeout fires.
-                tracing::info!(height, round, block = %hash, "compact proposal refused: its transaction hashes do not give the header's Merkle root");
+                tracing::info!(height = height.get(), round = round.get(), block = %hash, "compact proposal refused: its transaction hashes do not give the header's Merkle root");
                 ProposalStats::count(&self.proposal_stats.merkle_mismatches);
                 self.count_drop("compact_merkle_mismatch");
                 return Ok(());
@@ -1015,8 +1035,8 @@ impl<N: GatewayPort> Driver<N> {
             return self.finish_rebuild(rebuild).await;
         }
         tracing::debug!(
-            height,
-            round,
+            height = height.get(),
+            round = round.get(),
             missing = rebuild.missing_count(),
             "compact proposal misses transactions; asking peers"
         );
@@ -1036,7 +1056,7 @@ impl<N: GatewayPort> Driver<N> {
     async fn finish_rebuild(&mut self, rebuild: Rebuild) -> Result<(), DriverError> {
         let fetched = rebuild.fetched;
         let Some((proposal, sealed)) = rebuild.finish() else { return Ok(()) };
-        let seconds = (now_ms() - proposal.timestamp_ms).max(0) as f64 / 1000.0;
+        let seconds = now_ms().millis_since(proposal.timestamp_ms).max(0) as f64 / 1000.0;
         self.proposal_stats.record(ProposalSample::Received { compact: true, seconds, fetched });
         self.remember_sealed(sealed);
         self.remember_full(&proposal);
@@ -1062,18 +1082,18 @@ impl<N: GatewayPort> Driver<N> {
     }
 
     /// Rebuilds still incomplete when their wait is over ask for the full proposal (once).
-    async fn retry_rebuilds(&mut self, now: i64) {
+    async fn retry_rebuilds(&mut self, now: UnixMillis) {
         let engine_height = self.engine.height();
         self.rebuilds.retain(|r| r.proposal.height >= engine_height);
         let mut requests = Vec::new();
         for r in &mut self.rebuilds {
             if r.retry_at_ms <= now {
-                r.retry_at_ms = i64::MAX;
+                r.retry_at_ms = UnixMillis(i64::MAX);
                 if !r.asked_full {
                     r.asked_full = true;
                     tracing::info!(
-                        height = r.proposal.height,
-                        round = r.proposal.round,
+                        height = r.proposal.height.get(),
+                        round = r.proposal.round.get(),
                         missing = r.missing_count(),
                         "compact proposal still incomplete; asking for the full proposal"
                     );
@@ -1265,7 +1285,7 @@ impl<N: GatewayPort> Driver<N> {
             Action::PersistLock(lock)
                 if self.persisted.lock.is_some_and(|p| p > (lock.height, lock.round)) && !self.inline_sync_hazard =>
             {
-                tracing::error!(height = lock.height, round = lock.round, newer = ?self.persisted.lock, "refusing to move the lock back");
+                tracing::error!(height = lock.height.get(), round = lock.round.get(), newer = ?self.persisted.lock, "refusing to move the lock back");
             }
             Action::PersistLock(lock) => {
                 let started = std::time::Instant::now();
@@ -1273,7 +1293,7 @@ impl<N: GatewayPort> Driver<N> {
                 let block = self.sealed(&lock.block).encode();
                 store_lock_file(&lock_state_path(&self.config.sign_state_path), &lock.to_file_bytes_with(&block))?;
                 self.persisted.lock = Some((lock.height, lock.round));
-                tracing::debug!(height = lock.height, round = lock.round, elapsed = ?started.elapsed(), "lock persisted");
+                tracing::debug!(height = lock.height.get(), round = lock.round.get(), elapsed = ?started.elapsed(), "lock persisted");
                 self.durable_lock = Some(*lock);
             }
             Action::PersistOwnVotes(votes) => {
@@ -1284,7 +1304,7 @@ impl<N: GatewayPort> Driver<N> {
                 }
             }
             Action::Broadcast(Message::Proposal(p)) => {
-                let span = tracing::info_span!("gossip proposal", height = p.height, round = p.round);
+                let span = tracing::info_span!("gossip proposal", height = p.height.get(), round = p.round.get());
                 let sealed = self.sealed(&p.block);
                 let block_bytes = sealed.transactions().iter().map(SealedTransaction::encoded_len).sum();
                 self.remember_full(&p);
@@ -1309,7 +1329,7 @@ impl<N: GatewayPort> Driver<N> {
             }
             Action::BuildBlock { height, round, min_timestamp_ms } => {
                 let started = std::time::Instant::now();
-                let span = tracing::info_span!("propose block", height, round);
+                let span = tracing::info_span!("propose block", height = height.get(), round = round.get());
                 let block = self.build_block(height, round, min_timestamp_ms).instrument(span).await?;
                 self.blocks_built += 1;
                 self.last_build_seconds = started.elapsed().as_secs_f64();
@@ -1317,7 +1337,7 @@ impl<N: GatewayPort> Driver<N> {
             }
             Action::ValidateBlock(block) => {
                 let hash = block.hash();
-                let span = tracing::info_span!("validate block", height = block.header.block_index);
+                let span = tracing::info_span!("validate block", height = block.header.block_index.get());
                 let sealed = self.sealed(&block);
                 let valid = match self.ledger.execute_block(&sealed, false).instrument(span).await {
                     Ok(e) => {
@@ -1340,7 +1360,7 @@ impl<N: GatewayPort> Driver<N> {
             Action::Commit { block, certificate } => {
                 let span = tracing::info_span!(
                     "apply block",
-                    height = block.header.block_index,
+                    height = block.header.block_index.get(),
                     txs = block.transactions.len()
                 );
                 self.commit(block, certificate).instrument(span).await?;
@@ -1366,7 +1386,7 @@ impl<N: GatewayPort> Driver<N> {
                     Ok(blocks) => self.sync_results.extend(
                         blocks.into_iter().map(|(block, certificate)| Input::DecidedBlock { block, certificate }),
                     ),
-                    Err(e) => tracing::debug!(error = %e, from_height, "sync request failed"),
+                    Err(e) => tracing::debug!(error = %e, from_height = from_height.get(), "sync request failed"),
                 }
             }
             Action::BroadcastDecided { height } => {
@@ -1378,7 +1398,7 @@ impl<N: GatewayPort> Driver<N> {
                 let e = *e;
                 let ((height, round), validator) = (e.position(), e.offender());
                 let kind = if matches!(e, Evidence::DuplicateVote { .. }) { "vote" } else { "proposal" };
-                tracing::warn!(%validator, height, round, kind, "equivocation detected");
+                tracing::warn!(%validator, height = height.get(), round = round.get(), kind, "equivocation detected");
                 // Seen again after a restart: recorded already.
                 if self.evidence.iter().any(|(known, _)| *known == e) {
                     return Ok(None);
@@ -1403,9 +1423,9 @@ impl<N: GatewayPort> Driver<N> {
 
     async fn build_block(
         &mut self,
-        height: BlockHeight,
-        round: u32,
-        min_timestamp_ms: i64,
+        height: Height,
+        round: Round,
+        min_timestamp_ms: UnixMillis,
     ) -> Result<Block, DriverError> {
         let started = std::time::Instant::now();
         let senders: Vec<PublicKey> = self.mempool.senders().copied().collect();
@@ -1419,13 +1439,13 @@ impl<N: GatewayPort> Driver<N> {
             })
         };
         if txs.is_empty() {
-            tracing::warn!(network = %self.config.network_label, block_number = height, "No transactions in mempool");
+            tracing::warn!(network = %self.config.network_label, block_number = height.get(), "No transactions in mempool");
         }
         let timestamp_ms = now_ms().max(min_timestamp_ms);
         let mut header = BlockHeader {
             codec_version: 1,
             block_index: height,
-            timestamp: timestamp_ms.div_euclid(1000),
+            timestamp: timestamp_ms.whole_secs(),
             parent_hash: self.tip.hash,
             merkle_root: Hash32::ZERO,
             miner_address: self.me,
@@ -1436,7 +1456,7 @@ impl<N: GatewayPort> Driver<N> {
         };
         let extra = |state_commitment: Hash32| PoaExtra {
             round,
-            timestamp_millis: timestamp_ms.rem_euclid(1000) as u16,
+            timestamp_millis: timestamp_ms.secs_and_millis().1,
             state_commitment,
             chain_id: None,
         };
@@ -1451,7 +1471,12 @@ impl<N: GatewayPort> Driver<N> {
                 if let (Some(root), Some(state)) = (e.merkle_root, e.state_commitment) {
                     header.merkle_root = root;
                     header.extra_data = extra(state).encode();
-                    tracing::debug!(height, txs = txs.len(), ms = started.elapsed().as_millis() as u64, "block built");
+                    tracing::debug!(
+                        height = height.get(),
+                        txs = txs.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "block built"
+                    );
                     // Sealed from the mempool's sealed transactions: validating, locking and
                     // committing it encodes and hashes nothing again.
                     let built = SealedBlock::from_sealed(header, txs);
@@ -1465,7 +1490,7 @@ impl<N: GatewayPort> Driver<N> {
             // Rare (admission checked them against an earlier tip), and a dropped transaction
             // is gone from this validator: say which and why.
             tracing::warn!(
-                height,
+                height = height.get(),
                 dropped = bad.len(),
                 first = %bad.first().map(ToString::to_string).unwrap_or_default(),
                 reason = %message,
@@ -1511,7 +1536,7 @@ impl<N: GatewayPort> Driver<N> {
             self.blocks_produced += 1;
             tracing::info!(
                 network = %self.config.network_label,
-                block_number = height,
+                block_number = height.get(),
                 tx_count = block.transactions.len(),
                 block_hash = %self.tip.hash,
                 "New block produced"
@@ -1519,7 +1544,7 @@ impl<N: GatewayPort> Driver<N> {
         } else {
             tracing::info!(
                 network = %self.config.network_label,
-                block_number = height,
+                block_number = height.get(),
                 tx_count = block.transactions.len(),
                 validator = %proposer,
                 "Block accepted"

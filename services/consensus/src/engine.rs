@@ -8,10 +8,13 @@
 //! **in order** (a `PersistSignState` must be durable before the `Broadcast` that follows it).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::{self, Keypair};
 use coinjecture_primitives::consensus::{Evidence, Proposal, Vote, VoteType};
-use coinjecture_primitives::{Block, BlockHeight, ChainId, CommitCertificate, Hash32, PublicKey, Round, Signature};
+use coinjecture_primitives::{
+    Block, ChainId, CommitCertificate, Hash32, Height, PublicKey, Round, Signature, UnixMillis,
+};
 
 use crate::admission::{self, HelpLimiter, NextHeightBuffer};
 use crate::lock_state::LockState;
@@ -64,7 +67,7 @@ impl EngineConfig {
             timeout_vote_ms: block_time_ms / 2,
             timeout_increase_ms: block_time_ms / 2,
             timeout_cap_ms: 10 * block_time_ms,
-            max_rounds_ahead: 16,
+            max_rounds_ahead: Round(16),
             max_buffered_messages: 4096,
             max_buffered_bytes: 64 * 1024 * 1024,
             sync_retry_ms: block_time_ms,
@@ -107,7 +110,7 @@ pub enum TimeoutKind {
 /// A timer, identified by what it is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timeout {
-    pub height: BlockHeight,
+    pub height: Height,
     pub round: Round,
     pub kind: TimeoutKind,
 }
@@ -124,7 +127,7 @@ pub enum Input {
     /// A timer set by [`Action::ScheduleTimeout`] expired.
     Timeout(Timeout),
     /// The block asked for by [`Action::BuildBlock`] (already executed by the ledger).
-    BlockBuilt { height: BlockHeight, round: Round, block: Block },
+    BlockBuilt { height: Height, round: Round, block: Block },
     /// The ledger's verdict on a block asked for by [`Action::ValidateBlock`].
     BlockValidity { block_hash: Hash32, valid: bool },
     /// A finalized block with its certificate, from sync or gossip.
@@ -159,20 +162,20 @@ pub enum Action {
     /// Send to all peers.
     Broadcast(Message),
     /// Deliver [`Input::Timeout`] at `at_ms` (engine time).
-    ScheduleTimeout { at_ms: i64, timeout: Timeout },
+    ScheduleTimeout { at_ms: UnixMillis, timeout: Timeout },
     /// Build a block for (height, round) from the mempool, with the given parent and a timestamp
     /// no earlier than `min_timestamp_ms`; answer with [`Input::BlockBuilt`].
-    BuildBlock { height: BlockHeight, round: Round, min_timestamp_ms: i64 },
+    BuildBlock { height: Height, round: Round, min_timestamp_ms: UnixMillis },
     /// Execute the block against the ledger without writing; answer with [`Input::BlockValidity`].
     ValidateBlock(Block),
     /// The block is final: apply it (with its certificate) before the next input.
     Commit { block: Block, certificate: CommitCertificate },
     /// We are behind: fetch finalized blocks from `from_height` on and feed them back as
     /// [`Input::DecidedBlock`].
-    RequestSync { from_height: BlockHeight },
+    RequestSync { from_height: Height },
     /// A peer is still working on `height`, which we finalized: send it the finalized block and
     /// its certificate (as a `DecidedBlock` message).
-    BroadcastDecided { height: BlockHeight },
+    BroadcastDecided { height: Height },
     /// This validator's own votes of the current height that a restart should re-send (its
     /// latest rounds and its proof-of-lock prevotes), replacing the previous set. Persist them
     /// before the broadcast that follows (a process crash must not lose them; they are not
@@ -307,7 +310,7 @@ pub struct Engine {
     key: Keypair,
     me: PublicKey,
     sign_state: Option<SignState>,
-    height: BlockHeight,
+    height: Height,
     round: Round,
     step: Step,
     locked: Option<(Round, Hash32)>,
@@ -317,17 +320,17 @@ pub struct Engine {
     validity: HashMap<Hash32, bool>,
     validation_requested: HashSet<Hash32>,
     building: Option<Round>,
-    last_commit_ms: i64,
+    last_commit_ms: UnixMillis,
     /// The local time at which the current height began (the parent was committed, or the
     /// node started): round 0 waits one block time after the earlier of this and the parent's
     /// timestamp, so a parent stamped in the future cannot push it back.
-    local_commit_ms: i64,
-    round_start_ms: i64,
+    local_commit_ms: UnixMillis,
+    round_start_ms: UnixMillis,
     future: NextHeightBuffer,
     ahead_senders: HashSet<PublicKey>,
-    last_sync_request_ms: Option<i64>,
+    last_sync_request_ms: Option<UnixMillis>,
     own_messages: Vec<Message>,
-    pending_decided: BTreeMap<BlockHeight, (Block, CommitCertificate)>,
+    pending_decided: BTreeMap<Height, (Block, CommitCertificate)>,
     help: HelpLimiter,
     started: bool,
 }
@@ -339,8 +342,8 @@ impl Engine {
         config: EngineConfig,
         schedule: ValidatorSchedule,
         key: Keypair,
-        height: BlockHeight,
-        last_commit_ms: i64,
+        height: Height,
+        last_commit_ms: UnixMillis,
         sign_state: Option<SignState>,
     ) -> Self {
         let me = key.public_key();
@@ -351,7 +354,7 @@ impl Engine {
             me,
             sign_state,
             height,
-            round: 0,
+            round: Round(0),
             step: Step::Propose,
             locked: None,
             valid: None,
@@ -374,7 +377,7 @@ impl Engine {
     }
 
     /// The height being decided.
-    pub fn height(&self) -> BlockHeight {
+    pub fn height(&self) -> Height {
         self.height
     }
 
@@ -457,7 +460,7 @@ impl Engine {
     }
 
     /// Feeds one input; returns the actions to carry out, in order.
-    pub fn handle(&mut self, now: i64, input: Input) -> Vec<Action> {
+    pub fn handle(&mut self, now: UnixMillis, input: Input) -> Vec<Action> {
         let mut out = Vec::new();
         match input {
             Input::Start => {
@@ -498,9 +501,9 @@ impl Engine {
     /// if every validator were in that position, waiting in that round would deadlock (each
     /// waits for votes nobody can send), so it resumes at the next round: moving to a later
     /// round is always safe.
-    fn resume(&mut self, now: i64, out: &mut Vec<Action>) {
+    fn resume(&mut self, now: UnixMillis, out: &mut Vec<Action>) {
         let Some(last) = self.sign_state.as_ref().filter(|s| s.height == self.height).cloned() else {
-            self.start_round(now, 0, out);
+            self.start_round(now, Round(0), out);
             return;
         };
         let kept = self.own_messages.iter().any(|m| match m {
@@ -567,25 +570,25 @@ impl Engine {
         self.rounds.entry(round).or_default()
     }
 
-    fn schedule_timeout(&self, at_ms: i64, round: Round, kind: TimeoutKind, out: &mut Vec<Action>) {
+    fn schedule_timeout(&self, at_ms: UnixMillis, round: Round, kind: TimeoutKind, out: &mut Vec<Action>) {
         out.push(Action::ScheduleTimeout { at_ms, timeout: Timeout { height: self.height, round, kind } });
     }
 
-    fn schedule_rebroadcast(&self, now: i64, out: &mut Vec<Action>) {
-        let at = now.saturating_add(self.config.rebroadcast_ms as i64);
-        self.schedule_timeout(at, 0, TimeoutKind::Rebroadcast, out);
+    fn schedule_rebroadcast(&self, now: UnixMillis, out: &mut Vec<Action>) {
+        let at = now.saturating_add(Duration::from_millis(self.config.rebroadcast_ms));
+        self.schedule_timeout(at, Round(0), TimeoutKind::Rebroadcast, out);
     }
 
-    fn start_round(&mut self, now: i64, round: Round, out: &mut Vec<Action>) {
+    fn start_round(&mut self, now: UnixMillis, round: Round, out: &mut Vec<Action>) {
         self.round = round;
         self.step = Step::Propose;
         self.round_start_ms = now;
         self.building = None;
         // Round 0's proposal is due one block time after the parent (by the local clock, if the
         // parent is stamped ahead of it); later rounds at once.
-        let due = if round == 0 {
+        let due = if round == Round(0) {
             let base = self.last_commit_ms.min(self.local_commit_ms);
-            now.max(base.saturating_add(self.config.block_time_ms as i64))
+            now.max(base.saturating_add(Duration::from_millis(self.config.block_time_ms)))
         } else {
             now
         };
@@ -602,7 +605,7 @@ impl Engine {
                 self.request_block(round, out);
             }
         } else {
-            let timeout = self.config.timeout(self.config.timeout_propose_ms, round) as i64;
+            let timeout = Duration::from_millis(self.config.timeout(self.config.timeout_propose_ms, round));
             self.schedule_timeout(due.saturating_add(timeout), round, TimeoutKind::Propose, out);
         }
     }
@@ -610,12 +613,12 @@ impl Engine {
     fn request_block(&mut self, round: Round, out: &mut Vec<Action>) {
         if self.building.is_none() {
             self.building = Some(round);
-            let min_timestamp_ms = self.last_commit_ms.saturating_add(1);
+            let min_timestamp_ms = self.last_commit_ms.saturating_add_millis(1);
             out.push(Action::BuildBlock { height: self.height, round, min_timestamp_ms });
         }
     }
 
-    fn on_block_built(&mut self, now: i64, height: BlockHeight, round: Round, block: Block, out: &mut Vec<Action>) {
+    fn on_block_built(&mut self, now: UnixMillis, height: Height, round: Round, block: Block, out: &mut Vec<Action>) {
         if height != self.height || round != self.round || self.building != Some(round) || self.step != Step::Propose {
             return;
         }
@@ -630,7 +633,7 @@ impl Engine {
         self.propose(now, block, None, out);
     }
 
-    fn propose(&mut self, now: i64, block: Block, pol_round: Option<Round>, out: &mut Vec<Action>) {
+    fn propose(&mut self, now: UnixMillis, block: Block, pol_round: Option<Round>, out: &mut Vec<Action>) {
         let mut proposal = Proposal {
             chain_id: self.config.chain_id.clone(),
             height: self.height,
@@ -721,8 +724,8 @@ impl Engine {
     /// Common checks of a message's (height, round); buffers next-height messages.
     fn admit(
         &mut self,
-        now: i64,
-        height: BlockHeight,
+        now: UnixMillis,
+        height: Height,
         round: Round,
         sender: PublicKey,
         message: &Message,
@@ -741,7 +744,7 @@ impl Engine {
             return false;
         }
         if height > self.height {
-            let next = height == self.height + 1;
+            let next = height == self.height.next();
             // A re-sent copy, or a sender already counted: nothing new, no check needed.
             if next && self.future.contains(message) {
                 out.push(Action::Dropped(DropReason::Duplicate));
@@ -773,22 +776,24 @@ impl Engine {
             }
             return false;
         }
-        if round > self.round.saturating_add(self.config.max_rounds_ahead) {
+        if round > self.round.saturating_add(self.config.max_rounds_ahead.get()) {
             out.push(Action::Dropped(DropReason::RoundTooFarAhead));
             return false;
         }
         true
     }
 
-    fn maybe_request_sync(&mut self, now: i64, out: &mut Vec<Action>) {
-        let due = self.last_sync_request_ms.is_none_or(|t| now.saturating_sub(t) >= self.config.sync_retry_ms as i64);
+    fn maybe_request_sync(&mut self, now: UnixMillis, out: &mut Vec<Action>) {
+        let due = self
+            .last_sync_request_ms
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_millis(self.config.sync_retry_ms));
         if due {
             self.last_sync_request_ms = Some(now);
             out.push(Action::RequestSync { from_height: self.height });
         }
     }
 
-    fn on_proposal(&mut self, now: i64, proposal: Proposal, out: &mut Vec<Action>) {
+    fn on_proposal(&mut self, now: UnixMillis, proposal: Proposal, out: &mut Vec<Action>) {
         if proposal.chain_id != self.config.chain_id {
             out.push(Action::Dropped(DropReason::WrongChain));
             return;
@@ -840,7 +845,7 @@ impl Engine {
         self.accept_proposal(proposal);
     }
 
-    fn on_vote(&mut self, now: i64, vote: Vote, out: &mut Vec<Action>) {
+    fn on_vote(&mut self, now: UnixMillis, vote: Vote, out: &mut Vec<Action>) {
         if vote.chain_id != self.config.chain_id {
             out.push(Action::Dropped(DropReason::WrongChain));
             return;
@@ -871,7 +876,7 @@ impl Engine {
         self.add_vote(vote, out);
     }
 
-    fn on_timeout(&mut self, now: i64, t: Timeout, out: &mut Vec<Action>) {
+    fn on_timeout(&mut self, now: UnixMillis, t: Timeout, out: &mut Vec<Action>) {
         if t.kind == TimeoutKind::Rebroadcast {
             // One rebroadcast timer runs for the node's whole life, across heights.
             // This round and the last, plus our prevotes of the rounds we locked or saw a polka
@@ -925,7 +930,13 @@ impl Engine {
         }
     }
 
-    fn on_decided_block(&mut self, now: i64, block: Block, certificate: CommitCertificate, out: &mut Vec<Action>) {
+    fn on_decided_block(
+        &mut self,
+        now: UnixMillis,
+        block: Block,
+        certificate: CommitCertificate,
+        out: &mut Vec<Action>,
+    ) {
         let height = block.header.block_index;
         if height < self.height {
             return;
@@ -957,12 +968,12 @@ impl Engine {
         self.commit(now, block, certificate, out);
     }
 
-    fn commit(&mut self, now: i64, block: Block, certificate: CommitCertificate, out: &mut Vec<Action>) {
+    fn commit(&mut self, now: UnixMillis, block: Block, certificate: CommitCertificate, out: &mut Vec<Action>) {
         let block_time = block.header.timestamp_ms();
         out.push(Action::Commit { block, certificate });
         self.local_commit_ms = now;
-        self.height += 1;
-        self.round = 0;
+        self.height = self.height.next();
+        self.round = Round(0);
         self.step = Step::Propose;
         self.locked = None;
         self.valid = None;
@@ -980,7 +991,7 @@ impl Engine {
             self.on_decided_block(now, block, certificate, out);
             return;
         }
-        self.start_round(now, 0, out);
+        self.start_round(now, Round(0), out);
         for message in self.future.take() {
             match message {
                 Message::Proposal(p) => self.on_proposal(now, p, out),
@@ -990,7 +1001,7 @@ impl Engine {
     }
 
     /// Applies the algorithm's "upon" rules until none fires.
-    fn evaluate(&mut self, now: i64, out: &mut Vec<Action>) {
+    fn evaluate(&mut self, now: UnixMillis, out: &mut Vec<Action>) {
         let mut guard = 0;
         while self.fire_one_rule(now, out) {
             guard += 1;
@@ -1000,7 +1011,7 @@ impl Engine {
         }
     }
 
-    fn fire_one_rule(&mut self, now: i64, out: &mut Vec<Action>) -> bool {
+    fn fire_one_rule(&mut self, now: UnixMillis, out: &mut Vec<Action>) -> bool {
         let quorum = self.set().quorum();
         let height = self.height;
 
@@ -1050,7 +1061,7 @@ impl Engine {
                 // A fresh block must not be stamped beyond the local clock's allowed drift (a
                 // re-proposal with a proof of lock already had a quorum's prevotes: honoured).
                 let drift = i64::try_from(self.config.max_future_drift_ms).unwrap_or(i64::MAX);
-                let timely = p.block.header.timestamp_ms() <= now.saturating_add(drift);
+                let timely = p.block.header.timestamp_ms() <= now.saturating_add_millis(drift);
                 let decision = match p.pol_round {
                     None => validity.map(|valid| valid && timely && locked.is_none_or(|(_, h)| h == hash)),
                     Some(vr) => {
@@ -1113,14 +1124,14 @@ impl Engine {
 
         if step == Step::Prevote && prevote_total >= quorum && !prevote_timeout_set {
             self.round_state(round).prevote_timeout_set = true;
-            let at = now.saturating_add(self.config.timeout(self.config.timeout_vote_ms, round) as i64);
+            let at = now.saturating_add(Duration::from_millis(self.config.timeout(self.config.timeout_vote_ms, round)));
             self.schedule_timeout(at, round, TimeoutKind::Prevote, out);
             return true;
         }
 
         if precommit_total >= quorum && !precommit_timeout_set {
             self.round_state(round).precommit_timeout_set = true;
-            let at = now.saturating_add(self.config.timeout(self.config.timeout_vote_ms, round) as i64);
+            let at = now.saturating_add(Duration::from_millis(self.config.timeout(self.config.timeout_vote_ms, round)));
             self.schedule_timeout(at, round, TimeoutKind::Precommit, out);
             return true;
         }

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use coinjecture_crypto_core::signatures;
-use coinjecture_primitives::{BlockHeight, ChainId, Round, chain_tag};
+use coinjecture_primitives::{ChainId, Height, Round, chain_tag};
 use coinjecture_proto::ports::gateway::{self, GatewayPort, GossipMessage, InboundGossip, Topic};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -32,7 +32,7 @@ use crate::driver::DriverStatus;
 use crate::validators::ValidatorSchedule;
 
 /// Rounds ahead of the node's own that are still relayed (the engine's default window).
-pub const MAX_ROUNDS_AHEAD: Round = 16;
+pub const MAX_ROUNDS_AHEAD: u32 = 16;
 
 /// The outcome to report to the gateway (the gateway port's [`gateway::Validation`]).
 pub use coinjecture_proto::ports::gateway::Validation as GossipVerdict;
@@ -62,7 +62,7 @@ impl GossipOutcome {
 /// Where the node is: the height it is deciding and its round (from the driver's status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodePosition {
-    pub height: BlockHeight,
+    pub height: Height,
     pub round: Round,
 }
 
@@ -91,7 +91,7 @@ impl GossipCheck {
 
     /// The verdict on one received message, given the node's position.
     pub fn check(&self, message: GossipMessage, at: NodePosition) -> GossipOutcome {
-        let in_window = |height: BlockHeight, round: Round| {
+        let in_window = |height: Height, round: Round| {
             height.saturating_add(1) >= at.height
                 && height <= at.height.saturating_add(1)
                 && (height != at.height || round <= at.round.saturating_add(MAX_ROUNDS_AHEAD))
@@ -316,13 +316,13 @@ mod tests {
         GossipCheck::new(chain(), ValidatorSchedule::fixed(set))
     }
 
-    const AT: NodePosition = NodePosition { height: 10, round: 0 };
+    const AT: NodePosition = NodePosition { height: Height(10), round: Round(0) };
 
     fn vote_message(key: &Keypair, chain_id: ChainId, height: u64, round: u32, sign: bool) -> GossipMessage {
         let mut v = Vote {
             chain_id,
-            height,
-            round,
+            height: Height(height),
+            round: Round(round),
             vote_type: VoteType::Prevote,
             block_hash: None,
             validator: key.public_key(),
@@ -360,14 +360,15 @@ mod tests {
 
     fn block(height: u64) -> Block {
         Block {
-            header: BlockHeader { codec_version: 1, block_index: height, timestamp: 1, ..Default::default() },
+            header: BlockHeader { codec_version: 1, block_index: Height(height), timestamp: 1, ..Default::default() },
             transactions: Vec::new(),
         }
     }
 
     fn finalized(height: u64, forge: bool) -> GossipMessage {
         let b = block(height);
-        let mut c = CommitCertificate { height, round: 0, block_hash: b.hash(), signatures: Vec::new() };
+        let mut c =
+            CommitCertificate { height: Height(height), round: Round(0), block_hash: b.hash(), signatures: Vec::new() };
         let bytes = c.signing_bytes(&chain());
         c.signatures = keys()
             .iter()

@@ -17,7 +17,7 @@
 //! [`Engine::restore_lock`]: crate::Engine::restore_lock
 
 use coinjecture_primitives::consensus::{BinReader, Vote};
-use coinjecture_primitives::{Block, BlockHeight, DecodeError, Round};
+use coinjecture_primitives::{Block, DecodeError, Height, Round};
 
 use crate::safety_file::{self, FileKind, Format, SafetyFileError};
 
@@ -30,7 +30,7 @@ pub const MAX_LOCK_PREVOTES: usize = 1024;
 /// A validator's lock at one height.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockState {
-    pub height: BlockHeight,
+    pub height: Height,
     /// The round the validator locked in.
     pub round: Round,
     /// The locked block.
@@ -114,7 +114,7 @@ impl LockState {
             prevotes.push(Vote::decode(r.take(len)?)?);
         }
         r.finish()?;
-        Ok(Self { height, round, block, prevotes })
+        Ok(Self { height: Height(height), round: Round(round), block, prevotes })
     }
 }
 
@@ -127,10 +127,11 @@ mod tests {
 
     fn lock() -> LockState {
         let chain = ChainId::new("coinjecture-test").unwrap();
-        let extra = PoaExtra { round: 2, timestamp_millis: 0, state_commitment: Hash32([3; 32]), chain_id: None };
+        let extra =
+            PoaExtra { round: Round(2), timestamp_millis: 0, state_commitment: Hash32([3; 32]), chain_id: None };
         let header = BlockHeader {
             codec_version: 1,
-            block_index: 7,
+            block_index: Height(7),
             timestamp: 1_767_225_601,
             miner_address: PublicKey([4; 32]),
             extra_data: extra.encode(),
@@ -139,14 +140,14 @@ mod tests {
         let block = Block { header, transactions: Vec::new() };
         let vote = Vote {
             chain_id: chain,
-            height: 7,
-            round: 2,
+            height: Height(7),
+            round: Round(2),
             vote_type: VoteType::Prevote,
             block_hash: Some(block.hash()),
             validator: PublicKey([5; 32]),
             signature: Signature([6; 64]),
         };
-        LockState { height: 7, round: 2, block, prevotes: vec![vote.clone(), vote] }
+        LockState { height: Height(7), round: Round(2), block, prevotes: vec![vote.clone(), vote] }
     }
 
     #[test]
@@ -182,7 +183,8 @@ mod tests {
             assert_eq!(LockState::from_file_bytes(&damaged), Err(SafetyFileError::ChecksumMismatch), "byte {at}");
         }
         // A signing state where the lock should be.
-        let sign = crate::SignState::after(7, 2, crate::SignStep::Precommit, b"m", Signature([1; 64])).to_file_bytes();
+        let sign = crate::SignState::after(Height(7), Round(2), crate::SignStep::Precommit, b"m", Signature([1; 64]))
+            .to_file_bytes();
         assert!(matches!(LockState::from_file_bytes(&sign), Err(SafetyFileError::WrongKind { .. })));
     }
 }

@@ -86,7 +86,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
     use coinjecture_crypto_core::signatures::Keypair;
     use coinjecture_primitives::consensus::VoteType;
-    use coinjecture_primitives::{ChainId, Hash32, Signature};
+    use coinjecture_primitives::{ChainId, Hash32, Height, Round, Signature};
 
     use super::*;
 
@@ -95,8 +95,8 @@ mod tests {
         let key = Keypair::from_seed(&[7; 32]);
         let mut vote = Vote {
             chain_id: ChainId::new("coinjecture-test").unwrap(),
-            height: 9,
-            round: 2,
+            height: Height(9),
+            round: Round(2),
             vote_type: VoteType::Prevote,
             block_hash: Some(Hash32([3; 32])),
             validator: key.public_key(),

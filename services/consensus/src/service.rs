@@ -10,7 +10,7 @@ use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_proto::ports::gateway::GatewayPort;
 use coinjecture_proto::ports::ledger::LedgerPort;
 
-use coinjecture_primitives::{BlockHeight, SealedTransaction};
+use coinjecture_primitives::{Height, SealedTransaction};
 use coinjecture_proto::ports::consensus::{
     ConsensusError, ConsensusGrpc, ConsensusPort, ConsensusStatus, EvidencePage, MAX_EVIDENCE_PAGE, MempoolStats,
     RoundStep, SubmitResult, ValidatorSetAt,
@@ -91,7 +91,7 @@ impl ConsensusPort for DriverHandle {
 
     async fn status(&self) -> Result<ConsensusStatus, ConsensusError> {
         let s = DriverHandle::status(self);
-        let set = self.schedule.at(s.height.max(1));
+        let set = self.schedule.at(s.height.max(Height(1)));
         let step = match s.step {
             Some(Step::Propose) => Some(RoundStep::Propose),
             Some(Step::Prevote) => Some(RoundStep::Prevote),
@@ -115,12 +115,13 @@ impl ConsensusPort for DriverHandle {
         })
     }
 
-    async fn validator_set(&self, height: Option<BlockHeight>) -> Result<ValidatorSetAt, ConsensusError> {
-        let height = height.unwrap_or_else(|| DriverHandle::status(self).height.max(1));
-        if height == 0 {
+    async fn validator_set(&self, height: Option<Height>) -> Result<ValidatorSetAt, ConsensusError> {
+        let height = height.unwrap_or_else(|| DriverHandle::status(self).height.max(Height(1)));
+        if height == Height(0) {
             return Err(ConsensusError::InvalidArgument("height: validator sets start at height 1".into()));
         }
-        let activation_height = self.schedule.entries().iter().rev().find(|(h, _)| *h <= height).map_or(1, |(h, _)| *h);
+        let activation_height =
+            self.schedule.entries().iter().rev().find(|(h, _)| *h <= height).map_or(Height(1), |(h, _)| *h);
         Ok(ValidatorSetAt { height, activation_height, set: self.schedule.at(height).clone() })
     }
 

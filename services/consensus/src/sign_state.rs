@@ -6,7 +6,7 @@
 //! bytes of the last one again (e.g. re-broadcast after a crash), it returns the stored
 //! signature; anything else at or before the last position is refused.
 
-use coinjecture_primitives::{BlockHeight, DecodeError, Hash32, Round, Signature, sha256};
+use coinjecture_primitives::{DecodeError, Hash32, Height, Round, Signature, sha256};
 
 use crate::safety_file::{self, FileKind, Format, SafetyFileError};
 
@@ -32,7 +32,7 @@ impl SignStep {
 /// The last signed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignState {
-    pub height: BlockHeight,
+    pub height: Height,
     pub round: Round,
     pub step: SignStep,
     /// SHA-256 of the signing bytes.
@@ -48,7 +48,7 @@ pub enum SignDecision {
     /// The identical message was signed before: send this signature again.
     Reuse(Signature),
     /// Conflicts with what was signed: do not sign.
-    Refuse { last: (BlockHeight, Round, SignStep) },
+    Refuse { last: (Height, Round, SignStep) },
 }
 
 /// Encoded length of a [`SignState`].
@@ -58,7 +58,7 @@ impl SignState {
     /// The decision for signing `bytes` at (height, round, step), given the last state.
     pub fn decide(
         last: Option<&SignState>,
-        height: BlockHeight,
+        height: Height,
         round: Round,
         step: SignStep,
         bytes: &[u8],
@@ -76,7 +76,7 @@ impl SignState {
     }
 
     /// The state after signing `bytes` with `signature`.
-    pub fn after(height: BlockHeight, round: Round, step: SignStep, bytes: &[u8], signature: Signature) -> Self {
+    pub fn after(height: Height, round: Round, step: SignStep, bytes: &[u8], signature: Signature) -> Self {
         Self { height, round, step, signed_bytes_hash: sha256(bytes), signature }
     }
 
@@ -133,8 +133,8 @@ impl SignState {
         let mut signature = [0u8; 64];
         signature.copy_from_slice(&bytes[46..110]);
         Ok(Self {
-            height: u64::from_be_bytes(height),
-            round: u32::from_be_bytes(round),
+            height: Height(u64::from_be_bytes(height)),
+            round: Round(u32::from_be_bytes(round)),
             step,
             signed_bytes_hash: Hash32(hash),
             signature: Signature(signature),
@@ -148,21 +148,21 @@ mod tests {
 
     #[test]
     fn only_later_positions_or_identical_bytes_are_signed() {
-        let last = SignState::after(5, 1, SignStep::Prevote, b"vote A", Signature([7; 64]));
+        let last = SignState::after(Height(5), Round(1), SignStep::Prevote, b"vote A", Signature([7; 64]));
         let d = |h, r, s, b: &[u8]| SignState::decide(Some(&last), h, r, s, b);
-        assert_eq!(d(5, 1, SignStep::Precommit, b"x"), SignDecision::Sign);
-        assert_eq!(d(5, 2, SignStep::Proposal, b"x"), SignDecision::Sign);
-        assert_eq!(d(6, 0, SignStep::Proposal, b"x"), SignDecision::Sign);
-        assert_eq!(d(5, 1, SignStep::Prevote, b"vote A"), SignDecision::Reuse(Signature([7; 64])));
-        assert!(matches!(d(5, 1, SignStep::Prevote, b"vote B"), SignDecision::Refuse { .. }));
-        assert!(matches!(d(5, 1, SignStep::Proposal, b"x"), SignDecision::Refuse { .. }));
-        assert!(matches!(d(4, 9, SignStep::Precommit, b"x"), SignDecision::Refuse { .. }));
-        assert_eq!(SignState::decide(None, 0, 0, SignStep::Proposal, b""), SignDecision::Sign);
+        assert_eq!(d(Height(5), Round(1), SignStep::Precommit, b"x"), SignDecision::Sign);
+        assert_eq!(d(Height(5), Round(2), SignStep::Proposal, b"x"), SignDecision::Sign);
+        assert_eq!(d(Height(6), Round(0), SignStep::Proposal, b"x"), SignDecision::Sign);
+        assert_eq!(d(Height(5), Round(1), SignStep::Prevote, b"vote A"), SignDecision::Reuse(Signature([7; 64])));
+        assert!(matches!(d(Height(5), Round(1), SignStep::Prevote, b"vote B"), SignDecision::Refuse { .. }));
+        assert!(matches!(d(Height(5), Round(1), SignStep::Proposal, b"x"), SignDecision::Refuse { .. }));
+        assert!(matches!(d(Height(4), Round(9), SignStep::Precommit, b"x"), SignDecision::Refuse { .. }));
+        assert_eq!(SignState::decide(None, Height(0), Round(0), SignStep::Proposal, b""), SignDecision::Sign);
     }
 
     #[test]
     fn state_round_trips_and_rejects_garbage() {
-        let s = SignState::after(u64::MAX, 3, SignStep::Precommit, b"m", Signature([1; 64]));
+        let s = SignState::after(Height(u64::MAX), Round(3), SignStep::Precommit, b"m", Signature([1; 64]));
         assert_eq!(SignState::decode(&s.encode()).unwrap(), s);
         assert!(SignState::decode(&s.encode()[..50]).is_err());
         let mut bad = s.encode();
@@ -173,7 +173,7 @@ mod tests {
     /// The same bytes `clients/python/tests/test_lock_state.py` expects from the Python writer.
     #[test]
     fn the_file_format_is_pinned_for_the_python_validator() {
-        let s = SignState::after(41, 2, SignStep::Prevote, b"m", Signature([9; 64]));
+        let s = SignState::after(Height(41), Round(2), SignStep::Prevote, b"m", Signature([9; 64]));
         assert_eq!(
             s.to_file_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>(),
             "434a5353020000006d0000000000000029000000020262c66a7a5dd70c3146618063c344e531e6d4b59e379808443ce962b3abd63c5a\
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn the_file_is_checked_and_the_old_format_is_still_read() {
-        let s = SignState::after(41, 2, SignStep::Prevote, b"m", Signature([9; 64]));
+        let s = SignState::after(Height(41), Round(2), SignStep::Prevote, b"m", Signature([9; 64]));
         let file = s.to_file_bytes();
         assert_eq!(file.len(), SIGN_STATE_LEN - 1 + crate::safety_file::ENVELOPE_LEN);
         assert_eq!(SignState::from_file_bytes(&file).unwrap(), (s.clone(), Format::Checked));

@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coinjecture_primitives::{BlockHeight, PublicKey};
+use coinjecture_primitives::{Height, PublicKey, UnixMillis};
 
 use coinjecture_proto::ports::ledger::LedgerPort;
 
@@ -33,10 +33,10 @@ use crate::signing_pause::SigningPause;
 /// at its ledger's tip + 1, so any state above it means the database went back; within this
 /// margin (e.g. a database restored from a recent snapshot) the node starts and signs nothing
 /// until the chain has passed the state's height; beyond it, it refuses.
-pub const MAX_HEIGHTS_AHEAD: BlockHeight = 1_000;
+pub const MAX_HEIGHTS_AHEAD: u64 = 1_000;
 /// How many of the latest commit certificates are searched for this validator's signature when
 /// its signing state is missing.
-pub const CERTIFICATE_LOOKBACK: BlockHeight = 32;
+pub const CERTIFICATE_LOOKBACK: u64 = 32;
 /// The command-line flag that overrides the checks.
 pub const RESET_FLAG: &str = "--unsafe-reset-signing-state";
 
@@ -76,16 +76,16 @@ pub async fn check(
     me: PublicKey,
     ledger: &dyn LedgerPort,
     reset: bool,
-    now_ms: i64,
+    now_ms: UnixMillis,
 ) -> Result<Checked, DriverError> {
     let mut out = Checked::default();
-    let mut hold: Option<(BlockHeight, String)> = None;
-    let raise = |height: BlockHeight, why: String, hold: &mut Option<(BlockHeight, String)>| {
+    let mut hold: Option<(Height, String)> = None;
+    let raise = |height: Height, why: String, hold: &mut Option<(Height, String)>| {
         if hold.as_ref().is_none_or(|(h, _)| height > *h) {
             *hold = Some((height, why));
         }
     };
-    let after_tip = tip.height + 1;
+    let after_tip = tip.height.next();
 
     // The signing state.
     match read(sign_path, SignState::from_file_bytes).map_err(|e| read_error("signing state", sign_path, e))? {
@@ -106,12 +106,12 @@ pub async fn check(
                         ),
                     ));
                 }
-                tracing::warn!(file = %sign_path.display(), certificate_height = height, "{RESET_FLAG}: starting without a signing state; signing resumes once height {after_tip} is final");
+                tracing::warn!(file = %sign_path.display(), certificate_height = height.get(), "{RESET_FLAG}: starting without a signing state; signing resumes once height {after_tip} is final");
                 raise(after_tip, format!("{RESET_FLAG}: the signing state was missing"), &mut hold);
             }
         }
         Read::Ok(state, format) => {
-            if state.height > after_tip + MAX_HEIGHTS_AHEAD && !reset {
+            if state.height > after_tip.saturating_add(MAX_HEIGHTS_AHEAD) && !reset {
                 return Err(refused(
                     "signing state",
                     sign_path,
@@ -137,8 +137,8 @@ pub async fn check(
                      the chain reaches it",
                     state.height, tip.height
                 );
-                tracing::warn!(file = %sign_path.display(), height = state.height, tip = tip.height, "{why}; this validator signs nothing before that height");
-                raise(state.height - 1, why, &mut hold);
+                tracing::warn!(file = %sign_path.display(), height = state.height.get(), tip = tip.height.get(), "{why}; this validator signs nothing before that height");
+                raise(state.height.saturating_sub(1), why, &mut hold);
             }
             if format == Format::Legacy {
                 rewrite(sign_path, &state.to_file_bytes(), "signing state");
@@ -159,7 +159,7 @@ pub async fn check(
     match read(lock_path, LockState::from_file_bytes).map_err(|e| read_error("lock", lock_path, e))? {
         Read::Missing => {}
         Read::Ok(lock, format) => {
-            if lock.height > after_tip + MAX_HEIGHTS_AHEAD && !reset {
+            if lock.height > after_tip.saturating_add(MAX_HEIGHTS_AHEAD) && !reset {
                 return Err(refused(
                     "lock",
                     lock_path,
@@ -177,7 +177,7 @@ pub async fn check(
             }
             if lock.height > after_tip {
                 let why = format!("the lock is at height {}, ahead of the database (tip {})", lock.height, tip.height);
-                raise(lock.height - 1, why, &mut hold);
+                raise(lock.height.saturating_sub(1), why, &mut hold);
             }
             if format == Format::Legacy {
                 rewrite(lock_path, &lock.to_file_bytes(), "lock");
@@ -220,13 +220,9 @@ fn read<T>(path: &Path, decode: impl Fn(&[u8]) -> Result<(T, Format), SafetyFile
 
 /// The height of the latest of the last [`CERTIFICATE_LOOKBACK`] certificates that carries
 /// `me`'s signature.
-async fn signed_recently(
-    ledger: &dyn LedgerPort,
-    tip: &Tip,
-    me: PublicKey,
-) -> Result<Option<BlockHeight>, DriverError> {
-    let lowest = tip.height.saturating_sub(CERTIFICATE_LOOKBACK - 1).max(1);
-    for height in (lowest..=tip.height).rev() {
+async fn signed_recently(ledger: &dyn LedgerPort, tip: &Tip, me: PublicKey) -> Result<Option<Height>, DriverError> {
+    let lowest = tip.height.saturating_sub(CERTIFICATE_LOOKBACK - 1).max(Height(1));
+    for height in (lowest.get()..=tip.height.get()).rev().map(Height) {
         let found = crate::driver::finalized(ledger, height).await?;
         if let Some((_, certificate)) = found
             && certificate.signatures.iter().any(|(validator, _)| *validator == me)
@@ -267,7 +263,7 @@ fn refused(what: &'static str, path: &Path, problem: String, action: String) -> 
     DriverError::SafetyFileRefused { what, path: path.to_path_buf(), problem, action }
 }
 
-fn damaged(what: &'static str, path: &Path, e: &SafetyFileError, after_tip: BlockHeight) -> DriverError {
+fn damaged(what: &'static str, path: &Path, e: &SafetyFileError, after_tip: Height) -> DriverError {
     refused(
         what,
         path,

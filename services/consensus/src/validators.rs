@@ -3,7 +3,7 @@
 //! with, re-exported here. This module adds what needs cryptography: [`verify_certificate`].
 
 use coinjecture_crypto_core::signatures;
-use coinjecture_primitives::{BlockHeight, ChainId, CommitCertificate, Hash32};
+use coinjecture_primitives::{ChainId, CommitCertificate, Hash32, Height};
 
 pub use coinjecture_primitives::validators::{
     CertificateSignatures, QuorumMode, ValidatorError, ValidatorSchedule, ValidatorSet,
@@ -16,7 +16,7 @@ pub use coinjecture_primitives::validators::{
 pub fn verify_certificate(
     set: &ValidatorSet,
     chain: &ChainId,
-    height: BlockHeight,
+    height: Height,
     block_hash: &Hash32,
     certificate: &CommitCertificate,
 ) -> Result<(), ValidatorError> {
@@ -32,6 +32,7 @@ pub fn verify_certificate(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+    use coinjecture_primitives::Round;
 
     use coinjecture_crypto_core::signatures::Keypair;
 
@@ -43,7 +44,8 @@ mod tests {
 
     /// A certificate for `hash` at height 5 signed by `signers` (precommits on `chain`).
     fn certificate(chain: &ChainId, hash: Hash32, signers: &[Keypair]) -> CommitCertificate {
-        let mut certificate = CommitCertificate { height: 5, round: 0, block_hash: hash, signatures: vec![] };
+        let mut certificate =
+            CommitCertificate { height: Height(5), round: Round(0), block_hash: hash, signatures: vec![] };
         let message = certificate.signing_bytes(chain);
         certificate.signatures = signers.iter().map(|k| (k.public_key(), k.sign(&message))).collect();
         certificate
@@ -56,18 +58,18 @@ mod tests {
         let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
         let hash = Hash32([9; 32]);
         let three = certificate(&chain, hash, &keys[..3]);
-        assert_eq!(verify_certificate(&set, &chain, 5, &hash, &three), Ok(()));
+        assert_eq!(verify_certificate(&set, &chain, Height(5), &hash, &three), Ok(()));
         assert_eq!(
-            verify_certificate(&set, &chain, 6, &hash, &three),
-            Err(ValidatorError::CertificateHeight { expected: 6, found: 5 })
+            verify_certificate(&set, &chain, Height(6), &hash, &three),
+            Err(ValidatorError::CertificateHeight { expected: Height(6), found: Height(5) })
         );
         assert_eq!(
-            verify_certificate(&set, &chain, 5, &hash, &certificate(&chain, hash, &keys[..2])),
+            verify_certificate(&set, &chain, Height(5), &hash, &certificate(&chain, hash, &keys[..2])),
             Err(ValidatorError::NoQuorum { found: 2, quorum: 3 })
         );
         let stranger = certificate(&chain, hash, &[key(1), key(2), key(77)]);
         assert_eq!(
-            verify_certificate(&set, &chain, 5, &hash, &stranger),
+            verify_certificate(&set, &chain, Height(5), &hash, &stranger),
             Err(ValidatorError::UnknownSigner(key(77).public_key()))
         );
         // A precommit for another chain does not count.
@@ -75,7 +77,7 @@ mod tests {
         let mut forged = three.clone();
         forged.signatures[1] = certificate(&other, hash, &keys[1..2]).signatures[0];
         assert_eq!(
-            verify_certificate(&set, &chain, 5, &hash, &forged),
+            verify_certificate(&set, &chain, Height(5), &hash, &forged),
             Err(ValidatorError::BadSignature(keys[1].public_key()))
         );
     }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use coinjecture_primitives::consensus::{CommitCertificate, Evidence, Proposal, Vote, VoteType};
 use coinjecture_primitives::{
-    Block, BlockHeader, ChainId, Hash32, PoaExtra, PublicKey, Signature, SubsetSumProblem, SubsetSumSolution, Tier,
-    Transaction, TxType, ValidationError, chain_tag, derive_address, sha256,
+    Block, BlockHeader, ChainId, Hash32, Height, PoaExtra, PublicKey, Round, Signature, SubsetSumProblem,
+    SubsetSumSolution, Tier, Transaction, TxType, UnixMillis, ValidationError, chain_tag, derive_address, sha256,
 };
 
 use crate::{commit_reveal, merkle, signatures, subset_sum};
@@ -457,7 +457,7 @@ impl HeaderJson {
     pub fn to_header(&self) -> Result<BlockHeader, ComputeError> {
         Ok(BlockHeader {
             codec_version: self.codec_version,
-            block_index: self.block_index,
+            block_index: Height(self.block_index),
             timestamp: self.timestamp,
             parent_hash: hash32(&self.parent_hash, "header.parent_hash")?,
             merkle_root: hash32(&self.merkle_root, "header.merkle_root")?,
@@ -481,7 +481,7 @@ impl HeaderJson {
                 return Err(InputError("header.extra_data must be empty when poa_extra is given".into()).into());
             }
             let extra = PoaExtra {
-                round: x.round,
+                round: Round(x.round),
                 timestamp_millis: x.timestamp_millis,
                 state_commitment: hash32(&x.state_commitment, &format!("{prefix}poa_extra.state_commitment"))?,
                 chain_id: x
@@ -576,8 +576,8 @@ fn signed_vote(
 ) -> Vote {
     let mut vote = Vote {
         chain_id,
-        height,
-        round,
+        height: Height(height),
+        round: Round(round),
         vote_type,
         block_hash,
         validator: keys.public_key(),
@@ -751,8 +751,8 @@ fn compute_or_refuse(input: &Input) -> Result<Expected, ComputeError> {
         Input::CommitCertificate { chain_id, height, round, block_hash, signer_seeds } => {
             let chain = chain(chain_id, "chain_id")?;
             let mut cert = CommitCertificate {
-                height: *height,
-                round: *round,
+                height: Height(*height),
+                round: Round(*round),
                 block_hash: hash32(block_hash, "block_hash")?,
                 signatures: Vec::new(),
             };
@@ -795,15 +795,15 @@ fn compute_or_refuse(input: &Input) -> Result<Expected, ComputeError> {
             let mut signed = Vec::with_capacity(2);
             for (i, p) in [pa, pb].into_iter().enumerate() {
                 let header = p.header.build(None, &format!("proposals[{i}]."))?;
-                if header.block_index != *height {
+                if header.block_index != Height(*height) {
                     return Err(refuse(format!("proposals[{i}].header.block_index"), refusal::OUT_OF_RANGE));
                 }
                 let mut proposal = Proposal {
                     chain_id: chain.clone(),
-                    height: *height,
-                    round: *round,
-                    pol_round: p.pol_round,
-                    timestamp_ms: p.timestamp_ms,
+                    height: Height(*height),
+                    round: Round(*round),
+                    pol_round: p.pol_round.map(Round),
+                    timestamp_ms: UnixMillis(p.timestamp_ms),
                     block: Block { header, transactions: Vec::new() },
                     proposer: keys.public_key(),
                     signature: Signature::ZERO,

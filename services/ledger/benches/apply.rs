@@ -18,7 +18,7 @@ const TXS_PER_BLOCK: usize = 10_000;
 /// The next block: 10,000 distinct senders (a sliding window over the accounts) paying
 /// pseudo-random recipients.
 fn next_block(chain: &TestChain, seed: &mut u64) -> Block {
-    let height = chain.tip().height as usize;
+    let height = chain.tip().height.get() as usize;
     let txs = (0..TXS_PER_BLOCK)
         .map(|i| {
             let from = (height * TXS_PER_BLOCK + i) % ACCOUNTS;

@@ -9,7 +9,7 @@
 use coinjecture_crypto_core::merkle::merkle_root;
 use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
 use coinjecture_ledger::{Ledger, SignatureCheck};
-use coinjecture_primitives::{Hash32, sha256};
+use coinjecture_primitives::{Hash32, Height, sha256};
 use criterion::Criterion;
 
 const ACCOUNTS: usize = 10_000;
@@ -38,7 +38,7 @@ fn main() {
     let mut group = criterion.benchmark_group("ledger_read");
     group.sample_size(20);
     group.bench_function("block_by_height_10000_tx_verified", |b| {
-        b.iter(|| runtime.block_on(ledger.block_by_height(1)).unwrap().unwrap())
+        b.iter(|| runtime.block_on(ledger.block_by_height(Height(1))).unwrap().unwrap())
     });
     group.bench_function("verification_alone_10000_tx", |b| {
         b.iter(|| {

@@ -34,7 +34,7 @@ const QUEUE: usize = 4;
 
 /// The next block: 10,000 distinct senders paying pseudo-random recipients (as in `apply`).
 fn next_block(chain: &TestChain, seed: &mut u64) -> Block {
-    let height = chain.tip().height as usize;
+    let height = chain.tip().height.get() as usize;
     let accounts = chain.accounts.len();
     let per_block = TXS_PER_BLOCK.min(accounts);
     let txs = (0..per_block)
@@ -90,7 +90,14 @@ fn replay_pipelined(runtime: &tokio::runtime::Runtime, ledger: &Ledger, wire: Ve
 }
 
 fn open(runtime: &tokio::runtime::Runtime, path: &std::path::Path, chain: &TestChain, assume_valid: bool) -> Ledger {
-    let options = LedgerOptions { assume_valid_height: if assume_valid { u64::MAX } else { 0 }, keep_blocks: None };
+    let options = LedgerOptions {
+        assume_valid_height: if assume_valid {
+            coinjecture_primitives::Height(u64::MAX)
+        } else {
+            coinjecture_primitives::Height(0)
+        },
+        keep_blocks: None,
+    };
     runtime
         .block_on(Ledger::open_with(path, chain.genesis.clone(), chain.validators(), local_crypto(), options))
         .unwrap()

@@ -16,7 +16,7 @@ use std::str::FromStr;
 
 use coinjecture_crypto_core::signatures::{VerifyItem, verify_batch};
 use coinjecture_primitives::validators::ValidatorSchedule;
-use coinjecture_primitives::{BlockHeight, Hash32, PoaExtra, PublicKey, Transaction};
+use coinjecture_primitives::{Hash32, Height, PoaExtra, PublicKey, Transaction};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
@@ -33,7 +33,7 @@ const CHUNK: u32 = 64;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditReport {
     /// Height of the stored tip.
-    pub tip: BlockHeight,
+    pub tip: Height,
     /// Blocks checked (genesis included).
     pub blocks: u64,
     pub transactions: u64,
@@ -53,7 +53,7 @@ pub async fn verify_database(
     path: &Path,
     genesis: Option<&GenesisConfig>,
     validators: Option<&ValidatorSchedule>,
-    mut progress: impl FnMut(BlockHeight, BlockHeight),
+    mut progress: impl FnMut(Height, Height),
 ) -> Result<AuditReport, LedgerError> {
     let open_err = |e: sqlx::Error| LedgerError::open_failed(path, "")(e.into());
     if !path.is_file() {
@@ -70,8 +70,8 @@ pub async fn verify_database(
     // A pruned database (ledger.keep_blocks) cannot be replayed from the genesis: say so, rather
     // than report the missing transactions as corruption.
     let oldest = Store::oldest_kept(&mut conn).await?;
-    if oldest > 1 {
-        return Err(LedgerError::Pruned { height: 1, oldest });
+    if oldest > Height(1) {
+        return Err(LedgerError::Pruned { height: Height(1), oldest });
     }
     let chain_id = match genesis {
         Some(genesis) => {
@@ -92,7 +92,7 @@ pub async fn verify_database(
     let mut commitment = genesis.map(GenesisConfig::state_commitment);
     let mut report = AuditReport { tip: tip.height, state_replayed: genesis.is_some(), ..Default::default() };
     let mut previous: Option<Hash32> = None;
-    let mut next: BlockHeight = 0;
+    let mut next = Height::GENESIS;
     while next <= tip.height {
         let blocks = Store::block_range(&mut conn, next, CHUNK).await?;
         let commitments = stored_commitments(&mut conn, next, CHUNK).await?;
@@ -125,14 +125,14 @@ pub async fn verify_database(
                 report.certificates_verified += 1;
             }
             if let (Some(state), Some(commitment), Some(chain)) = (state.as_mut(), commitment.as_mut(), &chain_id)
-                && stored.height > 0
+                && stored.height > Height(0)
             {
                 *commitment = replay(chain, state, commitment, stored)?;
             }
             report.blocks += 1;
             report.transactions += stored.block.transactions.len() as u64;
             previous = Some(stored.hash);
-            next += 1;
+            next = next.next();
         }
         progress(next.saturating_sub(1), tip.height);
     }
@@ -147,9 +147,9 @@ pub async fn verify_database(
 /// The `blocks.state_commitment` column of up to `limit` blocks from `from`.
 async fn stored_commitments(
     conn: &mut sqlx::SqliteConnection,
-    from: BlockHeight,
+    from: Height,
     limit: u32,
-) -> Result<HashMap<BlockHeight, Hash32>, LedgerError> {
+) -> Result<HashMap<Height, Hash32>, LedgerError> {
     let rows = sqlx::query("SELECT height, state_commitment FROM blocks WHERE height >= ? ORDER BY height LIMIT ?")
         .bind(i64::try_from(from).unwrap_or(i64::MAX))
         .bind(i64::from(limit))
@@ -162,7 +162,7 @@ async fn stored_commitments(
             let bytes: &[u8] = row.try_get("state_commitment").map_err(LedgerError::db("reading a row"))?;
             let hash = Hash32::from_slice(bytes)
                 .map_err(|_| bad(format!("block {height} (blocks row {height}): state_commitment is not 32 bytes")))?;
-            Ok((u64::try_from(height).unwrap_or_default(), hash))
+            Ok((Height::try_from(height).unwrap_or_default(), hash))
         })
         .collect()
 }
@@ -177,10 +177,10 @@ fn check_block(stored: &StoredBlock, previous: Option<Hash32>, column: Option<Ha
         return Err(bad(format!(
             "block {height}: parent_hash {} is not the hash of block {} ({previous})",
             header.parent_hash,
-            height - 1
+            height.saturating_sub(1)
         )));
     }
-    if height == 0 {
+    if height == Height(0) {
         return Ok(());
     }
     if stored.certificate.is_none() {

@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
-use coinjecture_primitives::{Hash32, PublicKey};
+use coinjecture_primitives::{Hash32, Height, PublicKey};
 
 use crate::store::AccountRow;
 
@@ -34,7 +34,7 @@ pub(crate) const DEFAULT_CAPACITY: usize = 1_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AccountView {
     pub(crate) tip: Hash32,
-    pub(crate) journal_start: u64,
+    pub(crate) journal_start: Height,
 }
 
 #[derive(Debug, Default)]
@@ -295,7 +295,7 @@ mod tests {
     }
 
     fn view(tip: u8, journal_start: u64) -> AccountView {
-        AccountView { tip: Hash32([tip; 32]), journal_start }
+        AccountView { tip: Hash32([tip; 32]), journal_start: Height(journal_start) }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use coinjecture_primitives::{BlockHeight, Hash32};
+use coinjecture_primitives::validators::ValidatorError;
+use coinjecture_primitives::{Hash32, Height};
+use coinjecture_proto::ports::ledger::BlockRejection;
 
 use crate::genesis::GenesisError;
 
@@ -36,34 +38,50 @@ pub enum LedgerError {
     InvalidArgument { field: String, reason: String },
 
     /// A block that is not for tip + 1 (ApplyBlock: above it; ExecuteBlock: any other height).
-    #[error("block {height} is not for the next height {next}: the ledger's tip is {tip}", next = tip + 1)]
-    NotNextHeight { height: BlockHeight, tip: BlockHeight },
+    #[error("block {height} is not for the next height {next}: the ledger's tip is {tip}", next = tip.next())]
+    NotNextHeight { height: Height, tip: Height },
 
     /// A block whose height is final already with a different block.
     #[error("a different block is already final at height {height}: stored {stored}, offered {offered}")]
-    ConflictingBlock { height: BlockHeight, stored: Hash32, offered: Hash32 },
+    ConflictingBlock { height: Height, stored: Hash32, offered: Hash32 },
 
     /// A block for tip + 1 whose parent is not the tip.
     #[error("block {height} has parent_hash {parent}, but the tip (height {tip_height}) is {tip_hash}")]
-    WrongParent { height: BlockHeight, parent: Hash32, tip_height: BlockHeight, tip_hash: Hash32 },
+    WrongParent { height: Height, parent: Hash32, tip_height: Height, tip_hash: Hash32 },
 
     /// A commit certificate that does not prove the block final: a signer outside the validator
     /// set of that height, no quorum, or an invalid signature (ApplyBlock).
-    #[error("block {height} ({hash}): block.commit_certificate does not verify: {reason}")]
-    BadCertificate { height: BlockHeight, hash: Hash32, reason: String },
+    #[error("block {height} ({hash}): block.commit_certificate does not verify: {source}")]
+    BadCertificate {
+        height: Height,
+        hash: Hash32,
+        #[source]
+        source: ValidatorError,
+    },
 
     /// The stored tip's certificate does not verify at open: the database was written under
     /// another validator configuration, or it is corrupt.
     #[error(
         "the ledger database {path}: the stored certificate of the tip block {height} does not verify against the \
          configured validators: {reason}; check consensus.validators and consensus.validator_changes, or run \
-         `coinjectured db verify --database {path}`"
+         `coinjectured db verify --database {path}`",
+        reason = source
     )]
-    StoredCertificate { path: PathBuf, height: BlockHeight, reason: String },
+    StoredCertificate {
+        path: PathBuf,
+        height: Height,
+        #[source]
+        source: StoredCertificateError,
+    },
 
     /// A finalized block that does not execute validly on the tip (ApplyBlock).
-    #[error("block {height} ({hash}) does not apply on the tip: {reason}")]
-    InvalidBlock { height: BlockHeight, hash: Hash32, reason: String },
+    #[error("block {height} ({hash}) does not apply on the tip: {source}")]
+    InvalidBlock {
+        height: Height,
+        hash: Hash32,
+        #[source]
+        source: InvalidBlockError,
+    },
 
     /// crypto-core (in process or remote) failed or answered inconsistently.
     #[error(transparent)]
@@ -85,7 +103,7 @@ pub enum LedgerError {
         "block {height} is pruned: this node keeps the blocks from height {oldest} on (ledger.keep_blocks); ask an \
          archive node"
     )]
-    Pruned { height: BlockHeight, oldest: BlockHeight },
+    Pruned { height: Height, oldest: Height },
 
     /// Data read from the database does not make sense (manual edits, disk corruption).
     #[error("the ledger database is corrupt: {0}")]
@@ -145,6 +163,35 @@ fn sqlite_hint(error: &sqlx::Error) -> &'static str {
         14 => " (a database file cannot be opened: check the directory and its permissions)",
         _ => "",
     }
+}
+
+/// Why the stored tip's certificate is refused at open (the source of
+/// [`LedgerError::StoredCertificate`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StoredCertificateError {
+    /// The tip row names a block that cannot be read.
+    #[error("the tip block is missing")]
+    TipMissing,
+    /// The tip block has no certificate.
+    #[error("it has no certificate")]
+    NoCertificate,
+    /// The certificate does not verify against the configured validators.
+    #[error(transparent)]
+    Invalid(#[from] ValidatorError),
+}
+
+/// Why a finalized block does not apply on the tip (the source of [`LedgerError::InvalidBlock`]).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidBlockError {
+    /// Execution refused it: the first rule that failed.
+    #[error("{}", .0.message)]
+    Rejected(BlockRejection),
+    /// Execution stopped early without naming a rule.
+    #[error("execution stopped")]
+    Stopped,
+    /// The block carries subset-sum work, which this ledger does not accept yet.
+    #[error("block.work: this ledger does not accept blocks carrying subset-sum work yet")]
+    Work,
 }
 
 impl From<LedgerError> for tonic::Status {

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use coinjecture_primitives::{
-    Block, BlockHeader, CODEC_VERSION, ChainId, Hash32, PoaExtra, PublicKey, ValidationError,
+    Block, BlockHeader, CODEC_VERSION, ChainId, Hash32, Height, PoaExtra, PublicKey, Round, ValidationError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -203,7 +203,7 @@ impl GenesisConfig {
     /// `extra_data` = [`PoaExtra`] with round 0, the genesis state commitment and the chain id.
     pub fn block(&self) -> Block {
         let extra = PoaExtra {
-            round: 0,
+            round: Round(0),
             // rem_euclid(1000) is in 0..1000.
             timestamp_millis: self.timestamp_ms.rem_euclid(1000) as u16,
             state_commitment: self.state_commitment(),
@@ -211,7 +211,7 @@ impl GenesisConfig {
         };
         let header = BlockHeader {
             codec_version: CODEC_VERSION,
-            block_index: 0,
+            block_index: Height(0),
             timestamp: self.timestamp_ms.div_euclid(1000),
             parent_hash: Hash32::ZERO,
             merkle_root: Hash32::ZERO,
@@ -233,6 +233,7 @@ impl GenesisConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coinjecture_primitives::UnixMillis;
 
     fn config() -> GenesisConfig {
         GenesisConfig {
@@ -248,8 +249,8 @@ mod tests {
         assert_eq!(a.hash(), config().hash());
         let block = a.block();
         assert_eq!(block.header.timestamp, 1_767_225_600);
-        assert_eq!(block.header.timestamp_ms(), 1_767_225_600_250);
-        let extra = PoaExtra::decode_at(&block.header.extra_data, 0).unwrap();
+        assert_eq!(block.header.timestamp_ms(), UnixMillis(1_767_225_600_250));
+        let extra = PoaExtra::decode_at(&block.header.extra_data, Height(0)).unwrap();
         assert_eq!(extra.state_commitment, a.state_commitment());
         let other_chain = GenesisConfig { chain_id: ChainId::new("coinjecture-other").unwrap(), ..a.clone() };
         assert_ne!(other_chain.hash(), a.hash());

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use coinjecture_primitives::RejectReason as TxRejectReason;
 use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
-    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, SealedBlock, SealedTransaction,
+    Block, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, SealedBlock, SealedTransaction,
     Transaction, limits,
 };
 use coinjecture_proto::convert;
@@ -25,7 +25,7 @@ use coinjecture_proto::v1 as pb;
 use sqlx::SqliteConnection;
 
 use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes, VerifiedSignatures};
-use crate::error::LedgerError;
+use crate::error::{InvalidBlockError, LedgerError, StoredCertificateError};
 use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
 use crate::state::{AccountState, next_state_commitment};
@@ -98,7 +98,7 @@ pub struct CheckedTransactions {
     /// One verdict per transaction, in request order.
     pub verdicts: Vec<TxVerdict>,
     /// The tip height the transactions were checked against.
-    pub height: BlockHeight,
+    pub height: Height,
 }
 
 /// Whether ApplyBlock verifies transaction signatures.
@@ -126,7 +126,7 @@ pub struct LedgerOptions {
     /// wrong state is refused. What is trusted is that the quorum of validators who certified
     /// the block verified its signatures (they did, when fewer than a third are faulty).
     /// ExecuteBlock (a proposal before a vote) always verifies.
-    pub assume_valid_height: BlockHeight,
+    pub assume_valid_height: Height,
     /// Pruning: keep the bodies (transactions) of the last `n` blocks only; `None` (default):
     /// an archive node keeps every block. Headers and certificates are always kept.
     pub keep_blocks: Option<u64>,
@@ -135,7 +135,7 @@ pub struct LedgerOptions {
 /// Where an account-history page starts: strictly after this transaction in the page order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HistoryCursor {
-    pub height: BlockHeight,
+    pub height: Height,
     pub index: u32,
 }
 
@@ -163,12 +163,12 @@ impl HistoryCursor {
         if index >= (1 << INDEX_BITS) || height > (i64::MAX >> INDEX_BITS) as u64 {
             return Err(bad());
         }
-        Ok(Self { height, index })
+        Ok(Self { height: Height(height), index })
     }
 
     fn position(self) -> i64 {
         // from_token and history rows bound both parts, so this cannot overflow.
-        ((self.height as i64) << INDEX_BITS) | i64::from(self.index)
+        ((self.height.get() as i64) << INDEX_BITS) | i64::from(self.index)
     }
 }
 
@@ -326,7 +326,7 @@ impl Ledger {
                         configured: genesis_hash,
                     });
                 }
-                if Store::hash_at(&mut tx, 0).await? != Some(genesis_hash) {
+                if Store::hash_at(&mut tx, Height(0)).await? != Some(genesis_hash) {
                     return Err(LedgerError::Corrupt("the genesis block row does not match meta.genesis_hash".into()));
                 }
                 tx.rollback().await.map_err(LedgerError::db("ending the open transaction"))?;
@@ -342,11 +342,11 @@ impl Ledger {
                     .collect();
                 let header = &genesis_block.header;
                 let write = BlockWrite {
-                    height: 0,
+                    height: Height(0),
                     hash: genesis_hash,
                     header,
                     certificate: None,
-                    timestamp_ms: header.timestamp_ms(),
+                    timestamp_ms: header.timestamp_ms().get(),
                     state_commitment: genesis.state_commitment(),
                     transactions: &[],
                     tx_encodings: &[],
@@ -406,17 +406,17 @@ impl Ledger {
             let mut read = ledger.read().await?;
             let tip = Self::tip_in(&mut read).await?;
             ledger.load_journal(&mut read, &tip).await?;
-            ledger.oldest.store(Store::oldest_kept(&mut read).await?, std::sync::atomic::Ordering::Release);
+            ledger.oldest.store(Store::oldest_kept(&mut read).await?.into(), std::sync::atomic::Ordering::Release);
             tip
         };
         ledger.verify_stored_tip(&tip).await?;
         tracing::info!(
             path = %path.display(),
-            height = tip.height,
+            height = tip.height.get(),
             tip = %tip.hash,
-            oldest_block = ledger.oldest_block(),
+            oldest_block = ledger.oldest_block().get(),
             keep_blocks = ?options.keep_blocks,
-            assume_valid_height = options.assume_valid_height,
+            assume_valid_height = options.assume_valid_height.get(),
             "ledger open"
         );
         ledger.spawn_prune(tip.height);
@@ -462,23 +462,23 @@ impl Ledger {
 
     /// The lowest height whose block this ledger keeps whole (0: every block; see
     /// [`LedgerOptions::keep_blocks`]).
-    pub fn oldest_block(&self) -> BlockHeight {
-        self.oldest.load(std::sync::atomic::Ordering::Acquire)
+    pub fn oldest_block(&self) -> Height {
+        Height(self.oldest.load(std::sync::atomic::Ordering::Acquire))
     }
 
     /// The oldest kept height in `conn`'s snapshot (0 without a read when this ledger never
     /// pruned and does not prune).
-    async fn oldest_in(&self, conn: &mut SqliteConnection) -> Result<BlockHeight, LedgerError> {
-        if self.options.keep_blocks.is_none() && self.oldest_block() == 0 {
-            return Ok(0);
+    async fn oldest_in(&self, conn: &mut SqliteConnection) -> Result<Height, LedgerError> {
+        if self.options.keep_blocks.is_none() && self.oldest_block() == Height(0) {
+            return Ok(Height(0));
         }
         Store::oldest_kept(conn).await
     }
 
     /// Refuses reading the bodies of heights `from..from + count` when one of them (other than
     /// genesis, which has none) is below `oldest`.
-    fn refuse_pruned(from: BlockHeight, count: u64, oldest: BlockHeight) -> Result<(), LedgerError> {
-        let first = from.max(1);
+    fn refuse_pruned(from: Height, count: u64, oldest: Height) -> Result<(), LedgerError> {
+        let first = from.max(Height(1));
         if first < oldest && first < from.saturating_add(count) {
             return Err(LedgerError::Pruned { height: first, oldest });
         }
@@ -528,35 +528,34 @@ impl Ledger {
     /// call, in process or remote).
     pub async fn verify_certificate(
         &self,
-        height: BlockHeight,
+        height: Height,
         hash: &Hash32,
         certificate: &CommitCertificate,
     ) -> Result<(), LedgerError> {
-        let bad = |reason: String| LedgerError::BadCertificate { height, hash: *hash, reason };
+        let bad = |source| LedgerError::BadCertificate { height, hash: *hash, source };
         let set = self.validators.at(height);
-        let pending =
-            set.check_certificate(&self.genesis.chain_id, height, hash, certificate).map_err(|e| bad(e.to_string()))?;
+        let pending = set.check_certificate(&self.genesis.chain_id, height, hash, certificate).map_err(bad)?;
         let valid = self.crypto.verify_signatures(&pending.message, &pending.signatures).await?;
-        pending.conclude(&valid).map_err(|e| bad(e.to_string()))
+        pending.conclude(&valid).map_err(bad)
     }
 
     /// At open: the stored tip block is read (and so checked against its hashes) and its
     /// certificate verified against the configured validators.
     async fn verify_stored_tip(&self, tip: &Tip) -> Result<(), LedgerError> {
-        if tip.height == 0 {
+        if tip.height == Height(0) {
             return Ok(());
         }
-        let refused = |reason: String| LedgerError::StoredCertificate {
+        let refused = |source: StoredCertificateError| LedgerError::StoredCertificate {
             path: self.store.path.clone(),
             height: tip.height,
-            reason,
+            source,
         };
         let stored =
-            self.block_by_height(tip.height).await?.ok_or_else(|| refused("the tip block is missing".into()))?;
-        let certificate = stored.certificate.ok_or_else(|| refused("it has no certificate".into()))?;
+            self.block_by_height(tip.height).await?.ok_or_else(|| refused(StoredCertificateError::TipMissing))?;
+        let certificate = stored.certificate.ok_or_else(|| refused(StoredCertificateError::NoCertificate))?;
         match self.verify_certificate(tip.height, &tip.hash, &certificate).await {
             Ok(()) => Ok(()),
-            Err(LedgerError::BadCertificate { reason, .. }) => Err(refused(reason)),
+            Err(LedgerError::BadCertificate { source, .. }) => Err(refused(source.into())),
             Err(e) => Err(e),
         }
     }
@@ -590,7 +589,7 @@ impl Ledger {
     async fn load_journal(&self, conn: &mut SqliteConnection, tip: &Tip) -> Result<(), LedgerError> {
         let view = Self::view_in(conn, tip).await?;
         let (journaled, blocks, rows) = Store::read_journal(conn).await?;
-        tracing::debug!(height = tip.height, blocks, accounts = journaled.len(), "account journal loaded");
+        tracing::debug!(height = tip.height.get(), blocks, accounts = journaled.len(), "account journal loaded");
         self.accounts.reset(view, journaled, blocks, rows);
         Ok(())
     }
@@ -633,7 +632,7 @@ impl Ledger {
 
     /// The finalized block at `height`.
     /// [`LedgerError::Pruned`] for a pruned height.
-    pub async fn block_by_height(&self, height: BlockHeight) -> Result<Option<StoredBlock>, LedgerError> {
+    pub async fn block_by_height(&self, height: Height) -> Result<Option<StoredBlock>, LedgerError> {
         let mut tx = self.read().await?;
         Self::refuse_pruned(height, 1, self.oldest_in(&mut tx).await?)?;
         Store::block_by_height(&mut tx, height).await
@@ -644,14 +643,14 @@ impl Ledger {
     pub async fn block_by_hash(&self, hash: &Hash32) -> Result<Option<StoredBlock>, LedgerError> {
         let mut tx = self.read().await?;
         let oldest = self.oldest_in(&mut tx).await?;
-        if oldest > 1 {
+        if oldest > Height(1) {
             let height: Option<i64> = sqlx::query_scalar("SELECT height FROM blocks WHERE hash = ?")
                 .bind(hash.0.to_vec())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(LedgerError::db("reading a block"))?;
             if let Some(height) = height.and_then(|h| u64::try_from(h).ok()) {
-                Self::refuse_pruned(height, 1, oldest)?;
+                Self::refuse_pruned(Height(height), 1, oldest)?;
             }
         }
         Store::block_by_hash(&mut tx, hash).await
@@ -667,7 +666,7 @@ impl Ledger {
     }
 
     /// Up to `limit` (1 to 1,000) consecutive blocks from `from`; fewer at the tip.
-    pub async fn block_range(&self, from: BlockHeight, limit: u32) -> Result<Vec<StoredBlock>, LedgerError> {
+    pub async fn block_range(&self, from: Height, limit: u32) -> Result<Vec<StoredBlock>, LedgerError> {
         if limit == 0 || limit > MAX_BLOCK_RANGE {
             return Err(LedgerError::invalid("limit", format!("{limit} is not in 1..={MAX_BLOCK_RANGE}")));
         }
@@ -679,12 +678,7 @@ impl Ledger {
     /// Up to `limit` (1 to 1,000) consecutive block headers from `from`, without transactions
     /// (with their hashes when `hashes`); fewer at the tip. Reads the block rows only, unless
     /// `hashes`.
-    pub async fn header_range(
-        &self,
-        from: BlockHeight,
-        limit: u32,
-        hashes: bool,
-    ) -> Result<Vec<StoredHeader>, LedgerError> {
+    pub async fn header_range(&self, from: Height, limit: u32, hashes: bool) -> Result<Vec<StoredHeader>, LedgerError> {
         let extras = if hashes { HeaderExtras::Hashes } else { HeaderExtras::None };
         self.header_range_with(from, limit, extras).await
     }
@@ -692,7 +686,7 @@ impl Ledger {
     /// [`Self::header_range`], choosing what is read besides the block rows ([`HeaderExtras`]).
     pub async fn header_range_with(
         &self,
-        from: BlockHeight,
+        from: Height,
         limit: u32,
         extras: HeaderExtras,
     ) -> Result<Vec<StoredHeader>, LedgerError> {
@@ -715,7 +709,7 @@ impl Ledger {
     }
 
     /// An account at the tip (zero if never seen) and the tip height it was read at.
-    pub async fn account(&self, address: &PublicKey) -> Result<(AccountState, BlockHeight), LedgerError> {
+    pub async fn account(&self, address: &PublicKey) -> Result<(AccountState, Height), LedgerError> {
         let (mut tx, tip, view) = self.read_at_tip().await?;
         let accounts = self.load_accounts(&mut tx, &view, std::slice::from_ref(address)).await?;
         Ok((accounts.first().map(|(_, row)| row.state).unwrap_or_default(), tip.height))
@@ -1034,7 +1028,7 @@ impl Ledger {
                 format!("{} is not the block's height {height}", certificate.height),
             ));
         }
-        if height == 0 {
+        if height == Height(0) {
             return Err(LedgerError::invalid("block.header.block_index", "the genesis block is never applied"));
         }
         let started = std::time::Instant::now();
@@ -1061,7 +1055,7 @@ impl Ledger {
         let view = Self::view_in(&mut tx, &tip).await?;
         if !self.accounts.is_at(&view) {
             // A commit or fold whose in-memory step was lost (or a failed one): rebuild.
-            tracing::warn!(height = tip.height, "account state not at the tip; reloading the journal");
+            tracing::warn!(height = tip.height.get(), "account state not at the tip; reloading the journal");
             self.load_journal(&mut tx, &tip).await?;
         }
         let mut assumed_valid = false;
@@ -1083,8 +1077,8 @@ impl Ledger {
             }
         };
         let (Some(state_commitment), None) = (execution.state_commitment, &execution.rejection) else {
-            let reason = execution.rejection.map(|r| r.message).unwrap_or_else(|| "execution stopped".into());
-            return Err(LedgerError::InvalidBlock { height, hash, reason });
+            let source = execution.rejection.map_or(InvalidBlockError::Stopped, InvalidBlockError::Rejected);
+            return Err(LedgerError::InvalidBlock { height, hash, source });
         };
         let timestamp_ms = block.header.timestamp_ms();
         let executed = started.elapsed();
@@ -1094,7 +1088,7 @@ impl Ledger {
             hash,
             header: &block.header,
             certificate: Some(certificate),
-            timestamp_ms,
+            timestamp_ms: timestamp_ms.get(),
             state_commitment,
             transactions: &block.transactions,
             tx_encodings: &encodings,
@@ -1119,7 +1113,7 @@ impl Ledger {
         self.recent.push(era.era, keys);
         drop(writer);
         tracing::debug!(
-            height,
+            height = height.get(),
             block = %hash,
             txs = block.transactions.len(),
             accounts = accounts.len(),
@@ -1241,7 +1235,7 @@ impl Ledger {
     ) -> Result<BlockExecution, LedgerError> {
         let header = &block.header;
         let height = header.block_index;
-        if height != tip.height + 1 {
+        if height != tip.height.next() {
             return Err(LedgerError::NotNextHeight { height, tip: tip.height });
         }
         if header.parent_hash != tip.hash {
@@ -1420,7 +1414,7 @@ async fn maintain(
     let Some(rows) = accounts.journal(&view).filter(|rows| !rows.is_empty()) else { return Ok(()) };
     Store::fold_journal(&mut tx, &rows).await?;
     tx.commit().await.map_err(LedgerError::db("committing the fold"))?;
-    accounts.folded(&view, AccountView { tip: tip.hash, journal_start: tip.height + 1 });
+    accounts.folded(&view, AccountView { tip: tip.hash, journal_start: tip.height.next() });
     tracing::debug!(rows = rows.len(), elapsed = ?started.elapsed(), "account journal folded");
     Ok(())
 }
@@ -1430,7 +1424,7 @@ async fn maintain(
 /// state changed (the proposer), sorted by address.
 #[allow(clippy::type_complexity, reason = "a private helper's two outputs")]
 fn history_links(
-    height: BlockHeight,
+    height: Height,
     block: &Block,
     execution: &BlockExecution,
 ) -> Result<(Vec<(Option<i64>, Option<i64>)>, Vec<(PublicKey, AccountRow)>), LedgerError> {
@@ -1550,7 +1544,7 @@ mod tests {
         let rows = ledger.load_accounts(&mut old, &old_view, &[sender]).await.unwrap();
         assert_eq!(rows[0].1.state, at_b1, "a stale snapshot reads its own journal");
         drop(old);
-        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), 2));
+        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), Height(2)));
 
         // A snapshot at block 2, then a fold empties the journal: the snapshot (whose journal
         // still holds blocks 1 and 2, and whose accounts table predates them) reads block 2.
@@ -1564,6 +1558,6 @@ mod tests {
         let rows = ledger.load_accounts(&mut old, &old_view, &[sender]).await.unwrap();
         assert_eq!(rows[0].1.state, chain.account(&sender));
         drop(old);
-        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), 2));
+        assert_eq!(ledger.account(&sender).await.unwrap(), (chain.account(&sender), Height(2)));
     }
 }

@@ -130,7 +130,7 @@ pub mod test_utils;
 pub mod verify;
 
 pub use audit::{AuditReport, verify_database};
-pub use error::LedgerError;
+pub use error::{InvalidBlockError, LedgerError, StoredCertificateError};
 pub use execute::{TxRejection, TxVerdict};
 pub use genesis::{GenesisConfig, GenesisError};
 pub use ledger::{

@@ -3,10 +3,9 @@
 //! `Arc<Ledger>` as its `Arc<dyn LedgerPort>` (no protobuf, sealed values as they are), and the
 //! gRPC server ([`crate::service`]) serves the same methods to remote callers.
 
+use coinjecture_primitives::UnixMillis;
 use coinjecture_primitives::consensus::Evidence;
-use coinjecture_primitives::{
-    BlockHeight, CommitCertificate, Hash32, PublicKey, SealedBlock, SealedTransaction, limits,
-};
+use coinjecture_primitives::{CommitCertificate, Hash32, Height, PublicKey, SealedBlock, SealedTransaction, limits};
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, BLOCK_OVERHEAD_BYTES, ChainInfo, CheckedTransaction, CheckedTransactions, Execution,
     HeaderExtras, HistoryPage, IndexedTransaction, LedgerPort, LedgerPortError, LedgerResult, StoredBlock,
@@ -67,7 +66,7 @@ impl LedgerPort for Ledger {
         Ok(Ledger::tip(self).await?)
     }
 
-    async fn block_by_height(&self, height: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
+    async fn block_by_height(&self, height: Height) -> LedgerResult<Option<StoredBlock>> {
         Ok(Ledger::block_by_height(self, height).await?)
     }
 
@@ -75,7 +74,7 @@ impl LedgerPort for Ledger {
         Ok(Ledger::block_by_hash(self, hash).await?)
     }
 
-    async fn blocks(&self, from: BlockHeight, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+    async fn blocks(&self, from: Height, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
         if limit == 0 || limit > MAX_BLOCK_RANGE {
             return Err(LedgerPortError::InvalidArgument(format!("limit: {limit} is not in 1..={MAX_BLOCK_RANGE}")));
         }
@@ -98,12 +97,12 @@ impl LedgerPort for Ledger {
             if got < chunk as usize {
                 break; // the tip
             }
-            next += got as u64;
+            next = next.saturating_add(got as u64);
         }
         Ok(out)
     }
 
-    async fn headers(&self, from: BlockHeight, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
+    async fn headers(&self, from: Height, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
         Ok(self.header_range_with(from, limit, extras).await?)
     }
 
@@ -155,11 +154,11 @@ impl LedgerPort for Ledger {
         Ok(self.apply_sealed_block(block, certificate).await?)
     }
 
-    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> LedgerResult<bool> {
+    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: UnixMillis) -> LedgerResult<bool> {
         Ok(Ledger::record_evidence(self, evidence, detected_at_ms).await?)
     }
 
-    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(Evidence, i64)>> {
+    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(Evidence, UnixMillis)>> {
         Ok(Ledger::recorded_evidence(self, limit).await?)
     }
 }

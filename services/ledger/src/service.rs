@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
 use coinjecture_primitives::validators::QuorumMode;
-use coinjecture_primitives::{Block, CommitCertificate, PublicKey};
+use coinjecture_primitives::{Block, CommitCertificate, Height, PublicKey, UnixMillis};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
 use coinjecture_proto::v1::ledger_server::{Ledger as LedgerRpc, LedgerServer};
@@ -23,7 +23,7 @@ use coinjecture_proto::ports::ledger::{
     header_to_pb, indexed_to_pb, range_item_to_pb, range_request_extras,
 };
 
-use crate::error::LedgerError;
+use crate::error::{InvalidBlockError, LedgerError};
 use crate::ledger::{Ledger, MAX_BLOCK_RANGE};
 use crate::store::HeaderExtras;
 
@@ -65,7 +65,7 @@ fn request_block(block: Option<&pb::Block>) -> Result<(Block, &pb::Block), Statu
 }
 
 fn work_rejection() -> String {
-    "block.work: this ledger does not accept blocks carrying subset-sum work yet".into()
+    InvalidBlockError::Work.to_string()
 }
 
 #[tonic::async_trait]
@@ -96,7 +96,7 @@ impl LedgerRpc for LedgerService {
                         index: u32::try_from(i).unwrap_or(u32::MAX),
                     })
                     .collect(),
-                activation_height: *activation,
+                activation_height: activation.get(),
                 quorum_mode: match set.mode() {
                     QuorumMode::Crash => pb::QuorumMode::Crash,
                     QuorumMode::Byzantine => pb::QuorumMode::Byzantine,
@@ -119,7 +119,7 @@ impl LedgerRpc for LedgerService {
         request: Request<pb::GetBlockByHeightRequest>,
     ) -> Result<Response<pb::GetBlockByHeightResponse>, Status> {
         let height = request.into_inner().height;
-        let stored = LedgerPort::block_by_height(&*self.ledger, height)
+        let stored = LedgerPort::block_by_height(&*self.ledger, Height(height))
             .await?
             .ok_or_else(|| Status::not_found(format!("no finalized block at height {height}")))?;
         Ok(Response::new(pb::GetBlockByHeightResponse {
@@ -136,7 +136,7 @@ impl LedgerRpc for LedgerService {
         let stored = LedgerPort::block_by_hash(&*self.ledger, &hash)
             .await?
             .ok_or_else(|| Status::not_found(format!("no finalized block has hash {hash}")))?;
-        Ok(Response::new(pb::GetBlockByHashResponse { block: Some(block_to_pb(&stored)), height: stored.height }))
+        Ok(Response::new(pb::GetBlockByHashResponse { block: Some(block_to_pb(&stored)), height: stored.height.get() }))
     }
 
     type GetBlockRangeStream = ReceiverStream<Result<pb::GetBlockRangeResponse, Status>>;
@@ -164,11 +164,11 @@ impl LedgerRpc for LedgerService {
                 let chunk = remaining.min(read_chunk);
                 let items = match headers {
                     Some(extras) => ledger
-                        .header_range_with(next, chunk, extras)
+                        .header_range_with(Height(next), chunk, extras)
                         .await
                         .map(|h| h.iter().map(header_to_pb).collect()),
                     None => ledger
-                        .block_range(next, chunk)
+                        .block_range(Height(next), chunk)
                         .await
                         .map(|b| b.iter().map(range_item_to_pb).collect::<Vec<_>>()),
                 };
@@ -237,7 +237,7 @@ impl LedgerRpc for LedgerService {
         let checked = self.ledger.check_transactions(request.into_inner().transactions).await?;
         Ok(Response::new(pb::CheckTransactionsResponse {
             results: checked.verdicts.iter().map(|v| checked_to_pb(&crate::port::checked(v))).collect(),
-            height: checked.height,
+            height: checked.height.get(),
         }))
     }
 
@@ -276,7 +276,7 @@ impl LedgerRpc for LedgerService {
             return Err(LedgerError::InvalidBlock {
                 height: block.header.block_index,
                 hash: block.hash(),
-                reason: work_rejection(),
+                source: InvalidBlockError::Work,
             }
             .into());
         }
@@ -298,7 +298,7 @@ impl LedgerRpc for LedgerService {
         }
         let evidence = coinjecture_primitives::Evidence::decode(&req.evidence)
             .map_err(|e| Status::invalid_argument(format!("evidence: {e}")))?;
-        let recorded = LedgerPort::record_evidence(&*self.ledger, &evidence, req.detected_at_ms).await?;
+        let recorded = LedgerPort::record_evidence(&*self.ledger, &evidence, UnixMillis(req.detected_at_ms)).await?;
         Ok(Response::new(pb::RecordEvidenceResponse { recorded }))
     }
 
@@ -310,7 +310,7 @@ impl LedgerRpc for LedgerService {
         Ok(Response::new(pb::ListRecordedEvidenceResponse {
             records: records
                 .into_iter()
-                .map(|(e, at)| pb::RecordedEvidence { evidence: e.encode(), detected_at_ms: at })
+                .map(|(e, at)| pb::RecordedEvidence { evidence: e.encode(), detected_at_ms: at.get() })
                 .collect(),
         }))
     }

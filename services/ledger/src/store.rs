@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use coinjecture_primitives::UnixMillis;
 use coinjecture_primitives::consensus::BinReader;
-use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, CommitCertificate, Hash32, PublicKey, Transaction, limits,
-};
+use coinjecture_primitives::{Block, BlockHeader, CommitCertificate, Hash32, Height, PublicKey, Transaction, limits};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
 
@@ -61,7 +60,7 @@ pub(crate) fn hash_key(hash: &Hash32) -> i64 {
 /// Everything one block writes.
 #[derive(Debug)]
 pub(crate) struct BlockWrite<'a> {
-    pub(crate) height: BlockHeight,
+    pub(crate) height: Height,
     pub(crate) hash: Hash32,
     pub(crate) header: &'a BlockHeader,
     pub(crate) certificate: Option<&'a CommitCertificate>,
@@ -134,8 +133,8 @@ pub(crate) fn decode_journal(height: i64, bytes: &[u8]) -> Result<Vec<(PublicKey
     Ok(rows)
 }
 
-pub(crate) fn position(height: BlockHeight, index: usize) -> Result<i64, LedgerError> {
-    let height = i64::try_from(height).map_err(|_| LedgerError::invalid("height", "above i64::MAX"))?;
+pub(crate) fn position(height: Height, index: usize) -> Result<i64, LedgerError> {
+    let height = height_to_i64(height)?;
     height
         .checked_mul(1 << INDEX_BITS)
         .map(|p| p + index as i64)
@@ -148,6 +147,16 @@ pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, LedgerError> {
 
 fn from_i64(value: i64, what: &str) -> Result<u64, LedgerError> {
     u64::try_from(value).map_err(|_| LedgerError::Corrupt(format!("{what} is negative ({value})")))
+}
+
+/// A height read from an SQLite `INTEGER` (a negative one is corrupt data).
+pub(crate) fn height_from_i64(value: i64, what: &str) -> Result<Height, LedgerError> {
+    Height::try_from(value).map_err(|_| LedgerError::Corrupt(format!("{what} is negative ({value})")))
+}
+
+/// A height as an SQLite `INTEGER` (one above `i64::MAX` cannot be stored).
+pub(crate) fn height_to_i64(height: Height) -> Result<i64, LedgerError> {
+    i64::try_from(height).map_err(|_| LedgerError::invalid("height", format!("{height} exceeds i64::MAX")))
 }
 
 fn blob<const N: usize>(row: &SqliteRow, column: &str) -> Result<[u8; N], LedgerError> {
@@ -163,7 +172,7 @@ fn int(row: &SqliteRow, column: &str) -> Result<i64, LedgerError> {
 /// A `blocks` row (`height`, `hash`, `header`, `tx_count`, `certificate`) as stored, for checking.
 fn block_row(row: &SqliteRow) -> Result<verify::BlockRow<'_>, LedgerError> {
     Ok(verify::BlockRow {
-        height: from_i64(int(row, "height")?, "blocks.height")?,
+        height: height_from_i64(int(row, "height")?, "blocks.height")?,
         hash: Hash32(blob(row, "hash")?),
         header_bytes: row.try_get("header").map_err(LedgerError::db("reading a row"))?,
         tx_count: int(row, "tx_count")?,
@@ -298,14 +307,14 @@ impl Store {
     /// The lowest height whose block body (its transactions) is kept: 0 when nothing was
     /// pruned (`meta.oldest_block`, 8 bytes big-endian, written by [`Self::prune_step`]).
     /// Heights `1..oldest` keep their header and certificate only; genesis has no body.
-    pub(crate) async fn oldest_kept(conn: &mut SqliteConnection) -> Result<BlockHeight, LedgerError> {
+    pub(crate) async fn oldest_kept(conn: &mut SqliteConnection) -> Result<Height, LedgerError> {
         match Self::meta(conn, META_OLDEST_BLOCK).await? {
-            None => Ok(0),
+            None => Ok(Height(0)),
             Some(bytes) => {
                 let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
                     LedgerError::Corrupt(format!("meta.{META_OLDEST_BLOCK} holds {} bytes, not 8", bytes.len()))
                 })?;
-                Ok(u64::from_be_bytes(bytes))
+                Ok(Height(u64::from_be_bytes(bytes)))
             }
         }
     }
@@ -318,19 +327,19 @@ impl Store {
     /// new oldest kept height. Returns it and how many transaction rows were deleted. The caller owns the transaction (one per step).
     pub(crate) async fn prune_step(
         conn: &mut SqliteConnection,
-        oldest: BlockHeight,
-        target: BlockHeight,
+        oldest: Height,
+        target: Height,
         max_transactions: u64,
-    ) -> Result<(BlockHeight, u64), LedgerError> {
-        let from = oldest.max(1);
+    ) -> Result<(Height, u64), LedgerError> {
+        let from = oldest.max(Height(1));
         if from >= target {
             return Ok((oldest, 0));
         }
         let counts: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT height, tx_count FROM blocks WHERE height >= ? AND height < ? ORDER BY height LIMIT 1000",
         )
-        .bind(to_i64(from, "height")?)
-        .bind(to_i64(target, "height")?)
+        .bind(to_i64(from.into(), "height")?)
+        .bind(to_i64(target.into(), "height")?)
         .fetch_all(&mut *conn)
         .await
         .map_err(LedgerError::db("reading the blocks to prune"))?;
@@ -342,7 +351,7 @@ impl Store {
                 break;
             }
             rows += count;
-            until = from_i64(height, "blocks.height")? + 1;
+            until = Height(from_i64(height, "blocks.height")? + 1);
         }
         if until == from {
             // Heights missing below the target (cannot happen: blocks are contiguous).
@@ -380,9 +389,9 @@ impl Store {
                 .map_err(LedgerError::db("reading the tip"))?;
         row.map(|row| {
             Ok(Tip {
-                height: from_i64(int(&row, "height")?, "blocks.height")?,
+                height: height_from_i64(int(&row, "height")?, "blocks.height")?,
                 hash: Hash32(blob(&row, "hash")?),
-                timestamp_ms: int(&row, "timestamp_ms")?,
+                timestamp_ms: UnixMillis(int(&row, "timestamp_ms")?),
                 state_commitment: Hash32(blob(&row, "state_commitment")?),
             })
         })
@@ -390,12 +399,9 @@ impl Store {
     }
 
     /// The hash of the block at `height`, if stored.
-    pub(crate) async fn hash_at(
-        conn: &mut SqliteConnection,
-        height: BlockHeight,
-    ) -> Result<Option<Hash32>, LedgerError> {
+    pub(crate) async fn hash_at(conn: &mut SqliteConnection, height: Height) -> Result<Option<Hash32>, LedgerError> {
         let row = sqlx::query("SELECT hash FROM blocks WHERE height = ?")
-            .bind(to_i64(height, "height")?)
+            .bind(height_to_i64(height)?)
             .fetch_optional(conn)
             .await
             .map_err(LedgerError::db("reading a block hash"))?;
@@ -439,7 +445,7 @@ impl Store {
     /// Writes one block: its row, its transactions, the changed accounts. The caller owns the
     /// SQLite transaction (so the block is all or nothing).
     pub(crate) async fn write_block(conn: &mut SqliteConnection, write: &BlockWrite<'_>) -> Result<(), LedgerError> {
-        let height = to_i64(write.height, "height")?;
+        let height = height_to_i64(write.height)?;
         sqlx::query(
             "INSERT INTO blocks (height, hash, parent_hash, header, certificate, timestamp_ms, tx_count, \
              state_commitment, proposer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -491,7 +497,7 @@ impl Store {
                 .await
                 .map_err(LedgerError::db("writing the era start"))?;
         }
-        if write.height == 0 {
+        if write.height == Height(0) {
             Self::write_accounts(conn, write.accounts).await
         } else if write.accounts.is_empty() {
             Ok(())
@@ -508,14 +514,14 @@ impl Store {
 
     /// The first height whose account changes are journaled, not yet in `accounts`:
     /// the lowest journal row, or `tip + 1` when the journal is empty.
-    pub(crate) async fn journal_start(conn: &mut SqliteConnection, tip: BlockHeight) -> Result<u64, LedgerError> {
+    pub(crate) async fn journal_start(conn: &mut SqliteConnection, tip: Height) -> Result<Height, LedgerError> {
         let start: Option<i64> = sqlx::query_scalar("SELECT min(height) FROM account_journal")
             .fetch_one(conn)
             .await
             .map_err(LedgerError::db("reading the account journal"))?;
         match start {
-            Some(start) => from_i64(start, "account_journal.height"),
-            None => Ok(tip + 1),
+            Some(start) => height_from_i64(start, "account_journal.height"),
+            None => Ok(tip.next()),
         }
     }
 
@@ -578,7 +584,7 @@ impl Store {
     /// One block by height, with its transactions.
     pub(crate) async fn block_by_height(
         conn: &mut SqliteConnection,
-        height: BlockHeight,
+        height: Height,
     ) -> Result<Option<StoredBlock>, LedgerError> {
         let Ok(height) = i64::try_from(height) else { return Ok(None) };
         let row = sqlx::query("SELECT height, hash, header, certificate, tx_count FROM blocks WHERE height = ?")
@@ -612,7 +618,7 @@ impl Store {
     /// consecutive heights from `from`; `what` names the read in an error.
     async fn block_rows(
         conn: &mut SqliteConnection,
-        from: BlockHeight,
+        from: Height,
         limit: u32,
         what: &'static str,
     ) -> Result<Vec<sqlx::sqlite::SqliteRow>, LedgerError> {
@@ -630,7 +636,7 @@ impl Store {
     /// Up to `limit` consecutive blocks from `from`.
     pub(crate) async fn block_range(
         conn: &mut SqliteConnection,
-        from: BlockHeight,
+        from: Height,
         limit: u32,
     ) -> Result<Vec<StoredBlock>, LedgerError> {
         let rows = Self::block_rows(conn, from, limit, "reading blocks").await?;
@@ -644,7 +650,7 @@ impl Store {
     /// root) but not decoded. With [`HeaderExtras::Sizes`], the transactions' stored sizes.
     pub(crate) async fn header_range(
         conn: &mut SqliteConnection,
-        from: BlockHeight,
+        from: Height,
         limit: u32,
         extras: HeaderExtras,
     ) -> Result<Vec<StoredHeader>, LedgerError> {
@@ -685,17 +691,17 @@ impl Store {
     async fn transaction_sizes(
         conn: &mut SqliteConnection,
         rows: &[SqliteRow],
-    ) -> Result<HashMap<BlockHeight, u64>, LedgerError> {
+    ) -> Result<HashMap<Height, u64>, LedgerError> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(HashMap::new()) };
-        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
-        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let first_height = height_from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = height_from_i64(int(last, "height")?, "blocks.height")?;
         let size_rows = sqlx::query(
             "SELECT position >> ? AS height, SUM(length(encoded)) AS bytes FROM transactions \
              WHERE position >= ? AND position < ? GROUP BY position >> ?",
         )
         .bind(i64::from(INDEX_BITS))
         .bind(position(first_height, 0)?)
-        .bind(position(last_height + 1, 0)?)
+        .bind(position(last_height.next(), 0)?)
         .bind(i64::from(INDEX_BITS))
         .fetch_all(&mut *conn)
         .await
@@ -703,7 +709,7 @@ impl Store {
         size_rows
             .iter()
             .map(|row| {
-                let height = from_i64(int(row, "height")?, "transactions.position")?;
+                let height = height_from_i64(int(row, "height")?, "transactions.position")?;
                 Ok((height, from_i64(int(row, "bytes")?, "a block's transaction bytes")?))
             })
             .collect()
@@ -714,25 +720,25 @@ impl Store {
     async fn transaction_hashes(
         conn: &mut SqliteConnection,
         rows: &[SqliteRow],
-    ) -> Result<HashMap<BlockHeight, Vec<Hash32>>, LedgerError> {
+    ) -> Result<HashMap<Height, Vec<Hash32>>, LedgerError> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(HashMap::new()) };
-        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
-        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let first_height = height_from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = height_from_i64(int(last, "height")?, "blocks.height")?;
         let tx_rows = sqlx::query(
             "SELECT position, hash_key, encoded FROM transactions WHERE position >= ? AND position < ? \
              ORDER BY position",
         )
         .bind(position(first_height, 0)?)
-        .bind(position(last_height + 1, 0)?)
+        .bind(position(last_height.next(), 0)?)
         .fetch_all(&mut *conn)
         .await
         .map_err(LedgerError::db("reading block transactions"))?;
-        let mut by_height: HashMap<BlockHeight, Vec<Hash32>> = HashMap::new();
+        let mut by_height: HashMap<Height, Vec<Hash32>> = HashMap::new();
         for row in tx_rows {
             let position = int(&row, "position")?;
             let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
             let hash = verify::transaction_hash(position, int(&row, "hash_key")?, encoded)?;
-            let height = from_i64(position >> INDEX_BITS, "transactions.position")?;
+            let height = height_from_i64(position >> INDEX_BITS, "transactions.position")?;
             let hashes = by_height.entry(height).or_default();
             if position & ((1 << INDEX_BITS) - 1) != hashes.len() as i64 {
                 return Err(verify::corrupt_read(format!(
@@ -751,23 +757,23 @@ impl Store {
     /// against its hash, Merkle root and row count (see `verify`): corrupt data is an error.
     async fn assemble(conn: &mut SqliteConnection, rows: Vec<SqliteRow>) -> Result<Vec<StoredBlock>, LedgerError> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(Vec::new()) };
-        let first_height = from_i64(int(first, "height")?, "blocks.height")?;
-        let last_height = from_i64(int(last, "height")?, "blocks.height")?;
+        let first_height = height_from_i64(int(first, "height")?, "blocks.height")?;
+        let last_height = height_from_i64(int(last, "height")?, "blocks.height")?;
         let tx_rows = sqlx::query(
             "SELECT position, hash_key, encoded FROM transactions WHERE position >= ? AND position < ? \
              ORDER BY position",
         )
         .bind(position(first_height, 0)?)
-        .bind(position(last_height + 1, 0)?)
+        .bind(position(last_height.next(), 0)?)
         .fetch_all(&mut *conn)
         .await
         .map_err(LedgerError::db("reading block transactions"))?;
-        let mut by_height: HashMap<BlockHeight, (Vec<Transaction>, Vec<Hash32>)> = HashMap::new();
+        let mut by_height: HashMap<Height, (Vec<Transaction>, Vec<Hash32>)> = HashMap::new();
         for row in tx_rows {
             let position = int(&row, "position")?;
             let encoded: &[u8] = row.try_get("encoded").map_err(LedgerError::db("reading a row"))?;
             let (tx, hash) = verify::transaction_row(position, int(&row, "hash_key")?, encoded)?;
-            let height = from_i64(position >> INDEX_BITS, "transactions.position")?;
+            let height = height_from_i64(position >> INDEX_BITS, "transactions.position")?;
             let (txs, hashes) = by_height.entry(height).or_default();
             if position & ((1 << INDEX_BITS) - 1) != txs.len() as i64 {
                 return Err(verify::corrupt_read(format!(
@@ -932,7 +938,7 @@ impl Store {
         cursor: Option<i64>,
         newest: Option<i64>,
         limit: u32,
-        oldest_kept: BlockHeight,
+        oldest_kept: Height,
     ) -> Result<(Vec<IndexedTransaction>, bool), LedgerError> {
         let kept_from = position(oldest_kept, 0)?;
         let prev_of = |tx: &IndexedTransaction, links: (Option<i64>, Option<i64>)| {
@@ -981,7 +987,7 @@ fn indexed(row: &SqliteRow) -> Result<IndexedTransaction, LedgerError> {
     Ok(IndexedTransaction {
         transaction,
         tx_hash,
-        block_height: position >> INDEX_BITS,
+        block_height: Height(position >> INDEX_BITS),
         block_hash: Hash32(blob(row, "block_hash")?),
         index: (position & ((1 << INDEX_BITS) - 1)) as u32,
     })

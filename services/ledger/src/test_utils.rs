@@ -11,8 +11,8 @@ use coinjecture_crypto_core::service::CryptoCoreService;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_primitives::{
-    Block, BlockHeader, CODEC_VERSION, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, Transaction,
-    TxType, chain_tag, sha256,
+    Block, BlockHeader, CODEC_VERSION, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, Round,
+    Signature, Transaction, TxType, UnixMillis, chain_tag, sha256,
 };
 use coinjecture_proto::ports::crypto::CryptoPort;
 
@@ -78,8 +78,12 @@ pub fn validators() -> ValidatorSchedule {
 
 /// The commit certificate of `block` on `chain`, signed by `signers` (round 0).
 pub fn certificate_by(chain: &ChainId, block: &Block, signers: &[&Keypair]) -> CommitCertificate {
-    let mut certificate =
-        CommitCertificate { height: block.header.block_index, round: 0, block_hash: block.hash(), signatures: vec![] };
+    let mut certificate = CommitCertificate {
+        height: block.header.block_index,
+        round: Round(0),
+        block_hash: block.hash(),
+        signatures: vec![],
+    };
     let message = certificate.signing_bytes(chain);
     certificate.signatures = signers.iter().map(|k| (k.public_key(), k.sign(&message))).collect();
     certificate.sorted()
@@ -128,9 +132,9 @@ impl TestChain {
         };
         let state = genesis.sorted_allocations().into_iter().collect();
         let tip = Tip {
-            height: 0,
+            height: Height(0),
             hash: genesis.hash(),
-            timestamp_ms: GENESIS_TIME_MS,
+            timestamp_ms: UnixMillis(GENESIS_TIME_MS),
             state_commitment: genesis.state_commitment(),
         };
         Self { genesis, accounts, keys, proposer: validator_key().public_key(), state, tip }
@@ -197,18 +201,13 @@ impl TestChain {
         } else {
             Hash32::ZERO
         };
-        let timestamp_ms = self.tip.timestamp_ms + 1_000;
-        let extra = PoaExtra {
-            round: 0,
-            timestamp_millis: (timestamp_ms % 1000) as u16,
-            state_commitment: commitment,
-            chain_id: None,
-        };
+        let (timestamp, timestamp_millis) = self.tip.timestamp_ms.saturating_add_millis(1_000).secs_and_millis();
+        let extra = PoaExtra { round: Round(0), timestamp_millis, state_commitment: commitment, chain_id: None };
         Block {
             header: BlockHeader {
                 codec_version: CODEC_VERSION,
-                block_index: self.tip.height + 1,
-                timestamp: timestamp_ms / 1000,
+                block_index: self.tip.height.next(),
+                timestamp,
                 parent_hash: self.tip.hash,
                 merkle_root: merkle_root(&hashes),
                 miner_address: self.proposer,
@@ -224,7 +223,7 @@ impl TestChain {
     /// Makes `block` (built by [`Self::block`] on the current tip) the tip; panics if one of its
     /// transactions is invalid.
     pub fn extend(&mut self, block: &Block) {
-        assert_eq!(block.header.block_index, self.tip.height + 1, "block is not for the next height");
+        assert_eq!(block.header.block_index, self.tip.height.next(), "block is not for the next height");
         let hashes: Vec<Hash32> = block.transactions.iter().map(Transaction::hash).collect();
         let transition = run_transactions(
             self.chain_id(),

@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 
 use coinjecture_crypto_core::merkle::merkle_root;
-use coinjecture_primitives::{BlockHeader, BlockHeight, CommitCertificate, Hash32, Transaction, limits, sha256};
+use coinjecture_primitives::{BlockHeader, CommitCertificate, Hash32, Height, Transaction, limits, sha256};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::error::LedgerError;
@@ -127,7 +127,7 @@ pub(crate) fn transaction_row(
 /// height, its transactions (already checked one by one) are as many as the row says and have
 /// the header's Merkle root, and its certificate names it.
 pub(crate) struct BlockRow<'a> {
-    pub(crate) height: BlockHeight,
+    pub(crate) height: Height,
     pub(crate) hash: Hash32,
     pub(crate) header_bytes: &'a [u8],
     pub(crate) tx_count: i64,

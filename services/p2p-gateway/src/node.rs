@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use coinjecture_primitives::Height;
 use coinjecture_proto::v1 as pb;
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
@@ -777,12 +778,13 @@ impl Actor {
                         let blocks = if count == 0 {
                             Vec::new()
                         } else {
-                            match served_blocks(&*ledger, request.from_height, count, budget).await {
+                            match served_blocks(&*ledger, Height(request.from_height), count, budget).await {
                                 Ok(blocks) => blocks,
                                 // Pruned here: say so at once, so the peer asks another.
                                 Err(LedgerPortError::Pruned { oldest, .. }) => {
-                                    tracing::debug!(peer_id = %peer, from = request.from_height, oldest, "P2P asked for pruned blocks");
-                                    let response = SyncResponse { blocks: Vec::new(), oldest_height: Some(oldest) };
+                                    tracing::debug!(peer_id = %peer, from = request.from_height, oldest = oldest.get(), "P2P asked for pruned blocks");
+                                    let response =
+                                        SyncResponse { blocks: Vec::new(), oldest_height: Some(oldest.into()) };
                                     let _ = internal.send(Internal::SyncAnswer { channel, response });
                                     return;
                                 }

@@ -2,7 +2,7 @@
 //! what consensus and the api call in one process (a split deployment calls the same port as
 //! `RemoteGateway`, served by [`crate::P2pGatewayService`]).
 
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
+use coinjecture_primitives::{Block, CommitCertificate, Height, UnixMillis};
 use coinjecture_proto::convert;
 use coinjecture_proto::ports::gateway::{
     self, ALL_TOPICS, GatewayError, GatewayPort, GossipInbox, GossipMessage, InboundGossip, MAX_SYNC_BLOCKS, PeerInfo,
@@ -21,7 +21,7 @@ const PREFETCH_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 /// since `started` (the fetch stream buffers up to 64 blocks; the rest are fetched as the
 /// caller reads). At most one per handle.
 pub(crate) struct Prefetch {
-    from: BlockHeight,
+    from: Height,
     count: u32,
     started: std::time::Instant,
     fetch: tokio::task::JoinHandle<Result<BlockStream, P2pError>>,
@@ -41,9 +41,9 @@ impl Drop for Prefetch {
 
 impl P2pHandle {
     /// Starts fetching `from..from + count` in the background, replacing an earlier prefetch.
-    fn start_prefetch(&self, from: BlockHeight, count: u32) {
+    fn start_prefetch(&self, from: Height, count: u32) {
         let handle = self.clone();
-        let fetch = tokio::spawn(async move { P2pHandle::request_blocks(&handle, from, count, None).await });
+        let fetch = tokio::spawn(async move { P2pHandle::request_blocks(&handle, from.into(), count, None).await });
         let prefetch = Prefetch { from, count, started: std::time::Instant::now(), fetch };
         if let Ok(mut slot) = self.prefetch.lock() {
             *slot = Some(prefetch);
@@ -52,7 +52,7 @@ impl P2pHandle {
 
     /// The prefetched stream of `from..from + count`, if one was started recently and reached
     /// a peer; anything else held is dropped.
-    async fn take_prefetch(&self, from: BlockHeight, count: u32) -> Option<BlockStream> {
+    async fn take_prefetch(&self, from: Height, count: u32) -> Option<BlockStream> {
         let mut prefetch = self.prefetch.lock().ok()?.take()?;
         if prefetch.from != from || prefetch.count != count || prefetch.started.elapsed() > PREFETCH_TTL {
             return None;
@@ -70,7 +70,7 @@ pub(crate) fn peer_info(p: PeerSummary) -> PeerInfo {
     PeerInfo {
         peer_id: p.peer_id.to_base58(),
         addresses: p.addresses.iter().map(ToString::to_string).collect(),
-        connected_since_ms: p.connected_since_ms,
+        connected_since_ms: UnixMillis(p.connected_since_ms),
         score: p.score,
         outbound: p.outbound,
         agent_version: p.agent_version,
@@ -99,15 +99,11 @@ impl GatewayPort for P2pHandle {
     /// Catch-up is pipelined: when a request is answered in full (peers likely have more), the
     /// next `count` blocks are fetched in the background while the caller applies these, and
     /// the caller's next request for them takes that fetch (see [`Prefetch`]).
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let count = count.clamp(1, MAX_SYNC_BLOCKS);
         let mut stream = match self.take_prefetch(from, count).await {
             Some(stream) => stream,
-            None => P2pHandle::request_blocks(self, from, count, None).await?,
+            None => P2pHandle::request_blocks(self, from.get(), count, None).await?,
         };
         let mut out = Vec::new();
         while let Ok(Some(synced)) = tokio::time::timeout(SYNC_BLOCK_TIMEOUT, stream.next()).await {

@@ -15,7 +15,7 @@ use std::io;
 use std::sync::RwLock;
 
 use coinjecture_primitives::consensus::Evidence;
-use coinjecture_primitives::{CommitCertificate, PublicKey, SealedBlock, SealedTransaction};
+use coinjecture_primitives::{CommitCertificate, Height, PublicKey, SealedBlock, SealedTransaction, UnixMillis};
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, ChainInfo, CheckedTransactions, Execution, LedgerPort, LedgerPortError, LedgerResult,
     StoredBlock, Tip, block_to_pb, stored_block_from_pb,
@@ -79,10 +79,10 @@ macro_rules! serves_blocks_only {
         async fn apply_block(&self, _: &SealedBlock, _: &CommitCertificate) -> LedgerResult<Applied> {
             Err(LedgerPortError::Unimplemented("apply_block"))
         }
-        async fn record_evidence(&self, _: &Evidence, _: i64) -> LedgerResult<bool> {
+        async fn record_evidence(&self, _: &Evidence, _: UnixMillis) -> LedgerResult<bool> {
             Err(LedgerPortError::Unimplemented("record_evidence"))
         }
-        async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(Evidence, i64)>> {
+        async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(Evidence, UnixMillis)>> {
             Err(LedgerPortError::Unimplemented("recorded_evidence"))
         }
         }
@@ -94,10 +94,10 @@ macro_rules! serves_blocks_only {
 pub struct NoBlocks;
 
 serves_blocks_only!(NoBlocks, {
-    async fn block_by_height(&self, _: u64) -> LedgerResult<Option<StoredBlock>> {
+    async fn block_by_height(&self, _: Height) -> LedgerResult<Option<StoredBlock>> {
         Ok(None)
     }
-    async fn blocks(&self, _: u64, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
+    async fn blocks(&self, _: Height, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
         Ok(Vec::new())
     }
 });
@@ -106,7 +106,7 @@ serves_blocks_only!(NoBlocks, {
 /// sync (only [`LedgerPort::blocks`] and [`LedgerPort::block_by_height`]).
 #[derive(Debug, Default)]
 pub struct MemoryBlockSource {
-    blocks: RwLock<BTreeMap<u64, pb::Block>>,
+    blocks: RwLock<BTreeMap<Height, pb::Block>>,
 }
 
 impl MemoryBlockSource {
@@ -117,7 +117,7 @@ impl MemoryBlockSource {
 
     /// Adds (or replaces) a block at its header's height; blocks without a header are skipped.
     pub fn insert(&self, block: pb::Block) {
-        let Some(height) = block.header.as_ref().map(|h| h.block_index) else { return };
+        let Some(height) = block.header.as_ref().map(|h| Height(h.block_index)) else { return };
         if let Ok(mut blocks) = self.blocks.write() {
             blocks.insert(height, block);
         }
@@ -139,12 +139,12 @@ fn stored(block: &pb::Block) -> LedgerResult<StoredBlock> {
 }
 
 serves_blocks_only!(MemoryBlockSource, {
-    async fn block_by_height(&self, height: u64) -> LedgerResult<Option<StoredBlock>> {
+    async fn block_by_height(&self, height: Height) -> LedgerResult<Option<StoredBlock>> {
         let blocks = self.blocks.read().map_err(|_| LedgerPortError::Internal("poisoned lock".into()))?;
         blocks.get(&height).map(stored).transpose()
     }
 
-    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+    async fn blocks(&self, from_height: Height, count: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
         let blocks = self.blocks.read().map_err(|_| LedgerPortError::Internal("poisoned lock".into()))?;
         let mut out = Vec::new();
         let mut next = from_height;
@@ -168,11 +168,11 @@ pub struct PrunedBlockSource {
     /// The blocks held (those below `oldest` are never served).
     pub blocks: MemoryBlockSource,
     /// The lowest height served.
-    pub oldest: u64,
+    pub oldest: Height,
 }
 
 impl PrunedBlockSource {
-    fn refuse(&self, height: u64) -> LedgerResult<()> {
+    fn refuse(&self, height: Height) -> LedgerResult<()> {
         if height < self.oldest {
             return Err(LedgerPortError::Pruned {
                 height,
@@ -185,12 +185,12 @@ impl PrunedBlockSource {
 }
 
 serves_blocks_only!(PrunedBlockSource, {
-    async fn block_by_height(&self, height: u64) -> LedgerResult<Option<StoredBlock>> {
+    async fn block_by_height(&self, height: Height) -> LedgerResult<Option<StoredBlock>> {
         self.refuse(height)?;
         self.blocks.block_by_height(height).await
     }
 
-    async fn blocks(&self, from_height: u64, count: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+    async fn blocks(&self, from_height: Height, count: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
         self.refuse(from_height)?;
         self.blocks.blocks(from_height, count, max_bytes).await
     }
@@ -202,7 +202,7 @@ serves_blocks_only!(PrunedBlockSource, {
 /// itself in one process, a `RemoteLedger` split.
 pub(crate) async fn served_blocks(
     ledger: &dyn LedgerPort,
-    from_height: u64,
+    from_height: Height,
     count: u32,
     max_bytes: usize,
 ) -> LedgerResult<Vec<pb::Block>> {
@@ -301,11 +301,12 @@ impl libp2p::request_response::Codec for SyncCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coinjecture_primitives::Height;
 
     fn block(height: u64, data: usize) -> pb::Block {
         let header = coinjecture_primitives::BlockHeader {
             codec_version: 1,
-            block_index: height,
+            block_index: Height(height),
             extra_data: vec![0; data],
             ..Default::default()
         };
@@ -335,17 +336,17 @@ mod tests {
         for h in [1, 2, 3, 5] {
             source.insert(block(h, 0));
         }
-        let got = source.blocks(1, 10, usize::MAX).await.unwrap();
-        assert_eq!(got.iter().map(|b| b.height).collect::<Vec<_>>(), vec![1, 2, 3]);
-        assert_eq!(source.blocks(2, 1, usize::MAX).await.unwrap().len(), 1);
-        assert!(source.blocks(4, 10, usize::MAX).await.unwrap().is_empty());
+        let got = source.blocks(Height(1), 10, usize::MAX).await.unwrap();
+        assert_eq!(got.iter().map(|b| b.height).collect::<Vec<_>>(), vec![Height(1), Height(2), Height(3)]);
+        assert_eq!(source.blocks(Height(2), 1, usize::MAX).await.unwrap().len(), 1);
+        assert!(source.blocks(Height(4), 10, usize::MAX).await.unwrap().is_empty());
         // The byte budget stops the range (after at least one block).
         let big = |height| pb::Block { transactions: vec![transfer(10)], ..block(height, 0) };
         let heavy = MemoryBlockSource::new();
         for h in [1, 2] {
             heavy.insert(big(h));
         }
-        assert_eq!(heavy.blocks(1, 10, 1).await.unwrap().len(), 1);
+        assert_eq!(heavy.blocks(Height(1), 10, 1).await.unwrap().len(), 1);
     }
 
     #[test]

@@ -158,7 +158,7 @@ async fn a_flooded_devnet_keeps_its_block_time_and_answers_503_with_retry_after(
 
     // The block interval over the flood, from the blocks' own timestamps.
     let blocks = net.blocks(0, from_height, to_height).await;
-    let stamps: Vec<i64> = blocks.iter().map(|b| b.header.timestamp_ms()).collect();
+    let stamps: Vec<i64> = blocks.iter().map(|b| b.header.timestamp_ms().get()).collect();
     let mut intervals: Vec<i64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
     intervals.sort_unstable();
     let median = intervals.get(intervals.len() / 2).copied().unwrap_or(i64::MAX);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_e2e::{Network, transfer};
-use coinjecture_primitives::{Block, BlockHeader, CODEC_VERSION, CommitCertificate, Hash32, PoaExtra};
+use coinjecture_primitives::{Block, BlockHeader, CODEC_VERSION, CommitCertificate, Hash32, Height, PoaExtra, Round};
 use coinjecture_proto::v1 as pb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +31,7 @@ async fn a_forged_block_on_the_internal_port_is_refused_and_the_node_keeps_final
                 .unwrap();
         let mut header = BlockHeader {
             codec_version: CODEC_VERSION,
-            block_index: info.tip_height + 1,
+            block_index: Height(info.tip_height + 1),
             timestamp: now_ms / 1000 + 1,
             parent_hash: Hash32::from_slice(&info.tip_hash).unwrap(),
             merkle_root: Hash32::ZERO,
@@ -39,8 +39,13 @@ async fn a_forged_block_on_the_internal_port_is_refused_and_the_node_keeps_final
             commitment: Hash32::ZERO,
             difficulty_target: 0,
             nonce: 0,
-            extra_data: PoaExtra { round: 0, timestamp_millis: 0, state_commitment: Hash32::ZERO, chain_id: None }
-                .encode(),
+            extra_data: PoaExtra {
+                round: Round(0),
+                timestamp_millis: 0,
+                state_commitment: Hash32::ZERO,
+                chain_id: None,
+            }
+            .encode(),
         };
         let mut block = Block { header: header.clone(), transactions: vec![tx] };
         let Ok(draft) =
@@ -54,7 +59,7 @@ async fn a_forged_block_on_the_internal_port_is_refused_and_the_node_keeps_final
         }
         header.merkle_root = Hash32::from_slice(&draft.merkle_root).unwrap();
         header.extra_data = PoaExtra {
-            round: 0,
+            round: Round(0),
             timestamp_millis: 0,
             state_commitment: Hash32::from_slice(&draft.state_commitment).unwrap(),
             chain_id: None,
@@ -67,7 +72,7 @@ async fn a_forged_block_on_the_internal_port_is_refused_and_the_node_keeps_final
     let forged = forged.expect("ExecuteBlock (draft) found the attacker's block valid");
     let height = forged.header.block_index;
 
-    let empty = CommitCertificate { height, round: 0, block_hash: forged.hash(), signatures: vec![] };
+    let empty = CommitCertificate { height, round: Round(0), block_hash: forged.hash(), signatures: vec![] };
     let mut request = pb::Block::from(&forged);
     request.commit_certificate = Some((&empty).into());
     let err = ledger.apply_block(pb::ApplyBlockRequest { block: Some(request) }).await.unwrap_err();
@@ -76,8 +81,8 @@ async fn a_forged_block_on_the_internal_port_is_refused_and_the_node_keeps_final
     assert!(err.message().contains("distinct signers, quorum is 2"), "{err:?}");
 
     // Nothing written, and the validator keeps finalizing with the others.
-    net.wait_for_height(&[0, 1, 2], height + 3, Duration::from_secs(90)).await;
+    net.wait_for_height(&[0, 1, 2], height.get() + 3, Duration::from_secs(90)).await;
     assert_eq!(net.balance(0, &attacker).await, 0);
-    net.assert_agree(&[0, 1, 2], height + 3).await;
-    assert_ne!(net.block_hash(0, height).await, forged.hash().0.to_vec());
+    net.assert_agree(&[0, 1, 2], height.get() + 3).await;
+    assert_ne!(net.block_hash(0, height.get()).await, forged.hash().0.to_vec());
 }

@@ -100,8 +100,8 @@ fn forged_vote(
     signature[4] = 0x77;
     let vote = Vote {
         chain_id: chain.clone(),
-        height,
-        round,
+        height: coinjecture_primitives::Height(height),
+        round: coinjecture_primitives::Round(round),
         vote_type: VoteType::Prevote,
         block_hash: Some(Hash32([i as u8; 32])),
         validator,

@@ -127,7 +127,7 @@ struct Figures {
 
 /// Block time between heights `from` and `to` on node `i`, from the blocks' timestamps.
 async fn block_times(net: &Network, i: usize, from: u64, to: u64) -> (f64, f64) {
-    let stamps: Vec<i64> = net.blocks(i, from, to).await.iter().map(|b| b.header.timestamp_ms()).collect();
+    let stamps: Vec<i64> = net.blocks(i, from, to).await.iter().map(|b| b.header.timestamp_ms().get()).collect();
     let gaps: Vec<f64> = stamps.windows(2).map(|w| (w[1] - w[0]) as f64 / 1000.0).collect();
     let mean = gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
     (mean, gaps.iter().cloned().fold(0.0, f64::max))

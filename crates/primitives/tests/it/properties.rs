@@ -63,7 +63,7 @@ fn any_header() -> impl Strategy<Value = BlockHeader> {
             |(block_index, timestamp, parent_hash, merkle_root, miner, commitment, difficulty_target, nonce, extra)| {
                 BlockHeader {
                     codec_version: 1,
-                    block_index,
+                    block_index: coinjecture_primitives::Height(block_index),
                     timestamp,
                     parent_hash,
                     merkle_root,
@@ -214,8 +214,8 @@ proptest! {
     ) {
         let v = Vote {
             chain_id: ChainId::new("coinjecture-go-testnet").unwrap(),
-            height,
-            round,
+            height: coinjecture_primitives::Height(height),
+            round: coinjecture_primitives::Round(round),
             vote_type: if precommit { VoteType::Precommit } else { VoteType::Prevote },
             block_hash: hash,
             validator: PublicKey([3; 32]),

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSet};
 use coinjecture_primitives::{
-    BlockHeight, ChainId, Hash32, PublicKey, RejectReason, Rejection, Round, SealedTransaction, Transaction, TxVerdict,
-    limits::MAX_BATCH_ITEMS,
+    ChainId, Hash32, Height, PublicKey, RejectReason, Rejection, Round, SealedTransaction, Transaction, TxVerdict,
+    UnixMillis, limits::MAX_BATCH_ITEMS,
 };
 use tonic::transport::Endpoint;
 use tonic::{Code, Request, Response, Status};
@@ -48,10 +48,10 @@ pub enum RoundStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsensusStatus {
     pub chain_id: ChainId,
-    pub finalized_height: BlockHeight,
+    pub finalized_height: Height,
     pub finalized_hash: Hash32,
     /// The height being decided (finalized_height + 1).
-    pub height: BlockHeight,
+    pub height: Height,
     pub round: Round,
     /// None before the engine's first step.
     pub step: Option<RoundStep>,
@@ -71,9 +71,9 @@ pub struct ConsensusStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatorSetAt {
     /// The height asked about.
-    pub height: BlockHeight,
+    pub height: Height,
     /// The height from which this set decides.
-    pub activation_height: BlockHeight,
+    pub activation_height: Height,
     pub set: ValidatorSet,
 }
 
@@ -92,7 +92,7 @@ pub struct MempoolStats {
 /// One page of evidence, oldest first, with when this node detected each (Unix ms).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EvidencePage {
-    pub records: Vec<(Evidence, i64)>,
+    pub records: Vec<(Evidence, UnixMillis)>,
     /// Offset of the next page; None when this was the last.
     pub next: Option<u64>,
 }
@@ -188,7 +188,7 @@ pub trait ConsensusPort: Send + Sync + 'static {
     /// The engine's current position.
     async fn status(&self) -> Result<ConsensusStatus, ConsensusError>;
     /// The set that decides `height` (default: the height being decided).
-    async fn validator_set(&self, height: Option<BlockHeight>) -> Result<ValidatorSetAt, ConsensusError>;
+    async fn validator_set(&self, height: Option<Height>) -> Result<ValidatorSetAt, ConsensusError>;
     /// Evidence from `offset` on, at most `limit` (1 to [`MAX_EVIDENCE_PAGE`]) records.
     async fn evidence(&self, offset: u64, limit: u32) -> Result<EvidencePage, ConsensusError>;
     /// Mempool size and capacity.
@@ -203,7 +203,7 @@ impl<T: ConsensusPort + ?Sized> ConsensusPort for Arc<T> {
     async fn status(&self) -> Result<ConsensusStatus, ConsensusError> {
         (**self).status().await
     }
-    async fn validator_set(&self, height: Option<BlockHeight>) -> Result<ValidatorSetAt, ConsensusError> {
+    async fn validator_set(&self, height: Option<Height>) -> Result<ValidatorSetAt, ConsensusError> {
         (**self).validator_set(height).await
     }
     async fn evidence(&self, offset: u64, limit: u32) -> Result<EvidencePage, ConsensusError> {
@@ -254,10 +254,10 @@ pub fn status_to_pb(s: &ConsensusStatus) -> pb::ConsensusGetStatusResponse {
     };
     pb::ConsensusGetStatusResponse {
         chain_id: s.chain_id.to_string(),
-        finalized_height: s.finalized_height,
+        finalized_height: s.finalized_height.get(),
         finalized_hash: s.finalized_hash.0.to_vec(),
-        height: s.height,
-        round: s.round,
+        height: s.height.get(),
+        round: s.round.get(),
         step: step.into(),
         proposer: s.proposer.map(|p| p.0.to_vec()).unwrap_or_default(),
         local_validator: s.local_validator.map(|p| p.0.to_vec()).unwrap_or_default(),
@@ -283,10 +283,10 @@ pub fn status_from_pb(s: &pb::ConsensusGetStatusResponse) -> Result<ConsensusSta
     };
     Ok(ConsensusStatus {
         chain_id: ChainId::new(&s.chain_id).map_err(|e| Status::internal(format!("chain_id: {e}")))?,
-        finalized_height: s.finalized_height,
+        finalized_height: Height(s.finalized_height),
         finalized_hash: convert::hash32(&s.finalized_hash, "finalized_hash")?,
-        height: s.height,
-        round: s.round,
+        height: Height(s.height),
+        round: Round(s.round),
         step,
         proposer: optional_key(&s.proposer, "proposer")?,
         local_validator: optional_key(&s.local_validator, "local_validator")?,
@@ -299,7 +299,7 @@ pub fn status_from_pb(s: &pb::ConsensusGetStatusResponse) -> Result<ConsensusSta
 }
 
 /// A validator set on the wire (peer ids are left for the api to fill in).
-pub fn validator_set_to_pb(set: &ValidatorSet, activation_height: BlockHeight) -> pb::ValidatorSet {
+pub fn validator_set_to_pb(set: &ValidatorSet, activation_height: Height) -> pb::ValidatorSet {
     pb::ValidatorSet {
         validators: set
             .validators()
@@ -307,7 +307,7 @@ pub fn validator_set_to_pb(set: &ValidatorSet, activation_height: BlockHeight) -
             .enumerate()
             .map(|(i, k)| pb::ValidatorInfo { public_key: k.0.to_vec(), peer_id: String::new(), index: i as u32 })
             .collect(),
-        activation_height,
+        activation_height: activation_height.get(),
         quorum_mode: quorum_to_pb(set.mode()).into(),
     }
 }
@@ -322,7 +322,7 @@ fn validator_set_from_pb(r: pb::GetValidatorSetResponse) -> Result<ValidatorSetA
         .collect::<Result<Vec<_>, _>>()?;
     let mode = quorum_from_pb(set.quorum_mode, "validator_set.quorum_mode")?;
     let validators = ValidatorSet::new(keys, mode).map_err(|e| Status::internal(format!("validator_set: {e}")))?;
-    Ok(ValidatorSetAt { height: r.height, activation_height: set.activation_height, set: validators })
+    Ok(ValidatorSetAt { height: Height(r.height), activation_height: Height(set.activation_height), set: validators })
 }
 
 /// Mempool statistics on the wire.
@@ -445,8 +445,13 @@ impl ConsensusPort for RemoteConsensus {
         Ok(status_from_pb(&response)?)
     }
 
-    async fn validator_set(&self, height: Option<BlockHeight>) -> Result<ValidatorSetAt, ConsensusError> {
-        let response = self.0.clone().get_validator_set(pb::GetValidatorSetRequest { height }).await?.into_inner();
+    async fn validator_set(&self, height: Option<Height>) -> Result<ValidatorSetAt, ConsensusError> {
+        let response = self
+            .0
+            .clone()
+            .get_validator_set(pb::GetValidatorSetRequest { height: height.map(Height::get) })
+            .await?
+            .into_inner();
         Ok(validator_set_from_pb(response)?)
     }
 
@@ -458,7 +463,7 @@ impl ConsensusPort for RemoteConsensus {
             .iter()
             .map(|r| {
                 let e = r.evidence.as_ref().ok_or_else(|| Status::internal("records.evidence: missing"))?;
-                Ok((Evidence::try_from(e).map_err(Status::from)?, r.detected_at_ms))
+                Ok((Evidence::try_from(e).map_err(Status::from)?, UnixMillis(r.detected_at_ms)))
             })
             .collect::<Result<Vec<_>, Status>>()?;
         let next =
@@ -524,10 +529,10 @@ impl Consensus for ConsensusGrpc {
         &self,
         request: Request<pb::GetValidatorSetRequest>,
     ) -> Result<Response<pb::GetValidatorSetResponse>, Status> {
-        let at = self.0.validator_set(request.into_inner().height).await?;
+        let at = self.0.validator_set(request.into_inner().height.map(Height)).await?;
         Ok(Response::new(pb::GetValidatorSetResponse {
             validator_set: Some(validator_set_to_pb(&at.set, at.activation_height)),
-            height: at.height,
+            height: at.height.get(),
         }))
     }
 
@@ -541,7 +546,7 @@ impl Consensus for ConsensusGrpc {
             records: page
                 .records
                 .iter()
-                .map(|(e, at)| pb::EvidenceRecord { evidence: Some(e.into()), detected_at_ms: *at })
+                .map(|(e, at)| pb::EvidenceRecord { evidence: Some(e.into()), detected_at_ms: at.get() })
                 .collect(),
             next_page_token: page.next.map(|n| n.to_be_bytes().to_vec()).unwrap_or_default(),
         }))
@@ -563,10 +568,10 @@ mod tests {
     fn status() -> ConsensusStatus {
         ConsensusStatus {
             chain_id: ChainId::new("coinjecture-port").unwrap(),
-            finalized_height: 41,
+            finalized_height: Height(41),
             finalized_hash: Hash32([3; 32]),
-            height: 42,
-            round: 2,
+            height: Height(42),
+            round: Round(2),
             step: Some(RoundStep::Prevote),
             proposer: Some(PublicKey([1; 32])),
             local_validator: None,

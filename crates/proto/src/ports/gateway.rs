@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_primitives::consensus::{Proposal, Vote};
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate, Hash32, Round, SealedTransaction};
+use coinjecture_primitives::{Block, CommitCertificate, Hash32, Height, Round, SealedTransaction, UnixMillis};
 use prost::Message as _;
 use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
@@ -81,7 +81,7 @@ impl CompactProposal {
 /// `TransactionRequest`): the transactions `tx_hashes`, or with `full_block` the full proposal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionRequest {
-    pub height: BlockHeight,
+    pub height: Height,
     pub round: Round,
     pub block_hash: Hash32,
     pub tx_hashes: Vec<Hash32>,
@@ -174,7 +174,7 @@ pub struct PeerInfo {
     /// libp2p peer id, base58.
     pub peer_id: String,
     pub addresses: Vec<String>,
-    pub connected_since_ms: i64,
+    pub connected_since_ms: UnixMillis,
     pub score: f64,
     pub outbound: bool,
     pub agent_version: String,
@@ -239,11 +239,7 @@ pub trait GatewayPort: Send + Sync + 'static {
     /// Finalized blocks from `from` on (at most `count`, clamped to 1..=[`MAX_SYNC_BLOCKS`]),
     /// fetched from peers, unverified; stops early when peers have no more, a block is
     /// malformed, or the next block takes longer than [`SYNC_BLOCK_TIMEOUT`].
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError>;
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError>;
 
     /// Subscribes to every topic as their validating subscriber: each message must be judged
     /// with [`Self::report_validation`] before the gateway relays it.
@@ -272,11 +268,7 @@ impl<T: GatewayPort + ?Sized> GatewayPort for Arc<T> {
     async fn publish(&self, message: &GossipMessage) -> Result<(), GatewayError> {
         (**self).publish(message).await
     }
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         (**self).request_blocks(from, count).await
     }
     async fn subscribe_validated(&self) -> Result<GossipInbox, GatewayError> {
@@ -313,8 +305,8 @@ pub fn gossip_to_pb(message: &GossipMessage) -> pb::ConsensusMessage {
             tx_hashes: concat_hashes(&c.tx_hashes),
         }),
         GossipMessage::TransactionRequest(r) => Kind::TransactionRequest(pb::TransactionRequest {
-            height: r.height,
-            round: r.round,
+            height: r.height.into(),
+            round: r.round.into(),
             block_hash: r.block_hash.0.to_vec(),
             tx_hashes: concat_hashes(&r.tx_hashes),
             full_block: r.full_block,
@@ -372,8 +364,8 @@ pub fn gossip_from_pb(message: &pb::ConsensusMessage) -> Result<GossipMessage, C
                 ));
             }
             Ok(GossipMessage::TransactionRequest(TransactionRequest {
-                height: r.height,
-                round: r.round,
+                height: Height(r.height),
+                round: Round(r.round),
                 block_hash: convert::hash32(&r.block_hash, "transaction_request.block_hash")?,
                 tx_hashes,
                 full_block: r.full_block,
@@ -418,7 +410,7 @@ pub fn peer_to_pb(p: &PeerInfo) -> pb::PeerInfo {
     pb::PeerInfo {
         peer_id: p.peer_id.clone(),
         addresses: p.addresses.clone(),
-        connected_since_ms: p.connected_since_ms,
+        connected_since_ms: p.connected_since_ms.get(),
         score: p.score,
         outbound: p.outbound,
         agent_version: p.agent_version.clone(),
@@ -429,7 +421,7 @@ fn peer_from_pb(p: pb::PeerInfo) -> PeerInfo {
     PeerInfo {
         peer_id: p.peer_id,
         addresses: p.addresses,
-        connected_since_ms: p.connected_since_ms,
+        connected_since_ms: UnixMillis(p.connected_since_ms),
         score: p.score,
         outbound: p.outbound,
         agent_version: p.agent_version,
@@ -471,13 +463,9 @@ impl GatewayPort for RemoteGateway {
         Ok(())
     }
 
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let request = pb::RequestBlocksRequest {
-            from_height: from,
+            from_height: from.get(),
             count: count.clamp(1, MAX_SYNC_BLOCKS),
             peer_id: String::new(),
         };
@@ -544,15 +532,15 @@ impl GatewayPort for RemoteGateway {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
     use coinjecture_primitives::consensus::VoteType;
-    use coinjecture_primitives::{ChainId, PublicKey, Signature};
+    use coinjecture_primitives::{ChainId, PublicKey, Round, Signature};
 
     use super::*;
 
     fn vote() -> Vote {
         Vote {
             chain_id: ChainId::new("coinjecture-port").unwrap(),
-            height: 7,
-            round: 1,
+            height: Height(7),
+            round: Round(1),
             vote_type: VoteType::Precommit,
             block_hash: None,
             validator: PublicKey([4; 32]),
@@ -576,7 +564,7 @@ mod tests {
         use coinjecture_primitives::{BlockHeader, Signature};
         let header = BlockHeader {
             codec_version: 1,
-            block_index: 7,
+            block_index: Height(7),
             timestamp: 1,
             parent_hash: Hash32([1; 32]),
             merkle_root: Hash32([2; 32]),
@@ -588,10 +576,10 @@ mod tests {
         };
         let proposal = Proposal {
             chain_id: ChainId::new("coinjecture-port").unwrap(),
-            height: 7,
-            round: 1,
+            height: Height(7),
+            round: Round(1),
             pol_round: None,
-            timestamp_ms: 5,
+            timestamp_ms: UnixMillis(5),
             block: Block { header, transactions: Vec::new() },
             proposer: PublicKey([3; 32]),
             signature: Signature([6; 64]),
@@ -604,8 +592,8 @@ mod tests {
         // The hashes travel packed: 32 bytes each, plus the header and signature.
         assert!(payload.len() < 64 + 400, "{}", payload.len());
         let request = GossipMessage::TransactionRequest(TransactionRequest {
-            height: 7,
-            round: 1,
+            height: Height(7),
+            round: Round(1),
             block_hash: Hash32([4; 32]),
             tx_hashes: vec![Hash32([8; 32])],
             full_block: false,

@@ -13,8 +13,8 @@
 
 use coinjecture_primitives::consensus::Evidence;
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PublicKey, SealedBlock, SealedTransaction,
-    Transaction, TxVerdict,
+    Block, BlockHeader, ChainId, CommitCertificate, Hash32, Height, PublicKey, SealedBlock, SealedTransaction,
+    Transaction, TxVerdict, UnixMillis,
 };
 use prost::Message as _;
 use tonic::Code;
@@ -34,10 +34,10 @@ pub const BLOCK_OVERHEAD_BYTES: usize = 1024;
 /// The finalized tip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tip {
-    pub height: BlockHeight,
+    pub height: Height,
     pub hash: Hash32,
-    /// Block time in Unix milliseconds (header seconds × 1000 + PoA milliseconds).
-    pub timestamp_ms: i64,
+    /// Block time (header seconds × 1000 + PoA milliseconds).
+    pub timestamp_ms: UnixMillis,
     /// State commitment after the tip block.
     pub state_commitment: Hash32,
 }
@@ -50,13 +50,13 @@ pub struct ChainInfo {
     pub tip: Tip,
     /// The lowest height whose block the ledger keeps whole: 0 on an archive node (see
     /// [`LedgerPortError::Pruned`]).
-    pub oldest_block: BlockHeight,
+    pub oldest_block: Height,
 }
 
 /// A finalized block as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBlock {
-    pub height: BlockHeight,
+    pub height: Height,
     pub hash: Hash32,
     pub block: Block,
     /// `None` only for genesis.
@@ -66,7 +66,7 @@ pub struct StoredBlock {
 /// A finalized block's header as stored, without its transactions (a headers-only read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredHeader {
-    pub height: BlockHeight,
+    pub height: Height,
     pub hash: Hash32,
     pub header: BlockHeader,
     /// `None` only for genesis.
@@ -97,7 +97,7 @@ pub enum HeaderExtras {
 pub struct IndexedTransaction {
     pub transaction: Transaction,
     pub tx_hash: Hash32,
-    pub block_height: BlockHeight,
+    pub block_height: Height,
     pub block_hash: Hash32,
     /// Zero-based position within the block.
     pub index: u32,
@@ -110,7 +110,7 @@ pub struct AccountAtTip {
     pub balance: u64,
     pub nonce: u64,
     /// The tip height it was read at.
-    pub height: BlockHeight,
+    pub height: Height,
 }
 
 /// One page of an account's history, newest first.
@@ -135,7 +135,7 @@ pub struct CheckedTransactions {
     /// One per transaction, in request order.
     pub results: Vec<CheckedTransaction>,
     /// The tip height the transactions were checked against.
-    pub height: BlockHeight,
+    pub height: Height,
 }
 
 /// Why a candidate block is invalid (the wire's `BlockRejectReason` without its zero value).
@@ -217,7 +217,7 @@ pub enum LedgerPortError {
     /// lowest height whose block it keeps whole. gRPC: OUT_OF_RANGE with the metadata
     /// [`OLDEST_HEIGHT_METADATA`] = `oldest` (see [`pruned_status`]).
     #[error("{message}")]
-    Pruned { height: BlockHeight, oldest: BlockHeight, message: String },
+    Pruned { height: Height, oldest: Height, message: String },
     /// This implementation does not offer the call (test doubles).
     #[error("the ledger port {0} is not implemented here")]
     Unimplemented(&'static str),
@@ -236,7 +236,7 @@ pub const OLDEST_HEIGHT_METADATA: &str = "coinjecture-oldest-height";
 
 /// The status of a read of a pruned height: OUT_OF_RANGE, `message` (which names the height and
 /// the oldest kept one), and [`OLDEST_HEIGHT_METADATA`] = `oldest`.
-pub fn pruned_status(message: String, oldest: BlockHeight) -> tonic::Status {
+pub fn pruned_status(message: String, oldest: Height) -> tonic::Status {
     let mut status = tonic::Status::out_of_range(message);
     if let Ok(value) = oldest.to_string().parse() {
         status.metadata_mut().insert(OLDEST_HEIGHT_METADATA, value);
@@ -246,7 +246,7 @@ pub fn pruned_status(message: String, oldest: BlockHeight) -> tonic::Status {
 
 /// The oldest kept height a pruned-height status carries ([`pruned_status`]); `None` for any
 /// other status.
-pub fn pruned_oldest(status: &tonic::Status) -> Option<BlockHeight> {
+pub fn pruned_oldest(status: &tonic::Status) -> Option<Height> {
     if status.code() != Code::OutOfRange {
         return None;
     }
@@ -254,7 +254,7 @@ pub fn pruned_oldest(status: &tonic::Status) -> Option<BlockHeight> {
 }
 
 /// The height a pruned-height message names ("block 12 is pruned: ...").
-fn pruned_height(message: &str) -> Option<BlockHeight> {
+fn pruned_height(message: &str) -> Option<Height> {
     message.strip_prefix("block ")?.split(' ').next()?.parse().ok()
 }
 
@@ -269,7 +269,7 @@ impl LedgerPortError {
             Code::Unavailable => Self::Unavailable(format!("Ledger.{call}: {message}")),
             Code::Unimplemented => Self::Unimplemented(call),
             Code::OutOfRange => match pruned_oldest(&status) {
-                Some(oldest) => Self::Pruned { height: pruned_height(&message).unwrap_or(0), oldest, message },
+                Some(oldest) => Self::Pruned { height: pruned_height(&message).unwrap_or(Height(0)), oldest, message },
                 None => Self::Remote { call, source: Box::new(status) },
             },
             _ => Self::Remote { call, source: Box::new(status) },
@@ -313,7 +313,7 @@ pub trait LedgerPort: Send + Sync + 'static {
     async fn tip(&self) -> LedgerResult<Tip>;
 
     /// The finalized block at `height` (genesis at 0); `None` above the tip.
-    async fn block_by_height(&self, height: BlockHeight) -> LedgerResult<Option<StoredBlock>>;
+    async fn block_by_height(&self, height: Height) -> LedgerResult<Option<StoredBlock>>;
 
     /// The finalized block with `hash`; `None` when unknown.
     async fn block_by_hash(&self, hash: &Hash32) -> LedgerResult<Option<StoredBlock>> {
@@ -326,11 +326,11 @@ pub trait LedgerPort: Send + Sync + 'static {
     /// block when there is one), so a range of large blocks never sits in memory whole. The
     /// caller trims to its exact budget (the size is estimated: the protobuf size remotely, the
     /// transactions' encodings plus [`BLOCK_OVERHEAD_BYTES`] in the ledger's process).
-    async fn blocks(&self, from: BlockHeight, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>>;
+    async fn blocks(&self, from: Height, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>>;
 
     /// Consecutive finalized headers from `from`, at most `limit` (1 to [`MAX_BLOCK_RANGE`]),
     /// without transactions; `extras` says what else is read.
-    async fn headers(&self, from: BlockHeight, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
+    async fn headers(&self, from: Height, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
         let _ = (from, limit, extras);
         Err(LedgerPortError::Unimplemented("headers"))
     }
@@ -364,10 +364,10 @@ pub trait LedgerPort: Send + Sync + 'static {
     async fn apply_block(&self, block: &SealedBlock, certificate: &CommitCertificate) -> LedgerResult<Applied>;
 
     /// Stores evidence once; `false` when it was stored before.
-    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> LedgerResult<bool>;
+    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: UnixMillis) -> LedgerResult<bool>;
 
     /// The newest `limit` (1 to 10,000) stored records, oldest first.
-    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(Evidence, i64)>>;
+    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(Evidence, UnixMillis)>>;
 }
 
 // ---- wire conversions (the ledger's server and RemoteLedger both use these) ----
@@ -453,9 +453,9 @@ pub fn header_from_pb(item: &pb::GetBlockRangeResponse, extras: HeaderExtras) ->
 }
 
 /// The wire request of a headers-only range.
-pub fn headers_request(from: BlockHeight, limit: u32, extras: HeaderExtras) -> pb::GetBlockRangeRequest {
+pub fn headers_request(from: Height, limit: u32, extras: HeaderExtras) -> pb::GetBlockRangeRequest {
     pb::GetBlockRangeRequest {
-        from_height: from,
+        from_height: from.get(),
         limit,
         headers_only: true,
         with_transaction_hashes: extras == HeaderExtras::Hashes,
@@ -478,7 +478,7 @@ pub fn indexed_to_pb(t: &IndexedTransaction) -> pb::IndexedTransaction {
     pb::IndexedTransaction {
         transaction: Some((&t.transaction).into()),
         tx_hash: t.tx_hash.0.to_vec(),
-        block_height: t.block_height,
+        block_height: t.block_height.get(),
         block_hash: t.block_hash.0.to_vec(),
         index: t.index,
     }
@@ -490,7 +490,7 @@ pub fn indexed_from_pb(t: &pb::IndexedTransaction) -> Result<IndexedTransaction,
     Ok(IndexedTransaction {
         transaction: Transaction::try_from(transaction).map_err(|e| e.within("transaction"))?,
         tx_hash: convert::hash32(&t.tx_hash, "tx_hash")?,
-        block_height: t.block_height,
+        block_height: Height(t.block_height),
         block_hash: convert::hash32(&t.block_hash, "block_hash")?,
         index: t.index,
     })
@@ -500,7 +500,7 @@ pub fn indexed_from_pb(t: &pb::IndexedTransaction) -> Result<IndexedTransaction,
 pub fn account_to_pb(a: &AccountAtTip) -> pb::LedgerGetAccountResponse {
     pb::LedgerGetAccountResponse {
         account: Some(pb::Account { address: a.address.0.to_vec(), balance: a.balance, nonce: a.nonce }),
-        height: a.height,
+        height: a.height.get(),
     }
 }
 
@@ -579,7 +579,7 @@ pub fn execution_from_pb(r: &pb::ExecuteBlockResponse) -> Execution {
 /// A tip on the wire's `ApplyBlockResponse`.
 pub fn applied_to_pb(a: &Applied) -> pb::ApplyBlockResponse {
     pb::ApplyBlockResponse {
-        tip_height: a.tip.height,
+        tip_height: a.tip.height.get(),
         tip_hash: a.tip.hash.0.to_vec(),
         state_commitment: a.tip.state_commitment.0.to_vec(),
         already_applied: a.already_applied,
@@ -591,17 +591,17 @@ pub fn chain_info_to_pb(info: &ChainInfo) -> pb::GetChainInfoResponse {
     pb::GetChainInfoResponse {
         chain_id: info.chain_id.to_string(),
         genesis_hash: info.genesis_hash.0.to_vec(),
-        tip_height: info.tip.height,
+        tip_height: info.tip.height.get(),
         tip_hash: info.tip.hash.0.to_vec(),
-        tip_timestamp: info.tip.timestamp_ms.div_euclid(1000),
+        tip_timestamp: info.tip.timestamp_ms.whole_secs(),
         state_commitment: info.tip.state_commitment.0.to_vec(),
-        oldest_block_height: info.oldest_block,
+        oldest_block_height: info.oldest_block.into(),
     }
 }
 
 /// Evidence as the wire's `RecordEvidenceRequest`.
-pub fn evidence_request(evidence: &Evidence, detected_at_ms: i64) -> pb::RecordEvidenceRequest {
-    pb::RecordEvidenceRequest { evidence: evidence.encode(), detected_at_ms }
+pub fn evidence_request(evidence: &Evidence, detected_at_ms: UnixMillis) -> pb::RecordEvidenceRequest {
+    pb::RecordEvidenceRequest { evidence: evidence.encode(), detected_at_ms: detected_at_ms.get() }
 }
 
 // ---- the remote implementation ----
@@ -645,7 +645,7 @@ impl RemoteLedger {
             .into_inner();
         let state_commitment = convert::hash32(&info.state_commitment, "state_commitment")
             .map_err(|e| LedgerPortError::malformed_answer(call, e))?;
-        let block = self.block_by_height(info.tip_height).await?.ok_or_else(|| {
+        let block = self.block_by_height(Height(info.tip_height)).await?.ok_or_else(|| {
             LedgerPortError::Internal(format!("the ledger's tip block {} is not served", info.tip_height))
         })?;
         let tip = Tip {
@@ -689,16 +689,16 @@ impl LedgerPort for RemoteLedger {
         let chain_id =
             ChainId::new(&info.chain_id).map_err(|e| malformed(ConversionError::new("chain_id", e.to_string())))?;
         let genesis_hash = convert::hash32(&info.genesis_hash, "genesis_hash").map_err(malformed)?;
-        Ok(ChainInfo { chain_id, genesis_hash, tip, oldest_block: info.oldest_block_height })
+        Ok(ChainInfo { chain_id, genesis_hash, tip, oldest_block: Height(info.oldest_block_height) })
     }
 
     async fn tip(&self) -> LedgerResult<Tip> {
         Ok(self.info_and_tip().await?.1)
     }
 
-    async fn block_by_height(&self, height: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
+    async fn block_by_height(&self, height: Height) -> LedgerResult<Option<StoredBlock>> {
         let call = "GetBlockByHeight";
-        match self.client().get_block_by_height(pb::GetBlockByHeightRequest { height }).await {
+        match self.client().get_block_by_height(pb::GetBlockByHeightRequest { height: height.get() }).await {
             Ok(r) => {
                 let block = r.into_inner().block.ok_or_else(|| {
                     LedgerPortError::malformed_answer(call, ConversionError::new("block", "is required"))
@@ -724,8 +724,8 @@ impl LedgerPort for RemoteLedger {
         }
     }
 
-    async fn blocks(&self, from: BlockHeight, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
-        let request = pb::GetBlockRangeRequest { from_height: from, limit, ..Default::default() };
+    async fn blocks(&self, from: Height, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+        let request = pb::GetBlockRangeRequest { from_height: from.get(), limit, ..Default::default() };
         self.range(request, max_bytes)
             .await?
             .iter()
@@ -737,7 +737,7 @@ impl LedgerPort for RemoteLedger {
             .map_err(|e| LedgerPortError::malformed_answer("GetBlockRange", e))
     }
 
-    async fn headers(&self, from: BlockHeight, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
+    async fn headers(&self, from: Height, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
         self.range(headers_request(from, limit, extras), usize::MAX)
             .await?
             .iter()
@@ -768,7 +768,7 @@ impl LedgerPort for RemoteLedger {
             .map_err(|s| LedgerPortError::from_status("GetAccount", s))?
             .into_inner();
         let account = r.account.unwrap_or_default();
-        Ok(AccountAtTip { address: *address, balance: account.balance, nonce: account.nonce, height: r.height })
+        Ok(AccountAtTip { address: *address, balance: account.balance, nonce: account.nonce, height: Height(r.height) })
     }
 
     async fn account_history(&self, address: &PublicKey, page_token: &[u8], limit: u32) -> LedgerResult<HistoryPage> {
@@ -799,7 +799,7 @@ impl LedgerPort for RemoteLedger {
             .await
             .map_err(|s| LedgerPortError::from_status("CheckTransactions", s))?
             .into_inner();
-        Ok(CheckedTransactions { results: r.results.iter().map(checked_from_pb).collect(), height: r.height })
+        Ok(CheckedTransactions { results: r.results.iter().map(checked_from_pb).collect(), height: Height(r.height) })
     }
 
     async fn execute_block(&self, block: &SealedBlock, draft: bool) -> LedgerResult<Execution> {
@@ -821,13 +821,13 @@ impl LedgerPort for RemoteLedger {
         let malformed = |e| LedgerPortError::malformed_answer(call, e);
         Ok(Applied {
             tip: Tip {
-                height: r.tip_height,
+                height: Height(r.tip_height),
                 hash: convert::hash32(&r.tip_hash, "tip_hash").map_err(malformed)?,
                 // The answer carries no time; the applied block's is the tip's.
-                timestamp_ms: if r.tip_height == block.header().block_index {
+                timestamp_ms: if r.tip_height == block.header().block_index.get() {
                     block.header().timestamp_ms()
                 } else {
-                    0
+                    UnixMillis::EPOCH
                 },
                 state_commitment: convert::hash32(&r.state_commitment, "state_commitment").map_err(malformed)?,
             },
@@ -835,7 +835,7 @@ impl LedgerPort for RemoteLedger {
         })
     }
 
-    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> LedgerResult<bool> {
+    async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: UnixMillis) -> LedgerResult<bool> {
         Ok(self
             .client()
             .record_evidence(evidence_request(evidence, detected_at_ms))
@@ -845,7 +845,7 @@ impl LedgerPort for RemoteLedger {
             .recorded)
     }
 
-    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(Evidence, i64)>> {
+    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(Evidence, UnixMillis)>> {
         let r = self
             .client()
             .list_recorded_evidence(pb::ListRecordedEvidenceRequest { limit })
@@ -856,7 +856,7 @@ impl LedgerPort for RemoteLedger {
             .into_iter()
             .map(|r| {
                 Evidence::decode(&r.evidence)
-                    .map(|e| (e, r.detected_at_ms))
+                    .map(|e| (e, UnixMillis(r.detected_at_ms)))
                     .map_err(|e| LedgerPortError::Corrupt(format!("stored evidence does not decode: {e}")))
             })
             .collect()
@@ -913,7 +913,7 @@ mod tests {
     #[test]
     fn header_requests_name_their_extras() {
         for extras in [HeaderExtras::None, HeaderExtras::Hashes, HeaderExtras::Sizes] {
-            assert_eq!(range_request_extras(&headers_request(3, 10, extras)), Some(extras));
+            assert_eq!(range_request_extras(&headers_request(Height(3), 10, extras)), Some(extras));
         }
         assert_eq!(range_request_extras(&pb::GetBlockRangeRequest::default()), None);
     }

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use coinjecture_api::{ApiConfig, Backends, RateLimit};
-use coinjecture_primitives::{BlockHeight, CommitCertificate, Hash32, PublicKey, SealedBlock, SealedTransaction};
+use coinjecture_primitives::{
+    CommitCertificate, Hash32, Height, PublicKey, SealedBlock, SealedTransaction, UnixMillis,
+};
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, ChainInfo, CheckedTransactions, Execution, HeaderExtras, HistoryPage, IndexedTransaction,
     LedgerPort, LedgerResult, StoredBlock, StoredHeader, Tip,
@@ -89,7 +91,7 @@ async fn a_grpc_headers_only_listing_has_counts_certificates_and_no_transactions
         assert!(b.transactions.is_empty() && view.transaction_hashes.is_empty());
         assert_eq!(view.transaction_count as usize, block.transactions.len());
         assert_eq!(view.block_hash, block.hash().0.to_vec());
-        assert_eq!(b.header.as_ref().unwrap().block_index, block.header.block_index);
+        assert_eq!(b.header.as_ref().unwrap().block_index, block.header.block_index.get());
         assert!(b.commit_certificate.is_some());
     }
     let request = pb::ListBlocksRequest { from_height: Some(3), limit: 1, ..Default::default() };
@@ -158,17 +160,17 @@ impl LedgerPort for Recording {
     async fn tip(&self) -> LedgerResult<Tip> {
         self.inner.tip().await
     }
-    async fn block_by_height(&self, height: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
+    async fn block_by_height(&self, height: Height) -> LedgerResult<Option<StoredBlock>> {
         self.inner.block_by_height(height).await
     }
     async fn block_by_hash(&self, hash: &Hash32) -> LedgerResult<Option<StoredBlock>> {
         self.inner.block_by_hash(hash).await
     }
-    async fn blocks(&self, from: BlockHeight, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
-        self.ranges.lock().unwrap().push((from, limit));
+    async fn blocks(&self, from: Height, limit: u32, max_bytes: usize) -> LedgerResult<Vec<StoredBlock>> {
+        self.ranges.lock().unwrap().push((from.get(), limit));
         self.inner.blocks(from, limit, max_bytes).await
     }
-    async fn headers(&self, from: BlockHeight, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
+    async fn headers(&self, from: Height, limit: u32, extras: HeaderExtras) -> LedgerResult<Vec<StoredHeader>> {
         self.inner.headers(from, limit, extras).await
     }
     async fn transaction(&self, hash: &Hash32) -> LedgerResult<Option<IndexedTransaction>> {
@@ -189,10 +191,10 @@ impl LedgerPort for Recording {
     async fn apply_block(&self, block: &SealedBlock, certificate: &CommitCertificate) -> LedgerResult<Applied> {
         self.inner.apply_block(block, certificate).await
     }
-    async fn record_evidence(&self, evidence: &coinjecture_primitives::Evidence, at: i64) -> LedgerResult<bool> {
+    async fn record_evidence(&self, evidence: &coinjecture_primitives::Evidence, at: UnixMillis) -> LedgerResult<bool> {
         self.inner.record_evidence(evidence, at).await
     }
-    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, i64)>> {
+    async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, UnixMillis)>> {
         self.inner.recorded_evidence(limit).await
     }
 }

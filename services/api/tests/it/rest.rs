@@ -23,7 +23,7 @@ async fn status_reports_the_tip_validator_peers_and_version() {
     assert_eq!(s["chain_id"], CHAIN_ID);
     assert_eq!(s["block_height"], 3);
     assert_eq!(s["latest_block_hash"], tip.hash().to_hex());
-    assert_eq!(s["latest_block_time_ms"], tip.header.timestamp_ms());
+    assert_eq!(s["latest_block_time_ms"], tip.header.timestamp_ms().get());
     assert_eq!(s["latest_block_time"], "2026-01-01T00:00:03.000Z");
     assert_eq!(s["validator"], "ab".repeat(32));
     assert_eq!(s["peers"], 4);

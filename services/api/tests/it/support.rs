@@ -12,7 +12,8 @@ use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSet};
 use coinjecture_primitives::{
-    Block, ChainId, CommitCertificate, Hash32, PublicKey, RejectReason, Rejection, SealedTransaction, Transaction,
+    Block, ChainId, CommitCertificate, Hash32, Height, PublicKey, RejectReason, Rejection, Round, SealedTransaction,
+    Transaction, UnixMillis,
 };
 use coinjecture_proto::ports::consensus::{
     ConsensusError, ConsensusPort, ConsensusStatus, EvidencePage, MempoolStats, SubmitResult, ValidatorSetAt,
@@ -64,10 +65,10 @@ impl ConsensusPort for FakeConsensus {
     async fn status(&self) -> Result<ConsensusStatus, ConsensusError> {
         Ok(ConsensusStatus {
             chain_id: ChainId::new(CHAIN_ID).unwrap(),
-            finalized_height: 0,
+            finalized_height: Height(0),
             finalized_hash: Hash32::ZERO,
-            height: 1,
-            round: 0,
+            height: Height(1),
+            round: Round(0),
             step: None,
             proposer: None,
             local_validator: (!self.local_validator.is_empty())
@@ -80,10 +81,10 @@ impl ConsensusPort for FakeConsensus {
         })
     }
 
-    async fn validator_set(&self, height: Option<u64>) -> Result<ValidatorSetAt, ConsensusError> {
+    async fn validator_set(&self, height: Option<Height>) -> Result<ValidatorSetAt, ConsensusError> {
         Ok(ValidatorSetAt {
-            height: height.unwrap_or(7),
-            activation_height: 1,
+            height: Height(height.unwrap_or(Height(7)).get()),
+            activation_height: Height(1),
             set: ValidatorSet::new(vec![PublicKey([9; 32])], QuorumMode::Crash).unwrap(),
         })
     }
@@ -112,7 +113,7 @@ impl GatewayPort for FakePeers {
     async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
         Ok(())
     }
-    async fn request_blocks(&self, _: u64, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, _: Height, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         Ok(Vec::new())
     }
     async fn peers(&self) -> Result<Vec<PeerInfo>, GatewayError> {
@@ -120,7 +121,7 @@ impl GatewayPort for FakePeers {
             .map(|i| PeerInfo {
                 peer_id: if i == 0 { VALIDATOR_PEER_ID.to_string() } else { format!("12D3KooWother{i}") },
                 addresses: Vec::new(),
-                connected_since_ms: 0,
+                connected_since_ms: UnixMillis(0),
                 score: 0.0,
                 outbound: true,
                 agent_version: String::new(),
@@ -158,7 +159,10 @@ impl Chain {
     pub(crate) async fn pruning(blocks: usize, keep: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let chain = TestChain::new(CHAIN_ID, 3, 1_000_000);
-        let options = coinjecture_ledger::LedgerOptions { assume_valid_height: 0, keep_blocks: Some(keep) };
+        let options = coinjecture_ledger::LedgerOptions {
+            assume_valid_height: coinjecture_primitives::Height::GENESIS,
+            keep_blocks: Some(keep),
+        };
         let ledger = Arc::new(
             Ledger::open_with(
                 dir.path().join("ledger.db"),

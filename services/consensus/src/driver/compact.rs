@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 
 use coinjecture_primitives::consensus::Proposal;
-use coinjecture_primitives::{Hash32, SealedBlock, SealedTransaction};
+use coinjecture_primitives::{Hash32, SealedBlock, SealedTransaction, UnixMillis};
 use coinjecture_proto::ports::gateway::{CompactProposal, MAX_REQUESTED_TRANSACTIONS, TransactionRequest};
 
 /// Proposals being rebuilt at once.
@@ -62,7 +62,7 @@ pub(crate) struct Rebuild {
     /// Transactions taken from elsewhere than the mempool (fetched).
     pub(crate) fetched: usize,
     /// When the next step is due: the full-block request, then never.
-    pub(crate) retry_at_ms: i64,
+    pub(crate) retry_at_ms: UnixMillis,
     pub(crate) asked_full: bool,
 }
 
@@ -71,7 +71,7 @@ impl Rebuild {
     pub(crate) fn start(
         compact: CompactProposal,
         lookup: impl Fn(&Hash32) -> Option<SealedTransaction>,
-        retry_at_ms: i64,
+        retry_at_ms: UnixMillis,
     ) -> Result<Self, Refused> {
         let CompactProposal { proposal, tx_hashes } = compact;
         if coinjecture_crypto_core::merkle::merkle_root(&tx_hashes) != proposal.block.header.merkle_root {
@@ -154,7 +154,7 @@ impl Rebuild {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
-    use coinjecture_primitives::{Block, BlockHeader, ChainId, PublicKey, Signature, Transaction};
+    use coinjecture_primitives::{Block, BlockHeader, ChainId, Height, PublicKey, Round, Signature, Transaction};
 
     use super::*;
 
@@ -178,7 +178,7 @@ mod tests {
         let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
         let header = BlockHeader {
             codec_version: 1,
-            block_index: 1,
+            block_index: Height(1),
             timestamp: 1,
             parent_hash: Hash32::ZERO,
             merkle_root: root.unwrap_or_else(|| coinjecture_crypto_core::merkle::merkle_root(&hashes)),
@@ -190,10 +190,10 @@ mod tests {
         };
         let proposal = Proposal {
             chain_id: ChainId::new("compact").unwrap(),
-            height: 1,
-            round: 0,
+            height: Height(1),
+            round: Round(0),
             pol_round: None,
-            timestamp_ms: 1,
+            timestamp_ms: UnixMillis(1),
             block: Block { header, transactions: Vec::new() },
             proposer: PublicKey([3; 32]),
             signature: Signature([0; 64]),
@@ -206,7 +206,7 @@ mod tests {
         let txs: Vec<SealedTransaction> = (0..5).map(tx).collect();
         let held: HashMap<Hash32, SealedTransaction> =
             [0, 2, 4].iter().map(|&i| (txs[i].hash(), txs[i].clone())).collect();
-        let mut r = Rebuild::start(compact(&txs, None), |h| held.get(h).cloned(), 0).unwrap();
+        let mut r = Rebuild::start(compact(&txs, None), |h| held.get(h).cloned(), UnixMillis(0)).unwrap();
         assert_eq!(r.missing(), vec![txs[1].hash(), txs[3].hash()]);
         assert!(!r.fill(&tx(99)), "a transaction not in the block fills nothing");
         assert!(r.fill(&txs[3]) && !r.is_complete());
@@ -222,7 +222,7 @@ mod tests {
     fn hashes_that_do_not_give_the_headers_root_are_refused() {
         let txs: Vec<SealedTransaction> = (0..3).map(tx).collect();
         let lie = compact(&txs, Some(Hash32([7; 32])));
-        assert_eq!(Rebuild::start(lie, |_| None, 0).unwrap_err(), Refused::MerkleMismatch);
+        assert_eq!(Rebuild::start(lie, |_| None, UnixMillis(0)).unwrap_err(), Refused::MerkleMismatch);
     }
 
     #[test]

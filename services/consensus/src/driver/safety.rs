@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_primitives::{BlockHeight, Hash32, SealedTransaction};
+use coinjecture_primitives::{Hash32, Height, Round, SealedTransaction};
 use coinjecture_proto::ports::consensus::ConsensusError;
 use tokio::sync::oneshot;
 
@@ -28,8 +28,8 @@ pub(super) fn new_engine(
 ) -> Engine {
     let sign_state = if paused {
         Some(SignState {
-            height: BlockHeight::MAX,
-            round: u32::MAX,
+            height: Height::MAX,
+            round: Round(u32::MAX),
             step: crate::sign_state::SignStep::Precommit,
             signed_bytes_hash: Hash32::ZERO,
             signature: coinjecture_primitives::Signature::ZERO,
@@ -37,14 +37,20 @@ pub(super) fn new_engine(
     } else {
         sign_state
     };
-    let mut engine =
-        Engine::new(config.engine.clone(), config.schedule.clone(), key, tip.height + 1, tip.timestamp_ms, sign_state);
+    let mut engine = Engine::new(
+        config.engine.clone(),
+        config.schedule.clone(),
+        key,
+        tip.height.next(),
+        tip.timestamp_ms,
+        sign_state,
+    );
     if let Some(lock) = lock
         && !paused
     {
         let (height, round, block_hash) = (lock.height, lock.round, lock.block.hash());
         if engine.restore_lock(lock) {
-            tracing::info!(height, round, block = %block_hash.to_hex(), "resuming locked on a block");
+            tracing::info!(height = height.get(), round = round.get(), block = %block_hash.to_hex(), "resuming locked on a block");
         }
     }
     engine
@@ -58,7 +64,7 @@ fn probe_writable(path: &Path) -> Result<(), DriverError> {
     let probe = PathBuf::from(probe);
     write_durably(&probe, b"probe")
         .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|e| DriverError::SignStateWrite { path: path.into(), reason: e.to_string() })
+        .map_err(|source| DriverError::SignStateWrite { path: path.into(), source })
 }
 
 impl<N: coinjecture_proto::ports::gateway::GatewayPort> Driver<N> {
@@ -80,7 +86,7 @@ impl<N: coinjecture_proto::ports::gateway::GatewayPort> Driver<N> {
         };
         tracing::error!(
             error = %reason,
-            retry_in_ms = pause.retry_at_ms - now,
+            retry_in_ms = pause.retry_at_ms.millis_since(now),
             "signing paused: a safety file could not be written; nothing unpersisted was sent, and the node keeps following the chain"
         );
         self.pause = Some(pause);
@@ -107,7 +113,7 @@ impl<N: coinjecture_proto::ports::gateway::GatewayPort> Driver<N> {
                 if let Err(e) = probe {
                     self.persist_failures += 1;
                     pause.failed_again(e.to_string(), now);
-                    tracing::error!(error = %e, retry_in_ms = pause.retry_at_ms - now, "signing still paused: the disk does not take writes");
+                    tracing::error!(error = %e, retry_in_ms = pause.retry_at_ms.millis_since(now), "signing still paused: the disk does not take writes");
                     self.publish_status();
                     return Ok(());
                 }
@@ -117,7 +123,7 @@ impl<N: coinjecture_proto::ports::gateway::GatewayPort> Driver<N> {
         let reason = pause.reason();
         self.pause = None;
         self.last_pause = Some((backoff, now));
-        tracing::info!(was = %reason, height = self.tip.height + 1, "signing resumed");
+        tracing::info!(was = %reason, height = self.tip.height.next().get(), "signing resumed");
         self.rebuild_engine().await
     }
 

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use coinjecture_ledger::Ledger;
-use coinjecture_primitives::{Block, BlockHeight, CommitCertificate};
+use coinjecture_primitives::{Block, CommitCertificate, Height};
 use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::LedgerPort;
 use tokio::sync::mpsc;
@@ -33,16 +33,12 @@ impl GatewayPort for Port {
         Ok(())
     }
 
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let ledgers: Vec<_> = self.bus.ledgers.lock().unwrap().clone();
         for (i, ledger) in ledgers.into_iter().enumerate() {
             let Some(ledger) = ledger.filter(|_| i != self.me) else { continue };
             let mut out = Vec::new();
-            for h in from..from + u64::from(count) {
+            for h in (from.get()..from.get() + u64::from(count)).map(Height) {
                 let found = LedgerPort::block_by_height(&*ledger, h)
                     .await
                     .map_err(|e| GatewayError::Unavailable(e.to_string()))?;

@@ -11,7 +11,7 @@ use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSc
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
-use coinjecture_primitives::{BlockHeight, PublicKey, sha256};
+use coinjecture_primitives::{Height, PublicKey, sha256};
 use coinjecture_proto::v1 as pb;
 use tokio::sync::mpsc;
 
@@ -132,19 +132,19 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     bus.ledgers.lock().unwrap()[2] = None;
     let at_crash = nodes[0].handle.status().finalized_height;
     let h0 = nodes[0].handle.clone();
-    wait_for("progress without validator 2", 30, || h0.status().finalized_height >= at_crash + 5).await;
+    wait_for("progress without validator 2", 30, || h0.status().finalized_height >= at_crash.saturating_add(5)).await;
 
     // Validator 2's own tip on disk (read now: a write in flight at the abort has landed). Under
     // load it can be behind validator 0's status at the crash (it had not yet seen the last
     // precommits; this made the test fail once), so the restart is compared with what validator
     // 2 itself had stored, not with another node's height.
     let own_tip = crashed.ledger.tip().await.unwrap().height;
-    assert!(own_tip >= 1, "validator 2 had finalized nothing");
+    assert!(own_tip >= Height(1), "validator 2 had finalized nothing");
 
     // It left its lock behind: the block it last precommitted, with the proof of lock.
     let lock_path = driver::lock_state_path(&dir.path().join("node2.sign_state"));
     let lock = driver::load_lock_state(&lock_path).unwrap().expect("validator 2 wrote no lock");
-    assert!(lock.height >= 1 && lock.height <= own_tip + 1, "lock at height {}, tip {own_tip}", lock.height);
+    assert!(lock.height >= Height(1) && lock.height <= own_tip.next(), "lock at height {}, tip {own_tip}", lock.height);
     assert!(lock.prevotes.len() >= 2, "proof of lock: {} prevotes", lock.prevotes.len());
     assert_eq!(lock.block.header.block_index, lock.height);
 
@@ -154,15 +154,15 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     // From the start the handle reports the tip it loaded (not 0, as it did before the driver
     // task's first input: `node started height=0` in the log, height 0 on /v1/status).
     assert_eq!(restarted.handle.status().finalized_height, own_tip, "{:?}", restarted.handle.status());
-    let target = nodes[0].handle.status().finalized_height + 2;
+    let target = nodes[0].handle.status().finalized_height.saturating_add(2);
     let h2 = restarted.handle.clone();
     wait_for("validator 2 to catch up", 60, || h2.status().finalized_height >= target).await;
     nodes.push(restarted);
 
     // Every node holds the same block at every height they share.
     let common = nodes.iter().map(|n| n.handle.status().finalized_height).min().unwrap();
-    for h in 1..=common {
-        let hashes: Vec<_> = futures_hashes(&nodes, h).await;
+    for h in (1..=common.get()).map(Height) {
+        let hashes: Vec<_> = futures_hashes(&nodes, Height(h.get())).await;
         assert!(hashes.windows(2).all(|w| w[0] == w[1]), "height {h}: {hashes:?}");
     }
 
@@ -181,7 +181,7 @@ async fn three_validators_finalize_transfers_survive_a_crash_and_agree() {
     }
 }
 
-async fn futures_hashes(nodes: &[Node], height: BlockHeight) -> Vec<coinjecture_primitives::Hash32> {
+async fn futures_hashes(nodes: &[Node], height: Height) -> Vec<coinjecture_primitives::Hash32> {
     let mut out = Vec::new();
     for n in nodes {
         let b = n.ledger.block_by_height(height).await.unwrap().expect("block stored");

@@ -11,7 +11,8 @@ use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSc
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
-    Block, BlockHeader, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Signature, sha256,
+    Block, BlockHeader, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, Round, Signature, UnixMillis,
+    sha256,
 };
 use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::{
@@ -42,12 +43,17 @@ impl<T> std::ops::Deref for Shared<T> {
 struct Ledger {
     genesis: Hash32,
     genesis_ms: i64,
-    applied: Mutex<Vec<BlockHeight>>,
+    applied: Mutex<Vec<Height>>,
 }
 
 impl Ledger {
     fn tip(&self) -> Tip {
-        Tip { height: 0, hash: self.genesis, timestamp_ms: self.genesis_ms, state_commitment: Hash32::ZERO }
+        Tip {
+            height: Height(0),
+            hash: self.genesis,
+            timestamp_ms: UnixMillis(self.genesis_ms),
+            state_commitment: Hash32::ZERO,
+        }
     }
 }
 
@@ -58,27 +64,27 @@ impl LedgerPort for Ledger {
             chain_id: chain(),
             genesis_hash: self.genesis,
             tip: self.tip(),
-            oldest_block: 0,
+            oldest_block: Height(0),
         })
     }
     async fn tip(&self) -> LedgerResult<Tip> {
         Ok(Ledger::tip(self))
     }
-    async fn block_by_height(&self, _: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
+    async fn block_by_height(&self, _: Height) -> LedgerResult<Option<StoredBlock>> {
         Ok(None)
     }
-    async fn blocks(&self, _: BlockHeight, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
+    async fn blocks(&self, _: Height, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
         Ok(Vec::new())
     }
     async fn account(&self, address: &PublicKey) -> LedgerResult<AccountAtTip> {
-        Ok(AccountAtTip { address: *address, balance: 0, nonce: 0, height: 0 })
+        Ok(AccountAtTip { address: *address, balance: 0, nonce: 0, height: Height(0) })
     }
     async fn check_transactions(
         &self,
         txs: &[coinjecture_primitives::SealedTransaction],
     ) -> LedgerResult<CheckedTransactions> {
         let results = txs.iter().map(|t| CheckedTransaction { tx_hash: Some(t.hash()), verdict: Ok(()) }).collect();
-        Ok(CheckedTransactions { results, height: 0 })
+        Ok(CheckedTransactions { results, height: Height(0) })
     }
     async fn execute_block(&self, _: &coinjecture_primitives::SealedBlock, _: bool) -> LedgerResult<Execution> {
         Ok(Execution {
@@ -96,10 +102,10 @@ impl LedgerPort for Ledger {
         self.applied.lock().unwrap().push(block.header().block_index);
         Ok(Applied { tip: Ledger::tip(self), already_applied: false })
     }
-    async fn record_evidence(&self, _: &coinjecture_primitives::Evidence, _: i64) -> LedgerResult<bool> {
+    async fn record_evidence(&self, _: &coinjecture_primitives::Evidence, _: UnixMillis) -> LedgerResult<bool> {
         Ok(false)
     }
-    async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, i64)>> {
+    async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, UnixMillis)>> {
         Ok(Vec::new())
     }
 }
@@ -115,16 +121,16 @@ impl GatewayPort for Shared<Network> {
     async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
         Ok(())
     }
-    async fn request_blocks(&self, from: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let mut n = self.requests.lock().unwrap();
         *n += 1;
-        Ok(if *n >= 2 && from == 1 { vec![self.decided.clone()] } else { Vec::new() })
+        Ok(if *n >= 2 && from == Height(1) { vec![self.decided.clone()] } else { Vec::new() })
     }
 }
 
 fn block(height: u64, parent: Hash32, miner: PublicKey, ts: i64, salt: u8) -> Block {
     let extra = PoaExtra {
-        round: 0,
+        round: Round(0),
         timestamp_millis: ts.rem_euclid(1000) as u16,
         state_commitment: Hash32([salt; 32]),
         chain_id: None,
@@ -132,7 +138,7 @@ fn block(height: u64, parent: Hash32, miner: PublicKey, ts: i64, salt: u8) -> Bl
     Block {
         header: BlockHeader {
             codec_version: 1,
-            block_index: height,
+            block_index: Height(height),
             timestamp: ts.div_euclid(1000),
             parent_hash: parent,
             miner_address: miner,
@@ -146,8 +152,8 @@ fn block(height: u64, parent: Hash32, miner: PublicKey, ts: i64, salt: u8) -> Bl
 fn precommit(key: &Keypair, hash: Hash32) -> Vote {
     let mut v = Vote {
         chain_id: chain(),
-        height: 1,
-        round: 0,
+        height: Height(1),
+        round: Round(0),
         vote_type: VoteType::Precommit,
         block_hash: Some(hash),
         validator: key.public_key(),
@@ -161,7 +167,7 @@ fn precommit(key: &Keypair, hash: Hash32) -> Vote {
 /// interleaving every run.
 #[tokio::test(start_paused = true)]
 async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_height() {
-    let clock = coinjecture_consensus::clock::VirtualClock::starting_at(1_767_225_600_000);
+    let clock = coinjecture_consensus::clock::VirtualClock::starting_at(UnixMillis(1_767_225_600_000));
     let now_ms = || coinjecture_consensus::clock::Clock::now_ms(&clock);
     // One batch can both ask for sync (a quorum precommitted a block this validator never
     // received) and lock and precommit at height 1 (the messages of equivocating validators
@@ -173,24 +179,24 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
     let keys: Vec<Keypair> = (0..4).map(key).collect();
     let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
     let index = |k: PublicKey| keys.iter().position(|x| x.public_key() == k).unwrap();
-    let me = index(set.proposer(2, 0));
-    let p1 = index(set.proposer(1, 0));
+    let me = index(set.proposer(Height(2), Round(0)));
+    let p1 = index(set.proposer(Height(1), Round(0)));
     assert_ne!(me, p1);
     let genesis = sha256(b"ordering genesis");
-    let genesis_ms = now_ms() - 60_000;
+    let genesis_ms = now_ms().saturating_add_millis(-60_000);
 
     // X: decided at height 1 by the three others (this validator never sees its proposal).
-    let x = block(1, genesis, keys[p1].public_key(), genesis_ms + 1_000, 0x11);
+    let x = block(1, genesis, keys[p1].public_key(), genesis_ms.get() + 1_000, 0x11);
     let others: Vec<usize> = (0..4).filter(|i| *i != me).collect();
     let precommits: Vec<Vote> = others.iter().map(|i| precommit(&keys[*i], x.hash())).collect();
     let certificate = CommitCertificate {
-        height: 1,
-        round: 0,
+        height: Height(1),
+        round: Round(0),
         block_hash: x.hash(),
         signatures: precommits.iter().map(|v| (v.validator, v.signature)).collect(),
     }
     .sorted();
-    let ledger = Arc::new(Ledger { genesis, genesis_ms, applied: Mutex::new(Vec::new()) });
+    let ledger = Arc::new(Ledger { genesis, genesis_ms: genesis_ms.get(), applied: Mutex::new(Vec::new()) });
     let network = Arc::new(Network { decided: (x.clone(), certificate), requests: Mutex::new(0) });
 
     let dir = tempfile::tempdir().unwrap();
@@ -231,11 +237,11 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
     }
     // Within the retry interval: height 1's proposal (another block, Y), which it prevotes,
     // and a second prevote for Y.
-    let y = block(1, genesis, keys[p1].public_key(), now_ms(), 0x22);
+    let y = block(1, genesis, keys[p1].public_key(), now_ms().get(), 0x22);
     let mut proposal = Proposal {
         chain_id: chain(),
-        height: 1,
-        round: 0,
+        height: Height(1),
+        round: Round(0),
         pol_round: None,
         timestamp_ms: now_ms(),
         block: y.clone(),
@@ -261,15 +267,15 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     send(GossipMessage::Vote(prevote(others[1]))).await.unwrap();
 
-    while handle.status().height < 2 {
+    while handle.status().height < Height(2) {
         assert!(tokio::time::Instant::now() < deadline, "height 1 not committed: {:?}", handle.status());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Let the rest of the batch run.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(*ledger.applied.lock().unwrap(), vec![1]);
+    assert_eq!(*ledger.applied.lock().unwrap(), vec![Height(1)]);
     let state = driver::load_sign_state(&sign_state_path).unwrap().expect("a signing state");
-    assert_eq!(state.height, 2, "the signing state on disk went back: {state:?}");
+    assert_eq!(state.height, Height(2), "the signing state on disk went back: {state:?}");
     task.abort();
 }
 
@@ -285,11 +291,7 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
         async fn publish(&self, _: &GossipMessage) -> Result<(), GatewayError> {
             Ok(())
         }
-        async fn request_blocks(
-            &self,
-            _: BlockHeight,
-            _: u32,
-        ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+        async fn request_blocks(&self, _: Height, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
             Ok(Vec::new())
         }
     }
@@ -300,7 +302,7 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
     let keys: Vec<Keypair> = (0..4).map(key).collect();
     let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
     let index = |k: PublicKey| keys.iter().position(|x| x.public_key() == k).unwrap();
-    let p1 = index(set.proposer(1, 0));
+    let p1 = index(set.proposer(Height(1), Round(0)));
     let me = (p1 + 1) % 4;
     let other = (p1 + 2) % 4;
     let schedule = ValidatorSchedule::fixed(set);
@@ -349,10 +351,10 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
     let proposal = |salt: u8| {
         let mut p = Proposal {
             chain_id: chain(),
-            height: 1,
-            round: 0,
+            height: Height(1),
+            round: Round(0),
             pol_round: None,
-            timestamp_ms: now_ms(),
+            timestamp_ms: UnixMillis(now_ms()),
             block: block(1, genesis, keys[p1].public_key(), now_ms(), salt),
             proposer: keys[p1].public_key(),
             signature: Signature::ZERO,
@@ -376,7 +378,7 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
             Err(e) => panic!("{e}: the driver stopped: {:?}", task.await),
         }
     }
-    let kinds = |records: &[(Evidence, i64)]| -> Vec<(bool, PublicKey)> {
+    let kinds = |records: &[(Evidence, UnixMillis)]| -> Vec<(bool, PublicKey)> {
         records.iter().map(|(e, _)| (matches!(e, Evidence::DuplicateVote { .. }), e.offender())).collect()
     };
     assert_eq!(kinds(&before), vec![(true, keys[other].public_key()), (false, keys[p1].public_key())]);

@@ -15,7 +15,7 @@ use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, SignState, 
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
-use coinjecture_primitives::{BlockHeight, PublicKey};
+use coinjecture_primitives::{Height, PublicKey};
 use coinjecture_test_utils::wait_for;
 use tokio::sync::mpsc;
 
@@ -117,11 +117,11 @@ impl Net {
         &self.nodes[i].as_ref().expect("validator is up").handle
     }
 
-    fn height(&self, i: usize) -> BlockHeight {
+    fn height(&self, i: usize) -> Height {
         self.handle(i).status().finalized_height
     }
 
-    async fn wait_height(&self, nodes: &[usize], height: BlockHeight) {
+    async fn wait_height(&self, nodes: &[usize], height: Height) {
         for &i in nodes {
             let h = self.handle(i).clone();
             wait_for(&format!("validator {i} at height {height}"), Duration::from_secs(60), || {
@@ -132,7 +132,7 @@ impl Net {
     }
 
     /// (proposer, precommit signers) of block `height` in validator `i`'s ledger.
-    async fn signers(&self, i: usize, height: BlockHeight) -> (PublicKey, Vec<PublicKey>) {
+    async fn signers(&self, i: usize, height: Height) -> (PublicKey, Vec<PublicKey>) {
         let b = self.nodes[i].as_ref().unwrap().ledger.block_by_height(height).await.unwrap().expect("block stored");
         let certificate = b.certificate.expect("a certificate");
         (b.block.header.miner_address, certificate.signatures.iter().map(|(v, _)| *v).collect())
@@ -154,7 +154,7 @@ fn temp_of(path: &Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_missing_and_far_ahead_signing_states_are_refused_naming_the_file_and_what_to_do() {
     let mut net = Net::start("coinjecture-safety-refusals").await;
-    net.wait_height(&[0, 1, 2], 4).await;
+    net.wait_height(&[0, 1, 2], Height(4)).await;
     net.crash(2).await;
     let path = net.sign_state_path(2);
     let lock_path = driver::lock_state_path(&path);
@@ -189,10 +189,10 @@ async fn damaged_missing_and_far_ahead_signing_states_are_refused_naming_the_fil
     assert!(err.contains("--unsafe-reset-signing-state"), "{err}");
 
     // Far ahead of the chain (a database older than the signatures).
-    let ahead = SignState { height: state.height + 5_000, ..state.clone() };
+    let ahead = SignState { height: state.height.saturating_add(5_000), ..state.clone() };
     std::fs::write(&path, ahead.to_file_bytes()).unwrap();
     let err = net.restart(2, false).await.unwrap_err().to_string();
-    assert!(err.contains(&format!("signed at height {}", state.height + 5_000)), "{err}");
+    assert!(err.contains(&format!("signed at height {}", state.height.saturating_add(5_000))), "{err}");
     assert!(err.contains("more than 1000 heights ahead"), "{err}");
 
     // The old format (no checksum) is read once and rewritten in format 2; stale temp files
@@ -203,14 +203,14 @@ async fn damaged_missing_and_far_ahead_signing_states_are_refused_naming_the_fil
     net.restart(2, false).await.unwrap();
     assert_eq!(&std::fs::read(&path).unwrap()[..4], b"CJSS");
     assert!(!temp_of(&path).exists() && !temp_of(&lock_path).exists(), "stale temp files left");
-    let target = net.height(0) + 3;
+    let target = net.height(0).saturating_add(3);
     net.wait_height(&[0, 1, 2], target).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dangerous_reset_starts_a_damaged_validator_that_signs_only_after_its_tip_plus_one_is_final() {
     let mut net = Net::start("coinjecture-safety-reset").await;
-    net.wait_height(&[0, 1, 2], 3).await;
+    net.wait_height(&[0, 1, 2], Height(3)).await;
     net.crash(2).await;
     let path = net.sign_state_path(2);
     let mut damaged = std::fs::read(&path).unwrap();
@@ -227,24 +227,28 @@ async fn the_dangerous_reset_starts_a_damaged_validator_that_signs_only_after_it
         .collect();
     assert_eq!(aside.len(), 1, "the damaged file was not moved aside");
     let paused = net.handle(2).status().signing_paused.expect("signing paused after a reset");
-    assert!(paused.contains(&format!("waiting for height {}", tip + 1)), "{paused}");
+    assert!(paused.contains(&format!("waiting for height {}", tip.next())), "{paused}");
 
     // It follows; once tip + 1 is final it signs again, never at or below tip + 1.
-    net.wait_height(&[0, 1, 2], tip + 2).await;
+    net.wait_height(&[0, 1, 2], tip.saturating_add(2)).await;
     let h = net.handle(2).clone();
     wait_for("signing to resume", Duration::from_secs(30), || h.status().signing_paused.is_none()).await;
     let me = key(2).public_key();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut height = tip + 1;
+    let mut height = tip.next();
     loop {
         let top = net.height(0);
         while height <= top {
             let (proposer, signers) = net.signers(0, height).await;
             if proposer == me || signers.contains(&me) {
-                assert!(height > tip + 1, "validator 2 signed at height {height}, at or below tip + 1 = {}", tip + 1);
+                assert!(
+                    height > tip.next(),
+                    "validator 2 signed at height {height}, at or below tip.next() = {}",
+                    tip.next()
+                );
                 return;
             }
-            height += 1;
+            height = height.next();
         }
         assert!(tokio::time::Instant::now() < deadline, "validator 2 never signed again");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -254,7 +258,7 @@ async fn the_dangerous_reset_starts_a_damaged_validator_that_signs_only_after_it
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signing_state_that_cannot_be_written_pauses_signing_and_the_validator_follows_then_resumes() {
     let net = Net::start("coinjecture-safety-pause").await;
-    net.wait_height(&[0, 1, 2], 3).await;
+    net.wait_height(&[0, 1, 2], Height(3)).await;
     let me = key(2).public_key();
     // A directory where the temp file must go: every write fails (EISDIR), also as root.
     let blocker = temp_of(&net.sign_state_path(2));
@@ -264,14 +268,14 @@ async fn a_signing_state_that_cannot_be_written_pauses_signing_and_the_validator
     let reason = h.status().signing_paused.unwrap();
     assert!(reason.contains("node2.sign_state") && reason.contains("Is a directory"), "{reason}");
     assert!(h.status().persist_failures >= 1);
-    let paused_from = net.height(0).max(net.height(1)) + 1;
+    let paused_from = net.height(0).max(net.height(1)).next();
 
     // The others finalize; validator 2 follows, signing nothing, and its driver stays up.
-    net.wait_height(&[0, 1, 2], paused_from + 6).await;
+    net.wait_height(&[0, 1, 2], paused_from.saturating_add(6)).await;
     assert!(!net.nodes[2].as_ref().unwrap().task.is_finished(), "the driver stopped");
     assert!(h.status().signing_paused.is_some(), "resumed while the file cannot be written");
     let paused_to = net.height(2);
-    for height in paused_from + 1..=paused_to {
+    for height in (paused_from.get() + 1..=paused_to.get()).map(Height) {
         let (proposer, signers) = net.signers(2, height).await;
         assert_ne!(proposer, me, "validator 2 proposed block {height} while paused");
         assert!(!signers.contains(&me), "validator 2 precommitted block {height} while paused");
@@ -282,7 +286,7 @@ async fn a_signing_state_that_cannot_be_written_pauses_signing_and_the_validator
     // The disk recovers: signing resumes in the same driver.
     std::fs::remove_dir(&blocker).unwrap();
     wait_for("signing to resume", Duration::from_secs(30), || h.status().signing_paused.is_none()).await;
-    let from = net.height(0) + 1;
+    let from = net.height(0).next();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut height = from;
     'signed: loop {
@@ -291,7 +295,7 @@ async fn a_signing_state_that_cannot_be_written_pauses_signing_and_the_validator
             if proposer == me || signers.contains(&me) {
                 break 'signed;
             }
-            height += 1;
+            height = height.next();
         }
         assert!(tokio::time::Instant::now() < deadline, "validator 2 never signed again");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -302,7 +306,7 @@ async fn a_signing_state_that_cannot_be_written_pauses_signing_and_the_validator
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_accepted_before_a_crash_are_readmitted_from_the_journal_and_final_ones_dropped() {
     let mut net = Net::start("coinjecture-safety-journal").await;
-    net.wait_height(&[0, 1, 2], 2).await;
+    net.wait_height(&[0, 1, 2], Height(2)).await;
     let recipient = PublicKey([7; 32]);
     // One transfer final everywhere: it stays in validator 0's journal until a compaction.
     let first = net.chain.transfer(0, recipient, 1_000, 0);

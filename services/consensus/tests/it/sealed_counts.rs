@@ -22,9 +22,7 @@ use coinjecture_ledger::Ledger;
 use coinjecture_ledger::test_utils::{TestChain, local_crypto, validator_key};
 use coinjecture_primitives::transaction::counters;
 use coinjecture_primitives::validators::ValidatorSchedule;
-use coinjecture_primitives::{
-    Block, BlockHeight, CommitCertificate, PublicKey, SealedTransaction, Transaction, sha256,
-};
+use coinjecture_primitives::{Block, CommitCertificate, Height, PublicKey, SealedTransaction, Transaction, sha256};
 use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::v1 as pb;
 use http_body_util::BodyExt;
@@ -68,7 +66,7 @@ impl GatewayPort for Recorder {
         self.0.lock().unwrap().push(message.clone());
         Ok(())
     }
-    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, _: Height, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         Ok(Vec::new())
     }
 }
@@ -251,7 +249,7 @@ async fn a_received_proposal_is_encoded_once_and_hashed_once_up_to_its_commit() 
     // Both validators past genesis: the chain runs.
     for (_, _, ledger) in &nodes {
         tokio::time::timeout(Duration::from_secs(30), async {
-            while ledger.tip().await.map_or(0, |t| t.height) < 1 {
+            while ledger.tip().await.map_or(Height(0), |t| t.height) < Height(1) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -314,7 +312,7 @@ async fn each_validator_verifies_a_transactions_signature_once_from_rest_through
     }
     for (_, _, ledger) in &nodes {
         tokio::time::timeout(Duration::from_secs(30), async {
-            while ledger.tip().await.map_or(0, |t| t.height) < 1 {
+            while ledger.tip().await.map_or(Height::GENESIS, |t| t.height) < Height(1) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -402,7 +400,7 @@ impl GatewayPort for GossipLink {
         });
         Ok(())
     }
-    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, _: Height, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         Ok(Vec::new())
     }
 }
@@ -454,7 +452,7 @@ impl GatewayPort for Link {
         }
         Ok(())
     }
-    async fn request_blocks(&self, _: BlockHeight, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, _: Height, _: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         Ok(Vec::new())
     }
 }

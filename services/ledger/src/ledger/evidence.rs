@@ -1,7 +1,7 @@
 //! Evidence of validator equivocation, recorded by consensus and read back after a restart
 //! (table `evidence`, migrations/0005_evidence.sql).
 
-use coinjecture_primitives::{Evidence, sha256};
+use coinjecture_primitives::{Evidence, UnixMillis, sha256};
 
 use super::Ledger;
 use crate::error::LedgerError;
@@ -15,7 +15,7 @@ pub(crate) const MAX_EVIDENCE_LIST: u32 = 10_000;
 
 impl Ledger {
     /// Stores `evidence` once; returns false when the same evidence was stored before.
-    pub async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: i64) -> Result<bool, LedgerError> {
+    pub async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: UnixMillis) -> Result<bool, LedgerError> {
         let encoded = evidence.encode();
         let kind: i64 = match evidence {
             Evidence::DuplicateVote { .. } => 1,
@@ -30,8 +30,8 @@ impl Ledger {
         .bind(kind)
         .bind(evidence.offender().0.to_vec())
         .bind(i64::try_from(height).unwrap_or(i64::MAX))
-        .bind(i64::from(round))
-        .bind(detected_at_ms)
+        .bind(i64::from(round.get()))
+        .bind(detected_at_ms.get())
         .bind(encoded)
         .execute(&self.store.pool)
         .await
@@ -40,7 +40,7 @@ impl Ledger {
     }
 
     /// The newest `limit` records (1 to [`MAX_EVIDENCE_LIST`]), oldest first, with detection times.
-    pub async fn recorded_evidence(&self, limit: u32) -> Result<Vec<(Evidence, i64)>, LedgerError> {
+    pub async fn recorded_evidence(&self, limit: u32) -> Result<Vec<(Evidence, UnixMillis)>, LedgerError> {
         if limit == 0 || limit > MAX_EVIDENCE_LIST {
             return Err(LedgerError::invalid("limit", format!("{limit}: must be 1 to {MAX_EVIDENCE_LIST}")));
         }
@@ -55,7 +55,7 @@ impl Ledger {
         rows.into_iter()
             .map(|(id, bytes, at)| {
                 Evidence::decode(&bytes)
-                    .map(|e| (e, at))
+                    .map(|e| (e, UnixMillis(at)))
                     .map_err(LedgerError::corrupt_value(format!("evidence row {id} does not decode")))
             })
             .collect()

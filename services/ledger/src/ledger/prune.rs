@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use coinjecture_primitives::BlockHeight;
+use coinjecture_primitives::Height;
 
 use super::{EraCursor, Ledger};
 use crate::error::LedgerError;
@@ -26,10 +26,10 @@ pub const MIN_KEEP_BLOCKS: u64 = 16;
 impl Ledger {
     /// Starts the pruner in the background when pruning is on and blocks below the kept window
     /// of the tip `tip` still have bodies (unless it runs already).
-    pub(super) fn spawn_prune(&self, tip: BlockHeight) {
+    pub(super) fn spawn_prune(&self, tip: Height) {
         let Some(keep) = self.options.keep_blocks else { return };
-        let target = (tip + 1).saturating_sub(keep);
-        if target <= self.oldest_block().max(1) || self.pruning.swap(true, Ordering::AcqRel) {
+        let target = tip.next().saturating_sub(keep);
+        if target <= self.oldest_block().max(Height(1)) || self.pruning.swap(true, Ordering::AcqRel) {
             return;
         }
         let (store, writer, oldest, flag) =
@@ -38,7 +38,7 @@ impl Ledger {
             // Nothing is half-done on failure (each step is one transaction); the next block
             // starts the pruner again.
             if let Err(e) = prune(&store, &writer, &oldest, target).await {
-                tracing::warn!(error = %e, target, "pruning old blocks failed");
+                tracing::warn!(error = %e, target = target.get(), "pruning old blocks failed");
             }
             flag.store(false, Ordering::Release);
             store.checkpoint().await;
@@ -50,7 +50,7 @@ impl Ledger {
     pub async fn prune_now_for_tests(&self) -> Result<(), LedgerError> {
         let Some(keep) = self.options.keep_blocks else { return Ok(()) };
         let tip = self.tip().await?.height;
-        prune(&self.store, &self.write_lock, &self.oldest, (tip + 1).saturating_sub(keep)).await
+        prune(&self.store, &self.write_lock, &self.oldest, tip.next().saturating_sub(keep)).await
     }
 
     /// Test hook: true while the background pruner runs.
@@ -65,7 +65,7 @@ async fn prune(
     store: &Store,
     writer: &tokio::sync::Mutex<EraCursor>,
     oldest: &AtomicU64,
-    target: BlockHeight,
+    target: Height,
 ) -> Result<(), LedgerError> {
     let started = std::time::Instant::now();
     let mut deleted = 0u64;
@@ -76,14 +76,14 @@ async fn prune(
         }
         let mut tx = store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting to prune"))?;
         let current = Store::oldest_kept(&mut tx).await?;
-        if current.max(1) >= target {
-            oldest.fetch_max(current, Ordering::AcqRel);
+        if current.max(Height(1)) >= target {
+            oldest.fetch_max(current.into(), Ordering::AcqRel);
             break;
         }
         let (until, rows) = Store::prune_step(&mut tx, current, target, PRUNE_BATCH_TRANSACTIONS).await?;
         // Raised before the commit: a reader may then refuse a block its snapshot still holds,
         // never read one whose rows are gone.
-        oldest.fetch_max(until, Ordering::AcqRel);
+        oldest.fetch_max(until.into(), Ordering::AcqRel);
         tx.commit().await.map_err(LedgerError::db("committing a pruning step"))?;
         crate::verify::count_pruned(rows);
         deleted += rows;
@@ -91,7 +91,7 @@ async fn prune(
         tokio::task::yield_now().await;
     }
     if deleted > 0 {
-        tracing::debug!(target, deleted, elapsed = ?started.elapsed(), "old blocks pruned");
+        tracing::debug!(target = target.get(), deleted, elapsed = ?started.elapsed(), "old blocks pruned");
     }
     Ok(())
 }

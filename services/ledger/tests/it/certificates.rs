@@ -5,7 +5,7 @@ use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::test_utils::{TestChain, certificate_by, keypair, local_crypto};
 use coinjecture_ledger::{Ledger, LedgerError};
 use coinjecture_primitives::validators::{QuorumMode, ValidatorSchedule, ValidatorSet};
-use coinjecture_primitives::{Block, ChainId, CommitCertificate, Signature};
+use coinjecture_primitives::{Block, ChainId, CommitCertificate, Height, Round, Signature};
 use coinjecture_proto::v1 as pb;
 use tonic::Code;
 
@@ -36,7 +36,7 @@ async fn apply_block_over_grpc_refuses_a_forged_block_with_an_empty_unsigned_cer
     assert_eq!(draft.merkle_root, candidate.header.merkle_root.0.to_vec());
 
     let forged: Block = candidate;
-    let empty = CommitCertificate { height: 1, round: 0, block_hash: forged.hash(), signatures: vec![] };
+    let empty = CommitCertificate { height: Height(1), round: Round(0), block_hash: forged.hash(), signatures: vec![] };
     let mut request = pb::Block::from(&forged);
     request.commit_certificate = Some((&empty).into());
     let refused = client.apply_block(pb::ApplyBlockRequest { block: Some(request) }).await;
@@ -94,15 +94,15 @@ async fn apply_block_refuses_strangers_a_missing_quorum_and_bad_signatures_and_w
     ];
     for (name, certificate, expected) in cases {
         let err = ledger.apply_block(&block, &certificate).await.unwrap_err();
-        assert!(matches!(err, LedgerError::BadCertificate { height: 1, .. }), "{name}: {err}");
+        assert!(matches!(err, LedgerError::BadCertificate { height: Height(1), .. }), "{name}: {err}");
         assert!(err.to_string().contains(&expected), "{name}: {err}");
         assert!(err.to_string().contains("block.commit_certificate does not verify"), "{name}: {err}");
         assert_eq!(tonic::Status::from(err).code(), Code::FailedPrecondition, "{name}");
-        assert_eq!(ledger.tip().await.unwrap().height, 0, "{name}: nothing written");
+        assert_eq!(ledger.tip().await.unwrap().height, Height(0), "{name}: nothing written");
     }
     let applied = ledger.apply_block(&block, &certificate_by(&id, &block, &[&c, &a])).await.unwrap();
-    assert_eq!((applied.tip.height, applied.already_applied), (1, false));
-    assert_eq!(ledger.block_by_height(1).await.unwrap().unwrap().certificate.unwrap().signatures.len(), 2);
+    assert_eq!((applied.tip.height, applied.already_applied), (Height(1), false));
+    assert_eq!(ledger.block_by_height(Height(1)).await.unwrap().unwrap().certificate.unwrap().signatures.len(), 2);
 }
 
 /// The signer set is the one of the block's height: a change at height 3 makes the old set's
@@ -112,7 +112,7 @@ async fn the_signer_set_of_each_height_is_the_configured_schedules() {
     let dir = tempfile::tempdir().unwrap();
     let mut chain = TestChain::new("coinjecture-certs", 3, 1_000_000);
     let (old, new) = (keypair(200), keypair(201));
-    let schedule = ValidatorSchedule::new(vec![(1, set(&[&old])), (3, set(&[&new]))]).unwrap();
+    let schedule = ValidatorSchedule::new(vec![(Height(1), set(&[&old])), (Height(3), set(&[&new]))]).unwrap();
     let ledger = open_with(dir.path(), &chain, schedule).await;
     let id = chain.chain_id().clone();
     for _ in 0..2 {
@@ -123,7 +123,7 @@ async fn the_signer_set_of_each_height_is_the_configured_schedules() {
     let err = ledger.apply_block(&third, &certificate_by(&id, &third, &[&old])).await.unwrap_err();
     assert!(err.to_string().contains(&format!("signer {} is not a validator", old.public_key())), "{err}");
     ledger.apply_block(&third, &certificate_by(&id, &third, &[&new])).await.unwrap();
-    assert_eq!(ledger.tip().await.unwrap().height, 3);
+    assert_eq!(ledger.tip().await.unwrap().height, Height(3));
 }
 
 /// At open the stored tip's certificate is verified: a database written under other validators,
@@ -146,7 +146,7 @@ async fn open_refuses_a_tip_certificate_that_does_not_verify() {
     let others = ValidatorSchedule::fixed(set(&[&keypair(300)]));
     let err =
         Ledger::open(dir.path().join("ledger.db"), chain.genesis.clone(), others, local_crypto()).await.unwrap_err();
-    assert!(matches!(err, LedgerError::StoredCertificate { height: 2, .. }), "{err}");
+    assert!(matches!(err, LedgerError::StoredCertificate { height: Height(2), .. }), "{err}");
     assert!(err.to_string().contains("the stored certificate of the tip block 2 does not verify"), "{err}");
     assert!(err.to_string().contains("coinjectured db verify"), "{err}");
 

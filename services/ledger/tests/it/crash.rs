@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
 use coinjecture_ledger::{Ledger, SignatureCheck};
-use coinjecture_primitives::Block;
+use coinjecture_primitives::{Block, Height};
 
 const WORKER_ENV: &str = "COINJECTURE_LEDGER_CRASH_WORKER_DB";
 const ACCOUNTS: usize = 100;
@@ -23,7 +23,7 @@ fn blocks() -> (TestChain, Vec<Block>) {
 }
 
 async fn apply_from_tip(ledger: &Ledger, blocks: &[Block], report: bool) {
-    let tip = ledger.tip().await.unwrap().height as usize;
+    let tip = ledger.tip().await.unwrap().height.get() as usize;
     for block in &blocks[tip..] {
         ledger
             .apply_block_with(block, &certificate(ledger.chain_id(), block), SignatureCheck::AlreadyVerified)
@@ -84,17 +84,17 @@ async fn sigkill_while_applying_leaves_the_last_fully_applied_block_as_tip_and_a
     let tip = ledger.tip().await.unwrap();
     // The worker may have committed one more block after its last report, never a partial one.
     assert!(
-        tip.height >= last_reported && tip.height <= last_reported + 1,
+        tip.height >= Height(last_reported) && tip.height <= Height(last_reported + 1),
         "tip {} vs reported {last_reported}",
         tip.height
     );
-    assert_eq!(tip.hash, blocks[tip.height as usize - 1].hash());
+    assert_eq!(tip.hash, blocks[tip.height.get() as usize - 1].hash());
 
     // Replay the stored blocks on the genesis state: commitments and accounts match the store.
     let mut replay = genesis.clone();
     let mut from = 1;
-    while from <= tip.height {
-        for stored in ledger.block_range(from, 1000).await.unwrap() {
+    while from <= tip.height.get() {
+        for stored in ledger.block_range(Height(from), 1000).await.unwrap() {
             replay.extend(&stored.block);
             assert_eq!(stored.hash, replay.tip().hash);
             from += 1;
@@ -105,11 +105,14 @@ async fn sigkill_while_applying_leaves_the_last_fully_applied_block_as_tip_and_a
         assert_eq!(ledger.account(address).await.unwrap().0, *expected);
     }
     // Every stored transaction is found by hash, sealed era or not (a sample of them).
-    for (i, tx) in blocks[..tip.height as usize].iter().flat_map(|b| &b.transactions).enumerate().step_by(7) {
+    for (i, tx) in blocks[..tip.height.get() as usize].iter().flat_map(|b| &b.transactions).enumerate().step_by(7) {
         let found = ledger.transaction(&tx.hash()).await.unwrap();
-        assert_eq!(found.map(|t| (t.block_height, t.index)), Some((1 + (i / ACCOUNTS) as u64, (i % ACCOUNTS) as u32)));
+        assert_eq!(
+            found.map(|t| (t.block_height, t.index)),
+            Some((Height(1 + (i / ACCOUNTS) as u64), (i % ACCOUNTS) as u32))
+        );
     }
-    assert!(tip.height < BLOCKS as u64, "nothing left to resume");
+    assert!(tip.height < Height(BLOCKS as u64), "nothing left to resume");
     apply_from_tip(&ledger, &blocks, false).await;
     assert_eq!(ledger.tip().await.unwrap().hash, blocks[BLOCKS - 1].hash());
 }
@@ -122,7 +125,8 @@ const PRUNE_WORKER_KEEP: u64 = 16;
 async fn crash_worker_pruning() {
     let Ok(path) = std::env::var(WORKER_ENV) else { return };
     let (genesis, blocks) = blocks();
-    let options = coinjecture_ledger::LedgerOptions { assume_valid_height: 0, keep_blocks: Some(PRUNE_WORKER_KEEP) };
+    let options =
+        coinjecture_ledger::LedgerOptions { assume_valid_height: Height(0), keep_blocks: Some(PRUNE_WORKER_KEEP) };
     let ledger =
         Ledger::open_with(&path, genesis.genesis.clone(), genesis.validators(), local_crypto(), options).await.unwrap();
     ledger.set_era_size_for_tests(250).await;
@@ -163,27 +167,32 @@ async fn sigkill_while_pruning_leaves_a_consistent_window_and_applying_resumes()
     child.wait().unwrap();
     assert!(last_reported >= 40, "worker died early: {last_reported}");
 
-    let options = coinjecture_ledger::LedgerOptions { assume_valid_height: 0, keep_blocks: Some(PRUNE_WORKER_KEEP) };
+    let options =
+        coinjecture_ledger::LedgerOptions { assume_valid_height: Height(0), keep_blocks: Some(PRUNE_WORKER_KEEP) };
     let ledger =
         Ledger::open_with(&path, genesis.genesis.clone(), genesis.validators(), local_crypto(), options).await.unwrap();
     ledger.integrity_check().await.unwrap();
     let tip = ledger.tip().await.unwrap();
-    assert!(tip.height >= last_reported && tip.height <= last_reported + 1, "tip {} vs {last_reported}", tip.height);
-    assert_eq!(tip.hash, blocks[tip.height as usize - 1].hash());
+    assert!(
+        tip.height >= Height(last_reported) && tip.height <= Height(last_reported + 1),
+        "tip {} vs {last_reported}",
+        tip.height
+    );
+    assert_eq!(tip.hash, blocks[tip.height.get() as usize - 1].hash());
     let oldest = ledger.oldest_block();
     assert!(
-        oldest <= tip.height + 1 - PRUNE_WORKER_KEEP,
+        oldest <= tip.height.next().saturating_sub(PRUNE_WORKER_KEEP),
         "pruned into the window: oldest {oldest}, tip {}",
         tip.height
     );
     // Every kept block reads back whole (hashes, Merkle root, rows checked by the read).
-    let kept = ledger.block_range(oldest.max(1), 1000).await.unwrap();
-    assert_eq!(kept.len() as u64, tip.height + 1 - oldest.max(1));
+    let kept = ledger.block_range(oldest.max(Height(1)), 1000).await.unwrap();
+    assert_eq!(kept.len() as u64, tip.height.next().blocks_since(oldest.max(Height(1))));
     for stored in &kept {
-        assert_eq!(stored.block, blocks[stored.height as usize - 1]);
+        assert_eq!(stored.block, blocks[stored.height.get() as usize - 1]);
     }
     let mut expected = genesis.clone();
-    for b in &blocks[..tip.height as usize] {
+    for b in &blocks[..tip.height.get() as usize] {
         expected.extend(b);
     }
     assert_eq!(expected.tip(), &tip);
@@ -192,6 +201,6 @@ async fn sigkill_while_pruning_leaves_a_consistent_window_and_applying_resumes()
     }
     apply_from_tip(&ledger, &blocks, false).await;
     ledger.prune_now_for_tests().await.unwrap();
-    assert_eq!(ledger.oldest_block(), BLOCKS as u64 + 1 - PRUNE_WORKER_KEEP);
+    assert_eq!(ledger.oldest_block(), Height(BLOCKS as u64 + 1 - PRUNE_WORKER_KEEP));
     assert_eq!(ledger.tip().await.unwrap().hash, blocks[BLOCKS - 1].hash());
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
 use coinjecture_ledger::{Ledger, SignatureCheck};
-use coinjecture_primitives::Block;
+use coinjecture_primitives::{Block, Height};
 
 const WORKER_ENV: &str = "COINJECTURE_LEDGER_DISK_FULL_WORKER_DB";
 const ACCOUNTS: usize = 200;
@@ -44,7 +44,7 @@ async fn disk_full_worker() {
             return;
         }
     };
-    let tip = ledger.tip().await.unwrap().height as usize;
+    let tip = ledger.tip().await.unwrap().height.get() as usize;
     for block in &blocks[tip..] {
         match apply(&ledger, block).await {
             Ok(()) => println!("applied {}", block.header.block_index),
@@ -108,9 +108,9 @@ async fn a_full_disk_fails_the_write_with_a_clear_error_and_the_database_stays_c
     let ledger = Ledger::open(&path, genesis.genesis.clone(), genesis.validators(), local_crypto()).await.unwrap();
     ledger.integrity_check().await.unwrap();
     let tip = ledger.tip().await.unwrap();
-    assert_eq!(tip.height, last_applied, "the failed block must not be stored, the applied ones must");
-    assert_eq!(tip.hash, blocks[tip.height as usize - 1].hash());
-    for block in &blocks[tip.height as usize..] {
+    assert_eq!(tip.height, Height(last_applied), "the failed block must not be stored, the applied ones must");
+    assert_eq!(tip.hash, blocks[tip.height.get() as usize - 1].hash());
+    for block in &blocks[tip.height.get() as usize..] {
         apply(&ledger, block).await.unwrap();
     }
     assert_eq!(ledger.tip().await.unwrap().hash, blocks[BLOCKS - 1].hash());

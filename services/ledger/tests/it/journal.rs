@@ -4,13 +4,13 @@
 
 use coinjecture_ledger::test_utils::{TestChain, certificate};
 use coinjecture_ledger::{Ledger, LedgerError, SignatureCheck};
-use coinjecture_primitives::{Hash32, PublicKey};
+use coinjecture_primitives::{Hash32, Height, PublicKey};
 
 use crate::{open_ledger, snapshot};
 
 /// Blocks of transfers among 12 accounts: each of 6 senders pays a pseudo-random recipient.
 fn next_block(chain: &mut TestChain, seed: &mut u64) -> coinjecture_primitives::Block {
-    let height = chain.tip().height as usize;
+    let height = chain.tip().height.get() as usize;
     let txs = (0..6)
         .map(|i| {
             *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -26,7 +26,7 @@ fn next_block(chain: &mut TestChain, seed: &mut u64) -> coinjecture_primitives::
 }
 
 /// A transaction sent: its hash, height, index in the block, sender and recipient.
-type Sent = (Hash32, u64, usize, PublicKey, PublicKey);
+type Sent = (Hash32, Height, usize, PublicKey, PublicKey);
 
 /// Every account's state, every transaction by hash and the newest history entry of every
 /// account are what the test chain says.

@@ -2,6 +2,7 @@
 
 use coinjecture_ledger::test_utils::{TestChain, local_crypto};
 use coinjecture_ledger::{GenesisConfig, Ledger, LedgerError};
+use coinjecture_primitives::Height;
 
 use crate::{apply, open_ledger};
 
@@ -20,7 +21,7 @@ async fn reopening_with_the_same_genesis_resumes_at_the_same_tip() {
     assert_eq!(reopened.tip().await.unwrap(), tip);
     assert_eq!(&tip, chain.tip());
     apply(&reopened, &chain.push(vec![chain.next_transfer(0, chain.accounts[1], 1)])).await;
-    assert_eq!(reopened.tip().await.unwrap().height, 4);
+    assert_eq!(reopened.tip().await.unwrap().height, Height(4));
 }
 
 #[tokio::test]

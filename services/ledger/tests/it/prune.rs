@@ -7,11 +7,11 @@ use std::path::Path;
 
 use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
 use coinjecture_ledger::{Ledger, LedgerError, LedgerOptions, SignatureCheck};
-use coinjecture_primitives::Block;
+use coinjecture_primitives::{Block, Height};
 use coinjecture_proto::ports::ledger::{LedgerPortError, pruned_oldest};
 
 async fn open(path: &Path, chain: &TestChain, keep_blocks: Option<u64>) -> Ledger {
-    let options = LedgerOptions { assume_valid_height: 0, keep_blocks };
+    let options = LedgerOptions { assume_valid_height: Height::GENESIS, keep_blocks };
     Ledger::open_with(path, chain.genesis.clone(), chain.validators(), local_crypto(), options).await.unwrap()
 }
 
@@ -24,7 +24,8 @@ async fn apply_all(ledger: &Ledger, blocks: &[Block]) {
     }
 }
 
-fn assert_pruned<T: std::fmt::Debug>(result: Result<T, LedgerError>, height: u64, oldest: u64) {
+fn assert_pruned<T: std::fmt::Debug>(result: Result<T, LedgerError>, height: u64, oldest: Height) {
+    let height = Height(height);
     match result {
         Err(LedgerError::Pruned { height: h, oldest: o }) => assert_eq!((h, o), (height, oldest)),
         other => panic!("expected block {height} pruned (oldest {oldest}), got {other:?}"),
@@ -36,7 +37,7 @@ async fn a_pruning_ledger_serves_the_last_blocks_and_says_pruned_for_older_ones(
     const ACCOUNTS: usize = 40;
     const BLOCKS: usize = 60;
     const KEEP: u64 = 16;
-    const OLDEST: u64 = BLOCKS as u64 + 1 - KEEP; // 45
+    const OLDEST: Height = Height(BLOCKS as u64 + 1 - KEEP); // 45
     let (genesis, blocks) = crate::ring_transfer_blocks("coinjecture-prune", ACCOUNTS, BLOCKS);
     let mut chain = genesis.clone();
     for b in &blocks {
@@ -53,17 +54,17 @@ async fn a_pruning_ledger_serves_the_last_blocks_and_says_pruned_for_older_ones(
     assert_eq!(ledger.chain_info().await.unwrap().oldest_block, OLDEST);
 
     // Bodies below the window: a clear error naming the oldest kept height.
-    assert_pruned(ledger.block_by_height(1).await, 1, OLDEST);
-    assert_pruned(ledger.block_by_height(OLDEST - 1).await, OLDEST - 1, OLDEST);
+    assert_pruned(ledger.block_by_height(Height(1)).await, 1, OLDEST);
+    assert_pruned(ledger.block_by_height(Height(OLDEST.get() - 1)).await, OLDEST.get() - 1, OLDEST);
     assert_pruned(ledger.block_by_hash(&blocks[9].hash()).await, 10, OLDEST);
-    assert_pruned(ledger.block_range(40, 10).await, 40, OLDEST);
-    assert_pruned(ledger.header_range(1, 100, true).await, 1, OLDEST);
+    assert_pruned(ledger.block_range(Height(40), 10).await, 40, OLDEST);
+    assert_pruned(ledger.header_range(Height(1), 100, true).await, 1, OLDEST);
     // The window, genesis and every header (with its certificate) are served.
     let kept = ledger.block_range(OLDEST, 100).await.unwrap();
     assert_eq!(kept.len(), KEEP as usize);
-    assert_eq!(kept[0].block, blocks[OLDEST as usize - 1]);
-    assert_eq!(ledger.block_by_height(0).await.unwrap().unwrap().height, 0);
-    let headers = ledger.header_range(1, 100, false).await.unwrap();
+    assert_eq!(kept[0].block, blocks[OLDEST.get() as usize - 1]);
+    assert_eq!(ledger.block_by_height(Height::GENESIS).await.unwrap().unwrap().height, Height::GENESIS);
+    let headers = ledger.header_range(Height(1), 100, false).await.unwrap();
     assert_eq!(headers.len(), BLOCKS);
     assert!(headers.iter().all(|h| h.certificate.is_some()));
     assert_eq!(headers[9].hash, blocks[9].hash());
@@ -79,15 +80,15 @@ async fn a_pruning_ledger_serves_the_last_blocks_and_says_pruned_for_older_ones(
     let old_tx = blocks[2].transactions[0].hash();
     assert_eq!(ledger.transaction(&old_tx).await.unwrap(), None);
     let new_tx = blocks[BLOCKS - 1].transactions[3].hash();
-    assert_eq!(ledger.transaction(&new_tx).await.unwrap().map(|t| t.block_height), Some(BLOCKS as u64));
+    assert_eq!(ledger.transaction(&new_tx).await.unwrap().map(|t| t.block_height), Some(Height(BLOCKS as u64)));
 
     // The wire: OUT_OF_RANGE with the oldest height in the metadata, and back.
-    let status = tonic::Status::from(ledger.block_by_height(3).await.unwrap_err());
+    let status = tonic::Status::from(ledger.block_by_height(Height(3)).await.unwrap_err());
     assert_eq!(status.code(), tonic::Code::OutOfRange);
     assert_eq!(pruned_oldest(&status), Some(OLDEST));
     assert!(status.message().contains(&format!("from height {OLDEST}")), "{}", status.message());
     match LedgerPortError::from_status("GetBlockByHeight", status) {
-        LedgerPortError::Pruned { height: 3, oldest: OLDEST, .. } => {}
+        LedgerPortError::Pruned { height: Height(3), oldest: OLDEST, .. } => {}
         other => panic!("a pruned status converts back to Pruned, got {other:?}"),
     }
 
@@ -96,13 +97,13 @@ async fn a_pruning_ledger_serves_the_last_blocks_and_says_pruned_for_older_ones(
     drop(ledger);
     // `db verify` cannot replay a pruned database from the genesis, and says why.
     match coinjecture_ledger::verify_database(&path, Some(&genesis.genesis), None, |_, _| {}).await {
-        Err(LedgerError::Pruned { height: 1, oldest: OLDEST }) => {}
+        Err(LedgerError::Pruned { height: Height(1), oldest: OLDEST }) => {}
         other => panic!("db verify of a pruned database must say it is pruned, got {other:?}"),
     }
     let reopened = open(&path, &genesis, None).await;
     reopened.integrity_check().await.unwrap();
     assert_eq!(reopened.oldest_block(), OLDEST);
-    assert_pruned(reopened.block_by_height(5).await, 5, OLDEST);
+    assert_pruned(reopened.block_by_height(Height(5)).await, 5, OLDEST);
     let next = chain.block(vec![chain.next_transfer(0, chain.accounts[1], 1)]);
     reopened
         .apply_block_with(&next, &certificate(reopened.chain_id(), &next), SignatureCheck::AlreadyVerified)
@@ -116,7 +117,7 @@ async fn a_pruning_ledger_serves_the_last_blocks_and_says_pruned_for_older_ones(
 async fn a_window_below_the_minimum_is_refused_naming_the_key() {
     let chain = TestChain::new_unsigned("coinjecture-prune-min", 2, 1_000);
     let dir = tempfile::tempdir().unwrap();
-    let options = LedgerOptions { assume_valid_height: 0, keep_blocks: Some(2) };
+    let options = LedgerOptions { assume_valid_height: Height::GENESIS, keep_blocks: Some(2) };
     let err =
         Ledger::open_with(dir.path().join("l.db"), chain.genesis.clone(), chain.validators(), local_crypto(), options)
             .await
@@ -168,7 +169,7 @@ async fn pruning_keeps_the_database_flat_under_sustained_load_while_an_archive_o
     // between two checkpoints (a few blocks and a pruning step here), not the chain's.
     assert!(samples.iter().all(|s| s.4 < 16 << 20), "the WAL stays bounded: {samples:?}");
     assert!(last.3 * 4 < last.1, "and ends far smaller than the archive: {samples:?}");
-    assert_eq!(pruned.oldest_block(), BLOCKS as u64 + 1 - 20);
+    assert_eq!(pruned.oldest_block(), Height(BLOCKS as u64 + 1 - 20));
     assert_eq!(pruned.tip().await.unwrap(), archive.tip().await.unwrap());
     pruned.integrity_check().await.unwrap();
 }

@@ -5,10 +5,10 @@
 
 use coinjecture_ledger::test_utils::{TestChain, certificate, certificate_by, keypair, local_crypto};
 use coinjecture_ledger::{Ledger, LedgerError, LedgerOptions};
-use coinjecture_primitives::{Block, Hash32, PoaExtra, Transaction};
+use coinjecture_primitives::{Block, Hash32, Height, PoaExtra, Transaction};
 
 async fn open(dir: &std::path::Path, chain: &TestChain, assume_valid_height: u64) -> Ledger {
-    let options = LedgerOptions { assume_valid_height, keep_blocks: None };
+    let options = LedgerOptions { assume_valid_height: Height(assume_valid_height), keep_blocks: None };
     Ledger::open_with(dir.join("ledger.db"), chain.genesis.clone(), chain.validators(), local_crypto(), options)
         .await
         .unwrap()
@@ -35,12 +35,13 @@ async fn assume_valid_skips_signatures_only_up_to_its_height_and_only_signatures
     let dir = tempfile::tempdir().unwrap();
     let verifying = open(dir.path(), &genesis, 0).await;
     match verifying.apply_block(&b1, &certificate(verifying.chain_id(), &b1)).await {
-        Err(LedgerError::InvalidBlock { height: 1, reason, .. }) => {
+        Err(LedgerError::InvalidBlock { height: Height(1), source, .. }) => {
+            let reason = source.to_string();
             assert!(reason.contains("signature"), "refused for its signature: {reason}")
         }
         other => panic!("a verifying ledger must refuse a forged signature, got {other:?}"),
     }
-    assert_eq!(verifying.tip().await.unwrap().height, 0);
+    assert_eq!(verifying.tip().await.unwrap().height, Height(0));
 
     // Assume-valid up to height 1: the certified block applies, with the state it commits to.
     let dir = tempfile::tempdir().unwrap();
@@ -52,10 +53,12 @@ async fn assume_valid_skips_signatures_only_up_to_its_height_and_only_signatures
     // Above the height, signatures are verified again.
     let b2 = chain.block(vec![forged_transfer(&chain)]);
     match replaying.apply_block(&b2, &certificate(replaying.chain_id(), &b2)).await {
-        Err(LedgerError::InvalidBlock { height: 2, reason, .. }) => assert!(reason.contains("signature"), "{reason}"),
+        Err(LedgerError::InvalidBlock { height: Height(2), source, .. }) => {
+            assert!(source.to_string().contains("signature"), "{source}")
+        }
         other => panic!("block 2 is above assume_valid_height 1 and must be verified, got {other:?}"),
     }
-    assert_eq!(replaying.tip().await.unwrap().height, 1);
+    assert_eq!(replaying.tip().await.unwrap().height, Height(1));
 }
 
 #[tokio::test]
@@ -68,7 +71,7 @@ async fn assume_valid_still_refuses_a_bad_certificate_merkle_root_or_state_commi
     // A certificate by a key outside the validator set.
     let outsider = keypair(7);
     match ledger.apply_block(&good, &certificate_by(ledger.chain_id(), &good, &[&outsider])).await {
-        Err(LedgerError::BadCertificate { height: 1, .. }) => {}
+        Err(LedgerError::BadCertificate { height: Height(1), .. }) => {}
         other => panic!("a certificate by a non-validator must be refused, got {other:?}"),
     }
 
@@ -76,7 +79,9 @@ async fn assume_valid_still_refuses_a_bad_certificate_merkle_root_or_state_commi
     let mut bad_root = good.clone();
     bad_root.header.merkle_root = Hash32([7; 32]);
     match ledger.apply_block(&bad_root, &certificate(ledger.chain_id(), &bad_root)).await {
-        Err(LedgerError::InvalidBlock { reason, .. }) => assert!(reason.contains("merkle_root"), "{reason}"),
+        Err(LedgerError::InvalidBlock { source, .. }) => {
+            assert!(source.to_string().contains("merkle_root"), "{source}")
+        }
         other => panic!("a wrong Merkle root must be refused, got {other:?}"),
     }
 
@@ -86,7 +91,9 @@ async fn assume_valid_still_refuses_a_bad_certificate_merkle_root_or_state_commi
     extra.state_commitment = Hash32([9; 32]);
     bad_state.header.extra_data = extra.encode();
     match ledger.apply_block(&bad_state, &certificate(ledger.chain_id(), &bad_state)).await {
-        Err(LedgerError::InvalidBlock { reason, .. }) => assert!(reason.contains("state_commitment"), "{reason}"),
+        Err(LedgerError::InvalidBlock { source, .. }) => {
+            assert!(source.to_string().contains("state_commitment"), "{source}")
+        }
         other => panic!("a wrong state commitment must be refused, got {other:?}"),
     }
 
@@ -98,7 +105,7 @@ async fn assume_valid_still_refuses_a_bad_certificate_merkle_root_or_state_commi
     }
 
     // Nothing was written; the good block still applies.
-    assert_eq!(ledger.tip().await.unwrap().height, 0);
+    assert_eq!(ledger.tip().await.unwrap().height, Height(0));
     ledger.apply_block(&good, &certificate(ledger.chain_id(), &good)).await.unwrap();
     chain.extend(&good);
     assert_eq!(ledger.tip().await.unwrap(), *chain.tip());

@@ -2,7 +2,7 @@
 //! block and the row, never data served as if it were the chain.
 
 use coinjecture_ledger::test_utils::TestChain;
-use coinjecture_primitives::Transaction;
+use coinjecture_primitives::{Height, Transaction};
 
 use crate::{apply, open_ledger};
 
@@ -46,7 +46,7 @@ async fn a_flipped_byte_in_a_transaction_row_is_an_error_naming_the_block_and_ro
     assert_eq!(ledger.integrity_check().await, Ok(()), "SQLite sees nothing wrong");
     let before = coinjecture_ledger::corrupt_reads();
 
-    let block = ledger.block_by_height(2).await;
+    let block = ledger.block_by_height(Height(2)).await;
     let err = block.expect_err("block 2 must not be served");
     assert!(err.to_string().contains("block 2") && err.to_string().contains("transaction 1"), "{err}");
 
@@ -58,7 +58,7 @@ async fn a_flipped_byte_in_a_transaction_row_is_an_error_naming_the_block_and_ro
 
     assert!(coinjecture_ledger::corrupt_reads() >= before + 2, "each corrupt read is counted");
     // The other blocks and transactions are still served.
-    assert_eq!(ledger.block_by_height(1).await.unwrap().unwrap().block.transactions, txs[..2].to_vec());
+    assert_eq!(ledger.block_by_height(Height(1)).await.unwrap().unwrap().block.transactions, txs[..2].to_vec());
     assert_eq!(ledger.transaction(&txs[4].hash()).await.unwrap().unwrap().transaction, txs[4]);
 }
 
@@ -69,17 +69,17 @@ async fn a_flipped_byte_in_a_block_header_is_an_error_naming_the_block() {
     let dir = tempfile::tempdir().unwrap();
     let (chain, txs) = written_chain(dir.path()).await;
     let ledger = open_ledger(dir.path(), &chain).await;
-    let block = ledger.block_by_height(1).await.unwrap().unwrap();
+    let block = ledger.block_by_height(Height(1)).await.unwrap().unwrap();
     ledger.close().await;
     drop(ledger);
     flip_in_file(&dir.path().join("ledger.db"), &block.block.header.merkle_root.0, 0);
 
     let ledger = open_ledger(dir.path(), &chain).await;
-    let by_height = ledger.block_by_height(1).await.unwrap_err().to_string();
+    let by_height = ledger.block_by_height(Height(1)).await.unwrap_err().to_string();
     assert!(by_height.contains("block 1 (blocks row 1): the stored header hashes to"), "{by_height}");
     let by_hash = ledger.block_by_hash(&block.hash).await.unwrap_err().to_string();
     assert_eq!(by_hash, by_height);
-    let range = ledger.block_range(0, 10).await.unwrap_err().to_string();
+    let range = ledger.block_range(Height(0), 10).await.unwrap_err().to_string();
     assert_eq!(range, by_height);
-    assert_eq!(ledger.transaction(&txs[5].hash()).await.unwrap().unwrap().block_height, 3);
+    assert_eq!(ledger.transaction(&txs[5].hash()).await.unwrap().unwrap().block_height, Height(3));
 }

@@ -3,7 +3,7 @@
 use coinjecture_ledger::test_utils::{TestChain, certificate, sign, unsigned_transfer};
 use coinjecture_ledger::{HistoryCursor, LedgerError, SignatureCheck};
 use coinjecture_primitives::RejectReason as TxRejectReason;
-use coinjecture_primitives::{ChainId, PublicKey, Transaction};
+use coinjecture_primitives::{ChainId, Height, PublicKey, Transaction};
 use coinjecture_proto::ports::crypto::{BlockCrypto, CryptoError, CryptoPort};
 use coinjecture_proto::ports::ledger::BlockRejectReason;
 use coinjecture_proto::v1 as pb;
@@ -39,20 +39,20 @@ async fn transfers_move_amounts_pay_fees_to_the_proposer_and_conserve_supply() {
     assert_eq!(supply, 3 * u128::from(BALANCE));
 
     // Reads: by height, by hash, latest, transaction with location.
-    let stored = ledger.block_by_height(1).await.unwrap().unwrap();
+    let stored = ledger.block_by_height(Height(1)).await.unwrap().unwrap();
     assert_eq!(stored.block, block);
     assert_eq!(stored.certificate, Some(certificate(ledger.chain_id(), &block)));
-    assert_eq!(ledger.block_by_hash(&block.hash()).await.unwrap().unwrap().height, 1);
+    assert_eq!(ledger.block_by_hash(&block.hash()).await.unwrap().unwrap().height, Height(1));
     assert_eq!(ledger.latest_block().await.unwrap().hash, block.hash());
     let found = ledger.transaction(&t1.hash()).await.unwrap().unwrap();
-    assert_eq!((found.block_height, found.index, found.block_hash), (1, 0, block.hash()));
+    assert_eq!((found.block_height, found.index, found.block_hash), (Height(1), 0, block.hash()));
     assert_eq!(found.transaction, t1);
-    assert!(ledger.block_by_height(2).await.unwrap().is_none());
-    let genesis = ledger.block_by_height(0).await.unwrap().unwrap();
+    assert!(ledger.block_by_height(Height(2)).await.unwrap().is_none());
+    let genesis = ledger.block_by_height(Height(0)).await.unwrap().unwrap();
     assert_eq!(genesis.hash, chain.genesis.hash());
     assert_eq!(genesis.certificate, None);
     let unknown = ledger.account(&PublicKey([9; 32])).await.unwrap();
-    assert_eq!((unknown.0.balance, unknown.0.nonce, unknown.1), (0, 0, 1));
+    assert_eq!((unknown.0.balance, unknown.0.nonce, unknown.1), (0, 0, Height(1)));
 }
 
 #[tokio::test]
@@ -66,16 +66,16 @@ async fn reapplying_the_stored_block_is_a_no_op_and_a_different_block_or_a_gap_i
     apply(&ledger, &block).await;
     let again = ledger.apply_block(&block, &certificate(ledger.chain_id(), &block)).await.unwrap();
     assert!(again.already_applied);
-    assert_eq!(again.tip.height, 1);
+    assert_eq!(again.tip.height, Height(1));
     let err = ledger.apply_block(&other, &certificate(ledger.chain_id(), &other)).await.unwrap_err();
-    assert!(matches!(err, LedgerError::ConflictingBlock { height: 1, .. }), "{err}");
+    assert!(matches!(err, LedgerError::ConflictingBlock { height: Height(1), .. }), "{err}");
     assert_eq!(tonic::Status::from(err).code(), tonic::Code::FailedPrecondition);
     chain.push(vec![]);
     let gap = chain.push(vec![]);
     let err = ledger.apply_block(&gap, &certificate(ledger.chain_id(), &gap)).await.unwrap_err();
     assert!(err.to_string().contains("block 3 is not for the next height 2"), "{err}");
     let mut wrong_cert = certificate(ledger.chain_id(), &block);
-    wrong_cert.height = 5;
+    wrong_cert.height = Height(5);
     let err = ledger.apply_block(&block, &wrong_cert).await.unwrap_err();
     assert!(err.to_string().contains("block.commit_certificate.height"), "{err}");
 }
@@ -167,11 +167,11 @@ async fn each_bad_transaction_is_refused_with_its_reason_and_its_block_changes_n
             }
             let err =
                 ledger.apply_block_with(&block, &certificate(ledger.chain_id(), &block), check).await.unwrap_err();
-            assert!(matches!(err, LedgerError::InvalidBlock { height: 2, .. }), "{}: {err}", case.name);
+            assert!(matches!(err, LedgerError::InvalidBlock { height: Height(2), .. }), "{}: {err}", case.name);
             assert_eq!(tonic::Status::from(err).code(), tonic::Code::FailedPrecondition);
         }
         assert_eq!(snapshot(&ledger, &chain, &[]).await, before, "{}: state changed", case.name);
-        assert!(ledger.block_by_height(2).await.unwrap().is_none());
+        assert!(ledger.block_by_height(Height(2)).await.unwrap().is_none());
     }
 }
 
@@ -193,7 +193,7 @@ async fn check_transactions_chains_nonces_and_names_malformed_fields() {
     assert_eq!(bad.reason, TxRejectReason::Malformed);
     assert_eq!(bad.message, "transactions[2].to: expected 32 bytes, found 31");
     assert_eq!(checked.verdicts[3].rejection.as_ref().unwrap().reason, TxRejectReason::Duplicate);
-    assert_eq!(checked.height, 0);
+    assert_eq!(checked.height, Height(0));
 }
 
 #[tokio::test]
@@ -279,10 +279,10 @@ async fn account_history_pages_newest_first_through_sent_and_received_transactio
     );
     assert!(ledger.account_history(&PublicKey([9; 32]), None, 10).await.unwrap().transactions.is_empty());
     // A cursor naming another account's transaction is refused.
-    let foreign = HistoryCursor { height: 1, index: 1 };
+    let foreign = HistoryCursor { height: Height(1), index: 1 };
     assert!(ledger.account_history(&a, Some(foreign), 10).await.is_err());
-    let token = HistoryCursor { height: 2, index: 1 }.to_token();
-    assert_eq!(HistoryCursor::from_token(&token).unwrap(), HistoryCursor { height: 2, index: 1 });
+    let token = HistoryCursor { height: Height(2), index: 1 }.to_token();
+    assert_eq!(HistoryCursor::from_token(&token).unwrap(), HistoryCursor { height: Height(2), index: 1 });
     assert!(HistoryCursor::from_token(b"nonsense").is_err());
 }
 
@@ -294,12 +294,12 @@ async fn block_ranges_end_at_the_tip_and_limits_are_enforced() {
     for i in 0..5 {
         apply(&ledger, &chain.push(vec![chain.next_transfer(i % 3, chain.accounts[(i + 1) % 3], 1)])).await;
     }
-    let range = ledger.block_range(2, 10).await.unwrap();
-    assert_eq!(range.iter().map(|b| b.height).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
+    let range = ledger.block_range(Height(2), 10).await.unwrap();
+    assert_eq!(range.iter().map(|b| b.height).collect::<Vec<_>>(), [2, 3, 4, 5].map(Height));
     assert!(range.iter().all(|b| b.block.transactions.len() == 1 && b.certificate.is_some()));
-    assert!(ledger.block_range(6, 10).await.unwrap().is_empty());
-    assert!(ledger.block_range(0, 0).await.is_err());
-    assert!(ledger.block_range(0, 1001).await.is_err());
+    assert!(ledger.block_range(Height(6), 10).await.unwrap().is_empty());
+    assert!(ledger.block_range(Height(0), 0).await.is_err());
+    assert!(ledger.block_range(Height(0), 1001).await.is_err());
 }
 
 #[tokio::test]
@@ -323,7 +323,10 @@ async fn transactions_are_found_by_hash_in_every_era_of_the_index_also_after_reo
     let check = |ledger: std::sync::Arc<coinjecture_ledger::Ledger>, sent: Vec<coinjecture_primitives::Hash32>| async move {
         for (i, hash) in sent.iter().enumerate() {
             let found = ledger.transaction(hash).await.unwrap().unwrap_or_else(|| panic!("transaction {i} not found"));
-            assert_eq!((found.block_height, found.index as usize, found.tx_hash), (1 + i as u64 / 3, i % 3, *hash));
+            assert_eq!(
+                (found.block_height, found.index as usize, found.tx_hash),
+                (Height(1 + i as u64 / 3), i % 3, *hash)
+            );
         }
         assert!(ledger.transaction(&coinjecture_primitives::Hash32([7; 32])).await.unwrap().is_none());
         ledger

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use coinjecture_primitives::Height;
 use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
 use coinjecture_proto::v1::{self as pb, ledger_server::Ledger, ledger_server::LedgerServer};
 use futures::{Stream, StreamExt};
@@ -135,9 +136,9 @@ async fn a_gateway_serves_sync_from_the_ledger_over_grpc() {
     );
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
     let source = RemoteLedger::connect(endpoint);
-    assert_eq!(source.blocks(100, 50, usize::MAX).await.unwrap().len(), 21);
-    assert_eq!(source.blocks(1, 50, 1).await.unwrap().len(), 1, "byte budget");
-    assert!(source.blocks(500, 10, usize::MAX).await.unwrap().is_empty());
+    assert_eq!(source.blocks(Height(100), 50, usize::MAX).await.unwrap().len(), 21);
+    assert_eq!(source.blocks(Height(1), 50, 1).await.unwrap().len(), 1, "byte budget");
+    assert!(source.blocks(Height(500), 10, usize::MAX).await.unwrap().is_empty());
 
     let server = TestNode::start_with(config(NET, 1, vec![]), Arc::new(source)).await;
     let client = TestNode::start(config(NET, 2, vec![server.addr.clone()])).await;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use coinjecture_p2p_gateway::{MemoryBlockSource, P2pError};
 use coinjecture_primitives as prim;
+use coinjecture_primitives::{Height, Round};
 use coinjecture_proto::ports::ledger::LedgerPort;
 use coinjecture_proto::v1 as pb;
 use futures::StreamExt;
@@ -35,7 +36,7 @@ pub(crate) fn chain(n: u64) -> Vec<pb::Block> {
     (1..=n)
         .map(|height| {
             let extra = prim::PoaExtra {
-                round: 0,
+                round: Round(0),
                 timestamp_millis: 250,
                 state_commitment: prim::Hash32([9; 32]),
                 chain_id: None,
@@ -43,7 +44,7 @@ pub(crate) fn chain(n: u64) -> Vec<pb::Block> {
             let block = prim::Block {
                 header: prim::BlockHeader {
                     codec_version: prim::CODEC_VERSION,
-                    block_index: height,
+                    block_index: Height(height),
                     timestamp: 1_700_000_000 + height as i64 * 2,
                     parent_hash: parent,
                     merkle_root: prim::Hash32::ZERO,
@@ -92,7 +93,7 @@ async fn a_node_500_blocks_behind_catches_up_over_request_response() {
     while let Some(synced) = stream.next().await {
         assert_eq!(synced.peer_id, server.handle.local_peer_id(), "only the full node has blocks");
         let block = prim::Block::try_from(&synced.block).expect("valid block");
-        assert_eq!(block.header.block_index, height);
+        assert_eq!(block.header.block_index, Height(height));
         assert_eq!(block.header.parent_hash, parent, "hash chain at {height}");
         let certificate = synced.block.commit_certificate.as_ref().expect("certificate");
         assert_eq!(certificate.block_hash, block.hash().0.to_vec());
@@ -102,7 +103,7 @@ async fn a_node_500_blocks_behind_catches_up_over_request_response() {
     }
     assert_eq!(behind.len(), 500, "caught up");
     tracing::info!(elapsed = ?started.elapsed(), "synced 500 blocks");
-    assert_eq!(behind.blocks(500, 10, usize::MAX).await.unwrap().len(), 1);
+    assert_eq!(behind.blocks(Height(500), 10, usize::MAX).await.unwrap().len(), 1);
 
     // Asking beyond the tip: nobody has it.
     let err = lagging.handle.request_blocks(501, 10, None).await.unwrap_err();
@@ -151,7 +152,7 @@ async fn large_ranges_are_split_by_the_byte_budget_and_refetched() {
 async fn a_pruned_peer_answers_pruned_at_once_and_sync_fails_over_to_an_archive_peer() {
     init_tracing();
     let blocks = chain(120);
-    let pruned = Arc::new(coinjecture_p2p_gateway::PrunedBlockSource { oldest: 90, ..Default::default() });
+    let pruned = Arc::new(coinjecture_p2p_gateway::PrunedBlockSource { oldest: Height(90), ..Default::default() });
     let archive = Arc::new(MemoryBlockSource::new());
     for b in &blocks {
         pruned.blocks.insert(b.clone());
@@ -206,16 +207,16 @@ async fn consecutive_catch_up_requests_are_answered_in_order_with_read_ahead() {
 
     let port: &dyn GatewayPort = &client.handle;
     let heights = |got: &[(prim::Block, prim::CommitCertificate)]| -> Vec<u64> {
-        got.iter().map(|(b, _)| b.header.block_index).collect()
+        got.iter().map(|(b, _)| b.header.block_index.get()).collect()
     };
-    let first = port.request_blocks(1, 100).await.unwrap();
+    let first = port.request_blocks(Height(1), 100).await.unwrap();
     assert_eq!(heights(&first), (1..=100).collect::<Vec<_>>());
-    let second = port.request_blocks(101, 100).await.unwrap();
+    let second = port.request_blocks(Height(101), 100).await.unwrap();
     assert_eq!(heights(&second), (101..=200).collect::<Vec<_>>());
     // Not the read-ahead's range (201..=300): fetched afresh.
-    let other = port.request_blocks(150, 10).await.unwrap();
+    let other = port.request_blocks(Height(150), 10).await.unwrap();
     assert_eq!(heights(&other), (150..=159).collect::<Vec<_>>());
-    let last = port.request_blocks(201, 100).await.unwrap();
+    let last = port.request_blocks(Height(201), 100).await.unwrap();
     assert_eq!(heights(&last), (201..=250).collect::<Vec<_>>(), "ends at the tip");
     assert_eq!(last[0].0, prim::Block::try_from(&blocks[200]).unwrap());
 }

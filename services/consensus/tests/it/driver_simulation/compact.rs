@@ -5,7 +5,7 @@
 
 use coinjecture_consensus::QuorumMode;
 use coinjecture_consensus::driver::ProposalSample;
-use coinjecture_primitives::{Hash32, PublicKey};
+use coinjecture_primitives::{Hash32, Height, PublicKey, Round};
 use coinjecture_proto::ports::gateway::GossipMessage;
 
 use super::harness::{NetParams, Parsed, Setup, Sim, Verdict, run};
@@ -95,7 +95,7 @@ fn a_proposer_whose_hashes_do_not_give_its_merkle_root_gets_nil_prevotes_and_the
         let mut sim = Sim::new(setup(12)).await;
         // Height 3's round-0 proposer (node 3) publishes a hash list that is not its block's.
         sim.world.lock().unwrap().tamper = Some(Box::new(|_, message| match message {
-            GossipMessage::CompactProposal(c) if c.proposal.height == 3 && c.proposal.round == 0 => {
+            GossipMessage::CompactProposal(c) if c.proposal.height == Height(3) && c.proposal.round == Round(0) => {
                 let mut lie = c.clone();
                 lie.tx_hashes.push(Hash32([1; 32]));
                 Some(GossipMessage::CompactProposal(lie))
@@ -104,10 +104,10 @@ fn a_proposer_whose_hashes_do_not_give_its_merkle_root_gets_nil_prevotes_and_the
         }));
         sim.run_for(12 * SECOND).await;
         let heights = sim.heights();
-        assert!(heights.iter().all(|h| *h >= 5), "the chain stalled: {heights:?}");
+        assert!(heights.iter().all(|h| *h >= Height(5)), "the chain stalled: {heights:?}");
         for i in 0..N {
-            let round = sim.commit_round(i, 3).expect("height 3 is final");
-            assert!(round >= 1, "node {i}: height 3 was decided in round {round}, on the lying proposal");
+            let round = sim.commit_round(i, Height(3)).expect("height 3 is final");
+            assert!(round >= Round(1), "node {i}: height 3 was decided in round {round}, on the lying proposal");
         }
         for i in (0..N).filter(|i| *i != 3) {
             // At least once (the proposer re-broadcasts it until the round ends).
@@ -135,11 +135,14 @@ fn a_proposer_that_never_serves_a_transaction_it_named_gets_nil_prevotes_and_the
         assert_eq!(sim.submit(HOARDER, vec![sim.chain.transfer(1, to, 10, 0)]).await, 1);
         sim.run_for(15 * SECOND).await;
         let heights = sim.heights();
-        assert!(heights.iter().all(|h| *h >= 6), "the chain stalled: {heights:?}");
+        assert!(heights.iter().all(|h| *h >= Height(6)), "the chain stalled: {heights:?}");
         // Height 5 is node 1's in round 0: its block names a transaction nobody else holds.
         for i in 0..N {
-            let round = sim.commit_round(i, 5).expect("height 5 is final");
-            assert!(round >= 1, "node {i}: height 5 was decided in round {round}, on a block nobody could rebuild");
+            let round = sim.commit_round(i, Height(5)).expect("height 5 is final");
+            assert!(
+                round >= Round(1),
+                "node {i}: height 5 was decided in round {round}, on a block nobody could rebuild"
+            );
             assert_eq!(sim.balance(i, &to), 0, "node {i}: the hoarded transfer became final");
         }
         let full: u64 = (0..N).filter(|i| *i != HOARDER).map(|i| proposal_stats(&sim, i).2).sum();

@@ -36,14 +36,14 @@ use coinjecture_crypto_core::signatures::{self, Keypair};
 use coinjecture_ledger::test_utils::{GENESIS_TIME_MS, TestChain};
 use coinjecture_primitives::consensus::{Proposal, Vote, VoteType};
 use coinjecture_primitives::{
-    Block, BlockHeight, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, Transaction, chain_tag, sha256,
+    Block, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, RejectReason, Rejection, Round,
+    Transaction, TxVerdict, UnixMillis, chain_tag, sha256,
 };
 use coinjecture_proto::ports::gateway::{GatewayError, GatewayPort, GossipMessage};
 use coinjecture_proto::ports::ledger::{
     AccountAtTip, Applied, BlockRejectReason, BlockRejection, ChainInfo, CheckedTransaction, CheckedTransactions,
     Execution, LedgerPort, LedgerPortError, LedgerResult, StoredBlock, Tip,
 };
-use coinjecture_proto::v1 as pb;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -97,7 +97,7 @@ pub(crate) struct Hop<'a> {
 pub(crate) enum Parsed {
     Proposal(Proposal),
     Vote(Vote),
-    Finalized(BlockHeight),
+    Finalized(Height),
     Transactions,
     /// A request for missing transactions (or the full proposal) of a compact proposal.
     Request,
@@ -117,12 +117,14 @@ impl Parsed {
     }
 
     /// (height, round, step) of a signed consensus message, with its signer.
-    pub(crate) fn position(&self) -> Option<(PublicKey, BlockHeight, u32, SignStep, Hash32)> {
+    pub(crate) fn position(&self) -> Option<(PublicKey, Height, u32, SignStep, Hash32)> {
         match self {
-            Self::Proposal(p) => Some((p.proposer, p.height, p.round, SignStep::Proposal, sha256(&p.signing_bytes()))),
+            Self::Proposal(p) => {
+                Some((p.proposer, p.height, p.round.get(), SignStep::Proposal, sha256(&p.signing_bytes())))
+            }
             Self::Vote(v) => {
                 let step = if v.vote_type == VoteType::Prevote { SignStep::Prevote } else { SignStep::Precommit };
-                Some((v.validator, v.height, v.round, step, sha256(&v.signing_bytes())))
+                Some((v.validator, v.height, v.round.get(), step, sha256(&v.signing_bytes())))
             }
             _ => None,
         }
@@ -154,16 +156,16 @@ pub(crate) struct World {
     trace: Sha256,
     pub(crate) delivered: u64,
     /// (signer, height, round, step) → hash of the signed bytes.
-    signed: BTreeMap<(PublicKey, BlockHeight, u32, SignStep), Hash32>,
+    signed: BTreeMap<(PublicKey, Height, u32, SignStep), Hash32>,
     pub(crate) violations: Vec<String>,
     sign_paths: Vec<PathBuf>,
-    seen_sign: Vec<Option<(BlockHeight, u32, SignStep)>>,
-    seen_lock: Vec<Option<(BlockHeight, u32)>>,
+    seen_sign: Vec<Option<(Height, Round, SignStep)>>,
+    seen_lock: Vec<Option<(Height, Round)>>,
     pub(crate) rule: Option<Rule>,
     pub(crate) control: Control,
     held: Vec<(u8, usize, GossipMessage)>,
     /// Every signed message published: (node, time, signer's position).
-    pub(crate) published: Vec<(usize, i64, BlockHeight, u32, SignStep)>,
+    pub(crate) published: Vec<(usize, i64, Height, u32, SignStep)>,
     /// Crashes a node (at its next await) right after it publishes a message this accepts.
     pub(crate) crash_trigger: Option<CrashTrigger>,
     pub(crate) crashes_triggered: Vec<(usize, i64)>,
@@ -177,7 +179,7 @@ pub(crate) struct World {
 
 impl World {
     fn now(&self) -> i64 {
-        coinjecture_consensus::clock::Clock::now_ms(&self.clock)
+        coinjecture_consensus::clock::Clock::now_ms(&self.clock).get()
     }
 
     fn violation(&mut self, what: String) {
@@ -339,11 +341,7 @@ impl GatewayPort for NetPort {
         Ok(())
     }
 
-    async fn request_blocks(
-        &self,
-        from: BlockHeight,
-        count: u32,
-    ) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
+    async fn request_blocks(&self, from: Height, count: u32) -> Result<Vec<(Block, CommitCertificate)>, GatewayError> {
         let (rtt, lost, first) = {
             let mut w = self.world.lock().unwrap();
             w.check_disk(self.me);
@@ -366,7 +364,7 @@ impl GatewayPort for NetPort {
                 continue;
             }
             let ledger = w.ledgers[peer].lock().unwrap();
-            let start = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+            let start = usize::try_from(from.saturating_sub(1).get()).unwrap_or(usize::MAX);
             let out: Vec<_> = ledger.blocks.iter().skip(start).take(count as usize).cloned().collect();
             if !out.is_empty() {
                 return Ok(out);
@@ -417,36 +415,37 @@ impl SimLedger {
                 timestamp_ms: b.header.timestamp_ms(),
                 state_commitment: s.commitment,
             },
-            None => {
-                Tip { height: 0, hash: self.genesis.0, timestamp_ms: self.genesis.1, state_commitment: s.commitment }
-            }
+            None => Tip {
+                height: Height(0),
+                hash: self.genesis.0,
+                timestamp_ms: UnixMillis(self.genesis.1),
+                state_commitment: s.commitment,
+            },
         }
     }
 
-    fn check_one(
-        &self,
-        accounts: &BTreeMap<PublicKey, (u64, u64)>,
-        tx: &Transaction,
-    ) -> Result<(), (pb::TxRejectReason, String)> {
-        use pb::TxRejectReason as R;
+    /// The ledger's verdict on `tx` against `accounts` (the checks the real ledger makes, with
+    /// the same reasons).
+    fn check_one(&self, accounts: &BTreeMap<PublicKey, (u64, u64)>, tx: &Transaction) -> TxVerdict {
+        let refuse = |reason, message: String| Err(Rejection::new(reason, message));
         if tx.data != chain_tag(&self.chain_id) {
-            return Err((R::WrongChain, "not this chain".into()));
+            return refuse(RejectReason::WrongChain, "not this chain".into());
         }
         if tx.gas_limit < FEE_GAS {
-            return Err((R::GasLimitTooLow, "gas limit".into()));
+            return refuse(RejectReason::GasLimitTooLow, "gas limit".into());
         }
         if !signatures::verify(&tx.from, &tx.signing_message(), &tx.signature) {
-            return Err((R::BadSignature, "bad signature".into()));
+            return refuse(RejectReason::BadSignature, "bad signature".into());
         }
         let (balance, nonce) = accounts.get(&tx.from).copied().unwrap_or((0, 0));
         if tx.nonce < nonce {
-            return Err((R::NonceTooLow, format!("nonce {} < {nonce}", tx.nonce)));
+            return refuse(RejectReason::NonceTooLow, format!("nonce {} < {nonce}", tx.nonce));
         }
         if tx.nonce > nonce {
-            return Err((R::NonceTooHigh, format!("nonce {} > {nonce}", tx.nonce)));
+            return refuse(RejectReason::NonceTooHigh, format!("nonce {} > {nonce}", tx.nonce));
         }
         if balance < tx.amount.saturating_add(fee(tx)) {
-            return Err((R::InsufficientBalance, "balance".into()));
+            return refuse(RejectReason::InsufficientBalance, "balance".into());
         }
         Ok(())
     }
@@ -478,29 +477,19 @@ impl SimLedger {
     }
 }
 
-fn verdict(r: Result<(), (pb::TxRejectReason, String)>) -> coinjecture_primitives::TxVerdict {
-    r.map_err(|(reason, message)| {
-        coinjecture_primitives::Rejection::new(
-            coinjecture_proto::convert::reject_reason(reason)
-                .unwrap_or(coinjecture_primitives::RejectReason::Malformed),
-            message,
-        )
-    })
-}
-
 #[tonic::async_trait]
 impl LedgerPort for SimLedger {
     async fn chain_info(&self) -> LedgerResult<ChainInfo> {
         let tip = LedgerPort::tip(self).await?;
-        Ok(ChainInfo { chain_id: self.chain_id.clone(), genesis_hash: self.genesis.0, tip, oldest_block: 0 })
+        Ok(ChainInfo { chain_id: self.chain_id.clone(), genesis_hash: self.genesis.0, tip, oldest_block: Height(0) })
     }
     async fn tip(&self) -> LedgerResult<Tip> {
         let s = self.state.lock().unwrap();
         Ok(self.tip_of(&s))
     }
-    async fn block_by_height(&self, height: BlockHeight) -> LedgerResult<Option<StoredBlock>> {
+    async fn block_by_height(&self, height: Height) -> LedgerResult<Option<StoredBlock>> {
         let s = self.state.lock().unwrap();
-        let i = usize::try_from(height).unwrap_or(usize::MAX);
+        let i = usize::try_from(height.get()).unwrap_or(usize::MAX);
         Ok(if i == 0 { None } else { s.blocks.get(i - 1).cloned() }.map(|(block, certificate)| StoredBlock {
             height,
             hash: block.hash(),
@@ -508,7 +497,7 @@ impl LedgerPort for SimLedger {
             certificate: Some(certificate),
         }))
     }
-    async fn blocks(&self, _: BlockHeight, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
+    async fn blocks(&self, _: Height, _: u32, _: usize) -> LedgerResult<Vec<StoredBlock>> {
         Err(LedgerPortError::Unimplemented("blocks"))
     }
     async fn account(&self, address: &PublicKey) -> LedgerResult<AccountAtTip> {
@@ -524,10 +513,7 @@ impl LedgerPort for SimLedger {
         let s = self.state.lock().unwrap();
         let results = txs
             .iter()
-            .map(|tx| CheckedTransaction {
-                tx_hash: Some(tx.hash()),
-                verdict: verdict(self.check_one(&s.accounts, tx)),
-            })
+            .map(|tx| CheckedTransaction { tx_hash: Some(tx.hash()), verdict: self.check_one(&s.accounts, tx) })
             .collect();
         Ok(CheckedTransactions { results, height: self.tip_of(&s).height })
     }
@@ -535,7 +521,7 @@ impl LedgerPort for SimLedger {
         self.latency().await;
         let s = self.state.lock().unwrap();
         let tip = self.tip_of(&s);
-        if block.header.parent_hash != tip.hash || block.header.block_index != tip.height + 1 {
+        if block.header.parent_hash != tip.hash || block.header.block_index != tip.height.next() {
             return Err(LedgerPortError::FailedPrecondition("the block does not extend the tip".into()));
         }
         let (rejected, _) = self.run(&s, &block.transactions);
@@ -576,7 +562,7 @@ impl LedgerPort for SimLedger {
         let mut s = self.state.lock().unwrap();
         let tip = self.tip_of(&s);
         let height = block.header.block_index;
-        if block.header.parent_hash != tip.hash || height != tip.height + 1 {
+        if block.header.parent_hash != tip.hash || height != tip.height.next() {
             return Err(LedgerPortError::FailedPrecondition(format!(
                 "block {height} does not extend the tip {}",
                 tip.height
@@ -599,10 +585,10 @@ impl LedgerPort for SimLedger {
         w.trace(&[b"apply", &(self.me as u64).to_be_bytes(), &now.to_be_bytes(), &block.hash().0]);
         Ok(Applied { tip, already_applied: false })
     }
-    async fn record_evidence(&self, _: &coinjecture_primitives::Evidence, _: i64) -> LedgerResult<bool> {
+    async fn record_evidence(&self, _: &coinjecture_primitives::Evidence, _: UnixMillis) -> LedgerResult<bool> {
         Ok(false)
     }
-    async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, i64)>> {
+    async fn recorded_evidence(&self, _: u32) -> LedgerResult<Vec<(coinjecture_primitives::Evidence, UnixMillis)>> {
         Ok(Vec::new())
     }
 }
@@ -617,7 +603,7 @@ pub(crate) struct Node {
 #[derive(Debug)]
 pub(crate) struct Report {
     pub(crate) trace_hash: Hash32,
-    pub(crate) heights: Vec<BlockHeight>,
+    pub(crate) heights: Vec<Height>,
     pub(crate) violations: Vec<String>,
     pub(crate) delivered: u64,
 }
@@ -667,7 +653,7 @@ impl Sim {
         let shm = std::path::Path::new("/dev/shm");
         let dir =
             if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.expect("a temporary directory");
-        let clock = VirtualClock::starting_at(START_MS);
+        let clock = VirtualClock::starting_at(UnixMillis(START_MS));
         let genesis_accounts: BTreeMap<PublicKey, (u64, u64)> =
             chain.accounts.iter().map(|a| (*a, (chain.account(a).balance, 0))).collect();
         let ledgers = (0..setup.n)
@@ -723,7 +709,7 @@ impl Sim {
     }
 
     pub(crate) fn now(&self) -> i64 {
-        coinjecture_consensus::clock::Clock::now_ms(&self.clock)
+        coinjecture_consensus::clock::Clock::now_ms(&self.clock).get()
     }
 
     /// Starts (or restarts) node `i` from its ledger and safety files.
@@ -809,9 +795,9 @@ impl Sim {
     }
 
     /// Finalized heights of every node's ledger.
-    pub(crate) fn heights(&self) -> Vec<BlockHeight> {
+    pub(crate) fn heights(&self) -> Vec<Height> {
         let w = self.world.lock().unwrap();
-        w.ledgers.iter().map(|l| l.lock().unwrap().blocks.len() as BlockHeight).collect()
+        w.ledgers.iter().map(|l| Height(l.lock().unwrap().blocks.len() as u64)).collect()
     }
 
     /// Hands `message` to node `i` at once, as its gossip validation would (false when it is
@@ -836,10 +822,10 @@ impl Sim {
     }
 
     /// The round of the certificate of node `i`'s finalized block at `height`.
-    pub(crate) fn commit_round(&self, i: usize, height: BlockHeight) -> Option<u32> {
+    pub(crate) fn commit_round(&self, i: usize, height: Height) -> Option<Round> {
         let w = self.world.lock().unwrap();
         let s = w.ledgers[i].lock().unwrap();
-        let index = usize::try_from(height).ok()?.checked_sub(1)?;
+        let index = usize::try_from(height.get()).ok()?.checked_sub(1)?;
         s.blocks.get(index).map(|(_, c)| c.round)
     }
 
@@ -867,7 +853,7 @@ impl Sim {
                 w.violation(what);
             }
         }
-        let heights = chains.iter().map(|c| c.len() as BlockHeight).collect();
+        let heights = chains.iter().map(|c| Height(c.len() as u64)).collect();
         let trace = std::mem::take(&mut w.trace);
         Report {
             trace_hash: Hash32(trace.finalize().into()),

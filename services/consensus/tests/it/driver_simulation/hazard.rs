@@ -24,13 +24,13 @@
 //! learns of X only through that sync. Network delays and ledger latencies come from the seed.
 
 use coinjecture_consensus::{QuorumMode, SignStep};
-use coinjecture_primitives::BlockHeight;
+use coinjecture_primitives::{Height, Round};
 
 use super::harness::{NetParams, Parsed, Report, Setup, Sim, Verdict, run};
 
-const H: BlockHeight = 4;
+const H: Height = Height(4);
 const N: usize = 5;
-const A: usize = (H as usize) % N;
+const A: usize = (H.get() as usize) % N;
 const K: usize = (A + 1) % N;
 const D: usize = (A + 2) % N;
 
@@ -40,7 +40,7 @@ pub(crate) struct Outcome {
     /// K signed at (h, 2) and proposed at (h + 1, 0): the batch under test happened.
     pub(crate) reached: bool,
     pub(crate) k_crashed: bool,
-    pub(crate) heights: Vec<BlockHeight>,
+    pub(crate) heights: Vec<Height>,
 }
 
 pub(crate) async fn inline_sync_scenario(seed: u64, inline_sync_hazard: bool) -> Outcome {
@@ -65,8 +65,10 @@ pub(crate) async fn inline_sync_scenario(seed: u64, inline_sync_hazard: bool) ->
             let window = released_at.is_none_or(|t| hop.now < t + 6_000);
             let to_k_or_d = hop.to == K || hop.to == D;
             match hop.message {
-                Parsed::Proposal(p) if p.height == H && p.round == 0 && to_k_or_d => Verdict::Drop,
-                Parsed::Proposal(p) if p.height == H && p.round == 2 && hop.from == D && released_at.is_none() => {
+                Parsed::Proposal(p) if p.height == H && p.round == Round(0) && to_k_or_d => Verdict::Drop,
+                Parsed::Proposal(p)
+                    if p.height == H && p.round == Round(2) && hop.from == D && released_at.is_none() =>
+                {
                     released_at = Some(hop.now);
                     control.release.push(ABC);
                     control.slow_ledger_ms[K] = Some(1_500);
@@ -74,7 +76,7 @@ pub(crate) async fn inline_sync_scenario(seed: u64, inline_sync_hazard: bool) ->
                 }
                 Parsed::Vote(v)
                     if v.height == H
-                        && v.round == 0
+                        && v.round == Round(0)
                         && v.block_hash.is_some()
                         && v.vote_type == coinjecture_primitives::consensus::VoteType::Precommit =>
                 {
@@ -92,7 +94,7 @@ pub(crate) async fn inline_sync_scenario(seed: u64, inline_sync_hazard: bool) ->
                 Parsed::Vote(v)
                     if hop.from == K
                         && v.height == H
-                        && v.round == 0
+                        && v.round == Round(0)
                         && v.vote_type == coinjecture_primitives::consensus::VoteType::Precommit
                         && !k_precommitted =>
                 {
@@ -108,7 +110,7 @@ pub(crate) async fn inline_sync_scenario(seed: u64, inline_sync_hazard: bool) ->
         }));
         let mut fired = false;
         w.crash_trigger = Some(Box::new(move |node, parsed| {
-            let hit = !fired && node == K && matches!(parsed, Parsed::Proposal(p) if p.height == H + 1);
+            let hit = !fired && node == K && matches!(parsed, Parsed::Proposal(p) if p.height == H.next());
             fired |= hit;
             hit
         }));
@@ -130,14 +132,14 @@ pub(crate) async fn inline_sync_scenario(seed: u64, inline_sync_hazard: bool) ->
             w.published.iter().any(|&(node, _, h, r, s)| node == K && (h, r, s) == (height, round, step))
         };
         (
-            signed(H, 2, SignStep::Prevote) && signed(H + 1, 0, SignStep::Proposal),
+            signed(H, 2, SignStep::Prevote) && signed(H.next(), 0, SignStep::Proposal),
             w.crashes_triggered.iter().any(|(node, _)| *node == K),
         )
     };
     if std::env::var("DSIM_DEBUG").is_ok() {
         let heights = sim.heights();
         let w = sim.world.lock().unwrap();
-        for p in w.published.iter().filter(|p| p.2 >= H && p.2 <= H + 1) {
+        for p in w.published.iter().filter(|p| p.2 >= H && p.2 <= H.next()) {
             println!("{p:?}");
         }
         println!("crashes {:?} heights {heights:?} violations {:#?}", w.crashes_triggered, w.violations);
@@ -155,7 +157,7 @@ fn a_sync_answered_mid_batch_never_sends_the_safety_files_back_nor_makes_a_valid
         let o = run(inline_sync_scenario(seed, false));
         assert!(o.reached && o.k_crashed, "seed {seed}: the scenario did not reach the batch under test");
         assert!(o.report.violations.is_empty(), "seed {seed}: {:#?}", o.report.violations);
-        assert!(o.heights.iter().all(|h| *h >= H + 3), "seed {seed}: the chain stopped: {:?}", o.heights);
+        assert!(o.heights.iter().all(|h| *h >= H.saturating_add(3)), "seed {seed}: the chain stopped: {:?}", o.heights);
     }
 }
 
@@ -170,7 +172,7 @@ fn with_the_old_inline_sync_the_same_seeds_go_back_on_disk_and_sign_twice() {
         let v = &o.report.violations;
         let back = format!("node {K}: its signing state on disk went back");
         assert!(v.iter().any(|s| s.contains(&back)), "seed {seed}: not caught going back: {v:#?}");
-        let twice = format!("validator {K} signed twice at height {}, round 0, Proposal", H + 1);
+        let twice = format!("validator {K} signed twice at height {}, round 0, Proposal", H.next());
         assert!(v.iter().any(|s| s.contains(&twice)), "seed {seed}: no double sign caught: {v:#?}");
     }
 }

@@ -25,8 +25,8 @@ fn a_flood_of_gossiped_transactions_does_not_slow_the_blocks() {
         };
         let mut sim = Sim::new(setup).await;
         sim.run_for(3 * SECOND).await;
-        let before = sim.heights().into_iter().min().unwrap_or(0);
-        assert!(before >= 1, "the chain runs before the flood: {:?}", sim.heights());
+        let before = sim.heights().into_iter().min().unwrap_or(coinjecture_primitives::Height(0));
+        assert!(before >= coinjecture_primitives::Height(1), "the chain runs before the flood: {:?}", sim.heights());
         // Every ledger call now takes 10 ms (virtual), and every node receives 100 gossiped
         // batches every 100 ms: 1,000 checks a second offered, 100 a second possible.
         sim.world.lock().unwrap().control.slow_ledger_ms = vec![Some(10); 3];
@@ -40,15 +40,15 @@ fn a_flood_of_gossiped_transactions_does_not_slow_the_blocks() {
             }
             sim.run_for(100).await;
         }
-        let after = sim.heights().into_iter().min().unwrap_or(0);
-        eprintln!("blocks under the flood: {} in 10 s ({delivered} batches delivered)", after - before);
+        let after = sim.heights().into_iter().min().unwrap_or(coinjecture_primitives::Height(0));
+        eprintln!("blocks under the flood: {} in 10 s ({delivered} batches delivered)", after.blocks_since(before));
         let report = sim.finish();
         assert!(report.violations.is_empty(), "{:#?}", report.violations);
         // 10 s at 1 s blocks (each block's own ledger calls take a few × 10 ms): at least 7.
         assert!(
-            after >= before + 7,
+            after >= before.saturating_add(7),
             "blocks under the flood: {} in 10 s (heights {before} → {after}, {delivered} batches delivered)",
-            after - before
+            after.blocks_since(before)
         );
     });
 }

@@ -15,7 +15,7 @@ mod hazard;
 mod intake;
 
 use coinjecture_consensus::QuorumMode;
-use coinjecture_primitives::PublicKey;
+use coinjecture_primitives::{Height, PublicKey};
 use harness::{NetParams, Report, Rng, Setup, Sim, run};
 
 const SECOND: i64 = 1000;
@@ -104,7 +104,7 @@ pub(crate) async fn random_run(seed: u64, n: usize, mode: QuorumMode, inline_syn
         w.group = vec![0; n];
         w.net = NetParams::good();
     }
-    let at_heal = sim.heights().into_iter().max().unwrap_or(0);
+    let at_heal = sim.heights().into_iter().max().unwrap_or(Height(0));
     sim.run_for(5 * SECOND).await;
     // Transfers from account 1 after the heal: final on every node.
     let txs: Vec<_> = (0..5).map(|k| sim.chain.transfer(1, PublicKey([8; 32]), 100 + k, k)).collect();
@@ -122,7 +122,7 @@ pub(crate) async fn random_run(seed: u64, n: usize, mode: QuorumMode, inline_syn
     );
     for (i, h) in heights.iter().enumerate() {
         assert!(
-            *h >= at_heal + 2,
+            *h >= at_heal.saturating_add(2),
             "seed {seed} (n={n}, {mode:?}): node {i} at height {h}, heal height was {at_heal}; heights {heights:?}\nreplay: {}",
             replay_command(seed, n, mode)
         );

@@ -12,7 +12,9 @@ use coinjecture_consensus::{
 };
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Evidence, Proposal, Vote, VoteType};
-use coinjecture_primitives::{Block, BlockHeader, ChainId, CommitCertificate, Hash32, PoaExtra, PublicKey, sha256};
+use coinjecture_primitives::{
+    Block, BlockHeader, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, Round, UnixMillis, sha256,
+};
 use sha2::{Digest, Sha256};
 
 pub(crate) use crate::rng::Rng;
@@ -113,7 +115,7 @@ pub(crate) struct Sim {
     events: Vec<Option<Event>>,
     seq: u64,
     /// height → the first committed block hash (safety oracle).
-    pub(crate) decided: BTreeMap<u64, Hash32>,
+    pub(crate) decided: BTreeMap<Height, Hash32>,
     pub(crate) evidence: Vec<Evidence>,
     trace: Sha256,
     pub(crate) genesis_hash: Hash32,
@@ -184,16 +186,16 @@ impl Sim {
     fn boot(&mut self, i: usize) {
         let node = &self.nodes[i];
         let height = node.chain.len() as u64 + 1;
-        let last_commit_ms = node
-            .chain
-            .last()
-            .map_or(self.now + node.clock_offset_ms - self.block_time_ms as i64, |(b, _)| b.header.timestamp_ms());
+        let last_commit_ms =
+            node.chain.last().map_or(self.now + node.clock_offset_ms - self.block_time_ms as i64, |(b, _)| {
+                b.header.timestamp_ms().get()
+            });
         let mut engine = Engine::new(
             self.config(),
             self.schedule.clone(),
             Keypair::from_seed(&node.key_seed),
-            height,
-            last_commit_ms,
+            Height(height),
+            UnixMillis(last_commit_ms),
             node.persisted_sign_state.clone(),
         );
         if let Some(lock) = node.persisted_lock.clone() {
@@ -240,7 +242,7 @@ impl Sim {
     fn input(&mut self, i: usize, input: Input) {
         let now = self.local_now(i);
         let Some(engine) = self.nodes[i].engine.as_mut() else { return };
-        let actions = engine.handle(now, input);
+        let actions = engine.handle(UnixMillis(now), input);
         for action in actions {
             if self.nodes[i].engine.is_none() {
                 break; // crashed in the middle of carrying them out
@@ -306,7 +308,7 @@ impl Sim {
                 if let Message::Vote(v) = &message
                     && v.validator == own_key
                     && v.vote_type == VoteType::Prevote
-                    && self.nodes[i].crash_after_prevote_at == Some(v.height)
+                    && self.nodes[i].crash_after_prevote_at == Some(v.height.get())
                 {
                     self.nodes[i].crash_after_prevote_at = None;
                     self.crash(i);
@@ -314,7 +316,7 @@ impl Sim {
             }
             Action::ScheduleTimeout { at_ms, timeout } => {
                 let epoch = self.nodes[i].epoch;
-                let at = at_ms.saturating_sub(self.nodes[i].clock_offset_ms);
+                let at = at_ms.get().saturating_sub(self.nodes[i].clock_offset_ms);
                 self.push(at.max(self.now), Event::Timer { node: i, epoch, timeout });
             }
             Action::BuildBlock { height, round, min_timestamp_ms } => {
@@ -327,9 +329,9 @@ impl Sim {
                 self.input(i, Input::BlockValidity { block_hash: hash, valid });
             }
             Action::Commit { block, certificate } => self.on_commit(i, block, certificate),
-            Action::RequestSync { from_height } => self.sync(i, from_height),
+            Action::RequestSync { from_height } => self.sync(i, from_height.get()),
             Action::BroadcastDecided { height } => {
-                if let Some((block, certificate)) = self.nodes[i].chain.get(height as usize - 1).cloned() {
+                if let Some((block, certificate)) = self.nodes[i].chain.get(height.get() as usize - 1).cloned() {
                     for to in 0..self.nodes.len() {
                         if to != i {
                             self.send(
@@ -439,8 +441,8 @@ impl Sim {
         self.nodes[i].chain.last().map_or(self.genesis_hash, |(b, _)| b.hash())
     }
 
-    fn build_block(&mut self, i: usize, height: u64, round: u32, min_timestamp_ms: i64) -> Block {
-        let ts = (self.local_now(i) + self.nodes[i].future_stamp_ms).max(min_timestamp_ms);
+    fn build_block(&mut self, i: usize, height: Height, round: Round, min_timestamp_ms: UnixMillis) -> Block {
+        let ts = (self.local_now(i) + self.nodes[i].future_stamp_ms).max(min_timestamp_ms.get());
         let extra = PoaExtra {
             round,
             timestamp_millis: ts.rem_euclid(1000) as u16,
@@ -464,13 +466,19 @@ impl Sim {
 
     fn valid_next_block(&self, i: usize, block: &Block) -> bool {
         let node = &self.nodes[i];
-        block.header.block_index == node.chain.len() as u64 + 1 && block.header.parent_hash == self.parent_hash(i)
+        block.header.block_index == Height(node.chain.len() as u64 + 1)
+            && block.header.parent_hash == self.parent_hash(i)
     }
 
     fn on_commit(&mut self, i: usize, block: Block, certificate: CommitCertificate) {
         let height = block.header.block_index;
         let hash = block.hash();
-        assert_eq!(height, self.nodes[i].chain.len() as u64 + 1, "seed {}: node {i} committed out of order", self.seed);
+        assert_eq!(
+            height,
+            Height(self.nodes[i].chain.len() as u64 + 1),
+            "seed {}: node {i} committed out of order",
+            self.seed
+        );
         assert!(
             self.valid_next_block(i, &block),
             "seed {}: node {i} committed a block not extending its chain",
@@ -484,7 +492,7 @@ impl Sim {
                 assert_eq!(*first, hash, "seed {}: SAFETY VIOLATION at height {height} (node {i})", self.seed)
             }
             None => {
-                self.decided.insert(height, hash);
+                self.decided.insert(Height(height.get()), hash);
             }
         }
         self.trace(&format!("commit {i} {height} {hash}"));
@@ -527,7 +535,7 @@ impl Sim {
                 .iter()
                 .map(|n| {
                     n.engine.as_ref().map(|e| {
-                        let short = |x: Option<(u32, Hash32)>| x.map(|(r, h)| (r, h.to_hex()[..4].to_string()));
+                        let short = |x: Option<(Round, Hash32)>| x.map(|(r, h)| (r, h.to_hex()[..4].to_string()));
                         (e.height(), e.round(), e.step(), short(e.locked()), short(e.valid()))
                     })
                 })

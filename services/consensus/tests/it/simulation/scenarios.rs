@@ -6,7 +6,9 @@ use coinjecture_consensus::{
 };
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Proposal, VoteType};
-use coinjecture_primitives::{Block, BlockHeader, ChainId, Hash32, PoaExtra, Signature, sha256};
+use coinjecture_primitives::{
+    Block, BlockHeader, ChainId, Hash32, Height, PoaExtra, Round, Signature, UnixMillis, sha256,
+};
 
 use super::harness::{EventSpec, NetParams, Sim};
 use super::{SEC, perfect_net};
@@ -22,7 +24,7 @@ fn three_validators_finalize_a_block_every_block_time() {
     // Blocks are spaced by the block time.
     let chain = &sim.nodes[0].chain;
     for pair in chain.windows(2) {
-        let gap = pair[1].0.header.timestamp_ms() - pair[0].0.header.timestamp_ms();
+        let gap = pair[1].0.header.timestamp_ms().millis_since(pair[0].0.header.timestamp_ms());
         assert!((1000..1200).contains(&gap), "gap {gap} ms");
     }
 }
@@ -110,7 +112,7 @@ fn a_validator_set_change_takes_effect_without_a_halt() {
     let keys: Vec<_> = seeds.iter().map(|s| Keypair::from_seed(s).public_key()).collect();
     let old = ValidatorSet::new(keys[..3].to_vec(), QuorumMode::Crash).unwrap();
     let new = ValidatorSet::new(keys[1..].to_vec(), QuorumMode::Crash).unwrap();
-    let schedule = ValidatorSchedule::new(vec![(1, old), (8, new)]).unwrap();
+    let schedule = ValidatorSchedule::new(vec![(Height(1), old), (Height(8), new)]).unwrap();
     let mut sim = Sim::with_schedule(7, seeds, schedule, perfect_net());
     let start = sim.now;
     // Validator 0 leaves after height 7 and is switched off a bit later.
@@ -138,11 +140,11 @@ fn chain() -> ChainId {
 }
 
 fn block(height: u64, proposer: &Keypair, salt: u8) -> Block {
-    let extra = PoaExtra { round: 0, timestamp_millis: 0, state_commitment: Hash32([salt; 32]), chain_id: None };
+    let extra = PoaExtra { round: Round(0), timestamp_millis: 0, state_commitment: Hash32([salt; 32]), chain_id: None };
     Block {
         header: BlockHeader {
             codec_version: 1,
-            block_index: height,
+            block_index: Height(height),
             // The engines of these scenarios run at times 0..10 s: a block stamped at 1 s.
             timestamp: 1,
             miner_address: proposer.public_key(),
@@ -159,9 +161,9 @@ fn signed_proposal(proposer: &Keypair, round: u32, timestamp_ms: i64, block: Blo
     let mut proposal = Proposal {
         chain_id: chain(),
         height: block.header.block_index,
-        round,
+        round: Round(round),
         pol_round: None,
-        timestamp_ms,
+        timestamp_ms: UnixMillis(timestamp_ms),
         block,
         proposer: proposer.public_key(),
         signature: Signature::ZERO,
@@ -174,26 +176,38 @@ fn signed_proposal(proposer: &Keypair, round: u32, timestamp_ms: i64, block: Blo
 fn a_restarted_validator_never_signs_a_conflicting_vote() {
     let keys: Vec<Keypair> = (0u8..3).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
     let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Crash).unwrap();
-    let proposer_index = set.validators().iter().position(|k| *k == set.proposer(1, 0)).unwrap();
+    let proposer_index = set.validators().iter().position(|k| *k == set.proposer(Height(1), Round(0))).unwrap();
     let me = (proposer_index + 1) % 3;
     let config = EngineConfig::with_block_time(chain(), 1000);
     let schedule = ValidatorSchedule::fixed(set);
 
     // Before the crash it prevoted block A at (1, 0) and persisted that.
     let a = block(1, &keys[proposer_index], 0xaa);
-    let vote_a =
-        coinjecture_primitives::consensus::vote_signing_bytes(&chain(), 1, 0, VoteType::Prevote, Some(&a.hash()));
-    let persisted = SignState::after(1, 0, SignStep::Prevote, &vote_a, keys[me].sign(&vote_a));
+    let vote_a = coinjecture_primitives::consensus::vote_signing_bytes(
+        &chain(),
+        Height(1),
+        Round(0),
+        VoteType::Prevote,
+        Some(&a.hash()),
+    );
+    let persisted = SignState::after(Height(1), Round(0), SignStep::Prevote, &vote_a, keys[me].sign(&vote_a));
 
     // After the restart a (Byzantine) proposer shows it block B for the same round.
-    let mut engine = Engine::new(config, schedule, Keypair::from_seed(&[me as u8 + 1; 32]), 1, 0, Some(persisted));
-    engine.handle(10, Input::Start);
+    let mut engine = Engine::new(
+        config,
+        schedule,
+        Keypair::from_seed(&[me as u8 + 1; 32]),
+        Height(1),
+        UnixMillis(0),
+        Some(persisted),
+    );
+    engine.handle(UnixMillis(10), Input::Start);
     let b = block(1, &keys[proposer_index], 0xbb);
     let proposal = signed_proposal(&keys[proposer_index], 0, 10, b.clone());
-    let mut actions = engine.handle(20, Input::Proposal(proposal));
-    actions.extend(engine.handle(30, Input::BlockValidity { block_hash: b.hash(), valid: true }));
+    let mut actions = engine.handle(UnixMillis(20), Input::Proposal(proposal));
+    actions.extend(engine.handle(UnixMillis(30), Input::BlockValidity { block_hash: b.hash(), valid: true }));
     let signed_b = actions.iter().any(|a| {
-        matches!(a, Action::Broadcast(Message::Vote(v)) if v.round == 0 && v.vote_type == VoteType::Prevote && v.block_hash == Some(b.hash()))
+        matches!(a, Action::Broadcast(Message::Vote(v)) if v.round == Round(0) && v.vote_type == VoteType::Prevote && v.block_hash == Some(b.hash()))
     });
     assert!(!signed_b, "signed a second, conflicting prevote after restart: {actions:?}");
     assert!(!actions.iter().any(|a| matches!(a, Action::PersistSignState(_))));
@@ -210,16 +224,16 @@ fn bad_consensus_input_is_dropped_with_a_counted_reason_and_never_stalls() {
         EngineConfig::with_block_time(chain(), 1000),
         ValidatorSchedule::fixed(set),
         Keypair::from_seed(&[1; 32]),
-        1,
-        0,
+        Height(1),
+        UnixMillis(0),
         None,
     );
-    engine.handle(0, Input::Start);
+    engine.handle(UnixMillis(0), Input::Start);
     let signed = |key: &Keypair, height: u64, round: u32, chain_id: ChainId| {
         let mut v = Vote {
             chain_id,
-            height,
-            round,
+            height: Height(height),
+            round: Round(round),
             vote_type: VoteType::Prevote,
             block_hash: None,
             validator: key.public_key(),
@@ -234,39 +248,39 @@ fn bad_consensus_input_is_dropped_with_a_counted_reason_and_never_stalls() {
 
     let mut forged = signed(&keys[1], 1, 0, chain());
     forged.signature.0[0] ^= 1;
-    assert_eq!(dropped(engine.handle(1, Input::Vote(forged))), vec![DropReason::BadSignature]);
+    assert_eq!(dropped(engine.handle(UnixMillis(1), Input::Vote(forged))), vec![DropReason::BadSignature]);
     let outsider = Keypair::from_seed(&[99; 32]);
     assert_eq!(
-        dropped(engine.handle(2, Input::Vote(signed(&outsider, 1, 0, chain())))),
+        dropped(engine.handle(UnixMillis(2), Input::Vote(signed(&outsider, 1, 0, chain())))),
         vec![DropReason::NotAValidator]
     );
     let other_chain = ChainId::new("coinjecture-other").unwrap();
     assert_eq!(
-        dropped(engine.handle(3, Input::Vote(signed(&keys[1], 1, 0, other_chain)))),
+        dropped(engine.handle(UnixMillis(3), Input::Vote(signed(&keys[1], 1, 0, other_chain)))),
         vec![DropReason::WrongChain]
     );
     assert_eq!(
-        dropped(engine.handle(4, Input::Vote(signed(&keys[1], 1, 10_000, chain())))),
+        dropped(engine.handle(UnixMillis(4), Input::Vote(signed(&keys[1], 1, 10_000, chain())))),
         vec![DropReason::RoundTooFarAhead]
     );
     assert_eq!(
-        dropped(engine.handle(5, Input::Vote(signed(&keys[1], 1_000_000, 0, chain())))),
+        dropped(engine.handle(UnixMillis(5), Input::Vote(signed(&keys[1], 1_000_000, 0, chain())))),
         vec![DropReason::FutureHeightBufferFull]
     );
     let vote = signed(&keys[2], 1, 0, chain());
-    assert!(dropped(engine.handle(6, Input::Vote(vote.clone()))).is_empty());
+    assert!(dropped(engine.handle(UnixMillis(6), Input::Vote(vote.clone()))).is_empty());
     // An identical copy is a duplicate (not verified again); a copy with a damaged signature is
     // not identical, so it is still checked, and refused.
     let mut damaged = vote.clone();
     damaged.signature.0[5] ^= 1;
-    assert_eq!(dropped(engine.handle(7, Input::Vote(vote))), vec![DropReason::Duplicate]);
-    assert_eq!(dropped(engine.handle(7, Input::Vote(damaged))), vec![DropReason::BadSignature]);
+    assert_eq!(dropped(engine.handle(UnixMillis(7), Input::Vote(vote))), vec![DropReason::Duplicate]);
+    assert_eq!(dropped(engine.handle(UnixMillis(7), Input::Vote(damaged))), vec![DropReason::BadSignature]);
     // A proposal from the wrong proposer.
-    let wrong = keys.iter().find(|k| k.public_key() != engine.validator_set().proposer(1, 0)).unwrap();
+    let wrong = keys.iter().find(|k| k.public_key() != engine.validator_set().proposer(Height(1), Round(0))).unwrap();
     let p = signed_proposal(wrong, 0, 8, block(1, wrong, 1));
-    assert_eq!(dropped(engine.handle(8, Input::Proposal(p))), vec![DropReason::WrongProposer]);
+    assert_eq!(dropped(engine.handle(UnixMillis(8), Input::Proposal(p))), vec![DropReason::WrongProposer]);
     // None of it moved the engine off height 1, round 0, and it still times out normally.
-    assert_eq!((engine.height(), engine.round()), (1, 0));
+    assert_eq!((engine.height(), engine.round()), (Height(1), Round(0)));
 }
 
 #[test]
@@ -303,31 +317,32 @@ fn the_whole_network_stopped_mid_round_and_restarted_resumes() {
 /// lock it asked to persist (checked to come before the precommit leaves).
 fn lock_on_block(keys: &[Keypair], schedule: &ValidatorSchedule, me: usize, b: &Block) -> (SignState, LockState) {
     use coinjecture_primitives::consensus::{Vote, vote_signing_bytes};
-    let set = schedule.at(1);
-    let p0 = keys.iter().position(|k| k.public_key() == set.proposer(1, 0)).unwrap();
+    let set = schedule.at(Height(1));
+    let p0 = keys.iter().position(|k| k.public_key() == set.proposer(Height(1), Round(0))).unwrap();
     let config = EngineConfig::with_block_time(chain(), 1000);
-    let mut engine = Engine::new(config, schedule.clone(), Keypair::from_seed(&[me as u8 + 1; 32]), 1, 0, None);
-    engine.handle(0, Input::Start);
+    let mut engine =
+        Engine::new(config, schedule.clone(), Keypair::from_seed(&[me as u8 + 1; 32]), Height(1), UnixMillis(0), None);
+    engine.handle(UnixMillis(0), Input::Start);
     let proposal = signed_proposal(&keys[p0], 0, 1000, b.clone());
     let mut actions = Vec::new();
     if me != p0 {
-        engine.handle(1000, Input::Proposal(proposal));
-        engine.handle(1001, Input::BlockValidity { block_hash: b.hash(), valid: true });
+        engine.handle(UnixMillis(1000), Input::Proposal(proposal));
+        engine.handle(UnixMillis(1001), Input::BlockValidity { block_hash: b.hash(), valid: true });
     }
     for other in (0..keys.len()).filter(|i| *i != me).take(2) {
-        let bytes = vote_signing_bytes(&chain(), 1, 0, VoteType::Prevote, Some(&b.hash()));
+        let bytes = vote_signing_bytes(&chain(), Height(1), Round(0), VoteType::Prevote, Some(&b.hash()));
         let vote = Vote {
             chain_id: chain(),
-            height: 1,
-            round: 0,
+            height: Height(1),
+            round: Round(0),
             vote_type: VoteType::Prevote,
             block_hash: Some(b.hash()),
             validator: keys[other].public_key(),
             signature: keys[other].sign(&bytes),
         };
-        actions.extend(engine.handle(1002, Input::Vote(vote)));
+        actions.extend(engine.handle(UnixMillis(1002), Input::Vote(vote)));
     }
-    assert_eq!(engine.locked(), Some((0, b.hash())), "did not lock: {actions:?}");
+    assert_eq!(engine.locked(), Some((Round(0), b.hash())), "did not lock: {actions:?}");
     let lock_at = actions.iter().position(|a| matches!(a, Action::PersistLock(_))).expect("no PersistLock");
     let precommit_at = actions
         .iter()
@@ -335,7 +350,7 @@ fn lock_on_block(keys: &[Keypair], schedule: &ValidatorSchedule, me: usize, b: &
         .expect("no precommit");
     assert!(lock_at < precommit_at, "the precommit left before the lock was persisted: {actions:?}");
     let Some(Action::PersistLock(lock)) = actions.into_iter().nth(lock_at) else { unreachable!() };
-    assert_eq!((lock.height, lock.round, lock.block.hash()), (1, 0, b.hash()));
+    assert_eq!((lock.height, lock.round, lock.block.hash()), (Height(1), Round(0), b.hash()));
     assert_eq!(lock.prevotes.len(), 3, "the proof of lock is the quorum of prevotes");
     (engine.sign_state().cloned().unwrap(), *lock)
 }
@@ -348,7 +363,7 @@ fn a_validator_restarted_after_locking_stays_locked() {
     let keys: Vec<Keypair> = (0u8..4).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
     let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
     let index = |k| keys.iter().position(|key| key.public_key() == k).unwrap();
-    let (p0, p1) = (index(set.proposer(1, 0)), index(set.proposer(1, 1)));
+    let (p0, p1) = (index(set.proposer(Height(1), Round(0))), index(set.proposer(Height(1), Round(1))));
     let me = (0..4).find(|i| *i != p0 && *i != p1).unwrap();
     let schedule = ValidatorSchedule::fixed(set);
     let b = block(1, &keys[p0], 0xb0);
@@ -363,19 +378,19 @@ fn a_validator_restarted_after_locking_stays_locked() {
             config,
             schedule.clone(),
             Keypair::from_seed(&[me as u8 + 1; 32]),
-            1,
-            0,
+            Height(1),
+            UnixMillis(0),
             Some(sign_state.clone()),
         );
         if restore {
             assert!(engine.restore_lock(lock.clone()));
         }
-        let mut actions = engine.handle(5000, Input::Start);
-        assert_eq!(engine.round(), 1, "resumes after the round it last signed in");
-        actions.extend(engine.handle(5001, Input::Proposal(fresh.clone())));
-        actions.extend(engine.handle(5002, Input::BlockValidity { block_hash: b2.hash(), valid: true }));
+        let mut actions = engine.handle(UnixMillis(5000), Input::Start);
+        assert_eq!(engine.round(), Round(1), "resumes after the round it last signed in");
+        actions.extend(engine.handle(UnixMillis(5001), Input::Proposal(fresh.clone())));
+        actions.extend(engine.handle(UnixMillis(5002), Input::BlockValidity { block_hash: b2.hash(), valid: true }));
         actions.iter().find_map(|a| match a {
-            Action::Broadcast(Message::Vote(v)) if v.round == 1 && v.vote_type == VoteType::Prevote => {
+            Action::Broadcast(Message::Vote(v)) if v.round == Round(1) && v.vote_type == VoteType::Prevote => {
                 Some(v.block_hash)
             }
             _ => None,
@@ -393,21 +408,27 @@ fn a_restarted_locked_proposer_re_proposes_its_block_with_the_proof_of_lock() {
     let keys: Vec<Keypair> = (0u8..4).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
     let set = ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap();
     let index = |k| keys.iter().position(|key| key.public_key() == k).unwrap();
-    let (p0, me) = (index(set.proposer(1, 0)), index(set.proposer(1, 1)));
+    let (p0, me) = (index(set.proposer(Height(1), Round(0))), index(set.proposer(Height(1), Round(1))));
     let schedule = ValidatorSchedule::fixed(set);
     let b = block(1, &keys[p0], 0xb0);
     let (sign_state, lock) = lock_on_block(&keys, &schedule, me, &b);
 
     let config = EngineConfig::with_block_time(chain(), 1000);
-    let mut engine =
-        Engine::new(config.clone(), schedule, Keypair::from_seed(&[me as u8 + 1; 32]), 1, 0, Some(sign_state));
+    let mut engine = Engine::new(
+        config.clone(),
+        schedule,
+        Keypair::from_seed(&[me as u8 + 1; 32]),
+        Height(1),
+        UnixMillis(0),
+        Some(sign_state),
+    );
     assert!(engine.restore_lock(lock.clone()));
-    let actions = engine.handle(5000, Input::Start);
+    let actions = engine.handle(UnixMillis(5000), Input::Start);
     let reproposed = actions.iter().find_map(|a| match a {
         Action::Broadcast(Message::Proposal(p)) => Some((p.round, p.pol_round, p.block.hash())),
         _ => None,
     });
-    assert_eq!(reproposed, Some((1, Some(0), b.hash())), "{actions:?}");
+    assert_eq!(reproposed, Some((Round(1), Some(Round(0)), b.hash())), "{actions:?}");
     // The rebroadcast relays the proof of lock: the others' prevotes and its own.
     let rebroadcast = actions
         .iter()
@@ -420,24 +441,24 @@ fn a_restarted_locked_proposer_re_proposes_its_block_with_the_proof_of_lock() {
             _ => None,
         })
         .unwrap();
-    let relayed = engine.handle(5000 + config.rebroadcast_ms as i64, Input::Timeout(rebroadcast));
+    let relayed = engine.handle(UnixMillis(5000 + config.rebroadcast_ms as i64), Input::Timeout(rebroadcast));
     let pol_votes = relayed
         .iter()
-        .filter(|a| matches!(a, Action::Broadcast(Message::Vote(v)) if v.round == 0 && v.vote_type == VoteType::Prevote && v.block_hash == Some(b.hash())))
+        .filter(|a| matches!(a, Action::Broadcast(Message::Vote(v)) if v.round == Round(0) && v.vote_type == VoteType::Prevote && v.block_hash == Some(b.hash())))
         .count();
     assert_eq!(pol_votes, 3, "{relayed:?}");
 
     // A lock of another height is left alone.
     let mut stale = lock;
-    stale.height = 7;
+    stale.height = Height(7);
     let fresh_engine = &mut Engine::new(
         config,
         ValidatorSchedule::fixed(
             ValidatorSet::new(keys.iter().map(Keypair::public_key).collect(), QuorumMode::Byzantine).unwrap(),
         ),
         Keypair::from_seed(&[me as u8 + 1; 32]),
-        1,
-        0,
+        Height(1),
+        UnixMillis(0),
         None,
     );
     assert!(!fresh_engine.restore_lock(stale));
