@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_ledger::{GenesisConfig, Ledger};
-use coinjecture_p2p_gateway::P2pNode;
+use coinjecture_ledger::GenesisConfig;
 use coinjecture_proto::ports::gateway::RemoteGateway;
 use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
 use eyre::{bail, eyre};
@@ -88,8 +87,7 @@ pub(crate) async fn serve_crypto_core(
     max_streams_per_connection: u32,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> eyre::Result<()> {
-    let service = coinjecture_crypto_core::service::CryptoCoreService.into_server();
-    serve_grpc(listener, tls, max_streams_per_connection, service, shutdown).await
+    serve_grpc(listener, tls, max_streams_per_connection, coinjecture_crypto_core::service::run(), shutdown).await
 }
 
 /// Serves `GET /metrics` (Prometheus text of `registry`) on `addr`, when given
@@ -177,17 +175,9 @@ pub(crate) async fn run(
             if config.rust.verify_golden_vectors {
                 node::verify_golden_vectors(config).await?;
             }
-            let ledger = Arc::new(
-                Ledger::open_with(
-                    &config.database.path,
-                    genesis,
-                    config.validator_schedule()?,
-                    crypto,
-                    config.ledger.options(),
-                )
+            let ledger = coinjecture_ledger::service::run(node::ledger_settings(config, genesis)?, crypto)
                 .await
-                .map_err(|e| eyre!("database.path: {e}"))?,
-            );
+                .map_err(|e| eyre!("database.path: {e}"))?;
             if let Ok(mut r) = registry.lock() {
                 crate::process_metrics::register_database(&mut r, &config.database.path);
             }
@@ -201,15 +191,17 @@ pub(crate) async fn run(
         ServiceName::P2pGateway => {
             let key = node::node_identity(config)?;
             let ledger = remote_ledger(services.ledger.as_ref(), config)?;
-            let (handle, task) = P2pNode::start(node::p2p_config(config, key.seed())?, ledger, Some(registry.clone()))
-                .await
-                .map_err(|e| eyre!("p2p: {e}"))?;
+            let gateway = coinjecture_p2p_gateway::service::run(
+                node::p2p_config(config, key.seed())?,
+                ledger,
+                Some(registry.clone()),
+            )
+            .await
+            .map_err(|e| eyre!("p2p: {e}"))?;
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
-            let service = coinjecture_p2p_gateway::P2pGatewayService::new(handle.clone()).into_server();
-            let served = serve_grpc(listener, tls, streams, service, shutdown).await;
-            handle.shutdown().await;
-            let _ = task.await;
+            let served = serve_grpc(listener, tls, streams, gateway.server(), shutdown).await;
+            gateway.stop().await;
             served?;
         }
         ServiceName::Consensus => {
@@ -265,7 +257,7 @@ pub(crate) async fn run(
             let listener = crate::limits::listen("api", config.api.address(), "api.port", &config.api.limits).await?;
             crate::limits::register_metrics(&registry, &listener);
             let api_config = node::api_config(config, registry);
-            coinjecture_api::serve(api_config, backends, listener, shutdown).await.map_err(|e| eyre!("api: {e}"))?;
+            coinjecture_api::run(api_config, backends, listener, shutdown).await.map_err(|e| eyre!("api: {e}"))?;
         }
     }
     Ok(())
