@@ -152,7 +152,6 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let ledger = coinjecture_ledger::service::run(ledger_settings(config, genesis)?, crypto)
         .await
         .map_err(|e| eyre!("database.path: {e}"))?;
-    let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
 
     let registry = new_registry();
     if let Ok(mut r) = registry.lock() {
@@ -222,14 +221,12 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         crate::limits::register_metrics(&registry, &listener);
         tracing::info!(%addr, mutual_tls = tls.is_some(), "internal gRPC port listening");
         let streams = config.api.limits.max_streams_per_connection;
-        tasks.push(tokio::spawn(serve_internal(
-            listener,
-            tls,
-            streams,
-            ledger_service.clone(),
-            consensus.clone(),
-            p2p.clone(),
-        )));
+        // Ledger, Consensus, P2pGateway and CryptoCore, served as `service <name>` serves each.
+        let services = crate::split::GrpcServices::one(LedgerService::new(ledger.clone()).into_server())
+            .and(coinjecture_consensus::service::server(consensus.clone()))
+            .and(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()).into_server())
+            .and(coinjecture_crypto_core::service::run());
+        tasks.push(tokio::spawn(crate::split::serve_grpc(listener, tls, streams, services, std::future::pending())));
     }
 
     Ok(RunningNode { ledger, consensus, p2p, tasks })
@@ -573,40 +570,6 @@ impl SafetyMetrics {
 
 pub(crate) fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primitives::ChainId> {
     Ok(config.network.id.clone())
-}
-
-/// The internal gRPC port: Ledger, Consensus, P2pGateway and CryptoCore with health and reflection.
-async fn serve_internal(
-    listener: coinjecture_api::LimitedListener,
-    tls: Option<tonic::transport::ServerTlsConfig>,
-    max_streams_per_connection: u32,
-    ledger: Arc<LedgerService>,
-    consensus: driver::DriverHandle,
-    p2p: P2pHandle,
-) -> eyre::Result<()> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<pb::ledger_server::LedgerServer<LedgerService>>().await;
-    let limit = coinjecture_proto::server::MAX_GRPC_MESSAGE_BYTES;
-    crate::tls::builder(tls)?
-        .max_concurrent_streams(max_streams_per_connection)
-        .add_service(health_service)
-        .add_optional_service(coinjecture_proto::server::reflection(&[
-            pb::ledger_server::SERVICE_NAME,
-            pb::consensus_server::SERVICE_NAME,
-            pb::p2p_gateway_server::SERVICE_NAME,
-            pb::crypto_core_server::SERVICE_NAME,
-        ]))
-        .add_service(
-            pb::ledger_server::LedgerServer::from_arc(ledger)
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit),
-        )
-        .add_service(coinjecture_consensus::service::server(consensus))
-        .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(p2p).into_server())
-        .add_service(coinjecture_crypto_core::service::run())
-        .serve_with_incoming(listener.into_incoming())
-        .await
-        .map_err(|e| eyre!("internal gRPC server: {e}"))
 }
 
 /// Runs the golden vectors against the crypto-core this node uses and refuses to start on any
