@@ -9,10 +9,10 @@ use std::time::Duration;
 use coinjecture_consensus::EngineConfig;
 use coinjecture_consensus::driver::{self, DriverConfig};
 use coinjecture_crypto_core::service::CryptoCoreService;
-use coinjecture_ledger::Ledger;
 use coinjecture_ledger::genesis::GenesisConfig;
 use coinjecture_ledger::service::LedgerService;
-use coinjecture_p2p_gateway::{P2pConfig, P2pHandle, P2pNode};
+use coinjecture_ledger::{Ledger, LedgerSettings};
+use coinjecture_p2p_gateway::{P2pConfig, P2pHandle};
 use coinjecture_proto::ports::crypto::{CryptoPort, RemoteCrypto};
 use coinjecture_proto::ports::gateway::GatewayPort;
 use coinjecture_proto::v1 as pb;
@@ -38,6 +38,17 @@ pub(crate) fn crypto_backend(config: &Config) -> eyre::Result<Arc<dyn CryptoPort
             let endpoint = crate::tls::endpoint(&cc.endpoint, "crypto_core.endpoint", config)?;
             Arc::new(RemoteCrypto::new(coinjecture_proto::client::connect(endpoint)))
         }
+    })
+}
+
+/// The ledger's settings from the node's config and its genesis (read by [`preflight`], or
+/// `network.genesis` for `service ledger`).
+pub(crate) fn ledger_settings(config: &Config, genesis: GenesisConfig) -> eyre::Result<LedgerSettings> {
+    Ok(LedgerSettings {
+        path: config.database.path.clone(),
+        genesis,
+        schedule: config.validator_schedule()?,
+        options: config.ledger.options(),
     })
 }
 
@@ -131,27 +142,26 @@ pub(crate) fn preflight(config: &Config) -> eyre::Result<Preflight> {
 /// Starts every service of a node. Returns once all are up.
 pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let Preflight { key, genesis } = preflight(config)?;
-    let schedule = config.validator_schedule()?;
 
     let crypto = crypto_backend(config)?;
     if config.rust.verify_golden_vectors {
         verify_golden_vectors(config).await?;
     }
 
-    let ledger = Arc::new(
-        Ledger::open_with(&config.database.path, genesis, schedule.clone(), crypto, config.ledger.options())
-            .await
-            .map_err(|e| eyre!("database.path: {e}"))?,
-    );
-    let ledger_service = Arc::new(LedgerService::new(ledger.clone()));
+    // Each service starts through its crate's `run`, as `service <name>` starts it.
+    let ledger = coinjecture_ledger::service::run(ledger_settings(config, genesis)?, crypto)
+        .await
+        .map_err(|e| eyre!("database.path: {e}"))?;
 
     let registry = new_registry();
     if let Ok(mut r) = registry.lock() {
         crate::process_metrics::register_database(&mut r, &config.database.path);
     }
     let p2p_config = p2p_config(config, key.seed())?;
-    let (p2p, p2p_task) =
-        P2pNode::start(p2p_config, ledger.clone(), Some(registry.clone())).await.map_err(|e| eyre!("p2p: {e}"))?;
+    let coinjecture_p2p_gateway::service::Running { handle: p2p, task: p2p_task } =
+        coinjecture_p2p_gateway::service::run(p2p_config, ledger.clone(), Some(registry.clone()))
+            .await
+            .map_err(|e| eyre!("p2p: {e}"))?;
 
     // The consensus service, as `service consensus` starts it (coinjecture_consensus::service::run):
     // validated gossip in from the gateway, the ledger and the gateway as its ports.
@@ -198,7 +208,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         .with_tip_updates(consensus.watch());
     let api_config = api_config(config, registry.clone());
     tasks.push(tokio::spawn(async move {
-        coinjecture_api::serve(api_config, backends, api_listener, std::future::pending())
+        coinjecture_api::run(api_config, backends, api_listener, std::future::pending())
             .await
             .map_err(|e| eyre!("api: {e}"))
     }));
@@ -211,14 +221,12 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
         crate::limits::register_metrics(&registry, &listener);
         tracing::info!(%addr, mutual_tls = tls.is_some(), "internal gRPC port listening");
         let streams = config.api.limits.max_streams_per_connection;
-        tasks.push(tokio::spawn(serve_internal(
-            listener,
-            tls,
-            streams,
-            ledger_service.clone(),
-            consensus.clone(),
-            p2p.clone(),
-        )));
+        // Ledger, Consensus, P2pGateway and CryptoCore, served as `service <name>` serves each.
+        let services = crate::split::GrpcServices::one(LedgerService::new(ledger.clone()).into_server())
+            .and(coinjecture_consensus::service::server(consensus.clone()))
+            .and(coinjecture_p2p_gateway::P2pGatewayService::new(p2p.clone()).into_server())
+            .and(coinjecture_crypto_core::service::run());
+        tasks.push(tokio::spawn(crate::split::serve_grpc(listener, tls, streams, services, std::future::pending())));
     }
 
     Ok(RunningNode { ledger, consensus, p2p, tasks })
@@ -562,40 +570,6 @@ impl SafetyMetrics {
 
 pub(crate) fn genesis_chain(config: &Config) -> eyre::Result<coinjecture_primitives::ChainId> {
     Ok(config.network.id.clone())
-}
-
-/// The internal gRPC port: Ledger, Consensus, P2pGateway and CryptoCore with health and reflection.
-async fn serve_internal(
-    listener: coinjecture_api::LimitedListener,
-    tls: Option<tonic::transport::ServerTlsConfig>,
-    max_streams_per_connection: u32,
-    ledger: Arc<LedgerService>,
-    consensus: driver::DriverHandle,
-    p2p: P2pHandle,
-) -> eyre::Result<()> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<pb::ledger_server::LedgerServer<LedgerService>>().await;
-    let limit = coinjecture_proto::server::MAX_GRPC_MESSAGE_BYTES;
-    crate::tls::builder(tls)?
-        .max_concurrent_streams(max_streams_per_connection)
-        .add_service(health_service)
-        .add_optional_service(coinjecture_proto::server::reflection(&[
-            pb::ledger_server::SERVICE_NAME,
-            pb::consensus_server::SERVICE_NAME,
-            pb::p2p_gateway_server::SERVICE_NAME,
-            pb::crypto_core_server::SERVICE_NAME,
-        ]))
-        .add_service(
-            pb::ledger_server::LedgerServer::from_arc(ledger)
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit),
-        )
-        .add_service(coinjecture_consensus::service::server(consensus))
-        .add_service(coinjecture_p2p_gateway::P2pGatewayService::new(p2p).into_server())
-        .add_service(CryptoCoreService.into_server())
-        .serve_with_incoming(listener.into_incoming())
-        .await
-        .map_err(|e| eyre!("internal gRPC server: {e}"))
 }
 
 /// Runs the golden vectors against the crypto-core this node uses and refuses to start on any

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_ledger::{GenesisConfig, Ledger};
-use coinjecture_p2p_gateway::P2pNode;
+use coinjecture_ledger::GenesisConfig;
 use coinjecture_proto::ports::gateway::RemoteGateway;
 use coinjecture_proto::ports::ledger::{LedgerPort, RemoteLedger};
 use eyre::{bail, eyre};
@@ -45,39 +44,84 @@ fn endpoint(url: Option<&String>, key: &str, config: &Config) -> eyre::Result<to
     crate::tls::endpoint(url, &format!("services.{key}"), config)
 }
 
-/// Serves one service's gRPC contract on `listener` until `shutdown`, the same way for every
-/// service: health (`grpc.health.v1`, SERVING), reflection of this service only, at most
-/// `streams` concurrent streams per connection, mutual TLS when `tls` is given.
-async fn serve_grpc<S>(
-    listener: coinjecture_api::LimitedListener,
-    tls: Option<tonic::transport::ServerTlsConfig>,
-    streams: u32,
-    service: S,
-    shutdown: impl std::future::Future<Output = ()> + Send,
-) -> eyre::Result<()>
-where
+/// The gRPC services one listener serves: one for a split service, four on a node's internal
+/// port (`api.grpc_port`).
+pub(crate) struct GrpcServices {
+    routes: tonic::service::Routes,
+    names: Vec<&'static str>,
+}
+
+impl GrpcServices {
+    /// One service.
+    pub(crate) fn one<S: GrpcService>(service: S) -> Self {
+        Self { routes: tonic::service::Routes::new(service), names: vec![S::NAME] }
+    }
+
+    /// And another.
+    pub(crate) fn and<S: GrpcService>(mut self, service: S) -> Self {
+        self.routes = self.routes.add_service(service);
+        self.names.push(S::NAME);
+        self
+    }
+}
+
+/// A generated tonic server (what [`GrpcServices`] holds).
+pub(crate) trait GrpcService:
+    tonic::codegen::Service<
+        tonic::codegen::http::Request<tonic::body::Body>,
+        Response = tonic::codegen::http::Response<tonic::body::Body>,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + tonic::server::NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GrpcService for S where
     S: tonic::codegen::Service<
             tonic::codegen::http::Request<tonic::body::Body>,
             Response = tonic::codegen::http::Response<tonic::body::Body>,
             Error = std::convert::Infallible,
+            Future: Send + 'static,
         > + tonic::server::NamedService
         + Clone
         + Send
         + Sync
-        + 'static,
-    S::Future: Send + 'static,
+        + 'static
 {
+}
+
+/// Serves gRPC contracts on `listener` until `shutdown`, the same way for every service and the
+/// node's internal port: health (`grpc.health.v1`, SERVING for each), reflection of these
+/// services only, at most `streams` concurrent streams per connection, mutual TLS when `tls` is
+/// given.
+pub(crate) async fn serve_grpc(
+    listener: coinjecture_api::LimitedListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    streams: u32,
+    services: GrpcServices,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> eyre::Result<()> {
+    let GrpcServices { routes, names } = services;
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_service_status(S::NAME, tonic_health::ServingStatus::Serving).await;
-    tracing::info!(addr = ?listener.local_addr().ok(), mutual_tls = tls.is_some(), service = S::NAME, "serving gRPC");
+    for name in &names {
+        health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+    }
+    let label = names.join(", ");
+    tracing::info!(addr = ?listener.local_addr().ok(), mutual_tls = tls.is_some(), service = %label, "serving gRPC");
+    let mut routes = routes.add_service(health_service);
+    if let Some(reflection) = coinjecture_proto::server::reflection(&names) {
+        routes = routes.add_service(reflection);
+    }
     crate::tls::builder(tls)?
         .max_concurrent_streams(streams)
-        .add_service(health_service)
-        .add_optional_service(coinjecture_proto::server::reflection(&[S::NAME]))
-        .add_service(service)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(listener.into_incoming(), shutdown)
         .await
-        .map_err(|e| eyre!("{} server: {e}", S::NAME))
+        .map_err(|e| eyre!("{label} server: {e}"))
 }
 
 /// Serves CryptoCore (with health and reflection) on `listener` until `shutdown`, over mutual
@@ -88,7 +132,7 @@ pub(crate) async fn serve_crypto_core(
     max_streams_per_connection: u32,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> eyre::Result<()> {
-    let service = coinjecture_crypto_core::service::CryptoCoreService.into_server();
+    let service = GrpcServices::one(coinjecture_crypto_core::service::run());
     serve_grpc(listener, tls, max_streams_per_connection, service, shutdown).await
 }
 
@@ -177,23 +221,15 @@ pub(crate) async fn run(
             if config.rust.verify_golden_vectors {
                 node::verify_golden_vectors(config).await?;
             }
-            let ledger = Arc::new(
-                Ledger::open_with(
-                    &config.database.path,
-                    genesis,
-                    config.validator_schedule()?,
-                    crypto,
-                    config.ledger.options(),
-                )
+            let ledger = coinjecture_ledger::service::run(node::ledger_settings(config, genesis)?, crypto)
                 .await
-                .map_err(|e| eyre!("database.path: {e}"))?,
-            );
+                .map_err(|e| eyre!("database.path: {e}"))?;
             if let Ok(mut r) = registry.lock() {
                 crate::process_metrics::register_database(&mut r, &config.database.path);
             }
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
-            let service = coinjecture_ledger::LedgerService::new(ledger.clone()).into_server();
+            let service = GrpcServices::one(coinjecture_ledger::LedgerService::new(ledger.clone()).into_server());
             let served = serve_grpc(listener, tls, streams, service, shutdown).await;
             ledger.close().await;
             served?;
@@ -201,15 +237,17 @@ pub(crate) async fn run(
         ServiceName::P2pGateway => {
             let key = node::node_identity(config)?;
             let ledger = remote_ledger(services.ledger.as_ref(), config)?;
-            let (handle, task) = P2pNode::start(node::p2p_config(config, key.seed())?, ledger, Some(registry.clone()))
-                .await
-                .map_err(|e| eyre!("p2p: {e}"))?;
+            let gateway = coinjecture_p2p_gateway::service::run(
+                node::p2p_config(config, key.seed())?,
+                ledger,
+                Some(registry.clone()),
+            )
+            .await
+            .map_err(|e| eyre!("p2p: {e}"))?;
             let listener = bind(listen, "--listen").await?;
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
-            let service = coinjecture_p2p_gateway::P2pGatewayService::new(handle.clone()).into_server();
-            let served = serve_grpc(listener, tls, streams, service, shutdown).await;
-            handle.shutdown().await;
-            let _ = task.await;
+            let served = serve_grpc(listener, tls, streams, GrpcServices::one(gateway.server()), shutdown).await;
+            gateway.stop().await;
             served?;
         }
         ServiceName::Consensus => {
@@ -234,7 +272,13 @@ pub(crate) async fn run(
             node::register_node_metrics(&registry, node::network_label(config), handle.watch(), &mut metric_tasks);
             let _metrics = serve_metrics(metrics_listen, registry, &config.api.limits).await?;
             let listener = bind(listen, "--listen").await?;
-            let server = serve_grpc(listener, tls, streams, coinjecture_consensus::service::server(handle), shutdown);
+            let server = serve_grpc(
+                listener,
+                tls,
+                streams,
+                GrpcServices::one(coinjecture_consensus::service::server(handle)),
+                shutdown,
+            );
             tokio::select! {
                 r = server => r?,
                 r = task => match r {
@@ -265,7 +309,7 @@ pub(crate) async fn run(
             let listener = crate::limits::listen("api", config.api.address(), "api.port", &config.api.limits).await?;
             crate::limits::register_metrics(&registry, &listener);
             let api_config = node::api_config(config, registry);
-            coinjecture_api::serve(api_config, backends, listener, shutdown).await.map_err(|e| eyre!("api: {e}"))?;
+            coinjecture_api::run(api_config, backends, listener, shutdown).await.map_err(|e| eyre!("api: {e}"))?;
         }
     }
     Ok(())

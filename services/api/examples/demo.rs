@@ -94,7 +94,7 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
     println!("explorer: http://{}/", listener.local_addr().unwrap());
     let config = ApiConfig { network_label: Some("demo".into()), ..ApiConfig::default() };
-    coinjecture_api::serve(config, backends, listener, async {
+    coinjecture_api::run(config, backends, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

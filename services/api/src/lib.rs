@@ -36,7 +36,7 @@
 //! let backends = Backends::new(ledger, driver_handle.clone())
 //!     .with_peers(p2p_handle.clone())
 //!     .with_tip_updates(driver_handle.watch()); // optional: StreamBlocks wakes on changes
-//! coinjecture_api::serve(ApiConfig { network_label: Some("A".into()), metrics: Some(encoder), ..Default::default() },
+//! coinjecture_api::run(ApiConfig { network_label: Some("A".into()), metrics: Some(encoder), ..Default::default() },
 //!     backends, TcpListener::bind(("0.0.0.0", api.port)).await?, shutdown).await?;
 //! ```
 //!
@@ -77,7 +77,7 @@
 //!
 //! ## Shutdown
 //!
-//! [`serve`] stops accepting when its `shutdown` future completes, ends open `StreamBlocks`
+//! [`run`] stops accepting when its `shutdown` future completes, ends open `StreamBlocks`
 //! streams with `UNAVAILABLE` ("resume from height N"), and gives in-flight requests
 //! [`ApiConfig::shutdown_grace`] to finish.
 
@@ -111,7 +111,7 @@ pub use rate_limit::{ConcurrencyLimits, RateLimit, RefusalReason, Refusals};
 pub use rest::{EXPLORER_HTML, OPENAPI_JSON, ROUTES};
 
 /// The whole API as one axum router (REST, gRPC with health and reflection, rate limit), for
-/// [`serve`] or for embedding. Serve it with
+/// [`run`] or for embedding. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` (the rate limit keys on the peer IP)
 /// and HTTP/2 enabled (gRPC).
 pub async fn router(config: ApiConfig, service: PublicApiService) -> Result<Router, ApiError> {
@@ -148,11 +148,14 @@ pub async fn router(config: ApiConfig, service: PublicApiService) -> Result<Rout
     Ok(app.layer(axum::middleware::from_fn(rest::log_request)))
 }
 
-/// Serves the API (REST and gRPC on `listener`'s port) until `shutdown` completes; then ends
-/// block streams and waits up to [`ApiConfig::shutdown_grace`] for in-flight requests. A plain
-/// `TcpListener` gets the default [`ConnectionLimits`] and no file-descriptor budget; a node
-/// passes a [`LimitedListener`] with its configured limits.
-pub async fn serve(
+/// Runs the api service, the same in one process and split: serves the API (REST and gRPC on
+/// `listener`'s port, the public edge, so it serves itself rather than through the node's
+/// internal gRPC builder) until `shutdown` completes; then ends block streams and waits up to
+/// [`ApiConfig::shutdown_grace`] for in-flight requests. `config` holds its settings, `backends`
+/// its ports (the services themselves in one process, their remote implementations split). A
+/// plain `TcpListener` gets the default [`ConnectionLimits`] and no file-descriptor budget; a
+/// node passes a [`LimitedListener`] with its configured limits.
+pub async fn run(
     config: ApiConfig,
     backends: Backends,
     listener: impl Into<LimitedListener>,

@@ -34,6 +34,14 @@ impl CryptoCoreService {
     }
 }
 
+/// Starts the crypto-core service, the same in one process and split: it is stateless (no
+/// settings, no ports), so this is the value the binary serves (`service crypto-core`, a node's
+/// internal gRPC port). In one process callers hold [`CryptoCoreService`] as their
+/// `Arc<dyn CryptoPort>`.
+pub fn run() -> CryptoCoreServer<CryptoCoreService> {
+    CryptoCoreService.into_server()
+}
+
 fn invalid(field: &str, reason: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {reason}"))
 }

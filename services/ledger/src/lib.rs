@@ -138,7 +138,7 @@ pub use ledger::{
     HistoryPage, Ledger, LedgerOptions, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE, MIN_KEEP_BLOCKS, PRUNE_BATCH_TRANSACTIONS,
     SignatureCheck,
 };
-pub use service::{LedgerService, serve};
+pub use service::{LedgerService, LedgerSettings, serve};
 pub use state::{AccountState, STATE_COMMITMENT_DOMAIN, next_state_commitment};
 pub use store::{HeaderExtras, IndexedTransaction, StoredBlock, StoredHeader, Tip};
 pub use verify::{corrupt_reads, register_metrics};

@@ -1,14 +1,16 @@
 //! The `Ledger` gRPC service: the generated trait implemented over a [`Ledger`] through its port
 //! ([`LedgerPort`]) with the port's wire conversions (`coinjecture_proto::ports::ledger`), and
 //! [`serve`] (with gRPC health and reflection). In one process nothing calls this: callers hold
-//! the [`Ledger`] itself as their `Arc<dyn LedgerPort>`.
+//! the [`Ledger`] itself as their `Arc<dyn LedgerPort>`. [`run`] starts the service the same way
+//! in one process and split.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
-use coinjecture_primitives::validators::QuorumMode;
+use coinjecture_primitives::validators::{QuorumMode, ValidatorSchedule};
 use coinjecture_primitives::{Block, CommitCertificate, Height, PublicKey, UnixMillis};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -23,8 +25,11 @@ use coinjecture_proto::ports::ledger::{
     header_to_pb, indexed_to_pb, range_item_to_pb, range_request_extras,
 };
 
+use coinjecture_proto::ports::crypto::CryptoPort;
+
 use crate::error::{InvalidBlockError, LedgerError};
-use crate::ledger::{Ledger, MAX_BLOCK_RANGE};
+use crate::genesis::GenesisConfig;
+use crate::ledger::{Ledger, LedgerOptions, MAX_BLOCK_RANGE};
 use crate::store::HeaderExtras;
 
 /// Blocks read per database query while streaming a range.
@@ -32,6 +37,29 @@ const RANGE_READ_CHUNK: u32 = 8;
 /// Headers read per database query while streaming a headers-only range (a header row is a few
 /// hundred bytes plus its certificate).
 const HEADER_READ_CHUNK: u32 = 100;
+
+/// The ledger service's settings (the binary builds them from its config: `database.path`,
+/// `network.genesis`, `consensus.validators`/`validator_changes`, `ledger.*`).
+#[derive(Debug, Clone)]
+pub struct LedgerSettings {
+    /// The SQLite database (created with the genesis block when absent).
+    pub path: PathBuf,
+    /// The chain's genesis.
+    pub genesis: GenesisConfig,
+    /// The validator schedule certificates are checked against.
+    pub schedule: ValidatorSchedule,
+    /// Signature checking and pruning.
+    pub options: LedgerOptions,
+}
+
+/// Starts the ledger service, the same in one process and split: opens (or creates) its
+/// database, hashing and verifying through `crypto` (crypto-core in process or remote). In one
+/// process callers hold the returned [`Ledger`] as their `Arc<dyn LedgerPort>`; split, the
+/// binary serves [`LedgerService::new`]`(ledger).into_server()`. Close it with [`Ledger::close`].
+pub async fn run(settings: LedgerSettings, crypto: Arc<dyn CryptoPort>) -> Result<Arc<Ledger>, LedgerError> {
+    let LedgerSettings { path, genesis, schedule, options } = settings;
+    Ok(Arc::new(Ledger::open_with(&path, genesis, schedule, crypto, options).await?))
+}
 
 /// The Ledger service over a shared [`Ledger`].
 #[derive(Debug, Clone)]

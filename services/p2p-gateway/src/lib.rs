@@ -62,7 +62,7 @@ mod handle;
 mod metrics;
 mod node;
 mod port;
-mod service;
+pub mod service;
 pub mod sync;
 mod topics;
 

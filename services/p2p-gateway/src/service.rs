@@ -1,11 +1,18 @@
 //! The `P2pGateway` gRPC service over a [`P2pHandle`]: protobuf in, handle calls, protobuf out,
-//! with the chain's message size limit and `INVALID_ARGUMENT` answers that name the field.
+//! with the chain's message size limit and `INVALID_ARGUMENT` answers that name the field; and
+//! [`run`], which starts the gateway the same way in one process and split.
+//!
+//! The gRPC server wraps the [`P2pHandle`] itself rather than the gateway's port
+//! (`GatewayPort`): its `Dial`, `GetNetworkInfo`, raw-topic `Publish` and `Subscribe` RPCs have no
+//! method on the port.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use coinjecture_primitives::limits::MAX_MESSAGE_BYTES;
+use coinjecture_proto::ports::ledger::LedgerPort;
 use coinjecture_proto::v1::p2p_gateway_server::{P2pGateway, P2pGatewayServer};
 use coinjecture_proto::v1::{self as pb};
 use futures::{Stream, StreamExt};
@@ -13,8 +20,44 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 
-use crate::config::ENVELOPE_MARGIN_BYTES;
+use crate::config::{ENVELOPE_MARGIN_BYTES, P2pConfig};
+use crate::error::P2pError;
 use crate::handle::{P2pHandle, Validation};
+use crate::node::P2pNode;
+
+/// A running gateway (see [`run`]).
+#[derive(Debug)]
+pub struct Running {
+    /// The gateway: its port (`GatewayPort`) and the handle the gRPC server wraps.
+    pub handle: P2pHandle,
+    /// The swarm's task; it ends after [`P2pHandle::shutdown`].
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The `P2pGateway` gRPC server over this gateway.
+    pub fn server(&self) -> P2pGatewayServer<P2pGatewayService> {
+        P2pGatewayService::new(self.handle.clone()).into_server()
+    }
+
+    /// Stops the swarm and waits for its task.
+    pub async fn stop(self) {
+        self.handle.shutdown().await;
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the gateway, the same in one process and split; only the ledger behind its port
+/// differs (the [`Ledger`](LedgerPort) itself, or the remote one). `config` is built by the binary
+/// from its config (`p2p.*`, the node key's seed); the swarm's metrics go into `registry`.
+pub async fn run(
+    config: P2pConfig,
+    ledger: Arc<dyn LedgerPort>,
+    registry: Option<Arc<Mutex<prometheus_client::registry::Registry>>>,
+) -> Result<Running, P2pError> {
+    let (handle, task) = P2pNode::start(config, ledger, registry).await?;
+    Ok(Running { handle, task })
+}
 
 /// The gRPC service; cheap to clone.
 #[derive(Debug, Clone)]

@@ -248,7 +248,7 @@ pub(crate) async fn serve(config: ApiConfig, backends: Backends, consensus: Arc<
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(coinjecture_api::serve(config, backends, listener, async {
+    let server = tokio::spawn(coinjecture_api::run(config, backends, listener, async {
         let _ = stopped.await;
     }));
     Running { addr, consensus, stop: Some(stop), server: Some(server) }
