@@ -367,9 +367,10 @@ func (x *CompactProposal) GetTxHashes() []byte {
 // `full_block`, a peer holding the whole block publishes the full `proposal` instead.
 type TransactionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Height and round of the proposal.
+	// Height of the proposal.
 	Height uint64 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
-	Round  uint32 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	// Round of the proposal.
+	Round uint32 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
 	// The proposed block's hash, 32 bytes.
 	BlockHash []byte `protobuf:"bytes,3,opt,name=block_hash,json=blockHash,proto3" json:"block_hash,omitempty"`
 	// The transaction hashes wanted, 32 bytes each, concatenated; at most 65,536 hashes.
