@@ -220,8 +220,7 @@ pub struct DriverHandle {
     pub schedule: ValidatorSchedule,
     pub local_validator: PublicKey,
     pub mempool_config: MempoolConfig,
-    /// `Retry-After` of a backpressure refusal: one block time (what a block takes out of the
-    /// mempool), in whole seconds, at least 1.
+    /// `Retry-After` of a backpressure refusal ([`retry_after_secs`]).
     retry_after_secs: u64,
     /// Bounds the submission batches verified at once ([`VERIFYING_BATCHES`]).
     verifying: Arc<tokio::sync::Semaphore>,
@@ -306,6 +305,12 @@ impl DriverHandle {
         self.commands.send(Command::Evidence { reply }).await.map_err(|_| ConsensusError::Stopped)?;
         rx.await.map_err(|_| ConsensusError::Stopped)
     }
+}
+
+/// `Retry-After` of a backpressure refusal: one block time (what a block takes out of the
+/// mempool), in whole seconds, at least 1.
+fn retry_after_secs(block_time_ms: u64) -> u64 {
+    block_time_ms.div_ceil(1000).max(1)
 }
 
 /// The backpressure refusal of a mempool holding `count` transactions and `bytes` bytes.
@@ -710,7 +715,7 @@ async fn start_task<N: GatewayPort>(
         schedule: config.schedule.clone(),
         local_validator: me,
         mempool_config: config.mempool.clone(),
-        retry_after_secs: config.engine.block_time_ms.div_ceil(1000).max(1),
+        retry_after_secs: retry_after_secs(config.engine.block_time_ms),
         verifying: Arc::new(tokio::sync::Semaphore::new(VERIFYING_BATCHES)),
     };
     let driver = Driver {
@@ -800,14 +805,9 @@ impl<N: GatewayPort> Driver<N> {
                 } else {
                     let Some(txs) = self.gossip_inbox.pop_front() else { continue };
                     self.gossip_queued = self.gossip_queued.saturating_sub(txs.len());
-                    // A proposal may have started waiting for some of them since they were queued.
-                    self.fill_rebuilds(&txs).await?;
-                    if self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes()) {
-                        // Crossed the mark while it waited.
-                        *self.dropped.entry("transactions_backpressure".to_string()).or_default() += txs.len() as u64;
-                    } else {
-                        self.submit(txs, false).await?;
-                    }
+                    // A proposal may have started waiting for some of them since they were
+                    // queued, and the mempool may have crossed its mark meanwhile.
+                    self.take_gossiped(txs).await?;
                 }
                 took = true;
                 break;
@@ -876,7 +876,7 @@ impl<N: GatewayPort> Driver<N> {
             return;
         }
         let GossipMessage::Transactions(txs) = message else { return };
-        let drop = if self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes()) {
+        let drop = if self.above_high_water() {
             Some("transactions_backpressure")
         } else if self.gossip_queued.saturating_add(txs.len()) > MAX_QUEUED_GOSSIP_TRANSACTIONS {
             Some("transactions_queue_full")
@@ -884,9 +884,7 @@ impl<N: GatewayPort> Driver<N> {
             None
         };
         match drop {
-            Some(reason) => {
-                *self.dropped.entry(reason.to_string()).or_default() += txs.len() as u64;
-            }
+            Some(reason) => self.count_drops(reason, txs.len()),
             None => {
                 self.gossip_queued += txs.len();
                 self.gossip_inbox.push_back(txs);
@@ -895,7 +893,28 @@ impl<N: GatewayPort> Driver<N> {
     }
 
     fn count_drop(&mut self, reason: &str) {
-        *self.dropped.entry(reason.to_string()).or_default() += 1;
+        self.count_drops(reason, 1);
+    }
+
+    fn count_drops(&mut self, reason: &str, n: usize) {
+        *self.dropped.entry(reason.to_string()).or_default() += n as u64;
+    }
+
+    /// The mempool is at or above its high-water mark (backpressure).
+    fn above_high_water(&self) -> bool {
+        self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes())
+    }
+
+    /// Gossiped transactions: first into any proposal being rebuilt, then admitted unless the
+    /// mempool is at its high-water mark (then dropped and counted).
+    async fn take_gossiped(&mut self, txs: Vec<SealedTransaction>) -> Result<(), DriverError> {
+        self.fill_rebuilds(&txs).await?;
+        if self.above_high_water() {
+            self.count_drops("transactions_backpressure", txs.len());
+            return Ok(());
+        }
+        self.submit(txs, false).await?;
+        Ok(())
     }
 
     async fn on_message(&mut self, message: GossipMessage) -> Result<(), DriverError> {
@@ -925,14 +944,7 @@ impl<N: GatewayPort> Driver<N> {
                 self.input(Input::DecidedBlock { block, certificate }).await?;
             }
             // Sealed when it was decoded: not encoded or hashed again here.
-            GossipMessage::Transactions(txs) => {
-                self.fill_rebuilds(&txs).await?;
-                if self.config.mempool.above_high_water(self.mempool.len(), self.mempool.bytes()) {
-                    *self.dropped.entry("transactions_backpressure".to_string()).or_default() += txs.len() as u64;
-                } else {
-                    self.submit(txs, false).await?;
-                }
-            }
+            GossipMessage::Transactions(txs) => self.take_gossiped(txs).await?,
         }
         Ok(())
     }
@@ -944,7 +956,7 @@ impl<N: GatewayPort> Driver<N> {
                 let (count, bytes) = (self.mempool.len(), self.mempool.bytes());
                 if self.config.mempool.above_high_water(count, bytes) {
                     if let Some(reply) = reply {
-                        let retry = self.config.engine.block_time_ms.div_ceil(1000).max(1);
+                        let retry = retry_after_secs(self.config.engine.block_time_ms);
                         let _ = reply.send(Err(overloaded(&self.config.mempool, count, bytes, retry)));
                     }
                     self.publish_status();
