@@ -187,6 +187,40 @@ async fn lost_report(net: &Network, i: usize, s: &SenderReport, nonce: u64) -> S
     )
 }
 
+/// `senders` fresh accounts (seeded from `label` and the time), each funded with [`FUNDING`] from
+/// the faucet in one submission to validator 0; returns once every funding is final there.
+pub async fn fund_senders(net: &Network, label: &str, senders: usize) -> Vec<Keypair> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let keys: Vec<Keypair> = (0..senders)
+        .map(|s| Keypair::from_seed(&coinjecture_primitives::sha256(format!("{label} {nanos} {s}").as_bytes()).0))
+        .collect();
+    let faucet = net.faucet();
+    let base = net.nonce(0, &faucet.public_key()).await;
+    let funding: Vec<pb::Transaction> = keys
+        .iter()
+        .enumerate()
+        .map(|(k, key)| {
+            (&transfer_with_gas_price(&faucet, key.public_key(), FUNDING, base + k as u64, FUNDING_GAS_PRICE)).into()
+        })
+        .collect();
+    let mut c = pb::consensus_client::ConsensusClient::new(net.consensus_channel(0).await);
+    let results = c
+        .submit_transactions(pb::ConsensusSubmitTransactionsRequest { transactions: funding })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert!(results.iter().all(|r| r.accepted), "funding refused: {results:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for key in &keys {
+        while net.balance(0, &key.public_key()).await != FUNDING {
+            assert!(Instant::now() < deadline, "funding not final:\n{}", crate::tail(&net.log(0)));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    keys
+}
+
 /// A running load.
 #[derive(Debug)]
 pub struct Load {
@@ -207,35 +241,7 @@ impl Load {
     /// (validators or followers).
     pub async fn start_on(net: &Network, nodes: &[usize], senders: usize, interval: Duration) -> Self {
         assert!(!nodes.is_empty(), "Load::start_on: no node to submit to");
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let keys: Vec<Keypair> = (0..senders)
-            .map(|s| Keypair::from_seed(&coinjecture_primitives::sha256(format!("e2e load {nanos} {s}").as_bytes()).0))
-            .collect();
-        let faucet = net.faucet();
-        let base = net.nonce(0, &faucet.public_key()).await;
-        let funding: Vec<pb::Transaction> = keys
-            .iter()
-            .enumerate()
-            .map(|(k, key)| {
-                (&transfer_with_gas_price(&faucet, key.public_key(), FUNDING, base + k as u64, FUNDING_GAS_PRICE))
-                    .into()
-            })
-            .collect();
-        let mut c = pb::consensus_client::ConsensusClient::new(net.consensus_channel(0).await);
-        let results = c
-            .submit_transactions(pb::ConsensusSubmitTransactionsRequest { transactions: funding })
-            .await
-            .unwrap()
-            .into_inner()
-            .results;
-        assert!(results.iter().all(|r| r.accepted), "funding refused: {results:?}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for key in &keys {
-            while net.balance(0, &key.public_key()).await != FUNDING {
-                assert!(Instant::now() < deadline, "funding not final:\n{}", crate::tail(&net.log(0)));
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+        let keys = fund_senders(net, "e2e load", senders).await;
 
         let channels: Vec<Channel> = nodes
             .iter()

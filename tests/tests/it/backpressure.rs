@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use coinjecture_crypto_core::signatures::Keypair;
-use coinjecture_e2e::{Network, transfer, transfer_with_gas_price};
-use coinjecture_primitives::{PublicKey, sha256};
-use coinjecture_proto::v1 as pb;
+use coinjecture_e2e::{Network, transfer};
+use coinjecture_primitives::PublicKey;
 
 const HIGH_WATER: u64 = 500;
 const BLOCK_TIME_MS: i64 = 2000;
@@ -71,33 +70,7 @@ async fn a_flooded_devnet_keeps_its_block_time_and_answers_503_with_retry_after(
     net.wait_for_height(&[0, 1, 2], 2, Duration::from_secs(120)).await;
 
     // Senders funded from the faucet.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let keys: Vec<Keypair> =
-        (0..SENDERS).map(|s| Keypair::from_seed(&sha256(format!("flood {nanos} {s}").as_bytes()).0)).collect();
-    let faucet = net.faucet();
-    let base = net.nonce(0, &faucet.public_key()).await;
-    let funding: Vec<pb::Transaction> = keys
-        .iter()
-        .enumerate()
-        .map(|(k, key)| {
-            (&transfer_with_gas_price(&faucet, key.public_key(), 1_000_000_000, base + k as u64, 10)).into()
-        })
-        .collect();
-    let mut c = pb::consensus_client::ConsensusClient::new(net.consensus_channel(0).await);
-    let results = c
-        .submit_transactions(pb::ConsensusSubmitTransactionsRequest { transactions: funding })
-        .await
-        .unwrap()
-        .into_inner()
-        .results;
-    assert!(results.iter().all(|r| r.accepted), "funding refused: {results:?}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for key in &keys {
-        while net.balance(0, &key.public_key()).await == 0 {
-            assert!(Instant::now() < deadline, "funding not final");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    let keys = coinjecture_e2e::load::fund_senders(&net, "flood", SENDERS).await;
 
     // The flood: each sender posts batches of 100 to a validator's REST API as fast as it is
     // answered, for 30 s; a refused batch is sent again 100 ms later (not after Retry-After: the
