@@ -290,6 +290,11 @@ pub(crate) struct ConsensusSection {
     /// Python validator) takes part in.
     #[serde(default = "default_true")]
     pub(crate) compact_proposals: bool,
+    /// The proposer's time budget for filling a block (nonces, selection, draft execution),
+    /// e.g. `500ms` (default: a quarter of the block time; at most the block time; see
+    /// [`ConsensusSection::proposal_budget`]).
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub(crate) proposal_budget: Option<Duration>,
 }
 
 fn default_true() -> bool {
@@ -325,6 +330,23 @@ impl ConsensusSection {
     /// `consensus.max_future_drift` in milliseconds, or the engine's default for
     /// `block_time_ms` when it is not set. Between 100ms and 1h: a larger bound would let one
     /// fast clock (or a Byzantine proposer) hold round 0 of every later height back that long.
+    /// `consensus.proposal_budget`, or a quarter of the block time: 1 ms up to the block time
+    /// (a longer fill would leave the validators no time to execute and vote).
+    pub(crate) fn proposal_budget(&self) -> eyre::Result<Duration> {
+        let Some(budget) = self.proposal_budget else {
+            return Ok(coinjecture_consensus::driver::default_proposal_budget(self.block_time));
+        };
+        if budget.is_zero() || budget > self.block_time {
+            bail!(
+                "consensus.proposal_budget: {}ms is not in 1ms..={}ms (consensus.block_time): filling a block \
+                 must leave the validators time to execute it and vote",
+                budget.as_millis(),
+                self.block_time.as_millis()
+            );
+        }
+        Ok(budget)
+    }
+
     pub(crate) fn max_future_drift_ms(&self, block_time_ms: u64) -> eyre::Result<u64> {
         let Some(drift) = self.max_future_drift else {
             return Ok(coinjecture_consensus::EngineConfig::default_max_future_drift_ms(block_time_ms));
@@ -571,6 +593,7 @@ impl Config {
     /// present), naming the key of the first bad value.
     pub(crate) fn validate(&self) -> eyre::Result<()> {
         self.consensus.max_future_drift_ms(u64::try_from(self.consensus.block_time.as_millis()).unwrap_or(u64::MAX))?;
+        self.consensus.proposal_budget()?;
         if self.consensus.validators.is_empty() {
             bail!("consensus.validators: at least one validator is needed");
         }

@@ -80,6 +80,7 @@ pub(crate) fn prepare(nodes: Nodes, dir: &Path, ports: Ports, block_time: &str) 
             chain_id: ChainId::new(DEVNET_CHAIN_ID).map_err(|e| eyre!("{e}"))?,
             timestamp_ms: i64::try_from(now.as_millis()).unwrap_or(i64::MAX),
             allocations,
+            block_limits: coinjecture_primitives::BlockLimits::default(),
         };
         std::fs::write(&genesis_path, genesis.to_yaml())
             .wrap_err_with(|| format!("writing {}", genesis_path.display()))?;

@@ -234,7 +234,8 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
 
 /// The consensus driver's settings from the node's config (one process and `service consensus`).
 pub(crate) fn driver_config(config: &Config) -> eyre::Result<DriverConfig> {
-    let (max_txs, max_bytes) = driver::default_block_limits();
+    // The chain's block limits are the genesis's (check-config and `node` load it the same way).
+    let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
     let block_time_ms = u64::try_from(config.consensus.block_time.as_millis()).unwrap_or(2000);
     let mut engine = EngineConfig::with_block_time(genesis_chain(config)?, block_time_ms);
     engine.max_future_drift_ms = config.consensus.max_future_drift_ms(engine.block_time_ms)?;
@@ -242,8 +243,9 @@ pub(crate) fn driver_config(config: &Config) -> eyre::Result<DriverConfig> {
         engine,
         schedule: config.validator_schedule()?,
         mempool: config.mempool.config()?,
-        max_block_transactions: max_txs,
-        max_block_bytes: max_bytes,
+        max_block_transactions: coinjecture_primitives::limits::MAX_BLOCK_TRANSACTIONS,
+        block_limits: genesis.block_limits,
+        proposal_budget: config.consensus.proposal_budget()?,
         // Beside the database: one validator, one database, one signing state.
         sign_state_path: config.database.path.with_extension("sign_state"),
         network_label: config.network.name.clone(),
@@ -347,6 +349,8 @@ pub(crate) fn register_node_metrics(
     let produced = CounterFamily::default();
     let mempool = GaugeFamily::default();
     let dropped = CounterFamily::default();
+    let fill_stops = CounterFamily::default();
+    let block_transactions = GaugeFamily::default();
     let safety = SafetyMetrics::default();
     let proposals = ProposalMetrics::default();
     let production: prometheus_client::metrics::family::Family<
@@ -367,6 +371,17 @@ pub(crate) fn register_node_metrics(
         r.register("coinjecture_mempool_transactions", "Transactions waiting in the mempool", mempool.clone());
         r.register("coinjecture_consensus_dropped_messages", "Consensus inputs dropped, by reason", dropped.clone());
         r.register(
+            "coinjecture_block_fill_stopped",
+            "Blocks this validator built, by what ended their filling: empty (the mempool), gas or bytes (the \
+             chain's block limits), time (consensus.proposal_budget), transactions (the 50,000 decoder bound)",
+            fill_stops.clone(),
+        );
+        r.register(
+            "coinjecture_block_built_transactions",
+            "Transactions in the last block this validator built",
+            block_transactions.clone(),
+        );
+        r.register(
             "coinjecture_block_production_duration_seconds",
             "Time to build a proposed block (mempool selection and draft execution)",
             production.clone(),
@@ -377,6 +392,11 @@ pub(crate) fn register_node_metrics(
     let label = vec![("network".to_string(), network.to_string())];
     // Present from the start (0), so rates and alerts see the series before the first event.
     drop(produced.get_or_create(&label));
+    for reason in ["empty", "gas", "bytes", "time", "transactions"] {
+        let mut l = label.clone();
+        l.push(("reason".to_string(), reason.to_string()));
+        drop(fill_stops.get_or_create(&l));
+    }
     tasks.push(tokio::spawn(async move {
         let mut built = 0;
         while status.changed().await.is_ok() {
@@ -384,6 +404,14 @@ pub(crate) fn register_node_metrics(
             if s.blocks_built > built {
                 built = s.blocks_built;
                 production.get_or_create(&label).observe(s.last_build_seconds);
+                block_transactions
+                    .get_or_create(&label)
+                    .set(i64::try_from(s.last_build_transactions).unwrap_or(i64::MAX));
+            }
+            for (reason, n) in &s.fill_stops {
+                let mut l = label.clone();
+                l.push(("reason".to_string(), (*reason).to_string()));
+                raise_to(&fill_stops.get_or_create(&l), *n);
             }
             height.get_or_create(&label).set(i64::try_from(s.finalized_height).unwrap_or(i64::MAX));
             raise_to(&produced.get_or_create(&label), s.blocks_produced);

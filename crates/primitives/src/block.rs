@@ -42,6 +42,21 @@ impl Block {
         w.into_bytes()
     }
 
+    /// The length of [`Self::encode`], computed from the header and the length of each
+    /// transaction's encoding (`tx_lens`, in any order) without encoding the transactions.
+    pub fn encoded_len_with(header: &BlockHeader, tx_lens: impl ExactSizeIterator<Item = usize>) -> usize {
+        let count = tx_lens.len();
+        let array_header = if count < 16 {
+            1
+        } else if count <= usize::from(u16::MAX) {
+            3
+        } else {
+            5
+        };
+        // fixmap(2), "header" (fixstr 1 + 6), "transactions" (fixstr 1 + 12).
+        1 + 7 + header.encode().len() + 13 + array_header + tx_lens.sum::<usize>()
+    }
+
     /// Decodes a block, rejecting anything but its canonical encoding and anything larger than
     /// 16 MiB or with more than [`limits::MAX_BLOCK_TRANSACTIONS`] transactions.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -69,6 +84,31 @@ mod tests {
     use crate::Height;
     use crate::hash::{PublicKey, Signature};
     use crate::transaction::TxType;
+
+    #[test]
+    fn encoded_len_with_is_the_encoding_length_at_every_array_header_size() {
+        let tx = |data: usize| Transaction {
+            codec_version: 1,
+            tx_type: TxType::Transfer,
+            from: PublicKey([1; 32]),
+            to: PublicKey([2; 32]),
+            amount: 5,
+            nonce: 0,
+            gas_limit: 21_000,
+            gas_price: 1,
+            signature: Signature([3; 64]),
+            data: vec![200; data],
+            timestamp: 1,
+        };
+        for count in [0, 1, 15, 16, 300] {
+            let block = Block {
+                header: BlockHeader { block_index: Height(4), extra_data: vec![1; 39], ..BlockHeader::default() },
+                transactions: (0..count).map(|i| tx(i % 7)).collect(),
+            };
+            let lens = block.transactions.iter().map(|t| t.encode().len()).collect::<Vec<_>>();
+            assert_eq!(Block::encoded_len_with(&block.header, lens.into_iter()), block.encode().len(), "{count}");
+        }
+    }
 
     #[test]
     fn block_round_trips_and_rejects_truncation() {

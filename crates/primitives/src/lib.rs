@@ -40,7 +40,7 @@ pub mod validators;
 pub mod verdict;
 
 pub use block::Block;
-pub use chain::{CODEC_VERSION, ChainId, limits};
+pub use chain::{BlockLimits, CODEC_VERSION, ChainId, limits};
 pub use consensus::{CommitCertificate, Evidence, Proposal, Vote, VoteType};
 pub use error::{DecodeError, ValidationError};
 pub use hash::{Hash32, PublicKey, Signature, derive_address, sha256, sha256_concat};

@@ -29,7 +29,7 @@ use std::time::Duration;
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_primitives::consensus::{Evidence, Proposal};
 use coinjecture_primitives::{
-    Block, BlockHeader, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, SealedBlock,
+    Block, BlockHeader, BlockLimits, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, SealedBlock,
     SealedTransaction, Transaction, limits,
 };
 use coinjecture_primitives::{RejectReason, Rejection, Round, UnixMillis};
@@ -41,7 +41,7 @@ use tracing::Instrument as _;
 
 use crate::engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout};
 use crate::lock_state::LockState;
-use crate::mempool::{Mempool, MempoolConfig, MempoolError};
+use crate::mempool::{FillStop, Mempool, MempoolConfig, MempoolError, SelectLimits};
 use crate::safety_file::Format;
 use crate::sign_state::SignState;
 use crate::signing_checks;
@@ -83,10 +83,16 @@ pub struct DriverConfig {
     pub engine: EngineConfig,
     pub schedule: ValidatorSchedule,
     pub mempool: MempoolConfig,
-    /// Most transactions in a block.
+    /// Most transactions in a block this node proposes: at most the decoder's bound
+    /// ([`limits::MAX_BLOCK_TRANSACTIONS`], what nodes use); tests set less.
     pub max_block_transactions: usize,
-    /// Most encoded transaction bytes in a block.
-    pub max_block_bytes: usize,
+    /// The chain's block limits (from its genesis): a proposal never exceeds them (and the
+    /// ledger refuses a block that does, so validators prevote nil on it).
+    pub block_limits: BlockLimits,
+    /// The proposer's time budget: filling a block (nonces, selection, and the draft execution
+    /// that gives the state commitment) stops taking transactions when its estimated cost would
+    /// overrun this (`consensus.proposal_budget`; default [`default_proposal_budget`]).
+    pub proposal_budget: Duration,
     /// Where the signing state is kept (one small file, replaced atomically). The lock (the
     /// block this validator precommitted at the current height, with its proof of lock) is
     /// kept beside it, in [`lock_state_path`] of this path.
@@ -173,6 +179,11 @@ pub struct DriverStatus {
     /// from the engine's request to the executed block (mempool selection + draft execution).
     pub blocks_built: u64,
     pub last_build_seconds: f64,
+    /// Blocks built here by what ended their filling ([`FillStop::as_str`]: `empty`, `gas`,
+    /// `bytes`, `time`, `transactions`).
+    pub fill_stops: HashMap<&'static str, u64>,
+    /// Transactions in the last block built here.
+    pub last_build_transactions: usize,
     pub dropped: HashMap<String, u64>,
     /// Why this validator is not signing right now (None while it signs): a safety file could
     /// not be written, or it waits for a height (see [`crate::signing_pause`]).
@@ -474,6 +485,11 @@ struct Driver<N> {
     blocks_produced: u64,
     blocks_built: u64,
     last_build_seconds: f64,
+    fill_stops: HashMap<&'static str, u64>,
+    last_build_transactions: usize,
+    /// Estimated seconds of draft execution per transaction (learned from this node's builds;
+    /// see [`INITIAL_BUILD_SECONDS_PER_TX`]): what the time budget divides.
+    build_seconds_per_tx: f64,
     dropped: HashMap<String, u64>,
     syncing: bool,
     tip: Tip,
@@ -733,6 +749,9 @@ async fn start_task<N: GatewayPort>(
         blocks_produced: 0,
         blocks_built: 0,
         last_build_seconds: 0.0,
+        fill_stops: HashMap::new(),
+        last_build_transactions: 0,
+        build_seconds_per_tx: INITIAL_BUILD_SECONDS_PER_TX,
         dropped: HashMap::new(),
         syncing: false,
         tip,
@@ -1439,17 +1458,52 @@ impl<N: GatewayPort> Driver<N> {
         round: Round,
         min_timestamp_ms: UnixMillis,
     ) -> Result<Block, DriverError> {
-        let started = std::time::Instant::now();
+        // tokio's clock: real in a node, virtual (deterministic) in the driver simulation.
+        let started = tokio::time::Instant::now();
+        let budget = self.config.proposal_budget;
+        // Nonces first (one ledger read per sender not yet known), within half the budget: a
+        // sender left out waits for the next block.
         let senders: Vec<PublicKey> = self.mempool.senders().copied().collect();
+        let mut nonces_cut = false;
         for s in senders {
+            if !self.nonces.contains_key(&s) && started.elapsed() >= budget / 2 {
+                nonces_cut = true;
+                break;
+            }
             self.nonce_of(s).await?;
         }
-        let mut txs = {
-            let nonces = &self.nonces;
-            self.mempool.select(self.config.max_block_transactions, self.config.max_block_bytes, |k| {
-                nonces.get(k).copied().unwrap_or(0)
-            })
+        // What the rest of the budget pays for, at the learned cost per transaction.
+        let left = budget.saturating_sub(started.elapsed()).as_secs_f64();
+        // At least one, so the chain moves whatever the budget.
+        let by_time =
+            (left / self.build_seconds_per_tx.max(1e-9)).clamp(1.0, limits::MAX_BLOCK_TRANSACTIONS as f64) as usize;
+        let by_count = self.config.max_block_transactions.min(limits::MAX_BLOCK_TRANSACTIONS);
+        let chain = self.config.block_limits;
+        let select = SelectLimits {
+            max_transactions: by_count.min(by_time),
+            max_bytes: usize::try_from(chain.max_bytes).unwrap_or(usize::MAX).saturating_sub(BLOCK_ENVELOPE_BYTES),
+            max_gas: chain.max_gas,
         };
+        let (mut txs, mut stop) = {
+            let nonces = &self.nonces;
+            self.mempool.select(&select, |k| nonces.get(k).copied())
+        };
+        if (stop == FillStop::Transactions && by_time < by_count) || (stop == FillStop::Empty && nonces_cut) {
+            stop = FillStop::Time;
+        }
+        *self.fill_stops.entry(stop.as_str()).or_default() += 1;
+        self.last_build_transactions = txs.len();
+        if stop == FillStop::Time {
+            tracing::info!(
+                height = height.get(),
+                txs = txs.len(),
+                budget_ms = budget.as_millis() as u64,
+                per_tx_us = self.build_seconds_per_tx * 1e6,
+                "the proposal's time budget, not a block limit, ended this block"
+            );
+        } else {
+            tracing::debug!(height = height.get(), txs = txs.len(), stop = stop.as_str(), "block filled");
+        }
         if txs.is_empty() {
             tracing::warn!(network = %self.config.network_label, block_number = height.get(), "No transactions in mempool");
         }
@@ -1477,7 +1531,9 @@ impl<N: GatewayPort> Driver<N> {
         for _ in 0..3 {
             header.extra_data = extra(Hash32::ZERO).encode();
             let draft = SealedBlock::from_sealed(header.clone(), txs.clone());
+            let executing = tokio::time::Instant::now();
             let e = self.ledger.execute_block(&draft, true).await?;
+            self.learn_build_cost(txs.len(), executing.elapsed());
             let rejected = e.rejected();
             if rejected.is_empty() {
                 if let (Some(root), Some(state)) = (e.merkle_root, e.state_commitment) {
@@ -1519,6 +1575,16 @@ impl<N: GatewayPort> Driver<N> {
         header.merkle_root = e.merkle_root.unwrap_or(Hash32::ZERO);
         header.extra_data = extra(e.state_commitment.unwrap_or(Hash32::ZERO)).encode();
         Ok(Block { header, transactions: Vec::new() })
+    }
+
+    /// Updates [`Self::build_seconds_per_tx`] from one draft execution of `count` transactions
+    /// (blocks too small to say much are not counted).
+    fn learn_build_cost(&mut self, count: usize, took: Duration) {
+        if count < MIN_TRANSACTIONS_TO_LEARN {
+            return;
+        }
+        let sample = took.as_secs_f64() / count as f64;
+        self.build_seconds_per_tx = 0.5 * self.build_seconds_per_tx + 0.5 * sample;
     }
 
     async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
@@ -1582,6 +1648,8 @@ impl<N: GatewayPort> Driver<N> {
             blocks_produced: self.blocks_produced,
             blocks_built: self.blocks_built,
             last_build_seconds: self.last_build_seconds,
+            fill_stops: self.fill_stops.clone(),
+            last_build_transactions: self.last_build_transactions,
             dropped: self.dropped.clone(),
             signing_paused: self.pause.as_ref().map(SigningPause::reason),
             persist_failures: self.persist_failures,
@@ -1608,9 +1676,22 @@ fn drop_name(reason: DropReason) -> &'static str {
     }
 }
 
-/// Default block limits: the chain's, and a byte budget well inside the 16 MiB message limit.
-pub fn default_block_limits() -> (usize, usize) {
-    (10_000, limits::MAX_MESSAGE_BYTES / 2)
+/// Bytes of a block's encoding besides its transactions' (the map, keys, array header and a
+/// header with the largest `extra_data`), kept free under `max_block_bytes` when filling.
+pub const BLOCK_ENVELOPE_BYTES: usize = 1024;
+
+/// The draft execution's cost per transaction assumed before this node has measured its own
+/// (20 µs: a 2 s block's default 500 ms budget then takes 25,000).
+pub const INITIAL_BUILD_SECONDS_PER_TX: f64 = 20e-6;
+
+/// Builds with fewer transactions do not update the learned cost per transaction.
+const MIN_TRANSACTIONS_TO_LEARN: usize = 100;
+
+/// Default `consensus.proposal_budget`: a quarter of the block time. A block is due one block
+/// time after its parent and its timestamp is taken when filling ends, so the budget, the
+/// validators' execution of the block and the two vote rounds must fit in one block time.
+pub fn default_proposal_budget(block_time: Duration) -> Duration {
+    block_time / 4
 }
 
 #[cfg(test)]

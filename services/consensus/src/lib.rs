@@ -65,6 +65,6 @@ pub mod validators;
 
 pub use engine::{Action, DropReason, Engine, EngineConfig, Input, Message, Step, Timeout, TimeoutKind};
 pub use lock_state::LockState;
-pub use mempool::{Mempool, MempoolConfig, MempoolError};
+pub use mempool::{FillStop, Mempool, MempoolConfig, MempoolError, SelectLimits};
 pub use sign_state::{SignDecision, SignState, SignStep};
 pub use validators::{QuorumMode, ValidatorError, ValidatorSchedule, ValidatorSet};

@@ -74,6 +74,52 @@ impl MempoolConfig {
     }
 }
 
+/// The budget of one block's selection ([`Mempool::select`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectLimits {
+    /// Most transactions.
+    pub max_transactions: usize,
+    /// Most bytes of transaction encodings.
+    pub max_bytes: usize,
+    /// Most gas (summed `gas_limit`).
+    pub max_gas: u64,
+}
+
+impl SelectLimits {
+    /// No limit but `max_transactions`.
+    pub fn transactions(max_transactions: usize) -> Self {
+        Self { max_transactions, max_bytes: usize::MAX, max_gas: u64::MAX }
+    }
+}
+
+/// What ended a block's filling (metric `coinjecture_block_fill_stopped_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FillStop {
+    /// Every transaction that could go in went in: the mempool, not a limit, bounded the block.
+    Empty,
+    /// The transaction count: the decoder's bound (50,000) or the node's cap.
+    Transactions,
+    /// The chain's `max_block_gas`.
+    Gas,
+    /// The chain's `max_block_bytes`.
+    Bytes,
+    /// The proposer's time budget (`consensus.proposal_budget`).
+    Time,
+}
+
+impl FillStop {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::Transactions => "transactions",
+            Self::Gas => "gas",
+            Self::Bytes => "bytes",
+            Self::Time => "time",
+        }
+    }
+}
+
 /// Why a transaction was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MempoolError {
@@ -221,32 +267,41 @@ impl Mempool {
         Ok(())
     }
 
-    /// Chooses transactions for a block: at most `max_transactions` and `max_bytes`, each
-    /// sender's in gap-free nonce order from `account_nonce(sender)`, highest gas price first.
+    /// Chooses transactions for a block within `limits`, each sender's in gap-free nonce order
+    /// from `account_nonce(sender)` (a sender without one, `None`, is left out), highest gas
+    /// price first. A transaction that does not fit the gas or byte budget ends its sender's
+    /// chain; others may still fit. Returns the choice and what ended it.
     pub fn select(
         &self,
-        max_transactions: usize,
-        max_bytes: usize,
-        account_nonce: impl Fn(&PublicKey) -> u64,
-    ) -> Vec<SealedTransaction> {
+        limits: &SelectLimits,
+        account_nonce: impl Fn(&PublicKey) -> Option<u64>,
+    ) -> (Vec<SealedTransaction>, FillStop) {
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
-            let nonce = account_nonce(sender);
+            let Some(nonce) = account_nonce(sender) else { continue };
             if let Some(e) = queue.get(&nonce) {
                 heap.push(Head { gas_price: e.tx.gas_price, arrival: Reverse(e.arrival), sender: *sender, nonce });
             }
         }
         let mut chosen = Vec::new();
-        let mut bytes = 0usize;
+        let (mut bytes, mut gas) = (0usize, 0u64);
+        let mut stop = FillStop::Empty;
         while let Some(head) = heap.pop() {
-            if chosen.len() >= max_transactions {
+            if chosen.len() >= limits.max_transactions {
+                stop = FillStop::Transactions;
                 break;
             }
             let Some(entry) = self.by_sender.get(&head.sender).and_then(|q| q.get(&head.nonce)) else { continue };
-            if bytes + entry.size > max_bytes {
+            if bytes + entry.size > limits.max_bytes {
+                stop = FillStop::Bytes;
                 continue; // this sender's chain stops here; others may still fit
             }
+            let Some(more_gas) = gas.checked_add(entry.tx.gas_limit).filter(|g| *g <= limits.max_gas) else {
+                stop = FillStop::Gas;
+                continue;
+            };
             bytes += entry.size;
+            gas = more_gas;
             chosen.push(entry.tx.clone());
             let next = head.nonce.wrapping_add(1);
             if let Some(e) = self.by_sender.get(&head.sender).and_then(|q| q.get(&next)) {
@@ -258,7 +313,7 @@ impl Mempool {
                 });
             }
         }
-        chosen
+        (chosen, stop)
     }
 
     /// Removes the given (committed) transactions.
@@ -340,12 +395,23 @@ mod tests {
         add(&mut m, 1, 3, 9).unwrap(); // gap at 2: never selected
         add(&mut m, 2, 5, 5).unwrap();
         add(&mut m, 2, 6, 1).unwrap();
-        let nonces = |k: &PublicKey| if k.0[0] == 2 { 5 } else { 0 };
-        let picked: Vec<(u8, u64)> = m.select(100, usize::MAX, nonces).iter().map(|t| (t.from.0[0], t.nonce)).collect();
+        let nonces = |k: &PublicKey| Some(if k.0[0] == 2 { 5 } else { 0 });
+        let (picked, stop) = m.select(&SelectLimits::transactions(100), nonces);
+        let picked: Vec<(u8, u64)> = picked.iter().map(|t| (t.from.0[0], t.nonce)).collect();
         // 2/5 pays most; then equal prices go by arrival: 1/0, 1/1 (arrived 2nd), 2/6 (5th).
         assert_eq!(picked, vec![(2, 5), (1, 0), (1, 1), (2, 6)]);
-        assert_eq!(m.select(2, usize::MAX, nonces).len(), 2);
-        assert_eq!(m.select(100, 450, nonces).len(), 2, "byte budget");
+        assert_eq!(stop, FillStop::Empty, "everything selectable went in");
+        let (two, stop) = m.select(&SelectLimits::transactions(2), nonces);
+        assert_eq!((two.len(), stop), (2, FillStop::Transactions));
+        let bytes = SelectLimits { max_bytes: 450, ..SelectLimits::transactions(100) };
+        let (picked, stop) = m.select(&bytes, nonces);
+        assert_eq!((picked.len(), stop), (2, FillStop::Bytes), "byte budget");
+        let gas = SelectLimits { max_gas: 3 * 21_000, ..SelectLimits::transactions(100) };
+        let (picked, stop) = m.select(&gas, nonces);
+        assert_eq!((picked.len(), stop), (3, FillStop::Gas), "gas budget: three transfers at 21,000");
+        // A sender whose nonce is unknown (not loaded within the time budget) is left out.
+        let (picked, _) = m.select(&SelectLimits::transactions(100), |k: &PublicKey| (k.0[0] == 2).then_some(5));
+        assert_eq!(picked.len(), 2);
     }
 
     #[test]

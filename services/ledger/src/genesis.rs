@@ -8,12 +8,21 @@
 //! allocations:
 //!   - address: 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29  # ed25519 public key, hex
 //!     balance: 1000000000000
+//! max_block_gas: 1000000000    # optional (this is the default): most gas (summed gas_limit) per block
+//! max_block_bytes: 8388608     # optional (this is the default): most bytes of a block's encoding
 //! ```
+//!
+//! The block limits are chain parameters ([`BlockLimits`]). A genesis with the default limits
+//! (written out or left out) has the genesis block, and so the genesis hash, it had before the
+//! keys existed; other limits are committed in the genesis header's `commitment`
+//! ([`block_limits_commitment`]), so two validators with different limits are on different
+//! chains from block 0.
 
 use std::path::{Path, PathBuf};
 
 use coinjecture_primitives::{
-    Block, BlockHeader, CODEC_VERSION, ChainId, Hash32, Height, PoaExtra, PublicKey, Round, ValidationError,
+    Block, BlockHeader, BlockLimits, CODEC_VERSION, ChainId, Hash32, Height, PoaExtra, PublicKey, Round,
+    ValidationError, sha256_concat,
 };
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +69,22 @@ pub enum GenesisError {
     SupplyTooLarge { total: u128 },
     #[error("genesis timestamp_ms {0} is negative")]
     NegativeTimestamp(i64),
+    /// The message starts with the key (`max_block_gas` or `max_block_bytes`).
+    #[error("genesis {0}")]
+    BlockLimits(String),
+}
+
+/// Domain tag of [`block_limits_commitment`].
+pub const BLOCK_LIMITS_DOMAIN: &[u8] = b"coinjecture/v1/block-limits\0";
+
+/// What the genesis header's `commitment` holds (golden/README.md §3.6): 32 zero bytes for the
+/// default limits, else SHA-256(`coinjecture/v1/block-limits` 00 ‖ max_block_gas u64 BE ‖
+/// max_block_bytes u64 BE).
+pub fn block_limits_commitment(limits: &BlockLimits) -> Hash32 {
+    if limits.is_default() {
+        return Hash32::ZERO;
+    }
+    sha256_concat(&[BLOCK_LIMITS_DOMAIN, &limits.max_gas.to_be_bytes(), &limits.max_bytes.to_be_bytes()])
 }
 
 /// The chain's starting point: its id, time and funded accounts.
@@ -75,6 +100,8 @@ pub struct GenesisConfig {
     pub timestamp_ms: i64,
     /// Funded accounts, (public key, balance); any order, each account once, balances > 0.
     pub allocations: Vec<(PublicKey, u64)>,
+    /// The block limits (`max_block_gas`, `max_block_bytes`; defaults when absent).
+    pub block_limits: BlockLimits,
 }
 
 /// One funded account in the file format.
@@ -93,6 +120,12 @@ pub struct GenesisFile {
     pub chain_id: String,
     pub timestamp_ms: i64,
     pub allocations: Vec<AllocationEntry>,
+    /// Most gas per block (sum of `gas_limit`); absent: [`BlockLimits::DEFAULT_MAX_GAS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_block_gas: Option<u64>,
+    /// Most bytes of a block's encoding; absent: [`BlockLimits::DEFAULT_MAX_BYTES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_block_bytes: Option<u64>,
 }
 
 impl TryFrom<GenesisFile> for GenesisConfig {
@@ -110,7 +143,12 @@ impl TryFrom<GenesisFile> for GenesisConfig {
                 Ok((address, entry.balance))
             })
             .collect::<Result<Vec<_>, GenesisError>>()?;
-        let config = Self { chain_id, timestamp_ms: file.timestamp_ms, allocations };
+        let defaults = BlockLimits::default();
+        let block_limits = BlockLimits {
+            max_gas: file.max_block_gas.unwrap_or(defaults.max_gas),
+            max_bytes: file.max_block_bytes.unwrap_or(defaults.max_bytes),
+        };
+        let config = Self { chain_id, timestamp_ms: file.timestamp_ms, allocations, block_limits };
         config.validate()?;
         Ok(config)
     }
@@ -126,6 +164,9 @@ impl From<GenesisConfig> for GenesisFile {
                 .iter()
                 .map(|(address, balance)| AllocationEntry { address: address.to_hex(), balance: *balance })
                 .collect(),
+            // Written out, so the file says what the chain's limits are.
+            max_block_gas: Some(config.block_limits.max_gas),
+            max_block_bytes: Some(config.block_limits.max_bytes),
         }
     }
 }
@@ -177,6 +218,7 @@ impl GenesisConfig {
         if total > i64::MAX as u128 {
             return Err(GenesisError::SupplyTooLarge { total });
         }
+        self.block_limits.validate().map_err(GenesisError::BlockLimits)?;
         Ok(())
     }
 
@@ -198,9 +240,10 @@ impl GenesisConfig {
         next_state_commitment(&Hash32::ZERO, &self.sorted_allocations())
     }
 
-    /// The genesis block: height 0, zero parent, Merkle root, proposer and work commitment,
-    /// difficulty and nonce 0, the time split into seconds and milliseconds, no transactions, and
-    /// `extra_data` = [`PoaExtra`] with round 0, the genesis state commitment and the chain id.
+    /// The genesis block: height 0, zero parent, Merkle root and proposer, difficulty and nonce
+    /// 0, the time split into seconds and milliseconds, no transactions, `extra_data` =
+    /// [`PoaExtra`] with round 0, the genesis state commitment and the chain id, and
+    /// `commitment` = [`block_limits_commitment`] (zero for the default limits).
     pub fn block(&self) -> Block {
         let extra = PoaExtra {
             round: Round(0),
@@ -216,7 +259,7 @@ impl GenesisConfig {
             parent_hash: Hash32::ZERO,
             merkle_root: Hash32::ZERO,
             miner_address: PublicKey::ZERO,
-            commitment: Hash32::ZERO,
+            commitment: block_limits_commitment(&self.block_limits),
             difficulty_target: 0,
             nonce: 0,
             extra_data: extra.encode(),
@@ -240,6 +283,64 @@ mod tests {
             chain_id: ChainId::new("coinjecture-test").unwrap(),
             timestamp_ms: 1_767_225_600_250,
             allocations: vec![(PublicKey([2; 32]), 500), (PublicKey([1; 32]), 1_000)],
+            block_limits: BlockLimits::default(),
+        }
+    }
+
+    /// `OLD_GENESIS`'s hash, the same before and after the block limits.
+    const OLD_GENESIS_HASH: &str = "911b09f073fe147b9980dbeeb8df57da0ecb986f58082cf2fcda5a802bac4a1b";
+
+    /// The genesis of `config()` before the block limits existed: its hash must not move.
+    const OLD_GENESIS: &str = "chain_id: coinjecture-test\ntimestamp_ms: 1767225600250\nallocations:\n  - {address: \
+        0202020202020202020202020202020202020202020202020202020202020202, balance: 500}\n  - {address: \
+        0101010101010101010101010101010101010101010101010101010101010101, balance: 1000}\n";
+
+    #[test]
+    fn a_genesis_without_block_limits_has_the_defaults_and_keeps_its_hash() {
+        let old = GenesisConfig::from_yaml(OLD_GENESIS).unwrap();
+        assert_eq!(old.block_limits, BlockLimits { max_gas: 1_000_000_000, max_bytes: 8 * 1024 * 1024 });
+        assert_eq!(old.block().header.commitment, Hash32::ZERO);
+        // The pre-limits rule (commitment zero), computed independently with the Python reference
+        // (clients/python reference.py BlockHeader/PoaExtra): the same file, the same hash.
+        assert_eq!(old.hash().to_string(), OLD_GENESIS_HASH);
+        // The defaults written out are the same chain.
+        let explicit = format!("{OLD_GENESIS}max_block_gas: 1000000000\nmax_block_bytes: 8388608\n");
+        assert_eq!(GenesisConfig::from_yaml(&explicit).unwrap().hash(), old.hash());
+    }
+
+    #[test]
+    fn other_block_limits_are_committed_in_the_genesis_hash() {
+        let old = GenesisConfig::from_yaml(OLD_GENESIS).unwrap();
+        let gas = GenesisConfig::from_yaml(&format!("{OLD_GENESIS}max_block_gas: 2000000000\n")).unwrap();
+        let bytes = GenesisConfig::from_yaml(&format!("{OLD_GENESIS}max_block_bytes: 4194304\n")).unwrap();
+        assert_eq!(gas.block_limits, BlockLimits { max_gas: 2_000_000_000, max_bytes: 8 * 1024 * 1024 });
+        assert_eq!(bytes.block_limits, BlockLimits { max_gas: 1_000_000_000, max_bytes: 4 * 1024 * 1024 });
+        let hashes = [old.hash(), gas.hash(), bytes.hash()];
+        assert!(hashes[0] != hashes[1] && hashes[1] != hashes[2] && hashes[0] != hashes[2], "{hashes:?}");
+        // golden/README.md §3.6's worked example.
+        assert_eq!(
+            block_limits_commitment(&gas.block_limits).to_string(),
+            "baed812bf2def27b821b6e9033f84a8cfc3e7694f5b8ad59829fe28a9ad0c29d"
+        );
+        assert_eq!(gas.block().header.commitment, block_limits_commitment(&gas.block_limits));
+        // Everything else in the header is as with the default limits.
+        let (mut a, b) = (old.block().header, gas.block().header);
+        a.commitment = b.commitment;
+        assert_eq!(a, b);
+        assert_eq!(GenesisConfig::from_yaml(&gas.to_yaml()).unwrap(), gas);
+    }
+
+    #[test]
+    fn bad_block_limits_are_refused_naming_the_key() {
+        for (extra, key) in [
+            ("max_block_gas: 49999\n", "max_block_gas 49999 is below 50000"),
+            ("max_block_bytes: 1000\n", "max_block_bytes 1000 is not in 65536..=15728640"),
+            ("max_block_bytes: 16777216\n", "max_block_bytes 16777216 is not in"),
+            ("max_block_gas: -1\n", "max_block_gas"),
+            ("max_block_gaz: 1\n", "max_block_gaz"),
+        ] {
+            let err = GenesisConfig::from_yaml(&format!("{OLD_GENESIS}{extra}")).unwrap_err().to_string();
+            assert!(err.contains(key), "{extra}: {err}");
         }
     }
 

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use coinjecture_primitives::RejectReason as TxRejectReason;
 use coinjecture_primitives::validators::ValidatorSchedule;
 use coinjecture_primitives::{
-    Block, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, SealedBlock, SealedTransaction,
-    Transaction, limits,
+    Block, BlockLimits, ChainId, CommitCertificate, Hash32, Height, PoaExtra, PublicKey, SealedBlock,
+    SealedTransaction, Transaction, limits,
 };
 use coinjecture_proto::convert;
 use coinjecture_proto::ports::crypto::{CryptoError, CryptoPort};
@@ -1263,7 +1263,11 @@ impl Ledger {
         if header.miner_address.is_zero() {
             return Ok(BlockExecution::rejected(R::MalformedHeader, "header.miner_address is zero (no proposer)"));
         }
-        if let Some(message) = too_large(block) {
+        let sealed_bytes = match &verification {
+            Verification::Sealed { txs, .. } => Some(txs.iter().map(SealedTransaction::encoded_len)),
+            _ => None,
+        };
+        if let Some(message) = too_large(block, sealed_bytes, &self.genesis.block_limits) {
             return Ok(BlockExecution::rejected(R::TooLarge, message));
         }
         let timestamp_ms = header.timestamp_ms();
@@ -1483,8 +1487,15 @@ fn encode_and_hash(txs: &[Transaction]) -> (Vec<Vec<u8>>, Vec<Hash32>) {
     first.into_iter().unzip()
 }
 
-/// The TOO_LARGE rule: at most 50,000 transactions and 16 MiB encoded.
-fn too_large(block: &Block) -> Option<String> {
+/// The TOO_LARGE rule: at most 50,000 transactions (the decoder's bound), at most the chain's
+/// `max_block_gas` in summed `gas_limit`, and at most its `max_block_bytes` (and 16 MiB) of
+/// block encoding. `sealed_lens`: the transactions' encoded lengths when known (sealed), so
+/// nothing is encoded to measure them.
+fn too_large(
+    block: &Block,
+    sealed_lens: Option<impl ExactSizeIterator<Item = usize>>,
+    chain: &BlockLimits,
+) -> Option<String> {
     if block.transactions.len() > limits::MAX_BLOCK_TRANSACTIONS {
         return Some(format!(
             "{} transactions exceed the maximum {}",
@@ -1492,14 +1503,27 @@ fn too_large(block: &Block) -> Option<String> {
             limits::MAX_BLOCK_TRANSACTIONS
         ));
     }
-    // Transaction::encoded_len_hint is an upper bound; encode exactly only near the limit.
-    let bound: usize = 300 + block.transactions.iter().map(Transaction::encoded_len_hint).sum::<usize>();
-    if bound <= limits::MAX_MESSAGE_BYTES {
-        return None;
+    let gas: u128 = block.transactions.iter().map(|tx| u128::from(tx.gas_limit)).sum();
+    if gas > u128::from(chain.max_gas) {
+        return Some(format!(
+            "the transactions' gas limits sum to {gas}, more than the chain's max_block_gas {} (genesis)",
+            chain.max_gas
+        ));
     }
-    let len = block.encode().len();
-    (len > limits::MAX_MESSAGE_BYTES)
-        .then(|| format!("the encoded block is {len} bytes, more than the maximum {}", limits::MAX_MESSAGE_BYTES))
+    let max = usize::try_from(chain.max_bytes).unwrap_or(usize::MAX).min(limits::MAX_MESSAGE_BYTES);
+    let len = match sealed_lens {
+        Some(lens) => Block::encoded_len_with(&block.header, lens),
+        None => {
+            // Transaction::encoded_len_hint is an upper bound; encode exactly only near the limit.
+            let bound: usize = 300 + block.transactions.iter().map(Transaction::encoded_len_hint).sum::<usize>();
+            if bound <= max {
+                return None;
+            }
+            block.encode().len()
+        }
+    };
+    (len > max)
+        .then(|| format!("the encoded block is {len} bytes, more than the chain's max_block_bytes {max} (genesis)"))
 }
 
 #[cfg(test)]

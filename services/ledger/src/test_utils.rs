@@ -129,6 +129,7 @@ impl TestChain {
             chain_id: ChainId::new(chain_id).unwrap(),
             timestamp_ms: GENESIS_TIME_MS,
             allocations: accounts.iter().map(|a| (*a, balance)).collect(),
+            block_limits: coinjecture_primitives::BlockLimits::default(),
         };
         let state = genesis.sorted_allocations().into_iter().collect();
         let tip = Tip {
@@ -138,6 +139,13 @@ impl TestChain {
             state_commitment: genesis.state_commitment(),
         };
         Self { genesis, accounts, keys, proposer: validator_key().public_key(), state, tip }
+    }
+
+    /// The same chain with other block limits in its genesis (so another genesis hash).
+    pub fn with_block_limits(mut self, limits: coinjecture_primitives::BlockLimits) -> Self {
+        self.genesis.block_limits = limits;
+        self.tip.hash = self.genesis.hash();
+        self
     }
 
     /// The validator schedule of the chain (see [`validators`]).

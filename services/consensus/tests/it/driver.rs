@@ -48,7 +48,9 @@ async fn start_node(
         schedule: schedule.clone(),
         mempool: MempoolConfig::default(),
         max_block_transactions: 1000,
-        max_block_bytes: 4 * 1024 * 1024,
+        block_limits: coinjecture_primitives::BlockLimits::default(),
+        // Generous: these tests are about correctness, not the time budget.
+        proposal_budget: std::time::Duration::from_secs(60),
         sign_state_path: dir.join(format!("node{i}.sign_state")),
         network_label: "test".into(),
         unsafe_reset_signing_state: false,

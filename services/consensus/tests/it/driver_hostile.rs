@@ -212,7 +212,9 @@ async fn a_sync_inside_a_batch_never_sends_the_signing_state_back_to_an_older_he
         schedule: ValidatorSchedule::fixed(set),
         mempool: MempoolConfig::default(),
         max_block_transactions: 100,
-        max_block_bytes: 1 << 20,
+        block_limits: coinjecture_primitives::BlockLimits::default(),
+        // Generous: these tests are about correctness, not the time budget.
+        proposal_budget: std::time::Duration::from_secs(60),
         sign_state_path: sign_state_path.clone(),
         network_label: "test".into(),
         unsafe_reset_signing_state: false,
@@ -323,7 +325,9 @@ async fn evidence_of_both_kinds_is_recorded_in_the_ledger_and_served_after_a_res
                 schedule,
                 mempool: MempoolConfig::default(),
                 max_block_transactions: 100,
-                max_block_bytes: 1 << 20,
+                block_limits: coinjecture_primitives::BlockLimits::default(),
+                // Generous: these tests are about correctness, not the time budget.
+                proposal_budget: std::time::Duration::from_secs(60),
                 sign_state_path: dir.join("node.sign_state"),
                 network_label: "test".into(),
                 unsafe_reset_signing_state: false,

@@ -10,6 +10,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 #[cfg(feature = "driver")]
+mod block_fill;
+#[cfg(feature = "driver")]
 mod bus;
 mod rng;
 

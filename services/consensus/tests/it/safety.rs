@@ -81,7 +81,9 @@ impl Net {
             schedule: self.schedule.clone(),
             mempool: MempoolConfig::default(),
             max_block_transactions: 1000,
-            max_block_bytes: 4 * 1024 * 1024,
+            block_limits: coinjecture_primitives::BlockLimits::default(),
+            // Generous: these tests are about correctness, not the time budget.
+            proposal_budget: std::time::Duration::from_secs(60),
             sign_state_path: self.sign_state_path(i),
             network_label: "test".into(),
             unsafe_reset_signing_state: reset,

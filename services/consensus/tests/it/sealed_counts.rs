@@ -113,7 +113,9 @@ async fn a_transaction_submitted_over_rest_is_encoded_once_and_hashed_once_up_to
         schedule,
         mempool: MempoolConfig::default(),
         max_block_transactions: 1000,
-        max_block_bytes: 4 * 1024 * 1024,
+        block_limits: coinjecture_primitives::BlockLimits::default(),
+        // Generous: these tests are about correctness, not the time budget.
+        proposal_budget: std::time::Duration::from_secs(60),
         sign_state_path: dir.path().join("node.sign_state"),
         network_label: "test".into(),
         unsafe_reset_signing_state: false,
@@ -412,7 +414,9 @@ fn validator_config(chain: &TestChain, schedule: ValidatorSchedule, dir: &std::p
         schedule,
         mempool: MempoolConfig::default(),
         max_block_transactions: 1000,
-        max_block_bytes: 4 * 1024 * 1024,
+        block_limits: coinjecture_primitives::BlockLimits::default(),
+        // Generous: these tests are about correctness, not the time budget.
+        proposal_budget: std::time::Duration::from_secs(60),
         sign_state_path: dir.join(format!("{name}.sign_state")),
         network_label: "test".into(),
         unsafe_reset_signing_state: false,

@@ -735,7 +735,9 @@ impl Sim {
             schedule: self.schedule.clone(),
             mempool: MempoolConfig::default(),
             max_block_transactions: 100,
-            max_block_bytes: 1 << 20,
+            block_limits: coinjecture_primitives::BlockLimits::default(),
+            // Generous: these tests are about correctness, not the time budget.
+            proposal_budget: std::time::Duration::from_secs(60),
             sign_state_path: self.dir.path().join(format!("node{i}.sign_state")),
             network_label: format!("sim{i}"),
             unsafe_reset_signing_state: false,

@@ -1,0 +1,136 @@
+//! Blocks sized by the chain's limits and the proposer's time budget (issue #24 item 3), with a
+//! real SQLite ledger: one validator (always the proposer), so a batch admitted at once is all
+//! in the mempool when the next block is filled.
+//!
+//! Reproduced first: nodes used to fill blocks up to `driver::default_block_limits()`, a
+//! constant 10,000 transactions, whatever the chain could take; with
+//! `max_block_transactions: 10_000` (what `node.rs` passed) the first test fails with a
+//! largest block of 10,000.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle};
+use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSchedule, ValidatorSet};
+use coinjecture_crypto_core::signatures::Keypair;
+use coinjecture_ledger::Ledger;
+use coinjecture_ledger::test_utils::{TestChain, local_crypto};
+use coinjecture_primitives::{BlockLimits, Height, PublicKey, Transaction, limits, sha256};
+use tokio::sync::mpsc;
+
+use crate::bus::{Bus, Port};
+
+struct One {
+    handle: DriverHandle,
+    ledger: Arc<Ledger>,
+    _task: tokio::task::JoinHandle<Result<(), driver::DriverError>>,
+}
+
+async fn one_validator(dir: &std::path::Path, chain: &TestChain, budget: Duration) -> One {
+    let key = Keypair::from_seed(&sha256(b"block fill validator").0);
+    let schedule = ValidatorSchedule::fixed(ValidatorSet::new(vec![key.public_key()], QuorumMode::Crash).unwrap());
+    let ledger = Arc::new(
+        Ledger::open(dir.join("node.db"), chain.genesis.clone(), schedule.clone(), local_crypto()).await.unwrap(),
+    );
+    let bus = Bus::default();
+    let (inbox, inbound) = mpsc::channel(4096);
+    *bus.inboxes.lock().unwrap() = vec![Some(inbox)];
+    *bus.ledgers.lock().unwrap() = vec![Some(ledger.clone())];
+    let config = DriverConfig {
+        engine: EngineConfig::with_block_time(chain.chain_id().clone(), 300),
+        schedule,
+        mempool: MempoolConfig::default(),
+        // What node.rs passes now: the decoder's bound; the genesis limits size the block.
+        max_block_transactions: limits::MAX_BLOCK_TRANSACTIONS,
+        block_limits: chain.genesis.block_limits,
+        proposal_budget: budget,
+        sign_state_path: dir.join("node.sign_state"),
+        network_label: "test".into(),
+        unsafe_reset_signing_state: false,
+        tx_journal: false,
+        compact_proposals: true,
+    };
+    let (handle, task) = driver::start(config, key, ledger.clone(), Port { me: 0, bus }, inbound).await.unwrap();
+    One { handle, ledger, _task: task }
+}
+
+/// `per_account` transfers from each of the chain's accounts, consecutive nonces from 0.
+fn transfers(chain: &TestChain, per_account: u64) -> Vec<Transaction> {
+    let to = PublicKey([7; 32]);
+    (0..chain.accounts.len())
+        .flat_map(|a| (0..per_account).map(move |n| (a, n)))
+        .map(|(a, n)| chain.transfer(a, to, 1_000, n))
+        .collect()
+}
+
+/// Waits until every account has used `per_account` nonces; returns each block's transaction
+/// count, height 1 up.
+async fn final_block_sizes(one: &One, chain: &TestChain, per_account: u64, secs: u64) -> Vec<usize> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    'wait: loop {
+        assert!(tokio::time::Instant::now() < deadline, "transfers not final after {secs} s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for a in &chain.accounts {
+            if one.ledger.account(a).await.unwrap().0.nonce < per_account {
+                continue 'wait;
+            }
+        }
+        break;
+    }
+    let tip = one.ledger.tip().await.unwrap().height;
+    let mut sizes = Vec::new();
+    for h in 1..=tip.get() {
+        sizes.push(one.ledger.block_by_height(Height(h)).await.unwrap().unwrap().block.transactions.len());
+    }
+    sizes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_takes_more_than_the_old_10000_cap_when_the_genesis_limits_allow_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // 12,000 transfers (21,000 gas, ~270 bytes each): 252 M gas and ~3.3 MB, inside the default
+    // limits (1,000 M gas, 8 MiB).
+    let chain = TestChain::new("coinjecture-block-fill", 12, 1_000_000_000_000);
+    assert_eq!(chain.genesis.block_limits, BlockLimits::default());
+    let one = one_validator(dir.path(), &chain, Duration::from_secs(60)).await;
+    let txs = transfers(&chain, 1_000);
+    let results = one.handle.submit(txs).await.unwrap();
+    assert!(results.iter().all(|r| r.outcome.is_ok()), "{:?}", results.iter().find(|r| r.outcome.is_err()));
+    let sizes = final_block_sizes(&one, &chain, 1_000, 120).await;
+    // Admitted as one batch, so one block takes them all.
+    assert_eq!(sizes.iter().max(), Some(&12_000), "block sizes: {sizes:?}");
+    let stops = one.handle.status().fill_stops;
+    assert!(stops.get("empty").copied().unwrap_or(0) >= 1, "the mempool, not a limit, ended the block: {stops:?}");
+    assert_eq!(stops.get("time"), None, "{stops:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_genesis_gas_limit_ends_a_block_and_the_rest_follows_in_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for 100 transfers per block.
+    let limits = BlockLimits { max_gas: 100 * 21_000, ..BlockLimits::default() };
+    let chain = TestChain::new("coinjecture-block-fill", 5, 1_000_000_000_000).with_block_limits(limits);
+    let one = one_validator(dir.path(), &chain, Duration::from_secs(60)).await;
+    let results = one.handle.submit(transfers(&chain, 50)).await.unwrap();
+    assert!(results.iter().all(|r| r.outcome.is_ok()));
+    let sizes = final_block_sizes(&one, &chain, 50, 60).await;
+    assert_eq!(sizes.iter().max(), Some(&100), "no block over the gas limit, and full ones: {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 250);
+    let stops = one.handle.status().fill_stops;
+    assert!(stops.get("gas").copied().unwrap_or(0) >= 2, "{stops:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_time_budget_ends_a_block_and_is_counted_as_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("coinjecture-block-fill", 4, 1_000_000_000_000);
+    // 1 ms: at the assumed 20 µs per transaction, at most 50 a block (fewer once measured).
+    let one = one_validator(dir.path(), &chain, Duration::from_millis(1)).await;
+    let results = one.handle.submit(transfers(&chain, 100)).await.unwrap();
+    assert!(results.iter().all(|r| r.outcome.is_ok()));
+    let sizes = final_block_sizes(&one, &chain, 100, 120).await;
+    assert!(sizes.iter().all(|n| *n <= 50), "block sizes: {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 400, "every transfer still finalizes");
+    let stops = one.handle.status().fill_stops;
+    assert!(stops.get("time").copied().unwrap_or(0) >= 2, "{stops:?}");
+}
