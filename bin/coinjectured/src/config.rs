@@ -1157,13 +1157,45 @@ mod tests {
     #[test]
     fn compact_proposals_default_on_reach_the_driver_and_a_bad_value_names_the_key() {
         let c = Config::parse(&sample()).unwrap();
-        assert!(crate::node::driver_config(&c).unwrap().compact_proposals);
+        assert!(
+            crate::node::driver_config(&c, coinjecture_primitives::BlockLimits::default()).unwrap().compact_proposals
+        );
         let text = sample().replace("  block_time:", "  compact_proposals: false\n  block_time:");
         let c = Config::parse(&text).unwrap();
-        assert!(!crate::node::driver_config(&c).unwrap().compact_proposals);
+        assert!(
+            !crate::node::driver_config(&c, coinjecture_primitives::BlockLimits::default()).unwrap().compact_proposals
+        );
         let text = sample().replace("  block_time:", "  compact_proposals: sometimes\n  block_time:");
         let err = format!("{:#}", Config::parse(&text).unwrap_err());
         assert!(err.contains("consensus.compact_proposals"), "{err}");
+    }
+
+    #[test]
+    fn the_proposal_budget_defaults_to_a_quarter_block_time_reaches_the_driver_and_bad_values_name_the_key() {
+        let limits = coinjecture_primitives::BlockLimits { max_gas: 77_000, max_bytes: 1 << 20 };
+        let c = Config::parse(&with("block_time", "2s")).unwrap();
+        let d = crate::node::driver_config(&c, limits).unwrap();
+        assert_eq!((d.proposal_budget, d.block_limits), (Duration::from_millis(500), limits));
+        assert_eq!(d.max_block_transactions, coinjecture_primitives::limits::MAX_BLOCK_TRANSACTIONS);
+        let text = sample().replace("  block_time:", "  proposal_budget: 300ms\n  block_time:");
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(crate::node::driver_config(&c, limits).unwrap().proposal_budget, Duration::from_millis(300));
+        let vars = env(&[("COINJECTURE_CONSENSUS_PROPOSAL_BUDGET", "750ms")]);
+        let c = Config::parse_with_env(&sample(), vars).unwrap();
+        assert_eq!(c.consensus.proposal_budget().unwrap(), Duration::from_millis(750));
+        for (value, says) in [
+            ("0ms", "consensus.proposal_budget: \"0ms\" must be between 1ms and 1h"),
+            ("3s", "consensus.proposal_budget: 3000ms is not in 1ms..=2000ms (consensus.block_time)"),
+            ("soon", "consensus.proposal_budget"),
+        ] {
+            let text = sample().replace("  block_time:", &format!("  proposal_budget: {value}\n  block_time:"));
+            // What `node` and `check-config` both run: the parse, then validate.
+            let err = match Config::parse(&text) {
+                Ok(c) => c.validate().unwrap_err().to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            assert!(err.contains(says), "{value}: {err}");
+        }
     }
 
     #[test]

@@ -142,6 +142,7 @@ pub(crate) fn preflight(config: &Config) -> eyre::Result<Preflight> {
 /// Starts every service of a node. Returns once all are up.
 pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let Preflight { key, genesis } = preflight(config)?;
+    let block_limits = genesis.block_limits;
 
     let crypto = crypto_backend(config)?;
     if config.rust.verify_golden_vectors {
@@ -166,7 +167,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     // The consensus service, as `service consensus` starts it (coinjecture_consensus::service::run):
     // validated gossip in from the gateway, the ledger and the gateway as its ports.
     let gateway: Arc<dyn GatewayPort> = Arc::new(p2p.clone());
-    let driver_config = driver_config(config)?;
+    let driver_config = driver_config(config, block_limits)?;
     let ledger_port: Arc<dyn coinjecture_proto::ports::ledger::LedgerPort> = ledger.clone();
     let started = if crate::equivocate::enabled() {
         tracing::warn!("TEST ONLY: this validator equivocates on every vote ({})", crate::equivocate::FLAG);
@@ -233,9 +234,11 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
 }
 
 /// The consensus driver's settings from the node's config (one process and `service consensus`).
-pub(crate) fn driver_config(config: &Config) -> eyre::Result<DriverConfig> {
-    // The chain's block limits are the genesis's (check-config and `node` load it the same way).
-    let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
+/// `block_limits`: the genesis's (`network.genesis`).
+pub(crate) fn driver_config(
+    config: &Config,
+    block_limits: coinjecture_primitives::BlockLimits,
+) -> eyre::Result<DriverConfig> {
     let block_time_ms = u64::try_from(config.consensus.block_time.as_millis()).unwrap_or(2000);
     let mut engine = EngineConfig::with_block_time(genesis_chain(config)?, block_time_ms);
     engine.max_future_drift_ms = config.consensus.max_future_drift_ms(engine.block_time_ms)?;
@@ -244,7 +247,7 @@ pub(crate) fn driver_config(config: &Config) -> eyre::Result<DriverConfig> {
         schedule: config.validator_schedule()?,
         mempool: config.mempool.config()?,
         max_block_transactions: coinjecture_primitives::limits::MAX_BLOCK_TRANSACTIONS,
-        block_limits: genesis.block_limits,
+        block_limits,
         proposal_budget: config.consensus.proposal_budget()?,
         // Beside the database: one validator, one database, one signing state.
         sign_state_path: config.database.path.with_extension("sign_state"),

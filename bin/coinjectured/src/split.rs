@@ -252,13 +252,16 @@ pub(crate) async fn run(
         }
         ServiceName::Consensus => {
             let key = node::node_key(config)?;
+            // The chain's block limits, which the proposer fills to (the ledger service enforces
+            // the same ones: it is opened with the same genesis).
+            let genesis = GenesisConfig::load(&config.network.genesis).map_err(|e| eyre!("network.genesis: {e}"))?;
             let ledger = remote_ledger(services.ledger.as_ref(), config)?;
             let gateway = RemoteGateway::new(endpoint(services.p2p_gateway.as_ref(), "p2p_gateway", config)?);
             // The same service as in one process (coinjecture_consensus::service::run), its ports
             // remote; the ledger may still be starting: it waits for it up to a minute.
             let coinjecture_consensus::service::Running { handle, driver: task, gossip_in: _gossip_in } =
                 coinjecture_consensus::service::run(
-                    node::driver_config(config)?,
+                    node::driver_config(config, genesis.block_limits)?,
                     Keypair::from_seed(&key.seed()),
                     ledger,
                     Arc::new(gateway.clone()),

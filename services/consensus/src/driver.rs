@@ -1230,7 +1230,7 @@ impl<N: GatewayPort> Driver<N> {
                 other => other,
             };
             let refuse = |reason, message: String| Err(Rejection::new(reason, message));
-            let outcome = match outcome {
+            let outcome = match outcome.and_then(|()| self.fits_a_block(&tx)) {
                 Ok(()) => match self.mempool.add(tx.clone(), tx.encoded_len()) {
                     Ok(()) => {
                         admitted.push(tx);
@@ -1253,6 +1253,34 @@ impl<N: GatewayPort> Driver<N> {
             }
         }
         Ok((results, admitted))
+    }
+
+    /// A transaction no block of this chain could hold (its `gas_limit` above `max_block_gas`,
+    /// or too large for `max_block_bytes`) is refused at admission: in the mempool it would
+    /// wait forever, holding back its sender's later nonces.
+    fn fits_a_block(&self, tx: &SealedTransaction) -> Result<(), Rejection> {
+        let chain = self.config.block_limits;
+        if tx.gas_limit > chain.max_gas {
+            return Err(Rejection::new(
+                RejectReason::Malformed,
+                format!(
+                    "gas_limit {} is more than the chain's max_block_gas {}: no block can hold it",
+                    tx.gas_limit, chain.max_gas
+                ),
+            ));
+        }
+        let room = usize::try_from(chain.max_bytes).unwrap_or(usize::MAX).saturating_sub(BLOCK_ENVELOPE_BYTES);
+        if tx.encoded_len() > room {
+            return Err(Rejection::new(
+                RejectReason::Malformed,
+                format!(
+                    "the transaction's {} bytes do not fit the chain's max_block_bytes {}: no block can hold it",
+                    tx.encoded_len(),
+                    chain.max_bytes
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn mempool_has(&self, sender: PublicKey, nonce: u64) -> bool {

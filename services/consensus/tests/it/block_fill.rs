@@ -14,7 +14,7 @@ use coinjecture_consensus::driver::{self, DriverConfig, DriverHandle};
 use coinjecture_consensus::{EngineConfig, MempoolConfig, QuorumMode, ValidatorSchedule, ValidatorSet};
 use coinjecture_crypto_core::signatures::Keypair;
 use coinjecture_ledger::Ledger;
-use coinjecture_ledger::test_utils::{TestChain, local_crypto};
+use coinjecture_ledger::test_utils::{TestChain, keypair, local_crypto, sign, unsigned_transfer};
 use coinjecture_primitives::{BlockLimits, Height, PublicKey, Transaction, limits, sha256};
 use tokio::sync::mpsc;
 
@@ -118,6 +118,14 @@ async fn the_genesis_gas_limit_ends_a_block_and_the_rest_follows_in_the_next() {
     assert_eq!(sizes.iter().sum::<usize>(), 250);
     let stops = one.handle.status().fill_stops;
     assert!(stops.get("gas").copied().unwrap_or(0) >= 2, "{stops:?}");
+
+    // A transaction no block could hold is refused at admission, naming the limit.
+    let mut huge = unsigned_transfer(chain.chain_id(), chain.accounts[0], PublicKey([7; 32]), 1_000, 50);
+    huge.gas_limit = limits.max_gas + 1;
+    let huge = sign(huge, &keypair(0));
+    let result = one.handle.submit(vec![huge]).await.unwrap();
+    let refused = result[0].outcome.as_ref().unwrap_err();
+    assert!(refused.message.contains("max_block_gas 2100000"), "{refused:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
