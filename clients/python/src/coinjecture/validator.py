@@ -61,10 +61,34 @@ from .v1 import consensus_pb2, consensus_pb2_grpc, ledger_pb2, ledger_pb2_grpc, 
 
 log = logging.getLogger("coinjecture.validator")
 
+#: This validator's own cap on a block's transactions (the chain's limits are the genesis's).
 MAX_BLOCK_TRANSACTIONS = 10_000
-MAX_BLOCK_BYTES = 8 * 1024 * 1024
+#: The chain's block limits when the genesis leaves them out (Rust: ``BlockLimits::default``).
+DEFAULT_MAX_BLOCK_GAS = 1_000_000_000
+DEFAULT_MAX_BLOCK_BYTES = 8 * 1024 * 1024
+#: Bytes of a block besides its transactions, kept free under ``max_block_bytes`` (Rust:
+#: ``driver::BLOCK_ENVELOPE_BYTES``).
+BLOCK_ENVELOPE_BYTES = 1024
 MAX_BATCH_ITEMS = 100_000
 LEDGER_TIMEOUT_S = 30.0
+
+
+def genesis_block_limits(path: Path) -> tuple[int, int]:
+    """``(max_block_gas, max_block_bytes)`` of the genesis file at ``path`` (defaults for keys it
+    leaves out), with the Rust genesis's bounds; errors start with ``network.genesis``."""
+    try:
+        genesis = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"network.genesis: {path}: {e}") from None
+    if not isinstance(genesis, dict):
+        raise ConfigError(f"network.genesis: {path}: not a YAML mapping")
+    gas = genesis.get("max_block_gas", DEFAULT_MAX_BLOCK_GAS)
+    size = genesis.get("max_block_bytes", DEFAULT_MAX_BLOCK_BYTES)
+    if not isinstance(gas, int) or isinstance(gas, bool) or not 50_000 <= gas < 2**64:
+        raise ConfigError(f"network.genesis: max_block_gas {gas!r} is not an integer of at least 50000")
+    if not isinstance(size, int) or isinstance(size, bool) or not 64 * 1024 <= size <= 15 * 1024 * 1024:
+        raise ConfigError(f"network.genesis: max_block_bytes {size!r} is not in 65536..=15728640")
+    return gas, size
 
 
 def now_ms() -> int:
@@ -153,7 +177,9 @@ class ValidatorConfig:
     ``consensus.block_time``, ``quorum``, ``validator_key``, ``validators``,
     ``validator_changes``; ``database.path`` (for the signing-state file beside it);
     ``services.ledger`` and ``services.p2p_gateway`` (required) and ``services.consensus`` (where
-    to serve, unless ``--listen``); ``crypto_core.endpoint``; ``logger.level``/``format``. The
+    to serve, unless ``--listen``); ``crypto_core.endpoint``; ``logger.level``/``format``;
+    ``network.genesis`` for the chain's block limits (``max_block_gas``, ``max_block_bytes``;
+    the defaults when the key or the limits are absent), which its proposals keep to. The
     ``COINJECTURE_<SECTION>_<KEY>`` environment overrides of these keys apply as on the Rust node."""
 
     chain_id: str
@@ -168,6 +194,8 @@ class ValidatorConfig:
     crypto_core: str | None = None
     log_level: str = "info"
     log_format: str = "json"
+    max_block_gas: int = DEFAULT_MAX_BLOCK_GAS
+    max_block_bytes: int = DEFAULT_MAX_BLOCK_BYTES
 
     @classmethod
     def load(cls, path: Path, environ: dict[str, str] | None = None) -> "ValidatorConfig":
@@ -252,6 +280,9 @@ class ValidatorConfig:
                 raise ConfigError(f"services.{name}: needed to run the consensus service on its own")
         crypto = env.get("COINJECTURE_CRYPTO_CORE_ENDPOINT") or section("crypto_core").get("endpoint")
         logger = section("logger")
+        max_block_gas, max_block_bytes = DEFAULT_MAX_BLOCK_GAS, DEFAULT_MAX_BLOCK_BYTES
+        if value("network", "genesis", required=False):
+            max_block_gas, max_block_bytes = genesis_block_limits(file_path("network", "genesis"))
         return cls(
             chain_id=chain_id,
             network_name=str(value("network", "name")),
@@ -260,6 +291,8 @@ class ValidatorConfig:
             seed=seed,
             # Beside the database, as the Rust consensus keeps it (same file format).
             sign_state_path=file_path("database", "path").with_suffix(".sign_state"),
+            max_block_gas=max_block_gas,
+            max_block_bytes=max_block_bytes,
             ledger=str(services["ledger"]),
             p2p_gateway=str(services["p2p_gateway"]),
             consensus_listen=conv.target(str(services["consensus"])) if services.get("consensus") else None,
@@ -376,7 +409,9 @@ class Mempool:
         ]
         self.remove(stale)
 
-    def select(self, max_txs: int, max_bytes: int, account_nonce: dict[bytes, int]) -> list[ref.Transaction]:
+    def select(
+        self, max_txs: int, max_bytes: int, account_nonce: dict[bytes, int], max_gas: int = 2**64 - 1
+    ) -> list[ref.Transaction]:
         heads: list[tuple[int, int, bytes, int]] = []  # (-gas_price, arrival, sender, nonce)
         for sender, nonces in self.by_sender.items():
             n = account_nonce.get(sender, 0)
@@ -386,13 +421,15 @@ class Mempool:
         heapq.heapify(heads)
         out: list[ref.Transaction] = []
         used = 0
+        gas = 0
         while heads and len(out) < max_txs:
             _, _, sender, n = heapq.heappop(heads)
             p = self.by_hash[self.by_sender[sender][n]]
-            if used + p.size > max_bytes:
+            if used + p.size > max_bytes or gas + p.tx.gas_limit > max_gas:
                 continue  # this sender's later nonces cannot follow a skipped one
             out.append(p.tx)
             used += p.size
+            gas += p.tx.gas_limit
             following = self.by_sender[sender].get(n + 1)
             if following is not None:
                 q = self.by_hash[following]
@@ -1015,7 +1052,12 @@ class Validator:
         assert self.tip is not None
         for sender in list(self.mempool.by_sender):
             await self.nonce_of(sender)
-        txs = self.mempool.select(MAX_BLOCK_TRANSACTIONS, MAX_BLOCK_BYTES, self.nonces)
+        txs = self.mempool.select(
+            MAX_BLOCK_TRANSACTIONS,
+            self.config.max_block_bytes - BLOCK_ENVELOPE_BYTES,
+            self.nonces,
+            max_gas=self.config.max_block_gas,
+        )
         if not txs:
             log.info(
                 "No transactions in mempool",
