@@ -58,9 +58,10 @@ grpc=${BENCH_GRPC_PORT:-18090}
 cmt_port=${BENCH_CMT_PORT:-26700}
 # The pinned CometBFT (v0.38.x; bench/anchor/go.mod names the same version).
 cometbft_version=v0.38.26
-# Our proposer's cap (services/consensus default_block_limits): CometBFT's block.max_bytes is
-# set so its blocks hold as many transactions of the same size.
-block_txs=10000
+# Our blocks are bounded by the genesis's max_block_bytes (default 8 MiB, which binds before
+# the default max_block_gas for transfers): CometBFT's block.max_bytes is set so its blocks hold
+# as many transactions of the same size (block_txs, computed once tx_bytes is measured).
+max_block_bytes=8388608
 presign_flag=()
 [[ $presign == 1 ]] && presign_flag=(--presign)
 
@@ -100,6 +101,8 @@ trap cleanup EXIT
 load_before=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "")
 "$bin/coinjecture-bench" verify-rate --seconds "$verify_seconds" --out "$work/verify.json"
 tx_bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tx_bytes"])' "$work/verify.json")
+# What our proposer fits under max_block_bytes (1,024 bytes are kept for the block's envelope).
+block_txs=$(( (max_block_bytes - 1024) / tx_bytes ))
 
 # 2. Ours.
 "$bin/coinjectured" devnet --validators 3 --dir "$work/devnet" --block-time "$block_time" \

@@ -20,6 +20,14 @@ fn h(label: &str) -> String {
     sha256(label.as_bytes()).to_hex()
 }
 
+/// §3.6: SHA-256(`coinjecture/v1/block-limits` 00 ‖ max_block_gas u64 BE ‖ max_block_bytes u64 BE).
+fn block_limits_commitment(max_block_gas: u64, max_block_bytes: u64) -> String {
+    let mut bytes = b"coinjecture/v1/block-limits\0".to_vec();
+    bytes.extend_from_slice(&max_block_gas.to_be_bytes());
+    bytes.extend_from_slice(&max_block_bytes.to_be_bytes());
+    sha256(&bytes).to_hex()
+}
+
 fn z32() -> String {
     "00".repeat(32)
 }
@@ -184,6 +192,24 @@ fn header_cases() -> Vec<(String, Input)> {
             timestamp_millis: 0,
             state_commitment: h("genesis state"),
             chain_id: Some(NETWORK_B.into()),
+        },
+    ));
+    // A genesis with other block limits than the defaults commits them in `commitment` (§3.6);
+    // otherwise it is `poa_genesis_network_a`.
+    cases.push(poa(
+        "poa_genesis_network_a_block_limits",
+        HeaderJson {
+            parent_hash: z32(),
+            merkle_root: z32(),
+            miner_address: z32(),
+            commitment: block_limits_commitment(2_000_000_000, 8 * 1024 * 1024),
+            ..header(0, 1_767_225_600, 0, 0, "")
+        },
+        PoaExtraJson {
+            round: 0,
+            timestamp_millis: 0,
+            state_commitment: h("genesis state"),
+            chain_id: Some(NETWORK_A.into()),
         },
     ));
     cases.push(poa(
