@@ -54,6 +54,12 @@ fn check_config_refuses_what_the_node_refuses_naming_the_key() {
     let out = check_config(&config, &[]);
     assert!(out.status.success(), "the devnet's own config: {}", stderr(&out));
 
+    // A genesis whose block limit is out of bounds (the devnet writes its limits out).
+    let genesis = std::fs::read_to_string(dir.path().join("genesis.yaml")).unwrap();
+    assert!(genesis.contains("max_block_gas: 1000000000\n"), "the devnet's genesis says its limits: {genesis}");
+    let bad = genesis.replace("max_block_gas: 1000000000\n", "max_block_gas: 1000\n");
+    std::fs::write(dir.path().join("bad-genesis.yaml"), bad).unwrap();
+
     let swap = |from: &str, to: &str| {
         assert!(good.contains(from), "{from:?} not in the devnet config");
         good.replacen(from, to, 1)
@@ -67,6 +73,21 @@ fn check_config_refuses_what_the_node_refuses_naming_the_key() {
         (swap("bind: 127.0.0.1", "bind: 127.0.0.300"), vec![], "api.bind: \"127.0.0.300\": invalid IP address"),
         (swap("/ip4/127.0.0.1/tcp/", "/ip4/127.0.0.1/tcpp/"), vec![], "p2p.listen_addrs[0]: "),
         (swap("id: coinjecture-devnet", "id: coinjecture-other"), vec![], "network.genesis: the genesis is for chain"),
+        (
+            swap("genesis: ./genesis.yaml", "genesis: ./bad-genesis.yaml"),
+            vec![],
+            "network.genesis: genesis max_block_gas 1000 is below 50000",
+        ),
+        (
+            swap("block_time: 2s", "proposal_budget: 3s\n  block_time: 2s"),
+            vec![],
+            "consensus.proposal_budget: 3000ms is not in 1ms..=2000ms",
+        ),
+        (
+            good.clone(),
+            vec![("COINJECTURE_CONSENSUS_PROPOSAL_BUDGET", "0ms")],
+            "consensus.proposal_budget: \"0ms\" must be between 1ms and 1h",
+        ),
         (
             swap("database:", "  internal_tls: {ca: ./nope/ca.pem, cert: ./nope/c.pem, key: ./nope/k.pem}\ndatabase:"),
             vec![],
