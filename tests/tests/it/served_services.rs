@@ -205,6 +205,9 @@ async fn each_port_lists_and_serves_only_its_services_and_metrics_pass_promtool(
     }
     let (_, text) = scrape(net.api_port(0), Some("text/plain"));
     assert!(text.contains("# TYPE coinjecture_validator_blocks_produced_total counter"), "{text}");
+    // What ended each block this validator built (present from the start, one series per reason).
+    assert!(text.contains("# TYPE coinjecture_block_fill_stopped_total counter"), "{text}");
+    assert!(text.contains("reason=\"time\""), "{text}");
     // (coinjecture_consensus_dropped_messages_total appears with its first drop, as a counter too.)
     assert!(text.contains("coinjecture_database_filesystem_avail_bytes "), "{text}");
     let (_, ledger_metrics) = scrape(net.split_metrics_port(1, 0), Some("text/plain"));
