@@ -142,3 +142,87 @@ async fn a_spent_time_budget_ends_a_block_and_is_counted_as_time() {
     let stops = one.handle.status().fill_stops;
     assert!(stops.get("time").copied().unwrap_or(0) >= 2, "{stops:?}");
 }
+
+/// What validator A (a real driver and ledger on a genesis with room for 100 transfers per
+/// block) prevotes on validator B's round-0 proposal of `count` transfers at height 1.
+async fn prevote_on_a_proposal_of(count: u64) -> Option<coinjecture_primitives::Hash32> {
+    use coinjecture_primitives::consensus::Proposal;
+    use coinjecture_primitives::{Round, Signature, UnixMillis, VoteType};
+    use coinjecture_proto::ports::gateway::GossipMessage;
+
+    let dir = tempfile::tempdir().unwrap();
+    let limits = BlockLimits { max_gas: 100 * 21_000, ..BlockLimits::default() };
+    let chain = TestChain::new("coinjecture-block-fill", 1, 1_000_000_000_000).with_block_limits(limits);
+    let a = Keypair::from_seed(&sha256(b"block fill validator").0);
+    // B proposes height 1, round 0; TestChain's blocks name it as their proposer.
+    let b = coinjecture_ledger::test_utils::validator_key();
+    let set = [vec![a.public_key(), b.public_key()], vec![b.public_key(), a.public_key()]]
+        .into_iter()
+        .map(|keys| ValidatorSet::new(keys, QuorumMode::Crash).unwrap())
+        .find(|set| set.proposer(Height(1), Round(0)) == b.public_key())
+        .expect("one order makes B the first proposer");
+    let schedule = ValidatorSchedule::fixed(set);
+    let ledger = Arc::new(
+        Ledger::open(dir.path().join("a.db"), chain.genesis.clone(), schedule.clone(), local_crypto()).await.unwrap(),
+    );
+    let bus = Bus::default();
+    let (inbox, inbound) = mpsc::channel(4096);
+    let (to_b, mut at_b) = mpsc::channel(4096);
+    *bus.inboxes.lock().unwrap() = vec![Some(inbox.clone()), Some(to_b)];
+    *bus.ledgers.lock().unwrap() = vec![Some(ledger.clone()), None];
+    let mut engine = EngineConfig::with_block_time(chain.chain_id().clone(), 10_000);
+    // No timeout fires during the test: a nil prevote is A's verdict on the proposal.
+    (engine.timeout_propose_ms, engine.rebroadcast_ms) = (600_000, 600_000);
+    let config = DriverConfig {
+        engine,
+        schedule,
+        mempool: MempoolConfig::default(),
+        max_block_transactions: limits::MAX_BLOCK_TRANSACTIONS,
+        block_limits: limits,
+        proposal_budget: Duration::from_secs(2),
+        sign_state_path: dir.path().join("a.sign_state"),
+        network_label: "test".into(),
+        unsafe_reset_signing_state: false,
+        tx_journal: false,
+        compact_proposals: false,
+    };
+    let a_key = a.public_key();
+    let (_handle, task) = driver::start(config, a, ledger, Port { me: 0, bus }, inbound).await.unwrap();
+
+    let block = chain.block(transfers(&chain, count));
+    let mut proposal = Proposal {
+        chain_id: chain.chain_id().clone(),
+        height: Height(1),
+        round: Round(0),
+        pol_round: None,
+        timestamp_ms: UnixMillis(i64::try_from(std::time::UNIX_EPOCH.elapsed().unwrap().as_millis()).unwrap()),
+        block,
+        proposer: b.public_key(),
+        signature: Signature::ZERO,
+    };
+    proposal.signature = b.sign(&proposal.signing_bytes());
+    inbox.send(GossipMessage::Proposal(proposal)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, at_b.recv()).await {
+            Ok(Some(GossipMessage::Vote(v)))
+                if v.validator == a_key && v.vote_type == VoteType::Prevote && v.height == Height(1) =>
+            {
+                task.abort();
+                return v.block_hash;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("validator A never prevoted on the proposal of {count} transfers"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_prevotes_nil_on_a_proposal_over_the_genesis_gas_limit() {
+    // 101 transfers: 2,121,000 gas, over the chain's 2,100,000 (the ledger's TOO_LARGE, named in
+    // coinjecture-ledger's block_limits tests).
+    assert_eq!(prevote_on_a_proposal_of(101).await, None, "over the limit: a nil prevote");
+    // The same proposal within the limit gets a prevote for its block.
+    assert!(prevote_on_a_proposal_of(100).await.is_some(), "within the limit: a prevote for the block");
+}
