@@ -4,6 +4,8 @@
 //! - `simulation`: the engine alone, deterministic, many seeds; `driver_simulation`: real drivers
 //!   on a simulated network in virtual time (both replay a printed seed, see their docs);
 //! - `driver`, `safety`, `driver_hostile`: drivers with real SQLite ledgers over an in-test bus;
+//! - `block_fill`: blocks sized by the genesis limits and the proposer's time budget, and a nil
+//!   prevote on a proposal over the limits (real ledgers);
 //! - `forged_messages`: the engine fed what a hostile peer can send;
 //! - `sealed_counts`: encodings and hashes counted on the way in (each test runs in a child
 //!   process of its own, the counters being process-wide).
