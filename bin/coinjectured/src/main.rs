@@ -16,6 +16,7 @@ mod process_metrics;
 mod safety_flags;
 mod shadow;
 mod split;
+mod state_sync;
 mod tls;
 mod wallet;
 

@@ -63,6 +63,7 @@ mod metrics;
 mod node;
 mod port;
 pub mod service;
+pub mod snapshot;
 pub mod sync;
 mod topics;
 
