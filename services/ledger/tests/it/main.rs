@@ -11,6 +11,7 @@ mod open;
 mod property;
 mod prune;
 mod replay;
+mod snapshot;
 mod stored;
 mod transfers;
 
