@@ -79,6 +79,9 @@ pub enum SnapshotError {
     Install { height: Height, reason: String },
 }
 
+/// The attestations' signing bytes (one message) and their (validator, signature) pairs.
+pub type AttestationBatch = (Vec<u8>, Vec<(PublicKey, coinjecture_primitives::Signature)>);
+
 /// The manifest of a snapshot at one height.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotManifest {
@@ -170,7 +173,7 @@ impl SnapshotManifest {
         &self,
         chain: &ChainId,
         validators: &ValidatorSchedule,
-    ) -> Result<(Vec<u8>, Vec<(PublicKey, coinjecture_primitives::Signature)>), SnapshotError> {
+    ) -> Result<AttestationBatch, SnapshotError> {
         let height = self.height;
         if height == Height(0) {
             return Err(SnapshotError::BadHeader { height, reason: "a snapshot of genesis is never served".into() });

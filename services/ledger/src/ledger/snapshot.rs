@@ -26,7 +26,7 @@ impl Ledger {
     /// before the read starts) and computes the snapshot from it in the background.
     pub(super) async fn pin_snapshot(&self, height: Height) {
         let interval = self.options.snapshot_interval;
-        if interval == 0 || height.get() % interval != 0 {
+        if interval == 0 || !height.get().is_multiple_of(interval) {
             return;
         }
         let mut read = match self.read().await {
