@@ -169,11 +169,7 @@ impl SnapshotManifest {
     /// of this height and the certificate names it, and the attestations are for this snapshot
     /// by distinct members of the validator set at `height` reaching its quorum. Returns the
     /// attestation signatures to verify (one message, one batch).
-    pub fn check(
-        &self,
-        chain: &ChainId,
-        validators: &ValidatorSchedule,
-    ) -> Result<AttestationBatch, SnapshotError> {
+    pub fn check(&self, chain: &ChainId, validators: &ValidatorSchedule) -> Result<AttestationBatch, SnapshotError> {
         let height = self.height;
         if height == Height(0) {
             return Err(SnapshotError::BadHeader { height, reason: "a snapshot of genesis is never served".into() });

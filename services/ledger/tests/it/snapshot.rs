@@ -185,3 +185,49 @@ async fn tampered_chunks_wrong_roots_and_too_few_or_forged_attestations_are_refu
     joiner.install_snapshot(&good, &chunks).await.unwrap();
     assert_eq!(joiner.tip().await.unwrap().height, Height(2));
 }
+
+/// #22's done-when at the ledger level: a chain of 1,000,000 transfers (20 blocks of 50,000 among
+/// 50,000 accounts) is snapshotted; an empty ledger verifies the manifest (three attestations,
+/// the certificate), verifies and installs the chunks and applies the next block. Prints the
+/// figures; the network part (a few MiB of chunks on loopback) is not in it.
+/// `cargo test --release -p coinjecture-ledger --test it -- snapshot::join_a_million --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "builds a chain of 1,000,000 transactions: minutes; run by hand for the figure"]
+async fn join_a_million_transaction_chain_from_a_snapshot() {
+    const ACCOUNTS: usize = 50_000;
+    const BLOCKS: usize = 21;
+    let (genesis, blocks) = crate::ring_transfer_blocks("coinjecture-snapshot-1m", ACCOUNTS, BLOCKS);
+    let (keys, _) = validators();
+    let dir = tempfile::tempdir().unwrap();
+    let source = open(&dir.path().join("source.db"), &genesis, 20).await;
+    let started = std::time::Instant::now();
+    apply(&source, &keys, &blocks[..20]).await;
+    let built = started.elapsed();
+    let made_at = std::time::Instant::now();
+    let (mut manifest, chunks) = made(&source, 20).await;
+    let snapshot_made = made_at.elapsed();
+    attest(&mut manifest, &genesis, &keys[..3].iter().collect::<Vec<_>>());
+
+    let joiner = open(&dir.path().join("joiner.db"), &genesis, 0).await;
+    let join = std::time::Instant::now();
+    let wire = SnapshotManifest::decode(&manifest.encode()).unwrap();
+    joiner.verify_snapshot_manifest(&wire).await.unwrap();
+    joiner.install_snapshot(&wire, &chunks).await.unwrap();
+    let installed = join.elapsed();
+    apply(&joiner, &keys, &blocks[20..]).await;
+    let joined = join.elapsed();
+    apply(&source, &keys, &blocks[20..]).await;
+    assert_eq!(joiner.tip().await.unwrap(), source.tip().await.unwrap());
+    let bytes: usize = chunks.iter().map(Vec::len).sum();
+    println!(
+        "state sync, 1,000,000 transactions ({BLOCKS} blocks of {ACCOUNTS}): chain applied in {:.1}s, snapshot of \
+         {} accounts made in {:.2}s ({} chunks, {bytes} bytes); joiner verified and installed it in {:.2}s and \
+         applied the next {ACCOUNTS}-transfer block at {:.2}s",
+        built.as_secs_f64(),
+        manifest.accounts,
+        snapshot_made.as_secs_f64(),
+        chunks.len(),
+        installed.as_secs_f64(),
+        joined.as_secs_f64()
+    );
+}
