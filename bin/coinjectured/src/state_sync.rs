@@ -32,18 +32,53 @@ pub(crate) const FIND_TIMEOUT: Duration = Duration::from_secs(30);
 const GATHER_AFTER: [Duration; 4] =
     [Duration::from_secs(2), Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(45)];
 
+/// The hidden flag of the hostile test mode.
+pub(crate) const HOSTILE_FLAG: &str = "--test-only-hostile-snapshots";
+
+static HOSTILE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// **TEST ONLY** (`coinjectured node --test-only-hostile-snapshots`, debug builds only): this
+/// node answers snapshot requests with a garbage manifest, a manifest whose root is forged (its
+/// attestations are for the real one) before its real manifests, and chunks with one bit
+/// flipped, for the e2e test of a hostile snapshot peer. No config key or variable turns it on.
+pub(crate) fn enable_hostile() -> eyre::Result<()> {
+    if !cfg!(debug_assertions) {
+        eyre::bail!("{HOSTILE_FLAG}: this test-only mode exists only in debug builds");
+    }
+    HOSTILE.store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
 /// The ledger's snapshots as the gateway serves them.
 #[derive(Debug)]
 struct Served(Arc<Snapshots>);
 
 impl SnapshotSource for Served {
     fn manifests(&self) -> Vec<Vec<u8>> {
-        self.0.manifests().iter().map(SnapshotManifest::encode).collect()
+        let real: Vec<Vec<u8>> = self.0.manifests().iter().map(SnapshotManifest::encode).collect();
+        if !HOSTILE.load(std::sync::atomic::Ordering::Relaxed) {
+            return real;
+        }
+        let mut hostile = vec![vec![0xff; 200]];
+        hostile.extend(self.0.manifests().into_iter().map(|mut m| {
+            m.root = coinjecture_primitives::sha256(b"forged root");
+            m.encode()
+        }));
+        hostile.extend(real);
+        hostile
     }
 
     fn chunk(&self, height: u64, root: &[u8], index: u32) -> Option<Arc<Vec<u8>>> {
         let root = Hash32::from_slice(root).ok()?;
-        self.0.chunk(Height(height), &root, index as usize)
+        let chunk = self.0.chunk(Height(height), &root, index as usize)?;
+        if !HOSTILE.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some(chunk);
+        }
+        let mut tampered = chunk.as_ref().clone();
+        if let Some(last) = tampered.last_mut() {
+            *last ^= 1;
+        }
+        Some(Arc::new(tampered))
     }
 }
 

@@ -140,3 +140,42 @@ async fn with_snapshots_off_on_every_peer_a_joiner_falls_back_to_replay() {
     assert!(log.contains("replaying blocks from genesis instead"), "{}", coinjecture_e2e::tail(&log));
     println!("state_sync: fell back to replay {:.1}s after start and reached the tip {tip}", waited.as_secs_f64());
 }
+
+/// A hostile snapshot peer (validator 1, `--test-only-hostile-snapshots`: a garbage manifest, a
+/// manifest with a forged root, chunks with a flipped bit) costs the joiner a few refusals,
+/// counted, and nothing else: it joins from the honest peers' snapshot with the right state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_snapshot_peer_is_refused_and_counted_and_the_join_succeeds() {
+    let _share = coinjecture_e2e::share_machine();
+    let mut net = Network::lay_out_with_followers(3, 1, BLOCK_TIME);
+    for i in 0..3 {
+        net.edit_config(i, |c| format!("{c}ledger:\n  snapshot_interval: 10\n"));
+    }
+    let follower = 3;
+    net.edit_config(follower, |c| format!("{c}ledger:\n  state_sync: true\n"));
+    net.start_validator_with(0, &["--test-only-hostile-snapshots"]);
+    for i in 1..3 {
+        net.start_validator(i);
+    }
+    let recipient = PublicKey([0x3d; 32]);
+    let faucet = net.faucet();
+    net.wait_for_height(&[0, 1, 2], 3, PATIENCE).await;
+    let tx = transfer(&faucet, recipient, 777, 0);
+    let (code, answer) = net.rest_post(1, "/v1/transactions", &format!("{{\"raw\":\"{}\"}}", hex::encode(tx.encode())));
+    assert_eq!(code, 202, "{answer}");
+    net.wait_for_height(&[0, 1, 2], 16, PATIENCE).await;
+
+    net.start_validator(follower);
+    let joined = wait_for_state(&net, follower, "installed").await;
+    let snapshot = joined["state_sync"]["height"].as_u64().unwrap();
+    assert!(snapshot >= 10, "{joined}");
+    let refused = metric(&net, follower, "coinjecture_state_sync_refused_total");
+    assert!(refused >= 2.0, "the garbage and the forged manifest were not both refused: {refused}");
+    let tip = net.height(1).await.unwrap();
+    net.wait_for_height(&[follower], tip + 2, PATIENCE).await;
+    assert_eq!(net.block_hash(follower, tip).await, net.block_hash(1, tip).await);
+    assert_eq!(net.balance(follower, &recipient).await, 777);
+    let log = net.log(follower);
+    assert!(log.contains("snapshot refused") || log.contains("manifest is refused"), "{}", coinjecture_e2e::tail(&log));
+    println!("state_sync: joined from {snapshot} past a hostile peer, {refused} answers refused");
+}
