@@ -555,6 +555,18 @@ fn consensus_cases() -> Vec<(String, Input)> {
     ]
 }
 
+fn snapshot_cases() -> Vec<(String, Input)> {
+    let attest = |name: &str, chain: &str, signer: &str, height: u64, root: String| {
+        case(name, Input::SnapshotAttestation { chain_id: chain.into(), secret_seed: seed_hex(signer), height, root })
+    };
+    vec![
+        attest("attestation_at_1000", NETWORK_A, "validator-1", 1000, h("snapshot root 1000")),
+        attest("same_root_another_validator", NETWORK_A, "validator-2", 1000, h("snapshot root 1000")),
+        attest("same_root_network_b", NETWORK_B, "validator-1", 1000, h("snapshot root 1000")),
+        attest("large_height_zero_root", NETWORK_A, "validator-1", u64::MAX, z32()),
+    ]
+}
+
 fn evidence_cases() -> Vec<(String, Input)> {
     let votes = |name: &str, vt: &str, a: Option<String>, b: Option<String>| {
         case(
@@ -827,6 +839,13 @@ pub fn generate_all() -> Result<Vec<(&'static str, GoldenFile)>, InputError> {
             file(
                 "evidence of equivocation (our encoding): kind 1 duplicate votes, kind 2 duplicate proposals",
                 evidence_cases(),
+            )?,
+        ),
+        (
+            "snapshot.json",
+            file(
+                "state-sync snapshot attestations (our encoding): signing bytes, signature and wire encoding",
+                snapshot_cases(),
             )?,
         ),
         (

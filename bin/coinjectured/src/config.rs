@@ -49,7 +49,7 @@ pub(crate) struct Config {
 }
 
 /// `ledger:` — how this node replays and keeps the chain.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct LedgerSection {
     /// Assume-valid: certified blocks up to this height are applied without verifying their
@@ -59,7 +59,33 @@ pub(crate) struct LedgerSection {
     /// Keep the transactions of the last `n` blocks only (at least 16); absent (default): an
     /// archive node.
     pub(crate) keep_blocks: Option<u64>,
+    /// State sync, serving side: snapshot the account state after every block whose height is
+    /// a multiple of this (default 1,000; 0: never, so this node serves no snapshots).
+    pub(crate) snapshot_interval: u64,
+    /// How many snapshots to keep in memory (the newest; default 2, at least 1).
+    pub(crate) snapshots_kept: usize,
+    /// State sync, joining side: a node whose ledger holds genesis only first asks its peers
+    /// for an attested snapshot and installs it, then follows block by block; with no usable
+    /// snapshot within 30 s it replays blocks from genesis instead. Default false.
+    pub(crate) state_sync: bool,
 }
+
+impl Default for LedgerSection {
+    fn default() -> Self {
+        Self {
+            assume_valid_height: 0,
+            keep_blocks: None,
+            snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
+            snapshots_kept: DEFAULT_SNAPSHOTS_KEPT,
+            state_sync: false,
+        }
+    }
+}
+
+/// `ledger.snapshot_interval` by default.
+pub(crate) const DEFAULT_SNAPSHOT_INTERVAL: u64 = 1_000;
+/// `ledger.snapshots_kept` by default.
+pub(crate) const DEFAULT_SNAPSHOTS_KEPT: usize = 2;
 
 impl LedgerSection {
     /// The ledger's options.
@@ -67,6 +93,8 @@ impl LedgerSection {
         coinjecture_ledger::LedgerOptions {
             assume_valid_height: Height(self.assume_valid_height),
             keep_blocks: self.keep_blocks,
+            snapshot_interval: self.snapshot_interval,
+            snapshots_kept: self.snapshots_kept,
         }
     }
 }
@@ -618,6 +646,9 @@ impl Config {
                 coinjecture_ledger::MIN_KEEP_BLOCKS
             );
         }
+        if self.ledger.snapshot_interval > 0 && self.ledger.snapshots_kept == 0 {
+            bail!("ledger.snapshots_kept: 0 keeps no snapshot; set ledger.snapshot_interval: 0 to make none");
+        }
         self.validate_internal_port()?;
         self.api.limits.validate()?;
         self.mempool.config()?;
@@ -896,12 +927,25 @@ mod tests {
     #[test]
     fn ledger_keys_default_to_archive_and_verify_and_a_tiny_window_is_refused() {
         let c = Config::parse(&sample()).unwrap();
-        assert_eq!(c.ledger.options(), coinjecture_ledger::LedgerOptions::default());
+        assert_eq!(
+            c.ledger.options(),
+            coinjecture_ledger::LedgerOptions {
+                snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
+                snapshots_kept: DEFAULT_SNAPSHOTS_KEPT,
+                ..Default::default()
+            }
+        );
+        assert!(!c.ledger.state_sync);
         let text = format!("{}ledger:\n  keep_blocks: 1000\n  assume_valid_height: 5000\n", sample());
         let c = Config::parse(&text).unwrap();
         assert_eq!(
             c.ledger.options(),
-            coinjecture_ledger::LedgerOptions { assume_valid_height: Height(5000), keep_blocks: Some(1000) }
+            coinjecture_ledger::LedgerOptions {
+                assume_valid_height: Height(5000),
+                keep_blocks: Some(1000),
+                snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
+                snapshots_kept: DEFAULT_SNAPSHOTS_KEPT,
+            }
         );
         let c = Config::parse_with_env(&sample(), env(&[("COINJECTURE_LEDGER_KEEP_BLOCKS", "64")])).unwrap();
         assert_eq!(c.ledger.keep_blocks, Some(64));

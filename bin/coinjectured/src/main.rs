@@ -16,6 +16,7 @@ mod process_metrics;
 mod safety_flags;
 mod shadow;
 mod split;
+mod state_sync;
 mod tls;
 mod wallet;
 
@@ -39,6 +40,10 @@ struct Cli {
     /// Byzantine validator for the fault-tolerance suite; see equivocate.rs). Hidden from --help.
     #[arg(long = "test-only-equivocate", global = true, hide = true)]
     test_only_equivocate: bool,
+    /// TEST ONLY (debug builds): serve garbage, forged and tampered state-sync snapshots (see
+    /// state_sync.rs). Hidden from --help.
+    #[arg(long = "test-only-hostile-snapshots", global = true, hide = true)]
+    test_only_hostile_snapshots: bool,
     /// DANGEROUS; `node` and `service consensus` only. Start although the signing state or lock
     /// is damaged, missing on a database whose certificates carry this validator's signature, or
     /// far ahead of the chain: a damaged file is moved aside and nothing is signed until the chain
@@ -191,6 +196,12 @@ fn run_cli(cli: Cli) -> eyre::Result<()> {
             eyre::bail!("{}: only `coinjectured node` takes it", equivocate::FLAG);
         }
         equivocate::enable()?;
+    }
+    if cli.test_only_hostile_snapshots {
+        if !matches!(cli.command, Command::Node { .. }) {
+            eyre::bail!("{}: only `coinjectured node` takes it", state_sync::HOSTILE_FLAG);
+        }
+        state_sync::enable_hostile()?;
     }
     if cli.unsafe_reset_signing_state || cli.no_tx_journal {
         let consensus =

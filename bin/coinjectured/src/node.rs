@@ -164,6 +164,31 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
             .await
             .map_err(|e| eyre!("p2p: {e}"))?;
 
+    // State sync: serve and attest this ledger's snapshots; join from one when asked to and the
+    // ledger holds genesis only (before consensus starts, which then follows from its tip).
+    let state_sync = crate::state_sync::Progress::new(config.ledger.state_sync);
+    if let Ok(mut r) = registry.lock() {
+        state_sync.register(&mut r);
+    }
+    let attest_task = crate::state_sync::serve_and_attest(
+        ledger.clone(),
+        p2p.clone(),
+        coinjecture_crypto_core::signatures::Keypair::from_seed(&key.seed()),
+    )
+    .await?;
+    if config.ledger.state_sync {
+        let tip = ledger.tip().await.map_err(|e| eyre!("ledger: {e}"))?;
+        if tip.height == coinjecture_primitives::Height(0) {
+            crate::state_sync::join(&ledger, &p2p, &state_sync).await?;
+        } else {
+            tracing::info!(
+                height = tip.height.get(),
+                "state sync: the ledger holds blocks already; following from its tip"
+            );
+            state_sync.set_not_needed(tip.height);
+        }
+    }
+
     // The consensus service, as `service consensus` starts it (coinjecture_consensus::service::run):
     // validated gossip in from the gateway, the ledger and the gateway as its ports.
     let gateway: Arc<dyn GatewayPort> = Arc::new(p2p.clone());
@@ -181,6 +206,7 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let coinjecture_consensus::service::Running { handle: consensus, driver: driver_task, gossip_in } = started;
 
     let mut tasks = vec![
+        attest_task,
         tokio::spawn(async move {
             let _ = gossip_in.await;
             eyre::Ok(())
@@ -207,7 +233,9 @@ pub(crate) async fn start(config: &Config) -> eyre::Result<RunningNode> {
     let backends = coinjecture_api::Backends::new(ledger.clone(), consensus.clone())
         .with_peers(p2p.clone())
         .with_tip_updates(consensus.watch());
-    let api_config = api_config(config, registry.clone());
+    let mut api_config = api_config(config, registry.clone());
+    let progress = Arc::clone(&state_sync);
+    api_config.state_sync = Some(Arc::new(move || progress.status()));
     tasks.push(tokio::spawn(async move {
         coinjecture_api::run(api_config, backends, api_listener, std::future::pending())
             .await

@@ -29,6 +29,7 @@ OUR_FILES = [
     "consensus.json",
     "blocks.json",
     "evidence.json",
+    "snapshot.json",
     "malformed.json",
 ]
 
@@ -226,6 +227,17 @@ def _compute(case: dict) -> dict:
         e["signing_message"] = vote.signing_bytes().hex()
         e["signature"] = vote.signature.hex()
         e["encoding"] = vote.encode().hex()
+    elif kind == "snapshot_attestation":
+        seed = h(case["secret_seed"])
+        msg = r.snapshot_attestation_signing_bytes(case["chain_id"], case["height"], h(case["root"]))
+        public = r.ed25519_public_key(seed)
+        sig = r.ed25519_sign(seed, msg)
+        assert r.ed25519_verify_strict(public, msg, sig)
+        e["public_key"] = public.hex()
+        e["signing_message"] = msg.hex()
+        e["signature"] = sig.hex()
+        enc = r.snapshot_attestation_encoding(case["chain_id"], case["height"], h(case["root"]), public, sig)
+        e["encoding"] = enc.hex()
     elif kind == "commit_certificate":
         cert = r.CommitCertificate(case["height"], case["round"], h(case["block_hash"]))
         msg = cert.signing_bytes(case["chain_id"])

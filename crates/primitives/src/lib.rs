@@ -41,7 +41,7 @@ pub mod verdict;
 
 pub use block::Block;
 pub use chain::{BlockLimits, CODEC_VERSION, ChainId, limits};
-pub use consensus::{CommitCertificate, Evidence, Proposal, Vote, VoteType};
+pub use consensus::{CommitCertificate, Evidence, Proposal, SnapshotAttestation, Vote, VoteType};
 pub use error::{DecodeError, ValidationError};
 pub use hash::{Hash32, PublicKey, Signature, derive_address, sha256, sha256_concat};
 pub use header::{BlockHeader, PoaExtra};

@@ -46,7 +46,12 @@ pub struct ApiConfig {
     pub metrics: Option<MetricsFn>,
     /// Where admission counts the requests it refuses, by reason (for the caller to export).
     pub refusals: Arc<Refusals>,
+    /// What `/v1/status` reports as `state_sync` (how this node joined; `None`: the key is null).
+    pub state_sync: Option<StateSyncFn>,
 }
+
+/// The `state_sync` object of `/v1/status`.
+pub type StateSyncFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -64,6 +69,7 @@ impl Default for ApiConfig {
             shutdown_grace: Duration::from_secs(5),
             metrics: None,
             refusals: Arc::default(),
+            state_sync: None,
         }
     }
 }

@@ -103,7 +103,7 @@ use coinjecture_proto::v1::public_api_server::PublicApiServer;
 
 pub use backend::{Backends, TipUpdates, connect_ledger};
 pub use coinjecture_listener::{FdBudget, LimitedListener, Limits as ConnectionLimits};
-pub use config::{ApiConfig, MetricsFn};
+pub use config::{ApiConfig, MetricsFn, StateSyncFn};
 pub use error::{ApiError, RestError};
 pub use grpc::{DEFAULT_BLOCK_PAGE, MAX_BLOCK_PAGE, MAX_HISTORY_PAGE, PublicApiService};
 pub use json::MAX_REST_BATCH;

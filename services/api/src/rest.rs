@@ -251,6 +251,7 @@ async fn status(State(s): State<AppState>, query: Result<Query<Vec<(String, Stri
         "syncing": st.syncing,
         "signing_paused": (!st.signing_paused.is_empty()).then_some(&st.signing_paused),
         "mempool_size": detail.mempool_size,
+        "state_sync": s.config.state_sync.as_ref().map(|f| f()),
         "version": st.version,
     })))
 }

@@ -223,7 +223,12 @@ fn read<T>(path: &Path, decode: impl Fn(&[u8]) -> Result<(T, Format), SafetyFile
 async fn signed_recently(ledger: &dyn LedgerPort, tip: &Tip, me: PublicKey) -> Result<Option<Height>, DriverError> {
     let lowest = tip.height.saturating_sub(CERTIFICATE_LOOKBACK - 1).max(Height(1));
     for height in (lowest.get()..=tip.height.get()).rev().map(Height) {
-        let found = crate::driver::finalized(ledger, height).await?;
+        let found = match crate::driver::finalized(ledger, height).await {
+            // A pruned or state-synced ledger has no bodies below its oldest kept height (a
+            // state-synced one not even for its first block): nothing older to look at.
+            Err(coinjecture_proto::ports::ledger::LedgerPortError::Pruned { .. }) => break,
+            found => found?,
+        };
         if let Some((_, certificate)) = found
             && certificate.signatures.iter().any(|(validator, _)| *validator == me)
         {

@@ -96,6 +96,8 @@ pub enum Input {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         block_hash: Option<String>,
     },
+    /// A state-sync snapshot attestation of `root` at `height`, signed by `secret_seed`.
+    SnapshotAttestation { chain_id: String, secret_seed: String, height: u64, root: String },
     /// A commit certificate of precommits by the keys with these seeds.
     CommitCertificate { chain_id: String, height: u64, round: u32, block_hash: String, signer_seeds: Vec<String> },
     /// Many ed25519 verifications in one batch: each item answers exactly as a single one.
@@ -748,6 +750,21 @@ fn compute_or_refuse(input: &Input) -> Result<Expected, ComputeError> {
             e.signature = Some(vote.signature.to_hex());
             e.encoding = Some(hex::encode(vote.encode()));
         }
+        Input::SnapshotAttestation { chain_id, secret_seed, height, root } => {
+            let keys = signatures::Keypair::from_seed(&seed(secret_seed)?);
+            let mut attestation = coinjecture_primitives::SnapshotAttestation {
+                chain_id: chain(chain_id, "chain_id")?,
+                height: Height(*height),
+                root: hash32(root, "root")?,
+                validator: keys.public_key(),
+                signature: Signature::ZERO,
+            };
+            attestation.signature = keys.sign(&attestation.signing_bytes());
+            e.public_key = Some(attestation.validator.to_hex());
+            e.signing_message = Some(hex::encode(attestation.signing_bytes()));
+            e.signature = Some(attestation.signature.to_hex());
+            e.encoding = Some(hex::encode(attestation.encode()));
+        }
         Input::CommitCertificate { chain_id, height, round, block_hash, signer_seeds } => {
             let chain = chain(chain_id, "chain_id")?;
             let mut cert = CommitCertificate {
@@ -976,6 +993,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("consensus.json", include_str!("../../../golden/consensus.json")),
     ("blocks.json", include_str!("../../../golden/blocks.json")),
     ("evidence.json", include_str!("../../../golden/evidence.json")),
+    ("snapshot.json", include_str!("../../../golden/snapshot.json")),
     ("malformed.json", include_str!("../../../golden/malformed.json")),
 ];
 

@@ -97,6 +97,7 @@ fn open(runtime: &tokio::runtime::Runtime, path: &std::path::Path, chain: &TestC
             coinjecture_primitives::Height(0)
         },
         keep_blocks: None,
+        ..Default::default()
     };
     runtime
         .block_on(Ledger::open_with(path, chain.genesis.clone(), chain.validators(), local_crypto(), options))

@@ -29,6 +29,10 @@ pub enum LedgerError {
     )]
     GenesisMismatch { path: PathBuf, stored: Hash32, configured: Hash32 },
 
+    /// A state-sync snapshot refused (see `crate::snapshot`).
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+
     /// The genesis configuration is invalid.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
@@ -204,6 +208,7 @@ impl From<LedgerError> for tonic::Status {
             | LedgerError::WrongParent { .. }
             | LedgerError::InvalidBlock { .. }
             | LedgerError::BadCertificate { .. }
+            | LedgerError::Snapshot(_)
             | LedgerError::GenesisMismatch { .. } => tonic::Status::failed_precondition(message),
             LedgerError::Crypto(e) if e.is_unavailable() => tonic::Status::unavailable(message),
             LedgerError::Corrupt(_) | LedgerError::CorruptValue { .. } | LedgerError::StoredCertificate { .. } => {

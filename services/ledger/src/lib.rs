@@ -123,6 +123,7 @@ pub mod genesis;
 mod ledger;
 mod port;
 pub mod service;
+pub mod snapshot;
 pub mod state;
 mod store;
 #[cfg(feature = "test-utils")]

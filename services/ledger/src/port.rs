@@ -29,6 +29,7 @@ impl From<LedgerError> for LedgerPortError {
             | LedgerError::WrongParent { .. }
             | LedgerError::InvalidBlock { .. }
             | LedgerError::BadCertificate { .. }
+            | LedgerError::Snapshot(_)
             | LedgerError::GenesisMismatch { .. } => Self::FailedPrecondition(message),
             LedgerError::Crypto(e) if e.is_unavailable() => Self::Unavailable(message),
             LedgerError::Corrupt(_) | LedgerError::CorruptValue { .. } | LedgerError::StoredCertificate { .. } => {

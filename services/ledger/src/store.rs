@@ -304,6 +304,44 @@ impl Store {
         Ok(())
     }
 
+    /// Records `height` as the lowest height whose block body is kept (a state-synced ledger).
+    pub(crate) async fn set_oldest_kept(conn: &mut SqliteConnection, height: Height) -> Result<(), LedgerError> {
+        Self::set_meta(conn, META_OLDEST_BLOCK, height.to_be_bytes().to_vec()).await
+    }
+
+    /// Every `accounts` row's (address, balance, nonce), sorted by address (a snapshot's read).
+    pub(crate) async fn all_accounts(
+        conn: &mut SqliteConnection,
+    ) -> Result<Vec<(PublicKey, AccountState)>, LedgerError> {
+        let rows: Vec<(Vec<u8>, i64, i64)> =
+            sqlx::query_as("SELECT address, balance, nonce FROM accounts ORDER BY address")
+                .fetch_all(conn)
+                .await
+                .map_err(LedgerError::db("reading accounts"))?;
+        rows.into_iter()
+            .map(|(address, balance, nonce)| {
+                let address = PublicKey::from_slice(&address)
+                    .map_err(|_| LedgerError::Corrupt(format!("accounts.address holds {} bytes", address.len())))?;
+                let balance = from_i64(balance, "accounts.balance")?;
+                let nonce = from_i64(nonce, "accounts.nonce")?;
+                Ok((address, AccountState { balance, nonce }))
+            })
+            .collect()
+    }
+
+    /// The stored header and certificate of the block at `height`, checked against its hash.
+    pub(crate) async fn header_at(
+        conn: &mut SqliteConnection,
+        height: Height,
+    ) -> Result<Option<(BlockHeader, Option<CommitCertificate>)>, LedgerError> {
+        let row = sqlx::query("SELECT height, hash, header, certificate, tx_count FROM blocks WHERE height = ?")
+            .bind(height_to_i64(height)?)
+            .fetch_optional(conn)
+            .await
+            .map_err(LedgerError::db("reading a block header"))?;
+        row.map(|row| block_row(&row)?.check_header()).transpose()
+    }
+
     /// The lowest height whose block body (its transactions) is kept: 0 when nothing was
     /// pruned (`meta.oldest_block`, 8 bytes big-endian, written by [`Self::prune_step`]).
     /// Heights `1..oldest` keep their header and certificate only; genesis has no body.

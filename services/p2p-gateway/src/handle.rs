@@ -165,6 +165,14 @@ pub(crate) enum Command {
     Info {
         reply: oneshot::Sender<NetworkInfo>,
     },
+    Snapshot {
+        peer: PeerId,
+        request: crate::snapshot::SnapshotRequest,
+        reply: oneshot::Sender<Result<crate::snapshot::SnapshotResponse, P2pError>>,
+    },
+    ServeSnapshots {
+        source: Arc<dyn crate::snapshot::SnapshotSource>,
+    },
     Shutdown,
 }
 
@@ -192,6 +200,8 @@ impl std::fmt::Debug for Command {
             Command::Dial { .. } => "Dial",
             Command::Sync { .. } => "Sync",
             Command::Info { .. } => "Info",
+            Command::Snapshot { .. } => "Snapshot",
+            Command::ServeSnapshots { .. } => "ServeSnapshots",
             Command::Shutdown => "Shutdown",
         };
         f.write_str(name)
@@ -308,6 +318,22 @@ impl P2pHandle {
     /// Local identity, listen addresses, peers and topic names.
     pub async fn network_info(&self) -> Result<NetworkInfo, P2pError> {
         self.call(|reply| Command::Info { reply }).await
+    }
+
+    /// Asks `peer` once on the snapshot protocol (one round trip, answer not verified; fails
+    /// after [`crate::snapshot::SNAPSHOT_REQUEST_TIMEOUT`]).
+    pub async fn request_snapshot(
+        &self,
+        peer: PeerId,
+        request: crate::snapshot::SnapshotRequest,
+    ) -> Result<crate::snapshot::SnapshotResponse, P2pError> {
+        self.call(|reply| Command::Snapshot { peer, request, reply }).await?
+    }
+
+    /// Serves snapshots from `source` on the snapshot protocol (until then, every request is
+    /// answered empty).
+    pub async fn serve_snapshots(&self, source: Arc<dyn crate::snapshot::SnapshotSource>) -> Result<(), P2pError> {
+        self.commands.send(Command::ServeSnapshots { source }).await.map_err(|_| P2pError::Stopped)
     }
 
     /// Asks `peer` once for blocks (one request-response round trip, not verified).

@@ -49,6 +49,11 @@
 //!   answers from the ledger's port (`Arc<dyn LedgerPort>`, `coinjecture_proto::ports::ledger`:
 //!   the ledger itself in one process, a `RemoteLedger` split; [`MemoryBlockSource`] in tests). [`P2pHandle::request_blocks`] walks peers by score, fails over, checks
 //!   the heights are contiguous and streams blocks; they are unverified.
+//! - **Snapshots** ([`snapshot`]). `/coinjecture/<network_id>/snapshot/1`, request-response
+//!   framed as block sync: the manifests a node holds, or one chunk (≤ 8 MiB answers, 10 s per
+//!   request). Served from a [`snapshot::SnapshotSource`] set with [`P2pHandle::serve_snapshots`]
+//!   (the ledger's kept snapshots in a node; none: empty answers); the bytes are opaque here and
+//!   verified by the joining node.
 //! - **Metrics** ([`P2pMetrics`]): peers, messages and payload bytes in/out by topic,
 //!   validation outcomes, score disconnects, and `coinjecture_block_propagation_seconds`
 //!   (proposer's timestamp → receipt, for proposals and finalized blocks).
@@ -63,6 +68,7 @@ mod metrics;
 mod node;
 mod port;
 pub mod service;
+pub mod snapshot;
 pub mod sync;
 mod topics;
 

@@ -77,6 +77,7 @@ pub(crate) struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+    snapshot: request_response::Behaviour<crate::snapshot::SnapshotCodec>,
 }
 
 /// Per-topic scoring: reward time in mesh and first deliveries a little, punish invalid messages
@@ -175,6 +176,15 @@ fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -
         [(sync_protocol, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(limits.sync_request_timeout),
     );
+    let snapshot_protocol = StreamProtocol::try_from_owned(crate::snapshot::snapshot_protocol(&config.network_id))
+        .map_err(|e| P2pError::transport_failed("snapshot protocol name")(e.into()))?;
+    let snapshot = request_response::Behaviour::with_codec(
+        crate::snapshot::SnapshotCodec,
+        [(snapshot_protocol, ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(crate::snapshot::SNAPSHOT_REQUEST_TIMEOUT)
+            .with_max_concurrent_streams(16),
+    );
     let connection_limits = connection_limits::ConnectionLimits::default()
         .with_max_established(Some(limits.max_peers))
         .with_max_established_per_peer(Some(limits.max_connections_per_peer))
@@ -187,6 +197,7 @@ fn build_behaviour(config: &P2pConfig, keypair: &Keypair, topics: &TopicNames) -
         identify,
         ping: ping::Behaviour::default(),
         sync,
+        snapshot,
     })
 }
 
@@ -302,6 +313,8 @@ impl P2pNode {
             bans: HashMap::new(),
             dials: HashMap::new(),
             syncs: HashMap::new(),
+            snapshot_requests: HashMap::new(),
+            snapshots: None,
             listen_addrs,
         };
         let task = tokio::spawn(actor.run());
@@ -374,6 +387,9 @@ struct Actor {
     bans: HashMap<PeerId, Instant>,
     dials: HashMap<ConnectionId, oneshot::Sender<Result<PeerId, P2pError>>>,
     syncs: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, P2pError>>>,
+    snapshot_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<crate::snapshot::SnapshotResponse, P2pError>>>,
+    /// Where snapshot requests are answered from (none: empty answers).
+    snapshots: Option<Arc<dyn crate::snapshot::SnapshotSource>>,
     listen_addrs: Vec<Multiaddr>,
 }
 
@@ -431,6 +447,11 @@ impl Actor {
                     topics: self.topics.iter().map(|(t, i)| (t, i.to_string())).collect(),
                 });
             }
+            Command::Snapshot { peer, request, reply } => {
+                let id = self.swarm.behaviour_mut().snapshot.send_request(&peer, request);
+                self.snapshot_requests.insert(id, reply);
+            }
+            Command::ServeSnapshots { source } => self.snapshots = Some(source),
             Command::Shutdown => {}
         }
     }
@@ -598,6 +619,7 @@ impl Actor {
                 self.on_identify(peer_id, info);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Snapshot(event)) => self.on_snapshot(event),
             SwarmEvent::Behaviour(_) => {}
             SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, .. } => {
                 self.on_connected(peer_id, connection_id, &endpoint);
@@ -813,6 +835,37 @@ impl Actor {
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(peer_id = %peer, error = %error, "P2P inbound block request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn on_snapshot(
+        &mut self,
+        event: request_response::Event<crate::snapshot::SnapshotRequest, crate::snapshot::SnapshotResponse>,
+    ) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    // An in-memory lookup: answered here, at once.
+                    let response = crate::snapshot::answer(self.snapshots.as_ref(), &request);
+                    tracing::debug!(peer_id = %peer, chunk = ?request.chunk, height = request.height, "P2P serving a snapshot request");
+                    let _ = self.swarm.behaviour_mut().snapshot.send_response(channel, response);
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.snapshot_requests.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                if let Some(reply) = self.snapshot_requests.remove(&request_id) {
+                    let _ =
+                        reply.send(Err(P2pError::Unavailable(format!("snapshot request to {peer} failed: {error}"))));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(peer_id = %peer, error = %error, "P2P inbound snapshot request failed");
             }
             request_response::Event::ResponseSent { .. } => {}
         }

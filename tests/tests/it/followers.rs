@@ -2,7 +2,8 @@
 //! chain, serve the public API and the explorer, and relay what is submitted to them, so the
 //! validators need not expose their API. `coinjectured devnet --followers N` lays them out;
 //! `check-config` refuses a role that does not match the key; a follower started late catches up
-//! by block replay (state sync is not built yet) and then serves what the validators would.
+//! by block replay (joining by state sync is `state_sync.rs`) and then serves what the validators
+//! would.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a panic is the failure report")]
 
 use std::process::Command;

@@ -20,4 +20,5 @@ mod safety_files;
 mod served_services;
 mod seven_and_three;
 mod shutdown;
+mod state_sync;
 mod wallet;

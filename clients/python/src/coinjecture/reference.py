@@ -946,6 +946,27 @@ def _option_u32(v: int | None) -> bytes:
     return b"\x00" if v is None else b"\x01" + v.to_bytes(4, "big")
 
 
+SNAPSHOT_ATTESTATION_DOMAIN = b"coinjecture/v1/snapshot\x00"
+
+
+def snapshot_attestation_signing_bytes(chain_id: str, height: int, root: bytes) -> bytes:
+    """§10.6: what a validator signs to attest a state-sync snapshot root."""
+    body = _chain_id_field(chain_id) + height.to_bytes(8, "big") + _fixed(root, 32, "root")
+    return SNAPSHOT_ATTESTATION_DOMAIN + body
+
+
+def snapshot_attestation_encoding(chain_id: str, height: int, root: bytes, validator: bytes, signature: bytes) -> bytes:
+    """§10.6: the attestation's wire encoding."""
+    return (
+        bytes([CONSENSUS_FORMAT_VERSION])
+        + _chain_id_field(chain_id)
+        + height.to_bytes(8, "big")
+        + _fixed(root, 32, "root")
+        + _fixed(validator, 32, "validator")
+        + _fixed(signature, 64, "signature")
+    )
+
+
 def _vote_body(chain_id: str, height: int, round_: int, vote_type: str, block_hash: bytes | None) -> bytes:
     if vote_type not in VOTE_TYPES:
         raise Refused("vote_type", "UNKNOWN_VARIANT", f"unknown vote type {vote_type[:64]!r}")

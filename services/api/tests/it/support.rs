@@ -162,6 +162,7 @@ impl Chain {
         let options = coinjecture_ledger::LedgerOptions {
             assume_valid_height: coinjecture_primitives::Height::GENESIS,
             keep_blocks: Some(keep),
+            ..Default::default()
         };
         let ledger = Arc::new(
             Ledger::open_with(

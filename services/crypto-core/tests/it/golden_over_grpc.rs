@@ -318,7 +318,8 @@ async fn compute_remote(client: &mut Client, input: &Input, expected: &Expected)
         | Input::CommitCertificate { .. }
         | Input::Block { .. }
         | Input::DuplicateVoteEvidence { .. }
-        | Input::DuplicateProposalEvidence { .. } => return None,
+        | Input::DuplicateProposalEvidence { .. }
+        | Input::SnapshotAttestation { .. } => return None,
     }
     Some(e)
 }

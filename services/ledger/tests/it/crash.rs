@@ -125,8 +125,11 @@ const PRUNE_WORKER_KEEP: u64 = 16;
 async fn crash_worker_pruning() {
     let Ok(path) = std::env::var(WORKER_ENV) else { return };
     let (genesis, blocks) = blocks();
-    let options =
-        coinjecture_ledger::LedgerOptions { assume_valid_height: Height(0), keep_blocks: Some(PRUNE_WORKER_KEEP) };
+    let options = coinjecture_ledger::LedgerOptions {
+        assume_valid_height: Height(0),
+        keep_blocks: Some(PRUNE_WORKER_KEEP),
+        ..Default::default()
+    };
     let ledger =
         Ledger::open_with(&path, genesis.genesis.clone(), genesis.validators(), local_crypto(), options).await.unwrap();
     ledger.set_era_size_for_tests(250).await;
@@ -167,8 +170,11 @@ async fn sigkill_while_pruning_leaves_a_consistent_window_and_applying_resumes()
     child.wait().unwrap();
     assert!(last_reported >= 40, "worker died early: {last_reported}");
 
-    let options =
-        coinjecture_ledger::LedgerOptions { assume_valid_height: Height(0), keep_blocks: Some(PRUNE_WORKER_KEEP) };
+    let options = coinjecture_ledger::LedgerOptions {
+        assume_valid_height: Height(0),
+        keep_blocks: Some(PRUNE_WORKER_KEEP),
+        ..Default::default()
+    };
     let ledger =
         Ledger::open_with(&path, genesis.genesis.clone(), genesis.validators(), local_crypto(), options).await.unwrap();
     ledger.integrity_check().await.unwrap();

@@ -12,6 +12,7 @@ mod open;
 mod property;
 mod prune;
 mod replay;
+mod snapshot;
 mod stored;
 mod transfers;
 

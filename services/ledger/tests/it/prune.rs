@@ -11,7 +11,7 @@ use coinjecture_primitives::{Block, Height};
 use coinjecture_proto::ports::ledger::{LedgerPortError, pruned_oldest};
 
 async fn open(path: &Path, chain: &TestChain, keep_blocks: Option<u64>) -> Ledger {
-    let options = LedgerOptions { assume_valid_height: Height::GENESIS, keep_blocks };
+    let options = LedgerOptions { assume_valid_height: Height::GENESIS, keep_blocks, ..Default::default() };
     Ledger::open_with(path, chain.genesis.clone(), chain.validators(), local_crypto(), options).await.unwrap()
 }
 
@@ -117,7 +117,7 @@ async fn a_pruning_ledger_serves_the_last_blocks_and_says_pruned_for_older_ones(
 async fn a_window_below_the_minimum_is_refused_naming_the_key() {
     let chain = TestChain::new_unsigned("coinjecture-prune-min", 2, 1_000);
     let dir = tempfile::tempdir().unwrap();
-    let options = LedgerOptions { assume_valid_height: Height::GENESIS, keep_blocks: Some(2) };
+    let options = LedgerOptions { assume_valid_height: Height::GENESIS, keep_blocks: Some(2), ..Default::default() };
     let err =
         Ledger::open_with(dir.path().join("l.db"), chain.genesis.clone(), chain.validators(), local_crypto(), options)
             .await

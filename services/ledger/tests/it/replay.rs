@@ -8,7 +8,8 @@ use coinjecture_ledger::{Ledger, LedgerError, LedgerOptions};
 use coinjecture_primitives::{Block, Hash32, Height, PoaExtra, Transaction};
 
 async fn open(dir: &std::path::Path, chain: &TestChain, assume_valid_height: u64) -> Ledger {
-    let options = LedgerOptions { assume_valid_height: Height(assume_valid_height), keep_blocks: None };
+    let options =
+        LedgerOptions { assume_valid_height: Height(assume_valid_height), keep_blocks: None, ..Default::default() };
     Ledger::open_with(dir.join("ledger.db"), chain.genesis.clone(), chain.validators(), local_crypto(), options)
         .await
         .unwrap()
