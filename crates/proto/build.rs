@@ -30,6 +30,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out_dir.join("coinjecture_descriptor.bin"), fds.encode_to_vec())?;
 
-    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
+    // VerifyBlock's packed fields as `bytes::Bytes`: decoded without a copy (a slice of the
+    // received buffer), for the one large request per block on Network B.
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .bytes(".coinjecture.v1.VerifyBlockRequest")
+        .bytes(".coinjecture.v1.Ed25519PackedBatch")
+        .compile_fds(fds)?;
     Ok(())
 }

@@ -38,6 +38,7 @@ pub mod transaction;
 pub mod units;
 pub mod validators;
 pub mod verdict;
+pub mod verified;
 
 pub use block::Block;
 pub use chain::{BlockLimits, CODEC_VERSION, ChainId, limits};
@@ -50,3 +51,4 @@ pub use subset_sum::{SubsetSumProblem, SubsetSumSolution, Tier};
 pub use transaction::{StatelessRejection, Transaction, TxType, chain_tag};
 pub use units::{Height, Round, UnixMillis};
 pub use verdict::{RejectReason, Rejection, TxVerdict};
+pub use verified::VerifiedSignatures;

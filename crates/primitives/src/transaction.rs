@@ -171,7 +171,18 @@ impl Transaction {
     /// `codec_version ‖ tx_type code ‖ from ‖ to ‖ amount LE ‖ nonce LE ‖ gas_limit LE ‖
     /// gas_price LE ‖ len(data) u32 LE ‖ data ‖ timestamp i64 LE`.
     pub fn signing_message(&self) -> Vec<u8> {
-        let mut m = Vec::with_capacity(2 + 64 + 32 + 4 + self.data.len() + 8);
+        let mut m = Vec::with_capacity(self.signing_message_len());
+        self.signing_message_into(&mut m);
+        m
+    }
+
+    /// The length of [`Self::signing_message`].
+    pub fn signing_message_len(&self) -> usize {
+        2 + 64 + 32 + 4 + self.data.len() + 8
+    }
+
+    /// Appends [`Self::signing_message`] to `m` (many messages packed into one buffer).
+    pub fn signing_message_into(&self, m: &mut Vec<u8>) {
         m.push(self.codec_version);
         m.push(self.tx_type.code());
         m.extend_from_slice(&self.from.0);
@@ -185,7 +196,6 @@ impl Transaction {
         m.extend_from_slice(&data_len.to_le_bytes());
         m.extend_from_slice(&self.data);
         m.extend_from_slice(&self.timestamp.to_le_bytes());
-        m
     }
 
     /// Appends the canonical MessagePack encoding to `w`.
@@ -400,6 +410,7 @@ mod tests {
         let tx = sample(&chain());
         let m = tx.signing_message();
         assert_eq!(m.len(), 1 + 1 + 32 + 32 + 8 * 4 + 4 + tx.data.len() + 8);
+        assert_eq!(m.len(), tx.signing_message_len(), "the length used to pack messages");
         assert_eq!(m[0], 1);
         assert_eq!(m[1], 1);
         assert_eq!(&m[66..74], &1_000_000u64.to_le_bytes());

@@ -4,10 +4,13 @@
 //! loopback socket (Network B: `CryptoCore` served by its own tokio runtime in this process,
 //! reached through `RemoteCrypto` over `coinjecture_proto::client::connect`).
 //!
-//! - `cold`: the ledger's verified-signature cache is emptied before every iteration, so all
-//!   10,000 signatures go to crypto-core with the block's Merkle leaves (one `verify_block`).
+//! - `cold`: the ledger's verified-signature cache is emptied and the transactions are sealed
+//!   afresh (no carried verdict) before every iteration, so all 10,000 signatures go to
+//!   crypto-core with the block's Merkle leaves (one `verify_block`: remotely one packed
+//!   `CryptoCore.VerifyBlock` call).
 //! - `warm`: every signature was verified before (as at admission to the mempool, the usual
-//!   case), so only the Merkle leaves go to crypto-core.
+//!   case), so only the Merkle leaves go to crypto-core (`merkle_root_10000_leaves` is that
+//!   port call alone).
 //!
 //! Both modes read the accounts from the ledger's warm account cache and execute the transfers;
 //! only the crypto differs. `cargo bench -p coinjecture-consensus --bench validate [-- cold]`;

@@ -23,8 +23,9 @@
 use std::sync::Arc;
 
 use coinjecture_crypto_core::signatures;
-use coinjecture_primitives::{ChainId, Height, Round, chain_tag};
+use coinjecture_primitives::{ChainId, Hash32, Height, Round, SealedTransaction, VerifiedSignatures, chain_tag};
 use coinjecture_proto::ports::gateway::{self, GatewayPort, GossipMessage, InboundGossip, Topic};
+use coinjecture_proto::ports::ledger::LedgerPort;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::admission::{self, Inauthentic};
@@ -77,16 +78,43 @@ fn reason(e: Inauthentic) -> &'static str {
     }
 }
 
-/// The stateful checks of gossip: the chain id and the validator schedule.
+/// The stateful checks of gossip: the chain id, the validator schedule and, in one process
+/// with the ledger, the ledger's verified-signature cache.
 #[derive(Debug, Clone)]
 pub struct GossipCheck {
     chain_id: ChainId,
     schedule: ValidatorSchedule,
+    verified: Option<Arc<VerifiedSignatures>>,
 }
 
 impl GossipCheck {
+    /// Checks that verify every transaction signature they are given (no shared cache).
     pub fn new(chain_id: ChainId, schedule: ValidatorSchedule) -> Self {
-        Self { chain_id, schedule }
+        Self { chain_id, schedule, verified: None }
+    }
+
+    /// The node's gossip check, as its consensus service builds it: sharing the verdicts of
+    /// `ledger` when it is in this process ([`LedgerPort::verified_signatures`]), so a
+    /// transaction whose proposal was validated before its gossip arrived is not verified again,
+    /// and what gossip verifies first is not verified again by the ledger.
+    pub fn for_ledger(chain_id: ChainId, schedule: ValidatorSchedule, ledger: &dyn LedgerPort) -> Self {
+        Self { chain_id, schedule, verified: ledger.verified_signatures() }
+    }
+
+    /// Each transaction's signature verdict: known from the shared cache (recorded on the
+    /// sealed transaction, not verified again), carried already, or verified now (and the
+    /// valid ones remembered in the shared cache).
+    fn verify_transactions(&self, txs: &[SealedTransaction]) -> Vec<bool> {
+        let Some(verified) = &self.verified else { return signatures::verify_transactions(txs) };
+        let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
+        for (tx, known) in txs.iter().zip(verified.known(&hashes)) {
+            if known && tx.signature_verdict().is_none() {
+                tx.record_signature_verdict(true);
+            }
+        }
+        let valid = signatures::verify_transactions(txs);
+        verified.insert(hashes.iter().zip(&valid).filter(|(_, ok)| **ok).map(|(h, _)| *h));
+        valid
     }
 
     /// The verdict on one received message, given the node's position.
@@ -164,8 +192,9 @@ impl GossipCheck {
                     return GossipOutcome::reject("wrong_chain");
                 }
                 // Each verdict is recorded on its sealed transaction, which goes on to admission
-                // and block validation: verified once here, not again there.
-                if signatures::verify_transactions(txs).iter().any(|ok| !ok) {
+                // and block validation: verified once here, not again there; and not here
+                // either when the ledger verified it first (a proposal before its gossip).
+                if self.verify_transactions(txs).iter().any(|ok| !ok) {
                     return GossipOutcome::reject("bad_signature");
                 }
                 GossipOutcome::accept(message)
@@ -418,6 +447,30 @@ mod tests {
         let (_, payload) =
             coinjecture_proto::ports::gateway::encode_gossip(&vote_message(&keys()[1], chain(), 10, 0, true));
         assert_eq!(check().check_payload(&payload, AT).verdict, GossipVerdict::Accept);
+    }
+
+    #[test]
+    fn transactions_share_their_verdicts_with_the_ledgers_cache() {
+        let sender = Keypair::from_seed(&[42; 32]);
+        let verified = Arc::new(coinjecture_primitives::VerifiedSignatures::new(16));
+        let check = GossipCheck { verified: Some(verified.clone()), ..check() };
+        // Verified here first: remembered for the ledger (a proposal carrying it later).
+        let good = transfer(&sender, chain_tag(&chain()), true);
+        assert_eq!(check.check(batch(std::slice::from_ref(&good)), AT).verdict, GossipVerdict::Accept);
+        assert_eq!(verified.known(&[good.hash()]), vec![true]);
+        // Verified first by this process's ledger (the cache holds its hash): taken as known,
+        // not verified again. Only this process's verdicts enter the cache; the hash covers the
+        // signature, so a cached hash is a verified signature (here one is planted to show that
+        // the check does not run: this one's signature is in fact missing).
+        let planted = transfer(&sender, chain_tag(&chain()), false);
+        verified.insert([planted.hash()]);
+        let message = batch(std::slice::from_ref(&planted));
+        let GossipMessage::Transactions(sealed) = &message else { unreachable!() };
+        let sealed = sealed[0].clone();
+        assert_eq!(check.check(message, AT).verdict, GossipVerdict::Accept);
+        assert_eq!(sealed.signature_verdict(), Some(true), "the cached verdict rides on to admission");
+        // Without the shared cache, the same transaction is verified (and refused).
+        assert_eq!(verdict(batch(&[planted])), (GossipVerdict::Reject, "bad_signature", false));
     }
 
     #[test]

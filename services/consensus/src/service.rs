@@ -50,7 +50,7 @@ pub async fn run<N: GatewayPort>(
 ) -> Result<Running, DriverError> {
     let (inbound_tx, inbound_rx) = tokio::sync::mpsc::channel(INBOX);
     let (status_ready, status_rx) = tokio::sync::oneshot::channel();
-    let check = GossipCheck::new(config.engine.chain_id.clone(), config.schedule.clone());
+    let check = GossipCheck::for_ledger(config.engine.chain_id.clone(), config.schedule.clone(), ledger.as_ref());
     let gossip_in = tokio::spawn(gossip::forward(gateway, check, status_rx, inbound_tx));
     let deadline = tokio::time::Instant::now() + ledger_wait;
     while let Err(e) = ledger.tip().await {

@@ -311,6 +311,36 @@ impl CryptoCore for CryptoCoreService {
         Ok(Response::new(crypto_port::verify_response(valid, refusals)))
     }
 
+    async fn verify_block(
+        &self,
+        request: Request<pb::VerifyBlockRequest>,
+    ) -> Result<Response<pb::VerifyBlockResponse>, Status> {
+        // Every length is checked before any work; the items are slices of the request.
+        let block = crypto_port::block_items(request.into_inner())?;
+        let (root, valid) = blocking(move || {
+            let verify = || {
+                let items: Vec<signatures::VerifyItem<'_>> = block
+                    .keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (public_key, signature))| signatures::VerifyItem {
+                        public_key,
+                        message: block.message(i),
+                        signature,
+                    })
+                    .collect();
+                signatures::verify_batch(&items)
+            };
+            if block.keys.is_empty() {
+                return (merkle::merkle_root(&block.leaves), Vec::new());
+            }
+            // The tree is hashed while the signatures are verified.
+            rayon::join(|| merkle::merkle_root(&block.leaves), verify)
+        })
+        .await?;
+        Ok(Response::new(crypto_port::block_response(root, valid)))
+    }
+
     async fn derive_address(
         &self,
         request: Request<pb::DeriveAddressRequest>,

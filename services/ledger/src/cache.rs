@@ -14,7 +14,7 @@
 //! from its own snapshot instead. A row absent from SQLite is cached as the zero row, so new
 //! recipients are not looked up again.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use coinjecture_primitives::{Hash32, Height, PublicKey};
@@ -232,58 +232,8 @@ impl RecentHashes {
     }
 }
 
-/// Default bound of [`VerifiedSignatures`]: about 26 s of transactions at 10,000 per second.
+/// Default bound of the ledger's [`coinjecture_primitives::VerifiedSignatures`]: about 26 s of transactions at 10,000 per second.
 pub(crate) const DEFAULT_VERIFIED: usize = 1 << 18;
-
-/// Hashes of transactions whose signature crypto-core has verified, so that a transaction
-/// admitted to the mempool (CheckTransactions) is not verified again when it comes back inside
-/// a proposal (ExecuteBlock). Sound because the transaction hash covers every field, the
-/// signature included: the same hash is the same signed transaction. The oldest hashes are
-/// forgotten first (a forgotten one is simply verified again).
-#[derive(Debug)]
-pub(crate) struct VerifiedSignatures {
-    inner: Mutex<(HashSet<Hash32>, VecDeque<Hash32>)>,
-    capacity: usize,
-}
-
-impl VerifiedSignatures {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self { inner: Mutex::new((HashSet::new(), VecDeque::new())), capacity: capacity.max(1) }
-    }
-
-    /// Which of `hashes` are known to carry a valid signature.
-    pub(crate) fn known(&self, hashes: &[Hash32]) -> Vec<bool> {
-        match self.inner.lock() {
-            Ok(inner) => hashes.iter().map(|h| inner.0.contains(h)).collect(),
-            Err(_) => vec![false; hashes.len()],
-        }
-    }
-
-    /// Forgets every hash (benchmarks measure validation with no signature verified before).
-    #[cfg(feature = "test-utils")]
-    pub(crate) fn clear(&self) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.0.clear();
-            inner.1.clear();
-        }
-    }
-
-    /// Remembers hashes whose signature verified.
-    pub(crate) fn insert(&self, hashes: impl IntoIterator<Item = Hash32>) {
-        let Ok(mut inner) = self.inner.lock() else { return };
-        let (set, order) = &mut *inner;
-        for hash in hashes {
-            if set.insert(hash) {
-                order.push_back(hash);
-            }
-            while order.len() > self.capacity {
-                if let Some(old) = order.pop_front() {
-                    set.remove(&old);
-                }
-            }
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -367,15 +317,5 @@ mod tests {
         recent.forget_before(1);
         assert_eq!(recent.positions(5), vec![70]);
         assert_eq!(recent.len(), 2);
-    }
-
-    #[test]
-    fn verified_signatures_are_remembered_up_to_the_capacity_oldest_forgotten_first() {
-        let verified = VerifiedSignatures::new(2);
-        let (h1, h2, h3) = (Hash32([1; 32]), Hash32([2; 32]), Hash32([3; 32]));
-        verified.insert([h1, h2]);
-        assert_eq!(verified.known(&[h1, h2, h3]), vec![true, true, false]);
-        verified.insert([h2, h3]);
-        assert_eq!(verified.known(&[h1, h2, h3]), vec![false, true, true]);
     }
 }

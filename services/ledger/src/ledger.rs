@@ -25,7 +25,7 @@ pub use coinjecture_proto::ports::ledger::BlockRejection;
 use coinjecture_proto::v1 as pb;
 use sqlx::SqliteConnection;
 
-use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes, VerifiedSignatures};
+use crate::cache::{AccountCache, AccountView, DEFAULT_CAPACITY, DEFAULT_VERIFIED, RecentHashes};
 use crate::error::{InvalidBlockError, LedgerError, StoredCertificateError};
 use crate::execute::{BatchAccounts, TxRejection, TxVerdict, run_batch};
 use crate::genesis::GenesisConfig;
@@ -34,6 +34,7 @@ use crate::store::{
     AccountRow, BlockWrite, ERA_TRANSACTIONS, HeaderExtras, INDEX_BITS, IndexedTransaction, Store, StoredBlock,
     StoredHeader, Tip, hash_key, position,
 };
+use coinjecture_primitives::VerifiedSignatures;
 
 /// Most transactions one history page returns.
 pub const MAX_HISTORY_PAGE: u32 = 1_000;
@@ -254,7 +255,7 @@ pub struct Ledger {
     executed: Mutex<VecDeque<Executed>>,
     /// The account state at the tip: the journal in full, the table cached (see `cache`).
     accounts: Arc<AccountCache>,
-    verified: VerifiedSignatures,
+    verified: Arc<VerifiedSignatures>,
     /// True while a background WAL checkpoint runs.
     checkpointing: Arc<std::sync::atomic::AtomicBool>,
     /// True while background maintenance (sealing an era, folding the journal) is queued or
@@ -402,7 +403,7 @@ impl Ledger {
             write_lock: Arc::new(tokio::sync::Mutex::new(era)),
             executed: Mutex::new(VecDeque::new()),
             accounts: Arc::new(AccountCache::new(DEFAULT_CAPACITY)),
-            verified: VerifiedSignatures::new(DEFAULT_VERIFIED),
+            verified: Arc::new(VerifiedSignatures::new(DEFAULT_VERIFIED)),
             checkpointing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             maintaining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             recent,
@@ -522,6 +523,13 @@ impl Ledger {
     /// Who signs the commit certificates of each height.
     pub fn validators(&self) -> &ValidatorSchedule {
         &self.validators
+    }
+
+    /// The hashes of the transactions whose signature this ledger verified (or accepted a
+    /// verdict for from this process): shared with the node's gossip validation, so a
+    /// transaction met first in a proposal is not verified again when its gossip arrives.
+    pub fn verified_signatures(&self) -> Arc<VerifiedSignatures> {
+        self.verified.clone()
     }
 
     /// Forgets which signatures were verified before, so the next calls verify every signature

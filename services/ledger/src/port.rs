@@ -59,6 +59,10 @@ pub(crate) fn execution(e: &BlockExecution) -> Execution {
 
 #[tonic::async_trait]
 impl LedgerPort for Ledger {
+    fn verified_signatures(&self) -> Option<std::sync::Arc<coinjecture_primitives::VerifiedSignatures>> {
+        Some(Ledger::verified_signatures(self))
+    }
+
     async fn chain_info(&self) -> LedgerResult<ChainInfo> {
         Ok(Ledger::chain_info(self).await?)
     }

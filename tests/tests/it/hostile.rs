@@ -654,3 +654,93 @@ async fn listings_of_large_blocks_are_cut_at_the_byte_bound_and_memory_stays_bou
         "large-block listings: first page {listed} blocks / {first_data} data bytes; flood served {served}, refused {refused}; RSS +{grown_mib} MiB at most; honest slowest {slowest:?}"
     );
 }
+
+/// crypto-core's packed `VerifyBlock` (Network B's one call per block) from a hostile client of a
+/// real `coinjectured service crypto-core` process: packed fields that do not fit, lengths that
+/// claim gigabytes of messages, and more leaves than a call takes are each refused with
+/// INVALID_ARGUMENT naming the field (checked before any work, so nothing is allocated for
+/// what a length claims), and the process keeps answering an honest call the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_and_oversize_packed_verify_block_requests_leave_crypto_core_serving() {
+    let _share = coinjecture_e2e::share_machine();
+    let port = coinjecture_e2e::free_port_base(1);
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("crypto-core.log")).unwrap();
+    let mut child = std::process::Command::new(coinjecture_e2e::binary())
+        .args(["service", "crypto-core", "--listen", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "crypto-core did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let channel = channel_from(IpAddr::V4(Ipv4Addr::LOCALHOST), port).await;
+    let mut client = pb::crypto_core_client::CryptoCoreClient::new(channel)
+        .max_encoding_message_size(32 * 1024 * 1024)
+        .max_decoding_message_size(32 * 1024 * 1024);
+    let honest = pb::VerifyBlockRequest { leaves: vec![7; 96].into(), signatures: None };
+    let root = client.verify_block(honest.clone()).await.unwrap().into_inner().root;
+    assert_eq!(root.len(), 32);
+
+    let n = 100_000;
+    let batch = |keys: usize, sigs: usize, lengths: Vec<u32>, messages: usize| pb::Ed25519PackedBatch {
+        public_keys: vec![1; keys].into(),
+        signatures: vec![2; sigs].into(),
+        messages: vec![3; messages].into(),
+        message_lengths: lengths,
+    };
+    let cases: Vec<(pb::VerifyBlockRequest, &str)> = vec![
+        (pb::VerifyBlockRequest { leaves: vec![0; 33].into(), signatures: None }, "leaves: "),
+        (pb::VerifyBlockRequest { leaves: vec![0; 32 * (n + 1)].into(), signatures: None }, "leaves: "),
+        (
+            pb::VerifyBlockRequest { leaves: vec![].into(), signatures: Some(batch(32 * n + 1, 0, vec![], 0)) },
+            "signatures.public_keys: ",
+        ),
+        (
+            pb::VerifyBlockRequest { leaves: vec![].into(), signatures: Some(batch(32 * n, 64 * n - 1, vec![], 0)) },
+            "signatures.signatures: ",
+        ),
+        (
+            pb::VerifyBlockRequest {
+                leaves: vec![].into(),
+                signatures: Some(batch(32 * n, 64 * n, vec![0; n - 1], 0)),
+            },
+            "signatures.message_lengths: ",
+        ),
+        // 100,000 items each claiming a 4 GiB message, with 10 bytes sent.
+        (
+            pb::VerifyBlockRequest {
+                leaves: vec![].into(),
+                signatures: Some(batch(32 * n, 64 * n, vec![u32::MAX; n], 10)),
+            },
+            "signatures.messages: ",
+        ),
+    ];
+    for (request, field) in cases {
+        let started = Instant::now();
+        let status = client.verify_block(request).await.unwrap_err();
+        eprintln!("refused in {:?}: {}", started.elapsed(), status.message());
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(status.message().starts_with(field), "{field} named: {}", status.message());
+    }
+    // The largest batch that fits, all bad: answered (every verdict false), not refused.
+    let answer = client
+        .verify_block(pb::VerifyBlockRequest {
+            leaves: vec![].into(),
+            signatures: Some(batch(32 * n, 64 * n, vec![1; n], n)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((answer.valid.len(), answer.all_valid), (n, false));
+    assert!(answer.valid.iter().all(|v| !v));
+    // Still serving, with the same answer.
+    assert_eq!(client.verify_block(honest).await.unwrap().into_inner().root, root);
+    assert!(child.try_wait().unwrap().is_none(), "crypto-core is still running");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -8,16 +8,17 @@
 //! - [`CryptoPort::verify_signatures`]: many keys over one message (a commit certificate).
 //!
 //! One process: `coinjecture_crypto_core::service::CryptoCoreService` implements the trait
-//! natively (no protobuf). Split: [`RemoteCrypto`] over [`crate::client::connect`], whose
-//! calls are `CryptoCore.Ed25519VerifyBatch` and `CryptoCore.MerkleRoot`; the crypto-core gRPC
-//! server parses those requests and builds their answers with the functions of this file, so
-//! each message is converted in exactly one place, both ways.
+//! natively (no protobuf). Split: [`RemoteCrypto`] over [`crate::client::connect`] (one HTTP/2
+//! connection, reused by every call and clone), whose every call is one `CryptoCore.VerifyBlock`;
+//! the crypto-core gRPC server parses those requests and builds their answers with the
+//! functions of this file, so each message is converted in exactly one place, both ways.
 //!
-//! What goes over the wire for a block: its hashes (32 bytes each, for the root) and, only for
-//! the signatures not verified before, key, signing message and signature. The two requests of
-//! [`RemoteCrypto::verify_block`] run concurrently on one HTTP/2 connection; with every
-//! signature verified before (the usual case: the mempool verified them at admission), it is one
-//! `MerkleRoot` call.
+//! What goes over the wire for a block: its hashes packed into one `bytes` (32 × n, for the
+//! root) and, only for the signatures not verified before, their keys, signatures and signing
+//! messages packed into three more (no per-item protobuf message: one allocation and one copy
+//! per field, not per leaf or signature). With every signature verified before (the usual case:
+//! the mempool verified them at admission), it is the leaves alone. `Ed25519VerifyBatch` and
+//! `MerkleRoot` (one message per item) stay for the Go and Python clients that call them.
 
 use coinjecture_primitives::limits::MAX_BATCH_ITEMS;
 use coinjecture_primitives::{Hash32, PublicKey, SealedTransaction, Signature};
@@ -134,37 +135,6 @@ pub fn check_batch(call: &'static str, items: usize) -> Result<(), CryptoError> 
 
 // ---- CryptoCore.Ed25519VerifyBatch ----
 
-/// The request verifying each sealed transaction's signature over its signing message.
-pub fn transactions_verify_request(txs: &[SealedTransaction]) -> pb::Ed25519VerifyBatchRequest {
-    pb::Ed25519VerifyBatchRequest {
-        items: txs
-            .iter()
-            .map(|t| pb::Ed25519VerifyRequest {
-                public_key: t.from.0.to_vec(),
-                message: t.signing_message(),
-                signature: t.signature.0.to_vec(),
-            })
-            .collect(),
-    }
-}
-
-/// The request verifying many keys' signatures over one message.
-pub fn signatures_verify_request(
-    message: &[u8],
-    signatures: &[(PublicKey, Signature)],
-) -> pb::Ed25519VerifyBatchRequest {
-    pb::Ed25519VerifyBatchRequest {
-        items: signatures
-            .iter()
-            .map(|(key, signature)| pb::Ed25519VerifyRequest {
-                public_key: key.0.to_vec(),
-                message: message.to_vec(),
-                signature: signature.0.to_vec(),
-            })
-            .collect(),
-    }
-}
-
 /// One item of an `Ed25519VerifyBatch` request as the server reads it: the key and signature,
 /// or why the item is refused.
 pub type RequestedItem = Result<(PublicKey, Signature), ConversionError>;
@@ -208,11 +178,6 @@ pub fn verdicts(response: pb::Ed25519VerifyBatchResponse, expected: usize) -> Re
 
 // ---- CryptoCore.MerkleRoot ----
 
-/// The request for the Merkle root of `leaves`.
-pub fn merkle_request(leaves: &[Hash32]) -> pb::MerkleRootRequest {
-    pb::MerkleRootRequest { leaves: leaves.iter().map(|l| l.0.to_vec()).collect() }
-}
-
 /// Server side: the leaves of a request; INVALID_ARGUMENT naming `leaves[i]` for a leaf that is
 /// not 32 bytes, `leaves` for more than [`MAX_BATCH_ITEMS`].
 pub fn merkle_leaves(request: &pb::MerkleRootRequest) -> Result<Vec<Hash32>, tonic::Status> {
@@ -239,6 +204,159 @@ pub fn merkle_root(response: &pb::MerkleRootResponse) -> Result<Hash32, CryptoEr
         .map_err(|e| CryptoError::BadAnswer { call: "MerkleRoot", reason: e.to_string() })
 }
 
+// ---- CryptoCore.VerifyBlock (packed) ----
+
+/// The packed signature items of `unverified` transactions (key `from`, the signing message,
+/// the signature); `None` for none.
+pub fn packed_transactions(unverified: &[SealedTransaction]) -> Option<pb::Ed25519PackedBatch> {
+    if unverified.is_empty() {
+        return None;
+    }
+    let mut keys = Vec::with_capacity(32 * unverified.len());
+    let mut signatures = Vec::with_capacity(64 * unverified.len());
+    let mut messages = Vec::with_capacity(unverified.iter().map(|t| t.signing_message_len()).sum());
+    let mut lengths = Vec::with_capacity(unverified.len());
+    for t in unverified {
+        keys.extend_from_slice(&t.from.0);
+        signatures.extend_from_slice(&t.signature.0);
+        let start = messages.len();
+        t.signing_message_into(&mut messages);
+        // A message is at most MAX_TX_DATA plus its fixed fields: it fits in u32.
+        lengths.push(u32::try_from(messages.len() - start).unwrap_or(u32::MAX));
+    }
+    Some(pb::Ed25519PackedBatch {
+        public_keys: keys.into(),
+        signatures: signatures.into(),
+        messages: messages.into(),
+        message_lengths: lengths,
+    })
+}
+
+/// The packed items of many keys' signatures over one `message`; `None` for none.
+pub fn packed_signatures(message: &[u8], signatures: &[(PublicKey, Signature)]) -> Option<pb::Ed25519PackedBatch> {
+    if signatures.is_empty() {
+        return None;
+    }
+    let length = u32::try_from(message.len()).unwrap_or(u32::MAX);
+    Some(pb::Ed25519PackedBatch {
+        public_keys: signatures.iter().flat_map(|(k, _)| k.0).collect::<Vec<u8>>().into(),
+        signatures: signatures.iter().flat_map(|(_, s)| s.0).collect::<Vec<u8>>().into(),
+        messages: message.repeat(signatures.len()).into(),
+        message_lengths: vec![length; signatures.len()],
+    })
+}
+
+/// The `VerifyBlock` request: the leaves packed into one `bytes`, the signatures as packed.
+pub fn block_request(leaves: &[Hash32], signatures: Option<pb::Ed25519PackedBatch>) -> pb::VerifyBlockRequest {
+    let mut packed = Vec::with_capacity(32 * leaves.len());
+    for leaf in leaves {
+        packed.extend_from_slice(&leaf.0);
+    }
+    pb::VerifyBlockRequest { leaves: packed.into(), signatures }
+}
+
+/// A `VerifyBlock` request as the server reads it: the leaves, and the signature items as
+/// slices of the received buffers (nothing copied but the keys and signatures).
+#[derive(Debug, Clone, Default)]
+pub struct PackedBlock {
+    /// The Merkle leaves, in order.
+    pub leaves: Vec<Hash32>,
+    /// Each item's key and signature, in order.
+    pub keys: Vec<(PublicKey, Signature)>,
+    /// All messages, concatenated.
+    pub messages: prost::bytes::Bytes,
+    /// Each item's message, as a range of `messages`.
+    pub message_ranges: Vec<std::ops::Range<usize>>,
+}
+
+impl PackedBlock {
+    /// Item `i`'s message.
+    pub fn message(&self, i: usize) -> &[u8] {
+        self.message_ranges.get(i).and_then(|r| self.messages.get(r.clone())).unwrap_or_default()
+    }
+}
+
+/// `count` items of `width` bytes in `field`, or INVALID_ARGUMENT naming it.
+fn packed_count(bytes: &[u8], width: usize, field: &str) -> Result<usize, ConversionError> {
+    if !bytes.len().is_multiple_of(width) {
+        return Err(ConversionError::new(
+            field,
+            format!("{} bytes is not a whole number of {width}-byte items", bytes.len()),
+        ));
+    }
+    let count = bytes.len() / width;
+    if count > MAX_BATCH_ITEMS {
+        return Err(ConversionError::new(field, format!("{count} items exceed the maximum {MAX_BATCH_ITEMS}")));
+    }
+    Ok(count)
+}
+
+/// Server side: a `VerifyBlock` request's leaves and items, every length checked before any
+/// work (linear in the request's size, which the gRPC layer bounds): INVALID_ARGUMENT naming
+/// the field that does not fit.
+pub fn block_items(request: pb::VerifyBlockRequest) -> Result<PackedBlock, tonic::Status> {
+    packed_count(&request.leaves, 32, "leaves")?;
+    let leaves = request.leaves.chunks_exact(32).map(|c| Hash32(c.try_into().unwrap_or([0; 32]))).collect();
+    let Some(batch) = request.signatures else {
+        return Ok(PackedBlock { leaves, ..PackedBlock::default() });
+    };
+    let n = packed_count(&batch.public_keys, 32, "signatures.public_keys")?;
+    if batch.signatures.len() != 64 * n {
+        return Err(ConversionError::new(
+            "signatures.signatures",
+            format!("expected {} bytes (64 for each of {n} keys), found {}", 64 * n, batch.signatures.len()),
+        )
+        .into());
+    }
+    if batch.message_lengths.len() != n {
+        return Err(ConversionError::new(
+            "signatures.message_lengths",
+            format!("expected {n} lengths (one per key), found {}", batch.message_lengths.len()),
+        )
+        .into());
+    }
+    let mut message_ranges = Vec::with_capacity(n);
+    let mut end = 0usize;
+    for length in &batch.message_lengths {
+        let start = end;
+        end = end.saturating_add(*length as usize);
+        message_ranges.push(start..end);
+    }
+    if end != batch.messages.len() {
+        return Err(ConversionError::new(
+            "signatures.messages",
+            format!("expected {end} bytes (the sum of message_lengths), found {}", batch.messages.len()),
+        )
+        .into());
+    }
+    let keys = batch
+        .public_keys
+        .chunks_exact(32)
+        .zip(batch.signatures.chunks_exact(64))
+        .map(|(k, s)| (PublicKey(k.try_into().unwrap_or([0; 32])), Signature(s.try_into().unwrap_or([0; 64]))))
+        .collect();
+    Ok(PackedBlock { leaves, keys, messages: batch.messages, message_ranges })
+}
+
+/// Server side: the answer.
+pub fn block_response(root: Hash32, valid: Vec<bool>) -> pb::VerifyBlockResponse {
+    pb::VerifyBlockResponse { root: root.0.to_vec(), all_valid: valid.iter().all(|v| *v), valid }
+}
+
+/// Client side: the root and verdicts of an answer to a request of `expected` items.
+pub fn block_answer(response: pb::VerifyBlockResponse, expected: usize) -> Result<BlockCrypto, CryptoError> {
+    const CALL: &str = "VerifyBlock";
+    let merkle_root = convert::hash32(&response.root, "root")
+        .map_err(|e| CryptoError::BadAnswer { call: CALL, reason: e.to_string() })?;
+    if response.valid.len() != expected {
+        return Err(CryptoError::BadAnswer {
+            call: CALL,
+            reason: format!("{} verdicts for {expected} signatures", response.valid.len()),
+        });
+    }
+    Ok(BlockCrypto { merkle_root, signatures_valid: response.valid })
+}
+
 // ---- the remote implementation ----
 
 /// A remote crypto-core (Network B): the one [`CryptoPort`] over gRPC. Cheap to clone; clones
@@ -259,35 +377,25 @@ impl RemoteCrypto {
         }
     }
 
-    async fn verify_batch(&self, request: pb::Ed25519VerifyBatchRequest) -> Result<Vec<bool>, CryptoError> {
-        const CALL: &str = "Ed25519VerifyBatch";
-        let expected = request.items.len();
-        check_batch(CALL, expected)?;
-        if expected == 0 {
-            return Ok(Vec::new());
+    /// One `VerifyBlock` call: the root of `leaves` and the verdicts of `expected` packed items.
+    async fn verify_packed(
+        &self,
+        leaves: &[Hash32],
+        signatures: Option<pb::Ed25519PackedBatch>,
+        expected: usize,
+    ) -> Result<BlockCrypto, CryptoError> {
+        const CALL: &str = "VerifyBlock";
+        check_batch(CALL, leaves.len().max(expected))?;
+        if leaves.is_empty() && expected == 0 {
+            return Ok(BlockCrypto { merkle_root: Hash32::ZERO, signatures_valid: Vec::new() });
         }
         let response = self
             .client
             .clone()
-            .ed25519_verify_batch(request)
+            .verify_block(block_request(leaves, signatures))
             .await
             .map_err(|status| CryptoError::from_status(CALL, status))?;
-        verdicts(response.into_inner(), expected)
-    }
-
-    async fn root(&self, leaves: &[Hash32]) -> Result<Hash32, CryptoError> {
-        const CALL: &str = "MerkleRoot";
-        check_batch(CALL, leaves.len())?;
-        if leaves.is_empty() {
-            return Ok(Hash32::ZERO);
-        }
-        let response = self
-            .client
-            .clone()
-            .merkle_root(merkle_request(leaves))
-            .await
-            .map_err(|status| CryptoError::from_status(CALL, status))?;
-        merkle_root(&response.into_inner())
+        block_answer(response.into_inner(), expected)
     }
 }
 
@@ -298,21 +406,13 @@ impl CryptoPort for RemoteCrypto {
         tx_hashes: &[Hash32],
         unverified: &[SealedTransaction],
     ) -> Result<BlockCrypto, CryptoError> {
-        check_batch("Ed25519VerifyBatch", unverified.len())?;
-        // Both requests on the one connection at once: the server hashes the tree while it
-        // verifies, and the round trips overlap.
-        let (root, valid) = futures::join!(self.root(tx_hashes), async {
-            if unverified.is_empty() {
-                return Ok(Vec::new());
-            }
-            self.verify_batch(transactions_verify_request(unverified)).await
-        });
-        Ok(BlockCrypto { merkle_root: root?, signatures_valid: valid? })
+        check_batch("VerifyBlock", unverified.len())?;
+        self.verify_packed(tx_hashes, packed_transactions(unverified), unverified.len()).await
     }
 
     async fn verify_transactions(&self, txs: &[SealedTransaction]) -> Result<Vec<bool>, CryptoError> {
-        check_batch("Ed25519VerifyBatch", txs.len())?;
-        self.verify_batch(transactions_verify_request(txs)).await
+        check_batch("VerifyBlock", txs.len())?;
+        Ok(self.verify_packed(&[], packed_transactions(txs), txs.len()).await?.signatures_valid)
     }
 
     async fn verify_signatures(
@@ -320,8 +420,8 @@ impl CryptoPort for RemoteCrypto {
         message: &[u8],
         signatures: &[(PublicKey, Signature)],
     ) -> Result<Vec<bool>, CryptoError> {
-        check_batch("Ed25519VerifyBatch", signatures.len())?;
-        self.verify_batch(signatures_verify_request(message, signatures)).await
+        check_batch("VerifyBlock", signatures.len())?;
+        Ok(self.verify_packed(&[], packed_signatures(message, signatures), signatures.len()).await?.signatures_valid)
     }
 }
 
@@ -365,6 +465,102 @@ mod tests {
             merkle_root(&pb::MerkleRootResponse { root: vec![0; 31] }).unwrap_err().to_string(),
             "crypto-core MerkleRoot answered inconsistently: root: expected 32 bytes, found 31"
         );
+    }
+
+    fn packed(keys: usize, sigs: usize, lengths: Vec<u32>, messages: usize) -> pb::VerifyBlockRequest {
+        pb::VerifyBlockRequest {
+            leaves: vec![0; 64].into(),
+            signatures: Some(pb::Ed25519PackedBatch {
+                public_keys: vec![1; keys].into(),
+                signatures: vec![2; sigs].into(),
+                messages: vec![3; messages].into(),
+                message_lengths: lengths,
+            }),
+        }
+    }
+
+    fn refusal(request: pb::VerifyBlockRequest) -> String {
+        let status = block_items(request).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        status.message().to_string()
+    }
+
+    #[test]
+    fn packed_fields_that_do_not_fit_are_refused_naming_the_field() {
+        let good = block_items(packed(64, 128, vec![3, 0], 3)).unwrap();
+        assert_eq!((good.leaves.len(), good.keys.len()), (2, 2));
+        assert_eq!((good.message(0), good.message(1)), (&[3u8, 3, 3][..], &[][..]));
+        let mut leaves = packed(64, 128, vec![3, 0], 3);
+        leaves.leaves = vec![0; 33].into();
+        assert_eq!(refusal(leaves), "leaves: 33 bytes is not a whole number of 32-byte items");
+        assert_eq!(
+            refusal(packed(63, 128, vec![3, 0], 3)),
+            "signatures.public_keys: 63 bytes is not a whole number of 32-byte items"
+        );
+        assert_eq!(
+            refusal(packed(64, 127, vec![3, 0], 3)),
+            "signatures.signatures: expected 128 bytes (64 for each of 2 keys), found 127"
+        );
+        assert_eq!(
+            refusal(packed(64, 128, vec![3], 3)),
+            "signatures.message_lengths: expected 2 lengths (one per key), found 1"
+        );
+        assert_eq!(
+            refusal(packed(64, 128, vec![3, 1], 3)),
+            "signatures.messages: expected 4 bytes (the sum of message_lengths), found 3"
+        );
+    }
+
+    #[test]
+    fn oversize_packed_batches_are_refused_before_any_work() {
+        // One leaf more than a call takes.
+        let request = pb::VerifyBlockRequest { leaves: vec![0; 32 * (MAX_BATCH_ITEMS + 1)].into(), signatures: None };
+        assert_eq!(refusal(request), "leaves: 100001 items exceed the maximum 100000");
+        let keys = 32 * (MAX_BATCH_ITEMS + 1);
+        assert_eq!(
+            refusal(packed(keys, 0, Vec::new(), 0)),
+            "signatures.public_keys: 100001 items exceed the maximum 100000"
+        );
+        // Lengths claiming far more than was sent (4 GiB each): refused from their sum, nothing
+        // allocated for them.
+        let n = MAX_BATCH_ITEMS;
+        let message = refusal(packed(32 * n, 64 * n, vec![u32::MAX; n], 10));
+        assert!(message.starts_with("signatures.messages: expected "), "{message}");
+        assert!(message.ends_with("bytes (the sum of message_lengths), found 10"), "{message}");
+    }
+
+    #[test]
+    fn packed_transactions_carry_each_signing_message_key_and_signature() {
+        let txs: Vec<SealedTransaction> = (0u8..3)
+            .map(|i| {
+                SealedTransaction::seal(coinjecture_primitives::Transaction {
+                    codec_version: coinjecture_primitives::CODEC_VERSION,
+                    tx_type: coinjecture_primitives::TxType::Transfer,
+                    from: PublicKey([i; 32]),
+                    to: PublicKey([9; 32]),
+                    amount: 5,
+                    nonce: u64::from(i),
+                    gas_limit: 21_000,
+                    gas_price: 1,
+                    signature: Signature([i + 1; 64]),
+                    data: vec![i; usize::from(i) * 7],
+                    timestamp: 1_767_225_600,
+                })
+            })
+            .collect();
+        let hashes: Vec<Hash32> = txs.iter().map(SealedTransaction::hash).collect();
+        // Through the wire encoding, as the server receives it.
+        use prost::Message as _;
+        let bytes = block_request(&hashes, packed_transactions(&txs)).encode_to_vec();
+        let block = block_items(pb::VerifyBlockRequest::decode(bytes.as_slice()).unwrap()).unwrap();
+        assert_eq!(block.leaves, hashes);
+        for (i, tx) in txs.iter().enumerate() {
+            assert_eq!(block.keys[i], (tx.from, tx.signature));
+            assert_eq!(block.message(i), tx.signing_message().as_slice());
+        }
+        assert!(packed_transactions(&[]).is_none() && packed_signatures(b"m", &[]).is_none());
+        let answer = block_answer(block_response(Hash32([5; 32]), vec![true, false]), 3).unwrap_err();
+        assert_eq!(answer.to_string(), "crypto-core VerifyBlock answered inconsistently: 2 verdicts for 3 signatures");
     }
 
     #[test]

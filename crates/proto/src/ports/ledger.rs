@@ -368,6 +368,13 @@ pub trait LedgerPort: Send + Sync + 'static {
 
     /// The newest `limit` (1 to 10,000) stored records, oldest first.
     async fn recorded_evidence(&self, limit: u32) -> LedgerResult<Vec<(Evidence, UnixMillis)>>;
+
+    /// The verified-signature cache of a ledger in this process, for the node's other checks
+    /// of transactions (gossip validation) to share: `None` for a remote ledger (a verdict is
+    /// never taken from another process's word).
+    fn verified_signatures(&self) -> Option<std::sync::Arc<coinjecture_primitives::VerifiedSignatures>> {
+        None
+    }
 }
 
 // ---- wire conversions (the ledger's server and RemoteLedger both use these) ----

@@ -70,6 +70,7 @@ fn descriptor_set_holds_the_five_services_with_their_methods() {
                 "EpochSalt",
                 "CommitRevealCommitment",
                 "GoldenVectorsSelfTest",
+                "VerifyBlock",
             ][..],
         ),
         (

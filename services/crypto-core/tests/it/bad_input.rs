@@ -147,3 +147,57 @@ async fn health_and_reflection_are_served() {
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     assert!(names.contains(&"coinjecture.v1.CryptoCore".to_string()), "{names:?}");
 }
+
+/// VerifyBlock's packed fields: each misfit is INVALID_ARGUMENT naming its field, answered
+/// before any work, and the service keeps serving (the same request, fixed, is answered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_packed_fields_are_named_and_the_service_keeps_serving() {
+    let mut running = start().await;
+    let c = &mut running.client;
+    let batch = |keys: usize, sigs: usize, lengths: Vec<u32>, messages: usize| pb::Ed25519PackedBatch {
+        public_keys: vec![1; keys].into(),
+        signatures: vec![2; sigs].into(),
+        messages: vec![3; messages].into(),
+        message_lengths: lengths,
+    };
+    let cases = [
+        (vec![0; 31], None, "leaves: 31 bytes is not a whole number of 32-byte items"),
+        (vec![0; 32 * 100_001], None, "leaves: 100001 items exceed the maximum 100000"),
+        (
+            vec![],
+            Some(batch(33, 64, vec![0], 0)),
+            "signatures.public_keys: 33 bytes is not a whole number of 32-byte items",
+        ),
+        (
+            vec![],
+            Some(batch(32, 63, vec![0], 0)),
+            "signatures.signatures: expected 64 bytes (64 for each of 1 keys), found 63",
+        ),
+        (
+            vec![],
+            Some(batch(32, 64, vec![], 0)),
+            "signatures.message_lengths: expected 1 lengths (one per key), found 0",
+        ),
+        (
+            vec![],
+            Some(batch(32, 64, vec![u32::MAX], 5)),
+            "signatures.messages: expected 4294967295 bytes (the sum of message_lengths), found 5",
+        ),
+    ];
+    for (leaves, signatures, message) in cases {
+        let err = c.verify_block(pb::VerifyBlockRequest { leaves: leaves.into(), signatures }).await.unwrap_err();
+        assert_eq!((err.code(), err.message()), (Code::InvalidArgument, message));
+    }
+    // Fitting lengths: answered (a key that is not a point, or a wrong signature, is `false`).
+    let ok = c
+        .verify_block(pb::VerifyBlockRequest {
+            leaves: vec![7; 64].into(),
+            signatures: Some(batch(64, 128, vec![2, 3], 5)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((ok.root.len(), ok.valid, ok.all_valid), (32, vec![false, false], false));
+    let empty = c.verify_block(pb::VerifyBlockRequest::default()).await.unwrap().into_inner();
+    assert_eq!((empty.root, empty.valid, empty.all_valid), (vec![0; 32], vec![], true));
+}

@@ -131,6 +131,9 @@ async fn compute_remote(client: &mut Client, input: &Input, expected: &Expected)
             };
             let r = client.merkle_root(pb::MerkleRootRequest { leaves: leaves.clone() }).await.unwrap().into_inner();
             e.root = Some(hex::encode(&r.root));
+            let packed = pb::VerifyBlockRequest { leaves: leaves.concat().into(), signatures: None };
+            let block = client.verify_block(packed).await.unwrap().into_inner();
+            assert_eq!(block.root, r.root, "VerifyBlock's packed leaves give MerkleRoot's root");
             for &index in proof_indices {
                 let p = client
                     .merkle_proof(pb::MerkleProofRequest { leaves: leaves.clone(), index: index as u32 })
@@ -209,12 +212,19 @@ async fn compute_remote(client: &mut Client, input: &Input, expected: &Expected)
                 signature: unhex(signature),
             };
             let single = client.ed25519_verify(req.clone()).await.unwrap().into_inner().valid;
-            let batch = client.ed25519_verify_batch(pb::Ed25519VerifyBatchRequest { items: vec![req] }).await.unwrap();
+            let batch =
+                client.ed25519_verify_batch(pb::Ed25519VerifyBatchRequest { items: vec![req.clone()] }).await.unwrap();
             assert_eq!(batch.into_inner().valid, vec![single], "batch answers as single");
+            let packed = client.verify_block(packed_request(std::slice::from_ref(&req))).await;
+            if req.public_key.len() == 32 && req.signature.len() == 64 {
+                assert_eq!(packed.unwrap().into_inner().valid, vec![single], "VerifyBlock answers as single");
+            } else {
+                assert_eq!(packed.unwrap_err().code(), tonic::Code::InvalidArgument, "packed lengths that do not fit");
+            }
             e.valid = Some(single);
         }
         Input::Ed25519Batch { items } => {
-            let items = items
+            let items: Vec<pb::Ed25519VerifyRequest> = items
                 .iter()
                 .map(|i| pb::Ed25519VerifyRequest {
                     public_key: unhex(&i.public_key),
@@ -222,7 +232,14 @@ async fn compute_remote(client: &mut Client, input: &Input, expected: &Expected)
                     signature: unhex(&i.signature),
                 })
                 .collect();
+            let fits = items.iter().all(|i| i.public_key.len() == 32 && i.signature.len() == 64);
+            let packed = client.verify_block(packed_request(&items)).await;
             let r = client.ed25519_verify_batch(pb::Ed25519VerifyBatchRequest { items }).await.unwrap().into_inner();
+            if fits {
+                assert_eq!(packed.unwrap().into_inner().valid, r.valid, "VerifyBlock answers as Ed25519VerifyBatch");
+            } else {
+                assert_eq!(packed.unwrap_err().code(), tonic::Code::InvalidArgument, "packed lengths that do not fit");
+            }
             assert_eq!((r.valid.len(), r.errors.len()), (expected.items.len(), expected.items.len()));
             for ((valid, error), want) in r.valid.iter().zip(&r.errors).zip(&expected.items) {
                 // The service's message names the field; the vector's code is checked by the library.
@@ -442,4 +459,19 @@ async fn large_batches_with_crafted_signatures_answer_as_the_vectors_say() {
     assert_eq!(got.valid, expected);
     assert!(!got.all_valid);
     let _ = Hash32::ZERO;
+}
+
+/// The `VerifyBlock` request (no leaves) packing `items` as they are (lengths unchecked).
+fn packed_request(items: &[pb::Ed25519VerifyRequest]) -> pb::VerifyBlockRequest {
+    let concat =
+        |f: fn(&pb::Ed25519VerifyRequest) -> &Vec<u8>| items.iter().flat_map(|i| f(i).clone()).collect::<Vec<u8>>();
+    pb::VerifyBlockRequest {
+        leaves: Vec::new().into(),
+        signatures: Some(pb::Ed25519PackedBatch {
+            public_keys: concat(|i| &i.public_key).into(),
+            signatures: concat(|i| &i.signature).into(),
+            messages: concat(|i| &i.message).into(),
+            message_lengths: items.iter().map(|i| i.message.len() as u32).collect(),
+        }),
+    }
 }

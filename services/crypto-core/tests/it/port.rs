@@ -90,7 +90,7 @@ async fn a_remote_crypto_core_that_is_down_is_unavailable_naming_the_call() {
     ));
     let err = port.verify_transactions(&[SealedTransaction::seal(signed(1, 0))]).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
-    assert!(err.to_string().starts_with("crypto-core Ed25519VerifyBatch is unavailable"), "{err}");
+    assert!(err.to_string().starts_with("crypto-core VerifyBlock is unavailable"), "{err}");
 }
 
 #[tokio::test]

@@ -1403,6 +1403,201 @@ func (x *Ed25519VerifyBatchResponse) GetErrors() []string {
 	return nil
 }
 
+// Many ed25519 signatures packed into four fields (CryptoCore.VerifyBlock). Item i is the key
+// public_keys[32i, 32i+32), the signature signatures[64i, 64i+64) and the message of
+// message_lengths[i] bytes that follows the earlier items' messages in `messages`.
+type Ed25519PackedBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// n public keys, 32 bytes each, concatenated; n at most 100,000.
+	PublicKeys []byte `protobuf:"bytes,1,opt,name=public_keys,json=publicKeys,proto3" json:"public_keys,omitempty"`
+	// n signatures, 64 bytes each, concatenated.
+	Signatures []byte `protobuf:"bytes,2,opt,name=signatures,proto3" json:"signatures,omitempty"`
+	// The n signed messages, concatenated in item order.
+	Messages []byte `protobuf:"bytes,3,opt,name=messages,proto3" json:"messages,omitempty"`
+	// The length of each message, n entries.
+	MessageLengths []uint32 `protobuf:"varint,4,rep,packed,name=message_lengths,json=messageLengths,proto3" json:"message_lengths,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Ed25519PackedBatch) Reset() {
+	*x = Ed25519PackedBatch{}
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ed25519PackedBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ed25519PackedBatch) ProtoMessage() {}
+
+func (x *Ed25519PackedBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ed25519PackedBatch.ProtoReflect.Descriptor instead.
+func (*Ed25519PackedBatch) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Ed25519PackedBatch) GetPublicKeys() []byte {
+	if x != nil {
+		return x.PublicKeys
+	}
+	return nil
+}
+
+func (x *Ed25519PackedBatch) GetSignatures() []byte {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
+
+func (x *Ed25519PackedBatch) GetMessages() []byte {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *Ed25519PackedBatch) GetMessageLengths() []uint32 {
+	if x != nil {
+		return x.MessageLengths
+	}
+	return nil
+}
+
+// Input of CryptoCore.VerifyBlock.
+type VerifyBlockRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Merkle leaves (the block's transaction hashes) in order, 32 bytes each, concatenated; at
+	// most 100,000 leaves; may be empty.
+	Leaves []byte `protobuf:"bytes,1,opt,name=leaves,proto3" json:"leaves,omitempty"`
+	// Signatures to verify (the block's transactions not verified before); may be absent.
+	Signatures    *Ed25519PackedBatch `protobuf:"bytes,2,opt,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyBlockRequest) Reset() {
+	*x = VerifyBlockRequest{}
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyBlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyBlockRequest) ProtoMessage() {}
+
+func (x *VerifyBlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyBlockRequest.ProtoReflect.Descriptor instead.
+func (*VerifyBlockRequest) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *VerifyBlockRequest) GetLeaves() []byte {
+	if x != nil {
+		return x.Leaves
+	}
+	return nil
+}
+
+func (x *VerifyBlockRequest) GetSignatures() *Ed25519PackedBatch {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
+
+// Output of CryptoCore.VerifyBlock.
+type VerifyBlockResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Merkle root of the leaves, 32 bytes (all zeros for none).
+	Root []byte `protobuf:"bytes,1,opt,name=root,proto3" json:"root,omitempty"`
+	// One verdict per signature item, in request order.
+	Valid []bool `protobuf:"varint,2,rep,packed,name=valid,proto3" json:"valid,omitempty"`
+	// True when every item is valid (true for none).
+	AllValid      bool `protobuf:"varint,3,opt,name=all_valid,json=allValid,proto3" json:"all_valid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyBlockResponse) Reset() {
+	*x = VerifyBlockResponse{}
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyBlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyBlockResponse) ProtoMessage() {}
+
+func (x *VerifyBlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyBlockResponse.ProtoReflect.Descriptor instead.
+func (*VerifyBlockResponse) Descriptor() ([]byte, []int) {
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *VerifyBlockResponse) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
+}
+
+func (x *VerifyBlockResponse) GetValid() []bool {
+	if x != nil {
+		return x.Valid
+	}
+	return nil
+}
+
+func (x *VerifyBlockResponse) GetAllValid() bool {
+	if x != nil {
+		return x.AllValid
+	}
+	return false
+}
+
 // Input of CryptoCore.DeriveAddress.
 type DeriveAddressRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1414,7 +1609,7 @@ type DeriveAddressRequest struct {
 
 func (x *DeriveAddressRequest) Reset() {
 	*x = DeriveAddressRequest{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[24]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1621,7 @@ func (x *DeriveAddressRequest) String() string {
 func (*DeriveAddressRequest) ProtoMessage() {}
 
 func (x *DeriveAddressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[24]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1634,7 @@ func (x *DeriveAddressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeriveAddressRequest.ProtoReflect.Descriptor instead.
 func (*DeriveAddressRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{24}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeriveAddressRequest) GetPublicKey() []byte {
@@ -1460,7 +1655,7 @@ type DeriveAddressResponse struct {
 
 func (x *DeriveAddressResponse) Reset() {
 	*x = DeriveAddressResponse{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[25]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1667,7 @@ func (x *DeriveAddressResponse) String() string {
 func (*DeriveAddressResponse) ProtoMessage() {}
 
 func (x *DeriveAddressResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[25]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1680,7 @@ func (x *DeriveAddressResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeriveAddressResponse.ProtoReflect.Descriptor instead.
 func (*DeriveAddressResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{25}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeriveAddressResponse) GetAddress() []byte {
@@ -1508,7 +1703,7 @@ type EpochSaltRequest struct {
 
 func (x *EpochSaltRequest) Reset() {
 	*x = EpochSaltRequest{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[26]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1715,7 @@ func (x *EpochSaltRequest) String() string {
 func (*EpochSaltRequest) ProtoMessage() {}
 
 func (x *EpochSaltRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[26]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1728,7 @@ func (x *EpochSaltRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EpochSaltRequest.ProtoReflect.Descriptor instead.
 func (*EpochSaltRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{26}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *EpochSaltRequest) GetParentHash() []byte {
@@ -1561,7 +1756,7 @@ type EpochSaltResponse struct {
 
 func (x *EpochSaltResponse) Reset() {
 	*x = EpochSaltResponse{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[27]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1768,7 @@ func (x *EpochSaltResponse) String() string {
 func (*EpochSaltResponse) ProtoMessage() {}
 
 func (x *EpochSaltResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[27]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1781,7 @@ func (x *EpochSaltResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EpochSaltResponse.ProtoReflect.Descriptor instead.
 func (*EpochSaltResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{27}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EpochSaltResponse) GetEpochSalt() []byte {
@@ -1616,7 +1811,7 @@ type CommitRevealCommitmentRequest struct {
 
 func (x *CommitRevealCommitmentRequest) Reset() {
 	*x = CommitRevealCommitmentRequest{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[28]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1823,7 @@ func (x *CommitRevealCommitmentRequest) String() string {
 func (*CommitRevealCommitmentRequest) ProtoMessage() {}
 
 func (x *CommitRevealCommitmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[28]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1836,7 @@ func (x *CommitRevealCommitmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRevealCommitmentRequest.ProtoReflect.Descriptor instead.
 func (*CommitRevealCommitmentRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{28}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CommitRevealCommitmentRequest) GetParentHash() []byte {
@@ -1697,7 +1892,7 @@ type CommitRevealCommitmentResponse struct {
 
 func (x *CommitRevealCommitmentResponse) Reset() {
 	*x = CommitRevealCommitmentResponse{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[29]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +1904,7 @@ func (x *CommitRevealCommitmentResponse) String() string {
 func (*CommitRevealCommitmentResponse) ProtoMessage() {}
 
 func (x *CommitRevealCommitmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[29]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +1917,7 @@ func (x *CommitRevealCommitmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRevealCommitmentResponse.ProtoReflect.Descriptor instead.
 func (*CommitRevealCommitmentResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{29}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CommitRevealCommitmentResponse) GetCommitment() []byte {
@@ -1766,7 +1961,7 @@ type GoldenVectorsSelfTestRequest struct {
 
 func (x *GoldenVectorsSelfTestRequest) Reset() {
 	*x = GoldenVectorsSelfTestRequest{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[30]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +1973,7 @@ func (x *GoldenVectorsSelfTestRequest) String() string {
 func (*GoldenVectorsSelfTestRequest) ProtoMessage() {}
 
 func (x *GoldenVectorsSelfTestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[30]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +1986,7 @@ func (x *GoldenVectorsSelfTestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GoldenVectorsSelfTestRequest.ProtoReflect.Descriptor instead.
 func (*GoldenVectorsSelfTestRequest) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{30}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GoldenVectorsSelfTestRequest) GetFile() string {
@@ -1818,7 +2013,7 @@ type GoldenVectorResult struct {
 
 func (x *GoldenVectorResult) Reset() {
 	*x = GoldenVectorResult{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[31]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +2025,7 @@ func (x *GoldenVectorResult) String() string {
 func (*GoldenVectorResult) ProtoMessage() {}
 
 func (x *GoldenVectorResult) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[31]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +2038,7 @@ func (x *GoldenVectorResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GoldenVectorResult.ProtoReflect.Descriptor instead.
 func (*GoldenVectorResult) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{31}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GoldenVectorResult) GetFile() string {
@@ -1891,7 +2086,7 @@ type GoldenVectorsSelfTestResponse struct {
 
 func (x *GoldenVectorsSelfTestResponse) Reset() {
 	*x = GoldenVectorsSelfTestResponse{}
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[32]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2098,7 @@ func (x *GoldenVectorsSelfTestResponse) String() string {
 func (*GoldenVectorsSelfTestResponse) ProtoMessage() {}
 
 func (x *GoldenVectorsSelfTestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_coinjecture_v1_crypto_proto_msgTypes[32]
+	mi := &file_coinjecture_v1_crypto_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2111,7 @@ func (x *GoldenVectorsSelfTestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GoldenVectorsSelfTestResponse.ProtoReflect.Descriptor instead.
 func (*GoldenVectorsSelfTestResponse) Descriptor() ([]byte, []int) {
-	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{32}
+	return file_coinjecture_v1_crypto_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GoldenVectorsSelfTestResponse) GetResults() []*GoldenVectorResult {
@@ -2019,7 +2214,24 @@ const file_coinjecture_v1_crypto_proto_rawDesc = "" +
 	"\x1aEd25519VerifyBatchResponse\x12\x1b\n" +
 	"\tall_valid\x18\x01 \x01(\bR\ballValid\x12\x14\n" +
 	"\x05valid\x18\x02 \x03(\bR\x05valid\x12\x16\n" +
-	"\x06errors\x18\x03 \x03(\tR\x06errors\"5\n" +
+	"\x06errors\x18\x03 \x03(\tR\x06errors\"\x9a\x01\n" +
+	"\x12Ed25519PackedBatch\x12\x1f\n" +
+	"\vpublic_keys\x18\x01 \x01(\fR\n" +
+	"publicKeys\x12\x1e\n" +
+	"\n" +
+	"signatures\x18\x02 \x01(\fR\n" +
+	"signatures\x12\x1a\n" +
+	"\bmessages\x18\x03 \x01(\fR\bmessages\x12'\n" +
+	"\x0fmessage_lengths\x18\x04 \x03(\rR\x0emessageLengths\"p\n" +
+	"\x12VerifyBlockRequest\x12\x16\n" +
+	"\x06leaves\x18\x01 \x01(\fR\x06leaves\x12B\n" +
+	"\n" +
+	"signatures\x18\x02 \x01(\v2\".coinjecture.v1.Ed25519PackedBatchR\n" +
+	"signatures\"\\\n" +
+	"\x13VerifyBlockResponse\x12\x12\n" +
+	"\x04root\x18\x01 \x01(\fR\x04root\x12\x14\n" +
+	"\x05valid\x18\x02 \x03(\bR\x05valid\x12\x1b\n" +
+	"\tall_valid\x18\x03 \x01(\bR\ballValid\"5\n" +
 	"\x14DeriveAddressRequest\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\fR\tpublicKey\"1\n" +
@@ -2072,7 +2284,7 @@ const file_coinjecture_v1_crypto_proto_rawDesc = "" +
 	"!SUBSET_SUM_REJECT_REASON_OVERFLOW\x10\x06\x12)\n" +
 	"%SUBSET_SUM_REJECT_REASON_SUM_MISMATCH\x10\a\x12+\n" +
 	"'SUBSET_SUM_REJECT_REASON_EMPTY_SOLUTION\x10\b\x127\n" +
-	"3SUBSET_SUM_REJECT_REASON_ELEMENT_COUNT_OUTSIDE_TIER\x10\t2\xbe\v\n" +
+	"3SUBSET_SUM_REJECT_REASON_ELEMENT_COUNT_OUTSIDE_TIER\x10\t2\x96\f\n" +
 	"\n" +
 	"CryptoCore\x12G\n" +
 	"\x06Sha256\x12\x1d.coinjecture.v1.Sha256Request\x1a\x1e.coinjecture.v1.Sha256Response\x12V\n" +
@@ -2091,7 +2303,8 @@ const file_coinjecture_v1_crypto_proto_rawDesc = "" +
 	"\rDeriveAddress\x12$.coinjecture.v1.DeriveAddressRequest\x1a%.coinjecture.v1.DeriveAddressResponse\x12P\n" +
 	"\tEpochSalt\x12 .coinjecture.v1.EpochSaltRequest\x1a!.coinjecture.v1.EpochSaltResponse\x12w\n" +
 	"\x16CommitRevealCommitment\x12-.coinjecture.v1.CommitRevealCommitmentRequest\x1a..coinjecture.v1.CommitRevealCommitmentResponse\x12t\n" +
-	"\x15GoldenVectorsSelfTest\x12,.coinjecture.v1.GoldenVectorsSelfTestRequest\x1a-.coinjecture.v1.GoldenVectorsSelfTestResponseBPZNgithub.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1;coinjecturev1b\x06proto3"
+	"\x15GoldenVectorsSelfTest\x12,.coinjecture.v1.GoldenVectorsSelfTestRequest\x1a-.coinjecture.v1.GoldenVectorsSelfTestResponse\x12V\n" +
+	"\vVerifyBlock\x12\".coinjecture.v1.VerifyBlockRequest\x1a#.coinjecture.v1.VerifyBlockResponseBPZNgithub.com/coinjecture/coinjecture/clients/go/gen/coinjecture/v1;coinjecturev1b\x06proto3"
 
 var (
 	file_coinjecture_v1_crypto_proto_rawDescOnce sync.Once
@@ -2106,7 +2319,7 @@ func file_coinjecture_v1_crypto_proto_rawDescGZIP() []byte {
 }
 
 var file_coinjecture_v1_crypto_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_coinjecture_v1_crypto_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_coinjecture_v1_crypto_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_coinjecture_v1_crypto_proto_goTypes = []any{
 	(SubsetSumRejectReason)(0),             // 0: coinjecture.v1.SubsetSumRejectReason
 	(*Sha256Request)(nil),                  // 1: coinjecture.v1.Sha256Request
@@ -2133,69 +2346,75 @@ var file_coinjecture_v1_crypto_proto_goTypes = []any{
 	(*Ed25519VerifyResponse)(nil),          // 22: coinjecture.v1.Ed25519VerifyResponse
 	(*Ed25519VerifyBatchRequest)(nil),      // 23: coinjecture.v1.Ed25519VerifyBatchRequest
 	(*Ed25519VerifyBatchResponse)(nil),     // 24: coinjecture.v1.Ed25519VerifyBatchResponse
-	(*DeriveAddressRequest)(nil),           // 25: coinjecture.v1.DeriveAddressRequest
-	(*DeriveAddressResponse)(nil),          // 26: coinjecture.v1.DeriveAddressResponse
-	(*EpochSaltRequest)(nil),               // 27: coinjecture.v1.EpochSaltRequest
-	(*EpochSaltResponse)(nil),              // 28: coinjecture.v1.EpochSaltResponse
-	(*CommitRevealCommitmentRequest)(nil),  // 29: coinjecture.v1.CommitRevealCommitmentRequest
-	(*CommitRevealCommitmentResponse)(nil), // 30: coinjecture.v1.CommitRevealCommitmentResponse
-	(*GoldenVectorsSelfTestRequest)(nil),   // 31: coinjecture.v1.GoldenVectorsSelfTestRequest
-	(*GoldenVectorResult)(nil),             // 32: coinjecture.v1.GoldenVectorResult
-	(*GoldenVectorsSelfTestResponse)(nil),  // 33: coinjecture.v1.GoldenVectorsSelfTestResponse
-	(*BlockHeader)(nil),                    // 34: coinjecture.v1.BlockHeader
-	(*Transaction)(nil),                    // 35: coinjecture.v1.Transaction
-	(*SubsetSumProblem)(nil),               // 36: coinjecture.v1.SubsetSumProblem
-	(*SubsetSumSolution)(nil),              // 37: coinjecture.v1.SubsetSumSolution
+	(*Ed25519PackedBatch)(nil),             // 25: coinjecture.v1.Ed25519PackedBatch
+	(*VerifyBlockRequest)(nil),             // 26: coinjecture.v1.VerifyBlockRequest
+	(*VerifyBlockResponse)(nil),            // 27: coinjecture.v1.VerifyBlockResponse
+	(*DeriveAddressRequest)(nil),           // 28: coinjecture.v1.DeriveAddressRequest
+	(*DeriveAddressResponse)(nil),          // 29: coinjecture.v1.DeriveAddressResponse
+	(*EpochSaltRequest)(nil),               // 30: coinjecture.v1.EpochSaltRequest
+	(*EpochSaltResponse)(nil),              // 31: coinjecture.v1.EpochSaltResponse
+	(*CommitRevealCommitmentRequest)(nil),  // 32: coinjecture.v1.CommitRevealCommitmentRequest
+	(*CommitRevealCommitmentResponse)(nil), // 33: coinjecture.v1.CommitRevealCommitmentResponse
+	(*GoldenVectorsSelfTestRequest)(nil),   // 34: coinjecture.v1.GoldenVectorsSelfTestRequest
+	(*GoldenVectorResult)(nil),             // 35: coinjecture.v1.GoldenVectorResult
+	(*GoldenVectorsSelfTestResponse)(nil),  // 36: coinjecture.v1.GoldenVectorsSelfTestResponse
+	(*BlockHeader)(nil),                    // 37: coinjecture.v1.BlockHeader
+	(*Transaction)(nil),                    // 38: coinjecture.v1.Transaction
+	(*SubsetSumProblem)(nil),               // 39: coinjecture.v1.SubsetSumProblem
+	(*SubsetSumSolution)(nil),              // 40: coinjecture.v1.SubsetSumSolution
 }
 var file_coinjecture_v1_crypto_proto_depIdxs = []int32{
 	7,  // 0: coinjecture.v1.MerkleProofResponse.steps:type_name -> coinjecture.v1.MerkleProofStep
 	7,  // 1: coinjecture.v1.VerifyMerkleProofRequest.steps:type_name -> coinjecture.v1.MerkleProofStep
-	34, // 2: coinjecture.v1.HashHeaderRequest.header:type_name -> coinjecture.v1.BlockHeader
-	35, // 3: coinjecture.v1.HashTransactionRequest.transaction:type_name -> coinjecture.v1.Transaction
-	35, // 4: coinjecture.v1.HashTransactionBatchRequest.transactions:type_name -> coinjecture.v1.Transaction
+	37, // 2: coinjecture.v1.HashHeaderRequest.header:type_name -> coinjecture.v1.BlockHeader
+	38, // 3: coinjecture.v1.HashTransactionRequest.transaction:type_name -> coinjecture.v1.Transaction
+	38, // 4: coinjecture.v1.HashTransactionBatchRequest.transactions:type_name -> coinjecture.v1.Transaction
 	17, // 5: coinjecture.v1.HashTransactionBatchResponse.digests:type_name -> coinjecture.v1.TransactionDigest
-	36, // 6: coinjecture.v1.VerifySubsetSumRequest.problem:type_name -> coinjecture.v1.SubsetSumProblem
-	37, // 7: coinjecture.v1.VerifySubsetSumRequest.solution:type_name -> coinjecture.v1.SubsetSumSolution
+	39, // 6: coinjecture.v1.VerifySubsetSumRequest.problem:type_name -> coinjecture.v1.SubsetSumProblem
+	40, // 7: coinjecture.v1.VerifySubsetSumRequest.solution:type_name -> coinjecture.v1.SubsetSumSolution
 	0,  // 8: coinjecture.v1.VerifySubsetSumResponse.reason:type_name -> coinjecture.v1.SubsetSumRejectReason
 	21, // 9: coinjecture.v1.Ed25519VerifyBatchRequest.items:type_name -> coinjecture.v1.Ed25519VerifyRequest
-	36, // 10: coinjecture.v1.CommitRevealCommitmentRequest.problem:type_name -> coinjecture.v1.SubsetSumProblem
-	37, // 11: coinjecture.v1.CommitRevealCommitmentRequest.solution:type_name -> coinjecture.v1.SubsetSumSolution
-	32, // 12: coinjecture.v1.GoldenVectorsSelfTestResponse.results:type_name -> coinjecture.v1.GoldenVectorResult
-	1,  // 13: coinjecture.v1.CryptoCore.Sha256:input_type -> coinjecture.v1.Sha256Request
-	3,  // 14: coinjecture.v1.CryptoCore.Sha256Batch:input_type -> coinjecture.v1.Sha256BatchRequest
-	5,  // 15: coinjecture.v1.CryptoCore.MerkleRoot:input_type -> coinjecture.v1.MerkleRootRequest
-	8,  // 16: coinjecture.v1.CryptoCore.MerkleProof:input_type -> coinjecture.v1.MerkleProofRequest
-	10, // 17: coinjecture.v1.CryptoCore.VerifyMerkleProof:input_type -> coinjecture.v1.VerifyMerkleProofRequest
-	12, // 18: coinjecture.v1.CryptoCore.HashHeader:input_type -> coinjecture.v1.HashHeaderRequest
-	14, // 19: coinjecture.v1.CryptoCore.HashTransaction:input_type -> coinjecture.v1.HashTransactionRequest
-	16, // 20: coinjecture.v1.CryptoCore.HashTransactionBatch:input_type -> coinjecture.v1.HashTransactionBatchRequest
-	19, // 21: coinjecture.v1.CryptoCore.VerifySubsetSum:input_type -> coinjecture.v1.VerifySubsetSumRequest
-	21, // 22: coinjecture.v1.CryptoCore.Ed25519Verify:input_type -> coinjecture.v1.Ed25519VerifyRequest
-	23, // 23: coinjecture.v1.CryptoCore.Ed25519VerifyBatch:input_type -> coinjecture.v1.Ed25519VerifyBatchRequest
-	25, // 24: coinjecture.v1.CryptoCore.DeriveAddress:input_type -> coinjecture.v1.DeriveAddressRequest
-	27, // 25: coinjecture.v1.CryptoCore.EpochSalt:input_type -> coinjecture.v1.EpochSaltRequest
-	29, // 26: coinjecture.v1.CryptoCore.CommitRevealCommitment:input_type -> coinjecture.v1.CommitRevealCommitmentRequest
-	31, // 27: coinjecture.v1.CryptoCore.GoldenVectorsSelfTest:input_type -> coinjecture.v1.GoldenVectorsSelfTestRequest
-	2,  // 28: coinjecture.v1.CryptoCore.Sha256:output_type -> coinjecture.v1.Sha256Response
-	4,  // 29: coinjecture.v1.CryptoCore.Sha256Batch:output_type -> coinjecture.v1.Sha256BatchResponse
-	6,  // 30: coinjecture.v1.CryptoCore.MerkleRoot:output_type -> coinjecture.v1.MerkleRootResponse
-	9,  // 31: coinjecture.v1.CryptoCore.MerkleProof:output_type -> coinjecture.v1.MerkleProofResponse
-	11, // 32: coinjecture.v1.CryptoCore.VerifyMerkleProof:output_type -> coinjecture.v1.VerifyMerkleProofResponse
-	13, // 33: coinjecture.v1.CryptoCore.HashHeader:output_type -> coinjecture.v1.HashHeaderResponse
-	15, // 34: coinjecture.v1.CryptoCore.HashTransaction:output_type -> coinjecture.v1.HashTransactionResponse
-	18, // 35: coinjecture.v1.CryptoCore.HashTransactionBatch:output_type -> coinjecture.v1.HashTransactionBatchResponse
-	20, // 36: coinjecture.v1.CryptoCore.VerifySubsetSum:output_type -> coinjecture.v1.VerifySubsetSumResponse
-	22, // 37: coinjecture.v1.CryptoCore.Ed25519Verify:output_type -> coinjecture.v1.Ed25519VerifyResponse
-	24, // 38: coinjecture.v1.CryptoCore.Ed25519VerifyBatch:output_type -> coinjecture.v1.Ed25519VerifyBatchResponse
-	26, // 39: coinjecture.v1.CryptoCore.DeriveAddress:output_type -> coinjecture.v1.DeriveAddressResponse
-	28, // 40: coinjecture.v1.CryptoCore.EpochSalt:output_type -> coinjecture.v1.EpochSaltResponse
-	30, // 41: coinjecture.v1.CryptoCore.CommitRevealCommitment:output_type -> coinjecture.v1.CommitRevealCommitmentResponse
-	33, // 42: coinjecture.v1.CryptoCore.GoldenVectorsSelfTest:output_type -> coinjecture.v1.GoldenVectorsSelfTestResponse
-	28, // [28:43] is the sub-list for method output_type
-	13, // [13:28] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	25, // 10: coinjecture.v1.VerifyBlockRequest.signatures:type_name -> coinjecture.v1.Ed25519PackedBatch
+	39, // 11: coinjecture.v1.CommitRevealCommitmentRequest.problem:type_name -> coinjecture.v1.SubsetSumProblem
+	40, // 12: coinjecture.v1.CommitRevealCommitmentRequest.solution:type_name -> coinjecture.v1.SubsetSumSolution
+	35, // 13: coinjecture.v1.GoldenVectorsSelfTestResponse.results:type_name -> coinjecture.v1.GoldenVectorResult
+	1,  // 14: coinjecture.v1.CryptoCore.Sha256:input_type -> coinjecture.v1.Sha256Request
+	3,  // 15: coinjecture.v1.CryptoCore.Sha256Batch:input_type -> coinjecture.v1.Sha256BatchRequest
+	5,  // 16: coinjecture.v1.CryptoCore.MerkleRoot:input_type -> coinjecture.v1.MerkleRootRequest
+	8,  // 17: coinjecture.v1.CryptoCore.MerkleProof:input_type -> coinjecture.v1.MerkleProofRequest
+	10, // 18: coinjecture.v1.CryptoCore.VerifyMerkleProof:input_type -> coinjecture.v1.VerifyMerkleProofRequest
+	12, // 19: coinjecture.v1.CryptoCore.HashHeader:input_type -> coinjecture.v1.HashHeaderRequest
+	14, // 20: coinjecture.v1.CryptoCore.HashTransaction:input_type -> coinjecture.v1.HashTransactionRequest
+	16, // 21: coinjecture.v1.CryptoCore.HashTransactionBatch:input_type -> coinjecture.v1.HashTransactionBatchRequest
+	19, // 22: coinjecture.v1.CryptoCore.VerifySubsetSum:input_type -> coinjecture.v1.VerifySubsetSumRequest
+	21, // 23: coinjecture.v1.CryptoCore.Ed25519Verify:input_type -> coinjecture.v1.Ed25519VerifyRequest
+	23, // 24: coinjecture.v1.CryptoCore.Ed25519VerifyBatch:input_type -> coinjecture.v1.Ed25519VerifyBatchRequest
+	28, // 25: coinjecture.v1.CryptoCore.DeriveAddress:input_type -> coinjecture.v1.DeriveAddressRequest
+	30, // 26: coinjecture.v1.CryptoCore.EpochSalt:input_type -> coinjecture.v1.EpochSaltRequest
+	32, // 27: coinjecture.v1.CryptoCore.CommitRevealCommitment:input_type -> coinjecture.v1.CommitRevealCommitmentRequest
+	34, // 28: coinjecture.v1.CryptoCore.GoldenVectorsSelfTest:input_type -> coinjecture.v1.GoldenVectorsSelfTestRequest
+	26, // 29: coinjecture.v1.CryptoCore.VerifyBlock:input_type -> coinjecture.v1.VerifyBlockRequest
+	2,  // 30: coinjecture.v1.CryptoCore.Sha256:output_type -> coinjecture.v1.Sha256Response
+	4,  // 31: coinjecture.v1.CryptoCore.Sha256Batch:output_type -> coinjecture.v1.Sha256BatchResponse
+	6,  // 32: coinjecture.v1.CryptoCore.MerkleRoot:output_type -> coinjecture.v1.MerkleRootResponse
+	9,  // 33: coinjecture.v1.CryptoCore.MerkleProof:output_type -> coinjecture.v1.MerkleProofResponse
+	11, // 34: coinjecture.v1.CryptoCore.VerifyMerkleProof:output_type -> coinjecture.v1.VerifyMerkleProofResponse
+	13, // 35: coinjecture.v1.CryptoCore.HashHeader:output_type -> coinjecture.v1.HashHeaderResponse
+	15, // 36: coinjecture.v1.CryptoCore.HashTransaction:output_type -> coinjecture.v1.HashTransactionResponse
+	18, // 37: coinjecture.v1.CryptoCore.HashTransactionBatch:output_type -> coinjecture.v1.HashTransactionBatchResponse
+	20, // 38: coinjecture.v1.CryptoCore.VerifySubsetSum:output_type -> coinjecture.v1.VerifySubsetSumResponse
+	22, // 39: coinjecture.v1.CryptoCore.Ed25519Verify:output_type -> coinjecture.v1.Ed25519VerifyResponse
+	24, // 40: coinjecture.v1.CryptoCore.Ed25519VerifyBatch:output_type -> coinjecture.v1.Ed25519VerifyBatchResponse
+	29, // 41: coinjecture.v1.CryptoCore.DeriveAddress:output_type -> coinjecture.v1.DeriveAddressResponse
+	31, // 42: coinjecture.v1.CryptoCore.EpochSalt:output_type -> coinjecture.v1.EpochSaltResponse
+	33, // 43: coinjecture.v1.CryptoCore.CommitRevealCommitment:output_type -> coinjecture.v1.CommitRevealCommitmentResponse
+	36, // 44: coinjecture.v1.CryptoCore.GoldenVectorsSelfTest:output_type -> coinjecture.v1.GoldenVectorsSelfTestResponse
+	27, // 45: coinjecture.v1.CryptoCore.VerifyBlock:output_type -> coinjecture.v1.VerifyBlockResponse
+	30, // [30:46] is the sub-list for method output_type
+	14, // [14:30] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_coinjecture_v1_crypto_proto_init() }
@@ -2210,7 +2429,7 @@ func file_coinjecture_v1_crypto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_coinjecture_v1_crypto_proto_rawDesc), len(file_coinjecture_v1_crypto_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

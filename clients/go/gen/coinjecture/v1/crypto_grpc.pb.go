@@ -50,6 +50,7 @@ const (
 	CryptoCore_EpochSalt_FullMethodName              = "/coinjecture.v1.CryptoCore/EpochSalt"
 	CryptoCore_CommitRevealCommitment_FullMethodName = "/coinjecture.v1.CryptoCore/CommitRevealCommitment"
 	CryptoCore_GoldenVectorsSelfTest_FullMethodName  = "/coinjecture.v1.CryptoCore/GoldenVectorsSelfTest"
+	CryptoCore_VerifyBlock_FullMethodName            = "/coinjecture.v1.CryptoCore/VerifyBlock"
 )
 
 // CryptoCoreClient is the client API for CryptoCore service.
@@ -114,6 +115,16 @@ type CryptoCoreClient interface {
 	// Runs every golden vector compiled into the service and reports each case. Never fails for a
 	// failing case (that is in the answer); INVALID_ARGUMENT ("file") when the filter names no file.
 	GoldenVectorsSelfTest(ctx context.Context, in *GoldenVectorsSelfTestRequest, opts ...grpc.CallOption) (*GoldenVectorsSelfTestResponse, error)
+	// One block's crypto in one call, packed (what a Network B ledger sends per block; added for
+	// issue 24): the Merkle root of `leaves` (as MerkleRoot) and one verdict per item of
+	// `signatures` (each equal to Ed25519Verify's answer for it). No per-item messages: the
+	// leaves are one `bytes` of 32 × n, the signatures four packed fields, so a 10,000-transaction
+	// block is a few large byte strings. Either part may be empty (an empty `leaves` gives 32 zero
+	// bytes). INVALID_ARGUMENT naming the field, before any work: "leaves" not a multiple of 32
+	// bytes or above 100,000 leaves; "signatures.public_keys" not a multiple of 32 bytes or above
+	// 100,000 keys; "signatures.signatures" not 64 bytes per key; "signatures.message_lengths"
+	// not one per key; "signatures.messages" not the sum of the lengths.
+	VerifyBlock(ctx context.Context, in *VerifyBlockRequest, opts ...grpc.CallOption) (*VerifyBlockResponse, error)
 }
 
 type cryptoCoreClient struct {
@@ -274,6 +285,16 @@ func (c *cryptoCoreClient) GoldenVectorsSelfTest(ctx context.Context, in *Golden
 	return out, nil
 }
 
+func (c *cryptoCoreClient) VerifyBlock(ctx context.Context, in *VerifyBlockRequest, opts ...grpc.CallOption) (*VerifyBlockResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyBlockResponse)
+	err := c.cc.Invoke(ctx, CryptoCore_VerifyBlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CryptoCoreServer is the server API for CryptoCore service.
 // All implementations must embed UnimplementedCryptoCoreServer
 // for forward compatibility.
@@ -336,6 +357,16 @@ type CryptoCoreServer interface {
 	// Runs every golden vector compiled into the service and reports each case. Never fails for a
 	// failing case (that is in the answer); INVALID_ARGUMENT ("file") when the filter names no file.
 	GoldenVectorsSelfTest(context.Context, *GoldenVectorsSelfTestRequest) (*GoldenVectorsSelfTestResponse, error)
+	// One block's crypto in one call, packed (what a Network B ledger sends per block; added for
+	// issue 24): the Merkle root of `leaves` (as MerkleRoot) and one verdict per item of
+	// `signatures` (each equal to Ed25519Verify's answer for it). No per-item messages: the
+	// leaves are one `bytes` of 32 × n, the signatures four packed fields, so a 10,000-transaction
+	// block is a few large byte strings. Either part may be empty (an empty `leaves` gives 32 zero
+	// bytes). INVALID_ARGUMENT naming the field, before any work: "leaves" not a multiple of 32
+	// bytes or above 100,000 leaves; "signatures.public_keys" not a multiple of 32 bytes or above
+	// 100,000 keys; "signatures.signatures" not 64 bytes per key; "signatures.message_lengths"
+	// not one per key; "signatures.messages" not the sum of the lengths.
+	VerifyBlock(context.Context, *VerifyBlockRequest) (*VerifyBlockResponse, error)
 	mustEmbedUnimplementedCryptoCoreServer()
 }
 
@@ -390,6 +421,9 @@ func (UnimplementedCryptoCoreServer) CommitRevealCommitment(context.Context, *Co
 }
 func (UnimplementedCryptoCoreServer) GoldenVectorsSelfTest(context.Context, *GoldenVectorsSelfTestRequest) (*GoldenVectorsSelfTestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GoldenVectorsSelfTest not implemented")
+}
+func (UnimplementedCryptoCoreServer) VerifyBlock(context.Context, *VerifyBlockRequest) (*VerifyBlockResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyBlock not implemented")
 }
 func (UnimplementedCryptoCoreServer) mustEmbedUnimplementedCryptoCoreServer() {}
 func (UnimplementedCryptoCoreServer) testEmbeddedByValue()                    {}
@@ -682,6 +716,24 @@ func _CryptoCore_GoldenVectorsSelfTest_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CryptoCore_VerifyBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyBlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CryptoCoreServer).VerifyBlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CryptoCore_VerifyBlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CryptoCoreServer).VerifyBlock(ctx, req.(*VerifyBlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CryptoCore_ServiceDesc is the grpc.ServiceDesc for CryptoCore service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -748,6 +800,10 @@ var CryptoCore_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GoldenVectorsSelfTest",
 			Handler:    _CryptoCore_GoldenVectorsSelfTest_Handler,
+		},
+		{
+			MethodName: "VerifyBlock",
+			Handler:    _CryptoCore_VerifyBlock_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

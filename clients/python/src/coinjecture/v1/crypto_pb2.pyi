@@ -213,6 +213,36 @@ class Ed25519VerifyBatchResponse(_message.Message):
     errors: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, all_valid: _Optional[bool] = ..., valid: _Optional[_Iterable[bool]] = ..., errors: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class Ed25519PackedBatch(_message.Message):
+    __slots__ = ("public_keys", "signatures", "messages", "message_lengths")
+    PUBLIC_KEYS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    public_keys: bytes
+    signatures: bytes
+    messages: bytes
+    message_lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, public_keys: _Optional[bytes] = ..., signatures: _Optional[bytes] = ..., messages: _Optional[bytes] = ..., message_lengths: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class VerifyBlockRequest(_message.Message):
+    __slots__ = ("leaves", "signatures")
+    LEAVES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    leaves: bytes
+    signatures: Ed25519PackedBatch
+    def __init__(self, leaves: _Optional[bytes] = ..., signatures: _Optional[_Union[Ed25519PackedBatch, _Mapping]] = ...) -> None: ...
+
+class VerifyBlockResponse(_message.Message):
+    __slots__ = ("root", "valid", "all_valid")
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    ALL_VALID_FIELD_NUMBER: _ClassVar[int]
+    root: bytes
+    valid: _containers.RepeatedScalarFieldContainer[bool]
+    all_valid: bool
+    def __init__(self, root: _Optional[bytes] = ..., valid: _Optional[_Iterable[bool]] = ..., all_valid: _Optional[bool] = ...) -> None: ...
+
 class DeriveAddressRequest(_message.Message):
     __slots__ = ("public_key",)
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]

@@ -110,6 +110,11 @@ class CryptoCoreStub:
                 request_serializer=coinjecture_dot_v1_dot_crypto__pb2.GoldenVectorsSelfTestRequest.SerializeToString,
                 response_deserializer=coinjecture_dot_v1_dot_crypto__pb2.GoldenVectorsSelfTestResponse.FromString,
                 _registered_method=True)
+        self.VerifyBlock = channel.unary_unary(
+                '/coinjecture.v1.CryptoCore/VerifyBlock',
+                request_serializer=coinjecture_dot_v1_dot_crypto__pb2.VerifyBlockRequest.SerializeToString,
+                response_deserializer=coinjecture_dot_v1_dot_crypto__pb2.VerifyBlockResponse.FromString,
+                _registered_method=True)
 
 
 class CryptoCoreServicer:
@@ -247,6 +252,21 @@ class CryptoCoreServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyBlock(self, request, context):
+        """One block's crypto in one call, packed (what a Network B ledger sends per block; added for
+        issue 24): the Merkle root of `leaves` (as MerkleRoot) and one verdict per item of
+        `signatures` (each equal to Ed25519Verify's answer for it). No per-item messages: the
+        leaves are one `bytes` of 32 × n, the signatures four packed fields, so a 10,000-transaction
+        block is a few large byte strings. Either part may be empty (an empty `leaves` gives 32 zero
+        bytes). INVALID_ARGUMENT naming the field, before any work: "leaves" not a multiple of 32
+        bytes or above 100,000 leaves; "signatures.public_keys" not a multiple of 32 bytes or above
+        100,000 keys; "signatures.signatures" not 64 bytes per key; "signatures.message_lengths"
+        not one per key; "signatures.messages" not the sum of the lengths.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CryptoCoreServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -324,6 +344,11 @@ def add_CryptoCoreServicer_to_server(servicer, server):
                     servicer.GoldenVectorsSelfTest,
                     request_deserializer=coinjecture_dot_v1_dot_crypto__pb2.GoldenVectorsSelfTestRequest.FromString,
                     response_serializer=coinjecture_dot_v1_dot_crypto__pb2.GoldenVectorsSelfTestResponse.SerializeToString,
+            ),
+            'VerifyBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyBlock,
+                    request_deserializer=coinjecture_dot_v1_dot_crypto__pb2.VerifyBlockRequest.FromString,
+                    response_serializer=coinjecture_dot_v1_dot_crypto__pb2.VerifyBlockResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -732,6 +757,33 @@ class CryptoCore:
             '/coinjecture.v1.CryptoCore/GoldenVectorsSelfTest',
             coinjecture_dot_v1_dot_crypto__pb2.GoldenVectorsSelfTestRequest.SerializeToString,
             coinjecture_dot_v1_dot_crypto__pb2.GoldenVectorsSelfTestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/coinjecture.v1.CryptoCore/VerifyBlock',
+            coinjecture_dot_v1_dot_crypto__pb2.VerifyBlockRequest.SerializeToString,
+            coinjecture_dot_v1_dot_crypto__pb2.VerifyBlockResponse.FromString,
             options,
             channel_credentials,
             insecure,
