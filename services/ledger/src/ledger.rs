@@ -293,6 +293,7 @@ impl WrittenBlock {
     }
 }
 
+#[allow(clippy::large_enum_variant, reason = "one at a time, moved once, on the write path")]
 enum Written {
     /// The block was final already; the tip.
     Already(Tip),

@@ -11,6 +11,8 @@
 
 #[cfg(feature = "driver")]
 mod bus;
+#[cfg(feature = "driver")]
+mod catch_up;
 mod rng;
 
 #[cfg(feature = "driver")]
