@@ -482,9 +482,9 @@ struct Driver<N> {
     /// Catch-up's next fetch, started when a sync answer was full (see [`SyncFetch`]).
     prefetch: Option<SyncFetch>,
     /// Blocks of sync answers the ledger applied already (in one batched call, see
-    /// [`Self::take_synced`]) and the engine has not committed yet, in height order: their
-    /// commit only updates the driver's state.
-    synced: VecDeque<SealedBlock>,
+    /// [`Self::take_synced`]) and the engine has not committed yet, in height order (height,
+    /// hash): their commit only updates the driver's state.
+    synced: VecDeque<(Height, Hash32)>,
     persisted: Persisted,
     /// The key again, to rebuild the engine (see [`Self::rebuild_engine`]).
     key: Keypair,
@@ -1603,21 +1603,17 @@ impl<N: GatewayPort> Driver<N> {
 
     async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
         let height = block.header.block_index;
-        while self.synced.front().is_some_and(|s| s.header().block_index < height) {
+        while self.synced.front().is_some_and(|(h, _)| *h < height) {
             self.synced.pop_front();
         }
-        let presynced =
-            self.synced.front().is_some_and(|s| s.header().block_index == height && s.hash() == block.hash());
-        let sealed = match presynced.then(|| self.synced.pop_front()).flatten() {
+        if self.synced.front() == Some(&(height, block.hash())) {
             // Applied by the ledger in a batch already (`take_synced`): the same block.
-            Some(sealed) => sealed,
-            None => {
-                let sealed = self.sealed(&block);
-                self.ledger.apply_block(&sealed, &certificate).await?;
-                sealed
-            }
-        };
-        let block = sealed.block();
+            self.synced.pop_front();
+        } else {
+            let sealed = self.sealed(&block);
+            self.ledger.apply_block(&sealed, &certificate).await?;
+        }
+        let block = &block;
         // The block's transactions leave the mempool by nonce (the prune below: each used its
         // sender's nonce), so none is hashed again here.
         for tx in &block.transactions {
@@ -1660,7 +1656,7 @@ impl<N: GatewayPort> Driver<N> {
     /// True when the ledger applied the block of `height` from a sync answer and the engine
     /// has not committed it yet.
     fn is_synced(&self, height: Height) -> bool {
-        self.synced.iter().any(|s| s.header().block_index == height)
+        self.synced.iter().any(|(h, _)| *h == height)
     }
 
     /// A sync answer for `from..`: starts fetching the next range when this one is full, has
@@ -1682,14 +1678,14 @@ impl<N: GatewayPort> Driver<N> {
         // The consecutive run after the tip (a peer answers from `from`, in order).
         let start = blocks.iter().position(|(b, _)| b.header().block_index == self.tip.height.next());
         if let Some(start) = start {
-            let run: Vec<(SealedBlock, CommitCertificate)> = blocks[start..]
+            let len = blocks[start..]
                 .iter()
                 .enumerate()
                 .take_while(|(i, (b, _))| b.header().block_index == self.tip.height.saturating_add(1 + *i as u64))
-                .map(|(_, b)| b.clone())
-                .collect();
+                .count();
+            let run = &blocks[start..start + len];
             let started = std::time::Instant::now();
-            let applied = match self.ledger.apply_blocks(&run).await {
+            let applied = match self.ledger.apply_blocks(run).await {
                 Ok(tip) => tip.height,
                 // A block refused (a peer's forgery, or not final): those before it are applied;
                 // the engine drops the rest when their certificate fails, as for any answer.
@@ -1708,12 +1704,13 @@ impl<N: GatewayPort> Driver<N> {
                 elapsed = ?started.elapsed(),
                 "synced blocks applied"
             );
-            self.synced.extend(run.into_iter().take(count).map(|(b, _)| b));
+            self.synced.extend(run.iter().take(count).map(|(b, _)| (b.header().block_index, b.hash())));
         }
+        // The sealed encodings are freed here; the engine gets the blocks (moved, not copied).
         self.sync_results.extend(
             blocks
                 .into_iter()
-                .map(|(block, certificate)| Input::DecidedBlock { block: block.block().clone(), certificate }),
+                .map(|(block, certificate)| Input::DecidedBlock { block: block.into_block(), certificate }),
         );
         Ok(())
     }
