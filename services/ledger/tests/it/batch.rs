@@ -50,19 +50,25 @@ async fn batched_replay_commits_within_each_bound_and_ends_at_the_state_of_one_b
     let block_bytes: usize = input[0].0.transactions().iter().map(|t| t.encoded_len()).sum();
     let unbounded = Duration::from_secs(3600);
 
-    // (bounds, commits expected for 12 blocks of 100 transactions each)
+    // The defaults the README documents.
+    assert_eq!(bounds(64, 100_000, 32 << 20, Duration::from_secs(1)), ReplayBatch::default());
+    // (bounds, commits expected for 12 blocks of 100 transactions each; the defaults' count
+    // depends on the machine's speed through their 1 s bound)
     let cases = [
-        ("one block per commit", ReplayBatch::ONE_BLOCK, 12),
-        ("5 blocks", bounds(5, usize::MAX, usize::MAX, unbounded), 3),
-        ("250 transactions: 3 blocks", bounds(64, 250, usize::MAX, unbounded), 4),
-        ("2 blocks' bytes", bounds(64, usize::MAX, 2 * block_bytes, unbounded), 6),
-        ("no time: one block", bounds(64, usize::MAX, usize::MAX, Duration::ZERO), 12),
-        ("the defaults", ReplayBatch::default(), 1),
+        ("one block per commit", ReplayBatch::ONE_BLOCK, Some(12)),
+        ("5 blocks", bounds(5, usize::MAX, usize::MAX, unbounded), Some(3)),
+        ("250 transactions: 3 blocks", bounds(64, 250, usize::MAX, unbounded), Some(4)),
+        ("2 blocks' bytes", bounds(64, usize::MAX, 2 * block_bytes, unbounded), Some(6)),
+        ("no time: one block", bounds(64, usize::MAX, usize::MAX, Duration::ZERO), Some(12)),
+        ("the defaults", ReplayBatch::default(), None),
     ];
     for (i, (name, bounds, commits)) in cases.into_iter().enumerate() {
         let ledger = open(&dir.path().join(format!("ledger-{i}.db")), &genesis, u64::MAX).await;
         let done = ledger.apply_sealed_blocks(&input, bounds).await.unwrap();
-        assert_eq!((done.applied, done.commits), (BLOCKS, commits), "{name}");
+        assert_eq!(done.applied, BLOCKS, "{name}");
+        if let Some(commits) = commits {
+            assert_eq!(done.commits, commits, "{name}");
+        }
         let tip = ledger.tip().await.unwrap();
         assert_eq!(done.tip.as_ref(), Some(&tip), "{name}");
         assert_eq!(tip.hash, blocks[BLOCKS - 1].hash(), "{name}");
