@@ -167,6 +167,15 @@ impl SealedBlock {
         &self.0.block
     }
 
+    /// The block, owned: moved out when this is the last handle (the sealed encodings are
+    /// freed), cloned otherwise.
+    pub fn into_block(self) -> Block {
+        match Arc::try_unwrap(self.0) {
+            Ok(inner) => inner.block,
+            Err(shared) => shared.block.clone(),
+        }
+    }
+
     /// The header.
     pub fn header(&self) -> &BlockHeader {
         &self.0.block.header

@@ -476,7 +476,7 @@ struct Driver<N> {
     /// The last few blocks sealed here (built, validated, committed), newest last: a block
     /// passes from proposal through validation, the lock file and the commit sealed once.
     sealed_blocks: VecDeque<SealedBlock>,
-    network: N,
+    network: Arc<N>,
     mempool: Mempool,
     nonces: HashMap<PublicKey, u64>,
     timers: BTreeSet<(UnixMillis, Timeout)>,
@@ -495,6 +495,12 @@ struct Driver<N> {
     tip: Tip,
     /// Finalized blocks fetched by a sync request, fed to the engine after the current batch.
     sync_results: VecDeque<Input>,
+    /// Catch-up's next fetch, started when a sync answer was full (see [`SyncFetch`]).
+    prefetch: Option<SyncFetch>,
+    /// Blocks of sync answers the ledger applied already (in one batched call, see
+    /// [`Self::take_synced`]) and the engine has not committed yet, in height order (height,
+    /// hash): their commit only updates the driver's state.
+    synced: VecDeque<(Height, Hash32)>,
     persisted: Persisted,
     /// The key again, to rebuild the engine (see [`Self::rebuild_engine`]).
     key: Keypair,
@@ -542,6 +548,41 @@ enum Wake {
     Message(Option<GossipMessage>),
     Command(Option<Command>),
     Timer,
+    Fetched(Height, Result<SyncedBlocks, tokio::task::JoinError>),
+}
+
+/// Blocks a sync request asks for: one answer, and the size of a batch the ledger applies.
+const SYNC_BATCH: u32 = 100;
+
+/// Finalized blocks of a sync answer, sealed, with their certificates (unverified).
+type SyncedBlocks = Result<Vec<(SealedBlock, CommitCertificate)>, coinjecture_proto::ports::gateway::GatewayError>;
+
+/// Catch-up's read-ahead (#22 item 2): when a sync answer is full (peers likely have more), the
+/// next [`SYNC_BATCH`] blocks are fetched and sealed on a task of their own while the driver
+/// applies these; the driver takes them as soon as they are here (no wait for the engine's next
+/// sync request, nor for a message from a validator ahead). One at a time; in one process and
+/// split alike (it goes through the gateway port).
+struct SyncFetch {
+    from: Height,
+    task: tokio::task::JoinHandle<SyncedBlocks>,
+}
+
+impl Drop for SyncFetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Fetches `from..from + count` through `network` and seals each block (yielding between
+/// blocks: sealing 10,000 transactions takes ~10 ms).
+async fn fetch_synced<N: GatewayPort>(network: Arc<N>, from: Height, count: u32) -> SyncedBlocks {
+    let blocks = network.request_blocks(from, count).await?;
+    let mut sealed = Vec::with_capacity(blocks.len());
+    for (block, certificate) in blocks {
+        sealed.push((SealedBlock::seal(block), certificate));
+        tokio::task::yield_now().await;
+    }
+    Ok(sealed)
 }
 
 /// Positions of what is on disk: (height, round, step) of the signing state and (height,
@@ -741,7 +782,7 @@ async fn start_task<N: GatewayPort>(
         me,
         ledger,
         sealed_blocks: VecDeque::new(),
-        network,
+        network: Arc::new(network),
         nonces: HashMap::new(),
         timers: BTreeSet::new(),
         evidence,
@@ -756,6 +797,8 @@ async fn start_task<N: GatewayPort>(
         syncing: false,
         tip,
         sync_results: VecDeque::new(),
+        prefetch: None,
+        synced: VecDeque::new(),
         persisted,
         key,
         durable_sign_state: checked.sign_state,
@@ -810,6 +853,13 @@ impl<N: GatewayPort> Driver<N> {
                 self.on_message(m).await?;
                 continue;
             }
+            // Catch-up: the next sync answer, fetched while the last one was applied.
+            if let Some(fetch) = self.prefetch.take_if(|f| f.task.is_finished()) {
+                let from = fetch.from;
+                let fetched = (&mut { fetch }.task).await;
+                self.on_fetched(from, fetched).await?;
+                continue;
+            }
             // Then one intake item: a submission or a gossiped batch, in turn.
             let first = self.turn;
             self.turn = (self.turn + 1) % 2;
@@ -841,10 +891,19 @@ impl<N: GatewayPort> Driver<N> {
             // preference when several are ready).
             let sleep = next_timer.map(|at| tokio::time::sleep(at.duration_since(now_ms())));
             let mut sleep = std::pin::pin!(sleep);
+            let prefetch = &mut self.prefetch;
             let wake = std::future::poll_fn(|cx| {
                 use std::task::Poll;
                 if let Poll::Ready(m) = inbound.poll_recv(cx) {
                     return Poll::Ready(Wake::Message(m));
+                }
+                if let Some(fetch) = prefetch.as_mut()
+                    && let Poll::Ready(fetched) = std::pin::Pin::new(&mut fetch.task).poll(cx)
+                {
+                    let from = fetch.from;
+                    // Completed: dropping it aborts nothing.
+                    *prefetch = None;
+                    return Poll::Ready(Wake::Fetched(from, fetched));
                 }
                 if let Some(s) = sleep.as_mut().as_pin_mut()
                     && std::future::Future::poll(s, cx).is_ready()
@@ -860,6 +919,7 @@ impl<N: GatewayPort> Driver<N> {
                 Wake::Command(Some(c)) => self.on_command(c).await?,
                 Wake::Command(None) => return Ok(()),
                 Wake::Timer => self.on_timers().await?,
+                Wake::Fetched(from, fetched) => self.on_fetched(from, fetched).await?,
             }
         }
     }
@@ -1386,6 +1446,11 @@ impl<N: GatewayPort> Driver<N> {
             Action::ScheduleTimeout { at_ms, timeout } => {
                 self.timers.insert((at_ms, timeout));
             }
+            // The ledger is past this height already (a sync answer applied in one batch, see
+            // `take_synced`), and its certified block is queued for the engine: a block built
+            // or validated for it now would be void (and would not fit the ledger's tip).
+            Action::BuildBlock { height, .. } if self.is_synced(height) => {}
+            Action::ValidateBlock(block) if self.is_synced(block.header.block_index) => {}
             Action::BuildBlock { height, round, min_timestamp_ms } => {
                 let started = std::time::Instant::now();
                 let span = tracing::info_span!("propose block", height = height.get(), round = round.get());
@@ -1424,9 +1489,24 @@ impl<N: GatewayPort> Driver<N> {
                 );
                 self.commit(block, certificate).instrument(span).await?;
             }
+            Action::RequestSync { from_height } if !self.inline_sync_hazard => {
+                self.syncing = true;
+                let fetched = match self.prefetch.take() {
+                    // Fetched (or being fetched) already, while the last answer was applied.
+                    Some(fetch) if fetch.from == from_height => (&mut { fetch }.task).await.unwrap_or_else(|e| {
+                        Err(coinjecture_proto::ports::gateway::GatewayError::Unavailable(e.to_string()))
+                    }),
+                    // Another range: dropped (aborted).
+                    _ => fetch_synced(Arc::clone(&self.network), from_height, SYNC_BATCH).await,
+                };
+                match fetched {
+                    Ok(blocks) => self.take_synced(from_height, blocks).await?,
+                    Err(e) => tracing::debug!(error = %e, from_height = from_height.get(), "sync request failed"),
+                }
+            }
             Action::RequestSync { from_height } => {
                 self.syncing = true;
-                match self.network.request_blocks(from_height, 100).await {
+                match self.network.request_blocks(from_height, SYNC_BATCH).await {
                     // The driver before issue #19 item 5's fix (tests only, see DriverEnv).
                     Ok(blocks) if self.inline_sync_hazard => {
                         for (block, certificate) in blocks {
@@ -1617,9 +1697,17 @@ impl<N: GatewayPort> Driver<N> {
 
     async fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), DriverError> {
         let height = block.header.block_index;
-        let sealed = self.sealed(&block);
-        self.ledger.apply_block(&sealed, &certificate).await?;
-        let block = sealed.block();
+        while self.synced.front().is_some_and(|(h, _)| *h < height) {
+            self.synced.pop_front();
+        }
+        if self.synced.front() == Some(&(height, block.hash())) {
+            // Applied by the ledger in a batch already (`take_synced`): the same block.
+            self.synced.pop_front();
+        } else {
+            let sealed = self.sealed(&block);
+            self.ledger.apply_block(&sealed, &certificate).await?;
+        }
+        let block = &block;
         // The block's transactions leave the mempool by nonce (the prune below: each used its
         // sender's nonce), so none is hashed again here.
         for tx in &block.transactions {
@@ -1657,6 +1745,95 @@ impl<N: GatewayPort> Driver<N> {
             );
         }
         Ok(())
+    }
+
+    /// True when the ledger applied the block of `height` from a sync answer and the engine
+    /// has not committed it yet.
+    fn is_synced(&self, height: Height) -> bool {
+        self.synced.iter().any(|(h, _)| *h == height)
+    }
+
+    /// A sync answer for `from..`: starts fetching the next range when this one is full, has
+    /// the ledger apply the blocks that follow its tip in one batched call (several blocks per
+    /// SQLite transaction, see `LedgerPort::apply_blocks`; each still checked in full, its
+    /// certificate included), then queues them all for the engine, which verifies their
+    /// certificates, commits them in order and moves on (their commits only update the
+    /// driver's state: see [`Self::commit`]).
+    async fn take_synced(
+        &mut self,
+        from: Height,
+        blocks: Vec<(SealedBlock, CommitCertificate)>,
+    ) -> Result<(), DriverError> {
+        if blocks.len() == SYNC_BATCH as usize {
+            let next = from.saturating_add(u64::from(SYNC_BATCH));
+            let task = tokio::spawn(fetch_synced(Arc::clone(&self.network), next, SYNC_BATCH));
+            self.prefetch = Some(SyncFetch { from: next, task });
+        }
+        // The consecutive run after the tip (a peer answers from `from`, in order).
+        let start = blocks.iter().position(|(b, _)| b.header().block_index == self.tip.height.next());
+        if let Some(start) = start {
+            let len = blocks[start..]
+                .iter()
+                .enumerate()
+                .take_while(|(i, (b, _))| b.header().block_index == self.tip.height.saturating_add(1 + *i as u64))
+                .count();
+            let run = &blocks[start..start + len];
+            let started = std::time::Instant::now();
+            let applied = match self.ledger.apply_blocks(run).await {
+                Ok(tip) => tip.height,
+                // A block refused (a peer's forgery, or not final): those before it are applied;
+                // the engine drops the rest when their certificate fails, as for any answer.
+                Err(e) => {
+                    tracing::warn!(error = %e, from = from.get(), "a synced block was refused by the ledger");
+                    self.ledger.tip().await?.height
+                }
+            };
+            let count = run.iter().filter(|(b, _)| b.header().block_index <= applied).count();
+            let txs: usize = run.iter().take(count).map(|(b, _)| b.transactions().len()).sum();
+            tracing::debug!(
+                from = self.tip.height.next().get(),
+                to = applied.get(),
+                blocks = count,
+                txs,
+                elapsed = ?started.elapsed(),
+                "synced blocks applied"
+            );
+            self.synced.extend(run.iter().take(count).map(|(b, _)| (b.header().block_index, b.hash())));
+        }
+        // The sealed encodings are freed here; the engine gets the blocks (moved, not copied).
+        self.sync_results.extend(
+            blocks
+                .into_iter()
+                .map(|(block, certificate)| Input::DecidedBlock { block: block.into_block(), certificate }),
+        );
+        Ok(())
+    }
+
+    /// The read-ahead's answer arrived ([`SyncFetch`]): applied and fed to the engine now.
+    async fn on_fetched(
+        &mut self,
+        from: Height,
+        fetched: Result<SyncedBlocks, tokio::task::JoinError>,
+    ) -> Result<(), DriverError> {
+        let blocks = match fetched {
+            Ok(Ok(blocks)) => blocks,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, from_height = from.get(), "sync read-ahead failed");
+                return Ok(());
+            }
+            Err(_) => return Ok(()),
+        };
+        // Stale (the chain moved past it by gossip) or too far ahead: the engine's own sync
+        // requests take over.
+        if blocks.is_empty() || from > self.tip.height.next() {
+            return Ok(());
+        }
+        self.syncing = true;
+        self.take_synced(from, blocks).await?;
+        match self.sync_results.pop_front() {
+            Some(first) => self.input(first).await,
+            None => Ok(()),
+        }
     }
 
     fn publish_status(&self) {

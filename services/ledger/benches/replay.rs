@@ -6,6 +6,11 @@
 //! block N is applied (a bounded queue of 4 blocks between them). Real SQLite file (WAL,
 //! `synchronous = FULL`), 10,000-transfer blocks among 100,000 accounts.
 //!
+//! Two ways of writing, each its own criterion function on the same ledger: one SQLite commit
+//! per block (`apply_sealed_block`, the live path, and catch-up before #22 item 2's batching),
+//! and batched (`apply_sealed_blocks` with the default `ReplayBatch`: the applier takes every
+//! block the decoder has ready, and the ledger commits them together), as a catch-up does.
+//!
 //! Before the criterion run, one signed block is timed stage by stage (decode, convert, seal,
 //! signature verification, apply with and without assume-valid) to show where a verifying
 //! replay's time goes.
@@ -18,7 +23,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use coinjecture_ledger::test_utils::{TestChain, certificate, local_crypto};
-use coinjecture_ledger::{Ledger, LedgerOptions};
+use coinjecture_ledger::{Ledger, LedgerOptions, ReplayBatch};
 use coinjecture_primitives::{Block, SealedBlock};
 use coinjecture_proto::convert;
 use coinjecture_proto::v1 as pb;
@@ -71,8 +76,10 @@ fn decode(bytes: &[u8]) -> (SealedBlock, coinjecture_primitives::CommitCertifica
 }
 
 /// Replays `wire` (consecutive blocks on the ledger's tip): decoding on a thread of its own,
-/// applying here, in order.
-fn replay_pipelined(runtime: &tokio::runtime::Runtime, ledger: &Ledger, wire: Vec<Vec<u8>>) {
+/// applying here, in order; `batched`: every block ready is applied in one
+/// `apply_sealed_blocks` call (several blocks per commit), else one commit per block. The
+/// number of commits.
+fn replay_pipelined(runtime: &tokio::runtime::Runtime, ledger: &Ledger, wire: Vec<Vec<u8>>, batched: bool) -> usize {
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     let decoder = std::thread::spawn(move || {
         for bytes in wire {
@@ -81,12 +88,24 @@ fn replay_pipelined(runtime: &tokio::runtime::Runtime, ledger: &Ledger, wire: Ve
             }
         }
     });
-    runtime.block_on(async {
-        while let Ok((sealed, cert)) = rx.recv() {
-            ledger.apply_sealed_block(&sealed, &cert).await.unwrap();
+    let commits = runtime.block_on(async {
+        let mut commits = 0;
+        while let Ok(first) = rx.recv() {
+            if !batched {
+                ledger.apply_sealed_block(&first.0, &first.1).await.unwrap();
+                commits += 1;
+                continue;
+            }
+            let mut ready = vec![first];
+            while let Ok(next) = rx.try_recv() {
+                ready.push(next);
+            }
+            commits += ledger.apply_sealed_blocks(&ready, ReplayBatch::default()).await.unwrap().commits;
         }
+        commits
     });
     decoder.join().unwrap();
+    commits
 }
 
 fn open(runtime: &tokio::runtime::Runtime, path: &std::path::Path, chain: &TestChain, assume_valid: bool) -> Ledger {
@@ -169,19 +188,33 @@ fn main() {
             .sample_size(10)
             .measurement_time(Duration::from_secs(20))
             .throughput(Throughput::Elements((BLOCKS_PER_ITERATION * TXS_PER_BLOCK) as u64));
-        group.bench_function("assume_valid_pipelined_6_blocks_of_10k_transfers", |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let wire = wire_blocks(&mut chain, &mut seed, BLOCKS_PER_ITERATION);
-                    let started = Instant::now();
-                    replay_pipelined(&runtime, &ledger, wire);
-                    total += started.elapsed();
-                }
-                total
+        let mut commits = [(0usize, 0usize); 2];
+        for (batched, name) in [
+            (false, "assume_valid_pipelined_6_blocks_of_10k_transfers"),
+            (true, "assume_valid_pipelined_batched_6_blocks_of_10k_transfers"),
+        ] {
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let wire = wire_blocks(&mut chain, &mut seed, BLOCKS_PER_ITERATION);
+                        let started = Instant::now();
+                        let done = replay_pipelined(&runtime, &ledger, wire, batched);
+                        total += started.elapsed();
+                        commits[usize::from(batched)].0 += BLOCKS_PER_ITERATION;
+                        commits[usize::from(batched)].1 += done;
+                    }
+                    total
+                });
             });
-        });
+        }
         group.finish();
+        for (batched, (blocks, commits)) in commits.iter().enumerate() {
+            println!(
+                "{}: {blocks} blocks in {commits} SQLite commits",
+                if batched == 1 { "batched" } else { "one commit per block" }
+            );
+        }
     }
     criterion.final_summary();
     assert_eq!(runtime.block_on(ledger.tip()).unwrap().hash, chain.tip().hash);

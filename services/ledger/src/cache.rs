@@ -132,6 +132,14 @@ impl AccountCache {
         }
     }
 
+    /// Drops the state (a batch of blocks it was advanced through was rolled back): the next
+    /// ApplyBlock rebuilds it from the journal, readers read SQLite until then.
+    pub(crate) fn invalidate(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner = Inner::default();
+        }
+    }
+
     /// Journal rows (blocks) and the account rows they hold at `view`; `None` at another view.
     pub(crate) fn journal_size(&self) -> Option<(usize, usize)> {
         let inner = self.inner.lock().ok()?;

@@ -231,6 +231,96 @@ impl EraCursor {
     }
 }
 
+/// The bounds of one SQLite transaction of [`Ledger::apply_sealed_blocks`] (catch-up): the
+/// transaction is committed once any is reached (after the block that reached it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayBatch {
+    /// Blocks per commit.
+    pub max_blocks: usize,
+    /// Transactions per commit (the WAL grows by about 330 bytes per transaction until the
+    /// commit and the next checkpoint).
+    pub max_transactions: usize,
+    /// Bytes of encoded transactions per commit.
+    pub max_bytes: usize,
+    /// Time since the transaction started: readers (the API, `/v1/status`) see the tip move at
+    /// least this often, and the live path waits at most this long for the write lock.
+    pub max_time: std::time::Duration,
+}
+
+impl Default for ReplayBatch {
+    /// 64 blocks, 100,000 transactions, 32 MiB, 1 s.
+    fn default() -> Self {
+        Self {
+            max_blocks: 64,
+            max_transactions: 100_000,
+            max_bytes: 32 << 20,
+            max_time: std::time::Duration::from_secs(1),
+        }
+    }
+}
+
+impl ReplayBatch {
+    /// One block per commit (what [`Ledger::apply_sealed_block`] does).
+    pub const ONE_BLOCK: Self =
+        Self { max_blocks: 1, max_transactions: usize::MAX, max_bytes: usize::MAX, max_time: std::time::Duration::MAX };
+}
+
+/// What [`Ledger::apply_sealed_blocks`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchApplied {
+    /// The tip after the call (`None` only inside the call).
+    pub tip: Option<Tip>,
+    /// Blocks written (blocks already final are not counted).
+    pub applied: usize,
+    /// SQLite transactions committed.
+    pub commits: usize,
+}
+
+/// One block written by [`Ledger::write_in`], not committed yet.
+struct WrittenBlock {
+    tip: Tip,
+    era: EraCursor,
+    keys: Vec<(i64, i64)>,
+    parent_view: AccountView,
+    new_view: AccountView,
+    accounts: Vec<(PublicKey, AccountRow)>,
+    txs: usize,
+    bytes: usize,
+    assumed_valid: bool,
+    executed: std::time::Duration,
+}
+
+impl WrittenBlock {
+    /// The metrics of a committed block.
+    fn count(&self) {
+        crate::verify::count_applied(self.txs);
+        if self.assumed_valid {
+            crate::verify::count_assumed_valid(self.txs);
+        }
+    }
+}
+
+#[allow(clippy::large_enum_variant, reason = "one at a time, moved once, on the write path")]
+enum Written {
+    /// The block was final already; the tip.
+    Already(Tip),
+    Block(WrittenBlock),
+}
+
+/// Why [`Ledger::write_in`] did not write a block.
+enum WriteError {
+    /// The block is refused (or could not be checked); nothing of it was written.
+    Refused(LedgerError),
+    /// Writing it failed half-way: the transaction must be rolled back.
+    Failed(LedgerError),
+}
+
+impl From<LedgerError> for WriteError {
+    fn from(e: LedgerError) -> Self {
+        Self::Refused(e)
+    }
+}
+
 /// A valid execution of `block` on the tip `parent`, remembered for ApplyBlock.
 struct Executed {
     parent: Hash32,
@@ -1035,6 +1125,50 @@ impl Ledger {
         certificate: &CommitCertificate,
         signatures: SignatureCheck,
     ) -> Result<Applied, LedgerError> {
+        let started = std::time::Instant::now();
+        let hash = self.check_certified(block, sealed, certificate).await?;
+        let mut writer = self.write_lock.lock().await;
+        let mut tx =
+            self.store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting a write"))?;
+        let written = match self.write_in(&mut tx, *writer, block, sealed, hash, certificate, signatures).await {
+            Ok(Written::Already(tip)) => return Ok(Applied { tip, already_applied: true }),
+            Ok(Written::Block(written)) => written,
+            Err(WriteError::Refused(e) | WriteError::Failed(e)) => return Err(e),
+        };
+        let executed = written.executed;
+        let wrote = started.elapsed();
+        tx.commit().await.map_err(LedgerError::db("committing the block"))?;
+        let new_era = written.era.era != writer.era;
+        *writer = written.era;
+        self.accounts.advance(&written.parent_view, written.new_view, &written.accounts);
+        written.count();
+        self.recent.push(written.era.era, written.keys);
+        self.pin_snapshot(written.tip.height).await;
+        drop(writer);
+        let tip = written.tip;
+        tracing::debug!(
+            height = tip.height.get(),
+            block = %hash,
+            txs = written.txs,
+            accounts = written.accounts.len(),
+            execute = ?executed,
+            write = ?wrote.saturating_sub(executed),
+            commit = ?started.elapsed().saturating_sub(wrote),
+            "block applied"
+        );
+        self.after_commit(new_era, &written.era, tip.height);
+        Ok(Applied { tip, already_applied: false })
+    }
+
+    /// ApplyBlock's checks before the write lock: the certificate names this block (hash and
+    /// height), the block is not the genesis, and the certificate proves it final. The block's
+    /// hash.
+    async fn check_certified(
+        &self,
+        block: &Block,
+        sealed: Option<&SealedBlock>,
+        certificate: &CommitCertificate,
+    ) -> Result<Hash32, LedgerError> {
         let hash = sealed.map_or_else(|| block.hash(), SealedBlock::hash);
         let height = block.header.block_index;
         if certificate.block_hash != hash {
@@ -1052,32 +1186,47 @@ impl Ledger {
         if height == Height(0) {
             return Err(LedgerError::invalid("block.header.block_index", "the genesis block is never applied"));
         }
-        let started = std::time::Instant::now();
         self.verify_certificate(height, &hash, certificate).await?;
+        Ok(hash)
+    }
+
+    /// Executes the certified `block` on the tip of `tx` (the write transaction, under the write
+    /// lock: `era` is the writer's cursor as of that tip) and writes it, without committing.
+    /// A block already final at its height is [`Written::Already`]. Every check of ApplyBlock
+    /// but the certificate's ([`Self::check_certified`]) is here.
+    #[allow(clippy::too_many_arguments, reason = "one private step of ApplyBlock")]
+    async fn write_in(
+        &self,
+        tx: &mut SqliteConnection,
+        era: EraCursor,
+        block: &Block,
+        sealed: Option<&SealedBlock>,
+        hash: Hash32,
+        certificate: &CommitCertificate,
+        signatures: SignatureCheck,
+    ) -> Result<Written, WriteError> {
+        let started = std::time::Instant::now();
+        let height = block.header.block_index;
+        let tip = Self::tip_in(&mut *tx).await?;
+        if height <= tip.height {
+            let stored = Store::hash_at(&mut *tx, height)
+                .await?
+                .ok_or_else(|| LedgerError::Corrupt(format!("block {height} is below the tip but missing")))?;
+            if stored == hash {
+                return Ok(Written::Already(tip));
+            }
+            return Err(LedgerError::ConflictingBlock { height, stored, offered: hash }.into());
+        }
         let (encodings, hashes) = match sealed {
             Some(sealed) => (sealed.transaction_bytes().map(<[u8]>::to_vec).collect(), sealed.transaction_hashes()),
             None => encode_and_hash(&block.transactions),
         };
-
-        let mut writer = self.write_lock.lock().await;
-        let era = writer.for_block(block.transactions.len());
-        let mut tx =
-            self.store.pool.begin_with("BEGIN IMMEDIATE").await.map_err(LedgerError::db("starting a write"))?;
-        let tip = Self::tip_in(&mut tx).await?;
-        if height <= tip.height {
-            let stored = Store::hash_at(&mut tx, height)
-                .await?
-                .ok_or_else(|| LedgerError::Corrupt(format!("block {height} is below the tip but missing")))?;
-            if stored == hash {
-                return Ok(Applied { tip, already_applied: true });
-            }
-            return Err(LedgerError::ConflictingBlock { height, stored, offered: hash });
-        }
-        let view = Self::view_in(&mut tx, &tip).await?;
+        let era = era.for_block(block.transactions.len());
+        let view = Self::view_in(&mut *tx, &tip).await?;
         if !self.accounts.is_at(&view) {
             // A commit or fold whose in-memory step was lost (or a failed one): rebuild.
             tracing::warn!(height = tip.height.get(), "account state not at the tip; reloading the journal");
-            self.load_journal(&mut tx, &tip).await?;
+            self.load_journal(&mut *tx, &tip).await?;
         }
         let mut assumed_valid = false;
         let execution = match self.remembered_execution(&tip, &hash, &hashes) {
@@ -1087,19 +1236,19 @@ impl Ledger {
                 let verification = match (signatures, sealed) {
                     (SignatureCheck::AlreadyVerified, _) => Verification::Verified(hashes.clone()),
                     // Assume-valid (LedgerOptions::assume_valid_height): the certificate was
-                    // verified above; the Merkle root and state commitment are checked below.
+                    // verified before; the Merkle root and state commitment are checked below.
                     (SignatureCheck::Verify, _) if assumed_valid => Verification::Verified(hashes.clone()),
                     (SignatureCheck::Verify, Some(sealed)) => {
                         Verification::Sealed { txs: sealed.transactions().to_vec(), draft: false }
                     }
                     (SignatureCheck::Verify, None) => Verification::Full,
                 };
-                self.execute_on(&mut tx, &tip, &view, block, verification).await?
+                self.execute_on(&mut *tx, &tip, &view, block, verification).await?
             }
         };
         let (Some(state_commitment), None) = (execution.state_commitment, &execution.rejection) else {
             let source = execution.rejection.map_or(InvalidBlockError::Stopped, InvalidBlockError::Rejected);
-            return Err(LedgerError::InvalidBlock { height, hash, source });
+            return Err(LedgerError::InvalidBlock { height, hash, source }.into());
         };
         let timestamp_ms = block.header.timestamp_ms();
         let executed = started.elapsed();
@@ -1118,39 +1267,168 @@ impl Ledger {
             tx_links: &tx_links,
             accounts: &accounts,
         };
-        Store::write_block(&mut tx, &write).await?;
-        let first = position(height, 0)?;
+        // From here on the transaction holds part of this block: a failure rolls it back whole.
+        let failed = WriteError::Failed;
+        Store::write_block(&mut *tx, &write).await.map_err(failed)?;
+        let first = position(height, 0).map_err(failed)?;
         let keys: Vec<(i64, i64)> = hashes.iter().enumerate().map(|(i, h)| (hash_key(h), first + i as i64)).collect();
-        let new_view = AccountView { tip: hash, journal_start: Store::journal_start(&mut tx, height).await? };
-        let written = started.elapsed();
-        tx.commit().await.map_err(LedgerError::db("committing the block"))?;
-        crate::verify::count_applied(block.transactions.len());
-        if assumed_valid {
-            crate::verify::count_assumed_valid(block.transactions.len());
-        }
-        let new_era = era.era != writer.era;
-        *writer = era;
-        self.accounts.advance(&view, new_view, &accounts);
-        self.recent.push(era.era, keys);
-        self.pin_snapshot(height).await;
-        drop(writer);
-        tracing::debug!(
-            height = height.get(),
-            block = %hash,
-            txs = block.transactions.len(),
-            accounts = accounts.len(),
-            execute = ?executed,
-            write = ?written.saturating_sub(executed),
-            commit = ?started.elapsed().saturating_sub(written),
-            "block applied"
-        );
-        if new_era || needs_fold(&self.accounts, &era) {
+        let new_view =
+            AccountView { tip: hash, journal_start: Store::journal_start(&mut *tx, height).await.map_err(failed)? };
+        Ok(Written::Block(WrittenBlock {
+            tip: Tip { height, hash, timestamp_ms, state_commitment },
+            era,
+            keys,
+            parent_view: view,
+            new_view,
+            accounts,
+            txs: block.transactions.len(),
+            bytes: encodings.iter().map(Vec::len).sum(),
+            assumed_valid,
+            executed,
+        }))
+    }
+
+    /// Background work after a commit: maintenance when an era filled or the journal is due a
+    /// fold (else a WAL checkpoint), and pruning.
+    fn after_commit(&self, new_era: bool, writer: &EraCursor, height: Height) {
+        if new_era || needs_fold(&self.accounts, writer) {
             self.spawn_maintenance();
         } else {
             self.spawn_checkpoint();
         }
         self.spawn_prune(height);
-        Ok(Applied { tip: Tip { height, hash, timestamp_ms, state_commitment }, already_applied: false })
+    }
+
+    /// Catch-up (#22 item 2): applies consecutive certified blocks, several per SQLite
+    /// transaction, within `bounds` (blocks, transactions, bytes, time: whichever is reached
+    /// first ends a transaction). Each block is checked exactly as by
+    /// [`Self::apply_sealed_block`] (certificate, parent, header, Merkle root, nonces, balances,
+    /// state commitment; signatures unless assume-valid covers it); what changes is only that
+    /// one fsynced commit covers several blocks. Readers see whole batches: the tip moves from
+    /// one commit to the next, each a whole block; a crash loses at most the batch being
+    /// written and leaves the last committed block as the tip.
+    ///
+    /// Blocks already final are skipped (a conflicting one is refused). When a block is
+    /// refused, the blocks before it that were written are committed (they were checked in full)
+    /// and the error is returned; when a write fails, the transaction is rolled back whole.
+    ///
+    /// For blocks behind the tip of the chain (sync); the live path (a block just decided at
+    /// the tip) is [`Self::apply_sealed_block`], one commit per block.
+    pub async fn apply_sealed_blocks(
+        &self,
+        blocks: &[(SealedBlock, CommitCertificate)],
+        bounds: ReplayBatch,
+    ) -> Result<BatchApplied, LedgerError> {
+        let mut done = BatchApplied { tip: None, applied: 0, commits: 0 };
+        let mut rest = blocks;
+        while !rest.is_empty() {
+            let (taken, outcome) = self.apply_batch(rest, bounds, &mut done).await;
+            rest = &rest[taken..];
+            outcome?;
+        }
+        if done.tip.is_none() {
+            done.tip = Some(self.tip().await?);
+        }
+        Ok(done)
+    }
+
+    /// One SQLite transaction of [`Self::apply_sealed_blocks`]: blocks from the front of
+    /// `blocks` until a bound is reached. How many blocks it took, and the error that stopped
+    /// it.
+    async fn apply_batch(
+        &self,
+        blocks: &[(SealedBlock, CommitCertificate)],
+        bounds: ReplayBatch,
+        done: &mut BatchApplied,
+    ) -> (usize, Result<(), LedgerError>) {
+        let started = std::time::Instant::now();
+        let mut writer = self.write_lock.lock().await;
+        let mut tx = match self.store.pool.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => tx,
+            Err(e) => return (0, Err(LedgerError::db("starting a write")(e))),
+        };
+        let mut era = *writer;
+        let mut written: Vec<WrittenBlock> = Vec::new();
+        let (mut taken, mut txs, mut bytes) = (0usize, 0usize, 0usize);
+        let mut stopped = None;
+        for (sealed, certificate) in blocks {
+            let checked = match self.check_certified(sealed.block(), Some(sealed), certificate).await {
+                Ok(hash) => {
+                    self.write_in(&mut tx, era, sealed.block(), Some(sealed), hash, certificate, SignatureCheck::Verify)
+                        .await
+                }
+                Err(e) => Err(WriteError::Refused(e)),
+            };
+            match checked {
+                Ok(Written::Already(_)) => taken += 1,
+                Ok(Written::Block(block)) => {
+                    taken += 1;
+                    era = block.era;
+                    txs += block.txs;
+                    bytes += block.bytes;
+                    // The next block executes on this one: the in-memory state moves on now
+                    // (readers, whose snapshots are older, read SQLite until the commit).
+                    self.accounts.advance(&block.parent_view, block.new_view, &block.accounts);
+                    written.push(block);
+                }
+                Err(WriteError::Refused(e)) => {
+                    stopped = Some(e);
+                    break;
+                }
+                Err(WriteError::Failed(e)) => {
+                    drop(tx);
+                    if !written.is_empty() {
+                        self.accounts.invalidate();
+                    }
+                    return (taken, Err(e));
+                }
+            }
+            // A snapshot height ends a transaction too: its snapshot reads the state as of that
+            // block, pinned right after it commits.
+            let at_snapshot = written.last().is_some_and(|b| self.is_snapshot_height(b.tip.height));
+            if written.len() >= bounds.max_blocks
+                || txs >= bounds.max_transactions
+                || bytes >= bounds.max_bytes
+                || started.elapsed() >= bounds.max_time
+                || at_snapshot
+            {
+                break;
+            }
+        }
+        if written.is_empty() {
+            drop(tx);
+            return (taken, stopped.map_or(Ok(()), Err));
+        }
+        let wrote = started.elapsed();
+        if let Err(e) = tx.commit().await {
+            self.accounts.invalidate();
+            return (taken, Err(LedgerError::db("committing a batch of blocks")(e)));
+        }
+        let new_era = era.era != writer.era;
+        *writer = era;
+        for block in &mut written {
+            self.recent.push(block.era.era, std::mem::take(&mut block.keys));
+            block.count();
+        }
+        let (first, last) = (written[0].tip.height, written[written.len() - 1].tip.clone());
+        self.pin_snapshot(last.height).await;
+        drop(writer);
+        tracing::debug!(
+            from = first.get(),
+            to = last.height.get(),
+            blocks = written.len(),
+            txs,
+            bytes,
+            write = ?wrote,
+            commit = ?started.elapsed().saturating_sub(wrote),
+            "blocks applied in one transaction"
+        );
+        let height = last.height;
+        done.tip = Some(last);
+        done.applied += written.len();
+        done.commits += 1;
+        self.after_commit(new_era, &era, height);
+        (taken, stopped.map_or(Ok(()), Err))
     }
 
     /// Runs [`maintain`] in the background (unless it is queued or running), then

@@ -135,9 +135,9 @@ pub use error::{InvalidBlockError, LedgerError, StoredCertificateError};
 pub use execute::{TxRejection, TxVerdict};
 pub use genesis::{GenesisConfig, GenesisError};
 pub use ledger::{
-    Applied, BlockExecution, BlockRejection, ChainInfo, CheckedTransactions, DEFAULT_HISTORY_PAGE, HistoryCursor,
-    HistoryPage, Ledger, LedgerOptions, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE, MIN_KEEP_BLOCKS, PRUNE_BATCH_TRANSACTIONS,
-    SignatureCheck,
+    Applied, BatchApplied, BlockExecution, BlockRejection, ChainInfo, CheckedTransactions, DEFAULT_HISTORY_PAGE,
+    HistoryCursor, HistoryPage, Ledger, LedgerOptions, MAX_BLOCK_RANGE, MAX_HISTORY_PAGE, MIN_KEEP_BLOCKS,
+    PRUNE_BATCH_TRANSACTIONS, ReplayBatch, SignatureCheck,
 };
 pub use service::{LedgerService, LedgerSettings, serve};
 pub use state::{AccountState, STATE_COMMITMENT_DOMAIN, next_state_commitment};

@@ -159,6 +159,14 @@ impl LedgerPort for Ledger {
         Ok(self.apply_sealed_block(block, certificate).await?)
     }
 
+    async fn apply_blocks(&self, blocks: &[(SealedBlock, CommitCertificate)]) -> LedgerResult<Tip> {
+        let done = self.apply_sealed_blocks(blocks, crate::ReplayBatch::default()).await?;
+        match done.tip {
+            Some(tip) => Ok(tip),
+            None => Ok(Ledger::tip(self).await?),
+        }
+    }
+
     async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: UnixMillis) -> LedgerResult<bool> {
         Ok(Ledger::record_evidence(self, evidence, detected_at_ms).await?)
     }

@@ -41,7 +41,7 @@ impl Drop for Prefetch {
 
 impl P2pHandle {
     /// Starts fetching `from..from + count` in the background, replacing an earlier prefetch.
-    fn start_prefetch(&self, from: Height, count: u32) {
+    pub(crate) fn start_prefetch(&self, from: Height, count: u32) {
         let handle = self.clone();
         let fetch = tokio::spawn(async move { P2pHandle::request_blocks(&handle, from.into(), count, None).await });
         let prefetch = Prefetch { from, count, started: std::time::Instant::now(), fetch };
@@ -52,7 +52,7 @@ impl P2pHandle {
 
     /// The prefetched stream of `from..from + count`, if one was started recently and reached
     /// a peer; anything else held is dropped.
-    async fn take_prefetch(&self, from: Height, count: u32) -> Option<BlockStream> {
+    pub(crate) async fn take_prefetch(&self, from: Height, count: u32) -> Option<BlockStream> {
         let mut prefetch = self.prefetch.lock().ok()?.take()?;
         if prefetch.from != from || prefetch.count != count || prefetch.started.elapsed() > PREFETCH_TTL {
             return None;

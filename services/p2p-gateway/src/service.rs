@@ -204,9 +204,28 @@ impl P2pGateway for P2pGatewayService {
                     .map_err(|e| invalid("peer_id", format!("{:?}: {e}", req.peer_id)))?,
             )
         };
-        let blocks = self.handle.request_blocks(req.from_height, req.count, peer).await?;
-        let stream =
-            blocks.map(|b| Ok(pb::RequestBlocksResponse { block: Some(b.block), peer_id: b.peer_id.to_base58() }));
+        let (from, count) = (coinjecture_primitives::Height(req.from_height), req.count);
+        // Catch-up's read-ahead, as in one process (`GatewayPort for P2pHandle`): a request to
+        // any peer takes the range fetched in the background after the previous answer, and an
+        // answer served in full starts fetching the next range while the caller applies this
+        // one (a consensus in another process reads ahead this way too).
+        let prefetched = match peer {
+            None => self.handle.take_prefetch(from, count).await,
+            Some(_) => None,
+        };
+        let blocks = match prefetched {
+            Some(stream) => stream,
+            None => self.handle.request_blocks(req.from_height, count, peer).await?,
+        };
+        let handle = self.handle.clone();
+        let mut served = 0u32;
+        let stream = blocks.map(move |b| {
+            served += 1;
+            if peer.is_none() && served == count {
+                handle.start_prefetch(from.saturating_add(u64::from(count)), count);
+            }
+            Ok(pb::RequestBlocksResponse { block: Some(b.block), peer_id: b.peer_id.to_base58() })
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 

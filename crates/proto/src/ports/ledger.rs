@@ -363,6 +363,23 @@ pub trait LedgerPort: Send + Sync + 'static {
     /// it the tip. Idempotent.
     async fn apply_block(&self, block: &SealedBlock, certificate: &CommitCertificate) -> LedgerResult<Applied>;
 
+    /// Catch-up: applies consecutive finalized blocks with their certificates, each checked as
+    /// by [`Self::apply_block`], the ledger free to commit several in one storage transaction
+    /// (the ledger core does, within bounds; readers still see whole blocks). For blocks behind
+    /// the chain's tip (sync), never for the live path. Stops at the first refused block (the
+    /// ones before it stay applied). The tip after the call. Default (a remote ledger): one
+    /// `apply_block` each.
+    async fn apply_blocks(&self, blocks: &[(SealedBlock, CommitCertificate)]) -> LedgerResult<Tip> {
+        let mut tip = None;
+        for (block, certificate) in blocks {
+            tip = Some(self.apply_block(block, certificate).await?.tip);
+        }
+        match tip {
+            Some(tip) => Ok(tip),
+            None => self.tip().await,
+        }
+    }
+
     /// Stores evidence once; `false` when it was stored before.
     async fn record_evidence(&self, evidence: &Evidence, detected_at_ms: UnixMillis) -> LedgerResult<bool>;
 

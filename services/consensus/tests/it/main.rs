@@ -15,6 +15,8 @@
 mod block_fill;
 #[cfg(feature = "driver")]
 mod bus;
+#[cfg(feature = "driver")]
+mod catch_up;
 mod rng;
 
 #[cfg(feature = "driver")]

@@ -21,12 +21,17 @@ impl Ledger {
         &self.snapshots
     }
 
+    /// Whether a snapshot is made after block `height` (a multiple of a non-zero interval).
+    pub(super) fn is_snapshot_height(&self, height: Height) -> bool {
+        let interval = self.options.snapshot_interval;
+        interval != 0 && height.get().is_multiple_of(interval)
+    }
+
     /// Called with the write lock held, right after block `height` committed: when `height` is
     /// a multiple of the interval, pins a read of the state at `height` (nothing can commit
     /// before the read starts) and computes the snapshot from it in the background.
     pub(super) async fn pin_snapshot(&self, height: Height) {
-        let interval = self.options.snapshot_interval;
-        if interval == 0 || !height.get().is_multiple_of(interval) {
+        if !self.is_snapshot_height(height) {
             return;
         }
         let mut read = match self.read().await {

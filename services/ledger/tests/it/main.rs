@@ -1,6 +1,7 @@
 //! Integration tests of the ledger on real SQLite files in temporary directories.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code: a panic is the failure report")]
 
+mod batch;
 mod block_limits;
 mod certificates;
 mod crash;

@@ -220,3 +220,40 @@ async fn consecutive_catch_up_requests_are_answered_in_order_with_read_ahead() {
     assert_eq!(heights(&last), (201..=250).collect::<Vec<_>>(), "ends at the tip");
     assert_eq!(last[0].0, prim::Block::try_from(&blocks[200]).unwrap());
 }
+
+/// Split mode (#22 item 2): the gRPC service reads ahead as the port does in one process. After
+/// an answer served in full, the next range is fetched in the background; the proof is that it
+/// is still served after the only peer that had it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grpc_service_reads_ahead_after_a_full_answer_so_split_catch_up_is_pipelined() {
+    use coinjecture_proto::ports::gateway::{GatewayPort, RemoteGateway};
+    init_tracing();
+    let source = Arc::new(MemoryBlockSource::new());
+    for b in chain(250) {
+        source.insert(b);
+    }
+    let server = TestNode::start_with(config(NET, 1, vec![]), source).await;
+    let client = TestNode::start(config(NET, 2, vec![server.addr.clone()])).await;
+    wait_until(Duration::from_secs(10), "connected", || async { peer_count(&client).await == 1 }).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = client.handle.clone();
+    tokio::spawn(async move { coinjecture_p2p_gateway::serve(handle, listener, std::future::pending()).await });
+    let remote = RemoteGateway::from_url(&format!("http://{addr}")).unwrap();
+    let heights = |got: &[(prim::Block, prim::CommitCertificate)]| -> Vec<u64> {
+        got.iter().map(|(b, _)| b.header.block_index.get()).collect()
+    };
+
+    let first = remote.request_blocks(Height(1), 100).await.unwrap();
+    assert_eq!(heights(&first), (1..=100).collect::<Vec<_>>());
+    // The read-ahead of 101.. runs now, while a consensus would apply 1..=100 (loopback: far
+    // less than this).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.kill().await;
+    wait_until(Duration::from_secs(10), "the peer gone", || async { peer_count(&client).await == 0 }).await;
+    let second = remote.request_blocks(Height(101), 100).await.expect("served from the read-ahead");
+    assert!(!second.is_empty(), "nothing was read ahead");
+    assert_eq!(heights(&second), (101..101 + second.len() as u64).collect::<Vec<_>>());
+    // Nothing is read ahead for a range no full answer preceded: no peer serves it now.
+    assert!(remote.request_blocks(Height(150), 10).await.is_err(), "no peer is left to serve 150..");
+}
