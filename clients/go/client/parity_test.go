@@ -509,7 +509,8 @@ func TestParityCommitReveal(t *testing.T) {
 	})
 }
 
-// Consensus messages have no RPC; their signatures are checked through Ed25519Verify.
+// Consensus messages and snapshot attestations have no RPC; their signatures are checked through
+// Ed25519Verify.
 func TestParityConsensusSignatures(t *testing.T) {
 	cc, ctx := dial(t)
 	cases := loadCases(t)
@@ -527,6 +528,20 @@ func TestParityConsensusSignatures(t *testing.T) {
 		r, err := cc.CryptoCore.Ed25519Verify(ctx, &coinjecturev1.Ed25519VerifyRequest{PublicKey: e.PublicKey, Message: e.SigningMessage, Signature: e.Signature})
 		if err != nil || !r.Valid {
 			t.Errorf("vote signature: %v %v", r, err)
+		}
+	})
+	forKind(t, cases, "snapshot_attestation", func(t *testing.T, c *golden.Case) {
+		var e exp
+		if err := json.Unmarshal(c.Expected, &e); err != nil {
+			t.Fatal(err)
+		}
+		// The wire encoding ends with validator ‖ signature (§10.6).
+		if n := len(e.Encoding); n < 96 || !bytes.Equal(e.Encoding[n-96:n-64], e.PublicKey) || !bytes.Equal(e.Encoding[n-64:], e.Signature) {
+			t.Errorf("encoding does not end with the public key and signature")
+		}
+		r, err := cc.CryptoCore.Ed25519Verify(ctx, &coinjecturev1.Ed25519VerifyRequest{PublicKey: e.PublicKey, Message: e.SigningMessage, Signature: e.Signature})
+		if err != nil || !r.Valid {
+			t.Errorf("attestation signature: %v %v", r, err)
 		}
 	})
 	forKind(t, cases, "commit_certificate", func(t *testing.T, c *golden.Case) {

@@ -10,7 +10,7 @@
 // PoA extra_data layout, transaction encoding, hash and signing message, the chain tag, Merkle
 // roots and inclusion proofs, subset-sum verification with reason codes, commit–reveal, strict
 // ed25519 verification, address derivation, and the consensus encodings (vote, proposal,
-// commit certificate, evidence) with their signing bytes.
+// commit certificate, evidence, snapshot attestation) with their signing bytes.
 //
 // Nothing here is tuned for speed; everything is meant to be obviously right. Decoders of the
 // MessagePack formats are not provided: the reference produces bytes, and the Rust nodes and

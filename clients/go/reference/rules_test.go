@@ -420,3 +420,31 @@ func TestCommitCertificateNormalize(t *testing.T) {
 		t.Errorf("encoding: %d bytes, %v", len(enc), err)
 	}
 }
+
+func TestSnapshotAttestationSigningBytesAreSharedByValidators(t *testing.T) {
+	a := SnapshotAttestation{ChainID: "coinjecture-go-testnet", Height: 1000, Root: Hash{7}}
+	b := a
+	if a.Sign([32]byte{1}) != nil || b.Sign([32]byte{2}) != nil {
+		t.Fatal("sign")
+	}
+	ma, _ := a.SigningBytes()
+	mb, _ := b.SigningBytes()
+	if !bytes.Equal(ma, mb) || !bytes.HasPrefix(ma, []byte("coinjecture/v1/snapshot\x00\x16coinjecture-go-testnet")) {
+		t.Errorf("signing bytes %x / %x", ma, mb)
+	}
+	if !a.Verify() || !b.Verify() {
+		t.Error("own signature does not verify")
+	}
+	enc, err := a.Encode()
+	if err != nil || len(enc) != 1+1+22+8+32+32+64 || enc[0] != ConsensusFormatVersion {
+		t.Errorf("encoding: %x %v", enc, err)
+	}
+	b.Signature = a.Signature
+	if b.Verify() {
+		t.Error("another validator's signature verifies")
+	}
+	a.ChainID = "Bad"
+	if _, err := a.Encode(); err == nil || err.(*Refusal).Code != RefusedInvalidChainID {
+		t.Errorf("invalid chain id: %v", err)
+	}
+}

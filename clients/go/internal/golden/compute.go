@@ -134,6 +134,20 @@ func (c *Case) BuildVote() (reference.Vote, error) {
 	return v, v.Sign(seed)
 }
 
+// BuildSnapshotAttestation returns the signed attestation of a snapshot_attestation case.
+func (c *Case) BuildSnapshotAttestation() (reference.SnapshotAttestation, error) {
+	a := reference.SnapshotAttestation{ChainID: c.ChainID, Height: c.Height}
+	var err error
+	if a.Root, err = c.Root.H32("root"); err != nil {
+		return a, err
+	}
+	seed, err := c.SecretSeed.H32("secret_seed")
+	if err != nil {
+		return a, err
+	}
+	return a, a.Sign(seed)
+}
+
 // BuildCertificate returns the normalized commit certificate of a commit_certificate case and
 // the precommit signing bytes its signers signed.
 func (c *Case) BuildCertificate() (reference.CommitCertificate, []byte, error) {
@@ -406,6 +420,27 @@ func compute(c *Case) (map[string]any, error) {
 		e["public_key"] = hx(v.Validator[:])
 		e["signing_message"] = hx(msg)
 		e["signature"] = hx(v.Signature[:])
+		e["encoding"] = hx(enc)
+
+	case "snapshot_attestation":
+		a, err := c.BuildSnapshotAttestation()
+		if err != nil {
+			return nil, err
+		}
+		if !a.Verify() {
+			return nil, fmt.Errorf("the attestation's own signature does not verify")
+		}
+		msg, err := a.SigningBytes()
+		if err != nil {
+			return nil, err
+		}
+		enc, err := a.Encode()
+		if err != nil {
+			return nil, err
+		}
+		e["public_key"] = hx(a.Validator[:])
+		e["signing_message"] = hx(msg)
+		e["signature"] = hx(a.Signature[:])
 		e["encoding"] = hx(enc)
 
 	case "commit_certificate":

@@ -28,6 +28,7 @@ var OurFiles = []string{
 	"consensus.json",
 	"blocks.json",
 	"evidence.json",
+	"snapshot.json",
 	"malformed.json",
 }
 
@@ -199,7 +200,7 @@ type Case struct {
 	MinerSecret Hex           `json:"miner_secret"`
 	ParentHash  Hex           `json:"parent_hash"`
 	BlockIndex  uint64        `json:"block_index"`
-	// vote, commit_certificate
+	// vote, commit_certificate (height also snapshot_attestation)
 	Height      uint64 `json:"height"`
 	Round       uint32 `json:"round"`
 	VoteType    string `json:"vote_type"`
@@ -226,6 +227,8 @@ type Case struct {
 		TimestampMs int64      `json:"timestamp_ms"`
 		Header      HeaderJSON `json:"header"`
 	} `json:"proposals"`
+	// snapshot_attestation
+	Root     Hex             `json:"root"`
 	Expected json.RawMessage `json:"expected"`
 }
 
