@@ -203,9 +203,15 @@ async fn hostile_peer_against_validator_1(split: bool) {
     } else {
         Some(pb::p2p_gateway_client::P2pGatewayClient::new(connect(net.grpc_base, &log_path).await))
     };
+    // The attacker keeps redialing validator 1 (its bootstrap peer). Validator 1's block list
+    // refuses each new connection once it is set up, so the attacker's own count may show 1 for
+    // a moment; back in means connected at two samples in a row, or listed by validator 1.
+    let mut connected_before = false;
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(attacker_peers(&mut attacker).await, 0, "the banned attacker got back in");
+        let connected = attacker_peers(&mut attacker).await > 0;
+        assert!(!(connected && connected_before), "the banned attacker got back in");
+        connected_before = connected;
         if let Some(v1) = v1.as_mut() {
             let peers = v1.list_peers(pb::ListPeersRequest {}).await.unwrap().into_inner().peers;
             assert!(peers.iter().all(|p| p.peer_id != attacker_id), "validator 1 still lists the attacker");
