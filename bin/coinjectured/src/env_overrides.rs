@@ -53,6 +53,7 @@ pub(crate) const NOT_THE_NODES: &[&str] = &[
     "COINJECTURE_GO_BIN",
     "COINJECTURE_VALIDATOR_ARGS",
     "COINJECTURE_LEDGER_CRASH_WORKER_DB",
+    "COINJECTURE_LEDGER_CRASH_BATCH_WORKER_DB",
     "COINJECTURE_LEDGER_DISK_FULL_WORKER_DB",
     // services/consensus/tests/it/sealed_counts.rs: set in the child process a counting test
     // re-runs itself in, alone.
