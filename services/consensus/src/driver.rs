@@ -235,6 +235,9 @@ pub struct DriverHandle {
     retry_after_secs: u64,
     /// Bounds the submission batches verified at once ([`VERIFYING_BATCHES`]).
     verifying: Arc<tokio::sync::Semaphore>,
+    /// Gossiped transaction batches the gossip loop shed (its transaction lane was full);
+    /// reported in [`DriverStatus::dropped`] as `transaction_batches_shed`.
+    gossip_shed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Command {
@@ -256,9 +259,9 @@ impl DriverHandle {
             return Err(ConsensusError::Stopping);
         }
         self.refuse_above_high_water()?;
-        // Verified here, on the verification pool (bounded), not on the driver's task: each
-        // verdict is recorded on its sealed transaction, and the ledger's admission check uses
-        // it instead of verifying again.
+        // Verified here, on the intake pool (bounded, below consensus's priority), not on the
+        // driver's task: each verdict is recorded on its sealed transaction, and the ledger's
+        // admission check uses it instead of verifying again.
         let current_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
         if current_thread {
@@ -267,7 +270,7 @@ impl DriverHandle {
         } else if txs.iter().any(|t| t.signature_verdict().is_none()) {
             let _permit = self.verifying.acquire().await.map_err(|_| ConsensusError::Stopped)?;
             let (done, verified) = oneshot::channel();
-            coinjecture_crypto_core::signatures::verify_transactions_then(txs.clone(), move |v| {
+            coinjecture_crypto_core::signatures::verify_intake_then(txs.clone(), move |v| {
                 let _ = done.send(v);
             });
             verified.await.map_err(|_| ConsensusError::Stopped)?;
@@ -303,6 +306,12 @@ impl DriverHandle {
     /// The latest status.
     pub fn status(&self) -> DriverStatus {
         self.status.borrow().clone()
+    }
+
+    /// The counter the gossip loop raises for each transaction batch it sheds
+    /// ([`crate::gossip::forward`]); the driver reports it with its own drops.
+    pub fn gossip_shed(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.gossip_shed.clone()
     }
 
     /// A receiver that changes after every input (for watchers, e.g. the API's block stream).
@@ -471,6 +480,8 @@ pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 struct Driver<N> {
     config: DriverConfig,
     engine: Engine,
+    /// See [`DriverHandle::gossip_shed`].
+    gossip_shed: Arc<std::sync::atomic::AtomicU64>,
     me: PublicKey,
     ledger: Arc<dyn LedgerPort>,
     /// The last few blocks sealed here (built, validated, committed), newest last: a block
@@ -764,6 +775,7 @@ async fn start_task<N: GatewayPort>(
         ..DriverStatus::default()
     });
     let (commands, command_rx) = mpsc::channel(1024);
+    let gossip_shed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let handle = DriverHandle {
         commands,
         admitting: Arc::new(std::sync::atomic::AtomicBool::new(true)),
@@ -774,8 +786,10 @@ async fn start_task<N: GatewayPort>(
         mempool_config: config.mempool.clone(),
         retry_after_secs: retry_after_secs(config.engine.block_time_ms),
         verifying: Arc::new(tokio::sync::Semaphore::new(VERIFYING_BATCHES)),
+        gossip_shed: gossip_shed.clone(),
     };
     let driver = Driver {
+        gossip_shed,
         mempool: Mempool::new(config.mempool.clone()),
         config,
         engine,
@@ -1855,7 +1869,14 @@ impl<N: GatewayPort> Driver<N> {
             last_build_seconds: self.last_build_seconds,
             fill_stops: self.fill_stops.clone(),
             last_build_transactions: self.last_build_transactions,
-            dropped: self.dropped.clone(),
+            dropped: {
+                let mut dropped = self.dropped.clone();
+                let shed = self.gossip_shed.load(std::sync::atomic::Ordering::Relaxed);
+                if shed > 0 {
+                    dropped.insert("transaction_batches_shed".to_string(), shed);
+                }
+                dropped
+            },
             signing_paused: self.pause.as_ref().map(SigningPause::reason),
             persist_failures: self.persist_failures,
             journal: self.journal.as_ref().map(|j| j.stats().clone()),

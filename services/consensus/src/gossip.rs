@@ -19,8 +19,16 @@
 //! node's own position is an IGNORE. The cost is bounded per message: one ed25519 verification
 //! for a vote or proposal (plus the block hash), one per signer for a certificate (at most the
 //! set's size), one per transaction (the payload limit bounds their number).
+//!
+//! **Two lanes.** [`forward`] judges consensus messages at once, in arrival order, and hands
+//! transaction batches to a separate lane ([`TX_LANE`] messages deep) whose signatures are
+//! verified on crypto-core's intake pool (below consensus's priority), so no vote or proposal
+//! waits behind the verification of gossiped transactions. A batch that finds the lane full is
+//! shed (IGNORE, not relayed, counted as `dropped{reason="transaction_batches_shed"}`), like the
+//! driver's own backpressure drops.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use coinjecture_crypto_core::signatures;
 use coinjecture_primitives::{ChainId, Hash32, Height, Round, SealedTransaction, VerifiedSignatures, chain_tag};
@@ -252,17 +260,25 @@ pub async fn judge(
     (verdicts, deliver)
 }
 
+/// Gossiped transaction messages waiting for the transaction lane: beyond this a batch is shed.
+pub const TX_LANE: usize = 64;
+
+/// Transaction messages the lane judges (on the intake pool) and reports at a time.
+const TX_LANE_BATCH: usize = 16;
+
 /// Gossip in → consensus, validated: consensus is the gateway's validating subscriber of every
 /// topic, so a message is relayed to other peers only after [`GossipCheck`] accepted it, and a
 /// peer whose messages are rejected loses gossipsub score until the gateway disconnects it.
 /// The same loop for a gateway in this process and one over gRPC: it subscribes at once (so
 /// nothing is missed while the driver starts), starts judging once `status` arrives (the
-/// driver's), reports each batch's verdicts and hands the authentic messages to `inbound`. It
-/// subscribes again (every 500 ms) when the gateway restarts, and ends when consensus stops.
+/// driver's status and its counter of shed transaction batches), reports each batch's verdicts
+/// and hands the authentic messages to `inbound`. Transaction batches go through a lane of
+/// their own (see the module's "Two lanes"). It subscribes again (every 500 ms) when the
+/// gateway restarts, and ends when consensus stops.
 pub async fn forward(
     gateway: Arc<dyn GatewayPort>,
     check: GossipCheck,
-    status: oneshot::Receiver<watch::Receiver<DriverStatus>>,
+    status: oneshot::Receiver<(watch::Receiver<DriverStatus>, Arc<AtomicU64>)>,
     inbound: mpsc::Sender<GossipMessage>,
 ) {
     let check = Arc::new(check);
@@ -271,7 +287,7 @@ pub async fn forward(
     // While the driver starts, keep trying to subscribe (a remote gateway may still be starting):
     // a message that arrives while no validating subscriber holds its topic is dropped, and its
     // sender's re-sends are duplicates, so a late subscription can lose a round's votes.
-    let status = loop {
+    let (status, shed) = loop {
         if subscription.is_ok() {
             match (&mut status).await {
                 Ok(s) => break s,
@@ -291,6 +307,14 @@ pub async fn forward(
     if subscription.is_err() {
         subscription = gateway.subscribe_validated().await;
     }
+    let (lane, lane_rx) = mpsc::channel(TX_LANE);
+    let lane_task = AbortOnDrop(tokio::spawn(transaction_lane(
+        gateway.clone(),
+        check.clone(),
+        status.clone(),
+        lane_rx,
+        inbound.clone(),
+    )));
     loop {
         match subscription {
             Ok(mut messages) => {
@@ -301,7 +325,30 @@ pub async fn forward(
                     {
                         batch.push(m);
                     }
-                    let (verdicts, deliver) = judge(&check, &status, batch).await;
+                    let mut consensus = Vec::with_capacity(batch.len());
+                    let mut shed_now = Vec::new();
+                    for m in batch {
+                        if m.topic != Topic::Transactions {
+                            consensus.push(m);
+                            continue;
+                        }
+                        match lane.try_send(m) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full(m)) => {
+                                shed_now.push((m.message_id, GossipVerdict::Ignore))
+                            }
+                            Err(mpsc::error::TrySendError::Closed(_)) => return,
+                        }
+                    }
+                    if !shed_now.is_empty() {
+                        shed.fetch_add(shed_now.len() as u64, Ordering::Relaxed);
+                        tracing::debug!(batches = shed_now.len(), "transaction lane full: gossiped batches shed");
+                    }
+                    if consensus.is_empty() && shed_now.is_empty() {
+                        continue;
+                    }
+                    let (mut verdicts, deliver) = judge(&check, &status, consensus).await;
+                    verdicts.extend(shed_now);
                     if let Err(e) = gateway.report_validation(verdicts).await {
                         tracing::debug!(error = %e, "reporting gossip validation failed");
                     }
@@ -314,11 +361,84 @@ pub async fn forward(
             }
             Err(e) => tracing::debug!(error = %e, "subscribing to gossip failed; retrying"),
         }
-        if inbound.is_closed() {
+        if inbound.is_closed() || lane_task.0.is_finished() {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         subscription = gateway.subscribe_validated().await;
+    }
+}
+
+/// Aborts the task when dropped (the lane ends with [`forward`]).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The transaction lane: judges gossiped transaction batches on the intake pool, up to
+/// [`TX_LANE_BATCH`] at a time, reports the verdicts and hands the authentic batches to
+/// `inbound` (the driver queues them behind consensus messages).
+async fn transaction_lane(
+    gateway: Arc<dyn GatewayPort>,
+    check: Arc<GossipCheck>,
+    status: watch::Receiver<DriverStatus>,
+    mut lane: mpsc::Receiver<InboundGossip>,
+    inbound: mpsc::Sender<GossipMessage>,
+) {
+    while let Some(first) = lane.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < TX_LANE_BATCH
+            && let Ok(m) = lane.try_recv()
+        {
+            batch.push(m);
+        }
+        let at = {
+            let s = status.borrow();
+            NodePosition { height: s.height, round: s.round }
+        };
+        let ids: Vec<[u8; 32]> = batch.iter().map(|m| m.message_id).collect();
+        let (done, judged) = oneshot::channel();
+        let judge_check = check.clone();
+        signatures::on_intake_pool(move || {
+            let outcomes: Vec<GossipOutcome> = batch
+                .iter()
+                .map(|m| {
+                    let outcome = judge_check.check_payload(&m.payload, at);
+                    if outcome.verdict == GossipVerdict::Reject {
+                        tracing::debug!(peer_id = %m.source, reason = outcome.reason, "gossiped transactions rejected");
+                    }
+                    outcome
+                })
+                .collect();
+            let _ = done.send(outcomes);
+        });
+        let (verdicts, deliver) = match judged.await {
+            Ok(outcomes) => {
+                let mut deliver = Vec::new();
+                let verdicts = ids
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(id, outcome)| {
+                        deliver.extend(outcome.deliver);
+                        (*id, outcome.verdict)
+                    })
+                    .collect();
+                (verdicts, deliver)
+            }
+            // Only a panic in verification gets here: not the senders' fault as far as we know.
+            Err(_) => (ids.iter().map(|id| (*id, GossipVerdict::Ignore)).collect(), Vec::new()),
+        };
+        if let Err(e) = gateway.report_validation(verdicts).await {
+            tracing::debug!(error = %e, "reporting gossip validation failed");
+        }
+        for message in deliver {
+            if inbound.send(message).await.is_err() {
+                return;
+            }
+        }
     }
 }
 

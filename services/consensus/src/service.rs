@@ -67,7 +67,7 @@ pub async fn run<N: GatewayPort>(
             return Err(e);
         }
     };
-    let _ = status_ready.send(handle.watch());
+    let _ = status_ready.send((handle.watch(), handle.gossip_shed()));
     Ok(Running { handle, driver, gossip_in })
 }
 

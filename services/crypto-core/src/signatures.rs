@@ -183,6 +183,52 @@ pub fn verify_transactions_then(txs: Vec<SealedTransaction>, done: impl FnOnce(V
     rayon::spawn(move || done(verify_transactions(&txs)))
 }
 
+/// Niceness of the intake pool's threads ([`on_intake_pool`]): 10, as `nice` gives by default.
+pub const INTAKE_NICENESS: i32 = 10;
+
+/// Runs `work` on the **intake pool**: the pool that verifies what clients submit and peers
+/// gossip (transactions not yet in a proposal), apart from rayon's global pool, which verifies
+/// what consensus waits for (a proposal's transactions, certificates).
+///
+/// Its threads (one per core) run at niceness [`INTAKE_NICENESS`] where the OS allows it, so
+/// when the cores are saturated the scheduler gives them to consensus first (this node's and
+/// any other process's at normal priority): intake slows down, the mempool's high-water mark
+/// refuses the excess, and blocks keep their time. Parallel iterators inside `work` run on the
+/// intake pool too. A failure to lower the priority (an OS that refuses) leaves the pool at
+/// normal priority, still separate from consensus's queue.
+pub fn on_intake_pool(work: impl FnOnce() + Send + 'static) {
+    static INTAKE: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    let pool = INTAKE.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("intake-verify-{i}"))
+            .start_handler(|_| lower_this_threads_priority())
+            // A panic in one job is that job's failure (its caller's channel closes), not the
+            // process's: without a handler rayon aborts.
+            .panic_handler(|_| {})
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.spawn(work),
+        // No thread could be started for it: the global pool, as before there was an intake pool.
+        None => rayon::spawn(work),
+    }
+}
+
+/// Sets the calling thread's niceness to [`INTAKE_NICENESS`] (Linux: per thread). Best effort.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), INTAKE_NICENESS);
+    }
+}
+
+/// [`verify_transactions`] on the [intake pool](on_intake_pool), calling `done` with the
+/// verdicts there.
+pub fn verify_intake_then(txs: Vec<SealedTransaction>, done: impl FnOnce(Vec<bool>) + Send + 'static) {
+    on_intake_pool(move || done(verify_transactions(&txs)));
+}
+
 /// The verdict of every item, in order, [`CHUNK`] items at a time ([`prepare`]d one by one,
 /// [`finish`]ed together). Large batches are spread over rayon's global pool (one worker
 /// thread per core, started once; the calling thread takes part), so a call spawns no thread
@@ -416,6 +462,50 @@ mod tests {
             }
             proptest::prop_assert_eq!(verify(&pk, &message, &sig), verify_strict_reference(&pk, &message, &sig));
         }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn intake_work_runs_on_its_own_threads_below_normal_priority() {
+        let (done, result) = std::sync::mpsc::channel();
+        on_intake_pool(move || {
+            let me = rustix::thread::gettid();
+            let name = std::thread::current().name().map(str::to_owned);
+            let _ = done.send((rustix::process::getpriority_process(Some(me)), name));
+        });
+        let (priority, name) = result.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert!(name.is_some_and(|n| n.starts_with("intake-verify-")));
+        // Lowering one's own priority is always allowed; the test process runs at 0 or above.
+        assert!(priority.unwrap() >= INTAKE_NICENESS);
+        // The global pool (consensus's) is not lowered.
+        let (done, result) = std::sync::mpsc::channel();
+        rayon::spawn(move || {
+            let _ = done.send(rustix::process::getpriority_process(Some(rustix::thread::gettid())));
+        });
+        assert!(result.recv_timeout(std::time::Duration::from_secs(10)).unwrap().unwrap() < INTAKE_NICENESS);
+        // Transactions verified there get their verdicts.
+        let kp = Keypair::from_seed(&[3; 32]);
+        let (done, result) = std::sync::mpsc::channel();
+        let mut unsigned = coinjecture_primitives::Transaction {
+            codec_version: coinjecture_primitives::CODEC_VERSION,
+            tx_type: coinjecture_primitives::TxType::Transfer,
+            from: kp.public_key(),
+            to: PublicKey([9; 32]),
+            amount: 5,
+            nonce: 0,
+            gas_limit: 21_000,
+            gas_price: 1,
+            signature: Signature::ZERO,
+            data: Vec::new(),
+            timestamp: 1_767_225_600,
+        };
+        unsigned.signature = kp.sign(&unsigned.signing_message());
+        let tx = SealedTransaction::seal(unsigned);
+        verify_intake_then(vec![tx.clone()], move |v| {
+            let _ = done.send(v);
+        });
+        assert_eq!(result.recv_timeout(std::time::Duration::from_secs(10)).unwrap(), vec![true]);
+        assert_eq!(tx.signature_verdict(), Some(true));
     }
 
     #[test]
