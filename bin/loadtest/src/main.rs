@@ -718,11 +718,17 @@ async fn build_report(
     // block up to the last block within the offered period, over the time between those blocks.
     let sustained_final_tps = sustained_rate(&final_times, end).unwrap_or(overall_final_tps);
 
-    let (block_count, proposers, max_txs_per_block) = {
+    let (block_count, proposers, max_txs_per_block, (block_interval_p50_s, block_interval_max_s)) = {
         let blocks = tracker.blocks.lock().expect("tracker lock");
         let in_load: Vec<&BlockSeen> = blocks.iter().filter(|b| b.at >= start && b.at <= end).collect();
         let proposers: HashSet<&[u8]> = in_load.iter().map(|b| b.proposer.as_slice()).collect();
-        (in_load.len() as u64, proposers.len(), in_load.iter().map(|b| b.tx_count).max().unwrap_or(0))
+        let arrivals: Vec<std::time::Instant> = in_load.iter().map(|b| b.at.into_std()).collect();
+        (
+            in_load.len() as u64,
+            proposers.len(),
+            in_load.iter().map(|b| b.tx_count).max().unwrap_or(0),
+            stats::interval_p50_max(&arrivals),
+        )
     };
 
     let scheduled = counters.scheduled.load(Ordering::Relaxed);
@@ -752,6 +758,8 @@ async fn build_report(
         blocks: block_count,
         proposers: proposers as u64,
         max_txs_per_block,
+        block_interval_p50_s,
+        block_interval_max_s,
         block_propagation_p50_s: stats::histogram_quantile(&buckets, 0.5),
         block_propagation_p99_s: stats::histogram_quantile(&buckets, 0.99),
         proposal_propagation_p50_s: stats::histogram_quantile(&proposal, 0.5),

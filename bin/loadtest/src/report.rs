@@ -56,6 +56,12 @@ pub struct Report {
     pub blocks: u64,
     pub proposers: u64,
     pub max_txs_per_block: u64,
+    /// Time between consecutive blocks of the load phase as the generator saw them arrive
+    /// (median and largest gap); `None` with fewer than two blocks (and in reports before them).
+    #[serde(default)]
+    pub block_interval_p50_s: Option<f64>,
+    #[serde(default)]
+    pub block_interval_max_s: Option<f64>,
     /// Block propagation from the nodes' `coinjecture_block_propagation_seconds` (all nodes, all
     /// topics, observations between the start of the load and the report); `None` if no node
     /// exports it or nothing was observed.
@@ -128,6 +134,10 @@ impl Report {
         row(
             "blocks / proposers / max txs",
             format!("{} / {} / {}", self.blocks, self.proposers, self.max_txs_per_block),
+        );
+        row(
+            "block interval p50 / max",
+            format!("{} / {}", secs(self.block_interval_p50_s), secs(self.block_interval_max_s)),
         );
         row(
             "block propagation p50 / p99",

@@ -98,10 +98,31 @@ pub fn histogram_quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
     Some(lower)
 }
 
+/// The median and the largest gap between consecutive times, in seconds (`times` in any
+/// order); `None` for fewer than two.
+pub fn interval_p50_max(times: &[std::time::Instant]) -> (Option<f64>, Option<f64>) {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let mut gaps: Vec<f64> = sorted.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    gaps.sort_by(f64::total_cmp);
+    (percentile(&gaps, 0.5), gaps.last().copied())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+
+    #[test]
+    fn block_intervals_are_the_gaps_between_consecutive_blocks() {
+        let t0 = std::time::Instant::now();
+        let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        assert_eq!(interval_p50_max(&[at(0)]), (None, None));
+        // Out of order on purpose: gaps 2.0, 2.1, 3.5 s.
+        let (p50, max) = interval_p50_max(&[at(4_100), at(0), at(7_600), at(2_000)]);
+        assert!((p50.unwrap() - 2.1).abs() < 1e-9, "{p50:?}");
+        assert!((max.unwrap() - 3.5).abs() < 1e-9, "{max:?}");
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

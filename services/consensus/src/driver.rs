@@ -216,9 +216,13 @@ enum Command {
 /// (and counted): peers re-gossip, and the transactions reach this node again in a proposal.
 pub const MAX_QUEUED_GOSSIP_TRANSACTIONS: usize = 20_000;
 
-/// Submission batches being verified (on the verification pool) at once, per driver: further
-/// submitters wait, so a flood queues in the API instead of in memory here.
-const VERIFYING_BATCHES: usize = 64;
+/// Submitted transactions being verified (on the intake pool) at once, per driver: about two
+/// seconds of this machine's intake. A submission that would go past it is refused as
+/// overloaded (RESOURCE_EXHAUSTED / 503 with `Retry-After`), like one above the mempool's
+/// high-water mark, so on saturated cores clients are told to come back (or go to another
+/// node) instead of waiting in a queue that grows with the offered load. A batch larger than
+/// this takes the whole budget.
+pub const VERIFYING_TRANSACTIONS: usize = 20_000;
 
 /// A cloneable handle to a running driver (what the gRPC service and the API use).
 #[derive(Debug, Clone)]
@@ -233,7 +237,7 @@ pub struct DriverHandle {
     pub mempool_config: MempoolConfig,
     /// `Retry-After` of a backpressure refusal ([`retry_after_secs`]).
     retry_after_secs: u64,
-    /// Bounds the submission batches verified at once ([`VERIFYING_BATCHES`]).
+    /// Bounds the submitted transactions verified at once ([`VERIFYING_TRANSACTIONS`]).
     verifying: Arc<tokio::sync::Semaphore>,
     /// Gossiped transaction batches the gossip loop shed (its transaction lane was full);
     /// reported in [`DriverStatus::dropped`] as `transaction_batches_shed`.
@@ -268,7 +272,7 @@ impl DriverHandle {
             // No pool to hand it to without leaving the (deterministic) thread: verify here.
             coinjecture_crypto_core::signatures::verify_transactions(&txs);
         } else if txs.iter().any(|t| t.signature_verdict().is_none()) {
-            let _permit = self.verifying.acquire().await.map_err(|_| ConsensusError::Stopped)?;
+            let _permit = self.reserve_intake(txs.len())?;
             let (done, verified) = oneshot::channel();
             coinjecture_crypto_core::signatures::verify_intake_then(txs.clone(), move |v| {
                 let _ = done.send(v);
@@ -281,6 +285,25 @@ impl DriverHandle {
             .await
             .map_err(|_| ConsensusError::Stopped)?;
         rx.await.map_err(|_| ConsensusError::Stopped)?
+    }
+
+    /// A place for `n` transactions in the intake verification budget
+    /// ([`VERIFYING_TRANSACTIONS`]), held until the permit is dropped;
+    /// [`ConsensusError::Overloaded`] when it is spent.
+    pub fn reserve_intake(&self, n: usize) -> Result<tokio::sync::SemaphorePermit<'_>, ConsensusError> {
+        let want = u32::try_from(n.clamp(1, VERIFYING_TRANSACTIONS)).unwrap_or(u32::MAX);
+        match self.verifying.try_acquire_many(want) {
+            Ok(permit) => Ok(permit),
+            Err(tokio::sync::TryAcquireError::Closed) => Err(ConsensusError::Stopped),
+            Err(tokio::sync::TryAcquireError::NoPermits) => Err(ConsensusError::Overloaded {
+                message: format!(
+                    "the node is verifying {} submitted transactions already (its intake limit is \
+                     {VERIFYING_TRANSACTIONS}): its cores are saturated",
+                    VERIFYING_TRANSACTIONS - self.verifying.available_permits()
+                ),
+                retry_after_secs: self.retry_after_secs,
+            }),
+        }
     }
 
     /// [`ConsensusError::Overloaded`] when the mempool (as last published) is at or above its
@@ -785,7 +808,7 @@ async fn start_task<N: GatewayPort>(
         local_validator: me,
         mempool_config: config.mempool.clone(),
         retry_after_secs: retry_after_secs(config.engine.block_time_ms),
-        verifying: Arc::new(tokio::sync::Semaphore::new(VERIFYING_BATCHES)),
+        verifying: Arc::new(tokio::sync::Semaphore::new(VERIFYING_TRANSACTIONS)),
         gossip_shed: gossip_shed.clone(),
     };
     let driver = Driver {

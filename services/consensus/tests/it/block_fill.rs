@@ -226,3 +226,30 @@ async fn a_validator_prevotes_nil_on_a_proposal_over_the_genesis_gas_limit() {
     // The same proposal within the limit gets a prevote for its block.
     assert!(prevote_on_a_proposal_of(100).await.is_some(), "within the limit: a prevote for the block");
 }
+
+/// Intake backpressure on saturated cores (#24): while the intake verification budget
+/// (`driver::VERIFYING_TRANSACTIONS`) is spent, a submission is refused whole as overloaded,
+/// with the block time as `Retry-After`, and nothing of it is admitted; once verification
+/// frees its place the same transactions go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_past_the_intake_verification_budget_is_refused_overloaded_until_it_frees() {
+    use coinjecture_proto::ports::consensus::ConsensusError;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = TestChain::new("coinjecture-intake-budget", 2, 1_000_000_000_000);
+    let one = one_validator(dir.path(), &chain, Duration::from_secs(60)).await;
+    let txs = transfers(&chain, 3);
+    // Everything the node is verifying now: the whole budget.
+    let busy = one.handle.reserve_intake(driver::VERIFYING_TRANSACTIONS).unwrap();
+    match one.handle.submit(txs.clone()).await {
+        Err(ConsensusError::Overloaded { message, retry_after_secs }) => {
+            assert!(message.contains("intake limit"), "{message}");
+            assert_eq!(retry_after_secs, 1, "one block time (300 ms), in whole seconds, at least 1");
+        }
+        other => panic!("expected an overloaded refusal, got {other:?}"),
+    }
+    assert_eq!(one.handle.status().mempool_size, 0, "nothing of a refused submission is admitted");
+    drop(busy);
+    let results = one.handle.submit(txs).await.unwrap();
+    assert!(results.iter().all(|r| r.outcome.is_ok()), "{results:?}");
+    final_block_sizes(&one, &chain, 3, 60).await;
+}
