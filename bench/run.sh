@@ -89,6 +89,14 @@ stop_network() {
     wait "$pid" 2>/dev/null || true
   done
   pids=()
+  # A validator the devnet started outlives it when the devnet is killed before its children
+  # stop (seen once: it held the bench's ports into the next run). Anything still running from
+  # this run's directory is stopped too.
+  if pgrep -f "$work/" >/dev/null 2>&1; then
+    pkill -TERM -f "$work/" 2>/dev/null || true
+    for _ in $(seq 50); do pgrep -f "$work/" >/dev/null 2>&1 || break; sleep 0.2; done
+    pkill -KILL -f "$work/" 2>/dev/null || true
+  fi
 }
 cleanup() {
   stop_network
