@@ -216,8 +216,8 @@ enum Command {
 /// (and counted): peers re-gossip, and the transactions reach this node again in a proposal.
 pub const MAX_QUEUED_GOSSIP_TRANSACTIONS: usize = 20_000;
 
-/// Submitted transactions being verified (on the intake pool) at once, per driver: about two
-/// seconds of this machine's intake. A submission that would go past it is refused as
+/// Submitted transactions being verified (on the intake pool) or waiting for the driver's
+/// admission at once, per driver: about two seconds of this machine's intake. A submission that would go past it is refused as
 /// overloaded (RESOURCE_EXHAUSTED / 503 with `Retry-After`), like one above the mempool's
 /// high-water mark, so on saturated cores clients are told to come back (or go to another
 /// node) instead of waiting in a queue that grows with the offered load. A batch larger than
@@ -268,16 +268,22 @@ impl DriverHandle {
         // admission check uses it instead of verifying again.
         let current_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        // Held until the driver has answered: the budget counts the transactions being verified
+        // and those waiting for admission (the driver admits one intake item after consensus
+        // work), so saturated cores give clients a Retry-After, not ever slower answers.
+        let mut _intake = None;
         if current_thread {
             // No pool to hand it to without leaving the (deterministic) thread: verify here.
             coinjecture_crypto_core::signatures::verify_transactions(&txs);
         } else if txs.iter().any(|t| t.signature_verdict().is_none()) {
-            let _permit = self.reserve_intake(txs.len())?;
+            _intake = Some(self.reserve_intake(txs.len())?);
             let (done, verified) = oneshot::channel();
             coinjecture_crypto_core::signatures::verify_intake_then(txs.clone(), move |v| {
                 let _ = done.send(v);
             });
             verified.await.map_err(|_| ConsensusError::Stopped)?;
+        } else {
+            _intake = Some(self.reserve_intake(txs.len())?);
         }
         let (reply, rx) = oneshot::channel();
         self.commands
@@ -287,8 +293,8 @@ impl DriverHandle {
         rx.await.map_err(|_| ConsensusError::Stopped)?
     }
 
-    /// A place for `n` transactions in the intake verification budget
-    /// ([`VERIFYING_TRANSACTIONS`]), held until the permit is dropped;
+    /// A place for `n` transactions in the intake budget ([`VERIFYING_TRANSACTIONS`]: being
+    /// verified or waiting for admission), held until the permit is dropped;
     /// [`ConsensusError::Overloaded`] when it is spent.
     pub fn reserve_intake(&self, n: usize) -> Result<tokio::sync::SemaphorePermit<'_>, ConsensusError> {
         let want = u32::try_from(n.clamp(1, VERIFYING_TRANSACTIONS)).unwrap_or(u32::MAX);
@@ -297,8 +303,8 @@ impl DriverHandle {
             Err(tokio::sync::TryAcquireError::Closed) => Err(ConsensusError::Stopped),
             Err(tokio::sync::TryAcquireError::NoPermits) => Err(ConsensusError::Overloaded {
                 message: format!(
-                    "the node is verifying {} submitted transactions already (its intake limit is \
-                     {VERIFYING_TRANSACTIONS}): its cores are saturated",
+                    "the node is verifying or admitting {} submitted transactions already (its intake \
+                     limit is {VERIFYING_TRANSACTIONS}): its cores are saturated",
                     VERIFYING_TRANSACTIONS - self.verifying.available_permits()
                 ),
                 retry_after_secs: self.retry_after_secs,
