@@ -222,35 +222,19 @@ impl GossipCheck {
 /// Most messages judged (and reported in one call) at a time.
 pub const REPORT_BATCH: usize = 256;
 
-/// Transaction batches larger than this are decoded and checked on the blocking pool (one
-/// signature per transaction), so a big batch never holds up an async worker.
-const INLINE_BYTES: usize = 64 * 1024;
-
-/// Judges a batch of received messages: one verdict per message (in order), and the messages to
-/// hand to consensus (in order).
-pub async fn judge(
-    check: &Arc<GossipCheck>,
-    status: &watch::Receiver<DriverStatus>,
-    batch: Vec<InboundGossip>,
+/// Judges a batch of received messages, each at the node's position as `at` gives it when that
+/// message's turn comes: one verdict per message (in order), and the messages to hand to
+/// consensus (in order). It runs where it is called: consensus messages on the gossip loop's
+/// task, transaction batches on the intake pool ([`forward`]'s transaction lane).
+pub fn judge(
+    check: &GossipCheck,
+    batch: &[InboundGossip],
+    mut at: impl FnMut() -> NodePosition,
 ) -> (Vec<([u8; 32], GossipVerdict)>, Vec<GossipMessage>) {
     let mut verdicts = Vec::with_capacity(batch.len());
     let mut deliver = Vec::new();
     for m in batch {
-        let at = {
-            let s = status.borrow();
-            NodePosition { height: s.height, round: s.round }
-        };
-        let outcome = if m.topic == Topic::Transactions && m.payload.len() > INLINE_BYTES {
-            let check = check.clone();
-            let payload = m.payload;
-            match tokio::task::spawn_blocking(move || check.check_payload(&payload, at)).await {
-                Ok(outcome) => outcome,
-                // Only a panic in verification gets here: not the sender's fault as far as we know.
-                Err(_) => GossipOutcome::ignore("check_failed", None),
-            }
-        } else {
-            check.check_payload(&m.payload, at)
-        };
+        let outcome = check.check_payload(&m.payload, at());
         if outcome.verdict == GossipVerdict::Reject {
             tracing::debug!(peer_id = %m.source, topic = ?m.topic, reason = outcome.reason, "gossip rejected");
         }
@@ -258,6 +242,12 @@ pub async fn judge(
         deliver.extend(outcome.deliver);
     }
     (verdicts, deliver)
+}
+
+/// The node's position as the driver last published it.
+fn position(status: &watch::Receiver<DriverStatus>) -> NodePosition {
+    let s = status.borrow();
+    NodePosition { height: s.height, round: s.round }
 }
 
 /// Gossiped transaction messages waiting for the transaction lane: beyond this a batch is shed.
@@ -347,7 +337,7 @@ pub async fn forward(
                     if consensus.is_empty() && shed_now.is_empty() {
                         continue;
                     }
-                    let (mut verdicts, deliver) = judge(&check, &status, consensus).await;
+                    let (mut verdicts, deliver) = judge(&check, &consensus, || position(&status));
                     verdicts.extend(shed_now);
                     if let Err(e) = gateway.report_validation(verdicts).await {
                         tracing::debug!(error = %e, "reporting gossip validation failed");
@@ -395,42 +385,17 @@ async fn transaction_lane(
         {
             batch.push(m);
         }
-        let at = {
-            let s = status.borrow();
-            NodePosition { height: s.height, round: s.round }
-        };
+        let at = position(&status);
         let ids: Vec<[u8; 32]> = batch.iter().map(|m| m.message_id).collect();
         let (done, judged) = oneshot::channel();
         let judge_check = check.clone();
         signatures::on_intake_pool(move || {
-            let outcomes: Vec<GossipOutcome> = batch
-                .iter()
-                .map(|m| {
-                    let outcome = judge_check.check_payload(&m.payload, at);
-                    if outcome.verdict == GossipVerdict::Reject {
-                        tracing::debug!(peer_id = %m.source, reason = outcome.reason, "gossiped transactions rejected");
-                    }
-                    outcome
-                })
-                .collect();
-            let _ = done.send(outcomes);
+            let _ = done.send(judge(&judge_check, &batch, || at));
         });
-        let (verdicts, deliver) = match judged.await {
-            Ok(outcomes) => {
-                let mut deliver = Vec::new();
-                let verdicts = ids
-                    .iter()
-                    .zip(outcomes)
-                    .map(|(id, outcome)| {
-                        deliver.extend(outcome.deliver);
-                        (*id, outcome.verdict)
-                    })
-                    .collect();
-                (verdicts, deliver)
-            }
+        let (verdicts, deliver) = judged.await.unwrap_or_else(|_| {
             // Only a panic in verification gets here: not the senders' fault as far as we know.
-            Err(_) => (ids.iter().map(|id| (*id, GossipVerdict::Ignore)).collect(), Vec::new()),
-        };
+            (ids.iter().map(|id| (*id, GossipVerdict::Ignore)).collect(), Vec::new())
+        });
         if let Err(e) = gateway.report_validation(verdicts).await {
             tracing::debug!(error = %e, "reporting gossip validation failed");
         }

@@ -176,13 +176,6 @@ pub fn verify_transactions(txs: &[SealedTransaction]) -> Vec<bool> {
     verdicts
 }
 
-/// [`verify_transactions`] on the verification pool, calling `done` with the verdicts there:
-/// for async callers that must not block their thread (a caller awaits a channel `done` sends
-/// on).
-pub fn verify_transactions_then(txs: Vec<SealedTransaction>, done: impl FnOnce(Vec<bool>) + Send + 'static) {
-    rayon::spawn(move || done(verify_transactions(&txs)))
-}
-
 /// Niceness of the intake pool's threads ([`on_intake_pool`]): 10, as `nice` gives by default.
 pub const INTAKE_NICENESS: i32 = 10;
 
@@ -224,15 +217,17 @@ fn lower_this_threads_priority() {
 }
 
 /// [`verify_transactions`] on the [intake pool](on_intake_pool), calling `done` with the
-/// verdicts there.
+/// verdicts there: for async callers that must not block their thread (a caller awaits a
+/// channel `done` sends on).
 pub fn verify_intake_then(txs: Vec<SealedTransaction>, done: impl FnOnce(Vec<bool>) + Send + 'static) {
     on_intake_pool(move || done(verify_transactions(&txs)));
 }
 
 /// The verdict of every item, in order, [`CHUNK`] items at a time ([`prepare`]d one by one,
-/// [`finish`]ed together). Large batches are spread over rayon's global pool (one worker
-/// thread per core, started once; the calling thread takes part), so a call spawns no thread
-/// and concurrent callers share the cores instead of each starting its own workers.
+/// [`finish`]ed together). Large batches are spread over the rayon pool the caller runs in
+/// (the global pool, or the intake pool for work sent there; one worker thread per core,
+/// started once; the calling thread takes part), so a call spawns no thread and concurrent
+/// callers share the cores instead of each starting its own workers.
 fn spread<T: Sync>(items: &[T], prepare: impl Fn(&T) -> Prepared + Sync) -> Vec<bool> {
     use rayon::prelude::*;
     let chunk = |c: &[T]| finish(&c.iter().map(&prepare).collect::<Vec<_>>());
